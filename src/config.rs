@@ -1,0 +1,225 @@
+//! Configuration: our TOML file (`OXIHSM_CONF`), SoftHSMv2's `softhsm2.conf`
+//! (`SOFTHSM2_CONF`), or the per-user default (DESIGN §7).
+//!
+//! Errors name the file and the line. Unknown keys are warnings, returned with the config so
+//! that the caller decides where they go (the library logs them to stderr once).
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Argon2id cost used to derive PIN keys for tokens initialised under this configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for KdfParams {
+    /// OWASP's Argon2id recommendation (19 MiB, 2 passes, 1 lane).
+    fn default() -> Self {
+        KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// The module's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Directory holding the token store.
+    pub token_dir: PathBuf,
+    /// Argon2id cost for new PIN wrappings.
+    pub pin_kdf: KdfParams,
+    /// Failed logins after which a PIN is locked.
+    pub max_pin_failures: u32,
+    /// When false, no key may ever have CKA_EXTRACTABLE=TRUE.
+    pub allow_extractable: bool,
+    /// Where the configuration came from (for messages).
+    pub source: String,
+    /// Non-fatal remarks (unknown keys).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlConfig {
+    token_dir: Option<PathBuf>,
+    pin_kdf: Option<KdfParams>,
+    max_pin_failures: Option<u32>,
+    allow_extractable: Option<bool>,
+}
+
+impl Config {
+    /// A configuration with defaults for `token_dir`.
+    pub fn with_dir(token_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            token_dir: token_dir.into(),
+            pin_kdf: KdfParams::default(),
+            max_pin_failures: 10,
+            allow_extractable: true,
+            source: "built-in defaults".into(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads the configuration the way the module does: `OXIHSM_CONF`, else `SOFTHSM2_CONF`,
+    /// else `$XDG_DATA_HOME/oxihsm` (or `~/.local/share/oxihsm`).
+    pub fn from_env() -> Result<Config> {
+        if let Some(p) = std::env::var_os("OXIHSM_CONF").filter(|v| !v.is_empty()) {
+            return Config::from_toml_file(Path::new(&p));
+        }
+        if let Some(p) = std::env::var_os("SOFTHSM2_CONF").filter(|v| !v.is_empty()) {
+            return Config::from_softhsm_file(Path::new(&p));
+        }
+        Ok(Config::with_dir(default_dir()?))
+    }
+
+    /// Parses an oxihsm TOML file.
+    pub fn from_toml_file(path: &Path) -> Result<Config> {
+        let text = read(path)?;
+        Config::from_toml_str(&text, path)
+    }
+
+    /// Parses oxihsm TOML text; relative paths are taken relative to `path`'s directory.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Config> {
+        let parsed: TomlConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            Error::Config(format!("{}:{line}: {}", path.display(), e.message()))
+        })?;
+        let dir = parsed.token_dir.ok_or_else(|| {
+            Error::Config(format!("{}: missing top-level key `token_dir`", path.display()))
+        })?;
+        let mut c = Config::with_dir(relative_to(path, dir));
+        if let Some(k) = parsed.pin_kdf {
+            if k.memory_kib < 8 * k.parallelism.max(1) || k.iterations == 0 || k.parallelism == 0 {
+                return Err(Error::Config(format!("{}: pin_kdf values out of range", path.display())));
+            }
+            c.pin_kdf = k;
+        }
+        if let Some(n) = parsed.max_pin_failures {
+            if n == 0 {
+                return Err(Error::Config(format!("{}: max_pin_failures must be at least 1", path.display())));
+            }
+            c.max_pin_failures = n;
+        }
+        if let Some(b) = parsed.allow_extractable {
+            c.allow_extractable = b;
+        }
+        c.source = path.display().to_string();
+        Ok(c)
+    }
+
+    /// Parses a SoftHSMv2 `softhsm2.conf` file (`key = value` lines, `#` comments).
+    pub fn from_softhsm_file(path: &Path) -> Result<Config> {
+        let text = read(path)?;
+        Config::from_softhsm_str(&text, path)
+    }
+
+    /// Parses softhsm2.conf text.
+    pub fn from_softhsm_str(text: &str, path: &Path) -> Result<Config> {
+        let mut dir = None;
+        let mut warnings = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = || format!("{}:{}", path.display(), n + 1);
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| Error::Config(format!("{}: expected `key = value`", at())))?;
+            let (k, v) = (k.trim(), v.trim());
+            match k {
+                "directories.tokendir" => {
+                    if v.is_empty() {
+                        return Err(Error::Config(format!("{}: empty directories.tokendir", at())));
+                    }
+                    dir = Some(relative_to(path, PathBuf::from(v)));
+                }
+                "objectstore.backend" if !matches!(v, "file" | "db") => {
+                    return Err(Error::Config(format!("{}: objectstore.backend must be file or db", at())));
+                }
+                "log.level" if !matches!(v, "ERROR" | "WARNING" | "INFO" | "DEBUG") => {
+                    return Err(Error::Config(format!("{}: invalid log.level `{v}`", at())));
+                }
+                "slots.removable" | "library.reset_on_fork" if !matches!(v, "true" | "false") => {
+                    return Err(Error::Config(format!("{}: {k} must be true or false", at())));
+                }
+                "objectstore.backend" | "log.level" | "slots.removable" | "library.reset_on_fork"
+                | "slots.mechanisms" | "objectstore.umask" => {}
+                _ => warnings.push(format!("{}: unknown key `{k}` ignored", at())),
+            }
+        }
+        let dir = dir.ok_or_else(|| {
+            Error::Config(format!("{}: missing directories.tokendir", path.display()))
+        })?;
+        let mut c = Config::with_dir(dir);
+        c.source = path.display().to_string();
+        c.warnings = warnings;
+        Ok(c)
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn relative_to(conf: &Path, p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        p
+    } else {
+        conf.parent().map(|d| d.join(&p)).unwrap_or(p)
+    }
+}
+
+fn default_dir() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("oxihsm"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::Config("neither OXIHSM_CONF, SOFTHSM2_CONF, XDG_DATA_HOME nor HOME is set".into()))?;
+    Ok(PathBuf::from(home).join(".local/share/oxihsm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_minimal_and_relative() {
+        let c = Config::from_toml_str("token_dir = \"store\"\n", Path::new("/etc/ox/oxihsm.toml")).unwrap();
+        assert_eq!(c.token_dir, PathBuf::from("/etc/ox/store"));
+        assert_eq!(c.pin_kdf, KdfParams::default());
+        assert_eq!(c.max_pin_failures, 10);
+    }
+
+    #[test]
+    fn toml_errors_name_file_and_line() {
+        let e = Config::from_toml_str("token_dir = \"/x\"\nbogus = 1\n", Path::new("/c.toml")).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("/c.toml:2"), "{s}");
+        let e = Config::from_toml_str("max_pin_failures = 3\n", Path::new("/c.toml")).unwrap_err();
+        assert!(e.to_string().contains("token_dir"));
+    }
+
+    #[test]
+    fn softhsm_conf() {
+        let t = "# comment\ndirectories.tokendir = /var/lib/softhsm/tokens/\nobjectstore.backend = file\nlog.level = ERROR\nfoo.bar = 1\n";
+        let c = Config::from_softhsm_str(t, Path::new("/etc/softhsm2.conf")).unwrap();
+        assert_eq!(c.token_dir, PathBuf::from("/var/lib/softhsm/tokens/"));
+        assert_eq!(c.warnings.len(), 1);
+        let e = Config::from_softhsm_str("log.level = LOUD\n", Path::new("/s.conf")).unwrap_err();
+        assert!(e.to_string().contains("/s.conf:1"));
+        assert!(Config::from_softhsm_str("junk\n", Path::new("/s.conf")).is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! The C ABI: the only place that touches C pointers (DESIGN §2).
+//!
+//! Every exported `C_*` goes through [`entry`] (or [`guard`] for the few that need no
+//! initialised module): panics are caught, the initialisation and fork state is checked,
+//! arguments are decoded into owned Rust values, and the engine's [`Error`] becomes a CK_RV.
+//! The engine never sees a raw pointer, a CK_ATTRIBUTE or a CK_MECHANISM.
+//!
+//! The safety contract of every exported function is the PKCS#11 specification's: pointers
+//! are NULL or valid for the lengths the caller passes.
+#![allow(non_snake_case, clippy::missing_safety_doc)]
+
+mod attributes;
+mod digest;
+mod general;
+mod object;
+mod session;
+mod slot;
+mod tables;
+mod unsupported;
+
+use crate::error::{Error, Result};
+use crate::module::Module;
+use arc_swap::ArcSwapOption;
+use cryptoki_sys::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use tables::{FUNCTION_LIST_2_40, FUNCTION_LIST_3_0, FUNCTION_LIST_3_2};
+
+/// The process-wide module, set by C_Initialize and cleared by C_Finalize.
+static MODULE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
+/// Set in a forked child (pthread_atfork): the inherited module must not be used.
+static FORKED: AtomicBool = AtomicBool::new(false);
+/// Serialises C_Initialize and C_Finalize; a spin flag so that a fork cannot leave it held.
+static INIT_BUSY: AtomicBool = AtomicBool::new(false);
+
+/// Writes a diagnostic line (never a secret) to standard error.
+pub(crate) fn log(msg: &str) {
+    eprintln!("oxihsm: {msg}");
+}
+
+/// Maps an engine error to its CK_RV, logging those that are not the caller's fault.
+fn rv_of(e: &Error) -> CK_RV {
+    if matches!(e, Error::Device(_) | Error::DeviceMemory(_) | Error::Corrupt(_) | Error::Internal(_) | Error::Config(_)) {
+        log(&e.to_string());
+    }
+    e.rv()
+}
+
+/// Runs `f` with panics caught, for functions that need no initialised module.
+pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> CK_RV {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(e)) => rv_of(&e),
+        Err(_) => CKR_GENERAL_ERROR,
+    }
+}
+
+/// Runs `f` against the initialised module, with panics caught.
+pub(crate) fn entry(f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+    guard(|| {
+        let m = instance()?;
+        f(&m)
+    })
+}
+
+fn instance() -> Result<Arc<Module>> {
+    if FORKED.load(Ordering::Acquire) {
+        return Err(Error::CryptokiNotInitialized);
+    }
+    MODULE.load_full().ok_or(Error::CryptokiNotInitialized)
+}
+
+extern "C" fn after_fork_in_child() {
+    FORKED.store(true, Ordering::Release);
+    INIT_BUSY.store(false, Ordering::Release);
+}
+
+fn register_fork_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a handler that only stores to two atomics, which is
+        // async-signal-safe as a fork child handler must be.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+}
+
+struct InitLock;
+
+impl InitLock {
+    fn take() -> InitLock {
+        while INIT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            std::thread::yield_now();
+        }
+        InitLock
+    }
+}
+
+impl Drop for InitLock {
+    fn drop(&mut self) {
+        INIT_BUSY.store(false, Ordering::Release);
+    }
+}
+
+/// In a forked child, forgets the parent's module without running its destructors (its
+/// locks may have been held by threads that do not exist here).
+fn forget_inherited() {
+    if FORKED.swap(false, Ordering::AcqRel) {
+        std::mem::forget(MODULE.swap(None));
+    }
+}
+
+// ---- pointer helpers: the only readers of C memory ----
+
+/// A slice of `n` elements at `p`; NULL is allowed when `n` is 0.
+///
+/// # Safety
+/// `p` is NULL or valid for reads of `n` elements for `'a`.
+pub(crate) unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
+    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: `p` is non-NULL and, by the caller's contract, valid for `n` elements; the
+    // total size fits in isize.
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+/// A mutable slice of `n` elements at `p`, which must not be NULL unless `n` is 0.
+///
+/// # Safety
+/// `p` is NULL or valid for writes of `n` elements for `'a`.
+pub(crate) unsafe fn slice_mut<'a, T>(p: *mut T, n: CK_ULONG) -> Result<&'a mut [T]> {
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
+    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: as in `slice`, for writes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
+}
+
+/// The value behind an output pointer; NULL is CKR_ARGUMENTS_BAD.
+///
+/// # Safety
+/// `p` is NULL or valid for writes of one `T` for `'a`.
+pub(crate) unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: by the caller's contract, non-NULL `p` is valid and properly aligned.
+    unsafe { p.as_mut() }.ok_or(Error::ArgumentsBad)
+}
+
+/// The output convention of PKCS#11 §5.2 for a byte string: with `buf` NULL, report the
+/// length `needed`; with a short buffer, report it and fail with CKR_BUFFER_TOO_SMALL
+/// (the operation stays active); otherwise call `produce` and copy its result.
+///
+/// # Safety
+/// `len` is NULL or valid; `buf` is NULL or valid for `*len` bytes.
+pub(crate) unsafe fn produce(
+    buf: *mut CK_BYTE,
+    len: *mut CK_ULONG,
+    needed: usize,
+    produce: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<()> {
+    // SAFETY: caller's contract.
+    let len = unsafe { out(len) }?;
+    if buf.is_null() {
+        *len = needed as CK_ULONG;
+        return Ok(());
+    }
+    if (*len as usize) < needed {
+        *len = needed as CK_ULONG;
+        return Err(Error::BufferTooSmall);
+    }
+    let data = produce()?;
+    // SAFETY: `buf` is valid for `*len` >= needed >= data.len() bytes (produce never
+    // returns more than it announced).
+    let dst = unsafe { slice_mut(buf, data.len() as CK_ULONG) }?;
+    dst.copy_from_slice(&data);
+    *len = data.len() as CK_ULONG;
+    Ok(())
+}
+
+/// Copies `s` into a blank-padded fixed-size field.
+pub(crate) fn padded<const N: usize>(s: &str) -> [u8; N] {
+    let mut a = [b' '; N];
+    let mut n = s.len().min(N);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    a[..n].copy_from_slice(&s.as_bytes()[..n]);
+    a
+}
+
+/// The output convention for arrays (slot lists, mechanism lists): with `p` NULL report the
+/// count; with a short array report it and fail with CKR_BUFFER_TOO_SMALL; else copy.
+///
+/// # Safety
+/// `count` is NULL or valid; `p` is NULL or valid for `*count` elements.
+pub(crate) unsafe fn produce_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<()> {
+    // SAFETY: caller's contract.
+    let count = unsafe { out(count) }?;
+    if p.is_null() {
+        *count = items.len() as CK_ULONG;
+        return Ok(());
+    }
+    if (*count as usize) < items.len() {
+        *count = items.len() as CK_ULONG;
+        return Err(Error::BufferTooSmall);
+    }
+    // SAFETY: the caller's array holds *count >= items.len() elements.
+    unsafe { slice_mut(p, items.len() as CK_ULONG) }?.copy_from_slice(items);
+    *count = items.len() as CK_ULONG;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! oxihsm: a PKCS#11 software token.
+//!
+//! The crate builds `liboxihsm.so` (the C ABI in [`ffi`]) and the engine behind it: the
+//! [`module::Module`] with its tokens and sessions ([`token`]), objects and their policy
+//! ([`object`]), the mechanism registry ([`mechanism`]), the crypto backend ([`crypto`]),
+//! the encrypted store ([`store`]) and configuration ([`config`]). See `DESIGN.md`.
+//!
+//! `unsafe` is denied everywhere except in `ffi/` (C pointers) and `crypto/` (memory locking).
+#![deny(unsafe_code)]
+
+pub mod config;
+#[allow(unsafe_code)]
+pub mod crypto;
+pub mod error;
+#[allow(unsafe_code)]
+pub mod ffi;
+pub mod mechanism;
+pub mod module;
+pub mod object;
+pub mod store;
+pub mod token;
+
+pub use error::{Error, Result};
+pub use module::Module;

@@ -1,0 +1,139 @@
+//! The `Module` value: configuration, the store, this process's sessions, logins and
+//! session objects, and handle allocation. There are no globals here: tests build a
+//! `Module` directly; only `ffi/` keeps the process-wide instance.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::object::Object;
+use crate::store::{Sealer, Store, TokenId, TokenRecord, sqlite::SqliteStore};
+use crate::token::session::Session;
+use cryptoki_sys::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Session-object handles start here; token-object handles are store row ids below it.
+pub const SESSION_OBJECT_BASE: CK_OBJECT_HANDLE = 1 << 48;
+
+/// Who is logged in to a token in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserKind {
+    So,
+    User,
+}
+
+/// A login: the user and the unlocked master key (zeroized when the last clone drops).
+#[derive(Clone)]
+pub struct Login {
+    pub user: UserKind,
+    pub sealer: Arc<Sealer>,
+}
+
+/// A session object: owned by the session that made it, visible to the process's sessions
+/// on the same token.
+pub struct SessionObject {
+    pub token: TokenId,
+    pub owner: CK_SESSION_HANDLE,
+    pub obj: Object,
+}
+
+/// Mutable per-process state, behind one lock (taken before the store's lock).
+#[derive(Default)]
+pub struct State {
+    pub sessions: HashMap<CK_SESSION_HANDLE, Session>,
+    pub next_session: CK_SESSION_HANDLE,
+    pub logins: HashMap<TokenId, Login>,
+    pub session_objects: HashMap<CK_OBJECT_HANDLE, SessionObject>,
+    pub next_object: CK_OBJECT_HANDLE,
+}
+
+impl State {
+    pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<&Session> {
+        self.sessions.get(&h).ok_or(Error::SessionHandleInvalid)
+    }
+
+    pub fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Session> {
+        self.sessions.get_mut(&h).ok_or(Error::SessionHandleInvalid)
+    }
+
+    pub fn login(&self, token: TokenId) -> Option<&Login> {
+        self.logins.get(&token)
+    }
+
+    /// The sealer that may open private objects: only a User login.
+    pub fn user_sealer(&self, token: TokenId) -> Option<Arc<Sealer>> {
+        self.logins.get(&token).filter(|l| l.user == UserKind::User).map(|l| l.sealer.clone())
+    }
+
+    /// The sealer for writing key material of public objects: any login.
+    pub fn any_sealer(&self, token: TokenId) -> Option<Arc<Sealer>> {
+        self.logins.get(&token).map(|l| l.sealer.clone())
+    }
+
+    pub fn sessions_on(&self, token: TokenId) -> impl Iterator<Item = (&CK_SESSION_HANDLE, &Session)> {
+        self.sessions.iter().filter(move |(_, s)| s.token == token)
+    }
+}
+
+/// A slot as seen now: an initialised token, or the one spare uninitialised token.
+pub enum SlotView {
+    Token(TokenRecord),
+    Uninitialised(u64),
+}
+
+impl SlotView {
+    pub fn id(&self) -> u64 {
+        match self {
+            SlotView::Token(t) => t.slot_id,
+            SlotView::Uninitialised(s) => *s,
+        }
+    }
+}
+
+/// The engine.
+pub struct Module {
+    pub(crate) config: Config,
+    store: Mutex<Box<dyn Store>>,
+    state: Mutex<State>,
+}
+
+impl Module {
+    /// Opens the store named by `config`.
+    pub fn new(config: Config) -> Result<Module> {
+        let store = SqliteStore::open(&config.token_dir)?;
+        Ok(Module::with_store(config, Box::new(store)))
+    }
+
+    /// A module over any store.
+    pub fn with_store(config: Config, store: Box<dyn Store>) -> Module {
+        let state = State { next_session: 1, next_object: SESSION_OBJECT_BASE, ..State::default() };
+        Module { config, store: Mutex::new(store), state: Mutex::new(state) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The per-process state. A panic while it was held does not poison the module: every
+    /// change to it is completed before any call that could panic.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every slot: each initialised token, then the spare uninitialised one.
+    pub fn slots(&self) -> Result<Vec<SlotView>> {
+        let tokens = self.store().tokens()?;
+        let spare = tokens.iter().map(|t| t.slot_id + 1).max().unwrap_or(0);
+        let mut v: Vec<SlotView> = tokens.into_iter().map(SlotView::Token).collect();
+        v.push(SlotView::Uninitialised(spare));
+        Ok(v)
+    }
+
+    /// One slot, or CKR_SLOT_ID_INVALID.
+    pub fn slot(&self, slot_id: u64) -> Result<SlotView> {
+        self.slots()?.into_iter().find(|s| s.id() == slot_id).ok_or(Error::SlotIdInvalid)
+    }
+}

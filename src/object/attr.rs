@@ -1,0 +1,242 @@
+//! The attribute table: each attribute's value shape, and per object class the attributes it
+//! has with the rule flags of the spec's attribute footnotes (PKCS#11 3.2 §4.1, Table 10).
+
+use super::Value;
+use cryptoki_sys::*;
+
+/// The C shape of an attribute's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Bool,
+    Ulong,
+    Bytes,
+    /// CK_DATE: 8 bytes or empty.
+    Date,
+    MechList,
+    Template,
+}
+
+/// The shape of `ty`, or `None` when oxihsm does not know the attribute.
+pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
+    use Kind::*;
+    Some(match ty {
+        CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE | CKA_TRUSTED
+        | CKA_SENSITIVE | CKA_ENCRYPT | CKA_DECRYPT | CKA_SIGN | CKA_SIGN_RECOVER | CKA_VERIFY
+        | CKA_VERIFY_RECOVER | CKA_WRAP | CKA_UNWRAP | CKA_DERIVE | CKA_EXTRACTABLE | CKA_LOCAL
+        | CKA_NEVER_EXTRACTABLE | CKA_ALWAYS_SENSITIVE | CKA_WRAP_WITH_TRUSTED
+        | CKA_ALWAYS_AUTHENTICATE => Bool,
+        CKA_CLASS | CKA_KEY_TYPE | CKA_CERTIFICATE_TYPE | CKA_CERTIFICATE_CATEGORY
+        | CKA_JAVA_MIDP_SECURITY_DOMAIN | CKA_NAME_HASH_ALGORITHM | CKA_VALUE_LEN
+        | CKA_KEY_GEN_MECHANISM | CKA_MODULUS_BITS => Ulong,
+        CKA_LABEL | CKA_APPLICATION | CKA_VALUE | CKA_OBJECT_ID | CKA_ISSUER | CKA_SERIAL_NUMBER
+        | CKA_SUBJECT | CKA_ID | CKA_URL | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY | CKA_CHECK_VALUE | CKA_PUBLIC_KEY_INFO | CKA_UNIQUE_ID
+        | CKA_MODULUS | CKA_PUBLIC_EXPONENT | CKA_PRIVATE_EXPONENT | CKA_PRIME_1 | CKA_PRIME_2
+        | CKA_EXPONENT_1 | CKA_EXPONENT_2 | CKA_COEFFICIENT | CKA_EC_PARAMS | CKA_EC_POINT => Bytes,
+        CKA_START_DATE | CKA_END_DATE => Date,
+        CKA_ALLOWED_MECHANISMS => MechList,
+        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Template,
+        _ => return None,
+    })
+}
+
+/// Rule flags, named after the footnotes of the spec's Table 10.
+pub mod rule {
+    /// 1: must be specified when created with C_CreateObject.
+    pub const REQ_CREATE: u16 = 1 << 0;
+    /// 2: must not be specified when created with C_CreateObject.
+    pub const NO_CREATE: u16 = 1 << 1;
+    /// 3: must be specified when generated.
+    pub const REQ_GENERATE: u16 = 1 << 2;
+    /// 4: must not be specified when generated.
+    pub const NO_GENERATE: u16 = 1 << 3;
+    /// 5: must be specified when unwrapped.
+    pub const REQ_UNWRAP: u16 = 1 << 4;
+    /// 6: must not be specified when unwrapped.
+    pub const NO_UNWRAP: u16 = 1 << 5;
+    /// 7: cannot be revealed if CKA_SENSITIVE is TRUE or CKA_EXTRACTABLE is FALSE.
+    pub const SENSITIVE: u16 = 1 << 6;
+    /// 8: may be modified after creation (C_SetAttributeValue, C_CopyObject).
+    pub const MODIFIABLE: u16 = 1 << 7;
+    /// 10: can only be set to TRUE by the SO.
+    pub const SO_ONLY_TRUE: u16 = 1 << 8;
+    /// 11: cannot be changed once TRUE.
+    pub const STICKY_TRUE: u16 = 1 << 9;
+    /// 12: cannot be changed once FALSE.
+    pub const STICKY_FALSE: u16 = 1 << 10;
+    /// Computed by the token: never supplied (2, 4 and 6 together).
+    pub const COMPUTED: u16 = NO_CREATE | NO_GENERATE | NO_UNWRAP;
+}
+
+use rule::*;
+
+/// How an attribute is filled when the template omits it.
+#[derive(Clone, Copy, Debug)]
+pub enum Fill {
+    /// Left absent (reading it gives CKR_ATTRIBUTE_TYPE_INVALID), or required.
+    None,
+    Bool(bool),
+    Ulong(CK_ULONG),
+    EmptyBytes,
+    EmptyMechList,
+    EmptyTemplate,
+    /// Filled by the policy code (unique id, computed flags, lengths).
+    Computed,
+}
+
+impl Fill {
+    pub fn value(self) -> Option<Value> {
+        match self {
+            Fill::None | Fill::Computed => None,
+            Fill::Bool(b) => Some(Value::Bool(b)),
+            Fill::Ulong(u) => Some(Value::Ulong(u)),
+            Fill::EmptyBytes => Some(Value::bytes(Vec::new())),
+            Fill::EmptyMechList => Some(Value::MechList(Vec::new())),
+            Fill::EmptyTemplate => Some(Value::Template(Vec::new())),
+        }
+    }
+}
+
+/// One attribute of a class: its rule flags and default.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub ty: CK_ATTRIBUTE_TYPE,
+    pub flags: u16,
+    pub default: Fill,
+}
+
+const fn r(ty: CK_ATTRIBUTE_TYPE, flags: u16, default: Fill) -> Rule {
+    Rule { ty, flags, default }
+}
+
+use Fill as D;
+
+/// Every storage object (Table 25 and CKA_CLASS from Table 23).
+pub const STORAGE: &[Rule] = &[
+    r(CKA_CLASS, REQ_CREATE, D::None),
+    r(CKA_TOKEN, 0, D::Bool(false)),
+    r(CKA_PRIVATE, 0, D::Computed),
+    r(CKA_MODIFIABLE, 0, D::Bool(true)),
+    r(CKA_LABEL, MODIFIABLE, D::EmptyBytes),
+    r(CKA_COPYABLE, STICKY_FALSE, D::Bool(true)),
+    r(CKA_DESTROYABLE, 0, D::Bool(true)),
+    r(CKA_UNIQUE_ID, COMPUTED, D::Computed),
+];
+
+/// Data objects (Table 28).
+pub const DATA: &[Rule] = &[
+    r(CKA_APPLICATION, MODIFIABLE, D::EmptyBytes),
+    r(CKA_OBJECT_ID, MODIFIABLE, D::EmptyBytes),
+    r(CKA_VALUE, MODIFIABLE, D::EmptyBytes),
+];
+
+/// Every certificate (Table 30).
+pub const CERTIFICATE: &[Rule] = &[
+    r(CKA_CERTIFICATE_TYPE, REQ_CREATE, D::None),
+    r(CKA_TRUSTED, SO_ONLY_TRUE, D::Bool(false)),
+    r(CKA_CERTIFICATE_CATEGORY, 0, D::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED)),
+    r(CKA_CHECK_VALUE, 0, D::None),
+    r(CKA_START_DATE, MODIFIABLE, D::EmptyBytes),
+    r(CKA_END_DATE, MODIFIABLE, D::EmptyBytes),
+    r(CKA_PUBLIC_KEY_INFO, 0, D::EmptyBytes),
+];
+
+/// X.509 public-key certificates (Table 32).
+pub const X509: &[Rule] = &[
+    r(CKA_SUBJECT, REQ_CREATE, D::None),
+    r(CKA_ID, MODIFIABLE, D::EmptyBytes),
+    r(CKA_ISSUER, MODIFIABLE, D::EmptyBytes),
+    r(CKA_SERIAL_NUMBER, MODIFIABLE, D::EmptyBytes),
+    r(CKA_VALUE, REQ_CREATE, D::None),
+    r(CKA_URL, 0, D::EmptyBytes),
+    r(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, 0, D::EmptyBytes),
+    r(CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, D::EmptyBytes),
+    r(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0, D::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED)),
+    r(CKA_NAME_HASH_ALGORITHM, 0, D::Ulong(CKM_SHA_1)),
+];
+
+/// Every key (Table 37).
+pub const KEY: &[Rule] = &[
+    r(CKA_KEY_TYPE, REQ_CREATE | REQ_UNWRAP, D::None),
+    r(CKA_ID, MODIFIABLE, D::EmptyBytes),
+    r(CKA_START_DATE, MODIFIABLE, D::EmptyBytes),
+    r(CKA_END_DATE, MODIFIABLE, D::EmptyBytes),
+    r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
+    r(CKA_LOCAL, COMPUTED, D::Computed),
+    r(CKA_KEY_GEN_MECHANISM, COMPUTED, D::Computed),
+    r(CKA_ALLOWED_MECHANISMS, 0, D::EmptyMechList),
+];
+
+/// Every secret key (Table 49). Usage flags default to TRUE (DESIGN §10).
+pub const SECRET_KEY: &[Rule] = &[
+    r(CKA_SENSITIVE, MODIFIABLE | STICKY_TRUE, D::Bool(true)),
+    r(CKA_ENCRYPT, MODIFIABLE, D::Bool(true)),
+    r(CKA_DECRYPT, MODIFIABLE, D::Bool(true)),
+    r(CKA_SIGN, MODIFIABLE, D::Bool(true)),
+    r(CKA_VERIFY, MODIFIABLE, D::Bool(true)),
+    r(CKA_WRAP, MODIFIABLE, D::Bool(true)),
+    r(CKA_UNWRAP, MODIFIABLE, D::Bool(true)),
+    r(CKA_EXTRACTABLE, MODIFIABLE | STICKY_FALSE, D::Bool(false)),
+    r(CKA_ALWAYS_SENSITIVE, COMPUTED, D::Computed),
+    r(CKA_NEVER_EXTRACTABLE, COMPUTED, D::Computed),
+    r(CKA_CHECK_VALUE, 0, D::None),
+    r(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STICKY_TRUE, D::Bool(false)),
+    r(CKA_TRUSTED, MODIFIABLE | SO_ONLY_TRUE, D::Bool(false)),
+    r(CKA_WRAP_TEMPLATE, 0, D::EmptyTemplate),
+    r(CKA_UNWRAP_TEMPLATE, 0, D::EmptyTemplate),
+    r(CKA_DERIVE_TEMPLATE, 0, D::EmptyTemplate),
+];
+
+/// Secret keys holding their value in CKA_VALUE (AES Table 206, generic secret Table 185).
+pub const VALUE_KEY: &[Rule] = &[
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_VALUE_LEN, NO_CREATE | REQ_GENERATE, D::Computed),
+];
+
+/// The rule tables that apply to an object of `class` with `subtype` (key or certificate type).
+/// `None` when oxihsm does not support such objects.
+pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<Vec<&'static [Rule]>> {
+    Some(match (class, subtype) {
+        (CKO_DATA, _) => vec![STORAGE, DATA],
+        (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![STORAGE, CERTIFICATE, X509],
+        (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET)) => vec![STORAGE, KEY, SECRET_KEY, VALUE_KEY],
+        _ => return None,
+    })
+}
+
+/// The attribute naming the subtype of `class`, if it has one.
+pub fn subtype_attr(class: CK_OBJECT_CLASS) -> Option<CK_ATTRIBUTE_TYPE> {
+    match class {
+        CKO_CERTIFICATE => Some(CKA_CERTIFICATE_TYPE),
+        CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => Some(CKA_KEY_TYPE),
+        _ => None,
+    }
+}
+
+/// The rule for `ty` in `schema`; later tables override earlier ones.
+pub fn rule_in(schema: &[&'static [Rule]], ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    schema.iter().rev().flat_map(|t| t.iter()).find(|r| r.ty == ty).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_has_a_kind() {
+        for t in [STORAGE, DATA, CERTIFICATE, X509, KEY, SECRET_KEY, VALUE_KEY] {
+            for r in t {
+                assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
+            }
+        }
+    }
+
+    #[test]
+    fn later_tables_override() {
+        let s = schema(CKO_SECRET_KEY, Some(CKK_AES)).unwrap();
+        assert!(rule_in(&s, CKA_VALUE).unwrap().flags & SENSITIVE != 0);
+        let d = schema(CKO_DATA, None).unwrap();
+        assert!(rule_in(&d, CKA_VALUE).unwrap().flags & SENSITIVE == 0);
+        assert!(rule_in(&d, CKA_KEY_TYPE).is_none());
+    }
+}

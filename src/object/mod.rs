@@ -1,0 +1,231 @@
+//! Objects: typed attribute values, the attribute table (`attr`), and the creation,
+//! modification, copy and disclosure rules (`policy`) of PKCS#11 §4 and DESIGN §4.
+
+pub mod attr;
+pub mod policy;
+
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use std::collections::BTreeMap;
+use zeroize::Zeroizing;
+
+/// Byte strings in attributes are zeroized when dropped: any of them may be key material.
+pub type Bytes = Zeroizing<Vec<u8>>;
+
+/// A typed attribute value. The shape of each attribute type comes from [`attr::kind_of`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Bool(bool),
+    Ulong(CK_ULONG),
+    Bytes(Bytes),
+    /// An array of mechanism types (CKA_ALLOWED_MECHANISMS).
+    MechList(Vec<CK_MECHANISM_TYPE>),
+    /// An attribute array (CKA_WRAP_TEMPLATE and friends).
+    Template(Vec<Attribute>),
+}
+
+impl Value {
+    /// A byte-string value.
+    pub fn bytes(b: impl Into<Vec<u8>>) -> Value {
+        Value::Bytes(Zeroizing::new(b.into()))
+    }
+}
+
+/// One attribute: type and typed value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    pub ty: CK_ATTRIBUTE_TYPE,
+    pub value: Value,
+}
+
+impl Attribute {
+    pub fn new(ty: CK_ATTRIBUTE_TYPE, value: Value) -> Attribute {
+        Attribute { ty, value }
+    }
+}
+
+/// An object: its attributes, keyed by type.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Object {
+    attrs: BTreeMap<CK_ATTRIBUTE_TYPE, Value>,
+}
+
+impl Object {
+    pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
+        self.attrs.get(&ty)
+    }
+
+    pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, v: Value) {
+        self.attrs.insert(ty, v);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&CK_ATTRIBUTE_TYPE, &Value)> {
+        self.attrs.iter()
+    }
+
+    /// A boolean attribute; absent or non-boolean is `false`.
+    pub fn flag(&self, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        matches!(self.attrs.get(&ty), Some(Value::Bool(true)))
+    }
+
+    pub fn ulong(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
+        match self.attrs.get(&ty) {
+            Some(Value::Ulong(u)) => Some(*u),
+            _ => None,
+        }
+    }
+
+    pub fn bytes(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
+        match self.attrs.get(&ty) {
+            Some(Value::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn class(&self) -> CK_OBJECT_CLASS {
+        self.ulong(CKA_CLASS).unwrap_or(CK_UNAVAILABLE_INFORMATION)
+    }
+
+    pub fn is_token(&self) -> bool {
+        self.flag(CKA_TOKEN)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.flag(CKA_PRIVATE)
+    }
+
+    pub fn unique_id(&self) -> &str {
+        self.bytes(CKA_UNIQUE_ID).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.attrs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+
+    /// Approximate size in bytes (C_GetObjectSize).
+    pub fn size(&self) -> usize {
+        self.attrs.values().map(|v| 16 + encode_value(v).len()).sum()
+    }
+}
+
+impl FromIterator<(CK_ATTRIBUTE_TYPE, Value)> for Object {
+    fn from_iter<I: IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>>(it: I) -> Self {
+        Object { attrs: it.into_iter().collect() }
+    }
+}
+
+// ---- canonical encoding (store records and index digests) ----
+//
+// value := tag(u8) payload
+//   0 Bool: one byte 0/1;  1 Ulong: u64 LE;  2 Bytes: raw;  3 MechList: u64 LE each;
+//   4 Template: sequence of (u64 LE type, u32 LE length, value)
+
+const TAG_BOOL: u8 = 0;
+const TAG_ULONG: u8 = 1;
+const TAG_BYTES: u8 = 2;
+const TAG_MECHS: u8 = 3;
+const TAG_TEMPLATE: u8 = 4;
+
+/// Encodes a value canonically; equal values give equal bytes.
+pub fn encode_value(v: &Value) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::new());
+    match v {
+        Value::Bool(b) => out.extend_from_slice(&[TAG_BOOL, *b as u8]),
+        Value::Ulong(u) => {
+            out.push(TAG_ULONG);
+            out.extend_from_slice(&(*u as u64).to_le_bytes());
+        }
+        Value::Bytes(b) => {
+            out.push(TAG_BYTES);
+            out.extend_from_slice(b);
+        }
+        Value::MechList(m) => {
+            out.push(TAG_MECHS);
+            for x in m {
+                out.extend_from_slice(&(*x as u64).to_le_bytes());
+            }
+        }
+        Value::Template(t) => {
+            out.push(TAG_TEMPLATE);
+            for a in t {
+                let e = encode_value(&a.value);
+                out.extend_from_slice(&(a.ty as u64).to_le_bytes());
+                out.extend_from_slice(&(e.len() as u32).to_le_bytes());
+                out.extend_from_slice(&e);
+            }
+        }
+    }
+    out
+}
+
+/// Decodes what [`encode_value`] made.
+pub fn decode_value(b: &[u8]) -> Result<Value> {
+    let bad = || Error::Corrupt("attribute encoding".into());
+    let (&tag, rest) = b.split_first().ok_or_else(bad)?;
+    Ok(match tag {
+        TAG_BOOL => match rest {
+            [0] => Value::Bool(false),
+            [1] => Value::Bool(true),
+            _ => return Err(bad()),
+        },
+        TAG_ULONG => Value::Ulong(u64::from_le_bytes(rest.try_into().map_err(|_| bad())?) as CK_ULONG),
+        TAG_BYTES => Value::bytes(rest),
+        TAG_MECHS => {
+            if rest.len() % 8 != 0 {
+                return Err(bad());
+            }
+            Value::MechList(
+                rest.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as CK_ULONG)
+                    .collect(),
+            )
+        }
+        TAG_TEMPLATE => {
+            let mut t = Vec::new();
+            let mut r = rest;
+            while !r.is_empty() {
+                if r.len() < 12 {
+                    return Err(bad());
+                }
+                let ty = u64::from_le_bytes(r[..8].try_into().expect("8 bytes")) as CK_ULONG;
+                let n = u32::from_le_bytes(r[8..12].try_into().expect("4 bytes")) as usize;
+                let v = r.get(12..12 + n).ok_or_else(bad)?;
+                t.push(Attribute::new(ty, decode_value(v)?));
+                r = &r[12 + n..];
+            }
+            Value::Template(t)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_roundtrip() {
+        let vals = [
+            Value::Bool(true),
+            Value::Ulong(0xdead_beef),
+            Value::bytes(b"abc".to_vec()),
+            Value::bytes(Vec::new()),
+            Value::MechList(vec![CKM_AES_GCM, CKM_SHA256]),
+            Value::Template(vec![
+                Attribute::new(CKA_ENCRYPT, Value::Bool(false)),
+                Attribute::new(CKA_LABEL, Value::bytes(b"x".to_vec())),
+            ]),
+        ];
+        for v in vals {
+            assert_eq!(decode_value(&encode_value(&v)).unwrap(), v);
+        }
+        assert!(decode_value(&[]).is_err());
+        assert!(decode_value(&[TAG_BOOL, 7]).is_err());
+        assert!(decode_value(&[TAG_TEMPLATE, 1, 2]).is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! The object policy: what a template may say on creation and copy, what C_SetAttributeValue
+//! may change, and what may be revealed (PKCS#11 3.2 §4.1 footnotes, §5.7; DESIGN §4).
+//!
+//! Every function here is pure: it takes an object and a template and returns the new object
+//! or the precise error. Storage and sessions are the caller's business.
+
+use super::attr::{self, Rule, rule::*};
+use super::{Attribute, Object, Value};
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+
+/// Who is acting and under which configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor {
+    /// The SO is logged in (may set CKA_TRUSTED).
+    pub so: bool,
+    /// Configuration allows CKA_EXTRACTABLE=TRUE.
+    pub allow_extractable: bool,
+}
+
+/// The outcome of asking for one attribute of an object.
+#[derive(Debug)]
+pub enum Reveal<'a> {
+    Value(&'a Value),
+    /// Footnote 7 applies: CKR_ATTRIBUTE_SENSITIVE.
+    Sensitive,
+    /// The object has no such attribute: CKR_ATTRIBUTE_TYPE_INVALID.
+    Invalid,
+}
+
+fn schema_of(obj: &Object) -> Vec<&'static [Rule]> {
+    let class = obj.class();
+    let sub = attr::subtype_attr(class).and_then(|a| obj.ulong(a));
+    attr::schema(class, sub).unwrap_or_default()
+}
+
+/// Rejects a template that names one attribute twice with different values.
+fn check_duplicates(template: &[Attribute]) -> Result<()> {
+    for (i, a) in template.iter().enumerate() {
+        if template[..i].iter().any(|b| b.ty == a.ty && b.value != a.value) {
+            return Err(Error::TemplateInconsistent);
+        }
+    }
+    Ok(())
+}
+
+fn template_ulong(template: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
+    template.iter().find(|a| a.ty == ty).and_then(|a| match a.value {
+        Value::Ulong(u) => Some(u),
+        _ => None,
+    })
+}
+
+/// Builds the object that C_CreateObject makes from `template`, with `unique_id`.
+pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<Object> {
+    check_duplicates(template)?;
+    let class = template_ulong(template, CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
+    let sub = match attr::subtype_attr(class) {
+        Some(a) => Some(template_ulong(template, a).ok_or(Error::TemplateIncomplete)?),
+        None => None,
+    };
+    let schema = attr::schema(class, sub).ok_or(Error::AttributeValueInvalid)?;
+    let mut obj = Object::default();
+    for a in template {
+        let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
+        if rule.flags & NO_CREATE != 0 {
+            return Err(Error::AttributeReadOnly);
+        }
+        if rule.flags & SO_ONLY_TRUE != 0 && a.value == Value::Bool(true) && !actor.so {
+            return Err(Error::AttributeReadOnly);
+        }
+        obj.set(a.ty, a.value.clone());
+    }
+    for rule in schema.iter().flat_map(|t| t.iter()) {
+        if obj.get(rule.ty).is_some() {
+            continue;
+        }
+        if rule.flags & REQ_CREATE != 0 {
+            return Err(Error::TemplateIncomplete);
+        }
+        if let Some(v) = rule.default.value() {
+            obj.set(rule.ty, v);
+        }
+    }
+    let is_key = matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY);
+    if obj.get(CKA_PRIVATE).is_none() {
+        obj.set(CKA_PRIVATE, Value::Bool(is_key));
+    }
+    obj.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
+    if attr::subtype_attr(class) == Some(CKA_KEY_TYPE) {
+        obj.set(CKA_LOCAL, Value::Bool(false));
+        obj.set(CKA_KEY_GEN_MECHANISM, Value::Ulong(CK_UNAVAILABLE_INFORMATION));
+    }
+    if is_key {
+        // Imported key material was known outside the token.
+        obj.set(CKA_ALWAYS_SENSITIVE, Value::Bool(false));
+        obj.set(CKA_NEVER_EXTRACTABLE, Value::Bool(false));
+    }
+    validate(&obj, actor)?;
+    Ok(obj)
+}
+
+/// Class-specific value checks shared by creation, modification and copy.
+fn validate(obj: &Object, actor: Actor) -> Result<()> {
+    if obj.flag(CKA_EXTRACTABLE) && !actor.allow_extractable {
+        return Err(Error::AttributeValueInvalid);
+    }
+    match (obj.class(), obj.ulong(CKA_KEY_TYPE)) {
+        (CKO_SECRET_KEY, Some(kt)) => {
+            let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0);
+            let ok = match kt {
+                CKK_AES => matches!(len, 16 | 24 | 32),
+                _ => len >= 1,
+            };
+            if !ok {
+                return Err(Error::AttributeValueInvalid);
+            }
+        }
+        (CKO_CERTIFICATE, _) => {
+            if obj.ulong(CKA_CERTIFICATE_CATEGORY).is_some_and(|c| c > 3) {
+                return Err(Error::AttributeValueInvalid);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Fills attributes derived from others after a change (CKA_VALUE_LEN).
+fn recompute(obj: &mut Object) {
+    if obj.class() == CKO_SECRET_KEY
+        && let Some(n) = obj.bytes(CKA_VALUE).map(|v| v.len())
+    {
+        obj.set(CKA_VALUE_LEN, Value::Ulong(n as CK_ULONG));
+    }
+}
+
+/// Finishes an object built by [`create`] (or by a mechanism): computed lengths.
+pub fn finish(mut obj: Object) -> Object {
+    recompute(&mut obj);
+    obj
+}
+
+/// Checks one attribute change against the rules; `copy` relaxes the storage flags that
+/// C_CopyObject may set.
+fn check_change(obj: &Object, a: &Attribute, actor: Actor, copy: bool) -> Result<()> {
+    let schema = schema_of(obj);
+    let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
+    let cur = obj.get(a.ty);
+    let copy_flag = copy && matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
+    if !copy_flag && rule.flags & MODIFIABLE == 0 {
+        return Err(Error::AttributeReadOnly);
+    }
+    if copy && a.ty == CKA_MODIFIABLE && a.value == Value::Bool(true) && !obj.flag(CKA_MODIFIABLE) {
+        return Err(Error::AttributeReadOnly);
+    }
+    if rule.flags & STICKY_TRUE != 0 && cur == Some(&Value::Bool(true)) && a.value != Value::Bool(true) {
+        return Err(Error::AttributeReadOnly);
+    }
+    if rule.flags & STICKY_FALSE != 0 && cur == Some(&Value::Bool(false)) && a.value != Value::Bool(false) {
+        return Err(Error::AttributeReadOnly);
+    }
+    if rule.flags & SO_ONLY_TRUE != 0 && a.value == Value::Bool(true) && !actor.so {
+        return Err(Error::AttributeReadOnly);
+    }
+    Ok(())
+}
+
+/// The object after C_SetAttributeValue with `template`; all or nothing.
+pub fn set_attributes(obj: &Object, template: &[Attribute], actor: Actor) -> Result<Object> {
+    if !obj.flag(CKA_MODIFIABLE) {
+        return Err(Error::ActionProhibited);
+    }
+    check_duplicates(template)?;
+    let mut new = obj.clone();
+    for a in template {
+        check_change(obj, a, actor, false)?;
+        new.set(a.ty, a.value.clone());
+    }
+    recompute(&mut new);
+    validate(&new, actor)?;
+    Ok(new)
+}
+
+/// The object C_CopyObject makes from `obj` with `template`, under a new `unique_id`.
+pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str) -> Result<Object> {
+    if !obj.flag(CKA_COPYABLE) {
+        return Err(Error::ActionProhibited);
+    }
+    check_duplicates(template)?;
+    let mut new = obj.clone();
+    for a in template {
+        let storage_flag = matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
+        if !storage_flag && !obj.flag(CKA_MODIFIABLE) {
+            return Err(Error::AttributeReadOnly);
+        }
+        check_change(obj, a, actor, true)?;
+        new.set(a.ty, a.value.clone());
+    }
+    new.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
+    recompute(&mut new);
+    validate(&new, actor)?;
+    Ok(new)
+}
+
+/// Whether attribute `ty` of `obj` may be revealed (footnote 7).
+pub fn reveal(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Reveal<'_> {
+    let Some(v) = obj.get(ty) else { return Reveal::Invalid };
+    if is_sensitive(obj, ty) {
+        return Reveal::Sensitive;
+    }
+    Reveal::Value(v)
+}
+
+/// Attribute `ty` of `obj` is currently unrevealable.
+pub fn is_sensitive(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
+    is_key_material(obj, ty)
+        && (obj.flag(CKA_SENSITIVE) || !obj.flag(CKA_EXTRACTABLE))
+}
+
+/// Attribute `ty` of `obj` holds key material (footnote 7), whatever the flags say now: the
+/// store seals it even in a public object.
+pub fn is_key_material(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
+    let schema = schema_of(obj);
+    attr::rule_in(&schema, ty).is_some_and(|r| r.flags & SENSITIVE != 0)
+}
+
+/// C_FindObjects matching: every template attribute is present, revealable and equal.
+/// A sensitive attribute never matches, so a search cannot probe key values.
+pub fn matches(obj: &Object, template: &[Attribute]) -> bool {
+    template.iter().all(|a| matches!(reveal(obj, a.ty), Reveal::Value(v) if *v == a.value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER: Actor = Actor { so: false, allow_extractable: true };
+
+    fn aes(extra: &[Attribute]) -> Result<Object> {
+        let mut t = vec![
+            Attribute::new(CKA_CLASS, Value::Ulong(CKO_SECRET_KEY)),
+            Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES)),
+            Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16])),
+        ];
+        t.extend_from_slice(extra);
+        create(&t, USER, "uid").map(finish)
+    }
+
+    #[test]
+    fn secret_key_defaults() {
+        let k = aes(&[]).unwrap();
+        assert!(k.flag(CKA_SENSITIVE) && !k.flag(CKA_EXTRACTABLE) && k.is_private());
+        assert!(!k.flag(CKA_ALWAYS_SENSITIVE) && !k.flag(CKA_NEVER_EXTRACTABLE));
+        assert!(k.flag(CKA_ENCRYPT) && k.flag(CKA_SIGN) && k.flag(CKA_DERIVE));
+        assert_eq!(k.ulong(CKA_VALUE_LEN), Some(16));
+        assert!(matches!(reveal(&k, CKA_VALUE), Reveal::Sensitive));
+        assert!(matches!(reveal(&k, CKA_MODULUS), Reveal::Invalid));
+    }
+
+    #[test]
+    fn create_errors() {
+        assert!(matches!(aes(&[Attribute::new(CKA_VALUE_LEN, Value::Ulong(16))]), Err(Error::AttributeReadOnly)));
+        assert!(matches!(aes(&[Attribute::new(CKA_LOCAL, Value::Bool(true))]), Err(Error::AttributeReadOnly)));
+        assert!(matches!(aes(&[Attribute::new(CKA_MODULUS, Value::bytes(vec![1]))]), Err(Error::AttributeTypeInvalid)));
+        assert!(matches!(aes(&[Attribute::new(CKA_TRUSTED, Value::Bool(true))]), Err(Error::AttributeReadOnly)));
+        assert!(matches!(
+            aes(&[Attribute::new(CKA_SENSITIVE, Value::Bool(true)), Attribute::new(CKA_SENSITIVE, Value::Bool(false))]),
+            Err(Error::TemplateInconsistent)
+        ));
+        let short = [
+            Attribute::new(CKA_CLASS, Value::Ulong(CKO_SECRET_KEY)),
+            Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES)),
+            Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 15])),
+        ];
+        assert!(matches!(create(&short, USER, "u"), Err(Error::AttributeValueInvalid)));
+        assert!(matches!(create(&short[..2], USER, "u"), Err(Error::TemplateIncomplete)));
+        assert!(matches!(create(&short[1..], USER, "u"), Err(Error::TemplateIncomplete)));
+        let no_ext = Actor { so: false, allow_extractable: false };
+        let ext = [&short[..2], &[Attribute::new(CKA_VALUE, Value::bytes(vec![1; 16])), Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))]].concat();
+        assert!(matches!(create(&ext, no_ext, "u"), Err(Error::AttributeValueInvalid)));
+    }
+
+    #[test]
+    fn one_way_transitions() {
+        let k = aes(&[Attribute::new(CKA_SENSITIVE, Value::Bool(false)), Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))]).unwrap();
+        assert!(matches!(reveal(&k, CKA_VALUE), Reveal::Value(_)));
+        let k2 = set_attributes(&k, &[Attribute::new(CKA_SENSITIVE, Value::Bool(true))], USER).unwrap();
+        assert!(matches!(set_attributes(&k2, &[Attribute::new(CKA_SENSITIVE, Value::Bool(false))], USER), Err(Error::AttributeReadOnly)));
+        assert!(!k2.flag(CKA_ALWAYS_SENSITIVE));
+        let k3 = set_attributes(&k, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(false))], USER).unwrap();
+        assert!(matches!(set_attributes(&k3, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))], USER), Err(Error::AttributeReadOnly)));
+        assert!(matches!(reveal(&k3, CKA_VALUE), Reveal::Sensitive));
+        assert!(matches!(set_attributes(&k, &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))], USER), Err(Error::AttributeReadOnly)));
+        let ro = aes(&[Attribute::new(CKA_MODIFIABLE, Value::Bool(false))]).unwrap();
+        assert!(matches!(set_attributes(&ro, &[Attribute::new(CKA_LABEL, Value::bytes(b"x".to_vec()))], USER), Err(Error::ActionProhibited)));
+    }
+
+    #[test]
+    fn copy_rules() {
+        let k = aes(&[]).unwrap();
+        let c = copy(&k, &[Attribute::new(CKA_TOKEN, Value::Bool(true))], USER, "u2").unwrap();
+        assert!(c.is_token());
+        assert_eq!(c.unique_id(), "u2");
+        assert!(matches!(copy(&k, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))], USER, "u3"), Err(Error::AttributeReadOnly)));
+        let nc = aes(&[Attribute::new(CKA_COPYABLE, Value::Bool(false))]).unwrap();
+        assert!(matches!(copy(&nc, &[], USER, "u4"), Err(Error::ActionProhibited)));
+    }
+
+    #[test]
+    fn sensitive_values_never_match() {
+        let k = aes(&[]).unwrap();
+        assert!(!matches(&k, &[Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16]))]));
+        assert!(matches(&k, &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))]));
+    }
+}

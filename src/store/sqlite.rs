@@ -1,0 +1,353 @@
+//! The SQLite backend: one database file (`oxihsm.db`) in the token directory, WAL mode,
+//! a busy timeout so several processes share it, and one transaction per change.
+
+use super::seal::{Sealer, public_digest};
+use super::{NewToken, ObjectId, PinWrap, Store, TokenId, TokenRecord, Who};
+use crate::config::KdfParams;
+use crate::error::{Error, Result};
+use crate::object::{self, Attribute, Object, policy};
+use cryptoki_sys::*;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+
+/// Current schema version; [`migrate`] brings older files forward.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Attributes with an index entry, so C_FindObjects by them does not scan the token.
+pub const INDEXED: &[CK_ATTRIBUTE_TYPE] = &[CKA_LABEL, CKA_ID, CKA_UNIQUE_ID];
+
+const SCHEMA_V1: &str = "
+CREATE TABLE tokens(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  slot_id INTEGER NOT NULL UNIQUE,
+  uuid BLOB NOT NULL,
+  label BLOB NOT NULL,
+  serial TEXT NOT NULL,
+  kdf_memory INTEGER NOT NULL, kdf_iterations INTEGER NOT NULL, kdf_parallelism INTEGER NOT NULL,
+  so_salt BLOB NOT NULL, so_wrapped BLOB NOT NULL,
+  user_salt BLOB, user_wrapped BLOB,
+  so_failures INTEGER NOT NULL DEFAULT 0,
+  user_failures INTEGER NOT NULL DEFAULT 0,
+  max_failures INTEGER NOT NULL
+);
+CREATE TABLE objects(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  token_id INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+  uid TEXT NOT NULL UNIQUE,
+  class INTEGER NOT NULL,
+  private INTEGER NOT NULL,
+  attrs BLOB NOT NULL
+);
+CREATE INDEX objects_by_class ON objects(token_id, class);
+CREATE TABLE object_index(
+  attr INTEGER NOT NULL,
+  digest BLOB NOT NULL,
+  object_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+  PRIMARY KEY(attr, digest, object_id)
+) WITHOUT ROWID;
+CREATE INDEX object_index_by_object ON object_index(object_id);
+";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        create_private_dir(dir)?;
+        let conn = Connection::open(dir.join("oxihsm.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        migrate(&conn)?;
+        Ok(SqliteStore { conn })
+    }
+
+    fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::Device(format!("cannot create token directory {}: {e}", dir.display())))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let r = (|| -> Result<()> {
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if v > SCHEMA_VERSION {
+            return Err(Error::Device(format!("store schema {v} is newer than this oxihsm ({SCHEMA_VERSION})")));
+        }
+        if v < 1 {
+            conn.execute_batch(SCHEMA_V1)?;
+        }
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(())
+    })();
+    conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    r
+}
+
+fn who_cols(who: Who) -> (&'static str, &'static str, &'static str) {
+    match who {
+        Who::So => ("so_failures", "so_salt", "so_wrapped"),
+        Who::User => ("user_failures", "user_salt", "user_wrapped"),
+    }
+}
+
+const TOKEN_COLS: &str = "id, slot_id, uuid, label, serial, kdf_memory, kdf_iterations, kdf_parallelism, \
+     so_salt, so_wrapped, user_salt, user_wrapped, so_failures, user_failures, max_failures";
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let uuid: Vec<u8> = r.get(2)?;
+    let label: Vec<u8> = r.get(3)?;
+    let user_salt: Option<Vec<u8>> = r.get(10)?;
+    let user_wrapped: Option<Vec<u8>> = r.get(11)?;
+    let mut u = [0u8; 16];
+    let mut l = [b' '; 32];
+    u[..uuid.len().min(16)].copy_from_slice(&uuid[..uuid.len().min(16)]);
+    l[..label.len().min(32)].copy_from_slice(&label[..label.len().min(32)]);
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        slot_id: r.get::<_, i64>(1)? as u64,
+        uuid: u,
+        label: l,
+        serial: r.get(4)?,
+        kdf: KdfParams { memory_kib: r.get(5)?, iterations: r.get(6)?, parallelism: r.get(7)? },
+        so: PinWrap { salt: r.get(8)?, wrapped: r.get(9)? },
+        user: match (user_salt, user_wrapped) {
+            (Some(salt), Some(wrapped)) => Some(PinWrap { salt, wrapped }),
+            _ => None,
+        },
+        so_failures: r.get(12)?,
+        user_failures: r.get(13)?,
+        max_failures: r.get(14)?,
+    })
+}
+
+/// Record format of `objects.attrs`: version byte 1, then per attribute
+/// `type: u64 LE, sealed: u8, length: u32 LE, bytes` where bytes is the canonical encoding
+/// ([`object::encode_value`]) or, when sealed, its AES-256-GCM sealing.
+fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
+    let uid = obj.unique_id();
+    let mut out = vec![1u8];
+    for (ty, v) in obj.iter() {
+        let enc = object::encode_value(v);
+        let seal = obj.is_private() || policy::is_key_material(obj, *ty);
+        let data = if seal {
+            let s = sealer.ok_or(Error::UserNotLoggedIn)?;
+            s.seal_attr(uid, *ty, &enc)?
+        } else {
+            enc.to_vec()
+        };
+        out.extend_from_slice(&(*ty as u64).to_le_bytes());
+        out.push(seal as u8);
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<Object> {
+    let bad = || Error::Corrupt("object record".into());
+    let (&ver, mut r) = rec.split_first().ok_or_else(bad)?;
+    if ver != 1 {
+        return Err(bad());
+    }
+    let mut attrs = Vec::new();
+    while !r.is_empty() {
+        if r.len() < 13 {
+            return Err(bad());
+        }
+        let ty = u64::from_le_bytes(r[..8].try_into().expect("8")) as CK_ATTRIBUTE_TYPE;
+        let sealed = r[8] != 0;
+        let n = u32::from_le_bytes(r[9..13].try_into().expect("4")) as usize;
+        let data = r.get(13..13 + n).ok_or_else(bad)?;
+        r = &r[13 + n..];
+        if sealed {
+            // Without the master key, a public object's key material stays out of memory.
+            if let Some(s) = sealer {
+                attrs.push((ty, object::decode_value(&s.open_attr(uid, ty, data)?)?));
+            }
+        } else {
+            attrs.push((ty, object::decode_value(data)?));
+        }
+    }
+    Ok(attrs.into_iter().collect())
+}
+
+fn digests(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<(CK_ATTRIBUTE_TYPE, [u8; 32])>> {
+    let mut out = Vec::new();
+    for &ty in INDEXED {
+        if let Some(v) = obj.get(ty) {
+            let enc = object::encode_value(v);
+            let d = if obj.is_private() {
+                sealer.ok_or(Error::UserNotLoggedIn)?.private_digest(ty, &enc)
+            } else {
+                public_digest(ty, &enc)
+            };
+            out.push((ty, d));
+        }
+    }
+    Ok(out)
+}
+
+fn write_index(tx: &rusqlite::Transaction<'_>, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()> {
+    tx.execute("DELETE FROM object_index WHERE object_id = ?1", [id])?;
+    let mut st = tx.prepare_cached("INSERT INTO object_index(attr, digest, object_id) VALUES (?1, ?2, ?3)")?;
+    for (ty, d) in digests(obj, sealer)? {
+        st.execute(params![ty as i64, &d[..], id])?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        let mut st = self.conn.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens ORDER BY slot_id"))?;
+        let rows = st.query_map([], token_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn token(&self, id: TokenId) -> Result<Option<TokenRecord>> {
+        let mut st = self.conn.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?;
+        Ok(st.query_row([id], token_row).optional()?)
+    }
+
+    fn put_token(&mut self, t: &NewToken) -> Result<TokenRecord> {
+        let tx = self.tx()?;
+        // Re-initialisation wipes: the old row and (by cascade) its objects go; the slot stays.
+        tx.execute("DELETE FROM tokens WHERE slot_id = ?1", [t.slot_id as i64])?;
+        tx.execute(
+            "INSERT INTO tokens(slot_id, uuid, label, serial, kdf_memory, kdf_iterations, kdf_parallelism, \
+             so_salt, so_wrapped, max_failures) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            params![
+                t.slot_id as i64,
+                &t.uuid[..],
+                &t.label[..],
+                t.serial,
+                t.kdf.memory_kib,
+                t.kdf.iterations,
+                t.kdf.parallelism,
+                t.so.salt,
+                t.so.wrapped,
+                t.max_failures
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let rec = tx.query_row(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"), [id], token_row)?;
+        tx.commit()?;
+        Ok(rec)
+    }
+
+    fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32> {
+        let (col, _, _) = who_cols(who);
+        let tx = self.tx()?;
+        let n: u32 = tx.query_row(
+            &format!("UPDATE tokens SET {col} = {col} + 1 WHERE id = ?1 RETURNING {col}"),
+            [id],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn clear_failures(&mut self, id: TokenId, who: Who) -> Result<()> {
+        let (col, _, _) = who_cols(who);
+        self.conn.execute(&format!("UPDATE tokens SET {col} = 0 WHERE id = ?1 AND {col} != 0"), [id])?;
+        Ok(())
+    }
+
+    fn set_pin(&mut self, id: TokenId, who: Who, w: &PinWrap) -> Result<()> {
+        let (col, salt, wrapped) = who_cols(who);
+        let n = self.conn.execute(
+            &format!("UPDATE tokens SET {salt} = ?1, {wrapped} = ?2, {col} = 0 WHERE id = ?3"),
+            params![w.salt, w.wrapped, id],
+        )?;
+        if n != 1 {
+            return Err(Error::TokenNotRecognized);
+        }
+        Ok(())
+    }
+
+    fn insert_object(&mut self, token: TokenId, obj: &Object, sealer: Option<&Sealer>) -> Result<ObjectId> {
+        let rec = encode_record(obj, sealer)?;
+        let tx = self.tx()?;
+        tx.prepare_cached("INSERT INTO objects(token_id, uid, class, private, attrs) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![token, obj.unique_id(), obj.class() as i64, obj.is_private(), rec])?;
+        let id = tx.last_insert_rowid();
+        write_index(&tx, id, obj, sealer)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn load_object(&self, token: TokenId, id: ObjectId, sealer: Option<&Sealer>) -> Result<Option<Object>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT uid, private, attrs FROM objects WHERE id = ?1 AND token_id = ?2")?;
+        let row: Option<(String, bool, Vec<u8>)> =
+            st.query_row(params![id, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        match row {
+            None => Ok(None),
+            Some((_, true, _)) if sealer.is_none() => Ok(None),
+            Some((uid, _, rec)) => decode_record(&uid, &rec, sealer).map(Some),
+        }
+    }
+
+    fn update_object(&mut self, token: TokenId, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()> {
+        let rec = encode_record(obj, sealer)?;
+        let tx = self.tx()?;
+        let n = tx.execute(
+            "UPDATE objects SET attrs = ?1, class = ?2, private = ?3 WHERE id = ?4 AND token_id = ?5",
+            params![rec, obj.class() as i64, obj.is_private(), id, token],
+        )?;
+        if n != 1 {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        write_index(&tx, id, obj, sealer)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_object(&mut self, token: TokenId, id: ObjectId) -> Result<bool> {
+        let n = self.conn.execute("DELETE FROM objects WHERE id = ?1 AND token_id = ?2", params![id, token])?;
+        Ok(n == 1)
+    }
+
+    fn candidates(&self, token: TokenId, template: &[Attribute], sealer: Option<&Sealer>) -> Result<Vec<ObjectId>> {
+        let private_ok = sealer.is_some();
+        if let Some(a) = template.iter().find(|a| INDEXED.contains(&a.ty)) {
+            let enc = object::encode_value(&a.value);
+            let pubd = public_digest(a.ty, &enc);
+            let privd = sealer.map(|s| s.private_digest(a.ty, &enc)).unwrap_or(pubd);
+            let mut st = self.conn.prepare_cached(
+                "SELECT o.id FROM object_index i JOIN objects o ON o.id = i.object_id \
+                 WHERE i.attr = ?1 AND i.digest IN (?2, ?3) AND o.token_id = ?4 AND (o.private = 0 OR ?5) ORDER BY o.id",
+            )?;
+            let ids = st.query_map(params![a.ty as i64, &pubd[..], &privd[..], token, private_ok], |r| r.get(0))?;
+            return Ok(ids.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        let class = template.iter().find(|a| a.ty == CKA_CLASS).and_then(|a| match a.value {
+            object::Value::Ulong(c) => Some(c as i64),
+            _ => None,
+        });
+        let mut st = self.conn.prepare_cached(
+            "SELECT id FROM objects WHERE token_id = ?1 AND (?2 IS NULL OR class = ?2) AND (private = 0 OR ?3) ORDER BY id",
+        )?;
+        let ids = st.query_map(params![token, class, private_ok], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}

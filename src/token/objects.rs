@@ -1,0 +1,227 @@
+//! Object management (PKCS#11 3.2 §5.7): C_CreateObject, C_CopyObject, C_DestroyObject,
+//! C_GetObjectSize, C_GetAttributeValue, C_SetAttributeValue and C_FindObjects*.
+//!
+//! Token objects live in the store (their handle is their row id); session objects live in
+//! this process. Private objects are invisible without a User login: their handles are
+//! CKR_OBJECT_HANDLE_INVALID and searches skip them.
+
+use super::session::FindOp;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::module::{Login, Module, SESSION_OBJECT_BASE, SessionObject, UserKind};
+use crate::object::policy::{self, Actor, Reveal};
+use crate::object::{Attribute, Object, Value};
+use crate::store::{Sealer, TokenId};
+use cryptoki_sys::*;
+
+/// The part of a session an object call needs, copied out so no lock is held while working.
+struct Ctx {
+    token: TokenId,
+    rw: bool,
+    login: Option<Login>,
+}
+
+impl Ctx {
+    fn user(&self) -> bool {
+        self.login.as_ref().is_some_and(|l| l.user == UserKind::User)
+    }
+
+    fn sealer(&self) -> Option<&Sealer> {
+        self.login.as_ref().map(|l| &*l.sealer)
+    }
+
+    fn user_sealer(&self) -> Option<&Sealer> {
+        self.login.as_ref().filter(|l| l.user == UserKind::User).map(|l| &*l.sealer)
+    }
+}
+
+/// What one attribute of C_GetAttributeValue came to.
+#[derive(Debug)]
+pub enum AttrResult {
+    Value(Value),
+    Sensitive,
+    Invalid,
+}
+
+fn new_unique_id() -> Result<String> {
+    Ok(crypto::random_vec(16)?.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Module {
+    fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
+        let st = self.state();
+        let s = st.session(h)?;
+        Ok(Ctx { token: s.token, rw: s.rw, login: st.login(s.token).cloned() })
+    }
+
+    fn actor(&self, c: &Ctx) -> Actor {
+        Actor {
+            so: c.login.as_ref().is_some_and(|l| l.user == UserKind::So),
+            allow_extractable: self.config.allow_extractable,
+        }
+    }
+
+    /// Loads an object this session may see.
+    fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Object> {
+        let obj = if handle >= SESSION_OBJECT_BASE {
+            let st = self.state();
+            let o = st.session_objects.get(&handle).filter(|o| o.token == c.token);
+            o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
+        } else {
+            let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
+            self.store().load_object(c.token, id, c.sealer())?.ok_or(Error::ObjectHandleInvalid)?
+        };
+        if obj.is_private() && !c.user() {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(obj)
+    }
+
+    /// Checks that this session may hold `obj`.
+    fn admit(c: &Ctx, obj: &Object) -> Result<()> {
+        if obj.is_token() && !c.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if obj.is_private() && !c.user() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(())
+    }
+
+    fn insert(&self, h: CK_SESSION_HANDLE, c: &Ctx, obj: Object) -> Result<CK_OBJECT_HANDLE> {
+        if obj.is_token() {
+            let id = self.store().insert_object(c.token, &obj, c.sealer())?;
+            return Ok(id as CK_OBJECT_HANDLE);
+        }
+        let mut st = self.state();
+        st.session(h)?;
+        let handle = st.next_object;
+        st.next_object += 1;
+        st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj });
+        Ok(handle)
+    }
+
+    /// C_CreateObject.
+    pub fn create_object(&self, h: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<CK_OBJECT_HANDLE> {
+        let c = self.ctx(h)?;
+        let obj = policy::finish(policy::create(template, self.actor(&c), &new_unique_id()?)?);
+        Module::admit(&c, &obj)?;
+        self.insert(h, &c, obj)
+    }
+
+    /// C_CopyObject.
+    pub fn copy_object(&self, h: CK_SESSION_HANDLE, src: CK_OBJECT_HANDLE, template: &[Attribute]) -> Result<CK_OBJECT_HANDLE> {
+        let c = self.ctx(h)?;
+        let obj = self.load(&c, src)?;
+        let new = policy::copy(&obj, template, self.actor(&c), &new_unique_id()?)?;
+        Module::admit(&c, &new)?;
+        self.insert(h, &c, new)
+    }
+
+    /// C_DestroyObject.
+    pub fn destroy_object(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<()> {
+        let c = self.ctx(h)?;
+        let obj = self.load(&c, handle)?;
+        if obj.is_token() && !c.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if !obj.flag(CKA_DESTROYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        if handle >= SESSION_OBJECT_BASE {
+            self.state().session_objects.remove(&handle);
+            return Ok(());
+        }
+        if self.store().delete_object(c.token, handle as i64)? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
+    }
+
+    /// C_GetObjectSize.
+    pub fn object_size(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
+        let c = self.ctx(h)?;
+        Ok(self.load(&c, handle)?.size() as CK_ULONG)
+    }
+
+    /// C_GetAttributeValue: one result per requested type.
+    pub fn get_attributes(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE, types: &[CK_ATTRIBUTE_TYPE]) -> Result<Vec<AttrResult>> {
+        let c = self.ctx(h)?;
+        let obj = self.load(&c, handle)?;
+        Ok(types
+            .iter()
+            .map(|&t| match policy::reveal(&obj, t) {
+                Reveal::Value(v) => AttrResult::Value(v.clone()),
+                Reveal::Sensitive => AttrResult::Sensitive,
+                Reveal::Invalid => AttrResult::Invalid,
+            })
+            .collect())
+    }
+
+    /// C_SetAttributeValue.
+    pub fn set_attributes(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE, template: &[Attribute]) -> Result<()> {
+        let c = self.ctx(h)?;
+        let obj = self.load(&c, handle)?;
+        if obj.is_token() && !c.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let new = policy::set_attributes(&obj, template, self.actor(&c))?;
+        if handle >= SESSION_OBJECT_BASE {
+            let mut st = self.state();
+            let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
+            o.obj = new;
+            return Ok(());
+        }
+        self.store().update_object(c.token, handle as i64, &new, c.sealer())
+    }
+
+    /// C_FindObjectsInit: takes a snapshot of the matching handles.
+    pub fn find_init(&self, h: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<()> {
+        let c = self.ctx(h)?;
+        if self.state().session(h)?.find.is_some() {
+            return Err(Error::OperationActive);
+        }
+        let mut handles: Vec<CK_OBJECT_HANDLE> = {
+            let st = self.state();
+            let mut v: Vec<_> = st
+                .session_objects
+                .iter()
+                .filter(|(_, o)| o.token == c.token && (!o.obj.is_private() || c.user()))
+                .filter(|(_, o)| policy::matches(&o.obj, template))
+                .map(|(h, _)| *h)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let ids = self.store().candidates(c.token, template, c.user_sealer())?;
+        for id in ids {
+            let obj = self.store().load_object(c.token, id, c.sealer())?;
+            if let Some(o) = obj
+                && (!o.is_private() || c.user())
+                && policy::matches(&o, template)
+            {
+                handles.push(id as CK_OBJECT_HANDLE);
+            }
+        }
+        let mut st = self.state();
+        let s = st.session_mut(h)?;
+        if s.find.is_some() {
+            return Err(Error::OperationActive);
+        }
+        s.find = Some(FindOp { handles, pos: 0 });
+        Ok(())
+    }
+
+    /// C_FindObjects: up to `max` more handles.
+    pub fn find_next(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let mut st = self.state();
+        let f = st.session_mut(h)?.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let end = (f.pos + max).min(f.handles.len());
+        let out = f.handles[f.pos..end].to_vec();
+        f.pos = end;
+        Ok(out)
+    }
+
+    /// C_FindObjectsFinal.
+    pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let mut st = self.state();
+        st.session_mut(h)?.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+    }
+}
