@@ -1,0 +1,148 @@
+//! Shared helpers for the ABI tests: each test gets its own temporary store and its own copy
+//! of the built liboxihsm.so (so tests in one process never share module state), and reaches
+//! the module through the `cryptoki` crate or, for hostile input, through raw function calls.
+#![allow(dead_code)]
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub const SO_PIN: &str = "12345678";
+pub const USER_PIN: &str = "1234";
+
+/// The liboxihsm.so cargo built for this test run (target/<profile>/liboxihsm.so).
+pub fn built_lib() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let lib = dir.join("liboxihsm.so");
+    assert!(lib.exists(), "{} not built", lib.display());
+    lib
+}
+
+/// The built `oxihsm` binary.
+pub fn built_cli() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_oxihsm"))
+}
+
+/// Serialises setting OXIHSM_CONF and C_Initialize across the threads of a test process.
+static ENV: Mutex<()> = Mutex::new(());
+
+/// A temporary store with a cheap PIN KDF, and a private copy of the library.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub lib: PathBuf,
+    pub conf: PathBuf,
+    pub token_dir: PathBuf,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness::with_config("")
+    }
+
+    /// `extra` is appended to the TOML configuration (top-level keys).
+    pub fn with_config(extra: &str) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_dir = dir.path().join("tokens");
+        let conf = dir.path().join("oxihsm.toml");
+        std::fs::write(
+            &conf,
+            format!(
+                "token_dir = \"{}\"\n{extra}\n[pin_kdf]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n",
+                token_dir.display()
+            ),
+        )
+        .expect("write config");
+        let lib = dir.path().join("liboxihsm.so");
+        std::fs::copy(built_lib(), &lib).expect("copy library");
+        Harness { dir, lib, conf, token_dir }
+    }
+
+    /// Loads this harness's library copy and initialises it with this store.
+    pub fn ctx(&self) -> Pkcs11 {
+        let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: serialised by ENV; other test threads read the variable only under it.
+        unsafe { std::env::set_var("OXIHSM_CONF", &self.conf) };
+        let p = Pkcs11::new(&self.lib).expect("load module");
+        p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
+        p
+    }
+
+    /// Raw access to the same library copy (same instance as `ctx`).
+    pub fn raw(&self) -> cryptoki_sys::Pkcs11 {
+        // SAFETY: loading our own library; its initialisers have no preconditions.
+        unsafe { cryptoki_sys::Pkcs11::new(&self.lib) }.expect("load module")
+    }
+
+    /// Environment for a child process using this store.
+    pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![("OXIHSM_CONF", self.conf.clone())]
+    }
+}
+
+/// Initialises a token in the spare slot with SO_PIN and USER_PIN and returns its slot.
+pub fn init_token(p: &Pkcs11, label: &str) -> Slot {
+    let spare = *p.get_all_slots().unwrap().last().unwrap();
+    p.init_token(spare, &AuthPin::new(SO_PIN.into()), label).unwrap();
+    let s = p.open_rw_session(spare).unwrap();
+    s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    s.init_pin(&AuthPin::new(USER_PIN.into())).unwrap();
+    s.logout().unwrap();
+    spare
+}
+
+/// A logged-in RW user session on `slot`.
+pub fn user_session(p: &Pkcs11, slot: Slot) -> Session {
+    let s = p.open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    s
+}
+
+/// The CKR code of a cryptoki error.
+pub fn rv<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> cryptoki::error::RvError {
+    match r {
+        Err(cryptoki::error::Error::Pkcs11(rv, _)) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
+
+/// Runs a program, failing clearly when it is not installed.
+pub fn tool(name: &str) -> std::process::Command {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    assert!(found, "`{name}` is not installed: .ci/run installs it (apt-get install opensc / openssl)");
+    std::process::Command::new(name)
+}
+
+/// Runs a command and returns its stdout, failing with its output when it fails.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Harness {
+    /// C_Initialize(NULL) through the raw interface, with this store configured.
+    pub fn raw_init(&self, raw: &cryptoki_sys::Pkcs11) -> cryptoki_sys::CK_RV {
+        self.raw_init_args(raw, std::ptr::null_mut())
+    }
+
+    /// C_Initialize with `args` (NULL or a CK_C_INITIALIZE_ARGS), with this store configured.
+    pub fn raw_init_args(&self, raw: &cryptoki_sys::Pkcs11, args: *mut std::ffi::c_void) -> cryptoki_sys::CK_RV {
+        let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: serialised by ENV.
+        unsafe { std::env::set_var("OXIHSM_CONF", &self.conf) };
+        // SAFETY: the caller passes NULL or valid init args.
+        unsafe { raw.C_Initialize(args) }
+    }
+}
