@@ -1,0 +1,155 @@
+//! Persistence and encryption at rest: token objects made by one process are found by a
+//! later process and by one running at the same time; key material and private objects
+//! never appear in plaintext in any file of the token directory.
+
+mod common;
+use common::*;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use std::path::Path;
+
+fn p11_list(h: &Harness, login: bool) -> String {
+    let mut c = tool("pkcs11-tool");
+    c.arg("--module").arg(&h.lib).envs(h.env()).args(["--token-label", "persist"]);
+    if login {
+        c.args(["--login", "--pin", USER_PIN]);
+    }
+    run_ok(c.arg("--list-objects"))
+}
+
+#[test]
+fn objects_are_shared_with_later_and_concurrent_processes() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "persist");
+    let s = user_session(&p, slot);
+    s.create_object(&[
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Label(b"made-by-first".to_vec()),
+        Attribute::Value(b"1".to_vec()),
+    ])
+    .unwrap();
+    s.create_object(&[
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Label(b"private-by-first".to_vec()),
+    ])
+    .unwrap();
+    // Session objects are not persisted.
+    s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Label(b"ephemeral".to_vec())]).unwrap();
+
+    // A second process, while this one still has its session open.
+    let listed = p11_list(&h, true);
+    assert!(listed.contains("made-by-first") && listed.contains("private-by-first"), "{listed}");
+    assert!(!listed.contains("ephemeral"), "{listed}");
+
+    // The second process writes; this process sees it on its next call.
+    std::fs::write(h.dir.path().join("v.txt"), b"from the other process").unwrap();
+    run_ok(
+        tool("pkcs11-tool")
+            .arg("--module")
+            .arg(&h.lib)
+            .envs(h.env())
+            .args(["--token-label", "persist", "--login", "--pin", USER_PIN, "--write-object"])
+            .arg(h.dir.path().join("v.txt"))
+            .args(["--type", "data", "--label", "made-by-second"]),
+    );
+    let found = s.find_objects(&[Attribute::Label(b"made-by-second".to_vec())]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        s.get_attributes(found[0], &[AttributeType::Value]).unwrap(),
+        vec![Attribute::Value(b"from the other process".to_vec())]
+    );
+    // And deletions by this process are seen by the next one.
+    s.destroy_object(found[0]).unwrap();
+    assert!(!p11_list(&h, true).contains("made-by-second"));
+
+    // A later process after this one finalised.
+    drop(s);
+    p.finalize().unwrap();
+    let listed = p11_list(&h, true);
+    assert!(listed.contains("made-by-first") && listed.contains("private-by-first"), "{listed}");
+    let public = p11_list(&h, false);
+    assert!(public.contains("made-by-first") && !public.contains("private-by-first"), "{public}");
+}
+
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            hits.extend(files_containing(&path, needle));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn no_key_material_or_private_value_reaches_the_disk() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "at-rest");
+    let s = user_session(&p, slot);
+    let key = b"KEYBYTES-0123456789abcdef-KEY!!!";
+    let secret = b"PRIVATE-DATA-OBJECT-VALUE-7f3a91";
+    let public = b"PUBLIC-DATA-OBJECT-VALUE-4c2b88";
+    let private_label = b"PRIVATE-LABEL-e1d2c3";
+    let k = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Value(key.to_vec()),
+            Attribute::Label(b"at-rest-key".to_vec()),
+        ])
+        .unwrap();
+    // A public, extractable key: its value is still sealed on disk.
+    let k2 = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Value(b"PUBLIC-KEY-OBJECT-VALUE-93ab".to_vec()),
+        ])
+        .unwrap();
+    let o = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(private_label.to_vec()),
+            Attribute::Value(secret.to_vec()),
+        ])
+        .unwrap();
+    s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(true), Attribute::Private(false), Attribute::Value(public.to_vec())])
+        .unwrap();
+    // Updates and copies rewrite records: they must stay sealed too.
+    s.update_attributes(k, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
+    s.copy_object(o, &[Attribute::Label(b"copy".to_vec())]).unwrap();
+    s.update_attributes(k2, &[Attribute::Label(b"k2".to_vec())]).unwrap();
+
+    let needles: [&[u8]; 6] = [key, secret, b"PUBLIC-KEY-OBJECT-VALUE-93ab", private_label, USER_PIN.as_bytes(), SO_PIN.as_bytes()];
+    let check = |phase: &str| {
+        for needle in needles {
+            let hits = files_containing(&h.token_dir, needle);
+            assert!(hits.is_empty(), "{phase}: {:?} found in {hits:?}", String::from_utf8_lossy(needle));
+        }
+        // The scan does find plaintext where plaintext is expected.
+        assert!(!files_containing(&h.token_dir, public).is_empty(), "{phase}: the scan itself works");
+    };
+    // While the process is live (WAL and shared memory present), and after it finalised.
+    check("live");
+    drop(s);
+    p.finalize().unwrap();
+    check("finalised");
+}
