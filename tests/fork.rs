@@ -14,14 +14,19 @@ fn forked_child_reinitialises_and_parent_continues() {
     let p = h.ctx();
     let slot = init_token(&p, "fork");
     let s = user_session(&p, slot);
-    s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(true), Attribute::Label(b"parent".to_vec())])
-        .unwrap();
+    s.create_object(&[
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Label(b"parent".to_vec()),
+    ])
+    .unwrap();
     let raw = h.raw();
 
     // SAFETY: the child only calls into the PKCS#11 module and then _exit()s.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
         let code = unsafe {
             let mut n: CK_ULONG = 0;
             let mut step = 0;
@@ -36,22 +41,41 @@ fn forked_child_reinitialises_and_parent_continues() {
             check(raw.C_Initialize(null_mut()) == CKR_OK);
             check(raw.C_GetSlotList(1, null_mut(), &mut n) == CKR_OK && n == 2);
             let mut hs: CK_SESSION_HANDLE = 0;
-            check(raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut hs) == CKR_OK);
+            check(
+                raw.C_OpenSession(
+                    slot.id(),
+                    CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                    null_mut(),
+                    None,
+                    &mut hs,
+                ) == CKR_OK,
+            );
             let mut pin = USER_PIN.as_bytes().to_vec();
             check(raw.C_Login(hs, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG) == CKR_OK);
             check(raw.C_Finalize(null_mut()) == CKR_OK);
             0
         };
+        // SAFETY: ends the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
     let mut status = 0;
     // SAFETY: waiting for our own child.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert!(libc::WIFEXITED(status), "child crashed: status {status}");
-    assert_eq!(libc::WEXITSTATUS(status), 0, "child failed at step {}", libc::WEXITSTATUS(status));
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "child failed at step {}",
+        libc::WEXITSTATUS(status)
+    );
 
     // The parent's session and login are untouched.
-    let found = s.find_objects(&[Attribute::Label(b"parent".to_vec())]).unwrap();
+    let found = s
+        .find_objects(&[Attribute::Label(b"parent".to_vec())])
+        .unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(s.get_session_info().unwrap().session_state(), cryptoki::session::SessionState::RwUser);
+    assert_eq!(
+        s.get_session_info().unwrap().session_state(),
+        cryptoki::session::SessionState::RwUser
+    );
 }

@@ -53,7 +53,9 @@ fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
             [x] => Value::Bool(*x != 0),
             _ => return Err(Error::AttributeValueInvalid),
         },
-        Kind::Ulong => Value::Ulong(CK_ULONG::from_ne_bytes(b.try_into().map_err(|_| Error::AttributeValueInvalid)?)),
+        Kind::Ulong => Value::Ulong(CK_ULONG::from_ne_bytes(
+            b.try_into().map_err(|_| Error::AttributeValueInvalid)?,
+        )),
         Kind::Bytes => Value::bytes(b),
         Kind::Date => {
             if !(b.is_empty() || b.len() == 8 && b.iter().all(u8::is_ascii_digit)) {
@@ -65,7 +67,11 @@ fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
             if b.len() % ULONG != 0 {
                 return Err(Error::AttributeValueInvalid);
             }
-            Value::MechList(b.chunks_exact(ULONG).map(|c| CK_ULONG::from_ne_bytes(c.try_into().expect("ULONG"))).collect())
+            Value::MechList(
+                b.chunks_exact(ULONG)
+                    .map(|c| CK_ULONG::from_ne_bytes(c.try_into().expect("ULONG")))
+                    .collect(),
+            )
         }
         Kind::Template => return Err(Error::AttributeValueInvalid),
     })
@@ -107,7 +113,9 @@ unsafe fn fill_one(a: &mut CK_ATTRIBUTE, v: &Value) -> Option<Error> {
             return Some(Error::BufferTooSmall);
         }
         // SAFETY: pValue holds at least t.len() CK_ATTRIBUTEs (checked above).
-        let Ok(inner) = (unsafe { slice_mut(a.pValue.cast::<CK_ATTRIBUTE>(), t.len() as CK_ULONG) }) else {
+        let Ok(inner) =
+            (unsafe { slice_mut(a.pValue.cast::<CK_ATTRIBUTE>(), t.len() as CK_ULONG) })
+        else {
             return Some(Error::ArgumentsBad);
         };
         let mut err = None;
@@ -181,5 +189,8 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             Params::None
         }
     };
-    Ok(Mechanism { ty: m.mechanism, params })
+    Ok(Mechanism {
+        ty: m.mechanism,
+        params,
+    })
 }

@@ -6,7 +6,10 @@ use cryptoki_sys::*;
 
 /// §5.12 C_DigestInit.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_DigestInit(h_session: CK_SESSION_HANDLE, p_mechanism: *mut CK_MECHANISM) -> CK_RV {
+pub unsafe extern "C" fn C_DigestInit(
+    h_session: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_MECHANISM.
         let mech = unsafe { mechanism(p_mechanism) }?;
@@ -37,7 +40,11 @@ pub unsafe extern "C" fn C_Digest(
 
 /// §5.12 C_DigestUpdate.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_DigestUpdate(h_session: CK_SESSION_HANDLE, p_part: *mut CK_BYTE, part_len: CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_DigestUpdate(
+    h_session: CK_SESSION_HANDLE,
+    p_part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's buffer.
         let r = unsafe { slice(p_part, part_len) }.and_then(|d| m.digest_update(h_session, d));
@@ -47,7 +54,11 @@ pub unsafe extern "C" fn C_DigestUpdate(h_session: CK_SESSION_HANDLE, p_part: *m
 
 /// §5.12 C_DigestFinal.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_DigestFinal(h_session: CK_SESSION_HANDLE, p_digest: *mut CK_BYTE, pul_digest_len: *mut CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_DigestFinal(
+    h_session: CK_SESSION_HANDLE,
+    p_digest: *mut CK_BYTE,
+    pul_digest_len: *mut CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         let r = m.digest_len(h_session).and_then(|n| {
             // SAFETY: caller's output buffer and length.
@@ -58,10 +69,17 @@ pub unsafe extern "C" fn C_DigestFinal(h_session: CK_SESSION_HANDLE, p_digest: *
 }
 
 /// Ends the digest after any error but a size problem or a wrong call order (§5.2).
-fn end_on_error(m: &crate::Module, h: CK_SESSION_HANDLE, r: crate::Result<()>) -> crate::Result<()> {
+fn end_on_error(
+    m: &crate::Module,
+    h: CK_SESSION_HANDLE,
+    r: crate::Result<()>,
+) -> crate::Result<()> {
     use crate::Error::*;
     if let Err(e) = &r
-        && !matches!(e, BufferTooSmall | OperationNotInitialized | OperationActive | SessionHandleInvalid)
+        && !matches!(
+            e,
+            BufferTooSmall | OperationNotInitialized | OperationActive | SessionHandleInvalid
+        )
     {
         m.digest_abort(h);
     }

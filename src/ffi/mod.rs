@@ -42,7 +42,14 @@ pub(crate) fn log(msg: &str) {
 
 /// Maps an engine error to its CK_RV, logging those that are not the caller's fault.
 fn rv_of(e: &Error) -> CK_RV {
-    if matches!(e, Error::Device(_) | Error::DeviceMemory(_) | Error::Corrupt(_) | Error::Internal(_) | Error::Config(_)) {
+    if matches!(
+        e,
+        Error::Device(_)
+            | Error::DeviceMemory(_)
+            | Error::Corrupt(_)
+            | Error::Internal(_)
+            | Error::Config(_)
+    ) {
         log(&e.to_string());
     }
     e.rv()
@@ -90,7 +97,10 @@ struct InitLock;
 
 impl InitLock {
     fn take() -> InitLock {
-        while INIT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while INIT_BUSY
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             std::thread::yield_now();
         }
         InitLock
@@ -125,7 +135,9 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
-    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if n.checked_mul(size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: `p` is non-NULL and, by the caller's contract, valid for `n` elements; the
@@ -145,7 +157,9 @@ pub(crate) unsafe fn slice_mut<'a, T>(p: *mut T, n: CK_ULONG) -> Result<&'a mut 
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
-    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if n.checked_mul(size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: as in `slice`, for writes.
@@ -208,7 +222,11 @@ pub(crate) fn padded<const N: usize>(s: &str) -> [u8; N] {
 ///
 /// # Safety
 /// `count` is NULL or valid; `p` is NULL or valid for `*count` elements.
-pub(crate) unsafe fn produce_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<()> {
+pub(crate) unsafe fn produce_array<T: Copy>(
+    p: *mut T,
+    count: *mut CK_ULONG,
+    items: &[T],
+) -> Result<()> {
     // SAFETY: caller's contract.
     let count = unsafe { out(count) }?;
     if p.is_null() {

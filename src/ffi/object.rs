@@ -44,13 +44,20 @@ pub unsafe extern "C" fn C_CopyObject(
 
 /// §5.7 C_DestroyObject.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_DestroyObject(h_session: CK_SESSION_HANDLE, h_object: CK_OBJECT_HANDLE) -> CK_RV {
+pub unsafe extern "C" fn C_DestroyObject(
+    h_session: CK_SESSION_HANDLE,
+    h_object: CK_OBJECT_HANDLE,
+) -> CK_RV {
     entry(|m| m.destroy_object(h_session, h_object))
 }
 
 /// §5.7 C_GetObjectSize.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GetObjectSize(h_session: CK_SESSION_HANDLE, h_object: CK_OBJECT_HANDLE, pul_size: *mut CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_GetObjectSize(
+    h_session: CK_SESSION_HANDLE,
+    h_object: CK_OBJECT_HANDLE,
+    pul_size: *mut CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_ULONG.
         let size = unsafe { out(pul_size) }?;
@@ -94,7 +101,11 @@ pub unsafe extern "C" fn C_SetAttributeValue(
 
 /// §5.7 C_FindObjectsInit.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_FindObjectsInit(h_session: CK_SESSION_HANDLE, p_template: *mut CK_ATTRIBUTE, count: CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_FindObjectsInit(
+    h_session: CK_SESSION_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's template.
         let t = unsafe { template(p_template, count) }?;

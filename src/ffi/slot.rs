@@ -22,7 +22,11 @@ const HW_VERSION: CK_VERSION = CK_VERSION { major: 0, minor: 1 };
 
 /// §5.5 C_GetSlotList: every slot has a token, so tokenPresent changes nothing.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GetSlotList(_token_present: CK_BBOOL, p_slot_list: *mut CK_SLOT_ID, pul_count: *mut CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_GetSlotList(
+    _token_present: CK_BBOOL,
+    p_slot_list: *mut CK_SLOT_ID,
+    pul_count: *mut CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         if pul_count.is_null() {
             return Err(Error::ArgumentsBad);
@@ -84,7 +88,11 @@ pub unsafe extern "C" fn C_GetTokenInfo(slot_id: CK_SLOT_ID, p_info: *mut CK_TOK
 
 /// §5.5 C_GetMechanismList, from the registry.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GetMechanismList(slot_id: CK_SLOT_ID, p_list: *mut CK_MECHANISM_TYPE, pul_count: *mut CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_GetMechanismList(
+    slot_id: CK_SLOT_ID,
+    p_list: *mut CK_MECHANISM_TYPE,
+    pul_count: *mut CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         if pul_count.is_null() {
             return Err(Error::ArgumentsBad);
@@ -97,7 +105,11 @@ pub unsafe extern "C" fn C_GetMechanismList(slot_id: CK_SLOT_ID, p_list: *mut CK
 
 /// §5.5 C_GetMechanismInfo, from the registry.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GetMechanismInfo(slot_id: CK_SLOT_ID, ty: CK_MECHANISM_TYPE, p_info: *mut CK_MECHANISM_INFO) -> CK_RV {
+pub unsafe extern "C" fn C_GetMechanismInfo(
+    slot_id: CK_SLOT_ID,
+    ty: CK_MECHANISM_TYPE,
+    p_info: *mut CK_MECHANISM_INFO,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_MECHANISM_INFO.
         let info = unsafe { out(p_info) }?;
@@ -108,19 +120,30 @@ pub unsafe extern "C" fn C_GetMechanismInfo(slot_id: CK_SLOT_ID, ty: CK_MECHANIS
 
 /// §5.5 C_InitToken.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_InitToken(slot_id: CK_SLOT_ID, p_pin: *mut CK_UTF8CHAR, pin_len: CK_ULONG, p_label: *mut CK_UTF8CHAR) -> CK_RV {
+pub unsafe extern "C" fn C_InitToken(
+    slot_id: CK_SLOT_ID,
+    p_pin: *mut CK_UTF8CHAR,
+    pin_len: CK_ULONG,
+    p_label: *mut CK_UTF8CHAR,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;
         // SAFETY: a non-NULL label is 32 bytes (§5.5).
-        let label: [u8; 32] = unsafe { slice(p_label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
+        let label: [u8; 32] = unsafe { slice(p_label, 32) }?
+            .try_into()
+            .map_err(|_| Error::ArgumentsBad)?;
         m.init_token(slot_id, &pin, label)
     })
 }
 
 /// §5.5 C_InitPIN.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_InitPIN(h_session: CK_SESSION_HANDLE, p_pin: *mut CK_UTF8CHAR, pin_len: CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_InitPIN(
+    h_session: CK_SESSION_HANDLE,
+    p_pin: *mut CK_UTF8CHAR,
+    pin_len: CK_ULONG,
+) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;

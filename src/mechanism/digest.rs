@@ -23,7 +23,11 @@ pub fn register(r: &mut Registry) {
     for (ty, alg) in algs {
         r.add(Entry {
             ty,
-            info: CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: CKF_DIGEST },
+            info: CK_MECHANISM_INFO {
+                ulMinKeySize: 0,
+                ulMaxKeySize: 0,
+                flags: CKF_DIGEST,
+            },
             params: ParamShape::None,
             implementation: Implementation::Digest(alg),
         });
@@ -52,17 +56,28 @@ impl Module {
             return Err(Error::OperationActive);
         }
         let alg = match lookup(m.ty) {
-            Some(Entry { implementation: Implementation::Digest(a), info, .. }) if info.flags & CKF_DIGEST != 0 => *a,
+            Some(Entry {
+                implementation: Implementation::Digest(a),
+                info,
+                ..
+            }) if info.flags & CKF_DIGEST != 0 => *a,
             _ => return Err(Error::MechanismInvalid),
         };
-        s.digest = Some(DigestOp { ctx: d::Context::new(alg), multipart: false });
+        s.digest = Some(DigestOp {
+            ctx: d::Context::new(alg),
+            multipart: false,
+        });
         Ok(())
     }
 
     /// Output length of the active digest (size queries of C_Digest and C_DigestFinal).
     pub fn digest_len(&self, h: CK_SESSION_HANDLE) -> Result<usize> {
         let st = self.state();
-        st.session(h)?.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized)
+        st.session(h)?
+            .digest
+            .as_ref()
+            .map(DigestOp::len)
+            .ok_or(Error::OperationNotInitialized)
     }
 
     /// C_Digest: single part; ends the operation.
@@ -82,7 +97,11 @@ impl Module {
     /// C_DigestUpdate.
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let mut st = self.state();
-        let op = st.session_mut(h)?.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let op = st
+            .session_mut(h)?
+            .digest
+            .as_mut()
+            .ok_or(Error::OperationNotInitialized)?;
         op.multipart = true;
         op.ctx.update(data);
         Ok(())
@@ -91,7 +110,11 @@ impl Module {
     /// C_DigestFinal: ends the operation.
     pub fn digest_final(&self, h: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
         let mut st = self.state();
-        let op = st.session_mut(h)?.digest.take().ok_or(Error::OperationNotInitialized)?;
+        let op = st
+            .session_mut(h)?
+            .digest
+            .take()
+            .ok_or(Error::OperationNotInitialized)?;
         Ok(op.ctx.finish().as_ref().to_vec())
     }
 

@@ -49,13 +49,19 @@ pub struct Registry {
 
 impl Registry {
     pub fn add(&mut self, e: Entry) {
-        debug_assert!(self.entries.iter().all(|x| x.ty != e.ty), "mechanism 0x{:x} registered twice", e.ty);
+        debug_assert!(
+            self.entries.iter().all(|x| x.ty != e.ty),
+            "mechanism 0x{:x} registered twice",
+            e.ty
+        );
         self.entries.push(e);
     }
 }
 
 static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
-    let mut r = Registry { entries: Vec::new() };
+    let mut r = Registry {
+        entries: Vec::new(),
+    };
     digest::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     r.entries

@@ -20,19 +20,61 @@ pub enum Kind {
 pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
     use Kind::*;
     Some(match ty {
-        CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE | CKA_TRUSTED
-        | CKA_SENSITIVE | CKA_ENCRYPT | CKA_DECRYPT | CKA_SIGN | CKA_SIGN_RECOVER | CKA_VERIFY
-        | CKA_VERIFY_RECOVER | CKA_WRAP | CKA_UNWRAP | CKA_DERIVE | CKA_EXTRACTABLE | CKA_LOCAL
-        | CKA_NEVER_EXTRACTABLE | CKA_ALWAYS_SENSITIVE | CKA_WRAP_WITH_TRUSTED
+        CKA_TOKEN
+        | CKA_PRIVATE
+        | CKA_MODIFIABLE
+        | CKA_COPYABLE
+        | CKA_DESTROYABLE
+        | CKA_TRUSTED
+        | CKA_SENSITIVE
+        | CKA_ENCRYPT
+        | CKA_DECRYPT
+        | CKA_SIGN
+        | CKA_SIGN_RECOVER
+        | CKA_VERIFY
+        | CKA_VERIFY_RECOVER
+        | CKA_WRAP
+        | CKA_UNWRAP
+        | CKA_DERIVE
+        | CKA_EXTRACTABLE
+        | CKA_LOCAL
+        | CKA_NEVER_EXTRACTABLE
+        | CKA_ALWAYS_SENSITIVE
+        | CKA_WRAP_WITH_TRUSTED
         | CKA_ALWAYS_AUTHENTICATE => Bool,
-        CKA_CLASS | CKA_KEY_TYPE | CKA_CERTIFICATE_TYPE | CKA_CERTIFICATE_CATEGORY
-        | CKA_JAVA_MIDP_SECURITY_DOMAIN | CKA_NAME_HASH_ALGORITHM | CKA_VALUE_LEN
-        | CKA_KEY_GEN_MECHANISM | CKA_MODULUS_BITS => Ulong,
-        CKA_LABEL | CKA_APPLICATION | CKA_VALUE | CKA_OBJECT_ID | CKA_ISSUER | CKA_SERIAL_NUMBER
-        | CKA_SUBJECT | CKA_ID | CKA_URL | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
-        | CKA_HASH_OF_ISSUER_PUBLIC_KEY | CKA_CHECK_VALUE | CKA_PUBLIC_KEY_INFO | CKA_UNIQUE_ID
-        | CKA_MODULUS | CKA_PUBLIC_EXPONENT | CKA_PRIVATE_EXPONENT | CKA_PRIME_1 | CKA_PRIME_2
-        | CKA_EXPONENT_1 | CKA_EXPONENT_2 | CKA_COEFFICIENT | CKA_EC_PARAMS | CKA_EC_POINT => Bytes,
+        CKA_CLASS
+        | CKA_KEY_TYPE
+        | CKA_CERTIFICATE_TYPE
+        | CKA_CERTIFICATE_CATEGORY
+        | CKA_JAVA_MIDP_SECURITY_DOMAIN
+        | CKA_NAME_HASH_ALGORITHM
+        | CKA_VALUE_LEN
+        | CKA_KEY_GEN_MECHANISM
+        | CKA_MODULUS_BITS => Ulong,
+        CKA_LABEL
+        | CKA_APPLICATION
+        | CKA_VALUE
+        | CKA_OBJECT_ID
+        | CKA_ISSUER
+        | CKA_SERIAL_NUMBER
+        | CKA_SUBJECT
+        | CKA_ID
+        | CKA_URL
+        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_CHECK_VALUE
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_UNIQUE_ID
+        | CKA_MODULUS
+        | CKA_PUBLIC_EXPONENT
+        | CKA_PRIVATE_EXPONENT
+        | CKA_PRIME_1
+        | CKA_PRIME_2
+        | CKA_EXPONENT_1
+        | CKA_EXPONENT_2
+        | CKA_COEFFICIENT
+        | CKA_EC_PARAMS
+        | CKA_EC_POINT => Bytes,
         CKA_START_DATE | CKA_END_DATE => Date,
         CKA_ALLOWED_MECHANISMS => MechList,
         CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Template,
@@ -134,7 +176,11 @@ pub const DATA: &[Rule] = &[
 pub const CERTIFICATE: &[Rule] = &[
     r(CKA_CERTIFICATE_TYPE, REQ_CREATE, D::None),
     r(CKA_TRUSTED, SO_ONLY_TRUE, D::Bool(false)),
-    r(CKA_CERTIFICATE_CATEGORY, 0, D::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED)),
+    r(
+        CKA_CERTIFICATE_CATEGORY,
+        0,
+        D::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED),
+    ),
     r(CKA_CHECK_VALUE, 0, D::None),
     r(CKA_START_DATE, MODIFIABLE, D::EmptyBytes),
     r(CKA_END_DATE, MODIFIABLE, D::EmptyBytes),
@@ -151,7 +197,11 @@ pub const X509: &[Rule] = &[
     r(CKA_URL, 0, D::EmptyBytes),
     r(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, 0, D::EmptyBytes),
     r(CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, D::EmptyBytes),
-    r(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0, D::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED)),
+    r(
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        0,
+        D::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+    ),
     r(CKA_NAME_HASH_ALGORITHM, 0, D::Ulong(CKM_SHA_1)),
 ];
 
@@ -180,7 +230,11 @@ pub const SECRET_KEY: &[Rule] = &[
     r(CKA_ALWAYS_SENSITIVE, COMPUTED, D::Computed),
     r(CKA_NEVER_EXTRACTABLE, COMPUTED, D::Computed),
     r(CKA_CHECK_VALUE, 0, D::None),
-    r(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STICKY_TRUE, D::Bool(false)),
+    r(
+        CKA_WRAP_WITH_TRUSTED,
+        MODIFIABLE | STICKY_TRUE,
+        D::Bool(false),
+    ),
     r(CKA_TRUSTED, MODIFIABLE | SO_ONLY_TRUE, D::Bool(false)),
     r(CKA_WRAP_TEMPLATE, 0, D::EmptyTemplate),
     r(CKA_UNWRAP_TEMPLATE, 0, D::EmptyTemplate),
@@ -189,7 +243,11 @@ pub const SECRET_KEY: &[Rule] = &[
 
 /// Secret keys holding their value in CKA_VALUE (AES Table 206, generic secret Table 185).
 pub const VALUE_KEY: &[Rule] = &[
-    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(
+        CKA_VALUE,
+        REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE,
+        D::None,
+    ),
     r(CKA_VALUE_LEN, NO_CREATE | REQ_GENERATE, D::Computed),
 ];
 
@@ -199,7 +257,9 @@ pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<Vec<&
     Some(match (class, subtype) {
         (CKO_DATA, _) => vec![STORAGE, DATA],
         (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![STORAGE, CERTIFICATE, X509],
-        (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET)) => vec![STORAGE, KEY, SECRET_KEY, VALUE_KEY],
+        (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET)) => {
+            vec![STORAGE, KEY, SECRET_KEY, VALUE_KEY]
+        }
         _ => return None,
     })
 }
@@ -215,7 +275,12 @@ pub fn subtype_attr(class: CK_OBJECT_CLASS) -> Option<CK_ATTRIBUTE_TYPE> {
 
 /// The rule for `ty` in `schema`; later tables override earlier ones.
 pub fn rule_in(schema: &[&'static [Rule]], ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
-    schema.iter().rev().flat_map(|t| t.iter()).find(|r| r.ty == ty).copied()
+    schema
+        .iter()
+        .rev()
+        .flat_map(|t| t.iter())
+        .find(|r| r.ty == ty)
+        .copied()
 }
 
 #[cfg(test)]
@@ -226,7 +291,11 @@ mod tests {
     fn every_rule_has_a_kind() {
         for t in [STORAGE, DATA, CERTIFICATE, X509, KEY, SECRET_KEY, VALUE_KEY] {
             for r in t {
-                assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
+                assert!(
+                    kind_of(r.ty).is_some(),
+                    "attribute 0x{:x} lacks a kind",
+                    r.ty
+                );
             }
         }
     }

@@ -37,7 +37,10 @@ fn schema_of(obj: &Object) -> Vec<&'static [Rule]> {
 /// Rejects a template that names one attribute twice with different values.
 fn check_duplicates(template: &[Attribute]) -> Result<()> {
     for (i, a) in template.iter().enumerate() {
-        if template[..i].iter().any(|b| b.ty == a.ty && b.value != a.value) {
+        if template[..i]
+            .iter()
+            .any(|b| b.ty == a.ty && b.value != a.value)
+        {
             return Err(Error::TemplateInconsistent);
         }
     }
@@ -45,10 +48,13 @@ fn check_duplicates(template: &[Attribute]) -> Result<()> {
 }
 
 fn template_ulong(template: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
-    template.iter().find(|a| a.ty == ty).and_then(|a| match a.value {
-        Value::Ulong(u) => Some(u),
-        _ => None,
-    })
+    template
+        .iter()
+        .find(|a| a.ty == ty)
+        .and_then(|a| match a.value {
+            Value::Ulong(u) => Some(u),
+            _ => None,
+        })
 }
 
 /// Builds the object that C_CreateObject makes from `template`, with `unique_id`.
@@ -89,7 +95,10 @@ pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<O
     obj.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
     if attr::subtype_attr(class) == Some(CKA_KEY_TYPE) {
         obj.set(CKA_LOCAL, Value::Bool(false));
-        obj.set(CKA_KEY_GEN_MECHANISM, Value::Ulong(CK_UNAVAILABLE_INFORMATION));
+        obj.set(
+            CKA_KEY_GEN_MECHANISM,
+            Value::Ulong(CK_UNAVAILABLE_INFORMATION),
+        );
     }
     if is_key {
         // Imported key material was known outside the token.
@@ -116,10 +125,8 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
                 return Err(Error::AttributeValueInvalid);
             }
         }
-        (CKO_CERTIFICATE, _) => {
-            if obj.ulong(CKA_CERTIFICATE_CATEGORY).is_some_and(|c| c > 3) {
-                return Err(Error::AttributeValueInvalid);
-            }
+        (CKO_CERTIFICATE, _) if obj.ulong(CKA_CERTIFICATE_CATEGORY).is_some_and(|c| c > 3) => {
+            return Err(Error::AttributeValueInvalid);
         }
         _ => {}
     }
@@ -147,17 +154,27 @@ fn check_change(obj: &Object, a: &Attribute, actor: Actor, copy: bool) -> Result
     let schema = schema_of(obj);
     let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
     let cur = obj.get(a.ty);
-    let copy_flag = copy && matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
+    let copy_flag = copy
+        && matches!(
+            a.ty,
+            CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE
+        );
     if !copy_flag && rule.flags & MODIFIABLE == 0 {
         return Err(Error::AttributeReadOnly);
     }
     if copy && a.ty == CKA_MODIFIABLE && a.value == Value::Bool(true) && !obj.flag(CKA_MODIFIABLE) {
         return Err(Error::AttributeReadOnly);
     }
-    if rule.flags & STICKY_TRUE != 0 && cur == Some(&Value::Bool(true)) && a.value != Value::Bool(true) {
+    if rule.flags & STICKY_TRUE != 0
+        && cur == Some(&Value::Bool(true))
+        && a.value != Value::Bool(true)
+    {
         return Err(Error::AttributeReadOnly);
     }
-    if rule.flags & STICKY_FALSE != 0 && cur == Some(&Value::Bool(false)) && a.value != Value::Bool(false) {
+    if rule.flags & STICKY_FALSE != 0
+        && cur == Some(&Value::Bool(false))
+        && a.value != Value::Bool(false)
+    {
         return Err(Error::AttributeReadOnly);
     }
     if rule.flags & SO_ONLY_TRUE != 0 && a.value == Value::Bool(true) && !actor.so {
@@ -190,7 +207,10 @@ pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str)
     check_duplicates(template)?;
     let mut new = obj.clone();
     for a in template {
-        let storage_flag = matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
+        let storage_flag = matches!(
+            a.ty,
+            CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE
+        );
         if !storage_flag && !obj.flag(CKA_MODIFIABLE) {
             return Err(Error::AttributeReadOnly);
         }
@@ -205,7 +225,9 @@ pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str)
 
 /// Whether attribute `ty` of `obj` may be revealed (footnote 7).
 pub fn reveal(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Reveal<'_> {
-    let Some(v) = obj.get(ty) else { return Reveal::Invalid };
+    let Some(v) = obj.get(ty) else {
+        return Reveal::Invalid;
+    };
     if is_sensitive(obj, ty) {
         return Reveal::Sensitive;
     }
@@ -214,8 +236,7 @@ pub fn reveal(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Reveal<'_> {
 
 /// Attribute `ty` of `obj` is currently unrevealable.
 pub fn is_sensitive(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
-    is_key_material(obj, ty)
-        && (obj.flag(CKA_SENSITIVE) || !obj.flag(CKA_EXTRACTABLE))
+    is_key_material(obj, ty) && (obj.flag(CKA_SENSITIVE) || !obj.flag(CKA_EXTRACTABLE))
 }
 
 /// Attribute `ty` of `obj` holds key material (footnote 7), whatever the flags say now: the
@@ -228,14 +249,19 @@ pub fn is_key_material(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
 /// C_FindObjects matching: every template attribute is present, revealable and equal.
 /// A sensitive attribute never matches, so a search cannot probe key values.
 pub fn matches(obj: &Object, template: &[Attribute]) -> bool {
-    template.iter().all(|a| matches!(reveal(obj, a.ty), Reveal::Value(v) if *v == a.value))
+    template
+        .iter()
+        .all(|a| matches!(reveal(obj, a.ty), Reveal::Value(v) if *v == a.value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const USER: Actor = Actor { so: false, allow_extractable: true };
+    const USER: Actor = Actor {
+        so: false,
+        allow_extractable: true,
+    };
 
     fn aes(extra: &[Attribute]) -> Result<Object> {
         let mut t = vec![
@@ -260,12 +286,27 @@ mod tests {
 
     #[test]
     fn create_errors() {
-        assert!(matches!(aes(&[Attribute::new(CKA_VALUE_LEN, Value::Ulong(16))]), Err(Error::AttributeReadOnly)));
-        assert!(matches!(aes(&[Attribute::new(CKA_LOCAL, Value::Bool(true))]), Err(Error::AttributeReadOnly)));
-        assert!(matches!(aes(&[Attribute::new(CKA_MODULUS, Value::bytes(vec![1]))]), Err(Error::AttributeTypeInvalid)));
-        assert!(matches!(aes(&[Attribute::new(CKA_TRUSTED, Value::Bool(true))]), Err(Error::AttributeReadOnly)));
         assert!(matches!(
-            aes(&[Attribute::new(CKA_SENSITIVE, Value::Bool(true)), Attribute::new(CKA_SENSITIVE, Value::Bool(false))]),
+            aes(&[Attribute::new(CKA_VALUE_LEN, Value::Ulong(16))]),
+            Err(Error::AttributeReadOnly)
+        ));
+        assert!(matches!(
+            aes(&[Attribute::new(CKA_LOCAL, Value::Bool(true))]),
+            Err(Error::AttributeReadOnly)
+        ));
+        assert!(matches!(
+            aes(&[Attribute::new(CKA_MODULUS, Value::bytes(vec![1]))]),
+            Err(Error::AttributeTypeInvalid)
+        ));
+        assert!(matches!(
+            aes(&[Attribute::new(CKA_TRUSTED, Value::Bool(true))]),
+            Err(Error::AttributeReadOnly)
+        ));
+        assert!(matches!(
+            aes(&[
+                Attribute::new(CKA_SENSITIVE, Value::Bool(true)),
+                Attribute::new(CKA_SENSITIVE, Value::Bool(false))
+            ]),
             Err(Error::TemplateInconsistent)
         ));
         let short = [
@@ -273,44 +314,131 @@ mod tests {
             Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES)),
             Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 15])),
         ];
-        assert!(matches!(create(&short, USER, "u"), Err(Error::AttributeValueInvalid)));
-        assert!(matches!(create(&short[..2], USER, "u"), Err(Error::TemplateIncomplete)));
-        assert!(matches!(create(&short[1..], USER, "u"), Err(Error::TemplateIncomplete)));
-        let no_ext = Actor { so: false, allow_extractable: false };
-        let ext = [&short[..2], &[Attribute::new(CKA_VALUE, Value::bytes(vec![1; 16])), Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))]].concat();
-        assert!(matches!(create(&ext, no_ext, "u"), Err(Error::AttributeValueInvalid)));
+        assert!(matches!(
+            create(&short, USER, "u"),
+            Err(Error::AttributeValueInvalid)
+        ));
+        assert!(matches!(
+            create(&short[..2], USER, "u"),
+            Err(Error::TemplateIncomplete)
+        ));
+        assert!(matches!(
+            create(&short[1..], USER, "u"),
+            Err(Error::TemplateIncomplete)
+        ));
+        let no_ext = Actor {
+            so: false,
+            allow_extractable: false,
+        };
+        let ext = [
+            &short[..2],
+            &[
+                Attribute::new(CKA_VALUE, Value::bytes(vec![1; 16])),
+                Attribute::new(CKA_EXTRACTABLE, Value::Bool(true)),
+            ],
+        ]
+        .concat();
+        assert!(matches!(
+            create(&ext, no_ext, "u"),
+            Err(Error::AttributeValueInvalid)
+        ));
     }
 
     #[test]
     fn one_way_transitions() {
-        let k = aes(&[Attribute::new(CKA_SENSITIVE, Value::Bool(false)), Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))]).unwrap();
+        let k = aes(&[
+            Attribute::new(CKA_SENSITIVE, Value::Bool(false)),
+            Attribute::new(CKA_EXTRACTABLE, Value::Bool(true)),
+        ])
+        .unwrap();
         assert!(matches!(reveal(&k, CKA_VALUE), Reveal::Value(_)));
-        let k2 = set_attributes(&k, &[Attribute::new(CKA_SENSITIVE, Value::Bool(true))], USER).unwrap();
-        assert!(matches!(set_attributes(&k2, &[Attribute::new(CKA_SENSITIVE, Value::Bool(false))], USER), Err(Error::AttributeReadOnly)));
+        let k2 = set_attributes(
+            &k,
+            &[Attribute::new(CKA_SENSITIVE, Value::Bool(true))],
+            USER,
+        )
+        .unwrap();
+        assert!(matches!(
+            set_attributes(
+                &k2,
+                &[Attribute::new(CKA_SENSITIVE, Value::Bool(false))],
+                USER
+            ),
+            Err(Error::AttributeReadOnly)
+        ));
         assert!(!k2.flag(CKA_ALWAYS_SENSITIVE));
-        let k3 = set_attributes(&k, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(false))], USER).unwrap();
-        assert!(matches!(set_attributes(&k3, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))], USER), Err(Error::AttributeReadOnly)));
+        let k3 = set_attributes(
+            &k,
+            &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(false))],
+            USER,
+        )
+        .unwrap();
+        assert!(matches!(
+            set_attributes(
+                &k3,
+                &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))],
+                USER
+            ),
+            Err(Error::AttributeReadOnly)
+        ));
         assert!(matches!(reveal(&k3, CKA_VALUE), Reveal::Sensitive));
-        assert!(matches!(set_attributes(&k, &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))], USER), Err(Error::AttributeReadOnly)));
+        assert!(matches!(
+            set_attributes(
+                &k,
+                &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))],
+                USER
+            ),
+            Err(Error::AttributeReadOnly)
+        ));
         let ro = aes(&[Attribute::new(CKA_MODIFIABLE, Value::Bool(false))]).unwrap();
-        assert!(matches!(set_attributes(&ro, &[Attribute::new(CKA_LABEL, Value::bytes(b"x".to_vec()))], USER), Err(Error::ActionProhibited)));
+        assert!(matches!(
+            set_attributes(
+                &ro,
+                &[Attribute::new(CKA_LABEL, Value::bytes(b"x".to_vec()))],
+                USER
+            ),
+            Err(Error::ActionProhibited)
+        ));
     }
 
     #[test]
     fn copy_rules() {
         let k = aes(&[]).unwrap();
-        let c = copy(&k, &[Attribute::new(CKA_TOKEN, Value::Bool(true))], USER, "u2").unwrap();
+        let c = copy(
+            &k,
+            &[Attribute::new(CKA_TOKEN, Value::Bool(true))],
+            USER,
+            "u2",
+        )
+        .unwrap();
         assert!(c.is_token());
         assert_eq!(c.unique_id(), "u2");
-        assert!(matches!(copy(&k, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))], USER, "u3"), Err(Error::AttributeReadOnly)));
+        assert!(matches!(
+            copy(
+                &k,
+                &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))],
+                USER,
+                "u3"
+            ),
+            Err(Error::AttributeReadOnly)
+        ));
         let nc = aes(&[Attribute::new(CKA_COPYABLE, Value::Bool(false))]).unwrap();
-        assert!(matches!(copy(&nc, &[], USER, "u4"), Err(Error::ActionProhibited)));
+        assert!(matches!(
+            copy(&nc, &[], USER, "u4"),
+            Err(Error::ActionProhibited)
+        ));
     }
 
     #[test]
     fn sensitive_values_never_match() {
         let k = aes(&[]).unwrap();
-        assert!(!matches(&k, &[Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16]))]));
-        assert!(matches(&k, &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))]));
+        assert!(!matches(
+            &k,
+            &[Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16]))]
+        ));
+        assert!(matches(
+            &k,
+            &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))]
+        ));
     }
 }

@@ -41,17 +41,33 @@ pub struct TokenInfo {
 }
 
 fn pin_len_ok(pin: &[u8]) -> Result<()> {
-    if (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) { Ok(()) } else { Err(Error::PinLenRange) }
+    if (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) {
+        Ok(())
+    } else {
+        Err(Error::PinLenRange)
+    }
 }
 
-fn wrap_mk(mk: &SecretKey256, pin: &[u8], t_uuid: &[u8; 16], kdf: crate::config::KdfParams, so: bool) -> Result<PinWrap> {
+fn wrap_mk(
+    mk: &SecretKey256,
+    pin: &[u8],
+    t_uuid: &[u8; 16],
+    kdf: crate::config::KdfParams,
+    so: bool,
+) -> Result<PinWrap> {
     let salt = crypto::random_vec(16)?;
     let kek = crypto::pin_kek(pin, &salt, kdf)?;
     let wrapped = crypto::seal(&kek, &mk_wrap_aad(t_uuid, so), mk.as_bytes())?;
     Ok(PinWrap { salt, wrapped })
 }
 
-fn pin_flags(failures: u32, max: u32, low: CK_FLAGS, final_try: CK_FLAGS, locked: CK_FLAGS) -> CK_FLAGS {
+fn pin_flags(
+    failures: u32,
+    max: u32,
+    low: CK_FLAGS,
+    final_try: CK_FLAGS,
+    locked: CK_FLAGS,
+) -> CK_FLAGS {
     if failures >= max {
         locked
     } else if failures + 1 == max {
@@ -97,10 +113,24 @@ impl Module {
                 if t.user.is_some() {
                     flags |= CKF_USER_PIN_INITIALIZED;
                 }
-                flags |= pin_flags(t.user_failures, t.max_failures, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);
-                flags |= pin_flags(t.so_failures, t.max_failures, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED);
+                flags |= pin_flags(
+                    t.user_failures,
+                    t.max_failures,
+                    CKF_USER_PIN_COUNT_LOW,
+                    CKF_USER_PIN_FINAL_TRY,
+                    CKF_USER_PIN_LOCKED,
+                );
+                flags |= pin_flags(
+                    t.so_failures,
+                    t.max_failures,
+                    CKF_SO_PIN_COUNT_LOW,
+                    CKF_SO_PIN_FINAL_TRY,
+                    CKF_SO_PIN_LOCKED,
+                );
                 let st = self.state();
-                let (n, rw) = st.sessions_on(t.id).fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
+                let (n, rw) = st
+                    .sessions_on(t.id)
+                    .fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
                 TokenInfo {
                     label: t.label,
                     manufacturer: MANUFACTURER.into(),
@@ -121,9 +151,15 @@ impl Module {
     }
 
     /// C_GetMechanismInfo.
-    pub fn mechanism_info(&self, slot: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO> {
+    pub fn mechanism_info(
+        &self,
+        slot: CK_SLOT_ID,
+        ty: CK_MECHANISM_TYPE,
+    ) -> Result<CK_MECHANISM_INFO> {
         self.slot(slot as u64)?;
-        mechanism::lookup(ty).map(|m| m.info).ok_or(Error::MechanismInvalid)
+        mechanism::lookup(ty)
+            .map(|m| m.info)
+            .ok_or(Error::MechanismInvalid)
     }
 
     /// Checks `pin` for `who` against the stored wrapping, counting the attempt first so that
@@ -175,11 +211,22 @@ impl Module {
         crypto::random_fill(&mut uuid)?;
         let serial = match &old {
             Some(t) => t.serial.clone(),
-            None => crypto::random_vec(8)?.iter().map(|b| format!("{b:02x}")).collect(),
+            None => crypto::random_vec(8)?
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
         };
         let kdf = self.config.pin_kdf;
         let so = wrap_mk(&mk, so_pin, &uuid, kdf, true)?;
-        let new = NewToken { slot_id: slot as u64, uuid, label, serial, kdf, so, max_failures: self.config.max_pin_failures };
+        let new = NewToken {
+            slot_id: slot as u64,
+            uuid,
+            label,
+            serial,
+            kdf,
+            so,
+            max_failures: self.config.max_pin_failures,
+        };
         self.store().put_token(&new)?;
         if let Some(t) = old {
             self.state().logins.remove(&t.id);
@@ -192,7 +239,10 @@ impl Module {
         let (token, sealer) = {
             let st = self.state();
             let s = st.session(h)?;
-            let login = st.login(s.token).filter(|l| l.user == UserKind::So).ok_or(Error::UserNotLoggedIn)?;
+            let login = st
+                .login(s.token)
+                .filter(|l| l.user == UserKind::So)
+                .ok_or(Error::UserNotLoggedIn)?;
             if !s.rw {
                 return Err(Error::SessionReadOnly);
             }

@@ -23,7 +23,9 @@ struct Ctx {
 
 impl Ctx {
     fn user(&self) -> bool {
-        self.login.as_ref().is_some_and(|l| l.user == UserKind::User)
+        self.login
+            .as_ref()
+            .is_some_and(|l| l.user == UserKind::User)
     }
 
     fn sealer(&self) -> Option<&Sealer> {
@@ -31,7 +33,10 @@ impl Ctx {
     }
 
     fn user_sealer(&self) -> Option<&Sealer> {
-        self.login.as_ref().filter(|l| l.user == UserKind::User).map(|l| &*l.sealer)
+        self.login
+            .as_ref()
+            .filter(|l| l.user == UserKind::User)
+            .map(|l| &*l.sealer)
     }
 }
 
@@ -44,14 +49,21 @@ pub enum AttrResult {
 }
 
 fn new_unique_id() -> Result<String> {
-    Ok(crypto::random_vec(16)?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crypto::random_vec(16)?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 impl Module {
     fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
         let st = self.state();
         let s = st.session(h)?;
-        Ok(Ctx { token: s.token, rw: s.rw, login: st.login(s.token).cloned() })
+        Ok(Ctx {
+            token: s.token,
+            rw: s.rw,
+            login: st.login(s.token).cloned(),
+        })
     }
 
     fn actor(&self, c: &Ctx) -> Actor {
@@ -65,11 +77,16 @@ impl Module {
     fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Object> {
         let obj = if handle >= SESSION_OBJECT_BASE {
             let st = self.state();
-            let o = st.session_objects.get(&handle).filter(|o| o.token == c.token);
+            let o = st
+                .session_objects
+                .get(&handle)
+                .filter(|o| o.token == c.token);
             o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
         } else {
             let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
-            self.store().load_object(c.token, id, c.sealer())?.ok_or(Error::ObjectHandleInvalid)?
+            self.store()
+                .load_object(c.token, id, c.sealer())?
+                .ok_or(Error::ObjectHandleInvalid)?
         };
         if obj.is_private() && !c.user() {
             return Err(Error::ObjectHandleInvalid);
@@ -97,12 +114,23 @@ impl Module {
         st.session(h)?;
         let handle = st.next_object;
         st.next_object += 1;
-        st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj });
+        st.session_objects.insert(
+            handle,
+            SessionObject {
+                token: c.token,
+                owner: h,
+                obj,
+            },
+        );
         Ok(handle)
     }
 
     /// C_CreateObject.
-    pub fn create_object(&self, h: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<CK_OBJECT_HANDLE> {
+    pub fn create_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
         let c = self.ctx(h)?;
         let obj = policy::finish(policy::create(template, self.actor(&c), &new_unique_id()?)?);
         Module::admit(&c, &obj)?;
@@ -110,7 +138,12 @@ impl Module {
     }
 
     /// C_CopyObject.
-    pub fn copy_object(&self, h: CK_SESSION_HANDLE, src: CK_OBJECT_HANDLE, template: &[Attribute]) -> Result<CK_OBJECT_HANDLE> {
+    pub fn copy_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        src: CK_OBJECT_HANDLE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
         let c = self.ctx(h)?;
         let obj = self.load(&c, src)?;
         let new = policy::copy(&obj, template, self.actor(&c), &new_unique_id()?)?;
@@ -132,7 +165,11 @@ impl Module {
             self.state().session_objects.remove(&handle);
             return Ok(());
         }
-        if self.store().delete_object(c.token, handle as i64)? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
+        if self.store().delete_object(c.token, handle as i64)? {
+            Ok(())
+        } else {
+            Err(Error::ObjectHandleInvalid)
+        }
     }
 
     /// C_GetObjectSize.
@@ -142,7 +179,12 @@ impl Module {
     }
 
     /// C_GetAttributeValue: one result per requested type.
-    pub fn get_attributes(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE, types: &[CK_ATTRIBUTE_TYPE]) -> Result<Vec<AttrResult>> {
+    pub fn get_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        handle: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrResult>> {
         let c = self.ctx(h)?;
         let obj = self.load(&c, handle)?;
         Ok(types
@@ -156,7 +198,12 @@ impl Module {
     }
 
     /// C_SetAttributeValue.
-    pub fn set_attributes(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE, template: &[Attribute]) -> Result<()> {
+    pub fn set_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        handle: CK_OBJECT_HANDLE,
+        template: &[Attribute],
+    ) -> Result<()> {
         let c = self.ctx(h)?;
         let obj = self.load(&c, handle)?;
         if obj.is_token() && !c.rw {
@@ -165,11 +212,15 @@ impl Module {
         let new = policy::set_attributes(&obj, template, self.actor(&c))?;
         if handle >= SESSION_OBJECT_BASE {
             let mut st = self.state();
-            let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
+            let o = st
+                .session_objects
+                .get_mut(&handle)
+                .ok_or(Error::ObjectHandleInvalid)?;
             o.obj = new;
             return Ok(());
         }
-        self.store().update_object(c.token, handle as i64, &new, c.sealer())
+        self.store()
+            .update_object(c.token, handle as i64, &new, c.sealer())
     }
 
     /// C_FindObjectsInit: takes a snapshot of the matching handles.
@@ -190,7 +241,9 @@ impl Module {
             v.sort_unstable();
             v
         };
-        let ids = self.store().candidates(c.token, template, c.user_sealer())?;
+        let ids = self
+            .store()
+            .candidates(c.token, template, c.user_sealer())?;
         for id in ids {
             let obj = self.store().load_object(c.token, id, c.sealer())?;
             if let Some(o) = obj
@@ -212,7 +265,11 @@ impl Module {
     /// C_FindObjects: up to `max` more handles.
     pub fn find_next(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
         let mut st = self.state();
-        let f = st.session_mut(h)?.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let f = st
+            .session_mut(h)?
+            .find
+            .as_mut()
+            .ok_or(Error::OperationNotInitialized)?;
         let end = (f.pos + max).min(f.handles.len());
         let out = f.handles[f.pos..end].to_vec();
         f.pos = end;
@@ -222,6 +279,10 @@ impl Module {
     /// C_FindObjectsFinal.
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
-        st.session_mut(h)?.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+        st.session_mut(h)?
+            .find
+            .take()
+            .map(|_| ())
+            .ok_or(Error::OperationNotInitialized)
     }
 }

@@ -48,7 +48,16 @@ impl Module {
         }
         let h = st.next_session;
         st.next_session += 1;
-        st.sessions.insert(h, Session { slot, token, rw, find: None, digest: None });
+        st.sessions.insert(
+            h,
+            Session {
+                slot,
+                token,
+                rw,
+                find: None,
+                digest: None,
+            },
+        );
         Ok(h)
     }
 
@@ -70,7 +79,12 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         let mut st = self.state();
-        let gone: Vec<_> = st.sessions.iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| *h).collect();
+        let gone: Vec<_> = st
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.slot == slot)
+            .map(|(h, _)| *h)
+            .collect();
         for h in &gone {
             st.sessions.remove(h);
         }
@@ -93,7 +107,11 @@ impl Module {
             (Some(UserKind::So), _) => CKS_RW_SO_FUNCTIONS,
         };
         let flags = CKF_SERIAL_SESSION | if s.rw { CKF_RW_SESSION } else { 0 };
-        Ok(SessionInfo { slot: s.slot, state, flags })
+        Ok(SessionInfo {
+            slot: s.slot,
+            state,
+            flags,
+        })
     }
 
     /// C_Login (and C_LoginUser, which has no user names here).
@@ -107,7 +125,11 @@ impl Module {
                 CKU_USER => UserKind::User,
                 CKU_CONTEXT_SPECIFIC => {
                     // No operation in oxihsm needs re-authentication yet.
-                    return Err(if current.is_none() { Error::UserNotLoggedIn } else { Error::OperationNotInitialized });
+                    return Err(if current.is_none() {
+                        Error::UserNotLoggedIn
+                    } else {
+                        Error::OperationNotInitialized
+                    });
                 }
                 _ => return Err(Error::UserTypeInvalid),
             };
@@ -123,7 +145,11 @@ impl Module {
         };
         let (token, kind) = token;
         let t = self.token_record(token)?;
-        let who = if kind == UserKind::So { Who::So } else { Who::User };
+        let who = if kind == UserKind::So {
+            Who::So
+        } else {
+            Who::User
+        };
         let mk = self.verify_pin(&t, who, pin)?;
         let sealer = Arc::new(Module::sealer(&t, mk)?);
         let mut st = self.state();
@@ -141,7 +167,10 @@ impl Module {
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
         let token = st.session(h)?.token;
-        st.logins.remove(&token).map(|_| ()).ok_or(Error::UserNotLoggedIn)
+        st.logins
+            .remove(&token)
+            .map(|_| ())
+            .ok_or(Error::UserNotLoggedIn)
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.

@@ -16,7 +16,10 @@ pub const USER_PIN: &str = "1234";
 /// The liboxihsm.so cargo built for this test run (target/<profile>/liboxihsm.so).
 pub fn built_lib() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let lib = dir.join("liboxihsm.so");
     assert!(lib.exists(), "{} not built", lib.display());
     lib
@@ -58,7 +61,12 @@ impl Harness {
         .expect("write config");
         let lib = dir.path().join("liboxihsm.so");
         std::fs::copy(built_lib(), &lib).expect("copy library");
-        Harness { dir, lib, conf, token_dir }
+        Harness {
+            dir,
+            lib,
+            conf,
+            token_dir,
+        }
     }
 
     /// Loads this harness's library copy and initialises it with this store.
@@ -67,7 +75,8 @@ impl Harness {
         // SAFETY: serialised by ENV; other test threads read the variable only under it.
         unsafe { std::env::set_var("OXIHSM_CONF", &self.conf) };
         let p = Pkcs11::new(&self.lib).expect("load module");
-        p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
+        p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .expect("C_Initialize");
         p
     }
 
@@ -86,9 +95,11 @@ impl Harness {
 /// Initialises a token in the spare slot with SO_PIN and USER_PIN and returns its slot.
 pub fn init_token(p: &Pkcs11, label: &str) -> Slot {
     let spare = *p.get_all_slots().unwrap().last().unwrap();
-    p.init_token(spare, &AuthPin::new(SO_PIN.into()), label).unwrap();
+    p.init_token(spare, &AuthPin::new(SO_PIN.into()), label)
+        .unwrap();
     let s = p.open_rw_session(spare).unwrap();
-    s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into())))
+        .unwrap();
     s.init_pin(&AuthPin::new(USER_PIN.into())).unwrap();
     s.logout().unwrap();
     spare
@@ -97,7 +108,8 @@ pub fn init_token(p: &Pkcs11, label: &str) -> Slot {
 /// A logged-in RW user session on `slot`.
 pub fn user_session(p: &Pkcs11, slot: Slot) -> Session {
     let s = p.open_rw_session(slot).unwrap();
-    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))
+        .unwrap();
     s
 }
 
@@ -114,7 +126,10 @@ pub fn tool(name: &str) -> std::process::Command {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
         .unwrap_or(false);
-    assert!(found, "`{name}` is not installed: .ci/run installs it (apt-get install opensc / openssl)");
+    assert!(
+        found,
+        "`{name}` is not installed: .ci/run installs it (apt-get install opensc / openssl)"
+    );
     std::process::Command::new(name)
 }
 
@@ -138,7 +153,11 @@ impl Harness {
     }
 
     /// C_Initialize with `args` (NULL or a CK_C_INITIALIZE_ARGS), with this store configured.
-    pub fn raw_init_args(&self, raw: &cryptoki_sys::Pkcs11, args: *mut std::ffi::c_void) -> cryptoki_sys::CK_RV {
+    pub fn raw_init_args(
+        &self,
+        raw: &cryptoki_sys::Pkcs11,
+        args: *mut std::ffi::c_void,
+    ) -> cryptoki_sys::CK_RV {
         let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
         // SAFETY: serialised by ENV.
         unsafe { std::env::set_var("OXIHSM_CONF", &self.conf) };
