@@ -4,6 +4,8 @@
 //! This is the second of the two places where `unsafe` is allowed: only for `mlock` of key
 //! pages (and, later, the thin aws-lc-sys layer).
 
+pub mod evp;
+
 use crate::config::KdfParams;
 use crate::error::{Error, Result};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};

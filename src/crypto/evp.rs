@@ -1,0 +1,428 @@
+//! A thin, audited layer over AWS-LC's EVP, HMAC and CMAC interfaces (aws-lc-sys) for what
+//! aws-lc-rs does not expose: AES in ECB/CBC/CTR with caller-controlled padding, GCM with any
+//! IV and tag length, CCM, CMAC, HMAC and digests over every SHA-2/SHA-3 hash.
+//!
+//! Each context owns its C object exclusively and frees it on drop. Every unsafe block
+//! states why the call is sound; lengths are checked before they reach C.
+
+use crate::error::{Error, Result};
+#[cfg(not(feature = "fips"))]
+use aws_lc_sys as sys;
+#[cfg(feature = "fips")]
+use aws_lc_fips_sys as sys;
+use std::ffi::c_int;
+use std::ptr::{NonNull, null, null_mut};
+use zeroize::Zeroizing;
+
+fn check(ok: c_int, what: &str) -> Result<()> {
+    if ok == 1 { Ok(()) } else { Err(Error::Internal(format!("AWS-LC {what} failed"))) }
+}
+
+fn c_len(n: usize) -> Result<c_int> {
+    c_int::try_from(n).map_err(|_| Error::DataLenRange)
+}
+
+/// AES modes of operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Ecb,
+    Cbc,
+    Ctr,
+    Gcm,
+    Ccm,
+}
+
+fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
+    // SAFETY: these functions return pointers to static, immutable cipher descriptions.
+    let c = unsafe {
+        match (mode, key_len) {
+            (Mode::Ecb, 16) => sys::EVP_aes_128_ecb(),
+            (Mode::Ecb, 24) => sys::EVP_aes_192_ecb(),
+            (Mode::Ecb, 32) => sys::EVP_aes_256_ecb(),
+            (Mode::Cbc, 16) => sys::EVP_aes_128_cbc(),
+            (Mode::Cbc, 24) => sys::EVP_aes_192_cbc(),
+            (Mode::Cbc, 32) => sys::EVP_aes_256_cbc(),
+            (Mode::Ctr, 16) => sys::EVP_aes_128_ctr(),
+            (Mode::Ctr, 24) => sys::EVP_aes_192_ctr(),
+            (Mode::Ctr, 32) => sys::EVP_aes_256_ctr(),
+            (Mode::Gcm, 16) => sys::EVP_aes_128_gcm(),
+            (Mode::Gcm, 24) => sys::EVP_aes_192_gcm(),
+            (Mode::Gcm, 32) => sys::EVP_aes_256_gcm(),
+            (Mode::Ccm, 16) => sys::EVP_aes_128_ccm(),
+            (Mode::Ccm, 24) => sys::EVP_aes_192_ccm(),
+            (Mode::Ccm, 32) => sys::EVP_aes_256_ccm(),
+            _ => return Err(Error::KeySizeRange),
+        }
+    };
+    Ok(c)
+}
+
+/// An AES cipher context.
+pub struct CipherCtx {
+    ctx: NonNull<sys::EVP_CIPHER_CTX>,
+}
+
+// SAFETY: the context is owned exclusively by this value and AWS-LC keeps no thread affinity.
+unsafe impl Send for CipherCtx {}
+
+impl Drop for CipherCtx {
+    fn drop(&mut self) {
+        // SAFETY: `ctx` came from EVP_CIPHER_CTX_new and is freed once; freeing cleanses keys.
+        unsafe { sys::EVP_CIPHER_CTX_free(self.ctx.as_ptr()) }
+    }
+}
+
+impl CipherCtx {
+    fn alloc() -> Result<CipherCtx> {
+        // SAFETY: allocation with no preconditions; NULL is handled.
+        let p = unsafe { sys::EVP_CIPHER_CTX_new() };
+        NonNull::new(p).map(|ctx| CipherCtx { ctx }).ok_or(Error::HostMemory)
+    }
+
+    fn ctrl(&mut self, cmd: c_int, arg: c_int, ptr: *mut std::ffi::c_void) -> Result<()> {
+        // SAFETY: `ctx` is live; `ptr` is NULL or points to `arg` bytes as `cmd` requires
+        // (callers below pass tag buffers of exactly `arg` bytes).
+        check(unsafe { sys::EVP_CIPHER_CTX_ctrl(self.ctx.as_ptr(), cmd, arg, ptr) }, "cipher ctrl")
+    }
+
+    fn init(&mut self, cipher: *const sys::EVP_CIPHER, key: *const u8, iv: *const u8, encrypt: bool) -> Result<()> {
+        // SAFETY: `ctx` is live; `cipher` is NULL or static; key and iv are NULL or point to
+        // buffers of the lengths the cipher (and any IV-length ctrl set before) expects.
+        check(
+            unsafe { sys::EVP_CipherInit_ex(self.ctx.as_ptr(), cipher, null_mut(), key, iv, encrypt as c_int) },
+            "cipher init",
+        )
+    }
+
+    /// ECB, CBC or CTR. `iv` is empty for ECB and 16 bytes otherwise; `padding` is PKCS#7.
+    pub fn block(mode: Mode, key: &[u8], iv: &[u8], encrypt: bool, padding: bool) -> Result<CipherCtx> {
+        let want_iv = if mode == Mode::Ecb { 0 } else { 16 };
+        if iv.len() != want_iv || !matches!(mode, Mode::Ecb | Mode::Cbc | Mode::Ctr) {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let cipher = aes(mode, key.len())?;
+        let mut c = CipherCtx::alloc()?;
+        c.init(cipher, key.as_ptr(), if iv.is_empty() { null() } else { iv.as_ptr() }, encrypt)?;
+        // SAFETY: `ctx` is live.
+        check(unsafe { sys::EVP_CIPHER_CTX_set_padding(c.ctx.as_ptr(), padding as c_int) }, "set padding")?;
+        Ok(c)
+    }
+
+    /// GCM with an IV of any length from 1 byte.
+    pub fn gcm(key: &[u8], iv: &[u8], encrypt: bool) -> Result<CipherCtx> {
+        if iv.is_empty() {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let cipher = aes(Mode::Gcm, key.len())?;
+        let mut c = CipherCtx::alloc()?;
+        c.init(cipher, null(), null(), encrypt)?;
+        c.ctrl(sys::EVP_CTRL_GCM_SET_IVLEN as c_int, c_len(iv.len())?, null_mut())?;
+        c.init(null(), key.as_ptr(), iv.as_ptr(), encrypt)?;
+        Ok(c)
+    }
+
+    /// CCM: the nonce (7..13 bytes), tag length and total data length are fixed up front;
+    /// for decryption the expected tag is set before any data.
+    pub fn ccm(key: &[u8], nonce: &[u8], tag_len: usize, data_len: usize, encrypt: bool, tag: Option<&[u8]>) -> Result<CipherCtx> {
+        if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(&tag_len) || tag_len % 2 != 0 {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let cipher = aes(Mode::Ccm, key.len())?;
+        let mut c = CipherCtx::alloc()?;
+        c.init(cipher, null(), null(), encrypt)?;
+        c.ctrl(sys::EVP_CTRL_CCM_SET_IVLEN as c_int, c_len(nonce.len())?, null_mut())?;
+        match tag {
+            Some(t) => {
+                let mut t = t.to_vec();
+                c.ctrl(sys::EVP_CTRL_CCM_SET_TAG as c_int, c_len(t.len())?, t.as_mut_ptr().cast())?;
+            }
+            None => c.ctrl(sys::EVP_CTRL_CCM_SET_TAG as c_int, c_len(tag_len)?, null_mut())?,
+        }
+        c.init(null(), key.as_ptr(), nonce.as_ptr(), encrypt)?;
+        // Announce the total length (CCM needs it before AAD or data).
+        let mut n: c_int = 0;
+        // SAFETY: with NULL input and output, EVP_CipherUpdate records `in_len` as the length.
+        check(
+            unsafe { sys::EVP_CipherUpdate(c.ctx.as_ptr(), null_mut(), &mut n, null(), c_len(data_len)?) },
+            "CCM length",
+        )?;
+        Ok(c)
+    }
+
+    /// Feeds additional authenticated data (GCM, CCM).
+    pub fn aad(&mut self, aad: &[u8]) -> Result<()> {
+        let mut n: c_int = 0;
+        // SAFETY: `aad` is valid for its length; a NULL output marks it as AAD.
+        check(
+            unsafe { sys::EVP_CipherUpdate(self.ctx.as_ptr(), null_mut(), &mut n, aad.as_ptr(), c_len(aad.len())?) },
+            "AAD",
+        )
+    }
+
+    /// Processes `input`, appending what it produces to `out`.
+    pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        if input.is_empty() {
+            return Ok(());
+        }
+        let start = out.len();
+        out.resize(start + input.len() + 16, 0);
+        let mut n: c_int = 0;
+        // SAFETY: the output has room for input.len() + one block, the most EVP writes.
+        let ok = unsafe {
+            sys::EVP_CipherUpdate(self.ctx.as_ptr(), out[start..].as_mut_ptr(), &mut n, input.as_ptr(), c_len(input.len())?)
+        };
+        if ok != 1 {
+            out.truncate(start);
+            return Err(Error::EncryptedDataInvalid);
+        }
+        out.truncate(start + n as usize);
+        Ok(())
+    }
+
+    /// Finishes; a bad padding or a failed tag check is `EncryptedDataInvalid`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        out.resize(start + 16, 0);
+        let mut n: c_int = 0;
+        // SAFETY: at most one block is written at the end of `out`.
+        let ok = unsafe { sys::EVP_CipherFinal_ex(self.ctx.as_ptr(), out[start..].as_mut_ptr(), &mut n) };
+        if ok != 1 {
+            out.truncate(start);
+            return Err(Error::EncryptedDataInvalid);
+        }
+        out.truncate(start + n as usize);
+        Ok(())
+    }
+
+    /// The authentication tag after finishing an encryption (GCM, CCM).
+    pub fn tag(&mut self, len: usize) -> Result<Vec<u8>> {
+        let mut t = vec![0u8; len];
+        self.ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, c_len(len)?, t.as_mut_ptr().cast())?;
+        Ok(t)
+    }
+
+    /// Sets the expected GCM tag before finishing a decryption.
+    pub fn set_tag(&mut self, tag: &[u8]) -> Result<()> {
+        let mut t = tag.to_vec();
+        self.ctrl(sys::EVP_CTRL_GCM_SET_TAG as c_int, c_len(t.len())?, t.as_mut_ptr().cast())
+    }
+}
+
+/// Hash functions, by their EVP descriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hash {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha512_224,
+    Sha512_256,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+}
+
+impl Hash {
+    fn md(self) -> *const sys::EVP_MD {
+        // SAFETY: these return pointers to static, immutable digest descriptions.
+        unsafe {
+            match self {
+                Hash::Sha1 => sys::EVP_sha1(),
+                Hash::Sha224 => sys::EVP_sha224(),
+                Hash::Sha256 => sys::EVP_sha256(),
+                Hash::Sha384 => sys::EVP_sha384(),
+                Hash::Sha512 => sys::EVP_sha512(),
+                Hash::Sha512_224 => sys::EVP_sha512_224(),
+                Hash::Sha512_256 => sys::EVP_sha512_256(),
+                Hash::Sha3_224 => sys::EVP_sha3_224(),
+                Hash::Sha3_256 => sys::EVP_sha3_256(),
+                Hash::Sha3_384 => sys::EVP_sha3_384(),
+                Hash::Sha3_512 => sys::EVP_sha3_512(),
+            }
+        }
+    }
+
+    /// Output length in bytes.
+    pub fn len(self) -> usize {
+        // SAFETY: `md()` is a valid static EVP_MD.
+        unsafe { sys::EVP_MD_size(self.md()) }
+    }
+}
+
+/// A running digest.
+pub struct DigestCtx {
+    ctx: NonNull<sys::EVP_MD_CTX>,
+    hash: Hash,
+}
+
+// SAFETY: exclusively owned C object without thread affinity.
+unsafe impl Send for DigestCtx {}
+
+impl Drop for DigestCtx {
+    fn drop(&mut self) {
+        // SAFETY: allocated by EVP_MD_CTX_new, freed once.
+        unsafe { sys::EVP_MD_CTX_free(self.ctx.as_ptr()) }
+    }
+}
+
+impl DigestCtx {
+    pub fn new(hash: Hash) -> Result<DigestCtx> {
+        // SAFETY: allocation with no preconditions; NULL is handled.
+        let ctx = NonNull::new(unsafe { sys::EVP_MD_CTX_new() }).ok_or(Error::HostMemory)?;
+        let d = DigestCtx { ctx, hash };
+        // SAFETY: live context and a static EVP_MD.
+        check(unsafe { sys::EVP_DigestInit_ex(d.ctx.as_ptr(), hash.md(), null_mut()) }, "digest init")?;
+        Ok(d)
+    }
+
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        // SAFETY: `data` is valid for its length. Updates cannot fail on an initialised context.
+        unsafe { sys::EVP_DigestUpdate(self.ctx.as_ptr(), data.as_ptr().cast(), data.len()) };
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = vec![0u8; self.hash.len()];
+        let mut n: std::ffi::c_uint = 0;
+        // SAFETY: `out` has the digest's size.
+        unsafe { sys::EVP_DigestFinal_ex(self.ctx.as_ptr(), out.as_mut_ptr(), &mut n) };
+        out.truncate(n as usize);
+        out
+    }
+}
+
+/// A running HMAC over any hash.
+pub struct HmacCtx {
+    ctx: NonNull<sys::HMAC_CTX>,
+    len: usize,
+}
+
+// SAFETY: exclusively owned C object without thread affinity.
+unsafe impl Send for HmacCtx {}
+
+impl Drop for HmacCtx {
+    fn drop(&mut self) {
+        // SAFETY: allocated by HMAC_CTX_new, freed once; freeing cleanses the key.
+        unsafe { sys::HMAC_CTX_free(self.ctx.as_ptr()) }
+    }
+}
+
+impl HmacCtx {
+    pub fn new(hash: Hash, key: &[u8]) -> Result<HmacCtx> {
+        // SAFETY: allocation with no preconditions; NULL is handled.
+        let ctx = NonNull::new(unsafe { sys::HMAC_CTX_new() }).ok_or(Error::HostMemory)?;
+        let h = HmacCtx { ctx, len: hash.len() };
+        // SAFETY: `key` is valid for its length; static EVP_MD.
+        check(
+            unsafe { sys::HMAC_Init_ex(h.ctx.as_ptr(), key.as_ptr().cast(), key.len(), hash.md(), null_mut()) },
+            "HMAC init",
+        )?;
+        Ok(h)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        // SAFETY: `data` is valid for its length.
+        unsafe { sys::HMAC_Update(self.ctx.as_ptr(), data.as_ptr(), data.len()) };
+    }
+
+    pub fn finish(self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(vec![0u8; self.len]);
+        let mut n: std::ffi::c_uint = 0;
+        // SAFETY: `out` has the hash's output size.
+        unsafe { sys::HMAC_Final(self.ctx.as_ptr(), out.as_mut_ptr(), &mut n) };
+        out.truncate(n as usize);
+        out
+    }
+}
+
+/// A running AES-CMAC.
+pub struct CmacCtx {
+    ctx: NonNull<sys::CMAC_CTX>,
+}
+
+// SAFETY: exclusively owned C object without thread affinity.
+unsafe impl Send for CmacCtx {}
+
+impl Drop for CmacCtx {
+    fn drop(&mut self) {
+        // SAFETY: allocated by CMAC_CTX_new, freed once.
+        unsafe { sys::CMAC_CTX_free(self.ctx.as_ptr()) }
+    }
+}
+
+impl CmacCtx {
+    pub fn new(key: &[u8]) -> Result<CmacCtx> {
+        let cipher = aes(Mode::Cbc, key.len())?;
+        // SAFETY: allocation with no preconditions; NULL is handled.
+        let ctx = NonNull::new(unsafe { sys::CMAC_CTX_new() }).ok_or(Error::HostMemory)?;
+        let c = CmacCtx { ctx };
+        // SAFETY: `key` is valid for its length, which matches `cipher`.
+        check(
+            unsafe { sys::CMAC_Init(c.ctx.as_ptr(), key.as_ptr().cast(), key.len(), cipher, null_mut()) },
+            "CMAC init",
+        )?;
+        Ok(c)
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        // SAFETY: `data` is valid for its length.
+        unsafe { sys::CMAC_Update(self.ctx.as_ptr(), data.as_ptr(), data.len()) };
+    }
+
+    pub fn finish(self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(vec![0u8; 16]);
+        let mut n: usize = 0;
+        // SAFETY: a CMAC over AES is one 16-byte block.
+        unsafe { sys::CMAC_Final(self.ctx.as_ptr(), out.as_mut_ptr(), &mut n) };
+        out.truncate(n);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn sp800_38a_cbc_first_block() {
+        // NIST SP 800-38A F.2.1 CBC-AES128.Encrypt, block 1.
+        let key = [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c];
+        let iv: Vec<u8> = (0u8..16).collect();
+        let pt = [0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a];
+        let mut c = CipherCtx::block(Mode::Cbc, &key, &iv, true, false).unwrap();
+        let mut out = Vec::new();
+        c.update(&pt, &mut out).unwrap();
+        c.finish(&mut out).unwrap();
+        assert_eq!(hex(&out), "7649abac8119b246cee98e9b12e9197d");
+    }
+
+    #[test]
+    fn digests_and_macs() {
+        let mut d = DigestCtx::new(Hash::Sha512_224).unwrap();
+        d.update(b"abc");
+        assert_eq!(hex(&d.finish()), "4634270f707b6a54daae7530460842e20e37ed265ceee9a43e8924aa");
+        let mut d = DigestCtx::new(Hash::Sha3_224).unwrap();
+        d.update(b"abc");
+        assert_eq!(hex(&d.finish()), "e642824c3f8cf24ad09234ee7d3c766fc9a3a5168d0c94ad73b46fdf");
+        // RFC 4231 test case 2.
+        let mut h = HmacCtx::new(Hash::Sha256, b"Jefe").unwrap();
+        h.update(b"what do ya want for nothing?");
+        assert_eq!(hex(&h.finish()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        // RFC 4493 example 1 (empty message).
+        let key = [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c];
+        assert_eq!(hex(&CmacCtx::new(&key).unwrap().finish()), "bb1d6929e95937287fa37d129b756746");
+    }
+}
