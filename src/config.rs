@@ -23,11 +23,7 @@ pub struct KdfParams {
 impl Default for KdfParams {
     /// OWASP's Argon2id recommendation (19 MiB, 2 passes, 1 lane).
     fn default() -> Self {
-        KdfParams {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
+        KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
     }
 }
 
@@ -94,28 +90,19 @@ impl Config {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
             Error::Config(format!("{}:{line}: {}", path.display(), e.message()))
         })?;
-        let dir = parsed.token_dir.ok_or_else(|| {
-            Error::Config(format!(
-                "{}: missing top-level key `token_dir`",
-                path.display()
-            ))
-        })?;
+        let dir = parsed
+            .token_dir
+            .ok_or_else(|| Error::Config(format!("{}: missing top-level key `token_dir`", path.display())))?;
         let mut c = Config::with_dir(relative_to(path, dir));
         if let Some(k) = parsed.pin_kdf {
             if k.memory_kib < 8 * k.parallelism.max(1) || k.iterations == 0 || k.parallelism == 0 {
-                return Err(Error::Config(format!(
-                    "{}: pin_kdf values out of range",
-                    path.display()
-                )));
+                return Err(Error::Config(format!("{}: pin_kdf values out of range", path.display())));
             }
             c.pin_kdf = k;
         }
         if let Some(n) = parsed.max_pin_failures {
             if n == 0 {
-                return Err(Error::Config(format!(
-                    "{}: max_pin_failures must be at least 1",
-                    path.display()
-                )));
+                return Err(Error::Config(format!("{}: max_pin_failures must be at least 1", path.display())));
             }
             c.max_pin_failures = n;
         }
@@ -142,34 +129,24 @@ impl Config {
                 continue;
             }
             let at = || format!("{}:{}", path.display(), n + 1);
-            let (k, v) = line
-                .split_once('=')
-                .ok_or_else(|| Error::Config(format!("{}: expected `key = value`", at())))?;
+            let (k, v) =
+                line.split_once('=').ok_or_else(|| Error::Config(format!("{}: expected `key = value`", at())))?;
             let (k, v) = (k.trim(), v.trim());
             match k {
                 "directories.tokendir" => {
                     if v.is_empty() {
-                        return Err(Error::Config(format!(
-                            "{}: empty directories.tokendir",
-                            at()
-                        )));
+                        return Err(Error::Config(format!("{}: empty directories.tokendir", at())));
                     }
                     dir = Some(relative_to(path, PathBuf::from(v)));
                 }
                 "objectstore.backend" if !matches!(v, "file" | "db") => {
-                    return Err(Error::Config(format!(
-                        "{}: objectstore.backend must be file or db",
-                        at()
-                    )));
+                    return Err(Error::Config(format!("{}: objectstore.backend must be file or db", at())));
                 }
                 "log.level" if !matches!(v, "ERROR" | "WARNING" | "INFO" | "DEBUG") => {
                     return Err(Error::Config(format!("{}: invalid log.level `{v}`", at())));
                 }
                 "slots.removable" | "library.reset_on_fork" if !matches!(v, "true" | "false") => {
-                    return Err(Error::Config(format!(
-                        "{}: {k} must be true or false",
-                        at()
-                    )));
+                    return Err(Error::Config(format!("{}: {k} must be true or false", at())));
                 }
                 "objectstore.backend"
                 | "log.level"
@@ -180,9 +157,7 @@ impl Config {
                 _ => warnings.push(format!("{}: unknown key `{k}` ignored", at())),
             }
         }
-        let dir = dir.ok_or_else(|| {
-            Error::Config(format!("{}: missing directories.tokendir", path.display()))
-        })?;
+        let dir = dir.ok_or_else(|| Error::Config(format!("{}: missing directories.tokendir", path.display())))?;
         let mut c = Config::with_dir(dir);
         c.source = path.display().to_string();
         c.warnings = warnings;
@@ -191,8 +166,7 @@ impl Config {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -200,11 +174,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn relative_to(conf: &Path, p: PathBuf) -> PathBuf {
-    if p.is_absolute() {
-        p
-    } else {
-        conf.parent().map(|d| d.join(&p)).unwrap_or(p)
-    }
+    if p.is_absolute() { p } else { conf.parent().map(|d| d.join(&p)).unwrap_or(p) }
 }
 
 fn default_dir() -> Result<PathBuf> {
@@ -213,11 +183,7 @@ fn default_dir() -> Result<PathBuf> {
     }
     let home = std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            Error::Config(
-                "neither OXIHSM_CONF, SOFTHSM2_CONF, XDG_DATA_HOME nor HOME is set".into(),
-            )
-        })?;
+        .ok_or_else(|| Error::Config("neither OXIHSM_CONF, SOFTHSM2_CONF, XDG_DATA_HOME nor HOME is set".into()))?;
     Ok(PathBuf::from(home).join(".local/share/oxihsm"))
 }
 
@@ -227,8 +193,7 @@ mod tests {
 
     #[test]
     fn toml_minimal_and_relative() {
-        let c = Config::from_toml_str("token_dir = \"store\"\n", Path::new("/etc/ox/oxihsm.toml"))
-            .unwrap();
+        let c = Config::from_toml_str("token_dir = \"store\"\n", Path::new("/etc/ox/oxihsm.toml")).unwrap();
         assert_eq!(c.token_dir, PathBuf::from("/etc/ox/store"));
         assert_eq!(c.pin_kdf, KdfParams::default());
         assert_eq!(c.max_pin_failures, 10);
@@ -236,8 +201,7 @@ mod tests {
 
     #[test]
     fn toml_errors_name_file_and_line() {
-        let e = Config::from_toml_str("token_dir = \"/x\"\nbogus = 1\n", Path::new("/c.toml"))
-            .unwrap_err();
+        let e = Config::from_toml_str("token_dir = \"/x\"\nbogus = 1\n", Path::new("/c.toml")).unwrap_err();
         let s = e.to_string();
         assert!(s.contains("/c.toml:2"), "{s}");
         let e = Config::from_toml_str("max_pin_failures = 3\n", Path::new("/c.toml")).unwrap_err();

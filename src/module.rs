@@ -61,10 +61,7 @@ impl State {
 
     /// The sealer that may open private objects: only a User login.
     pub fn user_sealer(&self, token: TokenId) -> Option<Arc<Sealer>> {
-        self.logins
-            .get(&token)
-            .filter(|l| l.user == UserKind::User)
-            .map(|l| l.sealer.clone())
+        self.logins.get(&token).filter(|l| l.user == UserKind::User).map(|l| l.sealer.clone())
     }
 
     /// The sealer for writing key material of public objects: any login.
@@ -72,10 +69,7 @@ impl State {
         self.logins.get(&token).map(|l| l.sealer.clone())
     }
 
-    pub fn sessions_on(
-        &self,
-        token: TokenId,
-    ) -> impl Iterator<Item = (&CK_SESSION_HANDLE, &Session)> {
+    pub fn sessions_on(&self, token: TokenId) -> impl Iterator<Item = (&CK_SESSION_HANDLE, &Session)> {
         self.sessions.iter().filter(move |(_, s)| s.token == token)
     }
 }
@@ -111,16 +105,8 @@ impl Module {
 
     /// A module over any store.
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Module {
-        let state = State {
-            next_session: 1,
-            next_object: SESSION_OBJECT_BASE,
-            ..State::default()
-        };
-        Module {
-            config,
-            store: Mutex::new(store),
-            state: Mutex::new(state),
-        }
+        let state = State { next_session: 1, next_object: SESSION_OBJECT_BASE, ..State::default() };
+        Module { config, store: Mutex::new(store), state: Mutex::new(state) }
     }
 
     pub fn config(&self) -> &Config {
@@ -148,9 +134,6 @@ impl Module {
 
     /// One slot, or CKR_SLOT_ID_INVALID.
     pub fn slot(&self, slot_id: u64) -> Result<SlotView> {
-        self.slots()?
-            .into_iter()
-            .find(|s| s.id() == slot_id)
-            .ok_or(Error::SlotIdInvalid)
+        self.slots()?.into_iter().find(|s| s.id() == slot_id).ok_or(Error::SlotIdInvalid)
     }
 }

@@ -20,68 +20,33 @@ fn interface_list_and_function_tables() {
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
     unsafe {
         let mut n: CK_ULONG = 0;
-        assert_eq!(
-            raw.C_GetInterfaceList(null_mut(), null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_GetInterfaceList(null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
         assert_eq!(raw.C_GetInterfaceList(null_mut(), &mut n), CKR_OK);
         assert_eq!(n, 3);
-        let mut list: Vec<CK_INTERFACE> = (0..3)
-            .map(|_| CK_INTERFACE {
-                pInterfaceName: null_mut(),
-                pFunctionList: null_mut(),
-                flags: 0,
-            })
-            .collect();
+        let mut list: Vec<CK_INTERFACE> =
+            (0..3).map(|_| CK_INTERFACE { pInterfaceName: null_mut(), pFunctionList: null_mut(), flags: 0 }).collect();
         let mut small: CK_ULONG = 1;
-        assert_eq!(
-            raw.C_GetInterfaceList(list.as_mut_ptr(), &mut small),
-            CKR_BUFFER_TOO_SMALL
-        );
+        assert_eq!(raw.C_GetInterfaceList(list.as_mut_ptr(), &mut small), CKR_BUFFER_TOO_SMALL);
         assert_eq!(small, 3);
         assert_eq!(raw.C_GetInterfaceList(list.as_mut_ptr(), &mut n), CKR_OK);
         let versions: Vec<_> = list.iter().map(|i| version_of(i.pFunctionList)).collect();
         assert_eq!(versions, [(3, 2), (3, 0), (2, 40)]);
         for i in &list {
-            assert_eq!(
-                std::ffi::CStr::from_ptr(i.pInterfaceName.cast())
-                    .to_str()
-                    .unwrap(),
-                "PKCS 11"
-            );
+            assert_eq!(std::ffi::CStr::from_ptr(i.pInterfaceName.cast()).to_str().unwrap(), "PKCS 11");
         }
 
         let mut iface: *mut CK_INTERFACE = null_mut();
-        assert_eq!(
-            raw.C_GetInterface(null_mut(), null_mut(), &mut iface, 0),
-            CKR_OK
-        );
-        assert_eq!(
-            version_of((*iface).pFunctionList),
-            (3, 2),
-            "default interface is the newest"
-        );
+        assert_eq!(raw.C_GetInterface(null_mut(), null_mut(), &mut iface, 0), CKR_OK);
+        assert_eq!(version_of((*iface).pFunctionList), (3, 2), "default interface is the newest");
         let mut v30 = CK_VERSION { major: 3, minor: 0 };
         let mut name = *b"PKCS 11\0";
-        assert_eq!(
-            raw.C_GetInterface(name.as_mut_ptr(), &mut v30, &mut iface, 0),
-            CKR_OK
-        );
+        assert_eq!(raw.C_GetInterface(name.as_mut_ptr(), &mut v30, &mut iface, 0), CKR_OK);
         assert_eq!(version_of((*iface).pFunctionList), (3, 0));
         let mut bogus = CK_VERSION { major: 9, minor: 9 };
-        assert_eq!(
-            raw.C_GetInterface(name.as_mut_ptr(), &mut bogus, &mut iface, 0),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_GetInterface(name.as_mut_ptr(), &mut bogus, &mut iface, 0), CKR_ARGUMENTS_BAD);
         let mut other = *b"Vendor X\0";
-        assert_eq!(
-            raw.C_GetInterface(other.as_mut_ptr(), null_mut(), &mut iface, 0),
-            CKR_ARGUMENTS_BAD
-        );
-        assert_eq!(
-            raw.C_GetInterface(null_mut(), null_mut(), null_mut(), 0),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_GetInterface(other.as_mut_ptr(), null_mut(), &mut iface, 0), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_GetInterface(null_mut(), null_mut(), null_mut(), 0), CKR_ARGUMENTS_BAD);
         assert_eq!(
             raw.C_GetInterface(null_mut(), null_mut(), &mut iface, CKF_INTERFACE_FORK_SAFE),
             CKR_ARGUMENTS_BAD,
@@ -95,63 +60,32 @@ fn interface_list_and_function_tables() {
 
         // C_GetInfo reports the version of the interface it was reached through.
         let mut info: CK_INFO = std::mem::zeroed();
-        assert_eq!(
-            (*fl).C_GetInfo.unwrap()(&mut info),
-            CKR_CRYPTOKI_NOT_INITIALIZED
-        );
+        assert_eq!((*fl).C_GetInfo.unwrap()(&mut info), CKR_CRYPTOKI_NOT_INITIALIZED);
         assert_eq!(h.raw_init(&raw), CKR_OK);
         for i in &list {
             let f32 = &*i.pFunctionList.cast::<CK_FUNCTION_LIST>();
             assert_eq!(f32.C_GetInfo.unwrap()(&mut info), CKR_OK);
             let want = version_of(i.pFunctionList);
-            assert_eq!(
-                (info.cryptokiVersion.major, info.cryptokiVersion.minor),
-                want
-            );
+            assert_eq!((info.cryptokiVersion.major, info.cryptokiVersion.minor), want);
             assert!(info.manufacturerID.starts_with(b"oxihsm"));
             assert_eq!(f32.C_GetInfo.unwrap()(null_mut()), CKR_ARGUMENTS_BAD);
         }
 
         // Every function of the 3.2 table is present; those not implemented say so.
         let f32 = &*list[0].pFunctionList.cast::<CK_FUNCTION_LIST_3_2>();
-        assert!(
-            f32.C_EncapsulateKey.is_some()
-                && f32.C_UnwrapKeyAuthenticated.is_some()
-                && f32.C_LoginUser.is_some()
-        );
+        assert!(f32.C_EncapsulateKey.is_some() && f32.C_UnwrapKeyAuthenticated.is_some() && f32.C_LoginUser.is_some());
         assert_eq!(
-            f32.C_EncryptInit.unwrap()(1, null_mut(), 1),
+            f32.C_SignEncryptUpdate.unwrap()(1, null_mut(), 0, null_mut(), null_mut()),
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(
-            f32.C_EncapsulateKey.unwrap()(
-                1,
-                null_mut(),
-                1,
-                null_mut(),
-                0,
-                null_mut(),
-                null_mut(),
-                null_mut()
-            ),
+            f32.C_EncapsulateKey.unwrap()(1, null_mut(), 1, null_mut(), 0, null_mut(), null_mut(), null_mut()),
             CKR_FUNCTION_NOT_SUPPORTED
         );
-        assert_eq!(
-            f32.C_MessageEncryptInit.unwrap()(1, null_mut(), 1),
-            CKR_FUNCTION_NOT_SUPPORTED
-        );
-        assert_eq!(
-            f32.C_WaitForSlotEvent.unwrap()(CKF_DONT_BLOCK, null_mut(), null_mut()),
-            CKR_FUNCTION_NOT_SUPPORTED
-        );
-        assert_eq!(
-            f32.C_WaitForSlotEvent.unwrap()(0, null_mut(), null_mut()),
-            CKR_FUNCTION_NOT_SUPPORTED
-        );
-        assert_eq!(
-            f32.C_GetFunctionStatus.unwrap()(12345),
-            CKR_SESSION_HANDLE_INVALID
-        );
+        assert_eq!(f32.C_MessageEncryptInit.unwrap()(1, null_mut(), 1), CKR_FUNCTION_NOT_SUPPORTED);
+        assert_eq!(f32.C_WaitForSlotEvent.unwrap()(CKF_DONT_BLOCK, null_mut(), null_mut()), CKR_FUNCTION_NOT_SUPPORTED);
+        assert_eq!(f32.C_WaitForSlotEvent.unwrap()(0, null_mut(), null_mut()), CKR_FUNCTION_NOT_SUPPORTED);
+        assert_eq!(f32.C_GetFunctionStatus.unwrap()(12345), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(raw.C_Finalize(null_mut()), CKR_OK);
     }
 }
@@ -170,10 +104,7 @@ fn initialize_and_finalize_rules() {
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
     unsafe {
         let mut slots: CK_ULONG = 0;
-        assert_eq!(
-            raw.C_GetSlotList(0, null_mut(), &mut slots),
-            CKR_CRYPTOKI_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_GetSlotList(0, null_mut(), &mut slots), CKR_CRYPTOKI_NOT_INITIALIZED);
         assert_eq!(raw.C_Finalize(null_mut()), CKR_CRYPTOKI_NOT_INITIALIZED);
 
         let mut reserved = 0u8;
@@ -185,43 +116,23 @@ fn initialize_and_finalize_rules() {
             flags: CKF_OS_LOCKING_OK,
             pReserved: (&raw mut reserved).cast(),
         };
-        assert_eq!(
-            h.raw_init_args(&raw, (&raw mut args).cast()),
-            CKR_ARGUMENTS_BAD,
-            "pReserved must be NULL"
-        );
+        assert_eq!(h.raw_init_args(&raw, (&raw mut args).cast()), CKR_ARGUMENTS_BAD, "pReserved must be NULL");
         args.pReserved = null_mut();
         args.CreateMutex = Some(create_mutex);
-        assert_eq!(
-            h.raw_init_args(&raw, (&raw mut args).cast()),
-            CKR_ARGUMENTS_BAD,
-            "mutex callbacks are all or none"
-        );
+        assert_eq!(h.raw_init_args(&raw, (&raw mut args).cast()), CKR_ARGUMENTS_BAD, "mutex callbacks are all or none");
         args.DestroyMutex = Some(mutex_op);
         args.LockMutex = Some(mutex_op);
         args.UnlockMutex = Some(mutex_op);
         args.flags = 0;
         // Callbacks without CKF_OS_LOCKING_OK are accepted: oxihsm uses its own locks.
         assert_eq!(h.raw_init_args(&raw, (&raw mut args).cast()), CKR_OK);
-        assert_eq!(
-            raw.C_Initialize(null_mut()),
-            CKR_CRYPTOKI_ALREADY_INITIALIZED
-        );
+        assert_eq!(raw.C_Initialize(null_mut()), CKR_CRYPTOKI_ALREADY_INITIALIZED);
         assert_eq!(raw.C_GetSlotList(0, null_mut(), &mut slots), CKR_OK);
-        assert_eq!(
-            slots, 1,
-            "a new store shows one slot with an uninitialised token"
-        );
-        assert_eq!(
-            raw.C_Finalize((&raw mut reserved).cast()),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(slots, 1, "a new store shows one slot with an uninitialised token");
+        assert_eq!(raw.C_Finalize((&raw mut reserved).cast()), CKR_ARGUMENTS_BAD);
         assert_eq!(raw.C_Finalize(null_mut()), CKR_OK);
         assert_eq!(raw.C_Finalize(null_mut()), CKR_CRYPTOKI_NOT_INITIALIZED);
-        assert_eq!(
-            raw.C_GetSlotList(0, null_mut(), &mut slots),
-            CKR_CRYPTOKI_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_GetSlotList(0, null_mut(), &mut slots), CKR_CRYPTOKI_NOT_INITIALIZED);
         // Initialise again after finalising.
         assert_eq!(h.raw_init(&raw), CKR_OK);
         assert_eq!(raw.C_Finalize(null_mut()), CKR_OK);
@@ -234,11 +145,7 @@ fn a_bad_configuration_fails_initialize_cleanly() {
     std::fs::write(&h.conf, "token_dir = 5\n").unwrap();
     let raw = h.raw();
     assert_eq!(h.raw_init(&raw), CKR_GENERAL_ERROR);
-    std::fs::write(
-        &h.conf,
-        format!("token_dir = \"{}\"\n", h.token_dir.display()),
-    )
-    .unwrap();
+    std::fs::write(&h.conf, format!("token_dir = \"{}\"\n", h.token_dir.display())).unwrap();
     assert_eq!(h.raw_init(&raw), CKR_OK);
     // SAFETY: NULL reserved.
     assert_eq!(unsafe { raw.C_Finalize(null_mut()) }, CKR_OK);
@@ -262,51 +169,29 @@ fn two_copies_in_one_process_share_the_store() {
     // A second file with the same library is a second, independent instance.
     let copy = h.dir.path().join("liboxihsm-copy.so");
     std::fs::copy(&h.lib, &copy).unwrap();
-    let h2 = Harness {
-        dir: tempfile::tempdir().unwrap(),
-        lib: copy,
-        conf: h.conf.clone(),
-        token_dir: h.token_dir.clone(),
-    };
+    let h2 =
+        Harness { dir: tempfile::tempdir().unwrap(), lib: copy, conf: h.conf.clone(), token_dir: h.token_dir.clone() };
     let b = h2.ctx();
     assert_eq!(b.get_slots_with_initialized_token().unwrap().len(), 1);
     let s2 = user_session(&b, slot);
-    let found = s2
-        .find_objects(&[Attribute::Label(b"from-a".to_vec())])
-        .unwrap();
+    let found = s2.find_objects(&[Attribute::Label(b"from-a".to_vec())]).unwrap();
     assert_eq!(found.len(), 1);
     // Logging in through B did not log in A's sessions, and both keep working.
-    assert_eq!(
-        s.find_objects(&[Attribute::Label(b"from-a".to_vec())])
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(s.find_objects(&[Attribute::Label(b"from-a".to_vec())]).unwrap().len(), 1);
     // The same path loaded again is the same instance: already initialised.
     let again = cryptoki::context::Pkcs11::new(&h.lib).unwrap();
-    let r = again.initialize(cryptoki::context::CInitializeArgs::new(
-        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
-    ));
+    let r =
+        again.initialize(cryptoki::context::CInitializeArgs::new(cryptoki::context::CInitializeFlags::OS_LOCKING_OK));
     assert_eq!(rv(r), cryptoki::error::RvError::CryptokiAlreadyInitialized);
 }
 
 #[test]
 fn only_pkcs11_symbols_are_exported() {
     let out = run_ok(tool("nm").args(["-D", "--defined-only"]).arg(built_lib()));
-    let names: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2))
-        .collect();
-    assert!(
-        names.len() >= 90,
-        "expected every PKCS#11 function, found {}",
-        names.len()
-    );
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    assert!(names.len() >= 90, "expected every PKCS#11 function, found {}", names.len());
     let leaked: Vec<_> = names.iter().filter(|n| !n.starts_with("C_")).collect();
-    assert!(
-        leaked.is_empty(),
-        "non-PKCS#11 symbols exported: {leaked:?}"
-    );
+    assert!(leaked.is_empty(), "non-PKCS#11 symbols exported: {leaked:?}");
     for f in [
         "C_GetFunctionList",
         "C_GetInterfaceList",

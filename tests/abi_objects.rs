@@ -5,9 +5,7 @@
 mod common;
 use common::*;
 use cryptoki::error::RvError;
-use cryptoki::object::{
-    Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle,
-};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
@@ -69,27 +67,18 @@ fn raw_get(
     reqs: &[(CK_ATTRIBUTE_TYPE, Option<usize>)],
 ) -> (CK_RV, Vec<CK_ULONG>, Vec<Vec<u8>>) {
     let raw = h.raw();
-    let mut bufs: Vec<Vec<u8>> = reqs
-        .iter()
-        .map(|(_, n)| vec![0u8; n.unwrap_or(0)])
-        .collect();
+    let mut bufs: Vec<Vec<u8>> = reqs.iter().map(|(_, n)| vec![0u8; n.unwrap_or(0)]).collect();
     let mut t: Vec<CK_ATTRIBUTE> = reqs
         .iter()
         .zip(bufs.iter_mut())
         .map(|((ty, n), b)| CK_ATTRIBUTE {
             type_: *ty,
-            pValue: if n.is_some() {
-                b.as_mut_ptr().cast()
-            } else {
-                null_mut()
-            },
+            pValue: if n.is_some() { b.as_mut_ptr().cast() } else { null_mut() },
             ulValueLen: b.len() as CK_ULONG,
         })
         .collect();
     // SAFETY: every pValue is NULL or a buffer of ulValueLen bytes.
-    let r = unsafe {
-        raw.C_GetAttributeValue(s.handle(), o.handle(), t.as_mut_ptr(), t.len() as CK_ULONG)
-    };
+    let r = unsafe { raw.C_GetAttributeValue(s.handle(), o.handle(), t.as_mut_ptr(), t.len() as CK_ULONG) };
     let lens: Vec<_> = t.iter().map(|a| a.ulValueLen).collect();
     for (b, n) in bufs.iter_mut().zip(&lens) {
         if *n != CK_UNAVAILABLE_INFORMATION && (*n as usize) <= b.len() {
@@ -105,99 +94,45 @@ fn data_objects_create_read_find_copy_modify_destroy() {
     let p = h.ctx();
     let slot = init_token(&p, "objects");
     let s = user_session(&p, slot);
-    let o = s
-        .create_object(&data("doc", b"payload", true, false))
-        .unwrap();
+    let o = s.create_object(&data("doc", b"payload", true, false)).unwrap();
     let got = s
         .get_attributes(
             o,
-            &[
-                AttributeType::Class,
-                AttributeType::Value,
-                AttributeType::Application,
-                AttributeType::UniqueId,
-            ],
+            &[AttributeType::Class, AttributeType::Value, AttributeType::Application, AttributeType::UniqueId],
         )
         .unwrap();
     assert_eq!(got[0], Attribute::Class(ObjectClass::DATA));
     assert_eq!(got[1], Attribute::Value(b"payload".to_vec()));
     assert_eq!(got[2], Attribute::Application(b"oxihsm-tests".to_vec()));
-    let Attribute::UniqueId(uid) = &got[3] else {
-        panic!()
-    };
+    let Attribute::UniqueId(uid) = &got[3] else { panic!() };
     assert_eq!(uid.len(), 32);
-    assert_eq!(
-        rv(s.update_attributes(o, &[Attribute::UniqueId(b"mine".to_vec())])),
-        RvError::AttributeReadOnly
-    );
+    assert_eq!(rv(s.update_attributes(o, &[Attribute::UniqueId(b"mine".to_vec())])), RvError::AttributeReadOnly);
 
-    assert_eq!(
-        s.find_objects(&[Attribute::Label(b"doc".to_vec())])
-            .unwrap(),
-        vec![o]
-    );
-    assert_eq!(
-        s.find_objects(&[Attribute::Class(ObjectClass::DATA)])
-            .unwrap(),
-        vec![o]
-    );
-    assert_eq!(
-        s.find_objects(&[Attribute::UniqueId(uid.clone())]).unwrap(),
-        vec![o]
-    );
+    assert_eq!(s.find_objects(&[Attribute::Label(b"doc".to_vec())]).unwrap(), vec![o]);
+    assert_eq!(s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap(), vec![o]);
+    assert_eq!(s.find_objects(&[Attribute::UniqueId(uid.clone())]).unwrap(), vec![o]);
+    assert!(s.find_objects(&[Attribute::Label(b"nope".to_vec())]).unwrap().is_empty());
     assert!(
-        s.find_objects(&[Attribute::Label(b"nope".to_vec())])
+        s.find_objects(&[Attribute::Label(b"doc".to_vec()), Attribute::Class(ObjectClass::SECRET_KEY)])
             .unwrap()
             .is_empty()
     );
-    assert!(
-        s.find_objects(&[
-            Attribute::Label(b"doc".to_vec()),
-            Attribute::Class(ObjectClass::SECRET_KEY)
-        ])
-        .unwrap()
-        .is_empty()
-    );
 
-    s.update_attributes(
-        o,
-        &[
-            Attribute::Label(b"renamed".to_vec()),
-            Attribute::Value(b"v2".to_vec()),
-        ],
-    )
-    .unwrap();
+    s.update_attributes(o, &[Attribute::Label(b"renamed".to_vec()), Attribute::Value(b"v2".to_vec())]).unwrap();
     assert_eq!(label_of(&s, o), b"renamed");
     assert!(
-        s.find_objects(&[Attribute::Label(b"doc".to_vec())])
-            .unwrap()
-            .is_empty(),
+        s.find_objects(&[Attribute::Label(b"doc".to_vec())]).unwrap().is_empty(),
         "the label index follows updates"
     );
-    assert_eq!(
-        s.find_objects(&[Attribute::Label(b"renamed".to_vec())])
-            .unwrap(),
-        vec![o]
-    );
+    assert_eq!(s.find_objects(&[Attribute::Label(b"renamed".to_vec())]).unwrap(), vec![o]);
 
-    let c = s
-        .copy_object(
-            o,
-            &[Attribute::Label(b"copy".to_vec()), Attribute::Token(false)],
-        )
-        .unwrap();
+    let c = s.copy_object(o, &[Attribute::Label(b"copy".to_vec()), Attribute::Token(false)]).unwrap();
     assert_ne!(c, o);
     assert_eq!(label_of(&s, c), b"copy");
     assert!(!bool_attr(&s, c, AttributeType::Token));
-    let Attribute::UniqueId(uid2) = &s.get_attributes(c, &[AttributeType::UniqueId]).unwrap()[0]
-    else {
-        panic!()
-    };
+    let Attribute::UniqueId(uid2) = &s.get_attributes(c, &[AttributeType::UniqueId]).unwrap()[0] else { panic!() };
     assert_ne!(uid2, uid, "a copy is a new object");
-    assert_eq!(
-        rv(s.copy_object(o, &[Attribute::Class(ObjectClass::SECRET_KEY)])),
-        RvError::AttributeReadOnly
-    );
+    assert_eq!(rv(s.copy_object(o, &[Attribute::Class(ObjectClass::SECRET_KEY)])), RvError::AttributeReadOnly);
 
     let raw = h.raw();
     let mut size: CK_ULONG = 0;
@@ -209,10 +144,7 @@ fn data_objects_create_read_find_copy_modify_destroy() {
     assert!(size > 7);
     assert_eq!(object_size(null_mut()), CKR_ARGUMENTS_BAD);
     s.destroy_object(o).unwrap();
-    assert_eq!(
-        rv(s.get_attributes(o, &[AttributeType::Label])),
-        RvError::ObjectHandleInvalid
-    );
+    assert_eq!(rv(s.get_attributes(o, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
     assert_eq!(rv(s.destroy_object(o)), RvError::ObjectHandleInvalid);
     assert_eq!(object_size(&mut size), CKR_OBJECT_HANDLE_INVALID);
     s.destroy_object(c).unwrap();
@@ -224,22 +156,11 @@ fn get_attribute_value_follows_every_rule_of_the_spec() {
     let p = h.ctx();
     let slot = init_token(&p, "getattr");
     let s = user_session(&p, slot);
-    let k = s
-        .create_object(&aes("key", &[Attribute::Id(b"0123456789".to_vec())]))
-        .unwrap();
+    let k = s.create_object(&aes("key", &[Attribute::Id(b"0123456789".to_vec())])).unwrap();
 
     // Size query for several attributes at once.
-    let (r, lens, _) = raw_get(
-        &h,
-        &s,
-        k,
-        &[
-            (CKA_LABEL, None),
-            (CKA_ID, None),
-            (CKA_KEY_TYPE, None),
-            (CKA_SENSITIVE, None),
-        ],
-    );
+    let (r, lens, _) =
+        raw_get(&h, &s, k, &[(CKA_LABEL, None), (CKA_ID, None), (CKA_KEY_TYPE, None), (CKA_SENSITIVE, None)]);
     assert_eq!(r, CKR_OK);
     assert_eq!(lens, vec![3, 10, size_of::<CK_ULONG>() as CK_ULONG, 1]);
 
@@ -257,80 +178,34 @@ fn get_attribute_value_follows_every_rule_of_the_spec() {
         ],
     );
     assert!(
-        [
-            CKR_ATTRIBUTE_SENSITIVE,
-            CKR_ATTRIBUTE_TYPE_INVALID,
-            CKR_BUFFER_TOO_SMALL
-        ]
-        .contains(&r),
+        [CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL].contains(&r),
         "one of the errors, got 0x{r:x}"
     );
     assert_eq!(lens[0], 3);
     assert_eq!(bufs[0], b"key");
     assert_eq!(lens[1], CK_UNAVAILABLE_INFORMATION, "sensitive value");
-    assert_eq!(
-        bufs[1],
-        vec![0u8; 32],
-        "nothing of a sensitive value is written"
-    );
-    assert_eq!(
-        lens[2], CK_UNAVAILABLE_INFORMATION,
-        "AES keys have no modulus"
-    );
-    assert_eq!(
-        lens[3], CK_UNAVAILABLE_INFORMATION,
-        "4 bytes are too few for a 10-byte id"
-    );
+    assert_eq!(bufs[1], vec![0u8; 32], "nothing of a sensitive value is written");
+    assert_eq!(lens[2], CK_UNAVAILABLE_INFORMATION, "AES keys have no modulus");
+    assert_eq!(lens[3], CK_UNAVAILABLE_INFORMATION, "4 bytes are too few for a 10-byte id");
     assert_eq!(lens[4], 8);
-    assert_eq!(
-        CK_ULONG::from_ne_bytes(bufs[4][..8].try_into().unwrap()),
-        CKK_AES
-    );
+    assert_eq!(CK_ULONG::from_ne_bytes(bufs[4][..8].try_into().unwrap()), CKK_AES);
 
     // Each error alone gives its own code.
-    assert_eq!(
-        raw_get(&h, &s, k, &[(CKA_VALUE, None)]).0,
-        CKR_ATTRIBUTE_SENSITIVE
-    );
-    assert_eq!(
-        raw_get(&h, &s, k, &[(CKA_MODULUS, None)]).0,
-        CKR_ATTRIBUTE_TYPE_INVALID
-    );
-    assert_eq!(
-        raw_get(&h, &s, k, &[(0x7fff_0001, None)]).0,
-        CKR_ATTRIBUTE_TYPE_INVALID
-    );
-    assert_eq!(
-        raw_get(&h, &s, k, &[(CKA_ID, Some(9))]).0,
-        CKR_BUFFER_TOO_SMALL
-    );
+    assert_eq!(raw_get(&h, &s, k, &[(CKA_VALUE, None)]).0, CKR_ATTRIBUTE_SENSITIVE);
+    assert_eq!(raw_get(&h, &s, k, &[(CKA_MODULUS, None)]).0, CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_eq!(raw_get(&h, &s, k, &[(0x7fff_0001, None)]).0, CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_eq!(raw_get(&h, &s, k, &[(CKA_ID, Some(9))]).0, CKR_BUFFER_TOO_SMALL);
     let (r, lens, bufs) = raw_get(&h, &s, k, &[(CKA_ID, Some(10))]);
     assert_eq!((r, lens[0], &bufs[0][..]), (CKR_OK, 10, &b"0123456789"[..]));
 
     let raw = h.raw();
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
     unsafe {
-        assert_eq!(
-            raw.C_GetAttributeValue(s.handle(), k.handle(), null_mut(), 1),
-            CKR_ARGUMENTS_BAD
-        );
-        assert_eq!(
-            raw.C_GetAttributeValue(s.handle(), k.handle(), null_mut(), 0),
-            CKR_OK
-        );
-        let mut a = CK_ATTRIBUTE {
-            type_: CKA_LABEL,
-            pValue: null_mut(),
-            ulValueLen: 0,
-        };
-        assert_eq!(
-            raw.C_GetAttributeValue(s.handle(), 0x4242, &mut a, 1),
-            CKR_OBJECT_HANDLE_INVALID
-        );
-        assert_eq!(
-            raw.C_GetAttributeValue(0x4242, k.handle(), &mut a, 1),
-            CKR_SESSION_HANDLE_INVALID
-        );
+        assert_eq!(raw.C_GetAttributeValue(s.handle(), k.handle(), null_mut(), 1), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_GetAttributeValue(s.handle(), k.handle(), null_mut(), 0), CKR_OK);
+        let mut a = CK_ATTRIBUTE { type_: CKA_LABEL, pValue: null_mut(), ulValueLen: 0 };
+        assert_eq!(raw.C_GetAttributeValue(s.handle(), 0x4242, &mut a, 1), CKR_OBJECT_HANDLE_INVALID);
+        assert_eq!(raw.C_GetAttributeValue(0x4242, k.handle(), &mut a, 1), CKR_SESSION_HANDLE_INVALID);
     }
 }
 
@@ -341,106 +216,44 @@ fn secret_keys_are_sensitive_and_one_way() {
     let slot = init_token(&p, "keys");
     let s = user_session(&p, slot);
     let k = s.create_object(&aes("default", &[])).unwrap();
-    assert!(
-        bool_attr(&s, k, AttributeType::Sensitive),
-        "secret keys are sensitive by default"
-    );
-    assert!(
-        !bool_attr(&s, k, AttributeType::Extractable),
-        "and not extractable"
-    );
+    assert!(bool_attr(&s, k, AttributeType::Sensitive), "secret keys are sensitive by default");
+    assert!(!bool_attr(&s, k, AttributeType::Extractable), "and not extractable");
     assert!(bool_attr(&s, k, AttributeType::Private));
-    assert!(
-        !bool_attr(&s, k, AttributeType::AlwaysSensitive),
-        "imported material was outside the token"
-    );
+    assert!(!bool_attr(&s, k, AttributeType::AlwaysSensitive), "imported material was outside the token");
     assert!(!bool_attr(&s, k, AttributeType::NeverExtractable));
     assert!(!bool_attr(&s, k, AttributeType::Local));
     assert!(
         bool_attr(&s, k, AttributeType::Encrypt) && bool_attr(&s, k, AttributeType::Sign),
         "usage defaults to TRUE"
     );
-    assert_eq!(
-        s.get_attributes(k, &[AttributeType::ValueLen]).unwrap(),
-        vec![Attribute::ValueLen(32.into())]
-    );
+    assert_eq!(s.get_attributes(k, &[AttributeType::ValueLen]).unwrap(), vec![Attribute::ValueLen(32.into())]);
     assert!(
-        s.find_objects(&[Attribute::Value(vec![0x42; 32])])
-            .unwrap()
-            .is_empty(),
+        s.find_objects(&[Attribute::Value(vec![0x42; 32])]).unwrap().is_empty(),
         "sensitive values cannot be searched for"
     );
 
-    let open = s
-        .create_object(&aes(
-            "open",
-            &[Attribute::Sensitive(false), Attribute::Extractable(true)],
-        ))
-        .unwrap();
-    assert_eq!(
-        s.get_attributes(open, &[AttributeType::Value]).unwrap(),
-        vec![Attribute::Value(vec![0x42; 32])]
-    );
-    s.update_attributes(open, &[Attribute::Sensitive(true)])
-        .unwrap();
-    assert_eq!(
-        raw_get(&h, &s, open, &[(CKA_VALUE, None)]).0,
-        CKR_ATTRIBUTE_SENSITIVE
-    );
-    assert_eq!(
-        rv(s.update_attributes(open, &[Attribute::Sensitive(false)])),
-        RvError::AttributeReadOnly
-    );
+    let open = s.create_object(&aes("open", &[Attribute::Sensitive(false), Attribute::Extractable(true)])).unwrap();
+    assert_eq!(s.get_attributes(open, &[AttributeType::Value]).unwrap(), vec![Attribute::Value(vec![0x42; 32])]);
+    s.update_attributes(open, &[Attribute::Sensitive(true)]).unwrap();
+    assert_eq!(raw_get(&h, &s, open, &[(CKA_VALUE, None)]).0, CKR_ATTRIBUTE_SENSITIVE);
+    assert_eq!(rv(s.update_attributes(open, &[Attribute::Sensitive(false)])), RvError::AttributeReadOnly);
     assert!(!bool_attr(&s, open, AttributeType::AlwaysSensitive));
-    s.update_attributes(open, &[Attribute::Extractable(false)])
-        .unwrap();
-    assert_eq!(
-        rv(s.update_attributes(open, &[Attribute::Extractable(true)])),
-        RvError::AttributeReadOnly
-    );
-    assert_eq!(
-        rv(s.copy_object(open, &[Attribute::Extractable(true)])),
-        RvError::AttributeReadOnly
-    );
+    s.update_attributes(open, &[Attribute::Extractable(false)]).unwrap();
+    assert_eq!(rv(s.update_attributes(open, &[Attribute::Extractable(true)])), RvError::AttributeReadOnly);
+    assert_eq!(rv(s.copy_object(open, &[Attribute::Extractable(true)])), RvError::AttributeReadOnly);
 
     // Template errors.
     let e = |t: Vec<Attribute>| rv(s.create_object(&t));
-    assert_eq!(
-        e(aes("x", &[Attribute::ValueLen(32.into())])),
-        RvError::AttributeReadOnly
-    );
-    assert_eq!(
-        e(aes("x", &[Attribute::AlwaysSensitive(true)])),
-        RvError::AttributeReadOnly
-    );
-    assert_eq!(
-        e(aes("x", &[Attribute::Local(true)])),
-        RvError::AttributeReadOnly
-    );
-    assert_eq!(
-        e(aes("x", &[Attribute::Trusted(true)])),
-        RvError::AttributeReadOnly,
-        "only the SO may trust"
-    );
-    assert_eq!(
-        e(aes("x", &[Attribute::Modulus(vec![1])])),
-        RvError::AttributeTypeInvalid
-    );
-    assert_eq!(
-        e(aes(
-            "x",
-            &[Attribute::Sensitive(true), Attribute::Sensitive(false)]
-        )),
-        RvError::TemplateInconsistent
-    );
+    assert_eq!(e(aes("x", &[Attribute::ValueLen(32.into())])), RvError::AttributeReadOnly);
+    assert_eq!(e(aes("x", &[Attribute::AlwaysSensitive(true)])), RvError::AttributeReadOnly);
+    assert_eq!(e(aes("x", &[Attribute::Local(true)])), RvError::AttributeReadOnly);
+    assert_eq!(e(aes("x", &[Attribute::Trusted(true)])), RvError::AttributeReadOnly, "only the SO may trust");
+    assert_eq!(e(aes("x", &[Attribute::Modulus(vec![1])])), RvError::AttributeTypeInvalid);
+    assert_eq!(e(aes("x", &[Attribute::Sensitive(true), Attribute::Sensitive(false)])), RvError::TemplateInconsistent);
     let mut short = aes("x", &[]);
     short[4] = Attribute::Value(vec![1; 15]);
     assert_eq!(e(short), RvError::AttributeValueInvalid);
-    assert_eq!(
-        e(aes("x", &[])[1..].to_vec()),
-        RvError::TemplateIncomplete,
-        "no class"
-    );
+    assert_eq!(e(aes("x", &[])[1..].to_vec()), RvError::TemplateIncomplete, "no class");
     let mut no_value = aes("x", &[]);
     no_value.remove(4);
     assert_eq!(e(no_value), RvError::TemplateIncomplete);
@@ -459,36 +272,20 @@ fn secret_keys_are_sensitive_and_one_way() {
             Attribute::Value(vec![9; 20]),
         ])
         .unwrap();
-    assert_eq!(
-        s.get_attributes(g, &[AttributeType::ValueLen]).unwrap(),
-        vec![Attribute::ValueLen(20.into())]
-    );
+    assert_eq!(s.get_attributes(g, &[AttributeType::ValueLen]).unwrap(), vec![Attribute::ValueLen(20.into())]);
 
     // Object-level flags.
     let fixed = s
         .create_object(&aes(
             "fixed",
-            &[
-                Attribute::Modifiable(false),
-                Attribute::Copyable(false),
-                Attribute::Destroyable(false),
-            ],
+            &[Attribute::Modifiable(false), Attribute::Copyable(false), Attribute::Destroyable(false)],
         ))
         .unwrap();
-    assert_eq!(
-        rv(s.update_attributes(fixed, &[Attribute::Label(b"y".to_vec())])),
-        RvError::ActionProhibited
-    );
+    assert_eq!(rv(s.update_attributes(fixed, &[Attribute::Label(b"y".to_vec())])), RvError::ActionProhibited);
     assert_eq!(rv(s.copy_object(fixed, &[])), RvError::ActionProhibited);
     assert_eq!(rv(s.destroy_object(fixed)), RvError::ActionProhibited);
-    assert_eq!(
-        rv(s.update_attributes(k, &[Attribute::KeyType(KeyType::GENERIC_SECRET)])),
-        RvError::AttributeReadOnly
-    );
-    assert_eq!(
-        rv(s.update_attributes(k, &[Attribute::Private(false)])),
-        RvError::AttributeReadOnly
-    );
+    assert_eq!(rv(s.update_attributes(k, &[Attribute::KeyType(KeyType::GENERIC_SECRET)])), RvError::AttributeReadOnly);
+    assert_eq!(rv(s.update_attributes(k, &[Attribute::Private(false)])), RvError::AttributeReadOnly);
 
     // Raw decoding errors: wrong sizes for typed attributes.
     let raw = h.raw();
@@ -502,45 +299,19 @@ fn secret_keys_are_sensitive_and_one_way() {
                 pValue: (&raw mut class).cast(),
                 ulValueLen: size_of::<CK_ULONG>() as CK_ULONG,
             },
-            CK_ATTRIBUTE {
-                type_: CKA_TOKEN,
-                pValue: two.as_mut_ptr().cast(),
-                ulValueLen: 2,
-            },
+            CK_ATTRIBUTE { type_: CKA_TOKEN, pValue: two.as_mut_ptr().cast(), ulValueLen: 2 },
         ];
         let mut o: CK_OBJECT_HANDLE = 0;
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 2, &mut o),
-            CKR_ATTRIBUTE_VALUE_INVALID
-        );
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 2, &mut o), CKR_ATTRIBUTE_VALUE_INVALID);
         t[0].ulValueLen = 4;
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 1, &mut o),
-            CKR_ATTRIBUTE_VALUE_INVALID
-        );
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 1, &mut o), CKR_ATTRIBUTE_VALUE_INVALID);
         t[0].ulValueLen = size_of::<CK_ULONG>() as CK_ULONG;
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 1, null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), null_mut(), 1, &mut o),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 1, null_mut()), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_CreateObject(s.handle(), null_mut(), 1, &mut o), CKR_ARGUMENTS_BAD);
         t[1].pValue = null_mut();
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 2, &mut o),
-            CKR_ARGUMENTS_BAD
-        );
-        let mut unknown = [CK_ATTRIBUTE {
-            type_: 0x7fff_0002,
-            pValue: null_mut(),
-            ulValueLen: 0,
-        }];
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), unknown.as_mut_ptr(), 1, &mut o),
-            CKR_ATTRIBUTE_TYPE_INVALID
-        );
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 2, &mut o), CKR_ARGUMENTS_BAD);
+        let mut unknown = [CK_ATTRIBUTE { type_: 0x7fff_0002, pValue: null_mut(), ulValueLen: 0 }];
+        assert_eq!(raw.C_CreateObject(s.handle(), unknown.as_mut_ptr(), 1, &mut o), CKR_ATTRIBUTE_TYPE_INVALID);
     }
 }
 
@@ -550,10 +321,7 @@ fn extractable_keys_can_be_forbidden_by_configuration() {
     let p = h.ctx();
     let slot = init_token(&p, "strict");
     let s = user_session(&p, slot);
-    assert_eq!(
-        rv(s.create_object(&aes("x", &[Attribute::Extractable(true)]))),
-        RvError::AttributeValueInvalid
-    );
+    assert_eq!(rv(s.create_object(&aes("x", &[Attribute::Extractable(true)]))), RvError::AttributeValueInvalid);
     s.create_object(&aes("y", &[])).unwrap();
 }
 
@@ -563,19 +331,10 @@ fn so_may_trust_and_templates_round_trip() {
     let p = h.ctx();
     let slot = init_token(&p, "trust");
     let so = p.open_rw_session(slot).unwrap();
-    so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into())))
-        .unwrap();
+    so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
     // The SO can create public objects only, and may set CKA_TRUSTED.
-    assert_eq!(
-        rv(so.create_object(&aes("private", &[]))),
-        RvError::UserNotLoggedIn
-    );
-    let k = so
-        .create_object(&aes(
-            "wrapper",
-            &[Attribute::Private(false), Attribute::Trusted(true)],
-        ))
-        .unwrap();
+    assert_eq!(rv(so.create_object(&aes("private", &[]))), RvError::UserNotLoggedIn);
+    let k = so.create_object(&aes("wrapper", &[Attribute::Private(false), Attribute::Trusted(true)])).unwrap();
     so.logout().unwrap();
     let s = user_session(&p, slot);
     let got = s.get_attributes(k, &[AttributeType::Trusted]).unwrap();
@@ -585,8 +344,7 @@ fn so_may_trust_and_templates_round_trip() {
         RvError::AttributeReadOnly,
         "only the SO may trust"
     );
-    s.update_attributes(k, &[Attribute::Label(b"z".to_vec())])
-        .unwrap();
+    s.update_attributes(k, &[Attribute::Label(b"z".to_vec())]).unwrap();
 
     // CKA_WRAP_TEMPLATE: an attribute array, read back with the nested rules.
     let raw = h.raw();
@@ -596,27 +354,11 @@ fn so_may_trust_and_templates_round_trip() {
         let mut class = CKO_SECRET_KEY;
         let mut kt = CKK_AES;
         let mut val = [5u8; 16];
-        let mut inner = [CK_ATTRIBUTE {
-            type_: CKA_EXTRACTABLE,
-            pValue: (&raw mut f).cast(),
-            ulValueLen: 1,
-        }];
+        let mut inner = [CK_ATTRIBUTE { type_: CKA_EXTRACTABLE, pValue: (&raw mut f).cast(), ulValueLen: 1 }];
         let mut t = [
-            CK_ATTRIBUTE {
-                type_: CKA_CLASS,
-                pValue: (&raw mut class).cast(),
-                ulValueLen: 8,
-            },
-            CK_ATTRIBUTE {
-                type_: CKA_KEY_TYPE,
-                pValue: (&raw mut kt).cast(),
-                ulValueLen: 8,
-            },
-            CK_ATTRIBUTE {
-                type_: CKA_VALUE,
-                pValue: val.as_mut_ptr().cast(),
-                ulValueLen: 16,
-            },
+            CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw mut class).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: (&raw mut kt).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_VALUE, pValue: val.as_mut_ptr().cast(), ulValueLen: 16 },
             CK_ATTRIBUTE {
                 type_: CKA_WRAP_TEMPLATE,
                 pValue: inner.as_mut_ptr().cast(),
@@ -624,29 +366,15 @@ fn so_may_trust_and_templates_round_trip() {
             },
         ];
         let mut o: CK_OBJECT_HANDLE = 0;
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 4, &mut o),
-            CKR_OK
-        );
-        let mut q = CK_ATTRIBUTE {
-            type_: CKA_WRAP_TEMPLATE,
-            pValue: null_mut(),
-            ulValueLen: 0,
-        };
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 4, &mut o), CKR_OK);
+        let mut q = CK_ATTRIBUTE { type_: CKA_WRAP_TEMPLATE, pValue: null_mut(), ulValueLen: 0 };
         assert_eq!(raw.C_GetAttributeValue(s.handle(), o, &mut q, 1), CKR_OK);
         assert_eq!(q.ulValueLen as usize, size_of::<CK_ATTRIBUTE>());
         let mut out_bool = 7u8;
-        let mut back = [CK_ATTRIBUTE {
-            type_: 0,
-            pValue: (&raw mut out_bool).cast(),
-            ulValueLen: 1,
-        }];
+        let mut back = [CK_ATTRIBUTE { type_: 0, pValue: (&raw mut out_bool).cast(), ulValueLen: 1 }];
         q.pValue = back.as_mut_ptr().cast();
         assert_eq!(raw.C_GetAttributeValue(s.handle(), o, &mut q, 1), CKR_OK);
-        assert_eq!(
-            (back[0].type_, back[0].ulValueLen, out_bool),
-            (CKA_EXTRACTABLE, 1, 0)
-        );
+        assert_eq!((back[0].type_, back[0].ulValueLen, out_bool), (CKA_EXTRACTABLE, 1, 0));
         // Templates may not nest.
         let mut nested = [CK_ATTRIBUTE {
             type_: CKA_WRAP_TEMPLATE,
@@ -654,10 +382,7 @@ fn so_may_trust_and_templates_round_trip() {
             ulValueLen: size_of::<CK_ATTRIBUTE>() as CK_ULONG,
         }];
         t[3].pValue = nested.as_mut_ptr().cast();
-        assert_eq!(
-            raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 4, &mut o),
-            CKR_ATTRIBUTE_VALUE_INVALID
-        );
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 4, &mut o), CKR_ATTRIBUTE_VALUE_INVALID);
     }
 }
 
@@ -667,41 +392,19 @@ fn read_only_sessions_private_objects_and_session_objects() {
     let p = h.ctx();
     let slot = init_token(&p, "visibility");
     let ro = p.open_ro_session(slot).unwrap();
-    assert_eq!(
-        rv(ro.create_object(&data("t", b"x", true, false))),
-        RvError::SessionReadOnly
-    );
-    let sess_obj = ro
-        .create_object(&data("session-public", b"x", false, false))
-        .unwrap();
-    assert_eq!(
-        rv(ro.create_object(&data("p", b"x", false, true))),
-        RvError::UserNotLoggedIn
-    );
+    assert_eq!(rv(ro.create_object(&data("t", b"x", true, false))), RvError::SessionReadOnly);
+    let sess_obj = ro.create_object(&data("session-public", b"x", false, false)).unwrap();
+    assert_eq!(rv(ro.create_object(&data("p", b"x", false, true))), RvError::UserNotLoggedIn);
 
     let rw = p.open_rw_session(slot).unwrap();
-    let public = rw
-        .create_object(&data("public", b"pub", true, false))
-        .unwrap();
-    assert_eq!(
-        rv(rw.create_object(&data("secret", b"x", true, true))),
-        RvError::UserNotLoggedIn
-    );
-    rw.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))
-        .unwrap();
-    let private = rw
-        .create_object(&data("secret", b"private value", true, true))
-        .unwrap();
-    let private_session = rw
-        .create_object(&data("secret-session", b"x", false, true))
-        .unwrap();
+    let public = rw.create_object(&data("public", b"pub", true, false)).unwrap();
+    assert_eq!(rv(rw.create_object(&data("secret", b"x", true, true))), RvError::UserNotLoggedIn);
+    rw.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    let private = rw.create_object(&data("secret", b"private value", true, true)).unwrap();
+    let private_session = rw.create_object(&data("secret-session", b"x", false, true)).unwrap();
     assert_eq!(rv(ro.destroy_object(public)), RvError::SessionReadOnly);
-    assert_eq!(
-        rv(ro.update_attributes(public, &[Attribute::Label(b"n".to_vec())])),
-        RvError::SessionReadOnly
-    );
-    ro.update_attributes(sess_obj, &[Attribute::Label(b"renamed".to_vec())])
-        .unwrap();
+    assert_eq!(rv(ro.update_attributes(public, &[Attribute::Label(b"n".to_vec())])), RvError::SessionReadOnly);
+    ro.update_attributes(sess_obj, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
 
     let mut all = ro.find_objects(&[]).unwrap();
     all.sort_by_key(|o| o.handle());
@@ -715,27 +418,14 @@ fn read_only_sessions_private_objects_and_session_objects() {
     let mut want = vec![sess_obj, public];
     want.sort_by_key(|o| o.handle());
     assert_eq!(visible, want, "logged out: public objects only");
-    assert_eq!(
-        rv(ro.get_attributes(private, &[AttributeType::Label])),
-        RvError::ObjectHandleInvalid
-    );
-    assert_eq!(
-        rv(ro.get_attributes(private_session, &[AttributeType::Label])),
-        RvError::ObjectHandleInvalid
-    );
-    assert!(
-        ro.find_objects(&[Attribute::Label(b"secret".to_vec())])
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(rv(ro.get_attributes(private, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+    assert_eq!(rv(ro.get_attributes(private_session, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+    assert!(ro.find_objects(&[Attribute::Label(b"secret".to_vec())]).unwrap().is_empty());
 
     // Session objects go with the session that made them.
     drop(ro);
     let again = p.open_ro_session(slot).unwrap();
-    assert_eq!(
-        rv(again.get_attributes(sess_obj, &[AttributeType::Label])),
-        RvError::ObjectHandleInvalid
-    );
+    assert_eq!(rv(again.get_attributes(sess_obj, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
     assert_eq!(again.find_objects(&[]).unwrap(), vec![public]);
 }
 
@@ -755,50 +445,19 @@ fn certificates() {
         Attribute::Value(b"certificate-der".to_vec()),
     ];
     let c = s.create_object(&base).unwrap();
-    assert!(
-        !bool_attr(&s, c, AttributeType::Private),
-        "certificates are public by default"
-    );
+    assert!(!bool_attr(&s, c, AttributeType::Private), "certificates are public by default");
     assert_eq!(
-        s.find_objects(&[
-            Attribute::Id(vec![1, 2]),
-            Attribute::Class(ObjectClass::CERTIFICATE)
-        ])
-        .unwrap(),
+        s.find_objects(&[Attribute::Id(vec![1, 2]), Attribute::Class(ObjectClass::CERTIFICATE)]).unwrap(),
         vec![c]
     );
-    let got = s
-        .get_attributes(c, &[AttributeType::Value, AttributeType::Trusted])
-        .unwrap();
-    assert_eq!(
-        got,
-        vec![
-            Attribute::Value(b"certificate-der".to_vec()),
-            Attribute::Trusted(false)
-        ]
-    );
-    assert_eq!(
-        rv(s.create_object(&base[..5])),
-        RvError::TemplateIncomplete,
-        "subject and value are required"
-    );
-    assert_eq!(
-        rv(s.create_object(&base[..1])),
-        RvError::TemplateIncomplete,
-        "certificate type is required"
-    );
-    assert_eq!(
-        rv(s.update_attributes(c, &[Attribute::Subject(b"other".to_vec())])),
-        RvError::AttributeReadOnly
-    );
-    let unsupported = vec![
-        Attribute::Class(ObjectClass::CERTIFICATE),
-        Attribute::CertificateType(CertificateType::X_509_ATTR),
-    ];
-    assert_eq!(
-        rv(s.create_object(&unsupported)),
-        RvError::AttributeValueInvalid
-    );
+    let got = s.get_attributes(c, &[AttributeType::Value, AttributeType::Trusted]).unwrap();
+    assert_eq!(got, vec![Attribute::Value(b"certificate-der".to_vec()), Attribute::Trusted(false)]);
+    assert_eq!(rv(s.create_object(&base[..5])), RvError::TemplateIncomplete, "subject and value are required");
+    assert_eq!(rv(s.create_object(&base[..1])), RvError::TemplateIncomplete, "certificate type is required");
+    assert_eq!(rv(s.update_attributes(c, &[Attribute::Subject(b"other".to_vec())])), RvError::AttributeReadOnly);
+    let unsupported =
+        vec![Attribute::Class(ObjectClass::CERTIFICATE), Attribute::CertificateType(CertificateType::X_509_ATTR)];
+    assert_eq!(rv(s.create_object(&unsupported)), RvError::AttributeValueInvalid);
 }
 
 #[test]
@@ -809,11 +468,7 @@ fn find_operation_rules() {
     let s = user_session(&p, slot);
     let mut made = Vec::new();
     for i in 0..5 {
-        made.push(
-            s.create_object(&data(&format!("d{i}"), b"v", true, i % 2 == 0))
-                .unwrap()
-                .handle(),
-        );
+        made.push(s.create_object(&data(&format!("d{i}"), b"v", true, i % 2 == 0)).unwrap().handle());
     }
     let raw = h.raw();
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
@@ -821,25 +476,13 @@ fn find_operation_rules() {
         let hs = s.handle();
         let mut out = [0 as CK_OBJECT_HANDLE; 8];
         let mut n: CK_ULONG = 0;
-        assert_eq!(
-            raw.C_FindObjects(hs, out.as_mut_ptr(), 8, &mut n),
-            CKR_OPERATION_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_FindObjects(hs, out.as_mut_ptr(), 8, &mut n), CKR_OPERATION_NOT_INITIALIZED);
         assert_eq!(raw.C_FindObjectsFinal(hs), CKR_OPERATION_NOT_INITIALIZED);
         assert_eq!(raw.C_FindObjectsInit(hs, null_mut(), 1), CKR_ARGUMENTS_BAD);
         assert_eq!(raw.C_FindObjectsInit(hs, null_mut(), 0), CKR_OK);
-        assert_eq!(
-            raw.C_FindObjectsInit(hs, null_mut(), 0),
-            CKR_OPERATION_ACTIVE
-        );
-        assert_eq!(
-            raw.C_FindObjects(hs, out.as_mut_ptr(), 8, null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
-        assert_eq!(
-            raw.C_FindObjects(hs, null_mut(), 8, &mut n),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_FindObjectsInit(hs, null_mut(), 0), CKR_OPERATION_ACTIVE);
+        assert_eq!(raw.C_FindObjects(hs, out.as_mut_ptr(), 8, null_mut()), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_FindObjects(hs, null_mut(), 8, &mut n), CKR_ARGUMENTS_BAD);
         let mut got = Vec::new();
         loop {
             assert_eq!(raw.C_FindObjects(hs, out.as_mut_ptr(), 2, &mut n), CKR_OK);
@@ -854,23 +497,10 @@ fn find_operation_rules() {
         // C_SessionCancel ends a search.
         assert_eq!(raw.C_FindObjectsInit(hs, null_mut(), 0), CKR_OK);
         assert_eq!(raw.C_SessionCancel(hs, CKF_FIND_OBJECTS), CKR_OK);
-        assert_eq!(
-            raw.C_FindObjects(hs, out.as_mut_ptr(), 8, &mut n),
-            CKR_OPERATION_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_FindObjects(hs, out.as_mut_ptr(), 8, &mut n), CKR_OPERATION_NOT_INITIALIZED);
         // An attribute type oxihsm does not know.
-        let mut unknown = [CK_ATTRIBUTE {
-            type_: 0x7fff_0003,
-            pValue: null_mut(),
-            ulValueLen: 0,
-        }];
-        assert_eq!(
-            raw.C_FindObjectsInit(hs, unknown.as_mut_ptr(), 1),
-            CKR_ATTRIBUTE_TYPE_INVALID
-        );
-        assert_eq!(
-            raw.C_FindObjectsInit(0x999, null_mut(), 0),
-            CKR_SESSION_HANDLE_INVALID
-        );
+        let mut unknown = [CK_ATTRIBUTE { type_: 0x7fff_0003, pValue: null_mut(), ulValueLen: 0 }];
+        assert_eq!(raw.C_FindObjectsInit(hs, unknown.as_mut_ptr(), 1), CKR_ATTRIBUTE_TYPE_INVALID);
+        assert_eq!(raw.C_FindObjectsInit(0x999, null_mut(), 0), CKR_SESSION_HANDLE_INVALID);
     }
 }

@@ -22,11 +22,7 @@ fn slots_follow_softhsm_semantics() {
     let h = Harness::new();
     let p = h.ctx();
     let slots = p.get_all_slots().unwrap();
-    assert_eq!(
-        slots.len(),
-        1,
-        "a new store has one slot with an uninitialised token"
-    );
+    assert_eq!(slots.len(), 1, "a new store has one slot with an uninitialised token");
     assert_eq!(p.get_slots_with_token().unwrap(), slots);
     assert!(p.get_slots_with_initialized_token().unwrap().is_empty());
     let info = p.get_token_info(slots[0]).unwrap();
@@ -34,17 +30,10 @@ fn slots_follow_softhsm_semantics() {
     assert!(p.get_slot_info(slots[0]).unwrap().token_present());
     assert_eq!(rv(p.open_ro_session(slots[0])), RvError::TokenNotRecognized);
 
-    assert_eq!(
-        rv(p.init_token(slots[0], &pin("123"), "short")),
-        RvError::PinLenRange
-    );
+    assert_eq!(rv(p.init_token(slots[0], &pin("123"), "short")), RvError::PinLenRange);
     p.init_token(slots[0], &pin(SO_PIN), "alpha").unwrap();
     let slots2 = p.get_all_slots().unwrap();
-    assert_eq!(
-        slots2.len(),
-        2,
-        "initialising the spare token adds a new spare slot"
-    );
+    assert_eq!(slots2.len(), 2, "initialising the spare token adds a new spare slot");
     assert_eq!(slots2[0], slots[0], "the token keeps its slot");
     let t = p.get_token_info(slots[0]).unwrap();
     assert!(t.token_initialized() && !t.user_pin_initialized());
@@ -52,20 +41,13 @@ fn slots_follow_softhsm_semantics() {
     let serial = t.serial_number().to_string();
     assert_eq!(serial.len(), 16);
     assert!(serial.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(
-        p.get_token_info(slots[0]).unwrap().serial_number(),
-        serial,
-        "serial is stable"
-    );
+    assert_eq!(p.get_token_info(slots[0]).unwrap().serial_number(), serial, "serial is stable");
     assert!(!p.get_token_info(slots2[1]).unwrap().token_initialized());
 
     let bad = Slot::try_from(999u64).unwrap();
     assert_eq!(rv(p.get_slot_info(bad)), RvError::SlotIdInvalid);
     assert_eq!(rv(p.get_token_info(bad)), RvError::SlotIdInvalid);
-    assert_eq!(
-        rv(p.init_token(bad, &pin(SO_PIN), "x")),
-        RvError::SlotIdInvalid
-    );
+    assert_eq!(rv(p.init_token(bad, &pin(SO_PIN), "x")), RvError::SlotIdInvalid);
 
     // A second token, then a fresh instance of the library sees both with the same serials.
     p.init_token(slots2[1], &pin(SO_PIN), "beta").unwrap();
@@ -91,32 +73,17 @@ fn reinitialising_a_token_checks_the_so_pin_and_wipes_it() {
             Attribute::Label(b"x".to_vec()),
         ])
         .unwrap();
-        assert_eq!(
-            rv(p.init_token(slot, &pin(SO_PIN), "again")),
-            RvError::SessionExists
-        );
+        assert_eq!(rv(p.init_token(slot, &pin(SO_PIN), "again")), RvError::SessionExists);
     }
-    assert_eq!(
-        rv(p.init_token(slot, &pin("wrong-pin"), "again")),
-        RvError::PinIncorrect
-    );
+    assert_eq!(rv(p.init_token(slot, &pin("wrong-pin"), "again")), RvError::PinIncorrect);
     p.init_token(slot, &pin(SO_PIN), "again").unwrap();
     let t = p.get_token_info(slot).unwrap();
     assert_eq!(t.label(), "again");
     assert_eq!(t.serial_number(), serial);
-    assert!(
-        !t.user_pin_initialized(),
-        "the user PIN is gone with the old token"
-    );
-    assert!(
-        !t.so_pin_count_low(),
-        "the failed attempt belonged to the old token"
-    );
+    assert!(!t.user_pin_initialized(), "the user PIN is gone with the old token");
+    assert!(!t.so_pin_count_low(), "the failed attempt belonged to the old token");
     let s = p.open_rw_session(slot).unwrap();
-    assert_eq!(
-        rv(s.login(UserType::User, Some(&pin(USER_PIN)))),
-        RvError::UserPinNotInitialized
-    );
+    assert_eq!(rv(s.login(UserType::User, Some(&pin(USER_PIN)))), RvError::UserPinNotInitialized);
     s.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
     assert!(s.find_objects(&[]).unwrap().is_empty(), "objects are wiped");
 }
@@ -128,80 +95,35 @@ fn session_states_and_login_rules() {
     let slot = init_token(&p, "states");
     let ro = p.open_ro_session(slot).unwrap();
     let rw = p.open_rw_session(slot).unwrap();
-    assert_eq!(
-        ro.get_session_info().unwrap().session_state(),
-        SessionState::RoPublic
-    );
-    assert_eq!(
-        rw.get_session_info().unwrap().session_state(),
-        SessionState::RwPublic
-    );
-    assert!(
-        rw.get_session_info().unwrap().read_write() && !ro.get_session_info().unwrap().read_write()
-    );
+    assert_eq!(ro.get_session_info().unwrap().session_state(), SessionState::RoPublic);
+    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwPublic);
+    assert!(rw.get_session_info().unwrap().read_write() && !ro.get_session_info().unwrap().read_write());
     assert_eq!(p.get_token_info(slot).unwrap().session_count(), Some(2));
     assert_eq!(p.get_token_info(slot).unwrap().rw_session_count(), Some(1));
 
-    assert_eq!(
-        rv(rw.login(UserType::So, Some(&pin(SO_PIN)))),
-        RvError::SessionReadOnlyExists
-    );
+    assert_eq!(rv(rw.login(UserType::So, Some(&pin(SO_PIN)))), RvError::SessionReadOnlyExists);
     assert_eq!(rv(ro.logout()), RvError::UserNotLoggedIn);
     rw.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    assert_eq!(
-        ro.get_session_info().unwrap().session_state(),
-        SessionState::RoUser,
-        "login applies to every session"
-    );
-    assert_eq!(
-        rw.get_session_info().unwrap().session_state(),
-        SessionState::RwUser
-    );
-    assert_eq!(
-        rv(ro.login(UserType::User, Some(&pin(USER_PIN)))),
-        RvError::UserAlreadyLoggedIn
-    );
-    assert_eq!(
-        rv(ro.login(UserType::So, Some(&pin(SO_PIN)))),
-        RvError::UserAnotherAlreadyLoggedIn
-    );
-    assert_eq!(
-        rv(ro.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))),
-        RvError::OperationNotInitialized
-    );
+    assert_eq!(ro.get_session_info().unwrap().session_state(), SessionState::RoUser, "login applies to every session");
+    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwUser);
+    assert_eq!(rv(ro.login(UserType::User, Some(&pin(USER_PIN)))), RvError::UserAlreadyLoggedIn);
+    assert_eq!(rv(ro.login(UserType::So, Some(&pin(SO_PIN)))), RvError::UserAnotherAlreadyLoggedIn);
+    assert_eq!(rv(ro.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))), RvError::OperationNotInitialized);
     ro.logout().unwrap();
-    assert_eq!(
-        rw.get_session_info().unwrap().session_state(),
-        SessionState::RwPublic
-    );
-    assert_eq!(
-        rv(rw.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))),
-        RvError::UserNotLoggedIn
-    );
+    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwPublic);
+    assert_eq!(rv(rw.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))), RvError::UserNotLoggedIn);
     drop(ro);
 
     rw.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
-    assert_eq!(
-        rw.get_session_info().unwrap().session_state(),
-        SessionState::RwSecurityOfficer
-    );
-    assert_eq!(
-        rv(p.open_ro_session(slot)),
-        RvError::SessionReadWriteSoExists
-    );
+    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwSecurityOfficer);
+    assert_eq!(rv(p.open_ro_session(slot)), RvError::SessionReadWriteSoExists);
     let rw2 = p.open_rw_session(slot).unwrap();
-    assert_eq!(
-        rw2.get_session_info().unwrap().session_state(),
-        SessionState::RwSecurityOfficer
-    );
+    assert_eq!(rw2.get_session_info().unwrap().session_state(), SessionState::RwSecurityOfficer);
     drop(rw2);
     drop(rw);
     // Closing the last session logged the SO out.
     let s = p.open_ro_session(slot).unwrap();
-    assert_eq!(
-        s.get_session_info().unwrap().session_state(),
-        SessionState::RoPublic
-    );
+    assert_eq!(s.get_session_info().unwrap().session_state(), SessionState::RoPublic);
 
     let raw = h.raw();
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
@@ -211,45 +133,20 @@ fn session_states_and_login_rules() {
             raw.C_OpenSession(slot.id(), CKF_RW_SESSION, null_mut(), None, &mut hs),
             CKR_SESSION_PARALLEL_NOT_SUPPORTED
         );
-        assert_eq!(
-            raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
-        assert_eq!(
-            raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, &mut hs),
-            CKR_OK
-        );
+        assert_eq!(raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, null_mut()), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, &mut hs), CKR_OK);
         assert_eq!(raw.C_Login(hs, 77, null_mut(), 0), CKR_ARGUMENTS_BAD);
         let mut up = USER_PIN.as_bytes().to_vec();
-        assert_eq!(
-            raw.C_Login(hs, 77, up.as_mut_ptr(), up.len() as CK_ULONG),
-            CKR_USER_TYPE_INVALID
-        );
+        assert_eq!(raw.C_Login(hs, 77, up.as_mut_ptr(), up.len() as CK_ULONG), CKR_USER_TYPE_INVALID);
         let mut name = b"alice".to_vec();
-        assert_eq!(
-            raw.C_LoginUser(
-                hs,
-                CKU_USER,
-                up.as_mut_ptr(),
-                up.len() as CK_ULONG,
-                name.as_mut_ptr(),
-                5
-            ),
-            CKR_OK
-        );
+        assert_eq!(raw.C_LoginUser(hs, CKU_USER, up.as_mut_ptr(), up.len() as CK_ULONG, name.as_mut_ptr(), 5), CKR_OK);
         assert_eq!(raw.C_Logout(hs), CKR_OK);
         let mut info: CK_SESSION_INFO = std::mem::zeroed();
         assert_eq!(raw.C_GetSessionInfo(hs, null_mut()), CKR_ARGUMENTS_BAD);
-        assert_eq!(
-            raw.C_GetSessionInfo(0xdead, &mut info),
-            CKR_SESSION_HANDLE_INVALID
-        );
+        assert_eq!(raw.C_GetSessionInfo(0xdead, &mut info), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(raw.C_CloseSession(0xdead), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(raw.C_CloseAllSessions(slot.id()), CKR_OK);
-        assert_eq!(
-            raw.C_GetSessionInfo(hs, &mut info),
-            CKR_SESSION_HANDLE_INVALID
-        );
+        assert_eq!(raw.C_GetSessionInfo(hs, &mut info), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(raw.C_CloseAllSessions(999), CKR_SLOT_ID_INVALID);
     }
     assert_eq!(p.get_token_info(slot).unwrap().session_count(), Some(0));
@@ -261,51 +158,25 @@ fn pin_retry_counter_locks_and_is_shared_with_new_processes() {
     let p = h.ctx();
     let slot = init_token(&p, "lockout");
     let s = p.open_rw_session(slot).unwrap();
-    assert_eq!(
-        rv(s.login(UserType::User, Some(&pin("0000")))),
-        RvError::PinIncorrect
-    );
+    assert_eq!(rv(s.login(UserType::User, Some(&pin("0000")))), RvError::PinIncorrect);
     let t = p.get_token_info(slot).unwrap();
     assert!(t.user_pin_count_low() && !t.user_pin_final_try() && !t.user_pin_locked());
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
     s.logout().unwrap();
-    assert!(
-        !p.get_token_info(slot).unwrap().user_pin_count_low(),
-        "a good PIN clears the counter"
-    );
+    assert!(!p.get_token_info(slot).unwrap().user_pin_count_low(), "a good PIN clears the counter");
 
-    assert_eq!(
-        rv(s.login(UserType::User, Some(&pin("0000")))),
-        RvError::PinIncorrect
-    );
-    assert_eq!(
-        rv(s.login(UserType::User, Some(&pin("0000")))),
-        RvError::PinIncorrect
-    );
+    assert_eq!(rv(s.login(UserType::User, Some(&pin("0000")))), RvError::PinIncorrect);
+    assert_eq!(rv(s.login(UserType::User, Some(&pin("0000")))), RvError::PinIncorrect);
     assert!(p.get_token_info(slot).unwrap().user_pin_final_try());
-    assert_eq!(
-        rv(s.login(UserType::User, Some(&pin("0000")))),
-        RvError::PinIncorrect
-    );
+    assert_eq!(rv(s.login(UserType::User, Some(&pin("0000")))), RvError::PinIncorrect);
     assert!(p.get_token_info(slot).unwrap().user_pin_locked());
-    assert_eq!(
-        rv(s.login(UserType::User, Some(&pin(USER_PIN)))),
-        RvError::PinLocked,
-        "locked even with the right PIN"
-    );
+    assert_eq!(rv(s.login(UserType::User, Some(&pin(USER_PIN)))), RvError::PinLocked, "locked even with the right PIN");
 
     // A new process sees the lock.
     let out = tool("pkcs11-tool")
         .arg("--module")
         .arg(&h.lib)
-        .args([
-            "--slot",
-            &slot.id().to_string(),
-            "--login",
-            "--pin",
-            USER_PIN,
-            "--list-objects",
-        ])
+        .args(["--slot", &slot.id().to_string(), "--login", "--pin", USER_PIN, "--list-objects"])
         .envs(h.env())
         .output()
         .unwrap();
@@ -330,59 +201,35 @@ fn init_pin_and_set_pin() {
     let rw = p.open_rw_session(slot).unwrap();
     assert_eq!(rv(rw.init_pin(&pin("9999"))), RvError::UserNotLoggedIn);
     // Not logged in: C_SetPIN changes the user PIN.
-    assert_eq!(
-        rv(rw.set_pin(&pin("0000"), &pin("4321"))),
-        RvError::PinIncorrect
-    );
-    assert_eq!(
-        rv(rw.set_pin(&pin(USER_PIN), &pin("12"))),
-        RvError::PinLenRange
-    );
+    assert_eq!(rv(rw.set_pin(&pin("0000"), &pin("4321"))), RvError::PinIncorrect);
+    assert_eq!(rv(rw.set_pin(&pin(USER_PIN), &pin("12"))), RvError::PinLenRange);
     rw.set_pin(&pin(USER_PIN), &pin("4321")).unwrap();
-    assert_eq!(
-        rv(rw.login(UserType::User, Some(&pin(USER_PIN)))),
-        RvError::PinIncorrect
-    );
+    assert_eq!(rv(rw.login(UserType::User, Some(&pin(USER_PIN)))), RvError::PinIncorrect);
     rw.login(UserType::User, Some(&pin("4321"))).unwrap();
     rw.set_pin(&pin("4321"), &pin("8765")).unwrap();
     rw.logout().unwrap();
     rw.login(UserType::User, Some(&pin("8765"))).unwrap();
     rw.logout().unwrap();
     let ro = p.open_ro_session(slot).unwrap();
-    assert_eq!(
-        rv(ro.set_pin(&pin("8765"), &pin("1111"))),
-        RvError::SessionReadOnly
-    );
+    assert_eq!(rv(ro.set_pin(&pin("8765"), &pin("1111"))), RvError::SessionReadOnly);
     drop(ro);
     // The SO changes its own PIN.
     rw.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
     assert_eq!(rv(rw.init_pin(&pin("1"))), RvError::PinLenRange);
     rw.set_pin(&pin(SO_PIN), &pin("new-so-pin")).unwrap();
     rw.logout().unwrap();
-    assert_eq!(
-        rv(rw.login(UserType::So, Some(&pin(SO_PIN)))),
-        RvError::PinIncorrect
-    );
+    assert_eq!(rv(rw.login(UserType::So, Some(&pin(SO_PIN)))), RvError::PinIncorrect);
     rw.login(UserType::So, Some(&pin("new-so-pin"))).unwrap();
 
     let raw = h.raw();
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
     unsafe {
         assert_eq!(raw.C_InitPIN(rw.handle(), null_mut(), 4), CKR_ARGUMENTS_BAD);
-        assert_eq!(
-            raw.C_SetPIN(rw.handle(), null_mut(), 0, null_mut(), 0),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_SetPIN(rw.handle(), null_mut(), 0, null_mut(), 0), CKR_ARGUMENTS_BAD);
         let mut label = [b' '; 32];
-        assert_eq!(
-            raw.C_InitToken(slot.id(), null_mut(), 0, label.as_mut_ptr()),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_InitToken(slot.id(), null_mut(), 0, label.as_mut_ptr()), CKR_ARGUMENTS_BAD);
         let mut so = SO_PIN.as_bytes().to_vec();
-        assert_eq!(
-            raw.C_InitToken(slot.id(), so.as_mut_ptr(), so.len() as CK_ULONG, null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_InitToken(slot.id(), so.as_mut_ptr(), so.len() as CK_ULONG, null_mut()), CKR_ARGUMENTS_BAD);
     }
 }
 
@@ -402,19 +249,10 @@ fn random_numbers() {
     let raw = h.raw();
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
     unsafe {
-        assert_eq!(
-            raw.C_GenerateRandom(s.handle(), null_mut(), 16),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_GenerateRandom(s.handle(), null_mut(), 16), CKR_ARGUMENTS_BAD);
         let mut buf = [0u8; 4];
-        assert_eq!(
-            raw.C_GenerateRandom(0xdead, buf.as_mut_ptr(), 4),
-            CKR_SESSION_HANDLE_INVALID
-        );
-        assert_eq!(
-            raw.C_SeedRandom(s.handle(), null_mut(), 8),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_GenerateRandom(0xdead, buf.as_mut_ptr(), 4), CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(raw.C_SeedRandom(s.handle(), null_mut(), 8), CKR_ARGUMENTS_BAD);
     }
 }
 
@@ -427,10 +265,7 @@ fn mechanism_list_and_digests() {
     assert!(list.contains(&MechanismType::SHA256) && list.contains(&MechanismType::SHA512));
     let info = p.get_mechanism_info(slot, MechanismType::SHA256).unwrap();
     assert!(info.digest() && !info.sign());
-    assert_eq!(
-        rv(p.get_mechanism_info(slot, MechanismType::RSA_PKCS_OAEP)),
-        RvError::MechanismInvalid
-    );
+    assert_eq!(rv(p.get_mechanism_info(slot, MechanismType::RSA_PKCS_OAEP)), RvError::MechanismInvalid);
     let bad = Slot::try_from(4242u64).unwrap();
     assert_eq!(rv(p.get_mechanism_list(bad)), RvError::SlotIdInvalid);
 
@@ -438,10 +273,7 @@ fn mechanism_list_and_digests() {
     let s = p.open_ro_session(slot).unwrap();
     let kat = [
         (Mechanism::Sha1, "a9993e364706816aba3e25717850c26c9cd0d89d"),
-        (
-            Mechanism::Sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-        ),
+        (Mechanism::Sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
         (
             Mechanism::Sha384,
             "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
@@ -464,135 +296,65 @@ fn mechanism_list_and_digests() {
     // SAFETY: raw PKCS#11 calls with pointers to live local buffers of the lengths passed.
     unsafe {
         let hs = s.handle();
-        let mut m = CK_MECHANISM {
-            mechanism: CKM_SHA256,
-            pParameter: null_mut(),
-            ulParameterLen: 0,
-        };
+        let mut m = CK_MECHANISM { mechanism: CKM_SHA256, pParameter: null_mut(), ulParameterLen: 0 };
         let mut out = [0u8; 64];
         let mut n: CK_ULONG = 0;
         let mut data = *b"abc";
-        assert_eq!(
-            raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n),
-            CKR_OPERATION_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
         assert_eq!(raw.C_DigestInit(hs, null_mut()), CKR_ARGUMENTS_BAD);
-        let mut unknown = CK_MECHANISM {
-            mechanism: 0x7fff_fff0,
-            pParameter: null_mut(),
-            ulParameterLen: 0,
-        };
+        let mut unknown = CK_MECHANISM { mechanism: 0x7fff_fff0, pParameter: null_mut(), ulParameterLen: 0 };
         assert_eq!(raw.C_DigestInit(hs, &mut unknown), CKR_MECHANISM_INVALID);
-        let mut with_param = CK_MECHANISM {
-            mechanism: CKM_SHA256,
-            pParameter: out.as_mut_ptr().cast(),
-            ulParameterLen: 4,
-        };
-        assert_eq!(
-            raw.C_DigestInit(hs, &mut with_param),
-            CKR_MECHANISM_PARAM_INVALID
-        );
+        let mut with_param =
+            CK_MECHANISM { mechanism: CKM_SHA256, pParameter: out.as_mut_ptr().cast(), ulParameterLen: 4 };
+        assert_eq!(raw.C_DigestInit(hs, &mut with_param), CKR_MECHANISM_PARAM_INVALID);
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OPERATION_ACTIVE);
         // Size query, then a short buffer: both keep the operation.
-        assert_eq!(
-            raw.C_Digest(hs, data.as_mut_ptr(), 3, null_mut(), &mut n),
-            CKR_OK
-        );
+        assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, null_mut(), &mut n), CKR_OK);
         assert_eq!(n, 32);
         n = 31;
-        assert_eq!(
-            raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n),
-            CKR_BUFFER_TOO_SMALL
-        );
+        assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
         assert_eq!(n, 32, "the needed length is reported");
         n = 64;
-        assert_eq!(
-            raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n),
-            CKR_OK
-        );
+        assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(n, 32);
-        assert_eq!(
-            hex(&out[..32]),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n),
-            CKR_OPERATION_NOT_INITIALIZED,
-            "C_Digest ended it"
-        );
+        assert_eq!(hex(&out[..32]), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED, "C_Digest ended it");
         // Init then Final at once digests the empty string.
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
         n = 64;
         assert_eq!(raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n), CKR_OK);
-        assert_eq!(
-            hex(&out[..32]),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hex(&out[..32]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         // C_Digest cannot finish a multi-part operation; C_SessionCancel ends it.
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
         assert_eq!(raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3), CKR_OK);
-        assert_eq!(
-            raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n),
-            CKR_OPERATION_ACTIVE
-        );
+        assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OPERATION_ACTIVE);
         assert_eq!(raw.C_SessionCancel(hs, CKF_DIGEST), CKR_OK);
-        assert_eq!(
-            raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3),
-            CKR_OPERATION_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3), CKR_OPERATION_NOT_INITIALIZED);
         // A NULL data pointer with a length is a bad argument and ends the operation.
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
         assert_eq!(raw.C_DigestUpdate(hs, null_mut(), 3), CKR_ARGUMENTS_BAD);
-        assert_eq!(
-            raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n),
-            CKR_OPERATION_NOT_INITIALIZED
-        );
+        assert_eq!(raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
         // SHA3-256 (FIPS 202) through the raw interface.
-        let mut m3 = CK_MECHANISM {
-            mechanism: CKM_SHA3_256,
-            pParameter: null_mut(),
-            ulParameterLen: 0,
-        };
+        let mut m3 = CK_MECHANISM { mechanism: CKM_SHA3_256, pParameter: null_mut(), ulParameterLen: 0 };
         assert_eq!(raw.C_DigestInit(hs, &mut m3), CKR_OK);
         n = 64;
-        assert_eq!(
-            raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n),
-            CKR_OK
-        );
-        assert_eq!(
-            hex(&out[..n as usize]),
-            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
-        );
+        assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(hex(&out[..n as usize]), "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532");
         // Mechanism list size conventions.
         let mut count: CK_ULONG = 0;
-        assert_eq!(
-            raw.C_GetMechanismList(slot.id(), null_mut(), null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
-        assert_eq!(
-            raw.C_GetMechanismList(slot.id(), null_mut(), &mut count),
-            CKR_OK
-        );
+        assert_eq!(raw.C_GetMechanismList(slot.id(), null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_GetMechanismList(slot.id(), null_mut(), &mut count), CKR_OK);
         assert!(count as usize >= 9);
         let mut few = vec![0 as CK_MECHANISM_TYPE; 2];
         let mut two: CK_ULONG = 2;
-        assert_eq!(
-            raw.C_GetMechanismList(slot.id(), few.as_mut_ptr(), &mut two),
-            CKR_BUFFER_TOO_SMALL
-        );
+        assert_eq!(raw.C_GetMechanismList(slot.id(), few.as_mut_ptr(), &mut two), CKR_BUFFER_TOO_SMALL);
         assert_eq!(two, count);
         let mut slots = [0 as CK_SLOT_ID; 1];
         let mut ns: CK_ULONG = 0;
-        assert_eq!(
-            raw.C_GetSlotList(0, slots.as_mut_ptr(), &mut ns),
-            CKR_BUFFER_TOO_SMALL
-        );
+        assert_eq!(raw.C_GetSlotList(0, slots.as_mut_ptr(), &mut ns), CKR_BUFFER_TOO_SMALL);
         assert_eq!(ns, 2);
-        assert_eq!(
-            raw.C_GetSlotList(0, null_mut(), null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
+        assert_eq!(raw.C_GetSlotList(0, null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
     }
 }
 

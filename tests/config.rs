@@ -7,10 +7,7 @@ use std::process::Command;
 
 fn p11(lib: &std::path::Path) -> Command {
     let mut c = tool("pkcs11-tool");
-    c.arg("--module")
-        .arg(lib)
-        .env_remove("OXIHSM_CONF")
-        .env_remove("SOFTHSM2_CONF");
+    c.arg("--module").arg(lib).env_remove("OXIHSM_CONF").env_remove("SOFTHSM2_CONF");
     c
 }
 
@@ -34,36 +31,17 @@ fn softhsm2_conf_is_honoured_when_oxihsm_conf_is_absent() {
         "--so-pin",
         SO_PIN,
     ]));
-    assert!(
-        tokendir.join("oxihsm.db").exists(),
-        "the store is in directories.tokendir"
-    );
+    assert!(tokendir.join("oxihsm.db").exists(), "the store is in directories.tokendir");
     let slots = run_ok(p11(&h.lib).env("SOFTHSM2_CONF", &conf).arg("--list-slots"));
     assert!(slots.contains("via-softhsm-conf"), "{slots}");
 
     // OXIHSM_CONF wins over SOFTHSM2_CONF.
-    let slots = run_ok(
-        p11(&h.lib)
-            .env("SOFTHSM2_CONF", &conf)
-            .env("OXIHSM_CONF", &h.conf)
-            .arg("--list-slots"),
-    );
+    let slots = run_ok(p11(&h.lib).env("SOFTHSM2_CONF", &conf).env("OXIHSM_CONF", &h.conf).arg("--list-slots"));
     assert!(!slots.contains("via-softhsm-conf"), "{slots}");
 
     // An invalid file fails C_Initialize with a message naming the file and line.
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nlog.level = LOUD\n",
-            tokendir.display()
-        ),
-    )
-    .unwrap();
-    let out = p11(&h.lib)
-        .env("SOFTHSM2_CONF", &conf)
-        .arg("--list-slots")
-        .output()
-        .unwrap();
+    std::fs::write(&conf, format!("directories.tokendir = {}\nlog.level = LOUD\n", tokendir.display())).unwrap();
+    let out = p11(&h.lib).env("SOFTHSM2_CONF", &conf).arg("--list-slots").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:2", conf.display())), "{err}");

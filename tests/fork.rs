@@ -42,13 +42,7 @@ fn forked_child_reinitialises_and_parent_continues() {
             check(raw.C_GetSlotList(1, null_mut(), &mut n) == CKR_OK && n == 2);
             let mut hs: CK_SESSION_HANDLE = 0;
             check(
-                raw.C_OpenSession(
-                    slot.id(),
-                    CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                    null_mut(),
-                    None,
-                    &mut hs,
-                ) == CKR_OK,
+                raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut hs) == CKR_OK,
             );
             let mut pin = USER_PIN.as_bytes().to_vec();
             check(raw.C_Login(hs, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG) == CKR_OK);
@@ -62,20 +56,10 @@ fn forked_child_reinitialises_and_parent_continues() {
     // SAFETY: waiting for our own child.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert!(libc::WIFEXITED(status), "child crashed: status {status}");
-    assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
-        "child failed at step {}",
-        libc::WEXITSTATUS(status)
-    );
+    assert_eq!(libc::WEXITSTATUS(status), 0, "child failed at step {}", libc::WEXITSTATUS(status));
 
     // The parent's session and login are untouched.
-    let found = s
-        .find_objects(&[Attribute::Label(b"parent".to_vec())])
-        .unwrap();
+    let found = s.find_objects(&[Attribute::Label(b"parent".to_vec())]).unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(
-        s.get_session_info().unwrap().session_state(),
-        cryptoki::session::SessionState::RwUser
-    );
+    assert_eq!(s.get_session_info().unwrap().session_state(), cryptoki::session::SessionState::RwUser);
 }

@@ -9,10 +9,7 @@ use std::path::Path;
 
 fn p11_list(h: &Harness, login: bool) -> String {
     let mut c = tool("pkcs11-tool");
-    c.arg("--module")
-        .arg(&h.lib)
-        .envs(h.env())
-        .args(["--token-label", "persist"]);
+    c.arg("--module").arg(&h.lib).envs(h.env()).args(["--token-label", "persist"]);
     if login {
         c.args(["--login", "--pin", USER_PIN]);
     }
@@ -41,18 +38,11 @@ fn objects_are_shared_with_later_and_concurrent_processes() {
     ])
     .unwrap();
     // Session objects are not persisted.
-    s.create_object(&[
-        Attribute::Class(ObjectClass::DATA),
-        Attribute::Label(b"ephemeral".to_vec()),
-    ])
-    .unwrap();
+    s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Label(b"ephemeral".to_vec())]).unwrap();
 
     // A second process, while this one still has its session open.
     let listed = p11_list(&h, true);
-    assert!(
-        listed.contains("made-by-first") && listed.contains("private-by-first"),
-        "{listed}"
-    );
+    assert!(listed.contains("made-by-first") && listed.contains("private-by-first"), "{listed}");
     assert!(!listed.contains("ephemeral"), "{listed}");
 
     // The second process writes; this process sees it on its next call.
@@ -62,20 +52,11 @@ fn objects_are_shared_with_later_and_concurrent_processes() {
             .arg("--module")
             .arg(&h.lib)
             .envs(h.env())
-            .args([
-                "--token-label",
-                "persist",
-                "--login",
-                "--pin",
-                USER_PIN,
-                "--write-object",
-            ])
+            .args(["--token-label", "persist", "--login", "--pin", USER_PIN, "--write-object"])
             .arg(h.dir.path().join("v.txt"))
             .args(["--type", "data", "--label", "made-by-second"]),
     );
-    let found = s
-        .find_objects(&[Attribute::Label(b"made-by-second".to_vec())])
-        .unwrap();
+    let found = s.find_objects(&[Attribute::Label(b"made-by-second".to_vec())]).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(
         s.get_attributes(found[0], &[AttributeType::Value]).unwrap(),
@@ -89,15 +70,9 @@ fn objects_are_shared_with_later_and_concurrent_processes() {
     drop(s);
     p.finalize().unwrap();
     let listed = p11_list(&h, true);
-    assert!(
-        listed.contains("made-by-first") && listed.contains("private-by-first"),
-        "{listed}"
-    );
+    assert!(listed.contains("made-by-first") && listed.contains("private-by-first"), "{listed}");
     let public = p11_list(&h, false);
-    assert!(
-        public.contains("made-by-first") && !public.contains("private-by-first"),
-        "{public}"
-    );
+    assert!(public.contains("made-by-first") && !public.contains("private-by-first"), "{public}");
 }
 
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
@@ -164,35 +139,19 @@ fn no_key_material_or_private_value_reaches_the_disk() {
     ])
     .unwrap();
     // Updates and copies rewrite records: they must stay sealed too.
-    s.update_attributes(k, &[Attribute::Label(b"renamed".to_vec())])
-        .unwrap();
-    s.copy_object(o, &[Attribute::Label(b"copy".to_vec())])
-        .unwrap();
-    s.update_attributes(k2, &[Attribute::Label(b"k2".to_vec())])
-        .unwrap();
+    s.update_attributes(k, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
+    s.copy_object(o, &[Attribute::Label(b"copy".to_vec())]).unwrap();
+    s.update_attributes(k2, &[Attribute::Label(b"k2".to_vec())]).unwrap();
 
-    let needles: [&[u8]; 6] = [
-        key,
-        secret,
-        b"PUBLIC-KEY-OBJECT-VALUE-93ab",
-        private_label,
-        USER_PIN.as_bytes(),
-        SO_PIN.as_bytes(),
-    ];
+    let needles: [&[u8]; 6] =
+        [key, secret, b"PUBLIC-KEY-OBJECT-VALUE-93ab", private_label, USER_PIN.as_bytes(), SO_PIN.as_bytes()];
     let check = |phase: &str| {
         for needle in needles {
             let hits = files_containing(&h.token_dir, needle);
-            assert!(
-                hits.is_empty(),
-                "{phase}: {:?} found in {hits:?}",
-                String::from_utf8_lossy(needle)
-            );
+            assert!(hits.is_empty(), "{phase}: {:?} found in {hits:?}", String::from_utf8_lossy(needle));
         }
         // The scan does find plaintext where plaintext is expected.
-        assert!(
-            !files_containing(&h.token_dir, public).is_empty(),
-            "{phase}: the scan itself works"
-        );
+        assert!(!files_containing(&h.token_dir, public).is_empty(), "{phase}: the scan itself works");
     };
     // While the process is live (WAL and shared memory present), and after it finalised.
     check("live");

@@ -1,15 +1,15 @@
 //! A thin, audited layer over AWS-LC's EVP, HMAC and CMAC interfaces (aws-lc-sys) for what
 //! aws-lc-rs does not expose: AES in ECB/CBC/CTR with caller-controlled padding, GCM with any
-//! IV and tag length, CCM, CMAC, HMAC and digests over every SHA-2/SHA-3 hash.
+//! IV and tag length, CMAC, HMAC and digests over every SHA-2/SHA-3 hash.
 //!
 //! Each context owns its C object exclusively and frees it on drop. Every unsafe block
 //! states why the call is sound; lengths are checked before they reach C.
 
 use crate::error::{Error, Result};
-#[cfg(not(feature = "fips"))]
-use aws_lc_sys as sys;
 #[cfg(feature = "fips")]
 use aws_lc_fips_sys as sys;
+#[cfg(not(feature = "fips"))]
+use aws_lc_sys as sys;
 use std::ffi::c_int;
 use std::ptr::{NonNull, null, null_mut};
 use zeroize::Zeroizing;
@@ -29,7 +29,6 @@ pub enum Mode {
     Cbc,
     Ctr,
     Gcm,
-    Ccm,
 }
 
 fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
@@ -48,9 +47,6 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
             (Mode::Gcm, 16) => sys::EVP_aes_128_gcm(),
             (Mode::Gcm, 24) => sys::EVP_aes_192_gcm(),
             (Mode::Gcm, 32) => sys::EVP_aes_256_gcm(),
-            (Mode::Ccm, 16) => sys::EVP_aes_128_ccm(),
-            (Mode::Ccm, 24) => sys::EVP_aes_192_ccm(),
-            (Mode::Ccm, 32) => sys::EVP_aes_256_ccm(),
             _ => return Err(Error::KeySizeRange),
         }
     };
@@ -121,34 +117,6 @@ impl CipherCtx {
         Ok(c)
     }
 
-    /// CCM: the nonce (7..13 bytes), tag length and total data length are fixed up front;
-    /// for decryption the expected tag is set before any data.
-    pub fn ccm(key: &[u8], nonce: &[u8], tag_len: usize, data_len: usize, encrypt: bool, tag: Option<&[u8]>) -> Result<CipherCtx> {
-        if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(&tag_len) || tag_len % 2 != 0 {
-            return Err(Error::MechanismParamInvalid);
-        }
-        let cipher = aes(Mode::Ccm, key.len())?;
-        let mut c = CipherCtx::alloc()?;
-        c.init(cipher, null(), null(), encrypt)?;
-        c.ctrl(sys::EVP_CTRL_CCM_SET_IVLEN as c_int, c_len(nonce.len())?, null_mut())?;
-        match tag {
-            Some(t) => {
-                let mut t = t.to_vec();
-                c.ctrl(sys::EVP_CTRL_CCM_SET_TAG as c_int, c_len(t.len())?, t.as_mut_ptr().cast())?;
-            }
-            None => c.ctrl(sys::EVP_CTRL_CCM_SET_TAG as c_int, c_len(tag_len)?, null_mut())?,
-        }
-        c.init(null(), key.as_ptr(), nonce.as_ptr(), encrypt)?;
-        // Announce the total length (CCM needs it before AAD or data).
-        let mut n: c_int = 0;
-        // SAFETY: with NULL input and output, EVP_CipherUpdate records `in_len` as the length.
-        check(
-            unsafe { sys::EVP_CipherUpdate(c.ctx.as_ptr(), null_mut(), &mut n, null(), c_len(data_len)?) },
-            "CCM length",
-        )?;
-        Ok(c)
-    }
-
     /// Feeds additional authenticated data (GCM, CCM).
     pub fn aad(&mut self, aad: &[u8]) -> Result<()> {
         let mut n: c_int = 0;
@@ -160,16 +128,20 @@ impl CipherCtx {
     }
 
     /// Processes `input`, appending what it produces to `out`.
+    /// Empty input is passed on too: CCM computes its tag only once data was processed.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        if input.is_empty() {
-            return Ok(());
-        }
         let start = out.len();
         out.resize(start + input.len() + 16, 0);
         let mut n: c_int = 0;
         // SAFETY: the output has room for input.len() + one block, the most EVP writes.
         let ok = unsafe {
-            sys::EVP_CipherUpdate(self.ctx.as_ptr(), out[start..].as_mut_ptr(), &mut n, input.as_ptr(), c_len(input.len())?)
+            sys::EVP_CipherUpdate(
+                self.ctx.as_ptr(),
+                out[start..].as_mut_ptr(),
+                &mut n,
+                input.as_ptr(),
+                c_len(input.len())?,
+            )
         };
         if ok != 1 {
             out.truncate(start);

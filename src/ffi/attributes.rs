@@ -3,7 +3,6 @@
 
 use super::{slice, slice_mut};
 use crate::error::{Error, Result};
-use crate::mechanism::{self, Mechanism, ParamShape, Params};
 use crate::object::attr::{Kind, kind_of};
 use crate::object::{Attribute, Value};
 use crate::token::objects::AttrResult;
@@ -53,9 +52,7 @@ fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
             [x] => Value::Bool(*x != 0),
             _ => return Err(Error::AttributeValueInvalid),
         },
-        Kind::Ulong => Value::Ulong(CK_ULONG::from_ne_bytes(
-            b.try_into().map_err(|_| Error::AttributeValueInvalid)?,
-        )),
+        Kind::Ulong => Value::Ulong(CK_ULONG::from_ne_bytes(b.try_into().map_err(|_| Error::AttributeValueInvalid)?)),
         Kind::Bytes => Value::bytes(b),
         Kind::Date => {
             if !(b.is_empty() || b.len() == 8 && b.iter().all(u8::is_ascii_digit)) {
@@ -68,9 +65,7 @@ fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
                 return Err(Error::AttributeValueInvalid);
             }
             Value::MechList(
-                b.chunks_exact(ULONG)
-                    .map(|c| CK_ULONG::from_ne_bytes(c.try_into().expect("ULONG")))
-                    .collect(),
+                b.chunks_exact(ULONG).map(|c| CK_ULONG::from_ne_bytes(c.try_into().expect("ULONG"))).collect(),
             )
         }
         Kind::Template => return Err(Error::AttributeValueInvalid),
@@ -113,9 +108,7 @@ unsafe fn fill_one(a: &mut CK_ATTRIBUTE, v: &Value) -> Option<Error> {
             return Some(Error::BufferTooSmall);
         }
         // SAFETY: pValue holds at least t.len() CK_ATTRIBUTEs (checked above).
-        let Ok(inner) =
-            (unsafe { slice_mut(a.pValue.cast::<CK_ATTRIBUTE>(), t.len() as CK_ULONG) })
-        else {
+        let Ok(inner) = (unsafe { slice_mut(a.pValue.cast::<CK_ATTRIBUTE>(), t.len() as CK_ULONG) }) else {
             return Some(Error::ArgumentsBad);
         };
         let mut err = None;
@@ -170,27 +163,4 @@ pub unsafe fn fill(p: *mut CK_ATTRIBUTE, results: &[AttrResult]) -> Result<()> {
         first = first.or(e);
     }
     first.map_or(Ok(()), Err)
-}
-
-/// Decodes a CK_MECHANISM by the parameter shape its registry entry declares. Unknown
-/// mechanisms are CKR_MECHANISM_INVALID; malformed parameters CKR_MECHANISM_PARAM_INVALID.
-///
-/// # Safety
-/// `p` is NULL or a valid CK_MECHANISM whose parameter is valid for its length.
-pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
-    // SAFETY: caller's contract.
-    let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
-    let entry = mechanism::lookup(m.mechanism).ok_or(Error::MechanismInvalid)?;
-    let params = match entry.params {
-        ParamShape::None => {
-            if m.ulParameterLen != 0 {
-                return Err(Error::MechanismParamInvalid);
-            }
-            Params::None
-        }
-    };
-    Ok(Mechanism {
-        ty: m.mechanism,
-        params,
-    })
 }

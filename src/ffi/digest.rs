@@ -1,15 +1,12 @@
 //! Message digesting (PKCS#11 3.2 §5.12).
 
-use super::attributes::mechanism;
+use super::mechanism::mechanism;
 use super::{entry, produce, slice};
 use cryptoki_sys::*;
 
 /// §5.12 C_DigestInit.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_DigestInit(
-    h_session: CK_SESSION_HANDLE,
-    p_mechanism: *mut CK_MECHANISM,
-) -> CK_RV {
+pub unsafe extern "C" fn C_DigestInit(h_session: CK_SESSION_HANDLE, p_mechanism: *mut CK_MECHANISM) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_MECHANISM.
         let mech = unsafe { mechanism(p_mechanism) }?;
@@ -69,19 +66,21 @@ pub unsafe extern "C" fn C_DigestFinal(
 }
 
 /// Ends the digest after any error but a size problem or a wrong call order (§5.2).
-fn end_on_error(
-    m: &crate::Module,
-    h: CK_SESSION_HANDLE,
-    r: crate::Result<()>,
-) -> crate::Result<()> {
+fn end_on_error(m: &crate::Module, h: CK_SESSION_HANDLE, r: crate::Result<()>) -> crate::Result<()> {
     use crate::Error::*;
     if let Err(e) = &r
-        && !matches!(
-            e,
-            BufferTooSmall | OperationNotInitialized | OperationActive | SessionHandleInvalid
-        )
+        && !matches!(e, BufferTooSmall | OperationNotInitialized | OperationActive | SessionHandleInvalid)
     {
         m.digest_abort(h);
     }
     r
+}
+
+/// §5.12 C_DigestKey.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DigestKey(h_session: CK_SESSION_HANDLE, h_key: CK_OBJECT_HANDLE) -> CK_RV {
+    entry(|m| {
+        let r = m.digest_key(h_session, h_key);
+        end_on_error(m, h_session, r)
+    })
 }

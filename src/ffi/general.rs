@@ -2,10 +2,7 @@
 //! C_Finalize, C_GetInfo, C_GetFunctionList, C_GetInterfaceList, C_GetInterface, plus the
 //! legacy parallel-function stubs and C_WaitForSlotEvent.
 
-use super::{
-    FORKED, InitLock, MODULE, entry, forget_inherited, guard, log, out, padded,
-    register_fork_handler,
-};
+use super::{FORKED, InitLock, MODULE, entry, forget_inherited, guard, log, out, padded, register_fork_handler};
 use super::{FUNCTION_LIST_2_40, FUNCTION_LIST_3_0, FUNCTION_LIST_3_2};
 use crate::config::Config;
 use crate::error::Error;
@@ -69,10 +66,7 @@ pub unsafe extern "C" fn C_Finalize(p_reserved: *mut c_void) -> CK_RV {
             forget_inherited();
             return Err(Error::CryptokiNotInitialized);
         }
-        MODULE
-            .swap(None)
-            .map(|_| ())
-            .ok_or(Error::CryptokiNotInitialized)
+        MODULE.swap(None).map(|_| ()).ok_or(Error::CryptokiNotInitialized)
     })
 }
 
@@ -101,13 +95,7 @@ pub(crate) fn library_version() -> CK_VERSION {
 /// §5.4 C_GetInfo through the 2.40 interface (and the exported symbol).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_GetInfo(p_info: *mut CK_INFO) -> CK_RV {
-    get_info(
-        p_info,
-        CK_VERSION {
-            major: 2,
-            minor: 40,
-        },
-    )
+    get_info(p_info, CK_VERSION { major: 2, minor: 40 })
 }
 
 /// C_GetInfo of the 3.0 interface.
@@ -144,11 +132,7 @@ static INTERFACE_NAME: &[u8] = b"PKCS 11\0";
 
 static INTERFACES: LazyLock<Interfaces> = LazyLock::new(|| {
     let name = INTERFACE_NAME.as_ptr().cast_mut();
-    let iface = |list: *const c_void| CK_INTERFACE {
-        pInterfaceName: name,
-        pFunctionList: list.cast_mut(),
-        flags: 0,
-    };
+    let iface = |list: *const c_void| CK_INTERFACE { pInterfaceName: name, pFunctionList: list.cast_mut(), flags: 0 };
     Interfaces([
         iface((&raw const FUNCTION_LIST_3_2).cast()),
         iface((&raw const FUNCTION_LIST_3_0).cast()),
@@ -158,10 +142,7 @@ static INTERFACES: LazyLock<Interfaces> = LazyLock::new(|| {
 
 /// §5.4 C_GetInterfaceList.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GetInterfaceList(
-    p_list: *mut CK_INTERFACE,
-    pul_count: *mut CK_ULONG,
-) -> CK_RV {
+pub unsafe extern "C" fn C_GetInterfaceList(p_list: *mut CK_INTERFACE, pul_count: *mut CK_ULONG) -> CK_RV {
     guard(|| {
         // SAFETY: caller passes NULL or a valid CK_ULONG.
         let count = unsafe { out(pul_count) }?;
@@ -177,11 +158,7 @@ pub unsafe extern "C" fn C_GetInterfaceList(
         // SAFETY: the caller's buffer holds *count >= all.len() interfaces.
         let dst = unsafe { super::slice_mut(p_list, all.len() as CK_ULONG) }?;
         for (d, s) in dst.iter_mut().zip(all) {
-            *d = CK_INTERFACE {
-                pInterfaceName: s.pInterfaceName,
-                pFunctionList: s.pFunctionList,
-                flags: s.flags,
-            };
+            *d = CK_INTERFACE { pInterfaceName: s.pInterfaceName, pFunctionList: s.pFunctionList, flags: s.flags };
         }
         *count = all.len() as CK_ULONG;
         Ok(())
@@ -222,11 +199,7 @@ pub unsafe extern "C" fn C_GetInterface(
 
 /// §5.5 C_WaitForSlotEvent: tokens are not removable, so no slot event ever happens.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_WaitForSlotEvent(
-    _flags: CK_FLAGS,
-    _slot: *mut CK_SLOT_ID,
-    _reserved: *mut c_void,
-) -> CK_RV {
+pub unsafe extern "C" fn C_WaitForSlotEvent(_flags: CK_FLAGS, _slot: *mut CK_SLOT_ID, _reserved: *mut c_void) -> CK_RV {
     CKR_FUNCTION_NOT_SUPPORTED
 }
 

@@ -10,10 +10,13 @@
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
 mod attributes;
+mod crypt;
 mod digest;
 mod general;
+mod mechanism;
 mod object;
 mod session;
+mod sign;
 mod slot;
 mod tables;
 mod unsupported;
@@ -44,11 +47,7 @@ pub(crate) fn log(msg: &str) {
 fn rv_of(e: &Error) -> CK_RV {
     if matches!(
         e,
-        Error::Device(_)
-            | Error::DeviceMemory(_)
-            | Error::Corrupt(_)
-            | Error::Internal(_)
-            | Error::Config(_)
+        Error::Device(_) | Error::DeviceMemory(_) | Error::Corrupt(_) | Error::Internal(_) | Error::Config(_)
     ) {
         log(&e.to_string());
     }
@@ -97,10 +96,7 @@ struct InitLock;
 
 impl InitLock {
     fn take() -> InitLock {
-        while INIT_BUSY
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        while INIT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             std::thread::yield_now();
         }
         InitLock
@@ -135,9 +131,7 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
-    if n.checked_mul(size_of::<T>())
-        .is_none_or(|b| b > isize::MAX as usize)
-    {
+    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: `p` is non-NULL and, by the caller's contract, valid for `n` elements; the
@@ -157,9 +151,7 @@ pub(crate) unsafe fn slice_mut<'a, T>(p: *mut T, n: CK_ULONG) -> Result<&'a mut 
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
-    if n.checked_mul(size_of::<T>())
-        .is_none_or(|b| b > isize::MAX as usize)
-    {
+    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: as in `slice`, for writes.
@@ -222,11 +214,7 @@ pub(crate) fn padded<const N: usize>(s: &str) -> [u8; N] {
 ///
 /// # Safety
 /// `count` is NULL or valid; `p` is NULL or valid for `*count` elements.
-pub(crate) unsafe fn produce_array<T: Copy>(
-    p: *mut T,
-    count: *mut CK_ULONG,
-    items: &[T],
-) -> Result<()> {
+pub(crate) unsafe fn produce_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<()> {
     // SAFETY: caller's contract.
     let count = unsafe { out(count) }?;
     if p.is_null() {
@@ -241,4 +229,40 @@ pub(crate) unsafe fn produce_array<T: Copy>(
     unsafe { slice_mut(p, items.len() as CK_ULONG) }?.copy_from_slice(items);
     *count = items.len() as CK_ULONG;
     Ok(())
+}
+
+/// Writes an engine [`Output`](crate::mechanism::ops::Output) by the conventions of §5.2.
+///
+/// # Safety
+/// `buf` is NULL or valid for `*len` bytes (the capacity the engine was told).
+pub(crate) unsafe fn write_output(
+    buf: *mut CK_BYTE,
+    len: &mut CK_ULONG,
+    o: crate::mechanism::ops::Output,
+) -> Result<()> {
+    use crate::mechanism::ops::Output;
+    match o {
+        Output::Length(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
+        Output::TooSmall(n) => {
+            *len = n as CK_ULONG;
+            Err(Error::BufferTooSmall)
+        }
+        Output::Data(d) => {
+            // SAFETY: the engine produced Data only because `*len` >= d.len().
+            unsafe { slice_mut(buf, d.len() as CK_ULONG) }?.copy_from_slice(&d);
+            *len = d.len() as CK_ULONG;
+            Ok(())
+        }
+    }
+}
+
+/// Whether an error ends the active operation (§5.2: all but these).
+pub(crate) fn ends_operation(e: &Error) -> bool {
+    !matches!(
+        e,
+        Error::BufferTooSmall | Error::OperationNotInitialized | Error::OperationActive | Error::SessionHandleInvalid
+    )
 }

@@ -44,10 +44,7 @@ pub unsafe extern "C" fn C_CopyObject(
 
 /// §5.7 C_DestroyObject.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_DestroyObject(
-    h_session: CK_SESSION_HANDLE,
-    h_object: CK_OBJECT_HANDLE,
-) -> CK_RV {
+pub unsafe extern "C" fn C_DestroyObject(h_session: CK_SESSION_HANDLE, h_object: CK_OBJECT_HANDLE) -> CK_RV {
     entry(|m| m.destroy_object(h_session, h_object))
 }
 

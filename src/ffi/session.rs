@@ -37,20 +37,12 @@ pub unsafe extern "C" fn C_CloseAllSessions(slot_id: CK_SLOT_ID) -> CK_RV {
 
 /// §5.6 C_GetSessionInfo.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GetSessionInfo(
-    h_session: CK_SESSION_HANDLE,
-    p_info: *mut CK_SESSION_INFO,
-) -> CK_RV {
+pub unsafe extern "C" fn C_GetSessionInfo(h_session: CK_SESSION_HANDLE, p_info: *mut CK_SESSION_INFO) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_SESSION_INFO.
         let info = unsafe { out(p_info) }?;
         let s = m.session_info(h_session)?;
-        *info = CK_SESSION_INFO {
-            slotID: s.slot,
-            state: s.state,
-            flags: s.flags,
-            ulDeviceError: 0,
-        };
+        *info = CK_SESSION_INFO { slotID: s.slot, state: s.state, flags: s.flags, ulDeviceError: 0 };
         Ok(())
     })
 }
@@ -102,11 +94,7 @@ pub unsafe extern "C" fn C_SessionCancel(h_session: CK_SESSION_HANDLE, flags: CK
 
 /// §5.19 C_SeedRandom: any seed length is accepted.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_SeedRandom(
-    h_session: CK_SESSION_HANDLE,
-    p_seed: *mut CK_BYTE,
-    seed_len: CK_ULONG,
-) -> CK_RV {
+pub unsafe extern "C" fn C_SeedRandom(h_session: CK_SESSION_HANDLE, p_seed: *mut CK_BYTE, seed_len: CK_ULONG) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's buffer.
         let seed = unsafe { slice(p_seed, seed_len) }?;
@@ -116,11 +104,7 @@ pub unsafe extern "C" fn C_SeedRandom(
 
 /// §5.19 C_GenerateRandom.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GenerateRandom(
-    h_session: CK_SESSION_HANDLE,
-    p_out: *mut CK_BYTE,
-    len: CK_ULONG,
-) -> CK_RV {
+pub unsafe extern "C" fn C_GenerateRandom(h_session: CK_SESSION_HANDLE, p_out: *mut CK_BYTE, len: CK_ULONG) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's buffer of `len` bytes.
         let buf = unsafe { slice_mut(p_out, len) }?;

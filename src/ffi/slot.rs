@@ -130,20 +130,14 @@ pub unsafe extern "C" fn C_InitToken(
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;
         // SAFETY: a non-NULL label is 32 bytes (§5.5).
-        let label: [u8; 32] = unsafe { slice(p_label, 32) }?
-            .try_into()
-            .map_err(|_| Error::ArgumentsBad)?;
+        let label: [u8; 32] = unsafe { slice(p_label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
         m.init_token(slot_id, &pin, label)
     })
 }
 
 /// §5.5 C_InitPIN.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_InitPIN(
-    h_session: CK_SESSION_HANDLE,
-    p_pin: *mut CK_UTF8CHAR,
-    pin_len: CK_ULONG,
-) -> CK_RV {
+pub unsafe extern "C" fn C_InitPIN(h_session: CK_SESSION_HANDLE, p_pin: *mut CK_UTF8CHAR, pin_len: CK_ULONG) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;

@@ -1,10 +1,12 @@
 //! The function tables (2.40, 3.0, 3.2) and the interface list, built from ONE list of
 //! functions: each table is the previous one plus the functions its version added.
 
+use super::crypt::*;
 use super::digest::*;
 use super::general::*;
 use super::object::*;
 use super::session::*;
+use super::sign::*;
 use super::slot::*;
 use super::unsupported::*;
 use cryptoki_sys::*;

@@ -1,49 +1,48 @@
-//! Message digests (PKCS#11 3.2 §5.12, mechanisms of §6.x SHA-1, SHA-2, SHA-3) on AWS-LC:
-//! C_DigestInit, C_Digest, C_DigestUpdate, C_DigestFinal.
+//! Message digests (PKCS#11 3.2 §5.12): SHA-1, SHA-2 and SHA-3 on AWS-LC.
 
-use super::{Entry, Implementation, Mechanism, ParamShape, Registry, lookup};
+use super::{Entry, Implementation, Mechanism, ParamShape, Registry, info, lookup};
+use crate::crypto::evp::{DigestCtx, Hash};
 use crate::error::{Error, Result};
 use crate::module::Module;
-use aws_lc_rs::digest as d;
 use cryptoki_sys::*;
 
-/// The digests AWS-LC's safe API offers.
+/// Mechanism type and hash of every digest oxihsm offers.
+pub const DIGESTS: [(CK_MECHANISM_TYPE, Hash); 11] = [
+    (CKM_SHA_1, Hash::Sha1),
+    (CKM_SHA224, Hash::Sha224),
+    (CKM_SHA256, Hash::Sha256),
+    (CKM_SHA384, Hash::Sha384),
+    (CKM_SHA512, Hash::Sha512),
+    (CKM_SHA512_224, Hash::Sha512_224),
+    (CKM_SHA512_256, Hash::Sha512_256),
+    (CKM_SHA3_224, Hash::Sha3_224),
+    (CKM_SHA3_256, Hash::Sha3_256),
+    (CKM_SHA3_384, Hash::Sha3_384),
+    (CKM_SHA3_512, Hash::Sha3_512),
+];
+
 pub fn register(r: &mut Registry) {
-    let algs: [(CK_MECHANISM_TYPE, &'static d::Algorithm); 9] = [
-        (CKM_SHA_1, &d::SHA1_FOR_LEGACY_USE_ONLY),
-        (CKM_SHA224, &d::SHA224),
-        (CKM_SHA256, &d::SHA256),
-        (CKM_SHA384, &d::SHA384),
-        (CKM_SHA512, &d::SHA512),
-        (CKM_SHA512_256, &d::SHA512_256),
-        (CKM_SHA3_256, &d::SHA3_256),
-        (CKM_SHA3_384, &d::SHA3_384),
-        (CKM_SHA3_512, &d::SHA3_512),
-    ];
-    for (ty, alg) in algs {
+    for (ty, hash) in DIGESTS {
         r.add(Entry {
             ty,
-            info: CK_MECHANISM_INFO {
-                ulMinKeySize: 0,
-                ulMaxKeySize: 0,
-                flags: CKF_DIGEST,
-            },
+            info: info(0, 0, CKF_DIGEST),
             params: ParamShape::None,
-            implementation: Implementation::Digest(alg),
+            key_types: &[],
+            implementation: Implementation::Digest(hash),
         });
     }
 }
 
 /// An active digest operation.
 pub struct DigestOp {
-    ctx: d::Context,
+    ctx: DigestCtx,
     /// C_DigestUpdate was called: only C_DigestUpdate/C_DigestFinal may follow.
     multipart: bool,
 }
 
 impl DigestOp {
     fn len(&self) -> usize {
-        self.ctx.algorithm().output_len()
+        self.ctx.hash().len()
     }
 }
 
@@ -55,67 +54,66 @@ impl Module {
         if s.digest.is_some() {
             return Err(Error::OperationActive);
         }
-        let alg = match lookup(m.ty) {
-            Some(Entry {
-                implementation: Implementation::Digest(a),
-                info,
-                ..
-            }) if info.flags & CKF_DIGEST != 0 => *a,
+        let hash = match lookup(m.ty).map(|e| e.implementation) {
+            Some(Implementation::Digest(hash)) => hash,
             _ => return Err(Error::MechanismInvalid),
         };
-        s.digest = Some(DigestOp {
-            ctx: d::Context::new(alg),
-            multipart: false,
-        });
+        s.digest = Some(DigestOp { ctx: DigestCtx::new(hash)?, multipart: false });
         Ok(())
     }
 
     /// Output length of the active digest (size queries of C_Digest and C_DigestFinal).
     pub fn digest_len(&self, h: CK_SESSION_HANDLE) -> Result<usize> {
         let st = self.state();
-        st.session(h)?
-            .digest
-            .as_ref()
-            .map(DigestOp::len)
-            .ok_or(Error::OperationNotInitialized)
+        st.session(h)?.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized)
     }
 
     /// C_Digest: single part; ends the operation.
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<Vec<u8>> {
-        let mut st = self.state();
-        let s = st.session_mut(h)?;
-        match &s.digest {
-            None => return Err(Error::OperationNotInitialized),
-            Some(op) if op.multipart => return Err(Error::OperationActive),
-            Some(_) => {}
-        }
-        let mut op = s.digest.take().expect("checked");
+        let mut op = {
+            let mut st = self.state();
+            let s = st.session_mut(h)?;
+            match &s.digest {
+                None => return Err(Error::OperationNotInitialized),
+                Some(op) if op.multipart => return Err(Error::OperationActive),
+                Some(_) => s.digest.take().expect("checked"),
+            }
+        };
         op.ctx.update(data);
-        Ok(op.ctx.finish().as_ref().to_vec())
+        Ok(op.ctx.finish())
     }
 
     /// C_DigestUpdate.
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let mut st = self.state();
-        let op = st
-            .session_mut(h)?
-            .digest
-            .as_mut()
-            .ok_or(Error::OperationNotInitialized)?;
+        let op = st.session_mut(h)?.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
         op.multipart = true;
         op.ctx.update(data);
+        Ok(())
+    }
+
+    /// C_DigestKey: digests a secret key's value, whatever its sensitivity (§5.12).
+    pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
+        if self.state().session(h)?.digest.is_none() {
+            return Err(Error::OperationNotInitialized);
+        }
+        let obj = self.key_object(h, key)?;
+        if obj.class() != CKO_SECRET_KEY {
+            return Err(Error::KeyIndigestible);
+        }
+        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyIndigestible)?.to_vec();
+        let mut st = self.state();
+        let op = st.session_mut(h)?.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+        op.multipart = true;
+        op.ctx.update(&value);
         Ok(())
     }
 
     /// C_DigestFinal: ends the operation.
     pub fn digest_final(&self, h: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
         let mut st = self.state();
-        let op = st
-            .session_mut(h)?
-            .digest
-            .take()
-            .ok_or(Error::OperationNotInitialized)?;
-        Ok(op.ctx.finish().as_ref().to_vec())
+        let op = st.session_mut(h)?.digest.take().ok_or(Error::OperationNotInitialized)?;
+        Ok(op.ctx.finish())
     }
 
     /// Ends the active digest after an error, as the spec requires.

@@ -1,23 +1,43 @@
 //! The mechanism registry (DESIGN §1): every mechanism oxihsm implements is one entry, added
-//! by its family's file. C_GetMechanismList, C_GetMechanismInfo and every CKF_* check read
-//! this table; nothing else in the code switches on mechanism numbers.
+//! by its family's file. C_GetMechanismList, C_GetMechanismInfo and every CKF_* and key-type
+//! check read this table; nothing else in the code switches on mechanism numbers.
 
+pub mod aes;
 pub mod digest;
+pub mod keygen;
+pub mod mac;
+pub mod ops;
 
+use crate::crypto::evp::Hash;
 use cryptoki_sys::*;
 use std::sync::LazyLock;
 
 /// The shape of a mechanism's parameter, decoded at the ABI boundary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamShape {
-    /// No parameter: pParameter NULL and ulParameterLen 0.
+    /// No parameter (ulParameterLen 0).
     None,
+    /// A 16-byte IV (AES-CBC).
+    Iv16,
+    /// CK_AES_CTR_PARAMS.
+    AesCtr,
+    /// CK_GCM_PARAMS (3.x layout, or the 2.40 layout without ulIvBits).
+    Gcm,
+    /// CK_CCM_PARAMS.
+    Ccm,
+    /// CK_MAC_GENERAL_PARAMS: the output length.
+    MacGeneral,
 }
 
 /// A decoded mechanism parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Params {
     None,
+    Iv(Vec<u8>),
+    Ctr { counter_bits: u32, block: [u8; 16] },
+    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: usize },
+    Ccm { data_len: usize, nonce: Vec<u8>, aad: Vec<u8>, mac_len: usize },
+    MacLen(usize),
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -28,9 +48,12 @@ pub struct Mechanism {
 }
 
 /// What a registry entry implements.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum Implementation {
-    Digest(&'static aws_lc_rs::digest::Algorithm),
+    Digest(Hash),
+    KeyGen(keygen::KeyGen),
+    Aes(aes::AesMode),
+    Mac(mac::MacKind),
 }
 
 /// One registry entry.
@@ -39,6 +62,8 @@ pub struct Entry {
     pub ty: CK_MECHANISM_TYPE,
     pub info: CK_MECHANISM_INFO,
     pub params: ParamShape,
+    /// Key types the mechanism accepts (empty for keyless mechanisms).
+    pub key_types: &'static [CK_KEY_TYPE],
     pub implementation: Implementation,
 }
 
@@ -49,20 +74,17 @@ pub struct Registry {
 
 impl Registry {
     pub fn add(&mut self, e: Entry) {
-        debug_assert!(
-            self.entries.iter().all(|x| x.ty != e.ty),
-            "mechanism 0x{:x} registered twice",
-            e.ty
-        );
+        debug_assert!(self.entries.iter().all(|x| x.ty != e.ty), "mechanism 0x{:x} registered twice", e.ty);
         self.entries.push(e);
     }
 }
 
 static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
-    let mut r = Registry {
-        entries: Vec::new(),
-    };
+    let mut r = Registry { entries: Vec::new() };
     digest::register(&mut r);
+    keygen::register(&mut r);
+    aes::register(&mut r);
+    mac::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     r.entries
 });
@@ -76,4 +98,9 @@ pub fn registry() -> &'static [Entry] {
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
     let r = registry();
     r.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &r[i])
+}
+
+/// CK_MECHANISM_INFO in one expression.
+pub const fn info(min: CK_ULONG, max: CK_ULONG, flags: CK_FLAGS) -> CK_MECHANISM_INFO {
+    CK_MECHANISM_INFO { ulMinKeySize: min, ulMaxKeySize: max, flags }
 }

@@ -176,11 +176,7 @@ pub const DATA: &[Rule] = &[
 pub const CERTIFICATE: &[Rule] = &[
     r(CKA_CERTIFICATE_TYPE, REQ_CREATE, D::None),
     r(CKA_TRUSTED, SO_ONLY_TRUE, D::Bool(false)),
-    r(
-        CKA_CERTIFICATE_CATEGORY,
-        0,
-        D::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED),
-    ),
+    r(CKA_CERTIFICATE_CATEGORY, 0, D::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED)),
     r(CKA_CHECK_VALUE, 0, D::None),
     r(CKA_START_DATE, MODIFIABLE, D::EmptyBytes),
     r(CKA_END_DATE, MODIFIABLE, D::EmptyBytes),
@@ -197,11 +193,7 @@ pub const X509: &[Rule] = &[
     r(CKA_URL, 0, D::EmptyBytes),
     r(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, 0, D::EmptyBytes),
     r(CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, D::EmptyBytes),
-    r(
-        CKA_JAVA_MIDP_SECURITY_DOMAIN,
-        0,
-        D::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
-    ),
+    r(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0, D::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED)),
     r(CKA_NAME_HASH_ALGORITHM, 0, D::Ulong(CKM_SHA_1)),
 ];
 
@@ -230,11 +222,7 @@ pub const SECRET_KEY: &[Rule] = &[
     r(CKA_ALWAYS_SENSITIVE, COMPUTED, D::Computed),
     r(CKA_NEVER_EXTRACTABLE, COMPUTED, D::Computed),
     r(CKA_CHECK_VALUE, 0, D::None),
-    r(
-        CKA_WRAP_WITH_TRUSTED,
-        MODIFIABLE | STICKY_TRUE,
-        D::Bool(false),
-    ),
+    r(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STICKY_TRUE, D::Bool(false)),
     r(CKA_TRUSTED, MODIFIABLE | SO_ONLY_TRUE, D::Bool(false)),
     r(CKA_WRAP_TEMPLATE, 0, D::EmptyTemplate),
     r(CKA_UNWRAP_TEMPLATE, 0, D::EmptyTemplate),
@@ -243,12 +231,25 @@ pub const SECRET_KEY: &[Rule] = &[
 
 /// Secret keys holding their value in CKA_VALUE (AES Table 206, generic secret Table 185).
 pub const VALUE_KEY: &[Rule] = &[
-    r(
-        CKA_VALUE,
-        REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE,
-        D::None,
-    ),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
     r(CKA_VALUE_LEN, NO_CREATE | REQ_GENERATE, D::Computed),
+];
+
+/// Secret key types whose material is CKA_VALUE.
+pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
+    CKK_AES,
+    CKK_GENERIC_SECRET,
+    CKK_SHA_1_HMAC,
+    CKK_SHA224_HMAC,
+    CKK_SHA256_HMAC,
+    CKK_SHA384_HMAC,
+    CKK_SHA512_HMAC,
+    CKK_SHA512_224_HMAC,
+    CKK_SHA512_256_HMAC,
+    CKK_SHA3_224_HMAC,
+    CKK_SHA3_256_HMAC,
+    CKK_SHA3_384_HMAC,
+    CKK_SHA3_512_HMAC,
 ];
 
 /// The rule tables that apply to an object of `class` with `subtype` (key or certificate type).
@@ -275,12 +276,7 @@ pub fn subtype_attr(class: CK_OBJECT_CLASS) -> Option<CK_ATTRIBUTE_TYPE> {
 
 /// The rule for `ty` in `schema`; later tables override earlier ones.
 pub fn rule_in(schema: &[&'static [Rule]], ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
-    schema
-        .iter()
-        .rev()
-        .flat_map(|t| t.iter())
-        .find(|r| r.ty == ty)
-        .copied()
+    schema.iter().rev().flat_map(|t| t.iter()).find(|r| r.ty == ty).copied()
 }
 
 #[cfg(test)]
@@ -291,11 +287,7 @@ mod tests {
     fn every_rule_has_a_kind() {
         for t in [STORAGE, DATA, CERTIFICATE, X509, KEY, SECRET_KEY, VALUE_KEY] {
             for r in t {
-                assert!(
-                    kind_of(r.ty).is_some(),
-                    "attribute 0x{:x} lacks a kind",
-                    r.ty
-                );
+                assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
             }
         }
     }

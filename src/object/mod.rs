@@ -95,9 +95,7 @@ impl Object {
     }
 
     pub fn unique_id(&self) -> &str {
-        self.bytes(CKA_UNIQUE_ID)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        self.bytes(CKA_UNIQUE_ID).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
     }
 
     /// Number of attributes.
@@ -111,18 +109,13 @@ impl Object {
 
     /// Approximate size in bytes (C_GetObjectSize).
     pub fn size(&self) -> usize {
-        self.attrs
-            .values()
-            .map(|v| 16 + encode_value(v).len())
-            .sum()
+        self.attrs.values().map(|v| 16 + encode_value(v).len()).sum()
     }
 }
 
 impl FromIterator<(CK_ATTRIBUTE_TYPE, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>>(it: I) -> Self {
-        Object {
-            attrs: it.into_iter().collect(),
-        }
+        Object { attrs: it.into_iter().collect() }
     }
 }
 
@@ -180,18 +173,14 @@ pub fn decode_value(b: &[u8]) -> Result<Value> {
             [1] => Value::Bool(true),
             _ => return Err(bad()),
         },
-        TAG_ULONG => {
-            Value::Ulong(u64::from_le_bytes(rest.try_into().map_err(|_| bad())?) as CK_ULONG)
-        }
+        TAG_ULONG => Value::Ulong(u64::from_le_bytes(rest.try_into().map_err(|_| bad())?) as CK_ULONG),
         TAG_BYTES => Value::bytes(rest),
         TAG_MECHS => {
             if rest.len() % 8 != 0 {
                 return Err(bad());
             }
             Value::MechList(
-                rest.chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as CK_ULONG)
-                    .collect(),
+                rest.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as CK_ULONG).collect(),
             )
         }
         TAG_TEMPLATE => {

@@ -37,10 +37,7 @@ fn schema_of(obj: &Object) -> Vec<&'static [Rule]> {
 /// Rejects a template that names one attribute twice with different values.
 fn check_duplicates(template: &[Attribute]) -> Result<()> {
     for (i, a) in template.iter().enumerate() {
-        if template[..i]
-            .iter()
-            .any(|b| b.ty == a.ty && b.value != a.value)
-        {
+        if template[..i].iter().any(|b| b.ty == a.ty && b.value != a.value) {
             return Err(Error::TemplateInconsistent);
         }
     }
@@ -48,28 +45,59 @@ fn check_duplicates(template: &[Attribute]) -> Result<()> {
 }
 
 fn template_ulong(template: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
-    template
-        .iter()
-        .find(|a| a.ty == ty)
-        .and_then(|a| match a.value {
-            Value::Ulong(u) => Some(u),
-            _ => None,
-        })
+    template.iter().find(|a| a.ty == ty).and_then(|a| match a.value {
+        Value::Ulong(u) => Some(u),
+        _ => None,
+    })
+}
+
+/// How an object comes to be: the spec's footnotes differ for each.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    /// C_CreateObject.
+    Create,
+    /// C_GenerateKey with `mechanism`, making a key of `class`/`key_type` with `value`.
+    Generate { class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, mechanism: CK_MECHANISM_TYPE, value: super::Bytes },
 }
 
 /// Builds the object that C_CreateObject makes from `template`, with `unique_id`.
 pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<Object> {
+    build(template, actor, unique_id, Origin::Create)
+}
+
+/// Builds a new object from `template` for `origin`.
+pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Origin) -> Result<Object> {
     check_duplicates(template)?;
-    let class = template_ulong(template, CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
-    let sub = match attr::subtype_attr(class) {
-        Some(a) => Some(template_ulong(template, a).ok_or(Error::TemplateIncomplete)?),
-        None => None,
+    let (forbidden, required) = match origin {
+        Origin::Create => (NO_CREATE, REQ_CREATE),
+        Origin::Generate { .. } => (NO_GENERATE, REQ_GENERATE),
+    };
+    let fixed = |ty: CK_ATTRIBUTE_TYPE, want: CK_ULONG| -> Result<CK_ULONG> {
+        match template_ulong(template, ty) {
+            Some(v) if v != want => Err(Error::TemplateInconsistent),
+            _ => Ok(want),
+        }
+    };
+    let (class, sub) = match &origin {
+        Origin::Create => {
+            let class = template_ulong(template, CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
+            let sub = match attr::subtype_attr(class) {
+                Some(a) => Some(template_ulong(template, a).ok_or(Error::TemplateIncomplete)?),
+                None => None,
+            };
+            (class, sub)
+        }
+        Origin::Generate { class, key_type, .. } => (fixed(CKA_CLASS, *class)?, Some(fixed(CKA_KEY_TYPE, *key_type)?)),
     };
     let schema = attr::schema(class, sub).ok_or(Error::AttributeValueInvalid)?;
     let mut obj = Object::default();
+    obj.set(CKA_CLASS, Value::Ulong(class));
+    if let (Some(a), Some(v)) = (attr::subtype_attr(class), sub) {
+        obj.set(a, Value::Ulong(v));
+    }
     for a in template {
         let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
-        if rule.flags & NO_CREATE != 0 {
+        if rule.flags & forbidden != 0 {
             return Err(Error::AttributeReadOnly);
         }
         if rule.flags & SO_ONLY_TRUE != 0 && a.value == Value::Bool(true) && !actor.so {
@@ -77,11 +105,14 @@ pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<O
         }
         obj.set(a.ty, a.value.clone());
     }
+    if let Origin::Generate { value, .. } = &origin {
+        obj.set(CKA_VALUE, Value::Bytes(value.clone()));
+    }
     for rule in schema.iter().flat_map(|t| t.iter()) {
         if obj.get(rule.ty).is_some() {
             continue;
         }
-        if rule.flags & REQ_CREATE != 0 {
+        if rule.flags & required != 0 {
             return Err(Error::TemplateIncomplete);
         }
         if let Some(v) = rule.default.value() {
@@ -94,16 +125,19 @@ pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<O
     }
     obj.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
     if attr::subtype_attr(class) == Some(CKA_KEY_TYPE) {
-        obj.set(CKA_LOCAL, Value::Bool(false));
-        obj.set(
-            CKA_KEY_GEN_MECHANISM,
-            Value::Ulong(CK_UNAVAILABLE_INFORMATION),
-        );
+        let (local, mech) = match &origin {
+            Origin::Create => (false, CK_UNAVAILABLE_INFORMATION),
+            Origin::Generate { mechanism, .. } => (true, *mechanism),
+        };
+        obj.set(CKA_LOCAL, Value::Bool(local));
+        obj.set(CKA_KEY_GEN_MECHANISM, Value::Ulong(mech));
     }
     if is_key {
-        // Imported key material was known outside the token.
-        obj.set(CKA_ALWAYS_SENSITIVE, Value::Bool(false));
-        obj.set(CKA_NEVER_EXTRACTABLE, Value::Bool(false));
+        // Imported key material was known outside the token; generated material never was.
+        let generated = matches!(origin, Origin::Generate { .. });
+        let (sensitive, extractable) = (obj.flag(CKA_SENSITIVE), obj.flag(CKA_EXTRACTABLE));
+        obj.set(CKA_ALWAYS_SENSITIVE, Value::Bool(generated && sensitive));
+        obj.set(CKA_NEVER_EXTRACTABLE, Value::Bool(generated && !extractable));
     }
     validate(&obj, actor)?;
     Ok(obj)
@@ -154,27 +188,17 @@ fn check_change(obj: &Object, a: &Attribute, actor: Actor, copy: bool) -> Result
     let schema = schema_of(obj);
     let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
     let cur = obj.get(a.ty);
-    let copy_flag = copy
-        && matches!(
-            a.ty,
-            CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE
-        );
+    let copy_flag = copy && matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
     if !copy_flag && rule.flags & MODIFIABLE == 0 {
         return Err(Error::AttributeReadOnly);
     }
     if copy && a.ty == CKA_MODIFIABLE && a.value == Value::Bool(true) && !obj.flag(CKA_MODIFIABLE) {
         return Err(Error::AttributeReadOnly);
     }
-    if rule.flags & STICKY_TRUE != 0
-        && cur == Some(&Value::Bool(true))
-        && a.value != Value::Bool(true)
-    {
+    if rule.flags & STICKY_TRUE != 0 && cur == Some(&Value::Bool(true)) && a.value != Value::Bool(true) {
         return Err(Error::AttributeReadOnly);
     }
-    if rule.flags & STICKY_FALSE != 0
-        && cur == Some(&Value::Bool(false))
-        && a.value != Value::Bool(false)
-    {
+    if rule.flags & STICKY_FALSE != 0 && cur == Some(&Value::Bool(false)) && a.value != Value::Bool(false) {
         return Err(Error::AttributeReadOnly);
     }
     if rule.flags & SO_ONLY_TRUE != 0 && a.value == Value::Bool(true) && !actor.so {
@@ -207,10 +231,7 @@ pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str)
     check_duplicates(template)?;
     let mut new = obj.clone();
     for a in template {
-        let storage_flag = matches!(
-            a.ty,
-            CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE
-        );
+        let storage_flag = matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
         if !storage_flag && !obj.flag(CKA_MODIFIABLE) {
             return Err(Error::AttributeReadOnly);
         }
@@ -249,19 +270,14 @@ pub fn is_key_material(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
 /// C_FindObjects matching: every template attribute is present, revealable and equal.
 /// A sensitive attribute never matches, so a search cannot probe key values.
 pub fn matches(obj: &Object, template: &[Attribute]) -> bool {
-    template
-        .iter()
-        .all(|a| matches!(reveal(obj, a.ty), Reveal::Value(v) if *v == a.value))
+    template.iter().all(|a| matches!(reveal(obj, a.ty), Reveal::Value(v) if *v == a.value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const USER: Actor = Actor {
-        so: false,
-        allow_extractable: true,
-    };
+    const USER: Actor = Actor { so: false, allow_extractable: true };
 
     fn aes(extra: &[Attribute]) -> Result<Object> {
         let mut t = vec![
@@ -286,27 +302,12 @@ mod tests {
 
     #[test]
     fn create_errors() {
+        assert!(matches!(aes(&[Attribute::new(CKA_VALUE_LEN, Value::Ulong(16))]), Err(Error::AttributeReadOnly)));
+        assert!(matches!(aes(&[Attribute::new(CKA_LOCAL, Value::Bool(true))]), Err(Error::AttributeReadOnly)));
+        assert!(matches!(aes(&[Attribute::new(CKA_MODULUS, Value::bytes(vec![1]))]), Err(Error::AttributeTypeInvalid)));
+        assert!(matches!(aes(&[Attribute::new(CKA_TRUSTED, Value::Bool(true))]), Err(Error::AttributeReadOnly)));
         assert!(matches!(
-            aes(&[Attribute::new(CKA_VALUE_LEN, Value::Ulong(16))]),
-            Err(Error::AttributeReadOnly)
-        ));
-        assert!(matches!(
-            aes(&[Attribute::new(CKA_LOCAL, Value::Bool(true))]),
-            Err(Error::AttributeReadOnly)
-        ));
-        assert!(matches!(
-            aes(&[Attribute::new(CKA_MODULUS, Value::bytes(vec![1]))]),
-            Err(Error::AttributeTypeInvalid)
-        ));
-        assert!(matches!(
-            aes(&[Attribute::new(CKA_TRUSTED, Value::Bool(true))]),
-            Err(Error::AttributeReadOnly)
-        ));
-        assert!(matches!(
-            aes(&[
-                Attribute::new(CKA_SENSITIVE, Value::Bool(true)),
-                Attribute::new(CKA_SENSITIVE, Value::Bool(false))
-            ]),
+            aes(&[Attribute::new(CKA_SENSITIVE, Value::Bool(true)), Attribute::new(CKA_SENSITIVE, Value::Bool(false))]),
             Err(Error::TemplateInconsistent)
         ));
         let short = [
@@ -314,34 +315,16 @@ mod tests {
             Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES)),
             Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 15])),
         ];
-        assert!(matches!(
-            create(&short, USER, "u"),
-            Err(Error::AttributeValueInvalid)
-        ));
-        assert!(matches!(
-            create(&short[..2], USER, "u"),
-            Err(Error::TemplateIncomplete)
-        ));
-        assert!(matches!(
-            create(&short[1..], USER, "u"),
-            Err(Error::TemplateIncomplete)
-        ));
-        let no_ext = Actor {
-            so: false,
-            allow_extractable: false,
-        };
+        assert!(matches!(create(&short, USER, "u"), Err(Error::AttributeValueInvalid)));
+        assert!(matches!(create(&short[..2], USER, "u"), Err(Error::TemplateIncomplete)));
+        assert!(matches!(create(&short[1..], USER, "u"), Err(Error::TemplateIncomplete)));
+        let no_ext = Actor { so: false, allow_extractable: false };
         let ext = [
             &short[..2],
-            &[
-                Attribute::new(CKA_VALUE, Value::bytes(vec![1; 16])),
-                Attribute::new(CKA_EXTRACTABLE, Value::Bool(true)),
-            ],
+            &[Attribute::new(CKA_VALUE, Value::bytes(vec![1; 16])), Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))],
         ]
         .concat();
-        assert!(matches!(
-            create(&ext, no_ext, "u"),
-            Err(Error::AttributeValueInvalid)
-        ));
+        assert!(matches!(create(&ext, no_ext, "u"), Err(Error::AttributeValueInvalid)));
     }
 
     #[test]
@@ -352,51 +335,25 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(reveal(&k, CKA_VALUE), Reveal::Value(_)));
-        let k2 = set_attributes(
-            &k,
-            &[Attribute::new(CKA_SENSITIVE, Value::Bool(true))],
-            USER,
-        )
-        .unwrap();
+        let k2 = set_attributes(&k, &[Attribute::new(CKA_SENSITIVE, Value::Bool(true))], USER).unwrap();
         assert!(matches!(
-            set_attributes(
-                &k2,
-                &[Attribute::new(CKA_SENSITIVE, Value::Bool(false))],
-                USER
-            ),
+            set_attributes(&k2, &[Attribute::new(CKA_SENSITIVE, Value::Bool(false))], USER),
             Err(Error::AttributeReadOnly)
         ));
         assert!(!k2.flag(CKA_ALWAYS_SENSITIVE));
-        let k3 = set_attributes(
-            &k,
-            &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(false))],
-            USER,
-        )
-        .unwrap();
+        let k3 = set_attributes(&k, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(false))], USER).unwrap();
         assert!(matches!(
-            set_attributes(
-                &k3,
-                &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))],
-                USER
-            ),
+            set_attributes(&k3, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))], USER),
             Err(Error::AttributeReadOnly)
         ));
         assert!(matches!(reveal(&k3, CKA_VALUE), Reveal::Sensitive));
         assert!(matches!(
-            set_attributes(
-                &k,
-                &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))],
-                USER
-            ),
+            set_attributes(&k, &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))], USER),
             Err(Error::AttributeReadOnly)
         ));
         let ro = aes(&[Attribute::new(CKA_MODIFIABLE, Value::Bool(false))]).unwrap();
         assert!(matches!(
-            set_attributes(
-                &ro,
-                &[Attribute::new(CKA_LABEL, Value::bytes(b"x".to_vec()))],
-                USER
-            ),
+            set_attributes(&ro, &[Attribute::new(CKA_LABEL, Value::bytes(b"x".to_vec()))], USER),
             Err(Error::ActionProhibited)
         ));
     }
@@ -404,41 +361,21 @@ mod tests {
     #[test]
     fn copy_rules() {
         let k = aes(&[]).unwrap();
-        let c = copy(
-            &k,
-            &[Attribute::new(CKA_TOKEN, Value::Bool(true))],
-            USER,
-            "u2",
-        )
-        .unwrap();
+        let c = copy(&k, &[Attribute::new(CKA_TOKEN, Value::Bool(true))], USER, "u2").unwrap();
         assert!(c.is_token());
         assert_eq!(c.unique_id(), "u2");
         assert!(matches!(
-            copy(
-                &k,
-                &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))],
-                USER,
-                "u3"
-            ),
+            copy(&k, &[Attribute::new(CKA_EXTRACTABLE, Value::Bool(true))], USER, "u3"),
             Err(Error::AttributeReadOnly)
         ));
         let nc = aes(&[Attribute::new(CKA_COPYABLE, Value::Bool(false))]).unwrap();
-        assert!(matches!(
-            copy(&nc, &[], USER, "u4"),
-            Err(Error::ActionProhibited)
-        ));
+        assert!(matches!(copy(&nc, &[], USER, "u4"), Err(Error::ActionProhibited)));
     }
 
     #[test]
     fn sensitive_values_never_match() {
         let k = aes(&[]).unwrap();
-        assert!(!matches(
-            &k,
-            &[Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16]))]
-        ));
-        assert!(matches(
-            &k,
-            &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))]
-        ));
+        assert!(!matches(&k, &[Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16]))]));
+        assert!(matches(&k, &[Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_AES))]));
     }
 }

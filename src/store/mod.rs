@@ -70,28 +70,12 @@ pub trait Store: Send {
     /// Replaces a PIN's wrapping of the master key and clears its failure counter.
     fn set_pin(&mut self, id: TokenId, who: Who, w: &PinWrap) -> Result<()>;
     /// Stores a new object; returns its id.
-    fn insert_object(
-        &mut self,
-        token: TokenId,
-        obj: &Object,
-        sealer: Option<&Sealer>,
-    ) -> Result<ObjectId>;
+    fn insert_object(&mut self, token: TokenId, obj: &Object, sealer: Option<&Sealer>) -> Result<ObjectId>;
     /// Loads one object of `token`; `None` when it does not exist or is private and no
     /// sealer is given.
-    fn load_object(
-        &self,
-        token: TokenId,
-        id: ObjectId,
-        sealer: Option<&Sealer>,
-    ) -> Result<Option<Object>>;
+    fn load_object(&self, token: TokenId, id: ObjectId, sealer: Option<&Sealer>) -> Result<Option<Object>>;
     /// Replaces an object's attributes.
-    fn update_object(
-        &mut self,
-        token: TokenId,
-        id: ObjectId,
-        obj: &Object,
-        sealer: Option<&Sealer>,
-    ) -> Result<()>;
+    fn update_object(&mut self, token: TokenId, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()>;
     /// Deletes an object; false when it did not exist.
     fn delete_object(&mut self, token: TokenId, id: ObjectId) -> Result<bool>;
     /// Candidate objects for a search: narrowed by an indexed attribute or the class when the

@@ -17,11 +17,7 @@ impl Sealer {
     pub fn new(mk: SecretKey256, token_uuid: [u8; 16]) -> Result<Sealer> {
         let ik = crypto::hmac_sha256(mk.as_bytes(), &[b"oxihsm index key v1", &token_uuid]);
         let index_key = SecretKey256::from_slice(&ik)?;
-        Ok(Sealer {
-            mk,
-            index_key,
-            token_uuid,
-        })
+        Ok(Sealer { mk, index_key, token_uuid })
     }
 
     pub fn master_key(&self) -> &SecretKey256 {
@@ -47,21 +43,13 @@ impl Sealer {
     }
 
     /// Opens what [`Sealer::seal_attr`] made for the same object and attribute.
-    pub fn open_attr(
-        &self,
-        uid: &str,
-        ty: CK_ATTRIBUTE_TYPE,
-        sealed: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn open_attr(&self, uid: &str, ty: CK_ATTRIBUTE_TYPE, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         crypto::open(&self.mk, &self.aad(uid, ty), sealed)
     }
 
     /// Index digest for a private object's attribute: keyed, so the file does not reveal it.
     pub fn private_digest(&self, ty: CK_ATTRIBUTE_TYPE, encoded: &[u8]) -> [u8; 32] {
-        crypto::hmac_sha256(
-            self.index_key.as_bytes(),
-            &[&(ty as u64).to_le_bytes(), encoded],
-        )
+        crypto::hmac_sha256(self.index_key.as_bytes(), &[&(ty as u64).to_le_bytes(), encoded])
     }
 }
 

@@ -68,9 +68,7 @@ impl SqliteStore {
     }
 
     fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 }
 
@@ -83,12 +81,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| {
-            Error::Device(format!(
-                "cannot create token directory {}: {e}",
-                dir.display()
-            ))
-        })
+        .map_err(|e| Error::Device(format!("cannot create token directory {}: {e}", dir.display())))
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`].
@@ -97,9 +90,7 @@ pub fn migrate(conn: &Connection) -> Result<()> {
     let r = (|| -> Result<()> {
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if v > SCHEMA_VERSION {
-            return Err(Error::Device(format!(
-                "store schema {v} is newer than this oxihsm ({SCHEMA_VERSION})"
-            )));
+            return Err(Error::Device(format!("store schema {v} is newer than this oxihsm ({SCHEMA_VERSION})")));
         }
         if v < 1 {
             conn.execute_batch(SCHEMA_V1)?;
@@ -136,15 +127,8 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         uuid: u,
         label: l,
         serial: r.get(4)?,
-        kdf: KdfParams {
-            memory_kib: r.get(5)?,
-            iterations: r.get(6)?,
-            parallelism: r.get(7)?,
-        },
-        so: PinWrap {
-            salt: r.get(8)?,
-            wrapped: r.get(9)?,
-        },
+        kdf: KdfParams { memory_kib: r.get(5)?, iterations: r.get(6)?, parallelism: r.get(7)? },
+        so: PinWrap { salt: r.get(8)?, wrapped: r.get(9)? },
         user: match (user_salt, user_wrapped) {
             (Some(salt), Some(wrapped)) => Some(PinWrap { salt, wrapped }),
             _ => None,
@@ -212,9 +196,7 @@ fn digests(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<(CK_ATTRIBUTE_TY
         if let Some(v) = obj.get(ty) {
             let enc = object::encode_value(v);
             let d = if obj.is_private() {
-                sealer
-                    .ok_or(Error::UserNotLoggedIn)?
-                    .private_digest(ty, &enc)
+                sealer.ok_or(Error::UserNotLoggedIn)?.private_digest(ty, &enc)
             } else {
                 public_digest(ty, &enc)
             };
@@ -224,15 +206,9 @@ fn digests(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<(CK_ATTRIBUTE_TY
     Ok(out)
 }
 
-fn write_index(
-    tx: &rusqlite::Transaction<'_>,
-    id: ObjectId,
-    obj: &Object,
-    sealer: Option<&Sealer>,
-) -> Result<()> {
+fn write_index(tx: &rusqlite::Transaction<'_>, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()> {
     tx.execute("DELETE FROM object_index WHERE object_id = ?1", [id])?;
-    let mut st =
-        tx.prepare_cached("INSERT INTO object_index(attr, digest, object_id) VALUES (?1, ?2, ?3)")?;
+    let mut st = tx.prepare_cached("INSERT INTO object_index(attr, digest, object_id) VALUES (?1, ?2, ?3)")?;
     for (ty, d) in digests(obj, sealer)? {
         st.execute(params![ty as i64, &d[..], id])?;
     }
@@ -241,17 +217,13 @@ fn write_index(
 
 impl Store for SqliteStore {
     fn tokens(&self) -> Result<Vec<TokenRecord>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens ORDER BY slot_id"))?;
+        let mut st = self.conn.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens ORDER BY slot_id"))?;
         let rows = st.query_map([], token_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn token(&self, id: TokenId) -> Result<Option<TokenRecord>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?;
+        let mut st = self.conn.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?;
         Ok(st.query_row([id], token_row).optional()?)
     }
 
@@ -276,11 +248,7 @@ impl Store for SqliteStore {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        let rec = tx.query_row(
-            &format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"),
-            [id],
-            token_row,
-        )?;
+        let rec = tx.query_row(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"), [id], token_row)?;
         tx.commit()?;
         Ok(rec)
     }
@@ -288,21 +256,17 @@ impl Store for SqliteStore {
     fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32> {
         let (col, _, _) = who_cols(who);
         let tx = self.tx()?;
-        let n: u32 = tx.query_row(
-            &format!("UPDATE tokens SET {col} = {col} + 1 WHERE id = ?1 RETURNING {col}"),
-            [id],
-            |r| r.get(0),
-        )?;
+        let n: u32 =
+            tx.query_row(&format!("UPDATE tokens SET {col} = {col} + 1 WHERE id = ?1 RETURNING {col}"), [id], |r| {
+                r.get(0)
+            })?;
         tx.commit()?;
         Ok(n)
     }
 
     fn clear_failures(&mut self, id: TokenId, who: Who) -> Result<()> {
         let (col, _, _) = who_cols(who);
-        self.conn.execute(
-            &format!("UPDATE tokens SET {col} = 0 WHERE id = ?1 AND {col} != 0"),
-            [id],
-        )?;
+        self.conn.execute(&format!("UPDATE tokens SET {col} = 0 WHERE id = ?1 AND {col} != 0"), [id])?;
         Ok(())
     }
 
@@ -318,44 +282,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn insert_object(
-        &mut self,
-        token: TokenId,
-        obj: &Object,
-        sealer: Option<&Sealer>,
-    ) -> Result<ObjectId> {
+    fn insert_object(&mut self, token: TokenId, obj: &Object, sealer: Option<&Sealer>) -> Result<ObjectId> {
         let rec = encode_record(obj, sealer)?;
         let tx = self.tx()?;
-        tx.prepare_cached(
-            "INSERT INTO objects(token_id, uid, class, private, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            token,
-            obj.unique_id(),
-            obj.class() as i64,
-            obj.is_private(),
-            rec
-        ])?;
+        tx.prepare_cached("INSERT INTO objects(token_id, uid, class, private, attrs) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![token, obj.unique_id(), obj.class() as i64, obj.is_private(), rec])?;
         let id = tx.last_insert_rowid();
         write_index(&tx, id, obj, sealer)?;
         tx.commit()?;
         Ok(id)
     }
 
-    fn load_object(
-        &self,
-        token: TokenId,
-        id: ObjectId,
-        sealer: Option<&Sealer>,
-    ) -> Result<Option<Object>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT uid, private, attrs FROM objects WHERE id = ?1 AND token_id = ?2",
-        )?;
-        let row: Option<(String, bool, Vec<u8>)> = st
-            .query_row(params![id, token], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?;
+    fn load_object(&self, token: TokenId, id: ObjectId, sealer: Option<&Sealer>) -> Result<Option<Object>> {
+        let mut st =
+            self.conn.prepare_cached("SELECT uid, private, attrs FROM objects WHERE id = ?1 AND token_id = ?2")?;
+        let row: Option<(String, bool, Vec<u8>)> =
+            st.query_row(params![id, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
         match row {
             None => Ok(None),
             Some((_, true, _)) if sealer.is_none() => Ok(None),
@@ -363,13 +305,7 @@ impl Store for SqliteStore {
         }
     }
 
-    fn update_object(
-        &mut self,
-        token: TokenId,
-        id: ObjectId,
-        obj: &Object,
-        sealer: Option<&Sealer>,
-    ) -> Result<()> {
+    fn update_object(&mut self, token: TokenId, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()> {
         let rec = encode_record(obj, sealer)?;
         let tx = self.tx()?;
         let n = tx.execute(
@@ -385,19 +321,11 @@ impl Store for SqliteStore {
     }
 
     fn delete_object(&mut self, token: TokenId, id: ObjectId) -> Result<bool> {
-        let n = self.conn.execute(
-            "DELETE FROM objects WHERE id = ?1 AND token_id = ?2",
-            params![id, token],
-        )?;
+        let n = self.conn.execute("DELETE FROM objects WHERE id = ?1 AND token_id = ?2", params![id, token])?;
         Ok(n == 1)
     }
 
-    fn candidates(
-        &self,
-        token: TokenId,
-        template: &[Attribute],
-        sealer: Option<&Sealer>,
-    ) -> Result<Vec<ObjectId>> {
+    fn candidates(&self, token: TokenId, template: &[Attribute], sealer: Option<&Sealer>) -> Result<Vec<ObjectId>> {
         let private_ok = sealer.is_some();
         if let Some(a) = template.iter().find(|a| INDEXED.contains(&a.ty)) {
             let enc = object::encode_value(&a.value);
@@ -407,19 +335,13 @@ impl Store for SqliteStore {
                 "SELECT o.id FROM object_index i JOIN objects o ON o.id = i.object_id \
                  WHERE i.attr = ?1 AND i.digest IN (?2, ?3) AND o.token_id = ?4 AND (o.private = 0 OR ?5) ORDER BY o.id",
             )?;
-            let ids = st.query_map(
-                params![a.ty as i64, &pubd[..], &privd[..], token, private_ok],
-                |r| r.get(0),
-            )?;
+            let ids = st.query_map(params![a.ty as i64, &pubd[..], &privd[..], token, private_ok], |r| r.get(0))?;
             return Ok(ids.collect::<rusqlite::Result<Vec<_>>>()?);
         }
-        let class = template
-            .iter()
-            .find(|a| a.ty == CKA_CLASS)
-            .and_then(|a| match a.value {
-                object::Value::Ulong(c) => Some(c as i64),
-                _ => None,
-            });
+        let class = template.iter().find(|a| a.ty == CKA_CLASS).and_then(|a| match a.value {
+            object::Value::Ulong(c) => Some(c as i64),
+            _ => None,
+        });
         let mut st = self.conn.prepare_cached(
             "SELECT id FROM objects WHERE token_id = ?1 AND (?2 IS NULL OR class = ?2) AND (private = 0 OR ?3) ORDER BY id",
         )?;

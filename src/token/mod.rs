@@ -41,11 +41,7 @@ pub struct TokenInfo {
 }
 
 fn pin_len_ok(pin: &[u8]) -> Result<()> {
-    if (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) {
-        Ok(())
-    } else {
-        Err(Error::PinLenRange)
-    }
+    if (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) { Ok(()) } else { Err(Error::PinLenRange) }
 }
 
 fn wrap_mk(
@@ -61,13 +57,7 @@ fn wrap_mk(
     Ok(PinWrap { salt, wrapped })
 }
 
-fn pin_flags(
-    failures: u32,
-    max: u32,
-    low: CK_FLAGS,
-    final_try: CK_FLAGS,
-    locked: CK_FLAGS,
-) -> CK_FLAGS {
+fn pin_flags(failures: u32, max: u32, low: CK_FLAGS, final_try: CK_FLAGS, locked: CK_FLAGS) -> CK_FLAGS {
     if failures >= max {
         locked
     } else if failures + 1 == max {
@@ -128,9 +118,7 @@ impl Module {
                     CKF_SO_PIN_LOCKED,
                 );
                 let st = self.state();
-                let (n, rw) = st
-                    .sessions_on(t.id)
-                    .fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
+                let (n, rw) = st.sessions_on(t.id).fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
                 TokenInfo {
                     label: t.label,
                     manufacturer: MANUFACTURER.into(),
@@ -151,15 +139,9 @@ impl Module {
     }
 
     /// C_GetMechanismInfo.
-    pub fn mechanism_info(
-        &self,
-        slot: CK_SLOT_ID,
-        ty: CK_MECHANISM_TYPE,
-    ) -> Result<CK_MECHANISM_INFO> {
+    pub fn mechanism_info(&self, slot: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO> {
         self.slot(slot as u64)?;
-        mechanism::lookup(ty)
-            .map(|m| m.info)
-            .ok_or(Error::MechanismInvalid)
+        mechanism::lookup(ty).map(|m| m.info).ok_or(Error::MechanismInvalid)
     }
 
     /// Checks `pin` for `who` against the stored wrapping, counting the attempt first so that
@@ -211,22 +193,12 @@ impl Module {
         crypto::random_fill(&mut uuid)?;
         let serial = match &old {
             Some(t) => t.serial.clone(),
-            None => crypto::random_vec(8)?
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            None => crypto::random_vec(8)?.iter().map(|b| format!("{b:02x}")).collect(),
         };
         let kdf = self.config.pin_kdf;
         let so = wrap_mk(&mk, so_pin, &uuid, kdf, true)?;
-        let new = NewToken {
-            slot_id: slot as u64,
-            uuid,
-            label,
-            serial,
-            kdf,
-            so,
-            max_failures: self.config.max_pin_failures,
-        };
+        let new =
+            NewToken { slot_id: slot as u64, uuid, label, serial, kdf, so, max_failures: self.config.max_pin_failures };
         self.store().put_token(&new)?;
         if let Some(t) = old {
             self.state().logins.remove(&t.id);
@@ -239,10 +211,7 @@ impl Module {
         let (token, sealer) = {
             let st = self.state();
             let s = st.session(h)?;
-            let login = st
-                .login(s.token)
-                .filter(|l| l.user == UserKind::So)
-                .ok_or(Error::UserNotLoggedIn)?;
+            let login = st.login(s.token).filter(|l| l.user == UserKind::So).ok_or(Error::UserNotLoggedIn)?;
             if !s.rw {
                 return Err(Error::SessionReadOnly);
             }

@@ -9,7 +9,7 @@ use super::session::FindOp;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::module::{Login, Module, SESSION_OBJECT_BASE, SessionObject, UserKind};
-use crate::object::policy::{self, Actor, Reveal};
+use crate::object::policy::{self, Actor, Origin, Reveal};
 use crate::object::{Attribute, Object, Value};
 use crate::store::{Sealer, TokenId};
 use cryptoki_sys::*;
@@ -23,9 +23,7 @@ struct Ctx {
 
 impl Ctx {
     fn user(&self) -> bool {
-        self.login
-            .as_ref()
-            .is_some_and(|l| l.user == UserKind::User)
+        self.login.as_ref().is_some_and(|l| l.user == UserKind::User)
     }
 
     fn sealer(&self) -> Option<&Sealer> {
@@ -33,10 +31,7 @@ impl Ctx {
     }
 
     fn user_sealer(&self) -> Option<&Sealer> {
-        self.login
-            .as_ref()
-            .filter(|l| l.user == UserKind::User)
-            .map(|l| &*l.sealer)
+        self.login.as_ref().filter(|l| l.user == UserKind::User).map(|l| &*l.sealer)
     }
 }
 
@@ -49,21 +44,14 @@ pub enum AttrResult {
 }
 
 fn new_unique_id() -> Result<String> {
-    Ok(crypto::random_vec(16)?
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crypto::random_vec(16)?.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Module {
     fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
         let st = self.state();
         let s = st.session(h)?;
-        Ok(Ctx {
-            token: s.token,
-            rw: s.rw,
-            login: st.login(s.token).cloned(),
-        })
+        Ok(Ctx { token: s.token, rw: s.rw, login: st.login(s.token).cloned() })
     }
 
     fn actor(&self, c: &Ctx) -> Actor {
@@ -77,16 +65,11 @@ impl Module {
     fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Object> {
         let obj = if handle >= SESSION_OBJECT_BASE {
             let st = self.state();
-            let o = st
-                .session_objects
-                .get(&handle)
-                .filter(|o| o.token == c.token);
+            let o = st.session_objects.get(&handle).filter(|o| o.token == c.token);
             o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
         } else {
             let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
-            self.store()
-                .load_object(c.token, id, c.sealer())?
-                .ok_or(Error::ObjectHandleInvalid)?
+            self.store().load_object(c.token, id, c.sealer())?.ok_or(Error::ObjectHandleInvalid)?
         };
         if obj.is_private() && !c.user() {
             return Err(Error::ObjectHandleInvalid);
@@ -114,27 +97,32 @@ impl Module {
         st.session(h)?;
         let handle = st.next_object;
         st.next_object += 1;
-        st.session_objects.insert(
-            handle,
-            SessionObject {
-                token: c.token,
-                owner: h,
-                obj,
-            },
-        );
+        st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj });
         Ok(handle)
     }
 
     /// C_CreateObject.
-    pub fn create_object(
+    pub fn create_object(&self, h: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<CK_OBJECT_HANDLE> {
+        self.create_with(h, template, Origin::Create)
+    }
+
+    /// Makes and stores a new object from `template` for `origin` (create, generate, ...).
+    pub(crate) fn create_with(
         &self,
         h: CK_SESSION_HANDLE,
         template: &[Attribute],
+        origin: Origin,
     ) -> Result<CK_OBJECT_HANDLE> {
         let c = self.ctx(h)?;
-        let obj = policy::finish(policy::create(template, self.actor(&c), &new_unique_id()?)?);
+        let obj = policy::finish(policy::build(template, self.actor(&c), &new_unique_id()?, origin)?);
         Module::admit(&c, &obj)?;
         self.insert(h, &c, obj)
+    }
+
+    /// Loads an object the session `h` may see.
+    pub(crate) fn load_for(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<Object> {
+        let c = self.ctx(h)?;
+        self.load(&c, handle)
     }
 
     /// C_CopyObject.
@@ -165,11 +153,7 @@ impl Module {
             self.state().session_objects.remove(&handle);
             return Ok(());
         }
-        if self.store().delete_object(c.token, handle as i64)? {
-            Ok(())
-        } else {
-            Err(Error::ObjectHandleInvalid)
-        }
+        if self.store().delete_object(c.token, handle as i64)? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
     }
 
     /// C_GetObjectSize.
@@ -198,12 +182,7 @@ impl Module {
     }
 
     /// C_SetAttributeValue.
-    pub fn set_attributes(
-        &self,
-        h: CK_SESSION_HANDLE,
-        handle: CK_OBJECT_HANDLE,
-        template: &[Attribute],
-    ) -> Result<()> {
+    pub fn set_attributes(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE, template: &[Attribute]) -> Result<()> {
         let c = self.ctx(h)?;
         let obj = self.load(&c, handle)?;
         if obj.is_token() && !c.rw {
@@ -212,15 +191,11 @@ impl Module {
         let new = policy::set_attributes(&obj, template, self.actor(&c))?;
         if handle >= SESSION_OBJECT_BASE {
             let mut st = self.state();
-            let o = st
-                .session_objects
-                .get_mut(&handle)
-                .ok_or(Error::ObjectHandleInvalid)?;
+            let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
             o.obj = new;
             return Ok(());
         }
-        self.store()
-            .update_object(c.token, handle as i64, &new, c.sealer())
+        self.store().update_object(c.token, handle as i64, &new, c.sealer())
     }
 
     /// C_FindObjectsInit: takes a snapshot of the matching handles.
@@ -241,9 +216,7 @@ impl Module {
             v.sort_unstable();
             v
         };
-        let ids = self
-            .store()
-            .candidates(c.token, template, c.user_sealer())?;
+        let ids = self.store().candidates(c.token, template, c.user_sealer())?;
         for id in ids {
             let obj = self.store().load_object(c.token, id, c.sealer())?;
             if let Some(o) = obj
@@ -265,11 +238,7 @@ impl Module {
     /// C_FindObjects: up to `max` more handles.
     pub fn find_next(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
         let mut st = self.state();
-        let f = st
-            .session_mut(h)?
-            .find
-            .as_mut()
-            .ok_or(Error::OperationNotInitialized)?;
+        let f = st.session_mut(h)?.find.as_mut().ok_or(Error::OperationNotInitialized)?;
         let end = (f.pos + max).min(f.handles.len());
         let out = f.handles[f.pos..end].to_vec();
         f.pos = end;
@@ -279,10 +248,6 @@ impl Module {
     /// C_FindObjectsFinal.
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
-        st.session_mut(h)?
-            .find
-            .take()
-            .map(|_| ())
-            .ok_or(Error::OperationNotInitialized)
+        st.session_mut(h)?.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
     }
 }

@@ -4,6 +4,7 @@
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::mechanism::digest::DigestOp;
+use crate::mechanism::ops::{CipherOp, MacOp};
 use crate::module::{Login, Module, SlotView, UserKind};
 use crate::store::{TokenId, Who};
 use cryptoki_sys::*;
@@ -22,6 +23,10 @@ pub struct Session {
     pub rw: bool,
     pub find: Option<FindOp>,
     pub digest: Option<DigestOp>,
+    pub encrypt: Option<CipherOp>,
+    pub decrypt: Option<CipherOp>,
+    pub sign: Option<MacOp>,
+    pub verify: Option<MacOp>,
 }
 
 /// What C_GetSessionInfo reports.
@@ -56,6 +61,10 @@ impl Module {
                 rw,
                 find: None,
                 digest: None,
+                encrypt: None,
+                decrypt: None,
+                sign: None,
+                verify: None,
             },
         );
         Ok(h)
@@ -79,12 +88,7 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         let mut st = self.state();
-        let gone: Vec<_> = st
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.slot == slot)
-            .map(|(h, _)| *h)
-            .collect();
+        let gone: Vec<_> = st.sessions.iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| *h).collect();
         for h in &gone {
             st.sessions.remove(h);
         }
@@ -107,11 +111,7 @@ impl Module {
             (Some(UserKind::So), _) => CKS_RW_SO_FUNCTIONS,
         };
         let flags = CKF_SERIAL_SESSION | if s.rw { CKF_RW_SESSION } else { 0 };
-        Ok(SessionInfo {
-            slot: s.slot,
-            state,
-            flags,
-        })
+        Ok(SessionInfo { slot: s.slot, state, flags })
     }
 
     /// C_Login (and C_LoginUser, which has no user names here).
@@ -145,11 +145,7 @@ impl Module {
         };
         let (token, kind) = token;
         let t = self.token_record(token)?;
-        let who = if kind == UserKind::So {
-            Who::So
-        } else {
-            Who::User
-        };
+        let who = if kind == UserKind::So { Who::So } else { Who::User };
         let mk = self.verify_pin(&t, who, pin)?;
         let sealer = Arc::new(Module::sealer(&t, mk)?);
         let mut st = self.state();
@@ -167,10 +163,7 @@ impl Module {
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
         let token = st.session(h)?.token;
-        st.logins
-            .remove(&token)
-            .map(|_| ())
-            .ok_or(Error::UserNotLoggedIn)
+        st.logins.remove(&token).map(|_| ()).ok_or(Error::UserNotLoggedIn)
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.
@@ -182,6 +175,18 @@ impl Module {
         }
         if flags & CKF_DIGEST != 0 {
             s.digest = None;
+        }
+        if flags & CKF_ENCRYPT != 0 {
+            s.encrypt = None;
+        }
+        if flags & CKF_DECRYPT != 0 {
+            s.decrypt = None;
+        }
+        if flags & CKF_SIGN != 0 {
+            s.sign = None;
+        }
+        if flags & CKF_VERIFY != 0 {
+            s.verify = None;
         }
         Ok(())
     }

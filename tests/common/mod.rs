@@ -16,10 +16,7 @@ pub const USER_PIN: &str = "1234";
 /// The liboxihsm.so cargo built for this test run (target/<profile>/liboxihsm.so).
 pub fn built_lib() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let lib = dir.join("liboxihsm.so");
     assert!(lib.exists(), "{} not built", lib.display());
     lib
@@ -61,12 +58,7 @@ impl Harness {
         .expect("write config");
         let lib = dir.path().join("liboxihsm.so");
         std::fs::copy(built_lib(), &lib).expect("copy library");
-        Harness {
-            dir,
-            lib,
-            conf,
-            token_dir,
-        }
+        Harness { dir, lib, conf, token_dir }
     }
 
     /// Loads this harness's library copy and initialises it with this store.
@@ -75,8 +67,7 @@ impl Harness {
         // SAFETY: serialised by ENV; other test threads read the variable only under it.
         unsafe { std::env::set_var("OXIHSM_CONF", &self.conf) };
         let p = Pkcs11::new(&self.lib).expect("load module");
-        p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .expect("C_Initialize");
+        p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
         p
     }
 
@@ -95,11 +86,9 @@ impl Harness {
 /// Initialises a token in the spare slot with SO_PIN and USER_PIN and returns its slot.
 pub fn init_token(p: &Pkcs11, label: &str) -> Slot {
     let spare = *p.get_all_slots().unwrap().last().unwrap();
-    p.init_token(spare, &AuthPin::new(SO_PIN.into()), label)
-        .unwrap();
+    p.init_token(spare, &AuthPin::new(SO_PIN.into()), label).unwrap();
     let s = p.open_rw_session(spare).unwrap();
-    s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into())))
-        .unwrap();
+    s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
     s.init_pin(&AuthPin::new(USER_PIN.into())).unwrap();
     s.logout().unwrap();
     spare
@@ -108,8 +97,7 @@ pub fn init_token(p: &Pkcs11, label: &str) -> Slot {
 /// A logged-in RW user session on `slot`.
 pub fn user_session(p: &Pkcs11, slot: Slot) -> Session {
     let s = p.open_rw_session(slot).unwrap();
-    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))
-        .unwrap();
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
     s
 }
 
@@ -123,13 +111,9 @@ pub fn rv<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> cryptoki::error:
 
 /// Runs a program, failing clearly when it is not installed.
 pub fn tool(name: &str) -> std::process::Command {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{name}` is not installed: .ci/run installs it (apt-get install opensc / openssl)"
-    );
+    let found =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false);
+    assert!(found, "`{name}` is not installed: .ci/run installs it (apt-get install opensc / openssl)");
     std::process::Command::new(name)
 }
 
@@ -153,15 +137,143 @@ impl Harness {
     }
 
     /// C_Initialize with `args` (NULL or a CK_C_INITIALIZE_ARGS), with this store configured.
-    pub fn raw_init_args(
-        &self,
-        raw: &cryptoki_sys::Pkcs11,
-        args: *mut std::ffi::c_void,
-    ) -> cryptoki_sys::CK_RV {
+    pub fn raw_init_args(&self, raw: &cryptoki_sys::Pkcs11, args: *mut std::ffi::c_void) -> cryptoki_sys::CK_RV {
         let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
         // SAFETY: serialised by ENV.
         unsafe { std::env::set_var("OXIHSM_CONF", &self.conf) };
         // SAFETY: the caller passes NULL or valid init args.
         unsafe { raw.C_Initialize(args) }
     }
+}
+
+/// Raw PKCS#11 calls on one session, returning the CK_RV on failure: for tests that need
+/// any mechanism parameter or want the exact return code.
+pub struct RawSession {
+    pub lib: cryptoki_sys::Pkcs11,
+    pub h: cryptoki_sys::CK_SESSION_HANDLE,
+}
+
+pub type RawResult<T> = Result<T, cryptoki_sys::CK_RV>;
+
+fn ck(rv: cryptoki_sys::CK_RV) -> RawResult<()> {
+    if rv == cryptoki_sys::CKR_OK { Ok(()) } else { Err(rv) }
+}
+
+/// A CK_MECHANISM pointing at `param` (which must outlive its use).
+pub fn mech<T>(ty: cryptoki_sys::CK_MECHANISM_TYPE, param: Option<&mut T>) -> cryptoki_sys::CK_MECHANISM {
+    match param {
+        Some(p) => cryptoki_sys::CK_MECHANISM {
+            mechanism: ty,
+            pParameter: (p as *mut T).cast(),
+            ulParameterLen: size_of::<T>() as cryptoki_sys::CK_ULONG,
+        },
+        None => cryptoki_sys::CK_MECHANISM { mechanism: ty, pParameter: std::ptr::null_mut(), ulParameterLen: 0 },
+    }
+}
+
+impl RawSession {
+    pub fn new(h: &Harness, s: &Session) -> RawSession {
+        RawSession { lib: h.raw(), h: s.handle() }
+    }
+
+    /// Imports a session secret key usable for everything.
+    pub fn secret_key(
+        &self,
+        key_type: cryptoki_sys::CK_KEY_TYPE,
+        value: &[u8],
+    ) -> RawResult<cryptoki_sys::CK_OBJECT_HANDLE> {
+        use cryptoki_sys::*;
+        let mut class = CKO_SECRET_KEY;
+        let mut kt = key_type;
+        let mut v = value.to_vec();
+        let mut t = [
+            CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw mut class).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: (&raw mut kt).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_VALUE, pValue: v.as_mut_ptr().cast(), ulValueLen: v.len() as CK_ULONG },
+        ];
+        let mut o = 0;
+        // SAFETY: the template points at live locals of the lengths given.
+        ck(unsafe { self.lib.C_CreateObject(self.h, t.as_mut_ptr(), 3, &mut o) })?;
+        Ok(o)
+    }
+
+    fn run(
+        &self,
+        init: impl FnOnce() -> cryptoki_sys::CK_RV,
+        mut op: impl FnMut(*mut u8, *mut cryptoki_sys::CK_ULONG) -> cryptoki_sys::CK_RV,
+    ) -> RawResult<Vec<u8>> {
+        ck(init())?;
+        let mut n: cryptoki_sys::CK_ULONG = 0;
+        ck(op(std::ptr::null_mut(), &mut n))?;
+        let mut out = vec![0u8; n as usize];
+        ck(op(out.as_mut_ptr(), &mut n))?;
+        out.truncate(n as usize);
+        Ok(out)
+    }
+
+    /// C_EncryptInit + C_Encrypt (size query, then the call).
+    pub fn encrypt(
+        &self,
+        m: &mut cryptoki_sys::CK_MECHANISM,
+        key: cryptoki_sys::CK_OBJECT_HANDLE,
+        data: &[u8],
+    ) -> RawResult<Vec<u8>> {
+        let mut d = data.to_vec();
+        // SAFETY: mechanism and buffers are live for the calls.
+        self.run(
+            || unsafe { self.lib.C_EncryptInit(self.h, m, key) },
+            |o, n| unsafe { self.lib.C_Encrypt(self.h, d.as_mut_ptr(), d.len() as _, o, n) },
+        )
+    }
+
+    /// C_DecryptInit + C_Decrypt.
+    pub fn decrypt(
+        &self,
+        m: &mut cryptoki_sys::CK_MECHANISM,
+        key: cryptoki_sys::CK_OBJECT_HANDLE,
+        data: &[u8],
+    ) -> RawResult<Vec<u8>> {
+        let mut d = data.to_vec();
+        // SAFETY: mechanism and buffers are live for the calls.
+        self.run(
+            || unsafe { self.lib.C_DecryptInit(self.h, m, key) },
+            |o, n| unsafe { self.lib.C_Decrypt(self.h, d.as_mut_ptr(), d.len() as _, o, n) },
+        )
+    }
+
+    /// C_SignInit + C_Sign.
+    pub fn sign(
+        &self,
+        m: &mut cryptoki_sys::CK_MECHANISM,
+        key: cryptoki_sys::CK_OBJECT_HANDLE,
+        data: &[u8],
+    ) -> RawResult<Vec<u8>> {
+        let mut d = data.to_vec();
+        // SAFETY: mechanism and buffers are live for the calls.
+        self.run(
+            || unsafe { self.lib.C_SignInit(self.h, m, key) },
+            |o, n| unsafe { self.lib.C_Sign(self.h, d.as_mut_ptr(), d.len() as _, o, n) },
+        )
+    }
+
+    /// C_VerifyInit + C_Verify.
+    pub fn verify(
+        &self,
+        m: &mut cryptoki_sys::CK_MECHANISM,
+        key: cryptoki_sys::CK_OBJECT_HANDLE,
+        data: &[u8],
+        sig: &[u8],
+    ) -> RawResult<()> {
+        let mut d = data.to_vec();
+        let mut s = sig.to_vec();
+        // SAFETY: mechanism and buffers are live for the calls.
+        ck(unsafe { self.lib.C_VerifyInit(self.h, m, key) })?;
+        // SAFETY: as above.
+        ck(unsafe { self.lib.C_Verify(self.h, d.as_mut_ptr(), d.len() as _, s.as_mut_ptr(), s.len() as _) })
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

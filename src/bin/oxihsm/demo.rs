@@ -25,10 +25,7 @@ fn module_path() -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
     let lib = exe.with_file_name("liboxihsm.so");
     if !lib.exists() {
-        return Err(format!(
-            "{} not found: build with `cargo build --release`",
-            lib.display()
-        ));
+        return Err(format!("{} not found: build with `cargo build --release`", lib.display()));
     }
     Ok(lib)
 }
@@ -43,15 +40,10 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
     let conf = dir.join("oxihsm.toml");
     if !conf.exists() {
-        let text = format!(
-            "# oxihsm demo store\ntoken_dir = \"{}\"\n",
-            dir.join("tokens").display()
-        );
+        let text = format!("# oxihsm demo store\ntoken_dir = \"{}\"\n", dir.join("tokens").display());
         std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
     }
     // The module reads OXIHSM_CONF when it is initialised: run the demo in a child process
@@ -65,11 +57,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .env("OXIHSM_CONF", &conf)
             .status()
             .map_err(|e| e.to_string())?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err("demo failed".into())
-        };
+        return if status.success() { Ok(()) } else { Err("demo failed".into()) };
     }
     demo(&conf)
 }
@@ -79,16 +67,9 @@ fn demo(conf: &Path) -> Result<()> {
     println!("module:  {}", lib.display());
     println!("config:  {}", conf.display());
     let p11 = ck("load module", Pkcs11::new(&lib))?;
-    ck(
-        "C_Initialize",
-        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)),
-    )?;
+    ck("C_Initialize", p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)))?;
     let info = ck("C_GetInfo", p11.get_library_info())?;
-    println!(
-        "library: {} {}",
-        info.manufacturer_id(),
-        info.library_description()
-    );
+    println!("library: {} {}", info.manufacturer_id(), info.library_description());
 
     // Find our token, or initialise the spare one.
     let mut slot = None;
@@ -103,24 +84,13 @@ fn demo(conf: &Path) -> Result<()> {
             s
         }
         None => {
-            let spare = *ck("C_GetSlotList", p11.get_all_slots())?
-                .last()
-                .ok_or("no slot")?;
-            ck(
-                "C_InitToken",
-                p11.init_token(spare, &AuthPin::new(SO_PIN.into()), LABEL),
-            )?;
+            let spare = *ck("C_GetSlotList", p11.get_all_slots())?.last().ok_or("no slot")?;
+            ck("C_InitToken", p11.init_token(spare, &AuthPin::new(SO_PIN.into()), LABEL))?;
             let so = ck("C_OpenSession", p11.open_rw_session(spare))?;
-            ck(
-                "C_Login(SO)",
-                so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))),
-            )?;
+            ck("C_Login(SO)", so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))))?;
             ck("C_InitPIN", so.init_pin(&AuthPin::new(USER_PIN.into())))?;
             drop(so);
-            println!(
-                "token:   '{LABEL}' initialised in slot {} (SO PIN {SO_PIN}, user PIN {USER_PIN})",
-                spare.id()
-            );
+            println!("token:   '{LABEL}' initialised in slot {} (SO PIN {SO_PIN}, user PIN {USER_PIN})", spare.id());
             spare
         }
     };
@@ -128,16 +98,10 @@ fn demo(conf: &Path) -> Result<()> {
     println!("serial:  {}", t.serial_number());
 
     let s = ck("C_OpenSession", p11.open_rw_session(slot))?;
-    ck(
-        "C_Login(User)",
-        s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))),
-    )?;
+    ck("C_Login(User)", s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))))?;
     // Start from a clean slate on re-runs.
     for label in ["demo-note", "demo-aes-key"] {
-        for o in ck(
-            "C_FindObjects",
-            s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())]),
-        )? {
+        for o in ck("C_FindObjects", s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())]))? {
             ck("C_DestroyObject", s.destroy_object(o))?;
         }
     }
@@ -166,50 +130,27 @@ fn demo(conf: &Path) -> Result<()> {
             Attribute::Value(key_bytes),
         ]),
     )?;
-    println!(
-        "stored:  data object 'demo-note' (handle {data}) and AES-256 key 'demo-aes-key' (handle {key})"
-    );
+    println!("stored:  data object 'demo-note' (handle {data}) and AES-256 key 'demo-aes-key' (handle {key})");
 
-    let found = ck(
-        "C_FindObjects",
-        s.find_objects(&[Attribute::Label(b"demo-note".to_vec())]),
-    )?;
-    let back = ck(
-        "C_GetAttributeValue",
-        s.get_attributes(found[0], &[AttributeType::Value]),
-    )?;
+    let found = ck("C_FindObjects", s.find_objects(&[Attribute::Label(b"demo-note".to_vec())]))?;
+    let back = ck("C_GetAttributeValue", s.get_attributes(found[0], &[AttributeType::Value]))?;
     if back != [Attribute::Value(note.clone())] {
         return Err("read back a different value".into());
     }
     println!("read:    '{}'", String::from_utf8_lossy(&note));
     let digest = ck("C_Digest", s.digest(&Mechanism::Sha256, &note))?;
-    println!(
-        "sha256:  {}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    println!("sha256:  {}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
 
     let flags = ck(
         "C_GetAttributeValue",
-        s.get_attributes(
-            key,
-            &[
-                AttributeType::Sensitive,
-                AttributeType::Extractable,
-                AttributeType::UniqueId,
-            ],
-        ),
+        s.get_attributes(key, &[AttributeType::Sensitive, AttributeType::Extractable, AttributeType::UniqueId]),
     )?;
     let mut shown = Vec::new();
     for a in &flags {
         match a {
             Attribute::Sensitive(b) => shown.push(format!("CKA_SENSITIVE={b}")),
             Attribute::Extractable(b) => shown.push(format!("CKA_EXTRACTABLE={b}")),
-            Attribute::UniqueId(u) => {
-                shown.push(format!("CKA_UNIQUE_ID={}", String::from_utf8_lossy(u)))
-            }
+            Attribute::UniqueId(u) => shown.push(format!("CKA_UNIQUE_ID={}", String::from_utf8_lossy(u))),
             _ => {}
         }
     }

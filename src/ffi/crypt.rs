@@ -1,0 +1,131 @@
+//! Encryption and decryption (PKCS#11 3.2 §5.8, §5.9).
+
+use super::mechanism::mechanism;
+use super::{ends_operation, entry, out, slice, write_output};
+use crate::mechanism::ops::{Dir, Step};
+use cryptoki_sys::*;
+
+fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or the caller's valid CK_MECHANISM.
+        let mech = unsafe { mechanism(p_mechanism) }?;
+        m.crypt_init(h, dir, &mech, key)
+    })
+}
+
+/// One producing call; `input` is (pointer, length) for C_Encrypt/C_*Update, None for Final.
+fn call(
+    h: CK_SESSION_HANDLE,
+    dir: Dir,
+    input: Option<(*const CK_BYTE, CK_ULONG)>,
+    single: bool,
+    buf: *mut CK_BYTE,
+    len: *mut CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        let r = (|| {
+            // SAFETY: the caller's buffers, valid for the lengths given (§5.8).
+            let data = match input {
+                Some((p, n)) => Some(unsafe { slice(p, n) }?),
+                None => None,
+            };
+            // SAFETY: NULL or a valid CK_ULONG.
+            let len = unsafe { out(len) }?;
+            let cap = if buf.is_null() { None } else { Some(*len as usize) };
+            let step = match (data, single) {
+                (Some(d), true) => Step::Single(d),
+                (Some(d), false) => Step::Update(d),
+                (None, _) => Step::Final,
+            };
+            let o = m.crypt(h, dir, step, cap)?;
+            // SAFETY: `buf` holds `cap` bytes when non-NULL.
+            unsafe { write_output(buf, len, o) }
+        })();
+        if let Err(e) = &r
+            && ends_operation(e)
+        {
+            m.abort_crypt(h, dir);
+        }
+        r
+    })
+}
+
+/// §5.8 C_EncryptInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncryptInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, Dir::Encrypt, p_mechanism, key)
+}
+
+/// §5.8 C_Encrypt.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_Encrypt(
+    h: CK_SESSION_HANDLE,
+    p_data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+) -> CK_RV {
+    call(h, Dir::Encrypt, Some((p_data, data_len)), true, p_out, pul_out)
+}
+
+/// §5.8 C_EncryptUpdate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncryptUpdate(
+    h: CK_SESSION_HANDLE,
+    p_part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+) -> CK_RV {
+    call(h, Dir::Encrypt, Some((p_part, part_len)), false, p_out, pul_out)
+}
+
+/// §5.8 C_EncryptFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncryptFinal(h: CK_SESSION_HANDLE, p_out: *mut CK_BYTE, pul_out: *mut CK_ULONG) -> CK_RV {
+    call(h, Dir::Encrypt, None, false, p_out, pul_out)
+}
+
+/// §5.9 C_DecryptInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecryptInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, Dir::Decrypt, p_mechanism, key)
+}
+
+/// §5.9 C_Decrypt.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_Decrypt(
+    h: CK_SESSION_HANDLE,
+    p_data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+) -> CK_RV {
+    call(h, Dir::Decrypt, Some((p_data, data_len)), true, p_out, pul_out)
+}
+
+/// §5.9 C_DecryptUpdate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecryptUpdate(
+    h: CK_SESSION_HANDLE,
+    p_part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+) -> CK_RV {
+    call(h, Dir::Decrypt, Some((p_part, part_len)), false, p_out, pul_out)
+}
+
+/// §5.9 C_DecryptFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecryptFinal(h: CK_SESSION_HANDLE, p_out: *mut CK_BYTE, pul_out: *mut CK_ULONG) -> CK_RV {
+    call(h, Dir::Decrypt, None, false, p_out, pul_out)
+}

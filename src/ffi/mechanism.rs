@@ -1,0 +1,93 @@
+//! Decoding of CK_MECHANISM into an owned, typed [`Mechanism`] by the parameter shape its
+//! registry entry declares (PKCS#11 3.2 §5.2 and the mechanisms' parameter structures).
+//! Unknown mechanisms are CKR_MECHANISM_INVALID; parameters of the wrong size or with
+//! out-of-range fields are CKR_MECHANISM_PARAM_INVALID.
+
+use super::slice;
+use crate::error::{Error, Result};
+use crate::mechanism::{self, Mechanism, ParamShape, Params};
+use cryptoki_sys::*;
+
+/// CK_GCM_PARAMS as PKCS#11 2.40 headers laid it out (no ulIvBits); still sent by clients
+/// built against them.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct GcmParams240 {
+    p_iv: *mut CK_BYTE,
+    ul_iv_len: CK_ULONG,
+    p_aad: *mut CK_BYTE,
+    ul_aad_len: CK_ULONG,
+    ul_tag_bits: CK_ULONG,
+}
+
+/// Reads the parameter as a `T` when its length is exactly `size_of::<T>()`.
+///
+/// # Safety
+/// `m.pParameter` is valid for `m.ulParameterLen` bytes.
+unsafe fn param<T: Copy>(m: &CK_MECHANISM) -> Option<T> {
+    if m.pParameter.is_null() || m.ulParameterLen as usize != size_of::<T>() {
+        return None;
+    }
+    // SAFETY: non-NULL and exactly size_of::<T>() readable bytes; read_unaligned copes with
+    // any alignment; T is plain old data.
+    Some(unsafe { std::ptr::read_unaligned(m.pParameter.cast::<T>()) })
+}
+
+/// Copies `len` bytes at `p` (NULL allowed when `len` is 0).
+///
+/// # Safety
+/// `p` is NULL or valid for `len` bytes.
+unsafe fn bytes(p: *const CK_BYTE, len: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: caller's contract.
+    unsafe { slice(p, len) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// Decodes a CK_MECHANISM.
+///
+/// # Safety
+/// `p` is NULL or a valid CK_MECHANISM whose parameter is valid for its length, and whose
+/// embedded pointers are valid for their lengths.
+pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
+    // SAFETY: caller's contract.
+    let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
+    let entry = mechanism::lookup(m.mechanism).ok_or(Error::MechanismInvalid)?;
+    let bad = Error::MechanismParamInvalid;
+    // SAFETY (all blocks below): the parameter and its embedded buffers are the caller's,
+    // valid for the lengths given, per the contract above.
+    let params = match entry.params {
+        ParamShape::None if m.ulParameterLen == 0 => Params::None,
+        ParamShape::None => return Err(bad),
+        ParamShape::Iv16 => match unsafe { param::<[u8; 16]>(m) } {
+            Some(iv) => Params::Iv(iv.to_vec()),
+            None => return Err(bad),
+        },
+        ParamShape::AesCtr => {
+            let c = unsafe { param::<CK_AES_CTR_PARAMS>(m) }.ok_or(bad)?;
+            if !(1..=128).contains(&c.ulCounterBits) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            Params::Ctr { counter_bits: c.ulCounterBits as u32, block: c.cb }
+        }
+        ParamShape::Gcm => {
+            let (iv, aad, tag_bits) = if let Some(g) = unsafe { param::<CK_GCM_PARAMS>(m) } {
+                (unsafe { bytes(g.pIv, g.ulIvLen) }?, unsafe { bytes(g.pAAD, g.ulAADLen) }?, g.ulTagBits)
+            } else if let Some(g) = unsafe { param::<GcmParams240>(m) } {
+                (unsafe { bytes(g.p_iv, g.ul_iv_len) }?, unsafe { bytes(g.p_aad, g.ul_aad_len) }?, g.ul_tag_bits)
+            } else {
+                return Err(bad);
+            };
+            Params::Gcm { iv, aad, tag_bits: tag_bits as usize }
+        }
+        ParamShape::Ccm => {
+            let c = unsafe { param::<CK_CCM_PARAMS>(m) }.ok_or(bad)?;
+            Params::Ccm {
+                data_len: c.ulDataLen as usize,
+                nonce: unsafe { bytes(c.pNonce, c.ulNonceLen) }?,
+                aad: unsafe { bytes(c.pAAD, c.ulAADLen) }?,
+                mac_len: c.ulMACLen as usize,
+            }
+        }
+        ParamShape::MacGeneral => Params::MacLen(unsafe { param::<CK_ULONG>(m) }.ok_or(bad)? as usize),
+    };
+    Ok(Mechanism { ty: m.mechanism, params })
+}

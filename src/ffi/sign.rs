@@ -1,0 +1,164 @@
+//! Signing and MACing, verification (PKCS#11 3.2 §5.11, §5.13), and C_GenerateKey (§5.14).
+
+use super::attributes::template;
+use super::mechanism::mechanism;
+use super::{ends_operation, entry, out, slice, write_output};
+use crate::mechanism::ops::MacDir;
+use cryptoki_sys::*;
+
+fn init(h: CK_SESSION_HANDLE, dir: MacDir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or the caller's valid CK_MECHANISM.
+        let mech = unsafe { mechanism(p_mechanism) }?;
+        m.mac_init(h, dir, &mech, key)
+    })
+}
+
+fn with_abort(m: &crate::Module, h: CK_SESSION_HANDLE, dir: MacDir, r: crate::Result<()>) -> crate::Result<()> {
+    if let Err(e) = &r
+        && ends_operation(e)
+    {
+        m.abort_mac(h, dir);
+    }
+    r
+}
+
+fn sign(
+    h: CK_SESSION_HANDLE,
+    data: Option<(*const CK_BYTE, CK_ULONG)>,
+    sig: *mut CK_BYTE,
+    len: *mut CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        let r = (|| {
+            // SAFETY: the caller's buffers, valid for the lengths given.
+            let d = match data {
+                Some((p, n)) => Some(unsafe { slice(p, n) }?),
+                None => None,
+            };
+            // SAFETY: NULL or a valid CK_ULONG.
+            let len = unsafe { out(len) }?;
+            let cap = if sig.is_null() { None } else { Some(*len as usize) };
+            let o = m.sign(h, d, cap)?;
+            // SAFETY: `sig` holds `cap` bytes when non-NULL.
+            unsafe { write_output(sig, len, o) }
+        })();
+        with_abort(m, h, MacDir::Sign, r)
+    })
+}
+
+fn verify(
+    h: CK_SESSION_HANDLE,
+    data: Option<(*const CK_BYTE, CK_ULONG)>,
+    sig: *const CK_BYTE,
+    sig_len: CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        let r = (|| {
+            // SAFETY: the caller's buffers, valid for the lengths given.
+            let d = match data {
+                Some((p, n)) => Some(unsafe { slice(p, n) }?),
+                None => None,
+            };
+            // SAFETY: as above.
+            let s = unsafe { slice(sig, sig_len) }?;
+            m.verify(h, d, s)
+        })();
+        with_abort(m, h, MacDir::Verify, r)
+    })
+}
+
+fn update(h: CK_SESSION_HANDLE, dir: MacDir, p: *const CK_BYTE, n: CK_ULONG) -> CK_RV {
+    entry(|m| {
+        // SAFETY: the caller's buffer, valid for `n` bytes.
+        let r = unsafe { slice(p, n) }.and_then(|d| m.mac_update(h, dir, d));
+        with_abort(m, h, dir, r)
+    })
+}
+
+/// §5.11 C_SignInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, MacDir::Sign, p_mechanism, key)
+}
+
+/// §5.11 C_Sign.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_Sign(
+    h: CK_SESSION_HANDLE,
+    p_data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    p_sig: *mut CK_BYTE,
+    pul_sig: *mut CK_ULONG,
+) -> CK_RV {
+    sign(h, Some((p_data, data_len)), p_sig, pul_sig)
+}
+
+/// §5.11 C_SignUpdate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignUpdate(h: CK_SESSION_HANDLE, p_part: *mut CK_BYTE, part_len: CK_ULONG) -> CK_RV {
+    update(h, MacDir::Sign, p_part, part_len)
+}
+
+/// §5.11 C_SignFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignFinal(h: CK_SESSION_HANDLE, p_sig: *mut CK_BYTE, pul_sig: *mut CK_ULONG) -> CK_RV {
+    sign(h, None, p_sig, pul_sig)
+}
+
+/// §5.13 C_VerifyInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, MacDir::Verify, p_mechanism, key)
+}
+
+/// §5.13 C_Verify.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_Verify(
+    h: CK_SESSION_HANDLE,
+    p_data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    p_sig: *mut CK_BYTE,
+    sig_len: CK_ULONG,
+) -> CK_RV {
+    verify(h, Some((p_data, data_len)), p_sig, sig_len)
+}
+
+/// §5.13 C_VerifyUpdate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, p_part: *mut CK_BYTE, part_len: CK_ULONG) -> CK_RV {
+    update(h, MacDir::Verify, p_part, part_len)
+}
+
+/// §5.13 C_VerifyFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, p_sig: *mut CK_BYTE, sig_len: CK_ULONG) -> CK_RV {
+    verify(h, None, p_sig, sig_len)
+}
+
+/// §5.14 C_GenerateKey.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_GenerateKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or valid out-pointer.
+        let key = unsafe { out(ph_key) }?;
+        // SAFETY: the caller's mechanism and template.
+        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        *key = m.generate_key(h, &mech, &t)?;
+        Ok(())
+    })
+}

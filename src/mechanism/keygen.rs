@@ -1,0 +1,107 @@
+//! Secret key generation (PKCS#11 3.2 §5.14 C_GenerateKey): AES, generic secrets and the
+//! HMAC key types of the SHA-1/SHA-2/SHA-3 key generation mechanisms.
+
+use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info, lookup};
+use crate::crypto::{self, evp::Hash};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::object::policy::Origin;
+use crate::object::{Attribute, Value};
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+/// What a key generation entry makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyGen {
+    Aes,
+    Generic,
+    /// An HMAC key of this type; CKA_VALUE_LEN defaults to the hash length.
+    Hmac(CK_KEY_TYPE, Hash),
+}
+
+const HMAC_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Hash); 11] = [
+    (CKM_SHA_1_KEY_GEN, CKK_SHA_1_HMAC, Hash::Sha1),
+    (CKM_SHA224_KEY_GEN, CKK_SHA224_HMAC, Hash::Sha224),
+    (CKM_SHA256_KEY_GEN, CKK_SHA256_HMAC, Hash::Sha256),
+    (CKM_SHA384_KEY_GEN, CKK_SHA384_HMAC, Hash::Sha384),
+    (CKM_SHA512_KEY_GEN, CKK_SHA512_HMAC, Hash::Sha512),
+    (CKM_SHA512_224_KEY_GEN, CKK_SHA512_224_HMAC, Hash::Sha512_224),
+    (CKM_SHA512_256_KEY_GEN, CKK_SHA512_256_HMAC, Hash::Sha512_256),
+    (CKM_SHA3_224_KEY_GEN, CKK_SHA3_224_HMAC, Hash::Sha3_224),
+    (CKM_SHA3_256_KEY_GEN, CKK_SHA3_256_HMAC, Hash::Sha3_256),
+    (CKM_SHA3_384_KEY_GEN, CKK_SHA3_384_HMAC, Hash::Sha3_384),
+    (CKM_SHA3_512_KEY_GEN, CKK_SHA3_512_HMAC, Hash::Sha3_512),
+];
+
+/// Largest generic secret or HMAC key generated, in bytes.
+const MAX_SECRET: usize = 512;
+
+pub fn register(r: &mut Registry) {
+    let entry = |ty, min, max, kg| Entry {
+        ty,
+        info: info(min, max, CKF_GENERATE),
+        params: ParamShape::None,
+        key_types: &[],
+        implementation: Implementation::KeyGen(kg),
+    };
+    r.add(entry(CKM_AES_KEY_GEN, 16, 32, KeyGen::Aes));
+    r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 1, MAX_SECRET as CK_ULONG, KeyGen::Generic));
+    for (ty, kt, hash) in HMAC_GENS {
+        r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
+    }
+}
+
+fn value_len(template: &[Attribute]) -> Option<usize> {
+    template.iter().find(|a| a.ty == CKA_VALUE_LEN).and_then(|a| match a.value {
+        Value::Ulong(n) => Some(n as usize),
+        _ => None,
+    })
+}
+
+impl Module {
+    /// C_GenerateKey.
+    pub fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let kg = match lookup(m.ty).map(|e| e.implementation) {
+            Some(Implementation::KeyGen(kg)) => kg,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        if m.params != Params::None {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let mut template = template.to_vec();
+        let (key_type, len) = match kg {
+            KeyGen::Aes => {
+                let n = value_len(&template).ok_or(Error::TemplateIncomplete)?;
+                if !matches!(n, 16 | 24 | 32) {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                (CKK_AES, n)
+            }
+            KeyGen::Generic => {
+                let n = value_len(&template).ok_or(Error::TemplateIncomplete)?;
+                if !(1..=MAX_SECRET).contains(&n) {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                (CKK_GENERIC_SECRET, n)
+            }
+            KeyGen::Hmac(kt, hash) => {
+                let n = value_len(&template).unwrap_or_else(|| {
+                    template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(hash.len() as CK_ULONG)));
+                    hash.len()
+                });
+                if !(1..=MAX_SECRET).contains(&n) {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                (kt, n)
+            }
+        };
+        let value = Zeroizing::new(crypto::random_vec(len)?);
+        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, value };
+        self.create_with(h, &template, origin)
+    }
+}

@@ -1,0 +1,121 @@
+//! MACs for C_Sign/C_Verify (PKCS#11 3.2 §6.x HMAC, §6.16 AES-CMAC): HMAC over SHA-1, SHA-2
+//! and SHA-3 and AES-CMAC, each with its _GENERAL variant (output length from the parameter).
+
+use super::ops::Mac;
+use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
+use crate::crypto::evp::{CmacCtx, Hash, HmacCtx};
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+/// What a MAC entry computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacKind {
+    Hmac { hash: Hash, general: bool },
+    Cmac { general: bool },
+}
+
+/// Key types usable with HMAC: generic secrets and every HMAC key type.
+pub const HMAC_KEY_TYPES: &[CK_KEY_TYPE] = &[
+    CKK_GENERIC_SECRET,
+    CKK_SHA_1_HMAC,
+    CKK_SHA224_HMAC,
+    CKK_SHA256_HMAC,
+    CKK_SHA384_HMAC,
+    CKK_SHA512_HMAC,
+    CKK_SHA512_224_HMAC,
+    CKK_SHA512_256_HMAC,
+    CKK_SHA3_224_HMAC,
+    CKK_SHA3_256_HMAC,
+    CKK_SHA3_384_HMAC,
+    CKK_SHA3_512_HMAC,
+];
+
+/// (HMAC, HMAC_GENERAL, hash).
+pub const HMACS: [(CK_MECHANISM_TYPE, CK_MECHANISM_TYPE, Hash); 11] = [
+    (CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL, Hash::Sha1),
+    (CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL, Hash::Sha224),
+    (CKM_SHA256_HMAC, CKM_SHA256_HMAC_GENERAL, Hash::Sha256),
+    (CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL, Hash::Sha384),
+    (CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL, Hash::Sha512),
+    (CKM_SHA512_224_HMAC, CKM_SHA512_224_HMAC_GENERAL, Hash::Sha512_224),
+    (CKM_SHA512_256_HMAC, CKM_SHA512_256_HMAC_GENERAL, Hash::Sha512_256),
+    (CKM_SHA3_224_HMAC, CKM_SHA3_224_HMAC_GENERAL, Hash::Sha3_224),
+    (CKM_SHA3_256_HMAC, CKM_SHA3_256_HMAC_GENERAL, Hash::Sha3_256),
+    (CKM_SHA3_384_HMAC, CKM_SHA3_384_HMAC_GENERAL, Hash::Sha3_384),
+    (CKM_SHA3_512_HMAC, CKM_SHA3_512_HMAC_GENERAL, Hash::Sha3_512),
+];
+
+pub fn register(r: &mut Registry) {
+    let flags = CKF_SIGN | CKF_VERIFY;
+    for (plain, general, hash) in HMACS {
+        for (ty, g) in [(plain, false), (general, true)] {
+            r.add(Entry {
+                ty,
+                info: info(1, 512, flags),
+                params: if g { ParamShape::MacGeneral } else { ParamShape::None },
+                key_types: HMAC_KEY_TYPES,
+                implementation: Implementation::Mac(MacKind::Hmac { hash, general: g }),
+            });
+        }
+    }
+    for (ty, g) in [(CKM_AES_CMAC, false), (CKM_AES_CMAC_GENERAL, true)] {
+        r.add(Entry {
+            ty,
+            info: info(16, 32, flags),
+            params: if g { ParamShape::MacGeneral } else { ParamShape::None },
+            key_types: &[CKK_AES],
+            implementation: Implementation::Mac(MacKind::Cmac { general: g }),
+        });
+    }
+}
+
+struct Hmac(HmacCtx, usize);
+struct Cmac(CmacCtx, usize);
+
+impl Mac for Hmac {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data)
+    }
+    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+        self.0.finish()
+    }
+    fn len(&self) -> usize {
+        self.1
+    }
+}
+
+impl Mac for Cmac {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data)
+    }
+    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+        self.0.finish()
+    }
+    fn len(&self) -> usize {
+        self.1
+    }
+}
+
+fn out_len(general: bool, full: usize, p: &Params) -> Result<usize> {
+    match (general, p) {
+        (false, Params::None) => Ok(full),
+        (true, Params::MacLen(n)) if (1..=full).contains(n) => Ok(*n),
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// Builds the MAC for `kind` keyed with `key`.
+pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8]) -> Result<Box<dyn Mac>> {
+    Ok(match kind {
+        MacKind::Hmac { hash, general } => {
+            let ctx = HmacCtx::new(hash, key)?;
+            let n = out_len(general, ctx.len(), &m.params)?;
+            Box::new(Hmac(ctx, n))
+        }
+        MacKind::Cmac { general } => {
+            let n = out_len(general, 16, &m.params)?;
+            Box::new(Cmac(CmacCtx::new(key)?, n))
+        }
+    })
+}

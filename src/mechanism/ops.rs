@@ -1,0 +1,336 @@
+//! The generic engine of cryptographic operations (PKCS#11 3.2 §5.8–§5.11): one typed
+//! operation slot per kind in each session, the key checks every C_*Init makes, and the
+//! output rules — size queries, CKR_BUFFER_TOO_SMALL that keeps the operation (the computed
+//! output is held until the caller offers room), and the end of the operation on any other
+//! error.
+
+use super::{Entry, Implementation, Mechanism, lookup};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::object::Object;
+use cryptoki_sys::*;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// A symmetric cipher in progress.
+pub trait Cipher: Send {
+    /// Processes more input; returns what can be released now.
+    fn update(&mut self, input: &[u8]) -> Result<Vec<u8>>;
+    /// Finishes; returns the rest.
+    fn finish(&mut self) -> Result<Vec<u8>>;
+    /// Single-part processing of the whole input.
+    fn one_shot(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        let mut out = self.update(input)?;
+        out.extend_from_slice(&self.finish()?);
+        Ok(out)
+    }
+    /// A length that is enough for `update` of `n` bytes.
+    fn update_bound(&self, n: usize) -> usize;
+    /// A length that is enough for `finish`.
+    fn final_bound(&self) -> usize;
+}
+
+/// A MAC in progress.
+pub trait Mac: Send {
+    fn update(&mut self, data: &[u8]);
+    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>>;
+    /// Output length.
+    fn len(&self) -> usize;
+}
+
+/// An encryption or decryption operation.
+pub struct CipherOp {
+    cipher: Box<dyn Cipher>,
+    multipart: bool,
+    /// Output computed for a call whose buffer was too small, handed out on the retry.
+    pending: Option<Vec<u8>>,
+}
+
+/// A signing or verification operation.
+pub struct MacOp {
+    mac: Option<Box<dyn Mac>>,
+    len: usize,
+    multipart: bool,
+    pending: Option<Vec<u8>>,
+}
+
+/// Which call of a cryptographic function this is.
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'a> {
+    /// C_Encrypt, C_Decrypt, C_Sign.
+    Single(&'a [u8]),
+    /// C_*Update.
+    Update(&'a [u8]),
+    /// C_*Final.
+    Final,
+}
+
+/// What a producing call comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A size query: this length is enough.
+    Length(usize),
+    /// The caller's buffer was too small; this much is needed; the operation stays active.
+    TooSmall(usize),
+    /// The output; the operation ended if the step was Single or Final.
+    Data(Vec<u8>),
+}
+
+/// Encryption or decryption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Encrypt,
+    Decrypt,
+}
+
+/// Signing or verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacDir {
+    Sign,
+    Verify,
+}
+
+impl Module {
+    /// Loads a key object the session may use; an unknown handle is CKR_KEY_HANDLE_INVALID.
+    pub(crate) fn key_object(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<Object> {
+        match self.load_for(h, key) {
+            Err(Error::ObjectHandleInvalid) => Err(Error::KeyHandleInvalid),
+            r => r,
+        }
+    }
+
+    /// The checks of every C_*Init with a key: mechanism known and able to do `flag`, key
+    /// usable with it, `usage` attribute set, mechanism allowed by CKA_ALLOWED_MECHANISMS.
+    pub(crate) fn crypto_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        m: &Mechanism,
+        flag: CK_FLAGS,
+        usage: CK_ATTRIBUTE_TYPE,
+    ) -> Result<(&'static Entry, Object)> {
+        let entry = lookup(m.ty).filter(|e| e.info.flags & flag != 0).ok_or(Error::MechanismInvalid)?;
+        let obj = self.key_object(h, key)?;
+        let kt = obj.ulong(CKA_KEY_TYPE).ok_or(Error::KeyTypeInconsistent)?;
+        if !entry.key_types.contains(&kt) {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        if !obj.flag(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        if let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
+            && !allowed.is_empty()
+            && !allowed.contains(&m.ty)
+        {
+            return Err(Error::MechanismInvalid);
+        }
+        if obj.class() == CKO_SECRET_KEY {
+            let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0) as CK_ULONG;
+            let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
+            if (min != 0 && len < min) || (max != 0 && len > max) {
+                return Err(Error::KeySizeRange);
+            }
+        }
+        Ok((entry, obj))
+    }
+
+    fn cipher_slot<'a>(s: &'a mut crate::token::session::Session, dir: Dir) -> &'a mut Option<CipherOp> {
+        match dir {
+            Dir::Encrypt => &mut s.encrypt,
+            Dir::Decrypt => &mut s.decrypt,
+        }
+    }
+
+    fn mac_slot<'a>(s: &'a mut crate::token::session::Session, dir: MacDir) -> &'a mut Option<MacOp> {
+        match dir {
+            MacDir::Sign => &mut s.sign,
+            MacDir::Verify => &mut s.verify,
+        }
+    }
+
+    /// C_EncryptInit / C_DecryptInit.
+    pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        if Module::cipher_slot(self.state().session_mut(h)?, dir).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let (flag, usage) = match dir {
+            Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
+            Dir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
+        };
+        let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
+        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+        let cipher = match entry.implementation {
+            Implementation::Aes(mode) => super::aes::cipher(mode, m, value, dir == Dir::Encrypt)?,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        let mut st = self.state();
+        let slot = Module::cipher_slot(st.session_mut(h)?, dir);
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *slot = Some(CipherOp { cipher, multipart: false, pending: None });
+        Ok(())
+    }
+
+    /// C_Encrypt/C_EncryptUpdate/C_EncryptFinal and the decrypt side. `cap` is the caller's
+    /// buffer length, `None` for a size query.
+    pub fn crypt(&self, h: CK_SESSION_HANDLE, dir: Dir, step: Step<'_>, cap: Option<usize>) -> Result<Output> {
+        let mut op = {
+            let mut st = self.state();
+            let slot = Module::cipher_slot(st.session_mut(h)?, dir);
+            let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if matches!(step, Step::Single(_)) && op.multipart {
+                return Err(Error::OperationActive);
+            }
+            slot.take().expect("checked")
+        };
+        let ends = !matches!(step, Step::Update(_));
+        let r = (|| {
+            if let Step::Update(_) = step {
+                op.multipart = true;
+            }
+            let out = match op.pending.take() {
+                Some(p) => p,
+                None => {
+                    if cap.is_none() {
+                        return Ok(Output::Length(match step {
+                            Step::Single(d) => op.cipher.update_bound(d.len()) + op.cipher.final_bound(),
+                            Step::Update(d) => op.cipher.update_bound(d.len()),
+                            Step::Final => op.cipher.final_bound(),
+                        }));
+                    }
+                    match step {
+                        Step::Single(d) => op.cipher.one_shot(d)?,
+                        Step::Update(d) => op.cipher.update(d)?,
+                        Step::Final => op.cipher.finish()?,
+                    }
+                }
+            };
+            match cap {
+                Some(c) if c >= out.len() => Ok(Output::Data(out)),
+                _ => {
+                    let n = out.len();
+                    op.pending = Some(out);
+                    Ok(if cap.is_none() { Output::Length(n) } else { Output::TooSmall(n) })
+                }
+            }
+        })();
+        let keep = match &r {
+            Ok(Output::Data(_)) => !ends,
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        if keep && let Ok(s) = self.state().session_mut(h) {
+            *Module::cipher_slot(s, dir) = Some(op);
+        }
+        r
+    }
+
+    /// C_SignInit / C_VerifyInit.
+    pub fn mac_init(&self, h: CK_SESSION_HANDLE, dir: MacDir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        if Module::mac_slot(self.state().session_mut(h)?, dir).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let (flag, usage) = match dir {
+            MacDir::Sign => (CKF_SIGN, CKA_SIGN),
+            MacDir::Verify => (CKF_VERIFY, CKA_VERIFY),
+        };
+        let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
+        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+        let mac = match entry.implementation {
+            Implementation::Mac(kind) => super::mac::mac(kind, m, value)?,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        let len = mac.len();
+        let mut st = self.state();
+        let slot = Module::mac_slot(st.session_mut(h)?, dir);
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *slot = Some(MacOp { mac: Some(mac), len, multipart: false, pending: None });
+        Ok(())
+    }
+
+    fn take_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, single: bool) -> Result<MacOp> {
+        let mut st = self.state();
+        let slot = Module::mac_slot(st.session_mut(h)?, dir);
+        let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if single && op.multipart {
+            return Err(Error::OperationActive);
+        }
+        Ok(slot.take().expect("checked"))
+    }
+
+    fn put_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, op: MacOp) {
+        if let Ok(s) = self.state().session_mut(h) {
+            *Module::mac_slot(s, dir) = Some(op);
+        }
+    }
+
+    /// C_SignUpdate / C_VerifyUpdate.
+    pub fn mac_update(&self, h: CK_SESSION_HANDLE, dir: MacDir, data: &[u8]) -> Result<()> {
+        let mut op = self.take_mac(h, dir, false)?;
+        op.multipart = true;
+        op.mac.as_mut().ok_or(Error::OperationNotInitialized)?.update(data);
+        self.put_mac(h, dir, op);
+        Ok(())
+    }
+
+    /// C_Sign (with data) and C_SignFinal (without).
+    pub fn sign(&self, h: CK_SESSION_HANDLE, data: Option<&[u8]>, cap: Option<usize>) -> Result<Output> {
+        let mut op = self.take_mac(h, MacDir::Sign, data.is_some())?;
+        let sig = match op.pending.take() {
+            Some(p) => p,
+            None if cap.is_none() => {
+                let n = op.len;
+                self.put_mac(h, MacDir::Sign, op);
+                return Ok(Output::Length(n));
+            }
+            None => {
+                let mut mac = op.mac.take().ok_or(Error::OperationNotInitialized)?;
+                if let Some(d) = data {
+                    mac.update(d);
+                }
+                let full = mac.finish();
+                full[..op.len].to_vec()
+            }
+        };
+        match cap {
+            Some(c) if c >= sig.len() => Ok(Output::Data(sig)),
+            _ => {
+                let n = sig.len();
+                op.pending = Some(sig);
+                self.put_mac(h, MacDir::Sign, op);
+                Ok(if cap.is_none() { Output::Length(n) } else { Output::TooSmall(n) })
+            }
+        }
+    }
+
+    /// C_Verify (with data) and C_VerifyFinal (without). Ends the operation.
+    pub fn verify(&self, h: CK_SESSION_HANDLE, data: Option<&[u8]>, signature: &[u8]) -> Result<()> {
+        let mut op = self.take_mac(h, MacDir::Verify, data.is_some())?;
+        let mut mac = op.mac.take().ok_or(Error::OperationNotInitialized)?;
+        if signature.len() != op.len {
+            return Err(Error::SignatureLenRange);
+        }
+        if let Some(d) = data {
+            mac.update(d);
+        }
+        let full = mac.finish();
+        if bool::from(full[..op.len].ct_eq(signature)) { Ok(()) } else { Err(Error::SignatureInvalid) }
+    }
+
+    /// Ends an operation after an argument error at the ABI.
+    pub fn abort_crypt(&self, h: CK_SESSION_HANDLE, dir: Dir) {
+        if let Ok(s) = self.state().session_mut(h) {
+            *Module::cipher_slot(s, dir) = None;
+        }
+    }
+
+    /// Ends a signing or verification after an argument error at the ABI.
+    pub fn abort_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir) {
+        if let Ok(s) = self.state().session_mut(h) {
+            *Module::mac_slot(s, dir) = None;
+        }
+    }
+}
