@@ -127,3 +127,133 @@ fn pkcs11_tool_manages_tokens_and_objects() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CKR_PIN_INCORRECT"));
 }
+
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn pkcs11_tool_symmetric_keys_agree_with_openssl() {
+    let h = Harness::new();
+    let d = h.dir.path();
+    run_ok(p11(&h).args(["--init-token", "--slot", "0", "--label", "sym", "--so-pin", SO_PIN]));
+    run_ok(p11(&h).args(["--token-label", "sym", "--init-pin", "--so-pin", SO_PIN, "--pin", USER_PIN]));
+    let login = ["--token-label", "sym", "--login", "--pin", USER_PIN];
+    let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(d.join("data.bin"), &data).unwrap();
+    let iv = "000102030405060708090a0b0c0d0e0f";
+
+    // AES key generated in the token: CBC_PAD round trip through pkcs11-tool.
+    let generated =
+        run_ok(p11(&h).args(login).args(["--keygen", "--key-type", "AES:32", "--label", "gen-aes", "--id", "01"]));
+    assert!(generated.contains("gen-aes"), "{generated}");
+    run_ok(
+        p11(&h)
+            .args(login)
+            .args(["--encrypt", "-m", "AES-CBC-PAD", "--iv", iv, "--id", "01", "-i"])
+            .arg(d.join("data.bin"))
+            .arg("-o")
+            .arg(d.join("ct.bin")),
+    );
+    run_ok(
+        p11(&h)
+            .args(login)
+            .args(["--decrypt", "-m", "AES-CBC-PAD", "--iv", iv, "--id", "01", "-i"])
+            .arg(d.join("ct.bin"))
+            .arg("-o")
+            .arg(d.join("back.bin")),
+    );
+    assert_eq!(std::fs::read(d.join("back.bin")).unwrap(), data);
+    assert_eq!(std::fs::read(d.join("ct.bin")).unwrap().len(), 1008);
+
+    // An imported AES key: what the token encrypts, openssl decrypts.
+    let key: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(29) ^ 0xa5).collect();
+    std::fs::write(d.join("key.bin"), &key).unwrap();
+    run_ok(p11(&h).args(login).arg("--write-object").arg(d.join("key.bin")).args([
+        "--type",
+        "secrkey",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "imported",
+        "--id",
+        "02",
+    ]));
+    run_ok(
+        p11(&h)
+            .args(login)
+            .args(["--encrypt", "-m", "AES-CBC-PAD", "--iv", iv, "--id", "02", "-i"])
+            .arg(d.join("data.bin"))
+            .arg("-o")
+            .arg(d.join("ct2.bin")),
+    );
+    let plain = tool("openssl")
+        .args(["enc", "-d", "-aes-256-cbc", "-K", &hexs(&key), "-iv", iv, "-in"])
+        .arg(d.join("ct2.bin"))
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    assert_eq!(plain.stdout, data, "openssl decrypts what the token encrypted");
+
+    // HMAC: a generic secret generated extractable, read out, and checked with openssl.
+    run_ok(p11(&h).args(login).args([
+        "--keygen",
+        "--key-type",
+        "GENERIC:32",
+        "--extractable",
+        "--label",
+        "mac",
+        "--id",
+        "03",
+    ]));
+    run_ok(
+        p11(&h)
+            .args(login)
+            .args(["--sign", "-m", "SHA256-HMAC", "--id", "03", "-i"])
+            .arg(d.join("data.bin"))
+            .arg("-o")
+            .arg(d.join("mac.bin")),
+    );
+    let verified = run_ok(
+        p11(&h)
+            .args(login)
+            .args(["--verify", "-m", "SHA256-HMAC", "--id", "03", "-i"])
+            .arg(d.join("data.bin"))
+            .arg("--signature-file")
+            .arg(d.join("mac.bin")),
+    );
+    assert!(verified.contains("Signature is valid"), "{verified}");
+    run_ok(
+        p11(&h).args(login).args(["--read-object", "--type", "secrkey", "--id", "03", "-o"]).arg(d.join("mackey.bin")),
+    );
+    let mac_key = std::fs::read(d.join("mackey.bin")).unwrap();
+    assert_eq!(mac_key.len(), 32);
+    let want = run_ok(
+        tool("openssl")
+            .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{}", hexs(&mac_key))])
+            .arg(d.join("data.bin")),
+    );
+    assert!(want.trim_end().ends_with(&hexs(&std::fs::read(d.join("mac.bin")).unwrap())), "openssl: {want}");
+    // A tampered MAC is refused.
+    let mut bad = std::fs::read(d.join("mac.bin")).unwrap();
+    bad[0] ^= 1;
+    std::fs::write(d.join("bad.bin"), &bad).unwrap();
+    let out = p11(&h)
+        .args(login)
+        .args(["--verify", "-m", "SHA256-HMAC", "--id", "03", "-i"])
+        .arg(d.join("data.bin"))
+        .arg("--signature-file")
+        .arg(d.join("bad.bin"))
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("CKR_SIGNATURE_INVALID") || all.contains("Invalid signature"), "{all}");
+    // The generated AES key never reveals its value.
+    let out = p11(&h)
+        .args(login)
+        .args(["--read-object", "--type", "secrkey", "--id", "01", "-o"])
+        .arg(d.join("nope.bin"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -120,8 +120,8 @@ impl CipherCtx {
     /// Feeds additional authenticated data (GCM, CCM).
     pub fn aad(&mut self, aad: &[u8]) -> Result<()> {
         let mut n: c_int = 0;
-        // SAFETY: `aad` is valid for its length; a NULL output marks it as AAD.
         check(
+            // SAFETY: `aad` is valid for its length; a NULL output marks it as AAD.
             unsafe { sys::EVP_CipherUpdate(self.ctx.as_ptr(), null_mut(), &mut n, aad.as_ptr(), c_len(aad.len())?) },
             "AAD",
         )
@@ -217,7 +217,7 @@ impl Hash {
     }
 
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         // SAFETY: `md()` is a valid static EVP_MD.
         unsafe { sys::EVP_MD_size(self.md()) }
     }
@@ -259,7 +259,7 @@ impl DigestCtx {
     }
 
     pub fn finish(self) -> Vec<u8> {
-        let mut out = vec![0u8; self.hash.len()];
+        let mut out = vec![0u8; self.hash.output_len()];
         let mut n: std::ffi::c_uint = 0;
         // SAFETY: `out` has the digest's size.
         unsafe { sys::EVP_DigestFinal_ex(self.ctx.as_ptr(), out.as_mut_ptr(), &mut n) };
@@ -288,16 +288,16 @@ impl HmacCtx {
     pub fn new(hash: Hash, key: &[u8]) -> Result<HmacCtx> {
         // SAFETY: allocation with no preconditions; NULL is handled.
         let ctx = NonNull::new(unsafe { sys::HMAC_CTX_new() }).ok_or(Error::HostMemory)?;
-        let h = HmacCtx { ctx, len: hash.len() };
-        // SAFETY: `key` is valid for its length; static EVP_MD.
+        let h = HmacCtx { ctx, len: hash.output_len() };
         check(
+            // SAFETY: `key` is valid for its length; static EVP_MD.
             unsafe { sys::HMAC_Init_ex(h.ctx.as_ptr(), key.as_ptr().cast(), key.len(), hash.md(), null_mut()) },
             "HMAC init",
         )?;
         Ok(h)
     }
 
-    pub fn len(&self) -> usize {
+    pub fn output_len(&self) -> usize {
         self.len
     }
 
@@ -337,8 +337,8 @@ impl CmacCtx {
         // SAFETY: allocation with no preconditions; NULL is handled.
         let ctx = NonNull::new(unsafe { sys::CMAC_CTX_new() }).ok_or(Error::HostMemory)?;
         let c = CmacCtx { ctx };
-        // SAFETY: `key` is valid for its length, which matches `cipher`.
         check(
+            // SAFETY: `key` is valid for its length, which matches `cipher`.
             unsafe { sys::CMAC_Init(c.ctx.as_ptr(), key.as_ptr().cast(), key.len(), cipher, null_mut()) },
             "CMAC init",
         )?;

@@ -24,11 +24,12 @@ fn call(
 ) -> CK_RV {
     entry(|m| {
         let r = (|| {
-            // SAFETY: the caller's buffers, valid for the lengths given (§5.8).
-            let data = match input {
-                Some((p, n)) => Some(unsafe { slice(p, n) }?),
-                None => None,
-            };
+            let data = input
+                .map(|(p, n)| {
+                    // SAFETY: the caller's buffer, valid for `n` bytes (§5.8).
+                    unsafe { slice(p, n) }
+                })
+                .transpose()?;
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
             let cap = if buf.is_null() { None } else { Some(*len as usize) };

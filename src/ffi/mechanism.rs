@@ -51,43 +51,54 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     // SAFETY: caller's contract.
     let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
     let entry = mechanism::lookup(m.mechanism).ok_or(Error::MechanismInvalid)?;
-    let bad = Error::MechanismParamInvalid;
-    // SAFETY (all blocks below): the parameter and its embedded buffers are the caller's,
-    // valid for the lengths given, per the contract above.
-    let params = match entry.params {
-        ParamShape::None if m.ulParameterLen == 0 => Params::None,
-        ParamShape::None => return Err(bad),
-        ParamShape::Iv16 => match unsafe { param::<[u8; 16]>(m) } {
-            Some(iv) => Params::Iv(iv.to_vec()),
-            None => return Err(bad),
-        },
-        ParamShape::AesCtr => {
-            let c = unsafe { param::<CK_AES_CTR_PARAMS>(m) }.ok_or(bad)?;
-            if !(1..=128).contains(&c.ulCounterBits) {
-                return Err(Error::MechanismParamInvalid);
-            }
-            Params::Ctr { counter_bits: c.ulCounterBits as u32, block: c.cb }
-        }
-        ParamShape::Gcm => {
-            let (iv, aad, tag_bits) = if let Some(g) = unsafe { param::<CK_GCM_PARAMS>(m) } {
-                (unsafe { bytes(g.pIv, g.ulIvLen) }?, unsafe { bytes(g.pAAD, g.ulAADLen) }?, g.ulTagBits)
-            } else if let Some(g) = unsafe { param::<GcmParams240>(m) } {
-                (unsafe { bytes(g.p_iv, g.ul_iv_len) }?, unsafe { bytes(g.p_aad, g.ul_aad_len) }?, g.ul_tag_bits)
-            } else {
-                return Err(bad);
-            };
-            Params::Gcm { iv, aad, tag_bits: tag_bits as usize }
-        }
-        ParamShape::Ccm => {
-            let c = unsafe { param::<CK_CCM_PARAMS>(m) }.ok_or(bad)?;
-            Params::Ccm {
-                data_len: c.ulDataLen as usize,
-                nonce: unsafe { bytes(c.pNonce, c.ulNonceLen) }?,
-                aad: unsafe { bytes(c.pAAD, c.ulAADLen) }?,
-                mac_len: c.ulMACLen as usize,
-            }
-        }
-        ParamShape::MacGeneral => Params::MacLen(unsafe { param::<CK_ULONG>(m) }.ok_or(bad)? as usize),
-    };
+    // SAFETY: the parameter and its embedded buffers are the caller's, valid for the lengths
+    // given, per this function's contract; every read below is bounded by those lengths.
+    let params = unsafe { decode(entry.params, m) }?;
     Ok(Mechanism { ty: m.mechanism, params })
+}
+
+/// Decodes the parameter of `m` for `shape`.
+///
+/// # Safety
+/// As [`mechanism`].
+unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
+    let bad = Error::MechanismParamInvalid;
+    // SAFETY: the caller guarantees the parameter and its embedded buffers are valid.
+    unsafe {
+        Ok(match shape {
+            ParamShape::None if m.ulParameterLen == 0 => Params::None,
+            ParamShape::None => return Err(bad),
+            ParamShape::Iv16 => match param::<[u8; 16]>(m) {
+                Some(iv) => Params::Iv(iv.to_vec()),
+                None => return Err(bad),
+            },
+            ParamShape::AesCtr => {
+                let c = param::<CK_AES_CTR_PARAMS>(m).ok_or(bad)?;
+                if !(1..=128).contains(&c.ulCounterBits) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                Params::Ctr { counter_bits: c.ulCounterBits as u32, block: c.cb }
+            }
+            ParamShape::Gcm => {
+                let (iv, aad, tag_bits) = if let Some(g) = param::<CK_GCM_PARAMS>(m) {
+                    (bytes(g.pIv, g.ulIvLen)?, bytes(g.pAAD, g.ulAADLen)?, g.ulTagBits)
+                } else if let Some(g) = param::<GcmParams240>(m) {
+                    (bytes(g.p_iv, g.ul_iv_len)?, bytes(g.p_aad, g.ul_aad_len)?, g.ul_tag_bits)
+                } else {
+                    return Err(bad);
+                };
+                Params::Gcm { iv, aad, tag_bits: tag_bits as usize }
+            }
+            ParamShape::Ccm => {
+                let c = param::<CK_CCM_PARAMS>(m).ok_or(bad)?;
+                Params::Ccm {
+                    data_len: c.ulDataLen as usize,
+                    nonce: bytes(c.pNonce, c.ulNonceLen)?,
+                    aad: bytes(c.pAAD, c.ulAADLen)?,
+                    mac_len: c.ulMACLen as usize,
+                }
+            }
+            ParamShape::MacGeneral => Params::MacLen(param::<CK_ULONG>(m).ok_or(bad)? as usize),
+        })
+    }
 }

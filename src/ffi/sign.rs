@@ -31,11 +31,12 @@ fn sign(
 ) -> CK_RV {
     entry(|m| {
         let r = (|| {
-            // SAFETY: the caller's buffers, valid for the lengths given.
-            let d = match data {
-                Some((p, n)) => Some(unsafe { slice(p, n) }?),
-                None => None,
-            };
+            let d = data
+                .map(|(p, n)| {
+                    // SAFETY: the caller's buffer, valid for `n` bytes.
+                    unsafe { slice(p, n) }
+                })
+                .transpose()?;
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
             let cap = if sig.is_null() { None } else { Some(*len as usize) };
@@ -55,11 +56,12 @@ fn verify(
 ) -> CK_RV {
     entry(|m| {
         let r = (|| {
-            // SAFETY: the caller's buffers, valid for the lengths given.
-            let d = match data {
-                Some((p, n)) => Some(unsafe { slice(p, n) }?),
-                None => None,
-            };
+            let d = data
+                .map(|(p, n)| {
+                    // SAFETY: the caller's buffer, valid for `n` bytes.
+                    unsafe { slice(p, n) }
+                })
+                .transpose()?;
             // SAFETY: as above.
             let s = unsafe { slice(sig, sig_len) }?;
             m.verify(h, d, s)

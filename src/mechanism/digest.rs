@@ -42,7 +42,7 @@ pub struct DigestOp {
 
 impl DigestOp {
     fn len(&self) -> usize {
-        self.ctx.hash().len()
+        self.ctx.hash().output_len()
     }
 }
 

@@ -91,8 +91,8 @@ impl Module {
             }
             KeyGen::Hmac(kt, hash) => {
                 let n = value_len(&template).unwrap_or_else(|| {
-                    template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(hash.len() as CK_ULONG)));
-                    hash.len()
+                    template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(hash.output_len() as CK_ULONG)));
+                    hash.output_len()
                 });
                 if !(1..=MAX_SECRET).contains(&n) {
                     return Err(Error::AttributeValueInvalid);

@@ -80,7 +80,7 @@ impl Mac for Hmac {
     fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
         self.0.finish()
     }
-    fn len(&self) -> usize {
+    fn output_len(&self) -> usize {
         self.1
     }
 }
@@ -92,7 +92,7 @@ impl Mac for Cmac {
     fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
         self.0.finish()
     }
-    fn len(&self) -> usize {
+    fn output_len(&self) -> usize {
         self.1
     }
 }
@@ -110,7 +110,7 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8]) -> Result<Box<dyn Mac>> {
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
             let ctx = HmacCtx::new(hash, key)?;
-            let n = out_len(general, ctx.len(), &m.params)?;
+            let n = out_len(general, ctx.output_len(), &m.params)?;
             Box::new(Hmac(ctx, n))
         }
         MacKind::Cmac { general } => {

@@ -35,7 +35,7 @@ pub trait Mac: Send {
     fn update(&mut self, data: &[u8]);
     fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>>;
     /// Output length.
-    fn len(&self) -> usize;
+    fn output_len(&self) -> usize;
 }
 
 /// An encryption or decryption operation.
@@ -134,14 +134,14 @@ impl Module {
         Ok((entry, obj))
     }
 
-    fn cipher_slot<'a>(s: &'a mut crate::token::session::Session, dir: Dir) -> &'a mut Option<CipherOp> {
+    fn cipher_slot(s: &mut crate::token::session::Session, dir: Dir) -> &mut Option<CipherOp> {
         match dir {
             Dir::Encrypt => &mut s.encrypt,
             Dir::Decrypt => &mut s.decrypt,
         }
     }
 
-    fn mac_slot<'a>(s: &'a mut crate::token::session::Session, dir: MacDir) -> &'a mut Option<MacOp> {
+    fn mac_slot(s: &mut crate::token::session::Session, dir: MacDir) -> &mut Option<MacOp> {
         match dir {
             MacDir::Sign => &mut s.sign,
             MacDir::Verify => &mut s.verify,
@@ -241,7 +241,7 @@ impl Module {
             Implementation::Mac(kind) => super::mac::mac(kind, m, value)?,
             _ => return Err(Error::MechanismInvalid),
         };
-        let len = mac.len();
+        let len = mac.output_len();
         let mut st = self.state();
         let slot = Module::mac_slot(st.session_mut(h)?, dir);
         if slot.is_some() {

@@ -258,7 +258,7 @@ pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<Vec<&
     Some(match (class, subtype) {
         (CKO_DATA, _) => vec![STORAGE, DATA],
         (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![STORAGE, CERTIFICATE, X509],
-        (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET)) => {
+        (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => {
             vec![STORAGE, KEY, SECRET_KEY, VALUE_KEY]
         }
         _ => return None,

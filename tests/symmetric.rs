@@ -1,0 +1,462 @@
+//! Symmetric mechanisms through liboxihsm.so, cross-checked with the RustCrypto crates as
+//! an independent implementation: key generation, AES modes single- and multi-part, MACs,
+//! size queries and short buffers, and the error codes for bad parameters, wrong keys,
+//! missing usage flags, CKA_ALLOWED_MECHANISMS and tampered tags.
+
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+struct Env {
+    _h: Harness,
+    _p: cryptoki::context::Pkcs11,
+    s: RawSession,
+}
+
+fn env() -> Env {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "symmetric");
+    let s = user_session(&p, slot);
+    let raw = RawSession::new(&h, &s);
+    std::mem::forget(s);
+    Env { _h: h, _p: p, s: raw }
+}
+
+fn random(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    for (i, b) in v.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37).wrapping_add((n as u8).wrapping_mul(11)) ^ 0x5a;
+    }
+    v
+}
+
+/// Imports a secret key with the given extra boolean/ulong attributes.
+fn key_with(
+    s: &RawSession,
+    kt: CK_KEY_TYPE,
+    value: &[u8],
+    flags: &[(CK_ATTRIBUTE_TYPE, bool)],
+    allowed: Option<&[CK_MECHANISM_TYPE]>,
+) -> RawResult<CK_OBJECT_HANDLE> {
+    let mut class = CKO_SECRET_KEY;
+    let mut kt = kt;
+    let mut v = value.to_vec();
+    let mut bools: Vec<u8> = flags.iter().map(|(_, b)| *b as u8).collect();
+    let mut mechs: Vec<CK_MECHANISM_TYPE> = allowed.unwrap_or(&[]).to_vec();
+    let mut t = vec![
+        CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw mut class).cast(), ulValueLen: 8 },
+        CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: (&raw mut kt).cast(), ulValueLen: 8 },
+        CK_ATTRIBUTE { type_: CKA_VALUE, pValue: v.as_mut_ptr().cast(), ulValueLen: v.len() as CK_ULONG },
+    ];
+    for (i, (ty, _)) in flags.iter().enumerate() {
+        t.push(CK_ATTRIBUTE { type_: *ty, pValue: bools[i..].as_mut_ptr().cast(), ulValueLen: 1 });
+    }
+    if allowed.is_some() {
+        t.push(CK_ATTRIBUTE {
+            type_: CKA_ALLOWED_MECHANISMS,
+            pValue: mechs.as_mut_ptr().cast(),
+            ulValueLen: (mechs.len() * 8) as CK_ULONG,
+        });
+    }
+    let mut o = 0;
+    // SAFETY: the template points at live locals.
+    let rv = unsafe { s.lib.C_CreateObject(s.h, t.as_mut_ptr(), t.len() as CK_ULONG, &mut o) };
+    if rv == CKR_OK { Ok(o) } else { Err(rv) }
+}
+
+#[test]
+fn aes_modes_agree_with_rustcrypto() {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, StreamCipher, block_padding::Pkcs7};
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let e = env();
+    let s = &e.s;
+    let key = random(32);
+    let k = s.secret_key(CKK_AES, &key).unwrap();
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    for len in [0usize, 1, 15, 16, 17, 100, 4096 + 3] {
+        let data = random(len);
+        // CBC_PAD vs the cbc crate.
+        let want =
+            cbc::Encryptor::<aes::Aes256>::new((&key[..]).into(), (&iv).into()).encrypt_padded_vec_mut::<Pkcs7>(&data);
+        let got = s.encrypt(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), k, &data).unwrap();
+        assert_eq!(got, want, "CBC_PAD {len}");
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), k, &got).unwrap(), data);
+        // CTR with a 128-bit counter vs the ctr crate.
+        let mut p = CK_AES_CTR_PARAMS { ulCounterBits: 128, cb: iv };
+        let mut want = data.clone();
+        ctr::Ctr128BE::<aes::Aes256>::new((&key[..]).into(), (&iv).into()).apply_keystream(&mut want);
+        assert_eq!(s.encrypt(&mut mech(CKM_AES_CTR, Some(&mut p)), k, &data).unwrap(), want, "CTR {len}");
+        // GCM with a 96-bit IV and AAD vs aes-gcm.
+        let nonce = random(12);
+        let aad = random(len % 40);
+        let want = aes_gcm::Aes256Gcm::new((&key[..]).into())
+            .encrypt((&nonce[..]).into(), Payload { msg: &data, aad: &aad })
+            .unwrap();
+        let (mut n, mut a) = (nonce.clone(), aad.clone());
+        let mut gp = CK_GCM_PARAMS {
+            pIv: n.as_mut_ptr(),
+            ulIvLen: 12,
+            ulIvBits: 96,
+            pAAD: a.as_mut_ptr(),
+            ulAADLen: a.len() as CK_ULONG,
+            ulTagBits: 128,
+        };
+        let got = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data).unwrap();
+        assert_eq!(got, want, "GCM {len}");
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &got).unwrap(), data);
+        if len % 16 == 0 {
+            let want = cbc::Encryptor::<aes::Aes256>::new((&key[..]).into(), (&iv).into())
+                .encrypt_padded_vec_mut::<aes::cipher::block_padding::NoPadding>(&data);
+            assert_eq!(s.encrypt(&mut mech(CKM_AES_CBC, Some(&mut iv)), k, &data).unwrap(), want);
+            let want = ecb_encrypt(&key, &data);
+            assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), k, &data).unwrap(), want);
+        }
+    }
+}
+
+fn ecb_encrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let c = aes::Aes256::new(key.into());
+    let mut out = data.to_vec();
+    for block in out.chunks_mut(16) {
+        c.encrypt_block(block.into());
+    }
+    out
+}
+
+#[test]
+fn macs_agree_with_rustcrypto() {
+    use hmac::Mac;
+    let e = env();
+    let s = &e.s;
+    let key = random(32);
+    let hk = s.secret_key(CKK_GENERIC_SECRET, &key).unwrap();
+    let ak = s.secret_key(CKK_AES, &key).unwrap();
+    for len in [0usize, 3, 64, 1000] {
+        let data = random(len);
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        m.update(&data);
+        let want = m.finalize().into_bytes().to_vec();
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), hk, &data).unwrap(), want);
+        s.verify(&mut mech::<u8>(CKM_SHA256_HMAC, None), hk, &data, &want).unwrap();
+        let mut short: CK_ULONG = 10;
+        assert_eq!(s.sign(&mut mech(CKM_SHA256_HMAC_GENERAL, Some(&mut short)), hk, &data).unwrap(), want[..10]);
+        let mut c = <cmac::Cmac<aes::Aes256> as cmac::Mac>::new_from_slice(&key).unwrap();
+        cmac::Mac::update(&mut c, &data);
+        let want = cmac::Mac::finalize(c).into_bytes().to_vec();
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_CMAC, None), ak, &data).unwrap(), want);
+    }
+}
+
+#[test]
+fn multi_part_operations_and_output_rules() {
+    let e = env();
+    let s = &e.s;
+    let k = s.secret_key(CKK_AES, &random(16)).unwrap();
+    let data = random(100);
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    let single = s.encrypt(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), k, &data).unwrap();
+    // SAFETY: raw calls with live locals of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        let mut m = mech(CKM_AES_CBC_PAD, Some(&mut iv));
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OPERATION_ACTIVE);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        for chunk in data.chunks(7) {
+            let mut c = chunk.to_vec();
+            let mut n: CK_ULONG = 0;
+            assert_eq!(l.C_EncryptUpdate(s.h, c.as_mut_ptr(), c.len() as _, null_mut(), &mut n), CKR_OK);
+            let queried = n;
+            n = buf.len() as CK_ULONG;
+            assert_eq!(l.C_EncryptUpdate(s.h, c.as_mut_ptr(), c.len() as _, buf.as_mut_ptr(), &mut n), CKR_OK);
+            assert!(n <= queried, "the size query ({queried}) is enough for {n}");
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        let mut d = data.clone();
+        let mut n: CK_ULONG = 300;
+        assert_eq!(
+            l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n),
+            CKR_OPERATION_ACTIVE,
+            "C_Encrypt cannot end a multi-part operation"
+        );
+        // A short buffer at Final keeps the operation and tells the exact length.
+        n = 0;
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        assert!(n > 0);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
+        out.extend_from_slice(&buf[..n as usize]);
+        assert_eq!(out, single, "multi-part equals single-part");
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+
+        // Single part: size query, too small (operation kept, exact length), then success.
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+        n = 0;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OK);
+        assert!(n as usize >= single.len());
+        n = 10;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        assert_eq!(n as usize, single.len());
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&buf[..n as usize], &single[..]);
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+
+        // Decrypt with a buffer of exactly the plaintext length works at once.
+        let mut ct = single.clone();
+        assert_eq!(l.C_DecryptInit(s.h, &mut m, k), CKR_OK);
+        n = 100;
+        assert_eq!(l.C_Decrypt(s.h, ct.as_mut_ptr(), ct.len() as _, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&buf[..100], &data[..]);
+
+        // GCM multi-part: Update releases nothing; Final gives everything after the tag checks.
+        let mut ivg = random(12);
+        let mut gp = CK_GCM_PARAMS {
+            pIv: ivg.as_mut_ptr(),
+            ulIvLen: 12,
+            ulIvBits: 96,
+            pAAD: null_mut(),
+            ulAADLen: 0,
+            ulTagBits: 128,
+        };
+        let gct = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data).unwrap();
+        let mut mg = mech(CKM_AES_GCM, Some(&mut gp));
+        assert_eq!(l.C_DecryptInit(s.h, &mut mg, k), CKR_OK);
+        let mut c = gct.clone();
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_DecryptUpdate(s.h, c.as_mut_ptr(), 50, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(n, 0, "no plaintext before the tag is verified");
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_DecryptUpdate(s.h, c[50..].as_mut_ptr(), (c.len() - 50) as _, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(n, 0);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_DecryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&buf[..n as usize], &data[..]);
+
+        // Init then Final at once: empty input.
+        assert_eq!(l.C_EncryptInit(s.h, &mut mg, k), CKR_OK);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(n, 16, "GCM of nothing is just the tag");
+
+        // Multi-part MAC.
+        let hk = s.secret_key(CKK_GENERIC_SECRET, &random(20)).unwrap();
+        let whole = s.sign(&mut mech::<u8>(CKM_SHA384_HMAC, None), hk, &data).unwrap();
+        let mut hm = mech::<u8>(CKM_SHA384_HMAC, None);
+        assert_eq!(l.C_SignInit(s.h, &mut hm, hk), CKR_OK);
+        for chunk in data.chunks(33) {
+            let mut c = chunk.to_vec();
+            assert_eq!(l.C_SignUpdate(s.h, c.as_mut_ptr(), c.len() as _), CKR_OK);
+        }
+        n = 0;
+        assert_eq!(l.C_SignFinal(s.h, null_mut(), &mut n), CKR_OK);
+        assert_eq!(n, 48);
+        n = 47;
+        assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        n = 48;
+        assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&buf[..48], &whole[..]);
+        assert_eq!(l.C_VerifyInit(s.h, &mut hm, hk), CKR_OK);
+        for chunk in data.chunks(9) {
+            let mut c = chunk.to_vec();
+            assert_eq!(l.C_VerifyUpdate(s.h, c.as_mut_ptr(), c.len() as _), CKR_OK);
+        }
+        let mut w = whole.clone();
+        assert_eq!(l.C_VerifyFinal(s.h, w.as_mut_ptr(), 48), CKR_OK);
+        w[0] ^= 1;
+        assert_eq!(s.verify(&mut hm, hk, &data, &w), Err(CKR_SIGNATURE_INVALID));
+        assert_eq!(s.verify(&mut hm, hk, &data, &w[..47]), Err(CKR_SIGNATURE_LEN_RANGE));
+    }
+}
+
+#[test]
+fn key_generation() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "keygen");
+    let sess = user_session(&p, slot);
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, AttributeType};
+    let k = sess
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(32.into()), Attribute::Token(true), Attribute::Label(b"gen".to_vec())],
+        )
+        .unwrap();
+    let got = sess
+        .get_attributes(
+            k,
+            &[
+                AttributeType::Local,
+                AttributeType::AlwaysSensitive,
+                AttributeType::NeverExtractable,
+                AttributeType::KeyGenMechanism,
+                AttributeType::ValueLen,
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Attribute::Local(true),
+            Attribute::AlwaysSensitive(true),
+            Attribute::NeverExtractable(true),
+            Attribute::KeyGenMechanism(cryptoki::mechanism::MechanismType::AES_KEY_GEN),
+            Attribute::ValueLen(32.into())
+        ]
+    );
+    let open = sess
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(16.into()), Attribute::Sensitive(false), Attribute::Extractable(true)],
+        )
+        .unwrap();
+    let got = sess
+        .get_attributes(open, &[AttributeType::AlwaysSensitive, AttributeType::NeverExtractable, AttributeType::Value])
+        .unwrap();
+    assert_eq!(got[0], Attribute::AlwaysSensitive(false));
+    assert_eq!(got[1], Attribute::NeverExtractable(false));
+    let Attribute::Value(v) = &got[2] else { panic!() };
+    assert_eq!(v.len(), 16);
+    assert_ne!(v, &vec![0u8; 16]);
+
+    let e = |m: &Mechanism, t: &[Attribute]| rv(sess.generate_key(m, t));
+    use cryptoki::error::RvError::*;
+    assert_eq!(e(&Mechanism::AesKeyGen, &[]), TemplateIncomplete);
+    assert_eq!(e(&Mechanism::AesKeyGen, &[Attribute::ValueLen(20.into())]), AttributeValueInvalid);
+    assert_eq!(
+        e(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Value(vec![0; 16])]),
+        AttributeReadOnly
+    );
+    assert_eq!(
+        e(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(16.into()), Attribute::KeyType(cryptoki::object::KeyType::GENERIC_SECRET)]
+        ),
+        TemplateInconsistent
+    );
+    assert_eq!(e(&Mechanism::Sha256, &[]), MechanismInvalid);
+    let g = sess.generate_key(&Mechanism::GenericSecretKeyGen, &[Attribute::ValueLen(48.into())]).unwrap();
+    assert_eq!(sess.get_attributes(g, &[AttributeType::ValueLen]).unwrap(), vec![Attribute::ValueLen(48.into())]);
+    // SHA-256 key generation: an HMAC key of the hash length by default.
+    let raw = RawSession::new(&h, &sess);
+    let mut m = mech::<u8>(CKM_SHA256_KEY_GEN, None);
+    let mut hk = 0;
+    // SAFETY: live mechanism and out-pointer; empty template.
+    assert_eq!(unsafe { raw.lib.C_GenerateKey(raw.h, &mut m, null_mut(), 0, &mut hk) }, CKR_OK);
+    let sig = raw.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), hk, b"data").unwrap();
+    assert_eq!(sig.len(), 32);
+    // SAFETY: NULL out-pointer is the case under test.
+    assert_eq!(unsafe { raw.lib.C_GenerateKey(raw.h, &mut m, null_mut(), 0, null_mut()) }, CKR_ARGUMENTS_BAD);
+}
+
+#[test]
+fn bad_parameters_and_key_rules_give_the_spec_codes() {
+    let e = env();
+    let s = &e.s;
+    let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
+    let generic = s.secret_key(CKK_GENERIC_SECRET, &random(32)).unwrap();
+    let data = random(32);
+    // Missing or short IV.
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_CBC, None), aes, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut short_iv = [0u8; 8];
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CBC, Some(&mut short_iv)), aes, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    // GCM: empty IV, bad tag lengths.
+    let mut iv = random(12);
+    let mut gp =
+        CK_GCM_PARAMS { pIv: iv.as_mut_ptr(), ulIvLen: 0, ulIvBits: 0, pAAD: null_mut(), ulAADLen: 0, ulTagBits: 128 };
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), aes, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    gp.ulIvLen = 12;
+    for bits in [0, 24, 100, 136] {
+        gp.ulTagBits = bits;
+        assert_eq!(
+            s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), aes, &data),
+            Err(CKR_MECHANISM_PARAM_INVALID),
+            "{bits} tag bits"
+        );
+    }
+    // Any IV length from 1 to 256 bytes and tags from 32 bits.
+    for (ivlen, bits) in [(1usize, 32), (7, 64), (16, 96), (64, 104), (256, 128)] {
+        let mut v = random(ivlen);
+        let mut g = CK_GCM_PARAMS {
+            pIv: v.as_mut_ptr(),
+            ulIvLen: ivlen as _,
+            ulIvBits: (ivlen * 8) as _,
+            pAAD: null_mut(),
+            ulAADLen: 0,
+            ulTagBits: bits,
+        };
+        let ct = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut g)), aes, &data).unwrap();
+        assert_eq!(ct.len(), 32 + bits as usize / 8);
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut g)), aes, &ct).unwrap(), data);
+        // A tampered tag is refused and releases nothing.
+        let mut bad = ct.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut g)), aes, &bad), Err(CKR_ENCRYPTED_DATA_INVALID));
+    }
+    // A 2.40-layout CK_GCM_PARAMS (no ulIvBits) is understood too.
+    #[repr(C)]
+    struct Gcm240 {
+        iv: *mut u8,
+        iv_len: CK_ULONG,
+        aad: *mut u8,
+        aad_len: CK_ULONG,
+        tag_bits: CK_ULONG,
+    }
+    let mut old = Gcm240 { iv: iv.as_mut_ptr(), iv_len: 12, aad: null_mut(), aad_len: 0, tag_bits: 128 };
+    let mut new = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    assert_eq!(
+        s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut old)), aes, &data).unwrap(),
+        s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut new)), aes, &data).unwrap()
+    );
+    // Data lengths.
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), aes, &data[..15]), Err(CKR_DATA_LEN_RANGE));
+    let mut iv16 = [0u8; 16];
+    assert_eq!(
+        s.decrypt(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv16)), aes, &data[..17]),
+        Err(CKR_ENCRYPTED_DATA_LEN_RANGE)
+    );
+    // A CTR counter of 8 bits that would wrap.
+    let mut cp = CK_AES_CTR_PARAMS { ulCounterBits: 8, cb: [0u8; 16] };
+    cp.cb[15] = 0xfe;
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTR, Some(&mut cp)), aes, &random(32)).map(|v| v.len()), Ok(32));
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTR, Some(&mut cp)), aes, &random(33)), Err(CKR_DATA_LEN_RANGE));
+    cp.ulCounterBits = 0;
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTR, Some(&mut cp)), aes, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    // Wrong key type, key size, usage flag, allowed mechanisms.
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), generic, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), aes, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
+    let huge = s.secret_key(CKK_GENERIC_SECRET, &random(600)).unwrap();
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), huge, &data), Err(CKR_KEY_SIZE_RANGE));
+    let no_encrypt = key_with(s, CKK_AES, &random(16), &[(CKA_ENCRYPT, false)], None).unwrap();
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), no_encrypt, &data), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(s.decrypt(&mut mech::<u8>(CKM_AES_ECB, None), no_encrypt, &data).map(|v| v.len()), Ok(32));
+    let no_sign = key_with(s, CKK_GENERIC_SECRET, &random(16), &[(CKA_SIGN, false)], None).unwrap();
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), no_sign, &data), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    let only_gcm = key_with(s, CKK_AES, &random(16), &[], Some(&[CKM_AES_GCM])).unwrap();
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), only_gcm, &data), Err(CKR_MECHANISM_INVALID));
+    assert!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut new)), only_gcm, &data).is_ok());
+    // Unknown mechanism, digest mechanism used to encrypt, bad key handle, bad MAC length.
+    assert_eq!(s.encrypt(&mut mech::<u8>(0x7fff_fff1, None), aes, &data), Err(CKR_MECHANISM_INVALID));
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_SHA256, None), aes, &data), Err(CKR_MECHANISM_INVALID));
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), 0x424242, &data), Err(CKR_KEY_HANDLE_INVALID));
+    let mut too_long: CK_ULONG = 33;
+    assert_eq!(
+        s.sign(&mut mech(CKM_SHA256_HMAC_GENERAL, Some(&mut too_long)), generic, &data),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    // NULL mechanism pointer.
+    // SAFETY: NULL mechanism is the case under test.
+    assert_eq!(unsafe { s.lib.C_EncryptInit(s.h, null_mut(), aes) }, CKR_ARGUMENTS_BAD);
+}
