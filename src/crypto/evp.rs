@@ -360,6 +360,104 @@ impl CmacCtx {
     }
 }
 
+/// An expanded AES encryption or decryption key, cleared when dropped.
+struct AesKey(sys::AES_KEY);
+
+impl AesKey {
+    fn new(kek: &[u8], encrypt: bool) -> Result<AesKey> {
+        if !matches!(kek.len(), 16 | 24 | 32) {
+            return Err(Error::KeySizeRange);
+        }
+        // SAFETY: AES_KEY is plain data; all-zero is a valid (unset) value.
+        let mut k = AesKey(unsafe { std::mem::zeroed() });
+        let bits = (kek.len() * 8) as std::ffi::c_uint;
+        // SAFETY: `kek` holds bits/8 bytes; `k.0` is a valid AES_KEY to fill.
+        let r = unsafe {
+            if encrypt {
+                sys::AES_set_encrypt_key(kek.as_ptr(), bits, &mut k.0)
+            } else {
+                sys::AES_set_decrypt_key(kek.as_ptr(), bits, &mut k.0)
+            }
+        };
+        if r == 0 { Ok(k) } else { Err(Error::KeySizeRange) }
+    }
+}
+
+impl Drop for AesKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.rd_key.zeroize();
+    }
+}
+
+/// RFC 3394 AES key wrap. `data` is a multiple of 8 bytes, at least 16; `iv` defaults to
+/// A6A6A6A6A6A6A6A6.
+pub fn kw_wrap(kek: &[u8], iv: Option<&[u8; 8]>, data: &[u8]) -> Result<Vec<u8>> {
+    if data.len() < 16 || data.len() % 8 != 0 {
+        return Err(Error::DataLenRange);
+    }
+    let k = AesKey::new(kek, true)?;
+    let mut out = vec![0u8; data.len() + 8];
+    let ivp = iv.map_or(null(), |v| v.as_ptr());
+    // SAFETY: `out` has room for in_len + 8 bytes; `ivp` is NULL or 8 bytes.
+    let n = unsafe { sys::AES_wrap_key(&k.0, ivp, out.as_mut_ptr(), data.as_ptr(), data.len()) };
+    if n < 0 {
+        return Err(Error::Internal("AES key wrap".into()));
+    }
+    out.truncate(n as usize);
+    Ok(out)
+}
+
+/// RFC 3394 AES key unwrap; a failed integrity check is `EncryptedDataInvalid`.
+pub fn kw_unwrap(kek: &[u8], iv: Option<&[u8; 8]>, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if data.len() < 24 || data.len() % 8 != 0 {
+        return Err(Error::EncryptedDataLenRange);
+    }
+    let k = AesKey::new(kek, false)?;
+    let mut out = Zeroizing::new(vec![0u8; data.len() - 8]);
+    let ivp = iv.map_or(null(), |v| v.as_ptr());
+    // SAFETY: `out` has room for in_len - 8 bytes; `ivp` is NULL or 8 bytes.
+    let n = unsafe { sys::AES_unwrap_key(&k.0, ivp, out.as_mut_ptr(), data.as_ptr(), data.len()) };
+    if n < 0 {
+        return Err(Error::EncryptedDataInvalid);
+    }
+    out.truncate(n as usize);
+    Ok(out)
+}
+
+/// RFC 5649 AES key wrap with padding (any length from 1 byte).
+pub fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    if data.is_empty() {
+        return Err(Error::DataLenRange);
+    }
+    let k = AesKey::new(kek, true)?;
+    let mut out = vec![0u8; data.len() + 15];
+    let mut n = 0usize;
+    // SAFETY: `out` has room for the padded length plus 8 (at most in_len + 15).
+    let ok = unsafe { sys::AES_wrap_key_padded(&k.0, out.as_mut_ptr(), &mut n, out.len(), data.as_ptr(), data.len()) };
+    check(ok, "AES key wrap with padding")?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// RFC 5649 AES key unwrap with padding.
+pub fn kwp_unwrap(kek: &[u8], data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if data.len() < 16 || data.len() % 8 != 0 {
+        return Err(Error::EncryptedDataLenRange);
+    }
+    let k = AesKey::new(kek, false)?;
+    let mut out = Zeroizing::new(vec![0u8; data.len()]);
+    let mut n = 0usize;
+    // SAFETY: `out` has room for in_len bytes, more than any unwrapped result.
+    let ok =
+        unsafe { sys::AES_unwrap_key_padded(&k.0, out.as_mut_ptr(), &mut n, out.len(), data.as_ptr(), data.len()) };
+    if ok != 1 {
+        return Err(Error::EncryptedDataInvalid);
+    }
+    out.truncate(n);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 use super::slice;
 use crate::error::{Error, Result};
+use crate::mechanism::kdf::Salt;
 use crate::mechanism::{self, Mechanism, ParamShape, Params};
 use cryptoki_sys::*;
 
@@ -96,6 +97,35 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     nonce: bytes(c.pNonce, c.ulNonceLen)?,
                     aad: bytes(c.pAAD, c.ulAADLen)?,
                     mac_len: c.ulMACLen as usize,
+                }
+            }
+            ParamShape::OptIv8 | ParamShape::OptIv4 if m.ulParameterLen == 0 => Params::None,
+            ParamShape::OptIv8 => Params::Iv(param::<[u8; 8]>(m).ok_or(bad)?.to_vec()),
+            ParamShape::OptIv4 => Params::Iv(param::<[u8; 4]>(m).ok_or(bad)?.to_vec()),
+            ParamShape::DerivationData => {
+                let d = param::<CK_KEY_DERIVATION_STRING_DATA>(m).ok_or(bad)?;
+                Params::Data(bytes(d.pData, d.ulLen)?)
+            }
+            ParamShape::AesCbcData => {
+                let d = param::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>(m).ok_or(bad)?;
+                Params::IvData { iv: d.iv.to_vec(), data: bytes(d.pData, d.length)? }
+            }
+            ParamShape::Handle => Params::Handle(param::<CK_OBJECT_HANDLE>(m).ok_or(bad)?),
+            ParamShape::Ulong => Params::Ulong(param::<CK_ULONG>(m).ok_or(bad)?),
+            ParamShape::Hkdf => {
+                let p = param::<CK_HKDF_PARAMS>(m).ok_or(bad)?;
+                let salt = match p.ulSaltType {
+                    CKF_HKDF_SALT_NULL => Salt::Null,
+                    CKF_HKDF_SALT_DATA => Salt::Data(bytes(p.pSalt, p.ulSaltLen)?),
+                    CKF_HKDF_SALT_KEY => Salt::Key(p.hSaltKey),
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                Params::Hkdf {
+                    extract: p.bExtract != 0,
+                    expand: p.bExpand != 0,
+                    prf: p.prfHashMechanism,
+                    salt,
+                    info: bytes(p.pInfo, p.ulInfoLen)?,
                 }
             }
             ParamShape::MacGeneral => Params::MacLen(param::<CK_ULONG>(m).ok_or(bad)? as usize),

@@ -13,6 +13,7 @@ mod attributes;
 mod crypt;
 mod digest;
 mod general;
+mod keys;
 mod mechanism;
 mod object;
 mod session;

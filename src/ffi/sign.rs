@@ -1,6 +1,5 @@
-//! Signing and MACing, verification (PKCS#11 3.2 §5.11, §5.13), and C_GenerateKey (§5.14).
+//! Signing and MACing, and verification (PKCS#11 3.2 §5.11, §5.13).
 
-use super::attributes::template;
 use super::mechanism::mechanism;
 use super::{ends_operation, entry, out, slice, write_output};
 use crate::mechanism::ops::MacDir;
@@ -144,23 +143,4 @@ pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, p_part: *mut CK_BY
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, p_sig: *mut CK_BYTE, sig_len: CK_ULONG) -> CK_RV {
     verify(h, None, p_sig, sig_len)
-}
-
-/// §5.14 C_GenerateKey.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_GenerateKey(
-    h: CK_SESSION_HANDLE,
-    p_mechanism: *mut CK_MECHANISM,
-    p_template: *mut CK_ATTRIBUTE,
-    count: CK_ULONG,
-    ph_key: *mut CK_OBJECT_HANDLE,
-) -> CK_RV {
-    entry(|m| {
-        // SAFETY: NULL or valid out-pointer.
-        let key = unsafe { out(ph_key) }?;
-        // SAFETY: the caller's mechanism and template.
-        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
-        *key = m.generate_key(h, &mech, &t)?;
-        Ok(())
-    })
 }

@@ -4,6 +4,7 @@
 use super::crypt::*;
 use super::digest::*;
 use super::general::*;
+use super::keys::*;
 use super::object::*;
 use super::session::*;
 use super::sign::*;

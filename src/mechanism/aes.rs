@@ -31,9 +31,10 @@ pub fn register(r: &mut Registry) {
         (CKM_AES_CCM, AesMode::Ccm, ParamShape::Ccm),
     ];
     for (ty, mode, params) in modes {
+        let wraps = matches!(mode, AesMode::Ecb | AesMode::Cbc | AesMode::CbcPad | AesMode::Gcm);
         r.add(Entry {
             ty,
-            info: info(16, 32, CKF_ENCRYPT | CKF_DECRYPT),
+            info: info(16, 32, CKF_ENCRYPT | CKF_DECRYPT | if wraps { CKF_WRAP | CKF_UNWRAP } else { 0 }),
             params,
             key_types: &[CKK_AES],
             implementation: Implementation::Aes(mode),

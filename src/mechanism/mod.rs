@@ -4,9 +4,11 @@
 
 pub mod aes;
 pub mod digest;
+pub mod kdf;
 pub mod keygen;
 pub mod mac;
 pub mod ops;
+pub mod wrap;
 
 use crate::crypto::evp::Hash;
 use cryptoki_sys::*;
@@ -27,6 +29,20 @@ pub enum ParamShape {
     Ccm,
     /// CK_MAC_GENERAL_PARAMS: the output length.
     MacGeneral,
+    /// No parameter, or an 8-byte initial value (RFC 3394).
+    OptIv8,
+    /// No parameter, or a 4-byte initial value (RFC 5649).
+    OptIv4,
+    /// CK_KEY_DERIVATION_STRING_DATA.
+    DerivationData,
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
+    AesCbcData,
+    /// A CK_OBJECT_HANDLE.
+    Handle,
+    /// A CK_ULONG (CK_EXTRACT_PARAMS).
+    Ulong,
+    /// CK_HKDF_PARAMS.
+    Hkdf,
 }
 
 /// A decoded mechanism parameter.
@@ -38,6 +54,11 @@ pub enum Params {
     Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: usize },
     Ccm { data_len: usize, nonce: Vec<u8>, aad: Vec<u8>, mac_len: usize },
     MacLen(usize),
+    Data(Vec<u8>),
+    IvData { iv: Vec<u8>, data: Vec<u8> },
+    Handle(CK_OBJECT_HANDLE),
+    Ulong(CK_ULONG),
+    Hkdf { extract: bool, expand: bool, prf: CK_MECHANISM_TYPE, salt: kdf::Salt, info: Vec<u8> },
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -54,6 +75,8 @@ pub enum Implementation {
     KeyGen(keygen::KeyGen),
     Aes(aes::AesMode),
     Mac(mac::MacKind),
+    Wrap(wrap::WrapMode),
+    Kdf(kdf::Kdf),
 }
 
 /// One registry entry.
@@ -85,6 +108,8 @@ static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
     keygen::register(&mut r);
     aes::register(&mut r);
     mac::register(&mut r);
+    wrap::register(&mut r);
+    kdf::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     r.entries
 });

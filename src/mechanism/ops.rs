@@ -161,6 +161,7 @@ impl Module {
         let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
         let cipher = match entry.implementation {
             Implementation::Aes(mode) => super::aes::cipher(mode, m, value, dir == Dir::Encrypt)?,
+            Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value, dir == Dir::Encrypt)?,
             _ => return Err(Error::MechanismInvalid),
         };
         let mut st = self.state();

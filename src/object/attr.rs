@@ -250,6 +250,7 @@ pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_SHA3_256_HMAC,
     CKK_SHA3_384_HMAC,
     CKK_SHA3_512_HMAC,
+    CKK_HKDF,
 ];
 
 /// The rule tables that apply to an object of `class` with `subtype` (key or certificate type).

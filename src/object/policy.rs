@@ -58,6 +58,11 @@ pub enum Origin {
     Create,
     /// C_GenerateKey with `mechanism`, making a key of `class`/`key_type` with `value`.
     Generate { class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, mechanism: CK_MECHANISM_TYPE, value: super::Bytes },
+    /// C_UnwrapKey: the template names class and key type; `value` came out of the wrapping.
+    Unwrap { value: super::Bytes },
+    /// C_DeriveKey from a base key with these flags; class and key type default to a
+    /// generic secret.
+    Derive { value: super::Bytes, base_always_sensitive: bool, base_never_extractable: bool },
 }
 
 /// Builds the object that C_CreateObject makes from `template`, with `unique_id`.
@@ -71,6 +76,8 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     let (forbidden, required) = match origin {
         Origin::Create => (NO_CREATE, REQ_CREATE),
         Origin::Generate { .. } => (NO_GENERATE, REQ_GENERATE),
+        Origin::Unwrap { .. } => (NO_UNWRAP, REQ_UNWRAP),
+        Origin::Derive { .. } => (NO_GENERATE, 0),
     };
     let fixed = |ty: CK_ATTRIBUTE_TYPE, want: CK_ULONG| -> Result<CK_ULONG> {
         match template_ulong(template, ty) {
@@ -88,6 +95,18 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
             (class, sub)
         }
         Origin::Generate { class, key_type, .. } => (fixed(CKA_CLASS, *class)?, Some(fixed(CKA_KEY_TYPE, *key_type)?)),
+        Origin::Unwrap { .. } => (
+            template_ulong(template, CKA_CLASS).ok_or(Error::TemplateIncomplete)?,
+            Some(template_ulong(template, CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?),
+        ),
+        Origin::Derive { .. } => {
+            let class = template_ulong(template, CKA_CLASS).unwrap_or(CKO_SECRET_KEY);
+            match class {
+                CKO_SECRET_KEY => (class, Some(template_ulong(template, CKA_KEY_TYPE).unwrap_or(CKK_GENERIC_SECRET))),
+                CKO_DATA => (class, None),
+                _ => return Err(Error::TemplateInconsistent),
+            }
+        }
     };
     let schema = attr::schema(class, sub).ok_or(Error::AttributeValueInvalid)?;
     let mut obj = Object::default();
@@ -105,8 +124,16 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         }
         obj.set(a.ty, a.value.clone());
     }
-    if let Origin::Generate { value, .. } = &origin {
-        obj.set(CKA_VALUE, Value::Bytes(value.clone()));
+    match &origin {
+        Origin::Generate { value, .. } | Origin::Unwrap { value } | Origin::Derive { value, .. } => {
+            if let Some(n) = obj.ulong(CKA_VALUE_LEN)
+                && n as usize != value.len()
+            {
+                return Err(Error::TemplateInconsistent);
+            }
+            obj.set(CKA_VALUE, Value::Bytes(value.clone()));
+        }
+        Origin::Create => {}
     }
     for rule in schema.iter().flat_map(|t| t.iter()) {
         if obj.get(rule.ty).is_some() {
@@ -126,18 +153,25 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     obj.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
     if attr::subtype_attr(class) == Some(CKA_KEY_TYPE) {
         let (local, mech) = match &origin {
-            Origin::Create => (false, CK_UNAVAILABLE_INFORMATION),
             Origin::Generate { mechanism, .. } => (true, *mechanism),
+            _ => (false, CK_UNAVAILABLE_INFORMATION),
         };
         obj.set(CKA_LOCAL, Value::Bool(local));
         obj.set(CKA_KEY_GEN_MECHANISM, Value::Ulong(mech));
     }
     if is_key {
-        // Imported key material was known outside the token; generated material never was.
-        let generated = matches!(origin, Origin::Generate { .. });
+        // Imported and unwrapped material was known outside the token; generated material
+        // never was; derived material inherits what its base key guarantees.
+        let (always, never) = match &origin {
+            Origin::Create | Origin::Unwrap { .. } => (false, false),
+            Origin::Generate { .. } => (true, true),
+            Origin::Derive { base_always_sensitive, base_never_extractable, .. } => {
+                (*base_always_sensitive, *base_never_extractable)
+            }
+        };
         let (sensitive, extractable) = (obj.flag(CKA_SENSITIVE), obj.flag(CKA_EXTRACTABLE));
-        obj.set(CKA_ALWAYS_SENSITIVE, Value::Bool(generated && sensitive));
-        obj.set(CKA_NEVER_EXTRACTABLE, Value::Bool(generated && !extractable));
+        obj.set(CKA_ALWAYS_SENSITIVE, Value::Bool(always && sensitive));
+        obj.set(CKA_NEVER_EXTRACTABLE, Value::Bool(never && !extractable));
     }
     validate(&obj, actor)?;
     Ok(obj)
@@ -265,6 +299,26 @@ pub fn is_sensitive(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
 pub fn is_key_material(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
     let schema = schema_of(obj);
     attr::rule_in(&schema, ty).is_some_and(|r| r.flags & SENSITIVE != 0)
+}
+
+/// Whether `obj` has every attribute of `template` with the same value, sensitive ones
+/// included (CKA_WRAP_TEMPLATE checks, made inside the token).
+pub fn has_all(obj: &Object, template: &[Attribute]) -> bool {
+    template.iter().all(|a| obj.get(a.ty) == Some(&a.value))
+}
+
+/// Merges a key's CKA_UNWRAP_TEMPLATE or CKA_DERIVE_TEMPLATE into a caller's template:
+/// a conflicting value is CKR_TEMPLATE_INCONSISTENT; missing attributes are added.
+pub fn merge_template(template: &[Attribute], imposed: &[Attribute]) -> Result<Vec<Attribute>> {
+    let mut out = template.to_vec();
+    for a in imposed {
+        match template.iter().find(|t| t.ty == a.ty) {
+            Some(t) if t.value != a.value => return Err(Error::TemplateInconsistent),
+            Some(_) => {}
+            None => out.push(a.clone()),
+        }
+    }
+    Ok(out)
 }
 
 /// C_FindObjects matching: every template attribute is present, revealable and equal.

@@ -1,0 +1,104 @@
+//! Key management functions (PKCS#11 3.2 §5.14): C_GenerateKey, C_WrapKey, C_UnwrapKey and
+//! C_DeriveKey.
+
+use super::attributes::template;
+use super::mechanism::mechanism;
+use super::{entry, out, slice};
+use crate::error::Error;
+use cryptoki_sys::*;
+
+/// §5.14 C_GenerateKey.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_GenerateKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or valid out-pointer.
+        let key = unsafe { out(ph_key) }?;
+        // SAFETY: the caller's mechanism and template.
+        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        *key = m.generate_key(h, &mech, &t)?;
+        Ok(())
+    })
+}
+
+/// §5.14 C_WrapKey: a size query (NULL buffer) reports the wrapped length.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_WrapKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    wrapping_key: CK_OBJECT_HANDLE,
+    key: CK_OBJECT_HANDLE,
+    p_wrapped: *mut CK_BYTE,
+    pul_wrapped_len: *mut CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or a valid CK_ULONG.
+        let len = unsafe { out(pul_wrapped_len) }?;
+        // SAFETY: the caller's mechanism.
+        let mech = unsafe { mechanism(p_mechanism) }?;
+        let wrapped = m.wrap_key(h, &mech, wrapping_key, key)?;
+        if p_wrapped.is_null() {
+            *len = wrapped.len() as CK_ULONG;
+            return Ok(());
+        }
+        if (*len as usize) < wrapped.len() {
+            *len = wrapped.len() as CK_ULONG;
+            return Err(Error::BufferTooSmall);
+        }
+        // SAFETY: the caller's buffer holds *len >= wrapped.len() bytes.
+        unsafe { super::slice_mut(p_wrapped, wrapped.len() as CK_ULONG) }?.copy_from_slice(&wrapped);
+        *len = wrapped.len() as CK_ULONG;
+        Ok(())
+    })
+}
+
+/// §5.14 C_UnwrapKey.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_UnwrapKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    unwrapping_key: CK_OBJECT_HANDLE,
+    p_wrapped: *mut CK_BYTE,
+    wrapped_len: CK_ULONG,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or a valid out-pointer.
+        let key = unsafe { out(ph_key) }?;
+        // SAFETY: the caller's mechanism, wrapped key and template.
+        let (mech, wrapped, t) =
+            unsafe { (mechanism(p_mechanism)?, slice(p_wrapped, wrapped_len)?, template(p_template, count)?) };
+        if wrapped.is_empty() {
+            return Err(Error::WrappedKeyLenRange);
+        }
+        *key = m.unwrap_key(h, &mech, unwrapping_key, wrapped, &t)?;
+        Ok(())
+    })
+}
+
+/// §5.14 C_DeriveKey.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DeriveKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    base_key: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or a valid out-pointer.
+        let key = unsafe { out(ph_key) }?;
+        // SAFETY: the caller's mechanism and template.
+        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        *key = m.derive_key(h, &mech, base_key, &t)?;
+        Ok(())
+    })
+}

