@@ -25,8 +25,10 @@ fn env() -> Env {
     Env { h, p, slot, s }
 }
 
-/// Attribute builder for raw templates; keeps the values alive.
+/// Attribute builder for raw templates; keeps the values alive. The scalars are boxed so
+/// the pointers in `attrs` stay valid as the vectors grow.
 #[derive(Default)]
+#[allow(clippy::vec_box)]
 struct T {
     ulongs: Vec<Box<CK_ULONG>>,
     bools: Vec<Box<u8>>,
