@@ -15,6 +15,7 @@ mod digest;
 mod general;
 mod keys;
 mod mechanism;
+mod message;
 mod object;
 mod session;
 mod sign;

@@ -5,6 +5,7 @@ use super::crypt::*;
 use super::digest::*;
 use super::general::*;
 use super::keys::*;
+use super::message::*;
 use super::object::*;
 use super::session::*;
 use super::sign::*;

@@ -34,7 +34,18 @@ pub fn register(r: &mut Registry) {
         let wraps = matches!(mode, AesMode::Ecb | AesMode::Cbc | AesMode::CbcPad | AesMode::Gcm);
         r.add(Entry {
             ty,
-            info: info(16, 32, CKF_ENCRYPT | CKF_DECRYPT | if wraps { CKF_WRAP | CKF_UNWRAP } else { 0 }),
+            info: info(
+                16,
+                32,
+                CKF_ENCRYPT
+                    | CKF_DECRYPT
+                    | if wraps { CKF_WRAP | CKF_UNWRAP } else { 0 }
+                    | if matches!(mode, AesMode::Gcm | AesMode::Ccm) {
+                        CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT
+                    } else {
+                        0
+                    },
+            ),
             params,
             key_types: &[CKK_AES],
             implementation: Implementation::Aes(mode),

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod kdf;
 pub mod keygen;
 pub mod mac;
+pub mod message;
 pub mod ops;
 pub mod wrap;
 

@@ -4,6 +4,7 @@
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::mechanism::digest::DigestOp;
+use crate::mechanism::message::MessageOp;
 use crate::mechanism::ops::{CipherOp, MacOp};
 use crate::module::{Login, Module, SlotView, UserKind};
 use crate::store::{TokenId, Who};
@@ -27,6 +28,8 @@ pub struct Session {
     pub decrypt: Option<CipherOp>,
     pub sign: Option<MacOp>,
     pub verify: Option<MacOp>,
+    pub message_encrypt: Option<MessageOp>,
+    pub message_decrypt: Option<MessageOp>,
 }
 
 /// What C_GetSessionInfo reports.
@@ -65,6 +68,8 @@ impl Module {
                 decrypt: None,
                 sign: None,
                 verify: None,
+                message_encrypt: None,
+                message_decrypt: None,
             },
         );
         Ok(h)
@@ -187,6 +192,12 @@ impl Module {
         }
         if flags & CKF_VERIFY != 0 {
             s.verify = None;
+        }
+        if flags & CKF_MESSAGE_ENCRYPT != 0 {
+            s.message_encrypt = None;
+        }
+        if flags & CKF_MESSAGE_DECRYPT != 0 {
+            s.message_decrypt = None;
         }
         Ok(())
     }

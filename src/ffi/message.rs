@@ -1,0 +1,303 @@
+//! Message-based encryption and decryption (PKCS#11 3.2 §5.10–§5.11): decoding of the
+//! per-message CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS, and writing the IV the token
+//! used and the tag it computed back into the caller's parameter.
+
+use super::{entry, out, slice, slice_mut};
+use crate::error::{Error, Result};
+use crate::mechanism::message::{MessageOutput, MessageParams};
+use crate::mechanism::ops::Dir;
+use cryptoki_sys::*;
+use std::ffi::c_void;
+
+/// A decoded message parameter and where to write the IV and tag back.
+struct Param {
+    params: MessageParams,
+    iv_ptr: *mut CK_BYTE,
+    tag_ptr: *mut CK_BYTE,
+}
+
+/// # Safety
+/// `p` is valid for `len` bytes and, being a CK_GCM/CCM_MESSAGE_PARAMS, its pointers are
+/// valid for their lengths.
+unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let bad = || Error::MechanismParamInvalid;
+    // SAFETY: `p` holds `len` bytes, checked against each struct's size before
+    // reading it; the embedded buffers are valid for the lengths the struct gives.
+    unsafe {
+        if len as usize == size_of::<CK_GCM_MESSAGE_PARAMS>() {
+            let g = std::ptr::read_unaligned(p.cast::<CK_GCM_MESSAGE_PARAMS>());
+            if g.ulTagBits % 8 != 0 {
+                return Err(bad());
+            }
+            let tag_len = g.ulTagBits as usize / 8;
+            let tag = if dir == Dir::Decrypt { slice(g.pTag, tag_len as CK_ULONG)?.to_vec() } else { Vec::new() };
+            Ok(Param {
+                params: MessageParams {
+                    iv: slice(g.pIv, g.ulIvLen)?.to_vec(),
+                    fixed_bits: g.ulIvFixedBits as usize,
+                    generator: g.ivGenerator,
+                    tag_len,
+                    tag,
+                    data_len: None,
+                },
+                iv_ptr: g.pIv,
+                tag_ptr: g.pTag,
+            })
+        } else if len as usize == size_of::<CK_CCM_MESSAGE_PARAMS>() {
+            let c = std::ptr::read_unaligned(p.cast::<CK_CCM_MESSAGE_PARAMS>());
+            let tag_len = c.ulMACLen as usize;
+            let tag = if dir == Dir::Decrypt { slice(c.pMAC, c.ulMACLen)?.to_vec() } else { Vec::new() };
+            Ok(Param {
+                params: MessageParams {
+                    iv: slice(c.pNonce, c.ulNonceLen)?.to_vec(),
+                    fixed_bits: c.ulNonceFixedBits as usize,
+                    generator: c.nonceGenerator,
+                    tag_len,
+                    tag,
+                    data_len: Some(c.ulDataLen as usize),
+                },
+                iv_ptr: c.pNonce,
+                tag_ptr: c.pMAC,
+            })
+        } else {
+            Err(bad())
+        }
+    }
+}
+
+impl Param {
+    /// Writes the IV used (and, for encryption, the tag) back into the caller's parameter.
+    ///
+    /// # Safety
+    /// The pointers decoded by [`param`] are still valid.
+    unsafe fn write_back(&self, o: &MessageOutput, dir: Dir) -> Result<()> {
+        // SAFETY: the IV buffer holds params.iv.len() == o.iv.len() bytes.
+        unsafe { slice_mut(self.iv_ptr, o.iv.len() as CK_ULONG) }?.copy_from_slice(&o.iv);
+        if dir == Dir::Encrypt && !o.tag.is_empty() {
+            // SAFETY: the tag buffer holds tag_len == o.tag.len() bytes (§2.x of the mechanism).
+            unsafe { slice_mut(self.tag_ptr, o.tag.len() as CK_ULONG) }?.copy_from_slice(&o.tag);
+        }
+        Ok(())
+    }
+}
+
+fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or the caller's CK_MECHANISM; its parameter is per message, not here.
+        let mech = unsafe { p_mechanism.as_ref() }.ok_or(Error::ArgumentsBad)?;
+        m.message_init(h, dir, mech.mechanism, key)
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn whole(
+    h: CK_SESSION_HANDLE,
+    dir: Dir,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_ad: *mut CK_BYTE,
+    ad_len: CK_ULONG,
+    p_in: *mut CK_BYTE,
+    in_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: the caller's buffers, valid for the lengths given (§5.10).
+        let (p, ad, input, len) =
+            unsafe { (param(p_param, param_len, dir)?, slice(p_ad, ad_len)?, slice(p_in, in_len)?, out(pul_out)?) };
+        if p_out.is_null() {
+            *len = in_len;
+            return Ok(());
+        }
+        if *len < in_len {
+            *len = in_len;
+            return Err(Error::BufferTooSmall);
+        }
+        let o = m.message(h, dir, &p.params, ad, input)?;
+        // SAFETY: the output holds *len >= in_len == o.data.len() bytes; params still valid.
+        unsafe {
+            slice_mut(p_out, o.data.len() as CK_ULONG)?.copy_from_slice(&o.data);
+            p.write_back(&o, dir)?;
+        }
+        *len = o.data.len() as CK_ULONG;
+        Ok(())
+    })
+}
+
+fn begin(
+    h: CK_SESSION_HANDLE,
+    dir: Dir,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_ad: *mut CK_BYTE,
+    ad_len: CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: the caller's buffers, valid for the lengths given.
+        let (p, ad) = unsafe { (param(p_param, param_len, dir)?, slice(p_ad, ad_len)?) };
+        let iv = m.message_begin(h, dir, &p.params, ad)?;
+        // SAFETY: the parameter's IV buffer holds iv.len() bytes.
+        unsafe { p.write_back(&MessageOutput { data: Vec::new(), iv, tag: Vec::new() }, dir) }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn next(
+    h: CK_SESSION_HANDLE,
+    dir: Dir,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_in: *mut CK_BYTE,
+    in_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    entry(|m| {
+        let end = flags & CKF_END_OF_MESSAGE != 0;
+        // SAFETY: the caller's buffers, valid for the lengths given.
+        let (p, input, len) = unsafe { (param(p_param, param_len, dir)?, slice(p_in, in_len)?, out(pul_out)?) };
+        let needed = m.message_next_len(h, dir, input.len(), end)?;
+        if p_out.is_null() {
+            *len = needed as CK_ULONG;
+            return Ok(());
+        }
+        if (*len as usize) < needed {
+            *len = needed as CK_ULONG;
+            return Err(Error::BufferTooSmall);
+        }
+        let tag = (dir == Dir::Decrypt).then_some(&p.params.tag[..]);
+        let o = m.message_next(h, dir, input, end, tag)?;
+        // SAFETY: the output holds *len >= needed == o.data.len() bytes; params still valid.
+        unsafe {
+            slice_mut(p_out, o.data.len() as CK_ULONG)?.copy_from_slice(&o.data);
+            if end {
+                p.write_back(&o, dir)?;
+            }
+        }
+        *len = o.data.len() as CK_ULONG;
+        Ok(())
+    })
+}
+
+/// §5.10 C_MessageEncryptInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageEncryptInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, Dir::Encrypt, p_mechanism, key)
+}
+
+/// §5.10 C_EncryptMessage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncryptMessage(
+    h: CK_SESSION_HANDLE,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_ad: *mut CK_BYTE,
+    ad_len: CK_ULONG,
+    p_plain: *mut CK_BYTE,
+    plain_len: CK_ULONG,
+    p_cipher: *mut CK_BYTE,
+    pul_cipher: *mut CK_ULONG,
+) -> CK_RV {
+    whole(h, Dir::Encrypt, p_param, param_len, p_ad, ad_len, p_plain, plain_len, p_cipher, pul_cipher)
+}
+
+/// §5.10 C_EncryptMessageBegin.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncryptMessageBegin(
+    h: CK_SESSION_HANDLE,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_ad: *mut CK_BYTE,
+    ad_len: CK_ULONG,
+) -> CK_RV {
+    begin(h, Dir::Encrypt, p_param, param_len, p_ad, ad_len)
+}
+
+/// §5.10 C_EncryptMessageNext.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncryptMessageNext(
+    h: CK_SESSION_HANDLE,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    next(h, Dir::Encrypt, p_param, param_len, p_part, part_len, p_out, pul_out, flags)
+}
+
+/// §5.10 C_MessageEncryptFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageEncryptFinal(h: CK_SESSION_HANDLE) -> CK_RV {
+    entry(|m| m.message_final(h, Dir::Encrypt))
+}
+
+/// §5.11 C_MessageDecryptInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageDecryptInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, Dir::Decrypt, p_mechanism, key)
+}
+
+/// §5.11 C_DecryptMessage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecryptMessage(
+    h: CK_SESSION_HANDLE,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_ad: *mut CK_BYTE,
+    ad_len: CK_ULONG,
+    p_cipher: *mut CK_BYTE,
+    cipher_len: CK_ULONG,
+    p_plain: *mut CK_BYTE,
+    pul_plain: *mut CK_ULONG,
+) -> CK_RV {
+    whole(h, Dir::Decrypt, p_param, param_len, p_ad, ad_len, p_cipher, cipher_len, p_plain, pul_plain)
+}
+
+/// §5.11 C_DecryptMessageBegin.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecryptMessageBegin(
+    h: CK_SESSION_HANDLE,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_ad: *mut CK_BYTE,
+    ad_len: CK_ULONG,
+) -> CK_RV {
+    begin(h, Dir::Decrypt, p_param, param_len, p_ad, ad_len)
+}
+
+/// §5.11 C_DecryptMessageNext.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecryptMessageNext(
+    h: CK_SESSION_HANDLE,
+    p_param: *mut c_void,
+    param_len: CK_ULONG,
+    p_part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+    p_out: *mut CK_BYTE,
+    pul_out: *mut CK_ULONG,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    next(h, Dir::Decrypt, p_param, param_len, p_part, part_len, p_out, pul_out, flags)
+}
+
+/// §5.11 C_MessageDecryptFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageDecryptFinal(h: CK_SESSION_HANDLE) -> CK_RV {
+    entry(|m| m.message_final(h, Dir::Decrypt))
+}

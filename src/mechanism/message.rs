@@ -1,0 +1,271 @@
+//! Message-based encryption (PKCS#11 3.2 §5.10, §5.11 of 3.0): C_MessageEncryptInit,
+//! C_EncryptMessage, C_EncryptMessageBegin/Next, C_MessageEncryptFinal and the decrypt side,
+//! for AES-GCM and AES-CCM. The token can generate each message's IV (CKG_GENERATE,
+//! CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR, CKG_GENERATE_RANDOM); the IV used and the
+//! tag are handed back to the caller. Decryption releases nothing before the tag verifies.
+
+use super::ops::Dir;
+use super::{Implementation, aes::AesMode, lookup};
+use crate::crypto::{self, ccm, evp::CipherCtx};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+/// Per-message parameters (CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS), decoded.
+#[derive(Clone, Debug)]
+pub struct MessageParams {
+    /// The IV (nonce) buffer's content: the IV itself, or the fixed part to generate from.
+    pub iv: Vec<u8>,
+    pub fixed_bits: usize,
+    pub generator: CK_GENERATOR_FUNCTION,
+    /// Tag (MAC) length in bytes.
+    pub tag_len: usize,
+    /// For decryption: the tag to verify.
+    pub tag: Vec<u8>,
+    /// CCM: the total message length.
+    pub data_len: Option<usize>,
+}
+
+/// What one message came to.
+#[derive(Debug)]
+pub struct MessageOutput {
+    pub data: Vec<u8>,
+    /// The IV actually used (to write back when generated).
+    pub iv: Vec<u8>,
+    /// Encryption: the tag.
+    pub tag: Vec<u8>,
+}
+
+struct Pending {
+    params: MessageParams,
+    iv: Vec<u8>,
+    aad: Vec<u8>,
+    buf: Zeroizing<Vec<u8>>,
+}
+
+/// A message-based encryption or decryption operation.
+pub struct MessageOp {
+    ccm: bool,
+    key: Zeroizing<Vec<u8>>,
+    encrypt: bool,
+    counter: u64,
+    pending: Option<Pending>,
+}
+
+impl MessageOp {
+    fn check(&self, p: &MessageParams) -> Result<()> {
+        let ok_tag =
+            if self.ccm { (4..=16).contains(&p.tag_len) && p.tag_len % 2 == 0 } else { (4..=16).contains(&p.tag_len) };
+        let ok_iv = if self.ccm { (7..=13).contains(&p.iv.len()) } else { (1..=256).contains(&p.iv.len()) };
+        if !ok_tag || !ok_iv || (self.ccm && p.data_len.is_none()) || p.fixed_bits > p.iv.len() * 8 {
+            return Err(Error::MechanismParamInvalid);
+        }
+        if !self.encrypt && p.tag.len() != p.tag_len {
+            return Err(Error::MechanismParamInvalid);
+        }
+        Ok(())
+    }
+
+    /// The IV for the next message: given, or generated from the fixed part.
+    fn next_iv(&mut self, p: &MessageParams) -> Result<Vec<u8>> {
+        if !self.encrypt || p.generator == CKG_NO_GENERATE {
+            return Ok(p.iv.clone());
+        }
+        if p.fixed_bits % 8 != 0 {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let fixed = p.fixed_bits / 8;
+        let mut iv = p.iv.clone();
+        let free = iv.len() - fixed;
+        match p.generator {
+            CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
+                let n = self.counter;
+                if free < 8 && n >> (8 * free) != 0 {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                self.counter = self.counter.checked_add(1).ok_or(Error::MechanismParamInvalid)?;
+                let ctr = n.to_be_bytes();
+                for (i, b) in iv[fixed..].iter_mut().rev().enumerate() {
+                    let c = if i < 8 { ctr[7 - i] } else { 0 };
+                    *b = if p.generator == CKG_GENERATE_COUNTER_XOR { *b ^ c } else { c };
+                }
+            }
+            CKG_GENERATE_RANDOM => crypto::random_fill(&mut iv[fixed..])?,
+            _ => return Err(Error::MechanismParamInvalid),
+        }
+        Ok(iv)
+    }
+
+    fn run(&self, p: &MessageParams, iv: &[u8], aad: &[u8], data: &[u8]) -> Result<MessageOutput> {
+        if let Some(n) = p.data_len
+            && n != data.len()
+        {
+            return Err(if self.encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange });
+        }
+        let (out, tag) = match (self.ccm, self.encrypt) {
+            (false, true) => {
+                let mut c = CipherCtx::gcm(&self.key, iv, true)?;
+                c.aad(aad)?;
+                let mut out = Vec::with_capacity(data.len() + 16);
+                c.update(data, &mut out)?;
+                c.finish(&mut out)?;
+                (out, c.tag(p.tag_len)?)
+            }
+            (false, false) => {
+                let mut c = CipherCtx::gcm(&self.key, iv, false)?;
+                c.aad(aad)?;
+                c.set_tag(&p.tag)?;
+                let mut out = Zeroizing::new(Vec::with_capacity(data.len() + 16));
+                c.update(data, &mut out).map_err(|_| Error::AeadDecryptFailed)?;
+                c.finish(&mut out).map_err(|_| Error::AeadDecryptFailed)?;
+                (std::mem::take(&mut *out), Vec::new())
+            }
+            (true, true) => {
+                let mut sealed = ccm::seal(&self.key, iv, p.tag_len, aad, data)?;
+                let tag = sealed.split_off(data.len());
+                (sealed, tag)
+            }
+            (true, false) => {
+                let mut all = data.to_vec();
+                all.extend_from_slice(&p.tag);
+                let plain = ccm::open(&self.key, iv, p.tag_len, aad, &all).map_err(|e| match e {
+                    Error::EncryptedDataInvalid => Error::AeadDecryptFailed,
+                    other => other,
+                })?;
+                (plain.to_vec(), Vec::new())
+            }
+        };
+        Ok(MessageOutput { data: out, iv: iv.to_vec(), tag })
+    }
+}
+
+impl Module {
+    fn message_slot(s: &mut crate::token::session::Session, dir: Dir) -> &mut Option<MessageOp> {
+        match dir {
+            Dir::Encrypt => &mut s.message_encrypt,
+            Dir::Decrypt => &mut s.message_decrypt,
+        }
+    }
+
+    fn with_message<T>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        dir: Dir,
+        f: impl FnOnce(&mut MessageOp) -> Result<T>,
+    ) -> Result<T> {
+        let mut op =
+            Module::message_slot(self.state().session_mut(h)?, dir).take().ok_or(Error::OperationNotInitialized)?;
+        let r = f(&mut op);
+        if let Ok(s) = self.state().session_mut(h) {
+            *Module::message_slot(s, dir) = Some(op);
+        }
+        r
+    }
+
+    /// C_MessageEncryptInit / C_MessageDecryptInit.
+    pub fn message_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        dir: Dir,
+        ty: CK_MECHANISM_TYPE,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        if Module::message_slot(self.state().session_mut(h)?, dir).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let (flag, usage) = match dir {
+            Dir::Encrypt => (CKF_MESSAGE_ENCRYPT, CKA_ENCRYPT),
+            Dir::Decrypt => (CKF_MESSAGE_DECRYPT, CKA_DECRYPT),
+        };
+        let m = super::Mechanism { ty, params: super::Params::None };
+        let (entry, obj) = self.crypto_key(h, key, &m, flag, usage)?;
+        let ccm = match entry.implementation {
+            Implementation::Aes(AesMode::Gcm) => false,
+            Implementation::Aes(AesMode::Ccm) => true,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        debug_assert!(lookup(ty).is_some());
+        let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
+        let op = MessageOp { ccm, key, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
+        let mut st = self.state();
+        let slot = Module::message_slot(st.session_mut(h)?, dir);
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *slot = Some(op);
+        Ok(())
+    }
+
+    /// C_EncryptMessage / C_DecryptMessage: one whole message.
+    pub fn message(
+        &self,
+        h: CK_SESSION_HANDLE,
+        dir: Dir,
+        p: &MessageParams,
+        aad: &[u8],
+        data: &[u8],
+    ) -> Result<MessageOutput> {
+        self.with_message(h, dir, |op| {
+            if op.pending.is_some() {
+                return Err(Error::OperationActive);
+            }
+            op.check(p)?;
+            let iv = op.next_iv(p)?;
+            op.run(p, &iv, aad, data)
+        })
+    }
+
+    /// C_EncryptMessageBegin / C_DecryptMessageBegin: returns the IV to be used.
+    pub fn message_begin(&self, h: CK_SESSION_HANDLE, dir: Dir, p: &MessageParams, aad: &[u8]) -> Result<Vec<u8>> {
+        self.with_message(h, dir, |op| {
+            if op.pending.is_some() {
+                return Err(Error::OperationActive);
+            }
+            op.check(p)?;
+            let iv = op.next_iv(p)?;
+            op.pending =
+                Some(Pending { params: p.clone(), iv: iv.clone(), aad: aad.to_vec(), buf: Zeroizing::new(Vec::new()) });
+            Ok(iv)
+        })
+    }
+
+    /// The output length of C_*MessageNext for a part of `n` bytes.
+    pub fn message_next_len(&self, h: CK_SESSION_HANDLE, dir: Dir, n: usize, end: bool) -> Result<usize> {
+        self.with_message(h, dir, |op| {
+            let p = op.pending.as_ref().ok_or(Error::OperationNotInitialized)?;
+            Ok(if end { p.buf.len() + n } else { 0 })
+        })
+    }
+
+    /// C_EncryptMessageNext / C_DecryptMessageNext. Parts are gathered; with `end` the whole
+    /// message is processed and returned. `tag` is the tag to verify (decryption, at the end).
+    pub fn message_next(
+        &self,
+        h: CK_SESSION_HANDLE,
+        dir: Dir,
+        data: &[u8],
+        end: bool,
+        tag: Option<&[u8]>,
+    ) -> Result<MessageOutput> {
+        self.with_message(h, dir, |op| {
+            let pending = op.pending.as_mut().ok_or(Error::OperationNotInitialized)?;
+            pending.buf.extend_from_slice(data);
+            if !end {
+                return Ok(MessageOutput { data: Vec::new(), iv: pending.iv.clone(), tag: Vec::new() });
+            }
+            let p = op.pending.take().expect("checked");
+            let mut params = p.params.clone();
+            if let Some(t) = tag {
+                params.tag = t.to_vec();
+            }
+            op.check(&params)?;
+            op.run(&params, &p.iv, &p.aad, &p.buf)
+        })
+    }
+
+    /// C_MessageEncryptFinal / C_MessageDecryptFinal.
+    pub fn message_final(&self, h: CK_SESSION_HANDLE, dir: Dir) -> Result<()> {
+        Module::message_slot(self.state().session_mut(h)?, dir).take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+    }
+}
