@@ -2,9 +2,10 @@
 //! C_DeriveKey.
 
 use super::attributes::template;
-use super::mechanism::mechanism;
+use super::mechanism::{additional_key_outputs, mechanism};
 use super::{entry, out, slice};
 use crate::error::Error;
+use crate::mechanism::Params;
 use cryptoki_sys::*;
 
 /// §5.14 C_GenerateKey.
@@ -98,6 +99,16 @@ pub unsafe extern "C" fn C_DeriveKey(
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism and template.
         let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        if let Params::Kbkdf(_) = mech.params {
+            let (first, more) = m.derive_kbkdf(h, &mech, base_key, &t)?;
+            // SAFETY: the mechanism was decoded above; each phKey was checked non-NULL.
+            for (dst, handle) in unsafe { additional_key_outputs(p_mechanism) }.into_iter().zip(more) {
+                // SAFETY: a non-NULL CK_OBJECT_HANDLE pointer of the caller's CK_DERIVED_KEY.
+                unsafe { *dst = handle };
+            }
+            *key = first;
+            return Ok(());
+        }
         *key = m.derive_key(h, &mech, base_key, &t)?;
         Ok(())
     })

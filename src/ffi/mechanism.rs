@@ -5,8 +5,10 @@
 
 use super::slice;
 use crate::error::{Error, Result};
+use crate::mechanism::kbkdf::{Format, KbkdfParams, PrfData};
 use crate::mechanism::kdf::Salt;
 use crate::mechanism::{self, Mechanism, ParamShape, Params};
+use crate::object::Attribute;
 use cryptoki_sys::*;
 
 /// CK_GCM_PARAMS as PKCS#11 2.40 headers laid it out (no ulIvBits); still sent by clients
@@ -128,7 +130,117 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     info: bytes(p.pInfo, p.ulInfoLen)?,
                 }
             }
+            ParamShape::Sp800 => {
+                let k = param::<CK_SP800_108_KDF_PARAMS>(m).ok_or(bad)?;
+                Params::Kbkdf(KbkdfParams {
+                    prf: k.prfType,
+                    data: data_params(k.pDataParams, k.ulNumberOfDataParams)?,
+                    iv: Vec::new(),
+                    additional: additional(k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys)?,
+                })
+            }
+            ParamShape::Sp800Feedback => {
+                let k = param::<CK_SP800_108_FEEDBACK_KDF_PARAMS>(m).ok_or(bad)?;
+                Params::Kbkdf(KbkdfParams {
+                    prf: k.prfType,
+                    data: data_params(k.pDataParams, k.ulNumberOfDataParams)?,
+                    iv: bytes(k.pIV, k.ulIVLen)?,
+                    additional: additional(k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys)?,
+                })
+            }
             ParamShape::MacGeneral => Params::MacLen(param::<CK_ULONG>(m).ok_or(bad)? as usize),
         })
+    }
+}
+
+/// Reads a value of exactly `size_of::<T>()` bytes.
+///
+/// # Safety
+/// `p` is valid for `len` bytes.
+unsafe fn exact<T: Copy>(p: *const std::ffi::c_void, len: CK_ULONG) -> Result<T> {
+    if p.is_null() || len as usize != size_of::<T>() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: non-NULL and exactly size_of::<T>() readable bytes; T is plain old data.
+    Ok(unsafe { std::ptr::read_unaligned(p.cast::<T>()) })
+}
+
+/// Decodes an array of CK_PRF_DATA_PARAM.
+///
+/// # Safety
+/// `p` is NULL or valid for `n` parameters whose values are valid for their lengths.
+unsafe fn data_params(p: *const CK_PRF_DATA_PARAM, n: CK_ULONG) -> Result<Vec<PrfData>> {
+    // SAFETY: caller's contract.
+    let list = unsafe { slice(p, n) }.map_err(|_| Error::MechanismParamInvalid)?;
+    let format =
+        |c: CK_SP800_108_COUNTER_FORMAT| Format { little_endian: c.bLittleEndian != 0, bits: c.ulWidthInBits as u32 };
+    let mut out = Vec::with_capacity(list.len());
+    for d in list {
+        // SAFETY: the value is valid for ulValueLen bytes; `exact` checks sizes.
+        let decoded = unsafe {
+            match d.type_ {
+                CK_SP800_108_ITERATION_VARIABLE if d.pValue.is_null() && d.ulValueLen == 0 => PrfData::Iteration(None),
+                CK_SP800_108_ITERATION_VARIABLE => PrfData::Iteration(Some(format(exact(d.pValue, d.ulValueLen)?))),
+                CK_SP800_108_OPTIONAL_COUNTER => PrfData::OptionalCounter(format(exact(d.pValue, d.ulValueLen)?)),
+                CK_SP800_108_DKM_LENGTH => {
+                    let f: CK_SP800_108_DKM_LENGTH_FORMAT = exact(d.pValue, d.ulValueLen)?;
+                    let sum_of_segments = match f.dkmLengthMethod {
+                        CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS => false,
+                        CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS => true,
+                        _ => return Err(Error::MechanismParamInvalid),
+                    };
+                    PrfData::DkmLength {
+                        sum_of_segments,
+                        format: Format { little_endian: f.bLittleEndian != 0, bits: f.ulWidthInBits as u32 },
+                    }
+                }
+                CK_SP800_108_BYTE_ARRAY => PrfData::Bytes(bytes(d.pValue.cast(), d.ulValueLen)?),
+                CK_SP800_108_KEY_HANDLE => PrfData::Key(exact(d.pValue, d.ulValueLen)?),
+                _ => return Err(Error::MechanismParamInvalid),
+            }
+        };
+        out.push(decoded);
+    }
+    Ok(out)
+}
+
+/// Decodes the templates of CK_DERIVED_KEY entries (their handles are written by the caller).
+///
+/// # Safety
+/// `p` is NULL or valid for `n` entries whose templates are valid.
+unsafe fn additional(p: *const CK_DERIVED_KEY, n: CK_ULONG) -> Result<Vec<Vec<Attribute>>> {
+    // SAFETY: caller's contract.
+    let list = unsafe { slice(p, n) }.map_err(|_| Error::MechanismParamInvalid)?;
+    list.iter()
+        .map(|k| {
+            if k.phKey.is_null() {
+                return Err(Error::MechanismParamInvalid);
+            }
+            // SAFETY: each entry's template is valid for its count.
+            unsafe { super::attributes::template(k.pTemplate, k.ulAttributeCount) }
+        })
+        .collect()
+}
+
+/// Where the handles of SP 800-108 additional derived keys go.
+///
+/// # Safety
+/// As [`mechanism`]; the mechanism was decoded successfully.
+pub unsafe fn additional_key_outputs(p: *const CK_MECHANISM) -> Vec<*mut CK_OBJECT_HANDLE> {
+    // SAFETY: caller's contract: the mechanism and its parameter were decoded before.
+    unsafe {
+        let Some(m) = p.as_ref() else { return Vec::new() };
+        let list = match m.mechanism {
+            CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
+                param::<CK_SP800_108_KDF_PARAMS>(m).map(|k| (k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys))
+            }
+            CKM_SP800_108_FEEDBACK_KDF => param::<CK_SP800_108_FEEDBACK_KDF_PARAMS>(m)
+                .map(|k| (k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys)),
+            _ => None,
+        };
+        match list {
+            Some((ptr, n)) => slice(ptr, n).map(|l| l.iter().map(|k| k.phKey).collect()).unwrap_or_default(),
+            None => Vec::new(),
+        }
     }
 }

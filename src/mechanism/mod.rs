@@ -4,6 +4,7 @@
 
 pub mod aes;
 pub mod digest;
+pub mod kbkdf;
 pub mod kdf;
 pub mod keygen;
 pub mod mac;
@@ -44,6 +45,10 @@ pub enum ParamShape {
     Ulong,
     /// CK_HKDF_PARAMS.
     Hkdf,
+    /// CK_SP800_108_KDF_PARAMS.
+    Sp800,
+    /// CK_SP800_108_FEEDBACK_KDF_PARAMS.
+    Sp800Feedback,
 }
 
 /// A decoded mechanism parameter.
@@ -60,6 +65,7 @@ pub enum Params {
     Handle(CK_OBJECT_HANDLE),
     Ulong(CK_ULONG),
     Hkdf { extract: bool, expand: bool, prf: CK_MECHANISM_TYPE, salt: kdf::Salt, info: Vec<u8> },
+    Kbkdf(kbkdf::KbkdfParams),
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -78,6 +84,7 @@ pub enum Implementation {
     Mac(mac::MacKind),
     Wrap(wrap::WrapMode),
     Kdf(kdf::Kdf),
+    Kbkdf(kbkdf::KbkdfMode),
 }
 
 /// One registry entry.
@@ -111,6 +118,7 @@ static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
     mac::register(&mut r);
     wrap::register(&mut r);
     kdf::register(&mut r);
+    kbkdf::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     r.entries
 });

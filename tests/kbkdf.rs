@@ -1,0 +1,242 @@
+//! NIST SP 800-108 KDFs through liboxihsm.so (counter, feedback and double-pipeline modes,
+//! HMAC and CMAC PRFs, DKM length, additional derived keys), checked against a reference
+//! written here from SP 800-108 on top of the RustCrypto hmac and cmac crates.
+
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use hmac::Mac;
+use std::ptr::null_mut;
+
+fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+fn counter_fmt(bits: CK_ULONG, little: bool) -> CK_SP800_108_COUNTER_FORMAT {
+    CK_SP800_108_COUNTER_FORMAT { bLittleEndian: little as u8, ulWidthInBits: bits }
+}
+
+fn dp<T>(ty: CK_ULONG, v: &mut T) -> CK_PRF_DATA_PARAM {
+    CK_PRF_DATA_PARAM { type_: ty, pValue: (v as *mut T).cast(), ulValueLen: size_of::<T>() as CK_ULONG }
+}
+
+fn bytes_param(v: &mut [u8]) -> CK_PRF_DATA_PARAM {
+    CK_PRF_DATA_PARAM { type_: CK_SP800_108_BYTE_ARRAY, pValue: v.as_mut_ptr().cast(), ulValueLen: v.len() as CK_ULONG }
+}
+
+/// A readable generic secret template of `len` bytes.
+struct Tmpl {
+    class: CK_ULONG,
+    kt: CK_ULONG,
+    len: CK_ULONG,
+    f: u8,
+    t: u8,
+    attrs: Vec<CK_ATTRIBUTE>,
+}
+
+impl Tmpl {
+    fn new(len: usize) -> Box<Tmpl> {
+        let mut b = Box::new(Tmpl {
+            class: CKO_SECRET_KEY,
+            kt: CKK_GENERIC_SECRET,
+            len: len as CK_ULONG,
+            f: 0,
+            t: 1,
+            attrs: Vec::new(),
+        });
+        b.attrs = vec![
+            CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw mut b.class).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: (&raw mut b.kt).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_VALUE_LEN, pValue: (&raw mut b.len).cast(), ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_SENSITIVE, pValue: (&raw mut b.f).cast(), ulValueLen: 1 },
+            CK_ATTRIBUTE { type_: CKA_EXTRACTABLE, pValue: (&raw mut b.t).cast(), ulValueLen: 1 },
+        ];
+        b
+    }
+}
+
+fn value(s: &RawSession, o: CK_OBJECT_HANDLE) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    let mut a = CK_ATTRIBUTE { type_: CKA_VALUE, pValue: buf.as_mut_ptr().cast(), ulValueLen: 256 };
+    // SAFETY: a 256-byte buffer.
+    assert_eq!(unsafe { s.lib.C_GetAttributeValue(s.h, o, &mut a, 1) }, CKR_OK);
+    buf.truncate(a.ulValueLen as usize);
+    buf
+}
+
+fn derive<P>(
+    s: &RawSession,
+    ty: CK_MECHANISM_TYPE,
+    params: &mut P,
+    base: CK_OBJECT_HANDLE,
+    t: &mut Tmpl,
+) -> RawResult<CK_OBJECT_HANDLE> {
+    let mut m = mech(ty, Some(params));
+    let mut o = 0;
+    // SAFETY: live mechanism, parameters and template.
+    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+    if rv == CKR_OK { Ok(o) } else { Err(rv) }
+}
+
+fn setup() -> (Harness, cryptoki::context::Pkcs11, RawSession, Vec<u8>, CK_OBJECT_HANDLE) {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "kbkdf");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    std::mem::forget(sess);
+    let ki: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(7) ^ 0x11).collect();
+    let base = s.secret_key(CKK_GENERIC_SECRET, &ki).unwrap();
+    (h, p, s, ki, base)
+}
+
+#[test]
+fn counter_mode_with_an_additional_key() {
+    let (_h, _p, s, ki, base) = setup();
+    let mut ctr = counter_fmt(32, false);
+    let mut label = b"oxihsm label".to_vec();
+    let mut zero = vec![0u8];
+    let mut context = b"context".to_vec();
+    let mut dkm = CK_SP800_108_DKM_LENGTH_FORMAT {
+        dkmLengthMethod: CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS,
+        bLittleEndian: 0,
+        ulWidthInBits: 32,
+    };
+    let mut data = [
+        dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr),
+        bytes_param(&mut label),
+        bytes_param(&mut zero),
+        bytes_param(&mut context),
+        dp(CK_SP800_108_DKM_LENGTH, &mut dkm),
+    ];
+    let mut extra_t = Tmpl::new(16);
+    let mut extra_h: CK_OBJECT_HANDLE = 0;
+    let mut extra = [CK_DERIVED_KEY {
+        pTemplate: extra_t.attrs.as_mut_ptr(),
+        ulAttributeCount: extra_t.attrs.len() as _,
+        phKey: &mut extra_h,
+    }];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: data.len() as _,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 1,
+        pAdditionalDerivedKeys: extra.as_mut_ptr(),
+    };
+    let k = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(40)).unwrap();
+    // Reference: K(i) = HMAC(KI, [i]32 || label || 0x00 || context || [L]32), L = 56 bytes.
+    let l = (56u32 * 8).to_be_bytes();
+    let mut want = Vec::new();
+    for i in 1..=2u32 {
+        want.extend(hmac256(&ki, &[&i.to_be_bytes(), b"oxihsm label", &[0], b"context", &l]));
+    }
+    assert_eq!(value(&s, k), want[..40]);
+    assert_ne!(extra_h, 0, "the additional key's handle is written back");
+    assert_eq!(value(&s, extra_h), want[40..56]);
+
+    // Little-endian 16-bit counter, no DKM length, CMAC PRF over an AES base key.
+    let aes_key: Vec<u8> = (0..16u8).collect();
+    let aes_base = s.secret_key(CKK_AES, &aes_key).unwrap();
+    let mut ctr = counter_fmt(16, true);
+    let mut data = [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr), bytes_param(&mut label)];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_AES_CMAC,
+        ulNumberOfDataParams: 2,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    let k = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, aes_base, &mut Tmpl::new(20)).unwrap();
+    let mut want = Vec::new();
+    for i in 1..=2u16 {
+        let mut c = <cmac::Cmac<aes::Aes128> as cmac::Mac>::new_from_slice(&aes_key).unwrap();
+        cmac::Mac::update(&mut c, &i.to_le_bytes());
+        cmac::Mac::update(&mut c, b"oxihsm label");
+        want.extend(cmac::Mac::finalize(c).into_bytes());
+    }
+    assert_eq!(value(&s, k), want[..20]);
+
+    // Counter mode needs a counter format on its iteration variable; keys need a length.
+    let mut data = [CK_PRF_DATA_PARAM { type_: CK_SP800_108_ITERATION_VARIABLE, pValue: null_mut(), ulValueLen: 0 }];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: 1,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    assert_eq!(
+        derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(16)),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    let mut ctr = counter_fmt(8, false);
+    let mut data = [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256,
+        ulNumberOfDataParams: 1,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    assert_eq!(
+        derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(16)),
+        Err(CKR_MECHANISM_PARAM_INVALID),
+        "a digest is no PRF"
+    );
+}
+
+#[test]
+fn feedback_and_double_pipeline_modes() {
+    let (_h, _p, s, ki, base) = setup();
+    let mut label = b"fixed input".to_vec();
+    let mut ctr = counter_fmt(8, false);
+    let mut iv = b"initial value".to_vec();
+    let mut data = [
+        CK_PRF_DATA_PARAM { type_: CK_SP800_108_ITERATION_VARIABLE, pValue: null_mut(), ulValueLen: 0 },
+        dp(CK_SP800_108_OPTIONAL_COUNTER, &mut ctr),
+        bytes_param(&mut label),
+    ];
+    let mut p = CK_SP800_108_FEEDBACK_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: 3,
+        pDataParams: data.as_mut_ptr(),
+        ulIVLen: iv.len() as _,
+        pIV: iv.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    let k = derive(&s, CKM_SP800_108_FEEDBACK_KDF, &mut p, base, &mut Tmpl::new(70)).unwrap();
+    // Reference: K(0) = IV, K(i) = HMAC(KI, K(i-1) || [i]8 || fixed).
+    let mut want = Vec::new();
+    let mut prev = b"initial value".to_vec();
+    for i in 1..=3u8 {
+        prev = hmac256(&ki, &[&prev, &[i], b"fixed input"]);
+        want.extend_from_slice(&prev);
+    }
+    assert_eq!(value(&s, k), want[..70]);
+
+    // Double pipeline: A(0) = fixed input, A(i) = HMAC(KI, A(i-1)), K(i) = HMAC(KI, A(i) || fixed).
+    let mut data = [
+        CK_PRF_DATA_PARAM { type_: CK_SP800_108_ITERATION_VARIABLE, pValue: null_mut(), ulValueLen: 0 },
+        bytes_param(&mut label),
+    ];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: 2,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    let k = derive(&s, CKM_SP800_108_DOUBLE_PIPELINE_KDF, &mut p, base, &mut Tmpl::new(48)).unwrap();
+    let mut want = Vec::new();
+    let mut a = b"fixed input".to_vec();
+    for _ in 0..2 {
+        a = hmac256(&ki, &[&a]);
+        want.extend(hmac256(&ki, &[&a, b"fixed input"]));
+    }
+    assert_eq!(value(&s, k), want[..48]);
+}
