@@ -94,19 +94,22 @@ pub struct Module {
     pub(crate) config: Config,
     store: Mutex<Box<dyn Store>>,
     state: Mutex<State>,
+    /// Seals C_GetOperationState blobs; lives only as long as this module instance.
+    pub(crate) op_state_key: crate::crypto::SecretKey256,
 }
 
 impl Module {
     /// Opens the store named by `config`.
     pub fn new(config: Config) -> Result<Module> {
         let store = SqliteStore::open(&config.token_dir)?;
-        Ok(Module::with_store(config, Box::new(store)))
+        Module::with_store(config, Box::new(store))
     }
 
     /// A module over any store.
-    pub fn with_store(config: Config, store: Box<dyn Store>) -> Module {
+    pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Module> {
         let state = State { next_session: 1, next_object: SESSION_OBJECT_BASE, ..State::default() };
-        Module { config, store: Mutex::new(store), state: Mutex::new(state) }
+        let op_state_key = crate::crypto::SecretKey256::random()?;
+        Ok(Module { config, store: Mutex::new(store), state: Mutex::new(state), op_state_key })
     }
 
     pub fn config(&self) -> &Config {

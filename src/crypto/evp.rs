@@ -182,8 +182,9 @@ impl CipherCtx {
 
 /// Hash functions, by their EVP descriptions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Hash {
-    Sha1,
+    Sha1 = 1,
     Sha224,
     Sha256,
     Sha384,

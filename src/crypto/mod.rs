@@ -6,6 +6,7 @@
 
 pub mod ccm;
 pub mod evp;
+pub mod sha;
 
 use crate::config::KdfParams;
 use crate::error::{Error, Result};

@@ -111,3 +111,48 @@ pub unsafe extern "C" fn C_GenerateRandom(h_session: CK_SESSION_HANDLE, p_out: *
         m.generate_random(h_session, buf)
     })
 }
+
+/// §5.6 C_GetOperationState: SHA-1/SHA-2 digests and HMACs (see mechanism::state).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_GetOperationState(
+    h_session: CK_SESSION_HANDLE,
+    p_state: *mut CK_BYTE,
+    pul_len: *mut CK_ULONG,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or a valid CK_ULONG.
+        let len = unsafe { out(pul_len) }?;
+        let state = m.get_operation_state(h_session)?;
+        if p_state.is_null() {
+            *len = state.len() as CK_ULONG;
+            return Ok(());
+        }
+        if (*len as usize) < state.len() {
+            *len = state.len() as CK_ULONG;
+            return Err(crate::Error::BufferTooSmall);
+        }
+        // SAFETY: the caller's buffer holds *len >= state.len() bytes.
+        unsafe { slice_mut(p_state, state.len() as CK_ULONG) }?.copy_from_slice(&state);
+        *len = state.len() as CK_ULONG;
+        Ok(())
+    })
+}
+
+/// §5.6 C_SetOperationState.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SetOperationState(
+    h_session: CK_SESSION_HANDLE,
+    p_state: *mut CK_BYTE,
+    len: CK_ULONG,
+    h_encryption_key: CK_OBJECT_HANDLE,
+    h_authentication_key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: the caller's buffer of `len` bytes.
+        let state = unsafe { slice(p_state, len) }?;
+        if state.is_empty() {
+            return Err(crate::Error::ArgumentsBad);
+        }
+        m.set_operation_state(h_session, state, h_encryption_key, h_authentication_key)
+    })
+}

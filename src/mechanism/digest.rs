@@ -2,6 +2,7 @@
 
 use super::{Entry, Implementation, Mechanism, ParamShape, Registry, info, lookup};
 use crate::crypto::evp::{DigestCtx, Hash};
+use crate::crypto::sha::Sha;
 use crate::error::{Error, Result};
 use crate::module::Module;
 use cryptoki_sys::*;
@@ -33,11 +34,52 @@ pub fn register(r: &mut Registry) {
     }
 }
 
+/// A running digest: on a low-level context when one exists (its state can be saved),
+/// otherwise through EVP (SHA-3).
+// The large variant is the common one (SHA-1/SHA-2): boxing it would cost an allocation
+// per operation for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Engine {
+    Low(Sha),
+    Evp(DigestCtx),
+}
+
+impl Engine {
+    pub fn new(hash: Hash) -> Result<Engine> {
+        Ok(match Sha::new(hash) {
+            Some(s) => Engine::Low(s),
+            None => Engine::Evp(DigestCtx::new(hash)?),
+        })
+    }
+
+    fn hash(&self) -> Hash {
+        match self {
+            Engine::Low(s) => s.hash(),
+            Engine::Evp(d) => d.hash(),
+        }
+    }
+
+    fn update(&mut self, d: &[u8]) {
+        match self {
+            Engine::Low(s) => s.update(d),
+            Engine::Evp(c) => c.update(d),
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        match self {
+            Engine::Low(s) => s.finish(),
+            Engine::Evp(c) => c.finish(),
+        }
+    }
+}
+
 /// An active digest operation.
 pub struct DigestOp {
-    ctx: DigestCtx,
+    pub(crate) ctx: Engine,
     /// C_DigestUpdate was called: only C_DigestUpdate/C_DigestFinal may follow.
-    multipart: bool,
+    pub(crate) multipart: bool,
+    pub(crate) mechanism: CK_MECHANISM_TYPE,
 }
 
 impl DigestOp {
@@ -58,7 +100,7 @@ impl Module {
             Some(Implementation::Digest(hash)) => hash,
             _ => return Err(Error::MechanismInvalid),
         };
-        s.digest = Some(DigestOp { ctx: DigestCtx::new(hash)?, multipart: false });
+        s.digest = Some(DigestOp { ctx: Engine::new(hash)?, multipart: false, mechanism: m.ty });
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::{CmacCtx, Hash, HmacCtx};
+use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -70,19 +71,45 @@ pub fn register(r: &mut Registry) {
     }
 }
 
-struct Hmac(HmacCtx, usize);
+/// HMAC on a low-level SHA-1/SHA-2 context (its state can be saved), or through EVP (SHA-3).
+// The large variant is the common one (SHA-1/SHA-2): boxing it would cost an allocation
+// per operation for nothing.
+#[allow(clippy::large_enum_variant)]
+enum HmacEngine {
+    Low(ShaHmac),
+    Evp(HmacCtx),
+}
+
+struct Hmac(HmacEngine, usize);
 struct Cmac(CmacCtx, usize);
 
 impl Mac for Hmac {
     fn update(&mut self, data: &[u8]) {
-        self.0.update(data)
+        match &mut self.0 {
+            HmacEngine::Low(h) => h.update(data),
+            HmacEngine::Evp(h) => h.update(data),
+        }
     }
     fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
-        self.0.finish()
+        match self.0 {
+            HmacEngine::Low(h) => h.finish(),
+            HmacEngine::Evp(h) => h.finish(),
+        }
     }
     fn output_len(&self) -> usize {
         self.1
     }
+    fn state(&self) -> Option<Zeroizing<Vec<u8>>> {
+        match &self.0 {
+            HmacEngine::Low(h) => Some(h.to_bytes()),
+            HmacEngine::Evp(_) => None,
+        }
+    }
+}
+
+/// Restores an HMAC saved by C_GetOperationState.
+pub fn restore_hmac(state: &[u8], len: usize) -> Result<Box<dyn Mac>> {
+    Ok(Box::new(Hmac(HmacEngine::Low(ShaHmac::from_bytes(state)?), len)))
 }
 
 impl Mac for Cmac {
@@ -109,9 +136,12 @@ fn out_len(general: bool, full: usize, p: &Params) -> Result<usize> {
 pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8]) -> Result<Box<dyn Mac>> {
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
-            let ctx = HmacCtx::new(hash, key)?;
-            let n = out_len(general, ctx.output_len(), &m.params)?;
-            Box::new(Hmac(ctx, n))
+            let n = out_len(general, hash.output_len(), &m.params)?;
+            let engine = match ShaHmac::new(hash, key) {
+                Some(h) => HmacEngine::Low(h),
+                None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
+            };
+            Box::new(Hmac(engine, n))
         }
         MacKind::Cmac { general } => {
             let n = out_len(general, 16, &m.params)?;

@@ -10,6 +10,7 @@ pub mod keygen;
 pub mod mac;
 pub mod message;
 pub mod ops;
+pub mod state;
 pub mod wrap;
 
 use crate::crypto::evp::Hash;

@@ -36,6 +36,10 @@ pub trait Mac: Send {
     fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>>;
     /// Output length.
     fn output_len(&self) -> usize;
+    /// The running state, when it can be saved (C_GetOperationState).
+    fn state(&self) -> Option<Zeroizing<Vec<u8>>> {
+        None
+    }
 }
 
 /// An encryption or decryption operation.
@@ -48,10 +52,25 @@ pub struct CipherOp {
 
 /// A signing or verification operation.
 pub struct MacOp {
-    mac: Option<Box<dyn Mac>>,
-    len: usize,
-    multipart: bool,
+    pub(crate) mac: Option<Box<dyn Mac>>,
+    pub(crate) len: usize,
+    pub(crate) multipart: bool,
     pending: Option<Vec<u8>>,
+    pub(crate) mechanism: CK_MECHANISM_TYPE,
+    /// CKA_UNIQUE_ID of the key, to recognise it when a saved state is restored.
+    pub(crate) key_uid: String,
+}
+
+impl MacOp {
+    pub(crate) fn restored(
+        mac: Box<dyn Mac>,
+        len: usize,
+        multipart: bool,
+        mechanism: CK_MECHANISM_TYPE,
+        key_uid: String,
+    ) -> MacOp {
+        MacOp { mac: Some(mac), len, multipart, pending: None, mechanism, key_uid }
+    }
 }
 
 /// Which call of a cryptographic function this is.
@@ -248,7 +267,14 @@ impl Module {
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
-        *slot = Some(MacOp { mac: Some(mac), len, multipart: false, pending: None });
+        *slot = Some(MacOp {
+            mac: Some(mac),
+            len,
+            multipart: false,
+            pending: None,
+            mechanism: m.ty,
+            key_uid: obj.unique_id().to_string(),
+        });
         Ok(())
     }
 

@@ -1,0 +1,101 @@
+//! C_GetOperationState / C_SetOperationState through liboxihsm.so: a digest or HMAC saved
+//! half-way and resumed in another session gives the same result as an uninterrupted one;
+//! the key rules (CKR_KEY_NEEDED / NOT_NEEDED / CHANGED), tampered states, and operations
+//! that cannot be saved.
+
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+fn get_state(s: &RawSession) -> Result<Vec<u8>, CK_RV> {
+    let mut n: CK_ULONG = 0;
+    // SAFETY: size query, then a buffer of that size.
+    unsafe {
+        let rv = s.lib.C_GetOperationState(s.h, null_mut(), &mut n);
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        let mut small = n - 1;
+        let mut v = vec![0u8; n as usize];
+        assert_eq!(s.lib.C_GetOperationState(s.h, v.as_mut_ptr(), &mut small), CKR_BUFFER_TOO_SMALL);
+        assert_eq!(s.lib.C_GetOperationState(s.h, v.as_mut_ptr(), &mut n), CKR_OK);
+        Ok(v)
+    }
+}
+
+fn set_state(s: &RawSession, state: &[u8], enc: CK_OBJECT_HANDLE, auth: CK_OBJECT_HANDLE) -> CK_RV {
+    let mut v = state.to_vec();
+    // SAFETY: a live buffer.
+    unsafe { s.lib.C_SetOperationState(s.h, v.as_mut_ptr(), v.len() as _, enc, auth) }
+}
+
+#[test]
+fn digest_and_hmac_states_resume_in_another_session() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "state");
+    let s1 = user_session(&p, slot);
+    let s2 = p.open_rw_session(slot).unwrap();
+    let (a, b) = (RawSession::new(&h, &s1), RawSession::new(&h, &s2));
+    let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+
+    // SAFETY: raw calls with live buffers of the lengths given.
+    unsafe {
+        assert_eq!(get_state(&a), Err(CKR_OPERATION_NOT_INITIALIZED));
+        for mechanism in [CKM_SHA256, CKM_SHA_1, CKM_SHA512_224] {
+            let mut m = mech::<u8>(mechanism, None);
+            assert_eq!(a.lib.C_DigestInit(a.h, &mut m), CKR_OK);
+            let mut d = data.clone();
+            assert_eq!(a.lib.C_DigestUpdate(a.h, d.as_mut_ptr(), 100), CKR_OK);
+            let saved = get_state(&a).unwrap();
+            assert_eq!(set_state(&b, &saved, 0, 0), CKR_OK);
+            assert_eq!(b.lib.C_DigestUpdate(b.h, d[100..].as_mut_ptr(), 200), CKR_OK);
+            let mut out = [0u8; 64];
+            let mut n: CK_ULONG = 64;
+            assert_eq!(b.lib.C_DigestFinal(b.h, out.as_mut_ptr(), &mut n), CKR_OK);
+            // The same digest uninterrupted, in the first session.
+            assert_eq!(a.lib.C_DigestUpdate(a.h, d[100..].as_mut_ptr(), 200), CKR_OK);
+            let mut want = [0u8; 64];
+            let mut wn: CK_ULONG = 64;
+            assert_eq!(a.lib.C_DigestFinal(a.h, want.as_mut_ptr(), &mut wn), CKR_OK);
+            assert_eq!(out[..n as usize], want[..wn as usize], "mechanism {mechanism:#x}");
+            assert_eq!(set_state(&b, &saved, 0, 5), CKR_KEY_NOT_NEEDED);
+            let mut bad = saved.clone();
+            bad[20] ^= 1;
+            assert_eq!(set_state(&b, &bad, 0, 0), CKR_SAVED_STATE_INVALID);
+        }
+
+        // HMAC-SHA-256: the state needs the key back, and the same key.
+        let key = a.secret_key(CKK_GENERIC_SECRET, b"an hmac key of some length").unwrap();
+        let other = a.secret_key(CKK_GENERIC_SECRET, b"another key").unwrap();
+        let want = a.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), key, &data).unwrap();
+        let mut m = mech::<u8>(CKM_SHA256_HMAC, None);
+        assert_eq!(a.lib.C_SignInit(a.h, &mut m, key), CKR_OK);
+        let mut d = data.clone();
+        assert_eq!(a.lib.C_SignUpdate(a.h, d.as_mut_ptr(), 150), CKR_OK);
+        let saved = get_state(&a).unwrap();
+        assert!(!saved.windows(26).any(|w| w == b"an hmac key of some length"), "no key in the state");
+        assert_eq!(set_state(&b, &saved, 0, 0), CKR_KEY_NEEDED);
+        assert_eq!(set_state(&b, &saved, 0, other), CKR_KEY_CHANGED);
+        assert_eq!(set_state(&b, &saved, key, key), CKR_KEY_NOT_NEEDED);
+        assert_eq!(set_state(&b, &saved, 0, key), CKR_OK);
+        assert_eq!(b.lib.C_SignUpdate(b.h, d[150..].as_mut_ptr(), 150), CKR_OK);
+        let mut out = [0u8; 32];
+        let mut n: CK_ULONG = 32;
+        assert_eq!(b.lib.C_SignFinal(b.h, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(out.to_vec(), want);
+        assert_eq!(a.lib.C_SessionCancel(a.h, CKF_SIGN), CKR_OK);
+
+        // What cannot be saved.
+        let mut m3 = mech::<u8>(CKM_SHA3_256, None);
+        assert_eq!(a.lib.C_DigestInit(a.h, &mut m3), CKR_OK);
+        assert_eq!(get_state(&a), Err(CKR_STATE_UNSAVEABLE));
+        assert_eq!(a.lib.C_SessionCancel(a.h, CKF_DIGEST), CKR_OK);
+        let aes = a.secret_key(CKK_AES, &[1u8; 16]).unwrap();
+        let mut ecb = mech::<u8>(CKM_AES_ECB, None);
+        assert_eq!(a.lib.C_EncryptInit(a.h, &mut ecb, aes), CKR_OK);
+        assert_eq!(get_state(&a), Err(CKR_STATE_UNSAVEABLE));
+        assert_eq!(set_state(&a, &[1, 2, 3], 0, 0), CKR_SAVED_STATE_INVALID);
+    }
+}
