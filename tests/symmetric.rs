@@ -460,3 +460,81 @@ fn bad_parameters_and_key_rules_give_the_spec_codes() {
     // SAFETY: NULL mechanism is the case under test.
     assert_eq!(unsafe { s.lib.C_EncryptInit(s.h, null_mut(), aes) }, CKR_ARGUMENTS_BAD);
 }
+
+#[test]
+fn digest_key_and_hkdf_derive() {
+    use sha2::Digest;
+    let e = env();
+    let s = &e.s;
+    let value = random(32);
+    let k = s.secret_key(CKK_AES, &value).unwrap();
+    // C_DigestKey digests a secret key's value even though it is sensitive.
+    // SAFETY: raw calls with live buffers.
+    unsafe {
+        let mut m = mech::<u8>(CKM_SHA256, None);
+        assert_eq!(s.lib.C_DigestKey(s.h, k), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(s.lib.C_DigestInit(s.h, &mut m), CKR_OK);
+        let mut prefix = b"prefix".to_vec();
+        assert_eq!(s.lib.C_DigestUpdate(s.h, prefix.as_mut_ptr(), 6), CKR_OK);
+        assert_eq!(s.lib.C_DigestKey(s.h, k), CKR_OK);
+        let mut out = [0u8; 32];
+        let mut n: CK_ULONG = 32;
+        assert_eq!(s.lib.C_DigestFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+        let want = sha2::Sha256::new().chain_update(b"prefix").chain_update(&value).finalize();
+        assert_eq!(out[..], want[..]);
+        assert_eq!(s.lib.C_DigestInit(s.h, &mut m), CKR_OK);
+        assert_eq!(s.lib.C_DigestKey(s.h, 0x4242), CKR_KEY_HANDLE_INVALID);
+    }
+    // HKDF_DERIVE with the salt in a key, to an AES key, checked by HKDF_DATA with the same
+    // salt given as data (both through the token) and by RustCrypto HMAC (extract + expand).
+    use hmac::Mac;
+    let salt = random(16);
+    let salt_key = s.secret_key(CKK_GENERIC_SECRET, &salt).unwrap();
+    let mut info = b"hkdf info".to_vec();
+    let mut p = CK_HKDF_PARAMS {
+        bExtract: 1,
+        bExpand: 1,
+        prfHashMechanism: CKM_SHA256,
+        ulSaltType: CKF_HKDF_SALT_KEY,
+        pSalt: null_mut(),
+        ulSaltLen: 0,
+        hSaltKey: salt_key,
+        pInfo: info.as_mut_ptr(),
+        ulInfoLen: info.len() as CK_ULONG,
+    };
+    let mut class = CKO_SECRET_KEY;
+    let mut kt = CKK_AES;
+    let mut len: CK_ULONG = 32;
+    let mut t = [
+        CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw mut class).cast(), ulValueLen: 8 },
+        CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: (&raw mut kt).cast(), ulValueLen: 8 },
+        CK_ATTRIBUTE { type_: CKA_VALUE_LEN, pValue: (&raw mut len).cast(), ulValueLen: 8 },
+    ];
+    let mut derived = 0;
+    let mut m = mech(CKM_HKDF_DERIVE, Some(&mut p));
+    // SAFETY: live mechanism and template.
+    assert_eq!(unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) }, CKR_OK);
+    let mut prk = hmac::Hmac::<sha2::Sha256>::new_from_slice(&salt).unwrap();
+    prk.update(&value);
+    let prk = prk.finalize().into_bytes();
+    let mut okm = hmac::Hmac::<sha2::Sha256>::new_from_slice(&prk).unwrap();
+    okm.update(b"hkdf info");
+    okm.update(&[1]);
+    let okm = okm.finalize().into_bytes();
+    // The derived AES key encrypts like an AES key made from the expected bytes.
+    let expected = s.secret_key(CKK_AES, &okm).unwrap();
+    let block = random(16);
+    assert_eq!(
+        s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), derived, &block).unwrap(),
+        s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), expected, &block).unwrap()
+    );
+    // Extract and expand both off is not a derivation.
+    p.bExtract = 0;
+    p.bExpand = 0;
+    let mut m = mech(CKM_HKDF_DERIVE, Some(&mut p));
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) },
+        CKR_MECHANISM_PARAM_INVALID
+    );
+}
