@@ -198,7 +198,7 @@ pub enum Hash {
 }
 
 impl Hash {
-    fn md(self) -> *const sys::EVP_MD {
+    pub(crate) fn md(self) -> *const sys::EVP_MD {
         // SAFETY: these return pointers to static, immutable digest descriptions.
         unsafe {
             match self {

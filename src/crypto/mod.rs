@@ -5,7 +5,9 @@
 //! pages (and, later, the thin aws-lc-sys layer).
 
 pub mod ccm;
+pub mod ec;
 pub mod evp;
+pub mod rsa;
 pub mod sha;
 
 use crate::config::KdfParams;

@@ -1,0 +1,364 @@
+//! Elliptic curves on AWS-LC (aws-lc-sys): NIST P-256/P-384/P-521 keys, ECDSA over a hash
+//! of any length with r||s signatures, ECDH; and Ed25519 (pure, ph, ctx) and X25519.
+
+use super::rsa::PKey;
+use crate::error::{Error, Result};
+#[cfg(feature = "fips")]
+use aws_lc_fips_sys as sys;
+#[cfg(not(feature = "fips"))]
+use aws_lc_sys as sys;
+use std::ffi::c_int;
+use std::ptr::{NonNull, null_mut};
+use zeroize::Zeroizing;
+
+/// The Weierstrass curves oxihsm supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curve {
+    P256,
+    P384,
+    P521,
+}
+
+impl Curve {
+    fn nid(self) -> c_int {
+        match self {
+            Curve::P256 => sys::NID_X9_62_prime256v1,
+            Curve::P384 => sys::NID_secp384r1,
+            Curve::P521 => sys::NID_secp521r1,
+        }
+    }
+
+    /// Field element length in bytes.
+    pub fn field_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+
+    /// Order length in bits.
+    pub fn bits(self) -> usize {
+        match self {
+            Curve::P256 => 256,
+            Curve::P384 => 384,
+            Curve::P521 => 521,
+        }
+    }
+}
+
+/// An EC key on a NIST curve.
+pub struct EcKey {
+    key: NonNull<sys::EC_KEY>,
+    curve: Curve,
+}
+
+// SAFETY: the EC_KEY is owned and only read after construction; AWS-LC EC keys may be used
+// from several threads for signing and ECDH.
+unsafe impl Send for EcKey {}
+// SAFETY: as above.
+unsafe impl Sync for EcKey {}
+
+impl Drop for EcKey {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once; freeing clears the private scalar.
+        unsafe { sys::EC_KEY_free(self.key.as_ptr()) }
+    }
+}
+
+struct Point(NonNull<sys::EC_POINT>);
+
+impl Drop for Point {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { sys::EC_POINT_free(self.0.as_ptr()) }
+    }
+}
+
+impl EcKey {
+    fn empty(curve: Curve) -> Result<EcKey> {
+        // SAFETY: allocation for a known curve; NULL handled.
+        let key = NonNull::new(unsafe { sys::EC_KEY_new_by_curve_name(curve.nid()) }).ok_or(Error::HostMemory)?;
+        Ok(EcKey { key, curve })
+    }
+
+    fn group(&self) -> *const sys::EC_GROUP {
+        // SAFETY: live key with a group.
+        unsafe { sys::EC_KEY_get0_group(self.key.as_ptr()) }
+    }
+
+    pub fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    /// A fresh key pair.
+    pub fn generate(curve: Curve) -> Result<EcKey> {
+        let k = EcKey::empty(curve)?;
+        // SAFETY: live key.
+        if unsafe { sys::EC_KEY_generate_key(k.key.as_ptr()) } != 1 {
+            return Err(Error::Internal("EC key generation".into()));
+        }
+        Ok(k)
+    }
+
+    fn parse_point(&self, point: &[u8]) -> Result<Point> {
+        // SAFETY: allocation for the key's group; NULL handled.
+        let p = Point(NonNull::new(unsafe { sys::EC_POINT_new(self.group()) }).ok_or(Error::HostMemory)?);
+        // SAFETY: `point` is valid for its length; the point belongs to the same group.
+        let r = unsafe { sys::EC_POINT_oct2point(self.group(), p.0.as_ptr(), point.as_ptr(), point.len(), null_mut()) };
+        if r != 1 {
+            return Err(Error::AttributeValueInvalid);
+        }
+        Ok(p)
+    }
+
+    /// A public key from an encoded point (uncompressed or compressed).
+    pub fn from_public(curve: Curve, point: &[u8]) -> Result<EcKey> {
+        let k = EcKey::empty(curve)?;
+        let p = k.parse_point(point)?;
+        // SAFETY: live key and point (copied by the call).
+        if unsafe { sys::EC_KEY_set_public_key(k.key.as_ptr(), p.0.as_ptr()) } != 1 {
+            return Err(Error::AttributeValueInvalid);
+        }
+        Ok(k)
+    }
+
+    /// A private key from its scalar; the public point is computed.
+    pub fn from_private(curve: Curve, scalar: &[u8]) -> Result<EcKey> {
+        let k = EcKey::empty(curve)?;
+        // SAFETY: `scalar` valid for its length; NULL ret allocates.
+        let d = NonNull::new(unsafe { sys::BN_bin2bn(scalar.as_ptr(), scalar.len(), null_mut()) }).ok_or(Error::HostMemory)?;
+        // SAFETY: allocation for the group; NULL handled below.
+        let pubp = unsafe { sys::EC_POINT_new(k.group()) };
+        // SAFETY: live objects; the key copies the scalar and the point.
+        let okay = unsafe {
+            !pubp.is_null()
+                && sys::EC_KEY_set_private_key(k.key.as_ptr(), d.as_ptr()) == 1
+                && sys::EC_POINT_mul(k.group(), pubp, d.as_ptr(), null_mut(), null_mut(), null_mut()) == 1
+                && sys::EC_KEY_set_public_key(k.key.as_ptr(), pubp) == 1
+                && sys::EC_KEY_check_key(k.key.as_ptr()) == 1
+        };
+        // SAFETY: our own allocations, freed once (NULL is allowed).
+        unsafe {
+            sys::EC_POINT_free(pubp);
+            sys::BN_clear_free(d.as_ptr());
+        }
+        if okay { Ok(k) } else { Err(Error::AttributeValueInvalid) }
+    }
+
+    /// The public point, uncompressed (04 || X || Y).
+    pub fn point(&self) -> Vec<u8> {
+        let mut out = vec![0u8; 1 + 2 * self.curve.field_len()];
+        // SAFETY: live key with a public point; `out` is exactly the uncompressed size.
+        let n = unsafe {
+            sys::EC_POINT_point2oct(
+                self.group(),
+                sys::EC_KEY_get0_public_key(self.key.as_ptr()),
+                sys::point_conversion_form_t::POINT_CONVERSION_UNCOMPRESSED,
+                out.as_mut_ptr(),
+                out.len(),
+                null_mut(),
+            )
+        };
+        out.truncate(n);
+        out
+    }
+
+    /// The private scalar, padded to the field length (`None` for a public key).
+    pub fn scalar(&self) -> Option<Zeroizing<Vec<u8>>> {
+        // SAFETY: live key.
+        let d = unsafe { sys::EC_KEY_get0_private_key(self.key.as_ptr()) };
+        if d.is_null() {
+            return None;
+        }
+        let mut out = Zeroizing::new(vec![0u8; self.curve.field_len()]);
+        // SAFETY: `out` is the padded length for this curve's scalars.
+        unsafe { sys::BN_bn2bin_padded(out.as_mut_ptr(), out.len(), d) };
+        Some(out)
+    }
+
+    /// ECDSA over `digest` (any length); r || s, each the field length.
+    pub fn sign(&self, digest: &[u8]) -> Result<Vec<u8>> {
+        // SAFETY: `digest` valid for its length; live private key.
+        let sig = unsafe { sys::ECDSA_do_sign(digest.as_ptr(), digest.len(), self.key.as_ptr()) };
+        if sig.is_null() {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        let n = self.curve.field_len();
+        let mut out = vec![0u8; 2 * n];
+        let (mut r, mut s) = (std::ptr::null(), std::ptr::null());
+        // SAFETY: `sig` is live until freed below; r and s are padded into `out`.
+        unsafe {
+            sys::ECDSA_SIG_get0(sig, &mut r, &mut s);
+            sys::BN_bn2bin_padded(out.as_mut_ptr(), n, r);
+            sys::BN_bn2bin_padded(out[n..].as_mut_ptr(), n, s);
+            sys::ECDSA_SIG_free(sig);
+        }
+        Ok(out)
+    }
+
+    /// Verifies an r || s signature over `digest`.
+    pub fn verify(&self, digest: &[u8], sig: &[u8]) -> Result<()> {
+        let n = self.curve.field_len();
+        if sig.len() != 2 * n {
+            return Err(Error::SignatureLenRange);
+        }
+        // SAFETY: allocation; the BIGNUMs are handed to the signature by set0.
+        let okay = unsafe {
+            let s = sys::ECDSA_SIG_new();
+            if s.is_null() {
+                return Err(Error::HostMemory);
+            }
+            let r = sys::BN_bin2bn(sig.as_ptr(), n, null_mut());
+            let ss = sys::BN_bin2bn(sig[n..].as_ptr(), n, null_mut());
+            let set = !r.is_null() && !ss.is_null() && sys::ECDSA_SIG_set0(s, r, ss) == 1;
+            if !set {
+                sys::BN_free(r);
+                sys::BN_free(ss);
+            }
+            let v = set && sys::ECDSA_do_verify(digest.as_ptr(), digest.len(), s, self.key.as_ptr()) == 1;
+            sys::ECDSA_SIG_free(s);
+            v
+        };
+        if okay { Ok(()) } else { Err(Error::SignatureInvalid) }
+    }
+
+    /// ECDH: the x-coordinate of d * peer.
+    pub fn ecdh(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let p = self.parse_point(peer).map_err(|_| Error::MechanismParamInvalid)?;
+        let mut out = Zeroizing::new(vec![0u8; self.curve.field_len()]);
+        // SAFETY: `out` holds the field length; live point and private key; no KDF.
+        let n = unsafe { sys::ECDH_compute_key(out.as_mut_ptr().cast(), out.len(), p.0.as_ptr(), self.key.as_ptr(), None) };
+        if n < 0 {
+            return Err(Error::MechanismParamInvalid);
+        }
+        out.truncate(n as usize);
+        Ok(out)
+    }
+
+    fn pkey(&self) -> Result<PKey> {
+        // SAFETY: allocation; set1 takes its own reference to the live key.
+        unsafe {
+            let pk = PKey(NonNull::new(sys::EVP_PKEY_new()).ok_or(Error::HostMemory)?);
+            if sys::EVP_PKEY_set1_EC_KEY(pk.0.as_ptr(), self.key.as_ptr()) != 1 {
+                return Err(Error::HostMemory);
+            }
+            Ok(pk)
+        }
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    pub fn spki(&self) -> Result<Vec<u8>> {
+        self.pkey()?.spki()
+    }
+
+    /// PKCS#8 DER (private keys).
+    pub fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
+        self.pkey()?.pkcs8()
+    }
+}
+
+/// A new Ed25519 key: (32-byte seed, 32-byte public key).
+pub fn ed25519_generate() -> (Zeroizing<Vec<u8>>, Vec<u8>) {
+    let mut public = vec![0u8; 32];
+    let mut private = Zeroizing::new(vec![0u8; 64]);
+    // SAFETY: buffers of the documented sizes (32 and 64 bytes).
+    unsafe { sys::ED25519_keypair(public.as_mut_ptr(), private.as_mut_ptr()) };
+    (Zeroizing::new(private[..32].to_vec()), public)
+}
+
+/// The Ed25519 public key of a seed.
+pub fn ed25519_public(seed: &[u8]) -> Result<Vec<u8>> {
+    Ok(ed25519_expand(seed)?[32..].to_vec())
+}
+
+fn ed25519_expand(seed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if seed.len() != 32 {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let mut public = [0u8; 32];
+    let mut private = Zeroizing::new(vec![0u8; 64]);
+    // SAFETY: 32-byte seed in; 32- and 64-byte buffers out.
+    unsafe { sys::ED25519_keypair_from_seed(public.as_mut_ptr(), private.as_mut_ptr(), seed.as_ptr()) };
+    Ok(private)
+}
+
+/// Ed25519 variants (RFC 8032).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EdVariant {
+    Pure,
+    Ph(Vec<u8>),
+    Ctx(Vec<u8>),
+}
+
+/// Signs `msg` with the key of `seed`.
+pub fn ed25519_sign(seed: &[u8], msg: &[u8], v: &EdVariant) -> Result<Vec<u8>> {
+    let sk = ed25519_expand(seed)?;
+    let mut sig = vec![0u8; 64];
+    // SAFETY: 64-byte signature and private key; message and context valid for their lengths.
+    let r = unsafe {
+        match v {
+            EdVariant::Pure => sys::ED25519_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr()),
+            EdVariant::Ph(c) => sys::ED25519ph_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), c.as_ptr(), c.len()),
+            EdVariant::Ctx(c) => sys::ED25519ctx_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), c.as_ptr(), c.len()),
+        }
+    };
+    if r == 1 { Ok(sig) } else { Err(Error::MechanismParamInvalid) }
+}
+
+/// Verifies an Ed25519 signature.
+pub fn ed25519_verify(public: &[u8], msg: &[u8], sig: &[u8], v: &EdVariant) -> Result<()> {
+    if sig.len() != 64 {
+        return Err(Error::SignatureLenRange);
+    }
+    if public.len() != 32 {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    // SAFETY: 64-byte signature, 32-byte key; message and context valid for their lengths.
+    let r = unsafe {
+        match v {
+            EdVariant::Pure => sys::ED25519_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr()),
+            EdVariant::Ph(c) => sys::ED25519ph_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), c.as_ptr(), c.len()),
+            EdVariant::Ctx(c) => sys::ED25519ctx_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), c.as_ptr(), c.len()),
+        }
+    };
+    if r == 1 { Ok(()) } else { Err(Error::SignatureInvalid) }
+}
+
+/// A new X25519 key: (private, public).
+pub fn x25519_generate() -> (Zeroizing<Vec<u8>>, Vec<u8>) {
+    let mut public = vec![0u8; 32];
+    let mut private = Zeroizing::new(vec![0u8; 32]);
+    // SAFETY: 32-byte buffers.
+    unsafe { sys::X25519_keypair(public.as_mut_ptr(), private.as_mut_ptr()) };
+    (private, public)
+}
+
+/// The X25519 public value of a private key.
+pub fn x25519_public(private: &[u8]) -> Result<Vec<u8>> {
+    if private.len() != 32 {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let mut public = vec![0u8; 32];
+    // SAFETY: 32-byte buffers.
+    unsafe { sys::X25519_public_from_private(public.as_mut_ptr(), private.as_ptr()) };
+    Ok(public)
+}
+
+/// X25519 agreement; an all-zero result (small-order peer) is refused.
+pub fn x25519(private: &[u8], peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if private.len() != 32 || peer.len() != 32 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let mut out = Zeroizing::new(vec![0u8; 32]);
+    // SAFETY: 32-byte buffers.
+    let r = unsafe { sys::X25519(out.as_mut_ptr(), private.as_ptr(), peer.as_ptr()) };
+    if r == 1 { Ok(out) } else { Err(Error::MechanismParamInvalid) }
+}
+
+/// SubjectPublicKeyInfo of an Ed25519 (`ed`) or X25519 public key.
+pub fn spki_25519(public: &[u8], ed: bool) -> Vec<u8> {
+    let mut v = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, if ed { 0x70 } else { 0x6e }, 0x03, 0x21, 0x00];
+    v.extend_from_slice(public);
+    v
+}

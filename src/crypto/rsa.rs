@@ -1,0 +1,367 @@
+//! RSA on AWS-LC (aws-lc-sys): key generation with any public exponent, import from
+//! components, raw and PKCS#1 v1.5 signing over a caller's DigestInfo, PSS with any salt
+//! length and MGF1 hash, PKCS#1 v1.5 and raw encryption, OAEP with any hashes and a label.
+
+use super::evp::Hash;
+use crate::error::{Error, Result};
+#[cfg(feature = "fips")]
+use aws_lc_fips_sys as sys;
+#[cfg(not(feature = "fips"))]
+use aws_lc_sys as sys;
+use std::ffi::c_int;
+use std::ptr::{NonNull, null_mut};
+use zeroize::Zeroizing;
+
+/// An owned BIGNUM, freed (and cleared) on drop.
+struct Bn(NonNull<sys::BIGNUM>);
+
+impl Bn {
+    fn from_bytes(b: &[u8]) -> Result<Bn> {
+        // SAFETY: `b` is valid for its length; a NULL `ret` asks for a new BIGNUM.
+        let p = unsafe { sys::BN_bin2bn(b.as_ptr(), b.len(), null_mut()) };
+        NonNull::new(p).map(Bn).ok_or(Error::HostMemory)
+    }
+    fn ptr(&self) -> *const sys::BIGNUM {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Bn {
+    fn drop(&mut self) {
+        // SAFETY: owned BIGNUM, freed once; BN_clear_free wipes it first.
+        unsafe { sys::BN_clear_free(self.0.as_ptr()) }
+    }
+}
+
+/// Big-endian bytes of a BIGNUM (NULL gives None).
+fn bn_bytes(bn: *const sys::BIGNUM) -> Option<Zeroizing<Vec<u8>>> {
+    if bn.is_null() {
+        return None;
+    }
+    // SAFETY: `bn` is a live BIGNUM owned by an RSA key we hold.
+    let n = unsafe { sys::BN_num_bytes(bn) } as usize;
+    let mut v = Zeroizing::new(vec![0u8; n]);
+    // SAFETY: `v` holds BN_num_bytes(bn) bytes.
+    unsafe { sys::BN_bn2bin(bn, v.as_mut_ptr()) };
+    Some(v)
+}
+
+/// RSA key components, big-endian; private ones absent for a public key.
+#[derive(Default)]
+pub struct RsaParts {
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    pub d: Option<Zeroizing<Vec<u8>>>,
+    pub p: Option<Zeroizing<Vec<u8>>>,
+    pub q: Option<Zeroizing<Vec<u8>>>,
+    pub dp: Option<Zeroizing<Vec<u8>>>,
+    pub dq: Option<Zeroizing<Vec<u8>>>,
+    pub qinv: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// An RSA key (public, or private with or without CRT parameters).
+pub struct RsaKey(NonNull<sys::RSA>);
+
+// SAFETY: the RSA object is owned; AWS-LC RSA keys are safe to use from several threads
+// (their blinding and Montgomery caches are internally locked).
+unsafe impl Send for RsaKey {}
+// SAFETY: as above.
+unsafe impl Sync for RsaKey {}
+
+impl Drop for RsaKey {
+    fn drop(&mut self) {
+        // SAFETY: owned RSA, freed once; freeing clears private values.
+        unsafe { sys::RSA_free(self.0.as_ptr()) }
+    }
+}
+
+fn ok(r: c_int) -> bool {
+    r == 1
+}
+
+impl RsaKey {
+    fn wrap(p: *mut sys::RSA) -> Result<RsaKey> {
+        NonNull::new(p).map(RsaKey).ok_or(Error::AttributeValueInvalid)
+    }
+
+    /// Generates a key of `bits` with public exponent `e` (big-endian).
+    pub fn generate(bits: usize, e: &[u8]) -> Result<RsaKey> {
+        let e = Bn::from_bytes(e)?;
+        // SAFETY: allocation; NULL handled.
+        let k = RsaKey::wrap(unsafe { sys::RSA_new() }).map_err(|_| Error::HostMemory)?;
+        // SAFETY: live RSA and BIGNUM; no callback.
+        if !ok(unsafe { sys::RSA_generate_key_ex(k.0.as_ptr(), bits as c_int, e.ptr(), null_mut()) }) {
+            return Err(Error::TemplateInconsistent);
+        }
+        Ok(k)
+    }
+
+    /// A key from components: public with `d` absent; private with `d`, with CRT values when
+    /// all five are given. The key is checked for consistency.
+    pub fn from_parts(p: &RsaParts) -> Result<RsaKey> {
+        let n = Bn::from_bytes(&p.n)?;
+        let e = Bn::from_bytes(&p.e)?;
+        let k = match (&p.d, &p.p, &p.q, &p.dp, &p.dq, &p.qinv) {
+            (None, ..) => {
+                // SAFETY: live BIGNUMs; the function copies them.
+                RsaKey::wrap(unsafe { sys::RSA_new_public_key(n.ptr(), e.ptr()) })?
+            }
+            (Some(d), Some(pp), Some(q), Some(dp), Some(dq), Some(qi)) => {
+                let (d, pp, q, dp, dq, qi) =
+                    (Bn::from_bytes(d)?, Bn::from_bytes(pp)?, Bn::from_bytes(q)?, Bn::from_bytes(dp)?, Bn::from_bytes(dq)?, Bn::from_bytes(qi)?);
+                // SAFETY: live BIGNUMs; the function copies and checks them.
+                RsaKey::wrap(unsafe {
+                    sys::RSA_new_private_key(n.ptr(), e.ptr(), d.ptr(), pp.ptr(), q.ptr(), dp.ptr(), dq.ptr(), qi.ptr())
+                })?
+            }
+            (Some(d), ..) => {
+                let d = Bn::from_bytes(d)?;
+                // SAFETY: live BIGNUMs; the function copies and checks them.
+                RsaKey::wrap(unsafe { sys::RSA_new_private_key_no_crt(n.ptr(), e.ptr(), d.ptr()) })?
+            }
+        };
+        Ok(k)
+    }
+
+    /// The components of this key.
+    pub fn parts(&self) -> RsaParts {
+        let (mut n, mut e, mut d) = (std::ptr::null(), std::ptr::null(), std::ptr::null());
+        let (mut p, mut q) = (std::ptr::null(), std::ptr::null());
+        let (mut dp, mut dq, mut qi) = (std::ptr::null(), std::ptr::null(), std::ptr::null());
+        // SAFETY: the getters store pointers owned by the live key into our locals.
+        unsafe {
+            sys::RSA_get0_key(self.0.as_ptr(), &mut n, &mut e, &mut d);
+            sys::RSA_get0_factors(self.0.as_ptr(), &mut p, &mut q);
+            sys::RSA_get0_crt_params(self.0.as_ptr(), &mut dp, &mut dq, &mut qi);
+        }
+        RsaParts {
+            n: bn_bytes(n).map(|v| v.to_vec()).unwrap_or_default(),
+            e: bn_bytes(e).map(|v| v.to_vec()).unwrap_or_default(),
+            d: bn_bytes(d),
+            p: bn_bytes(p),
+            q: bn_bytes(q),
+            dp: bn_bytes(dp),
+            dq: bn_bytes(dq),
+            qinv: bn_bytes(qi),
+        }
+    }
+
+    /// Modulus length in bytes.
+    pub fn size(&self) -> usize {
+        // SAFETY: live key.
+        unsafe { sys::RSA_size(self.0.as_ptr()) as usize }
+    }
+
+    /// Modulus length in bits.
+    pub fn bits(&self) -> usize {
+        // SAFETY: live key.
+        unsafe { sys::RSA_bits(self.0.as_ptr()) as usize }
+    }
+
+    fn raw_op(
+        &self,
+        f: unsafe extern "C" fn(*mut sys::RSA, *mut usize, *mut u8, usize, *const u8, usize, c_int) -> c_int,
+        input: &[u8],
+        padding: c_int,
+        err: Error,
+    ) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; self.size()];
+        let mut n = 0usize;
+        // SAFETY: `out` holds RSA_size bytes, the most any of these functions writes.
+        let r = unsafe { f(self.0.as_ptr(), &mut n, out.as_mut_ptr(), out.len(), input.as_ptr(), input.len(), padding) };
+        if !ok(r) {
+            return Err(err);
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Private-key operation with PKCS#1 v1.5 type 1 padding (`pkcs1`) or none.
+    pub fn sign_raw(&self, input: &[u8], pkcs1: bool) -> Result<Vec<u8>> {
+        let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
+        if pkcs1 && input.len() + 11 > self.size() || !pkcs1 && input.len() != self.size() {
+            return Err(Error::DataLenRange);
+        }
+        self.raw_op(sys::RSA_sign_raw, input, pad, Error::DataLenRange)
+    }
+
+    /// Public-key operation undoing [`RsaKey::sign_raw`]; returns the recovered data.
+    pub fn verify_raw(&self, sig: &[u8], pkcs1: bool) -> Result<Vec<u8>> {
+        if sig.len() != self.size() {
+            return Err(Error::SignatureLenRange);
+        }
+        let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
+        self.raw_op(sys::RSA_verify_raw, sig, pad, Error::SignatureInvalid)
+    }
+
+    /// RSASSA-PSS over `digest` (of `hash`), MGF1 with `mgf1`, `salt` bytes of salt.
+    pub fn sign_pss(&self, digest: &[u8], hash: Hash, mgf1: Hash, salt: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; self.size()];
+        let mut n = 0usize;
+        // SAFETY: `out` holds RSA_size bytes; static EVP_MDs.
+        let r = unsafe {
+            sys::RSA_sign_pss_mgf1(self.0.as_ptr(), &mut n, out.as_mut_ptr(), out.len(), digest.as_ptr(), digest.len(), hash.md(), mgf1.md(), salt as c_int)
+        };
+        if !ok(r) {
+            return Err(Error::MechanismParamInvalid);
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Verifies RSASSA-PSS.
+    pub fn verify_pss(&self, digest: &[u8], hash: Hash, mgf1: Hash, salt: usize, sig: &[u8]) -> Result<()> {
+        if sig.len() != self.size() {
+            return Err(Error::SignatureLenRange);
+        }
+        // SAFETY: buffers valid for their lengths; static EVP_MDs.
+        let r = unsafe {
+            sys::RSA_verify_pss_mgf1(self.0.as_ptr(), digest.as_ptr(), digest.len(), hash.md(), mgf1.md(), salt as c_int, sig.as_ptr(), sig.len())
+        };
+        if ok(r) { Ok(()) } else { Err(Error::SignatureInvalid) }
+    }
+
+    /// Encrypts with PKCS#1 v1.5 (`pkcs1`) or raw RSA.
+    pub fn encrypt(&self, data: &[u8], pkcs1: bool) -> Result<Vec<u8>> {
+        if pkcs1 && data.len() + 11 > self.size() || !pkcs1 && data.len() > self.size() {
+            return Err(Error::DataLenRange);
+        }
+        let mut input = Zeroizing::new(vec![0u8; if pkcs1 { data.len() } else { self.size() }]);
+        let at = input.len() - data.len();
+        input[at..].copy_from_slice(data);
+        let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
+        self.raw_op(sys::RSA_encrypt, &input, pad, Error::DataLenRange)
+    }
+
+    /// Decrypts PKCS#1 v1.5 (`pkcs1`) or raw RSA.
+    pub fn decrypt(&self, data: &[u8], pkcs1: bool) -> Result<Zeroizing<Vec<u8>>> {
+        if data.len() != self.size() {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
+        self.raw_op(sys::RSA_decrypt, data, pad, Error::EncryptedDataInvalid).map(Zeroizing::new)
+    }
+
+    fn pkey(&self) -> Result<PKey> {
+        // SAFETY: allocation; NULL handled.
+        let pk = PKey(NonNull::new(unsafe { sys::EVP_PKEY_new() }).ok_or(Error::HostMemory)?);
+        // SAFETY: set1 takes its own reference to the live RSA.
+        if !ok(unsafe { sys::EVP_PKEY_set1_RSA(pk.0.as_ptr(), self.0.as_ptr()) }) {
+            return Err(Error::HostMemory);
+        }
+        Ok(pk)
+    }
+
+    /// RSAES-OAEP with `hash`, MGF1 `mgf1` and `label`; `encrypt` chooses the direction.
+    pub fn oaep(&self, data: &[u8], hash: Hash, mgf1: Hash, label: &[u8], encrypt: bool) -> Result<Zeroizing<Vec<u8>>> {
+        if encrypt && data.len() + 2 * hash.output_len() + 2 > self.size() {
+            return Err(Error::DataLenRange);
+        }
+        if !encrypt && data.len() != self.size() {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let pk = self.pkey()?;
+        // SAFETY: allocation from a live EVP_PKEY; NULL handled.
+        let ctx = PKeyCtx(NonNull::new(unsafe { sys::EVP_PKEY_CTX_new(pk.0.as_ptr(), null_mut()) }).ok_or(Error::HostMemory)?);
+        let c = ctx.0.as_ptr();
+        // The label is handed over: AWS-LC frees it with the context.
+        // SAFETY: OPENSSL_malloc'd copy of the label, owned by the context from set0.
+        let lab = unsafe { sys::OPENSSL_memdup(label.as_ptr().cast(), label.len()) }.cast::<u8>();
+        // SAFETY: a live context; static EVP_MDs; `lab` is NULL or label.len() bytes.
+        let set = unsafe {
+            ok(if encrypt { sys::EVP_PKEY_encrypt_init(c) } else { sys::EVP_PKEY_decrypt_init(c) })
+                && ok(sys::EVP_PKEY_CTX_set_rsa_padding(c, sys::RSA_PKCS1_OAEP_PADDING))
+                && ok(sys::EVP_PKEY_CTX_set_rsa_oaep_md(c, hash.md()))
+                && ok(sys::EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1.md()))
+                && (label.is_empty() || ok(sys::EVP_PKEY_CTX_set0_rsa_oaep_label(c, lab, label.len())))
+        };
+        if label.is_empty() && !lab.is_null() {
+            // SAFETY: our own allocation, not handed over.
+            unsafe { sys::OPENSSL_free(lab.cast()) };
+        }
+        if !set {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let mut out = Zeroizing::new(vec![0u8; self.size()]);
+        let mut n = out.len();
+        // SAFETY: `out` holds RSA_size bytes.
+        let r = unsafe {
+            if encrypt {
+                sys::EVP_PKEY_encrypt(c, out.as_mut_ptr(), &mut n, data.as_ptr(), data.len())
+            } else {
+                sys::EVP_PKEY_decrypt(c, out.as_mut_ptr(), &mut n, data.as_ptr(), data.len())
+            }
+        };
+        if !ok(r) {
+            return Err(if encrypt { Error::DataLenRange } else { Error::EncryptedDataInvalid });
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    pub fn spki(&self) -> Result<Vec<u8>> {
+        self.pkey()?.spki()
+    }
+
+    /// PKCS#8 PrivateKeyInfo DER (private keys only).
+    pub fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
+        self.pkey()?.pkcs8()
+    }
+}
+
+/// An owned EVP_PKEY.
+pub(crate) struct PKey(pub(crate) NonNull<sys::EVP_PKEY>);
+
+impl Drop for PKey {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { sys::EVP_PKEY_free(self.0.as_ptr()) }
+    }
+}
+
+struct PKeyCtx(NonNull<sys::EVP_PKEY_CTX>);
+
+impl Drop for PKeyCtx {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { sys::EVP_PKEY_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+/// Serialises with a CBB-writing function.
+fn marshal(f: impl FnOnce(*mut sys::CBB) -> c_int) -> Result<Zeroizing<Vec<u8>>> {
+    // SAFETY: CBB is plain data; CBB_init sets it up; CBB_finish hands us a buffer we free.
+    unsafe {
+        let mut cbb: sys::CBB = std::mem::zeroed();
+        if !ok(sys::CBB_init(&mut cbb, 256)) {
+            return Err(Error::HostMemory);
+        }
+        if !ok(f(&mut cbb)) {
+            sys::CBB_cleanup(&mut cbb);
+            return Err(Error::KeyUnextractable);
+        }
+        let mut p: *mut u8 = null_mut();
+        let mut n = 0usize;
+        if !ok(sys::CBB_finish(&mut cbb, &mut p, &mut n)) {
+            sys::CBB_cleanup(&mut cbb);
+            return Err(Error::HostMemory);
+        }
+        let v = Zeroizing::new(std::slice::from_raw_parts(p, n).to_vec());
+        sys::OPENSSL_cleanse(p.cast(), n);
+        sys::OPENSSL_free(p.cast());
+        Ok(v)
+    }
+}
+
+impl PKey {
+    pub(crate) fn spki(&self) -> Result<Vec<u8>> {
+        // SAFETY: a live key and CBB.
+        marshal(|cbb| unsafe { sys::EVP_marshal_public_key(cbb, self.0.as_ptr()) }).map(|v| v.to_vec())
+    }
+
+    pub(crate) fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
+        // SAFETY: a live key and CBB.
+        marshal(|cbb| unsafe { sys::EVP_marshal_private_key(cbb, self.0.as_ptr()) })
+    }
+}
