@@ -73,6 +73,7 @@ pub enum Error {
     KeyNeeded,
     KeyNotNeeded,
     KeyChanged,
+    CurveNotSupported,
     HostMemory,
     /// The store could not be read or written; the string says why (never a secret).
     Device(String),
@@ -156,6 +157,7 @@ impl Error {
             Error::KeyNeeded => CKR_KEY_NEEDED,
             Error::KeyNotNeeded => CKR_KEY_NOT_NEEDED,
             Error::KeyChanged => CKR_KEY_CHANGED,
+            Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
             Error::HostMemory => CKR_HOST_MEMORY,
             Error::Device(_) | Error::Corrupt(_) => CKR_DEVICE_ERROR,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,

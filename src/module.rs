@@ -44,6 +44,8 @@ pub struct State {
     pub logins: HashMap<TokenId, Login>,
     pub session_objects: HashMap<CK_OBJECT_HANDLE, SessionObject>,
     pub next_object: CK_OBJECT_HANDLE,
+    /// Parsed asymmetric keys by CKA_UNIQUE_ID (key material never changes under an id).
+    pub key_cache: HashMap<String, std::sync::Arc<crate::mechanism::keys::ParsedKey>>,
 }
 
 impl State {

@@ -127,7 +127,8 @@ impl EcKey {
     pub fn from_private(curve: Curve, scalar: &[u8]) -> Result<EcKey> {
         let k = EcKey::empty(curve)?;
         // SAFETY: `scalar` valid for its length; NULL ret allocates.
-        let d = NonNull::new(unsafe { sys::BN_bin2bn(scalar.as_ptr(), scalar.len(), null_mut()) }).ok_or(Error::HostMemory)?;
+        let d = NonNull::new(unsafe { sys::BN_bin2bn(scalar.as_ptr(), scalar.len(), null_mut()) })
+            .ok_or(Error::HostMemory)?;
         // SAFETY: allocation for the group; NULL handled below.
         let pubp = unsafe { sys::EC_POINT_new(k.group()) };
         // SAFETY: live objects; the key copies the scalar and the point.
@@ -228,7 +229,8 @@ impl EcKey {
         let p = self.parse_point(peer).map_err(|_| Error::MechanismParamInvalid)?;
         let mut out = Zeroizing::new(vec![0u8; self.curve.field_len()]);
         // SAFETY: `out` holds the field length; live point and private key; no KDF.
-        let n = unsafe { sys::ECDH_compute_key(out.as_mut_ptr().cast(), out.len(), p.0.as_ptr(), self.key.as_ptr(), None) };
+        let n =
+            unsafe { sys::ECDH_compute_key(out.as_mut_ptr().cast(), out.len(), p.0.as_ptr(), self.key.as_ptr(), None) };
         if n < 0 {
             return Err(Error::MechanismParamInvalid);
         }
@@ -299,8 +301,12 @@ pub fn ed25519_sign(seed: &[u8], msg: &[u8], v: &EdVariant) -> Result<Vec<u8>> {
     let r = unsafe {
         match v {
             EdVariant::Pure => sys::ED25519_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr()),
-            EdVariant::Ph(c) => sys::ED25519ph_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), c.as_ptr(), c.len()),
-            EdVariant::Ctx(c) => sys::ED25519ctx_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), c.as_ptr(), c.len()),
+            EdVariant::Ph(c) => {
+                sys::ED25519ph_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), c.as_ptr(), c.len())
+            }
+            EdVariant::Ctx(c) => {
+                sys::ED25519ctx_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), c.as_ptr(), c.len())
+            }
         }
     };
     if r == 1 { Ok(sig) } else { Err(Error::MechanismParamInvalid) }
@@ -318,8 +324,12 @@ pub fn ed25519_verify(public: &[u8], msg: &[u8], sig: &[u8], v: &EdVariant) -> R
     let r = unsafe {
         match v {
             EdVariant::Pure => sys::ED25519_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr()),
-            EdVariant::Ph(c) => sys::ED25519ph_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), c.as_ptr(), c.len()),
-            EdVariant::Ctx(c) => sys::ED25519ctx_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), c.as_ptr(), c.len()),
+            EdVariant::Ph(c) => {
+                sys::ED25519ph_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), c.as_ptr(), c.len())
+            }
+            EdVariant::Ctx(c) => {
+                sys::ED25519ctx_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), c.as_ptr(), c.len())
+            }
         }
     };
     if r == 1 { Ok(()) } else { Err(Error::SignatureInvalid) }

@@ -107,8 +107,14 @@ impl RsaKey {
                 RsaKey::wrap(unsafe { sys::RSA_new_public_key(n.ptr(), e.ptr()) })?
             }
             (Some(d), Some(pp), Some(q), Some(dp), Some(dq), Some(qi)) => {
-                let (d, pp, q, dp, dq, qi) =
-                    (Bn::from_bytes(d)?, Bn::from_bytes(pp)?, Bn::from_bytes(q)?, Bn::from_bytes(dp)?, Bn::from_bytes(dq)?, Bn::from_bytes(qi)?);
+                let (d, pp, q, dp, dq, qi) = (
+                    Bn::from_bytes(d)?,
+                    Bn::from_bytes(pp)?,
+                    Bn::from_bytes(q)?,
+                    Bn::from_bytes(dp)?,
+                    Bn::from_bytes(dq)?,
+                    Bn::from_bytes(qi)?,
+                );
                 // SAFETY: live BIGNUMs; the function copies and checks them.
                 RsaKey::wrap(unsafe {
                     sys::RSA_new_private_key(n.ptr(), e.ptr(), d.ptr(), pp.ptr(), q.ptr(), dp.ptr(), dq.ptr(), qi.ptr())
@@ -168,7 +174,8 @@ impl RsaKey {
         let mut out = vec![0u8; self.size()];
         let mut n = 0usize;
         // SAFETY: `out` holds RSA_size bytes, the most any of these functions writes.
-        let r = unsafe { f(self.0.as_ptr(), &mut n, out.as_mut_ptr(), out.len(), input.as_ptr(), input.len(), padding) };
+        let r =
+            unsafe { f(self.0.as_ptr(), &mut n, out.as_mut_ptr(), out.len(), input.as_ptr(), input.len(), padding) };
         if !ok(r) {
             return Err(err);
         }
@@ -200,7 +207,17 @@ impl RsaKey {
         let mut n = 0usize;
         // SAFETY: `out` holds RSA_size bytes; static EVP_MDs.
         let r = unsafe {
-            sys::RSA_sign_pss_mgf1(self.0.as_ptr(), &mut n, out.as_mut_ptr(), out.len(), digest.as_ptr(), digest.len(), hash.md(), mgf1.md(), salt as c_int)
+            sys::RSA_sign_pss_mgf1(
+                self.0.as_ptr(),
+                &mut n,
+                out.as_mut_ptr(),
+                out.len(),
+                digest.as_ptr(),
+                digest.len(),
+                hash.md(),
+                mgf1.md(),
+                salt as c_int,
+            )
         };
         if !ok(r) {
             return Err(Error::MechanismParamInvalid);
@@ -216,7 +233,16 @@ impl RsaKey {
         }
         // SAFETY: buffers valid for their lengths; static EVP_MDs.
         let r = unsafe {
-            sys::RSA_verify_pss_mgf1(self.0.as_ptr(), digest.as_ptr(), digest.len(), hash.md(), mgf1.md(), salt as c_int, sig.as_ptr(), sig.len())
+            sys::RSA_verify_pss_mgf1(
+                self.0.as_ptr(),
+                digest.as_ptr(),
+                digest.len(),
+                hash.md(),
+                mgf1.md(),
+                salt as c_int,
+                sig.as_ptr(),
+                sig.len(),
+            )
         };
         if ok(r) { Ok(()) } else { Err(Error::SignatureInvalid) }
     }
@@ -262,7 +288,9 @@ impl RsaKey {
         }
         let pk = self.pkey()?;
         // SAFETY: allocation from a live EVP_PKEY; NULL handled.
-        let ctx = PKeyCtx(NonNull::new(unsafe { sys::EVP_PKEY_CTX_new(pk.0.as_ptr(), null_mut()) }).ok_or(Error::HostMemory)?);
+        let ctx = PKeyCtx(
+            NonNull::new(unsafe { sys::EVP_PKEY_CTX_new(pk.0.as_ptr(), null_mut()) }).ok_or(Error::HostMemory)?,
+        );
         let c = ctx.0.as_ptr();
         // The label is handed over: AWS-LC frees it with the context.
         // SAFETY: OPENSSL_malloc'd copy of the label, owned by the context from set0.

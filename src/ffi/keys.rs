@@ -113,3 +113,29 @@ pub unsafe extern "C" fn C_DeriveKey(
         Ok(())
     })
 }
+
+/// §5.14 C_GenerateKeyPair.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_GenerateKeyPair(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    p_public: *mut CK_ATTRIBUTE,
+    public_count: CK_ULONG,
+    p_private: *mut CK_ATTRIBUTE,
+    private_count: CK_ULONG,
+    ph_public: *mut CK_OBJECT_HANDLE,
+    ph_private: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry(|m| {
+        // SAFETY: NULL or valid out-pointers.
+        let (pub_h, priv_h) = unsafe { (out(ph_public)?, out(ph_private)?) };
+        // SAFETY: the caller's mechanism and templates.
+        let (mech, pt, st) = unsafe {
+            (mechanism(p_mechanism)?, template(p_public, public_count)?, template(p_private, private_count)?)
+        };
+        let (a, b) = m.generate_key_pair(h, &mech, &pt, &st)?;
+        *pub_h = a;
+        *priv_h = b;
+        Ok(())
+    })
+}

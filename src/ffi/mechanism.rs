@@ -148,6 +148,32 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     additional: additional(k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys)?,
                 })
             }
+            ParamShape::RsaPss => {
+                let p = param::<CK_RSA_PKCS_PSS_PARAMS>(m).ok_or(bad)?;
+                Params::Pss { hash: p.hashAlg, mgf: p.mgf, salt: p.sLen as usize }
+            }
+            ParamShape::RsaOaep => {
+                let p = param::<CK_RSA_PKCS_OAEP_PARAMS>(m).ok_or(bad)?;
+                let label = match p.source {
+                    0 if p.ulSourceDataLen == 0 => Vec::new(),
+                    CKZ_DATA_SPECIFIED => bytes(p.pSourceData.cast(), p.ulSourceDataLen)?,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                Params::Oaep { hash: p.hashAlg, mgf: p.mgf, label }
+            }
+            ParamShape::EdDsa if m.ulParameterLen == 0 => Params::None,
+            ParamShape::EdDsa => {
+                let p = param::<CK_EDDSA_PARAMS>(m).ok_or(bad)?;
+                Params::EdDsa { prehash: p.phFlag != 0, context: bytes(p.pContextData, p.ulContextDataLen)? }
+            }
+            ParamShape::Ecdh => {
+                let p = param::<CK_ECDH1_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::Ecdh {
+                    kdf: p.kdf,
+                    shared: bytes(p.pSharedData, p.ulSharedDataLen)?,
+                    public: bytes(p.pPublicData, p.ulPublicDataLen)?,
+                }
+            }
             ParamShape::MacGeneral => Params::MacLen(param::<CK_ULONG>(m).ok_or(bad)? as usize),
         })
     }

@@ -52,21 +52,21 @@ impl Engine {
         })
     }
 
-    fn hash(&self) -> Hash {
+    pub fn hash(&self) -> Hash {
         match self {
             Engine::Low(s) => s.hash(),
             Engine::Evp(d) => d.hash(),
         }
     }
 
-    fn update(&mut self, d: &[u8]) {
+    pub fn update(&mut self, d: &[u8]) {
         match self {
             Engine::Low(s) => s.update(d),
             Engine::Evp(c) => c.update(d),
         }
     }
 
-    fn finish(self) -> Vec<u8> {
+    pub fn finish(self) -> Vec<u8> {
         match self {
             Engine::Low(s) => s.finish(),
             Engine::Evp(c) => c.finish(),

@@ -28,6 +28,8 @@ pub enum Kdf {
     Hkdf {
         data: bool,
     },
+    /// CKM_ECDH1_DERIVE and CKM_ECDH1_COFACTOR_DERIVE on NIST curves (cofactor 1) and X25519.
+    Ecdh,
 }
 
 /// How an HKDF salt is given.
@@ -55,6 +57,63 @@ pub fn register(r: &mut Registry) {
     r.add(d(CKM_EXTRACT_KEY_FROM_KEY, 0, 0, ParamShape::Ulong, VALUE_KEY_TYPES, Kdf::Extract));
     r.add(d(CKM_HKDF_DERIVE, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: false }));
     r.add(d(CKM_HKDF_DATA, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: true }));
+    for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
+        r.add(Entry {
+            ty,
+            info: info(255, 521, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
+            params: ParamShape::Ecdh,
+            key_types: &[CKK_EC, CKK_EC_MONTGOMERY],
+            implementation: Implementation::Kdf(Kdf::Ecdh),
+        });
+    }
+}
+
+/// The hash and construction of a CKD_* key derivation function: (hash, SP 800-56A order).
+fn ecdh_kdf(kdf: CK_ULONG) -> Result<Option<(Hash, bool)>> {
+    Ok(Some(match kdf {
+        CKD_NULL => return Ok(None),
+        CKD_SHA1_KDF => (Hash::Sha1, false),
+        CKD_SHA224_KDF => (Hash::Sha224, false),
+        CKD_SHA256_KDF => (Hash::Sha256, false),
+        CKD_SHA384_KDF => (Hash::Sha384, false),
+        CKD_SHA512_KDF => (Hash::Sha512, false),
+        CKD_SHA3_224_KDF => (Hash::Sha3_224, false),
+        CKD_SHA3_256_KDF => (Hash::Sha3_256, false),
+        CKD_SHA3_384_KDF => (Hash::Sha3_384, false),
+        CKD_SHA3_512_KDF => (Hash::Sha3_512, false),
+        CKD_SHA1_KDF_SP800 => (Hash::Sha1, true),
+        CKD_SHA224_KDF_SP800 => (Hash::Sha224, true),
+        CKD_SHA256_KDF_SP800 => (Hash::Sha256, true),
+        CKD_SHA384_KDF_SP800 => (Hash::Sha384, true),
+        CKD_SHA512_KDF_SP800 => (Hash::Sha512, true),
+        CKD_SHA3_224_KDF_SP800 => (Hash::Sha3_224, true),
+        CKD_SHA3_256_KDF_SP800 => (Hash::Sha3_256, true),
+        CKD_SHA3_384_KDF_SP800 => (Hash::Sha3_384, true),
+        CKD_SHA3_512_KDF_SP800 => (Hash::Sha3_512, true),
+        _ => return Err(Error::MechanismParamInvalid),
+    }))
+}
+
+/// ANSI X9.63 (Hash(Z || counter || info)) or SP 800-56A concatenation (Hash(counter || Z ||
+/// info)) key derivation of `len` bytes from the shared secret `z`.
+pub fn kdf_hash(hash: Hash, sp800: bool, z: &[u8], info: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(len + hash.output_len()));
+    let mut counter = 1u32;
+    while out.len() < len {
+        let mut d = super::digest::Engine::new(hash)?;
+        if sp800 {
+            d.update(&counter.to_be_bytes());
+            d.update(z);
+        } else {
+            d.update(z);
+            d.update(&counter.to_be_bytes());
+        }
+        d.update(info);
+        out.extend_from_slice(&Zeroizing::new(d.finish()));
+        counter = counter.checked_add(1).ok_or(Error::TemplateInconsistent)?;
+    }
+    out.truncate(len);
+    Ok(out)
 }
 
 /// RFC 5869 extract.
@@ -136,7 +195,9 @@ impl Module {
             Implementation::Kdf(k) => k,
             _ => return Err(Error::MechanismInvalid),
         };
-        let bv = base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+        let empty = [];
+        let bv =
+            if kdf == Kdf::Ecdh { &empty[..] } else { base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)? };
         let aes_natural =
             |n: usize| if key_type(&template) == CKK_AES && !matches!(n, 16 | 24 | 32) { None } else { Some(n) };
         let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
@@ -230,6 +291,35 @@ impl Module {
                     let mut v = prk;
                     v.truncate(n);
                     v
+                }
+            }
+            (Kdf::Ecdh, Params::Ecdh { kdf, shared, public }) => {
+                let key = self.parsed_key(&base_obj)?;
+                let z = match &*key {
+                    super::keys::ParsedKey::Ec(k) => {
+                        let raw = super::keys::raw_point(public, 1 + 2 * k.curve().field_len());
+                        k.ecdh(raw)?
+                    }
+                    super::keys::ParsedKey::X25519 { private: Some(p), .. } => {
+                        crate::crypto::ec::x25519(p, super::keys::raw_point(public, 32))?
+                    }
+                    _ => return Err(Error::KeyTypeInconsistent),
+                };
+                match ecdh_kdf(*kdf)? {
+                    None => {
+                        if !shared.is_empty() {
+                            return Err(Error::MechanismParamInvalid);
+                        }
+                        let n = derived_len(&template, aes_natural(z.len()).or(Some(z.len())))?;
+                        let mut z = z;
+                        // A shorter key takes the rightmost bytes of Z (PKCS#11 §6.3.x).
+                        if n < z.len() {
+                            let cut = z.len() - n;
+                            z.drain(..cut);
+                        }
+                        z
+                    }
+                    Some((hash, sp800)) => kdf_hash(hash, sp800, &z, shared, derived_len(&template, None)?)?,
                 }
             }
             _ => return Err(Error::MechanismParamInvalid),

@@ -101,7 +101,8 @@ impl Module {
             }
         };
         let value = Zeroizing::new(crypto::random_vec(len)?);
-        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, value };
+        let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
+        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
         self.create_with(h, &template, origin)
     }
 }

@@ -4,12 +4,16 @@
 
 pub mod aes;
 pub mod digest;
+pub mod ecc;
 pub mod kbkdf;
 pub mod kdf;
 pub mod keygen;
+pub mod keypair;
+pub mod keys;
 pub mod mac;
 pub mod message;
 pub mod ops;
+pub mod rsa;
 pub mod state;
 pub mod wrap;
 
@@ -50,6 +54,14 @@ pub enum ParamShape {
     Sp800,
     /// CK_SP800_108_FEEDBACK_KDF_PARAMS.
     Sp800Feedback,
+    /// CK_RSA_PKCS_PSS_PARAMS.
+    RsaPss,
+    /// CK_RSA_PKCS_OAEP_PARAMS.
+    RsaOaep,
+    /// No parameter, or CK_EDDSA_PARAMS.
+    EdDsa,
+    /// CK_ECDH1_DERIVE_PARAMS.
+    Ecdh,
 }
 
 /// A decoded mechanism parameter.
@@ -67,6 +79,10 @@ pub enum Params {
     Ulong(CK_ULONG),
     Hkdf { extract: bool, expand: bool, prf: CK_MECHANISM_TYPE, salt: kdf::Salt, info: Vec<u8> },
     Kbkdf(kbkdf::KbkdfParams),
+    Pss { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt: usize },
+    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
+    EdDsa { prehash: bool, context: Vec<u8> },
+    Ecdh { kdf: CK_ULONG, shared: Vec<u8>, public: Vec<u8> },
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -86,6 +102,10 @@ pub enum Implementation {
     Wrap(wrap::WrapMode),
     Kdf(kdf::Kdf),
     Kbkdf(kbkdf::KbkdfMode),
+    Rsa(rsa::RsaScheme),
+    Ecdsa(Option<Hash>),
+    EdDsa,
+    KeyPair(keypair::PairKind),
 }
 
 /// One registry entry.
@@ -120,6 +140,8 @@ static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
     wrap::register(&mut r);
     kdf::register(&mut r);
     kbkdf::register(&mut r);
+    rsa::register(&mut r);
+    ecc::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     r.entries
 });

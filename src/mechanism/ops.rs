@@ -40,6 +40,20 @@ pub trait Mac: Send {
     fn state(&self) -> Option<Zeroizing<Vec<u8>>> {
         None
     }
+    /// Finishes a signature; signature schemes that can fail override it.
+    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(self.finish())
+    }
+    /// Verifies `sig` (already of the right length): MACs recompute and compare in constant
+    /// time; signature schemes override it.
+    fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
+        let full = self.finish();
+        if full.len() >= sig.len() && bool::from(full[..sig.len()].ct_eq(sig)) {
+            Ok(())
+        } else {
+            Err(Error::SignatureInvalid)
+        }
+    }
 }
 
 /// An encryption or decryption operation.
@@ -177,10 +191,11 @@ impl Module {
             Dir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
         };
         let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+        let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
         let cipher = match entry.implementation {
-            Implementation::Aes(mode) => super::aes::cipher(mode, m, value, dir == Dir::Encrypt)?,
-            Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value, dir == Dir::Encrypt)?,
+            Implementation::Aes(mode) => super::aes::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
+            Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
+            Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, self.parsed_key(&obj)?, dir == Dir::Encrypt)?,
             _ => return Err(Error::MechanismInvalid),
         };
         let mut st = self.state();
@@ -256,9 +271,13 @@ impl Module {
             MacDir::Verify => (CKF_VERIFY, CKA_VERIFY),
         };
         let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
         let mac = match entry.implementation {
-            Implementation::Mac(kind) => super::mac::mac(kind, m, value)?,
+            Implementation::Mac(kind) => {
+                super::mac::mac(kind, m, obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?)?
+            }
+            Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
+            Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,
+            Implementation::EdDsa => super::ecc::eddsa(m, self.parsed_key(&obj)?)?,
             _ => return Err(Error::MechanismInvalid),
         };
         let len = mac.output_len();
@@ -318,8 +337,8 @@ impl Module {
                 if let Some(d) = data {
                     mac.update(d);
                 }
-                let full = mac.finish();
-                full[..op.len].to_vec()
+                let full = mac.try_finish()?;
+                full[..op.len.min(full.len())].to_vec()
             }
         };
         match cap {
@@ -343,8 +362,7 @@ impl Module {
         if let Some(d) = data {
             mac.update(d);
         }
-        let full = mac.finish();
-        if bool::from(full[..op.len].ct_eq(signature)) { Ok(()) } else { Err(Error::SignatureInvalid) }
+        mac.check(signature)
     }
 
     /// Ends an operation after an argument error at the ABI.

@@ -235,6 +235,85 @@ pub const VALUE_KEY: &[Rule] = &[
     r(CKA_VALUE_LEN, NO_CREATE | REQ_GENERATE, D::Computed),
 ];
 
+/// Every public key (Table 41). Usage defaults are set per key type below.
+pub const PUBLIC_KEY: &[Rule] = &[
+    r(CKA_PRIVATE, 0, D::Bool(false)),
+    r(CKA_SUBJECT, MODIFIABLE, D::EmptyBytes),
+    r(CKA_ENCRYPT, MODIFIABLE, D::Bool(false)),
+    r(CKA_VERIFY, MODIFIABLE, D::Bool(true)),
+    r(CKA_VERIFY_RECOVER, MODIFIABLE, D::Bool(false)),
+    r(CKA_WRAP, MODIFIABLE, D::Bool(false)),
+    r(CKA_TRUSTED, MODIFIABLE | SO_ONLY_TRUE, D::Bool(false)),
+    r(CKA_WRAP_TEMPLATE, 0, D::EmptyTemplate),
+    r(CKA_PUBLIC_KEY_INFO, COMPUTED, D::Computed),
+    r(CKA_DERIVE, MODIFIABLE, D::Bool(false)),
+];
+
+/// Every private key (Table 45).
+pub const PRIVATE_KEY: &[Rule] = &[
+    r(CKA_SUBJECT, MODIFIABLE, D::EmptyBytes),
+    r(CKA_SENSITIVE, MODIFIABLE | STICKY_TRUE, D::Bool(true)),
+    r(CKA_DECRYPT, MODIFIABLE, D::Bool(false)),
+    r(CKA_SIGN, MODIFIABLE, D::Bool(true)),
+    r(CKA_SIGN_RECOVER, MODIFIABLE, D::Bool(false)),
+    r(CKA_UNWRAP, MODIFIABLE, D::Bool(false)),
+    r(CKA_EXTRACTABLE, MODIFIABLE | STICKY_FALSE, D::Bool(false)),
+    r(CKA_ALWAYS_SENSITIVE, COMPUTED, D::Computed),
+    r(CKA_NEVER_EXTRACTABLE, COMPUTED, D::Computed),
+    r(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STICKY_TRUE, D::Bool(false)),
+    r(CKA_UNWRAP_TEMPLATE, 0, D::EmptyTemplate),
+    r(CKA_DERIVE_TEMPLATE, 0, D::EmptyTemplate),
+    r(CKA_ALWAYS_AUTHENTICATE, 0, D::Bool(false)),
+    r(CKA_PUBLIC_KEY_INFO, COMPUTED, D::Computed),
+    r(CKA_DERIVE, MODIFIABLE, D::Bool(false)),
+];
+
+/// RSA public keys (Table 140): encrypt, verify, recover and wrap by default.
+pub const RSA_PUBLIC: &[Rule] = &[
+    r(CKA_MODULUS, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_MODULUS_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
+    r(CKA_PUBLIC_EXPONENT, REQ_CREATE, D::Computed),
+    r(CKA_ENCRYPT, MODIFIABLE, D::Bool(true)),
+    r(CKA_VERIFY_RECOVER, MODIFIABLE, D::Bool(true)),
+    r(CKA_WRAP, MODIFIABLE, D::Bool(true)),
+];
+
+/// RSA private keys (Table 141): decrypt, sign, recover and unwrap by default.
+pub const RSA_PRIVATE: &[Rule] = &[
+    r(CKA_MODULUS, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_PUBLIC_EXPONENT, NO_GENERATE | NO_UNWRAP, D::Computed),
+    r(CKA_PRIVATE_EXPONENT, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_PRIME_1, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_PRIME_2, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_EXPONENT_1, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_EXPONENT_2, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_COEFFICIENT, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_MODULUS_BITS, COMPUTED, D::Computed),
+    r(CKA_DECRYPT, MODIFIABLE, D::Bool(true)),
+    r(CKA_SIGN_RECOVER, MODIFIABLE, D::Bool(true)),
+    r(CKA_UNWRAP, MODIFIABLE, D::Bool(true)),
+];
+
+/// EC public keys (Table 173): verify (and, for Montgomery keys, derive — see below).
+pub const EC_PUBLIC: &[Rule] =
+    &[r(CKA_EC_PARAMS, REQ_CREATE | REQ_GENERATE, D::None), r(CKA_EC_POINT, REQ_CREATE | NO_GENERATE, D::None)];
+
+/// EC private keys (Table 174): sign and derive by default.
+pub const EC_PRIVATE: &[Rule] = &[
+    r(CKA_EC_PARAMS, REQ_CREATE | NO_GENERATE | REQ_UNWRAP, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_EC_POINT, COMPUTED, D::Computed),
+    r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
+];
+
+/// Montgomery keys (X25519) only derive.
+pub const MONTGOMERY_PUBLIC: &[Rule] =
+    &[r(CKA_VERIFY, MODIFIABLE, D::Bool(false)), r(CKA_DERIVE, MODIFIABLE, D::Bool(true))];
+pub const MONTGOMERY_PRIVATE: &[Rule] = &[r(CKA_SIGN, MODIFIABLE, D::Bool(false))];
+
+/// Edwards keys (Ed25519) only sign.
+pub const EDWARDS_PRIVATE: &[Rule] = &[r(CKA_DERIVE, MODIFIABLE, D::Bool(false))];
+
 /// Secret key types whose material is CKA_VALUE.
 pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_AES,
@@ -259,6 +338,13 @@ pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<Vec<&
     Some(match (class, subtype) {
         (CKO_DATA, _) => vec![STORAGE, DATA],
         (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![STORAGE, CERTIFICATE, X509],
+        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => vec![STORAGE, KEY, PUBLIC_KEY, RSA_PUBLIC],
+        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => vec![STORAGE, KEY, PRIVATE_KEY, RSA_PRIVATE],
+        (CKO_PUBLIC_KEY, Some(CKK_EC | CKK_EC_EDWARDS)) => vec![STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC],
+        (CKO_PRIVATE_KEY, Some(CKK_EC)) => vec![STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE],
+        (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => vec![STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, EDWARDS_PRIVATE],
+        (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => vec![STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC],
+        (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => vec![STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE],
         (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => {
             vec![STORAGE, KEY, SECRET_KEY, VALUE_KEY]
         }
@@ -286,7 +372,21 @@ mod tests {
 
     #[test]
     fn every_rule_has_a_kind() {
-        for t in [STORAGE, DATA, CERTIFICATE, X509, KEY, SECRET_KEY, VALUE_KEY] {
+        for t in [
+            STORAGE,
+            DATA,
+            CERTIFICATE,
+            X509,
+            KEY,
+            SECRET_KEY,
+            VALUE_KEY,
+            PUBLIC_KEY,
+            PRIVATE_KEY,
+            RSA_PUBLIC,
+            RSA_PRIVATE,
+            EC_PUBLIC,
+            EC_PRIVATE,
+        ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
             }

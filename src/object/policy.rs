@@ -56,8 +56,9 @@ fn template_ulong(template: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<CK_UL
 pub enum Origin {
     /// C_CreateObject.
     Create,
-    /// C_GenerateKey with `mechanism`, making a key of `class`/`key_type` with `value`.
-    Generate { class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, mechanism: CK_MECHANISM_TYPE, value: super::Bytes },
+    /// C_GenerateKey / C_GenerateKeyPair with `mechanism`, making a key of
+    /// `class`/`key_type` whose generated attributes are `material`.
+    Generate { class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, mechanism: CK_MECHANISM_TYPE, material: Vec<Attribute> },
     /// C_UnwrapKey: the template names class and key type; `value` came out of the wrapping.
     Unwrap { value: super::Bytes },
     /// C_DeriveKey from a base key with these flags; class and key type default to a
@@ -124,8 +125,20 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         }
         obj.set(a.ty, a.value.clone());
     }
+    if let Origin::Generate { material, .. } = &origin {
+        for a in material {
+            obj.set(a.ty, a.value.clone());
+        }
+    }
+    let value_len_ok = |v: &[u8]| !obj.ulong(CKA_VALUE_LEN).is_some_and(|n| n as usize != v.len());
+    if let Some(v) = obj.bytes(CKA_VALUE)
+        && matches!(origin, Origin::Generate { .. })
+        && !value_len_ok(v)
+    {
+        return Err(Error::TemplateInconsistent);
+    }
     match &origin {
-        Origin::Generate { value, .. } | Origin::Unwrap { value } | Origin::Derive { value, .. } => {
+        Origin::Unwrap { value } | Origin::Derive { value, .. } => {
             if let Some(n) = obj.ulong(CKA_VALUE_LEN)
                 && n as usize != value.len()
             {
@@ -133,9 +146,16 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
             }
             obj.set(CKA_VALUE, Value::Bytes(value.clone()));
         }
-        Origin::Create => {}
+        Origin::Create | Origin::Generate { .. } => {}
     }
-    for rule in schema.iter().flat_map(|t| t.iter()) {
+    // Later (more specific) tables override earlier ones: visit them first, and only the
+    // first rule seen for each attribute counts.
+    let mut seen = Vec::new();
+    for rule in schema.iter().rev().flat_map(|t| t.iter()) {
+        if seen.contains(&rule.ty) {
+            continue;
+        }
+        seen.push(rule.ty);
         if obj.get(rule.ty).is_some() {
             continue;
         }

@@ -113,9 +113,23 @@ impl Module {
         template: &[Attribute],
         origin: Origin,
     ) -> Result<CK_OBJECT_HANDLE> {
+        let obj = self.build_object(h, template, origin)?;
+        self.store_object(h, obj)
+    }
+
+    /// Builds (without storing) the object `template` and `origin` describe, checked for
+    /// the session `h`.
+    pub(crate) fn build_object(&self, h: CK_SESSION_HANDLE, template: &[Attribute], origin: Origin) -> Result<Object> {
         let c = self.ctx(h)?;
-        let obj = policy::finish(policy::build(template, self.actor(&c), &new_unique_id()?, origin)?);
+        let mut obj = policy::finish(policy::build(template, self.actor(&c), &new_unique_id()?, origin)?);
+        crate::mechanism::keys::complete(&mut obj)?;
         Module::admit(&c, &obj)?;
+        Ok(obj)
+    }
+
+    /// Stores an object made by [`Module::build_object`].
+    pub(crate) fn store_object(&self, h: CK_SESSION_HANDLE, obj: Object) -> Result<CK_OBJECT_HANDLE> {
+        let c = self.ctx(h)?;
         self.insert(h, &c, obj)
     }
 
@@ -149,6 +163,7 @@ impl Module {
         if !obj.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
+        self.state().key_cache.remove(obj.unique_id());
         if handle >= SESSION_OBJECT_BASE {
             self.state().session_objects.remove(&handle);
             return Ok(());

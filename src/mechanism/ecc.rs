@@ -1,0 +1,180 @@
+//! ECDSA (PKCS#11 3.2 §6.3) over a hash of any length and its SHA-1/SHA-2/SHA-3 hashed
+//! variants, with r||s signatures; EdDSA (§6.3.x) for Ed25519: pure, Ed25519ph and
+//! Ed25519ctx through CK_EDDSA_PARAMS.
+
+use super::digest::Engine;
+use super::keys::ParsedKey;
+use super::ops::Mac;
+use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
+use crate::crypto::ec::{self, EdVariant};
+use crate::crypto::evp::Hash;
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+const ECDSA_HASHED: [(CK_MECHANISM_TYPE, Hash); 8] = [
+    (CKM_ECDSA_SHA1, Hash::Sha1),
+    (CKM_ECDSA_SHA224, Hash::Sha224),
+    (CKM_ECDSA_SHA256, Hash::Sha256),
+    (CKM_ECDSA_SHA384, Hash::Sha384),
+    (CKM_ECDSA_SHA512, Hash::Sha512),
+    (CKM_ECDSA_SHA3_256, Hash::Sha3_256),
+    (CKM_ECDSA_SHA3_384, Hash::Sha3_384),
+    (CKM_ECDSA_SHA3_512, Hash::Sha3_512),
+];
+
+pub fn register(r: &mut Registry) {
+    let sv = CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+    r.add(Entry {
+        ty: CKM_ECDSA,
+        info: info(256, 521, sv),
+        params: ParamShape::None,
+        key_types: &[CKK_EC],
+        implementation: Implementation::Ecdsa(None),
+    });
+    for (ty, h) in ECDSA_HASHED {
+        r.add(Entry {
+            ty,
+            info: info(256, 521, sv),
+            params: ParamShape::None,
+            key_types: &[CKK_EC],
+            implementation: Implementation::Ecdsa(Some(h)),
+        });
+    }
+    r.add(Entry {
+        ty: CKM_EDDSA,
+        info: info(255, 255, CKF_SIGN | CKF_VERIFY),
+        params: ParamShape::EdDsa,
+        key_types: &[CKK_EC_EDWARDS],
+        implementation: Implementation::EdDsa,
+    });
+    use super::keypair::PairKind;
+    for (ty, kind, min, max, flags) in [
+        (
+            CKM_EC_KEY_PAIR_GEN,
+            PairKind::Ec,
+            256,
+            521,
+            CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
+        ),
+        (CKM_EC_EDWARDS_KEY_PAIR_GEN, PairKind::Edwards, 255, 255, CKF_GENERATE_KEY_PAIR),
+        (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, PairKind::Montgomery, 255, 255, CKF_GENERATE_KEY_PAIR),
+    ] {
+        r.add(Entry {
+            ty,
+            info: info(min, max, flags),
+            params: ParamShape::None,
+            key_types: &[],
+            implementation: Implementation::KeyPair(kind),
+        });
+    }
+}
+
+struct Ecdsa {
+    key: Arc<ParsedKey>,
+    hasher: Option<Engine>,
+    buf: Zeroizing<Vec<u8>>,
+    len: usize,
+}
+
+impl Ecdsa {
+    fn digest(self: Box<Self>) -> (Arc<ParsedKey>, Zeroizing<Vec<u8>>) {
+        let Ecdsa { key, hasher, buf, .. } = *self;
+        (key, hasher.map(|h| Zeroizing::new(h.finish())).unwrap_or(buf))
+    }
+}
+
+impl Mac for Ecdsa {
+    fn update(&mut self, data: &[u8]) {
+        match &mut self.hasher {
+            Some(h) => h.update(data),
+            None => self.buf.extend_from_slice(data),
+        }
+    }
+    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+        let (key, digest) = self.digest();
+        match &*key {
+            ParsedKey::Ec(k) => Ok(Zeroizing::new(k.sign(&digest)?)),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+    fn output_len(&self) -> usize {
+        self.len
+    }
+    fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
+        let (key, digest) = self.digest();
+        match &*key {
+            ParsedKey::Ec(k) => k.verify(&digest, sig),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+}
+
+/// Builds an ECDSA signer/verifier; `hash` for the hashed variants.
+pub fn ecdsa(hash: Option<Hash>, m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
+    if m.params != Params::None {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let len = match &*key {
+        ParsedKey::Ec(k) => 2 * k.curve().field_len(),
+        _ => return Err(Error::KeyTypeInconsistent),
+    };
+    let hasher = hash.map(Engine::new).transpose()?;
+    Ok(Box::new(Ecdsa { key, hasher, buf: Zeroizing::new(Vec::new()), len }))
+}
+
+struct EdDsa {
+    key: Arc<ParsedKey>,
+    variant: EdVariant,
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl Mac for EdDsa {
+    fn update(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+        match &*self.key {
+            ParsedKey::Ed25519 { seed: Some(s), .. } => {
+                Ok(Zeroizing::new(ec::ed25519_sign(s, &self.buf, &self.variant)?))
+            }
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+    fn output_len(&self) -> usize {
+        64
+    }
+    fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
+        match &*self.key {
+            ParsedKey::Ed25519 { public, .. } => ec::ed25519_verify(public, &self.buf, sig, &self.variant),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+}
+
+/// Builds an EdDSA signer/verifier.
+pub fn eddsa(m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
+    if !matches!(&*key, ParsedKey::Ed25519 { .. }) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    let variant = match &m.params {
+        Params::None => EdVariant::Pure,
+        Params::EdDsa { prehash: true, context } => EdVariant::Ph(context.clone()),
+        Params::EdDsa { prehash: false, context } if context.is_empty() => EdVariant::Pure,
+        Params::EdDsa { prehash: false, context } => EdVariant::Ctx(context.clone()),
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    if let EdVariant::Ctx(c) | EdVariant::Ph(c) = &variant
+        && c.len() > 255
+    {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Box::new(EdDsa { key, variant, buf: Zeroizing::new(Vec::new()) }))
+}

@@ -1,0 +1,128 @@
+//! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (2048 to 4096 bits, the
+//! template's public exponent), EC on P-256/P-384/P-521, Ed25519 and X25519.
+
+use super::keys::{CurveKind, curve_of, der_octets};
+use super::{Implementation, Mechanism, Params, lookup};
+use crate::crypto::ec::{self, EcKey};
+use crate::crypto::rsa::RsaKey;
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::object::policy::Origin;
+use crate::object::{Attribute, Value};
+use cryptoki_sys::*;
+
+/// Which kind of pair an entry generates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairKind {
+    Rsa,
+    Ec,
+    Edwards,
+    Montgomery,
+}
+
+fn find<'a>(t: &'a [Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<&'a Value> {
+    t.iter().find(|a| a.ty == ty).map(|a| &a.value)
+}
+
+fn b(v: &[u8]) -> Attribute {
+    Attribute::new(0, Value::bytes(v))
+}
+
+fn attr(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attribute {
+    Attribute { ty, ..b(v) }
+}
+
+impl Module {
+    /// C_GenerateKeyPair: returns (public key, private key).
+    pub fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        public_t: &[Attribute],
+        private_t: &[Attribute],
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let kind = match lookup(m.ty).map(|e| e.implementation) {
+            Some(Implementation::KeyPair(k)) => k,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        if m.params != Params::None {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let (key_type, public, private) = match kind {
+            PairKind::Rsa => {
+                let bits = match find(public_t, CKA_MODULUS_BITS) {
+                    Some(Value::Ulong(n)) => *n as usize,
+                    _ => return Err(Error::TemplateIncomplete),
+                };
+                if !(2048..=4096).contains(&bits) || bits % 8 != 0 {
+                    return Err(Error::KeySizeRange);
+                }
+                let e = match find(public_t, CKA_PUBLIC_EXPONENT) {
+                    Some(Value::Bytes(e)) if !e.is_empty() => e.to_vec(),
+                    Some(_) => return Err(Error::AttributeValueInvalid),
+                    None => vec![0x01, 0x00, 0x01],
+                };
+                let e_ok = e.last().is_some_and(|l| l & 1 == 1) && e.iter().skip_while(|x| **x == 0).count() <= 8;
+                if !e_ok || e.iter().all(|x| *x == 0) || e == [1] {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                let k = RsaKey::generate(bits, &e)?;
+                let p = k.parts();
+                let mut public = vec![attr(CKA_MODULUS, &p.n)];
+                if find(public_t, CKA_PUBLIC_EXPONENT).is_none() {
+                    public.push(attr(CKA_PUBLIC_EXPONENT, &p.e));
+                }
+                let mut private = vec![attr(CKA_MODULUS, &p.n), attr(CKA_PUBLIC_EXPONENT, &p.e)];
+                for (ty, v) in [
+                    (CKA_PRIVATE_EXPONENT, &p.d),
+                    (CKA_PRIME_1, &p.p),
+                    (CKA_PRIME_2, &p.q),
+                    (CKA_EXPONENT_1, &p.dp),
+                    (CKA_EXPONENT_2, &p.dq),
+                    (CKA_COEFFICIENT, &p.qinv),
+                ] {
+                    private.push(attr(ty, v.as_ref().ok_or(Error::Internal("RSA component".into()))?));
+                }
+                (CKK_RSA, public, private)
+            }
+            PairKind::Ec | PairKind::Edwards | PairKind::Montgomery => {
+                let params = match find(public_t, CKA_EC_PARAMS) {
+                    Some(Value::Bytes(p)) => p.to_vec(),
+                    _ => return Err(Error::TemplateIncomplete),
+                };
+                let curve = curve_of(&params)?;
+                let (kt, point, secret) = match (kind, curve) {
+                    (PairKind::Ec, CurveKind::Nist(c)) => {
+                        let k = EcKey::generate(c)?;
+                        (CKK_EC, k.point(), k.scalar().ok_or(Error::Internal("EC scalar".into()))?)
+                    }
+                    (PairKind::Edwards, CurveKind::Ed25519) => {
+                        let (seed, public) = ec::ed25519_generate();
+                        (CKK_EC_EDWARDS, public, seed)
+                    }
+                    (PairKind::Montgomery, CurveKind::X25519) => {
+                        let (private, public) = ec::x25519_generate();
+                        (CKK_EC_MONTGOMERY, public, private)
+                    }
+                    _ => return Err(Error::CurveNotSupported),
+                };
+                let public = vec![attr(CKA_EC_POINT, &der_octets(&point))];
+                let private = vec![attr(CKA_EC_PARAMS, &params), attr(CKA_VALUE, &secret)];
+                (kt, public, private)
+            }
+        };
+        let pub_origin = Origin::Generate { class: CKO_PUBLIC_KEY, key_type, mechanism: m.ty, material: public };
+        let priv_origin = Origin::Generate { class: CKO_PRIVATE_KEY, key_type, mechanism: m.ty, material: private };
+        // Build both before storing either, so a template error leaves nothing behind.
+        let (pub_obj, priv_obj) =
+            (self.build_object(h, public_t, pub_origin)?, self.build_object(h, private_t, priv_origin)?);
+        let pub_h = self.store_object(h, pub_obj)?;
+        match self.store_object(h, priv_obj) {
+            Ok(priv_h) => Ok((pub_h, priv_h)),
+            Err(e) => {
+                let _ = self.destroy_object(h, pub_h);
+                Err(e)
+            }
+        }
+    }
+}

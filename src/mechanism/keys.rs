@@ -1,0 +1,228 @@
+//! Asymmetric key objects: curve parameters (CKA_EC_PARAMS as an OID or a printable curve
+//! name), point encodings (CKA_EC_POINT accepted raw or DER-wrapped, returned DER-wrapped),
+//! validation of imported keys, the computed public attributes (CKA_MODULUS_BITS,
+//! CKA_PUBLIC_KEY_INFO, CKA_EC_POINT on private keys), and the per-module cache of parsed
+//! keys so that C_Sign does not re-parse key material.
+
+use crate::crypto::ec::{self, Curve, EcKey};
+use crate::crypto::rsa::{RsaKey, RsaParts};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::object::{Object, Value};
+use cryptoki_sys::*;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// What CKA_EC_PARAMS names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CurveKind {
+    Nist(Curve),
+    Ed25519,
+    X25519,
+}
+
+const OIDS: [(&[u8], CurveKind); 5] = [
+    (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07], CurveKind::Nist(Curve::P256)),
+    (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], CurveKind::Nist(Curve::P384)),
+    (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23], CurveKind::Nist(Curve::P521)),
+    (&[0x06, 0x03, 0x2b, 0x65, 0x70], CurveKind::Ed25519),
+    (&[0x06, 0x03, 0x2b, 0x65, 0x6e], CurveKind::X25519),
+];
+
+/// OIDs and names of curves the backend lacks (Ed448, X448 and common others).
+const UNSUPPORTED: [&[u8]; 3] =
+    [&[0x06, 0x03, 0x2b, 0x65, 0x71], &[0x06, 0x03, 0x2b, 0x65, 0x6f], &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]];
+
+/// Parses CKA_EC_PARAMS: a named-curve OID, or a PrintableString curve name.
+pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
+    if let Some((_, k)) = OIDS.iter().find(|(o, _)| *o == params) {
+        return Ok(*k);
+    }
+    if UNSUPPORTED.contains(&params) {
+        return Err(Error::CurveNotSupported);
+    }
+    if let [0x13, n, name @ ..] = params
+        && *n as usize == name.len()
+    {
+        return match &name.to_ascii_lowercase()[..] {
+            b"prime256v1" | b"secp256r1" | b"p-256" => Ok(CurveKind::Nist(Curve::P256)),
+            b"secp384r1" | b"p-384" => Ok(CurveKind::Nist(Curve::P384)),
+            b"secp521r1" | b"p-521" => Ok(CurveKind::Nist(Curve::P521)),
+            b"edwards25519" | b"ed25519" => Ok(CurveKind::Ed25519),
+            b"curve25519" | b"x25519" => Ok(CurveKind::X25519),
+            _ => Err(Error::CurveNotSupported),
+        };
+    }
+    // A well-formed OID we do not know is an unsupported curve; anything else is garbage.
+    if let [0x06, n, rest @ ..] = params
+        && *n as usize == rest.len()
+    {
+        return Err(Error::CurveNotSupported);
+    }
+    Err(Error::AttributeValueInvalid)
+}
+
+/// DER OCTET STRING around `b`.
+pub fn der_octets(b: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x04];
+    match b.len() {
+        n if n < 0x80 => v.push(n as u8),
+        n if n < 0x100 => v.extend_from_slice(&[0x81, n as u8]),
+        n => v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    v.extend_from_slice(b);
+    v
+}
+
+/// A point given raw or DER-wrapped, as raw bytes. `len` is the expected raw length.
+pub fn raw_point(b: &[u8], len: usize) -> &[u8] {
+    if b.len() == len && (len == 32 || b[0] == 0x04 || b[0] == 0x02 || b[0] == 0x03) {
+        return b;
+    }
+    match b {
+        [0x04, n, rest @ ..] if *n as usize == rest.len() => rest,
+        [0x04, 0x81, n, rest @ ..] if *n as usize == rest.len() => rest,
+        _ => b,
+    }
+}
+
+/// The raw length of a public point on `k` (uncompressed for NIST curves).
+fn point_len(k: CurveKind) -> usize {
+    match k {
+        CurveKind::Nist(c) => 1 + 2 * c.field_len(),
+        CurveKind::Ed25519 | CurveKind::X25519 => 32,
+    }
+}
+
+/// A parsed key, ready to use.
+pub enum ParsedKey {
+    Rsa(RsaKey),
+    Ec(EcKey),
+    Ed25519 { seed: Option<Zeroizing<Vec<u8>>>, public: Vec<u8> },
+    X25519 { private: Option<Zeroizing<Vec<u8>>>, public: Vec<u8> },
+}
+
+fn need(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
+    obj.bytes(ty).filter(|b| !b.is_empty()).ok_or(Error::TemplateIncomplete)
+}
+
+fn opt(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Option<Zeroizing<Vec<u8>>> {
+    obj.bytes(ty).filter(|b| !b.is_empty()).map(|b| Zeroizing::new(b.to_vec()))
+}
+
+/// Parses the key material of a public or private key object.
+pub fn parse(obj: &Object) -> Result<ParsedKey> {
+    let private = obj.class() == CKO_PRIVATE_KEY;
+    match obj.ulong(CKA_KEY_TYPE) {
+        Some(CKK_RSA) => {
+            let mut parts = RsaParts {
+                n: need(obj, CKA_MODULUS)?.to_vec(),
+                e: need(obj, CKA_PUBLIC_EXPONENT)?.to_vec(),
+                ..Default::default()
+            };
+            if private {
+                parts.d = Some(Zeroizing::new(need(obj, CKA_PRIVATE_EXPONENT)?.to_vec()));
+                parts.p = opt(obj, CKA_PRIME_1);
+                parts.q = opt(obj, CKA_PRIME_2);
+                parts.dp = opt(obj, CKA_EXPONENT_1);
+                parts.dq = opt(obj, CKA_EXPONENT_2);
+                parts.qinv = opt(obj, CKA_COEFFICIENT);
+            }
+            Ok(ParsedKey::Rsa(RsaKey::from_parts(&parts)?))
+        }
+        Some(CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => {
+            let kind = curve_of(need(obj, CKA_EC_PARAMS)?)?;
+            let kt = obj.ulong(CKA_KEY_TYPE);
+            let expected = match kind {
+                CurveKind::Nist(_) => CKK_EC,
+                CurveKind::Ed25519 => CKK_EC_EDWARDS,
+                CurveKind::X25519 => CKK_EC_MONTGOMERY,
+            };
+            if kt != Some(expected) {
+                return Err(Error::TemplateInconsistent);
+            }
+            let public =
+                if private { None } else { Some(raw_point(need(obj, CKA_EC_POINT)?, point_len(kind)).to_vec()) };
+            let secret = if private { Some(Zeroizing::new(need(obj, CKA_VALUE)?.to_vec())) } else { None };
+            Ok(match kind {
+                CurveKind::Nist(c) => ParsedKey::Ec(match (&public, &secret) {
+                    (Some(p), _) => EcKey::from_public(c, p)?,
+                    (_, Some(d)) => EcKey::from_private(c, d)?,
+                    _ => return Err(Error::TemplateIncomplete),
+                }),
+                CurveKind::Ed25519 => {
+                    let public = match &secret {
+                        Some(s) => ec::ed25519_public(s)?,
+                        None => public.filter(|p| p.len() == 32).ok_or(Error::AttributeValueInvalid)?,
+                    };
+                    ParsedKey::Ed25519 { seed: secret, public }
+                }
+                CurveKind::X25519 => {
+                    let public = match &secret {
+                        Some(s) => ec::x25519_public(s)?,
+                        None => public.filter(|p| p.len() == 32).ok_or(Error::AttributeValueInvalid)?,
+                    };
+                    ParsedKey::X25519 { private: secret, public }
+                }
+            })
+        }
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// Validates a new public or private key object and fills its computed attributes.
+pub fn complete(obj: &mut Object) -> Result<()> {
+    if !matches!(obj.class(), CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
+        return Ok(());
+    }
+    let key = parse(obj).map_err(|e| match e {
+        Error::AttributeValueInvalid
+        | Error::TemplateIncomplete
+        | Error::CurveNotSupported
+        | Error::TemplateInconsistent => e,
+        _ => Error::AttributeValueInvalid,
+    })?;
+    let spki = match &key {
+        ParsedKey::Rsa(k) => {
+            if k.bits() < 1024 {
+                return Err(Error::AttributeValueInvalid);
+            }
+            obj.set(CKA_MODULUS_BITS, Value::Ulong(k.bits() as CK_ULONG));
+            k.spki()?
+        }
+        ParsedKey::Ec(k) => {
+            obj.set(CKA_EC_POINT, Value::bytes(der_octets(&k.point())));
+            k.spki()?
+        }
+        ParsedKey::Ed25519 { public, .. } => {
+            obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
+            ec::spki_25519(public, true)
+        }
+        ParsedKey::X25519 { public, .. } => {
+            obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
+            ec::spki_25519(public, false)
+        }
+    };
+    obj.set(CKA_PUBLIC_KEY_INFO, Value::bytes(spki));
+    Ok(())
+}
+
+/// Most parsed keys kept per module; beyond it the cache starts afresh.
+const CACHE_LIMIT: usize = 4096;
+
+impl Module {
+    /// The parsed form of a key object, from the cache when this object was parsed before.
+    pub(crate) fn parsed_key(&self, obj: &Object) -> Result<Arc<ParsedKey>> {
+        let uid = obj.unique_id().to_string();
+        if let Some(k) = self.state().key_cache.get(&uid) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(parse(obj)?);
+        let mut st = self.state();
+        if st.key_cache.len() >= CACHE_LIMIT {
+            st.key_cache.clear();
+        }
+        st.key_cache.insert(uid, k.clone());
+        Ok(k)
+    }
+}
