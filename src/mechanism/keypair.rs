@@ -20,7 +20,7 @@ pub enum PairKind {
     Montgomery,
 }
 
-fn find<'a>(t: &'a [Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<&'a Value> {
+fn find(t: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
     t.iter().find(|a| a.ty == ty).map(|a| &a.value)
 }
 

@@ -133,11 +133,18 @@ fn rsa(key: &ParsedKey) -> Result<&crate::crypto::rsa::RsaKey> {
     }
 }
 
+/// PSS parameters: message hash, MGF1 hash, salt length.
+type PssParams = (Hash, Hash, usize);
+
+/// What a finished RSA signer holds: key, scheme, PSS parameters and the message
+/// representative.
+type SignInput = (Arc<ParsedKey>, RsaScheme, Option<PssParams>, Zeroizing<Vec<u8>>);
+
 /// An RSA signature (or verification) in progress.
 struct RsaSign {
     key: Arc<ParsedKey>,
     scheme: RsaScheme,
-    pss: Option<(Hash, Hash, usize)>,
+    pss: Option<PssParams>,
     hasher: Option<Engine>,
     buf: Zeroizing<Vec<u8>>,
     len: usize,
@@ -145,7 +152,7 @@ struct RsaSign {
 
 impl RsaSign {
     /// The message representative: the caller's data, or its hash.
-    fn input(self: Box<Self>) -> (Arc<ParsedKey>, RsaScheme, Option<(Hash, Hash, usize)>, Zeroizing<Vec<u8>>) {
+    fn input(self: Box<Self>) -> SignInput {
         let RsaSign { key, scheme, pss, hasher, buf, .. } = *self;
         let data = match hasher {
             Some(h) => Zeroizing::new(h.finish()),

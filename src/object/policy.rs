@@ -130,7 +130,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
             obj.set(a.ty, a.value.clone());
         }
     }
-    let value_len_ok = |v: &[u8]| !obj.ulong(CKA_VALUE_LEN).is_some_and(|n| n as usize != v.len());
+    let value_len_ok = |v: &[u8]| obj.ulong(CKA_VALUE_LEN).is_none_or(|n| n as usize == v.len());
     if let Some(v) = obj.bytes(CKA_VALUE)
         && matches!(origin, Origin::Generate { .. })
         && !value_len_ok(v)
