@@ -277,3 +277,124 @@ impl RawSession {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+/// Attribute builder for raw templates; keeps the values alive. The scalars are boxed so
+/// the pointers in `attrs` stay valid as the vectors grow.
+#[derive(Default)]
+#[allow(clippy::vec_box)]
+pub struct T {
+    ulongs: Vec<Box<cryptoki_sys::CK_ULONG>>,
+    bools: Vec<Box<u8>>,
+    bytes: Vec<Vec<u8>>,
+    pub attrs: Vec<cryptoki_sys::CK_ATTRIBUTE>,
+}
+
+impl T {
+    pub fn ulong(mut self, ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> T {
+        let mut b = Box::new(v);
+        self.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: (&raw mut *b).cast(), ulValueLen: 8 });
+        self.ulongs.push(b);
+        self
+    }
+    pub fn flag(mut self, ty: CK_ATTRIBUTE_TYPE, v: bool) -> T {
+        let mut b = Box::new(v as u8);
+        self.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: (&raw mut *b).cast(), ulValueLen: 1 });
+        self.bools.push(b);
+        self
+    }
+    pub fn bytes(mut self, ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> T {
+        let mut b = v.to_vec();
+        self.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: b.as_mut_ptr().cast(), ulValueLen: b.len() as CK_ULONG });
+        self.bytes.push(b);
+        self
+    }
+    pub fn nested(mut self, ty: CK_ATTRIBUTE_TYPE, inner: &mut T) -> T {
+        self.attrs.push(CK_ATTRIBUTE {
+            type_: ty,
+            pValue: inner.attrs.as_mut_ptr().cast(),
+            ulValueLen: (inner.attrs.len() * size_of::<CK_ATTRIBUTE>()) as CK_ULONG,
+        });
+        self
+    }
+    pub fn secret(kt: CK_KEY_TYPE) -> T {
+        T::default().ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, kt)
+    }
+}
+
+impl RawSession {
+    pub fn create(&self, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut o = 0;
+        // SAFETY: the template's values are owned by `t`.
+        let rv = unsafe { self.lib.C_CreateObject(self.h, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
+    }
+    pub fn wrap(&self, m: &mut CK_MECHANISM, kek: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE) -> RawResult<Vec<u8>> {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: live mechanism and length; NULL buffer is a size query.
+        let rv = unsafe { self.lib.C_WrapKey(self.h, m, kek, key, null_mut(), &mut n) };
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        let mut out = vec![0u8; n as usize];
+        // SAFETY: `out` holds n bytes.
+        let rv = unsafe { self.lib.C_WrapKey(self.h, m, kek, key, out.as_mut_ptr(), &mut n) };
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        out.truncate(n as usize);
+        Ok(out)
+    }
+    pub fn unwrap(
+        &self,
+        m: &mut CK_MECHANISM,
+        kek: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        t: &mut T,
+    ) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut w = wrapped.to_vec();
+        let mut o = 0;
+        // SAFETY: live buffers and template.
+        let rv = unsafe {
+            self.lib.C_UnwrapKey(
+                self.h,
+                m,
+                kek,
+                w.as_mut_ptr(),
+                w.len() as _,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                &mut o,
+            )
+        };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
+    }
+    pub fn derive(&self, m: &mut CK_MECHANISM, base: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut o = 0;
+        // SAFETY: live mechanism and template.
+        let rv = unsafe { self.lib.C_DeriveKey(self.h, m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
+    }
+    pub fn get_bytes(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> RawResult<Vec<u8>> {
+        let mut a = CK_ATTRIBUTE { type_: ty, pValue: null_mut(), ulValueLen: 0 };
+        // SAFETY: size query, then a buffer of the reported size.
+        unsafe {
+            let rv = self.lib.C_GetAttributeValue(self.h, o, &mut a, 1);
+            if rv != CKR_OK {
+                return Err(rv);
+            }
+            let mut v = vec![0u8; a.ulValueLen as usize];
+            a.pValue = v.as_mut_ptr().cast();
+            let rv = self.lib.C_GetAttributeValue(self.h, o, &mut a, 1);
+            if rv != CKR_OK {
+                return Err(rv);
+            }
+            Ok(v)
+        }
+    }
+    pub fn get_bool(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        self.get_bytes(o, ty).unwrap() == [1]
+    }
+}

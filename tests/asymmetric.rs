@@ -1,0 +1,558 @@
+//! RSA, EC, Ed25519 and X25519 through liboxihsm.so, checked by an independent
+//! implementation (the `openssl` command) both ways: token signatures verified by openssl,
+//! openssl signatures verified by the token, OAEP ciphertexts crossing in both directions,
+//! ECDH agreeing with openssl, keys made by `openssl genpkey` imported with C_CreateObject.
+
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::ptr::null_mut;
+
+struct Env {
+    h: Harness,
+    _p: cryptoki::context::Pkcs11,
+    s: RawSession,
+}
+
+fn env() -> Env {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "asym");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    std::mem::forget(sess);
+    Env { h, _p: p, s }
+}
+
+const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+
+impl RawSession {
+    fn keypair(
+        &self,
+        m: CK_MECHANISM_TYPE,
+        public: &mut T,
+        private: &mut T,
+    ) -> RawResult<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let mut mm = mech::<u8>(m, None);
+        let (mut a, mut b) = (0, 0);
+        // SAFETY: live mechanism and templates.
+        let rv = unsafe {
+            self.lib.C_GenerateKeyPair(
+                self.h,
+                &mut mm,
+                public.attrs.as_mut_ptr(),
+                public.attrs.len() as _,
+                private.attrs.as_mut_ptr(),
+                private.attrs.len() as _,
+                &mut a,
+                &mut b,
+            )
+        };
+        if rv == CKR_OK { Ok((a, b)) } else { Err(rv) }
+    }
+}
+
+fn ec_pair(s: &RawSession, m: CK_MECHANISM_TYPE, params: &[u8]) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    s.keypair(m, &mut T::default().bytes(CKA_EC_PARAMS, params), &mut T::default()).unwrap()
+}
+
+fn rsa_pair(s: &RawSession, bits: CK_ULONG) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    s.keypair(CKM_RSA_PKCS_KEY_PAIR_GEN, &mut T::default().ulong(CKA_MODULUS_BITS, bits), &mut T::default()).unwrap()
+}
+
+/// Writes the key's CKA_PUBLIC_KEY_INFO as a DER file for openssl.
+fn spki_file(s: &RawSession, key: CK_OBJECT_HANDLE, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, s.get_bytes(key, CKA_PUBLIC_KEY_INFO).unwrap()).unwrap();
+    path
+}
+
+/// DER ECDSA-Sig-Value from r || s.
+fn der_sig(rs: &[u8]) -> Vec<u8> {
+    let int = |b: &[u8]| {
+        let mut v: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
+        if v.is_empty() || v[0] & 0x80 != 0 {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = rs.split_at(rs.len() / 2);
+    let body = [int(r), int(s)].concat();
+    let mut out = vec![0x30];
+    if body.len() >= 0x80 {
+        out.push(0x81);
+    }
+    out.push(body.len() as u8);
+    out.extend(body);
+    out
+}
+
+/// r || s from a DER ECDSA-Sig-Value, each `n` bytes.
+fn raw_sig(der: &[u8], n: usize) -> Vec<u8> {
+    let body = if der[1] == 0x81 { &der[3..] } else { &der[2..] };
+    let (rlen, r) = (body[1] as usize, &body[2..]);
+    let (r, rest) = r.split_at(rlen);
+    let s = &rest[2..2 + rest[1] as usize];
+    let pad = |x: &[u8]| {
+        let x: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
+        [vec![0u8; n - x.len()], x].concat()
+    };
+    [pad(r), pad(s)].concat()
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    tool("openssl").current_dir(dir).args(args).output().unwrap()
+}
+
+fn openssl_ok(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let o = openssl(dir, args);
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
+#[test]
+fn generated_keys_have_the_spec_attributes() {
+    let e = env();
+    let s = &e.s;
+    let (pubk, privk) = rsa_pair(s, 2048);
+    assert_eq!(s.get_bytes(pubk, CKA_MODULUS_BITS).unwrap(), 2048u64.to_ne_bytes());
+    assert_eq!(s.get_bytes(pubk, CKA_PUBLIC_EXPONENT).unwrap(), [1, 0, 1]);
+    assert_eq!(
+        s.get_bytes(privk, CKA_MODULUS).unwrap(),
+        s.get_bytes(pubk, CKA_MODULUS).unwrap(),
+        "public attributes on the private key too"
+    );
+    assert_eq!(s.get_bytes(privk, CKA_PUBLIC_KEY_INFO).unwrap(), s.get_bytes(pubk, CKA_PUBLIC_KEY_INFO).unwrap());
+    assert_eq!(s.get_bytes(privk, CKA_PRIVATE_EXPONENT), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert_eq!(s.get_bytes(privk, CKA_PRIME_1), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert!(
+        s.get_bool(privk, CKA_LOCAL)
+            && s.get_bool(privk, CKA_ALWAYS_SENSITIVE)
+            && s.get_bool(privk, CKA_NEVER_EXTRACTABLE)
+    );
+    assert_eq!(s.get_bytes(privk, CKA_KEY_GEN_MECHANISM).unwrap(), CKM_RSA_PKCS_KEY_PAIR_GEN.to_ne_bytes());
+    assert!(s.get_bool(pubk, CKA_VERIFY) && s.get_bool(pubk, CKA_ENCRYPT) && !s.get_bool(pubk, CKA_PRIVATE));
+    assert!(s.get_bool(privk, CKA_SIGN) && s.get_bool(privk, CKA_DECRYPT) && s.get_bool(privk, CKA_PRIVATE));
+    // A chosen public exponent.
+    let (p3, _) = s
+        .keypair(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &mut T::default().ulong(CKA_MODULUS_BITS, 3072).bytes(CKA_PUBLIC_EXPONENT, &[3]),
+            &mut T::default(),
+        )
+        .unwrap();
+    assert_eq!(s.get_bytes(p3, CKA_PUBLIC_EXPONENT).unwrap(), [3]);
+    assert_eq!(s.get_bytes(p3, CKA_MODULUS).unwrap().len(), 384);
+
+    for (params, len) in [(P256, 65usize), (P384, 97), (P521, 133)] {
+        let (pubk, privk) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, params);
+        let point = s.get_bytes(pubk, CKA_EC_POINT).unwrap();
+        assert_eq!(point[0], 0x04, "CKA_EC_POINT is DER-wrapped");
+        assert_eq!(&point[point.len() - len..][..1], &[0x04], "an uncompressed point inside");
+        assert_eq!(s.get_bytes(privk, CKA_EC_POINT).unwrap(), point);
+        assert_eq!(s.get_bytes(privk, CKA_EC_PARAMS).unwrap(), params);
+        assert_eq!(s.get_bytes(privk, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+        assert!(s.get_bool(privk, CKA_DERIVE) && s.get_bool(privk, CKA_SIGN) && !s.get_bool(privk, CKA_DECRYPT));
+    }
+    let (edp, eds) = ec_pair(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519);
+    assert_eq!(s.get_bytes(edp, CKA_EC_POINT).unwrap().len(), 34);
+    assert!(s.get_bool(eds, CKA_SIGN) && !s.get_bool(eds, CKA_DERIVE));
+    let (xp, xs) = ec_pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X25519);
+    assert_eq!(s.get_bytes(xp, CKA_EC_POINT).unwrap().len(), 34);
+    assert!(s.get_bool(xs, CKA_DERIVE) && !s.get_bool(xs, CKA_SIGN));
+    // Printable curve names work too.
+    let mut name = vec![0x13, 10];
+    name.extend_from_slice(b"prime256v1");
+    ec_pair(s, CKM_EC_KEY_PAIR_GEN, &name);
+
+    // Refusals.
+    let e = |m, p: &mut T| s.keypair(m, p, &mut T::default()).err();
+    assert_eq!(e(CKM_RSA_PKCS_KEY_PAIR_GEN, &mut T::default()), Some(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(e(CKM_RSA_PKCS_KEY_PAIR_GEN, &mut T::default().ulong(CKA_MODULUS_BITS, 1024)), Some(CKR_KEY_SIZE_RANGE));
+    assert_eq!(e(CKM_EC_KEY_PAIR_GEN, &mut T::default()), Some(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(
+        e(CKM_EC_EDWARDS_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x71])),
+        Some(CKR_CURVE_NOT_SUPPORTED),
+        "Ed448"
+    );
+    assert_eq!(
+        e(CKM_EC_MONTGOMERY_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6f])),
+        Some(CKR_CURVE_NOT_SUPPORTED),
+        "X448"
+    );
+    assert_eq!(e(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, ED25519)), Some(CKR_CURVE_NOT_SUPPORTED));
+    assert_eq!(
+        e(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, &[1, 2, 3])),
+        Some(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+    assert_eq!(
+        e(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, P256).bytes(CKA_EC_POINT, &[4])),
+        Some(CKR_ATTRIBUTE_READ_ONLY)
+    );
+}
+
+#[test]
+fn token_signatures_verify_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let msg = b"a message signed inside the token".to_vec();
+    std::fs::write(dir.join("msg"), &msg).unwrap();
+    let (rp, rs) = rsa_pair(s, 2048);
+    spki_file(s, rp, dir, "rsa.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "rsa.der", "-out", "rsa.pem"]);
+    let verify = |sig: &[u8], extra: &[&str]| {
+        std::fs::write(dir.join("sig"), sig).unwrap();
+        let mut args = vec!["dgst"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-verify", "rsa.pem", "-signature", "sig", "msg"]);
+        let out = openssl_ok(dir, &args);
+        assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    };
+    verify(&s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rs, &msg).unwrap(), &["-sha256"]);
+    verify(&s.sign(&mut mech::<u8>(CKM_SHA512_RSA_PKCS, None), rs, &msg).unwrap(), &["-sha512"]);
+    let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA384, mgf: CKG_MGF1_SHA384, sLen: 48 };
+    verify(
+        &s.sign(&mut mech(CKM_SHA384_RSA_PKCS_PSS, Some(&mut pss)), rs, &msg).unwrap(),
+        &["-sha384", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:48"],
+    );
+    // PSS over a caller's hash, with an MGF1 hash different from the message hash.
+    let digest = openssl_ok(dir, &["dgst", "-sha256", "-binary", "msg"]);
+    let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA1, sLen: 20 };
+    let sig = s.sign(&mut mech(CKM_RSA_PKCS_PSS, Some(&mut pss)), rs, &digest).unwrap();
+    verify(
+        &sig,
+        &["-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:20", "-sigopt", "rsa_mgf1_md:sha1"],
+    );
+    s.verify(&mut mech(CKM_RSA_PKCS_PSS, Some(&mut pss)), rp, &digest, &sig).unwrap();
+    assert_eq!(s.sign(&mut mech(CKM_RSA_PKCS_PSS, Some(&mut pss)), rs, &digest[..31]), Err(CKR_DATA_LEN_RANGE));
+    // CKM_RSA_PKCS over a caller's DigestInfo equals SHA256_RSA_PKCS.
+    let mut info = vec![
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+        0x20,
+    ];
+    info.extend_from_slice(&digest);
+    assert_eq!(
+        s.sign(&mut mech::<u8>(CKM_RSA_PKCS, None), rs, &info).unwrap(),
+        s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rs, &msg).unwrap()
+    );
+    // Raw RSA: the token's X.509 signature is the public operation's preimage.
+    let mut block = vec![0u8; 256];
+    block[255] = 42;
+    let raw = s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &block).unwrap();
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &block[..]).map(|v| v.len()).unwrap(), 256);
+    s.verify(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &block, &raw).unwrap();
+
+    // ECDSA on P-256 and P-384, verified by openssl from the token's SPKI.
+    for (params, n, hash, m) in [(P256, 32, "-sha256", CKM_ECDSA_SHA256), (P384, 48, "-sha384", CKM_ECDSA_SHA384)] {
+        let (ep, es) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, params);
+        spki_file(s, ep, dir, "ec.der");
+        openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ec.der", "-out", "ec.pem"]);
+        let sig = s.sign(&mut mech::<u8>(m, None), es, &msg).unwrap();
+        assert_eq!(sig.len(), 2 * n);
+        std::fs::write(dir.join("sig"), der_sig(&sig)).unwrap();
+        let out = openssl_ok(dir, &["dgst", hash, "-verify", "ec.pem", "-signature", "sig", "msg"]);
+        assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+        // CKM_ECDSA over a hash of any length.
+        for len in [20usize, 32, 64] {
+            let h = vec![0x5au8; len];
+            let sig = s.sign(&mut mech::<u8>(CKM_ECDSA, None), es, &h).unwrap();
+            s.verify(&mut mech::<u8>(CKM_ECDSA, None), ep, &h, &sig).unwrap();
+            let mut bad = sig.clone();
+            bad[3] ^= 1;
+            assert_eq!(s.verify(&mut mech::<u8>(CKM_ECDSA, None), ep, &h, &bad), Err(CKR_SIGNATURE_INVALID));
+        }
+    }
+
+    // Ed25519.
+    let (dp, ds) = ec_pair(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519);
+    spki_file(s, dp, dir, "ed.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ed.der", "-out", "ed.pem"]);
+    let sig = s.sign(&mut mech::<u8>(CKM_EDDSA, None), ds, &msg).unwrap();
+    std::fs::write(dir.join("sig"), &sig).unwrap();
+    let out = openssl_ok(
+        dir,
+        &["pkeyutl", "-verify", "-pubin", "-inkey", "ed.pem", "-rawin", "-in", "msg", "-sigfile", "sig"],
+    );
+    assert!(String::from_utf8_lossy(&out).contains("Signature Verified Successfully"));
+    // Ed25519ctx and Ed25519ph verify inside, and differ from pure.
+    let mut ctx = b"context".to_vec();
+    let mut p = CK_EDDSA_PARAMS { phFlag: 0, ulContextDataLen: 7, pContextData: ctx.as_mut_ptr() };
+    let sctx = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), ds, &msg).unwrap();
+    assert_ne!(sctx, sig);
+    s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), dp, &msg, &sctx).unwrap();
+    p.phFlag = 1;
+    let sph = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), ds, &msg).unwrap();
+    s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), dp, &msg, &sph).unwrap();
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_EDDSA, None), dp, &msg, &sph), Err(CKR_SIGNATURE_INVALID));
+    // Wrong key for the mechanism, public key used to sign.
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), rs, &msg), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rp, &msg), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+}
+
+/// Parses `openssl pkey -text` output into its hex fields.
+fn openssl_fields(text: &str) -> HashMap<String, Vec<u8>> {
+    let mut out = HashMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with(' ') {
+            if let Some(c) = &current {
+                let bytes: Vec<u8> = line
+                    .trim()
+                    .split(':')
+                    .filter(|x| !x.is_empty())
+                    .map(|x| u8::from_str_radix(x, 16).unwrap())
+                    .collect();
+                out.entry(c.clone()).or_insert_with(Vec::new).extend(bytes);
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            current = v.trim().is_empty().then(|| k.trim().to_string());
+            if let Some(hex) = v.split("(0x").nth(1) {
+                let hex = hex.trim_end_matches(')');
+                let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_string() };
+                let bytes =
+                    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+                out.insert(k.trim().to_string(), bytes);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn openssl_keys_imported_and_used_both_ways() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let msg = b"signed outside, verified inside".to_vec();
+    std::fs::write(dir.join("msg"), &msg).unwrap();
+
+    // RSA.
+    openssl_ok(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.pem"]);
+    openssl_ok(dir, &["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsapub.pem"]);
+    let f =
+        openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "rsa.pem", "-text", "-noout"])).unwrap());
+    let mut pubt = T::default()
+        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_RSA)
+        .bytes(CKA_MODULUS, &f["modulus"])
+        .bytes(CKA_PUBLIC_EXPONENT, &f["publicExponent"]);
+    let rp = s.create(&mut pubt).unwrap();
+    let mut privt = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+    for (attr, field) in [
+        (CKA_MODULUS, "modulus"),
+        (CKA_PUBLIC_EXPONENT, "publicExponent"),
+        (CKA_PRIVATE_EXPONENT, "privateExponent"),
+        (CKA_PRIME_1, "prime1"),
+        (CKA_PRIME_2, "prime2"),
+        (CKA_EXPONENT_1, "exponent1"),
+        (CKA_EXPONENT_2, "exponent2"),
+        (CKA_COEFFICIENT, "coefficient"),
+    ] {
+        privt = privt.bytes(attr, &f[field]);
+    }
+    let rs = s.create(&mut privt).unwrap();
+    assert_eq!(s.get_bytes(rs, CKA_MODULUS_BITS).unwrap(), 2048u64.to_ne_bytes());
+    assert!(!s.get_bool(rs, CKA_ALWAYS_SENSITIVE) && !s.get_bool(rs, CKA_LOCAL));
+    openssl_ok(dir, &["dgst", "-sha256", "-sign", "rsa.pem", "-out", "sig", "msg"]);
+    s.verify(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rp, &msg, &std::fs::read(dir.join("sig")).unwrap()).unwrap();
+    std::fs::write(dir.join("sig"), s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rs, &msg).unwrap()).unwrap();
+    assert!(
+        String::from_utf8_lossy(&openssl_ok(
+            dir,
+            &["dgst", "-sha256", "-verify", "rsapub.pem", "-signature", "sig", "msg"]
+        ))
+        .contains("Verified OK")
+    );
+    // A corrupted private key is refused at import.
+    let mut bad = f["privateExponent"].clone();
+    bad[10] ^= 1;
+    let mut badt = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+    for (attr, v) in [
+        (CKA_MODULUS, &f["modulus"]),
+        (CKA_PUBLIC_EXPONENT, &f["publicExponent"]),
+        (CKA_PRIVATE_EXPONENT, &bad),
+        (CKA_PRIME_1, &f["prime1"]),
+        (CKA_PRIME_2, &f["prime2"]),
+        (CKA_EXPONENT_1, &f["exponent1"]),
+        (CKA_EXPONENT_2, &f["exponent2"]),
+        (CKA_COEFFICIENT, &f["coefficient"]),
+    ] {
+        badt = badt.bytes(attr, v);
+    }
+    assert_eq!(s.create(&mut badt), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+
+    // OAEP: SHA-256 with a label, both ways.
+    let mut label = b"oxihsm label".to_vec();
+    let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: CKM_SHA256,
+        mgf: CKG_MGF1_SHA256,
+        source: CKZ_DATA_SPECIFIED,
+        pSourceData: label.as_mut_ptr().cast(),
+        ulSourceDataLen: label.len() as _,
+    };
+    let opts = [
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-pkeyopt",
+        "rsa_oaep_md:sha256",
+        "-pkeyopt",
+        "rsa_mgf1_md:sha256",
+        "-pkeyopt",
+        "rsa_oaep_label:6f786968736d206c6162656c",
+    ];
+    let mut args = vec!["pkeyutl", "-encrypt", "-pubin", "-inkey", "rsapub.pem", "-in", "msg", "-out", "ct"];
+    args.extend_from_slice(&opts);
+    openssl_ok(dir, &args);
+    let ct = std::fs::read(dir.join("ct")).unwrap();
+    assert_eq!(
+        s.decrypt(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rs, &ct).unwrap(),
+        msg,
+        "openssl's OAEP decrypted inside"
+    );
+    let ct = s.encrypt(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rp, &msg).unwrap();
+    std::fs::write(dir.join("ct"), &ct).unwrap();
+    let mut args = vec!["pkeyutl", "-decrypt", "-inkey", "rsa.pem", "-in", "ct"];
+    args.extend_from_slice(&opts);
+    assert_eq!(openssl_ok(dir, &args), msg, "the token's OAEP decrypted by openssl");
+    let mut bad = ct.clone();
+    bad[5] ^= 1;
+    assert_eq!(s.decrypt(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rs, &bad), Err(CKR_ENCRYPTED_DATA_INVALID));
+    // PKCS#1 v1.5 encryption both ways.
+    let ct = s.encrypt(&mut mech::<u8>(CKM_RSA_PKCS, None), rp, &msg).unwrap();
+    std::fs::write(dir.join("ct"), &ct).unwrap();
+    assert_eq!(openssl_ok(dir, &["pkeyutl", "-decrypt", "-inkey", "rsa.pem", "-in", "ct"]), msg);
+
+    // EC P-256.
+    openssl_ok(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec.pem"]);
+    openssl_ok(dir, &["pkey", "-in", "ec.pem", "-pubout", "-out", "ecpub.pem"]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "ec.pem", "-text", "-noout"])).unwrap());
+    let es = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, P256)
+                .bytes(CKA_VALUE, &f["priv"]),
+        )
+        .unwrap();
+    // The public point raw here (DER-wrapped elsewhere): both are accepted.
+    let ep = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, P256)
+                .bytes(CKA_EC_POINT, &f["pub"]),
+        )
+        .unwrap();
+    assert_eq!(s.get_bytes(ep, CKA_EC_POINT).unwrap()[2..], f["pub"][..], "returned DER-wrapped");
+    assert_eq!(s.get_bytes(es, CKA_EC_POINT).unwrap()[2..], f["pub"][..], "computed on the private key");
+    openssl_ok(dir, &["dgst", "-sha256", "-sign", "ec.pem", "-out", "sig", "msg"]);
+    let sig = raw_sig(&std::fs::read(dir.join("sig")).unwrap(), 32);
+    s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, &msg, &sig).unwrap();
+    std::fs::write(dir.join("sig"), der_sig(&s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), es, &msg).unwrap()))
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&openssl_ok(
+            dir,
+            &["dgst", "-sha256", "-verify", "ecpub.pem", "-signature", "sig", "msg"]
+        ))
+        .contains("Verified OK")
+    );
+    // A scalar that does not match the curve is refused.
+    assert_eq!(
+        s.create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, P256)
+                .bytes(CKA_VALUE, &[0u8; 32])
+        ),
+        Err(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+
+    // ECDH with openssl as the peer: both sides get the same secret.
+    let (tp, ts) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
+    spki_file(s, tp, dir, "tokenpub.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "tokenpub.der", "-out", "tokenpub.pem"]);
+    let outside = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", "ec.pem", "-peerkey", "tokenpub.pem"]);
+    let mut peer = f["pub"].clone();
+    let mut dp = CK_ECDH1_DERIVE_PARAMS {
+        kdf: CKD_NULL,
+        ulSharedDataLen: 0,
+        pSharedData: null_mut(),
+        ulPublicDataLen: peer.len() as _,
+        pPublicData: peer.as_mut_ptr(),
+    };
+    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let k = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside);
+    // The peer point DER-wrapped gives the same, and an X9.63 KDF on top is deterministic.
+    let mut wrapped = vec![0x04, 65];
+    wrapped.extend_from_slice(&f["pub"]);
+    dp.pPublicData = wrapped.as_mut_ptr();
+    dp.ulPublicDataLen = wrapped.len() as _;
+    let k2 = s.derive(&mut mech(CKM_ECDH1_COFACTOR_DERIVE, Some(&mut dp)), ts, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k2, CKA_VALUE).unwrap(), outside);
+    dp.kdf = CKD_SHA256_KDF;
+    let k3 =
+        s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut readable().ulong(CKA_VALUE_LEN, 40)).unwrap();
+    use sha2::Digest;
+    let mut want = sha2::Sha256::new().chain_update(&outside).chain_update(1u32.to_be_bytes()).finalize().to_vec();
+    want.extend(sha2::Sha256::new().chain_update(&outside).chain_update(2u32.to_be_bytes()).finalize());
+    assert_eq!(s.get_bytes(k3, CKA_VALUE).unwrap(), want[..40]);
+    // A bad peer point.
+    let mut junk = vec![4u8; 65];
+    dp.pPublicData = junk.as_mut_ptr();
+    dp.kdf = CKD_NULL;
+    assert_eq!(
+        s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut readable()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+
+    // Ed25519 and X25519 from openssl.
+    openssl_ok(dir, &["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "ed.pem", "-text", "-noout"])).unwrap());
+    let eds = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+                .bytes(CKA_EC_PARAMS, ED25519)
+                .bytes(CKA_VALUE, &f["priv"]),
+        )
+        .unwrap();
+    assert_eq!(s.get_bytes(eds, CKA_EC_POINT).unwrap()[2..], f["pub"][..]);
+    openssl_ok(dir, &["pkeyutl", "-sign", "-inkey", "ed.pem", "-rawin", "-in", "msg", "-out", "sig"]);
+    assert_eq!(
+        s.sign(&mut mech::<u8>(CKM_EDDSA, None), eds, &msg).unwrap(),
+        std::fs::read(dir.join("sig")).unwrap(),
+        "Ed25519 is deterministic"
+    );
+    openssl_ok(dir, &["genpkey", "-algorithm", "X25519", "-out", "x.pem"]);
+    openssl_ok(dir, &["pkey", "-in", "x.pem", "-pubout", "-out", "xpub.pem"]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "x.pem", "-text", "-noout"])).unwrap());
+    let (xp, xs) = ec_pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X25519);
+    spki_file(s, xp, dir, "xtok.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "xtok.der", "-out", "xtok.pem"]);
+    let outside = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", "x.pem", "-peerkey", "xtok.pem"]);
+    let mut peer = f["pub"].clone();
+    let mut dp = CK_ECDH1_DERIVE_PARAMS {
+        kdf: CKD_NULL,
+        ulSharedDataLen: 0,
+        pSharedData: null_mut(),
+        ulPublicDataLen: 32,
+        pPublicData: peer.as_mut_ptr(),
+    };
+    let k = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), xs, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside);
+}
