@@ -372,3 +372,80 @@ pub fn spki_25519(public: &[u8], ed: bool) -> Vec<u8> {
     v.extend_from_slice(public);
     v
 }
+
+/// A private key parsed from PKCS#8.
+pub enum Pkcs8Key {
+    Rsa(super::rsa::RsaParts),
+    Ec(Curve, Zeroizing<Vec<u8>>),
+    Ed25519(Zeroizing<Vec<u8>>),
+    X25519(Zeroizing<Vec<u8>>),
+}
+
+/// Parses a PKCS#8 PrivateKeyInfo (RSA, NIST EC, Ed25519, X25519); anything else, or
+/// trailing data, is `WrappedKeyInvalid`.
+pub fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8Key> {
+    let bad = || Error::WrappedKeyInvalid;
+    // SAFETY: CBS is a (pointer, length) view of `der`, which outlives every use below; the
+    // parsed EVP_PKEY is owned by `pk` and freed on drop; the getters take references that
+    // are released (RSA_free / EC_KEY_free) or views of objects `pk` owns.
+    unsafe {
+        let mut cbs: sys::CBS = std::mem::zeroed();
+        sys::CBS_init(&mut cbs, der.as_ptr(), der.len());
+        let pk = PKey(NonNull::new(sys::EVP_parse_private_key(&mut cbs)).ok_or_else(bad)?);
+        if sys::CBS_len(&cbs) != 0 {
+            return Err(bad());
+        }
+        match sys::EVP_PKEY_id(pk.0.as_ptr()) {
+            sys::EVP_PKEY_RSA => {
+                let rsa = NonNull::new(sys::EVP_PKEY_get1_RSA(pk.0.as_ptr())).ok_or_else(bad)?;
+                let key = super::rsa::RsaKey::from_raw(rsa);
+                Ok(Pkcs8Key::Rsa(key.parts()))
+            }
+            sys::EVP_PKEY_EC => {
+                let ec = NonNull::new(sys::EVP_PKEY_get1_EC_KEY(pk.0.as_ptr())).ok_or_else(bad)?;
+                let nid = sys::EC_GROUP_get_curve_name(sys::EC_KEY_get0_group(ec.as_ptr()));
+                let curve = [Curve::P256, Curve::P384, Curve::P521].into_iter().find(|c| c.nid() == nid);
+                let key = curve.map(|curve| EcKey { key: ec, curve });
+                let Some(key) = key else {
+                    sys::EC_KEY_free(ec.as_ptr());
+                    return Err(Error::CurveNotSupported);
+                };
+                let scalar = key.scalar().ok_or_else(bad)?;
+                Ok(Pkcs8Key::Ec(key.curve, scalar))
+            }
+            id @ (sys::EVP_PKEY_ED25519 | sys::EVP_PKEY_X25519) => {
+                let mut out = Zeroizing::new(vec![0u8; 32]);
+                let mut n = 32usize;
+                if sys::EVP_PKEY_get_raw_private_key(pk.0.as_ptr(), out.as_mut_ptr(), &mut n) != 1 || n != 32 {
+                    return Err(bad());
+                }
+                Ok(if id == sys::EVP_PKEY_ED25519 { Pkcs8Key::Ed25519(out) } else { Pkcs8Key::X25519(out) })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// PKCS#8 PrivateKeyInfo of an Ed25519 (`ed`) or X25519 private key.
+pub fn pkcs8_25519(private: &[u8], ed: bool) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(vec![
+        0x30,
+        0x2e,
+        0x02,
+        0x01,
+        0x00,
+        0x30,
+        0x05,
+        0x06,
+        0x03,
+        0x2b,
+        0x65,
+        if ed { 0x70 } else { 0x6e },
+        0x04,
+        0x22,
+        0x04,
+        0x20,
+    ]);
+    v.extend_from_slice(private);
+    v
+}

@@ -80,6 +80,11 @@ fn ok(r: c_int) -> bool {
 }
 
 impl RsaKey {
+    /// Takes ownership of an RSA object.
+    pub(crate) fn from_raw(p: NonNull<sys::RSA>) -> RsaKey {
+        RsaKey(p)
+    }
+
     fn wrap(p: *mut sys::RSA) -> Result<RsaKey> {
         NonNull::new(p).map(RsaKey).ok_or(Error::AttributeValueInvalid)
     }

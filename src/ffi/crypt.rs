@@ -1,4 +1,5 @@
-//! Encryption and decryption (PKCS#11 3.2 §5.8, §5.9).
+//! Encryption and decryption (PKCS#11 3.2 §5.8, §5.9), and RSA signatures with data
+//! recovery (§5.13, §5.15).
 
 use super::mechanism::mechanism;
 use super::{ends_operation, entry, out, slice, write_output};
@@ -129,4 +130,48 @@ pub unsafe extern "C" fn C_DecryptUpdate(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptFinal(h: CK_SESSION_HANDLE, p_out: *mut CK_BYTE, pul_out: *mut CK_ULONG) -> CK_RV {
     call(h, Dir::Decrypt, None, false, p_out, pul_out)
+}
+
+/// §5.13 C_SignRecoverInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignRecoverInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, Dir::SignRecover, p_mechanism, key)
+}
+
+/// §5.13 C_SignRecover.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignRecover(
+    h: CK_SESSION_HANDLE,
+    p_data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    p_sig: *mut CK_BYTE,
+    pul_sig: *mut CK_ULONG,
+) -> CK_RV {
+    call(h, Dir::SignRecover, Some((p_data, data_len)), true, p_sig, pul_sig)
+}
+
+/// §5.15 C_VerifyRecoverInit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyRecoverInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    init(h, Dir::VerifyRecover, p_mechanism, key)
+}
+
+/// §5.15 C_VerifyRecover.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyRecover(
+    h: CK_SESSION_HANDLE,
+    p_sig: *mut CK_BYTE,
+    sig_len: CK_ULONG,
+    p_data: *mut CK_BYTE,
+    pul_data: *mut CK_ULONG,
+) -> CK_RV {
+    call(h, Dir::VerifyRecover, Some((p_sig, sig_len)), true, p_data, pul_data)
 }

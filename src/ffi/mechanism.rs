@@ -161,6 +161,16 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 };
                 Params::Oaep { hash: p.hashAlg, mgf: p.mgf, label }
             }
+            ParamShape::RsaAesWrap => {
+                let p = param::<CK_RSA_AES_KEY_WRAP_PARAMS>(m).ok_or(bad)?;
+                let o = p.pOAEPParams.as_ref().ok_or(Error::MechanismParamInvalid)?;
+                let label = match o.source {
+                    0 if o.ulSourceDataLen == 0 => Vec::new(),
+                    CKZ_DATA_SPECIFIED => bytes(o.pSourceData.cast(), o.ulSourceDataLen)?,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                Params::RsaAesWrap { aes_bits: p.ulAESKeyBits as usize, hash: o.hashAlg, mgf: o.mgf, label }
+            }
             ParamShape::EdDsa if m.ulParameterLen == 0 => Params::None,
             ParamShape::EdDsa => {
                 let p = param::<CK_EDDSA_PARAMS>(m).ok_or(bad)?;

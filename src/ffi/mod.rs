@@ -265,6 +265,10 @@ pub(crate) unsafe fn write_output(
 pub(crate) fn ends_operation(e: &Error) -> bool {
     !matches!(
         e,
-        Error::BufferTooSmall | Error::OperationNotInitialized | Error::OperationActive | Error::SessionHandleInvalid
+        Error::BufferTooSmall
+            | Error::OperationNotInitialized
+            | Error::OperationActive
+            | Error::SessionHandleInvalid
+            | Error::UserNotLoggedIn
     )
 }

@@ -143,8 +143,8 @@ impl MessageOp {
 impl Module {
     fn message_slot(s: &mut crate::token::session::Session, dir: Dir) -> &mut Option<MessageOp> {
         match dir {
-            Dir::Encrypt => &mut s.message_encrypt,
-            Dir::Decrypt => &mut s.message_decrypt,
+            Dir::Encrypt | Dir::SignRecover => &mut s.message_encrypt,
+            Dir::Decrypt | Dir::VerifyRecover => &mut s.message_decrypt,
         }
     }
 
@@ -175,8 +175,8 @@ impl Module {
             return Err(Error::OperationActive);
         }
         let (flag, usage) = match dir {
-            Dir::Encrypt => (CKF_MESSAGE_ENCRYPT, CKA_ENCRYPT),
-            Dir::Decrypt => (CKF_MESSAGE_DECRYPT, CKA_DECRYPT),
+            Dir::Encrypt | Dir::SignRecover => (CKF_MESSAGE_ENCRYPT, CKA_ENCRYPT),
+            Dir::Decrypt | Dir::VerifyRecover => (CKF_MESSAGE_DECRYPT, CKA_DECRYPT),
         };
         let m = super::Mechanism { ty, params: super::Params::None };
         let (entry, obj) = self.crypto_key(h, key, &m, flag, usage)?;

@@ -62,6 +62,8 @@ pub enum ParamShape {
     EdDsa,
     /// CK_ECDH1_DERIVE_PARAMS.
     Ecdh,
+    /// CK_RSA_AES_KEY_WRAP_PARAMS.
+    RsaAesWrap,
 }
 
 /// A decoded mechanism parameter.
@@ -83,6 +85,7 @@ pub enum Params {
     Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
     EdDsa { prehash: bool, context: Vec<u8> },
     Ecdh { kdf: CK_ULONG, shared: Vec<u8>, public: Vec<u8> },
+    RsaAesWrap { aes_bits: usize, hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -106,6 +109,7 @@ pub enum Implementation {
     Ecdsa(Option<Hash>),
     EdDsa,
     KeyPair(keypair::PairKind),
+    RsaAesWrap,
 }
 
 /// One registry entry.

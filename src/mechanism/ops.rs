@@ -56,16 +56,20 @@ pub trait Mac: Send {
     }
 }
 
-/// An encryption or decryption operation.
+/// An encryption, decryption or signature-recovery operation.
 pub struct CipherOp {
     cipher: Box<dyn Cipher>,
     multipart: bool,
     /// Output computed for a call whose buffer was too small, handed out on the retry.
     pending: Option<Vec<u8>>,
+    /// The key has CKA_ALWAYS_AUTHENTICATE: a CKU_CONTEXT_SPECIFIC login must come first.
+    pub(crate) needs_auth: bool,
 }
 
 /// A signing or verification operation.
 pub struct MacOp {
+    /// The key has CKA_ALWAYS_AUTHENTICATE: a CKU_CONTEXT_SPECIFIC login must come first.
+    pub(crate) needs_auth: bool,
     pub(crate) mac: Option<Box<dyn Mac>>,
     pub(crate) len: usize,
     pub(crate) multipart: bool,
@@ -83,7 +87,7 @@ impl MacOp {
         mechanism: CK_MECHANISM_TYPE,
         key_uid: String,
     ) -> MacOp {
-        MacOp { mac: Some(mac), len, multipart, pending: None, mechanism, key_uid }
+        MacOp { needs_auth: false, mac: Some(mac), len, multipart, pending: None, mechanism, key_uid }
     }
 }
 
@@ -109,11 +113,13 @@ pub enum Output {
     Data(Vec<u8>),
 }
 
-/// Encryption or decryption.
+/// Which cipher-like operation: encryption, decryption, or RSA signature with recovery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
     Encrypt,
     Decrypt,
+    SignRecover,
+    VerifyRecover,
 }
 
 /// Signing or verification.
@@ -171,6 +177,8 @@ impl Module {
         match dir {
             Dir::Encrypt => &mut s.encrypt,
             Dir::Decrypt => &mut s.decrypt,
+            Dir::SignRecover => &mut s.sign_recover,
+            Dir::VerifyRecover => &mut s.verify_recover,
         }
     }
 
@@ -189,22 +197,40 @@ impl Module {
         let (flag, usage) = match dir {
             Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
             Dir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
+            Dir::SignRecover => (CKF_SIGN_RECOVER, CKA_SIGN_RECOVER),
+            Dir::VerifyRecover => (CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER),
         };
         let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
-        let cipher = match entry.implementation {
-            Implementation::Aes(mode) => super::aes::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
-            Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
-            Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, self.parsed_key(&obj)?, dir == Dir::Encrypt)?,
-            _ => return Err(Error::MechanismInvalid),
+        let needs_auth = obj.flag(CKA_ALWAYS_AUTHENTICATE);
+        let cipher = match (entry.implementation, dir) {
+            (Implementation::Rsa(scheme), Dir::SignRecover | Dir::VerifyRecover) => {
+                super::rsa::recover(scheme, m, self.parsed_key(&obj)?, dir == Dir::SignRecover)?
+            }
+            (i, _) => self.cipher_for(i, m, &obj, dir)?,
         };
         let mut st = self.state();
         let slot = Module::cipher_slot(st.session_mut(h)?, dir);
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
-        *slot = Some(CipherOp { cipher, multipart: false, pending: None });
+        *slot = Some(CipherOp { cipher, multipart: false, pending: None, needs_auth });
         Ok(())
+    }
+
+    fn cipher_for(
+        &self,
+        implementation: Implementation,
+        m: &Mechanism,
+        obj: &Object,
+        dir: Dir,
+    ) -> Result<Box<dyn Cipher>> {
+        let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
+        Ok(match implementation {
+            Implementation::Aes(mode) => super::aes::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
+            Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
+            Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, self.parsed_key(obj)?, dir == Dir::Encrypt)?,
+            _ => return Err(Error::MechanismInvalid),
+        })
     }
 
     /// C_Encrypt/C_EncryptUpdate/C_EncryptFinal and the decrypt side. `cap` is the caller's
@@ -216,6 +242,9 @@ impl Module {
             let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
             if matches!(step, Step::Single(_)) && op.multipart {
                 return Err(Error::OperationActive);
+            }
+            if op.needs_auth && cap.is_some() {
+                return Err(Error::UserNotLoggedIn);
             }
             slot.take().expect("checked")
         };
@@ -287,6 +316,7 @@ impl Module {
             return Err(Error::OperationActive);
         }
         *slot = Some(MacOp {
+            needs_auth: obj.flag(CKA_ALWAYS_AUTHENTICATE),
             mac: Some(mac),
             len,
             multipart: false,
@@ -303,6 +333,9 @@ impl Module {
         let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if single && op.multipart {
             return Err(Error::OperationActive);
+        }
+        if op.needs_auth && dir == MacDir::Sign {
+            return Err(Error::UserNotLoggedIn);
         }
         Ok(slot.take().expect("checked"))
     }
@@ -377,5 +410,40 @@ impl Module {
         if let Ok(s) = self.state().session_mut(h) {
             *Module::mac_slot(s, dir) = None;
         }
+    }
+}
+
+impl Module {
+    /// CKU_CONTEXT_SPECIFIC login: satisfies the pending signature or decryption of a key
+    /// with CKA_ALWAYS_AUTHENTICATE, for one operation.
+    pub(crate) fn context_authenticate(
+        &self,
+        h: CK_SESSION_HANDLE,
+        verify_pin: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        {
+            let st = self.state();
+            let s = st.session(h)?;
+            let pending = s.sign.as_ref().is_some_and(|o| o.needs_auth)
+                || s.decrypt.as_ref().is_some_and(|o| o.needs_auth)
+                || s.sign_recover.as_ref().is_some_and(|o| o.needs_auth);
+            if !pending {
+                return Err(Error::OperationNotInitialized);
+            }
+        }
+        verify_pin()?;
+        let mut st = self.state();
+        let s = st.session_mut(h)?;
+        for op in [
+            s.sign.as_mut().map(|o| &mut o.needs_auth),
+            s.decrypt.as_mut().map(|o| &mut o.needs_auth),
+            s.sign_recover.as_mut().map(|o| &mut o.needs_auth),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *op = false;
+        }
+        Ok(())
     }
 }

@@ -52,10 +52,12 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::Rsa(scheme),
     };
     let sv = CKF_SIGN | CKF_VERIFY;
-    r.add(e(CKM_RSA_PKCS, sv | CKF_ENCRYPT | CKF_DECRYPT, ParamShape::None, RsaScheme::Pkcs1));
-    r.add(e(CKM_RSA_X_509, sv | CKF_ENCRYPT | CKF_DECRYPT, ParamShape::None, RsaScheme::Raw));
+    let wrap = CKF_WRAP | CKF_UNWRAP;
+    let recover = CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER;
+    r.add(e(CKM_RSA_PKCS, sv | recover | CKF_ENCRYPT | CKF_DECRYPT | wrap, ParamShape::None, RsaScheme::Pkcs1));
+    r.add(e(CKM_RSA_X_509, sv | recover | CKF_ENCRYPT | CKF_DECRYPT, ParamShape::None, RsaScheme::Raw));
     r.add(e(CKM_RSA_PKCS_PSS, sv, ParamShape::RsaPss, RsaScheme::Pss));
-    r.add(e(CKM_RSA_PKCS_OAEP, CKF_ENCRYPT | CKF_DECRYPT, ParamShape::RsaOaep, RsaScheme::Oaep));
+    r.add(e(CKM_RSA_PKCS_OAEP, CKF_ENCRYPT | CKF_DECRYPT | wrap, ParamShape::RsaOaep, RsaScheme::Oaep));
     for (pkcs, pss, h) in HASHED {
         r.add(e(pkcs, sv, ParamShape::None, RsaScheme::HashPkcs1(h)));
         r.add(e(pss, sv, ParamShape::RsaPss, RsaScheme::HashPss(h)));
@@ -302,4 +304,44 @@ pub fn cipher(scheme: RsaScheme, m: &Mechanism, key: Arc<ParsedKey>, encrypt: bo
         _ => return Err(Error::MechanismParamInvalid),
     };
     Ok(Box::new(RsaCrypt { key, scheme, oaep, encrypt, buf: Zeroizing::new(Vec::new()) }))
+}
+
+/// C_SignRecover / C_VerifyRecover for CKM_RSA_PKCS and CKM_RSA_X_509.
+struct Recover {
+    key: Arc<ParsedKey>,
+    pkcs1: bool,
+    sign: bool,
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl Cipher for Recover {
+    fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        self.buf.extend_from_slice(input);
+        Ok(Vec::new())
+    }
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        let data = std::mem::take(&mut self.buf);
+        self.one_shot(&data)
+    }
+    fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        let k = rsa(&self.key)?;
+        if self.sign { k.sign_raw(data, self.pkcs1) } else { k.verify_raw(data, self.pkcs1) }
+    }
+    fn update_bound(&self, _n: usize) -> usize {
+        0
+    }
+    fn final_bound(&self) -> usize {
+        rsa(&self.key).map(|k| k.size()).unwrap_or(0)
+    }
+}
+
+/// Builds a signature-with-recovery (`sign`) or recovery operation.
+pub fn recover(scheme: RsaScheme, m: &Mechanism, key: Arc<ParsedKey>, sign: bool) -> Result<Box<dyn Cipher>> {
+    rsa(&key)?;
+    let pkcs1 = match (scheme, &m.params) {
+        (RsaScheme::Pkcs1, Params::None) => true,
+        (RsaScheme::Raw, Params::None) => false,
+        _ => return Err(Error::MechanismInvalid),
+    };
+    Ok(Box::new(Recover { key, pkcs1, sign, buf: Zeroizing::new(Vec::new()) }))
 }

@@ -4,13 +4,15 @@
 //! The token enforces CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED/CKA_TRUSTED,
 //! CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE.
 
+use super::keys::ParsedKey;
 use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
-use crate::crypto::evp;
+use crate::crypto::ec::{self, Pkcs8Key};
+use crate::crypto::{self, evp};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::policy::{self, Origin};
-use crate::object::{Attribute, Value};
+use crate::object::{Attribute, Object, Value};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -35,6 +37,13 @@ pub fn register(r: &mut Registry) {
             implementation: Implementation::Wrap(mode),
         });
     }
+    r.add(Entry {
+        ty: CKM_RSA_AES_KEY_WRAP,
+        info: info(2048, 16384, CKF_WRAP | CKF_UNWRAP),
+        params: ParamShape::RsaAesWrap,
+        key_types: &[CKK_RSA],
+        implementation: Implementation::RsaAesWrap,
+    });
 }
 
 /// The RFC 5649 alternative initial value, the only one AWS-LC implements.
@@ -91,23 +100,157 @@ pub fn cipher(mode: WrapMode, m: &Mechanism, kek: &[u8], encrypt: bool) -> Resul
     Ok(Box::new(KeyWrap { mode, iv, kek: Zeroizing::new(kek.to_vec()), encrypt, buf: Zeroizing::new(Vec::new()) }))
 }
 
-/// The cipher a wrapping mechanism uses, for any entry that declares CKF_WRAP/CKF_UNWRAP.
-fn wrapping_cipher(entry: &Entry, m: &Mechanism, kek: &[u8], encrypt: bool) -> Result<Box<dyn Cipher>> {
+/// The cipher a wrapping mechanism uses with the wrapping key `kek` (an AES key, or an RSA
+/// public key to wrap and private key to unwrap).
+fn wrapping_cipher(
+    module: &Module,
+    entry: &Entry,
+    m: &Mechanism,
+    kek: &Object,
+    encrypt: bool,
+) -> Result<Box<dyn Cipher>> {
+    let value = || kek.bytes(CKA_VALUE).ok_or(Error::WrappingKeyTypeInconsistent);
     match entry.implementation {
-        Implementation::Wrap(mode) => cipher(mode, m, kek, encrypt),
-        Implementation::Aes(mode) => super::aes::cipher(mode, m, kek, encrypt),
+        Implementation::Wrap(mode) => cipher(mode, m, value()?, encrypt),
+        Implementation::Aes(mode) => super::aes::cipher(mode, m, value()?, encrypt),
+        Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, module.parsed_key(kek)?, encrypt),
+        Implementation::RsaAesWrap => {
+            let Params::RsaAesWrap { aes_bits, hash, mgf, label } = &m.params else {
+                return Err(Error::MechanismParamInvalid);
+            };
+            if !matches!(aes_bits, 128 | 192 | 256) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let oaep = Mechanism {
+                ty: CKM_RSA_PKCS_OAEP,
+                params: Params::Oaep { hash: *hash, mgf: *mgf, label: label.clone() },
+            };
+            let rsa = super::rsa::cipher(super::rsa::RsaScheme::Oaep, &oaep, module.parsed_key(kek)?, encrypt)?;
+            let modulus = module.parsed_key(kek).map(|k| match &*k {
+                ParsedKey::Rsa(r) => r.size(),
+                _ => 0,
+            })?;
+            Ok(Box::new(RsaAesWrap { rsa, aes_len: aes_bits / 8, modulus, encrypt }))
+        }
         _ => Err(Error::MechanismInvalid),
     }
 }
 
-fn template_of(obj: &crate::object::Object, ty: CK_ATTRIBUTE_TYPE) -> Vec<Attribute> {
+/// CKM_RSA_AES_KEY_WRAP: a fresh AES key wrapped with RSA-OAEP, followed by the target
+/// wrapped under that AES key with RFC 5649 (KWP).
+struct RsaAesWrap {
+    rsa: Box<dyn Cipher>,
+    aes_len: usize,
+    modulus: usize,
+    encrypt: bool,
+}
+
+impl RsaAesWrap {
+    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.encrypt {
+            let tmp = Zeroizing::new(crypto::random_vec(self.aes_len)?);
+            let mut out = self.rsa.one_shot(&tmp)?;
+            out.extend_from_slice(&evp::kwp_wrap(&tmp, data)?);
+            return Ok(out);
+        }
+        if data.len() <= self.modulus {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let tmp = Zeroizing::new(self.rsa.one_shot(&data[..self.modulus])?);
+        if tmp.len() != self.aes_len {
+            return Err(Error::EncryptedDataInvalid);
+        }
+        Ok(evp::kwp_unwrap(&tmp, &data[self.modulus..])?.to_vec())
+    }
+}
+
+impl Cipher for RsaAesWrap {
+    fn update(&mut self, _input: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::FunctionNotSupported)
+    }
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        Err(Error::FunctionNotSupported)
+    }
+    fn one_shot(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        self.run(input)
+    }
+    fn update_bound(&self, n: usize) -> usize {
+        n
+    }
+    fn final_bound(&self) -> usize {
+        self.modulus + 16
+    }
+}
+
+fn template_of(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Vec<Attribute> {
     match obj.get(ty) {
         Some(Value::Template(t)) => t.clone(),
         _ => Vec::new(),
     }
 }
 
+fn bytes_attr(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attribute {
+    Attribute::new(ty, Value::bytes(v))
+}
+
+/// The attributes a private key's PKCS#8 encoding stands for.
+fn private_material(der: &[u8], key_type: CK_KEY_TYPE) -> Result<Vec<Attribute>> {
+    let (kt, attrs) = match ec::parse_pkcs8(der)? {
+        Pkcs8Key::Rsa(p) => {
+            let mut v = vec![bytes_attr(CKA_MODULUS, &p.n), bytes_attr(CKA_PUBLIC_EXPONENT, &p.e)];
+            for (ty, x) in [
+                (CKA_PRIVATE_EXPONENT, &p.d),
+                (CKA_PRIME_1, &p.p),
+                (CKA_PRIME_2, &p.q),
+                (CKA_EXPONENT_1, &p.dp),
+                (CKA_EXPONENT_2, &p.dq),
+                (CKA_COEFFICIENT, &p.qinv),
+            ] {
+                if let Some(x) = x {
+                    v.push(bytes_attr(ty, x));
+                }
+            }
+            (CKK_RSA, v)
+        }
+        Pkcs8Key::Ec(curve, d) => {
+            let oid = match curve {
+                ec::Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07][..],
+                ec::Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22][..],
+                ec::Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23][..],
+            };
+            (CKK_EC, vec![bytes_attr(CKA_EC_PARAMS, oid), bytes_attr(CKA_VALUE, &d)])
+        }
+        Pkcs8Key::Ed25519(d) => (
+            CKK_EC_EDWARDS,
+            vec![bytes_attr(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70]), bytes_attr(CKA_VALUE, &d)],
+        ),
+        Pkcs8Key::X25519(d) => (
+            CKK_EC_MONTGOMERY,
+            vec![bytes_attr(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6e]), bytes_attr(CKA_VALUE, &d)],
+        ),
+    };
+    if kt != key_type {
+        return Err(Error::TemplateInconsistent);
+    }
+    Ok(attrs)
+}
+
 impl Module {
+    /// The bytes a key is wrapped as: a secret key's value, a private key's PKCS#8.
+    fn wrappable(&self, target: &Object) -> Result<Zeroizing<Vec<u8>>> {
+        match target.class() {
+            CKO_SECRET_KEY => Ok(Zeroizing::new(target.bytes(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec())),
+            CKO_PRIVATE_KEY => match &*self.parsed_key(target)? {
+                ParsedKey::Rsa(k) => k.pkcs8(),
+                ParsedKey::Ec(k) => k.pkcs8(),
+                ParsedKey::Ed25519 { seed: Some(s), .. } => Ok(ec::pkcs8_25519(s, true)),
+                ParsedKey::X25519 { private: Some(p), .. } => Ok(ec::pkcs8_25519(p, false)),
+                _ => Err(Error::KeyNotWrappable),
+            },
+            _ => Err(Error::KeyNotWrappable),
+        }
+    }
+
     /// C_WrapKey: the wrapped bytes of `key` under `wrapping`.
     pub fn wrap_key(
         &self,
@@ -122,7 +265,7 @@ impl Module {
             other => other,
         })?;
         let target = self.key_object(h, key)?;
-        if target.class() != CKO_SECRET_KEY {
+        if !matches!(target.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY) {
             return Err(Error::KeyNotWrappable);
         }
         if !target.flag(CKA_EXTRACTABLE) {
@@ -134,9 +277,8 @@ impl Module {
         if !policy::has_all(&target, &template_of(&kek, CKA_WRAP_TEMPLATE)) {
             return Err(Error::KeyNotWrappable);
         }
-        let value = target.bytes(CKA_VALUE).ok_or(Error::KeyNotWrappable)?;
-        let kek_value = kek.bytes(CKA_VALUE).ok_or(Error::WrappingKeyTypeInconsistent)?;
-        wrapping_cipher(entry, m, kek_value, true)?.one_shot(value).map_err(|e| match e {
+        let value = self.wrappable(&target)?;
+        wrapping_cipher(self, entry, m, &kek, true)?.one_shot(&value).map_err(|e| match e {
             Error::DataLenRange => Error::KeySizeRange,
             other => other,
         })
@@ -158,13 +300,21 @@ impl Module {
             other => other,
         })?;
         let template = policy::merge_template(template, &template_of(&kek, CKA_UNWRAP_TEMPLATE))?;
-        let kek_value = kek.bytes(CKA_VALUE).ok_or(Error::UnwrappingKeyTypeInconsistent)?;
-        let value = wrapping_cipher(entry, m, kek_value, false)?.one_shot(wrapped).map_err(|e| match e {
+        let value = wrapping_cipher(self, entry, m, &kek, false)?.one_shot(wrapped).map_err(|e| match e {
             Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
             Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
             other => other,
         })?;
         let value = Zeroizing::new(value);
-        self.create_with(h, &template, Origin::Unwrap { value })
+        let class = template.iter().find(|a| a.ty == CKA_CLASS).map(|a| a.value.clone());
+        let key_type = template.iter().find(|a| a.ty == CKA_KEY_TYPE).and_then(|a| match a.value {
+            Value::Ulong(k) => Some(k),
+            _ => None,
+        });
+        let material = match (class, key_type) {
+            (Some(Value::Ulong(CKO_PRIVATE_KEY)), Some(kt)) => private_material(&value, kt)?,
+            _ => vec![Attribute::new(CKA_VALUE, Value::Bytes(value))],
+        };
+        self.create_with(h, &template, Origin::Unwrap { material })
     }
 }

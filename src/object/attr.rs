@@ -300,7 +300,7 @@ pub const EC_PUBLIC: &[Rule] =
 
 /// EC private keys (Table 174): sign and derive by default.
 pub const EC_PRIVATE: &[Rule] = &[
-    r(CKA_EC_PARAMS, REQ_CREATE | NO_GENERATE | REQ_UNWRAP, D::None),
+    r(CKA_EC_PARAMS, REQ_CREATE | NO_GENERATE, D::None),
     r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
     r(CKA_EC_POINT, COMPUTED, D::Computed),
     r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),

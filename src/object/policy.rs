@@ -59,8 +59,9 @@ pub enum Origin {
     /// C_GenerateKey / C_GenerateKeyPair with `mechanism`, making a key of
     /// `class`/`key_type` whose generated attributes are `material`.
     Generate { class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, mechanism: CK_MECHANISM_TYPE, material: Vec<Attribute> },
-    /// C_UnwrapKey: the template names class and key type; `value` came out of the wrapping.
-    Unwrap { value: super::Bytes },
+    /// C_UnwrapKey: the template names class and key type; `material` came out of the
+    /// wrapping (CKA_VALUE of a secret key, or a private key's components).
+    Unwrap { material: Vec<Attribute> },
     /// C_DeriveKey from a base key with these flags; class and key type default to a
     /// generic secret.
     Derive { value: super::Bytes, base_always_sensitive: bool, base_never_extractable: bool },
@@ -125,20 +126,23 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         }
         obj.set(a.ty, a.value.clone());
     }
-    if let Origin::Generate { material, .. } = &origin {
+    if let Origin::Generate { material, .. } | Origin::Unwrap { material } = &origin {
         for a in material {
+            if obj.get(a.ty).is_some_and(|v| *v != a.value) {
+                return Err(Error::TemplateInconsistent);
+            }
             obj.set(a.ty, a.value.clone());
         }
     }
     let value_len_ok = |v: &[u8]| obj.ulong(CKA_VALUE_LEN).is_none_or(|n| n as usize == v.len());
     if let Some(v) = obj.bytes(CKA_VALUE)
-        && matches!(origin, Origin::Generate { .. })
+        && matches!(origin, Origin::Generate { .. } | Origin::Unwrap { .. })
         && !value_len_ok(v)
     {
         return Err(Error::TemplateInconsistent);
     }
     match &origin {
-        Origin::Unwrap { value } | Origin::Derive { value, .. } => {
+        Origin::Derive { value, .. } => {
             if let Some(n) = obj.ulong(CKA_VALUE_LEN)
                 && n as usize != value.len()
             {
@@ -146,7 +150,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
             }
             obj.set(CKA_VALUE, Value::Bytes(value.clone()));
         }
-        Origin::Create | Origin::Generate { .. } => {}
+        Origin::Create | Origin::Generate { .. } | Origin::Unwrap { .. } => {}
     }
     // Later (more specific) tables override earlier ones: visit them first, and only the
     // first rule seen for each attribute counts.

@@ -30,6 +30,8 @@ pub struct Session {
     pub verify: Option<MacOp>,
     pub message_encrypt: Option<MessageOp>,
     pub message_decrypt: Option<MessageOp>,
+    pub sign_recover: Option<CipherOp>,
+    pub verify_recover: Option<CipherOp>,
 }
 
 /// What C_GetSessionInfo reports.
@@ -70,6 +72,8 @@ impl Module {
                 verify: None,
                 message_encrypt: None,
                 message_decrypt: None,
+                sign_recover: None,
+                verify_recover: None,
             },
         );
         Ok(h)
@@ -129,11 +133,14 @@ impl Module {
                 CKU_SO => UserKind::So,
                 CKU_USER => UserKind::User,
                 CKU_CONTEXT_SPECIFIC => {
-                    // No operation in oxihsm needs re-authentication yet.
-                    return Err(if current.is_none() {
-                        Error::UserNotLoggedIn
-                    } else {
-                        Error::OperationNotInitialized
+                    if current != Some(UserKind::User) {
+                        return Err(Error::UserNotLoggedIn);
+                    }
+                    let token = s.token;
+                    drop(st);
+                    return self.context_authenticate(h, || {
+                        let t = self.token_record(token)?;
+                        self.verify_pin(&t, Who::User, pin).map(drop)
                     });
                 }
                 _ => return Err(Error::UserTypeInvalid),
@@ -198,6 +205,12 @@ impl Module {
         }
         if flags & CKF_MESSAGE_DECRYPT != 0 {
             s.message_decrypt = None;
+        }
+        if flags & CKF_SIGN_RECOVER != 0 {
+            s.sign_recover = None;
+        }
+        if flags & CKF_VERIFY_RECOVER != 0 {
+            s.verify_recover = None;
         }
         Ok(())
     }

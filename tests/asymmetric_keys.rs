@@ -1,0 +1,272 @@
+//! Asymmetric key management through liboxihsm.so: private keys wrapped as PKCS#8 under
+//! AES-KWP and AES-GCM and unwrapped into working keys; secret keys wrapped under RSA-OAEP;
+//! CKM_RSA_AES_KEY_WRAP; the extractability invariants; CKA_ALWAYS_AUTHENTICATE; and
+//! C_SignRecover/C_VerifyRecover.
+
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+
+struct Env {
+    h: Harness,
+    _p: cryptoki::context::Pkcs11,
+    s: RawSession,
+}
+
+fn env() -> Env {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "asym-keys");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    std::mem::forget(sess);
+    Env { h, _p: p, s }
+}
+
+fn pair(s: &RawSession, m: CK_MECHANISM_TYPE, public: T, private: T) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    let (mut public, mut private) = (public, private);
+    let mut mm = mech::<u8>(m, None);
+    let (mut a, mut b) = (0, 0);
+    // SAFETY: live mechanism and templates.
+    let rv = unsafe {
+        s.lib.C_GenerateKeyPair(
+            s.h,
+            &mut mm,
+            public.attrs.as_mut_ptr(),
+            public.attrs.len() as _,
+            private.attrs.as_mut_ptr(),
+            private.attrs.len() as _,
+            &mut a,
+            &mut b,
+        )
+    };
+    assert_eq!(rv, CKR_OK);
+    (a, b)
+}
+
+#[test]
+fn private_keys_wrap_as_pkcs8_and_come_back_working() {
+    let e = env();
+    let s = &e.s;
+    let kek = s.secret_key(CKK_AES, &[7u8; 32]).unwrap();
+    let msg = b"signed by an unwrapped key".to_vec();
+    let mut iv = vec![9u8; 12];
+    let mut gp = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let cases: Vec<(CK_MECHANISM_TYPE, T, CK_KEY_TYPE, CK_MECHANISM_TYPE)> = vec![
+        (CKM_RSA_PKCS_KEY_PAIR_GEN, T::default().ulong(CKA_MODULUS_BITS, 2048), CKK_RSA, CKM_SHA256_RSA_PKCS),
+        (CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), CKK_EC, CKM_ECDSA_SHA256),
+        (CKM_EC_EDWARDS_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, ED25519), CKK_EC_EDWARDS, CKM_EDDSA),
+    ];
+    for (generator, public_t, kt, sign_m) in cases {
+        let (pubk, privk) = pair(s, generator, public_t, T::default().flag(CKA_EXTRACTABLE, true));
+        assert!(s.get_bool(privk, CKA_ALWAYS_SENSITIVE) && !s.get_bool(privk, CKA_NEVER_EXTRACTABLE));
+        for mut wm in [mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), mech(CKM_AES_GCM, Some(&mut gp))] {
+            let wrapped = s.wrap(&mut wm, kek, privk).unwrap();
+            let back = s
+                .unwrap(
+                    &mut wm,
+                    kek,
+                    &wrapped,
+                    &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, kt).flag(CKA_TOKEN, false),
+                )
+                .unwrap();
+            assert!(
+                !s.get_bool(back, CKA_ALWAYS_SENSITIVE)
+                    && !s.get_bool(back, CKA_NEVER_EXTRACTABLE)
+                    && !s.get_bool(back, CKA_LOCAL)
+            );
+            assert!(s.get_bool(back, CKA_SENSITIVE), "unwrapped private keys default to sensitive");
+            assert_eq!(
+                s.get_bytes(back, CKA_PUBLIC_KEY_INFO).unwrap(),
+                s.get_bytes(pubk, CKA_PUBLIC_KEY_INFO).unwrap(),
+                "the same key pair"
+            );
+            let sig = s.sign(&mut mech::<u8>(sign_m, None), back, &msg).unwrap();
+            s.verify(&mut mech::<u8>(sign_m, None), pubk, &msg, &sig).unwrap();
+            // The wrong key type in the template is refused.
+            let other = if kt == CKK_RSA { CKK_EC } else { CKK_RSA };
+            assert_eq!(
+                s.unwrap(
+                    &mut wm,
+                    kek,
+                    &wrapped,
+                    &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, other)
+                ),
+                Err(CKR_TEMPLATE_INCONSISTENT)
+            );
+        }
+    }
+    // A private key that is not extractable stays inside.
+    let (_, locked) = pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default());
+    assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, locked), Err(CKR_KEY_UNEXTRACTABLE));
+    assert_eq!(s.get_bytes(locked, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    // One-way transitions hold for private keys too.
+    let mut t = T::default().flag(CKA_SENSITIVE, false);
+    // SAFETY: a live template.
+    let rv = unsafe { s.lib.C_SetAttributeValue(s.h, locked, t.attrs.as_mut_ptr(), 1) };
+    assert_eq!(rv, CKR_ATTRIBUTE_READ_ONLY);
+    let mut t = T::default().flag(CKA_EXTRACTABLE, true);
+    // SAFETY: a live template.
+    let rv = unsafe { s.lib.C_SetAttributeValue(s.h, locked, t.attrs.as_mut_ptr(), 1) };
+    assert_eq!(rv, CKR_ATTRIBUTE_READ_ONLY);
+    // Garbage instead of a PKCS#8 key.
+    let junk = evp_kwp(s, kek, &[1u8; 40]);
+    assert_eq!(
+        s.unwrap(
+            &mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None),
+            kek,
+            &junk,
+            &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA)
+        ),
+        Err(CKR_WRAPPED_KEY_INVALID)
+    );
+}
+
+/// KWP-encrypts `data` with the token (CKM_AES_KEY_WRAP_KWP also encrypts).
+fn evp_kwp(s: &RawSession, kek: CK_OBJECT_HANDLE, data: &[u8]) -> Vec<u8> {
+    s.encrypt(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, data).unwrap()
+}
+
+#[test]
+fn rsa_wraps_secret_and_private_keys() {
+    let e = env();
+    let s = &e.s;
+    let (rp, rs) = pair(s, CKM_RSA_PKCS_KEY_PAIR_GEN, T::default().ulong(CKA_MODULUS_BITS, 2048), T::default());
+    let secret = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[3u8; 32]).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let block = [0x11u8; 16];
+    let reference = s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), secret, &block).unwrap();
+    let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: CKM_SHA256,
+        mgf: CKG_MGF1_SHA256,
+        source: 0,
+        pSourceData: null_mut(),
+        ulSourceDataLen: 0,
+    };
+    let wrapped = s.wrap(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rp, secret).unwrap();
+    assert_eq!(wrapped.len(), 256);
+    let back = s.unwrap(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rs, &wrapped, &mut T::secret(CKK_AES)).unwrap();
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), back, &block).unwrap(), reference);
+    // The private key does not wrap; the public key does not unwrap.
+    assert_eq!(s.wrap(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rs, secret), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(
+        s.unwrap(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rp, &wrapped, &mut T::secret(CKK_AES)),
+        Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+    );
+
+    // CKM_RSA_AES_KEY_WRAP of an EC private key.
+    let (ep, es) =
+        pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default().flag(CKA_EXTRACTABLE, true));
+    let mut params = CK_RSA_AES_KEY_WRAP_PARAMS { ulAESKeyBits: 256, pOAEPParams: &mut oaep };
+    let wrapped = s.wrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rp, es).unwrap();
+    assert!(wrapped.len() > 256);
+    let back = s
+        .unwrap(
+            &mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)),
+            rs,
+            &wrapped,
+            &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC),
+        )
+        .unwrap();
+    let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), back, b"m").unwrap();
+    s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, b"m", &sig).unwrap();
+    let mut bad = wrapped.clone();
+    bad[300] ^= 1;
+    assert!(
+        s.unwrap(
+            &mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)),
+            rs,
+            &bad,
+            &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC)
+        )
+        .is_err()
+    );
+    params.ulAESKeyBits = 100;
+    assert_eq!(s.wrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rp, es), Err(CKR_MECHANISM_PARAM_INVALID));
+}
+
+#[test]
+fn always_authenticate_needs_a_context_specific_login_each_time() {
+    let e = env();
+    let s = &e.s;
+    let (pubk, privk) = pair(
+        s,
+        CKM_EC_KEY_PAIR_GEN,
+        T::default().bytes(CKA_EC_PARAMS, P256),
+        T::default().flag(CKA_ALWAYS_AUTHENTICATE, true),
+    );
+    let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
+    let mut data = b"needs a fresh PIN".to_vec();
+    let mut pin = USER_PIN.as_bytes().to_vec();
+    let mut wrong = b"0000".to_vec();
+    let mut sig = [0u8; 64];
+    // SAFETY: raw calls with live buffers of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OPERATION_NOT_INITIALIZED);
+        for _ in 0..2 {
+            assert_eq!(l.C_SignInit(s.h, &mut m, privk), CKR_OK);
+            let mut n: CK_ULONG = 64;
+            assert_eq!(
+                l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, sig.as_mut_ptr(), &mut n),
+                CKR_USER_NOT_LOGGED_IN
+            );
+            assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, wrong.as_mut_ptr(), 4), CKR_PIN_INCORRECT);
+            assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OK);
+            assert_eq!(l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, sig.as_mut_ptr(), &mut n), CKR_OK);
+            s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), pubk, &data, &sig[..n as usize]).unwrap();
+        }
+    }
+}
+
+#[test]
+fn rsa_sign_and_verify_recover() {
+    let e = env();
+    let s = &e.s;
+    let (pubk, privk) = pair(s, CKM_RSA_PKCS_KEY_PAIR_GEN, T::default().ulong(CKA_MODULUS_BITS, 2048), T::default());
+    let mut data = b"recover me".to_vec();
+    // SAFETY: raw calls with live buffers of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        for m in [CKM_RSA_PKCS, CKM_RSA_X_509] {
+            let mut mm = mech::<u8>(m, None);
+            let input = if m == CKM_RSA_X_509 { [vec![0u8; 246], data.clone()].concat() } else { data.clone() };
+            let mut input = input;
+            assert_eq!(l.C_SignRecoverInit(s.h, &mut mm, privk), CKR_OK);
+            let mut n: CK_ULONG = 0;
+            assert_eq!(l.C_SignRecover(s.h, input.as_mut_ptr(), input.len() as _, null_mut(), &mut n), CKR_OK);
+            assert_eq!(n, 256);
+            let mut sig = vec![0u8; 256];
+            assert_eq!(l.C_SignRecover(s.h, input.as_mut_ptr(), input.len() as _, sig.as_mut_ptr(), &mut n), CKR_OK);
+            assert_eq!(l.C_VerifyRecoverInit(s.h, &mut mm, pubk), CKR_OK);
+            let mut out = vec![0u8; 256];
+            let mut on: CK_ULONG = 256;
+            assert_eq!(l.C_VerifyRecover(s.h, sig.as_mut_ptr(), 256, out.as_mut_ptr(), &mut on), CKR_OK);
+            assert_eq!(&out[..on as usize], &input[..]);
+            sig[10] ^= 1;
+            assert_eq!(l.C_VerifyRecoverInit(s.h, &mut mm, pubk), CKR_OK);
+            on = 256;
+            let rv = l.C_VerifyRecover(s.h, sig.as_mut_ptr(), 256, out.as_mut_ptr(), &mut on);
+            if m == CKM_RSA_PKCS {
+                assert_eq!(rv, CKR_SIGNATURE_INVALID);
+            } else {
+                assert_eq!(rv, CKR_OK);
+                assert_ne!(&out[..on as usize], &input[..]);
+            }
+        }
+        let mut pss = mech::<u8>(CKM_SHA256_RSA_PKCS, None);
+        assert_eq!(l.C_SignRecoverInit(s.h, &mut pss, privk), CKR_MECHANISM_INVALID);
+    }
+    let _ = &e.h;
+    data.clear();
+}
