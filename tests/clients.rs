@@ -1,0 +1,378 @@
+//! Real clients loading liboxihsm.so (issue: real clients): OpenSC pkcs11-tool --test and
+//! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
+//! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
+//! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil.
+
+mod common;
+use common::*;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const TOKEN: &str = "clients";
+
+/// A token with an RSA-2048 key pair "rsa" (id 01) and a P-256 key pair "ec" (id 02).
+fn token(h: &Harness) {
+    let p11 = || {
+        let mut c = tool("pkcs11-tool");
+        c.arg("--module").arg(&h.lib).envs(h.env());
+        c
+    };
+    run_ok(p11().args(["--init-token", "--slot", "0", "--label", TOKEN, "--so-pin", SO_PIN]));
+    run_ok(p11().args(["--token-label", TOKEN, "--init-pin", "--so-pin", SO_PIN, "--pin", USER_PIN]));
+    let login = ["--token-label", TOKEN, "--login", "--pin", USER_PIN];
+    run_ok(p11().args(login).args(["--keypairgen", "--key-type", "rsa:2048", "--id", "01", "--label", "rsa"]));
+    run_ok(p11().args(login).args(["--keypairgen", "--key-type", "EC:prime256v1", "--id", "02", "--label", "ec"]));
+}
+
+fn key_uri(label: &str) -> String {
+    format!("pkcs11:token={TOKEN};object={label};type=private;pin-value={USER_PIN}")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something listens on `port`.
+fn wait_for(port: u16, child: &mut Child) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// Kills a background server when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An OpenSSL configuration loading the libp11 engine with liboxihsm.so.
+fn engine_conf(h: &Harness) -> PathBuf {
+    let dirs = run_ok(tool("openssl").args(["version", "-e"]));
+    let dir = dirs.split('"').nth(1).expect("ENGINESDIR").to_string();
+    let engine = Path::new(&dir).join("pkcs11.so");
+    assert!(engine.exists(), "{} missing: .ci/run installs libengine-pkcs11-openssl", engine.display());
+    let conf = h.dir.path().join("engine.cnf");
+    std::fs::write(
+        &conf,
+        format!(
+            "openssl_conf = openssl_init\n[openssl_init]\nengines = engine_section\n[engine_section]\npkcs11 = pkcs11_section\n\
+             [pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {}\nMODULE_PATH = {}\ninit = 1\n[req]\ndistinguished_name = dn\n[dn]\n",
+            engine.display(),
+            h.lib.display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+fn openssl(h: &Harness, conf: &Path) -> Command {
+    let mut c = tool("openssl");
+    c.current_dir(h.dir.path()).envs(h.env()).env("OPENSSL_CONF", conf);
+    c
+}
+
+/// A self-signed certificate for localhost made with the token key `label` via the engine.
+fn engine_cert(h: &Harness, conf: &Path, label: &str) -> PathBuf {
+    let out = h.dir.path().join(format!("{label}.pem"));
+    run_ok(
+        openssl(h, conf)
+            .args(["req", "-new", "-x509", "-engine", "pkcs11", "-keyform", "engine", "-key", &key_uri(label)])
+            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-days", "2", "-out"])
+            .arg(&out),
+    );
+    out
+}
+
+#[test]
+fn pkcs11_tool_self_tests() {
+    let h = Harness::new();
+    token(&h);
+    let mut c = tool("pkcs11-tool");
+    c.arg("--module").arg(&h.lib).envs(h.env());
+    run_ok(c.args([
+        "--token-label",
+        TOKEN,
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "aes",
+    ]));
+    let mut c = tool("pkcs11-tool");
+    let out = run_ok(c.arg("--module").arg(&h.lib).envs(h.env()).args([
+        "--token-label",
+        TOKEN,
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--test",
+        "--allow-sw",
+    ]));
+    assert!(out.contains("No errors"), "{out}");
+    assert!(out.contains("all 4 signature functions seem to work"), "{out}");
+    let mut c = tool("pkcs11-tool");
+    let out = run_ok(c.arg("--module").arg(&h.lib).envs(h.env()).args([
+        "--token-label",
+        TOKEN,
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--test-fork",
+        "--allow-sw",
+    ]));
+    assert!(out.contains("C_Initialize in forked child"), "{out}");
+}
+
+#[test]
+fn openssl_engine_certificates_and_tls_servers() {
+    let h = Harness::new();
+    token(&h);
+    let conf = engine_conf(&h);
+    for label in ["rsa", "ec"] {
+        let cert = engine_cert(&h, &conf, label);
+        let text = run_ok(openssl(&h, &conf).args(["x509", "-noout", "-text", "-in"]).arg(&cert));
+        assert!(text.contains(if label == "rsa" { "sha256WithRSAEncryption" } else { "ecdsa-with-SHA256" }), "{text}");
+        run_ok(openssl(&h, &conf).args(["verify", "-CAfile"]).arg(&cert).arg(&cert));
+        let port = free_port();
+        let child = openssl(&h, &conf)
+            .args([
+                "s_server",
+                "-engine",
+                "pkcs11",
+                "-keyform",
+                "engine",
+                "-key",
+                &key_uri(label),
+                "-www",
+                "-accept",
+                &port.to_string(),
+                "-cert",
+            ])
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut server = Server(child);
+        wait_for(port, &mut server.0);
+        for version in ["-tls1_2", "-tls1_3"] {
+            let out = openssl(&h, &conf)
+                .args([
+                    "s_client",
+                    "-connect",
+                    &format!("localhost:{port}"),
+                    "-verify_return_error",
+                    version,
+                    "-CAfile",
+                ])
+                .arg(&cert)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("Verify return code: 0 (ok)"),
+                "{label} {version}: {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let want = if version == "-tls1_3" { "TLSv1.3" } else { "TLSv1.2" };
+            assert!(text.contains(want), "{label} {version}: {text}");
+        }
+        let page = run_ok(
+            tool("curl").args(["-s", "--fail", "--cacert"]).arg(&cert).arg(format!("https://localhost:{port}/")),
+        );
+        assert!(page.contains("s_server"), "{page}");
+    }
+}
+
+#[test]
+fn nginx_serves_https_with_a_token_key() {
+    let h = Harness::new();
+    token(&h);
+    let conf = engine_conf(&h);
+    let cert = engine_cert(&h, &conf, "rsa");
+    let prefix = h.dir.path().join("nginx");
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let port = free_port();
+    let tmp = prefix.join("tmp");
+    let nginx_conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &nginx_conf,
+        format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log {logs}/error.log;\npid {logs}/nginx.pid;\n\
+             env OXIHSM_CONF;\nenv OPENSSL_CONF;\nevents {{ worker_connections 16; }}\nhttp {{\n access_log off;\n\
+             client_body_temp_path {tmp};\n proxy_temp_path {tmp};\n fastcgi_temp_path {tmp};\n uwsgi_temp_path {tmp};\n scgi_temp_path {tmp};\n\
+             server {{\n  listen 127.0.0.1:{port} ssl;\n  ssl_certificate {cert};\n  ssl_certificate_key \"engine:pkcs11:{key}\";\n\
+              location / {{ return 200 \"hello from a key in oxihsm\\n\"; }}\n }}\n}}\n",
+            logs = prefix.join("logs").display(),
+            tmp = tmp.display(),
+            cert = cert.display(),
+            key = key_uri("rsa"),
+        ),
+    )
+    .unwrap();
+    let child = tool("nginx")
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&nginx_conf)
+        .envs(h.env())
+        .env("OPENSSL_CONF", &conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    wait_for(port, &mut server.0);
+    let page =
+        run_ok(tool("curl").args(["-s", "--fail", "--cacert"]).arg(&cert).arg(format!("https://localhost:{port}/")));
+    assert_eq!(page, "hello from a key in oxihsm\n");
+}
+
+#[test]
+fn gnutls_tools() {
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    let gnutls = |name: &str| {
+        let mut c = tool(name);
+        c.current_dir(d).envs(h.env()).env("GNUTLS_PIN", USER_PIN).arg("--provider").arg(&h.lib);
+        c
+    };
+    let tokens = run_ok(gnutls("p11tool").arg("--list-tokens"));
+    assert!(tokens.contains(&format!("token={TOKEN}")) && tokens.contains("oxihsm"), "{tokens}");
+    let all = run_ok(gnutls("p11tool").args(["--login", "--list-all", &format!("pkcs11:token={TOKEN}")]));
+    assert!(all.contains("object=rsa;type=private") && all.contains("EC/ECDSA-SECP256R1"), "{all}");
+    run_ok(gnutls("p11tool").args([
+        "--login",
+        "--generate-privkey",
+        "rsa",
+        "--bits",
+        "2048",
+        "--label",
+        "gnutls-key",
+        &format!("pkcs11:token={TOKEN}"),
+    ]));
+    let key = format!("pkcs11:token={TOKEN};object=gnutls-key;type=private");
+    std::fs::write(d.join("tmpl.cfg"), "cn = \"localhost\"\ndns_name = \"localhost\"\nexpiration_days = 2\ntls_www_server\nsigning_key\nencryption_key\n").unwrap();
+    run_ok(gnutls("certtool").args([
+        "--generate-self-signed",
+        "--load-privkey",
+        &key,
+        "--template",
+        "tmpl.cfg",
+        "--outfile",
+        "gnutls.pem",
+    ]));
+    let port = free_port();
+    let child = gnutls("gnutls-serv")
+        .args(["--x509keyfile", &key, "--x509certfile", "gnutls.pem", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    wait_for(port, &mut server.0);
+    let out = tool("gnutls-cli")
+        .current_dir(d)
+        .args(["--x509cafile", "gnutls.pem", "-p", &port.to_string(), "localhost"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Handshake was completed") && text.contains("The certificate is trusted"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn nss_tools() {
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    std::fs::create_dir(d.join("nssdb")).unwrap();
+    std::fs::write(d.join("pw.txt"), USER_PIN).unwrap();
+    std::fs::write(d.join("noise"), [7u8; 64]).unwrap();
+    let nss = |name: &str| {
+        let mut c = tool(name);
+        c.current_dir(d).envs(h.env()).env_remove("NSS_DEBUG_PKCS11_MODULE");
+        c
+    };
+    run_ok(nss("certutil").args(["-N", "-d", "sql:nssdb", "--empty-password"]));
+    run_ok(
+        nss("modutil")
+            .args(["-dbdir", "sql:nssdb", "-add", "oxihsm", "-force", "-libfile"])
+            .arg(&h.lib)
+            .stdin(Stdio::null()),
+    );
+    let list = run_ok(nss("modutil").args(["-dbdir", "sql:nssdb", "-list", "oxihsm"]));
+    assert!(list.contains(&format!("Token Name: {TOKEN}")) && list.contains("PKCS #11 Version 3.2"), "{list}");
+    let keys = run_ok(nss("certutil").args(["-K", "-d", "sql:nssdb", "-h", TOKEN, "-f", "pw.txt"]));
+    assert!(keys.contains("rsa") && keys.contains("ec"), "{keys}");
+    // A certificate imported into the token, matching the token's RSA key.
+    let conf = engine_conf(&h);
+    let cert = engine_cert(&h, &conf, "rsa");
+    run_ok(
+        nss("certutil")
+            .args(["-A", "-d", "sql:nssdb", "-h", TOKEN, "-n", "rsa-cert", "-t", "CT,C,C", "-f", "pw.txt", "-i"])
+            .arg(&cert),
+    );
+    let certs = run_ok(nss("certutil").args(["-L", "-d", "sql:nssdb", "-h", TOKEN, "-f", "pw.txt"]));
+    assert!(certs.contains(&format!("{TOKEN}:rsa-cert")), "{certs}");
+    // NSS makes a key in the token and signs a certificate with it; openssl checks it.
+    run_ok(nss("certutil").args([
+        "-S",
+        "-d",
+        "sql:nssdb",
+        "-h",
+        TOKEN,
+        "-n",
+        "nss-self",
+        "-s",
+        "CN=signed by NSS in oxihsm",
+        "-x",
+        "-t",
+        "CT,C,C",
+        "-k",
+        "ec",
+        "-q",
+        "nistp256",
+        "-f",
+        "pw.txt",
+        "-z",
+        "noise",
+    ]));
+    let pem = run_ok(nss("certutil").args([
+        "-L",
+        "-d",
+        "sql:nssdb",
+        "-h",
+        TOKEN,
+        "-n",
+        &format!("{TOKEN}:nss-self"),
+        "-a",
+        "-f",
+        "pw.txt",
+    ]));
+    std::fs::write(d.join("nss.pem"), pem).unwrap();
+    let out = run_ok(tool("openssl").current_dir(d).args(["verify", "-CAfile", "nss.pem", "nss.pem"]));
+    assert!(out.contains("nss.pem: OK"), "{out}");
+}
