@@ -376,3 +376,219 @@ fn nss_tools() {
     let out = run_ok(tool("openssl").current_dir(d).args(["verify", "-CAfile", "nss.pem", "nss.pem"]));
     assert!(out.contains("nss.pem: OK"), "{out}");
 }
+
+#[test]
+fn java_sunpkcs11() {
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    let cfg = d.join("pkcs11.cfg");
+    // KeyAgreement.generateSecret() reads the derived value: SunPKCS11's standard attribute
+    // override asks for that secret to be extractable (oxihsm keeps secrets sensitive unless
+    // told otherwise).
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = oxihsm\nlibrary = {}\nslot = 0\nattributes(generate, CKO_SECRET_KEY, CKK_GENERIC_SECRET) = {{\n  CKA_SENSITIVE = false\n  CKA_EXTRACTABLE = true\n}}\n",
+            h.lib.display()
+        ),
+    )
+    .unwrap();
+    let java = |name: &str| {
+        let mut c = tool(name);
+        c.current_dir(d).envs(h.env());
+        c
+    };
+    run_ok(
+        java("keytool")
+            .args([
+                "-genkeypair",
+                "-keystore",
+                "NONE",
+                "-storetype",
+                "PKCS11",
+                "-addprovider",
+                "SunPKCS11",
+                "-providerArg",
+            ])
+            .arg(&cfg)
+            .args([
+                "-storepass",
+                USER_PIN,
+                "-alias",
+                "tls",
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-dname",
+                "CN=localhost",
+                "-validity",
+                "2",
+            ]),
+    );
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/OxihsmJava.java");
+    run_ok(java("javac").arg("-d").arg(d).arg(&src));
+    let out = run_ok(java("java").arg("-cp").arg(d).arg("OxihsmJava").arg(&cfg).arg(USER_PIN));
+    assert!(out.contains("ALL OK"), "{out}");
+    assert!(out.contains("ok: JSSE TLS server with its key in the token"), "{out}");
+}
+
+/// The system's p11-kit client module (Debian: package p11-kit-modules).
+fn p11_kit_client() -> PathBuf {
+    let arch = run_ok(&mut Command::new("uname").arg("-m")).trim().to_string();
+    let candidates = [
+        PathBuf::from(format!("/usr/lib/{arch}-linux-gnu/pkcs11/p11-kit-client.so")),
+        PathBuf::from("/usr/lib/pkcs11/p11-kit-client.so"),
+        PathBuf::from("/usr/lib64/pkcs11/p11-kit-client.so"),
+    ];
+    candidates.into_iter().find(|p| p.exists()).expect("p11-kit-client.so missing: .ci/run installs p11-kit-modules")
+}
+
+#[test]
+fn p11_kit_module_file_and_remoting() {
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    // The install script puts the library and a module file where it is told.
+    let prefix = d.join("prefix");
+    let modules = d.join("home/.config/pkcs11/modules");
+    let build_dir = built_lib().parent().unwrap().to_path_buf();
+    run_ok(
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install.sh"))
+            .arg("--prefix")
+            .arg(&prefix)
+            .arg("--module-dir")
+            .arg(&modules)
+            .arg("--build-dir")
+            .arg(&build_dir),
+    );
+    let module_file = std::fs::read_to_string(modules.join("oxihsm.module")).unwrap();
+    let installed = prefix.join("lib/oxihsm/liboxihsm.so");
+    assert!(installed.exists());
+    assert!(module_file.contains(&format!("module: {}", installed.display())), "{module_file}");
+
+    // p11-kit reads user module files only for unprivileged users: run it as one.
+    let mut list = if running_as_root() {
+        for p in [
+            d.to_path_buf(),
+            d.join("home"),
+            d.join("home/.config"),
+            d.join("home/.config/pkcs11"),
+            modules.clone(),
+            prefix.clone(),
+            prefix.join("lib"),
+            prefix.join("lib/oxihsm"),
+            h.token_dir.clone(),
+        ] {
+            run_ok(Command::new("chmod").arg("a+rwx").arg(&p));
+        }
+        for f in std::fs::read_dir(&h.token_dir).unwrap() {
+            run_ok(Command::new("chmod").arg("a+rw").arg(f.unwrap().path()));
+        }
+        run_ok(Command::new("chmod").arg("a+r").arg(&h.conf));
+        let mut c = tool("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "p11-kit", "list-modules"]);
+        c
+    } else {
+        let mut c = tool("p11-kit");
+        c.arg("list-modules");
+        c
+    };
+    let listed = run_ok(list.env("HOME", d.join("home")).env_remove("XDG_CONFIG_HOME").envs(h.env()));
+    assert!(listed.contains("oxihsm: ") && listed.contains(&format!("token: {TOKEN}")), "{listed}");
+
+    // p11-kit server exports the token; its client module drives it remotely.
+    let sock = d.join("p11kit.sock");
+    let child = tool("p11-kit")
+        .args(["server", "-f", "-n"])
+        .arg(&sock)
+        .arg("--provider")
+        .arg(&h.lib)
+        .arg(format!("pkcs11:token={TOKEN}"))
+        .envs(h.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let client = p11_kit_client();
+    let remote = || {
+        let mut c = tool("pkcs11-tool");
+        c.current_dir(d)
+            .arg("--module")
+            .arg(&client)
+            .env("P11_KIT_SERVER_ADDRESS", format!("unix:path={}", sock.display()));
+        c
+    };
+    let slots = run_ok(remote().arg("--list-slots"));
+    assert!(slots.contains(TOKEN) && slots.contains("oxihsm"), "{slots}");
+    std::fs::write(d.join("msg"), b"signed through p11-kit remoting").unwrap();
+    run_ok(remote().args([
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--sign",
+        "-m",
+        "SHA256-RSA-PKCS",
+        "--label",
+        "rsa",
+        "-i",
+        "msg",
+        "-o",
+        "sig",
+    ]));
+    run_ok(tool("pkcs11-tool").arg("--module").arg(&h.lib).envs(h.env()).current_dir(d).args([
+        "--token-label",
+        TOKEN,
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--label",
+        "rsa",
+        "-o",
+        "pub.der",
+    ]));
+    let ok = run_ok(tool("openssl").current_dir(d).args([
+        "dgst",
+        "-sha256",
+        "-verify",
+        "pub.der",
+        "-keyform",
+        "DER",
+        "-signature",
+        "sig",
+        "msg",
+    ]));
+    assert!(ok.contains("Verified OK"), "{ok}");
+    let generated = run_ok(remote().args([
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "remote-ec",
+    ]));
+    assert!(generated.contains("Private Key Object; EC"), "{generated}");
+    let objects = run_ok(tool("pkcs11-tool").arg("--module").arg(&h.lib).envs(h.env()).args([
+        "--token-label",
+        TOKEN,
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--list-objects",
+    ]));
+    assert!(objects.contains("remote-ec"), "the key made remotely is in the token: {objects}");
+}
+
+fn running_as_root() -> bool {
+    run_ok(&mut Command::new("id").arg("-u")).trim() == "0"
+}

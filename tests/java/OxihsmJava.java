@@ -1,0 +1,132 @@
+// Drives liboxihsm.so through Java 17's SunPKCS11 provider: KeyStore listing, RSA and EC key
+// pairs generated in the token with signatures checked by the JDK's software providers,
+// AES/GCM with a token key, ECDH between token keys, and a JSSE TLS server whose private key
+// stays in the token, reached by a client. Usage: OxihsmJava <pkcs11 config file> <pin>.
+import java.io.*;
+import java.net.*;
+import java.security.*;
+import java.security.cert.*;
+import java.security.spec.*;
+import java.util.*;
+import javax.crypto.*;
+import javax.crypto.spec.*;
+import javax.net.ssl.*;
+
+public class OxihsmJava {
+    static void check(boolean ok, String what) {
+        if (!ok) throw new IllegalStateException("FAILED: " + what);
+        System.out.println("ok: " + what);
+    }
+
+    public static void main(String[] args) throws Exception {
+        Provider p = Security.getProvider("SunPKCS11").configure(args[0]);
+        Security.addProvider(p);
+        char[] pin = args[1].toCharArray();
+        KeyStore ks = KeyStore.getInstance("PKCS11", p);
+        ks.load(null, pin);
+        List<String> aliases = Collections.list(ks.aliases());
+        System.out.println("aliases: " + aliases);
+        check(aliases.contains("tls"), "KeyStore lists the keytool entry");
+        byte[] msg = "signed inside oxihsm, checked by the JDK".getBytes("UTF-8");
+
+        KeyPairGenerator rsaGen = KeyPairGenerator.getInstance("RSA", p);
+        rsaGen.initialize(2048);
+        KeyPair rsa = rsaGen.generateKeyPair();
+        Signature sign = Signature.getInstance("SHA256withRSA", p);
+        sign.initSign(rsa.getPrivate());
+        sign.update(msg);
+        byte[] sig = sign.sign();
+        PublicKey rsaPub = KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(rsa.getPublic().getEncoded()));
+        Signature verify = Signature.getInstance("SHA256withRSA", "SunRsaSign");
+        verify.initVerify(rsaPub);
+        verify.update(msg);
+        check(verify.verify(sig), "RSA-2048 SHA256withRSA made in the token verifies in SunRsaSign");
+
+        KeyPairGenerator ecGen = KeyPairGenerator.getInstance("EC", p);
+        ecGen.initialize(new ECGenParameterSpec("secp256r1"));
+        KeyPair ec = ecGen.generateKeyPair();
+        sign = Signature.getInstance("SHA256withECDSA", p);
+        sign.initSign(ec.getPrivate());
+        sign.update(msg);
+        sig = sign.sign();
+        PublicKey ecPub = KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(ec.getPublic().getEncoded()));
+        verify = Signature.getInstance("SHA256withECDSA", "SunEC");
+        verify.initVerify(ecPub);
+        verify.update(msg);
+        check(verify.verify(sig), "P-256 SHA256withECDSA made in the token verifies in SunEC");
+
+        KeyGenerator aesGen = KeyGenerator.getInstance("AES", p);
+        aesGen.init(256);
+        SecretKey aes = aesGen.generateKey();
+        byte[] iv = new byte[12];
+        new SecureRandom().nextBytes(iv);
+        Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding", p);
+        gcm.init(Cipher.ENCRYPT_MODE, aes, new GCMParameterSpec(128, iv));
+        gcm.updateAAD("header".getBytes("UTF-8"));
+        byte[] ct = gcm.doFinal(msg);
+        check(ct.length == msg.length + 16, "AES/GCM ciphertext carries a 128-bit tag");
+        gcm.init(Cipher.DECRYPT_MODE, aes, new GCMParameterSpec(128, iv));
+        gcm.updateAAD("header".getBytes("UTF-8"));
+        check(Arrays.equals(gcm.doFinal(ct), msg), "AES/GCM round trip with a token key");
+        ct[0] ^= 1;
+        gcm.init(Cipher.DECRYPT_MODE, aes, new GCMParameterSpec(128, iv));
+        gcm.updateAAD("header".getBytes("UTF-8"));
+        boolean refused = false;
+        try {
+            gcm.doFinal(ct);
+        } catch (GeneralSecurityException e) {
+            refused = true;
+        }
+        check(refused, "a tampered GCM ciphertext is refused");
+
+        KeyPair ec2 = ecGen.generateKeyPair();
+        KeyAgreement ka = KeyAgreement.getInstance("ECDH", p);
+        ka.init(ec.getPrivate());
+        ka.doPhase(ec2.getPublic(), true);
+        byte[] s1 = ka.generateSecret();
+        ka.init(ec2.getPrivate());
+        ka.doPhase(ec.getPublic(), true);
+        byte[] s2 = ka.generateSecret();
+        check(s1.length == 32 && Arrays.equals(s1, s2), "ECDH between two token keys agrees");
+
+        // JSSE: the server's key is the keytool entry in the token.
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+        kmf.init(ks, pin);
+        SSLContext serverCtx = SSLContext.getInstance("TLS");
+        serverCtx.init(kmf.getKeyManagers(), null, null);
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        for (String alias : aliases) {
+            if (ks.getCertificate(alias) != null) {
+                trust.setCertificateEntry(alias, ks.getCertificate(alias));
+            }
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+        tmf.init(trust);
+        SSLContext clientCtx = SSLContext.getInstance("TLS");
+        clientCtx.init(null, tmf.getTrustManagers(), null);
+        try (SSLServerSocket server = (SSLServerSocket) serverCtx.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(() -> {
+                try (SSLSocket s = (SSLSocket) server.accept()) {
+                    BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), "UTF-8"));
+                    PrintWriter out = new PrintWriter(new OutputStreamWriter(s.getOutputStream(), "UTF-8"), true);
+                    out.println("echo: " + in.readLine());
+                } catch (IOException e) {
+                    e.printStackTrace();
+                }
+            });
+            t.start();
+            try (SSLSocket c = (SSLSocket) clientCtx.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
+                c.startHandshake();
+                PrintWriter out = new PrintWriter(new OutputStreamWriter(c.getOutputStream(), "UTF-8"), true);
+                BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), "UTF-8"));
+                out.println("hello over TLS");
+                String reply = in.readLine();
+                System.out.println("TLS " + c.getSession().getProtocol() + " " + c.getSession().getCipherSuite());
+                check("echo: hello over TLS".equals(reply), "JSSE TLS server with its key in the token");
+            }
+            t.join();
+        }
+        System.out.println("ALL OK");
+    }
+}
