@@ -436,7 +436,7 @@ fn java_sunpkcs11() {
 
 /// The system's p11-kit client module (Debian: package p11-kit-modules).
 fn p11_kit_client() -> PathBuf {
-    let arch = run_ok(&mut Command::new("uname").arg("-m")).trim().to_string();
+    let arch = run_ok(Command::new("uname").arg("-m")).trim().to_string();
     let candidates = [
         PathBuf::from(format!("/usr/lib/{arch}-linux-gnu/pkcs11/p11-kit-client.so")),
         PathBuf::from("/usr/lib/pkcs11/p11-kit-client.so"),
@@ -590,5 +590,5 @@ fn p11_kit_module_file_and_remoting() {
 }
 
 fn running_as_root() -> bool {
-    run_ok(&mut Command::new("id").arg("-u")).trim() == "0"
+    run_ok(Command::new("id").arg("-u")).trim() == "0"
 }
