@@ -38,6 +38,8 @@ pub struct Config {
     pub max_pin_failures: u32,
     /// When false, no key may ever have CKA_EXTRACTABLE=TRUE.
     pub allow_extractable: bool,
+    /// How long a change waits for another process's write lock on the store.
+    pub busy_timeout_ms: u64,
     /// Where the configuration came from (for messages).
     pub source: String,
     /// Non-fatal remarks (unknown keys).
@@ -51,6 +53,7 @@ struct TomlConfig {
     pin_kdf: Option<KdfParams>,
     max_pin_failures: Option<u32>,
     allow_extractable: Option<bool>,
+    busy_timeout_ms: Option<u64>,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             pin_kdf: KdfParams::default(),
             max_pin_failures: 10,
             allow_extractable: true,
+            busy_timeout_ms: 30_000,
             source: "built-in defaults".into(),
             warnings: Vec::new(),
         }
@@ -108,6 +112,9 @@ impl Config {
         }
         if let Some(b) = parsed.allow_extractable {
             c.allow_extractable = b;
+        }
+        if let Some(ms) = parsed.busy_timeout_ms {
+            c.busy_timeout_ms = ms;
         }
         c.source = path.display().to_string();
         Ok(c)
@@ -197,6 +204,9 @@ mod tests {
         assert_eq!(c.token_dir, PathBuf::from("/etc/ox/store"));
         assert_eq!(c.pin_kdf, KdfParams::default());
         assert_eq!(c.max_pin_failures, 10);
+        assert_eq!(c.busy_timeout_ms, 30_000);
+        let c = Config::from_toml_str("token_dir = \"/s\"\nbusy_timeout_ms = 250\n", Path::new("/c.toml")).unwrap();
+        assert_eq!(c.busy_timeout_ms, 250);
     }
 
     #[test]

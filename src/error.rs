@@ -188,6 +188,10 @@ impl From<rusqlite::Error> for Error {
         match e.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => Error::DeviceMemory(e.to_string()),
             Some(ErrorCode::ReadOnly) => Error::TokenWriteProtected,
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Device(format!(
+                "{e}: another process held the store's write lock for longer than the busy timeout \
+                 (busy_timeout_ms in the configuration)"
+            )),
             _ => Error::Device(e.to_string()),
         }
     }

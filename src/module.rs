@@ -103,7 +103,7 @@ pub struct Module {
 impl Module {
     /// Opens the store named by `config`.
     pub fn new(config: Config) -> Result<Module> {
-        let store = SqliteStore::open(&config.token_dir)?;
+        let store = SqliteStore::open(&config.token_dir, std::time::Duration::from_millis(config.busy_timeout_ms))?;
         Module::with_store(config, Box::new(store))
     }
 

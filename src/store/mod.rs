@@ -63,6 +63,10 @@ pub trait Store: Send {
     fn token(&self, id: TokenId) -> Result<Option<TokenRecord>>;
     /// Creates a token, or wipes and re-creates the one at `t.slot_id`.
     fn put_token(&mut self, t: &NewToken) -> Result<TokenRecord>;
+    /// True when the store cannot be written (read-only directory or file system).
+    fn read_only(&self) -> bool {
+        false
+    }
     /// Counts a failed login before the PIN is checked; returns the new failure count.
     fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32>;
     /// Clears the failure counter after a good PIN.

@@ -9,6 +9,7 @@ use crate::object::{self, Attribute, Object, policy};
 use cryptoki_sys::*;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
+use std::time::Duration;
 
 /// Current schema version; [`migrate`] brings older files forward.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -51,24 +52,79 @@ CREATE INDEX object_index_by_object ON object_index(object_id);
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// The directory or file system does not accept writes: every change is refused with
+    /// CKR_TOKEN_WRITE_PROTECTED and login failure counters are not persisted.
+    read_only: bool,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<SqliteStore> {
+    /// Opens (creating if needed) the store in `dir`, waiting at most `busy_timeout` for
+    /// another process's write lock.
+    pub fn open(dir: &Path, busy_timeout: Duration) -> Result<SqliteStore> {
         create_private_dir(dir)?;
-        let conn = Connection::open(dir.join("oxihsm.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let path = dir.join("oxihsm.db");
+        if !dir_writable(dir) {
+            return SqliteStore::open_read_only(&path);
+        }
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(busy_timeout)?;
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         migrate(&conn)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, read_only: false })
+    }
+
+    /// A store on a read-only directory or file system: readable, never written. SQLite
+    /// cannot keep its WAL index there, so the file is opened as immutable.
+    fn open_read_only(path: &Path) -> Result<SqliteStore> {
+        use rusqlite::OpenFlags;
+        if !path.exists() {
+            return Err(Error::Device(format!(
+                "token store {} does not exist and its directory is read-only",
+                path.display()
+            )));
+        }
+        let uri = format!("file:{}?immutable=1", path.display());
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if v != SCHEMA_VERSION {
+            return Err(Error::Device(format!(
+                "read-only store {} has schema {v}, this oxihsm needs {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        Ok(SqliteStore { conn, read_only: true })
     }
 
     fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        if self.read_only {
+            return Err(Error::TokenWriteProtected);
+        }
         Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Whether files can be created in `dir` (false on a read-only mount or directory).
+fn dir_writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(".oxihsm-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
     }
 }
 
@@ -86,6 +142,11 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Brings the schema to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &Connection) -> Result<()> {
+    // The common case needs no write lock, so that a process can start while another holds it.
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v == SCHEMA_VERSION {
+        return Ok(());
+    }
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let r = (|| -> Result<()> {
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -253,8 +314,17 @@ impl Store for SqliteStore {
         Ok(rec)
     }
 
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32> {
         let (col, _, _) = who_cols(who);
+        if self.read_only {
+            // Nothing can be persisted: report the stored count plus this attempt.
+            let n: u32 = self.conn.query_row(&format!("SELECT {col} FROM tokens WHERE id = ?1"), [id], |r| r.get(0))?;
+            return Ok(n + 1);
+        }
         let tx = self.tx()?;
         let n: u32 =
             tx.query_row(&format!("UPDATE tokens SET {col} = {col} + 1 WHERE id = ?1 RETURNING {col}"), [id], |r| {
@@ -266,6 +336,9 @@ impl Store for SqliteStore {
 
     fn clear_failures(&mut self, id: TokenId, who: Who) -> Result<()> {
         let (col, _, _) = who_cols(who);
+        if self.read_only {
+            return Ok(());
+        }
         self.conn.execute(&format!("UPDATE tokens SET {col} = 0 WHERE id = ?1 AND {col} != 0"), [id])?;
         Ok(())
     }

@@ -100,6 +100,9 @@ impl Module {
             },
             SlotView::Token(t) => {
                 let mut flags = base | CKF_TOKEN_INITIALIZED;
+                if self.store().read_only() {
+                    flags |= CKF_WRITE_PROTECTED;
+                }
                 if t.user.is_some() {
                     flags |= CKF_USER_PIN_INITIALIZED;
                 }

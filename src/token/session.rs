@@ -52,6 +52,9 @@ impl Module {
             SlotView::Uninitialised(_) => return Err(Error::TokenNotRecognized),
         };
         let rw = flags & CKF_RW_SESSION != 0;
+        if rw && self.store().read_only() {
+            return Err(Error::TokenWriteProtected);
+        }
         let mut st = self.state();
         if !rw && st.login(token).is_some_and(|l| l.user == UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
