@@ -240,3 +240,25 @@ fn feedback_and_double_pipeline_modes() {
     }
     assert_eq!(value(&s, k), want[..48]);
 }
+
+/// An absurd CKA_VALUE_LEN is refused before anything is allocated (found by fuzzing
+/// mechanism parameters: it used to abort the process on allocation failure).
+#[test]
+fn absurd_value_len_is_refused() {
+    let (_h, _p, s, _ki, base) = setup();
+    let mut ctr = counter_fmt(32, false);
+    let mut data = [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: 1,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    for len in [1usize << 40, usize::MAX >> 1, 64 * 1024 + 1] {
+        let r = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(len));
+        assert_eq!(r, Err(CKR_ATTRIBUTE_VALUE_INVALID), "CKA_VALUE_LEN {len}");
+    }
+    // Within range it still works.
+    derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(64)).unwrap();
+}

@@ -9,12 +9,16 @@
 //! are NULL or valid for the lengths the caller passes.
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
-mod attributes;
+/// Template decoding; public for the fuzz targets (fuzz/).
+#[doc(hidden)]
+pub mod attributes;
 mod crypt;
 mod digest;
 mod general;
 mod keys;
-mod mechanism;
+/// Mechanism decoding; public for the fuzz targets (fuzz/).
+#[doc(hidden)]
+pub mod mechanism;
 mod message;
 mod object;
 mod session;

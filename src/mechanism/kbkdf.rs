@@ -202,7 +202,7 @@ fn derive(
 
 fn value_len(t: &[Attribute]) -> Result<usize> {
     match t.iter().find(|a| a.ty == CKA_VALUE_LEN).map(|a| &a.value) {
-        Some(Value::Ulong(n)) if *n > 0 => Ok(*n as usize),
+        Some(Value::Ulong(n)) if *n > 0 && *n as usize <= super::kdf::MAX_DERIVED_LEN => Ok(*n as usize),
         Some(_) => Err(Error::AttributeValueInvalid),
         None => Err(Error::TemplateIncomplete),
     }

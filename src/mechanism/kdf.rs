@@ -164,12 +164,17 @@ fn key_type(template: &[Attribute]) -> CK_KEY_TYPE {
         .unwrap_or(CKK_GENERIC_SECRET)
 }
 
+/// The longest value a derivation makes (keys are far shorter; data objects may be longer),
+/// so that an absurd CKA_VALUE_LEN is refused rather than allocated.
+pub const MAX_DERIVED_LEN: usize = 64 * 1024;
+
 /// The length of the derived value: CKA_VALUE_LEN if given (no more than the mechanism
 /// yields), else what the mechanism naturally yields.
 fn derived_len(template: &[Attribute], natural: Option<usize>) -> Result<usize> {
     match (value_len(template), natural) {
         (Some(n), Some(m)) if n > m => Err(Error::TemplateInconsistent),
         (Some(0), _) => Err(Error::AttributeValueInvalid),
+        (Some(n), _) if n > MAX_DERIVED_LEN => Err(Error::AttributeValueInvalid),
         (Some(n), _) => Ok(n),
         (None, Some(m)) => Ok(m),
         (None, None) => Err(Error::TemplateIncomplete),

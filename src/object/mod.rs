@@ -165,6 +165,14 @@ pub fn encode_value(v: &Value) -> Zeroizing<Vec<u8>> {
 
 /// Decodes what [`encode_value`] made.
 pub fn decode_value(b: &[u8]) -> Result<Value> {
+    decode_nested(b, 0)
+}
+
+/// Templates nest one level in PKCS#11 (CKA_WRAP_TEMPLATE and friends); a record claiming
+/// more is corrupt, and must not exhaust the stack.
+const MAX_TEMPLATE_DEPTH: u32 = 4;
+
+fn decode_nested(b: &[u8], depth: u32) -> Result<Value> {
     let bad = || Error::Corrupt("attribute encoding".into());
     let (&tag, rest) = b.split_first().ok_or_else(bad)?;
     Ok(match tag {
@@ -193,7 +201,10 @@ pub fn decode_value(b: &[u8]) -> Result<Value> {
                 let ty = u64::from_le_bytes(r[..8].try_into().expect("8 bytes")) as CK_ULONG;
                 let n = u32::from_le_bytes(r[8..12].try_into().expect("4 bytes")) as usize;
                 let v = r.get(12..12 + n).ok_or_else(bad)?;
-                t.push(Attribute::new(ty, decode_value(v)?));
+                if depth >= MAX_TEMPLATE_DEPTH {
+                    return Err(bad());
+                }
+                t.push(Attribute::new(ty, decode_nested(v, depth + 1)?));
                 r = &r[12 + n..];
             }
             Value::Template(t)

@@ -203,7 +203,7 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 /// Record format of `objects.attrs`: version byte 1, then per attribute
 /// `type: u64 LE, sealed: u8, length: u32 LE, bytes` where bytes is the canonical encoding
 /// ([`object::encode_value`]) or, when sealed, its AES-256-GCM sealing.
-fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
+pub fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
     let uid = obj.unique_id();
     let mut out = vec![1u8];
     for (ty, v) in obj.iter() {
@@ -223,7 +223,8 @@ fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<Object> {
+/// Decodes an `objects.attrs` record (the inverse of [`encode_record`]).
+pub fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<Object> {
     let bad = || Error::Corrupt("object record".into());
     let (&ver, mut r) = rec.split_first().ok_or_else(bad)?;
     if ver != 1 {

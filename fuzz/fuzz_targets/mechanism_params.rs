@@ -1,0 +1,189 @@
+//! Mechanism parameter decoding and validation through the real C ABI: every registered
+//! mechanism, with parameters whose fields, lengths and embedded buffers come from the
+//! fuzzer, is started with C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit,
+//! C_DigestInit, C_DeriveKey, C_WrapKey or C_UnwrapKey on a fitting or unfitting key, then
+//! run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
+#![no_main]
+
+use cryptoki_sys::*;
+use libfuzzer_sys::fuzz_target;
+use oxihsm::ffi::FUNCTION_LIST_3_0 as F;
+use oxihsm_fuzz::{Input, Keep, Template};
+use std::sync::OnceLock;
+
+struct Setup {
+    slot: CK_SLOT_ID,
+    keys: Vec<CK_OBJECT_HANDLE>,
+}
+
+fn ok(rv: CK_RV, what: &str) {
+    assert_eq!(rv, CKR_OK, "{what}");
+}
+
+fn attr<T>(ty: CK_ATTRIBUTE_TYPE, v: &T) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE { type_: ty, pValue: (v as *const T).cast_mut().cast(), ulValueLen: size_of::<T>() as CK_ULONG }
+}
+
+fn bytes_attr(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE { type_: ty, pValue: v.as_ptr().cast_mut().cast(), ulValueLen: v.len() as CK_ULONG }
+}
+
+// SAFETY (for every call below): the function list's entries are the module's own C
+// functions; every pointer passed refers to a live local of the declared length.
+fn setup() -> &'static Setup {
+    static S: OnceLock<Setup> = OnceLock::new();
+    S.get_or_init(|| unsafe {
+        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        let conf = dir.path().join("oxihsm.toml");
+        std::fs::write(
+            &conf,
+            format!(
+                "token_dir = \"{}\"\n[pin_kdf]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        std::env::set_var("OXIHSM_CONF", &conf);
+        ok(F.C_Initialize.unwrap()(std::ptr::null_mut()), "C_Initialize");
+        let slot = 0;
+        let label = [b' '; 32];
+        let so = b"12345678";
+        let user = b"1234";
+        ok(F.C_InitToken.unwrap()(slot, so.as_ptr().cast_mut(), 8, label.as_ptr().cast_mut()), "C_InitToken");
+        let mut s = 0;
+        let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+        ok(F.C_OpenSession.unwrap()(slot, flags, std::ptr::null_mut(), None, &mut s), "C_OpenSession");
+        ok(F.C_Login.unwrap()(s, CKU_SO, so.as_ptr().cast_mut(), 8), "C_Login SO");
+        ok(F.C_InitPIN.unwrap()(s, user.as_ptr().cast_mut(), 4), "C_InitPIN");
+        ok(F.C_Logout.unwrap()(s), "C_Logout");
+        ok(F.C_Login.unwrap()(s, CKU_USER, user.as_ptr().cast_mut(), 4), "C_Login");
+        // This session stays open for the life of the process: it holds the login and the keys.
+        let t: CK_BBOOL = CK_TRUE;
+        let all = [CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE, CKA_EXTRACTABLE];
+        let mut template: Vec<CK_ATTRIBUTE> = all.iter().map(|&a| attr(a, &t)).collect();
+        let mut keys = Vec::new();
+        let mut gen_key = |mech: CK_MECHANISM_TYPE, len: CK_ULONG| {
+            let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
+            let mut tpl = template.clone();
+            tpl.push(attr(CKA_VALUE_LEN, &len));
+            let mut h = 0;
+            ok(F.C_GenerateKey.unwrap()(s, &mut m, tpl.as_mut_ptr(), tpl.len() as CK_ULONG, &mut h), "C_GenerateKey");
+            keys.push(h);
+        };
+        gen_key(CKM_AES_KEY_GEN, 32);
+        gen_key(CKM_GENERIC_SECRET_KEY_GEN, 32);
+        template.truncate(7);
+        let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        let ed25519 = [0x06, 0x03, 0x2b, 0x65, 0x70];
+        let bits: CK_ULONG = 2048;
+        let pairs: [(CK_MECHANISM_TYPE, CK_ATTRIBUTE); 3] = [
+            (CKM_EC_KEY_PAIR_GEN, bytes_attr(CKA_EC_PARAMS, &p256)),
+            (CKM_EC_EDWARDS_KEY_PAIR_GEN, bytes_attr(CKA_EC_PARAMS, &ed25519)),
+            (CKM_RSA_PKCS_KEY_PAIR_GEN, attr(CKA_MODULUS_BITS, &bits)),
+        ];
+        for (mech, param) in pairs {
+            let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
+            let mut public = vec![param, attr(CKA_VERIFY, &t)];
+            if mech == CKM_RSA_PKCS_KEY_PAIR_GEN {
+                public.extend([attr(CKA_ENCRYPT, &t), attr(CKA_WRAP, &t)]);
+            }
+            let mut private = vec![attr(CKA_SIGN, &t)];
+            match mech {
+                CKM_RSA_PKCS_KEY_PAIR_GEN => private.extend([attr(CKA_DECRYPT, &t), attr(CKA_UNWRAP, &t)]),
+                CKM_EC_KEY_PAIR_GEN => private.push(attr(CKA_DERIVE, &t)),
+                _ => {}
+            }
+            let (mut hp, mut hq) = (0, 0);
+            let rv = F.C_GenerateKeyPair.unwrap()(
+                s,
+                &mut m,
+                public.as_mut_ptr(),
+                public.len() as CK_ULONG,
+                private.as_mut_ptr(),
+                private.len() as CK_ULONG,
+                &mut hp,
+                &mut hq,
+            );
+            ok(rv, "C_GenerateKeyPair");
+            keys.extend([hp, hq]);
+        }
+        keys.push(0x7fff_ffff);
+        Setup { slot, keys }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let setup = setup();
+    let mut inp = Input::new(data);
+    let registry = oxihsm::mechanism::registry();
+    let pick = inp.u8() as usize;
+    let (ty, shape) = if pick < 250 {
+        let e = &registry[pick % registry.len()];
+        (e.ty, e.params)
+    } else {
+        (inp.u64(), oxihsm::mechanism::ParamShape::None)
+    };
+    let mut keep = Keep::default();
+    let (p, len) = keep.mechanism_param(shape, &mut inp);
+    let mut m = CK_MECHANISM { mechanism: ty, pParameter: p, ulParameterLen: len };
+    let key = setup.keys[inp.u8() as usize % setup.keys.len()];
+    let key2 = setup.keys[inp.u8() as usize % setup.keys.len()];
+    let op = inp.u8() % 8;
+    let dlen = inp.len().min(512);
+    let mut input = inp.bytes(dlen);
+    let mut out = vec![0u8; 8192];
+    let mut out_len: CK_ULONG = if inp.u8() % 8 == 0 { inp.u64() % 64 } else { out.len() as CK_ULONG };
+    // SAFETY: as in `setup`; `m`'s parameter and everything it points to live in `keep`.
+    unsafe {
+        let mut s = 0;
+        let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+        assert_eq!(F.C_OpenSession.unwrap()(setup.slot, flags, std::ptr::null_mut(), None, &mut s), CKR_OK);
+        let (i, ip) = (input.len() as CK_ULONG, input.as_mut_ptr());
+        let (o, ol) = (out.as_mut_ptr(), &raw mut out_len);
+        match op {
+            0 => {
+                if F.C_EncryptInit.unwrap()(s, &mut m, key) == CKR_OK {
+                    F.C_Encrypt.unwrap()(s, ip, i, o, ol);
+                }
+            }
+            1 => {
+                if F.C_DecryptInit.unwrap()(s, &mut m, key) == CKR_OK {
+                    F.C_Decrypt.unwrap()(s, ip, i, o, ol);
+                }
+            }
+            2 => {
+                if F.C_SignInit.unwrap()(s, &mut m, key) == CKR_OK {
+                    F.C_Sign.unwrap()(s, ip, i, o, ol);
+                }
+            }
+            3 => {
+                if F.C_VerifyInit.unwrap()(s, &mut m, key) == CKR_OK {
+                    F.C_Verify.unwrap()(s, ip, i, o, (*ol).min(out.len() as CK_ULONG));
+                }
+            }
+            4 => {
+                if F.C_DigestInit.unwrap()(s, &mut m) == CKR_OK {
+                    F.C_Digest.unwrap()(s, ip, i, o, ol);
+                }
+            }
+            5 => {
+                let mut t = Template::build(&mut inp, 1);
+                let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
+                let mut h = 0;
+                F.C_DeriveKey.unwrap()(s, &mut m, key, tp, t.attrs.len() as CK_ULONG, &mut h);
+            }
+            6 => {
+                F.C_WrapKey.unwrap()(s, &mut m, key, key2, o, ol);
+            }
+            _ => {
+                let mut t = Template::build(&mut inp, 1);
+                let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
+                let mut h = 0;
+                F.C_UnwrapKey.unwrap()(s, &mut m, key, ip, i, tp, t.attrs.len() as CK_ULONG, &mut h);
+            }
+        }
+        assert!(out_len as usize <= out.len() || out_len == CK_UNAVAILABLE_INFORMATION || op == 3);
+        // Closing the session ends any operation and destroys the session objects made in it.
+        assert_eq!(F.C_CloseSession.unwrap()(s), CKR_OK);
+    }
+});
