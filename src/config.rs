@@ -40,6 +40,10 @@ pub struct Config {
     pub allow_extractable: bool,
     /// How long a change waits for another process's write lock on the store.
     pub busy_timeout_ms: u64,
+    /// Audit the start of every crypto operation (sign, decrypt, ...) with its key.
+    pub audit_crypto_operations: bool,
+    /// Audit key management on session objects too (token objects always are).
+    pub audit_session_objects: bool,
     /// Where the configuration came from (for messages).
     pub source: String,
     /// Non-fatal remarks (unknown keys).
@@ -54,6 +58,8 @@ struct TomlConfig {
     max_pin_failures: Option<u32>,
     allow_extractable: Option<bool>,
     busy_timeout_ms: Option<u64>,
+    audit_crypto_operations: Option<bool>,
+    audit_session_objects: Option<bool>,
 }
 
 impl Config {
@@ -65,6 +71,8 @@ impl Config {
             max_pin_failures: 10,
             allow_extractable: true,
             busy_timeout_ms: 30_000,
+            audit_crypto_operations: false,
+            audit_session_objects: false,
             source: "built-in defaults".into(),
             warnings: Vec::new(),
         }
@@ -116,6 +124,8 @@ impl Config {
         if let Some(ms) = parsed.busy_timeout_ms {
             c.busy_timeout_ms = ms;
         }
+        c.audit_crypto_operations = parsed.audit_crypto_operations.unwrap_or(false);
+        c.audit_session_objects = parsed.audit_session_objects.unwrap_or(false);
         c.source = path.display().to_string();
         Ok(c)
     }

@@ -142,3 +142,96 @@ impl Module {
         self.slots()?.into_iter().find(|s| s.id() == slot_id).ok_or(Error::SlotIdInvalid)
     }
 }
+
+/// The PKCS#11 function (and mechanism) this thread is serving, named in audit records. The
+/// ABI layer sets it on entry to the audited functions; the engine reads it where it records.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Call {
+    pub function: &'static str,
+    pub mechanism: Option<CK_MECHANISM_TYPE>,
+}
+
+thread_local! {
+    static CALL: std::cell::Cell<Call> = const { std::cell::Cell::new(Call { function: "", mechanism: None }) };
+}
+
+/// Restores the previous call context when dropped.
+pub struct CallScope(Call);
+
+impl Drop for CallScope {
+    fn drop(&mut self) {
+        CALL.with(|c| c.set(self.0));
+    }
+}
+
+/// Names the function this thread now serves.
+pub fn enter_call(function: &'static str) -> CallScope {
+    CallScope(CALL.with(|c| c.replace(Call { function, mechanism: None })))
+}
+
+/// Records the mechanism of the current call once it is decoded.
+pub fn set_call_mechanism(mechanism: CK_MECHANISM_TYPE) {
+    CALL.with(|c| c.set(Call { mechanism: Some(mechanism), ..c.get() }));
+}
+
+pub fn current_call() -> Call {
+    CALL.with(|c| c.get())
+}
+
+impl Module {
+    /// An audit record of the current call on `token` by `user`, about `obj` if any.
+    pub(crate) fn audit_event(
+        &self,
+        token: TokenId,
+        user: Option<UserKind>,
+        obj: Option<&Object>,
+        result: CK_RV,
+    ) -> crate::store::Event {
+        let call = current_call();
+        let t = self.store().token(token).ok().flatten();
+        let mechanism = call
+            .mechanism
+            .or_else(|| obj.and_then(|o| o.ulong(CKA_KEY_GEN_MECHANISM)).filter(|&m| m != CK_UNAVAILABLE_INFORMATION));
+        crate::store::Event {
+            slot_id: t.as_ref().map(|t| t.slot_id),
+            serial: t.map(|t| t.serial),
+            user: user.map(|u| if u == UserKind::So { "so" } else { "user" }),
+            function: if call.function.is_empty() { "internal" } else { call.function },
+            mechanism,
+            object_uid: obj.map(|o| o.unique_id().to_string()),
+            label: obj
+                .filter(|o| !o.is_private())
+                .and_then(|o| o.bytes(CKA_LABEL))
+                .map(|l| String::from_utf8_lossy(l).into_owned()),
+            result,
+        }
+    }
+
+    /// Appends a record that goes with no other change.
+    pub(crate) fn audit(&self, e: &crate::store::Event) -> Result<()> {
+        self.store().append_audit(e)
+    }
+
+    /// Records the current call on the session `h` about `obj`, on its own.
+    pub(crate) fn audit_session_op(&self, h: CK_SESSION_HANDLE, obj: &Object) -> Result<()> {
+        let (token, user) = {
+            let st = self.state();
+            let s = st.session(h)?;
+            (s.token, st.login(s.token).map(|l| l.user))
+        };
+        self.audit(&self.audit_event(token, user, Some(obj), CKR_OK))
+    }
+
+    /// Records a failed audited call on the session `h` (if it names a session at all).
+    pub fn audit_failure(&self, h: CK_SESSION_HANDLE, rv: CK_RV) {
+        let (token, user) = {
+            let st = self.state();
+            let Ok(s) = st.session(h) else { return };
+            (s.token, st.login(s.token).map(|l| l.user))
+        };
+        let e = self.audit_event(token, user, None, rv);
+        if let Err(err) = self.audit(&e) {
+            crate::ffi::log(&format!("audit record of a failed {} not written: {err}", e.function));
+        }
+    }
+}

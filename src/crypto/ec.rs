@@ -20,7 +20,7 @@ pub enum Curve {
 }
 
 impl Curve {
-    fn nid(self) -> c_int {
+    pub(crate) fn nid(self) -> c_int {
         match self {
             Curve::P256 => sys::NID_X9_62_prime256v1,
             Curve::P384 => sys::NID_secp384r1,
@@ -76,6 +76,11 @@ impl Drop for Point {
 }
 
 impl EcKey {
+    /// Takes ownership of a parsed key on `curve`.
+    pub(crate) fn from_raw(key: NonNull<sys::EC_KEY>, curve: Curve) -> EcKey {
+        EcKey { key, curve }
+    }
+
     fn empty(curve: Curve) -> Result<EcKey> {
         // SAFETY: allocation for a known curve; NULL handled.
         let key = NonNull::new(unsafe { sys::EC_KEY_new_by_curve_name(curve.nid()) }).ok_or(Error::HostMemory)?;

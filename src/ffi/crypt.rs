@@ -7,6 +7,12 @@ use crate::mechanism::ops::{Dir, Step};
 use cryptoki_sys::*;
 
 fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+    let _call = crate::module::enter_call(match dir {
+        Dir::Encrypt => "C_EncryptInit",
+        Dir::Decrypt => "C_DecryptInit",
+        Dir::SignRecover => "C_SignRecoverInit",
+        Dir::VerifyRecover => "C_VerifyRecoverInit",
+    });
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
         let mech = unsafe { mechanism(p_mechanism) }?;

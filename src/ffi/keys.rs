@@ -3,7 +3,7 @@
 
 use super::attributes::template;
 use super::mechanism::{additional_key_outputs, mechanism};
-use super::{entry, out, slice};
+use super::{audited, out, slice};
 use crate::error::Error;
 use crate::mechanism::Params;
 use cryptoki_sys::*;
@@ -17,7 +17,7 @@ pub unsafe extern "C" fn C_GenerateKey(
     count: CK_ULONG,
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_GenerateKey", h, |m| {
         // SAFETY: NULL or valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism and template.
@@ -37,7 +37,7 @@ pub unsafe extern "C" fn C_WrapKey(
     p_wrapped: *mut CK_BYTE,
     pul_wrapped_len: *mut CK_ULONG,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_WrapKey", h, |m| {
         // SAFETY: NULL or a valid CK_ULONG.
         let len = unsafe { out(pul_wrapped_len) }?;
         // SAFETY: the caller's mechanism.
@@ -54,7 +54,8 @@ pub unsafe extern "C" fn C_WrapKey(
         // SAFETY: the caller's buffer holds *len >= wrapped.len() bytes.
         unsafe { super::slice_mut(p_wrapped, wrapped.len() as CK_ULONG) }?.copy_from_slice(&wrapped);
         *len = wrapped.len() as CK_ULONG;
-        Ok(())
+        // Key material left the token (wrapped): always recorded, naming the wrapped key.
+        m.audit_wrapped(h, key)
     })
 }
 
@@ -70,7 +71,7 @@ pub unsafe extern "C" fn C_UnwrapKey(
     count: CK_ULONG,
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_UnwrapKey", h, |m| {
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism, wrapped key and template.
@@ -94,7 +95,7 @@ pub unsafe extern "C" fn C_DeriveKey(
     count: CK_ULONG,
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_DeriveKey", h, |m| {
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism and template.
@@ -126,7 +127,7 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
     ph_public: *mut CK_OBJECT_HANDLE,
     ph_private: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_GenerateKeyPair", h, |m| {
         // SAFETY: NULL or valid out-pointers.
         let (pub_h, priv_h) = unsafe { (out(ph_public)?, out(ph_private)?) };
         // SAFETY: the caller's mechanism and templates.

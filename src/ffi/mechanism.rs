@@ -53,6 +53,7 @@ unsafe fn bytes(p: *const CK_BYTE, len: CK_ULONG) -> Result<Vec<u8>> {
 pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     // SAFETY: caller's contract.
     let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
+    crate::module::set_call_mechanism(m.mechanism);
     let entry = mechanism::lookup(m.mechanism).ok_or(Error::MechanismInvalid)?;
     // SAFETY: the parameter and its embedded buffers are the caller's, valid for the lengths
     // given, per this function's contract; every read below is bounded by those lengths.

@@ -77,6 +77,22 @@ pub(crate) fn entry(f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     })
 }
 
+/// As [`entry`], for a call the audit trail records (DESIGN §8): names the call for the
+/// engine's records, and records a failure on the session `h` (a wrong PIN is recorded where
+/// it is checked).
+pub(crate) fn audited(function: &'static str, h: CK_SESSION_HANDLE, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+    let _call = crate::module::enter_call(function);
+    entry(|m| {
+        let r = f(m);
+        if let Err(e) = &r
+            && !matches!(e, Error::PinIncorrect | Error::PinLocked | Error::BufferTooSmall)
+        {
+            m.audit_failure(h, e.rv());
+        }
+        r
+    })
+}
+
 fn instance() -> Result<Arc<Module>> {
     if FORKED.load(Ordering::Acquire) {
         return Err(Error::CryptokiNotInitialized);

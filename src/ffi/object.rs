@@ -1,7 +1,7 @@
 //! Object management functions (PKCS#11 3.2 §5.7).
 
 use super::attributes::{fill, template, types};
-use super::{entry, out, slice_mut};
+use super::{audited, entry, out, slice_mut};
 use crate::error::Error;
 use cryptoki_sys::*;
 
@@ -13,7 +13,7 @@ pub unsafe extern "C" fn C_CreateObject(
     count: CK_ULONG,
     ph_object: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_CreateObject", h_session, |m| {
         // SAFETY: NULL or a valid handle pointer.
         let h = unsafe { out(ph_object) }?;
         // SAFETY: caller's template.
@@ -32,7 +32,7 @@ pub unsafe extern "C" fn C_CopyObject(
     count: CK_ULONG,
     ph_new: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_CopyObject", h_session, |m| {
         // SAFETY: NULL or a valid handle pointer.
         let h = unsafe { out(ph_new) }?;
         // SAFETY: caller's template.
@@ -45,7 +45,7 @@ pub unsafe extern "C" fn C_CopyObject(
 /// §5.7 C_DestroyObject.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DestroyObject(h_session: CK_SESSION_HANDLE, h_object: CK_OBJECT_HANDLE) -> CK_RV {
-    entry(|m| m.destroy_object(h_session, h_object))
+    audited("C_DestroyObject", h_session, |m| m.destroy_object(h_session, h_object))
 }
 
 /// §5.7 C_GetObjectSize.
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn C_SetAttributeValue(
     p_template: *mut CK_ATTRIBUTE,
     count: CK_ULONG,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_SetAttributeValue", h_session, |m| {
         // SAFETY: caller's template.
         let t = unsafe { template(p_template, count) }?;
         m.set_attributes(h_session, h_object, &t)

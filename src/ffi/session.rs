@@ -2,7 +2,7 @@
 //! generation (§5.19).
 
 use super::slot::pin_arg;
-use super::{entry, out, slice, slice_mut};
+use super::{audited, entry, out, slice, slice_mut};
 use cryptoki_sys::*;
 use std::ffi::c_void;
 
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn C_Login(
     p_pin: *mut CK_UTF8CHAR,
     pin_len: CK_ULONG,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_Login", h_session, |m| {
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;
         m.login(h_session, user, &pin)
@@ -73,7 +73,7 @@ pub unsafe extern "C" fn C_LoginUser(
     p_username: *mut CK_UTF8CHAR,
     username_len: CK_ULONG,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_LoginUser", h_session, |m| {
         // SAFETY: caller's buffers.
         let (pin, _name) = unsafe { (pin_arg(p_pin, pin_len)?, slice(p_username, username_len)?) };
         m.login(h_session, user, &pin)

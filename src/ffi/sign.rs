@@ -6,6 +6,7 @@ use crate::mechanism::ops::MacDir;
 use cryptoki_sys::*;
 
 fn init(h: CK_SESSION_HANDLE, dir: MacDir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+    let _call = crate::module::enter_call(if dir == MacDir::Sign { "C_SignInit" } else { "C_VerifyInit" });
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
         let mech = unsafe { mechanism(p_mechanism) }?;

@@ -1,6 +1,6 @@
 //! Slot and token management functions (PKCS#11 3.2 §5.5).
 
-use super::{entry, out, padded, produce_array, slice};
+use super::{audited, entry, out, padded, produce_array, slice};
 use crate::error::Error;
 use crate::token::{MAX_PIN_LEN, MIN_PIN_LEN, Pin};
 use cryptoki_sys::*;
@@ -126,6 +126,7 @@ pub unsafe extern "C" fn C_InitToken(
     pin_len: CK_ULONG,
     p_label: *mut CK_UTF8CHAR,
 ) -> CK_RV {
+    let _call = crate::module::enter_call("C_InitToken");
     entry(|m| {
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;
@@ -138,7 +139,7 @@ pub unsafe extern "C" fn C_InitToken(
 /// §5.5 C_InitPIN.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_InitPIN(h_session: CK_SESSION_HANDLE, p_pin: *mut CK_UTF8CHAR, pin_len: CK_ULONG) -> CK_RV {
-    entry(|m| {
+    audited("C_InitPIN", h_session, |m| {
         // SAFETY: caller's PIN buffer.
         let pin = unsafe { pin_arg(p_pin, pin_len) }?;
         m.init_pin(h_session, &pin)
@@ -154,7 +155,7 @@ pub unsafe extern "C" fn C_SetPIN(
     p_new: *mut CK_UTF8CHAR,
     new_len: CK_ULONG,
 ) -> CK_RV {
-    entry(|m| {
+    audited("C_SetPIN", h_session, |m| {
         // SAFETY: caller's PIN buffers.
         let (old, new) = unsafe { (pin_arg(p_old, old_len)?, pin_arg(p_new, new_len)?) };
         m.set_pin(h_session, &old, &new)

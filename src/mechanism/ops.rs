@@ -170,6 +170,9 @@ impl Module {
                 return Err(Error::KeySizeRange);
             }
         }
+        if self.config.audit_crypto_operations {
+            self.audit_session_op(h, &obj)?;
+        }
         Ok((entry, obj))
     }
 

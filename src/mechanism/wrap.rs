@@ -195,7 +195,17 @@ fn bytes_attr(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attribute {
 
 /// The attributes a private key's PKCS#8 encoding stands for.
 fn private_material(der: &[u8], key_type: CK_KEY_TYPE) -> Result<Vec<Attribute>> {
-    let (kt, attrs) = match ec::parse_pkcs8(der)? {
+    let (kt, attrs) = key_material(ec::parse_pkcs8(der)?);
+    if kt != key_type {
+        return Err(Error::TemplateInconsistent);
+    }
+    Ok(attrs)
+}
+
+/// A parsed private key as its key type and PKCS#11 attributes (modulus, exponents and
+/// primes; or curve parameters and private value).
+pub fn key_material(key: Pkcs8Key) -> (CK_KEY_TYPE, Vec<Attribute>) {
+    match key {
         Pkcs8Key::Rsa(p) => {
             let mut v = vec![bytes_attr(CKA_MODULUS, &p.n), bytes_attr(CKA_PUBLIC_EXPONENT, &p.e)];
             for (ty, x) in [
@@ -228,11 +238,7 @@ fn private_material(der: &[u8], key_type: CK_KEY_TYPE) -> Result<Vec<Attribute>>
             CKK_EC_MONTGOMERY,
             vec![bytes_attr(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6e]), bytes_attr(CKA_VALUE, &d)],
         ),
-    };
-    if kt != key_type {
-        return Err(Error::TemplateInconsistent);
     }
-    Ok(attrs)
 }
 
 impl Module {
@@ -278,10 +284,18 @@ impl Module {
             return Err(Error::KeyNotWrappable);
         }
         let value = self.wrappable(&target)?;
-        wrapping_cipher(self, entry, m, &kek, true)?.one_shot(&value).map_err(|e| match e {
+        let wrapped = wrapping_cipher(self, entry, m, &kek, true)?.one_shot(&value).map_err(|e| match e {
             Error::DataLenRange => Error::KeySizeRange,
             other => other,
-        })
+        })?;
+        Ok(wrapped)
+    }
+
+    /// Records that the key `key` left the token wrapped (called once the caller has the
+    /// bytes, so that size queries are not recorded).
+    pub fn audit_wrapped(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let target = self.key_object(h, key)?;
+        self.audit_session_op(h, &target)
     }
 
     /// C_UnwrapKey: a new key from `wrapped`, described by `template` and the unwrapping

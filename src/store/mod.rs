@@ -1,12 +1,15 @@
 //! Persistent token storage (DESIGN §6): the [`Store`] trait, the sealing layer ([`seal`]) and
 //! the SQLite backend ([`sqlite`]). The on-disk format is described in `doc/STORAGE.md`.
 
+pub mod audit;
+pub mod backup;
 pub mod seal;
 pub mod sqlite;
 
 use crate::config::KdfParams;
 use crate::error::Result;
 use crate::object::Object;
+pub use audit::Event;
 pub use seal::Sealer;
 
 /// Row id of a token in the store.
@@ -62,26 +65,41 @@ pub trait Store: Send {
     /// One token.
     fn token(&self, id: TokenId) -> Result<Option<TokenRecord>>;
     /// Creates a token, or wipes and re-creates the one at `t.slot_id`.
-    fn put_token(&mut self, t: &NewToken) -> Result<TokenRecord>;
+    fn put_token(&mut self, t: &NewToken, audit: &Event) -> Result<TokenRecord>;
     /// True when the store cannot be written (read-only directory or file system).
     fn read_only(&self) -> bool {
         false
     }
     /// Counts a failed login before the PIN is checked; returns the new failure count.
     fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32>;
-    /// Clears the failure counter after a good PIN.
-    fn clear_failures(&mut self, id: TokenId, who: Who) -> Result<()>;
+    /// Clears the failure counter after a good PIN, recording the login.
+    fn clear_failures(&mut self, id: TokenId, who: Who, audit: Option<&Event>) -> Result<()>;
     /// Replaces a PIN's wrapping of the master key and clears its failure counter.
-    fn set_pin(&mut self, id: TokenId, who: Who, w: &PinWrap) -> Result<()>;
+    fn set_pin(&mut self, id: TokenId, who: Who, w: &PinWrap, audit: &Event) -> Result<()>;
     /// Stores a new object; returns its id.
-    fn insert_object(&mut self, token: TokenId, obj: &Object, sealer: Option<&Sealer>) -> Result<ObjectId>;
+    fn insert_object(
+        &mut self,
+        token: TokenId,
+        obj: &Object,
+        sealer: Option<&Sealer>,
+        audit: &Event,
+    ) -> Result<ObjectId>;
     /// Loads one object of `token`; `None` when it does not exist or is private and no
     /// sealer is given.
     fn load_object(&self, token: TokenId, id: ObjectId, sealer: Option<&Sealer>) -> Result<Option<Object>>;
     /// Replaces an object's attributes.
-    fn update_object(&mut self, token: TokenId, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()>;
+    fn update_object(
+        &mut self,
+        token: TokenId,
+        id: ObjectId,
+        obj: &Object,
+        sealer: Option<&Sealer>,
+        audit: &Event,
+    ) -> Result<()>;
     /// Deletes an object; false when it did not exist.
-    fn delete_object(&mut self, token: TokenId, id: ObjectId) -> Result<bool>;
+    fn delete_object(&mut self, token: TokenId, id: ObjectId, audit: &Event) -> Result<bool>;
+    /// Appends an audit record on its own (for events that change nothing else).
+    fn append_audit(&mut self, audit: &Event) -> Result<()>;
     /// Candidate objects for a search: narrowed by an indexed attribute or the class when the
     /// template has one; private objects only with a sealer. The caller filters exactly.
     fn candidates(

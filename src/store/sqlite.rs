@@ -1,6 +1,7 @@
 //! The SQLite backend: one database file (`oxihsm.db`) in the token directory, WAL mode,
 //! a busy timeout so several processes share it, and one transaction per change.
 
+use super::audit::{self, Event};
 use super::seal::{Sealer, public_digest};
 use super::{NewToken, ObjectId, PinWrap, Store, TokenId, TokenRecord, Who};
 use crate::config::KdfParams;
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Current schema version; [`migrate`] brings older files forward.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Attributes with an index entry, so C_FindObjects by them does not scan the token.
 pub const INDEXED: &[CK_ATTRIBUTE_TYPE] = &[CKA_LABEL, CKA_ID, CKA_UNIQUE_ID];
@@ -156,6 +157,9 @@ pub fn migrate(conn: &Connection) -> Result<()> {
         if v < 1 {
             conn.execute_batch(SCHEMA_V1)?;
         }
+        if v < 2 {
+            conn.execute_batch(audit::SCHEMA)?;
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(())
     })();
@@ -289,7 +293,7 @@ impl Store for SqliteStore {
         Ok(st.query_row([id], token_row).optional()?)
     }
 
-    fn put_token(&mut self, t: &NewToken) -> Result<TokenRecord> {
+    fn put_token(&mut self, t: &NewToken, ev: &Event) -> Result<TokenRecord> {
         let tx = self.tx()?;
         // Re-initialisation wipes: the old row and (by cascade) its objects go; the slot stays.
         tx.execute("DELETE FROM tokens WHERE slot_id = ?1", [t.slot_id as i64])?;
@@ -311,6 +315,7 @@ impl Store for SqliteStore {
         )?;
         let id = tx.last_insert_rowid();
         let rec = tx.query_row(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"), [id], token_row)?;
+        audit::append(&tx, ev)?;
         tx.commit()?;
         Ok(rec)
     }
@@ -335,34 +340,43 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
-    fn clear_failures(&mut self, id: TokenId, who: Who) -> Result<()> {
+    fn clear_failures(&mut self, id: TokenId, who: Who, ev: Option<&Event>) -> Result<()> {
         let (col, _, _) = who_cols(who);
         if self.read_only {
             return Ok(());
         }
-        self.conn.execute(&format!("UPDATE tokens SET {col} = 0 WHERE id = ?1 AND {col} != 0"), [id])?;
+        let tx = self.tx()?;
+        tx.execute(&format!("UPDATE tokens SET {col} = 0 WHERE id = ?1 AND {col} != 0"), [id])?;
+        if let Some(ev) = ev {
+            audit::append(&tx, ev)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
-    fn set_pin(&mut self, id: TokenId, who: Who, w: &PinWrap) -> Result<()> {
+    fn set_pin(&mut self, id: TokenId, who: Who, w: &PinWrap, ev: &Event) -> Result<()> {
         let (col, salt, wrapped) = who_cols(who);
-        let n = self.conn.execute(
+        let tx = self.tx()?;
+        let n = tx.execute(
             &format!("UPDATE tokens SET {salt} = ?1, {wrapped} = ?2, {col} = 0 WHERE id = ?3"),
             params![w.salt, w.wrapped, id],
         )?;
         if n != 1 {
             return Err(Error::TokenNotRecognized);
         }
+        audit::append(&tx, ev)?;
+        tx.commit()?;
         Ok(())
     }
 
-    fn insert_object(&mut self, token: TokenId, obj: &Object, sealer: Option<&Sealer>) -> Result<ObjectId> {
+    fn insert_object(&mut self, token: TokenId, obj: &Object, sealer: Option<&Sealer>, ev: &Event) -> Result<ObjectId> {
         let rec = encode_record(obj, sealer)?;
         let tx = self.tx()?;
         tx.prepare_cached("INSERT INTO objects(token_id, uid, class, private, attrs) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![token, obj.unique_id(), obj.class() as i64, obj.is_private(), rec])?;
         let id = tx.last_insert_rowid();
         write_index(&tx, id, obj, sealer)?;
+        audit::append(&tx, ev)?;
         tx.commit()?;
         Ok(id)
     }
@@ -379,7 +393,14 @@ impl Store for SqliteStore {
         }
     }
 
-    fn update_object(&mut self, token: TokenId, id: ObjectId, obj: &Object, sealer: Option<&Sealer>) -> Result<()> {
+    fn update_object(
+        &mut self,
+        token: TokenId,
+        id: ObjectId,
+        obj: &Object,
+        sealer: Option<&Sealer>,
+        ev: &Event,
+    ) -> Result<()> {
         let rec = encode_record(obj, sealer)?;
         let tx = self.tx()?;
         let n = tx.execute(
@@ -390,13 +411,30 @@ impl Store for SqliteStore {
             return Err(Error::ObjectHandleInvalid);
         }
         write_index(&tx, id, obj, sealer)?;
+        audit::append(&tx, ev)?;
         tx.commit()?;
         Ok(())
     }
 
-    fn delete_object(&mut self, token: TokenId, id: ObjectId) -> Result<bool> {
-        let n = self.conn.execute("DELETE FROM objects WHERE id = ?1 AND token_id = ?2", params![id, token])?;
+    fn delete_object(&mut self, token: TokenId, id: ObjectId, ev: &Event) -> Result<bool> {
+        let tx = self.tx()?;
+        let n = tx.execute("DELETE FROM objects WHERE id = ?1 AND token_id = ?2", params![id, token])?;
+        if n == 1 {
+            audit::append(&tx, ev)?;
+            tx.commit()?;
+        }
         Ok(n == 1)
+    }
+
+    fn append_audit(&mut self, ev: &Event) -> Result<()> {
+        if self.read_only {
+            // Nothing can be recorded on a read-only store; nothing can change there either.
+            return Ok(());
+        }
+        let tx = self.tx()?;
+        audit::append(&tx, ev)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn candidates(&self, token: TokenId, template: &[Attribute], sealer: Option<&Sealer>) -> Result<Vec<ObjectId>> {

@@ -149,7 +149,10 @@ impl Module {
 
     /// Checks `pin` for `who` against the stored wrapping, counting the attempt first so that
     /// a crash mid-check still counts it. Returns the master key.
-    pub(crate) fn verify_pin(&self, t: &TokenRecord, who: Who, pin: &[u8]) -> Result<SecretKey256> {
+    ///
+    /// A wrong PIN is always recorded in the audit trail; a right one only when `login` (a
+    /// PIN change or re-initialisation records itself).
+    pub(crate) fn verify_pin(&self, t: &TokenRecord, who: Who, pin: &[u8], login: bool) -> Result<SecretKey256> {
         let (failures, wrap) = match who {
             Who::So => (t.so_failures, Some(&t.so)),
             Who::User => (t.user_failures, t.user.as_ref()),
@@ -158,17 +161,23 @@ impl Module {
         if failures >= t.max_failures {
             return Err(Error::PinLocked);
         }
+        let user = Some(if who == Who::So { UserKind::So } else { UserKind::User });
         let n = self.store().count_failure(t.id, who)?;
         if n > t.max_failures {
+            self.audit(&self.audit_event(t.id, user, None, CKR_PIN_LOCKED))?;
             return Err(Error::PinLocked);
         }
         let kek = crypto::pin_kek(pin, &wrap.salt, t.kdf)?;
         match crypto::open(&kek, &mk_wrap_aad(&t.uuid, who == Who::So), &wrap.wrapped) {
             Ok(mk) => {
-                self.store().clear_failures(t.id, who)?;
+                let ev = login.then(|| self.audit_event(t.id, user, None, CKR_OK));
+                self.store().clear_failures(t.id, who, ev.as_ref())?;
                 SecretKey256::from_slice(&mk)
             }
-            Err(_) => Err(Error::PinIncorrect),
+            Err(_) => {
+                self.audit(&self.audit_event(t.id, user, None, CKR_PIN_INCORRECT))?;
+                Err(Error::PinIncorrect)
+            }
         }
     }
 
@@ -189,7 +198,7 @@ impl Module {
             if self.state().sessions_on(t.id).next().is_some() {
                 return Err(Error::SessionExists);
             }
-            drop(self.verify_pin(t, Who::So, so_pin)?);
+            drop(self.verify_pin(t, Who::So, so_pin, false)?);
         }
         let mk = SecretKey256::random()?;
         let mut uuid = [0u8; 16];
@@ -202,7 +211,15 @@ impl Module {
         let so = wrap_mk(&mk, so_pin, &uuid, kdf, true)?;
         let new =
             NewToken { slot_id: slot as u64, uuid, label, serial, kdf, so, max_failures: self.config.max_pin_failures };
-        self.store().put_token(&new)?;
+        let ev = crate::store::Event {
+            slot_id: Some(slot as u64),
+            serial: Some(new.serial.clone()),
+            user: Some("so"),
+            function: "C_InitToken",
+            result: CKR_OK,
+            ..Default::default()
+        };
+        self.store().put_token(&new, &ev)?;
         if let Some(t) = old {
             self.state().logins.remove(&t.id);
         }
@@ -223,7 +240,8 @@ impl Module {
         pin_len_ok(pin)?;
         let t = self.token_record(token)?;
         let w = wrap_mk(sealer.master_key(), pin, &t.uuid, t.kdf, false)?;
-        self.store().set_pin(token, Who::User, &w)
+        let ev = self.audit_event(token, Some(UserKind::So), None, CKR_OK);
+        self.store().set_pin(token, Who::User, &w, &ev)
     }
 
     /// C_SetPIN: changes the PIN of the logged-in user, or the user PIN when not logged in.
@@ -242,9 +260,11 @@ impl Module {
         };
         pin_len_ok(new)?;
         let t = self.token_record(token)?;
-        let mk = self.verify_pin(&t, who, old)?;
+        let mk = self.verify_pin(&t, who, old, false)?;
         let w = wrap_mk(&mk, new, &t.uuid, t.kdf, who == Who::So)?;
-        self.store().set_pin(token, who, &w)
+        let user = if who == Who::So { UserKind::So } else { UserKind::User };
+        let ev = self.audit_event(token, Some(user), None, CKR_OK);
+        self.store().set_pin(token, who, &w, &ev)
     }
 
     /// Builds the in-memory sealer for a token once a PIN has opened its master key.

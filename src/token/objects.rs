@@ -30,6 +30,10 @@ impl Ctx {
         self.login.as_ref().map(|l| &*l.sealer)
     }
 
+    fn user_kind(&self) -> Option<UserKind> {
+        self.login.as_ref().map(|l| l.user)
+    }
+
     fn user_sealer(&self) -> Option<&Sealer> {
         self.login.as_ref().filter(|l| l.user == UserKind::User).map(|l| &*l.sealer)
     }
@@ -89,9 +93,13 @@ impl Module {
     }
 
     fn insert(&self, h: CK_SESSION_HANDLE, c: &Ctx, obj: Object) -> Result<CK_OBJECT_HANDLE> {
+        let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
         if obj.is_token() {
-            let id = self.store().insert_object(c.token, &obj, c.sealer())?;
+            let id = self.store().insert_object(c.token, &obj, c.sealer(), &ev)?;
             return Ok(id as CK_OBJECT_HANDLE);
+        }
+        if self.config.audit_session_objects {
+            self.audit(&ev)?;
         }
         let mut st = self.state();
         st.session(h)?;
@@ -164,11 +172,15 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         self.state().key_cache.remove(obj.unique_id());
+        let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
         if handle >= SESSION_OBJECT_BASE {
+            if self.config.audit_session_objects {
+                self.audit(&ev)?;
+            }
             self.state().session_objects.remove(&handle);
             return Ok(());
         }
-        if self.store().delete_object(c.token, handle as i64)? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
+        if self.store().delete_object(c.token, handle as i64, &ev)? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
     }
 
     /// C_GetObjectSize.
@@ -204,13 +216,17 @@ impl Module {
             return Err(Error::SessionReadOnly);
         }
         let new = policy::set_attributes(&obj, template, self.actor(&c))?;
+        let ev = self.audit_event(c.token, c.user_kind(), Some(&new), CKR_OK);
         if handle >= SESSION_OBJECT_BASE {
+            if self.config.audit_session_objects {
+                self.audit(&ev)?;
+            }
             let mut st = self.state();
             let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
             o.obj = new;
             return Ok(());
         }
-        self.store().update_object(c.token, handle as i64, &new, c.sealer())
+        self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev)
     }
 
     /// C_FindObjectsInit: takes a snapshot of the matching handles.

@@ -143,7 +143,7 @@ impl Module {
                     drop(st);
                     return self.context_authenticate(h, || {
                         let t = self.token_record(token)?;
-                        self.verify_pin(&t, Who::User, pin).map(drop)
+                        self.verify_pin(&t, Who::User, pin, true).map(drop)
                     });
                 }
                 _ => return Err(Error::UserTypeInvalid),
@@ -161,7 +161,7 @@ impl Module {
         let (token, kind) = token;
         let t = self.token_record(token)?;
         let who = if kind == UserKind::So { Who::So } else { Who::User };
-        let mk = self.verify_pin(&t, who, pin)?;
+        let mk = self.verify_pin(&t, who, pin, true)?;
         let sealer = Arc::new(Module::sealer(&t, mk)?);
         let mut st = self.state();
         if st.login(token).is_some() {

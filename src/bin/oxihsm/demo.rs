@@ -14,7 +14,7 @@ const LABEL: &str = "oxihsm-demo";
 const SO_PIN: &str = "demo-so-pin";
 const USER_PIN: &str = "demo-user-pin";
 
-type Result<T> = std::result::Result<T, String>;
+use crate::Result;
 
 fn ck<T>(what: &str, r: cryptoki::error::Result<T>) -> Result<T> {
     r.map_err(|e| format!("{what}: {e}"))
@@ -30,15 +30,8 @@ fn module_path() -> Result<PathBuf> {
     Ok(lib)
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let mut dir = PathBuf::from("oxihsm-demo");
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--dir" => dir = PathBuf::from(it.next().ok_or("--dir needs a directory")?),
-            other => return Err(format!("demo: unknown option {other}")),
-        }
-    }
+pub fn run(dir: &Path) -> Result<()> {
+    let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
     let conf = dir.join("oxihsm.toml");

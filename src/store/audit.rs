@@ -1,0 +1,212 @@
+//! The audit trail (DESIGN §8): one hash-chained table in the store.
+//!
+//! Record `n` carries `hash(n) = SHA-256("oxihsm audit v1" ‖ n ‖ fields ‖ hash(n-1))` (the
+//! first record chains from 32 zero bytes), and the `audit_head` row holds the newest record's
+//! number and hash, updated in the same transaction. [`verify`] walks the chain and reports
+//! the first record that does not fit: an edited record breaks its own hash, a deleted or
+//! reordered one breaks the next record's link, and a deleted tail no longer matches the head.
+//!
+//! A record never holds a secret: no PIN, no key value, and no label of a private object (the
+//! store does not reveal those either); objects are named by CKA_UNIQUE_ID.
+
+use crate::crypto::sha256;
+use crate::error::Result;
+use cryptoki_sys::CK_RV;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub const SCHEMA: &str = "
+CREATE TABLE audit(
+  seq INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  pid INTEGER NOT NULL,
+  slot_id INTEGER,
+  serial TEXT,
+  user TEXT,
+  function TEXT NOT NULL,
+  mechanism INTEGER,
+  object_uid TEXT,
+  label TEXT,
+  result INTEGER NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE TABLE audit_head(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash BLOB NOT NULL
+);
+";
+
+/// What happened, as the engine describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    pub slot_id: Option<u64>,
+    pub serial: Option<String>,
+    /// "so", "user" or none.
+    pub user: Option<&'static str>,
+    pub function: &'static str,
+    pub mechanism: Option<u64>,
+    pub object_uid: Option<String>,
+    /// Only for public objects.
+    pub label: Option<String>,
+    pub result: CK_RV,
+}
+
+/// A stored record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Record {
+    pub seq: i64,
+    pub time_ms: i64,
+    pub pid: i64,
+    pub slot_id: Option<i64>,
+    pub serial: Option<String>,
+    pub user: Option<String>,
+    pub function: String,
+    pub mechanism: Option<i64>,
+    pub object_uid: Option<String>,
+    pub label: Option<String>,
+    pub result: i64,
+    #[serde(serialize_with = "hex")]
+    pub hash: Vec<u8>,
+}
+
+fn hex<S: serde::Serializer>(b: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+fn field(out: &mut Vec<u8>, v: Option<&[u8]>) {
+    match v {
+        None => out.push(0),
+        Some(b) => {
+            out.push(1);
+            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// The chained hash of a record's fields after `prev`.
+pub fn chain_hash(r: &Record, prev: &[u8]) -> [u8; 32] {
+    let mut m = Vec::with_capacity(128);
+    m.extend_from_slice(&r.seq.to_le_bytes());
+    m.extend_from_slice(&r.time_ms.to_le_bytes());
+    m.extend_from_slice(&r.pid.to_le_bytes());
+    field(&mut m, r.slot_id.map(|v| v.to_le_bytes()).as_ref().map(|b| &b[..]));
+    field(&mut m, r.serial.as_deref().map(str::as_bytes));
+    field(&mut m, r.user.as_deref().map(str::as_bytes));
+    field(&mut m, Some(r.function.as_bytes()));
+    field(&mut m, r.mechanism.map(|v| v.to_le_bytes()).as_ref().map(|b| &b[..]));
+    field(&mut m, r.object_uid.as_deref().map(str::as_bytes));
+    field(&mut m, r.label.as_deref().map(str::as_bytes));
+    m.extend_from_slice(&r.result.to_le_bytes());
+    sha256(&[b"oxihsm audit v1", &m, prev])
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Appends `e` inside the caller's write transaction.
+pub fn append(conn: &Connection, e: &Event) -> Result<()> {
+    let head: Option<(i64, Vec<u8>)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (last, prev) = head.unwrap_or((0, vec![0u8; 32]));
+    let mut r = Record {
+        seq: last + 1,
+        time_ms: now_ms(),
+        pid: std::process::id() as i64,
+        slot_id: e.slot_id.map(|s| s as i64),
+        serial: e.serial.clone(),
+        user: e.user.map(String::from),
+        function: e.function.to_string(),
+        mechanism: e.mechanism.map(|m| m as i64),
+        object_uid: e.object_uid.clone(),
+        label: e.label.clone(),
+        result: e.result as i64,
+        hash: Vec::new(),
+    };
+    r.hash = chain_hash(&r, &prev).to_vec();
+    conn.prepare_cached(
+        "INSERT INTO audit(seq, time_ms, pid, slot_id, serial, user, function, mechanism, object_uid, label, result, hash) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+    )?
+    .execute(params![
+        r.seq,
+        r.time_ms,
+        r.pid,
+        r.slot_id,
+        r.serial,
+        r.user,
+        r.function,
+        r.mechanism,
+        r.object_uid,
+        r.label,
+        r.result,
+        r.hash
+    ])?;
+    conn.prepare_cached("INSERT OR REPLACE INTO audit_head(id, seq, hash) VALUES (1, ?1, ?2)")?
+        .execute(params![r.seq, r.hash])?;
+    Ok(())
+}
+
+/// Every record, oldest first.
+pub fn records(conn: &Connection) -> Result<Vec<Record>> {
+    let mut st = conn.prepare(
+        "SELECT seq, time_ms, pid, slot_id, serial, user, function, mechanism, object_uid, label, result, hash \
+         FROM audit ORDER BY rowid",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(Record {
+            seq: r.get(0)?,
+            time_ms: r.get(1)?,
+            pid: r.get(2)?,
+            slot_id: r.get(3)?,
+            serial: r.get(4)?,
+            user: r.get(5)?,
+            function: r.get(6)?,
+            mechanism: r.get(7)?,
+            object_uid: r.get(8)?,
+            label: r.get(9)?,
+            result: r.get(10)?,
+            hash: r.get(11)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The chain holds: this many records.
+    Intact(usize),
+    /// The first record (by position, 1-based, and its stored seq) that does not fit, and why.
+    Broken { position: usize, seq: Option<i64>, reason: String },
+}
+
+/// Walks the chain in storage order.
+pub fn verify(conn: &Connection) -> Result<Verdict> {
+    let recs = records(conn)?;
+    let mut prev = vec![0u8; 32];
+    for (i, r) in recs.iter().enumerate() {
+        let broken = |reason: &str| Verdict::Broken { position: i + 1, seq: Some(r.seq), reason: reason.into() };
+        if r.seq != i as i64 + 1 {
+            return Ok(broken(&format!("expected record {} here (a record was deleted or moved)", i + 1)));
+        }
+        if chain_hash(r, &prev)[..] != r.hash[..] {
+            return Ok(broken("its hash does not match its contents and the previous record (edited)"));
+        }
+        prev = r.hash.clone();
+    }
+    let head: Option<(i64, Vec<u8>)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match head {
+        None if recs.is_empty() => Ok(Verdict::Intact(0)),
+        Some((seq, hash)) if seq == recs.len() as i64 && hash == prev => Ok(Verdict::Intact(recs.len())),
+        _ => Ok(Verdict::Broken {
+            position: recs.len() + 1,
+            seq: None,
+            reason: "the newest records are missing (the trail ends before its recorded head)".into(),
+        }),
+    }
+}

@@ -1,0 +1,227 @@
+//! The audit trail (DESIGN §8, issue 7): logins (good and bad), PIN changes, token
+//! initialisation and key-management calls leave hash-chained records, with no secret in
+//! them; `oxihsm audit verify` finds the first bad record after an edit, a deletion, a
+//! reordering or a truncation.
+
+mod common;
+use common::*;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use oxihsm::store::audit::{self, Verdict};
+use std::process::Command;
+
+fn records(h: &Harness) -> Vec<audit::Record> {
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    audit::records(&db).unwrap()
+}
+
+fn verify(h: &Harness) -> Verdict {
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    audit::verify(&db).unwrap()
+}
+
+fn cli_verify(h: &Harness) -> (bool, String) {
+    let out = Command::new(built_cli()).args(["audit", "verify"]).envs(h.env()).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A token with a known history; returns the harness.
+fn history() -> Harness {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "audited");
+    let s = p.open_rw_session(slot).unwrap();
+    assert!(s.login(UserType::User, Some(&AuthPin::new("9999".into()))).is_err());
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    let data = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(b"public-note".to_vec()),
+            Attribute::Value(b"not secret".to_vec()),
+        ])
+        .unwrap();
+    s.create_object(&[
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Label(b"private-label-XYZ".to_vec()),
+    ])
+    .unwrap();
+    let kek = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::Token(true), Attribute::ValueLen(32.into()), Attribute::Wrap(true), Attribute::Unwrap(true)],
+        )
+        .unwrap();
+    let key = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(cryptoki::object::KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Extractable(true),
+            Attribute::Value(b"KEYVALUE-must-not-appear-0123456".to_vec()),
+        ])
+        .unwrap();
+    s.wrap_key(&Mechanism::AesKeyWrap, kek, key).unwrap();
+    s.update_attributes(data, &[Attribute::Label(b"renamed-note".to_vec())]).unwrap();
+    // A failed key-management call is recorded with its code.
+    assert!(s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(7.into())]).is_err());
+    s.destroy_object(data).unwrap();
+    s.set_pin(&AuthPin::new(USER_PIN.into()), &AuthPin::new("5678".into())).unwrap();
+    drop(s);
+    p.finalize().unwrap();
+    h
+}
+
+#[test]
+fn records_every_login_and_key_management_call() {
+    let h = history();
+    let recs = records(&h);
+    let calls: Vec<(&str, i64)> = recs.iter().map(|r| (r.function.as_str(), r.result)).collect();
+    use cryptoki_sys::*;
+    let ok = CKR_OK as i64;
+    assert_eq!(
+        calls,
+        vec![
+            ("C_InitToken", ok),
+            ("C_Login", ok),
+            ("C_InitPIN", ok),
+            ("C_Login", CKR_PIN_INCORRECT as i64),
+            ("C_Login", ok),
+            ("C_CreateObject", ok),
+            ("C_CreateObject", ok),
+            ("C_GenerateKey", ok),
+            ("C_CreateObject", ok),
+            ("C_WrapKey", ok),
+            ("C_SetAttributeValue", ok),
+            ("C_GenerateKey", CKR_ATTRIBUTE_VALUE_INVALID as i64),
+            ("C_DestroyObject", ok),
+            ("C_SetPIN", ok),
+        ],
+        "{recs:#?}"
+    );
+    // Who, where, what: users, slots, mechanisms, objects, public labels only.
+    assert_eq!(recs[1].user.as_deref(), Some("so"));
+    assert_eq!(recs[4].user.as_deref(), Some("user"));
+    assert!(recs.iter().all(|r| r.slot_id == Some(0) && r.serial.as_ref().is_some_and(|s| s.len() == 16)));
+    assert!(recs.iter().all(|r| r.pid == std::process::id() as i64 && r.time_ms > 1_700_000_000_000));
+    assert_eq!(recs[5].label.as_deref(), Some("public-note"));
+    assert_eq!(recs[6].label, None, "a private object's label is not written in clear");
+    assert!(recs[6].object_uid.as_ref().is_some_and(|u| u.len() == 32));
+    assert_eq!(recs[7].mechanism, Some(cryptoki_sys::CKM_AES_KEY_GEN as i64));
+    assert_eq!(recs[9].mechanism, Some(cryptoki_sys::CKM_AES_KEY_WRAP as i64));
+    assert_eq!(recs[9].object_uid, recs[8].object_uid, "the wrap names the wrapped key");
+    assert_eq!(recs[10].label.as_deref(), Some("renamed-note"));
+    // No secret anywhere in the trail.
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    let dump: String = db
+        .prepare("SELECT quote(time_ms)||quote(pid)||quote(slot_id)||quote(serial)||quote(user)||quote(function)||quote(mechanism)||quote(object_uid)||quote(label)||quote(result) FROM audit")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for secret in [USER_PIN, "9999", "5678", SO_PIN, "KEYVALUE", "private-label-XYZ"] {
+        assert!(!dump.contains(secret), "{secret:?} appears in the audit trail");
+    }
+    assert_eq!(verify(&h), Verdict::Intact(recs.len()));
+    let (ok, text) = cli_verify(&h);
+    assert!(ok && text.contains(&format!("{} records", recs.len())), "{text}");
+    // Export (JSON lines) and show (text and JSON) through the CLI.
+    let file = h.dir.path().join("trail.jsonl");
+    let out = Command::new(built_cli()).args(["audit", "export", "--out"]).arg(&file).envs(h.env()).output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), recs.len());
+    assert_eq!(lines[3]["function"], "C_Login");
+    assert_eq!(lines[3]["result"], cryptoki_sys::CKR_PIN_INCORRECT as i64);
+    let out = Command::new(built_cli()).args(["audit", "show", "--last", "3"]).envs(h.env()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("C_SetPIN") && text.contains("CKR_OK"), "{text}");
+    let out = Command::new(built_cli()).args(["--json", "audit", "show"]).envs(h.env()).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), recs.len());
+}
+
+#[test]
+fn verify_finds_the_first_bad_record_after_tampering() {
+    let h = history();
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    let n = records(&h).len();
+    let save = |db: &rusqlite::Connection| db.execute_batch("CREATE TEMP TABLE saved AS SELECT * FROM audit").unwrap();
+    let restore = |db: &rusqlite::Connection| {
+        db.execute_batch("DELETE FROM audit; INSERT INTO audit SELECT * FROM saved; DROP TABLE saved").unwrap()
+    };
+    let expect_broken_at = |want: usize, what: &str| {
+        match verify(&h) {
+            Verdict::Broken { position, .. } => assert_eq!(position, want, "{what}"),
+            other => panic!("{what}: not detected: {other:?}"),
+        }
+        let (ok, text) = cli_verify(&h);
+        assert!(!ok, "{what}: the CLI must fail: {text}");
+        assert!(text.contains(&format!("record {want}")), "{what}: {text}");
+    };
+
+    // An edit: a failed login turned into a success.
+    save(&db);
+    db.execute("UPDATE audit SET result = 0 WHERE seq = 4", []).unwrap();
+    expect_broken_at(4, "edit");
+    restore(&db);
+    assert_eq!(verify(&h), Verdict::Intact(n));
+
+    // A deletion in the middle.
+    save(&db);
+    db.execute("DELETE FROM audit WHERE seq = 6", []).unwrap();
+    expect_broken_at(6, "deletion");
+    restore(&db);
+
+    // A reordering: records 7 and 8 swap places (their contents swap, numbers kept).
+    save(&db);
+    db.execute_batch(
+        "UPDATE audit SET seq = -7 WHERE seq = 7; UPDATE audit SET seq = 7 WHERE seq = 8; UPDATE audit SET seq = 8 WHERE seq = -7;",
+    )
+    .unwrap();
+    expect_broken_at(7, "reordering");
+    restore(&db);
+
+    // A truncation: the newest record removed.
+    save(&db);
+    db.execute("DELETE FROM audit WHERE seq = ?1", [n as i64]).unwrap();
+    expect_broken_at(n, "truncation");
+    restore(&db);
+    assert_eq!(verify(&h), Verdict::Intact(n));
+    let (ok, text) = cli_verify(&h);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn crypto_operations_are_audited_when_configured() {
+    let h = Harness::with_config("audit_crypto_operations = true\naudit_session_objects = true");
+    let p = h.ctx();
+    let slot = init_token(&p, "crypto-audit");
+    let s = user_session(&p, slot);
+    let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Encrypt(true)]).unwrap();
+    s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
+    s.destroy_object(k).unwrap();
+    drop(s);
+    p.finalize().unwrap();
+    let f: Vec<String> = records(&h).into_iter().map(|r| r.function).collect();
+    let tail: Vec<&str> = f.iter().rev().take(3).rev().map(String::as_str).collect();
+    assert_eq!(tail, ["C_GenerateKey", "C_EncryptInit", "C_DestroyObject"], "{f:?}");
+
+    // Off by default: session objects and crypto operations leave no record.
+    let h2 = Harness::new();
+    let p = h2.ctx();
+    let slot = init_token(&p, "quiet");
+    let s = user_session(&p, slot);
+    let before = records(&h2).len();
+    let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Encrypt(true)]).unwrap();
+    s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
+    assert_eq!(records(&h2).len(), before);
+}

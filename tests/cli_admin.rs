@@ -1,0 +1,330 @@
+//! The `oxihsm` admin CLI (issue 7), run as a user would: token and PIN commands, key
+//! generation, import of keys and certificates made by OpenSSL, public key export checked by
+//! OpenSSL, objects with their RFC 7512 URIs, deletion by URI, backup and restore, `--json`,
+//! and errors that name the CKR code.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Cli<'a> {
+    h: &'a Harness,
+}
+
+impl Cli<'_> {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(built_cli());
+        c.args(args).envs(self.h.env()).env("OXIHSM_MODULE", &self.h.lib).env("PIN", "1234").env("SOPIN", "12345678");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "oxihsm {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "oxihsm {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&a)).expect("JSON output")
+    }
+}
+
+const PIN: &str = "--pin-source=env:PIN";
+const SO: &str = "--so-pin-source=env:SOPIN";
+
+fn openssl(args: &[&str], dir: &Path) -> String {
+    run_ok(tool("openssl").args(args).current_dir(dir))
+}
+
+#[test]
+fn tokens_pins_and_errors() {
+    let h = Harness::new();
+    let cli = Cli { h: &h };
+    let out = cli.ok(&["init-token", "--free", "--label", "alpha", SO, PIN]);
+    assert!(out.contains("initialized in slot 0"), "{out}");
+    cli.ok(&["init-token", "--free", "--label", "beta", SO, PIN]);
+    let slots = cli.json(&["slots"]);
+    let list = slots.as_array().unwrap();
+    assert_eq!(list.len(), 3, "two tokens and the free slot: {slots}");
+    assert_eq!(list[0]["label"], "alpha");
+    assert_eq!(list[1]["label"], "beta");
+    assert_eq!(list[2]["initialized"], false);
+    let text = cli.ok(&["slots"]);
+    assert!(text.contains("Token label:   beta") && text.contains("not initialised (free)"), "{text}");
+
+    // A wrong PIN: the CKR code and what to do.
+    let err = cli.fails(&["objects", "--token", "alpha", "--pin-source=value:9999"]);
+    assert!(err.contains("CKR_PIN_INCORRECT") && err.contains("PIN is wrong"), "{err}");
+    // PIN change, then the old PIN no longer works and the new one does.
+    cli.cmd(&["set-pin", "--token", "alpha", PIN, "--new-pin-source=env:NEWPIN"])
+        .env("NEWPIN", "5555")
+        .status()
+        .unwrap();
+    let err = cli.fails(&["objects", "--token", "alpha", PIN]);
+    assert!(err.contains("CKR_PIN_INCORRECT"), "{err}");
+    cli.ok(&["objects", "--token", "alpha", "--pin-source=value:5555"]);
+    // The SO resets it.
+    cli.ok(&["init-pin", "--token", "alpha", SO, PIN]);
+    cli.ok(&["objects", "--token", "alpha", PIN]);
+    // PIN from a file (trailing newline ignored).
+    let f = h.dir.path().join("pin.txt");
+    std::fs::write(&f, "1234\n").unwrap();
+    cli.ok(&["objects", "--token", "alpha", &format!("--pin-source=file:{}", f.display())]);
+    // No terminal and no source: a clear error, not a hang.
+    let err = cli.cmd(&["objects", "--token", "alpha"]).stdin(std::process::Stdio::null()).output().unwrap();
+    assert!(!err.status.success());
+    // Unknown token, ambiguous selection, bad arguments.
+    assert!(cli.fails(&["objects", "--token", "nope", PIN]).contains("no initialised token matches"));
+    assert!(cli.fails(&["objects", PIN]).contains("2 tokens match"));
+    assert_eq!(cli.run(&["keygen", "--token", "alpha"]).status.code(), Some(2), "clap usage errors exit 2");
+    // config show names the store.
+    let c = cli.json(&["config", "show"]);
+    assert_eq!(c["token_dir"], h.token_dir.to_str().unwrap());
+    assert!(cli.ok(&["--help"]).contains("export-pub"));
+    assert!(cli.ok(&["keygen", "--help"]).contains("--extractable"));
+}
+
+#[test]
+fn keygen_objects_export_delete() {
+    let h = Harness::new();
+    let cli = Cli { h: &h };
+    cli.ok(&["init-token", "--free", "--label", "keys", SO, PIN]);
+    for (kind, extra) in [
+        ("aes", vec![]),
+        ("generic", vec!["--bits", "512"]),
+        ("rsa", vec![]),
+        ("ec", vec!["--curve", "p256"]),
+        ("ec", vec!["--curve", "p384"]),
+        ("ec", vec!["--curve", "p521"]),
+        ("ed25519", vec![]),
+    ] {
+        let label = format!("{kind}-{}", extra.last().unwrap_or(&"key"));
+        let mut a = vec!["keygen", "--token", "keys", PIN, "--type", kind, "--label", &label, "--id", "a1b2"];
+        a.extend(extra.iter().copied());
+        let out = cli.ok(&a);
+        assert!(out.contains(&format!("object={label}")), "{out}");
+    }
+    let objs = cli.json(&["objects", "--token", "keys", PIN]);
+    let list = objs.as_array().unwrap();
+    // 2 secret keys + 5 key pairs.
+    assert_eq!(list.len(), 12, "{objs}");
+    for o in list {
+        let uri = o["uri"].as_str().unwrap();
+        assert!(uri.starts_with("pkcs11:") && uri.contains("token=keys") && uri.contains("id=%A1%B2"), "{uri}");
+    }
+    // The generated keys honour their flags: sensitive, not extractable.
+    let p = h.ctx();
+    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    let aes = s.find_objects(&[cryptoki::object::Attribute::Label(b"aes-key".to_vec())]).unwrap()[0];
+    let flags = s
+        .get_attributes(
+            aes,
+            &[cryptoki::object::AttributeType::Sensitive, cryptoki::object::AttributeType::Extractable],
+        )
+        .unwrap();
+    assert_eq!(
+        flags,
+        vec![cryptoki::object::Attribute::Sensitive(true), cryptoki::object::Attribute::Extractable(false)]
+    );
+    drop(s);
+    p.finalize().unwrap();
+
+    // export-pub writes PEM that OpenSSL reads, for every asymmetric key type.
+    for (label, want) in
+        [("rsa-key", "Public-Key: (2048 bit)"), ("ec-p384", "NIST CURVE: P-384"), ("ed25519-key", "ED25519")]
+    {
+        let uri = format!("pkcs11:token=keys;object={label};type=public");
+        let pem = h.dir.path().join(format!("{label}.pem"));
+        cli.ok(&["export-pub", &uri, "--out", pem.to_str().unwrap(), PIN]);
+        let text = openssl(&["pkey", "-pubin", "-in", pem.to_str().unwrap(), "-noout", "-text"], h.dir.path());
+        assert!(text.contains(want), "{label}: {text}");
+    }
+    // From the private key's URI too (its public half).
+    let out = cli.ok(&["export-pub", "pkcs11:token=keys;object=ec-p256;type=private", PIN]);
+    assert!(out.starts_with("-----BEGIN PUBLIC KEY-----"), "{out}");
+
+    // delete by URI: ambiguous without --all, then exact.
+    let err = cli.fails(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]);
+    assert!(err.contains("matches 2 objects"), "{err}");
+    cli.ok(&["delete", "pkcs11:token=keys;object=rsa-key;type=private", PIN]);
+    cli.ok(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]);
+    assert!(cli.fails(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]).contains("matches no object"));
+    assert_eq!(cli.json(&["objects", "--token", "keys", PIN]).as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn import_openssl_keys_and_certificates() {
+    let h = Harness::new();
+    let cli = Cli { h: &h };
+    let d = h.dir.path();
+    cli.ok(&["init-token", "--free", "--label", "imports", SO, PIN]);
+    openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa8.pem"], d);
+    openssl(&["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"], d);
+    openssl(&["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", "sec1.pem"], d);
+    openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", "sec1.pem", "-outform", "DER", "-out", "ec8.der"], d);
+    openssl(&["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"], d);
+    openssl(&["pkey", "-in", "ed.pem", "-pubout", "-out", "edpub.pem"], d);
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "rsa8.pem",
+            "-subj",
+            "/CN=oxihsm import test",
+            "-days",
+            "2",
+            "-out",
+            "cert.pem",
+        ],
+        d,
+    );
+    for (file, label) in [
+        ("rsa8.pem", "rsa-pkcs8"),
+        ("rsa1.pem", "rsa-pkcs1"),
+        ("sec1.pem", "ec-sec1"),
+        ("ec8.der", "ec-der"),
+        ("ed.pem", "ed"),
+        ("edpub.pem", "edpub"),
+        ("cert.pem", "cert"),
+    ] {
+        cli.ok(&["import", "--token", "imports", PIN, d.join(file).to_str().unwrap(), "--label", label, "--id", "01"]);
+    }
+    let objs = cli.json(&["objects", "--token", "imports", PIN]);
+    let kinds: Vec<(String, String)> = objs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["label"].as_str().unwrap().to_string(), o["class"].as_str().unwrap().to_string()))
+        .collect();
+    for want in [
+        ("rsa-pkcs1", "private"),
+        ("rsa-pkcs1", "public"),
+        ("ec-der", "private"),
+        ("edpub", "public"),
+        ("cert", "cert"),
+    ] {
+        assert!(kinds.contains(&(want.0.into(), want.1.into())), "{want:?} missing from {kinds:?}");
+    }
+    // The imported public keys are the ones OpenSSL has.
+    for (label, src) in [("rsa-pkcs1", "rsa8.pem"), ("ec-sec1", "sec1.pem"), ("ed", "ed.pem")] {
+        let pem = cli.ok(&["export-pub", &format!("pkcs11:token=imports;object={label};type=public"), PIN]);
+        let want = openssl(&["pkey", "-in", src, "-pubout"], d);
+        assert_eq!(pem, want, "{label}");
+    }
+    // The certificate's public key, and the certificate object's fields as OpenSSL reads them.
+    let pem = cli.ok(&["export-pub", "pkcs11:token=imports;object=cert;type=cert", PIN]);
+    assert_eq!(pem, openssl(&["pkey", "-in", "rsa8.pem", "-pubout"], d));
+    // An imported private key signs, and OpenSSL verifies with the original public key.
+    let p = h.ctx();
+    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    let k = s
+        .find_objects(&[
+            cryptoki::object::Attribute::Label(b"ec-sec1".to_vec()),
+            cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::PRIVATE_KEY),
+        ])
+        .unwrap()[0];
+    let sensitive = s.get_attributes(k, &[cryptoki::object::AttributeType::Sensitive]).unwrap();
+    assert_eq!(sensitive, vec![cryptoki::object::Attribute::Sensitive(true)]);
+    let sig = s.sign(&cryptoki::mechanism::Mechanism::EcdsaSha384, k, b"imported").unwrap();
+    // r||s to DER for OpenSSL.
+    let der = |x: &[u8]| {
+        let mut v = x.to_vec();
+        while v.len() > 1 && v[0] == 0 && v[1] < 0x80 {
+            v.remove(0);
+        }
+        if v[0] >= 0x80 {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s2) = sig.split_at(sig.len() / 2);
+    let body = [der(r), der(s2)].concat();
+    let mut seq = vec![0x30, body.len() as u8];
+    seq.extend(body);
+    std::fs::write(d.join("msg"), b"imported").unwrap();
+    std::fs::write(d.join("sig.der"), seq).unwrap();
+    openssl(&["ec", "-in", "sec1.pem", "-pubout", "-out", "ecpub.pem"], d);
+    let v = openssl(&["dgst", "-sha384", "-verify", "ecpub.pem", "-signature", "sig.der", "msg"], d);
+    assert!(v.contains("Verified OK"), "{v}");
+    drop(s);
+    p.finalize().unwrap();
+    // Encrypted keys and junk are refused with a reason.
+    openssl(&["pkcs8", "-topk8", "-in", "rsa8.pem", "-passout", "pass:x", "-out", "enc.pem"], d);
+    let err = cli.fails(&["import", "--token", "imports", PIN, d.join("enc.pem").to_str().unwrap(), "--label", "x"]);
+    assert!(err.contains("encrypted private key"), "{err}");
+    std::fs::write(d.join("junk"), b"not a key").unwrap();
+    let err = cli.fails(&["import", "--token", "imports", PIN, d.join("junk").to_str().unwrap(), "--label", "x"]);
+    assert!(err.contains("not a PEM file"), "{err}");
+}
+
+#[test]
+fn backup_and_restore() {
+    let h = Harness::new();
+    let cli = Cli { h: &h };
+    let d = h.dir.path();
+    cli.ok(&["init-token", "--free", "--label", "precious", SO, PIN]);
+    cli.ok(&["keygen", "--token", "precious", PIN, "--type", "ec", "--label", "signer"]);
+    cli.ok(&["keygen", "--token", "precious", PIN, "--type", "aes", "--label", "kek"]);
+    let before = cli.ok(&["export-pub", "pkcs11:token=precious;object=signer;type=public", PIN]);
+    let file = d.join("precious.bak");
+    cli.ok(&["backup", "--token", "precious", file.to_str().unwrap(), PIN]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"OXIHSM-BACKUP\0"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    // Nothing readable inside: no label, no serial.
+    assert!(!bytes.windows(6).any(|w| w == b"signer"));
+
+    // Lose the token (re-initialise it), then restore.
+    cli.ok(&["init-token", "--token", "precious", "--label", "precious", SO, PIN]);
+    assert_eq!(cli.json(&["objects", "--token", "precious", PIN]).as_array().unwrap().len(), 0);
+    // A wrong PIN, or a changed file, restores nothing.
+    let err = cli.fails(&["restore", file.to_str().unwrap(), "--pin-source=value:0000"]);
+    assert!(err.contains("wrong PIN, or the file was changed"), "{err}");
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 20] ^= 1;
+    std::fs::write(d.join("bad.bak"), &bad).unwrap();
+    let err = cli.fails(&["restore", d.join("bad.bak").to_str().unwrap(), PIN]);
+    assert!(err.contains("wrong PIN, or the file was changed"), "{err}");
+
+    let out = cli.ok(&["restore", file.to_str().unwrap(), PIN]);
+    assert!(out.contains("restored into slot 0 with 3 objects"), "{out}");
+    assert_eq!(cli.json(&["objects", "--token", "precious", PIN]).as_array().unwrap().len(), 3);
+    let after = cli.ok(&["export-pub", "pkcs11:token=precious;object=signer;type=public", PIN]);
+    assert_eq!(before, after, "the same key came back");
+    // The restored private key still signs.
+    let p = h.ctx();
+    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    let k = s
+        .find_objects(&[
+            cryptoki::object::Attribute::Label(b"signer".to_vec()),
+            cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::PRIVATE_KEY),
+        ])
+        .unwrap()[0];
+    s.sign(&cryptoki::mechanism::Mechanism::EcdsaSha256, k, b"after restore").unwrap();
+    drop(s);
+    p.finalize().unwrap();
+    // Both operations are in the audit trail, which still verifies.
+    let trail = cli.ok(&["audit", "show"]);
+    assert!(trail.contains("oxihsm backup") && trail.contains("oxihsm restore"), "{trail}");
+    cli.ok(&["audit", "verify"]);
+}

@@ -1,0 +1,134 @@
+//! Envelope encryption with `oxihsm encrypt` / `oxihsm decrypt` (issue 7): round trips
+//! under an AES key (key wrap) and an RSA key (OAEP), files of awkward sizes and larger than
+//! one chunk, and tampering (a flipped bit, a truncation at a chunk boundary, reordered
+//! chunks, a changed wrapped key, the wrong key) detected with no output left behind.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PIN: &str = "--pin-source=value:1234";
+const CHUNK: usize = 64 * 1024;
+
+fn cli(h: &Harness, args: &[&str]) -> std::process::Output {
+    Command::new(built_cli()).args(args).envs(h.env()).env("OXIHSM_MODULE", &h.lib).output().unwrap()
+}
+
+fn ok(h: &Harness, args: &[&str]) -> String {
+    let out = cli(h, args);
+    assert!(out.status.success(), "oxihsm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn setup() -> Harness {
+    let h = Harness::new();
+    ok(&h, &["init-token", "--free", "--label", "env", "--so-pin-source=value:12345678", PIN]);
+    ok(&h, &["keygen", "--token", "env", PIN, "--type", "aes", "--label", "kek"]);
+    ok(&h, &["keygen", "--token", "env", PIN, "--type", "aes", "--label", "other"]);
+    ok(&h, &["keygen", "--token", "env", PIN, "--type", "rsa", "--label", "rsa", "--usage", "wrap,unwrap"]);
+    h
+}
+
+fn random_file(path: &Path, len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x1234_5678_9abc_def1 ^ len as u64;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+fn paths(h: &Harness, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let d = h.dir.path();
+    (d.join(name), d.join(format!("{name}.oxe")), d.join(format!("{name}.out")))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn round_trips_under_aes_and_rsa() {
+    let h = setup();
+    for (key, len) in [
+        ("kek", 0),
+        ("kek", 1),
+        ("kek", CHUNK),
+        ("kek", 3 * CHUNK + 17),
+        ("kek", 20 * 1024 * 1024 + 5),
+        ("rsa", 100_000),
+    ] {
+        let (plain, enc, out) = paths(&h, &format!("{key}-{len}"));
+        let data = random_file(&plain, len);
+        let uri = format!("pkcs11:token=env;object={key}");
+        let uri = if key == "rsa" { format!("{uri};type=public") } else { uri };
+        ok(&h, &["encrypt", "--key", &uri, s(&plain), s(&enc), PIN]);
+        let sealed = std::fs::read(&enc).unwrap();
+        let chunks = len / CHUNK + 1;
+        assert!(sealed.starts_with(b"OXENV\0\x01"));
+        assert!(sealed.len() >= len + 16 * chunks, "{key}/{len}: every chunk has a tag");
+        if len > 64 {
+            assert!(!sealed.windows(64).any(|w| w == &data[..64]), "{key}/{len}: plaintext in the output");
+        }
+        // The file names its key: decrypt needs no --key.
+        ok(&h, &["decrypt", s(&enc), s(&out), PIN]);
+        assert!(std::fs::read(&out).unwrap() == data, "{key}/{len}: round trip");
+    }
+}
+
+#[test]
+fn tampering_and_wrong_keys_are_detected() {
+    let h = setup();
+    let (plain, enc, out) = paths(&h, "victim");
+    random_file(&plain, 3 * CHUNK + 100);
+    ok(&h, &["encrypt", "--key", "pkcs11:token=env;object=kek", s(&plain), s(&enc), PIN]);
+    let good = std::fs::read(&enc).unwrap();
+    let header_len = good.len() - (3 * CHUNK + 100) - 4 * 16;
+    let block = CHUNK + 16;
+    let bad = h.dir.path().join("bad.oxe");
+    let try_decrypt = |bytes: &[u8], extra: &[&str], what: &str| {
+        std::fs::write(&bad, bytes).unwrap();
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec!["decrypt", s(&bad), s(&out), PIN];
+        args.extend_from_slice(extra);
+        let r = cli(&h, &args);
+        assert!(!r.status.success(), "{what}: decrypted anyway");
+        assert!(!out.exists(), "{what}: partial output left behind");
+        String::from_utf8_lossy(&r.stderr).into_owned()
+    };
+    // A flipped bit in the second chunk.
+    let mut b = good.clone();
+    b[header_len + block + 10] ^= 0x01;
+    let e = try_decrypt(&b, &[], "flipped bit");
+    assert!(e.contains("chunk 1: authentication failed"), "{e}");
+    // Truncated at a chunk boundary (the last chunk dropped).
+    let e = try_decrypt(&good[..header_len + 3 * block], &[], "truncation");
+    assert!(e.contains("authentication failed"), "{e}");
+    // Chunks 0 and 1 swapped.
+    let mut b = good[..header_len].to_vec();
+    b.extend_from_slice(&good[header_len + block..header_len + 2 * block]);
+    b.extend_from_slice(&good[header_len..header_len + block]);
+    b.extend_from_slice(&good[header_len + 2 * block..]);
+    let e = try_decrypt(&b, &[], "reordering");
+    assert!(e.contains("chunk 0: authentication failed"), "{e}");
+    // The wrapped data key changed.
+    let mut b = good.clone();
+    b[header_len - 3] ^= 0x80;
+    let e = try_decrypt(&b, &[], "wrapped key");
+    assert!(e.contains("C_UnwrapKey"), "{e}");
+    // The wrong token key.
+    let e = try_decrypt(&good, &["--key", "pkcs11:token=env;object=other"], "wrong key");
+    assert!(e.contains("C_UnwrapKey"), "{e}");
+    // Not an envelope at all.
+    let e = try_decrypt(b"hello", &[], "junk");
+    assert!(e.contains("not an oxihsm envelope file"), "{e}");
+    // And the untouched file still decrypts.
+    ok(&h, &["decrypt", s(&enc), s(&out), PIN]);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&plain).unwrap());
+}
