@@ -461,3 +461,25 @@ impl Store for SqliteStore {
         Ok(ids.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_1_stores_migrate_to_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("oxihsm.db")).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let store = SqliteStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(audit::verify(&store.conn).unwrap(), audit::Verdict::Intact(0));
+        // A store newer than this oxihsm is refused.
+        store.conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(store);
+        assert!(SqliteStore::open(dir.path(), Duration::from_secs(1)).is_err());
+    }
+}

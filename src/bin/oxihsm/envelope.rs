@@ -181,6 +181,27 @@ fn fill(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     Ok(n)
 }
 
+/// Calls `f(number, is_last, chunk)` for each `size`-byte chunk of `input` (the last may be
+/// shorter, or empty when the input is), reading one ahead to know which is last. Returns
+/// the number of chunks.
+fn each_chunk(input: &mut impl Read, size: usize, mut f: impl FnMut(u64, bool, &[u8]) -> Result<()>) -> Result<u64> {
+    let mut cur = vec![0u8; size];
+    let mut next = vec![0u8; size];
+    let mut n = fill(input, &mut cur)?;
+    let mut counter = 0u64;
+    loop {
+        let m = if n == size { fill(input, &mut next)? } else { 0 };
+        let last = m == 0;
+        f(counter, last, &cur[..n])?;
+        if last {
+            return Ok(counter + 1);
+        }
+        std::mem::swap(&mut cur, &mut next);
+        n = m;
+        counter += 1;
+    }
+}
+
 /// Writes to `path.tmp`, renamed into place only when complete.
 struct Output {
     tmp: PathBuf,
@@ -249,31 +270,19 @@ pub fn encrypt(ctx: &Ctx, a: &EncryptArgs) -> Result<()> {
     let mut out = Output::create(&a.output)?;
     out.write(&raw)?;
     let pb = progress(a.quiet, total);
-    let mut cur = vec![0u8; CHUNK];
-    let mut next = vec![0u8; CHUNK];
-    let mut n = fill(&mut input, &mut cur)?;
-    let mut counter = 0u64;
-    loop {
-        // Read ahead one chunk to know whether this one is the last.
-        let m = if n == CHUNK { fill(&mut input, &mut next)? } else { 0 };
-        let last = m == 0;
+    let chunks = each_chunk(&mut input, CHUNK, |counter, last, chunk| {
         let mut iv = nonce(&prefix, counter);
         let ad = aad(&hh, counter, last);
         let gcm = GcmParams::new(&mut iv, &ad, 128.into()).map_err(|e| e.to_string())?;
-        let ct = ck("C_Encrypt (AES-GCM)", s.encrypt(&Mechanism::AesGcm(gcm), dk, &cur[..n]))?;
+        let ct = ck("C_Encrypt (AES-GCM)", s.encrypt(&Mechanism::AesGcm(gcm), dk, chunk))?;
         out.write(&ct)?;
-        pb.inc(n as u64);
-        if last {
-            break;
-        }
-        std::mem::swap(&mut cur, &mut next);
-        n = m;
-        counter += 1;
-    }
+        pb.inc(chunk.len() as u64);
+        Ok(())
+    })?;
     pb.finish_and_clear();
     out.finish()?;
     let _ = s.destroy_object(dk);
-    emit(ctx, serde_json::json!({"output": a.output, "chunks": counter + 1, "bytes": total}), || {
+    emit(ctx, serde_json::json!({"output": a.output, "chunks": chunks, "bytes": total}), || {
         format!("encrypted {} bytes to {}\n", total, a.output.display())
     });
     Ok(())
@@ -312,35 +321,24 @@ pub fn decrypt(ctx: &Ctx, a: &DecryptArgs) -> Result<()> {
     let block = header.chunk as usize + TAG;
     let mut out = Output::create(&a.output)?;
     let pb = progress(a.quiet, total);
-    let mut cur = vec![0u8; block];
-    let mut next = vec![0u8; block];
-    let mut n = fill(&mut input, &mut cur)?;
-    let mut counter = 0u64;
-    loop {
-        let m = if n == block { fill(&mut input, &mut next)? } else { 0 };
-        let last = m == 0;
-        if n < TAG {
+    let chunks = each_chunk(&mut input, block, |counter, last, chunk| {
+        if chunk.len() < TAG {
             return Err("the file is truncated".into());
         }
         let mut iv = nonce(&header.nonce_prefix, counter);
         let ad = aad(&hh, counter, last);
         let gcm = GcmParams::new(&mut iv, &ad, 128.into()).map_err(|e| e.to_string())?;
-        let pt = s.decrypt(&Mechanism::AesGcm(gcm), dk, &cur[..n]).map_err(|e| {
+        let pt = s.decrypt(&Mechanism::AesGcm(gcm), dk, chunk).map_err(|e| {
             format!("chunk {counter}: authentication failed: the file was changed, truncated or reordered ({e})")
         })?;
         out.write(&pt)?;
-        pb.inc(n as u64);
-        if last {
-            break;
-        }
-        std::mem::swap(&mut cur, &mut next);
-        n = m;
-        counter += 1;
-    }
+        pb.inc(chunk.len() as u64);
+        Ok(())
+    })?;
     pb.finish_and_clear();
     out.finish()?;
     let _ = s.destroy_object(dk);
-    emit(ctx, serde_json::json!({"output": a.output, "chunks": counter + 1}), || {
+    emit(ctx, serde_json::json!({"output": a.output, "chunks": chunks}), || {
         format!("decrypted to {}\n", a.output.display())
     });
     Ok(())
