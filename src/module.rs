@@ -33,7 +33,8 @@ pub struct Login {
 pub struct SessionObject {
     pub token: TokenId,
     pub owner: CK_SESSION_HANDLE,
-    pub obj: Object,
+    /// Shared, so that using a key does not copy its attributes.
+    pub obj: Arc<Object>,
 }
 
 /// Mutable per-process state, behind one lock (taken before the store's lock).
@@ -46,6 +47,12 @@ pub struct State {
     pub next_object: CK_OBJECT_HANDLE,
     /// Parsed asymmetric keys by CKA_UNIQUE_ID (key material never changes under an id).
     pub key_cache: HashMap<String, std::sync::Arc<crate::mechanism::keys::ParsedKey>>,
+    /// HMAC keys with their padded blocks already hashed, by (CKA_UNIQUE_ID, mechanism).
+    pub hmac_cache: HashMap<(String, CK_MECHANISM_TYPE), crate::crypto::sha::ShaHmac>,
+    /// Which token each slot held when the slot list was last read (C_GetSlotList,
+    /// C_GetSlotInfo, C_GetTokenInfo ... read it afresh); C_OpenSession uses it without a
+    /// store query.
+    pub slot_tokens: HashMap<u64, TokenId>,
 }
 
 impl State {
@@ -55,6 +62,17 @@ impl State {
 
     pub fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Session> {
         self.sessions.get_mut(&h).ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
+    /// keys and prepared HMAC keys are only kept while someone is logged in.
+    pub fn end_login(&mut self, token: TokenId) -> Option<Login> {
+        let l = self.logins.remove(&token);
+        if l.is_some() {
+            self.key_cache.clear();
+            self.hmac_cache.clear();
+        }
+        l
     }
 
     pub fn login(&self, token: TokenId) -> Option<&Login> {
@@ -95,9 +113,11 @@ impl SlotView {
 pub struct Module {
     pub(crate) config: Config,
     store: Mutex<Box<dyn Store>>,
-    state: Mutex<State>,
-    /// Seals C_GetOperationState blobs; lives only as long as this module instance.
-    pub(crate) op_state_key: crate::crypto::SecretKey256,
+    state: parking_lot::Mutex<State>,
+    /// Seals C_GetOperationState blobs; lives only as long as this module instance. Made on
+    /// first use, so that C_Initialize does not pay for seeding the random generator.
+    op_state_key: std::sync::OnceLock<crate::crypto::SecretKey256>,
+    read_only: bool,
 }
 
 impl Module {
@@ -110,8 +130,27 @@ impl Module {
     /// A module over any store.
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Module> {
         let state = State { next_session: 1, next_object: SESSION_OBJECT_BASE, ..State::default() };
-        let op_state_key = crate::crypto::SecretKey256::random()?;
-        Ok(Module { config, store: Mutex::new(store), state: Mutex::new(state), op_state_key })
+        let read_only = store.read_only();
+        Ok(Module {
+            config,
+            store: Mutex::new(store),
+            state: parking_lot::Mutex::new(state),
+            op_state_key: std::sync::OnceLock::new(),
+            read_only,
+        })
+    }
+
+    /// Whether the store refuses writes (fixed when the store is opened).
+    pub(crate) fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub(crate) fn op_state_key(&self) -> Result<&crate::crypto::SecretKey256> {
+        if let Some(k) = self.op_state_key.get() {
+            return Ok(k);
+        }
+        let k = crate::crypto::SecretKey256::random()?;
+        Ok(self.op_state_key.get_or_init(|| k))
     }
 
     pub fn config(&self) -> &Config {
@@ -120,8 +159,8 @@ impl Module {
 
     /// The per-process state. A panic while it was held does not poison the module: every
     /// change to it is completed before any call that could panic.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn state(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {
@@ -132,12 +171,24 @@ impl Module {
     pub fn slots(&self) -> Result<Vec<SlotView>> {
         let tokens = self.store().tokens()?;
         let spare = tokens.iter().map(|t| t.slot_id + 1).max().unwrap_or(0);
+        self.state().slot_tokens = tokens.iter().map(|t| (t.slot_id, t.id)).collect();
         let mut v: Vec<SlotView> = tokens.into_iter().map(SlotView::Token).collect();
         v.push(SlotView::Uninitialised(spare));
         Ok(v)
     }
 
     /// One slot, or CKR_SLOT_ID_INVALID.
+    /// The token in `slot_id` as last seen (read afresh when unknown).
+    pub(crate) fn token_in_slot(&self, slot_id: u64) -> Result<TokenId> {
+        if let Some(t) = self.state().slot_tokens.get(&slot_id) {
+            return Ok(*t);
+        }
+        match self.slot(slot_id)? {
+            SlotView::Token(t) => Ok(t.id),
+            SlotView::Uninitialised(_) => Err(Error::TokenNotRecognized),
+        }
+    }
+
     pub fn slot(&self, slot_id: u64) -> Result<SlotView> {
         self.slots()?.into_iter().find(|s| s.id() == slot_id).ok_or(Error::SlotIdInvalid)
     }

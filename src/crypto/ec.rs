@@ -279,7 +279,8 @@ pub fn ed25519_public(seed: &[u8]) -> Result<Vec<u8>> {
     Ok(ed25519_expand(seed)?[32..].to_vec())
 }
 
-fn ed25519_expand(seed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+/// The 64-byte signing key (seed ‖ public) of a 32-byte seed.
+pub fn ed25519_expand(seed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     if seed.len() != 32 {
         return Err(Error::AttributeValueInvalid);
     }
@@ -298,9 +299,9 @@ pub enum EdVariant {
     Ctx(Vec<u8>),
 }
 
-/// Signs `msg` with the key of `seed`.
+/// Signs `msg` with the key of a 32-byte `seed`, or of its 64-byte expanded form.
 pub fn ed25519_sign(seed: &[u8], msg: &[u8], v: &EdVariant) -> Result<Vec<u8>> {
-    let sk = ed25519_expand(seed)?;
+    let sk = if seed.len() == 64 { Zeroizing::new(seed.to_vec()) } else { ed25519_expand(seed)? };
     let mut sig = vec![0u8; 64];
     // SAFETY: 64-byte signature and private key; message and context valid for their lengths.
     let r = unsafe {

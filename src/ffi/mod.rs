@@ -32,7 +32,6 @@ use crate::module::Module;
 use arc_swap::ArcSwapOption;
 use cryptoki_sys::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use tables::{FUNCTION_LIST_2_40, FUNCTION_LIST_3_0, FUNCTION_LIST_3_2};
@@ -72,8 +71,12 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> CK_RV {
 /// Runs `f` against the initialised module, with panics caught.
 pub(crate) fn entry(f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     guard(|| {
-        let m = instance()?;
-        f(&m)
+        if FORKED.load(Ordering::Acquire) {
+            return Err(Error::CryptokiNotInitialized);
+        }
+        // A guard, not an Arc clone: no shared reference count to bounce between threads.
+        let m = MODULE.load();
+        f(m.as_deref().ok_or(Error::CryptokiNotInitialized)?)
     })
 }
 
@@ -91,13 +94,6 @@ pub(crate) fn audited(function: &'static str, h: CK_SESSION_HANDLE, f: impl FnOn
         }
         r
     })
-}
-
-fn instance() -> Result<Arc<Module>> {
-    if FORKED.load(Ordering::Acquire) {
-        return Err(Error::CryptokiNotInitialized);
-    }
-    MODULE.load_full().ok_or(Error::CryptokiNotInitialized)
 }
 
 extern "C" fn after_fork_in_child() {

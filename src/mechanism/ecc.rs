@@ -142,7 +142,7 @@ impl Mac for EdDsa {
     }
     fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
         match &*self.key {
-            ParsedKey::Ed25519 { seed: Some(s), .. } => {
+            ParsedKey::Ed25519 { expanded: Some(s), .. } => {
                 Ok(Zeroizing::new(ec::ed25519_sign(s, &self.buf, &self.variant)?))
             }
             _ => Err(Error::KeyTypeInconsistent),

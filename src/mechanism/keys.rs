@@ -98,8 +98,16 @@ fn point_len(k: CurveKind) -> usize {
 pub enum ParsedKey {
     Rsa(RsaKey),
     Ec(EcKey),
-    Ed25519 { seed: Option<Zeroizing<Vec<u8>>>, public: Vec<u8> },
-    X25519 { private: Option<Zeroizing<Vec<u8>>>, public: Vec<u8> },
+    /// `expanded`: the seed's 64-byte signing form, computed once.
+    Ed25519 {
+        seed: Option<Zeroizing<Vec<u8>>>,
+        public: Vec<u8>,
+        expanded: Option<Zeroizing<Vec<u8>>>,
+    },
+    X25519 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: Vec<u8>,
+    },
 }
 
 fn need(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
@@ -155,7 +163,8 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
                         Some(s) => ec::ed25519_public(s)?,
                         None => public.filter(|p| p.len() == 32).ok_or(Error::AttributeValueInvalid)?,
                     };
-                    ParsedKey::Ed25519 { seed: secret, public }
+                    let expanded = secret.as_deref().map(|s| ec::ed25519_expand(s)).transpose()?;
+                    ParsedKey::Ed25519 { seed: secret, public, expanded }
                 }
                 CurveKind::X25519 => {
                     let public = match &secret {
@@ -224,5 +233,27 @@ impl Module {
         }
         st.key_cache.insert(uid, k.clone());
         Ok(k)
+    }
+
+    /// An HMAC key prepared for `mechanism` (its inner and outer pads hashed), from the cache
+    /// when this key was used with it before; `None` for hashes without a low-level context.
+    pub(crate) fn prepared_hmac(
+        &self,
+        obj: &Object,
+        mechanism: CK_MECHANISM_TYPE,
+        hash: crate::mechanism::Hash,
+        key: &[u8],
+    ) -> Option<crate::crypto::sha::ShaHmac> {
+        let id = (obj.unique_id().to_string(), mechanism);
+        if let Some(h) = self.state().hmac_cache.get(&id) {
+            return Some(h.clone());
+        }
+        let h = crate::crypto::sha::ShaHmac::new(hash, key)?;
+        let mut st = self.state();
+        if st.hmac_cache.len() >= CACHE_LIMIT {
+            st.hmac_cache.clear();
+        }
+        st.hmac_cache.insert(id, h.clone());
+        Some(h)
     }
 }

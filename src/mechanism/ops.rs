@@ -131,7 +131,7 @@ pub enum MacDir {
 
 impl Module {
     /// Loads a key object the session may use; an unknown handle is CKR_KEY_HANDLE_INVALID.
-    pub(crate) fn key_object(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<Object> {
+    pub(crate) fn key_object(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<std::sync::Arc<Object>> {
         match self.load_for(h, key) {
             Err(Error::ObjectHandleInvalid) => Err(Error::KeyHandleInvalid),
             r => r,
@@ -147,7 +147,7 @@ impl Module {
         m: &Mechanism,
         flag: CK_FLAGS,
         usage: CK_ATTRIBUTE_TYPE,
-    ) -> Result<(&'static Entry, Object)> {
+    ) -> Result<(&'static Entry, std::sync::Arc<Object>)> {
         let entry = lookup(m.ty).filter(|e| e.info.flags & flag != 0).ok_or(Error::MechanismInvalid)?;
         let obj = self.key_object(h, key)?;
         let kt = obj.ulong(CKA_KEY_TYPE).ok_or(Error::KeyTypeInconsistent)?;
@@ -305,7 +305,12 @@ impl Module {
         let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
         let mac = match entry.implementation {
             Implementation::Mac(kind) => {
-                super::mac::mac(kind, m, obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?)?
+                let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+                let prepared = match kind {
+                    super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(&obj, m.ty, hash, key),
+                    _ => None,
+                };
+                super::mac::mac(kind, m, key, prepared)?
             }
             Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
             Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,

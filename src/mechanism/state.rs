@@ -68,7 +68,7 @@ impl Module {
             }
             _ => return Err(Error::StateUnsaveable),
         }
-        let sealed = crypto::seal(&self.op_state_key, AAD, &out);
+        let sealed = crypto::seal(self.op_state_key()?, AAD, &out);
         zeroize::Zeroize::zeroize(&mut out);
         sealed
     }
@@ -82,7 +82,7 @@ impl Module {
         authentication_key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
         self.state().session(h)?;
-        let plain = crypto::open(&self.op_state_key, AAD, state).map_err(|_| Error::SavedStateInvalid)?;
+        let plain = crypto::open(self.op_state_key()?, AAD, state).map_err(|_| Error::SavedStateInvalid)?;
         let mut r = Reader(&plain);
         if r.u8()? != 1 {
             return Err(Error::SavedStateInvalid);

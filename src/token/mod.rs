@@ -100,7 +100,7 @@ impl Module {
             },
             SlotView::Token(t) => {
                 let mut flags = base | CKF_TOKEN_INITIALIZED;
-                if self.store().read_only() {
+                if self.read_only() {
                     flags |= CKF_WRITE_PROTECTED;
                 }
                 if t.user.is_some() {
@@ -220,8 +220,9 @@ impl Module {
             ..Default::default()
         };
         self.store().put_token(&new, &ev)?;
+        self.state().slot_tokens.clear();
         if let Some(t) = old {
-            self.state().logins.remove(&t.id);
+            self.state().end_login(t.id);
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use crate::object::policy::{self, Actor, Origin, Reveal};
 use crate::object::{Attribute, Object, Value};
 use crate::store::{Sealer, TokenId};
 use cryptoki_sys::*;
+use std::sync::Arc;
 
 /// The part of a session an object call needs, copied out so no lock is held while working.
 struct Ctx {
@@ -66,14 +67,14 @@ impl Module {
     }
 
     /// Loads an object this session may see.
-    fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Object> {
+    fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
         let obj = if handle >= SESSION_OBJECT_BASE {
             let st = self.state();
             let o = st.session_objects.get(&handle).filter(|o| o.token == c.token);
             o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
         } else {
             let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
-            self.store().load_object(c.token, id, c.sealer())?.ok_or(Error::ObjectHandleInvalid)?
+            Arc::new(self.store().load_object(c.token, id, c.sealer())?.ok_or(Error::ObjectHandleInvalid)?)
         };
         if obj.is_private() && !c.user() {
             return Err(Error::ObjectHandleInvalid);
@@ -105,7 +106,7 @@ impl Module {
         st.session(h)?;
         let handle = st.next_object;
         st.next_object += 1;
-        st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj });
+        st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj: Arc::new(obj) });
         Ok(handle)
     }
 
@@ -142,7 +143,18 @@ impl Module {
     }
 
     /// Loads an object the session `h` may see.
-    pub(crate) fn load_for(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<Object> {
+    pub(crate) fn load_for(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        if handle >= SESSION_OBJECT_BASE {
+            // The hot path of every C_*Init on a session key: one lock, no login clone.
+            let st = self.state();
+            let s = st.session(h)?;
+            let user = st.login(s.token).is_some_and(|l| l.user == UserKind::User);
+            let o = st.session_objects.get(&handle).filter(|o| o.token == s.token).ok_or(Error::ObjectHandleInvalid)?;
+            if o.obj.is_private() && !user {
+                return Err(Error::ObjectHandleInvalid);
+            }
+            return Ok(o.obj.clone());
+        }
         let c = self.ctx(h)?;
         self.load(&c, handle)
     }
@@ -171,7 +183,11 @@ impl Module {
         if !obj.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
-        self.state().key_cache.remove(obj.unique_id());
+        {
+            let mut st = self.state();
+            st.key_cache.remove(obj.unique_id());
+            st.hmac_cache.retain(|(uid, _), _| uid != obj.unique_id());
+        }
         let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
         if handle >= SESSION_OBJECT_BASE {
             if self.config.audit_session_objects {
@@ -223,7 +239,7 @@ impl Module {
             }
             let mut st = self.state();
             let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
-            o.obj = new;
+            o.obj = Arc::new(new);
             return Ok(());
         }
         self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev)

@@ -47,12 +47,9 @@ impl Module {
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::SessionParallelNotSupported);
         }
-        let token = match self.slot(slot as u64)? {
-            SlotView::Token(t) => t.id,
-            SlotView::Uninitialised(_) => return Err(Error::TokenNotRecognized),
-        };
+        let token = self.token_in_slot(slot as u64)?;
         let rw = flags & CKF_RW_SESSION != 0;
-        if rw && self.store().read_only() {
+        if rw && self.read_only() {
             return Err(Error::TokenWriteProtected);
         }
         let mut st = self.state();
@@ -88,7 +85,7 @@ impl Module {
         let s = st.sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?;
         st.session_objects.retain(|_, o| o.owner != h);
         if st.sessions_on(s.token).next().is_none() {
-            st.logins.remove(&s.token);
+            st.end_login(s.token);
         }
         Ok(())
     }
@@ -106,7 +103,7 @@ impl Module {
         }
         st.session_objects.retain(|_, o| !gone.contains(&o.owner));
         if let Some(t) = token {
-            st.logins.remove(&t);
+            st.end_login(t);
         }
         Ok(())
     }
@@ -178,7 +175,7 @@ impl Module {
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
         let token = st.session(h)?.token;
-        st.logins.remove(&token).map(|_| ()).ok_or(Error::UserNotLoggedIn)
+        st.end_login(token).map(|_| ()).ok_or(Error::UserNotLoggedIn)
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.

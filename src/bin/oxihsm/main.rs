@@ -7,6 +7,7 @@
 mod admin;
 mod audit_cmd;
 mod backup;
+mod bench;
 mod demo;
 mod envelope;
 mod keys;
@@ -161,6 +162,14 @@ enum Command {
     Encrypt(envelope::EncryptArgs),
     /// Decrypt a file made by `oxihsm encrypt`.
     Decrypt(envelope::DecryptArgs),
+    /// Measure this module against others (SoftHSMv2 ...) and aws-lc-rs, side by side.
+    Bench(bench::BenchArgs),
+    /// (internal) one fresh-process measurement for `bench`.
+    #[command(hide = true)]
+    BenchChild {
+        #[arg(long)]
+        lib: PathBuf,
+    },
     /// The configuration in effect.
     Config {
         #[command(subcommand)]
@@ -197,6 +206,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Encrypt(a) => envelope::encrypt(&ctx, &a),
         Command::Decrypt(a) => envelope::decrypt(&ctx, &a),
         Command::Config { action: ConfigAction::Show } => admin::config_show(&ctx),
+        Command::Bench(a) => bench::run(&a),
+        Command::BenchChild { lib } => bench::child(&lib),
     }
 }
 
