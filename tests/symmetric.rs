@@ -105,6 +105,18 @@ fn aes_modes_agree_with_rustcrypto() {
         };
         let got = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data).unwrap();
         assert_eq!(got, want, "GCM {len}");
+        // In place (PKCS#11 lets input and output share a buffer) gives the same result.
+        let mut buf = data.clone();
+        buf.resize(len + 16, 0);
+        let mut m = mech(CKM_AES_GCM, Some(&mut gp));
+        let mut out_len = buf.len() as CK_ULONG;
+        // SAFETY: one buffer of len + 16 bytes used as the len-byte input and the output.
+        unsafe {
+            assert_eq!(s.lib.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+            let p = buf.as_mut_ptr();
+            assert_eq!(s.lib.C_Encrypt(s.h, p, len as CK_ULONG, p, &mut out_len), CKR_OK, "in-place GCM {len}");
+        }
+        assert_eq!(&buf[..out_len as usize], &want[..], "in-place GCM {len}");
         assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &got).unwrap(), data);
         if len % 16 == 0 {
             let want = cbc::Encryptor::<aes::Aes256>::new((&key[..]).into(), (&iv).into())

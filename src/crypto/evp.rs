@@ -131,24 +131,37 @@ impl CipherCtx {
     /// Empty input is passed on too: CCM computes its tag only once data was processed.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        out.resize(start + input.len() + 16, 0);
+        out.reserve(input.len() + 16);
+        let room = &mut out.spare_capacity_mut()[..input.len() + 16];
+        // SAFETY: `room` is input.len() + one block of writable (uninitialised) bytes, the
+        // most EVP writes; EVP only writes to it.
+        let n = unsafe { self.update_raw(input, room.as_mut_ptr().cast()) }?;
+        // SAFETY: EVP initialised the first `n` bytes after `start`.
+        unsafe { out.set_len(start + n) };
+        Ok(())
+    }
+
+    /// Processes `input` into `out`, which must hold input.len() bytes for a stream mode
+    /// (GCM, CTR) or one block more otherwise; returns how many bytes were written.
+    pub fn update_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        if out.len() < input.len() {
+            return Err(Error::BufferTooSmall);
+        }
+        // SAFETY: the callers below use this for stream modes only, which write exactly
+        // input.len() bytes, and `out` holds at least that many.
+        unsafe { self.update_raw(input, out.as_mut_ptr()) }
+    }
+
+    /// # Safety
+    /// `out` is writable for as many bytes as the cipher writes for `input`.
+    unsafe fn update_raw(&mut self, input: &[u8], out: *mut u8) -> Result<usize> {
         let mut n: c_int = 0;
-        // SAFETY: the output has room for input.len() + one block, the most EVP writes.
-        let ok = unsafe {
-            sys::EVP_CipherUpdate(
-                self.ctx.as_ptr(),
-                out[start..].as_mut_ptr(),
-                &mut n,
-                input.as_ptr(),
-                c_len(input.len())?,
-            )
-        };
+        // SAFETY: the caller's contract for `out`; `input` is valid for its length.
+        let ok = unsafe { sys::EVP_CipherUpdate(self.ctx.as_ptr(), out, &mut n, input.as_ptr(), c_len(input.len())?) };
         if ok != 1 {
-            out.truncate(start);
             return Err(Error::EncryptedDataInvalid);
         }
-        out.truncate(start + n as usize);
-        Ok(())
+        Ok(n as usize)
     }
 
     /// Finishes; a bad padding or a failed tag check is `EncryptedDataInvalid`.
@@ -171,6 +184,11 @@ impl CipherCtx {
         let mut t = vec![0u8; len];
         self.ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, c_len(len)?, t.as_mut_ptr().cast())?;
         Ok(t)
+    }
+
+    /// Writes the authentication tag (all of `out`) after finishing an encryption.
+    pub fn tag_into(&mut self, out: &mut [u8]) -> Result<()> {
+        self.ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, c_len(out.len())?, out.as_mut_ptr().cast())
     }
 
     /// Sets the expected GCM tag before finishing a decryption.

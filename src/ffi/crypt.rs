@@ -2,7 +2,7 @@
 //! recovery (§5.13, §5.15).
 
 use super::mechanism::mechanism;
-use super::{ends_operation, entry, out, slice, write_output};
+use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::{Dir, Step};
 use cryptoki_sys::*;
 
@@ -18,6 +18,13 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
         let mech = unsafe { mechanism(p_mechanism) }?;
         m.crypt_init(h, dir, &mech, key)
     })
+}
+
+/// Whether `out` (`cap` bytes) and `input` share any byte.
+fn overlaps(input: &[u8], out: *mut CK_BYTE, cap: usize) -> bool {
+    let (a0, a1) = (input.as_ptr() as usize, input.as_ptr() as usize + input.len());
+    let (b0, b1) = (out as usize, (out as usize).saturating_add(cap));
+    a0 < b1 && b0 < a1
 }
 
 /// One producing call; `input` is (pointer, length) for C_Encrypt/C_*Update, None for Final.
@@ -45,7 +52,17 @@ fn call(
                 (Some(d), false) => Step::Update(d),
                 (None, _) => Step::Final,
             };
-            let o = m.crypt(h, dir, step, cap)?;
+            // Single-part output may go straight into the caller's buffer, unless it overlaps
+            // the input (PKCS#11 allows in-place calls; Rust must not alias them).
+            let direct = match (&step, cap) {
+                (Step::Single(d), Some(c)) if c > 0 && !overlaps(d, buf, c) => {
+                    // SAFETY: the caller's output buffer, valid for `c` bytes (§5.2), and not
+                    // overlapping the input slice (checked).
+                    Some(unsafe { slice_mut(buf, c as CK_ULONG) }?)
+                }
+                _ => None,
+            };
+            let o = m.crypt(h, dir, step, cap, direct)?;
             // SAFETY: `buf` holds `cap` bytes when non-NULL.
             unsafe { write_output(buf, len, o) }
         })();

@@ -274,6 +274,10 @@ pub(crate) unsafe fn write_output(
             *len = d.len() as CK_ULONG;
             Ok(())
         }
+        Output::Written(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
     }
 }
 

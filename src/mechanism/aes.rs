@@ -267,6 +267,25 @@ impl Aead {
 }
 
 impl Cipher for Aead {
+    fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        // GCM encryption only: decryption must not release plaintext before the tag check.
+        let AeadKind::Gcm { iv } = &self.kind else { return Ok(None) };
+        let n = input.len();
+        if !self.encrypt || out.len() < n + self.tag_len {
+            return Ok(None);
+        }
+        let mut ctx = CipherCtx::gcm(&self.key, iv, true)?;
+        ctx.aad(&self.aad)?;
+        let written = ctx.update_into(input, &mut out[..n])?;
+        let mut rest = Vec::new();
+        ctx.finish(&mut rest)?;
+        if written != n || !rest.is_empty() {
+            return Err(Error::Internal("GCM wrote an unexpected length".into()));
+        }
+        ctx.tag_into(&mut out[n..n + self.tag_len])?;
+        Ok(Some(n + self.tag_len))
+    }
+
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         self.buf.extend_from_slice(input);
         Ok(Vec::new())

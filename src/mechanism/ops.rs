@@ -24,6 +24,11 @@ pub trait Cipher: Send {
         out.extend_from_slice(&self.finish()?);
         Ok(out)
     }
+    /// Single-part processing straight into the caller's buffer, where the mode allows it
+    /// and `out` is big enough; `None` otherwise (then [`Cipher::one_shot`] is used).
+    fn one_shot_into(&mut self, _input: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
+        Ok(None)
+    }
     /// A length that is enough for `update` of `n` bytes.
     fn update_bound(&self, n: usize) -> usize;
     /// A length that is enough for `finish`.
@@ -111,6 +116,8 @@ pub enum Output {
     TooSmall(usize),
     /// The output; the operation ended if the step was Single or Final.
     Data(Vec<u8>),
+    /// This many bytes were written straight into the caller's buffer (single-part).
+    Written(usize),
 }
 
 /// Which cipher-like operation: encryption, decryption, or RSA signature with recovery.
@@ -238,7 +245,16 @@ impl Module {
 
     /// C_Encrypt/C_EncryptUpdate/C_EncryptFinal and the decrypt side. `cap` is the caller's
     /// buffer length, `None` for a size query.
-    pub fn crypt(&self, h: CK_SESSION_HANDLE, dir: Dir, step: Step<'_>, cap: Option<usize>) -> Result<Output> {
+    /// `direct` is the caller's output buffer when the engine may write into it (it does
+    /// not overlap the input).
+    pub fn crypt(
+        &self,
+        h: CK_SESSION_HANDLE,
+        dir: Dir,
+        step: Step<'_>,
+        cap: Option<usize>,
+        direct: Option<&mut [u8]>,
+    ) -> Result<Output> {
         let mut op = {
             let mut st = self.state();
             let slot = Module::cipher_slot(st.session_mut(h)?, dir);
@@ -266,6 +282,11 @@ impl Module {
                             Step::Final => op.cipher.final_bound(),
                         }));
                     }
+                    if let (Step::Single(d), Some(buf)) = (&step, direct)
+                        && let Some(n) = op.cipher.one_shot_into(d, buf)?
+                    {
+                        return Ok(Output::Written(n));
+                    }
                     match step {
                         Step::Single(d) => op.cipher.one_shot(d)?,
                         Step::Update(d) => op.cipher.update(d)?,
@@ -283,7 +304,7 @@ impl Module {
             }
         })();
         let keep = match &r {
-            Ok(Output::Data(_)) => !ends,
+            Ok(Output::Data(_) | Output::Written(_)) => !ends,
             Ok(_) => true,
             Err(_) => false,
         };
