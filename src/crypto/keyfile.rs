@@ -89,6 +89,20 @@ pub fn parse_private(der: &[u8]) -> Result<Pkcs8Key> {
     Err(Error::DataInvalid)
 }
 
+/// An encrypted PKCS#8 private key (PBES2 or PKCS#12 PBE) opened with `pass`.
+pub fn parse_encrypted_pkcs8(der: &[u8], pass: &[u8]) -> Result<Pkcs8Key> {
+    let parse = |cbs: *mut sys::CBS| {
+        // SAFETY: the parser reads only the CBS and the password (valid for its length); the
+        // EVP_PKEY it returns is owned by PKey below.
+        let k = unsafe { sys::PKCS8_parse_encrypted_private_key(cbs, pass.as_ptr().cast(), pass.len()) };
+        NonNull::new(k)
+    };
+    let pk = with_cbs(der, parse).ok_or(Error::PinIncorrect)?;
+    let pk = super::rsa::PKey(pk);
+    // Re-encoded as plain PKCS#8, the key goes through the one parser.
+    parse_pkcs8(&pk.pkcs8()?)
+}
+
 /// The public half of an EVP_PKEY we own.
 fn public_of(pk: &super::rsa::PKey) -> Result<PublicKey> {
     let p = pk.0.as_ptr();

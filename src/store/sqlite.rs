@@ -462,6 +462,28 @@ impl Store for SqliteStore {
     }
 }
 
+/// Deletes the token with `serial` (and, by cascade, its objects) from the store in `dir`,
+/// recording it in the audit trail (`softhsm2-util --delete-token`). False when there is none.
+pub fn delete_token(dir: &Path, serial: &str) -> Result<bool> {
+    let mut store = SqliteStore::open(dir, Duration::from_secs(30))?;
+    let tx = store.tx()?;
+    let slot: Option<i64> =
+        tx.query_row("SELECT slot_id FROM tokens WHERE serial = ?1", [serial], |r| r.get(0)).optional()?;
+    let Some(slot) = slot else { return Ok(false) };
+    tx.execute("DELETE FROM tokens WHERE serial = ?1", [serial])?;
+    let ev = Event {
+        slot_id: Some(slot as u64),
+        serial: Some(serial.to_string()),
+        user: Some("so"),
+        function: "softhsm2-util --delete-token",
+        result: CKR_OK,
+        ..Default::default()
+    };
+    audit::append(&tx, &ev)?;
+    tx.commit()?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
