@@ -27,6 +27,16 @@ impl Default for KdfParams {
     }
 }
 
+/// How much the module says on standard error (softhsm2.conf `log.level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
 /// The module's configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -44,6 +54,14 @@ pub struct Config {
     pub audit_crypto_operations: bool,
     /// Audit key management on session objects too (token objects always are).
     pub audit_session_objects: bool,
+    /// Mechanisms the module does not offer (softhsm2.conf `slots.mechanisms`).
+    pub disabled_mechanisms: Vec<u64>,
+    /// Slots report CKF_REMOVABLE_DEVICE (softhsm2.conf `slots.removable`).
+    pub slots_removable: bool,
+    /// Bits cleared from the store file's mode (softhsm2.conf `objectstore.umask`).
+    pub umask: u32,
+    /// The most verbose level of messages on standard error.
+    pub log_level: LogLevel,
     /// Where the configuration came from (for messages).
     pub source: String,
     /// Non-fatal remarks (unknown keys).
@@ -60,6 +78,8 @@ struct TomlConfig {
     busy_timeout_ms: Option<u64>,
     audit_crypto_operations: Option<bool>,
     audit_session_objects: Option<bool>,
+    log_level: Option<LogLevel>,
+    mechanisms: Option<String>,
 }
 
 impl Config {
@@ -73,6 +93,10 @@ impl Config {
             busy_timeout_ms: 30_000,
             audit_crypto_operations: false,
             audit_session_objects: false,
+            disabled_mechanisms: Vec::new(),
+            slots_removable: false,
+            umask: 0o077,
+            log_level: LogLevel::Info,
             source: "built-in defaults".into(),
             warnings: Vec::new(),
         }
@@ -126,6 +150,13 @@ impl Config {
         }
         c.audit_crypto_operations = parsed.audit_crypto_operations.unwrap_or(false);
         c.audit_session_objects = parsed.audit_session_objects.unwrap_or(false);
+        if let Some(l) = parsed.log_level {
+            c.log_level = l;
+        }
+        if let Some(m) = &parsed.mechanisms {
+            c.disabled_mechanisms =
+                mechanism_filter(m).map_err(|e| Error::Config(format!("{}: mechanisms: {e}", path.display())))?;
+        }
         c.source = path.display().to_string();
         Ok(c)
     }
@@ -140,6 +171,7 @@ impl Config {
     pub fn from_softhsm_str(text: &str, path: &Path) -> Result<Config> {
         let mut dir = None;
         let mut warnings = Vec::new();
+        let mut c = Config::with_dir(PathBuf::new());
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -165,21 +197,68 @@ impl Config {
                 "slots.removable" | "library.reset_on_fork" if !matches!(v, "true" | "false") => {
                     return Err(Error::Config(format!("{}: {k} must be true or false", at())));
                 }
-                "objectstore.backend"
-                | "log.level"
-                | "slots.removable"
-                | "library.reset_on_fork"
-                | "slots.mechanisms"
-                | "objectstore.umask" => {}
+                "log.level" => {
+                    c.log_level = match v {
+                        "ERROR" => LogLevel::Error,
+                        "WARNING" => LogLevel::Warning,
+                        "INFO" => LogLevel::Info,
+                        _ => LogLevel::Debug,
+                    }
+                }
+                "slots.removable" => c.slots_removable = v == "true",
+                "slots.mechanisms" => {
+                    c.disabled_mechanisms =
+                        mechanism_filter(v).map_err(|e| Error::Config(format!("{}: slots.mechanisms: {e}", at())))?;
+                }
+                "objectstore.umask" => {
+                    let digits = v.trim_start_matches("0o");
+                    c.umask = u32::from_str_radix(digits, 8).ok().filter(|u| *u <= 0o777).ok_or_else(|| {
+                        Error::Config(format!("{}: objectstore.umask must be octal, like 0077", at()))
+                    })?;
+                }
+                // The store is oxihsm's for either backend; after a fork the child always
+                // starts afresh (softhsm-compat/DIFFERENCES.md).
+                "objectstore.backend" | "library.reset_on_fork" => {}
                 _ => warnings.push(format!("{}: unknown key `{k}` ignored", at())),
             }
         }
-        let dir = dir.ok_or_else(|| Error::Config(format!("{}: missing directories.tokendir", path.display())))?;
-        let mut c = Config::with_dir(dir);
+        c.token_dir = dir.ok_or_else(|| Error::Config(format!("{}: missing directories.tokendir", path.display())))?;
         c.source = path.display().to_string();
         c.warnings = warnings;
         Ok(c)
     }
+}
+
+/// Parses a mechanism list as softhsm2.conf writes it: `ALL`, names (`CKM_RSA_PKCS,
+/// CKM_AES_GCM`: only these), or names each with a leading `-` (all but these). Names are
+/// the specification's; `0x...` numbers are accepted too. Returns the mechanisms to disable.
+pub fn mechanism_filter(v: &str) -> std::result::Result<Vec<u64>, String> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("ALL") || v.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items: Vec<&str> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let deny = items.iter().all(|i| i.starts_with('-'));
+    if !deny && items.iter().any(|i| i.starts_with('-')) {
+        return Err("mix of listed and excluded (-) mechanisms".into());
+    }
+    let mut named = Vec::new();
+    for i in items {
+        let name = i.trim_start_matches('-');
+        named.push(mechanism_number(name).ok_or_else(|| format!("unknown mechanism `{name}`"))?);
+    }
+    let all: Vec<u64> = crate::mechanism::registry().iter().map(|e| e.ty as u64).collect();
+    Ok(if deny { named } else { all.into_iter().filter(|t| !named.contains(t)).collect() })
+}
+
+fn mechanism_number(name: &str) -> Option<u64> {
+    if let Some(hex) = name.strip_prefix("0x").or_else(|| name.strip_prefix("0X")) {
+        return u64::from_str_radix(hex, 16).ok();
+    }
+    crate::mechanism::registry().iter().map(|e| e.ty as u64).chain(0..0x2000).find(|&t| {
+        cryptoki::mechanism::MechanismType::try_from(t as cryptoki_sys::CK_MECHANISM_TYPE)
+            .is_ok_and(|m| m.to_string() == name)
+    })
 }
 
 fn read(path: &Path) -> Result<String> {

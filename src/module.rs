@@ -123,7 +123,12 @@ pub struct Module {
 impl Module {
     /// Opens the store named by `config`.
     pub fn new(config: Config) -> Result<Module> {
-        let store = SqliteStore::open(&config.token_dir, std::time::Duration::from_millis(config.busy_timeout_ms))?;
+        let store = SqliteStore::open(
+            &config.token_dir,
+            std::time::Duration::from_millis(config.busy_timeout_ms),
+            config.umask,
+        )?;
+        crate::mechanism::set_disabled(&config.disabled_mechanisms);
         Module::with_store(config, Box::new(store))
     }
 

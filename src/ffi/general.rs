@@ -42,8 +42,9 @@ pub unsafe extern "C" fn C_Initialize(p_init_args: *mut c_void) -> CK_RV {
             log(&e.to_string());
             Error::Internal("C_Initialize failed: configuration".into())
         })?;
+        super::set_log_level(config.log_level);
         for w in &config.warnings {
-            log(&format!("warning: {w}"));
+            super::warn(w);
         }
         let module = Module::new(config).map_err(|e| {
             log(&format!("cannot open the token store: {e}"));

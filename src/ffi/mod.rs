@@ -43,9 +43,23 @@ static FORKED: AtomicBool = AtomicBool::new(false);
 /// Serialises C_Initialize and C_Finalize; a spin flag so that a fork cannot leave it held.
 static INIT_BUSY: AtomicBool = AtomicBool::new(false);
 
-/// Writes a diagnostic line (never a secret) to standard error.
+/// The configured log level (softhsm2.conf `log.level`), as its order: 0 ERROR ... 3 DEBUG.
+static LOG_LEVEL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
+
+pub(crate) fn set_log_level(l: crate::config::LogLevel) {
+    LOG_LEVEL.store(l as u8, Ordering::Relaxed);
+}
+
+/// Writes an error line (never a secret) to standard error.
 pub(crate) fn log(msg: &str) {
     eprintln!("oxihsm: {msg}");
+}
+
+/// Writes a warning line, unless the log level is ERROR.
+pub(crate) fn warn(msg: &str) {
+    if LOG_LEVEL.load(Ordering::Relaxed) >= crate::config::LogLevel::Warning as u8 {
+        eprintln!("oxihsm: warning: {msg}");
+    }
 }
 
 /// Maps an engine error to its CK_RV, logging those that are not the caller's fault.

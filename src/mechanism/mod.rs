@@ -155,10 +155,24 @@ pub fn registry() -> &'static [Entry] {
     &REGISTRY
 }
 
-/// The entry for `ty`.
+/// Mechanisms the configuration turned off (softhsm2.conf `slots.mechanisms`), for the
+/// module instance of this process.
+static DISABLED: arc_swap::ArcSwapOption<Vec<CK_MECHANISM_TYPE>> = arc_swap::ArcSwapOption::const_empty();
+
+/// Sets the mechanisms the module does not offer.
+pub fn set_disabled(list: &[u64]) {
+    let list: Vec<CK_MECHANISM_TYPE> = list.iter().map(|&t| t as CK_MECHANISM_TYPE).collect();
+    DISABLED.store((!list.is_empty()).then(|| std::sync::Arc::new(list)));
+}
+
+/// The entry for `ty`, unless the configuration disabled it.
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
     let r = registry();
-    r.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &r[i])
+    let e = r.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &r[i])?;
+    if DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty)) {
+        return None;
+    }
+    Some(e)
 }
 
 /// CK_MECHANISM_INFO in one expression.

@@ -61,13 +61,15 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`, waiting at most `busy_timeout` for
     /// another process's write lock.
-    pub fn open(dir: &Path, busy_timeout: Duration) -> Result<SqliteStore> {
+    /// The database file's mode is 0666 without the `umask` bits (0600 by default).
+    pub fn open(dir: &Path, busy_timeout: Duration, umask: u32) -> Result<SqliteStore> {
         create_private_dir(dir)?;
         let path = dir.join("oxihsm.db");
         if !dir_writable(dir) {
             return SqliteStore::open_read_only(&path);
         }
         let conn = Connection::open(&path)?;
+        set_mode(&path, 0o666 & !umask)?;
         conn.busy_timeout(busy_timeout)?;
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -111,6 +113,16 @@ impl SqliteStore {
         }
         Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path).map_err(|e| Error::Device(format!("{}: {e}", path.display())))?;
+    if current.permissions().mode() & 0o777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::Device(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// Whether files can be created in `dir` (false on a read-only mount or directory).
@@ -465,7 +477,7 @@ impl Store for SqliteStore {
 /// Deletes the token with `serial` (and, by cascade, its objects) from the store in `dir`,
 /// recording it in the audit trail (`softhsm2-util --delete-token`). False when there is none.
 pub fn delete_token(dir: &Path, serial: &str) -> Result<bool> {
-    let mut store = SqliteStore::open(dir, Duration::from_secs(30))?;
+    let mut store = SqliteStore::open(dir, Duration::from_secs(30), 0o077)?;
     let tx = store.tx()?;
     let slot: Option<i64> =
         tx.query_row("SELECT slot_id FROM tokens WHERE serial = ?1", [serial], |r| r.get(0)).optional()?;
@@ -495,13 +507,13 @@ mod tests {
         conn.execute_batch(SCHEMA_V1).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         drop(conn);
-        let store = SqliteStore::open(dir.path(), Duration::from_secs(1)).unwrap();
+        let store = SqliteStore::open(dir.path(), Duration::from_secs(1), 0o077).unwrap();
         let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(audit::verify(&store.conn).unwrap(), audit::Verdict::Intact(0));
         // A store newer than this oxihsm is refused.
         store.conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
         drop(store);
-        assert!(SqliteStore::open(dir.path(), Duration::from_secs(1)).is_err());
+        assert!(SqliteStore::open(dir.path(), Duration::from_secs(1), 0o077).is_err());
     }
 }

@@ -81,7 +81,7 @@ impl Module {
         Ok(SlotInfo {
             description: format!("oxihsm slot {}", s.id()),
             manufacturer: MANUFACTURER.into(),
-            flags: CKF_TOKEN_PRESENT,
+            flags: CKF_TOKEN_PRESENT | if self.config.slots_removable { CKF_REMOVABLE_DEVICE } else { 0 },
         })
     }
 
@@ -138,7 +138,7 @@ impl Module {
     /// C_GetMechanismList.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
         self.slot(slot as u64)?;
-        Ok(mechanism::registry().iter().map(|m| m.ty).collect())
+        Ok(mechanism::registry().iter().map(|m| m.ty).filter(|&t| mechanism::lookup(t).is_some()).collect())
     }
 
     /// C_GetMechanismInfo.
