@@ -17,6 +17,7 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod mechanism;
+pub mod migrate;
 pub mod module;
 pub mod object;
 pub mod store;

@@ -44,7 +44,7 @@ fn pin_len_ok(pin: &[u8]) -> Result<()> {
     if (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) { Ok(()) } else { Err(Error::PinLenRange) }
 }
 
-fn wrap_mk(
+pub(crate) fn wrap_mk(
     mk: &SecretKey256,
     pin: &[u8],
     t_uuid: &[u8; 16],

@@ -149,3 +149,60 @@ pub fn config_show(ctx: &Ctx) -> Result<()> {
     });
     Ok(())
 }
+
+/// `oxihsm migrate --from-softhsm TOKENDIR`.
+pub fn migrate(
+    ctx: &Ctx,
+    from: &std::path::Path,
+    only: Option<&str>,
+    so_source: Option<&str>,
+    pin: &PinArgs,
+) -> Result<()> {
+    let config = oxihsm::config::Config::from_env().map_err(|e| e.to_string())?;
+    let dirs: Vec<std::path::PathBuf> = if from.join("token.object").exists() {
+        vec![from.to_path_buf()]
+    } else {
+        let mut v: Vec<_> = std::fs::read_dir(from)
+            .map_err(|e| format!("{}: {e}", from.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("token.object").exists())
+            .collect();
+        v.sort();
+        v
+    };
+    if dirs.is_empty() {
+        return Err(format!("{}: no SoftHSMv2 tokens (no token.object)", from.display()));
+    }
+    let so = pin::read(so_source, "SO PIN of the SoftHSMv2 token: ")?;
+    let user = pin::read(pin.pin_source.as_deref(), "User PIN of the SoftHSMv2 token: ")?;
+    let mut done = Vec::new();
+    for d in dirs {
+        if let Some(label) = only {
+            let token = std::fs::read(d.join("token.object")).unwrap_or_default();
+            if !token.windows(label.len()).any(|w| w == label.as_bytes()) {
+                continue;
+            }
+        }
+        let m = oxihsm::migrate::from_softhsm(&d, &config, so.bytes(), user.bytes())
+            .map_err(|e| format!("{}: {e}", d.display()))?;
+        done.push(m);
+    }
+    if done.is_empty() {
+        return Err("no SoftHSMv2 token matches --token".into());
+    }
+    let v: Vec<_> = done
+        .iter()
+        .map(|m| json!({"label": m.label, "serial": m.serial, "slot": m.slot_id, "objects": m.objects}))
+        .collect();
+    emit(ctx, json!(v), || {
+        done.iter()
+            .map(|m| {
+                format!(
+                    "Migrated token {} (serial {}) into slot {} with {} objects.\n",
+                    m.label, m.serial, m.slot_id, m.objects
+                )
+            })
+            .collect()
+    });
+    Ok(())
+}

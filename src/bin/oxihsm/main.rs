@@ -162,6 +162,19 @@ enum Command {
     Encrypt(envelope::EncryptArgs),
     /// Decrypt a file made by `oxihsm encrypt`.
     Decrypt(envelope::DecryptArgs),
+    /// Move SoftHSMv2 tokens (file backend) into the oxihsm store, PINs and all.
+    Migrate {
+        /// SoftHSMv2's directories.tokendir (or one token's directory).
+        #[arg(long = "from-softhsm", value_name = "TOKENDIR")]
+        from: PathBuf,
+        /// Only the token with this label.
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long, value_name = "SOURCE")]
+        so_pin_source: Option<String>,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
     /// Measure this module against others (SoftHSMv2 ...) and aws-lc-rs, side by side.
     Bench(bench::BenchArgs),
     /// (internal) one fresh-process measurement for `bench`.
@@ -206,6 +219,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Encrypt(a) => envelope::encrypt(&ctx, &a),
         Command::Decrypt(a) => envelope::decrypt(&ctx, &a),
         Command::Config { action: ConfigAction::Show } => admin::config_show(&ctx),
+        Command::Migrate { from, token, so_pin_source, pin } => {
+            admin::migrate(&ctx, &from, token.as_deref(), so_pin_source.as_deref(), &pin)
+        }
         Command::Bench(a) => bench::run(&a),
         Command::BenchChild { lib } => bench::child(&lib),
     }
