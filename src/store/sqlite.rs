@@ -61,15 +61,19 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`, waiting at most `busy_timeout` for
     /// another process's write lock.
-    /// The database file's mode is 0666 without the `umask` bits (0600 by default).
+    /// A new database file gets mode 0666 without the `umask` bits (0600 by default; SQLite
+    /// gives its -wal and -shm files the same); an existing file keeps the mode it has.
     pub fn open(dir: &Path, busy_timeout: Duration, umask: u32) -> Result<SqliteStore> {
         create_private_dir(dir)?;
         let path = dir.join("oxihsm.db");
         if !dir_writable(dir) {
             return SqliteStore::open_read_only(&path);
         }
+        let created = !path.exists();
         let conn = Connection::open(&path)?;
-        set_mode(&path, 0o666 & !umask)?;
+        if created {
+            set_mode(&path, 0o666 & !umask)?;
+        }
         conn.busy_timeout(busy_timeout)?;
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
