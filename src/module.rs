@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::store::{Sealer, Store, TokenId, TokenRecord, sqlite::SqliteStore};
-use crate::token::session::Session;
+use crate::token::session::{Ops, Session};
 use cryptoki_sys::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,8 +60,14 @@ impl State {
         self.sessions.get(&h).ok_or(Error::SessionHandleInvalid)
     }
 
-    pub fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Session> {
-        self.sessions.get_mut(&h).ok_or(Error::SessionHandleInvalid)
+    /// A session's operations, with the state exclusively held (no lock taken).
+    pub fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Ops> {
+        Ok(self.sessions.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.ops.get_mut())
+    }
+
+    /// A session's operations, locked, with the state held for reading.
+    pub fn ops(&self, h: CK_SESSION_HANDLE) -> Result<parking_lot::MutexGuard<'_, Ops>> {
+        Ok(self.session(h)?.ops.lock())
     }
 
     /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
@@ -113,7 +119,7 @@ impl SlotView {
 pub struct Module {
     pub(crate) config: Config,
     store: Mutex<Box<dyn Store>>,
-    state: parking_lot::Mutex<State>,
+    state: parking_lot::RwLock<State>,
     /// Seals C_GetOperationState blobs; lives only as long as this module instance. Made on
     /// first use, so that C_Initialize does not pay for seeding the random generator.
     op_state_key: std::sync::OnceLock<crate::crypto::SecretKey256>,
@@ -139,7 +145,7 @@ impl Module {
         Ok(Module {
             config,
             store: Mutex::new(store),
-            state: parking_lot::Mutex::new(state),
+            state: parking_lot::RwLock::new(state),
             op_state_key: std::sync::OnceLock::new(),
             read_only,
         })
@@ -164,8 +170,14 @@ impl Module {
 
     /// The per-process state. A panic while it was held does not poison the module: every
     /// change to it is completed before any call that could panic.
-    pub(crate) fn state(&self) -> parking_lot::MutexGuard<'_, State> {
-        self.state.lock()
+    pub(crate) fn state(&self) -> parking_lot::RwLockWriteGuard<'_, State> {
+        self.state.write()
+    }
+
+    /// The state for reading only: calls on different sessions proceed together. Never
+    /// call [`Module::state`] while holding it (the lock is not re-entrant).
+    pub(crate) fn state_read(&self) -> parking_lot::RwLockReadGuard<'_, State> {
+        self.state.read()
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {

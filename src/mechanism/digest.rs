@@ -107,7 +107,7 @@ impl Module {
     /// Output length of the active digest (size queries of C_Digest and C_DigestFinal).
     pub fn digest_len(&self, h: CK_SESSION_HANDLE) -> Result<usize> {
         let st = self.state();
-        st.session(h)?.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized)
+        st.ops(h)?.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized)
     }
 
     /// C_Digest: single part; ends the operation.
@@ -136,7 +136,7 @@ impl Module {
 
     /// C_DigestKey: digests a secret key's value, whatever its sensitivity (§5.12).
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if self.state().session(h)?.digest.is_none() {
+        if self.state_read().ops(h)?.digest.is_none() {
             return Err(Error::OperationNotInitialized);
         }
         let obj = self.key_object(h, key)?;

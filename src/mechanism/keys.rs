@@ -223,7 +223,7 @@ impl Module {
     /// The parsed form of a key object, from the cache when this object was parsed before.
     pub(crate) fn parsed_key(&self, obj: &Object) -> Result<Arc<ParsedKey>> {
         let uid = obj.unique_id().to_string();
-        if let Some(k) = self.state().key_cache.get(&uid) {
+        if let Some(k) = self.state_read().key_cache.get(&uid) {
             return Ok(k.clone());
         }
         let k = Arc::new(parse(obj)?);
@@ -245,7 +245,7 @@ impl Module {
         key: &[u8],
     ) -> Option<crate::crypto::sha::ShaHmac> {
         let id = (obj.unique_id().to_string(), mechanism);
-        if let Some(h) = self.state().hmac_cache.get(&id) {
+        if let Some(h) = self.state_read().hmac_cache.get(&id) {
             return Some(h.clone());
         }
         let h = crate::crypto::sha::ShaHmac::new(hash, key)?;

@@ -141,7 +141,7 @@ impl MessageOp {
 }
 
 impl Module {
-    fn message_slot(s: &mut crate::token::session::Session, dir: Dir) -> &mut Option<MessageOp> {
+    fn message_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<MessageOp> {
         match dir {
             Dir::Encrypt | Dir::SignRecover => &mut s.message_encrypt,
             Dir::Decrypt | Dir::VerifyRecover => &mut s.message_decrypt,

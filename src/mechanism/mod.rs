@@ -159,9 +159,13 @@ pub fn registry() -> &'static [Entry] {
 /// module instance of this process.
 static DISABLED: arc_swap::ArcSwapOption<Vec<CK_MECHANISM_TYPE>> = arc_swap::ArcSwapOption::const_empty();
 
+/// Whether [`DISABLED`] has anything in it (the common answer, no, without touching it).
+static ANY_DISABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Sets the mechanisms the module does not offer.
 pub fn set_disabled(list: &[u64]) {
     let list: Vec<CK_MECHANISM_TYPE> = list.iter().map(|&t| t as CK_MECHANISM_TYPE).collect();
+    ANY_DISABLED.store(!list.is_empty(), std::sync::atomic::Ordering::Release);
     DISABLED.store((!list.is_empty()).then(|| std::sync::Arc::new(list)));
 }
 
@@ -169,7 +173,9 @@ pub fn set_disabled(list: &[u64]) {
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
     let r = registry();
     let e = r.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &r[i])?;
-    if DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty)) {
+    if ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire)
+        && DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty))
+    {
         return None;
     }
     Some(e)

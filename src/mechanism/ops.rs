@@ -183,7 +183,7 @@ impl Module {
         Ok((entry, obj))
     }
 
-    fn cipher_slot(s: &mut crate::token::session::Session, dir: Dir) -> &mut Option<CipherOp> {
+    fn cipher_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<CipherOp> {
         match dir {
             Dir::Encrypt => &mut s.encrypt,
             Dir::Decrypt => &mut s.decrypt,
@@ -192,7 +192,7 @@ impl Module {
         }
     }
 
-    fn mac_slot(s: &mut crate::token::session::Session, dir: MacDir) -> &mut Option<MacOp> {
+    fn mac_slot(s: &mut crate::token::session::Ops, dir: MacDir) -> &mut Option<MacOp> {
         match dir {
             MacDir::Sign => &mut s.sign,
             MacDir::Verify => &mut s.verify,
@@ -201,7 +201,7 @@ impl Module {
 
     /// C_EncryptInit / C_DecryptInit.
     pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if Module::cipher_slot(self.state().session_mut(h)?, dir).is_some() {
+        if Module::cipher_slot(&mut *self.state_read().ops(h)?, dir).is_some() {
             return Err(Error::OperationActive);
         }
         let (flag, usage) = match dir {
@@ -218,8 +218,9 @@ impl Module {
             }
             (i, _) => self.cipher_for(i, m, &obj, dir)?,
         };
-        let mut st = self.state();
-        let slot = Module::cipher_slot(st.session_mut(h)?, dir);
+        let st = self.state_read();
+        let mut ops = st.ops(h)?;
+        let slot = Module::cipher_slot(&mut ops, dir);
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
@@ -256,8 +257,9 @@ impl Module {
         direct: Option<&mut [u8]>,
     ) -> Result<Output> {
         let mut op = {
-            let mut st = self.state();
-            let slot = Module::cipher_slot(st.session_mut(h)?, dir);
+            let st = self.state_read();
+            let mut ops = st.ops(h)?;
+            let slot = Module::cipher_slot(&mut ops, dir);
             let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
             if matches!(step, Step::Single(_)) && op.multipart {
                 return Err(Error::OperationActive);
@@ -308,15 +310,15 @@ impl Module {
             Ok(_) => true,
             Err(_) => false,
         };
-        if keep && let Ok(s) = self.state().session_mut(h) {
-            *Module::cipher_slot(s, dir) = Some(op);
+        if keep && let Ok(mut s) = self.state_read().ops(h) {
+            *Module::cipher_slot(&mut s, dir) = Some(op);
         }
         r
     }
 
     /// C_SignInit / C_VerifyInit.
     pub fn mac_init(&self, h: CK_SESSION_HANDLE, dir: MacDir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if Module::mac_slot(self.state().session_mut(h)?, dir).is_some() {
+        if Module::mac_slot(&mut *self.state_read().ops(h)?, dir).is_some() {
             return Err(Error::OperationActive);
         }
         let (flag, usage) = match dir {
@@ -339,8 +341,9 @@ impl Module {
             _ => return Err(Error::MechanismInvalid),
         };
         let len = mac.output_len();
-        let mut st = self.state();
-        let slot = Module::mac_slot(st.session_mut(h)?, dir);
+        let st = self.state_read();
+        let mut ops = st.ops(h)?;
+        let slot = Module::mac_slot(&mut ops, dir);
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
@@ -357,8 +360,9 @@ impl Module {
     }
 
     fn take_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, single: bool) -> Result<MacOp> {
-        let mut st = self.state();
-        let slot = Module::mac_slot(st.session_mut(h)?, dir);
+        let st = self.state_read();
+        let mut ops = st.ops(h)?;
+        let slot = Module::mac_slot(&mut ops, dir);
         let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if single && op.multipart {
             return Err(Error::OperationActive);
@@ -370,8 +374,8 @@ impl Module {
     }
 
     fn put_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, op: MacOp) {
-        if let Ok(s) = self.state().session_mut(h) {
-            *Module::mac_slot(s, dir) = Some(op);
+        if let Ok(mut s) = self.state_read().ops(h) {
+            *Module::mac_slot(&mut s, dir) = Some(op);
         }
     }
 
@@ -451,8 +455,8 @@ impl Module {
         verify_pin: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         {
-            let st = self.state();
-            let s = st.session(h)?;
+            let st = self.state_read();
+            let s = st.ops(h)?;
             let pending = s.sign.as_ref().is_some_and(|o| o.needs_auth)
                 || s.decrypt.as_ref().is_some_and(|o| o.needs_auth)
                 || s.sign_recover.as_ref().is_some_and(|o| o.needs_auth);

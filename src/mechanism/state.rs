@@ -39,8 +39,8 @@ impl<'a> Reader<'a> {
 impl Module {
     /// C_GetOperationState.
     pub fn get_operation_state(&self, h: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
-        let st = self.state();
-        let s = st.session(h)?;
+        let st = self.state_read();
+        let s = st.ops(h)?;
         if s.encrypt.is_some() || s.decrypt.is_some() || s.message_encrypt.is_some() || s.message_decrypt.is_some() {
             return Err(Error::StateUnsaveable);
         }

@@ -54,7 +54,7 @@ fn new_unique_id() -> Result<String> {
 
 impl Module {
     fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
-        let st = self.state();
+        let st = self.state_read();
         let s = st.session(h)?;
         Ok(Ctx { token: s.token, rw: s.rw, login: st.login(s.token).cloned() })
     }
@@ -145,8 +145,8 @@ impl Module {
     /// Loads an object the session `h` may see.
     pub(crate) fn load_for(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
         if handle >= SESSION_OBJECT_BASE {
-            // The hot path of every C_*Init on a session key: one lock, no login clone.
-            let st = self.state();
+            // The hot path of every C_*Init on a session key: one shared lock, no login clone.
+            let st = self.state_read();
             let s = st.session(h)?;
             let user = st.login(s.token).is_some_and(|l| l.user == UserKind::User);
             let o = st.session_objects.get(&handle).filter(|o| o.token == s.token).ok_or(Error::ObjectHandleInvalid)?;
@@ -248,7 +248,7 @@ impl Module {
     /// C_FindObjectsInit: takes a snapshot of the matching handles.
     pub fn find_init(&self, h: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<()> {
         let c = self.ctx(h)?;
-        if self.state().session(h)?.find.is_some() {
+        if self.state_read().ops(h)?.find.is_some() {
             return Err(Error::OperationActive);
         }
         let mut handles: Vec<CK_OBJECT_HANDLE> = {

@@ -17,11 +17,18 @@ pub struct FindOp {
     pub pos: usize,
 }
 
-/// One session. Each kind of operation has its own typed slot.
+/// One session: where it is, and its operations behind their own lock, so that calls on
+/// different sessions do not wait for each other.
 pub struct Session {
     pub slot: CK_SLOT_ID,
     pub token: TokenId,
     pub rw: bool,
+    pub ops: parking_lot::Mutex<Ops>,
+}
+
+/// A session's operations. Each kind of operation has its own typed slot.
+#[derive(Default)]
+pub struct Ops {
     pub find: Option<FindOp>,
     pub digest: Option<DigestOp>,
     pub encrypt: Option<CipherOp>,
@@ -58,24 +65,7 @@ impl Module {
         }
         let h = st.next_session;
         st.next_session += 1;
-        st.sessions.insert(
-            h,
-            Session {
-                slot,
-                token,
-                rw,
-                find: None,
-                digest: None,
-                encrypt: None,
-                decrypt: None,
-                sign: None,
-                verify: None,
-                message_encrypt: None,
-                message_decrypt: None,
-                sign_recover: None,
-                verify_recover: None,
-            },
-        );
+        st.sessions.insert(h, Session { slot, token, rw, ops: Default::default() });
         Ok(h)
     }
 
