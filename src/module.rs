@@ -47,6 +47,14 @@ pub struct State {
     pub next_object: CK_OBJECT_HANDLE,
     /// Parsed asymmetric keys by CKA_UNIQUE_ID (key material never changes under an id).
     pub key_cache: HashMap<String, std::sync::Arc<crate::mechanism::keys::ParsedKey>>,
+    /// Token objects as loaded with the master key (while logged in), by row id, valid while
+    /// the store's data version is `token_cache_version`; changes made by this process drop
+    /// their entries, changes by others empty it.
+    pub token_cache: HashMap<crate::store::ObjectId, (TokenId, Arc<Object>)>,
+    pub token_cache_version: i64,
+    /// Bumped by every change this process makes to token objects, so that a load that raced
+    /// with the change does not put the old object back in the cache.
+    pub token_cache_gen: u64,
     /// HMAC keys with their padded blocks already hashed, by (CKA_UNIQUE_ID, mechanism).
     pub hmac_cache: HashMap<(String, CK_MECHANISM_TYPE), crate::crypto::sha::ShaHmac>,
     /// Which token each slot held when the slot list was last read (C_GetSlotList,
@@ -72,11 +80,23 @@ impl State {
 
     /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
     /// keys and prepared HMAC keys are only kept while someone is logged in.
+    /// Forgets a token object this process changed (or everything, for `None`).
+    pub fn token_object_changed(&mut self, id: Option<crate::store::ObjectId>) {
+        self.token_cache_gen += 1;
+        match id {
+            Some(id) => {
+                self.token_cache.remove(&id);
+            }
+            None => self.token_cache.clear(),
+        }
+    }
+
     pub fn end_login(&mut self, token: TokenId) -> Option<Login> {
         let l = self.logins.remove(&token);
         if l.is_some() {
             self.key_cache.clear();
             self.hmac_cache.clear();
+            self.token_cache.clear();
         }
         l
     }

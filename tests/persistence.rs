@@ -159,3 +159,34 @@ fn no_key_material_or_private_value_reaches_the_disk() {
     p.finalize().unwrap();
     check("finalised");
 }
+
+/// A process caches the token objects it uses; a change made by another connection to the
+/// store (here the engine opened separately, as another process would) is seen on the next
+/// call: a changed attribute, a destroyed key, a new object.
+#[test]
+fn cached_token_objects_follow_changes_by_others() {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    use oxihsm::object::{Attribute as A, Value};
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "shared");
+    let s = user_session(&p, slot);
+    let o = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(b"before".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(s.get_attributes(o, &[AttributeType::Label]).unwrap(), vec![Attribute::Label(b"before".to_vec())]);
+
+    // Another connection changes the label, then destroys the object.
+    let other = oxihsm::Module::new(oxihsm::config::Config::from_toml_file(&h.conf).unwrap()).unwrap();
+    let oh = other.open_session(slot.id(), cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION).unwrap();
+    other.login(oh, cryptoki_sys::CKU_USER, USER_PIN.as_bytes()).unwrap();
+    other.set_attributes(oh, o.handle(), &[A::new(cryptoki_sys::CKA_LABEL, Value::bytes(b"after".to_vec()))]).unwrap();
+    assert_eq!(s.get_attributes(o, &[AttributeType::Label]).unwrap(), vec![Attribute::Label(b"after".to_vec())]);
+    other.destroy_object(oh, o.handle()).unwrap();
+    assert!(s.get_attributes(o, &[AttributeType::Label]).is_err(), "a destroyed object is gone for everyone");
+}

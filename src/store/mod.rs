@@ -66,6 +66,11 @@ pub trait Store: Send {
     fn token(&self, id: TokenId) -> Result<Option<TokenRecord>>;
     /// Creates a token, or wipes and re-creates the one at `t.slot_id`.
     fn put_token(&mut self, t: &NewToken, audit: &Event) -> Result<TokenRecord>;
+    /// A number that changes when another process commits a change (PRAGMA data_version):
+    /// cached objects are good while it stays the same.
+    fn data_version(&self) -> Result<i64> {
+        Ok(0)
+    }
     /// True when the store cannot be written (read-only directory or file system).
     fn read_only(&self) -> bool {
         false

@@ -340,6 +340,10 @@ impl Store for SqliteStore {
         self.read_only
     }
 
+    fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32> {
         let (col, _, _) = who_cols(who);
         if self.read_only {

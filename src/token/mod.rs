@@ -220,7 +220,11 @@ impl Module {
             ..Default::default()
         };
         self.store().put_token(&new, &ev)?;
-        self.state().slot_tokens.clear();
+        {
+            let mut st = self.state();
+            st.slot_tokens.clear();
+            st.token_object_changed(None);
+        }
         if let Some(t) = old {
             self.state().end_login(t.id);
         }

@@ -74,10 +74,40 @@ impl Module {
             o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
         } else {
             let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
-            Arc::new(self.store().load_object(c.token, id, c.sealer())?.ok_or(Error::ObjectHandleInvalid)?)
+            self.load_token_object(c, id)?
         };
         if obj.is_private() && !c.user() {
             return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(obj)
+    }
+
+    /// A token object, from the cache when nothing changed since it was read. Only objects
+    /// read with the master key are cached (without it, sealed attributes are left out).
+    fn load_token_object(&self, c: &Ctx, id: crate::store::ObjectId) -> Result<Arc<Object>> {
+        const LIMIT: usize = 4096;
+        let Some(sealer) = c.sealer() else {
+            return Ok(Arc::new(self.store().load_object(c.token, id, None)?.ok_or(Error::ObjectHandleInvalid)?));
+        };
+        let version = self.store().data_version()?;
+        let generation = {
+            let st = self.state_read();
+            if st.token_cache_version == version
+                && let Some((t, o)) = st.token_cache.get(&id)
+                && *t == c.token
+            {
+                return Ok(o.clone());
+            }
+            st.token_cache_gen
+        };
+        let obj = Arc::new(self.store().load_object(c.token, id, Some(sealer))?.ok_or(Error::ObjectHandleInvalid)?);
+        let mut st = self.state();
+        if st.token_cache_version != version || st.token_cache.len() >= LIMIT {
+            st.token_cache.clear();
+            st.token_cache_version = version;
+        }
+        if st.token_cache_gen == generation && st.login(c.token).is_some() {
+            st.token_cache.insert(id, (c.token, obj.clone()));
         }
         Ok(obj)
     }
@@ -196,7 +226,9 @@ impl Module {
             self.state().session_objects.remove(&handle);
             return Ok(());
         }
-        if self.store().delete_object(c.token, handle as i64, &ev)? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
+        let gone = self.store().delete_object(c.token, handle as i64, &ev);
+        self.state().token_object_changed(Some(handle as i64));
+        if gone? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
     }
 
     /// C_GetObjectSize.
@@ -242,7 +274,9 @@ impl Module {
             o.obj = Arc::new(new);
             return Ok(());
         }
-        self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev)
+        let r = self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev);
+        self.state().token_object_changed(Some(handle as i64));
+        r
     }
 
     /// C_FindObjectsInit: takes a snapshot of the matching handles.

@@ -70,6 +70,8 @@ struct Keys {
     p256: ObjectHandle,
     p256_pub: ObjectHandle,
     p384: ObjectHandle,
+    /// A P-256 key kept on the token (loaded from the store, not a session object).
+    p256_token: ObjectHandle,
     ed25519: Option<ObjectHandle>,
     aes: ObjectHandle,
     hmac: ObjectHandle,
@@ -140,6 +142,14 @@ fn make_keys(s: &Session) -> Result<Keys> {
     let (p256_pub, p256) =
         pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(P256.to_vec())], &[Attribute::Derive(true)])?;
     let (_, p384) = pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(P384.to_vec())], &[])?;
+    let (_, p256_token) = ck(
+        "C_GenerateKeyPair (token)",
+        s.generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::Token(true), Attribute::EcParams(P256.to_vec()), Attribute::Verify(true)],
+            &[Attribute::Token(true), Attribute::Private(true), Attribute::Sign(true)],
+        ),
+    )?;
     let ed25519 =
         pair(&Mechanism::EccEdwardsKeyPairGen, &[Attribute::EcParams(ED25519.to_vec())], &[]).ok().map(|k| k.1);
     let aes = ck(
@@ -164,7 +174,7 @@ fn make_keys(s: &Session) -> Result<Keys> {
             Attribute::Value(vec![0x5a; 32]),
         ]),
     )?;
-    Ok(Keys { rsa, rsa_pub, p256, p256_pub, p384, ed25519, aes, hmac })
+    Ok(Keys { rsa, rsa_pub, p256, p256_pub, p384, p256_token, ed25519, aes, hmac })
 }
 
 fn session(t: &Target) -> Result<Session> {
@@ -285,6 +295,15 @@ fn benches() -> Vec<Bench> {
             bytes: 0,
             module: |t, i| {
                 let (s, k, d) = (session(t)?, t.keys.p256, i.digest32.to_vec());
+                op! { ck("sign", s.sign(&Mechanism::Ecdsa, k, &d))?; }
+            },
+            raw: Some(|i| ecdsa_raw(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING, i.digest32.to_vec())),
+        },
+        Bench {
+            name: "ECDSA P-256 sign, token key",
+            bytes: 0,
+            module: |t, i| {
+                let (s, k, d) = (session(t)?, t.keys.p256_token, i.digest32.to_vec());
                 op! { ck("sign", s.sign(&Mechanism::Ecdsa, k, &d))?; }
             },
             raw: Some(|i| ecdsa_raw(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING, i.digest32.to_vec())),
