@@ -56,7 +56,7 @@ pub struct State {
     /// with the change does not put the old object back in the cache.
     pub token_cache_gen: u64,
     /// HMAC keys with their padded blocks already hashed, by (CKA_UNIQUE_ID, mechanism).
-    pub hmac_cache: HashMap<(String, CK_MECHANISM_TYPE), crate::crypto::sha::ShaHmac>,
+    pub hmac_cache: HashMap<String, Vec<(CK_MECHANISM_TYPE, crate::crypto::sha::ShaHmac)>>,
     /// Which token each slot held when the slot list was last read (C_GetSlotList,
     /// C_GetSlotInfo, C_GetTokenInfo ... read it afresh); C_OpenSession uses it without a
     /// store query.

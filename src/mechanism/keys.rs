@@ -244,16 +244,19 @@ impl Module {
         hash: crate::mechanism::Hash,
         key: &[u8],
     ) -> Option<crate::crypto::sha::ShaHmac> {
-        let id = (obj.unique_id().to_string(), mechanism);
-        if let Some(h) = self.state_read().hmac_cache.get(&id) {
-            return Some(h.clone());
+        let uid = obj.unique_id();
+        if let Some(h) = self.state_read().hmac_cache.get(uid).and_then(|v| v.iter().find(|(m, _)| *m == mechanism)) {
+            return Some(h.1.clone());
         }
         let h = crate::crypto::sha::ShaHmac::new(hash, key)?;
         let mut st = self.state();
         if st.hmac_cache.len() >= CACHE_LIMIT {
             st.hmac_cache.clear();
         }
-        st.hmac_cache.insert(id, h.clone());
+        let entry = st.hmac_cache.entry(uid.to_string()).or_default();
+        if !entry.iter().any(|(m, _)| *m == mechanism) {
+            entry.push((mechanism, h.clone()));
+        }
         Some(h)
     }
 }

@@ -80,8 +80,24 @@ pub struct MacOp {
     pub(crate) multipart: bool,
     pending: Option<Vec<u8>>,
     pub(crate) mechanism: CK_MECHANISM_TYPE,
-    /// CKA_UNIQUE_ID of the key, to recognise it when a saved state is restored.
-    pub(crate) key_uid: String,
+    /// The key, to recognise it when a saved state is restored (by CKA_UNIQUE_ID).
+    pub(crate) key: KeyRef,
+}
+
+/// The key of an operation: the object itself (no copy made at C_SignInit), or the unique id
+/// a restored state named.
+pub(crate) enum KeyRef {
+    Object(std::sync::Arc<Object>),
+    Uid(String),
+}
+
+impl KeyRef {
+    pub(crate) fn uid(&self) -> &str {
+        match self {
+            KeyRef::Object(o) => o.unique_id(),
+            KeyRef::Uid(u) => u,
+        }
+    }
 }
 
 impl MacOp {
@@ -92,7 +108,7 @@ impl MacOp {
         mechanism: CK_MECHANISM_TYPE,
         key_uid: String,
     ) -> MacOp {
-        MacOp { needs_auth: false, mac: Some(mac), len, multipart, pending: None, mechanism, key_uid }
+        MacOp { needs_auth: false, mac: Some(mac), len, multipart, pending: None, mechanism, key: KeyRef::Uid(key_uid) }
     }
 }
 
@@ -354,7 +370,7 @@ impl Module {
             multipart: false,
             pending: None,
             mechanism: m.ty,
-            key_uid: obj.unique_id().to_string(),
+            key: KeyRef::Object(obj.clone()),
         });
         Ok(())
     }

@@ -62,8 +62,8 @@ impl Module {
                 out.extend_from_slice(&[kind, op.multipart as u8]);
                 out.extend_from_slice(&(op.mechanism as u64).to_le_bytes());
                 out.extend_from_slice(&(op.len as u64).to_le_bytes());
-                out.extend_from_slice(&(op.key_uid.len() as u64).to_le_bytes());
-                out.extend_from_slice(op.key_uid.as_bytes());
+                out.extend_from_slice(&(op.key.uid().len() as u64).to_le_bytes());
+                out.extend_from_slice(op.key.uid().as_bytes());
                 out.extend_from_slice(&state);
             }
             _ => return Err(Error::StateUnsaveable),
