@@ -3,6 +3,9 @@
 //! Scripts written for SoftHSMv2 run unchanged with this one first in PATH.
 #![forbid(unsafe_code)]
 
+#[path = "../src/bin/shared/p11.rs"]
+mod p11;
+
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::object::{Attribute, KeyType, ObjectClass};
@@ -83,21 +86,10 @@ fn fail<T>(msg: impl AsRef<str>) -> Res<T> {
     Err(Failed)
 }
 
-fn rv_name(rv: RvError) -> String {
-    let mut s = String::from("CKR");
-    for c in format!("{rv:?}").chars() {
-        if c.is_ascii_uppercase() {
-            s.push('_');
-        }
-        s.push(c.to_ascii_uppercase());
-    }
-    s
-}
-
 fn ck<T>(what: &str, r: cryptoki::error::Result<T>) -> Res<T> {
     match r {
         Ok(v) => Ok(v),
-        Err(CkError::Pkcs11(rv, _)) => fail(format!("ERROR: {what}: {}", rv_name(rv))),
+        Err(CkError::Pkcs11(rv, _)) => fail(format!("ERROR: {what}: {}", p11::ckr_name(rv))),
         Err(e) => fail(format!("ERROR: {what}: {e}")),
     }
 }
@@ -341,27 +333,14 @@ fn delete_token(o: &Opts) -> Res<()> {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+    p11::unhex(s)
 }
 
 fn to_cryptoki(attrs: &[oxihsm::object::Attribute]) -> Res<Vec<Attribute>> {
-    let mut out = Vec::new();
-    for a in attrs {
-        let oxihsm::object::Value::Bytes(b) = &a.value else { return fail("ERROR: unexpected key attribute") };
-        let raw = cryptoki_sys::CK_ATTRIBUTE {
-            type_: a.ty,
-            pValue: b.as_ptr().cast_mut().cast(),
-            ulValueLen: b.len() as cryptoki_sys::CK_ULONG,
-        };
-        match Attribute::try_from(raw) {
-            Ok(x) => out.push(x),
-            Err(e) => return fail(format!("ERROR: {e}")),
-        }
-    }
-    Ok(out)
+    p11::to_cryptoki(attrs).or_else(|e| fail(format!("ERROR: {e}")))
 }
 
 fn import(o: &Opts) -> Res<()> {
@@ -427,14 +406,7 @@ fn import(o: &Opts) -> Res<()> {
                 return fail(format!("ERROR: Could not read the certificate: {}", path.display()));
             };
             let mut t = common;
-            t.extend([
-                Attribute::Class(ObjectClass::CERTIFICATE),
-                Attribute::CertificateType(cryptoki::object::CertificateType::X_509),
-                Attribute::Subject(c.subject),
-                Attribute::Issuer(c.issuer),
-                Attribute::SerialNumber(c.serial),
-                Attribute::Value(der),
-            ]);
+            t.extend(p11::certificate_attrs(der, c));
             ck("Could not save the certificate in the token", s.create_object(&t))?;
             println!("The certificate has been imported.");
         }
@@ -472,37 +444,15 @@ fn read_private(data: &[u8], file_pin: Option<&str>) -> Option<Pkcs8Key> {
 }
 
 fn import_pair(s: &Session, key: Pkcs8Key, common: Vec<Attribute>, no_public: bool) -> Res<()> {
+    // As SoftHSMv2: a public key object for RSA (which may also wrap) and EC key pairs.
     let public = match &key {
-        Pkcs8Key::Rsa(p) => Some(vec![
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Modulus(p.n.clone()),
-            Attribute::PublicExponent(p.e.clone()),
-            Attribute::Verify(true),
-            Attribute::Encrypt(true),
-            Attribute::Wrap(true),
-        ]),
-        Pkcs8Key::Ec(c, d) => {
-            let point = match oxihsm::crypto::ec::EcKey::from_private(*c, d) {
-                Ok(k) => k.point(),
-                Err(e) => return fail(format!("ERROR: {e}")),
-            };
-            let oid: &[u8] = match c {
-                oxihsm::crypto::ec::Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-                oxihsm::crypto::ec::Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
-                oxihsm::crypto::ec::Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
-            };
-            let mut ec_point = vec![0x04];
-            if point.len() >= 128 {
-                ec_point.push(0x81);
+        Pkcs8Key::Rsa(_) | Pkcs8Key::Ec(..) => {
+            let k = p11::public_of(&key).or_else(|e| fail(format!("ERROR: {e}")))?;
+            let mut t = p11::public_attrs(&k);
+            if matches!(key, Pkcs8Key::Rsa(_)) {
+                t.push(Attribute::Wrap(true));
             }
-            ec_point.push(point.len() as u8);
-            ec_point.extend(point);
-            Some(vec![
-                Attribute::KeyType(KeyType::EC),
-                Attribute::EcParams(oid.to_vec()),
-                Attribute::EcPoint(ec_point),
-                Attribute::Verify(true),
-            ])
+            Some(t)
         }
         _ => None,
     };
@@ -524,7 +474,6 @@ fn import_pair(s: &Session, key: Pkcs8Key, common: Vec<Attribute>, no_public: bo
     ck("Could not save the private key in the token", s.create_object(&t))?;
     if !no_public && let Some(pubattrs) = public {
         let mut t = common;
-        t.push(Attribute::Class(ObjectClass::PUBLIC_KEY));
         t.extend(pubattrs);
         ck("Could not save the public key in the token", s.create_object(&t))?;
     }

@@ -105,11 +105,16 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// The newest record's number and hash, as `audit_head` holds them.
+fn head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>> {
+    Ok(conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// Appends `e` inside the caller's write transaction.
 pub fn append(conn: &Connection, e: &Event) -> Result<()> {
-    let head: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let head = head(conn)?;
     let (last, prev) = head.unwrap_or((0, vec![0u8; 32]));
     let mut r = Record {
         seq: last + 1,
@@ -197,9 +202,7 @@ pub fn verify(conn: &Connection) -> Result<Verdict> {
         }
         prev = r.hash.clone();
     }
-    let head: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let head = head(conn)?;
     match head {
         None if recs.is_empty() => Ok(Verdict::Intact(0)),
         Some((seq, hash)) if seq == recs.len() as i64 && hash == prev => Ok(Verdict::Intact(recs.len())),

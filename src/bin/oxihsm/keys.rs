@@ -1,5 +1,6 @@
 //! Objects and keys: listing with URIs, generation, import, public key export, deletion.
 
+use crate::p11::{self, ED25519, P256, P384, P521, certificate_attrs, curve_oid, public_attrs, public_of, to_cryptoki};
 use crate::token::{Ctx, ck, emit, open, public_session, user_session};
 use crate::uri::Uri;
 use crate::{PinArgs, Result, TokenSel};
@@ -12,19 +13,6 @@ use oxihsm::crypto::keyfile::{self, PublicKey};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
-const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-
-fn curve_oid(c: Curve) -> &'static [u8] {
-    match c {
-        Curve::P256 => P256,
-        Curve::P384 => P384,
-        Curve::P521 => P521,
-    }
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -33,22 +21,7 @@ fn unhex(s: &str) -> Result<Vec<u8>> {
     if s.len() % 2 != 0 {
         return Err(format!("--id {s}: an even number of hex digits"));
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("--id {s}: not hex")))
-        .collect()
-}
-
-/// A DER OCTET STRING around `b` (CKA_EC_POINT).
-fn octet_string(b: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x04];
-    if b.len() < 128 {
-        v.push(b.len() as u8);
-    } else {
-        v.extend_from_slice(&[0x81, b.len() as u8]);
-    }
-    v.extend_from_slice(b);
-    v
+    p11::unhex(s).ok_or_else(|| format!("--id {s}: not hex"))
 }
 
 fn class_name(c: ObjectClass) -> &'static str {
@@ -369,64 +342,6 @@ fn read_material(path: &Path) -> Result<Vec<Material>> {
     Ok(out)
 }
 
-/// Public key attributes (class, key type, material).
-fn public_attrs(k: &PublicKey) -> Vec<Attribute> {
-    let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
-    match k {
-        PublicKey::Rsa { n, e } => t.extend([
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Modulus(n.clone()),
-            Attribute::PublicExponent(e.clone()),
-            Attribute::Verify(true),
-            Attribute::Encrypt(true),
-        ]),
-        PublicKey::Ec { curve, point } => t.extend([
-            Attribute::KeyType(KeyType::EC),
-            Attribute::EcParams(curve_oid(*curve).to_vec()),
-            Attribute::EcPoint(octet_string(point)),
-            Attribute::Verify(true),
-        ]),
-        PublicKey::Ed25519(p) => t.extend([
-            Attribute::KeyType(KeyType::EC_EDWARDS),
-            Attribute::EcParams(ED25519.to_vec()),
-            Attribute::EcPoint(octet_string(p)),
-            Attribute::Verify(true),
-        ]),
-    }
-    t
-}
-
-/// The public half of a private key.
-fn public_of(k: &Pkcs8Key) -> Result<PublicKey> {
-    Ok(match k {
-        Pkcs8Key::Rsa(p) => PublicKey::Rsa { n: p.n.clone(), e: p.e.clone() },
-        Pkcs8Key::Ec(c, d) => PublicKey::Ec {
-            curve: *c,
-            point: oxihsm::crypto::ec::EcKey::from_private(*c, d).map_err(|e| e.to_string())?.point(),
-        },
-        Pkcs8Key::Ed25519(d) => PublicKey::Ed25519(oxihsm::crypto::ec::ed25519_public(d).map_err(|e| e.to_string())?),
-        Pkcs8Key::X25519(_) => return Err("X25519 keys are not imported by this command".into()),
-    })
-}
-
-/// The engine's attributes as the cryptoki crate's.
-fn to_cryptoki(attrs: &[oxihsm::object::Attribute]) -> Result<Vec<Attribute>> {
-    attrs
-        .iter()
-        .map(|a| {
-            let oxihsm::object::Value::Bytes(b) = &a.value else {
-                return Err("unexpected attribute shape".to_string());
-            };
-            let raw = cryptoki_sys::CK_ATTRIBUTE {
-                type_: a.ty,
-                pValue: b.as_ptr().cast_mut().cast(),
-                ulValueLen: b.len() as cryptoki_sys::CK_ULONG,
-            };
-            Attribute::try_from(raw).map_err(|e| e.to_string())
-        })
-        .collect()
-}
-
 /// `oxihsm import`.
 pub fn import(ctx: &Ctx, a: &ImportArgs) -> Result<()> {
     let material = read_material(&a.file)?;
@@ -469,14 +384,7 @@ pub fn import(ctx: &Ctx, a: &ImportArgs) -> Result<()> {
             }
             Material::Cert(der, c) => {
                 let mut t = common.clone();
-                t.extend([
-                    Attribute::Class(ObjectClass::CERTIFICATE),
-                    Attribute::CertificateType(cryptoki::object::CertificateType::X_509),
-                    Attribute::Subject(c.subject),
-                    Attribute::Issuer(c.issuer),
-                    Attribute::SerialNumber(c.serial),
-                    Attribute::Value(der),
-                ]);
+                t.extend(certificate_attrs(der, c));
                 made.push((ck("C_CreateObject", s.create_object(&t))?, ObjectClass::CERTIFICATE));
             }
         }

@@ -11,6 +11,8 @@ mod bench;
 mod demo;
 mod envelope;
 mod keys;
+#[path = "../shared/p11.rs"]
+mod p11;
 mod pin;
 mod token;
 mod uri;

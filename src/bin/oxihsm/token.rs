@@ -37,17 +37,7 @@ fn advice(rv: RvError) -> &'static str {
     }
 }
 
-/// The specification's name of a code: `PinIncorrect` is CKR_PIN_INCORRECT.
-pub fn ckr_name(rv: RvError) -> String {
-    let mut s = String::from("CKR");
-    for c in format!("{rv:?}").chars() {
-        if c.is_ascii_uppercase() || (c.is_ascii_digit() && !s.ends_with(|p: char| p.is_ascii_digit())) {
-            s.push('_');
-        }
-        s.push(c.to_ascii_uppercase());
-    }
-    s
-}
+pub use crate::p11::ckr_name;
 
 /// `what: CKR_X: advice`.
 pub fn ck<T>(what: &str, r: cryptoki::error::Result<T>) -> Result<T> {
