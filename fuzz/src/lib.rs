@@ -153,6 +153,18 @@ impl Template {
                 t._nested.push(inner);
                 continue;
             }
+            if nested {
+                // An attribute array's bytes are CK_ATTRIBUTEs with pointers in them: a caller
+                // may not pass arbitrary bytes there. NULL (any length) or an empty array.
+                let p: *mut c_void = if mode % 2 == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    std::ptr::NonNull::<CK_ATTRIBUTE>::dangling().as_ptr().cast()
+                };
+                let len = if p.is_null() { inp.u64() } else { 0 };
+                t.attrs.push(CK_ATTRIBUTE { type_: ty, pValue: p, ulValueLen: len });
+                continue;
+            }
             match mode % 8 {
                 // NULL value with an arbitrary length (a size query in C_GetAttributeValue,
                 // bad arguments elsewhere).
