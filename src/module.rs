@@ -8,7 +8,7 @@ use crate::object::Object;
 use crate::store::{Sealer, Store, TokenId, TokenRecord, sqlite::SqliteStore};
 use crate::token::session::{Ops, Session};
 use cryptoki_sys::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Session-object handles start here; token-object handles are store row ids below it.
@@ -55,8 +55,6 @@ pub struct State {
     /// Bumped by every change this process makes to token objects, so that a load that raced
     /// with the change does not put the old object back in the cache.
     pub token_cache_gen: u64,
-    /// HMAC keys with their padded blocks already hashed, by (CKA_UNIQUE_ID, mechanism).
-    pub hmac_cache: HashMap<String, Vec<(CK_MECHANISM_TYPE, crate::crypto::sha::ShaHmac)>>,
     /// Which token each slot held when the slot list was last read (C_GetSlotList,
     /// C_GetSlotInfo, C_GetTokenInfo ... read it afresh); C_OpenSession uses it without a
     /// store query.
@@ -95,7 +93,6 @@ impl State {
         let l = self.logins.remove(&token);
         if l.is_some() {
             self.key_cache.clear();
-            self.hmac_cache.clear();
             self.token_cache.clear();
         }
         l
@@ -139,7 +136,9 @@ impl SlotView {
 pub struct Module {
     pub(crate) config: Config,
     store: Mutex<Box<dyn Store>>,
-    state: parking_lot::RwLock<State>,
+    /// Sharded: a read lock touches only the calling thread's shard, so calls on different
+    /// sessions from different threads do not contend on one lock word.
+    state: crossbeam_utils::sync::ShardedLock<State>,
     /// Seals C_GetOperationState blobs; lives only as long as this module instance. Made on
     /// first use, so that C_Initialize does not pay for seeding the random generator.
     op_state_key: std::sync::OnceLock<crate::crypto::SecretKey256>,
@@ -165,7 +164,7 @@ impl Module {
         Ok(Module {
             config,
             store: Mutex::new(store),
-            state: parking_lot::RwLock::new(state),
+            state: crossbeam_utils::sync::ShardedLock::new(state),
             op_state_key: std::sync::OnceLock::new(),
             read_only,
         })
@@ -190,14 +189,16 @@ impl Module {
 
     /// The per-process state. A panic while it was held does not poison the module: every
     /// change to it is completed before any call that could panic.
-    pub(crate) fn state(&self) -> parking_lot::RwLockWriteGuard<'_, State> {
-        self.state.write()
+    pub(crate) fn state(&self) -> crossbeam_utils::sync::ShardedLockWriteGuard<'_, State> {
+        // Every C_* catches panics, so a poisoned lock only means a call failed midway: the
+        // state itself stays consistent (each change is one assignment or map operation).
+        self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The state for reading only: calls on different sessions proceed together. Never
     /// call [`Module::state`] while holding it (the lock is not re-entrant).
-    pub(crate) fn state_read(&self) -> parking_lot::RwLockReadGuard<'_, State> {
-        self.state.read()
+    pub(crate) fn state_read(&self) -> crossbeam_utils::sync::ShardedLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {

@@ -1,6 +1,5 @@
 //! A thin, audited layer over AWS-LC's EVP, HMAC and CMAC interfaces (aws-lc-sys) for what
-//! aws-lc-rs does not expose: AES in ECB/CBC/CTR with caller-controlled padding, GCM with any
-//! IV and tag length, CMAC, HMAC and digests over every SHA-2/SHA-3 hash.
+//! aws-lc-rs does not expose: AES in ECB/CBC/CTR with caller-controlled padding, CMAC, HMAC and digests over every SHA-2/SHA-3 hash.
 //!
 //! Each context owns its C object exclusively and frees it on drop. Every unsafe block
 //! states why the call is sound; lengths are checked before they reach C.
@@ -28,7 +27,6 @@ pub enum Mode {
     Ecb,
     Cbc,
     Ctr,
-    Gcm,
 }
 
 fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
@@ -44,9 +42,6 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
             (Mode::Ctr, 16) => sys::EVP_aes_128_ctr(),
             (Mode::Ctr, 24) => sys::EVP_aes_192_ctr(),
             (Mode::Ctr, 32) => sys::EVP_aes_256_ctr(),
-            (Mode::Gcm, 16) => sys::EVP_aes_128_gcm(),
-            (Mode::Gcm, 24) => sys::EVP_aes_192_gcm(),
-            (Mode::Gcm, 32) => sys::EVP_aes_256_gcm(),
             _ => return Err(Error::KeySizeRange),
         }
     };
@@ -75,12 +70,6 @@ impl CipherCtx {
         NonNull::new(p).map(|ctx| CipherCtx { ctx }).ok_or(Error::HostMemory)
     }
 
-    fn ctrl(&mut self, cmd: c_int, arg: c_int, ptr: *mut std::ffi::c_void) -> Result<()> {
-        // SAFETY: `ctx` is live; `ptr` is NULL or points to `arg` bytes as `cmd` requires
-        // (callers below pass tag buffers of exactly `arg` bytes).
-        check(unsafe { sys::EVP_CIPHER_CTX_ctrl(self.ctx.as_ptr(), cmd, arg, ptr) }, "cipher ctrl")
-    }
-
     fn init(&mut self, cipher: *const sys::EVP_CIPHER, key: *const u8, iv: *const u8, encrypt: bool) -> Result<()> {
         // SAFETY: `ctx` is live; `cipher` is NULL or static; key and iv are NULL or point to
         // buffers of the lengths the cipher (and any IV-length ctrl set before) expects.
@@ -104,29 +93,6 @@ impl CipherCtx {
         Ok(c)
     }
 
-    /// GCM with an IV of any length from 1 byte.
-    pub fn gcm(key: &[u8], iv: &[u8], encrypt: bool) -> Result<CipherCtx> {
-        if iv.is_empty() {
-            return Err(Error::MechanismParamInvalid);
-        }
-        let cipher = aes(Mode::Gcm, key.len())?;
-        let mut c = CipherCtx::alloc()?;
-        c.init(cipher, null(), null(), encrypt)?;
-        c.ctrl(sys::EVP_CTRL_GCM_SET_IVLEN as c_int, c_len(iv.len())?, null_mut())?;
-        c.init(null(), key.as_ptr(), iv.as_ptr(), encrypt)?;
-        Ok(c)
-    }
-
-    /// Feeds additional authenticated data (GCM, CCM).
-    pub fn aad(&mut self, aad: &[u8]) -> Result<()> {
-        let mut n: c_int = 0;
-        check(
-            // SAFETY: `aad` is valid for its length; a NULL output marks it as AAD.
-            unsafe { sys::EVP_CipherUpdate(self.ctx.as_ptr(), null_mut(), &mut n, aad.as_ptr(), c_len(aad.len())?) },
-            "AAD",
-        )
-    }
-
     /// Processes `input`, appending what it produces to `out`.
     /// Empty input is passed on too: CCM computes its tag only once data was processed.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
@@ -139,17 +105,6 @@ impl CipherCtx {
         // SAFETY: EVP initialised the first `n` bytes after `start`.
         unsafe { out.set_len(start + n) };
         Ok(())
-    }
-
-    /// Processes `input` into `out`, which must hold input.len() bytes for a stream mode
-    /// (GCM, CTR) or one block more otherwise; returns how many bytes were written.
-    pub fn update_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        if out.len() < input.len() {
-            return Err(Error::BufferTooSmall);
-        }
-        // SAFETY: the callers below use this for stream modes only, which write exactly
-        // input.len() bytes, and `out` holds at least that many.
-        unsafe { self.update_raw(input, out.as_mut_ptr()) }
     }
 
     /// # Safety
@@ -177,24 +132,6 @@ impl CipherCtx {
         }
         out.truncate(start + n as usize);
         Ok(())
-    }
-
-    /// The authentication tag after finishing an encryption (GCM, CCM).
-    pub fn tag(&mut self, len: usize) -> Result<Vec<u8>> {
-        let mut t = vec![0u8; len];
-        self.ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, c_len(len)?, t.as_mut_ptr().cast())?;
-        Ok(t)
-    }
-
-    /// Writes the authentication tag (all of `out`) after finishing an encryption.
-    pub fn tag_into(&mut self, out: &mut [u8]) -> Result<()> {
-        self.ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, c_len(out.len())?, out.as_mut_ptr().cast())
-    }
-
-    /// Sets the expected GCM tag before finishing a decryption.
-    pub fn set_tag(&mut self, tag: &[u8]) -> Result<()> {
-        let mut t = tag.to_vec();
-        self.ctrl(sys::EVP_CTRL_GCM_SET_TAG as c_int, c_len(t.len())?, t.as_mut_ptr().cast())
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod ccm;
 pub mod ec;
 pub mod evp;
+pub mod gcm;
 pub mod keyfile;
 pub mod rsa;
 pub mod sha;

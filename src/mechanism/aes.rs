@@ -6,8 +6,11 @@ use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::ccm;
 use crate::crypto::evp::{CipherCtx, Mode};
+use crate::crypto::gcm::GcmKey;
 use crate::error::{Error, Result};
+use crate::object::Object;
 use cryptoki_sys::*;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// The AES modes a registry entry can name.
@@ -53,30 +56,43 @@ pub fn register(r: &mut Registry) {
     }
 }
 
-/// Builds the cipher for `mode` with the caller's parameters.
-pub fn cipher(mode: AesMode, m: &Mechanism, key: &[u8], encrypt: bool) -> Result<Box<dyn Cipher>> {
+/// Builds the cipher for `mode` with the caller's parameters and the key object `obj`.
+pub fn cipher(mode: AesMode, m: &Mechanism, obj: Arc<Object>, encrypt: bool) -> Result<Box<dyn Cipher>> {
+    if let (AesMode::Gcm, Params::Gcm { iv, aad, tag_bits }) = (mode, &m.params) {
+        if iv.is_empty() || iv.len() > 256 || *tag_bits % 8 != 0 || !(32..=128).contains(tag_bits) {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let tag_len = tag_bits / 8;
+        // Encryption truncates the full tag; a shorter tag to check needs its own key.
+        let key = GcmKeyRef::new(obj, if encrypt { 16 } else { tag_len })?;
+        return Ok(Box::new(Aead {
+            kind: AeadKind::Gcm { iv: iv.clone(), key },
+            aad: aad.clone(),
+            tag_len,
+            encrypt,
+            buf: Zeroizing::new(Vec::new()),
+        }));
+    }
+    let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
     Ok(match (mode, &m.params) {
         (AesMode::Ecb, Params::None) => Box::new(Block::new(Mode::Ecb, key, &[], encrypt, false)?),
         (AesMode::Cbc, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, false)?),
         (AesMode::CbcPad, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, true)?),
         (AesMode::Ctr, Params::Ctr { counter_bits, block }) => Box::new(Ctr::new(key, *counter_bits, block, encrypt)?),
-        (AesMode::Gcm, Params::Gcm { iv, aad, tag_bits }) => {
-            if iv.is_empty() || iv.len() > 256 || *tag_bits % 8 != 0 || !(32..=128).contains(tag_bits) {
-                return Err(Error::MechanismParamInvalid);
-            }
-            Box::new(Aead::new(AeadKind::Gcm { iv: iv.clone() }, key, aad, tag_bits / 8, encrypt)?)
-        }
         (AesMode::Ccm, Params::Ccm { data_len, nonce, aad, mac_len }) => {
             if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(mac_len) || mac_len % 2 != 0 {
                 return Err(Error::MechanismParamInvalid);
             }
-            Box::new(Aead::new(
-                AeadKind::Ccm { nonce: nonce.clone(), data_len: *data_len },
-                key,
-                aad,
-                *mac_len,
+            if !matches!(key.len(), 16 | 24 | 32) {
+                return Err(Error::KeySizeRange);
+            }
+            Box::new(Aead {
+                kind: AeadKind::Ccm { nonce: nonce.clone(), data_len: *data_len, key: Zeroizing::new(key.to_vec()) },
+                aad: aad.clone(),
+                tag_len: *mac_len,
                 encrypt,
-            )?)
+                buf: Zeroizing::new(Vec::new()),
+            })
         }
         _ => return Err(Error::MechanismParamInvalid),
     })
@@ -194,15 +210,55 @@ impl Cipher for Ctr {
 }
 
 enum AeadKind {
-    Gcm { iv: Vec<u8> },
-    Ccm { nonce: Vec<u8>, data_len: usize },
+    /// The key is the object's prepared one (16-byte tags, truncated when encrypting) or,
+    /// to check a shorter tag, one made for this operation.
+    Gcm {
+        iv: Vec<u8>,
+        key: GcmKeyRef,
+    },
+    Ccm {
+        nonce: Vec<u8>,
+        data_len: usize,
+        key: Zeroizing<Vec<u8>>,
+    },
+}
+
+/// The object's prepared-key slot for its AES-GCM key.
+const GCM_SLOT: usize = 0;
+
+/// The AES-GCM key of one operation.
+pub enum GcmKeyRef {
+    /// The key object, whose prepared key (16-byte tags) is used: expanded once, and reached
+    /// through the object the operation holds anyway (no other shared count to update).
+    Object(Arc<Object>),
+    /// A key made for this operation (to check a tag shorter than 16 bytes).
+    Own(GcmKey),
+}
+
+impl GcmKeyRef {
+    /// The key `obj` with tags of `tag_len` bytes.
+    pub fn new(obj: Arc<Object>, tag_len: usize) -> Result<GcmKeyRef> {
+        let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+        if tag_len == 16 && obj.prepared(GCM_SLOT, || GcmKey::new(key, 16).ok()).is_some() {
+            return Ok(GcmKeyRef::Object(obj));
+        }
+        Ok(GcmKeyRef::Own(GcmKey::new(key, tag_len)?))
+    }
+
+    pub fn get(&self) -> Result<&GcmKey> {
+        match self {
+            GcmKeyRef::Object(o) => {
+                o.prepared::<GcmKey>(GCM_SLOT, || None).ok_or_else(|| Error::Internal("GCM key not prepared".into()))
+            }
+            GcmKeyRef::Own(k) => Ok(k),
+        }
+    }
 }
 
 /// GCM and CCM. Input is gathered and processed at the end, so decryption releases no
 /// plaintext before the tag is verified.
 struct Aead {
     kind: AeadKind,
-    key: Zeroizing<Vec<u8>>,
     aad: Vec<u8>,
     tag_len: usize,
     encrypt: bool,
@@ -210,79 +266,50 @@ struct Aead {
 }
 
 impl Aead {
-    fn new(kind: AeadKind, key: &[u8], aad: &[u8], tag_len: usize, encrypt: bool) -> Result<Aead> {
-        if !matches!(key.len(), 16 | 24 | 32) {
-            return Err(Error::KeySizeRange);
-        }
-        Ok(Aead {
-            kind,
-            key: Zeroizing::new(key.to_vec()),
-            aad: aad.to_vec(),
-            tag_len,
-            encrypt,
-            buf: Zeroizing::new(Vec::new()),
-        })
-    }
-
     fn process(&self, data: &[u8]) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(data.len() + self.tag_len);
-        if self.encrypt {
-            let mut ctx = match &self.kind {
-                AeadKind::Gcm { iv } => CipherCtx::gcm(&self.key, iv, true)?,
-                AeadKind::Ccm { nonce, data_len } => {
-                    if data.len() != *data_len {
-                        return Err(Error::DataLenRange);
-                    }
-                    return ccm::seal(&self.key, nonce, self.tag_len, &self.aad, data);
-                }
-            };
-            ctx.aad(&self.aad)?;
-            ctx.update(data, &mut out)?;
-            ctx.finish(&mut out)?;
-            out.extend_from_slice(&ctx.tag(self.tag_len)?);
-            return Ok(out);
-        }
-        if data.len() < self.tag_len {
-            return Err(Error::EncryptedDataLenRange);
-        }
-        let (ct, tag) = data.split_at(data.len() - self.tag_len);
-        let mut out = Zeroizing::new(out);
         match &self.kind {
-            AeadKind::Gcm { iv } => {
-                let mut ctx = CipherCtx::gcm(&self.key, iv, false)?;
-                ctx.aad(&self.aad)?;
-                ctx.set_tag(tag)?;
-                ctx.update(ct, &mut out)?;
-                ctx.finish(&mut out)?;
+            AeadKind::Gcm { iv, key } => {
+                let key = key.get()?;
+                if self.encrypt {
+                    // A shorter GCM tag is the full tag's leading bytes (SP 800-38D §7.1).
+                    let mut out = key.seal(iv, &self.aad, data)?;
+                    out.truncate(data.len() + self.tag_len);
+                    Ok(out)
+                } else {
+                    if data.len() < self.tag_len {
+                        return Err(Error::EncryptedDataLenRange);
+                    }
+                    Ok(std::mem::take(&mut *key.open(iv, &self.aad, data)?))
+                }
             }
-            AeadKind::Ccm { nonce, data_len } => {
-                if ct.len() != *data_len {
+            AeadKind::Ccm { nonce, data_len, key } => {
+                let ct_len = if self.encrypt { data.len() } else { data.len().saturating_sub(self.tag_len) };
+                if self.encrypt && data.len() != *data_len {
+                    return Err(Error::DataLenRange);
+                }
+                if !self.encrypt && (data.len() < self.tag_len || ct_len != *data_len) {
                     return Err(Error::EncryptedDataLenRange);
                 }
-                return Ok(ccm::open(&self.key, nonce, self.tag_len, &self.aad, data)?.to_vec());
+                if self.encrypt {
+                    ccm::seal(key, nonce, self.tag_len, &self.aad, data)
+                } else {
+                    Ok(ccm::open(key, nonce, self.tag_len, &self.aad, data)?.to_vec())
+                }
             }
         }
-        Ok(std::mem::take(&mut *out))
     }
 }
 
 impl Cipher for Aead {
     fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
         // GCM encryption only: decryption must not release plaintext before the tag check.
-        let AeadKind::Gcm { iv } = &self.kind else { return Ok(None) };
+        let AeadKind::Gcm { iv, key } = &self.kind else { return Ok(None) };
+        let key = key.get()?;
         let n = input.len();
-        if !self.encrypt || out.len() < n + self.tag_len {
+        if !self.encrypt || out.len() < n + key.tag_len() {
             return Ok(None);
         }
-        let mut ctx = CipherCtx::gcm(&self.key, iv, true)?;
-        ctx.aad(&self.aad)?;
-        let written = ctx.update_into(input, &mut out[..n])?;
-        let mut rest = Vec::new();
-        ctx.finish(&mut rest)?;
-        if written != n || !rest.is_empty() {
-            return Err(Error::Internal("GCM wrote an unexpected length".into()));
-        }
-        ctx.tag_into(&mut out[n..n + self.tag_len])?;
+        key.seal_into(iv, &self.aad, input, out)?;
         Ok(Some(n + self.tag_len))
     }
 

@@ -6,6 +6,7 @@
 
 use crate::crypto::ec::{self, Curve, EcKey};
 use crate::crypto::rsa::{RsaKey, RsaParts};
+use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::{Object, Value};
@@ -235,28 +236,11 @@ impl Module {
         Ok(k)
     }
 
-    /// An HMAC key prepared for `mechanism` (its inner and outer pads hashed), from the cache
-    /// when this key was used with it before; `None` for hashes without a low-level context.
-    pub(crate) fn prepared_hmac(
-        &self,
-        obj: &Object,
-        mechanism: CK_MECHANISM_TYPE,
-        hash: crate::mechanism::Hash,
-        key: &[u8],
-    ) -> Option<crate::crypto::sha::ShaHmac> {
-        let uid = obj.unique_id();
-        if let Some(h) = self.state_read().hmac_cache.get(uid).and_then(|v| v.iter().find(|(m, _)| *m == mechanism)) {
-            return Some(h.1.clone());
-        }
-        let h = crate::crypto::sha::ShaHmac::new(hash, key)?;
-        let mut st = self.state();
-        if st.hmac_cache.len() >= CACHE_LIMIT {
-            st.hmac_cache.clear();
-        }
-        let entry = st.hmac_cache.entry(uid.to_string()).or_default();
-        if !entry.iter().any(|(m, _)| *m == mechanism) {
-            entry.push((mechanism, h.clone()));
-        }
-        Some(h)
+    /// An HMAC key prepared for `hash` (its inner and outer pads hashed), kept with the key
+    /// object after its first use; `None` for hashes without a low-level context.
+    pub(crate) fn prepared_hmac(&self, obj: &Object, hash: crate::mechanism::Hash, key: &[u8]) -> Option<ShaHmac> {
+        // Slots 1..=7: one per SHA-1/SHA-2 hash (slot 0 is the AES-GCM key).
+        let slot = hash as usize;
+        obj.prepared(slot, || ShaHmac::new(hash, key)).cloned()
     }
 }

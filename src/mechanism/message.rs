@@ -6,7 +6,7 @@
 
 use super::ops::Dir;
 use super::{Implementation, aes::AesMode, lookup};
-use crate::crypto::{self, ccm, evp::CipherCtx};
+use crate::crypto::{self, ccm, gcm::GcmKey};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use cryptoki_sys::*;
@@ -48,6 +48,9 @@ struct Pending {
 pub struct MessageOp {
     ccm: bool,
     key: Zeroizing<Vec<u8>>,
+    /// GCM: the key's prepared form (16-byte tags; shorter ones are its leading bytes when
+    /// encrypting, and checked with a key made for the message when decrypting).
+    gcm: Option<super::aes::GcmKeyRef>,
     encrypt: bool,
     counter: u64,
     pending: Option<Pending>,
@@ -105,20 +108,28 @@ impl MessageOp {
         }
         let (out, tag) = match (self.ccm, self.encrypt) {
             (false, true) => {
-                let mut c = CipherCtx::gcm(&self.key, iv, true)?;
-                c.aad(aad)?;
-                let mut out = Vec::with_capacity(data.len() + 16);
-                c.update(data, &mut out)?;
-                c.finish(&mut out)?;
-                (out, c.tag(p.tag_len)?)
+                let key = self.gcm.as_ref().ok_or(Error::OperationNotInitialized)?.get()?;
+                let mut out = key.seal(iv, aad, data)?;
+                let tag = out[data.len()..data.len() + p.tag_len].to_vec();
+                out.truncate(data.len());
+                (out, tag)
             }
             (false, false) => {
-                let mut c = CipherCtx::gcm(&self.key, iv, false)?;
-                c.aad(aad)?;
-                c.set_tag(&p.tag)?;
-                let mut out = Zeroizing::new(Vec::with_capacity(data.len() + 16));
-                c.update(data, &mut out).map_err(|_| Error::AeadDecryptFailed)?;
-                c.finish(&mut out).map_err(|_| Error::AeadDecryptFailed)?;
+                let own;
+                let key = match self.gcm.as_ref().map(|k| k.get()).transpose()? {
+                    Some(k) if p.tag_len == k.tag_len() => k,
+                    _ => {
+                        own = GcmKey::new(&self.key, p.tag_len)?;
+                        &own
+                    }
+                };
+                let mut all = Zeroizing::new(Vec::with_capacity(data.len() + p.tag.len()));
+                all.extend_from_slice(data);
+                all.extend_from_slice(&p.tag);
+                let mut out = key.open(iv, aad, &all).map_err(|e| match e {
+                    Error::EncryptedDataInvalid => Error::AeadDecryptFailed,
+                    other => other,
+                })?;
                 (std::mem::take(&mut *out), Vec::new())
             }
             (true, true) => {
@@ -187,7 +198,8 @@ impl Module {
         };
         debug_assert!(lookup(ty).is_some());
         let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
-        let op = MessageOp { ccm, key, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
+        let gcm = if ccm { None } else { Some(super::aes::GcmKeyRef::new(obj.clone(), 16)?) };
+        let op = MessageOp { ccm, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
         let mut st = self.state();
         let slot = Module::message_slot(st.session_mut(h)?, dir);
         if slot.is_some() {

@@ -232,7 +232,7 @@ impl Module {
             (Implementation::Rsa(scheme), Dir::SignRecover | Dir::VerifyRecover) => {
                 super::rsa::recover(scheme, m, self.parsed_key(&obj)?, dir == Dir::SignRecover)?
             }
-            (i, _) => self.cipher_for(i, m, &obj, dir)?,
+            (i, _) => self.cipher_for(i, m, obj, dir)?,
         };
         let st = self.state_read();
         let mut ops = st.ops(h)?;
@@ -248,14 +248,14 @@ impl Module {
         &self,
         implementation: Implementation,
         m: &Mechanism,
-        obj: &Object,
+        obj: std::sync::Arc<Object>,
         dir: Dir,
     ) -> Result<Box<dyn Cipher>> {
         let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
         Ok(match implementation {
-            Implementation::Aes(mode) => super::aes::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
+            Implementation::Aes(mode) => super::aes::cipher(mode, m, obj, dir == Dir::Encrypt)?,
             Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
-            Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, self.parsed_key(obj)?, dir == Dir::Encrypt)?,
+            Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, self.parsed_key(&obj)?, dir == Dir::Encrypt)?,
             _ => return Err(Error::MechanismInvalid),
         })
     }
@@ -346,7 +346,7 @@ impl Module {
             Implementation::Mac(kind) => {
                 let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
                 let prepared = match kind {
-                    super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(&obj, m.ty, hash, key),
+                    super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(&obj, hash, key),
                     _ => None,
                 };
                 super::mac::mac(kind, m, key, prepared)?

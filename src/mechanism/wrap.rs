@@ -112,7 +112,10 @@ fn wrapping_cipher(
     let value = || kek.bytes(CKA_VALUE).ok_or(Error::WrappingKeyTypeInconsistent);
     match entry.implementation {
         Implementation::Wrap(mode) => cipher(mode, m, value()?, encrypt),
-        Implementation::Aes(mode) => super::aes::cipher(mode, m, value()?, encrypt),
+        Implementation::Aes(mode) => {
+            value()?;
+            super::aes::cipher(mode, m, std::sync::Arc::new(kek.clone()), encrypt)
+        }
         Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, module.parsed_key(kek)?, encrypt),
         Implementation::RsaAesWrap => {
             let Params::RsaAesWrap { aes_bits, hash, mgf, label } = &m.params else {

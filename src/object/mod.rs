@@ -6,7 +6,9 @@ pub mod policy;
 
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 /// Byte strings in attributes are zeroized when dropped: any of them may be key material.
@@ -48,6 +50,36 @@ impl Attribute {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Object {
     attrs: BTreeMap<CK_ATTRIBUTE_TYPE, Value>,
+    prepared: Prepared,
+}
+
+/// How many kinds of prepared key an object can hold (see [`Object::prepared`]).
+pub const PREPARED_SLOTS: usize = 8;
+
+/// The object's key in forms made ready for use (an expanded AES key, HMAC pads already
+/// hashed), made on first use and dropped with the object. Never copied, compared or stored:
+/// a clone starts empty, and changing CKA_VALUE empties it.
+#[derive(Default)]
+struct Prepared([OnceLock<Box<dyn Any + Send + Sync>>; PREPARED_SLOTS]);
+
+impl Clone for Prepared {
+    fn clone(&self) -> Prepared {
+        Prepared::default()
+    }
+}
+
+impl PartialEq for Prepared {
+    fn eq(&self, _: &Prepared) -> bool {
+        true
+    }
+}
+
+impl Eq for Prepared {}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prepared")
+    }
 }
 
 impl Object {
@@ -56,7 +88,21 @@ impl Object {
     }
 
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, v: Value) {
+        if ty == CKA_VALUE {
+            self.prepared = Prepared::default();
+        }
         self.attrs.insert(ty, v);
+    }
+
+    /// The key prepared for use as `T` in `slot` (each slot holds one type), made by `make`
+    /// on first use and kept with the object; `None` when `make` cannot prepare it.
+    pub fn prepared<T: Any + Send + Sync>(&self, slot: usize, make: impl FnOnce() -> Option<T>) -> Option<&T> {
+        let cell = self.prepared.0.get(slot)?;
+        if cell.get().is_none() {
+            // A racing thread may store its own first: either is good, the stored one is used.
+            let _ = cell.set(Box::new(make()?));
+        }
+        cell.get()?.downcast_ref::<T>()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&CK_ATTRIBUTE_TYPE, &Value)> {
@@ -115,7 +161,7 @@ impl Object {
 
 impl FromIterator<(CK_ATTRIBUTE_TYPE, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>>(it: I) -> Self {
-        Object { attrs: it.into_iter().collect() }
+        Object { attrs: it.into_iter().collect(), prepared: Prepared::default() }
     }
 }
 

@@ -216,7 +216,6 @@ impl Module {
         {
             let mut st = self.state();
             st.key_cache.remove(obj.unique_id());
-            st.hmac_cache.remove(obj.unique_id());
         }
         let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
         if handle >= SESSION_OBJECT_BASE {
