@@ -341,7 +341,8 @@ impl Store for SqliteStore {
     }
 
     fn data_version(&self) -> Result<i64> {
-        Ok(self.conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+        // Asked on every use of a cached token object: a cached statement, not a fresh parse.
+        Ok(self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?)
     }
 
     fn count_failure(&mut self, id: TokenId, who: Who) -> Result<u32> {

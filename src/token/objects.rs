@@ -49,7 +49,10 @@ pub enum AttrResult {
 }
 
 fn new_unique_id() -> Result<String> {
-    Ok(crypto::random_vec(16)?.iter().map(|b| format!("{b:02x}")).collect())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut raw = [0u8; 16];
+    crypto::random_fill(&mut raw)?;
+    Ok(raw.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect())
 }
 
 impl Module {
@@ -69,7 +72,7 @@ impl Module {
     /// Loads an object this session may see.
     fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
         let obj = if handle >= SESSION_OBJECT_BASE {
-            let st = self.state();
+            let st = self.state_read();
             let o = st.session_objects.get(&handle).filter(|o| o.token == c.token);
             o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
         } else {
@@ -123,15 +126,21 @@ impl Module {
         Ok(())
     }
 
+    /// Records a change to a session object, when the configuration asks for it.
+    fn audit_session_object(&self, c: &Ctx, obj: &Object) -> Result<()> {
+        if self.config.audit_session_objects {
+            self.audit(&self.audit_event(c.token, c.user_kind(), Some(obj), CKR_OK))?;
+        }
+        Ok(())
+    }
+
     fn insert(&self, h: CK_SESSION_HANDLE, c: &Ctx, obj: Object) -> Result<CK_OBJECT_HANDLE> {
-        let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
         if obj.is_token() {
+            let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
             let id = self.store().insert_object(c.token, &obj, c.sealer(), &ev)?;
             return Ok(id as CK_OBJECT_HANDLE);
         }
-        if self.config.audit_session_objects {
-            self.audit(&ev)?;
-        }
+        self.audit_session_object(c, &obj)?;
         let mut st = self.state();
         st.session(h)?;
         let handle = st.next_object;
@@ -213,18 +222,20 @@ impl Module {
         if !obj.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
-        {
-            let mut st = self.state();
-            st.key_cache.remove(obj.unique_id());
-        }
-        let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
+        let parsed = matches!(obj.class(), CKO_PUBLIC_KEY | CKO_PRIVATE_KEY);
         if handle >= SESSION_OBJECT_BASE {
-            if self.config.audit_session_objects {
-                self.audit(&ev)?;
+            self.audit_session_object(&c, &obj)?;
+            let mut st = self.state();
+            if parsed {
+                st.key_cache.remove(obj.unique_id());
             }
-            self.state().session_objects.remove(&handle);
+            st.session_objects.remove(&handle);
             return Ok(());
         }
+        if parsed {
+            self.state().key_cache.remove(obj.unique_id());
+        }
+        let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
         let gone = self.store().delete_object(c.token, handle as i64, &ev);
         self.state().token_object_changed(Some(handle as i64));
         if gone? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
@@ -263,16 +274,14 @@ impl Module {
             return Err(Error::SessionReadOnly);
         }
         let new = policy::set_attributes(&obj, template, self.actor(&c))?;
-        let ev = self.audit_event(c.token, c.user_kind(), Some(&new), CKR_OK);
         if handle >= SESSION_OBJECT_BASE {
-            if self.config.audit_session_objects {
-                self.audit(&ev)?;
-            }
+            self.audit_session_object(&c, &new)?;
             let mut st = self.state();
             let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
             o.obj = Arc::new(new);
             return Ok(());
         }
+        let ev = self.audit_event(c.token, c.user_kind(), Some(&new), CKR_OK);
         let r = self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev);
         self.state().token_object_changed(Some(handle as i64));
         r
@@ -285,7 +294,7 @@ impl Module {
             return Err(Error::OperationActive);
         }
         let mut handles: Vec<CK_OBJECT_HANDLE> = {
-            let st = self.state();
+            let st = self.state_read();
             let mut v: Vec<_> = st
                 .session_objects
                 .iter()
