@@ -128,6 +128,101 @@ fn aes_modes_agree_with_rustcrypto() {
     }
 }
 
+/// The token expands a GCM key once and keeps it with the key object: the same key must
+/// still give the right answer for every tag length, nonce length and AAD, after a copy, and
+/// from several threads at once (the first uses race to prepare it).
+#[test]
+fn one_gcm_key_serves_every_message_and_thread() {
+    use aes_gcm::aead::consts::{U12, U16};
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    type Gcm12 = aes_gcm::AesGcm<aes::Aes256, U12, U12>;
+    type Gcm16Iv = aes_gcm::AesGcm<aes::Aes256, U16>;
+    let e = env();
+    let s = &e.s;
+    let key = random(32);
+    let k = s.secret_key(CKK_AES, &key).unwrap();
+    let gcm = |nonce: &mut Vec<u8>, aad: &mut Vec<u8>, tag_bits: CK_ULONG| CK_GCM_PARAMS {
+        pIv: nonce.as_mut_ptr(),
+        ulIvLen: nonce.len() as CK_ULONG,
+        ulIvBits: (nonce.len() * 8) as CK_ULONG,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: aad.len() as CK_ULONG,
+        ulTagBits: tag_bits,
+    };
+    for round in 0..6usize {
+        let data = random(31 + round * 7);
+        let mut aad = random(round * 3);
+        // A 96-bit tag: encryption truncates the full tag, decryption checks 12 bytes.
+        let mut nonce = random(12);
+        nonce[0] = round as u8;
+        let want =
+            Gcm12::new((&key[..]).into()).encrypt((&nonce[..]).into(), Payload { msg: &data, aad: &aad }).unwrap();
+        let mut p = gcm(&mut nonce, &mut aad, 96);
+        let got = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), k, &data).unwrap();
+        assert_eq!(hex(&got), hex(&want), "96-bit tag, round {round}");
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), k, &got).unwrap(), data);
+        let mut bad = got.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), k, &bad), Err(CKR_ENCRYPTED_DATA_INVALID));
+        // A 128-bit tag with a 16-byte nonce on the same key.
+        let mut nonce = random(16);
+        nonce[1] = round as u8;
+        let want =
+            Gcm16Iv::new((&key[..]).into()).encrypt((&nonce[..]).into(), Payload { msg: &data, aad: &aad }).unwrap();
+        let mut p = gcm(&mut nonce, &mut aad, 128);
+        assert_eq!(hex(&s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), k, &data).unwrap()), hex(&want));
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), k, &want).unwrap(), data);
+    }
+    // A copy of the key (its own object) works alike.
+    let mut copy = 0;
+    // SAFETY: an empty template and a live output handle.
+    assert_eq!(unsafe { s.lib.C_CopyObject(s.h, k, null_mut(), 0, &mut copy) }, CKR_OK);
+    let (mut nonce, mut aad, data) = (random(12), random(5), random(64));
+    let want = aes_gcm::Aes256Gcm::new((&key[..]).into())
+        .encrypt((&nonce[..]).into(), Payload { msg: &data, aad: &aad })
+        .unwrap();
+    let mut p = gcm(&mut nonce, &mut aad, 128);
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), copy, &data).unwrap(), want);
+    // Four sessions on four threads, first use of a fresh key racing.
+    let fresh_key = random(32);
+    let fresh = s.secret_key(CKK_AES, &fresh_key).unwrap();
+    let sessions: Vec<_> = (0..4).map(|_| user_session_raw(&e)).collect();
+    std::thread::scope(|sc| {
+        for (t, rs) in sessions.iter().enumerate() {
+            let fresh_key = &fresh_key;
+            sc.spawn(move || {
+                for i in 0..200usize {
+                    let mut nonce = random(12);
+                    nonce[..2].copy_from_slice(&[t as u8, i as u8]);
+                    let mut aad = random(i % 9);
+                    let data = random(i % 70);
+                    let want = aes_gcm::Aes256Gcm::new((&fresh_key[..]).into())
+                        .encrypt((&nonce[..]).into(), Payload { msg: &data, aad: &aad })
+                        .unwrap();
+                    let mut p = gcm(&mut nonce, &mut aad, 128);
+                    let got = rs.encrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), fresh, &data).unwrap();
+                    assert_eq!(got, want, "thread {t} message {i}");
+                    assert_eq!(rs.decrypt(&mut mech(CKM_AES_GCM, Some(&mut p)), fresh, &got).unwrap(), data);
+                }
+            });
+        }
+    });
+}
+
+/// Another session of the same (logged-in) application, for raw calls.
+fn user_session_raw(e: &Env) -> RawSession {
+    // SAFETY: CK_SESSION_INFO is plain data; the module fills it.
+    let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
+    // SAFETY: a live session and output struct.
+    assert_eq!(unsafe { e.s.lib.C_GetSessionInfo(e.s.h, &mut info) }, CKR_OK);
+    let mut h = 0;
+    // SAFETY: a live output handle; no notification callback.
+    let rv =
+        unsafe { e.s.lib.C_OpenSession(info.slotID, CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h) };
+    assert_eq!(rv, CKR_OK);
+    RawSession { lib: e._h.raw(), h }
+}
+
 fn ecb_encrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
     use aes::cipher::{BlockEncrypt, KeyInit};
     let c = aes::Aes256::new(key.into());
