@@ -158,12 +158,22 @@ fn generated_keys_have_the_spec_attributes() {
         assert_eq!(point[0], 0x04, "CKA_EC_POINT is DER-wrapped");
         assert_eq!(&point[point.len() - len..][..1], &[0x04], "an uncompressed point inside");
         assert_eq!(s.get_bytes(privk, CKA_EC_POINT).unwrap(), point);
+        // The SubjectPublicKeyInfo carries the same point, on both objects.
+        let spki = s.get_bytes(pubk, CKA_PUBLIC_KEY_INFO).unwrap();
+        assert_eq!(spki[spki.len() - len..], point[point.len() - len..]);
+        assert_eq!(s.get_bytes(privk, CKA_PUBLIC_KEY_INFO).unwrap(), spki);
         assert_eq!(s.get_bytes(privk, CKA_EC_PARAMS).unwrap(), params);
         assert_eq!(s.get_bytes(privk, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
         assert!(s.get_bool(privk, CKA_DERIVE) && s.get_bool(privk, CKA_SIGN) && !s.get_bool(privk, CKA_DECRYPT));
     }
     let (edp, eds) = ec_pair(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519);
     assert_eq!(s.get_bytes(edp, CKA_EC_POINT).unwrap().len(), 34);
+    for (p, k) in [(edp, eds)] {
+        let spki = s.get_bytes(p, CKA_PUBLIC_KEY_INFO).unwrap();
+        assert_eq!(spki[spki.len() - 32..], s.get_bytes(p, CKA_EC_POINT).unwrap()[2..]);
+        assert_eq!(s.get_bytes(k, CKA_PUBLIC_KEY_INFO).unwrap(), spki);
+        assert_eq!(s.get_bytes(k, CKA_EC_POINT).unwrap(), s.get_bytes(p, CKA_EC_POINT).unwrap());
+    }
     assert!(s.get_bool(eds, CKA_SIGN) && !s.get_bool(eds, CKA_DERIVE));
     let (xp, xs) = ec_pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X25519);
     assert_eq!(s.get_bytes(xp, CKA_EC_POINT).unwrap().len(), 34);

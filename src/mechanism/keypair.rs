@@ -68,6 +68,11 @@ impl Module {
                 }
                 let k = RsaKey::generate(bits, &e)?;
                 let p = k.parts();
+                // What keys::complete would compute, from the key in hand: no re-parse.
+                let computed = [
+                    Attribute::new(CKA_MODULUS_BITS, Value::Ulong(k.bits() as CK_ULONG)),
+                    attr(CKA_PUBLIC_KEY_INFO, &k.spki()?),
+                ];
                 let mut public = vec![attr(CKA_MODULUS, &p.n)];
                 if find(public_t, CKA_PUBLIC_EXPONENT).is_none() {
                     public.push(attr(CKA_PUBLIC_EXPONENT, &p.e));
@@ -83,6 +88,8 @@ impl Module {
                 ] {
                     private.push(attr(ty, v.as_ref().ok_or(Error::Internal("RSA component".into()))?));
                 }
+                public.extend(computed.iter().cloned());
+                private.extend(computed);
                 (CKK_RSA, public, private)
             }
             PairKind::Ec | PairKind::Edwards | PairKind::Montgomery => {
@@ -91,23 +98,28 @@ impl Module {
                     _ => return Err(Error::TemplateIncomplete),
                 };
                 let curve = curve_of(&params)?;
-                let (kt, point, secret) = match (kind, curve) {
+                let (kt, point, secret, spki) = match (kind, curve) {
                     (PairKind::Ec, CurveKind::Nist(c)) => {
                         let k = EcKey::generate(c)?;
-                        (CKK_EC, k.point(), k.scalar().ok_or(Error::Internal("EC scalar".into()))?)
+                        (CKK_EC, k.point(), k.scalar().ok_or(Error::Internal("EC scalar".into()))?, k.spki()?)
                     }
                     (PairKind::Edwards, CurveKind::Ed25519) => {
                         let (seed, public) = ec::ed25519_generate();
-                        (CKK_EC_EDWARDS, public, seed)
+                        let spki = ec::spki_25519(&public, true);
+                        (CKK_EC_EDWARDS, public, seed, spki)
                     }
                     (PairKind::Montgomery, CurveKind::X25519) => {
                         let (private, public) = ec::x25519_generate();
-                        (CKK_EC_MONTGOMERY, public, private)
+                        let spki = ec::spki_25519(&public, false);
+                        (CKK_EC_MONTGOMERY, public, private, spki)
                     }
                     _ => return Err(Error::CurveNotSupported),
                 };
-                let public = vec![attr(CKA_EC_POINT, &der_octets(&point))];
-                let private = vec![attr(CKA_EC_PARAMS, &params), attr(CKA_VALUE, &secret)];
+                // What keys::complete would compute, from the key in hand: no re-parse.
+                let computed = [attr(CKA_EC_POINT, &der_octets(&point)), attr(CKA_PUBLIC_KEY_INFO, &spki)];
+                let public = computed.to_vec();
+                let mut private = vec![attr(CKA_EC_PARAMS, &params), attr(CKA_VALUE, &secret)];
+                private.extend(computed);
                 (kt, public, private)
             }
         };

@@ -169,8 +169,12 @@ impl Module {
     /// the session `h`.
     pub(crate) fn build_object(&self, h: CK_SESSION_HANDLE, template: &[Attribute], origin: Origin) -> Result<Object> {
         let c = self.ctx(h)?;
+        // A generated key pair comes with its computed attributes, made from the key itself.
+        let generated = matches!(origin, Origin::Generate { .. });
         let mut obj = policy::finish(policy::build(template, self.actor(&c), &new_unique_id()?, origin)?);
-        crate::mechanism::keys::complete(&mut obj)?;
+        if !(generated && obj.get(CKA_PUBLIC_KEY_INFO).is_some()) {
+            crate::mechanism::keys::complete(&mut obj)?;
+        }
         Module::admit(&c, &obj)?;
         Ok(obj)
     }

@@ -714,11 +714,16 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     header.push(format!("{} / raw", names[0]));
     header.push(format!("{} MB/s", names[0]));
+    // Thread scaling: aggregate ops/s against the first thread count's, for the first module
+    // and for aws-lc-rs (what the machine itself allows).
+    header.push(format!("{} scaling", names[0]));
+    header.push("raw scaling".into());
     let mut rows = Vec::new();
     for b in benches() {
         if a.only.as_deref().is_some_and(|o| !b.name.contains(o)) {
             continue;
         }
+        let mut base: Option<(Option<f64>, Option<f64>)> = None;
         for &th in &threads {
             let mut per: Vec<Vec<f64>> = vec![Vec::new(); targets.len() + 1];
             let mut failed: Vec<Option<String>> = vec![None; targets.len() + 1];
@@ -766,6 +771,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 Some(x) if b.bytes > 0 => format!("{:.0}", x * b.bytes as f64 / 1e6),
                 _ => "-".into(),
             });
+            let (ours, raw) = (med[0], med[targets.len()]);
+            let (b_ours, b_raw) = *base.get_or_insert((ours, raw));
+            let scaling = |now: Option<f64>, first: Option<f64>| match (now, first) {
+                (Some(x), Some(y)) if th != threads[0] => format!("{:.2}x", x / y),
+                _ => "-".into(),
+            };
+            row.push(scaling(ours, b_ours));
+            row.push(scaling(raw, b_raw));
             print_row(a.markdown, &header, &row, rows.is_empty());
             rows.push(row);
             for (k, f) in failed.iter().enumerate() {
