@@ -168,16 +168,16 @@ fn generated_keys_have_the_spec_attributes() {
     }
     let (edp, eds) = ec_pair(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519);
     assert_eq!(s.get_bytes(edp, CKA_EC_POINT).unwrap().len(), 34);
-    for (p, k) in [(edp, eds)] {
+    assert!(s.get_bool(eds, CKA_SIGN) && !s.get_bool(eds, CKA_DERIVE));
+    let (xp, xs) = ec_pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X25519);
+    assert_eq!(s.get_bytes(xp, CKA_EC_POINT).unwrap().len(), 34);
+    assert!(s.get_bool(xs, CKA_DERIVE) && !s.get_bool(xs, CKA_SIGN));
+    for (p, k) in [(edp, eds), (xp, xs)] {
         let spki = s.get_bytes(p, CKA_PUBLIC_KEY_INFO).unwrap();
         assert_eq!(spki[spki.len() - 32..], s.get_bytes(p, CKA_EC_POINT).unwrap()[2..]);
         assert_eq!(s.get_bytes(k, CKA_PUBLIC_KEY_INFO).unwrap(), spki);
         assert_eq!(s.get_bytes(k, CKA_EC_POINT).unwrap(), s.get_bytes(p, CKA_EC_POINT).unwrap());
     }
-    assert!(s.get_bool(eds, CKA_SIGN) && !s.get_bool(eds, CKA_DERIVE));
-    let (xp, xs) = ec_pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X25519);
-    assert_eq!(s.get_bytes(xp, CKA_EC_POINT).unwrap().len(), 34);
-    assert!(s.get_bool(xs, CKA_DERIVE) && !s.get_bool(xs, CKA_SIGN));
     // Printable curve names work too.
     let mut name = vec![0x13, 10];
     name.extend_from_slice(b"prime256v1");
