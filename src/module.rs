@@ -201,6 +201,14 @@ impl Module {
         self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Runs `f` on the session's operations, under the shared state lock and that session's
+    /// own lock only: calls on other sessions are not held up.
+    pub(crate) fn with_ops<T>(&self, h: CK_SESSION_HANDLE, f: impl FnOnce(&mut Ops) -> Result<T>) -> Result<T> {
+        let st = self.state_read();
+        let mut ops = st.ops(h)?;
+        f(&mut ops)
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -218,7 +226,7 @@ impl Module {
     /// One slot, or CKR_SLOT_ID_INVALID.
     /// The token in `slot_id` as last seen (read afresh when unknown).
     pub(crate) fn token_in_slot(&self, slot_id: u64) -> Result<TokenId> {
-        if let Some(t) = self.state().slot_tokens.get(&slot_id) {
+        if let Some(t) = self.state_read().slot_tokens.get(&slot_id) {
             return Ok(*t);
         }
         match self.slot(slot_id)? {
@@ -304,7 +312,7 @@ impl Module {
     /// Records the current call on the session `h` about `obj`, on its own.
     pub(crate) fn audit_session_op(&self, h: CK_SESSION_HANDLE, obj: &Object) -> Result<()> {
         let (token, user) = {
-            let st = self.state();
+            let st = self.state_read();
             let s = st.session(h)?;
             (s.token, st.login(s.token).map(|l| l.user))
         };
@@ -314,7 +322,7 @@ impl Module {
     /// Records a failed audited call on the session `h` (if it names a session at all).
     pub fn audit_failure(&self, h: CK_SESSION_HANDLE, rv: CK_RV) {
         let (token, user) = {
-            let st = self.state();
+            let st = self.state_read();
             let Ok(s) = st.session(h) else { return };
             (s.token, st.login(s.token).map(|l| l.user))
         };

@@ -91,47 +91,43 @@ impl DigestOp {
 impl Module {
     /// C_DigestInit.
     pub fn digest_init(&self, h: CK_SESSION_HANDLE, m: &Mechanism) -> Result<()> {
-        let mut st = self.state();
-        let s = st.session_mut(h)?;
-        if s.digest.is_some() {
-            return Err(Error::OperationActive);
-        }
-        let hash = match lookup(m.ty).map(|e| e.implementation) {
-            Some(Implementation::Digest(hash)) => hash,
-            _ => return Err(Error::MechanismInvalid),
-        };
-        s.digest = Some(DigestOp { ctx: Engine::new(hash)?, multipart: false, mechanism: m.ty });
-        Ok(())
+        self.with_ops(h, |s| {
+            if s.digest.is_some() {
+                return Err(Error::OperationActive);
+            }
+            let hash = match lookup(m.ty).map(|e| e.implementation) {
+                Some(Implementation::Digest(hash)) => hash,
+                _ => return Err(Error::MechanismInvalid),
+            };
+            s.digest = Some(DigestOp { ctx: Engine::new(hash)?, multipart: false, mechanism: m.ty });
+            Ok(())
+        })
     }
 
     /// Output length of the active digest (size queries of C_Digest and C_DigestFinal).
     pub fn digest_len(&self, h: CK_SESSION_HANDLE) -> Result<usize> {
-        let st = self.state();
-        st.ops(h)?.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized)
+        self.with_ops(h, |s| s.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized))
     }
 
     /// C_Digest: single part; ends the operation.
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<Vec<u8>> {
-        let mut op = {
-            let mut st = self.state();
-            let s = st.session_mut(h)?;
-            match &s.digest {
-                None => return Err(Error::OperationNotInitialized),
-                Some(op) if op.multipart => return Err(Error::OperationActive),
-                Some(_) => s.digest.take().expect("checked"),
-            }
-        };
+        let mut op = self.with_ops(h, |s| match &s.digest {
+            None => Err(Error::OperationNotInitialized),
+            Some(op) if op.multipart => Err(Error::OperationActive),
+            Some(_) => s.digest.take().ok_or(Error::OperationNotInitialized),
+        })?;
         op.ctx.update(data);
         Ok(op.ctx.finish())
     }
 
     /// C_DigestUpdate.
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        let mut st = self.state();
-        let op = st.session_mut(h)?.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
-        op.multipart = true;
-        op.ctx.update(data);
-        Ok(())
+        self.with_ops(h, |s| {
+            let op = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+            op.multipart = true;
+            op.ctx.update(data);
+            Ok(())
+        })
     }
 
     /// C_DigestKey: digests a secret key's value, whatever its sensitivity (§5.12).
@@ -143,25 +139,26 @@ impl Module {
         if obj.class() != CKO_SECRET_KEY {
             return Err(Error::KeyIndigestible);
         }
-        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyIndigestible)?.to_vec();
-        let mut st = self.state();
-        let op = st.session_mut(h)?.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
-        op.multipart = true;
-        op.ctx.update(&value);
-        Ok(())
+        let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyIndigestible)?;
+        self.with_ops(h, |s| {
+            let op = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+            op.multipart = true;
+            op.ctx.update(value);
+            Ok(())
+        })
     }
 
     /// C_DigestFinal: ends the operation.
     pub fn digest_final(&self, h: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
-        let mut st = self.state();
-        let op = st.session_mut(h)?.digest.take().ok_or(Error::OperationNotInitialized)?;
+        let op = self.with_ops(h, |s| s.digest.take().ok_or(Error::OperationNotInitialized))?;
         Ok(op.ctx.finish())
     }
 
     /// Ends the active digest after an error, as the spec requires.
     pub fn digest_abort(&self, h: CK_SESSION_HANDLE) {
-        if let Ok(s) = self.state().session_mut(h) {
+        let _ = self.with_ops(h, |s| {
             s.digest = None;
-        }
+            Ok(())
+        });
     }
 }

@@ -165,12 +165,12 @@ impl Module {
         dir: Dir,
         f: impl FnOnce(&mut MessageOp) -> Result<T>,
     ) -> Result<T> {
-        let mut op =
-            Module::message_slot(self.state().session_mut(h)?, dir).take().ok_or(Error::OperationNotInitialized)?;
+        let mut op = self.with_ops(h, |s| Module::message_slot(s, dir).take().ok_or(Error::OperationNotInitialized))?;
         let r = f(&mut op);
-        if let Ok(s) = self.state().session_mut(h) {
+        let _ = self.with_ops(h, |s| {
             *Module::message_slot(s, dir) = Some(op);
-        }
+            Ok(())
+        });
         r
     }
 
@@ -182,7 +182,7 @@ impl Module {
         ty: CK_MECHANISM_TYPE,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        if Module::message_slot(self.state().session_mut(h)?, dir).is_some() {
+        if self.with_ops(h, |s| Ok(Module::message_slot(s, dir).is_some()))? {
             return Err(Error::OperationActive);
         }
         let (flag, usage) = match dir {
@@ -200,13 +200,14 @@ impl Module {
         let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
         let gcm = if ccm { None } else { Some(super::aes::GcmKeyRef::new(obj.clone(), 16)?) };
         let op = MessageOp { ccm, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
-        let mut st = self.state();
-        let slot = Module::message_slot(st.session_mut(h)?, dir);
-        if slot.is_some() {
-            return Err(Error::OperationActive);
-        }
-        *slot = Some(op);
-        Ok(())
+        self.with_ops(h, |s| {
+            let slot = Module::message_slot(s, dir);
+            if slot.is_some() {
+                return Err(Error::OperationActive);
+            }
+            *slot = Some(op);
+            Ok(())
+        })
     }
 
     /// C_EncryptMessage / C_DecryptMessage: one whole message.
@@ -278,6 +279,6 @@ impl Module {
 
     /// C_MessageEncryptFinal / C_MessageDecryptFinal.
     pub fn message_final(&self, h: CK_SESSION_HANDLE, dir: Dir) -> Result<()> {
-        Module::message_slot(self.state().session_mut(h)?, dir).take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+        self.with_ops(h, |s| Module::message_slot(s, dir).take().map(|_| ()).ok_or(Error::OperationNotInitialized))
     }
 }

@@ -449,16 +449,18 @@ impl Module {
 
     /// Ends an operation after an argument error at the ABI.
     pub fn abort_crypt(&self, h: CK_SESSION_HANDLE, dir: Dir) {
-        if let Ok(s) = self.state().session_mut(h) {
+        let _ = self.with_ops(h, |s| {
             *Module::cipher_slot(s, dir) = None;
-        }
+            Ok(())
+        });
     }
 
     /// Ends a signing or verification after an argument error at the ABI.
     pub fn abort_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir) {
-        if let Ok(s) = self.state().session_mut(h) {
+        let _ = self.with_ops(h, |s| {
             *Module::mac_slot(s, dir) = None;
-        }
+            Ok(())
+        });
     }
 }
 
@@ -481,18 +483,18 @@ impl Module {
             }
         }
         verify_pin()?;
-        let mut st = self.state();
-        let s = st.session_mut(h)?;
-        for op in [
-            s.sign.as_mut().map(|o| &mut o.needs_auth),
-            s.decrypt.as_mut().map(|o| &mut o.needs_auth),
-            s.sign_recover.as_mut().map(|o| &mut o.needs_auth),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *op = false;
-        }
-        Ok(())
+        self.with_ops(h, |s| {
+            for op in [
+                s.sign.as_mut().map(|o| &mut o.needs_auth),
+                s.decrypt.as_mut().map(|o| &mut o.needs_auth),
+                s.sign_recover.as_mut().map(|o| &mut o.needs_auth),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *op = false;
+            }
+            Ok(())
+        })
     }
 }

@@ -81,7 +81,7 @@ impl Module {
         encryption_key: CK_OBJECT_HANDLE,
         authentication_key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        self.state().session(h)?;
+        self.state_read().session(h)?;
         let plain = crypto::open(self.op_state_key()?, AAD, state).map_err(|_| Error::SavedStateInvalid)?;
         let mut r = Reader(&plain);
         if r.u8()? != 1 {
@@ -100,9 +100,10 @@ impl Module {
                 }
                 let sha = Sha::from_bytes(r.0)?;
                 let op = DigestOp { ctx: Engine::Low(sha), multipart, mechanism };
-                let mut st = self.state();
-                let s = st.session_mut(h)?;
-                s.digest = Some(op);
+                self.with_ops(h, |s| {
+                    s.digest = Some(op);
+                    Ok(())
+                })?;
             }
             SIGN | VERIFY => {
                 let len = r.u64()? as usize;
@@ -120,13 +121,14 @@ impl Module {
                 }
                 let mac = super::mac::restore_hmac(r.0, len)?;
                 let op = MacOp::restored(mac, len, multipart, mechanism, uid);
-                let mut st = self.state();
-                let s = st.session_mut(h)?;
-                if kind == SIGN {
-                    s.sign = Some(op);
-                } else {
-                    s.verify = Some(op);
-                }
+                self.with_ops(h, |s| {
+                    if kind == SIGN {
+                        s.sign = Some(op);
+                    } else {
+                        s.verify = Some(op);
+                    }
+                    Ok(())
+                })?;
             }
             _ => return Err(Error::SavedStateInvalid),
         }

@@ -120,7 +120,7 @@ impl Module {
                     CKF_SO_PIN_FINAL_TRY,
                     CKF_SO_PIN_LOCKED,
                 );
-                let st = self.state();
+                let st = self.state_read();
                 let (n, rw) = st.sessions_on(t.id).fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
                 TokenInfo {
                     label: t.label,
@@ -195,7 +195,7 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         if let Some(t) = &old {
-            if self.state().sessions_on(t.id).next().is_some() {
+            if self.state_read().sessions_on(t.id).next().is_some() {
                 return Err(Error::SessionExists);
             }
             drop(self.verify_pin(t, Who::So, so_pin, false)?);
@@ -234,7 +234,7 @@ impl Module {
     /// C_InitPIN: the SO sets the user PIN (and so unlocks the user).
     pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let (token, sealer) = {
-            let st = self.state();
+            let st = self.state_read();
             let s = st.session(h)?;
             let login = st.login(s.token).filter(|l| l.user == UserKind::So).ok_or(Error::UserNotLoggedIn)?;
             if !s.rw {
@@ -252,7 +252,7 @@ impl Module {
     /// C_SetPIN: changes the PIN of the logged-in user, or the user PIN when not logged in.
     pub fn set_pin(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
         let (token, who) = {
-            let st = self.state();
+            let st = self.state_read();
             let s = st.session(h)?;
             if !s.rw {
                 return Err(Error::SessionReadOnly);

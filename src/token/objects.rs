@@ -319,28 +319,28 @@ impl Module {
                 handles.push(id as CK_OBJECT_HANDLE);
             }
         }
-        let mut st = self.state();
-        let s = st.session_mut(h)?;
-        if s.find.is_some() {
-            return Err(Error::OperationActive);
-        }
-        s.find = Some(FindOp { handles, pos: 0 });
-        Ok(())
+        self.with_ops(h, |s| {
+            if s.find.is_some() {
+                return Err(Error::OperationActive);
+            }
+            s.find = Some(FindOp { handles, pos: 0 });
+            Ok(())
+        })
     }
 
     /// C_FindObjects: up to `max` more handles.
     pub fn find_next(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
-        let mut st = self.state();
-        let f = st.session_mut(h)?.find.as_mut().ok_or(Error::OperationNotInitialized)?;
-        let end = (f.pos + max).min(f.handles.len());
-        let out = f.handles[f.pos..end].to_vec();
-        f.pos = end;
-        Ok(out)
+        self.with_ops(h, |s| {
+            let f = s.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+            let end = (f.pos + max).min(f.handles.len());
+            let out = f.handles[f.pos..end].to_vec();
+            f.pos = end;
+            Ok(out)
+        })
     }
 
     /// C_FindObjectsFinal.
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let mut st = self.state();
-        st.session_mut(h)?.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+        self.with_ops(h, |s| s.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized))
     }
 }

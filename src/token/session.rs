@@ -100,7 +100,7 @@ impl Module {
 
     /// C_GetSessionInfo.
     pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<SessionInfo> {
-        let st = self.state();
+        let st = self.state_read();
         let s = st.session(h)?;
         let state = match (st.login(s.token).map(|l| l.user), s.rw) {
             (None, false) => CKS_RO_PUBLIC_SESSION,
@@ -116,7 +116,7 @@ impl Module {
     /// C_Login (and C_LoginUser, which has no user names here).
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let token = {
-            let st = self.state();
+            let st = self.state_read();
             let s = st.session(h)?;
             let current = st.login(s.token).map(|l| l.user);
             let kind = match user {
@@ -170,8 +170,8 @@ impl Module {
 
     /// C_SessionCancel: ends the operations named by `flags`.
     pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
-        let mut st = self.state();
-        let s = st.session_mut(h)?;
+        let st = self.state_read();
+        let mut s = st.ops(h)?;
         if flags & CKF_FIND_OBJECTS != 0 {
             s.find = None;
         }
@@ -207,13 +207,13 @@ impl Module {
 
     /// C_GenerateRandom.
     pub fn generate_random(&self, h: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
-        self.state().session(h)?;
+        self.state_read().session(h)?;
         crypto::random_fill(out)
     }
 
     /// C_SeedRandom: AWS-LC's DRBG seeds itself from the OS; extra seed is accepted and
     /// not needed.
     pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
-        self.state().session(h).map(|_| ())
+        self.state_read().session(h).map(|_| ())
     }
 }
