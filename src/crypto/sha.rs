@@ -120,8 +120,14 @@ impl Sha {
         }
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
-        let mut out = vec![0u8; 64];
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = [0u8; 64];
+        let n = self.finish_into(&mut out);
+        out[..n].to_vec()
+    }
+
+    /// Finishes into `out`, returning the digest length.
+    pub fn finish_into(mut self, out: &mut [u8; 64]) -> usize {
         let o = out.as_mut_ptr();
         // SAFETY: `out` has room for the largest digest (64 bytes).
         unsafe {
@@ -135,8 +141,7 @@ impl Sha {
                 Sha::Sha512_256(c) => sys::SHA512_256_Final(o, c),
             };
         }
-        out.truncate(self.hash().output_len());
-        out
+        self.hash().output_len()
     }
 
     /// The state as bytes: a tag and the raw context.
@@ -213,8 +218,11 @@ impl ShaHmac {
 
     pub fn finish(self) -> Zeroizing<Vec<u8>> {
         let ShaHmac { inner, mut outer } = self;
-        outer.update(&inner.finish());
-        Zeroizing::new(outer.finish())
+        let mut buf = Zeroizing::new([0u8; 64]);
+        let n = inner.finish_into(&mut buf);
+        outer.update(&buf[..n]);
+        let n = outer.finish_into(&mut buf);
+        Zeroizing::new(buf[..n].to_vec())
     }
 
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {

@@ -370,7 +370,7 @@ impl Module {
             multipart: false,
             pending: None,
             mechanism: m.ty,
-            key: KeyRef::Object(obj.clone()),
+            key: KeyRef::Object(obj),
         });
         Ok(())
     }
@@ -406,6 +406,16 @@ impl Module {
 
     /// C_Sign (with data) and C_SignFinal (without).
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: Option<&[u8]>, cap: Option<usize>) -> Result<Output> {
+        if cap.is_none() {
+            // A size query changes nothing: answer it in place.
+            return self.with_ops(h, |s| {
+                let op = s.sign.as_ref().ok_or(Error::OperationNotInitialized)?;
+                if data.is_some() && op.multipart {
+                    return Err(Error::OperationActive);
+                }
+                Ok(Output::Length(op.pending.as_ref().map_or(op.len, Vec::len)))
+            });
+        }
         let mut op = self.take_mac(h, MacDir::Sign, data.is_some())?;
         let sig = match op.pending.take() {
             Some(p) => p,
