@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::store::{Sealer, Store, TokenId, TokenRecord, sqlite::SqliteStore};
-use crate::token::session::{Ops, Session};
+use crate::token::session::{Ops, OpsGuard, SessionRef, SessionTable};
 use cryptoki_sys::*;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,8 +40,7 @@ pub struct SessionObject {
 /// Mutable per-process state, behind one lock (taken before the store's lock).
 #[derive(Default)]
 pub struct State {
-    pub sessions: HashMap<CK_SESSION_HANDLE, Session>,
-    pub next_session: CK_SESSION_HANDLE,
+    pub sessions: SessionTable,
     pub logins: HashMap<TokenId, Login>,
     pub session_objects: HashMap<CK_OBJECT_HANDLE, SessionObject>,
     pub next_object: CK_OBJECT_HANDLE,
@@ -62,18 +61,18 @@ pub struct State {
 }
 
 impl State {
-    pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<&Session> {
-        self.sessions.get(&h).ok_or(Error::SessionHandleInvalid)
+    pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<SessionRef> {
+        self.sessions.get(h)
     }
 
-    /// A session's operations, with the state exclusively held (no lock taken).
+    /// A session's operations, with the state exclusively held.
     pub fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Ops> {
-        Ok(self.sessions.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.ops.get_mut())
+        self.sessions.ops_mut(h)
     }
 
     /// A session's operations, locked, with the state held for reading.
-    pub fn ops(&self, h: CK_SESSION_HANDLE) -> Result<parking_lot::MutexGuard<'_, Ops>> {
-        Ok(self.session(h)?.ops.lock())
+    pub fn ops(&self, h: CK_SESSION_HANDLE) -> Result<OpsGuard<'_>> {
+        self.sessions.ops(h)
     }
 
     /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
@@ -112,8 +111,8 @@ impl State {
         self.logins.get(&token).map(|l| l.sealer.clone())
     }
 
-    pub fn sessions_on(&self, token: TokenId) -> impl Iterator<Item = (&CK_SESSION_HANDLE, &Session)> {
-        self.sessions.iter().filter(move |(_, s)| s.token == token)
+    pub fn sessions_on(&self, token: TokenId) -> Vec<(CK_SESSION_HANDLE, SessionRef)> {
+        self.sessions.on_token(token)
     }
 }
 
@@ -159,7 +158,7 @@ impl Module {
 
     /// A module over any store.
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Module> {
-        let state = State { next_session: 1, next_object: SESSION_OBJECT_BASE, ..State::default() };
+        let state = State { next_object: SESSION_OBJECT_BASE, ..State::default() };
         let read_only = store.read_only();
         Ok(Module {
             config,

@@ -121,7 +121,8 @@ impl Module {
                     CKF_SO_PIN_LOCKED,
                 );
                 let st = self.state_read();
-                let (n, rw) = st.sessions_on(t.id).fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
+                let (n, rw) =
+                    st.sessions_on(t.id).iter().fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
                 TokenInfo {
                     label: t.label,
                     manufacturer: MANUFACTURER.into(),
@@ -195,7 +196,7 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         if let Some(t) = &old {
-            if self.state_read().sessions_on(t.id).next().is_some() {
+            if self.state_read().sessions.count_on(t.id) > 0 {
                 return Err(Error::SessionExists);
             }
             drop(self.verify_pin(t, Who::So, so_pin, false)?);

@@ -142,7 +142,7 @@ impl Module {
         }
         self.audit_session_object(c, &obj)?;
         let mut st = self.state();
-        st.session(h)?;
+        st.sessions.mark_has_objects(h)?;
         let handle = st.next_object;
         st.next_object += 1;
         st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj: Arc::new(obj) });

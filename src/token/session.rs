@@ -8,8 +8,11 @@ use crate::mechanism::message::MessageOp;
 use crate::mechanism::ops::{CipherOp, MacOp};
 use crate::module::{Login, Module, SlotView, UserKind};
 use crate::store::{TokenId, Who};
+use crossbeam_utils::CachePadded;
 use cryptoki_sys::*;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An active object search: the handles found at C_FindObjectsInit, handed out in order.
 pub struct FindOp {
@@ -17,14 +20,128 @@ pub struct FindOp {
     pub pos: usize,
 }
 
-/// One session: where it is, and its operations behind their own lock, so that calls on
-/// different sessions do not wait for each other.
+/// One session: where it is, and its operations.
 pub struct Session {
     pub slot: CK_SLOT_ID,
     pub token: TokenId,
     pub rw: bool,
-    pub ops: parking_lot::Mutex<Ops>,
+    /// A session object was made in this session (closing it must look for them).
+    pub has_objects: bool,
+    /// Reached only through the shard's exclusive lock (`Mutex::get_mut`, never locked): the
+    /// mutex is what lets a shard be shared for reading although operations are not `Sync`.
+    ops: parking_lot::Mutex<Ops>,
 }
+
+/// Where a session is: what most calls need to know about it.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionRef {
+    pub slot: CK_SLOT_ID,
+    pub token: TokenId,
+    pub rw: bool,
+}
+
+/// Shards of the session table (a power of two).
+const SHARDS: usize = 16;
+
+type Shard = parking_lot::RwLock<HashMap<CK_SESSION_HANDLE, Session>>;
+
+/// This process's sessions, sharded by handle: consecutive handles land in different shards,
+/// so calls on different sessions (typically from different threads) take different locks,
+/// and opening or closing a session locks one shard, not the module state.
+pub struct SessionTable {
+    shards: [CachePadded<Shard>; SHARDS],
+    next: AtomicU64,
+    /// Open sessions per token (C_CloseSession logs out with the last one).
+    per_token: parking_lot::Mutex<HashMap<TokenId, usize>>,
+}
+
+impl Default for SessionTable {
+    fn default() -> SessionTable {
+        SessionTable {
+            shards: std::array::from_fn(|_| CachePadded::new(Shard::default())),
+            next: AtomicU64::new(1),
+            per_token: Default::default(),
+        }
+    }
+}
+
+impl SessionTable {
+    fn shard(&self, h: CK_SESSION_HANDLE) -> &Shard {
+        &self.shards[(h as usize) & (SHARDS - 1)]
+    }
+
+    /// Where the session `h` is.
+    pub fn get(&self, h: CK_SESSION_HANDLE) -> Result<SessionRef> {
+        let shard = self.shard(h).read();
+        let s = shard.get(&h).ok_or(Error::SessionHandleInvalid)?;
+        Ok(SessionRef { slot: s.slot, token: s.token, rw: s.rw })
+    }
+
+    /// The session's operations, locked (with its shard) until the guard drops. Never
+    /// look up a session while holding this: the shard lock is not re-entrant.
+    pub fn ops(&self, h: CK_SESSION_HANDLE) -> Result<OpsGuard<'_>> {
+        let shard = self.shard(h).write();
+        parking_lot::RwLockWriteGuard::try_map(shard, |m| m.get_mut(&h).map(|s| s.ops.get_mut()))
+            .map_err(|_| Error::SessionHandleInvalid)
+    }
+
+    /// The session's operations, with the table exclusively held.
+    pub fn ops_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Ops> {
+        let shard = self.shards[(h as usize) & (SHARDS - 1)].get_mut();
+        Ok(shard.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.ops.get_mut())
+    }
+
+    /// Adds a session; returns its handle.
+    pub fn open(&self, slot: CK_SLOT_ID, token: TokenId, rw: bool) -> CK_SESSION_HANDLE {
+        let h = self.next.fetch_add(1, Ordering::Relaxed);
+        *self.per_token.lock().entry(token).or_default() += 1;
+        self.shard(h).write().insert(h, Session { slot, token, rw, has_objects: false, ops: Default::default() });
+        h
+    }
+
+    /// Removes a session; returns it and how many sessions its token has left.
+    pub fn close(&self, h: CK_SESSION_HANDLE) -> Result<(Session, usize)> {
+        let s = self.shard(h).write().remove(&h).ok_or(Error::SessionHandleInvalid)?;
+        let mut counts = self.per_token.lock();
+        let left = counts.get_mut(&s.token).map(|n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if left == Some(0) {
+            counts.remove(&s.token);
+        }
+        Ok((s, left.unwrap_or(0)))
+    }
+
+    /// Notes that the session made a session object.
+    pub fn mark_has_objects(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let mut shard = self.shard(h).write();
+        shard.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.has_objects = true;
+        Ok(())
+    }
+
+    /// How many sessions `token` has open.
+    pub fn count_on(&self, token: TokenId) -> usize {
+        self.per_token.lock().get(&token).copied().unwrap_or(0)
+    }
+
+    /// The sessions on `token`, as they are now.
+    pub fn on_token(&self, token: TokenId) -> Vec<(CK_SESSION_HANDLE, SessionRef)> {
+        self.all().into_iter().filter(|(_, s)| s.token == token).collect()
+    }
+
+    /// Every session, as it is now.
+    pub fn all(&self) -> Vec<(CK_SESSION_HANDLE, SessionRef)> {
+        let mut v = Vec::new();
+        for shard in &self.shards {
+            v.extend(shard.read().iter().map(|(h, s)| (*h, SessionRef { slot: s.slot, token: s.token, rw: s.rw })));
+        }
+        v
+    }
+}
+
+/// A session's operations, locked.
+pub type OpsGuard<'a> = parking_lot::MappedRwLockWriteGuard<'a, Ops>;
 
 /// A session's operations. Each kind of operation has its own typed slot.
 #[derive(Default)]
@@ -59,22 +176,27 @@ impl Module {
         if rw && self.read_only() {
             return Err(Error::TokenWriteProtected);
         }
-        let mut st = self.state();
+        // The shared lock is enough: the table has its own; C_Login (exclusive) sees either
+        // this session or none.
+        let st = self.state_read();
         if !rw && st.login(token).is_some_and(|l| l.user == UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
         }
-        let h = st.next_session;
-        st.next_session += 1;
-        st.sessions.insert(h, Session { slot, token, rw, ops: Default::default() });
-        Ok(h)
+        Ok(st.sessions.open(slot, token, rw))
     }
 
     /// C_CloseSession: also destroys the session's objects, and logs out with the last session.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let (s, left) = self.state_read().sessions.close(h)?;
+        if !s.has_objects && left > 0 {
+            return Ok(());
+        }
         let mut st = self.state();
-        let s = st.sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?;
-        st.session_objects.retain(|_, o| o.owner != h);
-        if st.sessions_on(s.token).next().is_none() {
+        if s.has_objects {
+            st.session_objects.retain(|_, o| o.owner != h);
+        }
+        // A session opened since is a reason to stay logged in.
+        if st.sessions.count_on(s.token) == 0 {
             st.end_login(s.token);
         }
         Ok(())
@@ -87,9 +209,9 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         let mut st = self.state();
-        let gone: Vec<_> = st.sessions.iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| *h).collect();
+        let gone: Vec<_> = st.sessions.all().into_iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| h).collect();
         for h in &gone {
-            st.sessions.remove(h);
+            let _ = st.sessions.close(*h);
         }
         st.session_objects.retain(|_, o| !gone.contains(&o.owner));
         if let Some(t) = token {
@@ -140,7 +262,7 @@ impl Module {
                 Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
                 None => {}
             }
-            if kind == UserKind::So && st.sessions_on(s.token).any(|(_, s)| !s.rw) {
+            if kind == UserKind::So && st.sessions.on_token(s.token).iter().any(|(_, s)| !s.rw) {
                 return Err(Error::SessionReadOnlyExists);
             }
             (s.token, kind)
@@ -154,7 +276,7 @@ impl Module {
         if st.login(token).is_some() {
             return Err(Error::UserAnotherAlreadyLoggedIn);
         }
-        if st.sessions_on(token).next().is_none() {
+        if st.sessions.count_on(token) == 0 {
             return Err(Error::SessionClosed);
         }
         st.logins.insert(token, Login { user: kind, sealer });
