@@ -723,11 +723,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         if a.only.as_deref().is_some_and(|o| !b.name.contains(o)) {
             continue;
         }
-        let mut base: Option<(Option<f64>, Option<f64>)> = None;
-        for &th in &threads {
-            let mut per: Vec<Vec<f64>> = vec![Vec::new(); targets.len() + 1];
-            let mut failed: Vec<Option<String>> = vec![None; targets.len() + 1];
-            for _ in 0..a.rounds {
+        // Rounds interleave thread counts as well as modules, so that the scaling ratio
+        // compares measurements taken under the same conditions.
+        let n = targets.len() + 1;
+        let mut per_th: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); n]; threads.len()];
+        let mut failed_th: Vec<Vec<Option<String>>> = vec![vec![None; n]; threads.len()];
+        for _ in 0..a.rounds {
+            for (ti, &th) in threads.iter().enumerate() {
+                let (per, failed) = (&mut per_th[ti], &mut failed_th[ti]);
                 for (k, t) in targets.iter().enumerate() {
                     if failed[k].is_some() {
                         continue;
@@ -748,6 +751,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     }
                 }
             }
+        }
+        for (ti, &th) in threads.iter().enumerate() {
+            let (per, failed) = (&per_th[ti], &failed_th[ti]);
             let med: Vec<Option<f64>> = per.iter().map(|v| (!v.is_empty()).then(|| median(v.clone()))).collect();
             let mut row = vec![b.name.to_string(), th.to_string()];
             for (k, m) in med.iter().enumerate() {
@@ -771,14 +777,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 Some(x) if b.bytes > 0 => format!("{:.0}", x * b.bytes as f64 / 1e6),
                 _ => "-".into(),
             });
-            let (ours, raw) = (med[0], med[targets.len()]);
-            let (b_ours, b_raw) = *base.get_or_insert((ours, raw));
-            let scaling = |now: Option<f64>, first: Option<f64>| match (now, first) {
-                (Some(x), Some(y)) if th != threads[0] => format!("{:.2}x", x / y),
-                _ => "-".into(),
+            // The median of each round's ratio to the first thread count's measurement of
+            // the same round.
+            let scaling = |k: usize| {
+                let ratios: Vec<f64> = per[k].iter().zip(&per_th[0][k]).map(|(x, y)| x / y).collect();
+                if ti == 0 || ratios.is_empty() { "-".into() } else { format!("{:.2}x", median(ratios)) }
             };
-            row.push(scaling(ours, b_ours));
-            row.push(scaling(raw, b_raw));
+            row.push(scaling(0));
+            row.push(scaling(targets.len()));
             print_row(a.markdown, &header, &row, rows.is_empty());
             rows.push(row);
             for (k, f) in failed.iter().enumerate() {
