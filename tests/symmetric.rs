@@ -551,6 +551,17 @@ fn bad_parameters_and_key_rules_give_the_spec_codes() {
     assert_eq!(s.decrypt(&mut mech::<u8>(CKM_AES_ECB, None), no_encrypt, &data).map(|v| v.len()), Ok(32));
     let no_sign = key_with(s, CKK_GENERIC_SECRET, &random(16), &[(CKA_SIGN, false)], None).unwrap();
     assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), no_sign, &data), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    // A usage flag turned off after the key was used (and its checks cached) takes effect,
+    // and turned on again too.
+    let flip = key_with(s, CKK_GENERIC_SECRET, &random(16), &[(CKA_SIGN, true)], None).unwrap();
+    assert!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), flip, &data).is_ok());
+    for (on, want) in [(false, Err(CKR_KEY_FUNCTION_NOT_PERMITTED)), (true, Ok(32))] {
+        let mut v = on as CK_BBOOL;
+        let mut t = [CK_ATTRIBUTE { type_: CKA_SIGN, pValue: (&raw mut v).cast(), ulValueLen: 1 }];
+        // SAFETY: a one-attribute template pointing at a live local.
+        assert_eq!(unsafe { s.lib.C_SetAttributeValue(s.h, flip, t.as_mut_ptr(), 1) }, CKR_OK);
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), flip, &data).map(|v| v.len()), want);
+    }
     let only_gcm = key_with(s, CKK_AES, &random(16), &[], Some(&[CKM_AES_GCM])).unwrap();
     assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), only_gcm, &data), Err(CKR_MECHANISM_INVALID));
     assert!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut new)), only_gcm, &data).is_ok());

@@ -238,9 +238,13 @@ impl Module {
 
     /// An HMAC key prepared for `hash` (its inner and outer pads hashed), kept with the key
     /// object after its first use; `None` for hashes without a low-level context.
-    pub(crate) fn prepared_hmac(&self, obj: &Object, hash: crate::mechanism::Hash, key: &[u8]) -> Option<ShaHmac> {
+    pub(crate) fn prepared_hmac<'a>(
+        &self,
+        obj: &'a Object,
+        hash: crate::mechanism::Hash,
+        key: &[u8],
+    ) -> Option<&'a ShaHmac> {
         // Slots 1..=7: one per SHA-1/SHA-2 hash (slot 0 is the AES-GCM key).
-        let slot = hash as usize;
-        obj.prepared(slot, || ShaHmac::new(hash, key)).cloned()
+        obj.prepared(hash as usize, || ShaHmac::new(hash, key))
     }
 }

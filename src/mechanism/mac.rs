@@ -133,15 +133,20 @@ fn out_len(general: bool, full: usize, p: &Params) -> Result<usize> {
 }
 
 /// Builds the MAC for `kind` keyed with `key`.
-pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<ShaHmac>) -> Result<Box<dyn Mac>> {
+pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>) -> Result<Box<dyn Mac>> {
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
-            let engine = match prepared.or_else(|| ShaHmac::new(hash, key)) {
-                Some(h) => HmacEngine::Low(h),
-                None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
-            };
-            Box::new(Hmac(engine, n))
+            match prepared {
+                Some(p) => Box::new(Hmac(HmacEngine::Low(p.clone()), n)),
+                None => Box::new(Hmac(
+                    match ShaHmac::new(hash, key) {
+                        Some(h) => HmacEngine::Low(h),
+                        None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
+                    },
+                    n,
+                )),
+            }
         }
         MacKind::Cmac { general } => {
             let n = out_len(general, 16, &m.params)?;

@@ -135,7 +135,7 @@ impl Registry {
     }
 }
 
-static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
+static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, usize>)> = LazyLock::new(|| {
     let mut r = Registry { entries: Vec::new() };
     digest::register(&mut r);
     keygen::register(&mut r);
@@ -147,12 +147,13 @@ static REGISTRY: LazyLock<Vec<Entry>> = LazyLock::new(|| {
     rsa::register(&mut r);
     ecc::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
-    r.entries
+    let index = r.entries.iter().enumerate().map(|(i, e)| (e.ty, i)).collect();
+    (r.entries, index)
 });
 
 /// Every registered mechanism, sorted by type.
 pub fn registry() -> &'static [Entry] {
-    &REGISTRY
+    &REGISTRY.0
 }
 
 /// Mechanisms the configuration turned off (softhsm2.conf `slots.mechanisms`), for the
@@ -171,8 +172,8 @@ pub fn set_disabled(list: &[u64]) {
 
 /// The entry for `ty`, unless the configuration disabled it.
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
-    let r = registry();
-    let e = r.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &r[i])?;
+    let (entries, index) = &*REGISTRY;
+    let e = &entries[*index.get(&ty)?];
     if ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire)
         && DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty))
     {

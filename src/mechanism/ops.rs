@@ -173,21 +173,22 @@ impl Module {
     ) -> Result<(&'static Entry, std::sync::Arc<Object>)> {
         let entry = lookup(m.ty).filter(|e| e.info.flags & flag != 0).ok_or(Error::MechanismInvalid)?;
         let obj = self.key_object(h, key)?;
-        let kt = obj.ulong(CKA_KEY_TYPE).ok_or(Error::KeyTypeInconsistent)?;
+        let u = obj.key_use();
+        let kt = u.key_type.ok_or(Error::KeyTypeInconsistent)?;
         if !entry.key_types.contains(&kt) {
             return Err(Error::KeyTypeInconsistent);
         }
-        if !obj.flag(usage) {
+        if !u.allows(usage).unwrap_or_else(|| obj.flag(usage)) {
             return Err(Error::KeyFunctionNotPermitted);
         }
-        if let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
-            && !allowed.is_empty()
+        if u.restricted
+            && let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
             && !allowed.contains(&m.ty)
         {
             return Err(Error::MechanismInvalid);
         }
-        if obj.class() == CKO_SECRET_KEY {
-            let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0) as CK_ULONG;
+        if u.class == CKO_SECRET_KEY {
+            let len = u.value_len as CK_ULONG;
             let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
             if (min != 0 && len < min) || (max != 0 && len > max) {
                 return Err(Error::KeySizeRange);
@@ -227,7 +228,7 @@ impl Module {
             Dir::VerifyRecover => (CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER),
         };
         let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        let needs_auth = obj.flag(CKA_ALWAYS_AUTHENTICATE);
+        let needs_auth = obj.key_use().always_authenticate;
         let cipher = match (entry.implementation, dir) {
             (Implementation::Rsa(scheme), Dir::SignRecover | Dir::VerifyRecover) => {
                 super::rsa::recover(scheme, m, self.parsed_key(&obj)?, dir == Dir::SignRecover)?
@@ -364,7 +365,7 @@ impl Module {
             return Err(Error::OperationActive);
         }
         *slot = Some(MacOp {
-            needs_auth: obj.flag(CKA_ALWAYS_AUTHENTICATE),
+            needs_auth: obj.key_use().always_authenticate,
             mac: Some(mac),
             len,
             multipart: false,

@@ -57,10 +57,60 @@ pub struct Object {
 pub const PREPARED_SLOTS: usize = 8;
 
 /// The object's key in forms made ready for use (an expanded AES key, HMAC pads already
-/// hashed), made on first use and dropped with the object. Never copied, compared or stored:
-/// a clone starts empty, and changing CKA_VALUE empties it.
+/// hashed) and the summary of its usage attributes, made on first use and dropped with the
+/// object. Never copied, compared or stored: a clone starts empty, and any change empties it.
 #[derive(Default)]
-struct Prepared([OnceLock<Box<dyn Any + Send + Sync>>; PREPARED_SLOTS]);
+struct Prepared {
+    slots: [OnceLock<Box<dyn Any + Send + Sync>>; PREPARED_SLOTS],
+    key_use: OnceLock<KeyUse>,
+}
+
+/// What the checks of every C_*Init read of a key object, gathered on first use (an object
+/// behind an `Arc` never changes; a changed copy starts afresh).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyUse {
+    pub class: CK_OBJECT_CLASS,
+    pub key_type: Option<CK_KEY_TYPE>,
+    /// One bit per attribute of [`USAGE_ATTRS`].
+    usage: u16,
+    pub always_authenticate: bool,
+    /// Length of CKA_VALUE (0 when absent).
+    pub value_len: usize,
+    /// A non-empty CKA_ALLOWED_MECHANISMS limits the key's mechanisms.
+    pub restricted: bool,
+}
+
+/// The usage attributes [`KeyUse`] keeps as bits.
+const USAGE_ATTRS: [CK_ATTRIBUTE_TYPE; 9] = [
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_SIGN_RECOVER,
+    CKA_VERIFY_RECOVER,
+    CKA_WRAP,
+    CKA_UNWRAP,
+    CKA_DERIVE,
+];
+
+impl KeyUse {
+    fn of(obj: &Object) -> KeyUse {
+        let usage = USAGE_ATTRS.iter().enumerate().fold(0u16, |m, (i, &a)| m | (u16::from(obj.flag(a)) << i));
+        KeyUse {
+            class: obj.class(),
+            key_type: obj.ulong(CKA_KEY_TYPE),
+            usage,
+            always_authenticate: obj.flag(CKA_ALWAYS_AUTHENTICATE),
+            value_len: obj.bytes(CKA_VALUE).map_or(0, <[u8]>::len),
+            restricted: matches!(obj.get(CKA_ALLOWED_MECHANISMS), Some(Value::MechList(l)) if !l.is_empty()),
+        }
+    }
+
+    /// Whether the boolean attribute `usage` (one of the usage attributes) is true.
+    pub fn allows(&self, usage: CK_ATTRIBUTE_TYPE) -> Option<bool> {
+        USAGE_ATTRS.iter().position(|&a| a == usage).map(|i| self.usage & (1 << i) != 0)
+    }
+}
 
 impl Clone for Prepared {
     fn clone(&self) -> Prepared {
@@ -88,16 +138,19 @@ impl Object {
     }
 
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, v: Value) {
-        if ty == CKA_VALUE {
-            self.prepared = Prepared::default();
-        }
+        self.prepared = Prepared::default();
         self.attrs.insert(ty, v);
+    }
+
+    /// The attributes every C_*Init checks, gathered once.
+    pub fn key_use(&self) -> KeyUse {
+        *self.prepared.key_use.get_or_init(|| KeyUse::of(self))
     }
 
     /// The key prepared for use as `T` in `slot` (each slot holds one type), made by `make`
     /// on first use and kept with the object; `None` when `make` cannot prepare it.
     pub fn prepared<T: Any + Send + Sync>(&self, slot: usize, make: impl FnOnce() -> Option<T>) -> Option<&T> {
-        let cell = self.prepared.0.get(slot)?;
+        let cell = self.prepared.slots.get(slot)?;
         if cell.get().is_none() {
             // A racing thread may store its own first: either is good, the stored one is used.
             let _ = cell.set(Box::new(make()?));
