@@ -427,6 +427,22 @@ fn read_only_sessions_private_objects_and_session_objects() {
     let again = p.open_ro_session(slot).unwrap();
     assert_eq!(rv(again.get_attributes(sess_obj, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
     assert_eq!(again.find_objects(&[]).unwrap(), vec![public]);
+    // ... and only with it: another session's closing (one that made no objects) leaves
+    // them, and the login stays while any session is open.
+    rw.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    let kept = rw.create_object(&data("kept", b"x", false, false)).unwrap();
+    let bystander = p.open_ro_session(slot).unwrap();
+    drop(again);
+    drop(bystander);
+    assert_eq!(label_of(&rw, kept), b"kept");
+    assert!(rw.find_objects(&[Attribute::Label(b"secret-session".to_vec())]).unwrap().len() == 1);
+    let last = p.open_ro_session(slot).unwrap();
+    drop(rw);
+    assert_eq!(rv(last.get_attributes(kept, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+    assert_eq!(last.get_session_info().unwrap().session_state(), cryptoki::session::SessionState::RoUser);
+    drop(last);
+    let fresh = p.open_ro_session(slot).unwrap();
+    assert_eq!(fresh.get_session_info().unwrap().session_state(), cryptoki::session::SessionState::RoPublic);
 }
 
 #[test]
