@@ -281,7 +281,20 @@ impl Module {
             if matches!(step, Step::Single(_)) && op.multipart {
                 return Err(Error::OperationActive);
             }
-            if op.needs_auth && cap.is_some() {
+            if cap.is_none() {
+                // A size query changes nothing (an update marks the operation multi-part):
+                // answered in place.
+                if let Step::Update(_) = step {
+                    op.multipart = true;
+                }
+                return Ok(Output::Length(match (&op.pending, step) {
+                    (Some(p), _) => p.len(),
+                    (None, Step::Single(d)) => op.cipher.update_bound(d.len()) + op.cipher.final_bound(),
+                    (None, Step::Update(d)) => op.cipher.update_bound(d.len()),
+                    (None, Step::Final) => op.cipher.final_bound(),
+                }));
+            }
+            if op.needs_auth {
                 return Err(Error::UserNotLoggedIn);
             }
             slot.take().expect("checked")
@@ -294,13 +307,6 @@ impl Module {
             let out = match op.pending.take() {
                 Some(p) => p,
                 None => {
-                    if cap.is_none() {
-                        return Ok(Output::Length(match step {
-                            Step::Single(d) => op.cipher.update_bound(d.len()) + op.cipher.final_bound(),
-                            Step::Update(d) => op.cipher.update_bound(d.len()),
-                            Step::Final => op.cipher.final_bound(),
-                        }));
-                    }
                     if let (Step::Single(d), Some(buf)) = (&step, direct)
                         && let Some(n) = op.cipher.one_shot_into(d, buf)?
                     {
@@ -313,13 +319,13 @@ impl Module {
                     }
                 }
             };
-            match cap {
-                Some(c) if c >= out.len() => Ok(Output::Data(out)),
-                _ => {
-                    let n = out.len();
-                    op.pending = Some(out);
-                    Ok(if cap.is_none() { Output::Length(n) } else { Output::TooSmall(n) })
-                }
+            // `cap` is Some here: size queries were answered above.
+            if cap.is_some_and(|c| c >= out.len()) {
+                Ok(Output::Data(out))
+            } else {
+                let n = out.len();
+                op.pending = Some(out);
+                Ok(Output::TooSmall(n))
             }
         })();
         let keep = match &r {
