@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::store::{Sealer, Store, TokenId, TokenRecord, sqlite::SqliteStore};
-use crate::token::session::{Ops, OpsGuard, SessionRef, SessionTable};
+use crate::token::session::{Ops, OpsGuard, SessionTable};
 use cryptoki_sys::*;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +40,6 @@ pub struct SessionObject {
 /// Mutable per-process state, behind one lock (taken before the store's lock).
 #[derive(Default)]
 pub struct State {
-    pub sessions: SessionTable,
     pub logins: HashMap<TokenId, Login>,
     pub session_objects: HashMap<CK_OBJECT_HANDLE, SessionObject>,
     pub next_object: CK_OBJECT_HANDLE,
@@ -61,20 +60,6 @@ pub struct State {
 }
 
 impl State {
-    pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<SessionRef> {
-        self.sessions.get(h)
-    }
-
-    /// A session's operations, with the state exclusively held.
-    pub fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Ops> {
-        self.sessions.ops_mut(h)
-    }
-
-    /// A session's operations, locked, with the state held for reading.
-    pub fn ops(&self, h: CK_SESSION_HANDLE) -> Result<OpsGuard<'_>> {
-        self.sessions.ops(h)
-    }
-
     /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
     /// keys and prepared HMAC keys are only kept while someone is logged in.
     /// Forgets a token object this process changed (or everything, for `None`).
@@ -110,10 +95,6 @@ impl State {
     pub fn any_sealer(&self, token: TokenId) -> Option<Arc<Sealer>> {
         self.logins.get(&token).map(|l| l.sealer.clone())
     }
-
-    pub fn sessions_on(&self, token: TokenId) -> Vec<(CK_SESSION_HANDLE, SessionRef)> {
-        self.sessions.on_token(token)
-    }
 }
 
 /// A slot as seen now: an initialised token, or the one spare uninitialised token.
@@ -138,6 +119,9 @@ pub struct Module {
     /// Sharded: a read lock touches only the calling thread's shard, so calls on different
     /// sessions from different threads do not contend on one lock word.
     state: crossbeam_utils::sync::ShardedLock<State>,
+    /// The sessions, with locks of their own (sharded by handle): a call on a session does
+    /// not need the state lock to reach its operations. Lock order: state, then a shard.
+    pub(crate) sessions: SessionTable,
     /// Seals C_GetOperationState blobs; lives only as long as this module instance. Made on
     /// first use, so that C_Initialize does not pay for seeding the random generator.
     op_state_key: std::sync::OnceLock<crate::crypto::SecretKey256>,
@@ -164,6 +148,7 @@ impl Module {
             config,
             store: Mutex::new(store),
             state: crossbeam_utils::sync::ShardedLock::new(state),
+            sessions: SessionTable::default(),
             op_state_key: std::sync::OnceLock::new(),
             read_only,
         })
@@ -200,12 +185,16 @@ impl Module {
         self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `f` on the session's operations, under the shared state lock and that session's
-    /// own lock only: calls on other sessions are not held up.
+    /// Runs `f` on the session's operations, under that session's lock only: calls on other
+    /// sessions are not held up.
     pub(crate) fn with_ops<T>(&self, h: CK_SESSION_HANDLE, f: impl FnOnce(&mut Ops) -> Result<T>) -> Result<T> {
-        let st = self.state_read();
-        let mut ops = st.ops(h)?;
+        let mut ops = self.sessions.ops(h)?;
         f(&mut ops)
+    }
+
+    /// A session's operations, locked until the guard drops (see [`SessionTable::ops`]).
+    pub(crate) fn ops(&self, h: CK_SESSION_HANDLE) -> Result<OpsGuard<'_>> {
+        self.sessions.ops(h)
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {
@@ -311,9 +300,8 @@ impl Module {
     /// Records the current call on the session `h` about `obj`, on its own.
     pub(crate) fn audit_session_op(&self, h: CK_SESSION_HANDLE, obj: &Object) -> Result<()> {
         let (token, user) = {
-            let st = self.state_read();
-            let s = st.session(h)?;
-            (s.token, st.login(s.token).map(|l| l.user))
+            let s = self.sessions.get(h)?;
+            (s.token, self.state_read().login(s.token).map(|l| l.user))
         };
         self.audit(&self.audit_event(token, user, Some(obj), CKR_OK))
     }
@@ -321,9 +309,8 @@ impl Module {
     /// Records a failed audited call on the session `h` (if it names a session at all).
     pub fn audit_failure(&self, h: CK_SESSION_HANDLE, rv: CK_RV) {
         let (token, user) = {
-            let st = self.state_read();
-            let Ok(s) = st.session(h) else { return };
-            (s.token, st.login(s.token).map(|l| l.user))
+            let Ok(s) = self.sessions.get(h) else { return };
+            (s.token, self.state_read().login(s.token).map(|l| l.user))
         };
         let e = self.audit_event(token, user, None, rv);
         if let Err(err) = self.audit(&e) {

@@ -132,7 +132,7 @@ impl Module {
 
     /// C_DigestKey: digests a secret key's value, whatever its sensitivity (§5.12).
     pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if self.state_read().ops(h)?.digest.is_none() {
+        if self.ops(h)?.digest.is_none() {
             return Err(Error::OperationNotInitialized);
         }
         let obj = self.key_object(h, key)?;

@@ -218,7 +218,7 @@ impl Module {
 
     /// C_EncryptInit / C_DecryptInit.
     pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if Module::cipher_slot(&mut *self.state_read().ops(h)?, dir).is_some() {
+        if Module::cipher_slot(&mut *self.ops(h)?, dir).is_some() {
             return Err(Error::OperationActive);
         }
         let (flag, usage) = match dir {
@@ -235,8 +235,7 @@ impl Module {
             }
             (i, _) => self.cipher_for(i, m, obj, dir)?,
         };
-        let st = self.state_read();
-        let mut ops = st.ops(h)?;
+        let mut ops = self.ops(h)?;
         let slot = Module::cipher_slot(&mut ops, dir);
         if slot.is_some() {
             return Err(Error::OperationActive);
@@ -274,8 +273,7 @@ impl Module {
         direct: Option<&mut [u8]>,
     ) -> Result<Output> {
         let mut op = {
-            let st = self.state_read();
-            let mut ops = st.ops(h)?;
+            let mut ops = self.ops(h)?;
             let slot = Module::cipher_slot(&mut ops, dir);
             let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
             if matches!(step, Step::Single(_)) && op.multipart {
@@ -333,7 +331,7 @@ impl Module {
             Ok(_) => true,
             Err(_) => false,
         };
-        if keep && let Ok(mut s) = self.state_read().ops(h) {
+        if keep && let Ok(mut s) = self.ops(h) {
             *Module::cipher_slot(&mut s, dir) = Some(op);
         }
         r
@@ -341,7 +339,7 @@ impl Module {
 
     /// C_SignInit / C_VerifyInit.
     pub fn mac_init(&self, h: CK_SESSION_HANDLE, dir: MacDir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if Module::mac_slot(&mut *self.state_read().ops(h)?, dir).is_some() {
+        if Module::mac_slot(&mut *self.ops(h)?, dir).is_some() {
             return Err(Error::OperationActive);
         }
         let (flag, usage) = match dir {
@@ -364,8 +362,7 @@ impl Module {
             _ => return Err(Error::MechanismInvalid),
         };
         let len = mac.output_len();
-        let st = self.state_read();
-        let mut ops = st.ops(h)?;
+        let mut ops = self.ops(h)?;
         let slot = Module::mac_slot(&mut ops, dir);
         if slot.is_some() {
             return Err(Error::OperationActive);
@@ -383,8 +380,7 @@ impl Module {
     }
 
     fn take_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, single: bool) -> Result<MacOp> {
-        let st = self.state_read();
-        let mut ops = st.ops(h)?;
+        let mut ops = self.ops(h)?;
         let slot = Module::mac_slot(&mut ops, dir);
         let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if single && op.multipart {
@@ -397,7 +393,7 @@ impl Module {
     }
 
     fn put_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, op: MacOp) {
-        if let Ok(mut s) = self.state_read().ops(h) {
+        if let Ok(mut s) = self.ops(h) {
             *Module::mac_slot(&mut s, dir) = Some(op);
         }
     }
@@ -490,8 +486,7 @@ impl Module {
         verify_pin: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         {
-            let st = self.state_read();
-            let s = st.ops(h)?;
+            let s = self.ops(h)?;
             let pending = s.sign.as_ref().is_some_and(|o| o.needs_auth)
                 || s.decrypt.as_ref().is_some_and(|o| o.needs_auth)
                 || s.sign_recover.as_ref().is_some_and(|o| o.needs_auth);

@@ -39,8 +39,7 @@ impl<'a> Reader<'a> {
 impl Module {
     /// C_GetOperationState.
     pub fn get_operation_state(&self, h: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
-        let st = self.state_read();
-        let s = st.ops(h)?;
+        let s = self.ops(h)?;
         if s.encrypt.is_some() || s.decrypt.is_some() || s.message_encrypt.is_some() || s.message_decrypt.is_some() {
             return Err(Error::StateUnsaveable);
         }
@@ -81,7 +80,7 @@ impl Module {
         encryption_key: CK_OBJECT_HANDLE,
         authentication_key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        self.state_read().session(h)?;
+        self.sessions.get(h)?;
         let plain = crypto::open(self.op_state_key()?, AAD, state).map_err(|_| Error::SavedStateInvalid)?;
         let mut r = Reader(&plain);
         if r.u8()? != 1 {

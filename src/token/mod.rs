@@ -120,9 +120,8 @@ impl Module {
                     CKF_SO_PIN_FINAL_TRY,
                     CKF_SO_PIN_LOCKED,
                 );
-                let st = self.state_read();
                 let (n, rw) =
-                    st.sessions_on(t.id).iter().fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
+                    self.sessions.on_token(t.id).iter().fold((0, 0), |(n, rw), (_, s)| (n + 1, rw + s.rw as CK_ULONG));
                 TokenInfo {
                     label: t.label,
                     manufacturer: MANUFACTURER.into(),
@@ -196,7 +195,7 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         if let Some(t) = &old {
-            if self.state_read().sessions.count_on(t.id) > 0 {
+            if self.sessions.count_on(t.id) > 0 {
                 return Err(Error::SessionExists);
             }
             drop(self.verify_pin(t, Who::So, so_pin, false)?);
@@ -236,7 +235,7 @@ impl Module {
     pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let (token, sealer) = {
             let st = self.state_read();
-            let s = st.session(h)?;
+            let s = self.sessions.get(h)?;
             let login = st.login(s.token).filter(|l| l.user == UserKind::So).ok_or(Error::UserNotLoggedIn)?;
             if !s.rw {
                 return Err(Error::SessionReadOnly);
@@ -254,7 +253,7 @@ impl Module {
     pub fn set_pin(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
         let (token, who) = {
             let st = self.state_read();
-            let s = st.session(h)?;
+            let s = self.sessions.get(h)?;
             if !s.rw {
                 return Err(Error::SessionReadOnly);
             }

@@ -58,7 +58,7 @@ fn new_unique_id() -> Result<String> {
 impl Module {
     fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
         let st = self.state_read();
-        let s = st.session(h)?;
+        let s = self.sessions.get(h)?;
         Ok(Ctx { token: s.token, rw: s.rw, login: st.login(s.token).cloned() })
     }
 
@@ -142,7 +142,7 @@ impl Module {
         }
         self.audit_session_object(c, &obj)?;
         let mut st = self.state();
-        st.sessions.mark_has_objects(h)?;
+        self.sessions.mark_has_objects(h)?;
         let handle = st.next_object;
         st.next_object += 1;
         st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj: Arc::new(obj) });
@@ -190,7 +190,7 @@ impl Module {
         if handle >= SESSION_OBJECT_BASE {
             // The hot path of every C_*Init on a session key: one shared lock, no login clone.
             let st = self.state_read();
-            let s = st.session(h)?;
+            let s = self.sessions.get(h)?;
             let user = st.login(s.token).is_some_and(|l| l.user == UserKind::User);
             let o = st.session_objects.get(&handle).filter(|o| o.token == s.token).ok_or(Error::ObjectHandleInvalid)?;
             if o.obj.is_private() && !user {
@@ -294,7 +294,7 @@ impl Module {
     /// C_FindObjectsInit: takes a snapshot of the matching handles.
     pub fn find_init(&self, h: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<()> {
         let c = self.ctx(h)?;
-        if self.state_read().ops(h)?.find.is_some() {
+        if self.ops(h)?.find.is_some() {
             return Err(Error::OperationActive);
         }
         let mut handles: Vec<CK_OBJECT_HANDLE> = {

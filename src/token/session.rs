@@ -182,12 +182,12 @@ impl Module {
         if !rw && st.login(token).is_some_and(|l| l.user == UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
         }
-        Ok(st.sessions.open(slot, token, rw))
+        Ok(self.sessions.open(slot, token, rw))
     }
 
     /// C_CloseSession: also destroys the session's objects, and logs out with the last session.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let (s, left) = self.state_read().sessions.close(h)?;
+        let (s, left) = self.sessions.close(h)?;
         if !s.has_objects && left > 0 {
             return Ok(());
         }
@@ -196,7 +196,7 @@ impl Module {
             st.session_objects.retain(|_, o| o.owner != h);
         }
         // A session opened since is a reason to stay logged in.
-        if st.sessions.count_on(s.token) == 0 {
+        if self.sessions.count_on(s.token) == 0 {
             st.end_login(s.token);
         }
         Ok(())
@@ -209,9 +209,9 @@ impl Module {
             SlotView::Uninitialised(_) => None,
         };
         let mut st = self.state();
-        let gone: Vec<_> = st.sessions.all().into_iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| h).collect();
+        let gone: Vec<_> = self.sessions.all().into_iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| h).collect();
         for h in &gone {
-            let _ = st.sessions.close(*h);
+            let _ = self.sessions.close(*h);
         }
         st.session_objects.retain(|_, o| !gone.contains(&o.owner));
         if let Some(t) = token {
@@ -223,7 +223,7 @@ impl Module {
     /// C_GetSessionInfo.
     pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<SessionInfo> {
         let st = self.state_read();
-        let s = st.session(h)?;
+        let s = self.sessions.get(h)?;
         let state = match (st.login(s.token).map(|l| l.user), s.rw) {
             (None, false) => CKS_RO_PUBLIC_SESSION,
             (None, true) => CKS_RW_PUBLIC_SESSION,
@@ -239,7 +239,7 @@ impl Module {
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let token = {
             let st = self.state_read();
-            let s = st.session(h)?;
+            let s = self.sessions.get(h)?;
             let current = st.login(s.token).map(|l| l.user);
             let kind = match user {
                 CKU_SO => UserKind::So,
@@ -262,7 +262,7 @@ impl Module {
                 Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
                 None => {}
             }
-            if kind == UserKind::So && st.sessions.on_token(s.token).iter().any(|(_, s)| !s.rw) {
+            if kind == UserKind::So && self.sessions.on_token(s.token).iter().any(|(_, s)| !s.rw) {
                 return Err(Error::SessionReadOnlyExists);
             }
             (s.token, kind)
@@ -276,7 +276,7 @@ impl Module {
         if st.login(token).is_some() {
             return Err(Error::UserAnotherAlreadyLoggedIn);
         }
-        if st.sessions.count_on(token) == 0 {
+        if self.sessions.count_on(token) == 0 {
             return Err(Error::SessionClosed);
         }
         st.logins.insert(token, Login { user: kind, sealer });
@@ -286,14 +286,13 @@ impl Module {
     /// C_Logout.
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
-        let token = st.session(h)?.token;
+        let token = self.sessions.get(h)?.token;
         st.end_login(token).map(|_| ()).ok_or(Error::UserNotLoggedIn)
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.
     pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
-        let st = self.state_read();
-        let mut s = st.ops(h)?;
+        let mut s = self.ops(h)?;
         if flags & CKF_FIND_OBJECTS != 0 {
             s.find = None;
         }
@@ -329,13 +328,13 @@ impl Module {
 
     /// C_GenerateRandom.
     pub fn generate_random(&self, h: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
-        self.state_read().session(h)?;
+        self.sessions.get(h)?;
         crypto::random_fill(out)
     }
 
     /// C_SeedRandom: AWS-LC's DRBG seeds itself from the OS; extra seed is accepted and
     /// not needed.
     pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
-        self.state_read().session(h).map(|_| ())
+        self.sessions.get(h).map(|_| ())
     }
 }
