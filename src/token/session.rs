@@ -85,12 +85,6 @@ impl SessionTable {
             .map_err(|_| Error::SessionHandleInvalid)
     }
 
-    /// The session's operations, with the table exclusively held.
-    pub fn ops_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Ops> {
-        let shard = self.shards[(h as usize) & (SHARDS - 1)].get_mut();
-        Ok(shard.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.ops.get_mut())
-    }
-
     /// Adds a session; returns its handle.
     pub fn open(&self, slot: CK_SLOT_ID, token: TokenId, rw: bool) -> CK_SESSION_HANDLE {
         let h = self.next.fetch_add(1, Ordering::Relaxed);
