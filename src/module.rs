@@ -60,8 +60,6 @@ pub struct State {
 }
 
 impl State {
-    /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
-    /// keys and prepared HMAC keys are only kept while someone is logged in.
     /// Forgets a token object this process changed (or everything, for `None`).
     pub fn token_object_changed(&mut self, id: Option<crate::store::ObjectId>) {
         self.token_cache_gen += 1;
@@ -73,6 +71,9 @@ impl State {
         }
     }
 
+    /// Ends the login on `token`, dropping (and so wiping) the cached key material: parsed
+    /// keys and token objects (with their prepared forms) are only kept while someone is
+    /// logged in.
     pub fn end_login(&mut self, token: TokenId) -> Option<Login> {
         let l = self.logins.remove(&token);
         if l.is_some() {
