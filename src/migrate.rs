@@ -245,7 +245,7 @@ pub fn from_softhsm(token_dir: &Path, config: &Config, so_pin: &[u8], user_pin: 
                 attrs.push(a);
             }
         }
-        let uid: String = crypto::random_vec(16)?.iter().map(|b| format!("{b:02x}")).collect();
+        let uid = crate::token::objects::new_unique_id()?;
         attrs.push(Attribute::new(CKA_UNIQUE_ID, Value::bytes(uid.into_bytes())));
         attrs.push(Attribute::new(CKA_TOKEN, Value::Bool(true)));
         // Exactly the attributes SoftHSMv2 kept (oxihsm derives nothing extra here).

@@ -1,5 +1,6 @@
 //! A thin, audited layer over AWS-LC's EVP, HMAC and CMAC interfaces (aws-lc-sys) for what
-//! aws-lc-rs does not expose: AES in ECB/CBC/CTR with caller-controlled padding, CMAC, HMAC and digests over every SHA-2/SHA-3 hash.
+//! aws-lc-rs does not expose: AES in ECB/CBC/CTR with caller-controlled padding, CMAC, HMAC
+//! and digests over every SHA-2/SHA-3 hash.
 //!
 //! Each context owns its C object exclusively and frees it on drop. Every unsafe block
 //! states why the call is sound; lengths are checked before they reach C.

@@ -238,11 +238,11 @@ pub enum GcmKeyRef {
 impl GcmKeyRef {
     /// The key `obj` with tags of `tag_len` bytes.
     pub fn new(obj: Arc<Object>, tag_len: usize) -> Result<GcmKeyRef> {
-        let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
-        if tag_len == 16 && obj.prepared(GCM_SLOT, || GcmKey::new(key, 16).ok()).is_some() {
+        let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
+        if tag_len == 16 && obj.prepared(GCM_SLOT, || GcmKey::new(value().ok()?, 16).ok()).is_some() {
             return Ok(GcmKeyRef::Object(obj));
         }
-        Ok(GcmKeyRef::Own(GcmKey::new(key, tag_len)?))
+        Ok(GcmKeyRef::Own(GcmKey::new(value()?, tag_len)?))
     }
 
     pub fn get(&self) -> Result<&GcmKey> {
@@ -276,25 +276,21 @@ impl Aead {
                     out.truncate(data.len() + self.tag_len);
                     Ok(out)
                 } else {
-                    if data.len() < self.tag_len {
-                        return Err(Error::EncryptedDataLenRange);
-                    }
+                    // The key checks tags of this operation's length (short input included).
                     Ok(std::mem::take(&mut *key.open(iv, &self.aad, data)?))
                 }
             }
             AeadKind::Ccm { nonce, data_len, key } => {
-                let ct_len = if self.encrypt { data.len() } else { data.len().saturating_sub(self.tag_len) };
-                if self.encrypt && data.len() != *data_len {
-                    return Err(Error::DataLenRange);
+                if self.encrypt {
+                    if data.len() != *data_len {
+                        return Err(Error::DataLenRange);
+                    }
+                    return ccm::seal(key, nonce, self.tag_len, &self.aad, data);
                 }
-                if !self.encrypt && (data.len() < self.tag_len || ct_len != *data_len) {
+                if data.len() < self.tag_len || data.len() - self.tag_len != *data_len {
                     return Err(Error::EncryptedDataLenRange);
                 }
-                if self.encrypt {
-                    ccm::seal(key, nonce, self.tag_len, &self.aad, data)
-                } else {
-                    Ok(ccm::open(key, nonce, self.tag_len, &self.aad, data)?.to_vec())
-                }
+                Ok(ccm::open(key, nonce, self.tag_len, &self.aad, data)?.to_vec())
             }
         }
     }

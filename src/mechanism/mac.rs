@@ -137,16 +137,11 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
-            match prepared {
-                Some(p) => Box::new(Hmac(HmacEngine::Low(p.clone()), n)),
-                None => Box::new(Hmac(
-                    match ShaHmac::new(hash, key) {
-                        Some(h) => HmacEngine::Low(h),
-                        None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
-                    },
-                    n,
-                )),
-            }
+            let engine = match prepared.cloned().or_else(|| ShaHmac::new(hash, key)) {
+                Some(h) => HmacEngine::Low(h),
+                None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
+            };
+            Box::new(Hmac(engine, n))
         }
         MacKind::Cmac { general } => {
             let n = out_len(general, 16, &m.params)?;

@@ -106,7 +106,7 @@ fn wrapping_cipher(
     module: &Module,
     entry: &Entry,
     m: &Mechanism,
-    kek: &Object,
+    kek: &std::sync::Arc<Object>,
     encrypt: bool,
 ) -> Result<Box<dyn Cipher>> {
     let value = || kek.bytes(CKA_VALUE).ok_or(Error::WrappingKeyTypeInconsistent);
@@ -114,7 +114,7 @@ fn wrapping_cipher(
         Implementation::Wrap(mode) => cipher(mode, m, value()?, encrypt),
         Implementation::Aes(mode) => {
             value()?;
-            super::aes::cipher(mode, m, std::sync::Arc::new(kek.clone()), encrypt)
+            super::aes::cipher(mode, m, kek.clone(), encrypt)
         }
         Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, module.parsed_key(kek)?, encrypt),
         Implementation::RsaAesWrap => {

@@ -48,7 +48,8 @@ pub enum AttrResult {
     Invalid,
 }
 
-fn new_unique_id() -> Result<String> {
+/// A fresh CKA_UNIQUE_ID: 128 random bits as lowercase hex.
+pub(crate) fn new_unique_id() -> Result<String> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut raw = [0u8; 16];
     crypto::random_fill(&mut raw)?;
