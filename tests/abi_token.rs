@@ -152,6 +152,92 @@ fn session_states_and_login_rules() {
     assert_eq!(p.get_token_info(slot).unwrap().session_count(), Some(0));
 }
 
+/// Sessions opened on some threads and closed on others: handles stay distinct, the token
+/// counts them, and the login ends exactly when the last one closes, also when the last
+/// few close at the same moment on different threads.
+#[test]
+fn sessions_across_threads_and_the_last_close_logs_out() {
+    const THREADS: usize = 4;
+    const EACH: usize = 3;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "threads");
+    let mut seen = std::collections::HashSet::new();
+    for round in 0..100 {
+        let anchor = user_session(&p, slot);
+        let barrier = std::sync::Barrier::new(THREADS + 1);
+        let opened: Vec<Vec<cryptoki::session::Session>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let v: Vec<_> = (0..EACH).map(|_| p.open_ro_session(slot).unwrap()).collect();
+                        barrier.wait();
+                        v
+                    })
+                })
+                .collect();
+            barrier.wait();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let info = p.get_token_info(slot).unwrap();
+        assert_eq!(info.session_count(), Some((THREADS * EACH + 1) as u64), "round {round}");
+        assert_eq!(info.rw_session_count(), Some(1), "round {round}");
+        for s in opened.iter().flatten() {
+            assert_eq!(s.get_session_info().unwrap().session_state(), SessionState::RoUser, "round {round}");
+        }
+        for s in opened.iter().flatten().chain([&anchor]) {
+            let raw = s.handle();
+            assert!(raw != 0 && seen.insert(raw), "round {round}: handle {raw:#x} repeated or zero");
+        }
+        // Every thread closes another thread's sessions, all at once; the anchor goes first.
+        drop(anchor);
+        let mut sets: Vec<_> = opened.into_iter().collect();
+        sets.rotate_left(1);
+        let barrier = std::sync::Barrier::new(THREADS);
+        std::thread::scope(|sc| {
+            for set in sets {
+                let barrier = &barrier;
+                sc.spawn(move || {
+                    barrier.wait();
+                    drop(set);
+                });
+            }
+        });
+        assert_eq!(p.get_token_info(slot).unwrap().session_count(), Some(0), "round {round}");
+        let s = p.open_ro_session(slot).unwrap();
+        assert_eq!(
+            s.get_session_info().unwrap().session_state(),
+            SessionState::RoPublic,
+            "round {round}: still logged in"
+        );
+    }
+}
+
+/// Sessions on more tokens than the session table counts per shard: every token still
+/// counts its own sessions and logs out with its own last one.
+#[test]
+fn many_tokens_each_log_out_with_their_last_session() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slots: Vec<Slot> = (0..20).map(|i| init_token(&p, &format!("t{i}"))).collect();
+    let firsts: Vec<_> = slots.iter().map(|s| user_session(&p, *s)).collect();
+    let seconds: Vec<_> = slots.iter().map(|s| p.open_ro_session(*s).unwrap()).collect();
+    for (i, slot) in slots.iter().enumerate() {
+        assert_eq!(p.get_token_info(*slot).unwrap().session_count(), Some(2), "token {i}");
+    }
+    drop(firsts);
+    for (i, (slot, s)) in slots.iter().zip(&seconds).enumerate() {
+        assert_eq!(s.get_session_info().unwrap().session_state(), SessionState::RoUser, "token {i}");
+        assert_eq!(p.get_token_info(*slot).unwrap().session_count(), Some(1), "token {i}");
+    }
+    drop(seconds);
+    for (i, slot) in slots.iter().enumerate() {
+        assert_eq!(p.get_token_info(*slot).unwrap().session_count(), Some(0), "token {i}");
+        let s = p.open_ro_session(*slot).unwrap();
+        assert_eq!(s.get_session_info().unwrap().session_state(), SessionState::RoPublic, "token {i}");
+    }
+}
+
 #[test]
 fn pin_retry_counter_locks_and_is_shared_with_new_processes() {
     let h = Harness::with_config("max_pin_failures = 3");

@@ -9,10 +9,11 @@ use crate::mechanism::ops::{CipherOp, MacOp};
 use crate::module::{Login, Module, SlotView, UserKind};
 use crate::store::{TokenId, Who};
 use crossbeam_utils::CachePadded;
+use crossbeam_utils::sync::ShardedLock;
 use cryptoki_sys::*;
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 
 /// An active object search: the handles found at C_FindObjectsInit, handed out in order.
 pub struct FindOp {
@@ -40,29 +41,68 @@ pub struct SessionRef {
     pub rw: bool,
 }
 
-/// Shards of the session table (a power of two).
-const SHARDS: usize = 16;
+/// Shards of the session table (a power of two), and how many of them one thread opens
+/// sessions into, in turn.
+const SHARDS: usize = 64;
+const WINDOW: usize = 8;
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
-type Shard = parking_lot::RwLock<HashMap<CK_SESSION_HANDLE, Session>>;
+/// One shard: its sessions, and the sequence number of its next handle.
+#[derive(Default)]
+struct ShardMap {
+    sessions: HashMap<CK_SESSION_HANDLE, Session>,
+    next: CK_SESSION_HANDLE,
+}
 
-/// This process's sessions, sharded by handle: consecutive handles land in different shards,
-/// so calls on different sessions (typically from different threads) take different locks,
-/// and opening or closing a session locks one shard, not the module state.
+type Shard = parking_lot::RwLock<ShardMap>;
+
+/// Tokens whose sessions are counted per shard (one cache line of counters per shard).
+const COLUMNS: usize = 16;
+
+/// How a token's open sessions are counted.
+enum Counter {
+    /// Per shard, in column `col` of [`SessionTable::counts`]: a thread opening and closing
+    /// sessions in its own shards writes no line another thread writes. `hint` is a shard
+    /// last seen holding one of the token's sessions, where a closing thread looks first.
+    Column { col: usize, hint: CachePadded<AtomicUsize> },
+    /// One shared counter, for tokens beyond the first `COLUMNS` with sessions.
+    Shared(CachePadded<AtomicUsize>),
+}
+
+/// This process's sessions, sharded: a handle names its shard in its low bits.
+///
+/// Each thread opens its sessions into its own window of `WINDOW` shards, in turn: a thread
+/// that opens and closes sessions touches lines no other thread writes (no shared counter,
+/// no shared lock), and the sessions a thread keeps open at once (a pool handed to other
+/// threads) still land in different shards, so calls on them take different locks.
 pub struct SessionTable {
     shards: [CachePadded<Shard>; SHARDS],
-    next: AtomicU64,
-    /// Open sessions per token (C_CloseSession logs out with the last one).
-    per_token: parking_lot::Mutex<HashMap<TokenId, usize>>,
+    /// Open sessions per shard and token column (C_CloseSession logs out with the token's
+    /// last session). Read without the shard lock; every update and load is `SeqCst`, so of
+    /// two threads closing a token's last two sessions at once at least one sees both gone.
+    counts: [CachePadded<[AtomicUsize; COLUMNS]>; SHARDS],
+    /// Each token's counter, made at its first session and kept; found under the sharded
+    /// lock's read side, which shares no lock word between threads.
+    counters: ShardedLock<HashMap<TokenId, Box<Counter>>>,
+    /// Where the next thread's window starts.
+    windows: AtomicUsize,
 }
 
 impl Default for SessionTable {
     fn default() -> SessionTable {
         SessionTable {
             shards: std::array::from_fn(|_| CachePadded::new(Shard::default())),
-            next: AtomicU64::new(1),
-            per_token: Default::default(),
+            counts: std::array::from_fn(|_| CachePadded::new(std::array::from_fn(|_| AtomicUsize::new(0)))),
+            counters: Default::default(),
+            windows: AtomicUsize::new(0),
         }
     }
+}
+
+thread_local! {
+    /// This thread's window (its first shard) and its turn within it; `None` until its first
+    /// session. Windows are handed out in turn by every table alike: any start is correct.
+    static WINDOW_TURN: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
 }
 
 impl SessionTable {
@@ -70,10 +110,19 @@ impl SessionTable {
         &self.shards[(h as usize) & (SHARDS - 1)]
     }
 
+    /// The shard this thread opens its next session into.
+    fn shard_for_open(&self) -> usize {
+        WINDOW_TURN.with(|w| {
+            let (start, turn) = w.get().unwrap_or_else(|| (self.windows.fetch_add(WINDOW, Ordering::Relaxed), 0));
+            w.set(Some((start, (turn + 1) % WINDOW)));
+            (start + turn) & (SHARDS - 1)
+        })
+    }
+
     /// Where the session `h` is.
     pub fn get(&self, h: CK_SESSION_HANDLE) -> Result<SessionRef> {
         let shard = self.shard(h).read();
-        let s = shard.get(&h).ok_or(Error::SessionHandleInvalid)?;
+        let s = shard.sessions.get(&h).ok_or(Error::SessionHandleInvalid)?;
         Ok(SessionRef { slot: s.slot, token: s.token, rw: s.rw })
     }
 
@@ -81,42 +130,88 @@ impl SessionTable {
     /// look up a session while holding this: the shard lock is not re-entrant.
     pub fn ops(&self, h: CK_SESSION_HANDLE) -> Result<OpsGuard<'_>> {
         let shard = self.shard(h).write();
-        parking_lot::RwLockWriteGuard::try_map(shard, |m| m.get_mut(&h).map(|s| s.ops.get_mut()))
+        parking_lot::RwLockWriteGuard::try_map(shard, |m| m.sessions.get_mut(&h).map(|s| s.ops.get_mut()))
             .map_err(|_| Error::SessionHandleInvalid)
+    }
+
+    /// Runs `f` on `token`'s session counter, made at first use.
+    fn with_counter<T>(&self, token: TokenId, f: impl FnOnce(&Counter) -> T) -> T {
+        {
+            let counters = self.counters.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(c) = counters.get(&token) {
+                return f(c);
+            }
+        }
+        let mut counters = self.counters.write().unwrap_or_else(PoisonError::into_inner);
+        let n = counters.len();
+        f(counters.entry(token).or_insert_with(|| {
+            Box::new(if n < COLUMNS {
+                Counter::Column { col: n, hint: Default::default() }
+            } else {
+                Counter::Shared(Default::default())
+            })
+        }))
     }
 
     /// Adds a session; returns its handle.
     pub fn open(&self, slot: CK_SLOT_ID, token: TokenId, rw: bool) -> CK_SESSION_HANDLE {
-        let h = self.next.fetch_add(1, Ordering::Relaxed);
-        *self.per_token.lock().entry(token).or_default() += 1;
-        self.shard(h).write().insert(h, Session { slot, token, rw, has_objects: false, ops: Default::default() });
+        let i = self.shard_for_open();
+        // Counted before it can be found (and closed).
+        self.with_counter(token, |c| match c {
+            Counter::Column { col, .. } => self.counts[i][*col].fetch_add(1, Ordering::SeqCst),
+            Counter::Shared(n) => n.fetch_add(1, Ordering::SeqCst),
+        });
+        let mut shard = self.shards[i].write();
+        // Sequence numbers start at 1, so no handle is CK_INVALID_HANDLE (0).
+        shard.next += 1;
+        let h = (shard.next << SHARD_BITS) | i as CK_SESSION_HANDLE;
+        shard.sessions.insert(h, Session { slot, token, rw, has_objects: false, ops: Default::default() });
         h
     }
 
-    /// Removes a session; returns it and how many sessions its token has left.
-    pub fn close(&self, h: CK_SESSION_HANDLE) -> Result<(Session, usize)> {
-        let s = self.shard(h).write().remove(&h).ok_or(Error::SessionHandleInvalid)?;
-        let mut counts = self.per_token.lock();
-        let left = counts.get_mut(&s.token).map(|n| {
-            *n = n.saturating_sub(1);
-            *n
+    /// Removes a session; returns it, and whether it was its token's last (as far as this
+    /// thread can tell without locks: [`SessionTable::count_on`] under the module's state
+    /// lock is exact).
+    pub fn close(&self, h: CK_SESSION_HANDLE) -> Result<(Session, bool)> {
+        let i = (h as usize) & (SHARDS - 1);
+        let s = self.shards[i].write().sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?;
+        let last = self.with_counter(s.token, |c| match c {
+            Counter::Column { col, hint } => {
+                if self.counts[i][*col].fetch_sub(1, Ordering::SeqCst) > 1 {
+                    return false;
+                }
+                let holds = |j: usize| self.counts[j][*col].load(Ordering::SeqCst) > 0;
+                if holds(hint.load(Ordering::Relaxed)) {
+                    return false;
+                }
+                match (0..SHARDS).find(|&j| holds(j)) {
+                    Some(j) => {
+                        hint.store(j, Ordering::Relaxed);
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Counter::Shared(n) => n.fetch_sub(1, Ordering::SeqCst) == 1,
         });
-        if left == Some(0) {
-            counts.remove(&s.token);
-        }
-        Ok((s, left.unwrap_or(0)))
+        Ok((s, last))
     }
 
     /// Notes that the session made a session object.
     pub fn mark_has_objects(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut shard = self.shard(h).write();
-        shard.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.has_objects = true;
+        shard.sessions.get_mut(&h).ok_or(Error::SessionHandleInvalid)?.has_objects = true;
         Ok(())
     }
 
     /// How many sessions `token` has open.
     pub fn count_on(&self, token: TokenId) -> usize {
-        self.per_token.lock().get(&token).copied().unwrap_or(0)
+        let counters = self.counters.read().unwrap_or_else(PoisonError::into_inner);
+        match counters.get(&token).map(|c| &**c) {
+            Some(Counter::Column { col, .. }) => self.counts.iter().map(|c| c[*col].load(Ordering::SeqCst)).sum(),
+            Some(Counter::Shared(n)) => n.load(Ordering::SeqCst),
+            None => 0,
+        }
     }
 
     /// The sessions on `token`, as they are now.
@@ -128,7 +223,9 @@ impl SessionTable {
     pub fn all(&self) -> Vec<(CK_SESSION_HANDLE, SessionRef)> {
         let mut v = Vec::new();
         for shard in &self.shards {
-            v.extend(shard.read().iter().map(|(h, s)| (*h, SessionRef { slot: s.slot, token: s.token, rw: s.rw })));
+            v.extend(
+                shard.read().sessions.iter().map(|(h, s)| (*h, SessionRef { slot: s.slot, token: s.token, rw: s.rw })),
+            );
         }
         v
     }
@@ -181,8 +278,8 @@ impl Module {
 
     /// C_CloseSession: also destroys the session's objects, and logs out with the last session.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let (s, left) = self.sessions.close(h)?;
-        if !s.has_objects && left > 0 {
+        let (s, last) = self.sessions.close(h)?;
+        if !s.has_objects && !last {
             return Ok(());
         }
         let mut st = self.state();
