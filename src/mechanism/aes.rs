@@ -9,6 +9,7 @@ use crate::crypto::evp::{CipherCtx, Mode};
 use crate::crypto::gcm::GcmKey;
 use crate::error::{Error, Result};
 use crate::object::Object;
+use crate::spread::PerThread;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -57,7 +58,7 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Builds the cipher for `mode` with the caller's parameters and the key object `obj`.
-pub fn cipher(mode: AesMode, m: &Mechanism, obj: Arc<Object>, encrypt: bool) -> Result<Box<dyn Cipher>> {
+pub fn cipher(mode: AesMode, m: &Mechanism, obj: &Object, encrypt: bool) -> Result<Box<dyn Cipher>> {
     if let (AesMode::Gcm, Params::Gcm { iv, aad, tag_bits }) = (mode, &m.params) {
         if iv.is_empty() || iv.len() > 256 || *tag_bits % 8 != 0 || !(32..=128).contains(tag_bits) {
             return Err(Error::MechanismParamInvalid);
@@ -223,34 +224,37 @@ enum AeadKind {
     },
 }
 
-/// The object's prepared-key slot for its AES-GCM key.
+/// The object's prepared-key slot for its expanded AES-GCM keys (one per group of threads).
 const GCM_SLOT: usize = 0;
 
 /// The AES-GCM key of one operation.
 pub enum GcmKeyRef {
-    /// The key object, whose prepared key (16-byte tags) is used: expanded once, and reached
-    /// through the object the operation holds anyway (no other shared count to update).
-    Object(Arc<Object>),
+    /// The key object's prepared key (16-byte tags): expanded once per object for each
+    /// group of threads ([`PerThread`]), so operations on one key in different threads hold
+    /// different counts, and none on the object itself.
+    Prepared(Arc<GcmKey>),
     /// A key made for this operation (to check a tag shorter than 16 bytes).
     Own(GcmKey),
 }
 
 impl GcmKeyRef {
     /// The key `obj` with tags of `tag_len` bytes.
-    pub fn new(obj: Arc<Object>, tag_len: usize) -> Result<GcmKeyRef> {
+    pub fn new(obj: &Object, tag_len: usize) -> Result<GcmKeyRef> {
         let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
-        if tag_len == 16 && obj.prepared(GCM_SLOT, || GcmKey::new(value().ok()?, 16).ok()).is_some() {
-            return Ok(GcmKeyRef::Object(obj));
+        if tag_len == 16
+            && let Some(k) = obj
+                .prepared(GCM_SLOT, || Some(PerThread::<GcmKey>::default()))
+                .and_then(|p| p.get(|| GcmKey::new(value().ok()?, 16).ok()))
+        {
+            return Ok(GcmKeyRef::Prepared(k));
         }
         Ok(GcmKeyRef::Own(GcmKey::new(value()?, tag_len)?))
     }
 
-    pub fn get(&self) -> Result<&GcmKey> {
+    pub fn get(&self) -> &GcmKey {
         match self {
-            GcmKeyRef::Object(o) => {
-                o.prepared::<GcmKey>(GCM_SLOT, || None).ok_or_else(|| Error::Internal("GCM key not prepared".into()))
-            }
-            GcmKeyRef::Own(k) => Ok(k),
+            GcmKeyRef::Prepared(k) => k,
+            GcmKeyRef::Own(k) => k,
         }
     }
 }
@@ -269,7 +273,7 @@ impl Aead {
     fn process(&self, data: &[u8]) -> Result<Vec<u8>> {
         match &self.kind {
             AeadKind::Gcm { iv, key } => {
-                let key = key.get()?;
+                let key = key.get();
                 if self.encrypt {
                     // A shorter GCM tag is the full tag's leading bytes (SP 800-38D §7.1).
                     let mut out = key.seal(iv, &self.aad, data)?;
@@ -300,7 +304,7 @@ impl Cipher for Aead {
     fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
         // GCM encryption only: decryption must not release plaintext before the tag check.
         let AeadKind::Gcm { iv, key } = &self.kind else { return Ok(None) };
-        let key = key.get()?;
+        let key = key.get();
         let n = input.len();
         if !self.encrypt || out.len() < n + key.tag_len() {
             return Ok(None);

@@ -108,7 +108,7 @@ impl MessageOp {
         }
         let (out, tag) = match (self.ccm, self.encrypt) {
             (false, true) => {
-                let key = self.gcm.as_ref().ok_or(Error::OperationNotInitialized)?.get()?;
+                let key = self.gcm.as_ref().ok_or(Error::OperationNotInitialized)?.get();
                 let mut out = key.seal(iv, aad, data)?;
                 let tag = out[data.len()..data.len() + p.tag_len].to_vec();
                 out.truncate(data.len());
@@ -116,7 +116,7 @@ impl MessageOp {
             }
             (false, false) => {
                 let own;
-                let key = match self.gcm.as_ref().map(|k| k.get()).transpose()? {
+                let key = match self.gcm.as_ref().map(|k| k.get()) {
                     Some(k) if p.tag_len == k.tag_len() => k,
                     _ => {
                         own = GcmKey::new(&self.key, p.tag_len)?;
@@ -198,7 +198,7 @@ impl Module {
         };
         debug_assert!(lookup(ty).is_some());
         let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
-        let gcm = if ccm { None } else { Some(super::aes::GcmKeyRef::new(obj.clone(), 16)?) };
+        let gcm = if ccm { None } else { Some(super::aes::GcmKeyRef::new(&obj, 16)?) };
         let op = MessageOp { ccm, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
         self.with_ops(h, |s| {
             let slot = Module::message_slot(s, dir);

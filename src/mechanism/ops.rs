@@ -84,17 +84,29 @@ pub struct MacOp {
     pub(crate) key: KeyRef,
 }
 
-/// The key of an operation: the object itself (no copy made at C_SignInit), or the unique id
-/// a restored state named.
+/// The key of an operation, by CKA_UNIQUE_ID (to recognise it when a saved state is
+/// restored). No count is held on the key object: a count every thread using the key would
+/// update. Unique ids as the token makes them (32 characters) are held in place.
 pub(crate) enum KeyRef {
-    Object(std::sync::Arc<Object>),
+    Short([u8; 32], u8),
     Uid(String),
 }
 
 impl KeyRef {
+    pub(crate) fn new(uid: &str) -> KeyRef {
+        let mut b = [0u8; 32];
+        match b.get_mut(..uid.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(uid.as_bytes());
+                KeyRef::Short(b, uid.len() as u8)
+            }
+            None => KeyRef::Uid(uid.to_owned()),
+        }
+    }
+
     pub(crate) fn uid(&self) -> &str {
         match self {
-            KeyRef::Object(o) => o.unique_id(),
+            KeyRef::Short(b, n) => std::str::from_utf8(&b[..usize::from(*n)]).unwrap_or(""),
             KeyRef::Uid(u) => u,
         }
     }
@@ -108,7 +120,15 @@ impl MacOp {
         mechanism: CK_MECHANISM_TYPE,
         key_uid: String,
     ) -> MacOp {
-        MacOp { needs_auth: false, mac: Some(mac), len, multipart, pending: None, mechanism, key: KeyRef::Uid(key_uid) }
+        MacOp {
+            needs_auth: false,
+            mac: Some(mac),
+            len,
+            multipart,
+            pending: None,
+            mechanism,
+            key: KeyRef::new(&key_uid),
+        }
     }
 }
 
@@ -152,13 +172,56 @@ pub enum MacDir {
     Verify,
 }
 
+/// The key checks of [`Module::crypto_key`].
+fn check_key(entry: &Entry, m: &Mechanism, obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Result<()> {
+    let u = obj.key_use();
+    let kt = u.key_type.ok_or(Error::KeyTypeInconsistent)?;
+    if !entry.key_types.contains(&kt) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    if !u.allows(usage).unwrap_or_else(|| obj.flag(usage)) {
+        return Err(Error::KeyFunctionNotPermitted);
+    }
+    if u.restricted
+        && let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
+        && !allowed.contains(&m.ty)
+    {
+        return Err(Error::MechanismInvalid);
+    }
+    if u.class == CKO_SECRET_KEY {
+        let len = u.value_len as CK_ULONG;
+        let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
+        if (min != 0 && len < min) || (max != 0 && len > max) {
+            return Err(Error::KeySizeRange);
+        }
+    }
+    Ok(())
+}
+
+/// An operation made while its key was lent ([`Module::with_crypto_key`]), or the key, for
+/// an operation that must be made after (it needs the parsed-key cache, under the state lock).
+enum Made<T> {
+    Now(T),
+    Later(std::sync::Arc<Object>),
+}
+
 impl Module {
     /// Loads a key object the session may use; an unknown handle is CKR_KEY_HANDLE_INVALID.
     pub(crate) fn key_object(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<std::sync::Arc<Object>> {
-        match self.load_for(h, key) {
-            Err(Error::ObjectHandleInvalid) => Err(Error::KeyHandleInvalid),
-            r => r,
-        }
+        self.with_key(h, key, |o| Ok(o.clone()))
+    }
+
+    /// As [`Module::with_object`], for a key: an unknown handle is CKR_KEY_HANDLE_INVALID.
+    fn with_key<T>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        f: impl FnOnce(&std::sync::Arc<Object>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_object(h, key, f).map_err(|e| match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            e => e,
+        })?
     }
 
     /// The checks of every C_*Init with a key: mechanism known and able to do `flag`, key
@@ -171,33 +234,31 @@ impl Module {
         flag: CK_FLAGS,
         usage: CK_ATTRIBUTE_TYPE,
     ) -> Result<(&'static Entry, std::sync::Arc<Object>)> {
+        self.with_crypto_key(h, key, m, flag, usage, |entry, obj| Ok((entry, obj.clone())))
+    }
+
+    /// As [`Module::crypto_key`], lending the checked key to `f` (see [`Module::with_object`]:
+    /// `f` must not take the module state lock).
+    pub(crate) fn with_crypto_key<T>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        m: &Mechanism,
+        flag: CK_FLAGS,
+        usage: CK_ATTRIBUTE_TYPE,
+        f: impl FnOnce(&'static Entry, &std::sync::Arc<Object>) -> Result<T>,
+    ) -> Result<T> {
         let entry = lookup(m.ty).filter(|e| e.info.flags & flag != 0).ok_or(Error::MechanismInvalid)?;
-        let obj = self.key_object(h, key)?;
-        let u = obj.key_use();
-        let kt = u.key_type.ok_or(Error::KeyTypeInconsistent)?;
-        if !entry.key_types.contains(&kt) {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        if !u.allows(usage).unwrap_or_else(|| obj.flag(usage)) {
-            return Err(Error::KeyFunctionNotPermitted);
-        }
-        if u.restricted
-            && let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
-            && !allowed.contains(&m.ty)
-        {
-            return Err(Error::MechanismInvalid);
-        }
-        if u.class == CKO_SECRET_KEY {
-            let len = u.value_len as CK_ULONG;
-            let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
-            if (min != 0 && len < min) || (max != 0 && len > max) {
-                return Err(Error::KeySizeRange);
-            }
-        }
-        if self.config.audit_crypto_operations {
+        let (r, audited) = self.with_key(h, key, |obj| {
+            check_key(entry, m, obj, usage)?;
+            let r = f(entry, obj)?;
+            // The record is written outside the lock `f` runs under.
+            Ok((r, self.config.audit_crypto_operations.then(|| obj.clone())))
+        })?;
+        if let Some(obj) = audited {
             self.audit_session_op(h, &obj)?;
         }
-        Ok((entry, obj))
+        Ok(r)
     }
 
     fn cipher_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<CipherOp> {
@@ -227,13 +288,33 @@ impl Module {
             Dir::SignRecover => (CKF_SIGN_RECOVER, CKA_SIGN_RECOVER),
             Dir::VerifyRecover => (CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER),
         };
-        let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        let needs_auth = obj.key_use().always_authenticate;
-        let cipher = match (entry.implementation, dir) {
-            (Implementation::Rsa(scheme), Dir::SignRecover | Dir::VerifyRecover) => {
-                super::rsa::recover(scheme, m, self.parsed_key(&obj)?, dir == Dir::SignRecover)?
+        // Symmetric ciphers are made while the key is lent (no count taken on it).
+        let (made, needs_auth, entry) = self.with_crypto_key(h, key, m, flag, usage, |entry, obj| {
+            let encrypt = dir == Dir::Encrypt;
+            let made = match entry.implementation {
+                Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, m, obj, encrypt)?),
+                Implementation::Wrap(mode) => {
+                    let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+                    Made::Now(super::wrap::cipher(mode, m, value, encrypt)?)
+                }
+                _ => Made::Later(obj.clone()),
+            };
+            Ok((made, obj.key_use().always_authenticate, entry))
+        })?;
+        let cipher = match made {
+            Made::Now(cipher) => cipher,
+            Made::Later(obj) => {
+                let Implementation::Rsa(scheme) = entry.implementation else {
+                    return Err(Error::MechanismInvalid);
+                };
+                let key = self.parsed_key(&obj)?;
+                match dir {
+                    Dir::SignRecover | Dir::VerifyRecover => {
+                        super::rsa::recover(scheme, m, key, dir == Dir::SignRecover)?
+                    }
+                    Dir::Encrypt | Dir::Decrypt => super::rsa::cipher(scheme, m, key, dir == Dir::Encrypt)?,
+                }
             }
-            (i, _) => self.cipher_for(i, m, obj, dir)?,
         };
         let mut ops = self.ops(h)?;
         let slot = Module::cipher_slot(&mut ops, dir);
@@ -242,22 +323,6 @@ impl Module {
         }
         *slot = Some(CipherOp { cipher, multipart: false, pending: None, needs_auth });
         Ok(())
-    }
-
-    fn cipher_for(
-        &self,
-        implementation: Implementation,
-        m: &Mechanism,
-        obj: std::sync::Arc<Object>,
-        dir: Dir,
-    ) -> Result<Box<dyn Cipher>> {
-        let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
-        Ok(match implementation {
-            Implementation::Aes(mode) => super::aes::cipher(mode, m, obj, dir == Dir::Encrypt)?,
-            Implementation::Wrap(mode) => super::wrap::cipher(mode, m, value()?, dir == Dir::Encrypt)?,
-            Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, self.parsed_key(&obj)?, dir == Dir::Encrypt)?,
-            _ => return Err(Error::MechanismInvalid),
-        })
     }
 
     /// C_Encrypt/C_EncryptUpdate/C_EncryptFinal and the decrypt side. `cap` is the caller's
@@ -346,20 +411,29 @@ impl Module {
             MacDir::Sign => (CKF_SIGN, CKA_SIGN),
             MacDir::Verify => (CKF_VERIFY, CKA_VERIFY),
         };
-        let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        let mac = match entry.implementation {
-            Implementation::Mac(kind) => {
-                let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
-                let prepared = match kind {
-                    super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(&obj, hash, key),
-                    _ => None,
-                };
-                super::mac::mac(kind, m, key, prepared)?
-            }
-            Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
-            Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,
-            Implementation::EdDsa => super::ecc::eddsa(m, self.parsed_key(&obj)?)?,
-            _ => return Err(Error::MechanismInvalid),
+        // MACs are made while the key is lent (no count taken on it).
+        let (made, needs_auth, uid, entry) = self.with_crypto_key(h, key, m, flag, usage, |entry, obj| {
+            let made = match entry.implementation {
+                Implementation::Mac(kind) => {
+                    let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+                    let prepared = match kind {
+                        super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(obj, hash, key),
+                        _ => None,
+                    };
+                    Made::Now(super::mac::mac(kind, m, key, prepared)?)
+                }
+                _ => Made::Later(obj.clone()),
+            };
+            Ok((made, obj.key_use().always_authenticate, KeyRef::new(obj.unique_id()), entry))
+        })?;
+        let mac = match made {
+            Made::Now(mac) => mac,
+            Made::Later(obj) => match entry.implementation {
+                Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
+                Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,
+                Implementation::EdDsa => super::ecc::eddsa(m, self.parsed_key(&obj)?)?,
+                _ => return Err(Error::MechanismInvalid),
+            },
         };
         let len = mac.output_len();
         let mut ops = self.ops(h)?;
@@ -367,15 +441,8 @@ impl Module {
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
-        *slot = Some(MacOp {
-            needs_auth: obj.key_use().always_authenticate,
-            mac: Some(mac),
-            len,
-            multipart: false,
-            pending: None,
-            mechanism: m.ty,
-            key: KeyRef::Object(obj),
-        });
+        *slot =
+            Some(MacOp { needs_auth, mac: Some(mac), len, multipart: false, pending: None, mechanism: m.ty, key: uid });
         Ok(())
     }
 
@@ -508,5 +575,18 @@ impl Module {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyRef;
+
+    #[test]
+    fn key_refs_keep_any_unique_id() {
+        for uid in ["", "0123456789abcdef0123456789abcdef", "a-longer-unique-id-from-another-token-0123"] {
+            assert_eq!(KeyRef::new(uid).uid(), uid);
+        }
+        assert!(matches!(KeyRef::new("0123456789abcdef0123456789abcdef"), KeyRef::Short(..)));
     }
 }

@@ -114,7 +114,7 @@ fn wrapping_cipher(
         Implementation::Wrap(mode) => cipher(mode, m, value()?, encrypt),
         Implementation::Aes(mode) => {
             value()?;
-            super::aes::cipher(mode, m, kek.clone(), encrypt)
+            super::aes::cipher(mode, m, kek, encrypt)
         }
         Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, module.parsed_key(kek)?, encrypt),
         Implementation::RsaAesWrap => {

@@ -186,8 +186,16 @@ impl Module {
         self.insert(h, &c, obj)
     }
 
-    /// Loads an object the session `h` may see.
-    pub(crate) fn load_for(&self, h: CK_SESSION_HANDLE, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+    /// Lends `f` an object the session `h` may see: a session object under the state's shared
+    /// lock, so a caller that only reads it takes no count on it (a count every thread using
+    /// the object would update), a token object from the token-object cache. `f` must not
+    /// take the module state lock. The outer error is the lookup's, the inner one `f`'s.
+    pub(crate) fn with_object<T>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        handle: CK_OBJECT_HANDLE,
+        f: impl FnOnce(&Arc<Object>) -> Result<T>,
+    ) -> Result<Result<T>> {
         if handle >= SESSION_OBJECT_BASE {
             // The hot path of every C_*Init on a session key: one shared lock, no login clone.
             let st = self.state_read();
@@ -197,10 +205,10 @@ impl Module {
             if o.obj.is_private() && !user {
                 return Err(Error::ObjectHandleInvalid);
             }
-            return Ok(o.obj.clone());
+            return Ok(f(&o.obj));
         }
         let c = self.ctx(h)?;
-        self.load(&c, handle)
+        Ok(f(&self.load(&c, handle)?))
     }
 
     /// C_CopyObject.

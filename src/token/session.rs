@@ -84,8 +84,6 @@ pub struct SessionTable {
     /// Each token's counter, made at its first session and kept; found under the sharded
     /// lock's read side, which shares no lock word between threads.
     counters: ShardedLock<HashMap<TokenId, Box<Counter>>>,
-    /// Where the next thread's window starts.
-    windows: AtomicUsize,
 }
 
 impl Default for SessionTable {
@@ -94,15 +92,13 @@ impl Default for SessionTable {
             shards: std::array::from_fn(|_| CachePadded::new(Shard::default())),
             counts: std::array::from_fn(|_| CachePadded::new(std::array::from_fn(|_| AtomicUsize::new(0)))),
             counters: Default::default(),
-            windows: AtomicUsize::new(0),
         }
     }
 }
 
 thread_local! {
-    /// This thread's window (its first shard) and its turn within it; `None` until its first
-    /// session. Windows are handed out in turn by every table alike: any start is correct.
-    static WINDOW_TURN: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+    /// Which shard of its window this thread opens its next session into.
+    static TURN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 impl SessionTable {
@@ -110,13 +106,15 @@ impl SessionTable {
         &self.shards[(h as usize) & (SHARDS - 1)]
     }
 
-    /// The shard this thread opens its next session into.
-    fn shard_for_open(&self) -> usize {
-        WINDOW_TURN.with(|w| {
-            let (start, turn) = w.get().unwrap_or_else(|| (self.windows.fetch_add(WINDOW, Ordering::Relaxed), 0));
-            w.set(Some((start, (turn + 1) % WINDOW)));
-            (start + turn) & (SHARDS - 1)
-        })
+    /// The shard this thread opens its next session into: its window follows from its
+    /// thread number.
+    fn shard_for_open() -> usize {
+        let turn = TURN.with(|t| {
+            let turn = t.get();
+            t.set((turn + 1) % WINDOW);
+            turn
+        });
+        (crate::spread::thread_number().wrapping_mul(WINDOW) + turn) & (SHARDS - 1)
     }
 
     /// Where the session `h` is.
@@ -155,7 +153,7 @@ impl SessionTable {
 
     /// Adds a session; returns its handle.
     pub fn open(&self, slot: CK_SLOT_ID, token: TokenId, rw: bool) -> CK_SESSION_HANDLE {
-        let i = self.shard_for_open();
+        let i = SessionTable::shard_for_open();
         // Counted before it can be found (and closed).
         self.with_counter(token, |c| match c {
             Counter::Column { col, .. } => self.counts[i][*col].fetch_add(1, Ordering::SeqCst),
