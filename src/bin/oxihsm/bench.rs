@@ -766,16 +766,19 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     (None, None) => "-".into(),
                 });
             }
-            for k in 1..targets.len() {
-                row.push(match (med[0], med[k]) {
-                    (Some(x), Some(y)) => format!("{:.2}x", x / y),
-                    _ => "-".into(),
-                });
+            // The median of each round's ratio: the two measurements of a round are taken
+            // seconds apart, so a machine that runs faster or slower for a while moves both.
+            let paired = |k: usize| {
+                let ratios: Vec<f64> = per[0].iter().zip(&per[k]).map(|(x, y)| x / y).collect();
+                if ratios.is_empty() || per[0].len() != per[k].len() {
+                    "-".into()
+                } else {
+                    format!("{:.2}x", median(ratios))
+                }
+            };
+            for k in 1..=targets.len() {
+                row.push(paired(k));
             }
-            row.push(match (med[0], med[targets.len()]) {
-                (Some(x), Some(y)) => format!("{:.2}x", x / y),
-                _ => "-".into(),
-            });
             row.push(match med[0] {
                 Some(x) if b.bytes > 0 => format!("{:.0}", x * b.bytes as f64 / 1e6),
                 _ => "-".into(),
