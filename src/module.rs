@@ -120,8 +120,8 @@ pub struct Module {
     /// Sharded: a read lock touches only the calling thread's shard, so calls on different
     /// sessions from different threads do not contend on one lock word.
     state: crossbeam_utils::sync::ShardedLock<State>,
-    /// The sessions, with locks of their own (sharded by handle): a call on a session does
-    /// not need the state lock to reach its operations. Lock order: state, then a shard.
+    /// The sessions, with locks of their own (sharded; a handle names its shard): a call on a
+    /// session does not need the state lock to reach its operations. Lock order: state, then a shard.
     pub(crate) sessions: SessionTable,
     /// Seals C_GetOperationState blobs; lives only as long as this module instance. Made on
     /// first use, so that C_Initialize does not pay for seeding the random generator.

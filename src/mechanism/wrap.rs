@@ -106,7 +106,7 @@ fn wrapping_cipher(
     module: &Module,
     entry: &Entry,
     m: &Mechanism,
-    kek: &std::sync::Arc<Object>,
+    kek: &Object,
     encrypt: bool,
 ) -> Result<Box<dyn Cipher>> {
     let value = || kek.bytes(CKA_VALUE).ok_or(Error::WrappingKeyTypeInconsistent);

@@ -578,6 +578,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The median over rounds of `a[i] / b[i]`, as "1.23x"; "-" when there is no pair.
+fn median_ratio(a: &[f64], b: &[f64]) -> String {
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    if ratios.is_empty() { "-".into() } else { format!("{:.2}x", median(ratios)) }
+}
+
 fn fmt_rate(ops: f64) -> String {
     if ops >= 100.0 { format!("{ops:.0}") } else { format!("{ops:.1}") }
 }
@@ -781,12 +787,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             // The median of each round's ratio: the two measurements of a round are taken
             // seconds apart, so a machine that runs faster or slower for a while moves both.
             let paired = |k: usize| {
-                let ratios: Vec<f64> = per[0].iter().zip(&per[k]).map(|(x, y)| x / y).collect();
-                if ratios.is_empty() || per[0].len() != per[k].len() {
-                    "-".into()
-                } else {
-                    format!("{:.2}x", median(ratios))
-                }
+                if per[0].len() != per[k].len() { "-".into() } else { median_ratio(&per[0], &per[k]) }
             };
             for k in 1..=targets.len() {
                 row.push(paired(k));
@@ -797,10 +798,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             });
             // The median of each round's ratio to the first thread count's measurement of
             // the same round.
-            let scaling = |k: usize| {
-                let ratios: Vec<f64> = per[k].iter().zip(&per_th[0][k]).map(|(x, y)| x / y).collect();
-                if ti == 0 || ratios.is_empty() { "-".into() } else { format!("{:.2}x", median(ratios)) }
-            };
+            let scaling = |k: usize| if ti == 0 { "-".into() } else { median_ratio(&per[k], &per_th[0][k]) };
             row.push(scaling(0));
             row.push(scaling(targets.len()));
             print_row(a.markdown, &header, &row, rows.is_empty());
