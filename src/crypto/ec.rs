@@ -372,6 +372,39 @@ pub fn x25519(private: &[u8], peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     if r == 1 { Ok(out) } else { Err(Error::MechanismParamInvalid) }
 }
 
+/// A DER tag-length-value (definite length; short form below 128 bytes).
+pub fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let len = body.len().to_be_bytes();
+    let skip = len.iter().take_while(|b| **b == 0).count();
+    let mut v = vec![tag];
+    match body.len() {
+        n if n < 0x80 => v.push(n as u8),
+        _ => {
+            v.push(0x80 | (len.len() - skip) as u8);
+            v.extend_from_slice(&len[skip..]);
+        }
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+/// SubjectPublicKeyInfo of a public point (as encoded, 04 || X || Y) on a NIST curve, with
+/// the curve named (RFC 5480): the DER that AWS-LC writes for the key, without decoding the
+/// point again.
+pub fn spki_ec(curve: Curve, point: &[u8]) -> Vec<u8> {
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let named: &[u8] = match curve {
+        Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+        Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+    };
+    let mut bits = vec![0];
+    bits.extend_from_slice(point);
+    let mut body = der_tlv(0x30, &[EC_PUBLIC_KEY, named].concat());
+    body.extend(der_tlv(0x03, &bits));
+    der_tlv(0x30, &body)
+}
+
 /// SubjectPublicKeyInfo of an Ed25519 (`ed`) or X25519 public key.
 pub fn spki_25519(public: &[u8], ed: bool) -> Vec<u8> {
     let mut v = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, if ed { 0x70 } else { 0x6e }, 0x03, 0x21, 0x00];
@@ -454,4 +487,26 @@ pub fn pkcs8_25519(private: &[u8], ed: bool) -> Zeroizing<Vec<u8>> {
     ]);
     v.extend_from_slice(private);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_lengths() {
+        assert_eq!(der_tlv(0x04, &[]), [0x04, 0]);
+        assert_eq!(der_tlv(0x04, &[7; 0x7f])[..2], [0x04, 0x7f]);
+        assert_eq!(der_tlv(0x04, &[7; 0x80])[..3], [0x04, 0x81, 0x80]);
+        assert_eq!(der_tlv(0x30, &[7; 0x1234])[..4], [0x30, 0x82, 0x12, 0x34]);
+        assert_eq!(der_tlv(0x30, &[7; 0x1234]).len(), 4 + 0x1234);
+    }
+
+    #[test]
+    fn spki_from_the_point_is_what_aws_lc_writes() {
+        for c in [Curve::P256, Curve::P384, Curve::P521] {
+            let k = EcKey::generate(c).unwrap();
+            assert_eq!(spki_ec(c, &k.point()), k.spki().unwrap(), "{c:?}");
+        }
+    }
 }

@@ -101,7 +101,10 @@ impl Module {
                 let (kt, point, secret, spki) = match (kind, curve) {
                     (PairKind::Ec, CurveKind::Nist(c)) => {
                         let k = EcKey::generate(c)?;
-                        (CKK_EC, k.point(), k.scalar().ok_or(Error::Internal("EC scalar".into()))?, k.spki()?)
+                        // Each encoding of the point costs a field inversion: encode it once.
+                        let point = k.point();
+                        let spki = ec::spki_ec(c, &point);
+                        (CKK_EC, point, k.scalar().ok_or(Error::Internal("EC scalar".into()))?, spki)
                     }
                     (PairKind::Edwards, CurveKind::Ed25519) => {
                         let (seed, public) = ec::ed25519_generate();

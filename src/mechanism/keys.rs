@@ -65,14 +65,7 @@ pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
 
 /// DER OCTET STRING around `b`.
 pub fn der_octets(b: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x04];
-    match b.len() {
-        n if n < 0x80 => v.push(n as u8),
-        n if n < 0x100 => v.extend_from_slice(&[0x81, n as u8]),
-        n => v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
-    }
-    v.extend_from_slice(b);
-    v
+    ec::der_tlv(0x04, b)
 }
 
 /// A point given raw or DER-wrapped, as raw bytes. `len` is the expected raw length.
@@ -201,8 +194,9 @@ pub fn complete(obj: &mut Object) -> Result<()> {
             k.spki()?
         }
         ParsedKey::Ec(k) => {
-            obj.set(CKA_EC_POINT, Value::bytes(der_octets(&k.point())));
-            k.spki()?
+            let point = k.point();
+            obj.set(CKA_EC_POINT, Value::bytes(der_octets(&point)));
+            ec::spki_ec(k.curve(), &point)
         }
         ParsedKey::Ed25519 { public, .. } => {
             obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
