@@ -15,6 +15,9 @@ pub mod sha;
 use crate::config::KdfParams;
 use crate::error::{Error, Result};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use std::cell::RefCell;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Length of a sealed blob's overhead: nonce plus tag.
@@ -23,6 +26,51 @@ pub const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
 /// Fills `buf` from AWS-LC's DRBG.
 pub fn random_fill(buf: &mut [u8]) -> Result<()> {
     aws_lc_rs::rand::fill(buf).map_err(|_| Error::Internal("DRBG failure".into()))
+}
+
+/// A process's fork generation: bumped in the child of every fork (by a `pthread_atfork`
+/// handler registered on first use of [`public_random`]).
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static AT_FORK: Once = Once::new();
+
+extern "C" fn count_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Per-thread DRBG output for public values, drawn 512 bytes at a time.
+struct PublicPool {
+    generation: u64,
+    used: usize,
+    bytes: [u8; 512],
+}
+
+thread_local! {
+    static PUBLIC_POOL: RefCell<PublicPool> =
+        const { RefCell::new(PublicPool { generation: 0, used: 512, bytes: [0; 512] }) };
+}
+
+/// `N` random bytes for a value that is public (CKA_UNIQUE_ID): from the DRBG like any
+/// other, but drawn in blocks per thread, as one DRBG call costs about as much as making a
+/// small key object. Never for keys, nonces or anything secret. A forked child starts a new
+/// block, so parent and child never hand out the same bytes.
+pub fn public_random<const N: usize>() -> Result<[u8; N]> {
+    const { assert!(N <= 512) };
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only bumps an atomic (async-signal-safe). glibc
+        // ties the registration to this library and drops it if the library is unloaded.
+        unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
+    });
+    PUBLIC_POOL.with_borrow_mut(|p| {
+        let generation = FORK_GENERATION.load(Ordering::Relaxed);
+        if p.generation != generation || p.used + N > p.bytes.len() {
+            random_fill(&mut p.bytes)?;
+            (p.generation, p.used) = (generation, 0);
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&p.bytes[p.used..p.used + N]);
+        p.used += N;
+        Ok(out)
+    })
 }
 
 /// `n` random bytes.
@@ -158,6 +206,47 @@ pub fn pin_kek(pin: &[u8], salt: &[u8], p: KdfParams) -> Result<SecretKey256> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_random_differs_across_draws_threads_and_fork() {
+        let a: [u8; 16] = public_random().unwrap();
+        let b: [u8; 16] = public_random().unwrap();
+        let other: [u8; 16] = std::thread::spawn(|| public_random().unwrap()).join().unwrap();
+        assert!(a != b && a != other && b != other);
+        // Over a block boundary: 40 draws of 16 bytes span two blocks of 512.
+        let many: std::collections::HashSet<[u8; 16]> = (0..40).map(|_| public_random().unwrap()).collect();
+        assert_eq!(many.len(), 40);
+        // A forked child must not hand out what the parent hands out next from its block.
+        let mut fds = [0; 2];
+        // SAFETY: a pipe, then fork; the child only draws, writes 16 bytes and _exits.
+        let pid = unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::fork()
+        };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let c: [u8; 16] = public_random().unwrap_or([0; 16]);
+            // SAFETY: our own pipe end and a 16-byte buffer; the child ends here.
+            unsafe {
+                libc::write(fds[1], c.as_ptr().cast(), 16);
+                libc::_exit(0);
+            }
+        }
+        let parent: [u8; 16] = public_random().unwrap();
+        let mut child = [0u8; 16];
+        let mut status = 0;
+        // SAFETY: reads up to 16 bytes into `child`, then reaps the child.
+        let n = unsafe {
+            libc::close(fds[1]);
+            let n = libc::read(fds[0], child.as_mut_ptr().cast(), 16);
+            libc::close(fds[0]);
+            libc::waitpid(pid, &mut status, 0);
+            n
+        };
+        assert_eq!(n, 16);
+        assert_ne!(child, [0; 16]);
+        assert_ne!(child, parent, "a forked child reused the parent's block");
+    }
 
     #[test]
     fn seal_roundtrip_and_tamper() {

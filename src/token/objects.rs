@@ -51,8 +51,7 @@ pub enum AttrResult {
 /// A fresh CKA_UNIQUE_ID: 128 random bits as lowercase hex.
 pub(crate) fn new_unique_id() -> Result<String> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut raw = [0u8; 16];
-    crypto::random_fill(&mut raw)?;
+    let raw: [u8; 16] = crypto::public_random()?;
     Ok(raw.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect())
 }
 
