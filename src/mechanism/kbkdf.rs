@@ -243,7 +243,7 @@ impl Module {
             let value = Zeroizing::new(dkm[at..at + n].to_vec());
             at += n;
             let origin = Origin::Derive {
-                value,
+                value: value.into(),
                 base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),
                 base_never_extractable: base_obj.flag(CKA_NEVER_EXTRACTABLE),
             };

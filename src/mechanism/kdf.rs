@@ -330,7 +330,7 @@ impl Module {
             _ => return Err(Error::MechanismParamInvalid),
         };
         let origin = Origin::Derive {
-            value,
+            value: value.into(),
             base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),
             base_never_extractable: base_obj.flag(CKA_NEVER_EXTRACTABLE),
         };

@@ -6,9 +6,8 @@ use crate::crypto::{self, evp::Hash};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::policy::Origin;
-use crate::object::{Attribute, Value};
+use crate::object::{Attribute, Bytes, Value};
 use cryptoki_sys::*;
-use zeroize::Zeroizing;
 
 /// What a key generation entry makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +99,7 @@ impl Module {
                 (kt, n)
             }
         };
-        let value = Zeroizing::new(crypto::random_vec(len)?);
+        let value = Bytes::new(crypto::random_vec(len)?);
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
         let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
         self.create_with(h, &template, origin)

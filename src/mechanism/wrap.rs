@@ -330,7 +330,7 @@ impl Module {
         });
         let material = match (class, key_type) {
             (Some(Value::Ulong(CKO_PRIVATE_KEY)), Some(kt)) => private_material(&value, kt)?,
-            _ => vec![Attribute::new(CKA_VALUE, Value::Bytes(value))],
+            _ => vec![Attribute::new(CKA_VALUE, Value::Bytes(value.into()))],
         };
         self.create_with(h, &template, Origin::Unwrap { material })
     }

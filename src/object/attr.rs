@@ -3,6 +3,7 @@
 
 use super::Value;
 use cryptoki_sys::*;
+use std::sync::OnceLock;
 
 /// The C shape of an attribute's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -332,24 +333,63 @@ pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_HKDF,
 ];
 
-/// The rule tables that apply to an object of `class` with `subtype` (key or certificate type).
-/// `None` when oxihsm does not support such objects.
-pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<Vec<&'static [Rule]>> {
-    Some(match (class, subtype) {
-        (CKO_DATA, _) => vec![STORAGE, DATA],
-        (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![STORAGE, CERTIFICATE, X509],
-        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => vec![STORAGE, KEY, PUBLIC_KEY, RSA_PUBLIC],
-        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => vec![STORAGE, KEY, PRIVATE_KEY, RSA_PRIVATE],
-        (CKO_PUBLIC_KEY, Some(CKK_EC | CKK_EC_EDWARDS)) => vec![STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC],
-        (CKO_PRIVATE_KEY, Some(CKK_EC)) => vec![STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE],
-        (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => vec![STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, EDWARDS_PRIVATE],
-        (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => vec![STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC],
-        (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => vec![STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE],
-        (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => {
-            vec![STORAGE, KEY, SECRET_KEY, VALUE_KEY]
+/// The rules of one kind of object: its tables merged, each attribute once (a later, more
+/// specific table's rule wins), in ascending order of type.
+pub struct Schema {
+    rules: Vec<Rule>,
+}
+
+impl Schema {
+    fn merge(tables: &[&'static [Rule]]) -> Schema {
+        let mut rules: Vec<Rule> = Vec::new();
+        for rule in tables.iter().rev().flat_map(|t| t.iter()) {
+            if !rules.iter().any(|r| r.ty == rule.ty) {
+                rules.push(*rule);
+            }
         }
+        rules.sort_by_key(|r| r.ty);
+        Schema { rules }
+    }
+
+    /// The rule for `ty`, if objects of this kind have the attribute.
+    pub fn rule(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+        self.rules.binary_search_by_key(&ty, |r| r.ty).ok().map(|i| self.rules[i])
+    }
+
+    /// Every rule, in ascending order of type.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+}
+
+/// A schema with no attributes (objects oxihsm does not support).
+pub static NO_SCHEMA: Schema = Schema { rules: Vec::new() };
+
+/// The rule tables that apply to an object of `class` with `subtype` (key or certificate
+/// type), and the number of that combination; `None` when oxihsm does not support such
+/// objects.
+fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &'static [&'static [Rule]])> {
+    Some(match (class, subtype) {
+        (CKO_DATA, _) => (0, &[STORAGE, DATA]),
+        (CKO_CERTIFICATE, Some(CKC_X_509)) => (1, &[STORAGE, CERTIFICATE, X509]),
+        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => (2, &[STORAGE, KEY, PUBLIC_KEY, RSA_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => (3, &[STORAGE, KEY, PRIVATE_KEY, RSA_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC | CKK_EC_EDWARDS)) => (4, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_EC)) => (5, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE]),
+        (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => (6, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, EDWARDS_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => (7, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => (8, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE]),
+        (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => (9, &[STORAGE, KEY, SECRET_KEY, VALUE_KEY]),
         _ => return None,
     })
+}
+
+/// The schema of an object of `class` with `subtype` (key or certificate type), merged once
+/// per process. `None` when oxihsm does not support such objects.
+pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
+    static MERGED: [OnceLock<Schema>; 10] = [const { OnceLock::new() }; 10];
+    let (i, t) = tables(class, subtype)?;
+    Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
 
 /// The attribute naming the subtype of `class`, if it has one.
@@ -359,11 +399,6 @@ pub fn subtype_attr(class: CK_OBJECT_CLASS) -> Option<CK_ATTRIBUTE_TYPE> {
         CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => Some(CKA_KEY_TYPE),
         _ => None,
     }
-}
-
-/// The rule for `ty` in `schema`; later tables override earlier ones.
-pub fn rule_in(schema: &[&'static [Rule]], ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
-    schema.iter().rev().flat_map(|t| t.iter()).find(|r| r.ty == ty).copied()
 }
 
 #[cfg(test)]
@@ -394,11 +429,47 @@ mod tests {
     }
 
     #[test]
+    fn merged_schemas_keep_the_most_specific_rule() {
+        let kinds = [
+            (CKO_DATA, None),
+            (CKO_CERTIFICATE, Some(CKC_X_509)),
+            (CKO_PUBLIC_KEY, Some(CKK_RSA)),
+            (CKO_PRIVATE_KEY, Some(CKK_RSA)),
+            (CKO_PUBLIC_KEY, Some(CKK_EC)),
+            (CKO_PRIVATE_KEY, Some(CKK_EC)),
+            (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)),
+            (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)),
+            (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)),
+            (CKO_SECRET_KEY, Some(CKK_AES)),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (class, sub) in kinds {
+            let (i, t) = tables(class, sub).unwrap();
+            assert!(seen.insert(i), "combination number {i} used twice");
+            let s = schema(class, sub).unwrap();
+            assert!(s.rules().windows(2).all(|w| w[0].ty < w[1].ty));
+            for rule in t.iter().flat_map(|t| t.iter()) {
+                // The last table naming the attribute decides.
+                let want = t.iter().rev().flat_map(|t| t.iter()).find(|r| r.ty == rule.ty).unwrap();
+                let got = s.rule(rule.ty).unwrap();
+                assert_eq!(
+                    (got.ty, got.flags, format!("{:?}", got.default)),
+                    (want.ty, want.flags, format!("{:?}", want.default))
+                );
+            }
+            assert_eq!(
+                s.rules().len(),
+                t.iter().flat_map(|t| t.iter()).map(|r| r.ty).collect::<std::collections::HashSet<_>>().len()
+            );
+        }
+    }
+
+    #[test]
     fn later_tables_override() {
         let s = schema(CKO_SECRET_KEY, Some(CKK_AES)).unwrap();
-        assert!(rule_in(&s, CKA_VALUE).unwrap().flags & SENSITIVE != 0);
+        assert!(s.rule(CKA_VALUE).unwrap().flags & SENSITIVE != 0);
         let d = schema(CKO_DATA, None).unwrap();
-        assert!(rule_in(&d, CKA_VALUE).unwrap().flags & SENSITIVE == 0);
-        assert!(rule_in(&d, CKA_KEY_TYPE).is_none());
+        assert!(d.rule(CKA_VALUE).unwrap().flags & SENSITIVE == 0);
+        assert!(d.rule(CKA_KEY_TYPE).is_none());
     }
 }

@@ -7,12 +7,51 @@ pub mod policy;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-/// Byte strings in attributes are zeroized when dropped: any of them may be key material.
-pub type Bytes = Zeroizing<Vec<u8>>;
+/// A byte string in an attribute, zeroized when dropped: any of them may be key material.
+/// (Not `Zeroizing<Vec<u8>>`: that also wipes a never-allocated vector, through a zero-length
+/// memset of its dangling pointer, and glibc 2.36's AVX-512 memset turns that into a masked
+/// store to an unmapped page, which costs a fault-suppression assist; an object has several
+/// empty attributes, and this was a tenth of making and destroying a key.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bytes(Vec<u8>);
+
+impl Bytes {
+    pub fn new(v: Vec<u8>) -> Bytes {
+        Bytes(v)
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Bytes {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        if self.0.capacity() != 0 {
+            self.0.zeroize();
+        }
+    }
+}
+
+impl From<Zeroizing<Vec<u8>>> for Bytes {
+    fn from(mut z: Zeroizing<Vec<u8>>) -> Bytes {
+        // The moved-out vector is wiped by the Bytes; the empty one left behind has nothing
+        // to wipe.
+        Bytes(std::mem::take(&mut *z))
+    }
+}
 
 /// A typed attribute value. The shape of each attribute type comes from [`attr::kind_of`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +68,7 @@ pub enum Value {
 impl Value {
     /// A byte-string value.
     pub fn bytes(b: impl Into<Vec<u8>>) -> Value {
-        Value::Bytes(Zeroizing::new(b.into()))
+        Value::Bytes(Bytes(b.into()))
     }
 }
 
@@ -49,7 +88,9 @@ impl Attribute {
 /// An object: its attributes, keyed by type.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Object {
-    attrs: BTreeMap<CK_ATTRIBUTE_TYPE, Value>,
+    /// Sorted by type, each type once. An object has a few dozen attributes: a sorted vector
+    /// is one allocation to build, clone and drop, where a B-tree is one per node.
+    attrs: Vec<(CK_ATTRIBUTE_TYPE, Value)>,
     prepared: Prepared,
 }
 
@@ -132,14 +173,62 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
+impl Prepared {
+    /// Drops every prepared form (without making a new, empty set).
+    fn clear(&mut self) {
+        for s in &mut self.slots {
+            s.take();
+        }
+        self.key_use.take();
+    }
+}
+
 impl Object {
+    fn find(&self, ty: CK_ATTRIBUTE_TYPE) -> std::result::Result<usize, usize> {
+        self.attrs.binary_search_by_key(&ty, |(t, _)| *t)
+    }
+
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
-        self.attrs.get(&ty)
+        self.find(ty).ok().map(|i| &self.attrs[i].1)
     }
 
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, v: Value) {
-        self.prepared = Prepared::default();
-        self.attrs.insert(ty, v);
+        self.prepared.clear();
+        match self.find(ty) {
+            Ok(i) => self.attrs[i].1 = v,
+            Err(i) => self.attrs.insert(i, (ty, v)),
+        }
+    }
+
+    /// Sets many attributes at once: of repeated types, the last value counts. New types are
+    /// merged in at once, where [`Object::set`] shifts the attributes after each.
+    pub fn set_all(&mut self, values: impl IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>) {
+        self.prepared.clear();
+        let mut added = Vec::new();
+        for (ty, v) in values {
+            match self.find(ty) {
+                Ok(i) => self.attrs[i].1 = v,
+                Err(_) => added.push((ty, v)),
+            }
+        }
+        if !added.is_sorted_by(|a, b| a.0 < b.0) {
+            // Reversed, then a stable sort: of equal types the last given comes first, and
+            // stays.
+            added.reverse();
+            added.sort_by_key(|(t, _)| *t);
+            added.dedup_by_key(|(t, _)| *t);
+        }
+        if self.attrs.is_empty() {
+            self.attrs = added;
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.attrs.len() + added.len());
+        let (mut old, mut new) = (std::mem::take(&mut self.attrs).into_iter().peekable(), added.into_iter().peekable());
+        while let (Some(a), Some(b)) = (old.peek(), new.peek()) {
+            merged.extend(if a.0 < b.0 { old.next() } else { new.next() });
+        }
+        merged.extend(old.chain(new));
+        self.attrs = merged;
     }
 
     /// The attributes every C_*Init checks, gathered once.
@@ -158,24 +247,25 @@ impl Object {
         cell.get()?.downcast_ref::<T>()
     }
 
+    /// The attributes in ascending order of type.
     pub fn iter(&self) -> impl Iterator<Item = (&CK_ATTRIBUTE_TYPE, &Value)> {
-        self.attrs.iter()
+        self.attrs.iter().map(|(t, v)| (t, v))
     }
 
     /// A boolean attribute; absent or non-boolean is `false`.
     pub fn flag(&self, ty: CK_ATTRIBUTE_TYPE) -> bool {
-        matches!(self.attrs.get(&ty), Some(Value::Bool(true)))
+        matches!(self.get(ty), Some(Value::Bool(true)))
     }
 
     pub fn ulong(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<CK_ULONG> {
-        match self.attrs.get(&ty) {
+        match self.get(ty) {
             Some(Value::Ulong(u)) => Some(*u),
             _ => None,
         }
     }
 
     pub fn bytes(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
-        match self.attrs.get(&ty) {
+        match self.get(ty) {
             Some(Value::Bytes(b)) => Some(b),
             _ => None,
         }
@@ -208,13 +298,16 @@ impl Object {
 
     /// Approximate size in bytes (C_GetObjectSize).
     pub fn size(&self) -> usize {
-        self.attrs.values().map(|v| 16 + encode_value(v).len()).sum()
+        self.attrs.iter().map(|(_, v)| 16 + encode_value(v).len()).sum()
     }
 }
 
+/// Of repeated types, the last value counts (as with [`Object::set`]).
 impl FromIterator<(CK_ATTRIBUTE_TYPE, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>>(it: I) -> Self {
-        Object { attrs: it.into_iter().collect(), prepared: Prepared::default() }
+        let mut o = Object::default();
+        o.set_all(it);
+        o
     }
 }
 
@@ -335,5 +428,54 @@ mod tests {
         assert!(decode_value(&[]).is_err());
         assert!(decode_value(&[TAG_BOOL, 7]).is_err());
         assert!(decode_value(&[TAG_TEMPLATE, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn attributes_stay_sorted_and_unique() {
+        let mut o = Object::default();
+        for (ty, v) in [(CKA_LABEL, 1u8), (CKA_CLASS, 2), (CKA_VALUE, 3), (CKA_LABEL, 4), (CKA_TOKEN, 5)] {
+            o.set(ty, Value::bytes(vec![v]));
+        }
+        let got: Vec<_> = o.iter().map(|(t, v)| (*t, v.clone())).collect();
+        let want = [(CKA_CLASS, 2u8), (CKA_TOKEN, 5), (CKA_LABEL, 4), (CKA_VALUE, 3)];
+        assert_eq!(got, want.map(|(t, v)| (t, Value::bytes(vec![v]))));
+        assert_eq!(o.len(), 4);
+        assert_eq!(o.get(CKA_ID), None);
+        // Collected: in any order, of repeated types the last given wins.
+        let c: Object =
+            [(CKA_VALUE, 1u8), (CKA_LABEL, 9), (CKA_VALUE, 3), (CKA_CLASS, 2), (CKA_LABEL, 4), (CKA_TOKEN, 5)]
+                .map(|(t, v)| (t, Value::bytes(vec![v])))
+                .into_iter()
+                .collect();
+        assert_eq!(c, o);
+        // Merged into an object: given in order (replacing one), and out of order.
+        o.set_all([(CKA_PRIVATE, 6u8), (CKA_VALUE, 7), (CKA_ID, 8)].map(|(t, v)| (t, Value::bytes(vec![v]))));
+        o.set_all(
+            [(CKA_SUBJECT, 9u8), (CKA_APPLICATION, 10), (CKA_SUBJECT, 11)].map(|(t, v)| (t, Value::bytes(vec![v]))),
+        );
+        let got: Vec<_> = o.iter().map(|(t, v)| (*t, v.clone())).collect();
+        let want = [
+            (CKA_CLASS, 2u8),
+            (CKA_TOKEN, 5),
+            (CKA_PRIVATE, 6),
+            (CKA_LABEL, 4),
+            (CKA_APPLICATION, 10),
+            (CKA_VALUE, 7),
+            (CKA_SUBJECT, 11),
+            (CKA_ID, 8),
+        ];
+        assert_eq!(got, want.map(|(t, v)| (t, Value::bytes(vec![v]))));
+    }
+
+    #[test]
+    fn a_change_drops_prepared_forms() {
+        let mut o = Object::default();
+        o.set(CKA_CLASS, Value::Ulong(CKO_SECRET_KEY));
+        o.set(CKA_ENCRYPT, Value::Bool(false));
+        assert_eq!(o.prepared(0, || Some(7u32)), Some(&7));
+        assert_eq!(o.key_use().allows(CKA_ENCRYPT), Some(false));
+        o.set(CKA_ENCRYPT, Value::Bool(true));
+        assert_eq!(o.prepared(0, || Some(8u32)), Some(&8));
+        assert_eq!(o.key_use().allows(CKA_ENCRYPT), Some(true));
     }
 }

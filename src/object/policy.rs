@@ -4,7 +4,7 @@
 //! Every function here is pure: it takes an object and a template and returns the new object
 //! or the precise error. Storage and sessions are the caller's business.
 
-use super::attr::{self, Rule, rule::*};
+use super::attr::{self, Fill, Schema, rule::*};
 use super::{Attribute, Object, Value};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
@@ -28,10 +28,10 @@ pub enum Reveal<'a> {
     Invalid,
 }
 
-fn schema_of(obj: &Object) -> Vec<&'static [Rule]> {
+fn schema_of(obj: &Object) -> &'static Schema {
     let class = obj.class();
     let sub = attr::subtype_attr(class).and_then(|a| obj.ulong(a));
-    attr::schema(class, sub).unwrap_or_default()
+    attr::schema(class, sub).unwrap_or(&attr::NO_SCHEMA)
 }
 
 /// Rejects a template that names one attribute twice with different values.
@@ -117,7 +117,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         obj.set(a, Value::Ulong(v));
     }
     for a in template {
-        let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
+        let rule = schema.rule(a.ty).ok_or(Error::AttributeTypeInvalid)?;
         if rule.flags & forbidden != 0 {
             return Err(Error::AttributeReadOnly);
         }
@@ -152,37 +152,33 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         }
         Origin::Create | Origin::Generate { .. } | Origin::Unwrap { .. } => {}
     }
-    // Later (more specific) tables override earlier ones: visit them first, and only the
-    // first rule seen for each attribute counts.
-    let mut seen = Vec::new();
-    for rule in schema.iter().rev().flat_map(|t| t.iter()) {
-        if seen.contains(&rule.ty) {
-            continue;
-        }
-        seen.push(rule.ty);
+    // Absent attributes get their defaults, or computed values; the schema's ascending order
+    // gives them in order, to be merged in at once.
+    let is_key = matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY);
+    let local = matches!(origin, Origin::Generate { .. });
+    let mut more = Vec::with_capacity(schema.rules().len());
+    for rule in schema.rules() {
         if obj.get(rule.ty).is_some() {
             continue;
         }
         if rule.flags & required != 0 {
             return Err(Error::TemplateIncomplete);
         }
-        if let Some(v) = rule.default.value() {
-            obj.set(rule.ty, v);
+        let v = match (rule.default, rule.ty) {
+            (Fill::Computed, CKA_PRIVATE) => Some(Value::Bool(is_key)),
+            (Fill::Computed, CKA_UNIQUE_ID) => Some(Value::bytes(unique_id.as_bytes())),
+            (Fill::Computed, CKA_LOCAL) => Some(Value::Bool(local)),
+            (Fill::Computed, CKA_KEY_GEN_MECHANISM) => Some(Value::Ulong(match &origin {
+                Origin::Generate { mechanism, .. } => *mechanism,
+                _ => CK_UNAVAILABLE_INFORMATION,
+            })),
+            (d, _) => d.value(),
+        };
+        if let Some(v) = v {
+            more.push((rule.ty, v));
         }
     }
-    let is_key = matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY);
-    if obj.get(CKA_PRIVATE).is_none() {
-        obj.set(CKA_PRIVATE, Value::Bool(is_key));
-    }
-    obj.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
-    if attr::subtype_attr(class) == Some(CKA_KEY_TYPE) {
-        let (local, mech) = match &origin {
-            Origin::Generate { mechanism, .. } => (true, *mechanism),
-            _ => (false, CK_UNAVAILABLE_INFORMATION),
-        };
-        obj.set(CKA_LOCAL, Value::Bool(local));
-        obj.set(CKA_KEY_GEN_MECHANISM, Value::Ulong(mech));
-    }
+    obj.set_all(more);
     if is_key {
         // Imported and unwrapped material was known outside the token; generated material
         // never was; derived material inherits what its base key guarantees.
@@ -243,8 +239,7 @@ pub fn finish(mut obj: Object) -> Object {
 /// Checks one attribute change against the rules; `copy` relaxes the storage flags that
 /// C_CopyObject may set.
 fn check_change(obj: &Object, a: &Attribute, actor: Actor, copy: bool) -> Result<()> {
-    let schema = schema_of(obj);
-    let rule = attr::rule_in(&schema, a.ty).ok_or(Error::AttributeTypeInvalid)?;
+    let rule = schema_of(obj).rule(a.ty).ok_or(Error::AttributeTypeInvalid)?;
     let cur = obj.get(a.ty);
     let copy_flag = copy && matches!(a.ty, CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE | CKA_COPYABLE);
     if !copy_flag && rule.flags & MODIFIABLE == 0 {
@@ -321,8 +316,7 @@ pub fn is_sensitive(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
 /// Attribute `ty` of `obj` holds key material (footnote 7), whatever the flags say now: the
 /// store seals it even in a public object.
 pub fn is_key_material(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> bool {
-    let schema = schema_of(obj);
-    attr::rule_in(&schema, ty).is_some_and(|r| r.flags & SENSITIVE != 0)
+    schema_of(obj).rule(ty).is_some_and(|r| r.flags & SENSITIVE != 0)
 }
 
 /// Whether `obj` has every attribute of `template` with the same value, sensitive ones
