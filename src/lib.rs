@@ -20,6 +20,7 @@ pub mod mechanism;
 pub mod migrate;
 pub mod module;
 pub mod object;
+pub mod secret;
 pub mod spread;
 pub mod store;
 pub mod token;

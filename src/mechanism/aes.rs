@@ -9,6 +9,7 @@ use crate::crypto::evp::{CipherCtx, Mode};
 use crate::crypto::gcm::GcmKey;
 use crate::error::{Error, Result};
 use crate::object::Object;
+use crate::secret::Bytes;
 use crate::spread::PerThread;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -71,7 +72,7 @@ pub fn cipher(mode: AesMode, m: &Mechanism, obj: &Object, encrypt: bool) -> Resu
             aad: aad.clone(),
             tag_len,
             encrypt,
-            buf: Zeroizing::new(Vec::new()),
+            buf: Bytes::default(),
         }));
     }
     let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
@@ -92,7 +93,7 @@ pub fn cipher(mode: AesMode, m: &Mechanism, obj: &Object, encrypt: bool) -> Resu
                 aad: aad.clone(),
                 tag_len: *mac_len,
                 encrypt,
-                buf: Zeroizing::new(Vec::new()),
+                buf: Bytes::default(),
             })
         }
         _ => return Err(Error::MechanismParamInvalid),
@@ -266,7 +267,7 @@ struct Aead {
     aad: Vec<u8>,
     tag_len: usize,
     encrypt: bool,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
 }
 
 impl Aead {

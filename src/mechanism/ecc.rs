@@ -9,6 +9,7 @@ use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info
 use crate::crypto::ec::{self, EdVariant};
 use crate::crypto::evp::Hash;
 use crate::error::{Error, Result};
+use crate::secret::Bytes;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -74,14 +75,14 @@ pub fn register(r: &mut Registry) {
 struct Ecdsa {
     key: Arc<ParsedKey>,
     hasher: Option<Engine>,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
     len: usize,
 }
 
 impl Ecdsa {
-    fn digest(self: Box<Self>) -> (Arc<ParsedKey>, Zeroizing<Vec<u8>>) {
+    fn digest(self: Box<Self>) -> (Arc<ParsedKey>, Bytes) {
         let Ecdsa { key, hasher, buf, .. } = *self;
-        (key, hasher.map(|h| Zeroizing::new(h.finish())).unwrap_or(buf))
+        (key, hasher.map(|h| Bytes::new(h.finish())).unwrap_or(buf))
     }
 }
 
@@ -124,13 +125,13 @@ pub fn ecdsa(hash: Option<Hash>, m: &Mechanism, key: Arc<ParsedKey>) -> Result<B
         _ => return Err(Error::KeyTypeInconsistent),
     };
     let hasher = hash.map(Engine::new).transpose()?;
-    Ok(Box::new(Ecdsa { key, hasher, buf: Zeroizing::new(Vec::new()), len }))
+    Ok(Box::new(Ecdsa { key, hasher, buf: Bytes::default(), len }))
 }
 
 struct EdDsa {
     key: Arc<ParsedKey>,
     variant: EdVariant,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
 }
 
 impl Mac for EdDsa {
@@ -176,5 +177,5 @@ pub fn eddsa(m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
     {
         return Err(Error::MechanismParamInvalid);
     }
-    Ok(Box::new(EdDsa { key, variant, buf: Zeroizing::new(Vec::new()) }))
+    Ok(Box::new(EdDsa { key, variant, buf: Bytes::default() }))
 }

@@ -9,6 +9,7 @@ use super::{Implementation, aes::AesMode, lookup};
 use crate::crypto::{self, ccm, gcm::GcmKey};
 use crate::error::{Error, Result};
 use crate::module::Module;
+use crate::secret::Bytes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -41,7 +42,7 @@ struct Pending {
     params: MessageParams,
     iv: Vec<u8>,
     aad: Vec<u8>,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
 }
 
 /// A message-based encryption or decryption operation.
@@ -237,8 +238,7 @@ impl Module {
             }
             op.check(p)?;
             let iv = op.next_iv(p)?;
-            op.pending =
-                Some(Pending { params: p.clone(), iv: iv.clone(), aad: aad.to_vec(), buf: Zeroizing::new(Vec::new()) });
+            op.pending = Some(Pending { params: p.clone(), iv: iv.clone(), aad: aad.to_vec(), buf: Bytes::default() });
             Ok(iv)
         })
     }

@@ -9,6 +9,7 @@ use super::ops::{Cipher, Mac};
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::Hash;
 use crate::error::{Error, Result};
+use crate::secret::Bytes;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -140,7 +141,7 @@ type PssParams = (Hash, Hash, usize);
 
 /// What a finished RSA signer holds: key, scheme, PSS parameters and the message
 /// representative.
-type SignInput = (Arc<ParsedKey>, RsaScheme, Option<PssParams>, Zeroizing<Vec<u8>>);
+type SignInput = (Arc<ParsedKey>, RsaScheme, Option<PssParams>, Bytes);
 
 /// An RSA signature (or verification) in progress.
 struct RsaSign {
@@ -148,7 +149,7 @@ struct RsaSign {
     scheme: RsaScheme,
     pss: Option<PssParams>,
     hasher: Option<Engine>,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
     len: usize,
 }
 
@@ -157,7 +158,7 @@ impl RsaSign {
     fn input(self: Box<Self>) -> SignInput {
         let RsaSign { key, scheme, pss, hasher, buf, .. } = *self;
         let data = match hasher {
-            Some(h) => Zeroizing::new(h.finish()),
+            Some(h) => Bytes::new(h.finish()),
             None => buf,
         };
         (key, scheme, pss, data)
@@ -249,7 +250,7 @@ pub fn signer(scheme: RsaScheme, m: &Mechanism, key: Arc<ParsedKey>) -> Result<B
         RsaScheme::HashPkcs1(h) | RsaScheme::HashPss(h) => Some(Engine::new(h)?),
         _ => None,
     };
-    Ok(Box::new(RsaSign { key, scheme, pss, hasher, buf: Zeroizing::new(Vec::new()), len }))
+    Ok(Box::new(RsaSign { key, scheme, pss, hasher, buf: Bytes::default(), len }))
 }
 
 /// An RSA encryption or decryption (single-part; parts are gathered).
@@ -258,7 +259,7 @@ struct RsaCrypt {
     scheme: RsaScheme,
     oaep: Option<(Hash, Hash, Vec<u8>)>,
     encrypt: bool,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
 }
 
 impl Cipher for RsaCrypt {
@@ -303,7 +304,7 @@ pub fn cipher(scheme: RsaScheme, m: &Mechanism, key: Arc<ParsedKey>, encrypt: bo
         (Params::None, RsaScheme::Pkcs1 | RsaScheme::Raw) => None,
         _ => return Err(Error::MechanismParamInvalid),
     };
-    Ok(Box::new(RsaCrypt { key, scheme, oaep, encrypt, buf: Zeroizing::new(Vec::new()) }))
+    Ok(Box::new(RsaCrypt { key, scheme, oaep, encrypt, buf: Bytes::default() }))
 }
 
 /// C_SignRecover / C_VerifyRecover for CKM_RSA_PKCS and CKM_RSA_X_509.
@@ -311,7 +312,7 @@ struct Recover {
     key: Arc<ParsedKey>,
     pkcs1: bool,
     sign: bool,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
 }
 
 impl Cipher for Recover {
@@ -343,5 +344,5 @@ pub fn recover(scheme: RsaScheme, m: &Mechanism, key: Arc<ParsedKey>, sign: bool
         (RsaScheme::Raw, Params::None) => false,
         _ => return Err(Error::MechanismInvalid),
     };
-    Ok(Box::new(Recover { key, pkcs1, sign, buf: Zeroizing::new(Vec::new()) }))
+    Ok(Box::new(Recover { key, pkcs1, sign, buf: Bytes::default() }))
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::policy::{self, Origin};
 use crate::object::{Attribute, Object, Value};
+use crate::secret::Bytes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -55,7 +56,7 @@ struct KeyWrap {
     iv: Option<[u8; 8]>,
     kek: Zeroizing<Vec<u8>>,
     encrypt: bool,
-    buf: Zeroizing<Vec<u8>>,
+    buf: Bytes,
 }
 
 impl KeyWrap {
@@ -97,7 +98,7 @@ pub fn cipher(mode: WrapMode, m: &Mechanism, kek: &[u8], encrypt: bool) -> Resul
         (WrapMode::Kwp, Params::Iv(v)) if v[..] == KWP_IV => None,
         _ => return Err(Error::MechanismParamInvalid),
     };
-    Ok(Box::new(KeyWrap { mode, iv, kek: Zeroizing::new(kek.to_vec()), encrypt, buf: Zeroizing::new(Vec::new()) }))
+    Ok(Box::new(KeyWrap { mode, iv, kek: Zeroizing::new(kek.to_vec()), encrypt, buf: Bytes::default() }))
 }
 
 /// The cipher a wrapping mechanism uses with the wrapping key `kek` (an AES key, or an RSA

@@ -8,50 +8,10 @@ use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use std::any::Any;
 use std::sync::OnceLock;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-/// A byte string in an attribute, zeroized when dropped: any of them may be key material.
-/// (Not `Zeroizing<Vec<u8>>`: that also wipes a never-allocated vector, through a zero-length
-/// memset of its dangling pointer, and glibc 2.36's AVX-512 memset turns that into a masked
-/// store to an unmapped page, which costs a fault-suppression assist; an object has several
-/// empty attributes, and this was a tenth of making and destroying a key.)
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Bytes(Vec<u8>);
-
-impl Bytes {
-    pub fn new(v: Vec<u8>) -> Bytes {
-        Bytes(v)
-    }
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = Vec<u8>;
-    fn deref(&self) -> &Vec<u8> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Bytes {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.0
-    }
-}
-
-impl Drop for Bytes {
-    fn drop(&mut self) {
-        if self.0.capacity() != 0 {
-            self.0.zeroize();
-        }
-    }
-}
-
-impl From<Zeroizing<Vec<u8>>> for Bytes {
-    fn from(mut z: Zeroizing<Vec<u8>>) -> Bytes {
-        // The moved-out vector is wiped by the Bytes; the empty one left behind has nothing
-        // to wipe.
-        Bytes(std::mem::take(&mut *z))
-    }
-}
+/// Byte strings in attributes are zeroized when dropped: any of them may be key material.
+pub use crate::secret::Bytes;
 
 /// A typed attribute value. The shape of each attribute type comes from [`attr::kind_of`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +28,7 @@ pub enum Value {
 impl Value {
     /// A byte-string value.
     pub fn bytes(b: impl Into<Vec<u8>>) -> Value {
-        Value::Bytes(Bytes(b.into()))
+        Value::Bytes(Bytes::new(b.into()))
     }
 }
 
