@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::store::{Sealer, Store, TokenId, TokenRecord, sqlite::SqliteStore};
 use crate::token::session::{Ops, OpsGuard, SessionTable};
+use crate::token::session_objects::SessionObjects;
 use cryptoki_sys::*;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,8 +42,6 @@ pub struct SessionObject {
 #[derive(Default)]
 pub struct State {
     pub logins: HashMap<TokenId, Login>,
-    pub session_objects: HashMap<CK_OBJECT_HANDLE, SessionObject>,
-    pub next_object: CK_OBJECT_HANDLE,
     /// Parsed asymmetric keys by CKA_UNIQUE_ID (key material never changes under an id).
     pub key_cache: HashMap<String, std::sync::Arc<crate::mechanism::keys::ParsedKey>>,
     /// Token objects as loaded with the master key (while logged in), by row id, valid while
@@ -123,6 +122,8 @@ pub struct Module {
     /// The sessions, with locks of their own (sharded; a handle names its shard): a call on a
     /// session does not need the state lock to reach its operations. Lock order: state, then a shard.
     pub(crate) sessions: SessionTable,
+    /// Session objects (their own table, not in `state`: see token::session_objects).
+    pub(crate) session_objects: SessionObjects,
     /// Seals C_GetOperationState blobs; lives only as long as this module instance. Made on
     /// first use, so that C_Initialize does not pay for seeding the random generator.
     op_state_key: std::sync::OnceLock<crate::crypto::SecretKey256>,
@@ -143,13 +144,14 @@ impl Module {
 
     /// A module over any store.
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Module> {
-        let state = State { next_object: SESSION_OBJECT_BASE, ..State::default() };
+        let state = State::default();
         let read_only = store.read_only();
         Ok(Module {
             config,
             store: Mutex::new(store),
             state: crossbeam_utils::sync::ShardedLock::new(state),
             sessions: SessionTable::default(),
+            session_objects: SessionObjects::default(),
             op_state_key: std::sync::OnceLock::new(),
             read_only,
         })

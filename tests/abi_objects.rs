@@ -520,3 +520,88 @@ fn find_operation_rules() {
         assert_eq!(raw.C_FindObjectsInit(0x999, null_mut(), 0), CKR_SESSION_HANDLE_INVALID);
     }
 }
+
+/// Session objects made, destroyed and dropped with their sessions on several threads at
+/// once: handles stay unique, searches see exactly the live objects, and closing a session
+/// while another thread adds objects to it leaves none of them behind.
+#[test]
+fn session_objects_across_threads() {
+    use std::collections::HashSet;
+    const THREADS: usize = 4;
+    const EACH: usize = 60;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "objects-threads");
+    let anchor = user_session(&p, slot);
+    let handles = |s: &Session, label: Option<&[u8]>| -> HashSet<u64> {
+        let mut t = vec![Attribute::Class(ObjectClass::DATA)];
+        t.extend(label.map(|l| Attribute::Label(l.to_vec())));
+        s.find_objects(&t).unwrap().iter().map(|o| o.handle()).collect()
+    };
+    let mut kept: Vec<(Session, Vec<ObjectHandle>)> = std::thread::scope(|sc| {
+        let p = &p;
+        (0..THREADS)
+            .map(|t| {
+                sc.spawn(move || {
+                    let s = p.open_ro_session(slot).unwrap();
+                    let made: Vec<_> = (0..EACH)
+                        .map(|i| s.create_object(&data(&format!("t{t}-{i}"), b"v", false, false)).unwrap())
+                        .collect();
+                    let mut kept = Vec::new();
+                    for (i, o) in made.into_iter().enumerate() {
+                        if i % 2 == 0 { s.destroy_object(o).unwrap() } else { kept.push(o) }
+                    }
+                    (s, kept)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|j| j.join().unwrap())
+            .collect()
+    });
+    let live: HashSet<u64> = kept.iter().flat_map(|(_, k)| k.iter().map(|o| o.handle())).collect();
+    assert_eq!(live.len(), THREADS * EACH / 2, "handles repeated");
+    assert_eq!(handles(&anchor, None), live);
+    for (t, (_, k)) in kept.iter().enumerate() {
+        for (j, o) in k.iter().enumerate() {
+            assert_eq!(label_of(&anchor, *o), format!("t{t}-{}", 2 * j + 1).into_bytes());
+        }
+    }
+    // Closing one session drops exactly its objects.
+    let (s0, k0) = kept.remove(0);
+    drop(s0);
+    let gone: HashSet<u64> = k0.iter().map(|o| o.handle()).collect();
+    assert_eq!(handles(&anchor, None), &live - &gone);
+    assert_eq!(rv(anchor.get_attributes(k0[0], &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+
+    // A session closed while another thread adds objects to it.
+    let raw = h.raw();
+    for round in 0..40 {
+        let mut sh = 0;
+        // SAFETY: a live module instance; `sh` receives the handle.
+        let r = unsafe { raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, &mut sh) };
+        assert_eq!(r, CKR_OK);
+        let made = std::thread::scope(|sc| {
+            let adder = sc.spawn(|| {
+                let rs = RawSession { lib: h.raw(), h: sh };
+                let mut made = 0;
+                loop {
+                    match rs.create(&mut T::default().ulong(CKA_CLASS, CKO_DATA).bytes(CKA_LABEL, b"race")) {
+                        Ok(_) => made += 1,
+                        Err(rv) => {
+                            assert_eq!(rv, CKR_SESSION_HANDLE_INVALID, "round {round}");
+                            return made;
+                        }
+                    }
+                }
+            });
+            std::thread::sleep(std::time::Duration::from_micros(100 * (round % 8)));
+            // SAFETY: a handle this test opened, closed once.
+            assert_eq!(unsafe { raw.C_CloseSession(sh) }, CKR_OK);
+            adder.join().unwrap()
+        });
+        let left = handles(&anchor, Some(b"race"));
+        assert!(left.is_empty(), "round {round}: {} of {made} objects outlived their session", left.len());
+    }
+    assert_eq!(handles(&anchor, None), &live - &gone);
+}

@@ -238,7 +238,7 @@ impl Module {
     }
 
     /// As [`Module::crypto_key`], lending the checked key to `f` (see [`Module::with_object`]:
-    /// `f` must not take the module state lock).
+    /// `f` must not take the module state lock or a session-object lock).
     pub(crate) fn with_crypto_key<T>(
         &self,
         h: CK_SESSION_HANDLE,

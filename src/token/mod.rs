@@ -3,6 +3,7 @@
 
 pub mod objects;
 pub mod session;
+pub mod session_objects;
 
 use crate::crypto::{self, SecretKey256};
 use crate::error::{Error, Result};

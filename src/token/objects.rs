@@ -72,9 +72,8 @@ impl Module {
     /// Loads an object this session may see.
     fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
         let obj = if handle >= SESSION_OBJECT_BASE {
-            let st = self.state_read();
-            let o = st.session_objects.get(&handle).filter(|o| o.token == c.token);
-            o.ok_or(Error::ObjectHandleInvalid)?.obj.clone()
+            let o = self.session_objects.with(handle, |o| (o.token == c.token).then(|| o.obj.clone()));
+            o.flatten().ok_or(Error::ObjectHandleInvalid)?
         } else {
             let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
             self.load_token_object(c, id)?
@@ -141,12 +140,10 @@ impl Module {
             return Ok(id as CK_OBJECT_HANDLE);
         }
         self.audit_session_object(c, &obj)?;
-        let mut st = self.state();
-        self.sessions.mark_has_objects(h)?;
-        let handle = st.next_object;
-        st.next_object += 1;
-        st.session_objects.insert(handle, SessionObject { token: c.token, owner: h, obj: Arc::new(obj) });
-        Ok(handle)
+        // Marked under the object table's lock: a close of `h` either comes before (and the
+        // mark fails) or sees the mark and removes the object.
+        let so = SessionObject { token: c.token, owner: h, obj: Arc::new(obj) };
+        self.session_objects.insert(so, || self.sessions.mark_has_objects(h))
     }
 
     /// C_CreateObject.
@@ -185,10 +182,11 @@ impl Module {
         self.insert(h, &c, obj)
     }
 
-    /// Lends `f` an object the session `h` may see: a session object under the state's shared
-    /// lock, so a caller that only reads it takes no count on it (a count every thread using
-    /// the object would update), a token object from the token-object cache. `f` must not
-    /// take the module state lock. The outer error is the lookup's, the inner one `f`'s.
+    /// Lends `f` an object the session `h` may see: a session object under its table shard's
+    /// shared lock, so a caller that only reads it takes no count on it (a count every thread
+    /// using the object would update), a token object from the token-object cache. `f` must
+    /// not take the module state lock or a session-object lock. The outer error is the
+    /// lookup's, the inner one `f`'s.
     pub(crate) fn with_object<T>(
         &self,
         h: CK_SESSION_HANDLE,
@@ -196,15 +194,19 @@ impl Module {
         f: impl FnOnce(&Arc<Object>) -> Result<T>,
     ) -> Result<Result<T>> {
         if handle >= SESSION_OBJECT_BASE {
-            // The hot path of every C_*Init on a session key: one shared lock, no login clone.
-            let st = self.state_read();
-            let s = self.sessions.get(h)?;
-            let user = st.login(s.token).is_some_and(|l| l.user == UserKind::User);
-            let o = st.session_objects.get(&handle).filter(|o| o.token == s.token).ok_or(Error::ObjectHandleInvalid)?;
-            if o.obj.is_private() && !user {
-                return Err(Error::ObjectHandleInvalid);
-            }
-            return Ok(f(&o.obj));
+            // The hot path of every C_*Init on a session key: shared locks, no login clone.
+            let (token, user) = {
+                let st = self.state_read();
+                let s = self.sessions.get(h)?;
+                (s.token, st.login(s.token).is_some_and(|l| l.user == UserKind::User))
+            };
+            let lent = self.session_objects.with(handle, |o| {
+                if o.token != token || (o.obj.is_private() && !user) {
+                    return Err(Error::ObjectHandleInvalid);
+                }
+                Ok(f(&o.obj))
+            });
+            return lent.unwrap_or(Err(Error::ObjectHandleInvalid));
         }
         let c = self.ctx(h)?;
         Ok(f(&self.load(&c, handle)?))
@@ -237,11 +239,15 @@ impl Module {
         let parsed = matches!(obj.class(), CKO_PUBLIC_KEY | CKO_PRIVATE_KEY);
         if handle >= SESSION_OBJECT_BASE {
             self.audit_session_object(&c, &obj)?;
-            let mut st = self.state();
-            if parsed {
-                st.key_cache.remove(obj.unique_id());
+            if self.session_objects.remove(handle).is_none() {
+                // Another thread destroyed it first.
+                return Err(Error::ObjectHandleInvalid);
             }
-            st.session_objects.remove(&handle);
+            // The exclusive lock only when there is something to drop: most keys destroyed
+            // in a session were never parsed, or were parsed and dropped at a logout.
+            if parsed && self.state_read().key_cache.contains_key(obj.unique_id()) {
+                self.state().key_cache.remove(obj.unique_id());
+            }
             return Ok(());
         }
         if parsed {
@@ -288,10 +294,8 @@ impl Module {
         let new = policy::set_attributes(&obj, template, self.actor(&c))?;
         if handle >= SESSION_OBJECT_BASE {
             self.audit_session_object(&c, &new)?;
-            let mut st = self.state();
-            let o = st.session_objects.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
-            o.obj = Arc::new(new);
-            return Ok(());
+            let new = Arc::new(new);
+            return self.session_objects.update(handle, |o| o.obj = new).ok_or(Error::ObjectHandleInvalid);
         }
         let ev = self.audit_event(c.token, c.user_kind(), Some(&new), CKR_OK);
         let r = self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev);
@@ -305,18 +309,9 @@ impl Module {
         if self.ops(h)?.find.is_some() {
             return Err(Error::OperationActive);
         }
-        let mut handles: Vec<CK_OBJECT_HANDLE> = {
-            let st = self.state_read();
-            let mut v: Vec<_> = st
-                .session_objects
-                .iter()
-                .filter(|(_, o)| o.token == c.token && (!o.obj.is_private() || c.user()))
-                .filter(|(_, o)| policy::matches(&o.obj, template))
-                .map(|(h, _)| *h)
-                .collect();
-            v.sort_unstable();
-            v
-        };
+        let mut handles = self
+            .session_objects
+            .handles(|o| o.token == c.token && (!o.obj.is_private() || c.user()) && policy::matches(&o.obj, template));
         let ids = self.store().candidates(c.token, template, c.user_sealer())?;
         for id in ids {
             let obj = self.store().load_object(c.token, id, c.sealer())?;

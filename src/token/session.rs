@@ -277,13 +277,13 @@ impl Module {
     /// C_CloseSession: also destroys the session's objects, and logs out with the last session.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let (s, last) = self.sessions.close(h)?;
-        if !s.has_objects && !last {
+        if s.has_objects {
+            self.session_objects.retain(|o| o.owner != h);
+        }
+        if !last {
             return Ok(());
         }
         let mut st = self.state();
-        if s.has_objects {
-            st.session_objects.retain(|_, o| o.owner != h);
-        }
         // A session opened since is a reason to stay logged in.
         if self.sessions.count_on(s.token) == 0 {
             st.end_login(s.token);
@@ -302,7 +302,7 @@ impl Module {
         for h in &gone {
             let _ = self.sessions.close(*h);
         }
-        st.session_objects.retain(|_, o| !gone.contains(&o.owner));
+        self.session_objects.retain(|o| !gone.contains(&o.owner));
         if let Some(t) = token {
             st.end_login(t);
         }
