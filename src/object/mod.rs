@@ -191,6 +191,26 @@ impl Object {
         self.attrs = merged;
     }
 
+    /// Adds, in one pass, a value for each rule's attribute the object lacks: what
+    /// `value_of` gives for the rule (`None`: it stays absent). `rules` ascend by type.
+    pub fn fill_absent(&mut self, rules: &[attr::Rule], mut value_of: impl FnMut(&attr::Rule) -> Option<Value>) {
+        self.prepared.clear();
+        let mut merged = Vec::with_capacity(self.attrs.len() + rules.len());
+        let mut given = std::mem::take(&mut self.attrs).into_iter().peekable();
+        for rule in rules {
+            while let Some(a) = given.next_if(|(t, _)| *t < rule.ty) {
+                merged.push(a);
+            }
+            if let Some(a) = given.next_if(|(t, _)| *t == rule.ty) {
+                merged.push(a);
+            } else if let Some(v) = value_of(rule) {
+                merged.push((rule.ty, v));
+            }
+        }
+        merged.extend(given);
+        self.attrs = merged;
+    }
+
     /// The attributes every C_*Init checks, gathered once.
     pub fn key_use(&self) -> KeyUse {
         *self.prepared.key_use.get_or_init(|| KeyUse::of(self))
@@ -425,6 +445,35 @@ mod tests {
             (CKA_ID, 8),
         ];
         assert_eq!(got, want.map(|(t, v)| (t, Value::bytes(vec![v]))));
+    }
+
+    #[test]
+    fn fill_absent_keeps_what_is_there() {
+        use attr::{Fill, Rule};
+        let mut o = Object::default();
+        o.set_all([(CKA_TOKEN, Value::Bool(true)), (CKA_ID, Value::bytes(b"i".to_vec()))]);
+        let rules = [CKA_CLASS, CKA_TOKEN, CKA_LABEL, CKA_VALUE, CKA_ID, CKA_START_DATE].map(|ty| Rule {
+            ty,
+            flags: 0,
+            default: Fill::None,
+        });
+        let mut asked = Vec::new();
+        o.fill_absent(&rules, |r| {
+            asked.push(r.ty);
+            (r.ty != CKA_VALUE).then(|| Value::Ulong(r.ty))
+        });
+        assert_eq!(asked, [CKA_CLASS, CKA_LABEL, CKA_VALUE, CKA_START_DATE]);
+        let got: Vec<_> = o.iter().map(|(t, v)| (*t, v.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (CKA_CLASS, Value::Ulong(CKA_CLASS)),
+                (CKA_TOKEN, Value::Bool(true)),
+                (CKA_LABEL, Value::Ulong(CKA_LABEL)),
+                (CKA_ID, Value::bytes(b"i".to_vec())),
+                (CKA_START_DATE, Value::Ulong(CKA_START_DATE)),
+            ]
+        );
     }
 
     #[test]

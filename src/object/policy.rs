@@ -156,29 +156,19 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     // gives them in order, to be merged in at once.
     let is_key = matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY);
     let local = matches!(origin, Origin::Generate { .. });
-    let mut more = Vec::with_capacity(schema.rules().len());
-    for rule in schema.rules() {
-        if obj.get(rule.ty).is_some() {
-            continue;
-        }
-        if rule.flags & required != 0 {
-            return Err(Error::TemplateIncomplete);
-        }
-        let v = match (rule.default, rule.ty) {
-            (Fill::Computed, CKA_PRIVATE) => Some(Value::Bool(is_key)),
-            (Fill::Computed, CKA_UNIQUE_ID) => Some(Value::bytes(unique_id.as_bytes())),
-            (Fill::Computed, CKA_LOCAL) => Some(Value::Bool(local)),
-            (Fill::Computed, CKA_KEY_GEN_MECHANISM) => Some(Value::Ulong(match &origin {
-                Origin::Generate { mechanism, .. } => *mechanism,
-                _ => CK_UNAVAILABLE_INFORMATION,
-            })),
-            (d, _) => d.value(),
-        };
-        if let Some(v) = v {
-            more.push((rule.ty, v));
-        }
+    if schema.rules().iter().any(|r| r.flags & required != 0 && obj.get(r.ty).is_none()) {
+        return Err(Error::TemplateIncomplete);
     }
-    obj.set_all(more);
+    obj.fill_absent(schema.rules(), |rule| match (rule.default, rule.ty) {
+        (Fill::Computed, CKA_PRIVATE) => Some(Value::Bool(is_key)),
+        (Fill::Computed, CKA_UNIQUE_ID) => Some(Value::bytes(unique_id.as_bytes())),
+        (Fill::Computed, CKA_LOCAL) => Some(Value::Bool(local)),
+        (Fill::Computed, CKA_KEY_GEN_MECHANISM) => Some(Value::Ulong(match &origin {
+            Origin::Generate { mechanism, .. } => *mechanism,
+            _ => CK_UNAVAILABLE_INFORMATION,
+        })),
+        (d, _) => d.value(),
+    });
     if is_key {
         // Imported and unwrapped material was known outside the token; generated material
         // never was; derived material inherits what its base key guarantees.
