@@ -79,6 +79,8 @@ pub struct KeyUse {
     pub value_len: usize,
     /// A non-empty CKA_ALLOWED_MECHANISMS limits the key's mechanisms.
     pub restricted: bool,
+    /// CKA_PRIVATE (for the visibility check of every C_*Init).
+    pub private: bool,
 }
 
 /// The usage attributes [`KeyUse`] keeps as bits.
@@ -104,6 +106,7 @@ impl KeyUse {
             always_authenticate: obj.flag(CKA_ALWAYS_AUTHENTICATE),
             value_len: obj.bytes(CKA_VALUE).map_or(0, <[u8]>::len),
             restricted: matches!(obj.get(CKA_ALLOWED_MECHANISMS), Some(Value::MechList(l)) if !l.is_empty()),
+            private: obj.is_private(),
         }
     }
 
@@ -486,5 +489,8 @@ mod tests {
         o.set(CKA_ENCRYPT, Value::Bool(true));
         assert_eq!(o.prepared(0, || Some(8u32)), Some(&8));
         assert_eq!(o.key_use().allows(CKA_ENCRYPT), Some(true));
+        assert!(!o.key_use().private);
+        o.set(CKA_PRIVATE, Value::Bool(true));
+        assert!(o.key_use().private);
     }
 }

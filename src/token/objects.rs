@@ -201,7 +201,7 @@ impl Module {
                 (s.token, st.login(s.token).is_some_and(|l| l.user == UserKind::User))
             };
             let lent = self.session_objects.with(handle, |o| {
-                if o.token != token || (o.obj.is_private() && !user) {
+                if o.token != token || (o.obj.key_use().private && !user) {
                     return Err(Error::ObjectHandleInvalid);
                 }
                 Ok(f(&o.obj))
