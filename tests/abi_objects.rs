@@ -605,3 +605,44 @@ fn session_objects_across_threads() {
     }
     assert_eq!(handles(&anchor, None), &live - &gone);
 }
+
+/// A private session key is usable in every session of the token exactly while the normal
+/// user is logged in: sessions opened before the login, by it, after it, and while logged
+/// out all follow the login and logout made in any one of them.
+#[test]
+fn private_session_keys_follow_the_login_in_every_session() {
+    use cryptoki::mechanism::Mechanism;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "key-login");
+    let before = p.open_ro_session(slot).unwrap();
+    let rw = user_session(&p, slot);
+    let after = p.open_ro_session(slot).unwrap();
+    let key = rw
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::Token(false), Attribute::ValueLen(32.into()), Attribute::Encrypt(true)],
+        )
+        .unwrap();
+    assert!(bool_attr(&rw, key, AttributeType::Private), "keys are private by default");
+    let use_key = |s: &Session| s.encrypt(&Mechanism::AesEcb, key, &[7u8; 16]);
+    let ct = use_key(&rw).unwrap();
+    for s in [&before, &after] {
+        assert_eq!(use_key(s).unwrap(), ct);
+    }
+    rw.logout().unwrap();
+    for s in [&before, &rw, &after] {
+        assert_eq!(rv(use_key(s)), RvError::KeyHandleInvalid);
+    }
+    let logged_out = p.open_ro_session(slot).unwrap();
+    assert_eq!(rv(use_key(&logged_out)), RvError::KeyHandleInvalid);
+    after.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    for s in [&before, &rw, &after, &logged_out] {
+        assert_eq!(use_key(s).unwrap(), ct);
+    }
+    // The SO's login makes no private object usable.
+    after.logout().unwrap();
+    drop((before, after, logged_out));
+    rw.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    assert_eq!(rv(use_key(&rw)), RvError::KeyHandleInvalid);
+}

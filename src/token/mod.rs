@@ -227,7 +227,9 @@ impl Module {
             st.token_object_changed(None);
         }
         if let Some(t) = old {
-            self.state().end_login(t.id);
+            let mut st = self.state();
+            st.end_login(t.id);
+            self.sessions.set_user(t.id, false);
         }
         Ok(())
     }

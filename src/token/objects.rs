@@ -194,12 +194,10 @@ impl Module {
         f: impl FnOnce(&Arc<Object>) -> Result<T>,
     ) -> Result<Result<T>> {
         if handle >= SESSION_OBJECT_BASE {
-            // The hot path of every C_*Init on a session key: shared locks, no login clone.
-            let (token, user) = {
-                let st = self.state_read();
-                let s = self.sessions.get(h)?;
-                (s.token, st.login(s.token).is_some_and(|l| l.user == UserKind::User))
-            };
+            // The hot path of every C_*Init on a session key: two shared locks (the session's
+            // shard, which knows the login, and the object's), no login clone.
+            let s = self.sessions.get(h)?;
+            let (token, user) = (s.token, s.user);
             let lent = self.session_objects.with(handle, |o| {
                 if o.token != token || (o.obj.key_use().private && !user) {
                     return Err(Error::ObjectHandleInvalid);

@@ -26,6 +26,9 @@ pub struct Session {
     pub slot: CK_SLOT_ID,
     pub token: TokenId,
     pub rw: bool,
+    /// The normal user is logged in to the token (kept with the module state's logins, under
+    /// its exclusive lock, so that using a private key needs no state lock).
+    pub user: bool,
     /// A session object was made in this session (closing it must look for them).
     pub has_objects: bool,
     /// Reached only through the shard's exclusive lock (`Mutex::get_mut`, never locked): the
@@ -39,6 +42,8 @@ pub struct SessionRef {
     pub slot: CK_SLOT_ID,
     pub token: TokenId,
     pub rw: bool,
+    /// See [`Session::user`].
+    pub user: bool,
 }
 
 /// Shards of the session table (a power of two), and how many of them one thread opens
@@ -121,7 +126,7 @@ impl SessionTable {
     pub fn get(&self, h: CK_SESSION_HANDLE) -> Result<SessionRef> {
         let shard = self.shard(h).read();
         let s = shard.sessions.get(&h).ok_or(Error::SessionHandleInvalid)?;
-        Ok(SessionRef { slot: s.slot, token: s.token, rw: s.rw })
+        Ok(SessionRef { slot: s.slot, token: s.token, rw: s.rw, user: s.user })
     }
 
     /// The session's operations, locked (with its shard) until the guard drops. Never
@@ -152,7 +157,9 @@ impl SessionTable {
     }
 
     /// Adds a session; returns its handle.
-    pub fn open(&self, slot: CK_SLOT_ID, token: TokenId, rw: bool) -> CK_SESSION_HANDLE {
+    /// Opens a session; `user`: the normal user is logged in to `token` (the caller holds the
+    /// module state's lock, so that no login or logout changes that meanwhile).
+    pub fn open(&self, slot: CK_SLOT_ID, token: TokenId, rw: bool, user: bool) -> CK_SESSION_HANDLE {
         let i = SessionTable::shard_for_open();
         // Counted before it can be found (and closed).
         self.with_counter(token, |c| match c {
@@ -163,8 +170,18 @@ impl SessionTable {
         // Sequence numbers start at 1, so no handle is CK_INVALID_HANDLE (0).
         shard.next += 1;
         let h = (shard.next << SHARD_BITS) | i as CK_SESSION_HANDLE;
-        shard.sessions.insert(h, Session { slot, token, rw, has_objects: false, ops: Default::default() });
+        shard.sessions.insert(h, Session { slot, token, rw, user, has_objects: false, ops: Default::default() });
         h
+    }
+
+    /// Records that the normal user logged in to (`true`) or out of `token`, in each of its
+    /// sessions. Called under the module state's exclusive lock, with the login change.
+    pub fn set_user(&self, token: TokenId, user: bool) {
+        for shard in self.shards.iter() {
+            for s in shard.write().sessions.values_mut().filter(|s| s.token == token) {
+                s.user = user;
+            }
+        }
     }
 
     /// Removes a session; returns it, and whether it was its token's last (as far as this
@@ -222,7 +239,11 @@ impl SessionTable {
         let mut v = Vec::new();
         for shard in &self.shards {
             v.extend(
-                shard.read().sessions.iter().map(|(h, s)| (*h, SessionRef { slot: s.slot, token: s.token, rw: s.rw })),
+                shard
+                    .read()
+                    .sessions
+                    .iter()
+                    .map(|(h, s)| (*h, SessionRef { slot: s.slot, token: s.token, rw: s.rw, user: s.user })),
             );
         }
         v
@@ -271,7 +292,8 @@ impl Module {
         if !rw && st.login(token).is_some_and(|l| l.user == UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
         }
-        Ok(self.sessions.open(slot, token, rw))
+        let user = st.login(token).is_some_and(|l| l.user == UserKind::User);
+        Ok(self.sessions.open(slot, token, rw, user))
     }
 
     /// C_CloseSession: also destroys the session's objects, and logs out with the last session.
@@ -284,7 +306,8 @@ impl Module {
             return Ok(());
         }
         let mut st = self.state();
-        // A session opened since is a reason to stay logged in.
+        // A session opened since is a reason to stay logged in. (No session is left to mark
+        // logged out: the count is exact under the lock, which every open takes.)
         if self.sessions.count_on(s.token) == 0 {
             st.end_login(s.token);
         }
@@ -369,6 +392,9 @@ impl Module {
             return Err(Error::SessionClosed);
         }
         st.logins.insert(token, Login { user: kind, sealer });
+        if kind == UserKind::User {
+            self.sessions.set_user(token, true);
+        }
         Ok(())
     }
 
@@ -376,7 +402,9 @@ impl Module {
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let mut st = self.state();
         let token = self.sessions.get(h)?.token;
-        st.end_login(token).map(|_| ()).ok_or(Error::UserNotLoggedIn)
+        st.end_login(token).ok_or(Error::UserNotLoggedIn)?;
+        self.sessions.set_user(token, false);
+        Ok(())
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.
