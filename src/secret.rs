@@ -55,12 +55,6 @@ impl From<Zeroizing<Vec<u8>>> for Bytes {
     }
 }
 
-impl From<Vec<u8>> for Bytes {
-    fn from(v: Vec<u8>) -> Bytes {
-        Bytes(v)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,37 +163,6 @@ impl Object {
         }
     }
 
-    /// Sets many attributes at once: of repeated types, the last value counts. New types are
-    /// merged in at once, where [`Object::set`] shifts the attributes after each.
-    pub fn set_all(&mut self, values: impl IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>) {
-        self.prepared.clear();
-        let mut added = Vec::new();
-        for (ty, v) in values {
-            match self.find(ty) {
-                Ok(i) => self.attrs[i].1 = v,
-                Err(_) => added.push((ty, v)),
-            }
-        }
-        if !added.is_sorted_by(|a, b| a.0 < b.0) {
-            // Reversed, then a stable sort: of equal types the last given comes first, and
-            // stays.
-            added.reverse();
-            added.sort_by_key(|(t, _)| *t);
-            added.dedup_by_key(|(t, _)| *t);
-        }
-        if self.attrs.is_empty() {
-            self.attrs = added;
-            return;
-        }
-        let mut merged = Vec::with_capacity(self.attrs.len() + added.len());
-        let (mut old, mut new) = (std::mem::take(&mut self.attrs).into_iter().peekable(), added.into_iter().peekable());
-        while let (Some(a), Some(b)) = (old.peek(), new.peek()) {
-            merged.extend(if a.0 < b.0 { old.next() } else { new.next() });
-        }
-        merged.extend(old.chain(new));
-        self.attrs = merged;
-    }
-
     /// Adds, in one pass, a value for each rule's attribute the object lacks: what
     /// `value_of` gives for the rule (`None`: it stays absent). `rules` ascend by type.
     pub fn fill_absent(&mut self, rules: &[attr::Rule], mut value_of: impl FnMut(&attr::Rule) -> Option<Value>) {
@@ -288,9 +257,12 @@ impl Object {
 /// Of repeated types, the last value counts (as with [`Object::set`]).
 impl FromIterator<(CK_ATTRIBUTE_TYPE, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Value)>>(it: I) -> Self {
-        let mut o = Object::default();
-        o.set_all(it);
-        o
+        let mut attrs: Vec<_> = it.into_iter().collect();
+        // Reversed, then a stable sort: of equal types the last given comes first, and stays.
+        attrs.reverse();
+        attrs.sort_by_key(|(t, _)| *t);
+        attrs.dedup_by_key(|(t, _)| *t);
+        Object { attrs, prepared: Prepared::default() }
     }
 }
 
@@ -431,11 +403,17 @@ mod tests {
                 .into_iter()
                 .collect();
         assert_eq!(c, o);
-        // Merged into an object: given in order (replacing one), and out of order.
-        o.set_all([(CKA_PRIVATE, 6u8), (CKA_VALUE, 7), (CKA_ID, 8)].map(|(t, v)| (t, Value::bytes(vec![v]))));
-        o.set_all(
-            [(CKA_SUBJECT, 9u8), (CKA_APPLICATION, 10), (CKA_SUBJECT, 11)].map(|(t, v)| (t, Value::bytes(vec![v]))),
-        );
+        // Set one by one: in order (replacing one), and out of order.
+        for (t, v) in [
+            (CKA_PRIVATE, 6u8),
+            (CKA_VALUE, 7),
+            (CKA_ID, 8),
+            (CKA_SUBJECT, 9),
+            (CKA_APPLICATION, 10),
+            (CKA_SUBJECT, 11),
+        ] {
+            o.set(t, Value::bytes(vec![v]));
+        }
         let got: Vec<_> = o.iter().map(|(t, v)| (*t, v.clone())).collect();
         let want = [
             (CKA_CLASS, 2u8),
@@ -454,7 +432,8 @@ mod tests {
     fn fill_absent_keeps_what_is_there() {
         use attr::{Fill, Rule};
         let mut o = Object::default();
-        o.set_all([(CKA_TOKEN, Value::Bool(true)), (CKA_ID, Value::bytes(b"i".to_vec()))]);
+        o.set(CKA_TOKEN, Value::Bool(true));
+        o.set(CKA_ID, Value::bytes(b"i".to_vec()));
         let rules = [CKA_CLASS, CKA_TOKEN, CKA_LABEL, CKA_VALUE, CKA_ID, CKA_START_DATE].map(|ty| Rule {
             ty,
             flags: 0,

@@ -36,6 +36,12 @@ pub struct Session {
     ops: parking_lot::Mutex<Ops>,
 }
 
+impl Session {
+    fn at(&self) -> SessionRef {
+        SessionRef { slot: self.slot, token: self.token, rw: self.rw, user: self.user }
+    }
+}
+
 /// Where a session is: what most calls need to know about it.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionRef {
@@ -125,8 +131,7 @@ impl SessionTable {
     /// Where the session `h` is.
     pub fn get(&self, h: CK_SESSION_HANDLE) -> Result<SessionRef> {
         let shard = self.shard(h).read();
-        let s = shard.sessions.get(&h).ok_or(Error::SessionHandleInvalid)?;
-        Ok(SessionRef { slot: s.slot, token: s.token, rw: s.rw, user: s.user })
+        Ok(shard.sessions.get(&h).ok_or(Error::SessionHandleInvalid)?.at())
     }
 
     /// The session's operations, locked (with its shard) until the guard drops. Never
@@ -238,13 +243,7 @@ impl SessionTable {
     pub fn all(&self) -> Vec<(CK_SESSION_HANDLE, SessionRef)> {
         let mut v = Vec::new();
         for shard in &self.shards {
-            v.extend(
-                shard
-                    .read()
-                    .sessions
-                    .iter()
-                    .map(|(h, s)| (*h, SessionRef { slot: s.slot, token: s.token, rw: s.rw, user: s.user })),
-            );
+            v.extend(shard.read().sessions.iter().map(|(h, s)| (*h, s.at())));
         }
         v
     }

@@ -36,8 +36,9 @@ impl Default for SessionObjects {
 }
 
 impl SessionObjects {
-    fn shard_of(&self, handle: CK_OBJECT_HANDLE) -> &ShardedLock<Shard> {
-        &self.shards[(handle as usize) % SHARDS]
+    /// The shard a session-object handle names; `None` for a token-object handle.
+    fn index(handle: CK_OBJECT_HANDLE) -> Option<usize> {
+        (handle >= SESSION_OBJECT_BASE).then_some((handle as usize) % SHARDS)
     }
 
     // A panic while a shard was held leaves its map whole (no step of ours can leave it
@@ -53,11 +54,7 @@ impl SessionObjects {
     /// Calls `f` with the object, lent under its shard's shared lock (`f` must not take
     /// a shard's lock or the state's); `None` for no such handle.
     pub fn with<T>(&self, handle: CK_OBJECT_HANDLE, f: impl FnOnce(&SessionObject) -> T) -> Option<T> {
-        if handle < SESSION_OBJECT_BASE {
-            return None;
-        }
-        let shard = self.shard_of(handle).read().unwrap_or_else(PoisonError::into_inner);
-        shard.objects.get(&handle).map(f)
+        self.read(Self::index(handle)?).objects.get(&handle).map(f)
     }
 
     /// Adds `obj` in the calling thread's shard once `admit` (called under the shard's
@@ -74,18 +71,12 @@ impl SessionObjects {
 
     /// Removes and returns the object.
     pub fn remove(&self, handle: CK_OBJECT_HANDLE) -> Option<SessionObject> {
-        if handle < SESSION_OBJECT_BASE {
-            return None;
-        }
-        self.write((handle as usize) % SHARDS).objects.remove(&handle)
+        self.write(Self::index(handle)?).objects.remove(&handle)
     }
 
     /// Calls `f` with the object for a change, under its shard's exclusive lock.
     pub fn update<T>(&self, handle: CK_OBJECT_HANDLE, f: impl FnOnce(&mut SessionObject) -> T) -> Option<T> {
-        if handle < SESSION_OBJECT_BASE {
-            return None;
-        }
-        self.write((handle as usize) % SHARDS).objects.get_mut(&handle).map(f)
+        self.write(Self::index(handle)?).objects.get_mut(&handle).map(f)
     }
 
     /// Keeps only the objects `keep` says yes to.
