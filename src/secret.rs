@@ -16,6 +16,11 @@ impl Bytes {
     pub fn new(v: Vec<u8>) -> Bytes {
         Bytes(v)
     }
+
+    /// Hands the bytes over unwiped: for output the caller asked for (a signature, a MAC).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
 }
 
 impl std::ops::Deref for Bytes {

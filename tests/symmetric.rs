@@ -258,6 +258,36 @@ fn macs_agree_with_rustcrypto() {
     }
 }
 
+/// A second C_SignInit on a session with a signature under way fails and leaves that
+/// signature as it was (also when the second one names another mechanism and key).
+#[test]
+fn a_second_sign_init_keeps_the_first() {
+    use hmac::Mac;
+    let e = env();
+    let s = &e.s;
+    let key = random(32);
+    let hk = s.secret_key(CKK_GENERIC_SECRET, &key).unwrap();
+    let ak = s.secret_key(CKK_AES, &random(32)).unwrap();
+    let mut data = random(100);
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    m.update(&data);
+    let want = m.finalize().into_bytes().to_vec();
+    // SAFETY: raw calls with live locals of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        assert_eq!(l.C_SignInit(s.h, &mut mech::<u8>(CKM_SHA256_HMAC, None), hk), CKR_OK);
+        assert_eq!(l.C_SignInit(s.h, &mut mech::<u8>(CKM_AES_CMAC, None), ak), CKR_OPERATION_ACTIVE);
+        assert_eq!(l.C_SignInit(s.h, &mut mech::<u8>(CKM_SHA256_HMAC, None), hk), CKR_OPERATION_ACTIVE);
+        // Verification is another operation: it may start beside the signature.
+        assert_eq!(l.C_VerifyInit(s.h, &mut mech::<u8>(CKM_AES_CMAC, None), ak), CKR_OK);
+        let mut out = [0u8; 64];
+        let mut n = out.len() as CK_ULONG;
+        assert_eq!(l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(out[..n as usize], want[..]);
+        assert_eq!(l.C_SignInit(s.h, &mut mech::<u8>(CKM_AES_CMAC, None), ak), CKR_OK, "the signature ended");
+    }
+}
+
 #[test]
 fn multi_part_operations_and_output_rules() {
     let e = env();

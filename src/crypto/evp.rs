@@ -263,7 +263,8 @@ impl HmacCtx {
         unsafe { sys::HMAC_Update(self.ctx.as_ptr(), data.as_ptr(), data.len()) };
     }
 
-    pub fn finish(self) -> Zeroizing<Vec<u8>> {
+    /// The MAC; the context is not to be used again.
+    pub fn finish(&mut self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(vec![0u8; self.len]);
         let mut n: std::ffi::c_uint = 0;
         // SAFETY: `out` has the hash's output size.

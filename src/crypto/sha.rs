@@ -4,6 +4,7 @@
 
 use super::evp::Hash;
 use crate::error::{Error, Result};
+use crate::secret::Bytes;
 #[cfg(feature = "fips")]
 use aws_lc_fips_sys as sys;
 #[cfg(not(feature = "fips"))]
@@ -120,18 +121,19 @@ impl Sha {
         }
     }
 
-    pub fn finish(self) -> Vec<u8> {
+    pub fn finish(mut self) -> Vec<u8> {
         let mut out = [0u8; 64];
         let n = self.finish_into(&mut out);
         out[..n].to_vec()
     }
 
-    /// Finishes into `out`, returning the digest length.
-    pub fn finish_into(mut self, out: &mut [u8; 64]) -> usize {
+    /// Finishes into `out`, returning the digest length. The context is spent: only
+    /// dropping it is left (finishing in place spares a copy of the context).
+    fn finish_into(&mut self, out: &mut [u8; 64]) -> usize {
         let o = out.as_mut_ptr();
         // SAFETY: `out` has room for the largest digest (64 bytes).
         unsafe {
-            match &mut self {
+            match self {
                 Sha::Sha1(c) => sys::SHA1_Final(o, c),
                 Sha::Sha224(c) => sys::SHA224_Final(o, c),
                 Sha::Sha256(c) => sys::SHA256_Final(o, c),
@@ -216,13 +218,14 @@ impl ShaHmac {
         self.inner.update(d);
     }
 
-    pub fn finish(self) -> Zeroizing<Vec<u8>> {
-        let ShaHmac { inner, mut outer } = self;
+    /// The MAC. Finishes in place (no copy of the two contexts): the HMAC is spent, only
+    /// dropping it is left.
+    pub fn finish(&mut self) -> Bytes {
         let mut buf = Zeroizing::new([0u8; 64]);
-        let n = inner.finish_into(&mut buf);
-        outer.update(&buf[..n]);
-        let n = outer.finish_into(&mut buf);
-        Zeroizing::new(buf[..n].to_vec())
+        let n = self.inner.finish_into(&mut buf);
+        self.outer.update(&buf[..n]);
+        let n = self.outer.finish_into(&mut buf);
+        Bytes::new(buf[..n].to_vec())
     }
 
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {

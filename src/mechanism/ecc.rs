@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::secret::Bytes;
 use cryptoki_sys::*;
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 const ECDSA_HASHED: [(CK_MECHANISM_TYPE, Hash); 8] = [
     (CKM_ECDSA_SHA1, Hash::Sha1),
@@ -93,13 +92,13 @@ impl Mac for Ecdsa {
             None => self.buf.extend_from_slice(data),
         }
     }
-    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+    fn finish(self: Box<Self>) -> Bytes {
         self.try_finish().unwrap_or_default()
     }
-    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
         let (key, digest) = self.digest();
         match &*key {
-            ParsedKey::Ec(k) => Ok(Zeroizing::new(k.sign(&digest)?)),
+            ParsedKey::Ec(k) => Ok(Bytes::new(k.sign(&digest)?)),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -138,13 +137,13 @@ impl Mac for EdDsa {
     fn update(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }
-    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+    fn finish(self: Box<Self>) -> Bytes {
         self.try_finish().unwrap_or_default()
     }
-    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
         match &*self.key {
             ParsedKey::Ed25519 { expanded: Some(s), .. } => {
-                Ok(Zeroizing::new(ec::ed25519_sign(s, &self.buf, &self.variant)?))
+                Ok(Bytes::new(ec::ed25519_sign(s, &self.buf, &self.variant)?))
             }
             _ => Err(Error::KeyTypeInconsistent),
         }

@@ -6,6 +6,7 @@ use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info
 use crate::crypto::evp::{CmacCtx, Hash, HmacCtx};
 use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
+use crate::secret::Bytes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -90,10 +91,10 @@ impl Mac for Hmac {
             HmacEngine::Evp(h) => h.update(data),
         }
     }
-    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
-        match self.0 {
+    fn finish(mut self: Box<Self>) -> Bytes {
+        match &mut self.0 {
             HmacEngine::Low(h) => h.finish(),
-            HmacEngine::Evp(h) => h.finish(),
+            HmacEngine::Evp(h) => h.finish().into(),
         }
     }
     fn output_len(&self) -> usize {
@@ -116,8 +117,8 @@ impl Mac for Cmac {
     fn update(&mut self, data: &[u8]) {
         self.0.update(data)
     }
-    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
-        self.0.finish()
+    fn finish(self: Box<Self>) -> Bytes {
+        self.0.finish().into()
     }
     fn output_len(&self) -> usize {
         self.1
@@ -137,7 +138,10 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
-            let engine = match prepared.cloned().or_else(|| ShaHmac::new(hash, key)) {
+            if let Some(p) = prepared {
+                return Ok(Box::new(Hmac(HmacEngine::Low(p.clone()), n)));
+            }
+            let engine = match ShaHmac::new(hash, key) {
                 Some(h) => HmacEngine::Low(h),
                 None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
             };

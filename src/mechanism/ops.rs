@@ -8,6 +8,7 @@ use super::{Entry, Implementation, Mechanism, lookup};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::Object;
+use crate::secret::Bytes;
 use cryptoki_sys::*;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -38,7 +39,7 @@ pub trait Cipher: Send {
 /// A MAC in progress.
 pub trait Mac: Send {
     fn update(&mut self, data: &[u8]);
-    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>>;
+    fn finish(self: Box<Self>) -> Bytes;
     /// Output length.
     fn output_len(&self) -> usize;
     /// The running state, when it can be saved (C_GetOperationState).
@@ -46,7 +47,7 @@ pub trait Mac: Send {
         None
     }
     /// Finishes a signature; signature schemes that can fail override it.
-    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
         Ok(self.finish())
     }
     /// Verifies `sig` (already of the right length): MACs recompute and compare in constant
@@ -279,9 +280,7 @@ impl Module {
 
     /// C_EncryptInit / C_DecryptInit.
     pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if Module::cipher_slot(&mut *self.ops(h)?, dir).is_some() {
-            return Err(Error::OperationActive);
-        }
+        // As in `mac_init`: an active operation is found where the new one would go.
         let (flag, usage) = match dir {
             Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
             Dir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
@@ -404,9 +403,8 @@ impl Module {
 
     /// C_SignInit / C_VerifyInit.
     pub fn mac_init(&self, h: CK_SESSION_HANDLE, dir: MacDir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if Module::mac_slot(&mut *self.ops(h)?, dir).is_some() {
-            return Err(Error::OperationActive);
-        }
+        // An active operation is found where the new one would go (one lock of the session's
+        // operations, not two); the key is checked first.
         let (flag, usage) = match dir {
             MacDir::Sign => (CKF_SIGN, CKA_SIGN),
             MacDir::Verify => (CKF_VERIFY, CKA_VERIFY),
@@ -499,8 +497,9 @@ impl Module {
                 if let Some(d) = data {
                     mac.update(d);
                 }
-                let full = mac.try_finish()?;
-                full[..op.len.min(full.len())].to_vec()
+                let mut full = mac.try_finish()?.into_vec();
+                full.truncate(op.len);
+                full
             }
         };
         match cap {

@@ -13,7 +13,6 @@ use crate::secret::Bytes;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
 /// What an RSA entry does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,12 +172,12 @@ impl Mac for RsaSign {
         }
     }
 
-    fn finish(self: Box<Self>) -> Zeroizing<Vec<u8>> {
+    fn finish(self: Box<Self>) -> Bytes {
         // Errors cannot be returned here: sign through `try_finish`.
         self.try_finish().unwrap_or_default()
     }
 
-    fn try_finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
         let (key, scheme, pss, data) = self.input();
         let k = rsa(&key)?;
         let sig = match (scheme, pss) {
@@ -193,7 +192,7 @@ impl Mac for RsaSign {
             }
             _ => return Err(Error::MechanismInvalid),
         };
-        Ok(Zeroizing::new(sig))
+        Ok(Bytes::new(sig))
     }
 
     fn output_len(&self) -> usize {
