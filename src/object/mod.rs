@@ -168,17 +168,24 @@ impl Object {
     pub fn fill_absent(&mut self, rules: &[attr::Rule], mut value_of: impl FnMut(&attr::Rule) -> Option<Value>) {
         self.prepared.clear();
         let mut merged = Vec::with_capacity(self.attrs.len() + rules.len());
-        let mut given = std::mem::take(&mut self.attrs).into_iter().peekable();
+        let mut given = std::mem::take(&mut self.attrs).into_iter();
+        // The next given attribute, looked at in place: each moves once, into `merged`
+        // (`Peekable::next_if` moved the peeked one out and back for every rule it passed,
+        // and those moves of a 40-byte pair stalled on store forwarding).
+        let mut head = given.next();
         for rule in rules {
-            while let Some(a) = given.next_if(|(t, _)| *t < rule.ty) {
-                merged.push(a);
+            while head.as_ref().is_some_and(|(t, _)| *t < rule.ty) {
+                merged.extend(head.take());
+                head = given.next();
             }
-            if let Some(a) = given.next_if(|(t, _)| *t == rule.ty) {
-                merged.push(a);
+            if head.as_ref().is_some_and(|(t, _)| *t == rule.ty) {
+                merged.extend(head.take());
+                head = given.next();
             } else if let Some(v) = value_of(rule) {
                 merged.push((rule.ty, v));
             }
         }
+        merged.extend(head);
         merged.extend(given);
         self.attrs = merged;
     }
