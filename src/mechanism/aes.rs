@@ -59,17 +59,18 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Builds the cipher for `mode` with the caller's parameters and the key object `obj`.
-pub fn cipher(mode: AesMode, m: &Mechanism, obj: &Object, encrypt: bool) -> Result<Box<dyn Cipher>> {
-    if let (AesMode::Gcm, Params::Gcm { iv, aad, tag_bits }) = (mode, &m.params) {
+/// AES-GCM takes its IV and AAD out of `m`.
+pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> Result<Box<dyn Cipher>> {
+    if let (AesMode::Gcm, Params::Gcm { iv, aad, tag_bits }) = (mode, &mut m.params) {
         if iv.is_empty() || iv.len() > 256 || *tag_bits % 8 != 0 || !(32..=128).contains(tag_bits) {
             return Err(Error::MechanismParamInvalid);
         }
-        let tag_len = tag_bits / 8;
+        let tag_len = *tag_bits / 8;
         // Encryption truncates the full tag; a shorter tag to check needs its own key.
         let key = GcmKeyRef::new(obj, if encrypt { 16 } else { tag_len })?;
         return Ok(Box::new(Aead {
-            kind: AeadKind::Gcm { iv: iv.clone(), key },
-            aad: aad.clone(),
+            kind: AeadKind::Gcm { iv: std::mem::take(iv), key },
+            aad: std::mem::take(aad),
             tag_len,
             encrypt,
             buf: Bytes::default(),

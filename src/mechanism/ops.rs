@@ -174,7 +174,7 @@ pub enum MacDir {
 }
 
 /// The key checks of [`Module::crypto_key`].
-fn check_key(entry: &Entry, m: &Mechanism, obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Result<()> {
+fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Result<()> {
     let u = obj.key_use();
     let kt = u.key_type.ok_or(Error::KeyTypeInconsistent)?;
     if !entry.key_types.contains(&kt) {
@@ -185,7 +185,7 @@ fn check_key(entry: &Entry, m: &Mechanism, obj: &Object, usage: CK_ATTRIBUTE_TYP
     }
     if u.restricted
         && let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
-        && !allowed.contains(&m.ty)
+        && !allowed.contains(&ty)
     {
         return Err(Error::MechanismInvalid);
     }
@@ -235,7 +235,7 @@ impl Module {
         flag: CK_FLAGS,
         usage: CK_ATTRIBUTE_TYPE,
     ) -> Result<(&'static Entry, std::sync::Arc<Object>)> {
-        self.with_crypto_key(h, key, m, flag, usage, |entry, obj| Ok((entry, obj.clone())))
+        self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| Ok((entry, obj.clone())))
     }
 
     /// As [`Module::crypto_key`], lending the checked key to `f` (see [`Module::with_object`]:
@@ -244,14 +244,14 @@ impl Module {
         &self,
         h: CK_SESSION_HANDLE,
         key: CK_OBJECT_HANDLE,
-        m: &Mechanism,
+        ty: CK_MECHANISM_TYPE,
         flag: CK_FLAGS,
         usage: CK_ATTRIBUTE_TYPE,
         f: impl FnOnce(&'static Entry, &std::sync::Arc<Object>) -> Result<T>,
     ) -> Result<T> {
-        let entry = lookup(m.ty).filter(|e| e.info.flags & flag != 0).ok_or(Error::MechanismInvalid)?;
+        let entry = lookup(ty).filter(|e| e.info.flags & flag != 0).ok_or(Error::MechanismInvalid)?;
         let (r, audited) = self.with_key(h, key, |obj| {
-            check_key(entry, m, obj, usage)?;
+            check_key(entry, ty, obj, usage)?;
             let r = f(entry, obj)?;
             // The record is written outside the lock `f` runs under.
             Ok((r, self.config.audit_crypto_operations.then(|| obj.clone())))
@@ -278,8 +278,9 @@ impl Module {
         }
     }
 
-    /// C_EncryptInit / C_DecryptInit.
-    pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    /// C_EncryptInit / C_DecryptInit. Takes the mechanism: an AES-GCM operation keeps its
+    /// IV and AAD without copying them.
+    pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, mut m: Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
         // As in `mac_init`: an active operation is found where the new one would go.
         let (flag, usage) = match dir {
             Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
@@ -288,13 +289,13 @@ impl Module {
             Dir::VerifyRecover => (CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER),
         };
         // Symmetric ciphers are made while the key is lent (no count taken on it).
-        let (made, needs_auth, entry) = self.with_crypto_key(h, key, m, flag, usage, |entry, obj| {
+        let (made, needs_auth, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
             let encrypt = dir == Dir::Encrypt;
             let made = match entry.implementation {
-                Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, m, obj, encrypt)?),
+                Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, &mut m, obj, encrypt)?),
                 Implementation::Wrap(mode) => {
                     let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
-                    Made::Now(super::wrap::cipher(mode, m, value, encrypt)?)
+                    Made::Now(super::wrap::cipher(mode, &m, value, encrypt)?)
                 }
                 _ => Made::Later(obj.clone()),
             };
@@ -309,9 +310,9 @@ impl Module {
                 let key = self.parsed_key(&obj)?;
                 match dir {
                     Dir::SignRecover | Dir::VerifyRecover => {
-                        super::rsa::recover(scheme, m, key, dir == Dir::SignRecover)?
+                        super::rsa::recover(scheme, &m, key, dir == Dir::SignRecover)?
                     }
-                    Dir::Encrypt | Dir::Decrypt => super::rsa::cipher(scheme, m, key, dir == Dir::Encrypt)?,
+                    Dir::Encrypt | Dir::Decrypt => super::rsa::cipher(scheme, &m, key, dir == Dir::Encrypt)?,
                 }
             }
         };
@@ -410,7 +411,7 @@ impl Module {
             MacDir::Verify => (CKF_VERIFY, CKA_VERIFY),
         };
         // MACs are made while the key is lent (no count taken on it).
-        let (made, needs_auth, uid, entry) = self.with_crypto_key(h, key, m, flag, usage, |entry, obj| {
+        let (made, needs_auth, uid, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
             let made = match entry.implementation {
                 Implementation::Mac(kind) => {
                     let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;

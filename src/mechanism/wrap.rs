@@ -115,7 +115,7 @@ fn wrapping_cipher(
         Implementation::Wrap(mode) => cipher(mode, m, value()?, encrypt),
         Implementation::Aes(mode) => {
             value()?;
-            super::aes::cipher(mode, m, kek, encrypt)
+            super::aes::cipher(mode, &mut m.clone(), kek, encrypt)
         }
         Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, module.parsed_key(kek)?, encrypt),
         Implementation::RsaAesWrap => {
