@@ -159,15 +159,22 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     if schema.rules().iter().any(|r| r.flags & required != 0 && obj.get(r.ty).is_none()) {
         return Err(Error::TemplateIncomplete);
     }
-    obj.fill_absent(schema.rules(), |rule| match (rule.default, rule.ty) {
-        (Fill::Computed, CKA_PRIVATE) => Some(Value::Bool(is_key)),
-        (Fill::Computed, CKA_UNIQUE_ID) => Some(Value::bytes(unique_id.as_bytes())),
-        (Fill::Computed, CKA_LOCAL) => Some(Value::Bool(local)),
-        (Fill::Computed, CKA_KEY_GEN_MECHANISM) => Some(Value::Ulong(match &origin {
+    // Computed attributes filled here; the others are set below or by `finish`.
+    let computed_here = |ty| matches!(ty, CKA_PRIVATE | CKA_UNIQUE_ID | CKA_LOCAL | CKA_KEY_GEN_MECHANISM);
+    let fills = |rule: &attr::Rule| match rule.default {
+        Fill::None => false,
+        Fill::Computed => computed_here(rule.ty),
+        _ => true,
+    };
+    obj.fill_absent(schema.rules(), fills, |rule| match (rule.default, rule.ty) {
+        (Fill::Computed, CKA_PRIVATE) => Value::Bool(is_key),
+        (Fill::Computed, CKA_UNIQUE_ID) => Value::bytes(unique_id.as_bytes()),
+        (Fill::Computed, CKA_LOCAL) => Value::Bool(local),
+        (Fill::Computed, CKA_KEY_GEN_MECHANISM) => Value::Ulong(match &origin {
             Origin::Generate { mechanism, .. } => *mechanism,
             _ => CK_UNAVAILABLE_INFORMATION,
-        })),
-        (d, _) => d.value(),
+        }),
+        (d, _) => d.value().expect("`fills` admits constant defaults and the computed ones above"),
     });
     if is_key {
         // Imported and unwrapped material was known outside the token; generated material
