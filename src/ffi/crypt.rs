@@ -15,8 +15,8 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
     });
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
-        let mech = unsafe { mechanism(p_mechanism) }?;
-        m.crypt_init(h, dir, mech, key)
+        let mut mech = unsafe { mechanism(p_mechanism) }?;
+        m.crypt_init(h, dir, &mut mech, key)
     })
 }
 

@@ -278,9 +278,9 @@ impl Module {
         }
     }
 
-    /// C_EncryptInit / C_DecryptInit. Takes the mechanism: an AES-GCM operation keeps its
-    /// IV and AAD without copying them.
-    pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, mut m: Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    /// C_EncryptInit / C_DecryptInit. An AES-GCM operation takes its IV and AAD out of `m`
+    /// (no copy).
+    pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &mut Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
         // As in `mac_init`: an active operation is found where the new one would go.
         let (flag, usage) = match dir {
             Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
@@ -292,10 +292,10 @@ impl Module {
         let (made, needs_auth, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
             let encrypt = dir == Dir::Encrypt;
             let made = match entry.implementation {
-                Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, &mut m, obj, encrypt)?),
+                Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, m, obj, encrypt)?),
                 Implementation::Wrap(mode) => {
                     let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
-                    Made::Now(super::wrap::cipher(mode, &m, value, encrypt)?)
+                    Made::Now(super::wrap::cipher(mode, m, value, encrypt)?)
                 }
                 _ => Made::Later(obj.clone()),
             };
@@ -310,9 +310,9 @@ impl Module {
                 let key = self.parsed_key(&obj)?;
                 match dir {
                     Dir::SignRecover | Dir::VerifyRecover => {
-                        super::rsa::recover(scheme, &m, key, dir == Dir::SignRecover)?
+                        super::rsa::recover(scheme, m, key, dir == Dir::SignRecover)?
                     }
-                    Dir::Encrypt | Dir::Decrypt => super::rsa::cipher(scheme, &m, key, dir == Dir::Encrypt)?,
+                    Dir::Encrypt | Dir::Decrypt => super::rsa::cipher(scheme, m, key, dir == Dir::Encrypt)?,
                 }
             }
         };
