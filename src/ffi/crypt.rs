@@ -15,8 +15,13 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
     });
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
-        let mut mech = unsafe { mechanism(p_mechanism) }?;
-        m.crypt_init(h, dir, &mut mech, key)
+        let mut decoded = unsafe { mechanism(p_mechanism) };
+        // Used in place: moving it out of the Result (`?`) reloads what the decoder just
+        // stored, a store-forwarding stall.
+        match &mut decoded {
+            Ok(mech) => m.crypt_init(h, dir, mech, key),
+            Err(_) => decoded.map(drop),
+        }
     })
 }
 

@@ -9,8 +9,12 @@ fn init(h: CK_SESSION_HANDLE, dir: MacDir, p_mechanism: *mut CK_MECHANISM, key: 
     let _call = crate::module::enter_call(if dir == MacDir::Sign { "C_SignInit" } else { "C_VerifyInit" });
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
-        let mech = unsafe { mechanism(p_mechanism) }?;
-        m.mac_init(h, dir, &mech, key)
+        let decoded = unsafe { mechanism(p_mechanism) };
+        // Used in place, as in C_EncryptInit.
+        match &decoded {
+            Ok(mech) => m.mac_init(h, dir, mech, key),
+            Err(_) => decoded.map(drop),
+        }
     })
 }
 
