@@ -128,16 +128,6 @@ impl Module {
         };
         let pub_origin = Origin::Generate { class: CKO_PUBLIC_KEY, key_type, mechanism: m.ty, material: public };
         let priv_origin = Origin::Generate { class: CKO_PRIVATE_KEY, key_type, mechanism: m.ty, material: private };
-        // Build both before storing either, so a template error leaves nothing behind.
-        let (pub_obj, priv_obj) =
-            (self.build_object(h, public_t, pub_origin)?, self.build_object(h, private_t, priv_origin)?);
-        let pub_h = self.store_object(h, pub_obj)?;
-        match self.store_object(h, priv_obj) {
-            Ok(priv_h) => Ok((pub_h, priv_h)),
-            Err(e) => {
-                let _ = self.destroy_object(h, pub_h);
-                Err(e)
-            }
-        }
+        self.create_pair(h, (public_t, pub_origin), (private_t, priv_origin))
     }
 }

@@ -158,28 +158,44 @@ impl Module {
         template: &[Attribute],
         origin: Origin,
     ) -> Result<CK_OBJECT_HANDLE> {
-        let obj = self.build_object(h, template, origin)?;
-        self.store_object(h, obj)
+        // One look at the session and login for building and storing.
+        let c = self.ctx(h)?;
+        let obj = self.build_object(&c, template, origin)?;
+        self.insert(h, &c, obj)
+    }
+
+    /// Makes and stores a key pair: both objects are built before either is stored, so a
+    /// template error leaves nothing behind.
+    pub(crate) fn create_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        (public_t, public): (&[Attribute], Origin),
+        (private_t, private): (&[Attribute], Origin),
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let c = self.ctx(h)?;
+        let (pub_obj, priv_obj) =
+            (self.build_object(&c, public_t, public)?, self.build_object(&c, private_t, private)?);
+        let pub_h = self.insert(h, &c, pub_obj)?;
+        match self.insert(h, &c, priv_obj) {
+            Ok(priv_h) => Ok((pub_h, priv_h)),
+            Err(e) => {
+                let _ = self.destroy_object(h, pub_h);
+                Err(e)
+            }
+        }
     }
 
     /// Builds (without storing) the object `template` and `origin` describe, checked for
-    /// the session `h`.
-    pub(crate) fn build_object(&self, h: CK_SESSION_HANDLE, template: &[Attribute], origin: Origin) -> Result<Object> {
-        let c = self.ctx(h)?;
+    /// the session and login `c`.
+    fn build_object(&self, c: &Ctx, template: &[Attribute], origin: Origin) -> Result<Object> {
         // A generated key pair comes with its computed attributes, made from the key itself.
         let generated = matches!(origin, Origin::Generate { .. });
-        let mut obj = policy::finish(policy::build(template, self.actor(&c), &new_unique_id()?, origin)?);
+        let mut obj = policy::finish(policy::build(template, self.actor(c), &new_unique_id()?, origin)?);
         if !(generated && obj.get(CKA_PUBLIC_KEY_INFO).is_some()) {
             crate::mechanism::keys::complete(&mut obj)?;
         }
-        Module::admit(&c, &obj)?;
+        Module::admit(c, &obj)?;
         Ok(obj)
-    }
-
-    /// Stores an object made by [`Module::build_object`].
-    pub(crate) fn store_object(&self, h: CK_SESSION_HANDLE, obj: Object) -> Result<CK_OBJECT_HANDLE> {
-        let c = self.ctx(h)?;
-        self.insert(h, &c, obj)
     }
 
     /// Lends `f` an object the session `h` may see: a session object under its table shard's
