@@ -159,8 +159,28 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     if schema.rules().iter().any(|r| r.flags & required != 0 && obj.get(r.ty).is_none()) {
         return Err(Error::TemplateIncomplete);
     }
-    // Computed attributes filled here; the others are set below or by `finish`.
-    let computed_here = |ty| matches!(ty, CKA_PRIVATE | CKA_UNIQUE_ID | CKA_LOCAL | CKA_KEY_GEN_MECHANISM);
+    // A key's CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE: imported and unwrapped material
+    // was known outside the token; generated material never was; derived material inherits
+    // what its base key guarantees. Each also needs the key's own flag, as given or by
+    // default (both come before them in the schema's order, so they are filled with them).
+    let (always, never) = match &origin {
+        Origin::Create | Origin::Unwrap { .. } => (false, false),
+        Origin::Generate { .. } => (true, true),
+        Origin::Derive { base_always_sensitive, base_never_extractable, .. } => {
+            (*base_always_sensitive, *base_never_extractable)
+        }
+    };
+    let flag_or_default = |ty| match obj.get(ty) {
+        Some(v) => *v == Value::Bool(true),
+        None => matches!(schema.rule(ty).map(|r| r.default), Some(Fill::Bool(true))),
+    };
+    let always_sensitive = is_key && always && flag_or_default(CKA_SENSITIVE);
+    let never_extractable = is_key && never && !flag_or_default(CKA_EXTRACTABLE);
+    // Computed attributes filled here; the others are set by `finish`.
+    let computed_here = |ty| {
+        matches!(ty, CKA_PRIVATE | CKA_UNIQUE_ID | CKA_LOCAL | CKA_KEY_GEN_MECHANISM)
+            || (is_key && matches!(ty, CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE))
+    };
     let fills = |rule: &attr::Rule| match rule.default {
         Fill::None => false,
         Fill::Computed => computed_here(rule.ty),
@@ -174,22 +194,10 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
             Origin::Generate { mechanism, .. } => *mechanism,
             _ => CK_UNAVAILABLE_INFORMATION,
         }),
+        (Fill::Computed, CKA_ALWAYS_SENSITIVE) => Value::Bool(always_sensitive),
+        (Fill::Computed, CKA_NEVER_EXTRACTABLE) => Value::Bool(never_extractable),
         (d, _) => d.value().expect("`fills` admits constant defaults and the computed ones above"),
     });
-    if is_key {
-        // Imported and unwrapped material was known outside the token; generated material
-        // never was; derived material inherits what its base key guarantees.
-        let (always, never) = match &origin {
-            Origin::Create | Origin::Unwrap { .. } => (false, false),
-            Origin::Generate { .. } => (true, true),
-            Origin::Derive { base_always_sensitive, base_never_extractable, .. } => {
-                (*base_always_sensitive, *base_never_extractable)
-            }
-        };
-        let (sensitive, extractable) = (obj.flag(CKA_SENSITIVE), obj.flag(CKA_EXTRACTABLE));
-        obj.set(CKA_ALWAYS_SENSITIVE, Value::Bool(always && sensitive));
-        obj.set(CKA_NEVER_EXTRACTABLE, Value::Bool(never && !extractable));
-    }
     validate(&obj, actor)?;
     Ok(obj)
 }
@@ -367,6 +375,32 @@ mod tests {
         assert_eq!(k.ulong(CKA_VALUE_LEN), Some(16));
         assert!(matches!(reveal(&k, CKA_VALUE), Reveal::Sensitive));
         assert!(matches!(reveal(&k, CKA_MODULUS), Reveal::Invalid));
+    }
+
+    /// CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE of a generated key follow its own
+    /// flags, given or by default; an imported key has neither.
+    #[test]
+    fn generated_keys_always_sensitive_and_never_extractable() {
+        let generated = |extra: &[Attribute]| {
+            let origin = Origin::Generate {
+                class: CKO_SECRET_KEY,
+                key_type: CKK_AES,
+                mechanism: CKM_AES_KEY_GEN,
+                material: vec![Attribute::new(CKA_VALUE, Value::bytes(vec![7u8; 16]))],
+            };
+            let mut t = vec![Attribute::new(CKA_VALUE_LEN, Value::Ulong(16))];
+            t.extend_from_slice(extra);
+            let k = build(&t, USER, "uid", origin).map(finish).unwrap();
+            (k.flag(CKA_ALWAYS_SENSITIVE), k.flag(CKA_NEVER_EXTRACTABLE), k.get(CKA_ALWAYS_SENSITIVE).is_some())
+        };
+        let b = |ty, v| Attribute::new(ty, Value::Bool(v));
+        assert_eq!(generated(&[]), (true, true, true));
+        assert_eq!(generated(&[b(CKA_SENSITIVE, false)]), (false, true, true));
+        assert_eq!(generated(&[b(CKA_EXTRACTABLE, true)]), (true, false, true));
+        assert_eq!(generated(&[b(CKA_SENSITIVE, false), b(CKA_EXTRACTABLE, true)]), (false, false, true));
+        let imported = aes(&[]).unwrap();
+        assert_eq!(imported.get(CKA_ALWAYS_SENSITIVE), Some(&Value::Bool(false)));
+        assert_eq!(imported.get(CKA_NEVER_EXTRACTABLE), Some(&Value::Bool(false)));
     }
 
     #[test]
