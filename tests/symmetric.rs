@@ -285,6 +285,19 @@ fn a_second_sign_init_keeps_the_first() {
         assert_eq!(l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, out.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(out[..n as usize], want[..]);
         assert_eq!(l.C_SignInit(s.h, &mut mech::<u8>(CKM_AES_CMAC, None), ak), CKR_OK, "the signature ended");
+        assert_eq!(l.C_SignFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+
+        // The MAC written over its own input (one buffer for both), and a truncated one.
+        assert_eq!(l.C_SignInit(s.h, &mut mech::<u8>(CKM_SHA256_HMAC, None), hk), CKR_OK);
+        let mut inplace = data.clone();
+        n = inplace.len() as CK_ULONG;
+        assert_eq!(l.C_Sign(s.h, inplace.as_mut_ptr(), 100, inplace.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(inplace[..n as usize], want[..]);
+        let mut ten: CK_ULONG = 10;
+        assert_eq!(l.C_SignInit(s.h, &mut mech(CKM_SHA256_HMAC_GENERAL, Some(&mut ten)), hk), CKR_OK);
+        n = out.len() as CK_ULONG;
+        assert_eq!(l.C_Sign(s.h, data.as_mut_ptr(), 100, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(out[..n as usize], want[..10]);
     }
 }
 

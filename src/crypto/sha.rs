@@ -221,11 +221,20 @@ impl ShaHmac {
     /// The MAC. Finishes in place (no copy of the two contexts): the HMAC is spent, only
     /// dropping it is left.
     pub fn finish(&mut self) -> Bytes {
+        let mut out = vec![0u8; self.output_len()];
+        self.finish_into(&mut out);
+        Bytes::new(out)
+    }
+
+    /// As [`ShaHmac::finish`], into `out`: its first `out.len()` bytes (a truncated MAC)
+    /// or the whole MAC; returns how many were written.
+    pub fn finish_into(&mut self, out: &mut [u8]) -> usize {
         let mut buf = Zeroizing::new([0u8; 64]);
         let n = self.inner.finish_into(&mut buf);
         self.outer.update(&buf[..n]);
-        let n = self.outer.finish_into(&mut buf);
-        Bytes::new(buf[..n].to_vec())
+        let n = self.outer.finish_into(&mut buf).min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        n
     }
 
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {

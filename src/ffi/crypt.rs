@@ -26,7 +26,7 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
 }
 
 /// Whether `out` (`cap` bytes) and `input` share any byte.
-fn overlaps(input: &[u8], out: *mut CK_BYTE, cap: usize) -> bool {
+pub(super) fn overlaps(input: &[u8], out: *mut CK_BYTE, cap: usize) -> bool {
     let (a0, a1) = (input.as_ptr() as usize, input.as_ptr() as usize + input.len());
     let (b0, b1) = (out as usize, (out as usize).saturating_add(cap));
     a0 < b1 && b0 < a1

@@ -1,7 +1,8 @@
 //! Signing and MACing, and verification (PKCS#11 3.2 §5.11, §5.13).
 
+use super::crypt::overlaps;
 use super::mechanism::mechanism;
-use super::{ends_operation, entry, out, slice, write_output};
+use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::MacDir;
 use cryptoki_sys::*;
 
@@ -44,7 +45,16 @@ fn sign(
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
             let cap = if sig.is_null() { None } else { Some(*len as usize) };
-            let o = m.sign(h, d, cap)?;
+            // The signature may go straight into the caller's buffer, unless it overlaps
+            // the data.
+            let direct = match cap {
+                Some(c) if c > 0 && !d.is_some_and(|d| overlaps(d, sig, c)) => {
+                    // SAFETY: `sig` holds `c` bytes and no input is read through them.
+                    Some(unsafe { slice_mut(sig, c as CK_ULONG) }?)
+                }
+                _ => None,
+            };
+            let o = m.sign(h, d, cap, direct)?;
             // SAFETY: `sig` holds `cap` bytes when non-NULL.
             unsafe { write_output(sig, len, o) }
         })();

@@ -50,6 +50,14 @@ pub trait Mac: Send {
     fn try_finish(self: Box<Self>) -> Result<Bytes> {
         Ok(self.finish())
     }
+    /// Finishes into `out`, which the output fills or overfills (a truncated MAC): writes
+    /// the first `out.len()` bytes and returns how many were written.
+    fn try_finish_into(self: Box<Self>, out: &mut [u8]) -> Result<usize> {
+        let full = self.try_finish()?;
+        let n = out.len().min(full.len());
+        out[..n].copy_from_slice(&full[..n]);
+        Ok(n)
+    }
     /// Verifies `sig` (already of the right length): MACs recompute and compare in constant
     /// time; signature schemes override it.
     fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
@@ -473,8 +481,15 @@ impl Module {
         Ok(())
     }
 
-    /// C_Sign (with data) and C_SignFinal (without).
-    pub fn sign(&self, h: CK_SESSION_HANDLE, data: Option<&[u8]>, cap: Option<usize>) -> Result<Output> {
+    /// C_Sign (with data) and C_SignFinal (without). `direct` is the caller's buffer when the
+    /// signature may be written straight into it.
+    pub fn sign(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+        direct: Option<&mut [u8]>,
+    ) -> Result<Output> {
         if cap.is_none() {
             // A size query changes nothing: answer it in place.
             return self.with_ops(h, |s| {
@@ -497,6 +512,11 @@ impl Module {
                 let mut mac = op.mac.take().ok_or(Error::OperationNotInitialized)?;
                 if let Some(d) = data {
                     mac.update(d);
+                }
+                if let Some(out) = direct
+                    && out.len() >= op.len
+                {
+                    return Ok(Output::Written(mac.try_finish_into(&mut out[..op.len])?));
                 }
                 let mut full = mac.try_finish()?.into_vec();
                 full.truncate(op.len);
