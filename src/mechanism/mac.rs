@@ -100,12 +100,7 @@ impl Mac for Hmac {
     fn try_finish_into(mut self: Box<Self>, out: &mut [u8]) -> Result<usize> {
         match &mut self.0 {
             HmacEngine::Low(h) => Ok(h.finish_into(out)),
-            HmacEngine::Evp(h) => {
-                let full = h.finish();
-                let n = out.len().min(full.len());
-                out[..n].copy_from_slice(&full[..n]);
-                Ok(n)
-            }
+            HmacEngine::Evp(h) => Ok(super::ops::copy_prefix(&h.finish(), out)),
         }
     }
     fn output_len(&self) -> usize {

@@ -53,10 +53,7 @@ pub trait Mac: Send {
     /// Finishes into `out`, which the output fills or overfills (a truncated MAC): writes
     /// the first `out.len()` bytes and returns how many were written.
     fn try_finish_into(self: Box<Self>, out: &mut [u8]) -> Result<usize> {
-        let full = self.try_finish()?;
-        let n = out.len().min(full.len());
-        out[..n].copy_from_slice(&full[..n]);
-        Ok(n)
+        Ok(copy_prefix(&self.try_finish()?, out))
     }
     /// Verifies `sig` (already of the right length): MACs recompute and compare in constant
     /// time; signature schemes override it.
@@ -68,6 +65,13 @@ pub trait Mac: Send {
             Err(Error::SignatureInvalid)
         }
     }
+}
+
+/// Copies as much of `full` as `out` holds into it; returns how many bytes.
+pub(crate) fn copy_prefix(full: &[u8], out: &mut [u8]) -> usize {
+    let n = out.len().min(full.len());
+    out[..n].copy_from_slice(&full[..n]);
+    n
 }
 
 /// An encryption, decryption or signature-recovery operation.
