@@ -517,6 +517,28 @@ fn find_operation_rules() {
         // An attribute type oxihsm does not know.
         let mut unknown = [CK_ATTRIBUTE { type_: 0x7fff_0003, pValue: null_mut(), ulValueLen: 0 }];
         assert_eq!(raw.C_FindObjectsInit(hs, unknown.as_mut_ptr(), 1), CKR_ATTRIBUTE_TYPE_INVALID);
+        // One the specification defines but no object here has (a hardware feature's type):
+        // the search succeeds and finds nothing, beside a class that alone would find all.
+        let mut feature: CK_ULONG = CKH_USER_INTERFACE;
+        let mut any_class: CK_ULONG = CKO_DATA;
+        let mut hw = [
+            CK_ATTRIBUTE {
+                type_: CKA_CLASS,
+                pValue: (&raw mut any_class).cast(),
+                ulValueLen: size_of::<CK_ULONG>() as _,
+            },
+            CK_ATTRIBUTE {
+                type_: CKA_HW_FEATURE_TYPE,
+                pValue: (&raw mut feature).cast(),
+                ulValueLen: size_of::<CK_ULONG>() as _,
+            },
+        ];
+        for count in [2, 1] {
+            assert_eq!(raw.C_FindObjectsInit(hs, hw.as_mut_ptr(), count), CKR_OK);
+            assert_eq!(raw.C_FindObjects(hs, out.as_mut_ptr(), 8, &mut n), CKR_OK);
+            assert_eq!(n, if count == 2 { 0 } else { made.len() as CK_ULONG }, "template of {count}");
+            assert_eq!(raw.C_FindObjectsFinal(hs), CKR_OK);
+        }
         assert_eq!(raw.C_FindObjectsInit(0x999, null_mut(), 0), CKR_SESSION_HANDLE_INVALID);
     }
 }

@@ -209,6 +209,54 @@ fn generated_keys_have_the_spec_attributes() {
     );
 }
 
+/// CKA_EC_PARAMS spelt out (specifiedCurve, `openssl ecparam -param_enc explicit`) are
+/// accepted for the curves they equal, kept as given, and give keys that interoperate; explicit
+/// parameters of another curve are CKR_CURVE_NOT_SUPPORTED, a truncated SEQUENCE invalid.
+#[test]
+fn explicit_curve_parameters() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let explicit =
+        |name: &str| openssl_ok(dir, &["ecparam", "-name", name, "-param_enc", "explicit", "-outform", "DER"]);
+    let p384 = explicit("secp384r1");
+    assert_eq!(p384[0], 0x30);
+    let (pubk, privk) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, &p384);
+    assert_eq!(s.get_bytes(pubk, CKA_EC_PARAMS).unwrap(), p384);
+    assert_eq!(s.get_bytes(privk, CKA_EC_PARAMS).unwrap(), p384);
+    // The SPKI names the curve; openssl verifies the token's signature with it.
+    spki_file(s, pubk, dir, "ec.der");
+    let text =
+        String::from_utf8(openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ec.der", "-text"])).unwrap();
+    assert!(text.contains("secp384r1"), "{text}");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ec.der", "-out", "ec.pem"]);
+    let msg = b"signed under explicit parameters";
+    std::fs::write(dir.join("msg"), msg).unwrap();
+    let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA384, None), privk, msg).unwrap();
+    std::fs::write(dir.join("sig"), der_sig(&sig)).unwrap();
+    let out = openssl_ok(dir, &["dgst", "-sha384", "-verify", "ec.pem", "-signature", "sig", "msg"]);
+    assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    // A public key imported with explicit P-256 parameters verifies what a named-curve twin signs.
+    let p256 = explicit("prime256v1");
+    let (named_pub, named_priv) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
+    let point = s.get_bytes(named_pub, CKA_EC_POINT).unwrap();
+    let mut t = T::default()
+        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_EC)
+        .bytes(CKA_EC_PARAMS, &p256)
+        .bytes(CKA_EC_POINT, &point);
+    let imported = s.create(&mut t).unwrap();
+    assert_eq!(s.get_bytes(imported, CKA_EC_PARAMS).unwrap(), p256);
+    let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), named_priv, msg).unwrap();
+    s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), imported, msg, &sig).unwrap();
+    // Another curve, spelt out; and a SEQUENCE cut short.
+    let k1 = explicit("secp256k1");
+    let refused =
+        |p: &[u8]| s.keypair(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, p), &mut T::default());
+    assert_eq!(refused(&k1).err(), Some(CKR_CURVE_NOT_SUPPORTED));
+    assert_eq!(refused(&p256[..p256.len() - 1]).err(), Some(CKR_ATTRIBUTE_VALUE_INVALID));
+}
+
 #[test]
 fn token_signatures_verify_with_openssl() {
     let e = env();
@@ -260,6 +308,11 @@ fn token_signatures_verify_with_openssl() {
     let raw = s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &block).unwrap();
     assert_eq!(s.encrypt(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &block[..]).map(|v| v.len()).unwrap(), 256);
     s.verify(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &block, &raw).unwrap();
+    // Shorter input is the same integer: zero-extended on the left, so the same signature
+    // (SoftHSMv2 and PyKCS11 sign text this way); longer than the modulus is refused.
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &[42]).unwrap(), raw);
+    s.verify(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &[42], &raw).unwrap();
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &[1u8; 257]), Err(CKR_DATA_LEN_RANGE));
 
     // ECDSA on P-256 and P-384, verified by openssl from the token's SPKI.
     for (params, n, hash, m) in [(P256, 32, "-sha256", CKM_ECDSA_SHA256), (P384, 48, "-sha384", CKM_ECDSA_SHA384)] {

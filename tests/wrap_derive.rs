@@ -264,6 +264,16 @@ fn derivation_mechanisms() {
         )
         .unwrap();
     assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want[..16], "CBC with a zero IV starts like ECB");
+    // Less data than the CKA_VALUE_LEN asked: the parameters are at fault.
+    cp.length = 16;
+    assert_eq!(
+        s.derive(
+            &mut mech(CKM_AES_CBC_ENCRYPT_DATA, Some(&mut cp)),
+            base,
+            &mut T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 32)
+        ),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
     sd.ulLen = 20;
     assert_eq!(
         s.derive(&mut mech(CKM_AES_ECB_ENCRYPT_DATA, Some(&mut sd)), base, &mut readable()),

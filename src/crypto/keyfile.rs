@@ -63,6 +63,23 @@ fn curve_of_nid(nid: std::ffi::c_int) -> Option<Curve> {
     [Curve::P256, Curve::P384, Curve::P521].into_iter().find(|c| c.nid() == nid)
 }
 
+/// The curve of DER ECParameters that spell a curve out (RFC 3279 specifiedCurve) rather than
+/// name it, when they are exactly those of P-256, P-384 or P-521 (AWS-LC matches them
+/// against its built-in curves; any other curve is `None`).
+pub fn curve_of_explicit(der: &[u8]) -> Option<Curve> {
+    struct Group(NonNull<sys::EC_GROUP>);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: returned by the parser, freed once (a built-in group ignores the free).
+            unsafe { sys::EC_GROUP_free(self.0.as_ptr()) }
+        }
+    }
+    // SAFETY: the parser reads only the CBS; the group it returns is owned by `Group`.
+    let group = with_cbs(der, |cbs| NonNull::new(unsafe { sys::EC_KEY_parse_parameters(cbs) }).map(Group))?;
+    // SAFETY: a live group.
+    curve_of_nid(unsafe { sys::EC_GROUP_get_curve_name(group.0.as_ptr()) })
+}
+
 /// A private key in PKCS#8, PKCS#1 (RSA) or SEC1 (EC, with its curve named) DER.
 pub fn parse_private(der: &[u8]) -> Result<Pkcs8Key> {
     if let Ok(k) = parse_pkcs8(der) {

@@ -190,11 +190,18 @@ impl RsaKey {
 
     /// Private-key operation with PKCS#1 v1.5 type 1 padding (`pkcs1`) or none.
     pub fn sign_raw(&self, input: &[u8], pkcs1: bool) -> Result<Vec<u8>> {
-        let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
-        if pkcs1 && input.len() + 11 > self.size() || !pkcs1 && input.len() != self.size() {
+        if pkcs1 && input.len() + 11 > self.size() || !pkcs1 && input.len() > self.size() {
             return Err(Error::DataLenRange);
         }
-        self.raw_op(sys::RSA_sign_raw, input, pad, Error::DataLenRange)
+        if pkcs1 {
+            return self.raw_op(sys::RSA_sign_raw, input, sys::RSA_PKCS1_PADDING, Error::DataLenRange);
+        }
+        // Raw RSA takes the input as a big-endian integer: a shorter one is zero-extended
+        // (CKM_RSA_X_509 signs input of at most k bytes).
+        let mut block = Zeroizing::new(vec![0u8; self.size()]);
+        let at = block.len() - input.len();
+        block[at..].copy_from_slice(input);
+        self.raw_op(sys::RSA_sign_raw, &block, sys::RSA_NO_PADDING, Error::DataLenRange)
     }
 
     /// Public-key operation undoing [`RsaKey::sign_raw`]; returns the recovered data.

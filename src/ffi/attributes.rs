@@ -3,7 +3,7 @@
 
 use super::{slice, slice_mut};
 use crate::error::{Error, Result};
-use crate::object::attr::{Kind, kind_of};
+use crate::object::attr::{Kind, is_standard_unmodelled, kind_of};
 use crate::object::{Attribute, Value};
 use crate::token::objects::AttrResult;
 use cryptoki_sys::*;
@@ -17,17 +17,32 @@ const ULONG: usize = size_of::<CK_ULONG>();
 /// `p` is NULL or valid for `n` attributes whose pValue/ulValueLen are valid.
 pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<Attribute>> {
     // SAFETY: caller's contract.
-    unsafe { decode(p, n, true) }
+    unsafe { decode(p, n, true, false) }
+}
+
+/// Decodes a C_FindObjectsInit template: as [`template`], except that an attribute the
+/// specification defines but no oxihsm object carries (CKA_HW_FEATURE_TYPE ...) is taken as
+/// bytes, so that it matches nothing instead of failing the search.
+///
+/// # Safety
+/// As [`template`].
+pub unsafe fn search_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<Attribute>> {
+    // SAFETY: caller's contract.
+    unsafe { decode(p, n, true, true) }
 }
 
 /// # Safety
 /// As [`template`].
-unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool) -> Result<Vec<Attribute>> {
+unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: bool) -> Result<Vec<Attribute>> {
     // SAFETY: caller's contract.
     let attrs = unsafe { slice(p, n) }?;
     let mut out = Vec::with_capacity(attrs.len());
     for a in attrs {
-        let kind = kind_of(a.type_).ok_or(Error::AttributeTypeInvalid)?;
+        let kind = match kind_of(a.type_) {
+            Some(k) => k,
+            None if search && is_standard_unmodelled(a.type_) => Kind::Bytes,
+            None => return Err(Error::AttributeTypeInvalid),
+        };
         let value = if kind == Kind::Template {
             if !nested_ok || a.ulValueLen as usize % size_of::<CK_ATTRIBUTE>() != 0 {
                 return Err(Error::AttributeValueInvalid);
@@ -35,7 +50,7 @@ unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool) -> Result
             let count = a.ulValueLen as usize / size_of::<CK_ATTRIBUTE>();
             // SAFETY: pValue of a template attribute is an array of CK_ATTRIBUTE of
             // ulValueLen bytes (§4.1.3), under the caller's contract.
-            Value::Template(unsafe { decode(a.pValue.cast(), count as CK_ULONG, false) }?)
+            Value::Template(unsafe { decode(a.pValue.cast(), count as CK_ULONG, false, search) }?)
         } else {
             // SAFETY: pValue is NULL or valid for ulValueLen bytes.
             let bytes = unsafe { slice(a.pValue.cast::<u8>(), a.ulValueLen) }?;

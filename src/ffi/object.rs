@@ -1,6 +1,6 @@
 //! Object management functions (PKCS#11 3.2 §5.7).
 
-use super::attributes::{fill, template, types};
+use super::attributes::{fill, search_template, template, types};
 use super::{audited, entry, out, slice_mut};
 use crate::error::Error;
 use cryptoki_sys::*;
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn C_FindObjectsInit(
 ) -> CK_RV {
     entry(|m| {
         // SAFETY: caller's template.
-        let t = unsafe { template(p_template, count) }?;
+        let t = unsafe { search_template(p_template, count) }?;
         m.find_init(h_session, &t)
     })
 }

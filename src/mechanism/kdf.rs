@@ -215,6 +215,11 @@ impl Module {
                 if data.is_empty() || data.len() % 16 != 0 {
                     return Err(Error::MechanismParamInvalid);
                 }
+                // The data is all the key material there is: too little of it for the
+                // CKA_VALUE_LEN asked is a fault of the mechanism's parameters.
+                if value_len(&template).is_some_and(|n| n > data.len()) {
+                    return Err(Error::MechanismParamInvalid);
+                }
                 let mut c = CipherCtx::block(mode, bv, iv, true, false)?;
                 let mut out = Zeroizing::new(Vec::new());
                 c.update(data, &mut out)?;

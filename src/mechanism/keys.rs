@@ -34,7 +34,8 @@ const OIDS: [(&[u8], CurveKind); 5] = [
 const UNSUPPORTED: [&[u8]; 3] =
     [&[0x06, 0x03, 0x2b, 0x65, 0x71], &[0x06, 0x03, 0x2b, 0x65, 0x6f], &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]];
 
-/// Parses CKA_EC_PARAMS: a named-curve OID, or a PrintableString curve name.
+/// Parses CKA_EC_PARAMS: a named-curve OID, a PrintableString curve name, or explicit
+/// parameters equal to those of a supported curve.
 pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
     if let Some((_, k)) = OIDS.iter().find(|(o, _)| *o == params) {
         return Ok(*k);
@@ -54,10 +55,22 @@ pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
             _ => Err(Error::CurveNotSupported),
         };
     }
-    // A well-formed OID we do not know is an unsupported curve; anything else is garbage.
-    if let [0x06, n, rest @ ..] = params
-        && *n as usize == rest.len()
+    // Parameters spelt out (specifiedCurve, as OpenSSL writes with `-param_enc explicit`)
+    // name a curve of ours when they equal its parameters; they are kept as given.
+    if params.first() == Some(&0x30)
+        && let Some(c) = crate::crypto::keyfile::curve_of_explicit(params)
     {
+        return Ok(CurveKind::Nist(c));
+    }
+    // A well-formed OID or explicit parameters we do not know are an unsupported curve;
+    // anything else is garbage.
+    let well_formed = match params {
+        [0x30, 0x81, n, rest @ ..] => *n as usize == rest.len(),
+        [0x30, 0x82, hi, lo, rest @ ..] => (usize::from(*hi) << 8 | usize::from(*lo)) == rest.len(),
+        [0x06 | 0x30, n, rest @ ..] => *n as usize == rest.len(),
+        _ => false,
+    };
+    if well_formed {
         return Err(Error::CurveNotSupported);
     }
     Err(Error::AttributeValueInvalid)

@@ -83,6 +83,111 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
     })
 }
 
+/// Whether `ty` is an attribute the specification defines that no oxihsm object carries
+/// (hardware features, OTP, GOST, DSA/DH domain parameters, profiles, validation objects,
+/// X2Ratchet, HSS, ML-DSA/KEM ...): a search naming one finds nothing rather than failing.
+pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
+    matches!(
+        ty,
+        CKA_OWNER
+            | CKA_AC_ISSUER
+            | CKA_ATTR_TYPES
+            | CKA_PRIME
+            | CKA_SUBPRIME
+            | CKA_BASE
+            | CKA_PRIME_BITS
+            | CKA_SUBPRIME_BITS
+            | CKA_VALUE_BITS
+            | CKA_SECONDARY_AUTH
+            | CKA_AUTH_PIN_FLAGS
+            | CKA_OTP_FORMAT
+            | CKA_OTP_LENGTH
+            | CKA_OTP_TIME_INTERVAL
+            | CKA_OTP_USER_FRIENDLY_MODE
+            | CKA_OTP_CHALLENGE_REQUIREMENT
+            | CKA_OTP_TIME_REQUIREMENT
+            | CKA_OTP_COUNTER_REQUIREMENT
+            | CKA_OTP_PIN_REQUIREMENT
+            | CKA_OTP_COUNTER
+            | CKA_OTP_TIME
+            | CKA_OTP_USER_IDENTIFIER
+            | CKA_OTP_SERVICE_IDENTIFIER
+            | CKA_OTP_SERVICE_LOGO
+            | CKA_OTP_SERVICE_LOGO_TYPE
+            | CKA_GOSTR3410_PARAMS
+            | CKA_GOSTR3411_PARAMS
+            | CKA_GOST28147_PARAMS
+            | CKA_HW_FEATURE_TYPE
+            | CKA_RESET_ON_INIT
+            | CKA_HAS_RESET
+            | CKA_PIXEL_X
+            | CKA_PIXEL_Y
+            | CKA_RESOLUTION
+            | CKA_CHAR_ROWS
+            | CKA_CHAR_COLUMNS
+            | CKA_COLOR
+            | CKA_BITS_PER_PIXEL
+            | CKA_CHAR_SETS
+            | CKA_ENCODING_METHODS
+            | CKA_MIME_TYPES
+            | CKA_MECHANISM_TYPE
+            | CKA_REQUIRED_CMS_ATTRIBUTES
+            | CKA_DEFAULT_CMS_ATTRIBUTES
+            | CKA_SUPPORTED_CMS_ATTRIBUTES
+            | CKA_PROFILE_ID
+            | CKA_X2RATCHET_BAG
+            | CKA_X2RATCHET_BAGSIZE
+            | CKA_X2RATCHET_BOBS1STMSG
+            | CKA_X2RATCHET_CKR
+            | CKA_X2RATCHET_CKS
+            | CKA_X2RATCHET_DHP
+            | CKA_X2RATCHET_DHR
+            | CKA_X2RATCHET_DHS
+            | CKA_X2RATCHET_HKR
+            | CKA_X2RATCHET_HKS
+            | CKA_X2RATCHET_ISALICE
+            | CKA_X2RATCHET_NHKR
+            | CKA_X2RATCHET_NHKS
+            | CKA_X2RATCHET_NR
+            | CKA_X2RATCHET_NS
+            | CKA_X2RATCHET_PNS
+            | CKA_X2RATCHET_RK
+            | CKA_HSS_LEVELS
+            | CKA_HSS_LMS_TYPE
+            | CKA_HSS_LMOTS_TYPE
+            | CKA_HSS_LMS_TYPES
+            | CKA_HSS_LMOTS_TYPES
+            | CKA_HSS_KEYS_REMAINING
+            | CKA_PARAMETER_SET
+            | CKA_OBJECT_VALIDATION_FLAGS
+            | CKA_VALIDATION_TYPE
+            | CKA_VALIDATION_VERSION
+            | CKA_VALIDATION_LEVEL
+            | CKA_VALIDATION_MODULE_ID
+            | CKA_VALIDATION_FLAG
+            | CKA_VALIDATION_AUTHORITY_TYPE
+            | CKA_VALIDATION_COUNTRY
+            | CKA_VALIDATION_CERTIFICATE_IDENTIFIER
+            | CKA_VALIDATION_CERTIFICATE_URI
+            | CKA_VALIDATION_VENDOR_URI
+            | CKA_VALIDATION_PROFILE
+            | CKA_ENCAPSULATE_TEMPLATE
+            | CKA_DECAPSULATE_TEMPLATE
+            | CKA_TRUST_SERVER_AUTH
+            | CKA_TRUST_CLIENT_AUTH
+            | CKA_TRUST_CODE_SIGNING
+            | CKA_TRUST_EMAIL_PROTECTION
+            | CKA_TRUST_IPSEC_IKE
+            | CKA_TRUST_TIME_STAMPING
+            | CKA_TRUST_OCSP_SIGNING
+            | CKA_ENCAPSULATE
+            | CKA_DECAPSULATE
+            | CKA_HASH_OF_CERTIFICATE
+            | CKA_PUBLIC_CRC64_VALUE
+            | CKA_SEED
+    )
+}
+
 /// Rule flags, named after the footnotes of the spec's Table 10.
 pub mod rule {
     /// 1: must be specified when created with C_CreateObject.
