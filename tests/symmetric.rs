@@ -388,6 +388,43 @@ fn multi_part_operations_and_output_rules() {
         assert_eq!(l.C_DecryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(&buf[..n as usize], &data[..]);
 
+        // GCM multi-part encryption streams: each Update gives its part's ciphertext (exactly
+        // as long as the part, as its size query says), Final the tag, here a truncated one
+        // under AAD; the whole equals single-part encryption and decrypts.
+        let mut aad = b"header".to_vec();
+        let mut gp96 = CK_GCM_PARAMS {
+            pIv: ivg.as_mut_ptr(),
+            ulIvLen: 12,
+            ulIvBits: 96,
+            pAAD: aad.as_mut_ptr(),
+            ulAADLen: aad.len() as _,
+            ulTagBits: 96,
+        };
+        let whole = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp96)), k, &data).unwrap();
+        assert_eq!(whole.len(), data.len() + 12);
+        let mut mg96 = mech(CKM_AES_GCM, Some(&mut gp96));
+        assert_eq!(l.C_EncryptInit(s.h, &mut mg96, k), CKR_OK);
+        let mut parts = Vec::new();
+        for chunk in data.chunks(33) {
+            let mut c = chunk.to_vec();
+            n = 0;
+            assert_eq!(l.C_EncryptUpdate(s.h, c.as_mut_ptr(), c.len() as _, null_mut(), &mut n), CKR_OK);
+            assert_eq!(n as usize, c.len());
+            n = buf.len() as CK_ULONG;
+            assert_eq!(l.C_EncryptUpdate(s.h, c.as_mut_ptr(), c.len() as _, buf.as_mut_ptr(), &mut n), CKR_OK);
+            assert_eq!(n as usize, c.len(), "the part's ciphertext at once");
+            parts.extend_from_slice(&buf[..n as usize]);
+        }
+        assert_eq!(parts, whole[..data.len()]);
+        n = 4;
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        assert_eq!(n, 12);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
+        parts.extend_from_slice(&buf[..n as usize]);
+        assert_eq!(parts, whole);
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut gp96)), k, &parts).unwrap(), data);
+
         // Init then Final at once: empty input.
         assert_eq!(l.C_EncryptInit(s.h, &mut mg, k), CKR_OK);
         n = buf.len() as CK_ULONG;

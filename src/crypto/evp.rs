@@ -94,6 +94,51 @@ impl CipherCtx {
         Ok(c)
     }
 
+    /// AES-GCM encryption as a stream (EVP_CIPHER): `update` gives the ciphertext of each
+    /// part at once, [`CipherCtx::gcm_tag`] the tag at the end. `iv` is 1 byte or more.
+    pub(super) fn gcm_encrypt(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<CipherCtx> {
+        // SAFETY: these return pointers to static, immutable cipher descriptions.
+        let cipher = unsafe {
+            match key.len() {
+                16 => sys::EVP_aes_128_gcm(),
+                24 => sys::EVP_aes_192_gcm(),
+                32 => sys::EVP_aes_256_gcm(),
+                _ => return Err(Error::KeySizeRange),
+            }
+        };
+        if iv.is_empty() {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let mut c = CipherCtx::alloc()?;
+        c.init(cipher, null(), null(), true)?;
+        // SAFETY: `ctx` is live with a GCM cipher; the IV length is a plain integer.
+        let set = unsafe {
+            sys::EVP_CIPHER_CTX_ctrl(c.ctx.as_ptr(), sys::EVP_CTRL_AEAD_SET_IVLEN, c_len(iv.len())?, null_mut())
+        };
+        check(set, "GCM IV length")?;
+        c.init(null(), key.as_ptr(), iv.as_ptr(), true)?;
+        if !aad.is_empty() {
+            // SAFETY: a NULL output makes the update take `aad` as additional data.
+            unsafe { c.update_raw(aad, null_mut()) }?;
+        }
+        Ok(c)
+    }
+
+    /// Ends a [`CipherCtx::gcm_encrypt`] stream: its 16-byte tag.
+    pub(super) fn gcm_tag(&mut self) -> Result<[u8; 16]> {
+        let mut n: c_int = 0;
+        let mut rest = [0u8; 16];
+        // SAFETY: GCM writes nothing at the end (a stream mode); one block of room is given.
+        check(unsafe { sys::EVP_CipherFinal_ex(self.ctx.as_ptr(), rest.as_mut_ptr(), &mut n) }, "GCM final")?;
+        let mut tag = [0u8; 16];
+        // SAFETY: the tag buffer is 16 bytes, the length asked.
+        let got = unsafe {
+            sys::EVP_CIPHER_CTX_ctrl(self.ctx.as_ptr(), sys::EVP_CTRL_AEAD_GET_TAG, 16, tag.as_mut_ptr().cast())
+        };
+        check(got, "GCM tag")?;
+        Ok(tag)
+    }
+
     /// Processes `input`, appending what it produces to `out`.
     /// Empty input is passed on too: CCM computes its tag only once data was processed.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {

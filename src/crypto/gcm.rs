@@ -3,6 +3,7 @@
 //! message and every thread (AWS-LC's AEAD contexts are safe to share once initialised). Any
 //! nonce length from 1 byte up is accepted, as PKCS#11's CK_GCM_PARAMS allows.
 
+use super::evp::CipherCtx;
 use crate::error::{Error, Result};
 #[cfg(feature = "fips")]
 use aws_lc_fips_sys as sys;
@@ -15,6 +16,10 @@ use zeroize::Zeroizing;
 pub struct GcmKey {
     ctx: NonNull<sys::EVP_AEAD_CTX>,
     tag_len: usize,
+    /// The key itself (its first `raw_len` bytes), for [`GcmKey::encryptor`]: EVP_AEAD is
+    /// single-shot, a stream needs an EVP_CIPHER context made from the key.
+    raw: Zeroizing<[u8; 32]>,
+    raw_len: u8,
 }
 
 // SAFETY: the context is owned exclusively by this value; after EVP_AEAD_CTX_init AWS-LC only
@@ -43,7 +48,16 @@ impl GcmKey {
         // copies what it needs. A NULL return (allocation or init failure) is checked.
         let ctx = unsafe { sys::EVP_AEAD_CTX_new(aead, key.as_ptr(), key.len(), tag_len) };
         let ctx = NonNull::new(ctx).ok_or_else(|| Error::Internal("AWS-LC EVP_AEAD_CTX_new failed".into()))?;
-        Ok(GcmKey { ctx, tag_len })
+        let mut raw = Zeroizing::new([0u8; 32]);
+        raw[..key.len()].copy_from_slice(key);
+        Ok(GcmKey { ctx, tag_len, raw, raw_len: key.len() as u8 })
+    }
+
+    /// A multi-part encryption under this key with `nonce` and `aad`: the ciphertext of each
+    /// part as it comes, the tag (this key's length) at the end.
+    pub fn encryptor(&self, nonce: &[u8], aad: &[u8]) -> Result<GcmEncryptor> {
+        let ctx = CipherCtx::gcm_encrypt(&self.raw[..usize::from(self.raw_len)], nonce, aad)?;
+        Ok(GcmEncryptor { ctx, tag_len: self.tag_len })
     }
 
     pub fn tag_len(&self) -> usize {
@@ -138,6 +152,25 @@ impl GcmKey {
         // SAFETY: AWS-LC initialised the first `n <= room` bytes.
         unsafe { out.set_len(n) };
         Ok(out)
+    }
+}
+
+/// A multi-part AES-GCM encryption ([`GcmKey::encryptor`]).
+pub struct GcmEncryptor {
+    ctx: CipherCtx,
+    tag_len: usize,
+}
+
+impl GcmEncryptor {
+    /// Encrypts `input`, appending exactly as many bytes to `out`.
+    pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.ctx.update(input, out)
+    }
+
+    /// Appends the tag to `out`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        out.extend_from_slice(&self.ctx.gcm_tag()?[..self.tag_len]);
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::ccm;
 use crate::crypto::evp::{CipherCtx, Mode};
-use crate::crypto::gcm::GcmKey;
+use crate::crypto::gcm::{GcmEncryptor, GcmKey};
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::secret::Bytes;
@@ -74,6 +74,7 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
             tag_len,
             encrypt,
             buf: Bytes::default(),
+            stream: None,
         }));
     }
     let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
@@ -95,6 +96,7 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
                 tag_len: *mac_len,
                 encrypt,
                 buf: Bytes::default(),
+                stream: None,
             })
         }
         _ => return Err(Error::MechanismParamInvalid),
@@ -261,14 +263,18 @@ impl GcmKeyRef {
     }
 }
 
-/// GCM and CCM. Input is gathered and processed at the end, so decryption releases no
-/// plaintext before the tag is verified.
+/// GCM and CCM. Decryption gathers its input and processes it at the end, so it releases no
+/// plaintext before the tag is verified; so does CCM encryption (its tag comes first in
+/// its computation). Multi-part GCM encryption streams: each C_EncryptUpdate returns its
+/// part's ciphertext, C_EncryptFinal the tag.
 struct Aead {
     kind: AeadKind,
     aad: Vec<u8>,
     tag_len: usize,
     encrypt: bool,
     buf: Bytes,
+    /// The GCM encryption stream, from the first C_EncryptUpdate on.
+    stream: Option<GcmEncryptor>,
 }
 
 impl Aead {
@@ -316,11 +322,27 @@ impl Cipher for Aead {
     }
 
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        if let (true, AeadKind::Gcm { iv, key }) = (self.encrypt, &self.kind) {
+            let stream = match &mut self.stream {
+                Some(s) => s,
+                None => self.stream.insert(key.get().encryptor(iv, &self.aad)?),
+            };
+            let mut out = Vec::new();
+            stream.update(input, &mut out)?;
+            return Ok(out);
+        }
         self.buf.extend_from_slice(input);
         Ok(Vec::new())
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
+        if let Some(stream) = self.stream.as_mut() {
+            // A shorter GCM tag is the full tag's leading bytes (SP 800-38D §7.1).
+            let mut tag = Vec::with_capacity(16);
+            stream.finish(&mut tag)?;
+            tag.truncate(self.tag_len);
+            return Ok(tag);
+        }
         let data = std::mem::take(&mut self.buf);
         self.process(&data)
     }
