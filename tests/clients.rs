@@ -1,7 +1,8 @@
 //! Real clients loading liboxihsm.so (issue: real clients): OpenSC pkcs11-tool --test and
 //! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
 //! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
-//! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil.
+//! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil; Java
+//! SunPKCS11; p11-kit; PyKCS11.
 
 mod common;
 use common::*;
@@ -432,6 +433,32 @@ fn java_sunpkcs11() {
     let out = run_ok(java("java").arg("-cp").arg(d).arg("OxihsmJava").arg(&cfg).arg(USER_PIN));
     assert!(out.contains("ALL OK"), "{out}");
     assert!(out.contains("ok: JSSE TLS server with its key in the token"), "{out}");
+}
+
+/// PyKCS11 (Debian's python3-pykcs11, under the system Python): multi-part AES-GCM
+/// encryption returning ciphertext from each update, raw RSA over a short text checked
+/// with Python's own arithmetic, a search by an attribute no object has, and an EC key pair
+/// on explicit P-256 parameters (tests/python/pykcs11_client.py).
+#[test]
+fn python_pykcs11() {
+    let h = Harness::new();
+    token(&h);
+    let python = Path::new("/usr/bin/python3");
+    assert!(python.exists(), "/usr/bin/python3 missing: .ci/run installs python3-pykcs11");
+    let has = Command::new(python).args(["-c", "import PyKCS11"]).status().unwrap();
+    assert!(has.success(), "PyKCS11 missing for /usr/bin/python3: .ci/run installs python3-pykcs11");
+    let d = h.dir.path();
+    run_ok(
+        tool("openssl")
+            .current_dir(d)
+            .args(["ecparam", "-name", "prime256v1", "-param_enc", "explicit"])
+            .args(["-outform", "DER", "-out", "p256.der"]),
+    );
+    let der = std::fs::read(d.join("p256.der")).unwrap();
+    let hex: String = der.iter().map(|b| format!("{b:02x}")).collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pykcs11_client.py");
+    let out = run_ok(Command::new(python).arg(&script).arg(&h.lib).args([TOKEN, USER_PIN, &hex]).envs(h.env()));
+    assert!(out.contains("pykcs11 client: OK"), "{out}");
 }
 
 /// The system's p11-kit client module (Debian: package p11-kit-modules).
