@@ -213,6 +213,42 @@ fn sessions_across_threads_and_the_last_close_logs_out() {
     }
 }
 
+/// Threads logging the same user in at once, each on its own session: one succeeds, the
+/// others are told CKR_USER_ALREADY_LOGGED_IN (never CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+/// which would say a different user holds the token), however their PIN checks interleave.
+#[test]
+fn concurrent_logins_of_one_user() {
+    const THREADS: usize = 8;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "logins");
+    let anchor = p.open_ro_session(slot).unwrap();
+    for round in 0..20 {
+        let barrier = std::sync::Barrier::new(THREADS);
+        let results: Vec<_> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let s = p.open_ro_session(slot).unwrap();
+                        barrier.wait();
+                        s.login(UserType::User, Some(&pin(USER_PIN))).map_err(|e| match e {
+                            cryptoki::error::Error::Pkcs11(rv, _) => rv,
+                            other => panic!("{other}"),
+                        })
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
+        assert!(
+            results.iter().all(|r| matches!(r, Ok(()) | Err(RvError::UserAlreadyLoggedIn))),
+            "round {round}: {results:?}"
+        );
+        anchor.logout().unwrap();
+    }
+}
+
 /// Sessions on more tokens than the session table counts per shard: every token still
 /// counts its own sessions and logs out with its own last one.
 #[test]

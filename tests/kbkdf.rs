@@ -137,6 +137,24 @@ fn counter_mode_with_an_additional_key() {
     assert_eq!(value(&s, k), want[..40]);
     assert_ne!(extra_h, 0, "the additional key's handle is written back");
     assert_eq!(value(&s, extra_h), want[40..56]);
+    // The DKM length may be given once only.
+    let mut dkm2 = dkm;
+    let mut twice = [
+        dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr),
+        dp(CK_SP800_108_DKM_LENGTH, &mut dkm),
+        dp(CK_SP800_108_DKM_LENGTH, &mut dkm2),
+    ];
+    let mut p = CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: twice.len() as _,
+        pDataParams: twice.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    assert_eq!(
+        derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(16)),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
 
     // Little-endian 16-bit counter, no DKM length, CMAC PRF over an AES base key.
     let aes_key: Vec<u8> = (0..16u8).collect();

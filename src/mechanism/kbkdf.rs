@@ -135,12 +135,15 @@ fn derive(
     let n = total.div_ceil(h).max(1);
     let iterations = p.data.iter().filter(|d| matches!(d, PrfData::Iteration(_))).count();
     let counters = p.data.iter().filter(|d| matches!(d, PrfData::OptionalCounter(_))).count();
-    let ok = match mode {
-        KbkdfMode::Counter => {
-            iterations == 1 && counters == 0 && p.data.iter().all(|d| !matches!(d, PrfData::Iteration(None)))
-        }
-        _ => iterations == 1 && counters <= 1 && p.data.iter().all(|d| !matches!(d, PrfData::Iteration(Some(_)))),
-    };
+    // The DKM length is optional and, like the iteration variable, given at most once.
+    let dkm_lengths = p.data.iter().filter(|d| matches!(d, PrfData::DkmLength { .. })).count();
+    let ok = dkm_lengths <= 1
+        && match mode {
+            KbkdfMode::Counter => {
+                iterations == 1 && counters == 0 && p.data.iter().all(|d| !matches!(d, PrfData::Iteration(None)))
+            }
+            _ => iterations == 1 && counters <= 1 && p.data.iter().all(|d| !matches!(d, PrfData::Iteration(Some(_)))),
+        };
     if !ok || (mode != KbkdfMode::Feedback && !p.iv.is_empty()) {
         return Err(Error::MechanismParamInvalid);
     }

@@ -384,8 +384,12 @@ impl Module {
         let mk = self.verify_pin(&t, who, pin, true)?;
         let sealer = Arc::new(Module::sealer(&t, mk)?);
         let mut st = self.state();
-        if st.login(token).is_some() {
-            return Err(Error::UserAnotherAlreadyLoggedIn);
+        // Another thread may have logged in while the PIN was checked: the same user is
+        // CKR_USER_ALREADY_LOGGED_IN as it would have been a moment earlier.
+        match st.login(token).map(|l| l.user) {
+            Some(c) if c == kind => return Err(Error::UserAlreadyLoggedIn),
+            Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
+            None => {}
         }
         if self.sessions.count_on(token) == 0 {
             return Err(Error::SessionClosed);
