@@ -196,6 +196,7 @@ fn gcm_message_in_parts() {
                 s.lib.C_EncryptMessageNext(s.h, pp, plen, d.as_mut_ptr(), d.len() as _, null_mut(), &mut n, flags),
                 CKR_OK
             );
+            assert_eq!(n as usize, part.len(), "GCM encryption gives each part's ciphertext at once");
             let mut out = vec![0u8; n as usize];
             assert_eq!(
                 s.lib.C_EncryptMessageNext(
@@ -210,9 +211,11 @@ fn gcm_message_in_parts() {
                 ),
                 CKR_OK
             );
+            assert_eq!(n as usize, part.len());
             ct.extend_from_slice(&out[..n as usize]);
         }
         assert_eq!(ct.len(), whole.len());
+        assert_ne!(tag, [0u8; 16], "the tag is written back at the end");
         assert_eq!(&iv[..4], &[1, 2, 3, 4]);
         // Decrypt in parts: nothing comes out before the end.
         assert_eq!(s.lib.C_MessageDecryptInit(s.h, &mut m, e.key), CKR_OK);

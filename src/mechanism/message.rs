@@ -2,11 +2,13 @@
 //! C_EncryptMessage, C_EncryptMessageBegin/Next, C_MessageEncryptFinal and the decrypt side,
 //! for AES-GCM and AES-CCM. The token can generate each message's IV (CKG_GENERATE,
 //! CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR, CKG_GENERATE_RANDOM); the IV used and the
-//! tag are handed back to the caller. Decryption releases nothing before the tag verifies.
+//! tag are handed back to the caller. Decryption releases nothing before the tag verifies;
+//! GCM encryption in parts (C_EncryptMessageNext) returns each part's ciphertext at once.
 
 use super::ops::Dir;
 use super::{Implementation, aes::AesMode, lookup};
-use crate::crypto::{self, ccm, gcm::GcmKey};
+use crate::crypto::gcm::{GcmEncryptor, GcmKey};
+use crate::crypto::{self, ccm};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::secret::Bytes;
@@ -43,6 +45,8 @@ struct Pending {
     iv: Vec<u8>,
     aad: Vec<u8>,
     buf: Bytes,
+    /// GCM encryption streams: each part's ciphertext at once, the tag at the end.
+    stream: Option<GcmEncryptor>,
 }
 
 /// A message-based encryption or decryption operation.
@@ -238,7 +242,12 @@ impl Module {
             }
             op.check(p)?;
             let iv = op.next_iv(p)?;
-            op.pending = Some(Pending { params: p.clone(), iv: iv.clone(), aad: aad.to_vec(), buf: Bytes::default() });
+            let stream = match (&op.gcm, op.encrypt) {
+                (Some(k), true) => Some(k.get().encryptor(&iv, aad)?),
+                _ => None,
+            };
+            let aad = if stream.is_some() { Vec::new() } else { aad.to_vec() };
+            op.pending = Some(Pending { params: p.clone(), iv: iv.clone(), aad, buf: Bytes::default(), stream });
             Ok(iv)
         })
     }
@@ -247,12 +256,20 @@ impl Module {
     pub fn message_next_len(&self, h: CK_SESSION_HANDLE, dir: Dir, n: usize, end: bool) -> Result<usize> {
         self.with_message(h, dir, |op| {
             let p = op.pending.as_ref().ok_or(Error::OperationNotInitialized)?;
-            Ok(if end { p.buf.len() + n } else { 0 })
+            Ok(if p.stream.is_some() {
+                n
+            } else if end {
+                p.buf.len() + n
+            } else {
+                0
+            })
         })
     }
 
-    /// C_EncryptMessageNext / C_DecryptMessageNext. Parts are gathered; with `end` the whole
-    /// message is processed and returned. `tag` is the tag to verify (decryption, at the end).
+    /// C_EncryptMessageNext / C_DecryptMessageNext. GCM encryption returns each part's
+    /// ciphertext and, with `end`, the tag; otherwise parts are gathered and with `end` the
+    /// whole message is processed and returned. `tag` is the tag to verify (decryption, at
+    /// the end).
     pub fn message_next(
         &self,
         h: CK_SESSION_HANDLE,
@@ -263,6 +280,17 @@ impl Module {
     ) -> Result<MessageOutput> {
         self.with_message(h, dir, |op| {
             let pending = op.pending.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if let Some(stream) = pending.stream.as_mut() {
+                let mut out = Vec::new();
+                stream.update(data, &mut out)?;
+                let mut tag = Vec::new();
+                if end {
+                    stream.finish(&mut tag)?;
+                    tag.truncate(pending.params.tag_len);
+                }
+                let iv = if end { op.pending.take().expect("checked").iv } else { pending.iv.clone() };
+                return Ok(MessageOutput { data: out, iv, tag });
+            }
             pending.buf.extend_from_slice(data);
             if !end {
                 return Ok(MessageOutput { data: Vec::new(), iv: pending.iv.clone(), tag: Vec::new() });
