@@ -204,6 +204,22 @@ impl Module {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// C_Finalize: ends every session and every login now, with their operations, session
+    /// objects, master keys and cached keys, and closes the store, so that neither a secret
+    /// nor the store's files outlive the call even while another thread's cached reference
+    /// keeps this value alive for a moment (ffi::entry).
+    pub fn shutdown(&self) {
+        *self.store() = Box::new(crate::store::Closed);
+        let mut st = self.state();
+        for (h, _) in self.sessions.all() {
+            let _ = self.sessions.close(h);
+        }
+        self.session_objects.retain(|_| false);
+        st.logins.clear();
+        st.key_cache.clear();
+        st.token_cache.clear();
+    }
+
     /// Every slot: each initialised token, then the spare uninitialised one.
     pub fn slots(&self) -> Result<Vec<SlotView>> {
         let tokens = self.store().tokens()?;

@@ -1,6 +1,7 @@
 //! General-purpose and interface functions through the built liboxihsm.so: interface list,
 //! function tables, C_GetInfo per interface, C_Initialize/C_Finalize argument rules, a
-//! second copy of the library in one process, and the exported symbol set.
+//! second copy of the library in one process, C_Finalize while another thread has made
+//! calls, and the exported symbol set.
 
 mod common;
 use common::*;
@@ -183,6 +184,66 @@ fn two_copies_in_one_process_share_the_store() {
     let r =
         again.initialize(cryptoki::context::CInitializeArgs::new(cryptoki::context::CInitializeFlags::OS_LOCKING_OK));
     assert_eq!(rv(r), cryptoki::error::RvError::CryptokiAlreadyInitialized);
+}
+
+/// Files of the store this process holds open (its database and journal), from /proc.
+fn open_store_files(h: &Harness) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&h.token_dir))
+        .count()
+}
+
+/// C_Finalize while another thread has made calls (each thread keeps a cached reference to
+/// the module): that thread's next call is CKR_CRYPTOKI_NOT_INITIALIZED, the store's files
+/// are closed at once, and after C_Initialize the thread reaches the new instance, where its
+/// old session handle is gone.
+#[test]
+fn finalize_while_another_thread_has_called() {
+    use std::sync::mpsc::channel;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "finalize").id();
+    let raw = h.raw();
+    let (to_other, from_main) = channel::<()>();
+    let (to_main, from_other) = channel::<CK_RV>();
+    // Each side owns the sender it talks on, so a failed assertion on one side ends the other
+    // (its receive fails) instead of leaving it waiting.
+    let (raw, hr) = (&raw, &h);
+    std::thread::scope(move |sc| {
+        sc.spawn(move || {
+            let mut hs: CK_SESSION_HANDLE = 0;
+            let mut info = CK_SESSION_INFO { slotID: 0, state: 0, flags: 0, ulDeviceError: 0 };
+            // SAFETY: raw calls with pointers to live locals.
+            unsafe {
+                let rv = raw.C_OpenSession(slot, CKF_SERIAL_SESSION, null_mut(), None, &mut hs);
+                to_main.send(rv).unwrap();
+                from_main.recv().unwrap();
+                to_main.send(raw.C_GetSessionInfo(hs, &mut info)).unwrap();
+                from_main.recv().unwrap();
+                to_main.send(raw.C_GetSessionInfo(hs, &mut info)).unwrap();
+                let mut again: CK_SESSION_HANDLE = 0;
+                to_main.send(raw.C_OpenSession(slot, CKF_SERIAL_SESSION, null_mut(), None, &mut again)).unwrap();
+            }
+        });
+        assert_eq!(from_other.recv().unwrap(), CKR_OK, "the other thread's session");
+        assert!(open_store_files(hr) > 0, "the store is open while initialised");
+        // SAFETY: a plain call.
+        assert_eq!(unsafe { raw.C_Finalize(null_mut()) }, CKR_OK);
+        assert_eq!(open_store_files(hr), 0, "C_Finalize closed the store though a thread still holds the module");
+        to_other.send(()).unwrap();
+        assert_eq!(from_other.recv().unwrap(), CKR_CRYPTOKI_NOT_INITIALIZED);
+        assert_eq!(hr.raw_init(raw), CKR_OK);
+        to_other.send(()).unwrap();
+        assert_eq!(
+            from_other.recv().unwrap(),
+            CKR_SESSION_HANDLE_INVALID,
+            "the old session went with the old instance"
+        );
+        assert_eq!(from_other.recv().unwrap(), CKR_OK, "a new session on the new instance");
+    });
+    drop(p);
 }
 
 #[test]

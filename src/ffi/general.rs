@@ -2,7 +2,9 @@
 //! C_Finalize, C_GetInfo, C_GetFunctionList, C_GetInterfaceList, C_GetInterface, plus the
 //! legacy parallel-function stubs and C_WaitForSlotEvent.
 
-use super::{FORKED, InitLock, MODULE, entry, forget_inherited, guard, log, out, padded, register_fork_handler};
+use super::{
+    FORKED, InitLock, MODULE, entry, forget_cached, forget_inherited, guard, log, out, padded, register_fork_handler,
+};
 use super::{FUNCTION_LIST_2_40, FUNCTION_LIST_3_0, FUNCTION_LIST_3_2};
 use crate::config::Config;
 use crate::error::Error;
@@ -67,7 +69,11 @@ pub unsafe extern "C" fn C_Finalize(p_reserved: *mut c_void) -> CK_RV {
             forget_inherited();
             return Err(Error::CryptokiNotInitialized);
         }
-        MODULE.swap(None).map(|_| ()).ok_or(Error::CryptokiNotInitialized)
+        let m = MODULE.swap(None).ok_or(Error::CryptokiNotInitialized)?;
+        m.shutdown();
+        drop(m);
+        forget_cached();
+        Ok(())
     })
 }
 

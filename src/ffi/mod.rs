@@ -88,10 +88,46 @@ pub(crate) fn entry(f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
         if FORKED.load(Ordering::Acquire) {
             return Err(Error::CryptokiNotInitialized);
         }
+        // This thread's cached reference to the module: checking that it is still current is
+        // one plain load, with no shared reference count or arc_swap debt slot touched (two
+        // locked instructions fewer per call). A nested call, or one while the thread's
+        // locals are being torn down, takes a guard instead.
+        let mut f = Some(f);
+        let cached = CACHE.try_with(|c| {
+            let mut c = c.try_borrow_mut().ok()?;
+            let f = f.take()?;
+            Some(match c.load().as_deref() {
+                Some(m) => f(m),
+                None => Err(Error::CryptokiNotInitialized),
+            })
+        });
+        if let Ok(Some(r)) = cached {
+            return r;
+        }
+        let f = f.ok_or_else(|| Error::Internal("module entry".into()))?;
         // A guard, not an Arc clone: no shared reference count to bounce between threads.
         let m = MODULE.load();
         f(m.as_deref().ok_or(Error::CryptokiNotInitialized)?)
     })
+}
+
+type ModuleCache = arc_swap::cache::Cache<&'static ArcSwapOption<Module>, Option<std::sync::Arc<Module>>>;
+
+thread_local! {
+    /// Each thread's cached reference to the module (see [`entry`]). A module a thread has
+    /// cached stays allocated until that thread's next call or its exit; C_Finalize ends
+    /// its sessions and logins first ([`Module::shutdown`]), so only an empty shell waits.
+    static CACHE: std::cell::RefCell<ModuleCache> = std::cell::RefCell::new(arc_swap::cache::Cache::new(&MODULE));
+}
+
+/// Lets this thread's cached module go (after C_Finalize, so that it is freed at once when
+/// no other thread holds it).
+fn forget_cached() {
+    let _ = CACHE.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.load();
+        }
+    });
 }
 
 /// As [`entry`], for a call the audit trail records (DESIGN §8): names the call for the

@@ -7,7 +7,7 @@ pub mod seal;
 pub mod sqlite;
 
 use crate::config::KdfParams;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::object::Object;
 pub use audit::Event;
 pub use seal::Sealer;
@@ -113,4 +113,51 @@ pub trait Store: Send {
         template: &[crate::object::Attribute],
         sealer: Option<&Sealer>,
     ) -> Result<Vec<ObjectId>>;
+}
+
+/// The store of a finalised module ([`crate::module::Module::shutdown`]): the real one is
+/// closed (its connection and files released at C_Finalize), and every call is
+/// CKR_CRYPTOKI_NOT_INITIALIZED.
+pub struct Closed;
+
+impl Store for Closed {
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn token(&self, _: TokenId) -> Result<Option<TokenRecord>> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn put_token(&mut self, _: &NewToken, _: &Event) -> Result<TokenRecord> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn data_version(&self) -> Result<i64> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn count_failure(&mut self, _: TokenId, _: Who) -> Result<u32> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn clear_failures(&mut self, _: TokenId, _: Who, _: Option<&Event>) -> Result<()> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn set_pin(&mut self, _: TokenId, _: Who, _: &PinWrap, _: &Event) -> Result<()> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn insert_object(&mut self, _: TokenId, _: &Object, _: Option<&Sealer>, _: &Event) -> Result<ObjectId> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn load_object(&self, _: TokenId, _: ObjectId, _: Option<&Sealer>) -> Result<Option<Object>> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn update_object(&mut self, _: TokenId, _: ObjectId, _: &Object, _: Option<&Sealer>, _: &Event) -> Result<()> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn delete_object(&mut self, _: TokenId, _: ObjectId, _: &Event) -> Result<bool> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn append_audit(&mut self, _: &Event) -> Result<()> {
+        Err(Error::CryptokiNotInitialized)
+    }
+    fn candidates(&self, _: TokenId, _: &[crate::object::Attribute], _: Option<&Sealer>) -> Result<Vec<ObjectId>> {
+        Err(Error::CryptokiNotInitialized)
+    }
 }
