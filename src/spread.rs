@@ -3,6 +3,7 @@
 //! update one reference count or one counter update different ones instead, so the cache
 //! line holding it does not move between cores on every call.
 
+use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -21,7 +22,7 @@ const COPIES: usize = 8;
 /// Up to `COPIES` copies of a value, each made on first use by a thread whose number picks
 /// it; a caller gets a counted reference to its thread's copy.
 pub struct PerThread<T> {
-    copies: [OnceLock<Arc<T>>; COPIES],
+    copies: [OnceLock<Arc<CachePadded<T>>>; COPIES],
 }
 
 impl<T> Default for PerThread<T> {
@@ -32,13 +33,15 @@ impl<T> Default for PerThread<T> {
 
 impl<T> PerThread<T> {
     /// This thread's copy, made by `make` if it is not there yet; `None` when `make` fails.
-    pub fn get(&self, make: impl FnOnce() -> Option<T>) -> Option<Arc<T>> {
+    pub fn get(&self, make: impl FnOnce() -> Option<T>) -> Option<Arc<CachePadded<T>>> {
         let cell = &self.copies[thread_number() % COPIES];
         if let Some(v) = cell.get() {
             return Some(v.clone());
         }
         // A racing thread may store its own first: either is good, the stored one is used.
-        let _ = cell.set(Arc::new(make()?));
+        // Each copy, with the reference count every use updates, has cache lines of its own:
+        // copies allocated one after another must not share a line between threads.
+        let _ = cell.set(Arc::new(CachePadded::new(make()?)));
         cell.get().cloned()
     }
 }

@@ -236,7 +236,7 @@ pub enum GcmKeyRef {
     /// The key object's prepared key (16-byte tags): expanded once per object for each
     /// group of threads ([`PerThread`]), so operations on one key in different threads hold
     /// different counts, and none on the object itself.
-    Prepared(Arc<GcmKey>),
+    Prepared(Arc<crossbeam_utils::CachePadded<GcmKey>>),
     /// A key made for this operation (to check a tag shorter than 16 bytes).
     Own(GcmKey),
 }
