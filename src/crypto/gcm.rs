@@ -54,10 +54,9 @@ impl GcmKey {
     }
 
     /// A multi-part encryption under this key with `nonce` and `aad`: the ciphertext of each
-    /// part as it comes, the tag (this key's length) at the end.
+    /// part as it comes, the tag at the end.
     pub fn encryptor(&self, nonce: &[u8], aad: &[u8]) -> Result<GcmEncryptor> {
-        let ctx = CipherCtx::gcm_encrypt(&self.raw[..usize::from(self.raw_len)], nonce, aad)?;
-        Ok(GcmEncryptor { ctx, tag_len: self.tag_len })
+        Ok(GcmEncryptor(CipherCtx::gcm_encrypt(&self.raw[..usize::from(self.raw_len)], nonce, aad)?))
     }
 
     pub fn tag_len(&self) -> usize {
@@ -156,21 +155,18 @@ impl GcmKey {
 }
 
 /// A multi-part AES-GCM encryption ([`GcmKey::encryptor`]).
-pub struct GcmEncryptor {
-    ctx: CipherCtx,
-    tag_len: usize,
-}
+pub struct GcmEncryptor(CipherCtx);
 
 impl GcmEncryptor {
     /// Encrypts `input`, appending exactly as many bytes to `out`.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        self.ctx.update(input, out)
+        self.0.update(input, out)
     }
 
-    /// Appends the tag to `out`.
-    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
-        out.extend_from_slice(&self.ctx.gcm_tag()?[..self.tag_len]);
-        Ok(())
+    /// The tag, `tag_len` bytes (1..=16): a shorter GCM tag is the full tag's leading bytes
+    /// (SP 800-38D §7.1).
+    pub fn finish(&mut self, tag_len: usize) -> Result<Vec<u8>> {
+        Ok(self.0.gcm_tag()?[..tag_len.min(16)].to_vec())
     }
 }
 

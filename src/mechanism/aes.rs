@@ -337,11 +337,7 @@ impl Cipher for Aead {
 
     fn finish(&mut self) -> Result<Vec<u8>> {
         if let Some(stream) = self.stream.as_mut() {
-            // A shorter GCM tag is the full tag's leading bytes (SP 800-38D §7.1).
-            let mut tag = Vec::with_capacity(16);
-            stream.finish(&mut tag)?;
-            tag.truncate(self.tag_len);
-            return Ok(tag);
+            return stream.finish(self.tag_len);
         }
         let data = std::mem::take(&mut self.buf);
         self.process(&data)

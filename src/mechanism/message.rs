@@ -283,11 +283,7 @@ impl Module {
             if let Some(stream) = pending.stream.as_mut() {
                 let mut out = Vec::new();
                 stream.update(data, &mut out)?;
-                let mut tag = Vec::new();
-                if end {
-                    stream.finish(&mut tag)?;
-                    tag.truncate(pending.params.tag_len);
-                }
+                let tag = if end { stream.finish(pending.params.tag_len)? } else { Vec::new() };
                 let iv = if end { op.pending.take().expect("checked").iv } else { pending.iv.clone() };
                 return Ok(MessageOutput { data: out, iv, tag });
             }
