@@ -9,6 +9,7 @@ pub mod ec;
 pub mod evp;
 pub mod gcm;
 pub mod keyfile;
+pub mod pqc;
 pub mod rsa;
 pub mod sha;
 

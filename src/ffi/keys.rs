@@ -1,5 +1,5 @@
-//! Key management functions (PKCS#11 3.2 §5.14): C_GenerateKey, C_WrapKey, C_UnwrapKey and
-//! C_DeriveKey.
+//! Key management functions (PKCS#11 3.2 §5.14): C_GenerateKey, C_WrapKey, C_UnwrapKey,
+//! C_DeriveKey, and 3.2's C_EncapsulateKey and C_DecapsulateKey.
 
 use super::attributes::template;
 use super::mechanism::{additional_key_outputs, mechanism};
@@ -137,6 +137,69 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
         let (a, b) = m.generate_key_pair(h, &mech, &pt, &st)?;
         *pub_h = a;
         *priv_h = b;
+        Ok(())
+    })
+}
+
+/// §5.18 C_EncapsulateKey (PKCS#11 3.2): a new shared-secret key from `p_template` and its
+/// ciphertext for the public key. A NULL `p_ciphertext` asks for the ciphertext's length
+/// only, and a short buffer gets CKR_BUFFER_TOO_SMALL: neither makes a key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EncapsulateKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    public_key: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    p_ciphertext: *mut CK_BYTE,
+    pul_ciphertext_len: *mut CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    audited("C_EncapsulateKey", h, |m| {
+        // SAFETY: NULL or a valid CK_ULONG.
+        let len = unsafe { out(pul_ciphertext_len) }?;
+        // SAFETY: the caller's mechanism and template.
+        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        let n = m.encapsulated_len(h, &mech, public_key)?;
+        if p_ciphertext.is_null() {
+            *len = n as CK_ULONG;
+            return Ok(());
+        }
+        if (*len as usize) < n {
+            *len = n as CK_ULONG;
+            return Err(Error::BufferTooSmall);
+        }
+        // SAFETY: NULL or a valid out-pointer.
+        let key = unsafe { out(ph_key) }?;
+        let e = m.encapsulate_key(h, &mech, public_key, &t)?;
+        // SAFETY: the caller's buffer holds *len >= n bytes, and the ciphertext is n bytes.
+        unsafe { super::slice_mut(p_ciphertext, e.ciphertext.len() as CK_ULONG) }?.copy_from_slice(&e.ciphertext);
+        *len = e.ciphertext.len() as CK_ULONG;
+        *key = e.key;
+        Ok(())
+    })
+}
+
+/// §5.18 C_DecapsulateKey (PKCS#11 3.2): the shared-secret key of a ciphertext under the
+/// private key, made from `p_template`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_DecapsulateKey(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    private_key: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    p_ciphertext: *mut CK_BYTE,
+    ciphertext_len: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    audited("C_DecapsulateKey", h, |m| {
+        // SAFETY: NULL or a valid out-pointer.
+        let key = unsafe { out(ph_key) }?;
+        // SAFETY: the caller's mechanism, ciphertext and template.
+        let (mech, ct, t) =
+            unsafe { (mechanism(p_mechanism)?, slice(p_ciphertext, ciphertext_len)?, template(p_template, count)?) };
+        *key = m.decapsulate_key(h, &mech, private_key, ct, &t)?;
         Ok(())
     })
 }

@@ -177,6 +177,15 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 let p = param::<CK_EDDSA_PARAMS>(m).ok_or(bad)?;
                 Params::EdDsa { prehash: p.phFlag != 0, context: bytes(p.pContextData, p.ulContextDataLen)? }
             }
+            ParamShape::SignContext if m.ulParameterLen == 0 => Params::None,
+            ParamShape::SignContext => {
+                let p = param::<CK_SIGN_ADDITIONAL_CONTEXT>(m).ok_or(bad)?;
+                // FIPS 204 contexts are at most 255 bytes: a longer one is not read.
+                if p.ulContextLen > 255 {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                Params::SignContext { hedge: p.hedgeVariant, context: bytes(p.pContext, p.ulContextLen)? }
+            }
             ParamShape::Ecdh => {
                 let p = param::<CK_ECDH1_DERIVE_PARAMS>(m).ok_or(bad)?;
                 Params::Ecdh {

