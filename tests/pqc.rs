@@ -1,7 +1,8 @@
 //! ML-DSA (CKM_ML_DSA) and ML-KEM (CKM_ML_KEM, C_EncapsulateKey / C_DecapsulateKey) through
 //! liboxihsm.so: Wycheproof's known-answer vectors (deterministic signatures from a seed or an
 //! expanded key, verification, ML-KEM keys from a seed and decapsulation), key generation,
-//! hedged and deterministic signing, context strings, persistence, and the error codes.
+//! hedged and deterministic signing, context strings, persistence, and the error codes; and
+//! 3.2's C_VerifySignature* (the signature given first) for ML-DSA, ECDSA and HMAC.
 
 mod common;
 use common::*;
@@ -502,6 +503,17 @@ fn ml_dsa_generate_sign_verify() {
     }
     sess.verify_final(&m).unwrap();
 
+    // 3.2's verification with the signature given first, in one part and in parts.
+    sess.verify_signature_init(&det, public, &d1).unwrap();
+    sess.verify_signature(data).unwrap();
+    sess.verify_signature_init(&req, public, &m).unwrap();
+    for part in data.chunks(3) {
+        sess.verify_signature_update(part).unwrap();
+    }
+    sess.verify_signature_final().unwrap();
+    sess.verify_signature_init(&det, public, &a).unwrap();
+    assert_eq!(rv(sess.verify_signature(data)), cryptoki::error::RvError::SignatureInvalid);
+
     // Parameters out of range.
     let mut ctx256 = vec![1u8; 256];
     let mut p = context(CKH_HEDGE_PREFERRED, &mut ctx256);
@@ -556,4 +568,176 @@ fn ml_dsa_import_rules() {
         .get_mechanism_info(e.sess.get_session_info().unwrap().slot_id(), cryptoki::mechanism::MechanismType::ML_KEM);
     let info = info.unwrap();
     assert!(info.encapsulate() && info.decapsulate() && !info.sign());
+}
+
+#[test]
+fn verify_signature_calls() {
+    let e = env("verify-signature");
+    let (s, sess) = (&e.s, &e.sess);
+    let lib = e.h.raw();
+    let h = sess.handle();
+    let (public, private) = sess
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])],
+            &[],
+        )
+        .unwrap();
+    let data = b"data".to_vec();
+    let sig = sess.sign(&Mechanism::EcdsaSha256, private, &data).unwrap();
+    let init = |key: CK_OBJECT_HANDLE, m: CK_MECHANISM_TYPE, sig: &[u8]| {
+        let mut m = mech::<u8>(m, None);
+        let mut sig = sig.to_vec();
+        // SAFETY: live mechanism and signature.
+        unsafe { lib.C_VerifySignatureInit(h, &mut m, key, sig.as_mut_ptr(), sig.len() as _) }
+    };
+    let verify = |d: &[u8]| {
+        let mut d = d.to_vec();
+        // SAFETY: live data.
+        unsafe { lib.C_VerifySignature(h, d.as_mut_ptr(), d.len() as _) }
+    };
+    let update = |d: &[u8]| {
+        let mut d = d.to_vec();
+        // SAFETY: live data.
+        unsafe { lib.C_VerifySignatureUpdate(h, d.as_mut_ptr(), d.len() as _) }
+    };
+    // SAFETY: a plain call on a live session.
+    let fin = || unsafe { lib.C_VerifySignatureFinal(h) };
+    let pu = public.handle();
+
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OK);
+    assert_eq!(verify(&data), CKR_OK);
+    // The operation ended with its answer.
+    assert_eq!(verify(&data), CKR_OPERATION_NOT_INITIALIZED);
+    assert_eq!(fin(), CKR_OPERATION_NOT_INITIALIZED);
+    // A wrong signature, a wrong length, wrong data: each answered, and the operation ends.
+    let mut bad = sig.clone();
+    bad[10] ^= 1;
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &bad), CKR_OK);
+    assert_eq!(verify(&data), CKR_SIGNATURE_INVALID);
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig[1..]), CKR_OK);
+    assert_eq!(verify(&data), CKR_SIGNATURE_LEN_RANGE);
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OK);
+    assert_eq!(update(b"da"), CKR_OK);
+    assert_eq!(update(b"ta"), CKR_OK);
+    assert_eq!(fin(), CKR_OK);
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OK);
+    assert_eq!(update(b"dat"), CKR_OK);
+    assert_eq!(fin(), CKR_SIGNATURE_INVALID);
+    // It is an operation of its own: C_Verify* does not see it, nor it theirs; a second init
+    // while one is active is refused.
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OK);
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OPERATION_ACTIVE);
+    let mut d = data.clone();
+    let mut sg = sig.clone();
+    // SAFETY: live buffers.
+    let rv = unsafe { lib.C_Verify(h, d.as_mut_ptr(), d.len() as _, sg.as_mut_ptr(), sg.len() as _) };
+    assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED);
+    sess.verify_init(&Mechanism::EcdsaSha256, public).unwrap();
+    assert_eq!(verify(&data), CKR_OK);
+    sess.verify(&Mechanism::EcdsaSha256, public, &data, &sig).unwrap_err();
+    // After an update, the one-part call is refused.
+    assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OK);
+    assert_eq!(update(b"da"), CKR_OK);
+    assert_eq!(verify(b"ta"), CKR_OPERATION_ACTIVE);
+    assert_eq!(fin(), CKR_SIGNATURE_INVALID);
+    // Keys and mechanisms are checked as for C_VerifyInit.
+    assert_eq!(init(private.handle(), CKM_ECDSA_SHA256, &sig), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_eq!(
+        common::rv(sess.verify_init(&Mechanism::EcdsaSha256, private)),
+        cryptoki::error::RvError::KeyFunctionNotPermitted
+    );
+    assert_eq!(init(pu, CKM_AES_ECB, &sig), CKR_MECHANISM_INVALID);
+    // HMAC: a MAC is checked as a signature.
+    let key = s.secret_key(CKK_GENERIC_SECRET, &[3; 32]).unwrap();
+    let mac = s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), key, &data).unwrap();
+    assert_eq!(init(key, CKM_SHA256_HMAC, &mac), CKR_OK);
+    assert_eq!(verify(&data), CKR_OK);
+    assert_eq!(init(key, CKM_SHA256_HMAC, &mac), CKR_OK);
+    assert_eq!(verify(b"other"), CKR_SIGNATURE_INVALID);
+}
+
+#[test]
+fn hash_ml_dsa() {
+    let e = env("hash-mldsa");
+    let (s, sess) = (&e.s, &e.sess);
+    let (public, private) = sess
+        .generate_key_pair(
+            &Mechanism::MlDsaKeyPairGen,
+            &[Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into())],
+            &[],
+        )
+        .unwrap();
+    let (pu, pr) = (public.handle(), private.handle());
+    let data = b"HashML-DSA signs a hash of the message".to_vec();
+    let mut ctx = b"ctx".to_vec();
+    let sha256 = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&data).to_vec()
+    };
+    // The token hashing the message (in parts) and the caller hashing it sign the same M'.
+    let mut p = context(CKH_DETERMINISTIC_REQUIRED, &mut ctx);
+    let hashed = s.sign(&mut mech(CKM_HASH_ML_DSA_SHA256, Some(&mut p)), pr, &data).unwrap();
+    assert_eq!(hashed.len(), 2420);
+    let mut hp = CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: CKH_DETERMINISTIC_REQUIRED,
+        pContext: ctx.as_mut_ptr(),
+        ulContextLen: ctx.len() as CK_ULONG,
+        hash: CKM_SHA256,
+    };
+    let pre = s.sign(&mut mech(CKM_HASH_ML_DSA, Some(&mut hp)), pr, &sha256).unwrap();
+    assert_eq!(hex(&hashed), hex(&pre));
+    assert_eq!(s.verify(&mut mech(CKM_HASH_ML_DSA, Some(&mut hp)), pu, &sha256, &hashed), Ok(()));
+    assert_eq!(s.verify(&mut mech(CKM_HASH_ML_DSA_SHA256, Some(&mut p)), pu, &data, &pre), Ok(()));
+    // Domain separation: not a pure signature, nor one over another hash.
+    assert_eq!(s.verify(&mut ml_dsa_mech(&mut p), pu, &data, &hashed), Err(CKR_SIGNATURE_INVALID));
+    assert_eq!(s.verify(&mut ml_dsa_mech(&mut p), pu, &sha256, &hashed), Err(CKR_SIGNATURE_INVALID));
+    assert_eq!(
+        s.verify(&mut mech(CKM_HASH_ML_DSA_SHA3_256, Some(&mut p)), pu, &data, &hashed),
+        Err(CKR_SIGNATURE_INVALID)
+    );
+    // Every hash signs and verifies, in parts too.
+    for m in [
+        CKM_HASH_ML_DSA_SHA224,
+        CKM_HASH_ML_DSA_SHA384,
+        CKM_HASH_ML_DSA_SHA512,
+        CKM_HASH_ML_DSA_SHA3_224,
+        CKM_HASH_ML_DSA_SHA3_384,
+        CKM_HASH_ML_DSA_SHA3_512,
+    ] {
+        let sig = s.sign(&mut mech::<u8>(m, None), pr, &data).unwrap();
+        assert_eq!(s.verify(&mut mech::<u8>(m, None), pu, &data, &sig), Ok(()), "0x{m:x}");
+        assert_eq!(s.verify(&mut mech::<u8>(m, None), pu, &data[1..], &sig), Err(CKR_SIGNATURE_INVALID));
+    }
+    let hashed3 = Mechanism::HashMlDsaSha3_224(SignAdditionalContext::new(HedgeType::Required, None));
+    sess.sign_init(&hashed3, private).unwrap();
+    for part in data.chunks(7) {
+        sess.sign_update(part).unwrap();
+    }
+    let sig = sess.sign_final().unwrap();
+    sess.verify(&hashed3, public, &data, &sig).unwrap();
+
+    // CKM_HASH_ML_DSA takes one hash of the named digest, in one part.
+    let hashed_mech = |hp: &mut CK_HASH_SIGN_ADDITIONAL_CONTEXT| mech(CKM_HASH_ML_DSA, Some(hp));
+    assert_eq!(s.sign(&mut hashed_mech(&mut hp), pr, &sha256[1..]), Err(CKR_DATA_LEN_RANGE));
+    let lib = e.h.raw();
+    let mut m = hashed_mech(&mut hp);
+    let mut part = sha256.clone();
+    // SAFETY: live mechanism and data.
+    unsafe {
+        assert_eq!(lib.C_SignInit(sess.handle(), &mut m, pr), CKR_OK);
+        assert_eq!(lib.C_SignUpdate(sess.handle(), part.as_mut_ptr(), 16), CKR_OPERATION_NOT_INITIALIZED);
+        // The operation ended: a new one starts.
+        assert_eq!(lib.C_SignInit(sess.handle(), &mut m, pr), CKR_OK);
+        let mut n = 0;
+        assert_eq!(lib.C_Sign(sess.handle(), part.as_mut_ptr(), 32, null_mut(), &mut n), CKR_OK);
+        assert_eq!(n, 2420);
+    }
+    let mut bad = hp;
+    bad.hash = CKM_SHA_1;
+    assert_eq!(s.sign(&mut hashed_mech(&mut bad), pr, &sha256[..20]), Err(CKR_MECHANISM_PARAM_INVALID));
+    bad.hash = CKM_AES_ECB;
+    assert_eq!(s.sign(&mut hashed_mech(&mut bad), pr, &sha256), Err(CKR_MECHANISM_PARAM_INVALID));
+    // Its parameter is not CK_SIGN_ADDITIONAL_CONTEXT.
+    assert_eq!(s.sign(&mut mech(CKM_HASH_ML_DSA, Some(&mut p)), pr, &sha256), Err(CKR_MECHANISM_PARAM_INVALID));
 }

@@ -186,6 +186,17 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 }
                 Params::SignContext { hedge: p.hedgeVariant, context: bytes(p.pContext, p.ulContextLen)? }
             }
+            ParamShape::HashSignContext => {
+                let p = param::<CK_HASH_SIGN_ADDITIONAL_CONTEXT>(m).ok_or(bad)?;
+                if p.ulContextLen > 255 {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                Params::HashSignContext {
+                    hedge: p.hedgeVariant,
+                    context: bytes(p.pContext, p.ulContextLen)?,
+                    hash: p.hash,
+                }
+            }
             ParamShape::Ecdh => {
                 let p = param::<CK_ECDH1_DERIVE_PARAMS>(m).ok_or(bad)?;
                 Params::Ecdh {

@@ -1,4 +1,5 @@
-//! Signing and MACing, and verification (PKCS#11 3.2 §5.11, §5.13).
+//! Signing and MACing, and verification (PKCS#11 3.2 §5.11, §5.13), also with the
+//! signature given first (3.2's C_VerifySignature*).
 
 use super::crypt::overlaps;
 use super::mechanism::mechanism;
@@ -6,14 +7,29 @@ use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::MacDir;
 use cryptoki_sys::*;
 
-fn init(h: CK_SESSION_HANDLE, dir: MacDir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
-    let _call = crate::module::enter_call(if dir == MacDir::Sign { "C_SignInit" } else { "C_VerifyInit" });
+fn init(
+    h: CK_SESSION_HANDLE,
+    dir: MacDir,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    sig: Option<(*const CK_BYTE, CK_ULONG)>,
+) -> CK_RV {
+    let _call = crate::module::enter_call(match dir {
+        MacDir::Sign => "C_SignInit",
+        MacDir::Verify => "C_VerifyInit",
+        MacDir::VerifySignature => "C_VerifySignatureInit",
+    });
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
         let decoded = unsafe { mechanism(p_mechanism) };
+        let signature = match sig {
+            // SAFETY: the caller's signature, valid for `n` bytes.
+            Some((p, n)) => unsafe { slice(p, n) }?,
+            None => &[],
+        };
         // Used in place, as in C_EncryptInit.
         match &decoded {
-            Ok(mech) => m.mac_init(h, dir, mech, key),
+            Ok(mech) => m.mac_init(h, dir, mech, key, signature),
             Err(_) => decoded.map(drop),
         }
     })
@@ -99,7 +115,7 @@ pub unsafe extern "C" fn C_SignInit(
     p_mechanism: *mut CK_MECHANISM,
     key: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    init(h, MacDir::Sign, p_mechanism, key)
+    init(h, MacDir::Sign, p_mechanism, key, None)
 }
 
 /// §5.11 C_Sign.
@@ -133,7 +149,7 @@ pub unsafe extern "C" fn C_VerifyInit(
     p_mechanism: *mut CK_MECHANISM,
     key: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    init(h, MacDir::Verify, p_mechanism, key)
+    init(h, MacDir::Verify, p_mechanism, key, None)
 }
 
 /// §5.13 C_Verify.
@@ -158,4 +174,53 @@ pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, p_part: *mut CK_BY
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, p_sig: *mut CK_BYTE, sig_len: CK_ULONG) -> CK_RV {
     verify(h, None, p_sig, sig_len)
+}
+
+fn verify_signature(h: CK_SESSION_HANDLE, data: Option<(*const CK_BYTE, CK_ULONG)>) -> CK_RV {
+    entry(|m| {
+        let r = (|| {
+            let d = data
+                .map(|(p, n)| {
+                    // SAFETY: the caller's buffer, valid for `n` bytes.
+                    unsafe { slice(p, n) }
+                })
+                .transpose()?;
+            m.verify_signature(h, d)
+        })();
+        with_abort(m, h, MacDir::VerifySignature, r)
+    })
+}
+
+/// §5.15 C_VerifySignatureInit (PKCS#11 3.2): a verification of `p_sig`, whose data follows.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifySignatureInit(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    p_sig: *mut CK_BYTE,
+    sig_len: CK_ULONG,
+) -> CK_RV {
+    init(h, MacDir::VerifySignature, p_mechanism, key, Some((p_sig, sig_len)))
+}
+
+/// §5.15 C_VerifySignature: the data in one part.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifySignature(h: CK_SESSION_HANDLE, p_data: *mut CK_BYTE, data_len: CK_ULONG) -> CK_RV {
+    verify_signature(h, Some((p_data, data_len)))
+}
+
+/// §5.15 C_VerifySignatureUpdate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifySignatureUpdate(
+    h: CK_SESSION_HANDLE,
+    p_part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+) -> CK_RV {
+    update(h, MacDir::VerifySignature, p_part, part_len)
+}
+
+/// §5.15 C_VerifySignatureFinal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifySignatureFinal(h: CK_SESSION_HANDLE) -> CK_RV {
+    verify_signature(h, None)
 }

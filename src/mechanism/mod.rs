@@ -67,6 +67,8 @@ pub enum ParamShape {
     RsaAesWrap,
     /// No parameter, or CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
     SignContext,
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA).
+    HashSignContext,
 }
 
 /// A decoded mechanism parameter.
@@ -135,6 +137,12 @@ pub enum Params {
         hedge: CK_ULONG,
         context: Vec<u8>,
     },
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT: as SignContext, and the hash's digest mechanism.
+    HashSignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+        hash: CK_MECHANISM_TYPE,
+    },
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -159,7 +167,7 @@ pub enum Implementation {
     EdDsa,
     KeyPair(keypair::PairKind),
     RsaAesWrap,
-    MlDsa,
+    MlDsa(pqc::MlDsaVariant),
     MlKem,
 }
 

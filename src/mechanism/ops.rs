@@ -46,6 +46,11 @@ pub trait Mac: Send {
     fn state(&self) -> Option<Zeroizing<Vec<u8>>> {
         None
     }
+    /// Whether the mechanism signs its data in one part only (C_SignUpdate and
+    /// C_VerifyUpdate refuse it).
+    fn single_part(&self) -> bool {
+        false
+    }
     /// Finishes a signature; signature schemes that can fail override it.
     fn try_finish(self: Box<Self>) -> Result<Bytes> {
         Ok(self.finish())
@@ -95,6 +100,8 @@ pub struct MacOp {
     pub(crate) mechanism: CK_MECHANISM_TYPE,
     /// The key, to recognise it when a saved state is restored (by CKA_UNIQUE_ID).
     pub(crate) key: KeyRef,
+    /// The signature C_VerifySignatureInit was given (empty for other operations).
+    signature: Vec<u8>,
 }
 
 /// The key of an operation, by CKA_UNIQUE_ID (to recognise it when a saved state is
@@ -141,6 +148,7 @@ impl MacOp {
             pending: None,
             mechanism,
             key: KeyRef::new(&key_uid),
+            signature: Vec::new(),
         }
     }
 }
@@ -178,11 +186,13 @@ pub enum Dir {
     VerifyRecover,
 }
 
-/// Signing or verification.
+/// Signing or verification (C_Verify*, or 3.2's C_VerifySignature* with the signature given
+/// first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MacDir {
     Sign,
     Verify,
+    VerifySignature,
 }
 
 /// The key checks of [`Module::crypto_key`].
@@ -287,6 +297,7 @@ impl Module {
         match dir {
             MacDir::Sign => &mut s.sign,
             MacDir::Verify => &mut s.verify,
+            MacDir::VerifySignature => &mut s.verify_signature,
         }
     }
 
@@ -414,13 +425,20 @@ impl Module {
         r
     }
 
-    /// C_SignInit / C_VerifyInit.
-    pub fn mac_init(&self, h: CK_SESSION_HANDLE, dir: MacDir, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    /// C_SignInit / C_VerifyInit / C_VerifySignatureInit (with the signature to check).
+    pub fn mac_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        dir: MacDir,
+        m: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        signature: &[u8],
+    ) -> Result<()> {
         // An active operation is found where the new one would go (one lock of the session's
         // operations, not two); the key is checked first.
         let (flag, usage) = match dir {
             MacDir::Sign => (CKF_SIGN, CKA_SIGN),
-            MacDir::Verify => (CKF_VERIFY, CKA_VERIFY),
+            MacDir::Verify | MacDir::VerifySignature => (CKF_VERIFY, CKA_VERIFY),
         };
         // MACs are made while the key is lent (no count taken on it).
         let (made, needs_auth, uid, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
@@ -443,7 +461,7 @@ impl Module {
                 Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
                 Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,
                 Implementation::EdDsa => super::ecc::eddsa(m, self.parsed_key(&obj)?)?,
-                Implementation::MlDsa => super::pqc::ml_dsa(m, self.parsed_key(&obj)?)?,
+                Implementation::MlDsa(v) => super::pqc::ml_dsa(v, m, self.parsed_key(&obj)?)?,
                 _ => return Err(Error::MechanismInvalid),
             },
         };
@@ -453,8 +471,16 @@ impl Module {
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
-        *slot =
-            Some(MacOp { needs_auth, mac: Some(mac), len, multipart: false, pending: None, mechanism: m.ty, key: uid });
+        *slot = Some(MacOp {
+            needs_auth,
+            mac: Some(mac),
+            len,
+            multipart: false,
+            pending: None,
+            mechanism: m.ty,
+            key: uid,
+            signature: signature.to_vec(),
+        });
         Ok(())
     }
 
@@ -481,7 +507,13 @@ impl Module {
     pub fn mac_update(&self, h: CK_SESSION_HANDLE, dir: MacDir, data: &[u8]) -> Result<()> {
         let mut op = self.take_mac(h, dir, false)?;
         op.multipart = true;
-        op.mac.as_mut().ok_or(Error::OperationNotInitialized)?.update(data);
+        let mac = op.mac.as_mut().ok_or(Error::OperationNotInitialized)?;
+        // A single-part mechanism has no multi-part operation to continue: the operation
+        // ends, as SoftHSMv2 and Kryoptic end it (the specification names no code).
+        if mac.single_part() {
+            return Err(Error::OperationNotInitialized);
+        }
+        mac.update(data);
         self.put_mac(h, dir, op);
         Ok(())
     }
@@ -541,7 +573,19 @@ impl Module {
 
     /// C_Verify (with data) and C_VerifyFinal (without). Ends the operation.
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: Option<&[u8]>, signature: &[u8]) -> Result<()> {
-        let mut op = self.take_mac(h, MacDir::Verify, data.is_some())?;
+        let op = self.take_mac(h, MacDir::Verify, data.is_some())?;
+        Self::check_signature(op, data, signature)
+    }
+
+    /// C_VerifySignature (with data) and C_VerifySignatureFinal (without): checks the
+    /// signature the operation was started with.
+    pub fn verify_signature(&self, h: CK_SESSION_HANDLE, data: Option<&[u8]>) -> Result<()> {
+        let mut op = self.take_mac(h, MacDir::VerifySignature, data.is_some())?;
+        let signature = std::mem::take(&mut op.signature);
+        Self::check_signature(op, data, &signature)
+    }
+
+    fn check_signature(mut op: MacOp, data: Option<&[u8]>, signature: &[u8]) -> Result<()> {
         let mut mac = op.mac.take().ok_or(Error::OperationNotInitialized)?;
         if signature.len() != op.len {
             return Err(Error::SignatureLenRange);

@@ -1,11 +1,15 @@
 //! ML-DSA signatures (PKCS#11 3.2 §6.67: CKM_ML_DSA, pure, with CK_SIGN_ADDITIONAL_CONTEXT's
-//! hedging choice and context string) and ML-KEM key encapsulation (§6.68: CKM_ML_KEM
-//! through C_EncapsulateKey / C_DecapsulateKey), with their key pair generators.
+//! hedging choice and context string; HashML-DSA over a SHA-2/SHA-3 hash the token computes,
+//! CKM_HASH_ML_DSA_<hash>, or the caller computed, CKM_HASH_ML_DSA, single-part) and ML-KEM
+//! key encapsulation (§6.68: CKM_ML_KEM through C_EncapsulateKey / C_DecapsulateKey), with
+//! their key pair generators.
 
+use super::digest::Engine;
 use super::keypair::PairKind;
 use super::keys::ParsedKey;
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
+use crate::crypto::evp::Hash;
 use crate::crypto::pqc::DSA_SEED_LEN;
 use crate::error::{Error, Result};
 use crate::module::Module;
@@ -24,13 +28,18 @@ pub fn register(r: &mut Registry) {
         key_types: &[],
         implementation: Implementation::KeyPair(PairKind::MlDsa),
     });
-    r.add(Entry {
-        ty: CKM_ML_DSA,
+    let sv = |ty, params, variant| Entry {
+        ty,
         info: info(CKP_ML_DSA_44, CKP_ML_DSA_87, CKF_SIGN | CKF_VERIFY),
-        params: ParamShape::SignContext,
+        params,
         key_types: &[CKK_ML_DSA],
-        implementation: Implementation::MlDsa,
-    });
+        implementation: Implementation::MlDsa(variant),
+    };
+    r.add(sv(CKM_ML_DSA, ParamShape::SignContext, MlDsaVariant::Pure));
+    r.add(sv(CKM_HASH_ML_DSA, ParamShape::HashSignContext, MlDsaVariant::PreHashed));
+    for (ty, hash) in HASHED {
+        r.add(sv(ty, ParamShape::SignContext, MlDsaVariant::Hashed(hash)));
+    }
     r.add(Entry {
         ty: CKM_ML_KEM_KEY_PAIR_GEN,
         info: info(CKP_ML_KEM_512, CKP_ML_KEM_1024, CKF_GENERATE_KEY_PAIR),
@@ -47,24 +56,92 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-/// A pure ML-DSA signature over the gathered message.
+/// What an ML-DSA mechanism signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MlDsaVariant {
+    /// The message (CKM_ML_DSA).
+    Pure,
+    /// A hash the caller computed, named by the parameter (CKM_HASH_ML_DSA; single-part).
+    PreHashed,
+    /// The message's hash, computed here (CKM_HASH_ML_DSA_<hash>).
+    Hashed(Hash),
+}
+
+/// HashML-DSA's hashes: the mechanism, and the digest mechanism naming it in
+/// CK_HASH_SIGN_ADDITIONAL_CONTEXT.
+const HASHED: [(CK_MECHANISM_TYPE, Hash); 8] = [
+    (CKM_HASH_ML_DSA_SHA224, Hash::Sha224),
+    (CKM_HASH_ML_DSA_SHA256, Hash::Sha256),
+    (CKM_HASH_ML_DSA_SHA384, Hash::Sha384),
+    (CKM_HASH_ML_DSA_SHA512, Hash::Sha512),
+    (CKM_HASH_ML_DSA_SHA3_224, Hash::Sha3_224),
+    (CKM_HASH_ML_DSA_SHA3_256, Hash::Sha3_256),
+    (CKM_HASH_ML_DSA_SHA3_384, Hash::Sha3_384),
+    (CKM_HASH_ML_DSA_SHA3_512, Hash::Sha3_512),
+];
+
+/// The last byte of a hash's OID, 2.16.840.1.101.3.4.2.x (FIPS 204 §5.4's OID(PH)).
+fn hash_oid_arc(h: Hash) -> Option<u8> {
+    Some(match h {
+        Hash::Sha256 => 1,
+        Hash::Sha384 => 2,
+        Hash::Sha512 => 3,
+        Hash::Sha224 => 4,
+        Hash::Sha512_224 => 5,
+        Hash::Sha512_256 => 6,
+        Hash::Sha3_224 => 7,
+        Hash::Sha3_256 => 8,
+        Hash::Sha3_384 => 9,
+        Hash::Sha3_512 => 10,
+        Hash::Sha1 => return None,
+    })
+}
+
+/// An ML-DSA signature over the gathered message, or over its hash.
 struct MlDsaSig {
     key: Arc<ParsedKey>,
-    /// FIPS 204's M' prefix: 0, the context's length, the context.
+    /// FIPS 204's M' prefix: 0 (pure) or 1 (HashML-DSA), the context's length, the
+    /// context, and for HashML-DSA the hash's OID.
     pre: Vec<u8>,
     deterministic: bool,
+    /// The running hash of CKM_HASH_ML_DSA_<hash>.
+    hasher: Option<Engine>,
+    /// For CKM_HASH_ML_DSA, the hash's length: the data must be one hash, in one part.
+    prehashed: Option<usize>,
     buf: Bytes,
     len: usize,
 }
 
+impl MlDsaSig {
+    /// M' without its prefix: the message, or its hash.
+    fn message(&mut self) -> Result<Bytes> {
+        if let Some(n) = self.prehashed
+            && self.buf.len() != n
+        {
+            return Err(Error::DataLenRange);
+        }
+        Ok(match self.hasher.take() {
+            Some(h) => Bytes::new(h.finish()),
+            None => std::mem::take(&mut self.buf),
+        })
+    }
+}
+
 impl Mac for MlDsaSig {
     fn update(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        match &mut self.hasher {
+            Some(h) => h.update(data),
+            None => self.buf.extend_from_slice(data),
+        }
+    }
+    fn single_part(&self) -> bool {
+        self.prehashed.is_some()
     }
     fn finish(self: Box<Self>) -> Bytes {
         self.try_finish().unwrap_or_default()
     }
-    fn try_finish(self: Box<Self>) -> Result<Bytes> {
+    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
+        let msg = self.message()?;
         let ParsedKey::MlDsa { set, private: Some(sk), .. } = &*self.key else {
             return Err(Error::KeyTypeInconsistent);
         };
@@ -72,27 +149,34 @@ impl Mac for MlDsaSig {
         if !self.deterministic {
             crate::crypto::random_fill(&mut rnd[..])?;
         }
-        Ok(Bytes::new(set.sign(sk, &self.buf, &self.pre, &rnd)?))
+        Ok(Bytes::new(set.sign(sk, &msg, &self.pre, &rnd)?))
     }
     fn output_len(&self) -> usize {
         self.len
     }
-    fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
+    fn check(mut self: Box<Self>, sig: &[u8]) -> Result<()> {
+        let msg = self.message()?;
         let ParsedKey::MlDsa { set, public, .. } = &*self.key else {
             return Err(Error::KeyTypeInconsistent);
         };
-        if set.verify(public, sig, &self.buf, &self.pre) { Ok(()) } else { Err(Error::SignatureInvalid) }
+        if set.verify(public, sig, &msg, &self.pre) { Ok(()) } else { Err(Error::SignatureInvalid) }
     }
 }
 
 /// Builds an ML-DSA signer/verifier.
-pub fn ml_dsa(m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
+pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
     let ParsedKey::MlDsa { set, .. } = &*key else {
         return Err(Error::KeyTypeInconsistent);
     };
-    let (hedge, context) = match &m.params {
-        Params::None => (CKH_HEDGE_PREFERRED, &[][..]),
-        Params::SignContext { hedge, context } => (*hedge, &context[..]),
+    let (hedge, context, hash) = match (&m.params, variant) {
+        (Params::None, MlDsaVariant::Pure) => (CKH_HEDGE_PREFERRED, &[][..], None),
+        (Params::None, MlDsaVariant::Hashed(h)) => (CKH_HEDGE_PREFERRED, &[][..], Some(h)),
+        (Params::SignContext { hedge, context }, MlDsaVariant::Pure) => (*hedge, &context[..], None),
+        (Params::SignContext { hedge, context }, MlDsaVariant::Hashed(h)) => (*hedge, &context[..], Some(h)),
+        (Params::HashSignContext { hedge, context, hash }, MlDsaVariant::PreHashed) => {
+            let h = super::digest::DIGESTS.iter().find(|(t, _)| t == hash).map(|(_, h)| *h);
+            (*hedge, &context[..], Some(h.ok_or(Error::MechanismParamInvalid)?))
+        }
         _ => return Err(Error::MechanismParamInvalid),
     };
     let deterministic = match hedge {
@@ -101,10 +185,19 @@ pub fn ml_dsa(m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
         _ => return Err(Error::MechanismParamInvalid),
     };
     let n = u8::try_from(context.len()).map_err(|_| Error::MechanismParamInvalid)?;
-    let mut pre = vec![0, n];
+    let mut pre = vec![hash.is_some() as u8, n];
     pre.extend_from_slice(context);
+    if let Some(h) = hash {
+        let arc = hash_oid_arc(h).ok_or(Error::MechanismParamInvalid)?;
+        pre.extend_from_slice(&[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, arc]);
+    }
+    let (hasher, prehashed) = match (variant, hash) {
+        (MlDsaVariant::Hashed(h), _) => (Some(Engine::new(h)?), None),
+        (MlDsaVariant::PreHashed, Some(h)) => (None, Some(h.output_len())),
+        _ => (None, None),
+    };
     let len = set.signature_len();
-    Ok(Box::new(MlDsaSig { key, pre, deterministic, buf: Bytes::default(), len }))
+    Ok(Box::new(MlDsaSig { key, pre, deterministic, hasher, prehashed, buf: Bytes::default(), len }))
 }
 
 /// What C_EncapsulateKey returns: the ciphertext and the new key.

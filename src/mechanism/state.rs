@@ -40,7 +40,12 @@ impl Module {
     /// C_GetOperationState.
     pub fn get_operation_state(&self, h: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
         let s = self.ops(h)?;
-        if s.encrypt.is_some() || s.decrypt.is_some() || s.message_encrypt.is_some() || s.message_decrypt.is_some() {
+        if s.encrypt.is_some()
+            || s.decrypt.is_some()
+            || s.message_encrypt.is_some()
+            || s.message_decrypt.is_some()
+            || s.verify_signature.is_some()
+        {
             return Err(Error::StateUnsaveable);
         }
         let mut out = vec![1u8];

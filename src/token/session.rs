@@ -261,6 +261,7 @@ pub struct Ops {
     pub decrypt: Option<CipherOp>,
     pub sign: Option<MacOp>,
     pub verify: Option<MacOp>,
+    pub verify_signature: Option<MacOp>,
     pub message_encrypt: Option<MessageOp>,
     pub message_decrypt: Option<MessageOp>,
     pub sign_recover: Option<CipherOp>,
@@ -430,6 +431,7 @@ impl Module {
         }
         if flags & CKF_VERIFY != 0 {
             s.verify = None;
+            s.verify_signature = None;
         }
         if flags & CKF_MESSAGE_ENCRYPT != 0 {
             s.message_encrypt = None;
