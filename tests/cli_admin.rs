@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use cryptoki::mechanism::Mechanism;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -111,6 +112,8 @@ fn keygen_objects_export_delete() {
         ("ec", vec!["--curve", "p384"]),
         ("ec", vec!["--curve", "p521"]),
         ("ed25519", vec![]),
+        ("ml-dsa-65", vec![]),
+        ("ml-kem-768", vec![]),
     ] {
         let label = format!("{kind}-{}", extra.last().unwrap_or(&"key"));
         let mut a = vec!["keygen", "--token", "keys", PIN, "--type", kind, "--label", &label, "--id", "a1b2"];
@@ -120,8 +123,8 @@ fn keygen_objects_export_delete() {
     }
     let objs = cli.json(&["objects", "--token", "keys", PIN]);
     let list = objs.as_array().unwrap();
-    // 2 secret keys + 5 key pairs.
-    assert_eq!(list.len(), 12, "{objs}");
+    // 2 secret keys + 7 key pairs.
+    assert_eq!(list.len(), 16, "{objs}");
     for o in list {
         let uri = o["uri"].as_str().unwrap();
         assert!(uri.starts_with("pkcs11:") && uri.contains("token=keys") && uri.contains("id=%A1%B2"), "{uri}");
@@ -140,6 +143,21 @@ fn keygen_objects_export_delete() {
         flags,
         vec![cryptoki::object::Attribute::Sensitive(true), cryptoki::object::Attribute::Extractable(false)]
     );
+    // The ML-KEM pair encapsulates and decapsulates, the ML-DSA pair signs.
+    let find = |label: &str, class| {
+        s.find_objects(&[cryptoki::object::Attribute::Label(label.into()), cryptoki::object::Attribute::Class(class)])
+            .unwrap()[0]
+    };
+    use cryptoki::object::ObjectClass as C;
+    let (ct, k1) = s.encapsulate_key(&Mechanism::MlKem, find("ml-kem-768-key", C::PUBLIC_KEY), &[]).unwrap();
+    s.decapsulate_key(&Mechanism::MlKem, find("ml-kem-768-key", C::PRIVATE_KEY), &[], &ct).unwrap();
+    s.destroy_object(k1).unwrap();
+    let dsa = Mechanism::MlDsa(cryptoki::mechanism::dsa::SignAdditionalContext::new(
+        cryptoki::mechanism::dsa::HedgeType::Preferred,
+        None,
+    ));
+    let sig = s.sign(&dsa, find("ml-dsa-65-key", C::PRIVATE_KEY), b"x").unwrap();
+    s.verify(&dsa, find("ml-dsa-65-key", C::PUBLIC_KEY), b"x", &sig).unwrap();
     drop(s);
     p.finalize().unwrap();
 
@@ -163,7 +181,7 @@ fn keygen_objects_export_delete() {
     cli.ok(&["delete", "pkcs11:token=keys;object=rsa-key;type=private", PIN]);
     cli.ok(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]);
     assert!(cli.fails(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]).contains("matches no object"));
-    assert_eq!(cli.json(&["objects", "--token", "keys", PIN]).as_array().unwrap().len(), 10);
+    assert_eq!(cli.json(&["objects", "--token", "keys", PIN]).as_array().unwrap().len(), 14);
 }
 
 #[test]

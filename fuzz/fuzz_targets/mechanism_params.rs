@@ -1,13 +1,13 @@
 //! Mechanism parameter decoding and validation through the real C ABI: every registered
 //! mechanism, with parameters whose fields, lengths and embedded buffers come from the
 //! fuzzer, is started with C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit,
-//! C_DigestInit, C_DeriveKey, C_WrapKey or C_UnwrapKey on a fitting or unfitting key, then
-//! run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
+//! C_DigestInit, C_DeriveKey, C_WrapKey, C_UnwrapKey, C_EncapsulateKey, C_DecapsulateKey or
+//! C_VerifySignatureInit on a fitting or unfitting key, then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
 use cryptoki_sys::*;
 use libfuzzer_sys::fuzz_target;
-use oxihsm::ffi::FUNCTION_LIST_3_0 as F;
+use oxihsm::ffi::FUNCTION_LIST_3_2 as F;
 use oxihsm_fuzz::{Input, Keep, Template};
 use std::sync::OnceLock;
 
@@ -76,18 +76,24 @@ fn setup() -> &'static Setup {
         let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
         let ed25519 = [0x06, 0x03, 0x2b, 0x65, 0x70];
         let bits: CK_ULONG = 2048;
-        let pairs: [(CK_MECHANISM_TYPE, CK_ATTRIBUTE); 3] = [
+        let (dsa44, kem512): (CK_ULONG, CK_ULONG) = (CKP_ML_DSA_44, CKP_ML_KEM_512);
+        let pairs: [(CK_MECHANISM_TYPE, CK_ATTRIBUTE); 5] = [
             (CKM_EC_KEY_PAIR_GEN, bytes_attr(CKA_EC_PARAMS, &p256)),
             (CKM_EC_EDWARDS_KEY_PAIR_GEN, bytes_attr(CKA_EC_PARAMS, &ed25519)),
             (CKM_RSA_PKCS_KEY_PAIR_GEN, attr(CKA_MODULUS_BITS, &bits)),
+            (CKM_ML_DSA_KEY_PAIR_GEN, attr(CKA_PARAMETER_SET, &dsa44)),
+            (CKM_ML_KEM_KEY_PAIR_GEN, attr(CKA_PARAMETER_SET, &kem512)),
         ];
         for (mech, param) in pairs {
             let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
-            let mut public = vec![param, attr(CKA_VERIFY, &t)];
+            let mut public = vec![param];
+            if mech != CKM_ML_KEM_KEY_PAIR_GEN {
+                public.push(attr(CKA_VERIFY, &t));
+            }
             if mech == CKM_RSA_PKCS_KEY_PAIR_GEN {
                 public.extend([attr(CKA_ENCRYPT, &t), attr(CKA_WRAP, &t)]);
             }
-            let mut private = vec![attr(CKA_SIGN, &t)];
+            let mut private = if mech == CKM_ML_KEM_KEY_PAIR_GEN { vec![] } else { vec![attr(CKA_SIGN, &t)] };
             match mech {
                 CKM_RSA_PKCS_KEY_PAIR_GEN => private.extend([attr(CKA_DECRYPT, &t), attr(CKA_UNWRAP, &t)]),
                 CKM_EC_KEY_PAIR_GEN => private.push(attr(CKA_DERIVE, &t)),
@@ -128,7 +134,7 @@ fuzz_target!(|data: &[u8]| {
     let mut m = CK_MECHANISM { mechanism: ty, pParameter: p, ulParameterLen: len };
     let key = setup.keys[inp.u8() as usize % setup.keys.len()];
     let key2 = setup.keys[inp.u8() as usize % setup.keys.len()];
-    let op = inp.u8() % 8;
+    let op = inp.u8() % 11;
     let dlen = inp.len().min(512);
     let mut input = inp.bytes(dlen);
     let mut out = vec![0u8; 8192];
@@ -175,6 +181,25 @@ fuzz_target!(|data: &[u8]| {
             6 => {
                 F.C_WrapKey.unwrap()(s, &mut m, key, key2, o, ol);
             }
+            8 => {
+                let mut t = Template::build(&mut inp, 1);
+                let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
+                let mut h = 0;
+                let ct = if inp.u8() % 4 == 0 { std::ptr::null_mut() } else { o };
+                F.C_EncapsulateKey.unwrap()(s, &mut m, key, tp, t.attrs.len() as CK_ULONG, ct, ol, &mut h);
+            }
+            9 => {
+                let mut t = Template::build(&mut inp, 1);
+                let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
+                let mut h = 0;
+                F.C_DecapsulateKey.unwrap()(s, &mut m, key, tp, t.attrs.len() as CK_ULONG, ip, i, &mut h);
+            }
+            10 => {
+                let n = (*ol).min(out.len() as CK_ULONG);
+                if F.C_VerifySignatureInit.unwrap()(s, &mut m, key, o, n) == CKR_OK {
+                    F.C_VerifySignature.unwrap()(s, ip, i);
+                }
+            }
             _ => {
                 let mut t = Template::build(&mut inp, 1);
                 let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
@@ -182,7 +207,7 @@ fuzz_target!(|data: &[u8]| {
                 F.C_UnwrapKey.unwrap()(s, &mut m, key, ip, i, tp, t.attrs.len() as CK_ULONG, &mut h);
             }
         }
-        assert!(out_len as usize <= out.len() || out_len == CK_UNAVAILABLE_INFORMATION || op == 3);
+        assert!(out_len as usize <= out.len() || out_len == CK_UNAVAILABLE_INFORMATION || op == 3 || op == 10);
         // Closing the session ends any operation and destroys the session objects made in it.
         assert_eq!(F.C_CloseSession.unwrap()(s), CKR_OK);
     }

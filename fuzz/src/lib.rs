@@ -457,6 +457,22 @@ impl Keep {
                 };
                 self.param(inp, e)
             }
+            S::SignContext if inp.u8() % 2 == 0 => (std::ptr::null_mut(), 0),
+            S::SignContext => {
+                let (c, cl) = self.buf(inp);
+                let hedge = inp.pick(&[CKH_HEDGE_PREFERRED, CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED, 3]);
+                self.param(inp, CK_SIGN_ADDITIONAL_CONTEXT { hedgeVariant: hedge, pContext: c, ulContextLen: cl })
+            }
+            S::HashSignContext => {
+                let (c, cl) = self.buf(inp);
+                let p = CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+                    hedgeVariant: inp.pick(&[CKH_HEDGE_PREFERRED, CKH_DETERMINISTIC_REQUIRED, 7]),
+                    pContext: c,
+                    ulContextLen: cl,
+                    hash: inp.pick(&hashes),
+                };
+                self.param(inp, p)
+            }
             // Plain data: IVs, counters, lengths, handles, PSS parameters.
             _ => {
                 let (p, l) = self.buf(inp);

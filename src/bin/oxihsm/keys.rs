@@ -5,7 +5,9 @@ use crate::token::{Ctx, ck, emit, open, public_session, user_session};
 use crate::uri::Uri;
 use crate::{PinArgs, Result, TokenSel};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{
+    Attribute, AttributeType, KeyType, MlDsaParameterSetType, MlKemParameterSetType, ObjectClass, ObjectHandle,
+};
 use cryptoki::session::Session;
 use cryptoki::slot::TokenInfo;
 use oxihsm::crypto::ec::{Curve, Pkcs8Key};
@@ -127,7 +129,7 @@ pub struct KeygenArgs {
     sel: TokenSel,
     #[command(flatten)]
     pin: PinArgs,
-    /// aes, generic, rsa, ec or ed25519.
+    /// aes, generic, rsa, ec, ed25519, ml-dsa-44/65/87 or ml-kem-512/768/1024.
     #[arg(long = "type", value_name = "TYPE")]
     kind: String,
     /// Key size in bits (aes 128/192/256, default 256; generic default 256; rsa 2048-4096,
@@ -204,8 +206,14 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
         "generic" => "sign,verify,derive",
         "rsa" => "sign,verify,encrypt,decrypt",
         "ec" => "sign,verify",
-        "ed25519" => "sign,verify",
-        other => return Err(format!("--type {other}: use aes, generic, rsa, ec or ed25519")),
+        "ed25519" | "ml-dsa-44" | "ml-dsa-65" | "ml-dsa-87" => "sign,verify",
+        // The token's defaults: encapsulate and decapsulate only.
+        "ml-kem-512" | "ml-kem-768" | "ml-kem-1024" => "",
+        other => {
+            return Err(format!(
+                "--type {other}: use aes, generic, rsa, ec, ed25519, ml-dsa-44/65/87 or ml-kem-512/768/1024"
+            ));
+        }
     };
     let uses = usages(a.usage.as_deref().unwrap_or(default_uses))?;
     let id = a.id.as_deref().map(unhex).transpose()?.unwrap_or_default();
@@ -248,6 +256,22 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
                         c => return Err(format!("--curve {c}: use p256, p384 or p521")),
                     };
                     (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(oid.to_vec())])
+                }
+                "ml-dsa-44" | "ml-dsa-65" | "ml-dsa-87" => {
+                    let set = match kind {
+                        "ml-dsa-44" => MlDsaParameterSetType::ML_DSA_44,
+                        "ml-dsa-65" => MlDsaParameterSetType::ML_DSA_65,
+                        _ => MlDsaParameterSetType::ML_DSA_87,
+                    };
+                    (Mechanism::MlDsaKeyPairGen, vec![Attribute::ParameterSet(set.into())])
+                }
+                "ml-kem-512" | "ml-kem-768" | "ml-kem-1024" => {
+                    let set = match kind {
+                        "ml-kem-512" => MlKemParameterSetType::ML_KEM_512,
+                        "ml-kem-768" => MlKemParameterSetType::ML_KEM_768,
+                        _ => MlKemParameterSetType::ML_KEM_1024,
+                    };
+                    (Mechanism::MlKemKeyPairGen, vec![Attribute::ParameterSet(set.into())])
                 }
                 _ => (Mechanism::EccEdwardsKeyPairGen, vec![Attribute::EcParams(ED25519.to_vec())]),
             };
