@@ -2,7 +2,8 @@
 //! liboxihsm.so: Wycheproof's known-answer vectors (deterministic signatures from a seed or an
 //! expanded key, verification, ML-KEM keys from a seed and decapsulation), key generation,
 //! hedged and deterministic signing, context strings, persistence, and the error codes; and
-//! 3.2's C_VerifySignature* (the signature given first) for ML-DSA, ECDSA and HMAC.
+//! 3.2's C_VerifySignature* (the signature given first) for ML-DSA, ECDSA and HMAC, and
+//! C_GetSessionValidationFlags.
 
 mod common;
 use common::*;
@@ -655,6 +656,20 @@ fn verify_signature_calls() {
     assert_eq!(verify(&data), CKR_OK);
     assert_eq!(init(key, CKM_SHA256_HMAC, &mac), CKR_OK);
     assert_eq!(verify(b"other"), CKR_SIGNATURE_INVALID);
+
+    // 3.2's C_GetSessionValidationFlags: no validation is claimed.
+    let mut flags: CK_FLAGS = 99;
+    // SAFETY: live out-value, or NULL.
+    unsafe {
+        assert_eq!(lib.C_GetSessionValidationFlags(h, CKS_LAST_VALIDATION_OK, &mut flags), CKR_OK);
+        assert_eq!(flags, 0);
+        assert_eq!(lib.C_GetSessionValidationFlags(h, CKS_LAST_VALIDATION_OK, null_mut()), CKR_ARGUMENTS_BAD);
+        assert_eq!(lib.C_GetSessionValidationFlags(h, 7, &mut flags), CKR_ARGUMENTS_BAD);
+        assert_eq!(
+            lib.C_GetSessionValidationFlags(h + 1000, CKS_LAST_VALIDATION_OK, &mut flags),
+            CKR_SESSION_HANDLE_INVALID
+        );
+    }
 }
 
 #[test]
