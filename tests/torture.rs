@@ -160,6 +160,8 @@ fn mechanism(r: &mut Rng, iv: &mut [u8; 16]) -> CK_MECHANISM {
         CKM_ECDSA,
         CKM_RSA_PKCS,
         CKM_AES_KEY_GEN,
+        CKM_ML_KEM,
+        CKM_ML_DSA,
         0x8000_1234,
     ]);
     let natural = if ty == CKM_AES_CBC_PAD { 16 } else { 0 };
@@ -322,8 +324,29 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 }
                 ("C_CopyObject", rv)
             }
-            _ => match r.below(4) {
+            _ => match r.below(8) {
                 0 => ("C_GenerateRandom", lib.C_GenerateRandom(s, out, if null_buf { len } else { len.min(512) })),
+                // PKCS#11 3.2's calls, with the same hostile arguments.
+                4 => {
+                    let rv = lib.C_EncapsulateKey(s, pm, k, tp, tn, out, pl, ph);
+                    if rv == CKR_OK && !out.is_null() {
+                        pool.objects.lock().unwrap().push(handle);
+                    }
+                    ("C_EncapsulateKey", rv)
+                }
+                5 => {
+                    let rv = lib.C_DecapsulateKey(s, pm, k, tp, tn, dp, dl, ph);
+                    if rv == CKR_OK {
+                        pool.objects.lock().unwrap().push(handle);
+                    }
+                    ("C_DecapsulateKey", rv)
+                }
+                6 if r.below(2) == 0 => ("C_VerifySignatureInit", lib.C_VerifySignatureInit(s, pm, k, dp, dl)),
+                6 => ("C_VerifySignature", lib.C_VerifySignature(s, dp, dl)),
+                7 => {
+                    let pf: *mut CK_FLAGS = if r.below(3) == 0 { null_mut() } else { &mut len };
+                    ("C_GetSessionValidationFlags", lib.C_GetSessionValidationFlags(s, r.pick(&[1, 0, 9]), pf))
+                }
                 1 => ("C_GetOperationState", lib.C_GetOperationState(s, out, pl)),
                 2 => ("C_SetOperationState", lib.C_SetOperationState(s, dp, dl, 0, 0)),
                 _ if r.below(500) == 0 => ("C_CloseAllSessions", lib.C_CloseAllSessions(any_slot)),
@@ -341,6 +364,21 @@ fn hostile_calls_from_several_threads() {
     let slot = init_token(&p, "torture");
     let lib = Arc::new(h.raw());
     let pool = Arc::new(Pool { sessions: Default::default(), objects: Default::default(), keys: Default::default() });
+    // Token key pairs of PKCS#11 3.2's mechanisms, for the threads' C_EncapsulateKey,
+    // C_DecapsulateKey, signatures and C_VerifySignature* to reach real work.
+    {
+        use cryptoki::mechanism::Mechanism;
+        use cryptoki::object::{Attribute, MlDsaParameterSetType, MlKemParameterSetType};
+        let s = user_session(&p, slot);
+        for (m, set) in [
+            (Mechanism::MlKemKeyPairGen, MlKemParameterSetType::ML_KEM_512.into()),
+            (Mechanism::MlDsaKeyPairGen, MlDsaParameterSetType::ML_DSA_44.into()),
+        ] {
+            let token = Attribute::Token(true);
+            let (a, b) = s.generate_key_pair(&m, &[token.clone(), Attribute::ParameterSet(set)], &[token]).unwrap();
+            pool.keys.lock().unwrap().extend([a.handle(), b.handle()]);
+        }
+    }
     let calls = Arc::new(AtomicU64::new(0));
     let succeeded = Arc::new(std::sync::Mutex::new(BTreeMap::<&'static str, u64>::new()));
     let threads: Vec<_> = (0..4u64)
