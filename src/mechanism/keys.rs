@@ -173,7 +173,8 @@ fn pqc_private(
     match (obj.bytes(CKA_SEED).filter(|b| !b.is_empty()), value) {
         (Some(seed), value) => {
             let (public, private) = from_seed(seed)?;
-            if value.is_some_and(|v| v != &private[..]) {
+            // Both are secrets: compared in constant time.
+            if value.is_some_and(|v| !bool::from(subtle::ConstantTimeEq::ct_eq(v, &private[..]))) {
                 return Err(Error::TemplateInconsistent);
             }
             Ok((public, private))
