@@ -504,6 +504,13 @@ fn ml_dsa_generate_sign_verify() {
     }
     sess.verify_final(&m).unwrap();
 
+    // In parts, the message is hashed as it comes: the same deterministic signature.
+    sess.sign_init(&det, private).unwrap();
+    for part in data.chunks(2) {
+        sess.sign_update(part).unwrap();
+    }
+    assert_eq!(sess.sign_final().unwrap(), d1);
+
     // 3.2's verification with the signature given first, in one part and in parts.
     sess.verify_signature_init(&det, public, &d1).unwrap();
     sess.verify_signature(data).unwrap();

@@ -270,6 +270,45 @@ impl DigestCtx {
     }
 }
 
+/// A running SHAKE256 (FIPS 202), read as 64 bytes: ML-DSA's message representative.
+pub struct Shake256 {
+    ctx: NonNull<sys::EVP_MD_CTX>,
+}
+
+// SAFETY: exclusively owned C object without thread affinity.
+unsafe impl Send for Shake256 {}
+
+impl Drop for Shake256 {
+    fn drop(&mut self) {
+        // SAFETY: allocated by EVP_MD_CTX_new, freed once (freeing cleanses the state).
+        unsafe { sys::EVP_MD_CTX_free(self.ctx.as_ptr()) }
+    }
+}
+
+impl Shake256 {
+    pub fn new() -> Result<Shake256> {
+        // SAFETY: allocation with no preconditions; NULL is handled.
+        let ctx = NonNull::new(unsafe { sys::EVP_MD_CTX_new() }).ok_or(Error::HostMemory)?;
+        let d = Shake256 { ctx };
+        // SAFETY: live context and a static EVP_MD.
+        check(unsafe { sys::EVP_DigestInit_ex(d.ctx.as_ptr(), sys::EVP_shake256(), null_mut()) }, "SHAKE256 init")?;
+        Ok(d)
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        // SAFETY: `data` is valid for its length. Updates cannot fail on an initialised context.
+        unsafe { sys::EVP_DigestUpdate(self.ctx.as_ptr(), data.as_ptr().cast(), data.len()) };
+    }
+
+    /// The first 64 bytes of the output.
+    pub fn finish_64(self) -> Result<[u8; 64]> {
+        let mut out = [0u8; 64];
+        // SAFETY: `out` holds the 64 bytes asked for.
+        check(unsafe { sys::EVP_DigestFinalXOF(self.ctx.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE256 final")?;
+        Ok(out)
+    }
+}
+
 /// A running HMAC over any hash.
 pub struct HmacCtx {
     ctx: NonNull<sys::HMAC_CTX>,

@@ -103,6 +103,54 @@ impl MlDsa {
     pub fn verify(self, pk: &[u8], sig: &[u8], msg: &[u8], pre: &[u8]) -> bool {
         pk.len() == self.public_len() && sig.len() == self.signature_len() && sys::dsa_verify(self, pk, sig, msg, pre)
     }
+
+    /// tr = H(pk, 64) (FIPS 204 Algorithm 6), which starts every message representative.
+    pub fn tr(pk: &[u8]) -> Result<[u8; MU_LEN]> {
+        let mut h = super::evp::Shake256::new()?;
+        h.update(pk);
+        h.finish_64()
+    }
+
+    /// Signs the message representative mu = H(tr || M', 64), computed by the caller
+    /// ([`MuHasher`]), with the 32 bytes `rnd`.
+    pub fn sign_mu(self, sk: &[u8], mu: &[u8; MU_LEN], rnd: &[u8; DSA_SEED_LEN]) -> Result<Vec<u8>> {
+        if sk.len() != self.private_len() {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let mut sig = vec![0u8; self.signature_len()];
+        sys::dsa_sign_mu(self, sk, &mut sig, mu, rnd)?;
+        Ok(sig)
+    }
+
+    /// Whether `sig` signs the message representative `mu` under `pk`.
+    pub fn verify_mu(self, pk: &[u8], sig: &[u8], mu: &[u8; MU_LEN]) -> bool {
+        pk.len() == self.public_len() && sig.len() == self.signature_len() && sys::dsa_verify_mu(self, pk, sig, mu)
+    }
+}
+
+/// Bytes of ML-DSA's message representative mu and of tr.
+pub const MU_LEN: usize = 64;
+
+/// mu = H(tr || M', 64) computed as the message arrives, so that a multi-part signature
+/// needs no copy of the message.
+pub struct MuHasher(super::evp::Shake256);
+
+impl MuHasher {
+    /// Starts mu for the key with `tr`, and M' with `pre`.
+    pub fn new(tr: &[u8; MU_LEN], pre: &[u8]) -> Result<MuHasher> {
+        let mut h = super::evp::Shake256::new()?;
+        h.update(tr);
+        h.update(pre);
+        Ok(MuHasher(h))
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn finish(self) -> Result<[u8; MU_LEN]> {
+        self.0.finish_64()
+    }
 }
 
 impl MlKem {
@@ -224,6 +272,18 @@ mod sys {
             msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
         dsa87_sign = "aws_lc_0_47_0_ml_dsa_87_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
             msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
+        dsa44_sign_mu = "aws_lc_0_47_0_ml_dsa_extmu_44_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
+            mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
+        dsa65_sign_mu = "aws_lc_0_47_0_ml_dsa_extmu_65_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
+            mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
+        dsa87_sign_mu = "aws_lc_0_47_0_ml_dsa_extmu_87_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
+            mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
+        dsa44_verify_mu = "aws_lc_0_47_0_ml_dsa_extmu_44_verify_internal"(pk: *const u8, sig: *const u8,
+            sig_len: usize, mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize);
+        dsa65_verify_mu = "aws_lc_0_47_0_ml_dsa_extmu_65_verify_internal"(pk: *const u8, sig: *const u8,
+            sig_len: usize, mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize);
+        dsa87_verify_mu = "aws_lc_0_47_0_ml_dsa_extmu_87_verify_internal"(pk: *const u8, sig: *const u8,
+            sig_len: usize, mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize);
         dsa44_verify = "aws_lc_0_47_0_ml_dsa_44_verify_internal"(pk: *const u8, sig: *const u8, sig_len: usize,
             msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize);
         dsa65_verify = "aws_lc_0_47_0_ml_dsa_65_verify_internal"(pk: *const u8, sig: *const u8, sig_len: usize,
@@ -310,6 +370,31 @@ mod sys {
         unsafe { f(pk.as_ptr(), sig.as_ptr(), sig.len(), msg.as_ptr(), msg.len(), pre.as_ptr(), pre.len()) == 1 }
     }
 
+    pub fn dsa_sign_mu(set: MlDsa, sk: &[u8], sig: &mut [u8], mu: &[u8; 64], rnd: &[u8; 32]) -> Result<()> {
+        let f = match set {
+            MlDsa::P44 => dsa44_sign_mu,
+            MlDsa::P65 => dsa65_sign_mu,
+            MlDsa::P87 => dsa87_sign_mu,
+        };
+        let mut n = 0usize;
+        // SAFETY: sk has the private key length, sig the signature length, mu 64 bytes (the
+        // length passed), rnd 32; no prefix (external mu has it hashed in already).
+        let ok = unsafe {
+            f(sk.as_ptr(), sig.as_mut_ptr(), &mut n, mu.as_ptr(), mu.len(), std::ptr::null(), 0, rnd.as_ptr())
+        } == 1;
+        (ok && n == sig.len()).then_some(()).ok_or(failed("ML-DSA signing"))
+    }
+
+    pub fn dsa_verify_mu(set: MlDsa, pk: &[u8], sig: &[u8], mu: &[u8; 64]) -> bool {
+        let f = match set {
+            MlDsa::P44 => dsa44_verify_mu,
+            MlDsa::P65 => dsa65_verify_mu,
+            MlDsa::P87 => dsa87_verify_mu,
+        };
+        // SAFETY: pk has the public key length; sig and mu are read for their lengths.
+        unsafe { f(pk.as_ptr(), sig.as_ptr(), sig.len(), mu.as_ptr(), mu.len(), std::ptr::null(), 0) == 1 }
+    }
+
     pub fn kem_keypair(set: MlKem, ek: &mut [u8], dk: &mut [u8], seed: &[u8]) -> Result<()> {
         let f = match set {
             MlKem::K512 => kem512_keypair,
@@ -379,6 +464,12 @@ mod sys {
     pub fn dsa_verify(_: MlDsa, _: &[u8], _: &[u8], _: &[u8], _: &[u8]) -> bool {
         false
     }
+    pub fn dsa_sign_mu(_: MlDsa, _: &[u8], _: &mut [u8], _: &[u8; 64], _: &[u8; 32]) -> Result<()> {
+        Err(Error::MechanismInvalid)
+    }
+    pub fn dsa_verify_mu(_: MlDsa, _: &[u8], _: &[u8], _: &[u8; 64]) -> bool {
+        false
+    }
     pub fn kem_keypair(_: MlKem, _: &mut [u8], _: &mut [u8], _: &[u8]) -> Result<()> {
         Err(Error::MechanismInvalid)
     }
@@ -404,6 +495,14 @@ mod tests {
             assert_eq!(set.public_of(&sk).unwrap(), pk);
             let sig = set.sign(&sk, b"msg", &[0, 0], &[0; 32]).unwrap();
             assert!(set.verify(&pk, &sig, b"msg", &[0, 0]));
+            // The same signature through an external mu = H(tr || M').
+            let mut mu = MuHasher::new(&MlDsa::tr(&pk).unwrap(), &[0, 0]).unwrap();
+            mu.update(b"ms");
+            mu.update(b"g");
+            let mu = mu.finish().unwrap();
+            assert_eq!(set.sign_mu(&sk, &mu, &[0; 32]).unwrap(), sig);
+            assert!(set.verify_mu(&pk, &sig, &mu));
+            assert!(!set.verify_mu(&pk, &sig, &[0; 64]));
             assert!(!set.verify(&pk, &sig, b"msh", &[0, 0]));
             assert!(!set.verify(&pk, &sig, b"msg", &[0, 1, 9]));
         }

@@ -118,9 +118,11 @@ pub enum ParsedKey {
     },
     /// `private`: the expanded private key (a private key object's, from its CKA_VALUE or
     /// its CKA_SEED).
+    /// `tr`: H(public key, 64), which starts each message representative.
     MlDsa {
         set: MlDsa,
         public: Vec<u8>,
+        tr: [u8; 64],
         private: Option<Zeroizing<Vec<u8>>>,
     },
     /// `private`: the decapsulation key.
@@ -253,13 +255,15 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
             let set = ml_dsa_set(obj.ulong(CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?)?;
             if private {
                 let (public, private) = pqc_private(obj, |s| set.keypair(s), |v| set.public_of(v))?;
-                Ok(ParsedKey::MlDsa { set, public, private: Some(private) })
+                let tr = MlDsa::tr(&public)?;
+                Ok(ParsedKey::MlDsa { set, public, tr, private: Some(private) })
             } else {
                 let public = need(obj, CKA_VALUE)?;
                 if public.len() != set.public_len() {
                     return Err(Error::AttributeValueInvalid);
                 }
-                Ok(ParsedKey::MlDsa { set, public: public.to_vec(), private: None })
+                let tr = MlDsa::tr(public)?;
+                Ok(ParsedKey::MlDsa { set, public: public.to_vec(), tr, private: None })
             }
         }
         Some(CKK_ML_KEM) => {
@@ -312,7 +316,7 @@ pub fn complete(obj: &mut Object) -> Result<()> {
             obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
             ec::spki_25519(public, false)
         }
-        ParsedKey::MlDsa { set, public, private } => {
+        ParsedKey::MlDsa { set, public, private, .. } => {
             if let Some(p) = private {
                 obj.set(CKA_VALUE, Value::bytes(p.to_vec()));
             }

@@ -10,7 +10,7 @@ use super::keys::ParsedKey;
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::Hash;
-use crate::crypto::pqc::DSA_SEED_LEN;
+use crate::crypto::pqc::{DSA_SEED_LEN, MU_LEN, MuHasher};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::policy::{self, Origin};
@@ -98,41 +98,41 @@ fn hash_oid_arc(h: Hash) -> Option<u8> {
     })
 }
 
-/// An ML-DSA signature over the gathered message, or over its hash.
+/// An ML-DSA signature: its message representative mu = H(tr || M', 64) is hashed as the
+/// data arrives (FIPS 204 §6.2's external mu), so that no part of the message is kept.
 struct MlDsaSig {
     key: Arc<ParsedKey>,
-    /// FIPS 204's M' prefix: 0 (pure) or 1 (HashML-DSA), the context's length, the
-    /// context, and for HashML-DSA the hash's OID.
-    pre: Vec<u8>,
     deterministic: bool,
-    /// The running hash of CKM_HASH_ML_DSA_<hash>.
+    /// mu's hash, started with tr and M''s prefix: 0 (pure) or 1 (HashML-DSA), the
+    /// context's length, the context, and for HashML-DSA the hash's OID.
+    mu: MuHasher,
+    /// The running hash of CKM_HASH_ML_DSA_<hash>, whose output goes into mu.
     hasher: Option<Engine>,
-    /// For CKM_HASH_ML_DSA, the hash's length: the data must be one hash, in one part.
-    prehashed: Option<usize>,
-    buf: Bytes,
+    /// For CKM_HASH_ML_DSA, the hash's length and the hash gathered: one hash, in one part.
+    prehashed: Option<(usize, Bytes)>,
     len: usize,
 }
 
 impl MlDsaSig {
-    /// M' without its prefix: the message, or its hash.
-    fn message(&mut self) -> Result<Bytes> {
-        if let Some(n) = self.prehashed
-            && self.buf.len() != n
-        {
-            return Err(Error::DataLenRange);
+    /// mu, once all the data is in.
+    fn mu(self: Box<Self>) -> Result<(Arc<ParsedKey>, [u8; MU_LEN])> {
+        let MlDsaSig { key, mut mu, hasher, prehashed, .. } = *self;
+        match (hasher, prehashed) {
+            (Some(h), _) => mu.update(&Zeroizing::new(h.finish())),
+            (None, Some((n, hash))) if hash.len() == n => mu.update(&hash),
+            (None, Some(_)) => return Err(Error::DataLenRange),
+            (None, None) => {}
         }
-        Ok(match self.hasher.take() {
-            Some(h) => Bytes::new(h.finish()),
-            None => std::mem::take(&mut self.buf),
-        })
+        Ok((key, mu.finish()?))
     }
 }
 
 impl Mac for MlDsaSig {
     fn update(&mut self, data: &[u8]) {
-        match &mut self.hasher {
-            Some(h) => h.update(data),
-            None => self.buf.extend_from_slice(data),
+        match (&mut self.hasher, &mut self.prehashed) {
+            (Some(h), _) => h.update(data),
+            (None, Some((_, buf))) => buf.extend_from_slice(data),
+            (None, None) => self.mu.update(data),
         }
     }
     fn single_part(&self) -> bool {
@@ -141,32 +141,33 @@ impl Mac for MlDsaSig {
     fn finish(self: Box<Self>) -> Bytes {
         self.try_finish().unwrap_or_default()
     }
-    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
-        let msg = self.message()?;
-        let ParsedKey::MlDsa { set, private: Some(sk), .. } = &*self.key else {
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
+        let deterministic = self.deterministic;
+        let (key, mu) = self.mu()?;
+        let ParsedKey::MlDsa { set, private: Some(sk), .. } = &*key else {
             return Err(Error::KeyTypeInconsistent);
         };
         let mut rnd = Zeroizing::new([0u8; DSA_SEED_LEN]);
-        if !self.deterministic {
+        if !deterministic {
             crate::crypto::random_fill(&mut rnd[..])?;
         }
-        Ok(Bytes::new(set.sign(sk, &msg, &self.pre, &rnd)?))
+        Ok(Bytes::new(set.sign_mu(sk, &mu, &rnd)?))
     }
     fn output_len(&self) -> usize {
         self.len
     }
-    fn check(mut self: Box<Self>, sig: &[u8]) -> Result<()> {
-        let msg = self.message()?;
-        let ParsedKey::MlDsa { set, public, .. } = &*self.key else {
+    fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
+        let (key, mu) = self.mu()?;
+        let ParsedKey::MlDsa { set, public, .. } = &*key else {
             return Err(Error::KeyTypeInconsistent);
         };
-        if set.verify(public, sig, &msg, &self.pre) { Ok(()) } else { Err(Error::SignatureInvalid) }
+        if set.verify_mu(public, sig, &mu) { Ok(()) } else { Err(Error::SignatureInvalid) }
     }
 }
 
 /// Builds an ML-DSA signer/verifier.
 pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
-    let ParsedKey::MlDsa { set, .. } = &*key else {
+    let ParsedKey::MlDsa { set, tr, .. } = &*key else {
         return Err(Error::KeyTypeInconsistent);
     };
     let (hedge, context, hash) = match (&m.params, variant) {
@@ -194,11 +195,12 @@ pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Resu
     }
     let (hasher, prehashed) = match (variant, hash) {
         (MlDsaVariant::Hashed(h), _) => (Some(Engine::new(h)?), None),
-        (MlDsaVariant::PreHashed, Some(h)) => (None, Some(h.output_len())),
+        (MlDsaVariant::PreHashed, Some(h)) => (None, Some((h.output_len(), Bytes::default()))),
         _ => (None, None),
     };
+    let mu = MuHasher::new(tr, &pre)?;
     let len = set.signature_len();
-    Ok(Box::new(MlDsaSig { key, pre, deterministic, hasher, prehashed, buf: Bytes::default(), len }))
+    Ok(Box::new(MlDsaSig { key, deterministic, mu, hasher, prehashed, len }))
 }
 
 /// What C_EncapsulateKey returns: the ciphertext and the new key.
