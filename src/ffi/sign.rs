@@ -44,6 +44,15 @@ fn with_abort(m: &crate::Module, h: CK_SESSION_HANDLE, dir: MacDir, r: crate::Re
     r
 }
 
+/// The caller's data, when the call has any.
+///
+/// # Safety
+/// The pointer is valid for its length (or NULL with a length of 0).
+unsafe fn data_of<'a>(data: Option<(*const CK_BYTE, CK_ULONG)>) -> crate::Result<Option<&'a [u8]>> {
+    // SAFETY: the caller's contract.
+    data.map(|(p, n)| unsafe { slice(p, n) }).transpose()
+}
+
 fn sign(
     h: CK_SESSION_HANDLE,
     data: Option<(*const CK_BYTE, CK_ULONG)>,
@@ -52,12 +61,8 @@ fn sign(
 ) -> CK_RV {
     entry(|m| {
         let r = (|| {
-            let d = data
-                .map(|(p, n)| {
-                    // SAFETY: the caller's buffer, valid for `n` bytes.
-                    unsafe { slice(p, n) }
-                })
-                .transpose()?;
+            // SAFETY: the caller's buffer, valid for its length.
+            let d = unsafe { data_of(data) }?;
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
             let cap = if sig.is_null() { None } else { Some(*len as usize) };
@@ -78,25 +83,27 @@ fn sign(
     })
 }
 
+/// C_Verify/C_VerifyFinal with the signature `sig`, or C_VerifySignature/..Final without
+/// (the signature came with the operation's start).
 fn verify(
     h: CK_SESSION_HANDLE,
     data: Option<(*const CK_BYTE, CK_ULONG)>,
-    sig: *const CK_BYTE,
-    sig_len: CK_ULONG,
+    sig: Option<(*const CK_BYTE, CK_ULONG)>,
 ) -> CK_RV {
     entry(|m| {
         let r = (|| {
-            let d = data
-                .map(|(p, n)| {
-                    // SAFETY: the caller's buffer, valid for `n` bytes.
-                    unsafe { slice(p, n) }
-                })
-                .transpose()?;
-            // SAFETY: as above.
-            let s = unsafe { slice(sig, sig_len) }?;
-            m.verify(h, d, s)
+            // SAFETY: the caller's buffer, valid for its length.
+            let d = unsafe { data_of(data) }?;
+            match sig {
+                Some((p, n)) => {
+                    // SAFETY: as above.
+                    let s = unsafe { slice(p, n) }?;
+                    m.verify(h, d, s)
+                }
+                None => m.verify_signature(h, d),
+            }
         })();
-        with_abort(m, h, MacDir::Verify, r)
+        with_abort(m, h, if sig.is_some() { MacDir::Verify } else { MacDir::VerifySignature }, r)
     })
 }
 
@@ -161,7 +168,7 @@ pub unsafe extern "C" fn C_Verify(
     p_sig: *mut CK_BYTE,
     sig_len: CK_ULONG,
 ) -> CK_RV {
-    verify(h, Some((p_data, data_len)), p_sig, sig_len)
+    verify(h, Some((p_data, data_len)), Some((p_sig, sig_len)))
 }
 
 /// §5.13 C_VerifyUpdate.
@@ -173,22 +180,7 @@ pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, p_part: *mut CK_BY
 /// §5.13 C_VerifyFinal.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, p_sig: *mut CK_BYTE, sig_len: CK_ULONG) -> CK_RV {
-    verify(h, None, p_sig, sig_len)
-}
-
-fn verify_signature(h: CK_SESSION_HANDLE, data: Option<(*const CK_BYTE, CK_ULONG)>) -> CK_RV {
-    entry(|m| {
-        let r = (|| {
-            let d = data
-                .map(|(p, n)| {
-                    // SAFETY: the caller's buffer, valid for `n` bytes.
-                    unsafe { slice(p, n) }
-                })
-                .transpose()?;
-            m.verify_signature(h, d)
-        })();
-        with_abort(m, h, MacDir::VerifySignature, r)
-    })
+    verify(h, None, Some((p_sig, sig_len)))
 }
 
 /// §5.15 C_VerifySignatureInit (PKCS#11 3.2): a verification of `p_sig`, whose data follows.
@@ -206,7 +198,7 @@ pub unsafe extern "C" fn C_VerifySignatureInit(
 /// §5.15 C_VerifySignature: the data in one part.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifySignature(h: CK_SESSION_HANDLE, p_data: *mut CK_BYTE, data_len: CK_ULONG) -> CK_RV {
-    verify_signature(h, Some((p_data, data_len)))
+    verify(h, Some((p_data, data_len)), None)
 }
 
 /// §5.15 C_VerifySignatureUpdate.
@@ -222,5 +214,5 @@ pub unsafe extern "C" fn C_VerifySignatureUpdate(
 /// §5.15 C_VerifySignatureFinal.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifySignatureFinal(h: CK_SESSION_HANDLE) -> CK_RV {
-    verify_signature(h, None)
+    verify(h, None, None)
 }

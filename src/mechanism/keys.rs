@@ -153,10 +153,16 @@ pub fn ml_kem_set(p: CK_ULONG) -> Result<MlKem> {
     }
 }
 
+/// The DER of the NIST algorithm OID 2.16.840.1.101.3.4.`family`.`arc` (hashes: family 2,
+/// ML-DSA: 3, ML-KEM: 4).
+pub fn nist_oid(family: u8, arc: u8) -> [u8; 11] {
+    [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, family, arc]
+}
+
 /// SubjectPublicKeyInfo of an ML-DSA or ML-KEM key: the algorithm's OID
 /// (2.16.840.1.101.3.4.3.x or .4.x, no parameters) and the encoded key.
 pub fn spki_nist_pqc(family: u8, arc: u8, public: &[u8]) -> Vec<u8> {
-    let alg = ec::der_tlv(0x30, &[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, family, arc]);
+    let alg = ec::der_tlv(0x30, &nist_oid(family, arc));
     let mut bits = vec![0u8];
     bits.extend_from_slice(public);
     let mut body = alg;

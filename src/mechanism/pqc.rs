@@ -6,7 +6,7 @@
 
 use super::digest::Engine;
 use super::keypair::PairKind;
-use super::keys::ParsedKey;
+use super::keys::{ParsedKey, nist_oid};
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::Hash;
@@ -191,7 +191,7 @@ pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Resu
     pre.extend_from_slice(context);
     if let Some(h) = hash {
         let arc = hash_oid_arc(h).ok_or(Error::MechanismParamInvalid)?;
-        pre.extend_from_slice(&[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, arc]);
+        pre.extend_from_slice(&nist_oid(2, arc));
     }
     let (hasher, prehashed) = match (variant, hash) {
         (MlDsaVariant::Hashed(h), _) => (Some(Engine::new(h)?), None),
@@ -314,11 +314,6 @@ fn imposed(obj: &crate::object::Object, ty: CK_ATTRIBUTE_TYPE) -> &[Attribute] {
         Some(Value::Template(t)) => t,
         _ => &[],
     }
-}
-
-/// The DER bytes of the OID 2.16.840.1.101.3.4.`family`.`arc` (ML-DSA: family 3, ML-KEM: 4).
-fn nist_oid(family: u8, arc: u8) -> [u8; 11] {
-    [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, family, arc]
 }
 
 /// PKCS#8 PrivateKeyInfo of an ML-DSA (`family` 3) or ML-KEM (4) private key, in the
