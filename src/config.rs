@@ -317,4 +317,11 @@ mod tests {
         assert!(e.to_string().contains("/s.conf:1"));
         assert!(Config::from_softhsm_str("junk\n", Path::new("/s.conf")).is_err());
     }
+
+    #[test]
+    fn mechanism_filters_name_the_3_2_mechanisms() {
+        use cryptoki_sys::*;
+        let denied = mechanism_filter("-CKM_ML_DSA,-CKM_ML_KEM,-CKM_HASH_ML_DSA_SHA256").unwrap();
+        assert_eq!(denied, vec![CKM_ML_DSA, CKM_ML_KEM, CKM_HASH_ML_DSA_SHA256]);
+    }
 }
