@@ -171,6 +171,36 @@ fn keygen_objects_export_delete() {
         let text = openssl(&["pkey", "-pubin", "-in", pem.to_str().unwrap(), "-noout", "-text"], h.dir.path());
         assert!(text.contains(want), "{label}: {text}");
     }
+    // ML-DSA and ML-KEM keys export their SubjectPublicKeyInfo (OpenSSL 3.0 here cannot read
+    // them: compared with the token's CKA_PUBLIC_KEY_INFO and the algorithm's OID).
+    let p = h.ctx();
+    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    for (label, oid) in [("ml-dsa-65-key", [0x03, 0x12]), ("ml-kem-768-key", [0x04, 0x02])] {
+        let want = match s
+            .get_attributes(
+                s.find_objects(&[cryptoki::object::Attribute::Label(label.into())]).unwrap()[0],
+                &[cryptoki::object::AttributeType::PublicKeyInfo],
+            )
+            .unwrap()
+            .remove(0)
+        {
+            cryptoki::object::Attribute::PublicKeyInfo(v) => v,
+            other => panic!("{other:?}"),
+        };
+        for ty in ["public", "private"] {
+            let pem = cli.ok(&["export-pub", &format!("pkcs11:token=keys;object={label};type={ty}"), PIN]);
+            let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            use base64::Engine;
+            let der = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            assert_eq!(der, want, "{label} {ty}");
+            assert_eq!(
+                &der[6..17],
+                &[[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04].as_slice(), &oid].concat()
+            );
+        }
+    }
+    drop(s);
+    p.finalize().unwrap();
     // From the private key's URI too (its public half).
     let out = cli.ok(&["export-pub", "pkcs11:token=keys;object=ec-p256;type=private", PIN]);
     assert!(out.starts_with("-----BEGIN PUBLIC KEY-----"), "{out}");

@@ -453,8 +453,12 @@ pub fn export_pub(ctx: &Ctx, uri: &str, out: Option<&Path>, pin: &PinArgs) -> Re
         .or_else(|| listed.iter().find(|l| l.class == ObjectClass::CERTIFICATE))
         .or_else(|| listed.iter().find(|l| l.class == ObjectClass::PRIVATE_KEY))
         .ok_or("the URI matches no public key, certificate or private key")?;
-    let public = public_key_of(&s, pick)?;
-    let pem = keyfile::pem("PUBLIC KEY", &public.spki().map_err(|e| e.to_string())?);
+    // ML-DSA and ML-KEM keys carry their SubjectPublicKeyInfo (public and private keys alike).
+    let spki = match pick.key_type {
+        Some(KeyType::ML_DSA | KeyType::ML_KEM) => get_bytes(&s, pick.handle, AttributeType::PublicKeyInfo)?,
+        _ => public_key_of(&s, pick)?.spki().map_err(|e| e.to_string())?,
+    };
+    let pem = keyfile::pem("PUBLIC KEY", &spki);
     match out {
         Some(path) => std::fs::write(path, &pem).map_err(|e| format!("{}: {e}", path.display()))?,
         None => print!("{pem}"),
@@ -466,7 +470,7 @@ fn get_bytes(s: &Session, h: ObjectHandle, t: AttributeType) -> Result<Vec<u8>> 
     let v = ck("C_GetAttributeValue", s.get_attributes(h, &[t]))?;
     match v.into_iter().next() {
         Some(Attribute::Modulus(b) | Attribute::PublicExponent(b) | Attribute::EcParams(b) | Attribute::EcPoint(b))
-        | Some(Attribute::Value(b)) => Ok(b),
+        | Some(Attribute::Value(b) | Attribute::PublicKeyInfo(b)) => Ok(b),
         _ => Err(format!("the object has no {t}")),
     }
 }
