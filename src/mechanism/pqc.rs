@@ -352,14 +352,9 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
-/// Reads a PKCS#8 PrivateKeyInfo holding an ML-DSA or ML-KEM key: its key type and the
-/// attributes it stands for (parameter set, and seed and/or expanded key; checked when the
-/// key object is completed). `None` when `der` is no such key (another algorithm's PKCS#8).
-pub fn parse_pkcs8(der: &[u8]) -> Option<Result<(CK_KEY_TYPE, Vec<Attribute>)>> {
-    let (0x30, body, []) = tlv(der)? else { return None };
-    let (0x02, [0 | 1], rest) = tlv(body)? else { return None };
-    let (0x30, alg, rest) = tlv(rest)? else { return None };
-    let (kt, set) = match alg {
+/// The key type and parameter set an ML-DSA/ML-KEM AlgorithmIdentifier's contents name.
+fn algorithm(alg: &[u8]) -> Option<(CK_KEY_TYPE, CK_ULONG)> {
+    Some(match alg {
         [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 3, arc @ 17..=19] => {
             (CKK_ML_DSA, [CKP_ML_DSA_44, CKP_ML_DSA_65, CKP_ML_DSA_87][(*arc - 17) as usize])
         }
@@ -367,7 +362,30 @@ pub fn parse_pkcs8(der: &[u8]) -> Option<Result<(CK_KEY_TYPE, Vec<Attribute>)>> 
             (CKK_ML_KEM, [CKP_ML_KEM_512, CKP_ML_KEM_768, CKP_ML_KEM_1024][(*arc - 1) as usize])
         }
         _ => return None,
+    })
+}
+
+/// Reads a SubjectPublicKeyInfo holding an ML-DSA or ML-KEM key: (key type, parameter set,
+/// encoded key). `None` when `der` is no such key.
+pub fn parse_spki(der: &[u8]) -> Option<Result<(CK_KEY_TYPE, CK_ULONG, Vec<u8>)>> {
+    let (0x30, body, []) = tlv(der)? else { return None };
+    let (0x30, alg, rest) = tlv(body)? else { return None };
+    let (kt, set) = algorithm(alg)?;
+    let parsed = match tlv(rest) {
+        Some((0x03, [0, key @ ..], [])) => Some((kt, set, key.to_vec())),
+        _ => None,
     };
+    Some(parsed.ok_or(Error::DataInvalid))
+}
+
+/// Reads a PKCS#8 PrivateKeyInfo holding an ML-DSA or ML-KEM key: its key type and the
+/// attributes it stands for (parameter set, and seed and/or expanded key; checked when the
+/// key object is completed). `None` when `der` is no such key (another algorithm's PKCS#8).
+pub fn parse_pkcs8(der: &[u8]) -> Option<Result<(CK_KEY_TYPE, Vec<Attribute>)>> {
+    let (0x30, body, []) = tlv(der)? else { return None };
+    let (0x02, [0 | 1], rest) = tlv(body)? else { return None };
+    let (0x30, alg, rest) = tlv(rest)? else { return None };
+    let (kt, set) = algorithm(alg)?;
     // Ours from here on: anything malformed is an invalid wrapped key.
     let parsed = (|| {
         let (0x04, private, _attributes_or_public_key) = tlv(rest)? else { return None };
@@ -416,5 +434,10 @@ mod tests {
         assert!(matches!(parse_pkcs8(&bad), Some(Err(Error::WrappedKeyInvalid))));
         // Another algorithm's PKCS#8 (Ed25519) is not ours.
         assert!(parse_pkcs8(&crate::crypto::ec::pkcs8_25519(&[1; 32], true)).is_none());
+        // SubjectPublicKeyInfo, as the token computes it.
+        let spki = super::super::keys::spki_nist_pqc(4, 2, &[5; 1184]);
+        let (kt, set, key) = parse_spki(&spki).unwrap().unwrap();
+        assert_eq!((kt, set, key), (CKK_ML_KEM, CKP_ML_KEM_768, vec![5; 1184]));
+        assert!(parse_spki(&crate::crypto::ec::spki_25519(&[1; 32], true)).is_none());
     }
 }

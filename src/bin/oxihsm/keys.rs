@@ -319,8 +319,29 @@ pub struct ImportArgs {
 /// What a key file holds.
 enum Material {
     Private(Pkcs8Key),
+    /// An ML-DSA or ML-KEM private key: its key type and attributes (parameter set, seed
+    /// and/or expanded key).
+    PqcPrivate(cryptoki_sys::CK_KEY_TYPE, Vec<oxihsm::object::Attribute>),
+    /// An ML-DSA or ML-KEM public key: key type, parameter set, encoded key.
+    PqcPublic(cryptoki_sys::CK_KEY_TYPE, cryptoki_sys::CK_ULONG, Vec<u8>),
     Public(PublicKey),
     Cert(Vec<u8>, keyfile::Certificate),
+}
+
+/// A SubjectPublicKeyInfo: ML-DSA/ML-KEM by their own reader, the others by AWS-LC's.
+fn public_material(der: &[u8]) -> oxihsm::Result<Material> {
+    match oxihsm::mechanism::pqc::parse_spki(der) {
+        Some(r) => r.map(|(kt, set, key)| Material::PqcPublic(kt, set, key)),
+        None => keyfile::parse_public(der).map(Material::Public),
+    }
+}
+
+/// A PKCS#8 private key: ML-DSA/ML-KEM by their own reader, the others by AWS-LC's.
+fn private_material(der: &[u8]) -> oxihsm::Result<Material> {
+    match oxihsm::mechanism::pqc::parse_pkcs8(der) {
+        Some(r) => r.map(|(kt, attrs)| Material::PqcPrivate(kt, attrs)),
+        None => keyfile::parse_private(der).map(Material::Private),
+    }
 }
 
 fn read_material(path: &Path) -> Result<Vec<Material>> {
@@ -329,11 +350,11 @@ fn read_material(path: &Path) -> Result<Vec<Material>> {
     let err = |what: &str, e: oxihsm::Error| format!("{}: {what}: {e}", path.display());
     if blocks.is_empty() {
         // DER: whichever parser accepts it.
-        if let Ok(k) = keyfile::parse_private(&raw) {
-            return Ok(vec![Material::Private(k)]);
+        if let Ok(k) = private_material(&raw) {
+            return Ok(vec![k]);
         }
-        if let Ok(k) = keyfile::parse_public(&raw) {
-            return Ok(vec![Material::Public(k)]);
+        if let Ok(k) = public_material(&raw) {
+            return Ok(vec![k]);
         }
         let c = keyfile::parse_certificate(&raw).map_err(|_| {
             format!("{}: not a PEM file, nor a DER private key, public key or certificate", path.display())
@@ -344,11 +365,9 @@ fn read_material(path: &Path) -> Result<Vec<Material>> {
     for (label, der) in blocks {
         out.push(match label.as_str() {
             "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
-                Material::Private(keyfile::parse_private(&der).map_err(|e| err(&label, e))?)
+                private_material(&der).map_err(|e| err(&label, e))?
             }
-            "PUBLIC KEY" | "RSA PUBLIC KEY" => {
-                Material::Public(keyfile::parse_public(&der).map_err(|e| err(&label, e))?)
-            }
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => public_material(&der).map_err(|e| err(&label, e))?,
             "CERTIFICATE" => {
                 let c = keyfile::parse_certificate(&der).map_err(|e| err(&label, e))?;
                 Material::Cert(der.to_vec(), c)
@@ -401,6 +420,14 @@ pub fn import(ctx: &Ctx, a: &ImportArgs) -> Result<()> {
                     made.push((ck("C_CreateObject", s.create_object(&t))?, ObjectClass::PUBLIC_KEY));
                 }
             }
+            Material::PqcPrivate(kt, attrs) => {
+                made.extend(import_pqc(&s, &common, kt, &attrs, a)?);
+            }
+            Material::PqcPublic(kt, set, key) => {
+                let mut t = common.clone();
+                t.extend(pqc_public_attrs(kt, set, key)?);
+                made.push((ck("C_CreateObject", s.create_object(&t))?, ObjectClass::PUBLIC_KEY));
+            }
             Material::Public(k) => {
                 let mut t = common.clone();
                 t.extend(public_attrs(&k));
@@ -415,6 +442,60 @@ pub fn import(ctx: &Ctx, a: &ImportArgs) -> Result<()> {
     }
     report(ctx, &info, &a.label, &id, &made);
     Ok(())
+}
+
+/// Imports an ML-DSA or ML-KEM private key, and (unless asked not to) its public key, whose
+/// encoding the token computed into the private key's CKA_PUBLIC_KEY_INFO.
+fn import_pqc(
+    s: &Session,
+    common: &[Attribute],
+    kt: cryptoki_sys::CK_KEY_TYPE,
+    attrs: &[oxihsm::object::Attribute],
+    a: &ImportArgs,
+) -> Result<Vec<(ObjectHandle, ObjectClass)>> {
+    let Some((oxihsm::object::Value::Ulong(set), material)) = attrs.split_first().map(|(f, r)| (&f.value, r)) else {
+        return Err("unexpected ML key material".into());
+    };
+    let mut t = common.to_vec();
+    t.extend([
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::KeyType(KeyType::try_from(kt).map_err(|e| e.to_string())?),
+        Attribute::ParameterSet(cryptoki::types::Ulong::from(*set).try_into().map_err(|e| format!("{e}"))?),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(a.extractable),
+        if kt == cryptoki_sys::CKK_ML_DSA { Attribute::Sign(true) } else { Attribute::Decapsulate(true) },
+    ]);
+    t.extend(to_cryptoki(material)?);
+    let private = ck("C_CreateObject", s.create_object(&t))?;
+    let mut made = vec![(private, ObjectClass::PRIVATE_KEY)];
+    if !a.no_public_key {
+        let spki = get_bytes(s, private, AttributeType::PublicKeyInfo)?;
+        let (kt, set, key) = oxihsm::mechanism::pqc::parse_spki(&spki)
+            .and_then(|r| r.ok())
+            .ok_or("the token's SubjectPublicKeyInfo is malformed")?;
+        let mut t = common.to_vec();
+        t.extend(pqc_public_attrs(kt, set, key)?);
+        made.push((ck("C_CreateObject", s.create_object(&t))?, ObjectClass::PUBLIC_KEY));
+    }
+    Ok(made)
+}
+
+/// An ML-DSA (verify) or ML-KEM (encapsulate) public key object's class, key type, parameter
+/// set and key.
+fn pqc_public_attrs(
+    kt: cryptoki_sys::CK_KEY_TYPE,
+    set: cryptoki_sys::CK_ULONG,
+    key: Vec<u8>,
+) -> Result<Vec<Attribute>> {
+    let param = cryptoki::types::Ulong::from(set).try_into().map_err(|e| format!("{e}"))?;
+    Ok(vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::try_from(kt).map_err(|e| e.to_string())?),
+        Attribute::ParameterSet(param),
+        Attribute::Value(key),
+        if kt == cryptoki_sys::CKK_ML_DSA { Attribute::Verify(true) } else { Attribute::Encapsulate(true) },
+    ])
 }
 
 /// The template a URI's object attributes stand for.
