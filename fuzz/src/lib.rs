@@ -125,6 +125,12 @@ pub const ATTRIBUTE_TYPES: &[u64] = &[
     CKA_CERTIFICATE_CATEGORY,
     CKA_URL,
     CKA_NAME_HASH_ALGORITHM,
+    CKA_PARAMETER_SET,
+    CKA_SEED,
+    CKA_ENCAPSULATE,
+    CKA_DECAPSULATE,
+    CKA_ENCAPSULATE_TEMPLATE,
+    CKA_DECAPSULATE_TEMPLATE,
     CKA_VENDOR_DEFINED,
 ];
 
@@ -143,7 +149,14 @@ impl Template {
         let n = inp.u8() % 16;
         for _ in 0..n {
             let ty = inp.pick(ATTRIBUTE_TYPES);
-            let nested = matches!(ty, CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE);
+            let nested = matches!(
+                ty,
+                CKA_WRAP_TEMPLATE
+                    | CKA_UNWRAP_TEMPLATE
+                    | CKA_DERIVE_TEMPLATE
+                    | CKA_ENCAPSULATE_TEMPLATE
+                    | CKA_DECAPSULATE_TEMPLATE
+            );
             let mode = inp.u8();
             if nested && depth > 0 && mode % 2 == 0 {
                 let inner = Template::build(inp, depth - 1);
