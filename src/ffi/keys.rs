@@ -6,6 +6,7 @@ use super::mechanism::{additional_key_outputs, mechanism};
 use super::{audited, out, slice};
 use crate::error::Error;
 use crate::mechanism::Params;
+use crate::mechanism::pqc::Encapsulation;
 use cryptoki_sys::*;
 
 /// §5.14 C_GenerateKey.
@@ -160,23 +161,25 @@ pub unsafe extern "C" fn C_EncapsulateKey(
         let len = unsafe { out(pul_ciphertext_len) }?;
         // SAFETY: the caller's mechanism and template.
         let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
-        let n = m.encapsulated_len(h, &mech, public_key)?;
-        if p_ciphertext.is_null() {
-            *len = n as CK_ULONG;
-            return Ok(());
+        let room = (!p_ciphertext.is_null()).then_some(*len as usize);
+        // SAFETY: NULL or a valid out-pointer; checked before a key can be made.
+        let ph = if room.is_some() { Some(unsafe { out(ph_key) }?) } else { None };
+        match m.encapsulate_key(h, &mech, public_key, &t, room)? {
+            // Made only when the ciphertext fits the caller's buffer (so `ph` was checked).
+            Encapsulation::Made { ciphertext, key } => {
+                // SAFETY: the caller's buffer holds *len >= ciphertext.len() bytes.
+                unsafe { super::slice_mut(p_ciphertext, ciphertext.len() as CK_ULONG) }?.copy_from_slice(&ciphertext);
+                *len = ciphertext.len() as CK_ULONG;
+                if let Some(ph) = ph {
+                    *ph = key;
+                }
+                Ok(())
+            }
+            Encapsulation::Length(n) => {
+                *len = n as CK_ULONG;
+                if room.is_some() { Err(Error::BufferTooSmall) } else { Ok(()) }
+            }
         }
-        if (*len as usize) < n {
-            *len = n as CK_ULONG;
-            return Err(Error::BufferTooSmall);
-        }
-        // SAFETY: NULL or a valid out-pointer.
-        let key = unsafe { out(ph_key) }?;
-        let e = m.encapsulate_key(h, &mech, public_key, &t)?;
-        // SAFETY: the caller's buffer holds *len >= n bytes, and the ciphertext is n bytes.
-        unsafe { super::slice_mut(p_ciphertext, e.ciphertext.len() as CK_ULONG) }?.copy_from_slice(&e.ciphertext);
-        *len = e.ciphertext.len() as CK_ULONG;
-        *key = e.key;
-        Ok(())
     })
 }
 

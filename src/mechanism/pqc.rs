@@ -203,10 +203,12 @@ pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Resu
     Ok(Box::new(MlDsaSig { key, deterministic, mu, hasher, prehashed, len }))
 }
 
-/// What C_EncapsulateKey returns: the ciphertext and the new key.
-pub struct Encapsulated {
-    pub ciphertext: Vec<u8>,
-    pub key: CK_OBJECT_HANDLE,
+/// What C_EncapsulateKey comes to.
+pub enum Encapsulation {
+    /// The ciphertext's length only: the caller asked for it, or gave too little room.
+    Length(usize),
+    /// The ciphertext and the new key.
+    Made { ciphertext: Vec<u8>, key: CK_OBJECT_HANDLE },
 }
 
 /// The shared secret as the new key's value: CKA_VALUE_LEN bytes of it if asked (no more
@@ -250,34 +252,32 @@ impl Module {
         Ok((obj, parsed))
     }
 
-    /// The ciphertext length C_EncapsulateKey with `key` produces (its size query).
-    pub fn encapsulated_len(&self, h: CK_SESSION_HANDLE, m: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<usize> {
-        match &*self.kem_key(h, m, key, true)?.1 {
-            ParsedKey::MlKem { set, .. } => Ok(set.ciphertext_len()),
-            _ => Err(Error::KeyTypeInconsistent),
-        }
-    }
-
     /// C_EncapsulateKey: a fresh shared secret for the public key `key`, made a key from
-    /// `template`, and its ciphertext. The secret never existed outside the token, so the key
-    /// is always-sensitive/never-extractable as its own flags allow (as a generated key).
+    /// `template`, and its ciphertext, when `room` (the caller's buffer; `None` for a size
+    /// query) holds the ciphertext; else its length only, and no key. The secret never
+    /// existed outside the token, so the key is always-sensitive/never-extractable as its own
+    /// flags allow (as a generated key).
     pub fn encapsulate_key(
         &self,
         h: CK_SESSION_HANDLE,
         m: &Mechanism,
         key: CK_OBJECT_HANDLE,
         template: &[Attribute],
-    ) -> Result<Encapsulated> {
+        room: Option<usize>,
+    ) -> Result<Encapsulation> {
         let (obj, parsed) = self.kem_key(h, m, key, true)?;
         let ParsedKey::MlKem { set, public, .. } = &*parsed else {
             return Err(Error::KeyTypeInconsistent);
         };
+        if room.is_none_or(|n| n < set.ciphertext_len()) {
+            return Ok(Encapsulation::Length(set.ciphertext_len()));
+        }
         let template = policy::merge_template(template, imposed(&obj, CKA_ENCAPSULATE_TEMPLATE))?;
         let (ciphertext, secret) = set.encapsulate(public)?;
         let value = secret_value(&template, &secret)?;
         let origin = Origin::Derive { value, base_always_sensitive: true, base_never_extractable: true };
         let key = self.create_with(h, &template, origin)?;
-        Ok(Encapsulated { ciphertext, key })
+        Ok(Encapsulation::Made { ciphertext, key })
     }
 
     /// C_DecapsulateKey: the shared secret of `ciphertext` under the private key `key`, made
