@@ -225,30 +225,43 @@ impl Hash {
     }
 }
 
-/// A running digest.
-pub struct DigestCtx {
-    ctx: NonNull<sys::EVP_MD_CTX>,
-    hash: Hash,
-}
+/// An EVP_MD_CTX running a digest: what [`DigestCtx`] and [`Shake256`] share.
+struct MdCtx(NonNull<sys::EVP_MD_CTX>);
 
 // SAFETY: exclusively owned C object without thread affinity.
-unsafe impl Send for DigestCtx {}
+unsafe impl Send for MdCtx {}
 
-impl Drop for DigestCtx {
+impl Drop for MdCtx {
     fn drop(&mut self) {
-        // SAFETY: allocated by EVP_MD_CTX_new, freed once.
-        unsafe { sys::EVP_MD_CTX_free(self.ctx.as_ptr()) }
+        // SAFETY: allocated by EVP_MD_CTX_new, freed once (freeing cleanses the state).
+        unsafe { sys::EVP_MD_CTX_free(self.0.as_ptr()) }
     }
+}
+
+impl MdCtx {
+    fn new(md: *const sys::EVP_MD, what: &str) -> Result<MdCtx> {
+        // SAFETY: allocation with no preconditions; NULL is handled.
+        let ctx = MdCtx(NonNull::new(unsafe { sys::EVP_MD_CTX_new() }).ok_or(Error::HostMemory)?);
+        // SAFETY: live context and a static EVP_MD.
+        check(unsafe { sys::EVP_DigestInit_ex(ctx.0.as_ptr(), md, null_mut()) }, what)?;
+        Ok(ctx)
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        // SAFETY: `data` is valid for its length. Updates cannot fail on an initialised context.
+        unsafe { sys::EVP_DigestUpdate(self.0.as_ptr(), data.as_ptr().cast(), data.len()) };
+    }
+}
+
+/// A running digest.
+pub struct DigestCtx {
+    ctx: MdCtx,
+    hash: Hash,
 }
 
 impl DigestCtx {
     pub fn new(hash: Hash) -> Result<DigestCtx> {
-        // SAFETY: allocation with no preconditions; NULL is handled.
-        let ctx = NonNull::new(unsafe { sys::EVP_MD_CTX_new() }).ok_or(Error::HostMemory)?;
-        let d = DigestCtx { ctx, hash };
-        // SAFETY: live context and a static EVP_MD.
-        check(unsafe { sys::EVP_DigestInit_ex(d.ctx.as_ptr(), hash.md(), null_mut()) }, "digest init")?;
-        Ok(d)
+        Ok(DigestCtx { ctx: MdCtx::new(hash.md(), "digest init")?, hash })
     }
 
     pub fn hash(&self) -> Hash {
@@ -256,55 +269,37 @@ impl DigestCtx {
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        // SAFETY: `data` is valid for its length. Updates cannot fail on an initialised context.
-        unsafe { sys::EVP_DigestUpdate(self.ctx.as_ptr(), data.as_ptr().cast(), data.len()) };
+        self.ctx.update(data);
     }
 
     pub fn finish(self) -> Vec<u8> {
         let mut out = vec![0u8; self.hash.output_len()];
         let mut n: std::ffi::c_uint = 0;
         // SAFETY: `out` has the digest's size.
-        unsafe { sys::EVP_DigestFinal_ex(self.ctx.as_ptr(), out.as_mut_ptr(), &mut n) };
+        unsafe { sys::EVP_DigestFinal_ex(self.ctx.0.as_ptr(), out.as_mut_ptr(), &mut n) };
         out.truncate(n as usize);
         out
     }
 }
 
 /// A running SHAKE256 (FIPS 202), read as 64 bytes: ML-DSA's message representative.
-pub struct Shake256 {
-    ctx: NonNull<sys::EVP_MD_CTX>,
-}
-
-// SAFETY: exclusively owned C object without thread affinity.
-unsafe impl Send for Shake256 {}
-
-impl Drop for Shake256 {
-    fn drop(&mut self) {
-        // SAFETY: allocated by EVP_MD_CTX_new, freed once (freeing cleanses the state).
-        unsafe { sys::EVP_MD_CTX_free(self.ctx.as_ptr()) }
-    }
-}
+pub struct Shake256(MdCtx);
 
 impl Shake256 {
     pub fn new() -> Result<Shake256> {
-        // SAFETY: allocation with no preconditions; NULL is handled.
-        let ctx = NonNull::new(unsafe { sys::EVP_MD_CTX_new() }).ok_or(Error::HostMemory)?;
-        let d = Shake256 { ctx };
-        // SAFETY: live context and a static EVP_MD.
-        check(unsafe { sys::EVP_DigestInit_ex(d.ctx.as_ptr(), sys::EVP_shake256(), null_mut()) }, "SHAKE256 init")?;
-        Ok(d)
+        // SAFETY: returns a pointer to a static, immutable digest description.
+        Ok(Shake256(MdCtx::new(unsafe { sys::EVP_shake256() }, "SHAKE256 init")?))
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        // SAFETY: `data` is valid for its length. Updates cannot fail on an initialised context.
-        unsafe { sys::EVP_DigestUpdate(self.ctx.as_ptr(), data.as_ptr().cast(), data.len()) };
+        self.0.update(data);
     }
 
     /// The first 64 bytes of the output.
     pub fn finish_64(self) -> Result<[u8; 64]> {
         let mut out = [0u8; 64];
         // SAFETY: `out` holds the 64 bytes asked for.
-        check(unsafe { sys::EVP_DigestFinalXOF(self.ctx.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE256 final")?;
+        check(unsafe { sys::EVP_DigestFinalXOF(self.0.0.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE256 final")?;
         Ok(out)
     }
 }
