@@ -45,6 +45,19 @@ unsafe fn bytes(p: *const CK_BYTE, len: CK_ULONG) -> Result<Vec<u8>> {
     unsafe { slice(p, len) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
 }
 
+/// An ML-DSA context string: FIPS 204 contexts are at most 255 bytes, and a longer one is not
+/// read.
+///
+/// # Safety
+/// As [`bytes`].
+unsafe fn sign_context(p: *const CK_BYTE, len: CK_ULONG) -> Result<Vec<u8>> {
+    if len > 255 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: caller's contract.
+    unsafe { bytes(p, len) }
+}
+
 /// Decodes a CK_MECHANISM.
 ///
 /// # Safety
@@ -180,20 +193,13 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
             ParamShape::SignContext if m.ulParameterLen == 0 => Params::None,
             ParamShape::SignContext => {
                 let p = param::<CK_SIGN_ADDITIONAL_CONTEXT>(m).ok_or(bad)?;
-                // FIPS 204 contexts are at most 255 bytes: a longer one is not read.
-                if p.ulContextLen > 255 {
-                    return Err(Error::MechanismParamInvalid);
-                }
-                Params::SignContext { hedge: p.hedgeVariant, context: bytes(p.pContext, p.ulContextLen)? }
+                Params::SignContext { hedge: p.hedgeVariant, context: sign_context(p.pContext, p.ulContextLen)? }
             }
             ParamShape::HashSignContext => {
                 let p = param::<CK_HASH_SIGN_ADDITIONAL_CONTEXT>(m).ok_or(bad)?;
-                if p.ulContextLen > 255 {
-                    return Err(Error::MechanismParamInvalid);
-                }
                 Params::HashSignContext {
                     hedge: p.hedgeVariant,
-                    context: bytes(p.pContext, p.ulContextLen)?,
+                    context: sign_context(p.pContext, p.ulContextLen)?,
                     hash: p.hash,
                 }
             }

@@ -22,11 +22,8 @@ fn init(
     entry(|m| {
         // SAFETY: NULL or the caller's valid CK_MECHANISM.
         let decoded = unsafe { mechanism(p_mechanism) };
-        let signature = match sig {
-            // SAFETY: the caller's signature, valid for `n` bytes.
-            Some((p, n)) => unsafe { slice(p, n) }?,
-            None => &[],
-        };
+        // SAFETY: the caller's signature, valid for its length.
+        let signature = unsafe { data_of(sig) }?.unwrap_or_default();
         // Used in place, as in C_EncryptInit.
         match &decoded {
             Ok(mech) => m.mac_init(h, dir, mech, key, signature),
