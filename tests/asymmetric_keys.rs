@@ -55,14 +55,7 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
     let kek = s.secret_key(CKK_AES, &[7u8; 32]).unwrap();
     let msg = b"signed by an unwrapped key".to_vec();
     let mut iv = vec![9u8; 12];
-    let mut gp = CK_GCM_PARAMS {
-        pIv: iv.as_mut_ptr(),
-        ulIvLen: 12,
-        ulIvBits: 96,
-        pAAD: null_mut(),
-        ulAADLen: 0,
-        ulTagBits: 128,
-    };
+    let mut gp = gcm_params(&mut iv, None, 128);
     let cases: Vec<(CK_MECHANISM_TYPE, T, CK_KEY_TYPE, CK_MECHANISM_TYPE)> = vec![
         (CKM_RSA_PKCS_KEY_PAIR_GEN, T::default().ulong(CKA_MODULUS_BITS, 2048), CKK_RSA, CKM_SHA256_RSA_PKCS),
         (CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), CKK_EC, CKM_ECDSA_SHA256),

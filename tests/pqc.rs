@@ -778,14 +778,7 @@ fn ml_dsa_and_ml_kem_private_keys_wrap_as_pkcs8() {
     let kek_bytes = [0x42u8; 32];
     let kek = s.secret_key(CKK_AES, &kek_bytes).unwrap();
     let mut iv = [7u8; 12];
-    let mut gp = CK_GCM_PARAMS {
-        pIv: iv.as_mut_ptr(),
-        ulIvLen: 12,
-        ulIvBits: 96,
-        pAAD: null_mut(),
-        ulAADLen: 0,
-        ulTagBits: 128,
-    };
+    let mut gp = gcm_params(&mut iv, None, 128);
     let unwrap_t = |kt| T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, kt);
     // Wycheproof's keys in PKCS#8 (seed form): a key made from the seed wraps to exactly those
     // bytes, and those bytes unwrap to a key making the vectors' signatures.

@@ -95,14 +95,7 @@ fn aes_modes_agree_with_rustcrypto() {
             .encrypt((&nonce[..]).into(), Payload { msg: &data, aad: &aad })
             .unwrap();
         let (mut n, mut a) = (nonce.clone(), aad.clone());
-        let mut gp = CK_GCM_PARAMS {
-            pIv: n.as_mut_ptr(),
-            ulIvLen: 12,
-            ulIvBits: 96,
-            pAAD: a.as_mut_ptr(),
-            ulAADLen: a.len() as CK_ULONG,
-            ulTagBits: 128,
-        };
+        let mut gp = gcm_params(&mut n, Some(&mut a), 128);
         let got = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data).unwrap();
         assert_eq!(got, want, "GCM {len}");
         // In place (PKCS#11 lets input and output share a buffer) gives the same result.
@@ -366,14 +359,7 @@ fn multi_part_operations_and_output_rules() {
 
         // GCM multi-part: Update releases nothing; Final gives everything after the tag checks.
         let mut ivg = random(12);
-        let mut gp = CK_GCM_PARAMS {
-            pIv: ivg.as_mut_ptr(),
-            ulIvLen: 12,
-            ulIvBits: 96,
-            pAAD: null_mut(),
-            ulAADLen: 0,
-            ulTagBits: 128,
-        };
+        let mut gp = gcm_params(&mut ivg, None, 128);
         let gct = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data).unwrap();
         let mut mg = mech(CKM_AES_GCM, Some(&mut gp));
         assert_eq!(l.C_DecryptInit(s.h, &mut mg, k), CKR_OK);
@@ -392,14 +378,7 @@ fn multi_part_operations_and_output_rules() {
         // as long as the part, as its size query says), Final the tag, here a truncated one
         // under AAD; the whole equals single-part encryption and decrypts.
         let mut aad = b"header".to_vec();
-        let mut gp96 = CK_GCM_PARAMS {
-            pIv: ivg.as_mut_ptr(),
-            ulIvLen: 12,
-            ulIvBits: 96,
-            pAAD: aad.as_mut_ptr(),
-            ulAADLen: aad.len() as _,
-            ulTagBits: 96,
-        };
+        let mut gp96 = gcm_params(&mut ivg, Some(&mut aad), 96);
         let whole = s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp96)), k, &data).unwrap();
         assert_eq!(whole.len(), data.len() + 12);
         let mut mg96 = mech(CKM_AES_GCM, Some(&mut gp96));
@@ -596,14 +575,7 @@ fn bad_parameters_and_key_rules_give_the_spec_codes() {
         tag_bits: CK_ULONG,
     }
     let mut old = Gcm240 { iv: iv.as_mut_ptr(), iv_len: 12, aad: null_mut(), aad_len: 0, tag_bits: 128 };
-    let mut new = CK_GCM_PARAMS {
-        pIv: iv.as_mut_ptr(),
-        ulIvLen: 12,
-        ulIvBits: 96,
-        pAAD: null_mut(),
-        ulAADLen: 0,
-        ulTagBits: 128,
-    };
+    let mut new = gcm_params(&mut iv, None, 128);
     assert_eq!(
         s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut old)), aes, &data).unwrap(),
         s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut new)), aes, &data).unwrap()

