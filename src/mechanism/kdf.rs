@@ -170,7 +170,7 @@ pub const MAX_DERIVED_LEN: usize = 64 * 1024;
 
 /// The length of the derived value: CKA_VALUE_LEN if given (no more than the mechanism
 /// yields), else what the mechanism naturally yields.
-fn derived_len(template: &[Attribute], natural: Option<usize>) -> Result<usize> {
+pub(crate) fn derived_len(template: &[Attribute], natural: Option<usize>) -> Result<usize> {
     match (value_len(template), natural) {
         (Some(n), Some(m)) if n > m => Err(Error::TemplateInconsistent),
         (Some(0), _) => Err(Error::AttributeValueInvalid),

@@ -214,18 +214,13 @@ pub enum Encapsulation {
 /// The shared secret as the new key's value: CKA_VALUE_LEN bytes of it if asked (no more
 /// than the 32 there are), else all of it.
 fn secret_value(template: &[Attribute], secret: &[u8]) -> Result<Bytes> {
-    let n = match template.iter().find(|a| a.ty == CKA_VALUE_LEN).map(|a| &a.value) {
-        None => secret.len(),
-        Some(Value::Ulong(0)) => return Err(Error::AttributeValueInvalid),
-        Some(Value::Ulong(n)) if *n as usize <= secret.len() => *n as usize,
-        Some(_) => return Err(Error::TemplateInconsistent),
-    };
+    let n = super::kdf::derived_len(template, Some(secret.len()))?;
     Ok(Bytes::new(secret[..n].to_vec()))
 }
 
 impl Module {
-    /// The ML-KEM key of `key` checked for `flag`/`usage`, its parameter set's ciphertext
-    /// length, and the template that key imposes (CKA_EN/DECAPSULATE_TEMPLATE).
+    /// The ML-KEM public (`encapsulate`) or private key `key`, checked for the mechanism, its
+    /// class and its CKA_ENCAPSULATE/CKA_DECAPSULATE: the object and its parsed key.
     fn kem_key(
         &self,
         h: CK_SESSION_HANDLE,
