@@ -28,6 +28,8 @@ fn env() -> Env {
 
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+const P224: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
+const SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
@@ -249,11 +251,13 @@ fn explicit_curve_parameters() {
     assert_eq!(s.get_bytes(imported, CKA_EC_PARAMS).unwrap(), p256);
     let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), named_priv, msg).unwrap();
     s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), imported, msg, &sig).unwrap();
-    // Another curve, spelt out; and a SEQUENCE cut short.
-    let k1 = explicit("secp256k1");
+    // A curve the backend lacks, spelt out or named; and a SEQUENCE cut short.
+    let brainpool = explicit("brainpoolP256r1");
     let refused =
         |p: &[u8]| s.keypair(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, p), &mut T::default());
-    assert_eq!(refused(&k1).err(), Some(CKR_CURVE_NOT_SUPPORTED));
+    assert_eq!(refused(&brainpool).err(), Some(CKR_CURVE_NOT_SUPPORTED));
+    let brainpool_oid = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+    assert_eq!(refused(&brainpool_oid).err(), Some(CKR_CURVE_NOT_SUPPORTED));
     assert_eq!(refused(&p256[..p256.len() - 1]).err(), Some(CKR_ATTRIBUTE_VALUE_INVALID));
 }
 
@@ -314,8 +318,13 @@ fn token_signatures_verify_with_openssl() {
     s.verify(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &[42], &raw).unwrap();
     assert_eq!(s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &[1u8; 257]), Err(CKR_DATA_LEN_RANGE));
 
-    // ECDSA on P-256 and P-384, verified by openssl from the token's SPKI.
-    for (params, n, hash, m) in [(P256, 32, "-sha256", CKM_ECDSA_SHA256), (P384, 48, "-sha384", CKM_ECDSA_SHA384)] {
+    // ECDSA on P-224, P-256, P-384 and secp256k1, verified by openssl from the token's SPKI.
+    for (params, n, hash, m) in [
+        (P224, 28, "-sha224", CKM_ECDSA_SHA224),
+        (P256, 32, "-sha256", CKM_ECDSA_SHA256),
+        (P384, 48, "-sha384", CKM_ECDSA_SHA384),
+        (SECP256K1, 32, "-sha256", CKM_ECDSA_SHA256),
+    ] {
         let (ep, es) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, params);
         spki_file(s, ep, dir, "ec.der");
         openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ec.der", "-out", "ec.pem"]);
@@ -359,6 +368,126 @@ fn token_signatures_verify_with_openssl() {
     // Wrong key for the mechanism, public key used to sign.
     assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), rs, &msg), Err(CKR_KEY_TYPE_INCONSISTENT));
     assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rp, &msg), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+}
+
+/// P-224 and secp256k1 (beside the NIST curves of the tests above): keys made by openssl
+/// imported and used both ways, ECDH agreeing with openssl, curve names, PKCS#8 wrapping.
+#[test]
+fn p224_and_secp256k1_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let msg = b"a message on a smaller or a Koblitz curve".to_vec();
+    std::fs::write(dir.join("msg"), &msg).unwrap();
+    let kek = s
+        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true))
+        .unwrap();
+    for (params, name, n, hash, m) in
+        [(P224, "P-224", 28, "-sha224", CKM_ECDSA_SHA224), (SECP256K1, "secp256k1", 32, "-sha256", CKM_ECDSA_SHA256)]
+    {
+        let (es, ep, point) = openssl_ec_key(s, dir, name, name, params);
+        let (key, public) = (format!("{name}.pem"), format!("{name}.pub.pem"));
+        assert_eq!(s.get_bytes(es, CKA_EC_POINT).unwrap()[2..], point[..], "{name}: computed point");
+        // The token's SPKI is openssl's.
+        let spki = spki_file(s, ep, dir, "other.der");
+        let theirs = openssl_ok(dir, &["pkey", "-pubin", "-in", &public, "-outform", "DER"]);
+        assert_eq!(std::fs::read(spki).unwrap(), theirs, "{name}: SPKI");
+        // openssl signs, the token verifies; the token signs, openssl verifies.
+        openssl_ok(dir, &["dgst", hash, "-sign", &key, "-out", "sig", "msg"]);
+        let sig = raw_sig(&std::fs::read(dir.join("sig")).unwrap(), n);
+        s.verify(&mut mech::<u8>(m, None), ep, &msg, &sig).unwrap();
+        let mut bad = sig.clone();
+        bad[0] ^= 1;
+        assert_eq!(s.verify(&mut mech::<u8>(m, None), ep, &msg, &bad), Err(CKR_SIGNATURE_INVALID), "{name}");
+        let sig = s.sign(&mut mech::<u8>(m, None), es, &msg).unwrap();
+        assert_eq!(sig.len(), 2 * n);
+        std::fs::write(dir.join("sig"), der_sig(&sig)).unwrap();
+        let out = openssl_ok(dir, &["dgst", hash, "-verify", &public, "-signature", "sig", "msg"]);
+        assert!(String::from_utf8_lossy(&out).contains("Verified OK"), "{name}");
+        // ECDH with a token pair: both sides agree.
+        let (tp, ts) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, params);
+        spki_file(s, tp, dir, "tokenpub.der");
+        openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "tokenpub.der", "-out", "tokenpub.pem"]);
+        let outside = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", &key, "-peerkey", "tokenpub.pem"]);
+        assert_eq!(outside.len(), n);
+        let mut peer = point.clone();
+        let mut dp = CK_ECDH1_DERIVE_PARAMS {
+            kdf: CKD_NULL,
+            ulSharedDataLen: 0,
+            pSharedData: null_mut(),
+            ulPublicDataLen: peer.len() as _,
+            pPublicData: peer.as_mut_ptr(),
+        };
+        let readable = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+        let k = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut { readable }).unwrap();
+        assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside, "{name}: ECDH");
+        // A point of another curve is refused as the peer.
+        let mut other = s.get_bytes(ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256).0, CKA_EC_POINT).unwrap();
+        dp.pPublicData = other.as_mut_ptr();
+        dp.ulPublicDataLen = other.len() as _;
+        let readable = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+        assert_eq!(
+            s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut { readable }),
+            Err(CKR_MECHANISM_PARAM_INVALID),
+            "{name}"
+        );
+        // The curve by its printable name.
+        let mut printable = vec![0x13, name.len() as u8];
+        printable.extend_from_slice(name.as_bytes());
+        let (np, _) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, &printable);
+        assert_eq!(s.get_bytes(np, CKA_EC_POINT).unwrap().len(), 2 + 1 + 2 * n);
+        // PKCS#8 under RFC 5649: the unwrapped key is the same key.
+        let (gp, gs) = s
+            .keypair(
+                CKM_EC_KEY_PAIR_GEN,
+                &mut T::default().bytes(CKA_EC_PARAMS, params),
+                &mut T::default().flag(CKA_EXTRACTABLE, true),
+            )
+            .unwrap();
+        let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, gs).unwrap();
+        let back = s
+            .unwrap(
+                &mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None),
+                kek,
+                &wrapped,
+                &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC).flag(CKA_SIGN, true),
+            )
+            .unwrap();
+        assert_eq!(s.get_bytes(back, CKA_EC_PARAMS).unwrap(), params);
+        assert_eq!(s.get_bytes(back, CKA_EC_POINT).unwrap(), s.get_bytes(gp, CKA_EC_POINT).unwrap(), "{name}");
+        let sig = s.sign(&mut mech::<u8>(m, None), back, &msg).unwrap();
+        s.verify(&mut mech::<u8>(m, None), gp, &msg, &sig).unwrap();
+    }
+}
+
+/// Makes an EC key with `openssl genpkey` on `curve` (writing `<stem>.pem` and
+/// `<stem>.pub.pem`) and imports both halves with C_CreateObject: (private, public, raw point).
+fn openssl_ec_key(
+    s: &RawSession,
+    dir: &Path,
+    stem: &str,
+    curve: &str,
+    params: &[u8],
+) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, Vec<u8>) {
+    let key = format!("{stem}.pem");
+    openssl_ok(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", &format!("ec_paramgen_curve:{curve}"), "-out", &key]);
+    openssl_ok(dir, &["pkey", "-in", &key, "-pubout", "-out", &format!("{stem}.pub.pem")]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", &key, "-text", "-noout"])).unwrap());
+    let point = f["pub"].clone();
+    // The scalar at the field length (openssl may print a leading zero byte, or fewer).
+    let d: Vec<u8> = f["priv"].iter().copied().skip_while(|b| *b == 0).collect();
+    let d = [vec![0u8; (point.len() - 1) / 2 - d.len()], d].concat();
+    let key = |class, attr, value: &[u8]| {
+        s.create(
+            &mut T::default()
+                .ulong(CKA_CLASS, class)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, params)
+                .bytes(attr, value),
+        )
+        .unwrap()
+    };
+    (key(CKO_PRIVATE_KEY, CKA_VALUE, &d), key(CKO_PUBLIC_KEY, CKA_EC_POINT, &point), point)
 }
 
 /// Parses `openssl pkey -text` output into its hex fields.
@@ -494,31 +623,10 @@ fn openssl_keys_imported_and_used_both_ways() {
     std::fs::write(dir.join("ct"), &ct).unwrap();
     assert_eq!(openssl_ok(dir, &["pkeyutl", "-decrypt", "-inkey", "rsa.pem", "-in", "ct"]), msg);
 
-    // EC P-256.
-    openssl_ok(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec.pem"]);
-    openssl_ok(dir, &["pkey", "-in", "ec.pem", "-pubout", "-out", "ecpub.pem"]);
-    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "ec.pem", "-text", "-noout"])).unwrap());
-    let es = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
-                .bytes(CKA_EC_PARAMS, P256)
-                .bytes(CKA_VALUE, &f["priv"]),
-        )
-        .unwrap();
-    // The public point raw here (DER-wrapped elsewhere): both are accepted.
-    let ep = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
-                .bytes(CKA_EC_PARAMS, P256)
-                .bytes(CKA_EC_POINT, &f["pub"]),
-        )
-        .unwrap();
-    assert_eq!(s.get_bytes(ep, CKA_EC_POINT).unwrap()[2..], f["pub"][..], "returned DER-wrapped");
-    assert_eq!(s.get_bytes(es, CKA_EC_POINT).unwrap()[2..], f["pub"][..], "computed on the private key");
+    // EC P-256: the public point given raw here (DER-wrapped elsewhere): both are accepted.
+    let (es, ep, point) = openssl_ec_key(s, dir, "ec", "P-256", P256);
+    assert_eq!(s.get_bytes(ep, CKA_EC_POINT).unwrap()[2..], point[..], "returned DER-wrapped");
+    assert_eq!(s.get_bytes(es, CKA_EC_POINT).unwrap()[2..], point[..], "computed on the private key");
     openssl_ok(dir, &["dgst", "-sha256", "-sign", "ec.pem", "-out", "sig", "msg"]);
     let sig = raw_sig(&std::fs::read(dir.join("sig")).unwrap(), 32);
     s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, &msg, &sig).unwrap();
@@ -527,7 +635,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     assert!(
         String::from_utf8_lossy(&openssl_ok(
             dir,
-            &["dgst", "-sha256", "-verify", "ecpub.pem", "-signature", "sig", "msg"]
+            &["dgst", "-sha256", "-verify", "ec.pub.pem", "-signature", "sig", "msg"]
         ))
         .contains("Verified OK")
     );
@@ -548,7 +656,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     spki_file(s, tp, dir, "tokenpub.der");
     openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "tokenpub.der", "-out", "tokenpub.pem"]);
     let outside = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", "ec.pem", "-peerkey", "tokenpub.pem"]);
-    let mut peer = f["pub"].clone();
+    let mut peer = point.clone();
     let mut dp = CK_ECDH1_DERIVE_PARAMS {
         kdf: CKD_NULL,
         ulSharedDataLen: 0,
@@ -561,7 +669,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside);
     // The peer point DER-wrapped gives the same, and an X9.63 KDF on top is deterministic.
     let mut wrapped = vec![0x04, 65];
-    wrapped.extend_from_slice(&f["pub"]);
+    wrapped.extend_from_slice(&point);
     dp.pPublicData = wrapped.as_mut_ptr();
     dp.ulPublicDataLen = wrapped.len() as _;
     let k2 = s.derive(&mut mech(CKM_ECDH1_COFACTOR_DERIVE, Some(&mut dp)), ts, &mut readable()).unwrap();

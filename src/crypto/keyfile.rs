@@ -60,11 +60,11 @@ fn with_cbs<T>(der: &[u8], f: impl FnOnce(*mut sys::CBS) -> Option<T>) -> Option
 }
 
 fn curve_of_nid(nid: std::ffi::c_int) -> Option<Curve> {
-    [Curve::P256, Curve::P384, Curve::P521].into_iter().find(|c| c.nid() == nid)
+    Curve::ALL.into_iter().find(|c| c.nid() == nid)
 }
 
 /// The curve of DER ECParameters that spell a curve out (RFC 3279 specifiedCurve) rather than
-/// name it, when they are exactly those of P-256, P-384 or P-521 (AWS-LC matches them
+/// name it, when they are exactly those of a supported curve (AWS-LC matches them
 /// against its built-in curves; any other curve is `None`).
 pub fn curve_of_explicit(der: &[u8]) -> Option<Curve> {
     struct Group(NonNull<sys::EC_GROUP>);

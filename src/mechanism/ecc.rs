@@ -28,7 +28,7 @@ pub fn register(r: &mut Registry) {
     let sv = CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
     r.add(Entry {
         ty: CKM_ECDSA,
-        info: info(256, 521, sv),
+        info: info(224, 521, sv),
         params: ParamShape::None,
         key_types: &[CKK_EC],
         implementation: Implementation::Ecdsa(None),
@@ -36,7 +36,7 @@ pub fn register(r: &mut Registry) {
     for (ty, h) in ECDSA_HASHED {
         r.add(Entry {
             ty,
-            info: info(256, 521, sv),
+            info: info(224, 521, sv),
             params: ParamShape::None,
             key_types: &[CKK_EC],
             implementation: Implementation::Ecdsa(Some(h)),
@@ -54,7 +54,7 @@ pub fn register(r: &mut Registry) {
         (
             CKM_EC_KEY_PAIR_GEN,
             PairKind::Ec,
-            256,
+            224,
             521,
             CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
         ),

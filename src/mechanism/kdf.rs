@@ -60,7 +60,7 @@ pub fn register(r: &mut Registry) {
     for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
         r.add(Entry {
             ty,
-            info: info(255, 521, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
+            info: info(224, 521, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
             params: ParamShape::Ecdh,
             key_types: &[CKK_EC, CKK_EC_MONTGOMERY],
             implementation: Implementation::Kdf(Kdf::Ecdh),

@@ -23,21 +23,18 @@ pub enum CurveKind {
     X25519,
 }
 
-const OIDS: [(&[u8], CurveKind); 5] = [
-    (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07], CurveKind::Nist(Curve::P256)),
-    (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], CurveKind::Nist(Curve::P384)),
-    (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23], CurveKind::Nist(Curve::P521)),
-    (&[0x06, 0x03, 0x2b, 0x65, 0x70], CurveKind::Ed25519),
-    (&[0x06, 0x03, 0x2b, 0x65, 0x6e], CurveKind::X25519),
-];
+const OIDS: [(&[u8], CurveKind); 2] =
+    [(&[0x06, 0x03, 0x2b, 0x65, 0x70], CurveKind::Ed25519), (&[0x06, 0x03, 0x2b, 0x65, 0x6e], CurveKind::X25519)];
 
-/// OIDs and names of curves the backend lacks (Ed448, X448 and common others).
-const UNSUPPORTED: [&[u8]; 3] =
-    [&[0x06, 0x03, 0x2b, 0x65, 0x71], &[0x06, 0x03, 0x2b, 0x65, 0x6f], &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]];
+/// OIDs of curves the backend lacks (Ed448, X448).
+const UNSUPPORTED: [&[u8]; 2] = [&[0x06, 0x03, 0x2b, 0x65, 0x71], &[0x06, 0x03, 0x2b, 0x65, 0x6f]];
 
 /// Parses CKA_EC_PARAMS: a named-curve OID, a PrintableString curve name, or explicit
 /// parameters equal to those of a supported curve.
 pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
+    if let Some(c) = Curve::ALL.into_iter().find(|c| c.oid() == params) {
+        return Ok(CurveKind::Nist(c));
+    }
     if let Some((_, k)) = OIDS.iter().find(|(o, _)| *o == params) {
         return Ok(*k);
     }
@@ -48,9 +45,11 @@ pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
         && *n as usize == name.len()
     {
         return match &name.to_ascii_lowercase()[..] {
+            b"secp224r1" | b"p-224" => Ok(CurveKind::Nist(Curve::P224)),
             b"prime256v1" | b"secp256r1" | b"p-256" => Ok(CurveKind::Nist(Curve::P256)),
             b"secp384r1" | b"p-384" => Ok(CurveKind::Nist(Curve::P384)),
             b"secp521r1" | b"p-521" => Ok(CurveKind::Nist(Curve::P521)),
+            b"secp256k1" => Ok(CurveKind::Nist(Curve::Secp256k1)),
             b"edwards25519" | b"ed25519" => Ok(CurveKind::Ed25519),
             b"curve25519" | b"x25519" => Ok(CurveKind::X25519),
             _ => Err(Error::CurveNotSupported),

@@ -229,14 +229,7 @@ pub fn key_material(key: Pkcs8Key) -> (CK_KEY_TYPE, Vec<Attribute>) {
             }
             (CKK_RSA, v)
         }
-        Pkcs8Key::Ec(curve, d) => {
-            let oid = match curve {
-                ec::Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07][..],
-                ec::Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22][..],
-                ec::Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23][..],
-            };
-            (CKK_EC, vec![bytes_attr(CKA_EC_PARAMS, oid), bytes_attr(CKA_VALUE, &d)])
-        }
+        Pkcs8Key::Ec(curve, d) => (CKK_EC, vec![bytes_attr(CKA_EC_PARAMS, curve.oid()), bytes_attr(CKA_VALUE, &d)]),
         Pkcs8Key::Ed25519(d) => (
             CKK_EC_EDWARDS,
             vec![bytes_attr(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70]), bytes_attr(CKA_VALUE, &d)],

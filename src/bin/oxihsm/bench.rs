@@ -14,9 +14,13 @@ use cryptoki::types::AuthPin;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::p11::ED25519;
+use oxihsm::crypto::ec::Curve;
+
 const SO_PIN: &str = "bench-so-pin";
 const USER_PIN: &str = "bench-user-pin";
-use crate::p11::{ED25519, P256, P384};
+const P256: &[u8] = Curve::P256.oid();
+const P384: &[u8] = Curve::P384.oid();
 
 #[derive(clap::Args)]
 pub struct BenchArgs {

@@ -1,6 +1,6 @@
 //! Objects and keys: listing with URIs, generation, import, public key export, deletion.
 
-use crate::p11::{self, ED25519, P256, P384, P521, certificate_attrs, curve_oid, public_attrs, public_of, to_cryptoki};
+use crate::p11::{self, ED25519, certificate_attrs, public_attrs, public_of, to_cryptoki};
 use crate::token::{Ctx, ck, emit, open, public_session, user_session};
 use crate::uri::Uri;
 use crate::{PinArgs, Result, TokenSel};
@@ -136,7 +136,7 @@ pub struct KeygenArgs {
     /// default 2048).
     #[arg(long)]
     bits: Option<usize>,
-    /// EC curve: p256 (default), p384 or p521.
+    /// EC curve: p256 (default), p224, p384, p521 or secp256k1.
     #[arg(long, default_value = "p256")]
     curve: String,
     #[arg(long)]
@@ -250,11 +250,14 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
                 }
                 "ec" => {
                     let oid = match a.curve.as_str() {
-                        "p256" | "P-256" | "prime256v1" => P256,
-                        "p384" | "P-384" | "secp384r1" => P384,
-                        "p521" | "P-521" | "secp521r1" => P521,
-                        c => return Err(format!("--curve {c}: use p256, p384 or p521")),
-                    };
+                        "p224" | "P-224" | "secp224r1" => Curve::P224,
+                        "p256" | "P-256" | "prime256v1" => Curve::P256,
+                        "p384" | "P-384" | "secp384r1" => Curve::P384,
+                        "p521" | "P-521" | "secp521r1" => Curve::P521,
+                        "secp256k1" => Curve::Secp256k1,
+                        c => return Err(format!("--curve {c}: use p224, p256, p384, p521 or secp256k1")),
+                    }
+                    .oid();
                     (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(oid.to_vec())])
                 }
                 "ml-dsa-44" | "ml-dsa-65" | "ml-dsa-87" => {
@@ -580,10 +583,7 @@ fn public_key_of(s: &Session, l: &Listed) -> Result<PublicKey> {
         }),
         Some(KeyType::EC) => {
             let params = get_bytes(s, l.handle, AttributeType::EcParams)?;
-            let curve = [Curve::P256, Curve::P384, Curve::P521]
-                .into_iter()
-                .find(|c| curve_oid(*c) == params.as_slice())
-                .ok_or("unsupported curve")?;
+            let curve = Curve::ALL.into_iter().find(|c| c.oid() == params.as_slice()).ok_or("unsupported curve")?;
             Ok(PublicKey::Ec { curve, point: unwrap_octets(get_bytes(s, l.handle, AttributeType::EcPoint)?) })
         }
         Some(KeyType::EC_EDWARDS) => {

@@ -1,26 +1,14 @@
 //! What the two command-line tools (`oxihsm` and `softhsm2-util`) both need to turn key files
-//! into PKCS#11 templates through the `cryptoki` crate: curve identifiers, EC points, public
+//! into PKCS#11 templates through the `cryptoki` crate: the Ed25519 identifier, EC points, public
 //! key and certificate templates, the engine's attributes as cryptoki's, and CKR names.
 //! Included by each tool with `#[path]` (a binary cannot depend on another).
 
 use cryptoki::error::RvError;
 use cryptoki::object::{Attribute, CertificateType, KeyType, ObjectClass};
-use oxihsm::crypto::ec::{Curve, Pkcs8Key};
+use oxihsm::crypto::ec::Pkcs8Key;
 use oxihsm::crypto::keyfile::{Certificate, PublicKey};
 
-pub const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-pub const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-pub const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 pub const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-
-/// CKA_EC_PARAMS (the named curve's OID) of a NIST curve.
-pub fn curve_oid(c: Curve) -> &'static [u8] {
-    match c {
-        Curve::P256 => P256,
-        Curve::P384 => P384,
-        Curve::P521 => P521,
-    }
-}
 
 /// A DER OCTET STRING around `b` (CKA_EC_POINT).
 pub fn octet_string(b: &[u8]) -> Vec<u8> {
@@ -55,7 +43,7 @@ pub fn public_attrs(k: &PublicKey) -> Vec<Attribute> {
         ]),
         PublicKey::Ec { curve, point } => t.extend([
             Attribute::KeyType(KeyType::EC),
-            Attribute::EcParams(curve_oid(*curve).to_vec()),
+            Attribute::EcParams(curve.oid().to_vec()),
             Attribute::EcPoint(octet_string(point)),
             Attribute::Verify(true),
         ]),
