@@ -75,6 +75,7 @@ pub enum Error {
     KeyNotNeeded,
     KeyChanged,
     CurveNotSupported,
+    DomainParamsInvalid,
     HostMemory,
     /// The store could not be read or written; the string says why (never a secret).
     Device(String),
@@ -160,6 +161,7 @@ impl Error {
             Error::KeyNotNeeded => CKR_KEY_NOT_NEEDED,
             Error::KeyChanged => CKR_KEY_CHANGED,
             Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
+            Error::DomainParamsInvalid => CKR_DOMAIN_PARAMS_INVALID,
             Error::HostMemory => CKR_HOST_MEMORY,
             Error::Device(_) | Error::Corrupt(_) => CKR_DEVICE_ERROR,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,

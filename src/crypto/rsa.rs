@@ -2,6 +2,7 @@
 //! components, raw and PKCS#1 v1.5 signing over a caller's DigestInfo, PSS with any salt
 //! length and MGF1 hash, PKCS#1 v1.5 and raw encryption, OAEP with any hashes and a label.
 
+use super::bn::{Bn, bn_bytes};
 use super::evp::Hash;
 use crate::error::{Error, Result};
 #[cfg(feature = "fips")]
@@ -11,40 +12,6 @@ use aws_lc_sys as sys;
 use std::ffi::c_int;
 use std::ptr::{NonNull, null_mut};
 use zeroize::Zeroizing;
-
-/// An owned BIGNUM, freed (and cleared) on drop.
-struct Bn(NonNull<sys::BIGNUM>);
-
-impl Bn {
-    fn from_bytes(b: &[u8]) -> Result<Bn> {
-        // SAFETY: `b` is valid for its length; a NULL `ret` asks for a new BIGNUM.
-        let p = unsafe { sys::BN_bin2bn(b.as_ptr(), b.len(), null_mut()) };
-        NonNull::new(p).map(Bn).ok_or(Error::HostMemory)
-    }
-    fn ptr(&self) -> *const sys::BIGNUM {
-        self.0.as_ptr()
-    }
-}
-
-impl Drop for Bn {
-    fn drop(&mut self) {
-        // SAFETY: owned BIGNUM, freed once; BN_clear_free wipes it first.
-        unsafe { sys::BN_clear_free(self.0.as_ptr()) }
-    }
-}
-
-/// Big-endian bytes of a BIGNUM (NULL gives None).
-fn bn_bytes(bn: *const sys::BIGNUM) -> Option<Zeroizing<Vec<u8>>> {
-    if bn.is_null() {
-        return None;
-    }
-    // SAFETY: `bn` is a live BIGNUM owned by an RSA key we hold.
-    let n = unsafe { sys::BN_num_bytes(bn) } as usize;
-    let mut v = Zeroizing::new(vec![0u8; n]);
-    // SAFETY: `v` holds BN_num_bytes(bn) bytes.
-    unsafe { sys::BN_bn2bin(bn, v.as_mut_ptr()) };
-    Some(v)
-}
 
 /// RSA key components, big-endian; private ones absent for a public key.
 #[derive(Default)]
@@ -281,13 +248,8 @@ impl RsaKey {
     }
 
     fn pkey(&self) -> Result<PKey> {
-        // SAFETY: allocation; NULL handled.
-        let pk = PKey(NonNull::new(unsafe { sys::EVP_PKEY_new() }).ok_or(Error::HostMemory)?);
         // SAFETY: set1 takes its own reference to the live RSA.
-        if !ok(unsafe { sys::EVP_PKEY_set1_RSA(pk.0.as_ptr(), self.0.as_ptr()) }) {
-            return Err(Error::HostMemory);
-        }
-        Ok(pk)
+        PKey::holding(|pk| unsafe { sys::EVP_PKEY_set1_RSA(pk, self.0.as_ptr()) })
     }
 
     /// RSAES-OAEP with `hash`, MGF1 `mgf1` and `label`; `encrypt` chooses the direction.
@@ -395,6 +357,17 @@ fn marshal(f: impl FnOnce(*mut sys::CBB) -> c_int) -> Result<Zeroizing<Vec<u8>>>
 }
 
 impl PKey {
+    /// A new EVP_PKEY holding a key, which `set1` (EVP_PKEY_set1_RSA ...) gives it with a
+    /// reference of its own.
+    pub(crate) fn holding(set1: impl FnOnce(*mut sys::EVP_PKEY) -> c_int) -> Result<PKey> {
+        // SAFETY: allocation; NULL handled.
+        let pk = PKey(NonNull::new(unsafe { sys::EVP_PKEY_new() }).ok_or(Error::HostMemory)?);
+        if !ok(set1(pk.0.as_ptr())) {
+            return Err(Error::HostMemory);
+        }
+        Ok(pk)
+    }
+
     pub(crate) fn spki(&self) -> Result<Vec<u8>> {
         // SAFETY: a live key and CBB.
         marshal(|cbb| unsafe { sys::EVP_marshal_public_key(cbb, self.0.as_ptr()) }).map(|v| v.to_vec())

@@ -1,6 +1,6 @@
-//! ECDSA (PKCS#11 3.2 §6.3) over a hash of any length and its SHA-1/SHA-2/SHA-3 hashed
-//! variants, with r||s signatures; EdDSA (§6.3.x) for Ed25519: pure, Ed25519ph and
-//! Ed25519ctx through CK_EDDSA_PARAMS.
+//! ECDSA (PKCS#11 3.2 §6.3) and DSA (§6.2) over a hash of any length and their SHA-1/SHA-2/
+//! SHA-3 hashed variants, with r||s signatures; EdDSA (§6.3.x) for Ed25519: pure, Ed25519ph
+//! and Ed25519ctx through CK_EDDSA_PARAMS.
 
 use super::digest::Engine;
 use super::keys::ParsedKey;
@@ -24,6 +24,18 @@ const ECDSA_HASHED: [(CK_MECHANISM_TYPE, Hash); 8] = [
     (CKM_ECDSA_SHA3_512, Hash::Sha3_512),
 ];
 
+const DSA_HASHED: [(CK_MECHANISM_TYPE, Hash); 9] = [
+    (CKM_DSA_SHA1, Hash::Sha1),
+    (CKM_DSA_SHA224, Hash::Sha224),
+    (CKM_DSA_SHA256, Hash::Sha256),
+    (CKM_DSA_SHA384, Hash::Sha384),
+    (CKM_DSA_SHA512, Hash::Sha512),
+    (CKM_DSA_SHA3_224, Hash::Sha3_224),
+    (CKM_DSA_SHA3_256, Hash::Sha3_256),
+    (CKM_DSA_SHA3_384, Hash::Sha3_384),
+    (CKM_DSA_SHA3_512, Hash::Sha3_512),
+];
+
 pub fn register(r: &mut Registry) {
     let sv = CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
     r.add(Entry {
@@ -39,6 +51,28 @@ pub fn register(r: &mut Registry) {
             info: info(224, 521, sv),
             params: ParamShape::None,
             key_types: &[CKK_EC],
+            implementation: Implementation::Ecdsa(Some(h)),
+        });
+    }
+    // DSA: the key sizes are those of p, in bits.
+    let dsa_info = info(
+        crate::crypto::dsa::MIN_P_BITS as CK_ULONG,
+        crate::crypto::dsa::MAX_P_BITS as CK_ULONG,
+        CKF_SIGN | CKF_VERIFY,
+    );
+    r.add(Entry {
+        ty: CKM_DSA,
+        info: dsa_info,
+        params: ParamShape::None,
+        key_types: &[CKK_DSA],
+        implementation: Implementation::Ecdsa(None),
+    });
+    for (ty, h) in DSA_HASHED {
+        r.add(Entry {
+            ty,
+            info: dsa_info,
+            params: ParamShape::None,
+            key_types: &[CKK_DSA],
             implementation: Implementation::Ecdsa(Some(h)),
         });
     }
@@ -59,6 +93,13 @@ pub fn register(r: &mut Registry) {
             CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
         ),
         (CKM_EC_EDWARDS_KEY_PAIR_GEN, PairKind::Edwards, 255, 255, CKF_GENERATE_KEY_PAIR),
+        (
+            CKM_DSA_KEY_PAIR_GEN,
+            PairKind::Dsa,
+            crate::crypto::dsa::MIN_P_BITS as CK_ULONG,
+            crate::crypto::dsa::MAX_P_BITS as CK_ULONG,
+            CKF_GENERATE_KEY_PAIR,
+        ),
         (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, PairKind::Montgomery, 255, 255, CKF_GENERATE_KEY_PAIR),
     ] {
         r.add(Entry {
@@ -99,6 +140,7 @@ impl Mac for Ecdsa {
         let (key, digest) = self.digest();
         match &*key {
             ParsedKey::Ec(k) => Ok(Bytes::new(k.sign(&digest)?)),
+            ParsedKey::Dsa(k) => Ok(Bytes::new(k.sign(&digest)?)),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -109,18 +151,20 @@ impl Mac for Ecdsa {
         let (key, digest) = self.digest();
         match &*key {
             ParsedKey::Ec(k) => k.verify(&digest, sig),
+            ParsedKey::Dsa(k) => k.verify(&digest, sig),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
 }
 
-/// Builds an ECDSA signer/verifier; `hash` for the hashed variants.
+/// Builds an ECDSA or DSA signer/verifier (by the key); `hash` for the hashed variants.
 pub fn ecdsa(hash: Option<Hash>, m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
     if m.params != Params::None {
         return Err(Error::MechanismParamInvalid);
     }
     let len = match &*key {
         ParsedKey::Ec(k) => 2 * k.curve().field_len(),
+        ParsedKey::Dsa(k) => 2 * k.q_len(),
         _ => return Err(Error::KeyTypeInconsistent),
     };
     let hasher = hash.map(Engine::new).transpose()?;

@@ -1,9 +1,11 @@
 //! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (2048 to 4096 bits, the
-//! template's public exponent), EC on P-224/P-256/P-384/P-521 and secp256k1, Ed25519 and X25519, ML-DSA and
-//! ML-KEM (PKCS#11 3.2 §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
+//! template's public exponent), EC on P-224/P-256/P-384/P-521 and secp256k1, Ed25519 and
+//! X25519, DSA on the template's domain parameters, ML-DSA and ML-KEM (PKCS#11 3.2
+//! §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
 
 use super::keys::{CurveKind, curve_of, der_octets, ml_dsa_set, ml_kem_set, spki_nist_pqc};
 use super::{Implementation, Mechanism, Params, lookup};
+use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, EcKey};
 use crate::crypto::pqc::{DSA_SEED_LEN, KEM_SEED_LEN};
 use crate::crypto::rsa::RsaKey;
@@ -20,6 +22,7 @@ pub enum PairKind {
     Ec,
     Edwards,
     Montgomery,
+    Dsa,
     MlDsa,
     MlKem,
 }
@@ -128,6 +131,25 @@ impl Module {
                 let mut private = vec![attr(CKA_EC_PARAMS, &params), attr(CKA_VALUE, &secret)];
                 private.extend(computed);
                 (kt, public, private)
+            }
+            PairKind::Dsa => {
+                // The domain parameters come with the public template (the private key
+                // takes them from it).
+                let domain = [CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|ty| match find(public_t, ty) {
+                    Some(Value::Bytes(v)) => Ok(v.to_vec()),
+                    Some(_) => Err(Error::AttributeValueInvalid),
+                    None => Err(Error::TemplateIncomplete),
+                });
+                let [p, q, g] = domain;
+                let (p, q, g) = (p?, q?, g?);
+                let k = DsaKey::generate(&p, &q, &g)?;
+                let parts = k.parts();
+                let x = parts.x.as_ref().ok_or(Error::Internal("DSA private value".into()))?;
+                let spki = attr(CKA_PUBLIC_KEY_INFO, &k.spki()?);
+                let public = vec![attr(CKA_VALUE, &parts.y), spki.clone()];
+                let private =
+                    vec![attr(CKA_PRIME, &p), attr(CKA_SUBPRIME, &q), attr(CKA_BASE, &g), attr(CKA_VALUE, x), spki];
+                (CKK_DSA, public, private)
             }
             PairKind::MlDsa | PairKind::MlKem => {
                 // The parameter set is named in the public template, or the private one.

@@ -4,6 +4,7 @@
 //! CKA_PUBLIC_KEY_INFO, CKA_EC_POINT on private keys), and the per-module cache of parsed
 //! keys so that C_Sign does not re-parse key material.
 
+use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, Curve, EcKey};
 use crate::crypto::pqc::{MlDsa, MlKem};
 use crate::crypto::rsa::{RsaKey, RsaParts};
@@ -105,6 +106,7 @@ fn point_len(k: CurveKind) -> usize {
 pub enum ParsedKey {
     Rsa(RsaKey),
     Ec(EcKey),
+    Dsa(DsaKey),
     /// `expanded`: the seed's 64-byte signing form, computed once.
     Ed25519 {
         seed: Option<Zeroizing<Vec<u8>>>,
@@ -256,6 +258,15 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
                 }
             })
         }
+        Some(CKK_DSA) => {
+            let (p, q, g) = (need(obj, CKA_PRIME)?, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?);
+            let value = need(obj, CKA_VALUE)?;
+            Ok(ParsedKey::Dsa(if private {
+                DsaKey::from_private(p, q, g, value)?
+            } else {
+                DsaKey::from_public(p, q, g, value)?
+            }))
+        }
         Some(CKK_ML_DSA) => {
             let set = ml_dsa_set(obj.ulong(CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?)?;
             if private {
@@ -313,6 +324,7 @@ pub fn complete(obj: &mut Object) -> Result<()> {
             obj.set(CKA_EC_POINT, Value::bytes(der_octets(&point)));
             ec::spki_ec(k.curve(), &point)
         }
+        ParsedKey::Dsa(k) => k.spki()?,
         ParsedKey::Ed25519 { public, .. } => {
             obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
             ec::spki_25519(public, true)

@@ -230,6 +230,15 @@ pub fn key_material(key: Pkcs8Key) -> (CK_KEY_TYPE, Vec<Attribute>) {
             (CKK_RSA, v)
         }
         Pkcs8Key::Ec(curve, d) => (CKK_EC, vec![bytes_attr(CKA_EC_PARAMS, curve.oid()), bytes_attr(CKA_VALUE, &d)]),
+        Pkcs8Key::Dsa(k) => (
+            CKK_DSA,
+            vec![
+                bytes_attr(CKA_PRIME, &k.p),
+                bytes_attr(CKA_SUBPRIME, &k.q),
+                bytes_attr(CKA_BASE, &k.g),
+                bytes_attr(CKA_VALUE, k.x.as_ref().map_or(&[][..], |x| &x[..])),
+            ],
+        ),
         Pkcs8Key::Ed25519(d) => (
             CKK_EC_EDWARDS,
             vec![bytes_attr(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70]), bytes_attr(CKA_VALUE, &d)],
@@ -249,6 +258,7 @@ impl Module {
             CKO_PRIVATE_KEY => match &*self.parsed_key(target)? {
                 ParsedKey::Rsa(k) => k.pkcs8(),
                 ParsedKey::Ec(k) => k.pkcs8(),
+                ParsedKey::Dsa(k) => k.pkcs8(),
                 ParsedKey::Ed25519 { seed: Some(s), .. } => Ok(ec::pkcs8_25519(s, true)),
                 ParsedKey::X25519 { private: Some(p), .. } => Ok(ec::pkcs8_25519(p, false)),
                 ParsedKey::MlDsa { set, private: Some(p), .. } => {

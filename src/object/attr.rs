@@ -79,6 +79,9 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_COEFFICIENT
         | CKA_EC_PARAMS
         | CKA_EC_POINT
+        | CKA_PRIME
+        | CKA_SUBPRIME
+        | CKA_BASE
         | CKA_SEED => Bytes,
         CKA_START_DATE | CKA_END_DATE => Date,
         CKA_ALLOWED_MECHANISMS => MechList,
@@ -92,7 +95,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
 }
 
 /// Whether `ty` is an attribute the specification defines that no oxihsm object carries
-/// (hardware features, OTP, GOST, DSA/DH domain parameters, profiles, validation objects,
+/// (hardware features, OTP, GOST, domain-parameter objects, profiles, validation objects,
 /// X2Ratchet, HSS, SLH-DSA ...): a search naming one finds nothing rather than failing.
 pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
     matches!(
@@ -100,9 +103,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
         CKA_OWNER
             | CKA_AC_ISSUER
             | CKA_ATTR_TYPES
-            | CKA_PRIME
-            | CKA_SUBPRIME
-            | CKA_BASE
             | CKA_PRIME_BITS
             | CKA_SUBPRIME_BITS
             | CKA_VALUE_BITS
@@ -414,6 +414,22 @@ pub const EC_PRIVATE: &[Rule] = &[
     r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
 ];
 
+/// DSA public keys (Table 180): the domain parameters and y; verify.
+pub const DSA_PUBLIC: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_SUBPRIME, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_BASE, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE, D::None),
+];
+
+/// DSA private keys (Table 181): the domain parameters and x; sign.
+pub const DSA_PRIVATE: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_SUBPRIME, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_BASE, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+];
+
 /// Montgomery keys (X25519) only derive.
 pub const MONTGOMERY_PUBLIC: &[Rule] =
     &[r(CKA_VERIFY, MODIFIABLE, D::Bool(false)), r(CKA_DERIVE, MODIFIABLE, D::Bool(true))];
@@ -523,6 +539,8 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_PRIVATE_KEY, Some(CKK_ML_DSA)) => (11, &[STORAGE, KEY, PRIVATE_KEY, ML_DSA_PRIVATE]),
         (CKO_PUBLIC_KEY, Some(CKK_ML_KEM)) => (12, &[STORAGE, KEY, PUBLIC_KEY, ML_KEM_PUBLIC]),
         (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)) => (13, &[STORAGE, KEY, PRIVATE_KEY, ML_KEM_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_DSA)) => (14, &[STORAGE, KEY, PUBLIC_KEY, DSA_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_DSA)) => (15, &[STORAGE, KEY, PRIVATE_KEY, DSA_PRIVATE]),
         _ => return None,
     })
 }
@@ -530,7 +548,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 14] = [const { OnceLock::new() }; 14];
+    static MERGED: [OnceLock<Schema>; 16] = [const { OnceLock::new() }; 16];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -568,6 +586,8 @@ mod tests {
             ML_DSA_PRIVATE,
             ML_KEM_PUBLIC,
             ML_KEM_PRIVATE,
+            DSA_PUBLIC,
+            DSA_PRIVATE,
         ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
@@ -592,6 +612,8 @@ mod tests {
             (CKO_PRIVATE_KEY, Some(CKK_ML_DSA)),
             (CKO_PUBLIC_KEY, Some(CKK_ML_KEM)),
             (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)),
+            (CKO_PUBLIC_KEY, Some(CKK_DSA)),
+            (CKO_PRIVATE_KEY, Some(CKK_DSA)),
         ];
         let mut seen = std::collections::HashSet::new();
         for (class, sub) in kinds {

@@ -348,6 +348,30 @@ impl RawSession {
         let rv = unsafe { self.lib.C_CreateObject(self.h, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
+    /// C_GenerateKeyPair with mechanism `m` (no parameter): (public key, private key).
+    pub fn keypair(
+        &self,
+        m: CK_MECHANISM_TYPE,
+        public: &mut T,
+        private: &mut T,
+    ) -> RawResult<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let mut mm = mech::<u8>(m, None);
+        let (mut a, mut b) = (0, 0);
+        // SAFETY: live mechanism and templates.
+        let rv = unsafe {
+            self.lib.C_GenerateKeyPair(
+                self.h,
+                &mut mm,
+                public.attrs.as_mut_ptr(),
+                public.attrs.len() as _,
+                private.attrs.as_mut_ptr(),
+                private.attrs.len() as _,
+                &mut a,
+                &mut b,
+            )
+        };
+        if rv == CKR_OK { Ok((a, b)) } else { Err(rv) }
+    }
     pub fn wrap(&self, m: &mut CK_MECHANISM, kek: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE) -> RawResult<Vec<u8>> {
         let mut n: CK_ULONG = 0;
         // SAFETY: live mechanism and length; NULL buffer is a size query.

@@ -67,6 +67,7 @@ pub fn public_of(k: &Pkcs8Key) -> Result<PublicKey, String> {
         },
         Pkcs8Key::Ed25519(d) => PublicKey::Ed25519(oxihsm::crypto::ec::ed25519_public(d).map_err(|e| e.to_string())?),
         Pkcs8Key::X25519(_) => return Err("X25519 keys are not imported by this command".into()),
+        Pkcs8Key::Dsa(_) => return Err("DSA keys are not imported by this command".into()),
     })
 }
 
