@@ -524,6 +524,87 @@ fn dsa_with_openssl() {
     assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), ds, &digest), Err(CKR_KEY_TYPE_INCONSISTENT));
 }
 
+/// RFC 3526's 2048-bit MODP group (base 2).
+const MODP_2048: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF";
+
+/// PKCS #3 Diffie-Hellman: agreement with openssl both ways (padded secrets, the rightmost
+/// bytes for a shorter key), an openssl key imported (its SubjectPublicKeyInfo is openssl's),
+/// CKA_VALUE_BITS, and the error codes.
+#[test]
+fn dh_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let p: Vec<u8> =
+        (0..MODP_2048.len()).step_by(2).map(|i| u8::from_str_radix(&MODP_2048[i..i + 2], 16).unwrap()).collect();
+    let g = [2u8];
+    // DHParameter ::= SEQUENCE { prime INTEGER, base INTEGER }, for openssl.
+    let int = |v: &[u8]| [&[0x02, 0x82, 0x01, 0x01, 0x00][..], v].concat();
+    let body = [int(&p), vec![0x02, 0x01, 0x02]].concat();
+    let der = [&[0x30, 0x82, (body.len() >> 8) as u8, body.len() as u8][..], &body].concat();
+    std::fs::write(dir.join("dhp.der"), der).unwrap();
+    openssl_ok(dir, &["dhparam", "-inform", "DER", "-in", "dhp.der", "-out", "dhp.pem"]);
+    openssl_ok(dir, &["genpkey", "-paramfile", "dhp.pem", "-out", "dh.pem"]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "dh.pem", "-text", "-noout"])).unwrap());
+    let domain = |t: T| t.ulong(CKA_KEY_TYPE, CKK_DH).bytes(CKA_PRIME, &p).bytes(CKA_BASE, &g);
+    // A token pair, with a 256-bit private value; openssl derives with its public value.
+    let (tp, ts) = s
+        .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().ulong(CKA_VALUE_BITS, 256))
+        .unwrap();
+    let ulong = |k, ty| CK_ULONG::from_ne_bytes(s.get_bytes(k, ty).unwrap().try_into().unwrap());
+    assert_eq!(ulong(ts, CKA_VALUE_BITS), 256);
+    assert_eq!(s.get_bytes(ts, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert!(s.get_bool(ts, CKA_DERIVE));
+    std::fs::write(dir.join("tokenpub.der"), s.get_bytes(tp, CKA_PUBLIC_KEY_INFO).unwrap()).unwrap();
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "tokenpub.der", "-out", "tokenpub.pem"]);
+    let outside = openssl_ok(
+        dir,
+        &["pkeyutl", "-derive", "-inkey", "dh.pem", "-peerkey", "tokenpub.pem", "-pkeyopt", "dh_pad:1"],
+    );
+    assert_eq!(outside.len(), 256);
+    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let mut peer = f["public-key"].clone();
+    let derive = |peer: &mut Vec<u8>, key, t: &mut T| {
+        // The parameter is the peer's public value itself.
+        let mut m = CK_MECHANISM {
+            mechanism: CKM_DH_PKCS_DERIVE,
+            pParameter: peer.as_mut_ptr().cast(),
+            ulParameterLen: peer.len() as _,
+        };
+        s.derive(&mut m, key, t).map(|k| s.get_bytes(k, CKA_VALUE).unwrap())
+    };
+    assert_eq!(derive(&mut peer, ts, &mut readable()).unwrap(), outside);
+    // A shorter key takes the rightmost bytes.
+    assert_eq!(derive(&mut peer, ts, &mut readable().ulong(CKA_VALUE_LEN, 32)).unwrap(), outside[224..]);
+    // openssl's private key imported: its public half is openssl's, and it agrees alike.
+    let x = &f["private-key"];
+    let imported = s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, x)).unwrap();
+    let theirs = openssl_ok(dir, &["pkey", "-in", "dh.pem", "-pubout", "-outform", "DER"]);
+    assert_eq!(s.get_bytes(imported, CKA_PUBLIC_KEY_INFO).unwrap(), theirs);
+    let x_bits =
+        x.iter().skip_while(|b| **b == 0).count() * 8 - x.iter().find(|b| **b != 0).unwrap().leading_zeros() as usize;
+    assert_eq!(ulong(imported, CKA_VALUE_BITS), x_bits as CK_ULONG);
+    let mut token_y = s.get_bytes(tp, CKA_VALUE).unwrap();
+    assert_eq!(derive(&mut token_y, imported, &mut readable()).unwrap(), outside);
+    // Refusals: peer values out of range, no base, a prime too small, a DH private key
+    // wrapped (PKCS#8 is not offered for DH keys).
+    for bad in [vec![1u8], vec![0u8], p.clone()] {
+        let mut bad = bad;
+        assert_eq!(derive(&mut bad, ts, &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
+    }
+    let pair = |t: &mut T| s.keypair(CKM_DH_PKCS_KEY_PAIR_GEN, t, &mut T::default()).err();
+    assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p)), Some(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p[..64]).bytes(CKA_BASE, &g)), Some(CKR_DOMAIN_PARAMS_INVALID));
+    let kek = s
+        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true))
+        .unwrap();
+    let extractable = s
+        .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))
+        .unwrap()
+        .1;
+    assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, extractable), Err(CKR_KEY_NOT_WRAPPABLE));
+}
+
 /// Makes an EC key with `openssl genpkey` on `curve` (writing `<stem>.pem` and
 /// `<stem>.pub.pem`) and imports both halves with C_CreateObject: (private, public, raw point).
 fn openssl_ec_key(

@@ -30,6 +30,8 @@ pub enum Kdf {
     },
     /// CKM_ECDH1_DERIVE and CKM_ECDH1_COFACTOR_DERIVE on NIST curves (cofactor 1) and X25519.
     Ecdh,
+    /// CKM_DH_PKCS_DERIVE (PKCS #3).
+    Dh,
 }
 
 /// How an HKDF salt is given.
@@ -66,6 +68,25 @@ pub fn register(r: &mut Registry) {
             implementation: Implementation::Kdf(Kdf::Ecdh),
         });
     }
+    // PKCS #3 Diffie-Hellman: the key sizes are those of the prime, in bits.
+    let (min, max) = (crate::crypto::dh::MIN_PRIME_BITS as CK_ULONG, crate::crypto::dh::MAX_PRIME_BITS as CK_ULONG);
+    r.add(d(CKM_DH_PKCS_DERIVE, min, max, ParamShape::Bytes, &[CKK_DH], Kdf::Dh));
+    r.add(Entry {
+        ty: CKM_DH_PKCS_KEY_PAIR_GEN,
+        info: info(min, max, CKF_GENERATE_KEY_PAIR),
+        params: ParamShape::None,
+        key_types: &[],
+        implementation: Implementation::KeyPair(super::keypair::PairKind::Dh),
+    });
+}
+
+/// An agreed secret as the derived value: all of it, or the rightmost CKA_VALUE_LEN bytes
+/// (ECDH with CKD_NULL, PKCS #3 DH: "truncation removes bytes from the leading end").
+fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<Zeroizing<Vec<u8>>> {
+    let n = derived_len(template, Some(z.len()))?;
+    let cut = z.len() - n;
+    z.drain(..cut);
+    Ok(z)
 }
 
 /// The hash and construction of a CKD_* key derivation function: (hash, SP 800-56A order).
@@ -201,8 +222,12 @@ impl Module {
             _ => return Err(Error::MechanismInvalid),
         };
         let empty = [];
-        let bv =
-            if kdf == Kdf::Ecdh { &empty[..] } else { base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)? };
+        // The agreements compute with the parsed private key, not a value.
+        let bv = if matches!(kdf, Kdf::Ecdh | Kdf::Dh) {
+            &empty[..]
+        } else {
+            base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?
+        };
         let aes_natural =
             |n: usize| if key_type(&template) == CKK_AES && !matches!(n, 16 | 24 | 32) { None } else { Some(n) };
         let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
@@ -320,17 +345,16 @@ impl Module {
                         if !shared.is_empty() {
                             return Err(Error::MechanismParamInvalid);
                         }
-                        let n = derived_len(&template, aes_natural(z.len()).or(Some(z.len())))?;
-                        let mut z = z;
-                        // A shorter key takes the rightmost bytes of Z (PKCS#11 §6.3.x).
-                        if n < z.len() {
-                            let cut = z.len() - n;
-                            z.drain(..cut);
-                        }
-                        z
+                        rightmost(z, &template)?
                     }
                     Some((hash, sp800)) => kdf_hash(hash, sp800, &z, shared, derived_len(&template, None)?)?,
                 }
+            }
+            (Kdf::Dh, Params::Data(peer)) => {
+                let super::keys::ParsedKey::Dh(k) = &*self.parsed_key(&base_obj)? else {
+                    return Err(Error::KeyTypeInconsistent);
+                };
+                rightmost(k.agree(peer)?, &template)?
             }
             _ => return Err(Error::MechanismParamInvalid),
         };

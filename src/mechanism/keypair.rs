@@ -1,10 +1,12 @@
 //! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (2048 to 4096 bits, the
 //! template's public exponent), EC on P-224/P-256/P-384/P-521 and secp256k1, Ed25519 and
-//! X25519, DSA on the template's domain parameters, ML-DSA and ML-KEM (PKCS#11 3.2
+//! X25519, DSA and PKCS #3 Diffie-Hellman on the template's domain parameters, ML-DSA and
+//! ML-KEM (PKCS#11 3.2
 //! §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
 
 use super::keys::{CurveKind, curve_of, der_octets, ml_dsa_set, ml_kem_set, spki_nist_pqc};
 use super::{Implementation, Mechanism, Params, lookup};
+use crate::crypto::dh::DhKey;
 use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, EcKey};
 use crate::crypto::pqc::{DSA_SEED_LEN, KEM_SEED_LEN};
@@ -23,6 +25,7 @@ pub enum PairKind {
     Edwards,
     Montgomery,
     Dsa,
+    Dh,
     MlDsa,
     MlKem,
 }
@@ -150,6 +153,25 @@ impl Module {
                 let private =
                     vec![attr(CKA_PRIME, &p), attr(CKA_SUBPRIME, &q), attr(CKA_BASE, &g), attr(CKA_VALUE, x), spki];
                 (CKK_DSA, public, private)
+            }
+            PairKind::Dh => {
+                let (p, g) = match (find(public_t, CKA_PRIME), find(public_t, CKA_BASE)) {
+                    (Some(Value::Bytes(p)), Some(Value::Bytes(g))) => (p.to_vec(), g.to_vec()),
+                    (None, _) | (_, None) => return Err(Error::TemplateIncomplete),
+                    _ => return Err(Error::AttributeValueInvalid),
+                };
+                let bits = match find(private_t, CKA_VALUE_BITS) {
+                    Some(Value::Ulong(n)) => Some(*n as usize),
+                    Some(_) => return Err(Error::AttributeValueInvalid),
+                    None => None,
+                };
+                let k = DhKey::generate(&p, &g, bits)?;
+                let (y, x) = (k.public_value(), k.private_value().ok_or(Error::Internal("DH private value".into()))?);
+                let spki = attr(CKA_PUBLIC_KEY_INFO, &k.spki()?);
+                let public = vec![attr(CKA_VALUE, &y), spki.clone()];
+                let bits = Attribute::new(CKA_VALUE_BITS, Value::Ulong(k.private_bits().unwrap_or(0) as CK_ULONG));
+                let private = vec![attr(CKA_PRIME, &p), attr(CKA_BASE, &g), attr(CKA_VALUE, &x), bits, spki];
+                (CKK_DH, public, private)
             }
             PairKind::MlDsa | PairKind::MlKem => {
                 // The parameter set is named in the public template, or the private one.

@@ -4,6 +4,7 @@
 //! CKA_PUBLIC_KEY_INFO, CKA_EC_POINT on private keys), and the per-module cache of parsed
 //! keys so that C_Sign does not re-parse key material.
 
+use crate::crypto::dh::DhKey;
 use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, Curve, EcKey};
 use crate::crypto::pqc::{MlDsa, MlKem};
@@ -107,6 +108,7 @@ pub enum ParsedKey {
     Rsa(RsaKey),
     Ec(EcKey),
     Dsa(DsaKey),
+    Dh(DhKey),
     /// `expanded`: the seed's 64-byte signing form, computed once.
     Ed25519 {
         seed: Option<Zeroizing<Vec<u8>>>,
@@ -267,6 +269,14 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
                 DsaKey::from_public(p, q, g, value)?
             }))
         }
+        Some(CKK_DH) => {
+            let (p, g, value) = (need(obj, CKA_PRIME)?, need(obj, CKA_BASE)?, need(obj, CKA_VALUE)?);
+            Ok(ParsedKey::Dh(if private {
+                DhKey::from_private(p, g, value)?
+            } else {
+                DhKey::from_public(p, g, value)?
+            }))
+        }
         Some(CKK_ML_DSA) => {
             let set = ml_dsa_set(obj.ulong(CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?)?;
             if private {
@@ -325,6 +335,12 @@ pub fn complete(obj: &mut Object) -> Result<()> {
             ec::spki_ec(k.curve(), &point)
         }
         ParsedKey::Dsa(k) => k.spki()?,
+        ParsedKey::Dh(k) => {
+            if let Some(bits) = k.private_bits() {
+                obj.set(CKA_VALUE_BITS, Value::Ulong(bits as CK_ULONG));
+            }
+            k.spki()?
+        }
         ParsedKey::Ed25519 { public, .. } => {
             obj.set(CKA_EC_POINT, Value::bytes(der_octets(public)));
             ec::spki_25519(public, true)

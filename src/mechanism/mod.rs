@@ -63,6 +63,9 @@ pub enum ParamShape {
     EdDsa,
     /// CK_ECDH1_DERIVE_PARAMS.
     Ecdh,
+    /// The parameter is itself a byte string (CKM_DH_PKCS_DERIVE: the other party's
+    /// public value).
+    Bytes,
     /// CK_RSA_AES_KEY_WRAP_PARAMS.
     RsaAesWrap,
     /// No parameter, or CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).

@@ -54,6 +54,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_VALUE_LEN
         | CKA_KEY_GEN_MECHANISM
         | CKA_MODULUS_BITS
+        | CKA_VALUE_BITS
         | CKA_PARAMETER_SET => Ulong,
         CKA_LABEL
         | CKA_APPLICATION
@@ -105,7 +106,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_ATTR_TYPES
             | CKA_PRIME_BITS
             | CKA_SUBPRIME_BITS
-            | CKA_VALUE_BITS
             | CKA_SECONDARY_AUTH
             | CKA_AUTH_PIN_FLAGS
             | CKA_OTP_FORMAT
@@ -430,6 +430,25 @@ pub const DSA_PRIVATE: &[Rule] = &[
     r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
 ];
 
+/// PKCS #3 Diffie-Hellman public keys (Table 189): the prime, the base and y; no usage.
+pub const DH_PUBLIC: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_BASE, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_VERIFY, MODIFIABLE, D::Bool(false)),
+];
+
+/// Diffie-Hellman private keys (Table 190): the prime, the base, x and its length in bits;
+/// derive only.
+pub const DH_PRIVATE: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_BASE, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_VALUE_BITS, NO_CREATE | NO_UNWRAP, D::Computed),
+    r(CKA_SIGN, MODIFIABLE, D::Bool(false)),
+    r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
+];
+
 /// Montgomery keys (X25519) only derive.
 pub const MONTGOMERY_PUBLIC: &[Rule] =
     &[r(CKA_VERIFY, MODIFIABLE, D::Bool(false)), r(CKA_DERIVE, MODIFIABLE, D::Bool(true))];
@@ -541,6 +560,8 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)) => (13, &[STORAGE, KEY, PRIVATE_KEY, ML_KEM_PRIVATE]),
         (CKO_PUBLIC_KEY, Some(CKK_DSA)) => (14, &[STORAGE, KEY, PUBLIC_KEY, DSA_PUBLIC]),
         (CKO_PRIVATE_KEY, Some(CKK_DSA)) => (15, &[STORAGE, KEY, PRIVATE_KEY, DSA_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_DH)) => (16, &[STORAGE, KEY, PUBLIC_KEY, DH_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_DH)) => (17, &[STORAGE, KEY, PRIVATE_KEY, DH_PRIVATE]),
         _ => return None,
     })
 }
@@ -548,7 +569,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 16] = [const { OnceLock::new() }; 16];
+    static MERGED: [OnceLock<Schema>; 18] = [const { OnceLock::new() }; 18];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -588,6 +609,8 @@ mod tests {
             ML_KEM_PRIVATE,
             DSA_PUBLIC,
             DSA_PRIVATE,
+            DH_PUBLIC,
+            DH_PRIVATE,
         ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
@@ -614,6 +637,8 @@ mod tests {
             (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)),
             (CKO_PUBLIC_KEY, Some(CKK_DSA)),
             (CKO_PRIVATE_KEY, Some(CKK_DSA)),
+            (CKO_PUBLIC_KEY, Some(CKK_DH)),
+            (CKO_PRIVATE_KEY, Some(CKK_DH)),
         ];
         let mut seen = std::collections::HashSet::new();
         for (class, sub) in kinds {
