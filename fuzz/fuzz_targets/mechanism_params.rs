@@ -2,7 +2,8 @@
 //! mechanism, with parameters whose fields, lengths and embedded buffers come from the
 //! fuzzer, is started with C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit,
 //! C_DigestInit, C_DeriveKey, C_WrapKey, C_UnwrapKey, C_EncapsulateKey, C_DecapsulateKey or
-//! C_VerifySignatureInit on a fitting or unfitting key, then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
+//! C_VerifySignatureInit on a fitting or unfitting key (AES, generic secret, EC, Ed25519, RSA,
+//! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
 use cryptoki_sys::*;
@@ -19,6 +20,10 @@ struct Setup {
 fn ok(rv: CK_RV, what: &str) {
     assert_eq!(rv, CKR_OK, "{what}");
 }
+
+const DSA_P: &str = "86F5CA03DCFEB225063FF830A0C769B9DD9D6153AD91D7CE27F787C43278B447E6533B86B18BED6E8A48B784A14C252C5BE0DBF60B86D6385BD2F12FB763ED8873ABFD3F5BA2E0A8C0A59082EAC056935E529DAF7C610467899C77ADEDFC846C881870B7B19B2B58F9BE0521A17002E3BDD6B86685EE90B3D9A1B02B782B1779";
+const DSA_Q: &str = "996F967F6C8E388D9E28D01E205FBA957A5698B1";
+const DSA_G: &str = "07B0F92546150B62514BB771E2A0C0CE387F03BDA6C56B505209FF25FD3C133D89BBCD97E904E09114D9A7DEFDEADFC9078EA544D2E401AEECC40BB9FBBF78FD87995A10A1C27CB7789B594BA7EFB5C4326A9FE59A070E136DB77175464ADCA417BE5DCE2F40D10A46A3A3943F26AB7FD9C0398FF8C76EE0A56826A8A88F1DBD";
 
 fn attr<T>(ty: CK_ATTRIBUTE_TYPE, v: &T) -> CK_ATTRIBUTE {
     CK_ATTRIBUTE { type_: ty, pValue: (v as *const T).cast_mut().cast(), ulValueLen: size_of::<T>() as CK_ULONG }
@@ -77,26 +82,39 @@ fn setup() -> &'static Setup {
         let ed25519 = [0x06, 0x03, 0x2b, 0x65, 0x70];
         let bits: CK_ULONG = 2048;
         let (dsa44, kem512): (CK_ULONG, CK_ULONG) = (CKP_ML_DSA_44, CKP_ML_KEM_512);
-        let pairs: [(CK_MECHANISM_TYPE, CK_ATTRIBUTE); 5] = [
-            (CKM_EC_KEY_PAIR_GEN, bytes_attr(CKA_EC_PARAMS, &p256)),
-            (CKM_EC_EDWARDS_KEY_PAIR_GEN, bytes_attr(CKA_EC_PARAMS, &ed25519)),
-            (CKM_RSA_PKCS_KEY_PAIR_GEN, attr(CKA_MODULUS_BITS, &bits)),
-            (CKM_ML_DSA_KEY_PAIR_GEN, attr(CKA_PARAMETER_SET, &dsa44)),
-            (CKM_ML_KEM_KEY_PAIR_GEN, attr(CKA_PARAMETER_SET, &kem512)),
+        // A 1024/160 DSA group; its p and g are a (small) Diffie-Hellman group too.
+        let hex = |h: &str| {
+            (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+        };
+        let (dsa_p, dsa_q, dsa_g) = (hex(DSA_P), hex(DSA_Q), hex(DSA_G));
+        let pairs: [(CK_MECHANISM_TYPE, Vec<CK_ATTRIBUTE>); 7] = [
+            (CKM_EC_KEY_PAIR_GEN, vec![bytes_attr(CKA_EC_PARAMS, &p256)]),
+            (CKM_EC_EDWARDS_KEY_PAIR_GEN, vec![bytes_attr(CKA_EC_PARAMS, &ed25519)]),
+            (CKM_RSA_PKCS_KEY_PAIR_GEN, vec![attr(CKA_MODULUS_BITS, &bits)]),
+            (CKM_ML_DSA_KEY_PAIR_GEN, vec![attr(CKA_PARAMETER_SET, &dsa44)]),
+            (CKM_ML_KEM_KEY_PAIR_GEN, vec![attr(CKA_PARAMETER_SET, &kem512)]),
+            (
+                CKM_DSA_KEY_PAIR_GEN,
+                vec![bytes_attr(CKA_PRIME, &dsa_p), bytes_attr(CKA_SUBPRIME, &dsa_q), bytes_attr(CKA_BASE, &dsa_g)],
+            ),
+            (CKM_DH_PKCS_KEY_PAIR_GEN, vec![bytes_attr(CKA_PRIME, &dsa_p), bytes_attr(CKA_BASE, &dsa_g)]),
         ];
-        for (mech, param) in pairs {
+        for (mech, params) in pairs {
             let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
-            let mut public = vec![param];
-            if mech != CKM_ML_KEM_KEY_PAIR_GEN {
+            let mut public = params;
+            if !matches!(mech, CKM_ML_KEM_KEY_PAIR_GEN | CKM_DH_PKCS_KEY_PAIR_GEN) {
                 public.push(attr(CKA_VERIFY, &t));
             }
             if mech == CKM_RSA_PKCS_KEY_PAIR_GEN {
                 public.extend([attr(CKA_ENCRYPT, &t), attr(CKA_WRAP, &t)]);
             }
-            let mut private = if mech == CKM_ML_KEM_KEY_PAIR_GEN { vec![] } else { vec![attr(CKA_SIGN, &t)] };
+            let mut private = match mech {
+                CKM_ML_KEM_KEY_PAIR_GEN | CKM_DH_PKCS_KEY_PAIR_GEN => vec![],
+                _ => vec![attr(CKA_SIGN, &t)],
+            };
             match mech {
                 CKM_RSA_PKCS_KEY_PAIR_GEN => private.extend([attr(CKA_DECRYPT, &t), attr(CKA_UNWRAP, &t)]),
-                CKM_EC_KEY_PAIR_GEN => private.push(attr(CKA_DERIVE, &t)),
+                CKM_EC_KEY_PAIR_GEN | CKM_DH_PKCS_KEY_PAIR_GEN => private.push(attr(CKA_DERIVE, &t)),
                 _ => {}
             }
             let (mut hp, mut hq) = (0, 0);
