@@ -1,8 +1,7 @@
 //! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (2048 to 4096 bits, the
 //! template's public exponent), EC on P-224/P-256/P-384/P-521 and secp256k1, Ed25519 and
 //! X25519, DSA and PKCS #3 Diffie-Hellman on the template's domain parameters, ML-DSA and
-//! ML-KEM (PKCS#11 3.2
-//! §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
+//! ML-KEM (PKCS#11 3.2 §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
 
 use super::keys::{CurveKind, curve_of, der_octets, ml_dsa_set, ml_kem_set, spki_nist_pqc};
 use super::{Implementation, Mechanism, Params, lookup};

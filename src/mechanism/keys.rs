@@ -1,8 +1,9 @@
 //! Asymmetric key objects: curve parameters (CKA_EC_PARAMS as an OID or a printable curve
 //! name), point encodings (CKA_EC_POINT accepted raw or DER-wrapped, returned DER-wrapped),
-//! validation of imported keys, the computed public attributes (CKA_MODULUS_BITS,
-//! CKA_PUBLIC_KEY_INFO, CKA_EC_POINT on private keys), and the per-module cache of parsed
-//! keys so that C_Sign does not re-parse key material.
+//! validation of imported keys (RSA, EC, DSA, DH, ML-DSA, ML-KEM), the computed attributes
+//! (CKA_MODULUS_BITS, CKA_PUBLIC_KEY_INFO, CKA_EC_POINT on private keys, CKA_VALUE_BITS of a
+//! DH private key), and the per-module cache of parsed keys so that C_Sign does not re-parse
+//! key material.
 
 use crate::crypto::dh::DhKey;
 use crate::crypto::dsa::DsaKey;
