@@ -86,6 +86,30 @@ impl DhKey {
         Err(Error::Internal("DH private value of the requested length".into()))
     }
 
+    /// Fresh PKCS #3 parameters: a safe prime of `bits` bits and the base 2 (slow: a 2048-bit
+    /// safe prime takes seconds to minutes). (p, g).
+    pub fn generate_parameters(bits: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+        if !(MIN_PRIME_BITS..=MAX_PRIME_BITS).contains(&bits) {
+            return Err(Error::AttributeValueInvalid);
+        }
+        // SAFETY: allocation; NULL handled.
+        let k = DhKey(NonNull::new(unsafe { sys::DH_new() }).ok_or(Error::HostMemory)?);
+        // SAFETY: live DH; no callback.
+        if unsafe { sys::DH_generate_parameters_ex(k.0.as_ptr(), bits as std::ffi::c_int, 2, std::ptr::null_mut()) }
+            != 1
+        {
+            return Err(Error::Internal("DH parameter generation".into()));
+        }
+        let [p, _, g] = k.pqg();
+        let bytes = |b| bn_bytes(b).map(|v| v.to_vec()).unwrap_or_default();
+        Ok((bytes(p), bytes(g)))
+    }
+
+    /// Checks domain parameters as keys on them are checked (`on_domain`).
+    pub fn check_domain(p: &[u8], g: &[u8]) -> Result<()> {
+        DhKey::on_domain(p, g).map(drop)
+    }
+
     /// A public key: 1 < y < p - 1.
     pub fn from_public(p: &[u8], g: &[u8], y: &[u8]) -> Result<DhKey> {
         let k = DhKey::on_domain(p, g)?;

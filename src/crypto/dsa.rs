@@ -82,6 +82,38 @@ impl DsaKey {
         Ok(k)
     }
 
+    /// Fresh domain parameters with a p of `bits` bits (FIPS 186-4 A.1.1.2 generation as
+    /// AWS-LC does it: q of 160 bits for 1024-bit p, else 256): (p, q, g).
+    pub fn generate_parameters(bits: usize) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        if !(MIN_P_BITS..=MAX_P_BITS).contains(&bits) {
+            return Err(Error::AttributeValueInvalid);
+        }
+        // SAFETY: allocation; NULL handled.
+        let k = DsaKey(NonNull::new(unsafe { sys::DSA_new() }).ok_or(Error::HostMemory)?);
+        // SAFETY: live DSA; no seed, no callback, outputs not wanted.
+        let made = unsafe {
+            sys::DSA_generate_parameters_ex(
+                k.0.as_ptr(),
+                bits as u32,
+                std::ptr::null(),
+                0,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+            )
+        };
+        if made != 1 {
+            return Err(Error::Internal("DSA parameter generation".into()));
+        }
+        let parts = k.parts();
+        Ok((parts.p, parts.q, parts.g))
+    }
+
+    /// Checks domain parameters as keys on them are checked (`on_domain`).
+    pub fn check_domain(p: &[u8], q: &[u8], g: &[u8]) -> Result<()> {
+        DsaKey::on_domain(p, q, g).map(drop)
+    }
+
     /// Sets the key values (`x` NULL for a public key); takes ownership of the BIGNUMs.
     fn set_key(&self, y: Bn, x: Option<Bn>) -> Result<()> {
         let xp = x.as_ref().map_or(null_mut(), |x| x.0.as_ptr());

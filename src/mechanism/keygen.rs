@@ -16,6 +16,8 @@ pub enum KeyGen {
     Generic,
     /// An HMAC key of this type; CKA_VALUE_LEN defaults to the hash length.
     Hmac(CK_KEY_TYPE, Hash),
+    /// DSA or PKCS #3 DH domain parameters (a CKO_DOMAIN_PARAMETERS object) of CKA_PRIME_BITS.
+    DomainParams(CK_KEY_TYPE),
 }
 
 const HMAC_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Hash); 11] = [
@@ -48,6 +50,11 @@ pub fn register(r: &mut Registry) {
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
     }
+    use crate::crypto::{dh, dsa};
+    let dsa_bits = (dsa::MIN_P_BITS as CK_ULONG, dsa::MAX_P_BITS as CK_ULONG);
+    r.add(entry(CKM_DSA_PARAMETER_GEN, dsa_bits.0, dsa_bits.1, KeyGen::DomainParams(CKK_DSA)));
+    let dh_bits = (dh::MIN_PRIME_BITS as CK_ULONG, dh::MAX_PRIME_BITS as CK_ULONG);
+    r.add(entry(CKM_DH_PKCS_PARAMETER_GEN, dh_bits.0, dh_bits.1, KeyGen::DomainParams(CKK_DH)));
 }
 
 fn value_len(template: &[Attribute]) -> Option<usize> {
@@ -71,6 +78,9 @@ impl Module {
         };
         if m.params != Params::None {
             return Err(Error::MechanismParamInvalid);
+        }
+        if let KeyGen::DomainParams(kt) = kg {
+            return self.generate_domain_parameters(h, m.ty, kt, template);
         }
         let mut template = template.to_vec();
         let (key_type, len) = match kg {
@@ -98,10 +108,37 @@ impl Module {
                 }
                 (kt, n)
             }
+            KeyGen::DomainParams(_) => return Err(Error::MechanismInvalid),
         };
         let value = Bytes::new(crypto::random_vec(len)?);
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
         let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
         self.create_with(h, &template, origin)
+    }
+
+    /// CKM_DSA_PARAMETER_GEN / CKM_DH_PKCS_PARAMETER_GEN: a domain parameter object of
+    /// `key_type` with a prime of the template's CKA_PRIME_BITS.
+    fn generate_domain_parameters(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_TYPE,
+        key_type: CK_KEY_TYPE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let bits = match template.iter().find(|a| a.ty == CKA_PRIME_BITS).map(|a| &a.value) {
+            Some(Value::Ulong(n)) => *n as usize,
+            Some(_) => return Err(Error::AttributeValueInvalid),
+            None => return Err(Error::TemplateIncomplete),
+        };
+        let bytes = |ty, v: Vec<u8>| Attribute::new(ty, Value::bytes(v));
+        let material = if key_type == CKK_DSA {
+            let (p, q, g) = crate::crypto::dsa::DsaKey::generate_parameters(bits)?;
+            vec![bytes(CKA_PRIME, p), bytes(CKA_SUBPRIME, q), bytes(CKA_BASE, g)]
+        } else {
+            let (p, g) = crate::crypto::dh::DhKey::generate_parameters(bits)?;
+            vec![bytes(CKA_PRIME, p), bytes(CKA_BASE, g)]
+        };
+        let origin = Origin::Generate { class: CKO_DOMAIN_PARAMETERS, key_type, mechanism, material };
+        self.create_with(h, template, origin)
     }
 }

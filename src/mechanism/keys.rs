@@ -310,8 +310,25 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
     }
 }
 
+/// Validates DSA or DH domain parameters (as keys on them are checked) and fills
+/// CKA_PRIME_BITS.
+fn complete_domain(obj: &mut Object) -> Result<()> {
+    let p = need(obj, CKA_PRIME)?;
+    match obj.ulong(CKA_KEY_TYPE) {
+        Some(CKK_DSA) => DsaKey::check_domain(p, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?)?,
+        Some(CKK_DH) => DhKey::check_domain(p, need(obj, CKA_BASE)?)?,
+        _ => return Err(Error::TemplateInconsistent),
+    }
+    let bits = p.iter().position(|b| *b != 0).map_or(0, |i| (p.len() - i) * 8 - p[i].leading_zeros() as usize);
+    obj.set(CKA_PRIME_BITS, Value::Ulong(bits as CK_ULONG));
+    Ok(())
+}
+
 /// Validates a new public or private key object and fills its computed attributes.
 pub fn complete(obj: &mut Object) -> Result<()> {
+    if obj.class() == CKO_DOMAIN_PARAMETERS {
+        return complete_domain(obj);
+    }
     if !matches!(obj.class(), CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
         return Ok(());
     }

@@ -55,6 +55,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_KEY_GEN_MECHANISM
         | CKA_MODULUS_BITS
         | CKA_VALUE_BITS
+        | CKA_PRIME_BITS
         | CKA_PARAMETER_SET => Ulong,
         CKA_LABEL
         | CKA_APPLICATION
@@ -96,7 +97,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
 }
 
 /// Whether `ty` is an attribute the specification defines that no oxihsm object carries
-/// (hardware features, OTP, GOST, domain-parameter objects, profiles, validation objects,
+/// (hardware features, OTP, GOST, X9.42 subprime sizes, profiles, validation objects,
 /// X2Ratchet, HSS, SLH-DSA ...): a search naming one finds nothing rather than failing.
 pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
     matches!(
@@ -104,7 +105,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
         CKA_OWNER
             | CKA_AC_ISSUER
             | CKA_ATTR_TYPES
-            | CKA_PRIME_BITS
             | CKA_SUBPRIME_BITS
             | CKA_SECONDARY_AUTH
             | CKA_AUTH_PIN_FLAGS
@@ -449,6 +449,24 @@ pub const DH_PRIVATE: &[Rule] = &[
     r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
 ];
 
+/// Every domain parameter object (Table 35).
+pub const DOMAIN: &[Rule] = &[r(CKA_KEY_TYPE, REQ_CREATE, D::None), r(CKA_LOCAL, COMPUTED, D::Computed)];
+
+/// DSA domain parameters (Table 182): generated from CKA_PRIME_BITS, or given.
+pub const DSA_DOMAIN: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_SUBPRIME, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_BASE, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
+];
+
+/// PKCS #3 Diffie-Hellman domain parameters (Table 191).
+pub const DH_DOMAIN: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_BASE, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
+];
+
 /// Montgomery keys (X25519) only derive.
 pub const MONTGOMERY_PUBLIC: &[Rule] =
     &[r(CKA_VERIFY, MODIFIABLE, D::Bool(false)), r(CKA_DERIVE, MODIFIABLE, D::Bool(true))];
@@ -562,6 +580,8 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_PRIVATE_KEY, Some(CKK_DSA)) => (15, &[STORAGE, KEY, PRIVATE_KEY, DSA_PRIVATE]),
         (CKO_PUBLIC_KEY, Some(CKK_DH)) => (16, &[STORAGE, KEY, PUBLIC_KEY, DH_PUBLIC]),
         (CKO_PRIVATE_KEY, Some(CKK_DH)) => (17, &[STORAGE, KEY, PRIVATE_KEY, DH_PRIVATE]),
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)) => (18, &[STORAGE, DOMAIN, DSA_DOMAIN]),
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)) => (19, &[STORAGE, DOMAIN, DH_DOMAIN]),
         _ => return None,
     })
 }
@@ -569,7 +589,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 18] = [const { OnceLock::new() }; 18];
+    static MERGED: [OnceLock<Schema>; 20] = [const { OnceLock::new() }; 20];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -578,7 +598,7 @@ pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'sta
 pub fn subtype_attr(class: CK_OBJECT_CLASS) -> Option<CK_ATTRIBUTE_TYPE> {
     match class {
         CKO_CERTIFICATE => Some(CKA_CERTIFICATE_TYPE),
-        CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => Some(CKA_KEY_TYPE),
+        CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_DOMAIN_PARAMETERS => Some(CKA_KEY_TYPE),
         _ => None,
     }
 }
@@ -611,6 +631,9 @@ mod tests {
             DSA_PRIVATE,
             DH_PUBLIC,
             DH_PRIVATE,
+            DOMAIN,
+            DSA_DOMAIN,
+            DH_DOMAIN,
         ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
@@ -639,6 +662,8 @@ mod tests {
             (CKO_PRIVATE_KEY, Some(CKK_DSA)),
             (CKO_PUBLIC_KEY, Some(CKK_DH)),
             (CKO_PRIVATE_KEY, Some(CKK_DH)),
+            (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)),
+            (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)),
         ];
         let mut seen = std::collections::HashSet::new();
         for (class, sub) in kinds {

@@ -348,6 +348,15 @@ impl RawSession {
         let rv = unsafe { self.lib.C_CreateObject(self.h, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
+    /// C_GenerateKey with mechanism `m` (no parameter).
+    pub fn generate(&self, m: CK_MECHANISM_TYPE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut mm = mech::<u8>(m, None);
+        let mut h = 0;
+        // SAFETY: live mechanism and template.
+        let rv = unsafe { self.lib.C_GenerateKey(self.h, &mut mm, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut h) };
+        if rv == CKR_OK { Ok(h) } else { Err(rv) }
+    }
+
     /// C_GenerateKeyPair with mechanism `m` (no parameter): (public key, private key).
     pub fn keypair(
         &self,
