@@ -61,6 +61,54 @@ fn wycheproof_aes_key_wrap() {
     }
 }
 
+/// RFC 3394 key wrap with the default IV, by the RustCrypto `aes` block cipher.
+fn rfc3394_wrap(kek: &[u8], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let cipher = aes::Aes256::new_from_slice(kek).unwrap();
+    let n = data.len() / 8;
+    let mut a = [0xa6u8; 8];
+    let mut r: Vec<[u8; 8]> = data.chunks(8).map(|c| c.try_into().unwrap()).collect();
+    for j in 0..6 {
+        for (i, ri) in r.iter_mut().enumerate() {
+            let mut b = aes::Block::default();
+            b[..8].copy_from_slice(&a);
+            b[8..].copy_from_slice(ri);
+            cipher.encrypt_block(&mut b);
+            let t = (n * j + i + 1) as u64;
+            a.copy_from_slice(&b[..8]);
+            for (x, y) in a.iter_mut().zip(t.to_be_bytes()) {
+                *x ^= y;
+            }
+            ri.copy_from_slice(&b[8..]);
+        }
+    }
+    [a.to_vec(), r.concat()].concat()
+}
+
+/// CKM_AES_KEY_WRAP_PKCS7 (and its deprecated name CKM_AES_KEY_WRAP_PAD): PKCS #7 padding
+/// to the 8-byte block (1 to 8 bytes), then RFC 3394, checked against an independent RFC 3394;
+/// a wrapping whose padding is not PKCS #7 is refused.
+#[test]
+fn aes_key_wrap_pkcs7() {
+    let e = env();
+    let s = &e.s;
+    let kek_value = bytes(32, 1);
+    let kek = s.secret_key(CKK_AES, &kek_value).unwrap();
+    for ty in [CKM_AES_KEY_WRAP_PKCS7, CKM_AES_KEY_WRAP_PAD] {
+        for len in [9usize, 16, 20, 32] {
+            let data = bytes(len, 4);
+            let pad = 8 - len % 8;
+            let padded = [data.clone(), vec![pad as u8; pad]].concat();
+            let ct = s.encrypt(&mut mech::<u8>(ty, None), kek, &data).unwrap();
+            assert_eq!(ct, rfc3394_wrap(&kek_value, &padded), "0x{ty:x} {len}");
+            assert_eq!(s.decrypt(&mut mech::<u8>(ty, None), kek, &ct).unwrap(), data);
+        }
+        // RFC 3394 of data that does not end in PKCS #7 padding.
+        let not_padded = rfc3394_wrap(&kek_value, &[0u8; 24]);
+        assert_eq!(s.decrypt(&mut mech::<u8>(ty, None), kek, &not_padded), Err(CKR_ENCRYPTED_DATA_INVALID));
+    }
+}
+
 #[test]
 fn wrap_and_unwrap_round_trips() {
     let e = env();
@@ -76,6 +124,8 @@ fn wrap_and_unwrap_round_trips() {
     let mechs: Vec<(&str, CK_MECHANISM)> = vec![
         ("KW", mech::<u8>(CKM_AES_KEY_WRAP, None)),
         ("KWP", mech::<u8>(CKM_AES_KEY_WRAP_KWP, None)),
+        ("KW_PKCS7", mech::<u8>(CKM_AES_KEY_WRAP_PKCS7, None)),
+        ("KW_PAD", mech::<u8>(CKM_AES_KEY_WRAP_PAD, None)),
         ("CBC_PAD", mech(CKM_AES_CBC_PAD, Some(&mut iv16))),
         ("GCM", mech(CKM_AES_GCM, Some(&mut gp))),
     ];

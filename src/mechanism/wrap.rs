@@ -1,6 +1,7 @@
 //! Key wrapping (PKCS#11 3.2 §5.16 C_WrapKey/C_UnwrapKey; §6.x AES key wrap): RFC 3394
-//! (CKM_AES_KEY_WRAP) and RFC 5649 (CKM_AES_KEY_WRAP_KWP), usable also to encrypt and
-//! decrypt, plus wrapping with the AES modes that declare CKF_WRAP (ECB, CBC, CBC_PAD, GCM).
+//! (CKM_AES_KEY_WRAP), RFC 5649 (CKM_AES_KEY_WRAP_KWP) and PKCS #7 padding to the 8-byte
+//! block then RFC 3394 (CKM_AES_KEY_WRAP_PKCS7 and the deprecated CKM_AES_KEY_WRAP_PAD),
+//! usable also to encrypt and decrypt, plus wrapping with the AES modes that declare CKF_WRAP (ECB, CBC, CBC_PAD, GCM).
 //! The token enforces CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED/CKA_TRUSTED,
 //! CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE.
 
@@ -17,11 +18,13 @@ use crate::secret::Bytes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-/// The two AES key wrap algorithms.
+/// The AES key wrap algorithms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WrapMode {
     Kw,
     Kwp,
+    /// PKCS #7 padding to a multiple of the 8-byte key wrap block, then RFC 3394.
+    KwPkcs7,
 }
 
 pub fn register(r: &mut Registry) {
@@ -29,6 +32,10 @@ pub fn register(r: &mut Registry) {
     for (ty, mode, params) in [
         (CKM_AES_KEY_WRAP, WrapMode::Kw, ParamShape::OptIv8),
         (CKM_AES_KEY_WRAP_KWP, WrapMode::Kwp, ParamShape::OptIv4),
+        (CKM_AES_KEY_WRAP_PKCS7, WrapMode::KwPkcs7, ParamShape::OptIv8),
+        // The deprecated name of the same (PKCS#11 3.0 renamed it; SoftHSMv2 uses this
+        // number for RFC 5649, which is CKM_AES_KEY_WRAP_KWP).
+        (CKM_AES_KEY_WRAP_PAD, WrapMode::KwPkcs7, ParamShape::OptIv8),
     ] {
         r.add(Entry {
             ty,
@@ -66,6 +73,25 @@ impl KeyWrap {
             (WrapMode::Kw, false) => Ok(evp::kw_unwrap(&self.kek, self.iv.as_ref(), data)?.to_vec()),
             (WrapMode::Kwp, true) => evp::kwp_wrap(&self.kek, data),
             (WrapMode::Kwp, false) => Ok(evp::kwp_unwrap(&self.kek, data)?.to_vec()),
+            (WrapMode::KwPkcs7, true) => {
+                let pad = 8 - data.len() % 8;
+                let mut padded = Zeroizing::new(Vec::with_capacity(data.len() + pad));
+                padded.extend_from_slice(data);
+                padded.resize(data.len() + pad, pad as u8);
+                evp::kw_wrap(&self.kek, self.iv.as_ref(), &padded)
+            }
+            (WrapMode::KwPkcs7, false) => {
+                // The padding is checked after RFC 3394's integrity check passed: a wrong
+                // padding is no oracle, only a wrapping that was not PKCS #7.
+                let mut v = evp::kw_unwrap(&self.kek, self.iv.as_ref(), data)?;
+                let pad = v.last().copied().unwrap_or(0) as usize;
+                if !(1..=8).contains(&pad) || pad > v.len() || v[v.len() - pad..].iter().any(|b| *b as usize != pad) {
+                    return Err(Error::EncryptedDataInvalid);
+                }
+                let n = v.len() - pad;
+                v.truncate(n);
+                Ok(v.to_vec())
+            }
         }
     }
 }
@@ -94,7 +120,7 @@ impl Cipher for KeyWrap {
 pub fn cipher(mode: WrapMode, m: &Mechanism, kek: &[u8], encrypt: bool) -> Result<Box<dyn Cipher>> {
     let iv = match (mode, &m.params) {
         (_, Params::None) => None,
-        (WrapMode::Kw, Params::Iv(v)) if v.len() == 8 => Some(v[..].try_into().expect("8 bytes")),
+        (WrapMode::Kw | WrapMode::KwPkcs7, Params::Iv(v)) if v.len() == 8 => Some(v[..].try_into().expect("8 bytes")),
         (WrapMode::Kwp, Params::Iv(v)) if v[..] == KWP_IV => None,
         _ => return Err(Error::MechanismParamInvalid),
     };
