@@ -121,6 +121,75 @@ fn aes_modes_agree_with_rustcrypto() {
     }
 }
 
+/// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
+/// `openssl enc` command, in one part and in several.
+#[test]
+fn aes_stream_modes_agree_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e._h.dir.path();
+    let key = random(32);
+    let k = s.secret_key(CKK_AES, &key).unwrap();
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for (m, name) in [
+        (CKM_AES_OFB, "aes-256-ofb"),
+        (CKM_AES_CFB1, "aes-256-cfb1"),
+        (CKM_AES_CFB8, "aes-256-cfb8"),
+        (CKM_AES_CFB128, "aes-256-cfb"),
+    ] {
+        for len in [1usize, 16, 33, 1000] {
+            let data = random(len);
+            std::fs::write(dir.join("pt"), &data).unwrap();
+            run_ok(tool("openssl").current_dir(dir).args([
+                "enc",
+                "-e",
+                &format!("-{name}"),
+                "-K",
+                &hex(&key),
+                "-iv",
+                &hex(&iv),
+                "-in",
+                "pt",
+                "-out",
+                "ct",
+            ]));
+            let want = std::fs::read(dir.join("ct")).unwrap();
+            let got = s.encrypt(&mut mech(m, Some(&mut iv)), k, &data).unwrap();
+            assert_eq!(got, want, "{name} {len}");
+            assert_eq!(s.decrypt(&mut mech(m, Some(&mut iv)), k, &got).unwrap(), data, "{name} {len}");
+            // In parts of 7 bytes: the same stream.
+            let mut mm = mech(m, Some(&mut iv));
+            let mut parts = Vec::new();
+            // SAFETY: live mechanism, data chunks and output buffers of the lengths given.
+            unsafe {
+                assert_eq!(s.lib.C_EncryptInit(s.h, &mut mm, k), CKR_OK);
+                for chunk in data.chunks(7) {
+                    let mut out = vec![0u8; chunk.len() + 16];
+                    let mut n = out.len() as CK_ULONG;
+                    let rv = s.lib.C_EncryptUpdate(
+                        s.h,
+                        chunk.as_ptr().cast_mut(),
+                        chunk.len() as CK_ULONG,
+                        out.as_mut_ptr(),
+                        &mut n,
+                    );
+                    assert_eq!(rv, CKR_OK, "{name}");
+                    parts.extend_from_slice(&out[..n as usize]);
+                }
+                let mut out = [0u8; 16];
+                let mut n = 16 as CK_ULONG;
+                assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+                parts.extend_from_slice(&out[..n as usize]);
+            }
+            assert_eq!(parts, want, "{name} {len} in parts");
+        }
+        // The IV is 16 bytes.
+        let mut short = [0u8; 8];
+        assert_eq!(s.encrypt(&mut mech(m, Some(&mut short)), k, b"x"), Err(CKR_MECHANISM_PARAM_INVALID), "{name}");
+    }
+}
+
 /// The token expands a GCM key once and keeps it with the key object: the same key must
 /// still give the right answer for every tag length, nonce length and AAD, after a copy, and
 /// from more threads at once than it keeps copies for (the first uses race to prepare them).

@@ -28,6 +28,12 @@ pub enum Mode {
     Ecb,
     Cbc,
     Ctr,
+    /// The stream modes of SP 800-38A: output feedback, and cipher feedback of 1, 8 and
+    /// 128 bits.
+    Ofb,
+    Cfb1,
+    Cfb8,
+    Cfb128,
 }
 
 fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
@@ -43,6 +49,18 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
             (Mode::Ctr, 16) => sys::EVP_aes_128_ctr(),
             (Mode::Ctr, 24) => sys::EVP_aes_192_ctr(),
             (Mode::Ctr, 32) => sys::EVP_aes_256_ctr(),
+            (Mode::Ofb, 16) => sys::EVP_aes_128_ofb(),
+            (Mode::Ofb, 24) => sys::EVP_aes_192_ofb(),
+            (Mode::Ofb, 32) => sys::EVP_aes_256_ofb(),
+            (Mode::Cfb1, 16) => sys::EVP_aes_128_cfb1(),
+            (Mode::Cfb1, 24) => sys::EVP_aes_192_cfb1(),
+            (Mode::Cfb1, 32) => sys::EVP_aes_256_cfb1(),
+            (Mode::Cfb8, 16) => sys::EVP_aes_128_cfb8(),
+            (Mode::Cfb8, 24) => sys::EVP_aes_192_cfb8(),
+            (Mode::Cfb8, 32) => sys::EVP_aes_256_cfb8(),
+            (Mode::Cfb128, 16) => sys::EVP_aes_128_cfb128(),
+            (Mode::Cfb128, 24) => sys::EVP_aes_192_cfb128(),
+            (Mode::Cfb128, 32) => sys::EVP_aes_256_cfb128(),
             _ => return Err(Error::KeySizeRange),
         }
     };
@@ -80,10 +98,11 @@ impl CipherCtx {
         )
     }
 
-    /// ECB, CBC or CTR. `iv` is empty for ECB and 16 bytes otherwise; `padding` is PKCS#7.
+    /// ECB, CBC, CTR, OFB or CFB. `iv` is empty for ECB and 16 bytes otherwise; `padding`
+    /// is PKCS#7.
     pub fn block(mode: Mode, key: &[u8], iv: &[u8], encrypt: bool, padding: bool) -> Result<CipherCtx> {
         let want_iv = if mode == Mode::Ecb { 0 } else { 16 };
-        if iv.len() != want_iv || !matches!(mode, Mode::Ecb | Mode::Cbc | Mode::Ctr) {
+        if iv.len() != want_iv {
             return Err(Error::MechanismParamInvalid);
         }
         let cipher = aes(mode, key.len())?;

@@ -1,5 +1,6 @@
-//! AES (PKCS#11 3.2 §6.13–6.16): ECB, CBC, CBC_PAD, CTR with any counter width, GCM with
-//! any IV length from 1 to 256 bytes and tags of 32 to 128 bits, and CCM, on AWS-LC.
+//! AES (PKCS#11 3.2 §6.13–6.16): ECB, CBC, CBC_PAD, CTR with any counter width, OFB and CFB
+//! (1, 8, 128 bits), GCM with any IV length from 1 to 256 bytes and tags of 32 to 128 bits,
+//! and CCM, on AWS-LC.
 //! AEAD decryption releases nothing before the tag verifies: everything comes at the end.
 
 use super::ops::Cipher;
@@ -22,6 +23,8 @@ pub enum AesMode {
     Cbc,
     CbcPad,
     Ctr,
+    /// OFB, CFB1, CFB8, CFB128: stream modes over a 16-byte IV, any data length.
+    Stream(Mode),
     Gcm,
     Ccm,
 }
@@ -32,6 +35,10 @@ pub fn register(r: &mut Registry) {
         (CKM_AES_CBC, AesMode::Cbc, ParamShape::Iv16),
         (CKM_AES_CBC_PAD, AesMode::CbcPad, ParamShape::Iv16),
         (CKM_AES_CTR, AesMode::Ctr, ParamShape::AesCtr),
+        (CKM_AES_OFB, AesMode::Stream(Mode::Ofb), ParamShape::Iv16),
+        (CKM_AES_CFB1, AesMode::Stream(Mode::Cfb1), ParamShape::Iv16),
+        (CKM_AES_CFB8, AesMode::Stream(Mode::Cfb8), ParamShape::Iv16),
+        (CKM_AES_CFB128, AesMode::Stream(Mode::Cfb128), ParamShape::Iv16),
         (CKM_AES_GCM, AesMode::Gcm, ParamShape::Gcm),
         (CKM_AES_CCM, AesMode::Ccm, ParamShape::Ccm),
     ];
@@ -82,6 +89,7 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
         (AesMode::Ecb, Params::None) => Box::new(Block::new(Mode::Ecb, key, &[], encrypt, false)?),
         (AesMode::Cbc, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, false)?),
         (AesMode::CbcPad, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, true)?),
+        (AesMode::Stream(mode), Params::Iv(iv)) => Box::new(Block::new(mode, key, iv, encrypt, false)?),
         (AesMode::Ctr, Params::Ctr { counter_bits, block }) => Box::new(Ctr::new(key, *counter_bits, block, encrypt)?),
         (AesMode::Ccm, Params::Ccm { data_len, nonce, aad, mac_len }) => {
             if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(mac_len) || mac_len % 2 != 0 {
@@ -107,21 +115,24 @@ fn len_error(encrypt: bool) -> Error {
     if encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange }
 }
 
-/// ECB and CBC, with or without PKCS#7 padding.
+/// ECB and CBC, with or without PKCS#7 padding; and the stream modes (OFB, CFB), which take
+/// data of any length.
 struct Block {
     ctx: CipherCtx,
     encrypt: bool,
     pad: bool,
+    stream: bool,
     total: usize,
 }
 
 impl Block {
     fn new(mode: Mode, key: &[u8], iv: &[u8], encrypt: bool, pad: bool) -> Result<Block> {
-        Ok(Block { ctx: CipherCtx::block(mode, key, iv, encrypt, pad)?, encrypt, pad, total: 0 })
+        let stream = !matches!(mode, Mode::Ecb | Mode::Cbc);
+        Ok(Block { ctx: CipherCtx::block(mode, key, iv, encrypt, pad)?, encrypt, pad, stream, total: 0 })
     }
 
     fn check_total(&self, total: usize) -> Result<()> {
-        let aligned = total % 16 == 0;
+        let aligned = self.stream || total % 16 == 0;
         let ok = match (self.pad, self.encrypt) {
             (false, _) => aligned,
             (true, true) => true,
