@@ -78,6 +78,19 @@ fn der_sig(rs: &[u8]) -> Vec<u8> {
     der_uints(&[r, s])
 }
 
+/// Whether `openssl dgst <hash> -verify <pem>` accepts `sig` (as openssl encodes it: DER for
+/// (EC)DSA) over the file `msg` in `dir`.
+fn openssl_verifies(dir: &Path, hash: &str, pem: &str, sig: &[u8]) -> bool {
+    std::fs::write(dir.join("sig"), sig).unwrap();
+    let out = openssl_ok(dir, &["dgst", hash, "-verify", pem, "-signature", "sig", "msg"]);
+    String::from_utf8_lossy(&out).contains("Verified OK")
+}
+
+/// A session AES-256 key that wraps and unwraps.
+fn aes_kek(s: &RawSession) -> CK_OBJECT_HANDLE {
+    s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true)).unwrap()
+}
+
 /// r || s from a DER ECDSA-Sig-Value, each `n` bytes.
 fn raw_sig(der: &[u8], n: usize) -> Vec<u8> {
     let body = if der[1] == 0x81 { &der[3..] } else { &der[2..] };
@@ -216,9 +229,7 @@ fn explicit_curve_parameters() {
     let msg = b"signed under explicit parameters";
     std::fs::write(dir.join("msg"), msg).unwrap();
     let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA384, None), privk, msg).unwrap();
-    std::fs::write(dir.join("sig"), der_sig(&sig)).unwrap();
-    let out = openssl_ok(dir, &["dgst", "-sha384", "-verify", "ec.pem", "-signature", "sig", "msg"]);
-    assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    assert!(openssl_verifies(dir, "-sha384", "ec.pem", &der_sig(&sig)));
     // A public key imported with explicit P-256 parameters verifies what a named-curve twin signs.
     let p256 = explicit("prime256v1");
     let (named_pub, named_priv) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
@@ -311,9 +322,7 @@ fn token_signatures_verify_with_openssl() {
         openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ec.der", "-out", "ec.pem"]);
         let sig = s.sign(&mut mech::<u8>(m, None), es, &msg).unwrap();
         assert_eq!(sig.len(), 2 * n);
-        std::fs::write(dir.join("sig"), der_sig(&sig)).unwrap();
-        let out = openssl_ok(dir, &["dgst", hash, "-verify", "ec.pem", "-signature", "sig", "msg"]);
-        assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+        assert!(openssl_verifies(dir, hash, "ec.pem", &der_sig(&sig)));
         // CKM_ECDSA over a hash of any length.
         for len in [20usize, 32, 64] {
             let h = vec![0x5au8; len];
@@ -360,9 +369,7 @@ fn p224_and_secp256k1_with_openssl() {
     let dir = e.h.dir.path();
     let msg = b"a message on a smaller or a Koblitz curve".to_vec();
     std::fs::write(dir.join("msg"), &msg).unwrap();
-    let kek = s
-        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true))
-        .unwrap();
+    let kek = aes_kek(s);
     for (params, name, n, hash, m) in
         [(P224, "P-224", 28, "-sha224", CKM_ECDSA_SHA224), (SECP256K1, "secp256k1", 32, "-sha256", CKM_ECDSA_SHA256)]
     {
@@ -382,9 +389,7 @@ fn p224_and_secp256k1_with_openssl() {
         assert_eq!(s.verify(&mut mech::<u8>(m, None), ep, &msg, &bad), Err(CKR_SIGNATURE_INVALID), "{name}");
         let sig = s.sign(&mut mech::<u8>(m, None), es, &msg).unwrap();
         assert_eq!(sig.len(), 2 * n);
-        std::fs::write(dir.join("sig"), der_sig(&sig)).unwrap();
-        let out = openssl_ok(dir, &["dgst", hash, "-verify", &public, "-signature", "sig", "msg"]);
-        assert!(String::from_utf8_lossy(&out).contains("Verified OK"), "{name}");
+        assert!(openssl_verifies(dir, hash, &public, &der_sig(&sig)), "{name}");
         // ECDH with a token pair: both sides agree.
         let (tp, ts) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, params);
         spki_file(s, tp, dir, "tokenpub.der");
@@ -476,11 +481,7 @@ fn dsa_with_openssl() {
     bad[5] ^= 1;
     assert_eq!(s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &bad), Err(CKR_SIGNATURE_INVALID));
     assert_eq!(s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig[1..]), Err(CKR_SIGNATURE_LEN_RANGE));
-    let verified = |sig: &[u8], key: &str| {
-        std::fs::write(dir.join("sig"), der_sig(sig)).unwrap();
-        let out = openssl_ok(dir, &["dgst", "-sha256", "-verify", key, "-signature", "sig", "msg"]);
-        String::from_utf8_lossy(&out).contains("Verified OK")
-    };
+    let verified = |sig: &[u8], key: &str| openssl_verifies(dir, "-sha256", key, &der_sig(sig));
     let sig = s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), ds, &msg).unwrap();
     assert_eq!(sig.len(), 2 * n);
     assert!(verified(&sig, "dsa.pub.pem"));
@@ -502,9 +503,7 @@ fn dsa_with_openssl() {
     openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "gen.der", "-out", "gen.pem"]);
     assert!(verified(&s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), gs, &msg).unwrap(), "gen.pem"));
     // PKCS#8 under RFC 5649: the unwrapped key signs for the generated public key.
-    let kek = s
-        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true))
-        .unwrap();
+    let kek = aes_kek(s);
     let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, gs).unwrap();
     let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_DSA);
     let back = s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &wrapped, &mut t).unwrap();
@@ -641,9 +640,7 @@ fn dh_with_openssl() {
     let pair = |t: &mut T| s.keypair(CKM_DH_PKCS_KEY_PAIR_GEN, t, &mut T::default()).err();
     assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p)), Some(CKR_TEMPLATE_INCOMPLETE));
     assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p[..64]).bytes(CKA_BASE, &g)), Some(CKR_DOMAIN_PARAMS_INVALID));
-    let kek = s
-        .create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7u8; 32]).flag(CKA_WRAP, true).flag(CKA_UNWRAP, true))
-        .unwrap();
+    let kek = aes_kek(s);
     let extractable = s
         .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))
         .unwrap()
@@ -769,14 +766,8 @@ fn openssl_keys_imported_and_used_both_ways() {
     assert!(!s.get_bool(rs, CKA_ALWAYS_SENSITIVE) && !s.get_bool(rs, CKA_LOCAL));
     openssl_ok(dir, &["dgst", "-sha256", "-sign", "rsa.pem", "-out", "sig", "msg"]);
     s.verify(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rp, &msg, &std::fs::read(dir.join("sig")).unwrap()).unwrap();
-    std::fs::write(dir.join("sig"), s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rs, &msg).unwrap()).unwrap();
-    assert!(
-        String::from_utf8_lossy(&openssl_ok(
-            dir,
-            &["dgst", "-sha256", "-verify", "rsapub.pem", "-signature", "sig", "msg"]
-        ))
-        .contains("Verified OK")
-    );
+    let sig = s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rs, &msg).unwrap();
+    assert!(openssl_verifies(dir, "-sha256", "rsapub.pem", &sig));
     // A corrupted private key is refused at import.
     let mut bad = f["privateExponent"].clone();
     bad[10] ^= 1;
@@ -843,15 +834,8 @@ fn openssl_keys_imported_and_used_both_ways() {
     openssl_ok(dir, &["dgst", "-sha256", "-sign", "ec.pem", "-out", "sig", "msg"]);
     let sig = raw_sig(&std::fs::read(dir.join("sig")).unwrap(), 32);
     s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, &msg, &sig).unwrap();
-    std::fs::write(dir.join("sig"), der_sig(&s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), es, &msg).unwrap()))
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&openssl_ok(
-            dir,
-            &["dgst", "-sha256", "-verify", "ec.pub.pem", "-signature", "sig", "msg"]
-        ))
-        .contains("Verified OK")
-    );
+    let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), es, &msg).unwrap();
+    assert!(openssl_verifies(dir, "-sha256", "ec.pub.pem", &der_sig(&sig)));
     // A scalar that does not match the curve is refused.
     assert_eq!(
         s.create(

@@ -33,6 +33,15 @@ fn find(t: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
     t.iter().find(|a| a.ty == ty).map(|a| &a.value)
 }
 
+/// A domain parameter (CKA_PRIME, CKA_SUBPRIME, CKA_BASE) the template must give.
+fn domain_value(t: &[Attribute], ty: CK_ATTRIBUTE_TYPE) -> Result<Vec<u8>> {
+    match find(t, ty) {
+        Some(Value::Bytes(v)) => Ok(v.to_vec()),
+        Some(_) => Err(Error::AttributeValueInvalid),
+        None => Err(Error::TemplateIncomplete),
+    }
+}
+
 fn b(v: &[u8]) -> Attribute {
     Attribute::new(0, Value::bytes(v))
 }
@@ -137,13 +146,8 @@ impl Module {
             PairKind::Dsa => {
                 // The domain parameters come with the public template (the private key
                 // takes them from it).
-                let domain = [CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|ty| match find(public_t, ty) {
-                    Some(Value::Bytes(v)) => Ok(v.to_vec()),
-                    Some(_) => Err(Error::AttributeValueInvalid),
-                    None => Err(Error::TemplateIncomplete),
-                });
-                let [p, q, g] = domain;
-                let (p, q, g) = (p?, q?, g?);
+                let domain = |ty| domain_value(public_t, ty);
+                let (p, q, g) = (domain(CKA_PRIME)?, domain(CKA_SUBPRIME)?, domain(CKA_BASE)?);
                 let k = DsaKey::generate(&p, &q, &g)?;
                 let parts = k.parts();
                 let x = parts.x.as_ref().ok_or(Error::Internal("DSA private value".into()))?;
@@ -154,11 +158,7 @@ impl Module {
                 (CKK_DSA, public, private)
             }
             PairKind::Dh => {
-                let (p, g) = match (find(public_t, CKA_PRIME), find(public_t, CKA_BASE)) {
-                    (Some(Value::Bytes(p)), Some(Value::Bytes(g))) => (p.to_vec(), g.to_vec()),
-                    (None, _) | (_, None) => return Err(Error::TemplateIncomplete),
-                    _ => return Err(Error::AttributeValueInvalid),
-                };
+                let (p, g) = (domain_value(public_t, CKA_PRIME)?, domain_value(public_t, CKA_BASE)?);
                 let bits = match find(private_t, CKA_VALUE_BITS) {
                     Some(Value::Ulong(n)) => Some(*n as usize),
                     Some(_) => return Err(Error::AttributeValueInvalid),
