@@ -204,6 +204,27 @@ impl Module {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// In a forked child, before the inherited module is forgotten: closes the parent's store
+    /// connection if no thread held it at the fork. SQLite keeps one lock and WAL-index state
+    /// per file and process, shared by every connection to it; a connection left open from
+    /// the parent would make the child's new connection believe it holds locks that only the
+    /// parent holds, and the child would read the store while others change it ("database
+    /// disk image is malformed"). Closing it touches no lock another process holds. Returns
+    /// false when a thread held the store at the fork (the connection is then left alone).
+    pub fn release_store_after_fork(&self) -> bool {
+        match self.store.try_lock() {
+            Ok(mut g) => {
+                *g = Box::new(crate::store::Closed);
+                true
+            }
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                *p.into_inner() = Box::new(crate::store::Closed);
+                true
+            }
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
     /// C_Finalize: ends every session and every login now, with their operations, session
     /// objects, master keys and cached keys, and closes the store, so that neither a secret
     /// nor the store's files outlive the call even while another thread's cached reference

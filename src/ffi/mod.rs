@@ -178,10 +178,17 @@ impl Drop for InitLock {
 }
 
 /// In a forked child, forgets the parent's module without running its destructors (its
-/// locks may have been held by threads that do not exist here).
+/// locks may have been held by threads that do not exist here), after closing its store
+/// connection when that is safe (Module::release_store_after_fork).
 fn forget_inherited() {
     if FORKED.swap(false, Ordering::AcqRel) {
-        std::mem::forget(MODULE.swap(None));
+        let inherited = MODULE.swap(None);
+        if let Some(m) = &inherited
+            && !m.release_store_after_fork()
+        {
+            warn("forked child: the parent's store connection was in use at the fork and is left open");
+        }
+        std::mem::forget(inherited);
     }
 }
 
