@@ -435,7 +435,9 @@ fn read_only_sessions_private_objects_and_session_objects() {
     drop(again);
     drop(bystander);
     assert_eq!(label_of(&rw, kept), b"kept");
-    assert!(rw.find_objects(&[Attribute::Label(b"secret-session".to_vec())]).unwrap().len() == 1);
+    // The private session object went with the logout (§5.6.4), not with a session.
+    assert!(rw.find_objects(&[Attribute::Label(b"secret-session".to_vec())]).unwrap().is_empty());
+    assert_eq!(rv(rw.get_attributes(private_session, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
     let last = p.open_ro_session(slot).unwrap();
     drop(rw);
     assert_eq!(rv(last.get_attributes(kept, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
@@ -632,7 +634,7 @@ fn session_objects_across_threads() {
 /// user is logged in: sessions opened before the login, by it, after it, and while logged
 /// out all follow the login and logout made in any one of them.
 #[test]
-fn private_session_keys_follow_the_login_in_every_session() {
+fn private_session_keys_live_until_the_logout() {
     use cryptoki::mechanism::Mechanism;
     let h = Harness::new();
     let p = h.ctx();
@@ -640,31 +642,41 @@ fn private_session_keys_follow_the_login_in_every_session() {
     let before = p.open_ro_session(slot).unwrap();
     let rw = user_session(&p, slot);
     let after = p.open_ro_session(slot).unwrap();
-    let key = rw
-        .generate_key(
+    let gen_key = |token: bool| {
+        rw.generate_key(
             &Mechanism::AesKeyGen,
-            &[Attribute::Token(false), Attribute::ValueLen(32.into()), Attribute::Encrypt(true)],
+            &[Attribute::Token(token), Attribute::ValueLen(32.into()), Attribute::Encrypt(true)],
         )
-        .unwrap();
+        .unwrap()
+    };
+    let key = gen_key(false);
     assert!(bool_attr(&rw, key, AttributeType::Private), "keys are private by default");
-    let use_key = |s: &Session| s.encrypt(&Mechanism::AesEcb, key, &[7u8; 16]);
-    let ct = use_key(&rw).unwrap();
+    let public = rw.create_object(&data("public", b"v", false, false)).unwrap();
+    let use_key = |s: &Session, key| s.encrypt(&Mechanism::AesEcb, key, &[7u8; 16]);
+    let ct = use_key(&rw, key).unwrap();
     for s in [&before, &after] {
-        assert_eq!(use_key(s).unwrap(), ct);
+        assert_eq!(use_key(s, key).unwrap(), ct);
     }
+    // §5.6.4: "all private session objects from sessions belonging to the application are
+    // destroyed" by C_Logout; logging in again does not bring them back. Public session
+    // objects stay.
     rw.logout().unwrap();
     for s in [&before, &rw, &after] {
-        assert_eq!(rv(use_key(s)), RvError::KeyHandleInvalid);
+        assert_eq!(rv(use_key(s, key)), RvError::KeyHandleInvalid);
     }
-    let logged_out = p.open_ro_session(slot).unwrap();
-    assert_eq!(rv(use_key(&logged_out)), RvError::KeyHandleInvalid);
     after.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
-    for s in [&before, &rw, &after, &logged_out] {
-        assert_eq!(use_key(s).unwrap(), ct);
+    for s in [&before, &rw, &after] {
+        assert_eq!(rv(use_key(s, key)), RvError::KeyHandleInvalid);
     }
-    // The SO's login makes no private object usable.
+    let session_objects = rw.find_objects(&[Attribute::Token(false)]).unwrap();
+    assert_eq!(session_objects, vec![public]);
+    // A private token key outlives the logout, unusable meanwhile; the SO's login makes no
+    // private object usable.
+    let token_key = gen_key(true);
+    use_key(&rw, token_key).unwrap();
     after.logout().unwrap();
-    drop((before, after, logged_out));
+    assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
+    drop((before, after));
     rw.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
-    assert_eq!(rv(use_key(&rw)), RvError::KeyHandleInvalid);
+    assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
 }

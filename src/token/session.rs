@@ -408,7 +408,18 @@ impl Module {
         let token = self.sessions.get(h)?.token;
         st.end_login(token).ok_or(Error::UserNotLoggedIn)?;
         self.sessions.set_user(token, false);
+        // §5.6 C_Logout: "all private session objects from sessions belonging to the
+        // application are destroyed".
+        self.session_objects.retain(|o| o.token != token || !o.obj.flag(CKA_PRIVATE));
         Ok(())
+    }
+
+    /// `e`, or CKR_SESSION_HANDLE_INVALID (or CLOSED) when `h` names no open session.
+    pub fn session_checked(&self, h: CK_SESSION_HANDLE, e: Error) -> Error {
+        match self.sessions.get(h) {
+            Ok(_) => e,
+            Err(session) => session,
+        }
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.
