@@ -680,3 +680,73 @@ fn private_session_keys_live_until_the_logout() {
     rw.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
     assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
 }
+
+#[test]
+fn check_values_of_secret_keys_and_certificates() {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    use sha1::{Digest, Sha1};
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "kcv");
+    let s = user_session(&p, slot);
+    let raw = RawSession::new(&h, &s);
+    // An AES key's checksum is its encryption of a zero block (RustCrypto's AES here), a
+    // generic secret's and a certificate's the SHA-1 hash of their value: three bytes each.
+    let aes_kcv = |key: &[u8]| {
+        let mut block = aes::Block::default();
+        match key.len() {
+            16 => aes::Aes128::new_from_slice(key).unwrap().encrypt_block(&mut block),
+            _ => aes::Aes256::new_from_slice(key).unwrap().encrypt_block(&mut block),
+        }
+        block[..3].to_vec()
+    };
+    let sha1_kcv = |v: &[u8]| Sha1::digest(v)[..3].to_vec();
+    let aes128: Vec<u8> = (0u8..16).collect();
+    let k = raw.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &aes128)).unwrap();
+    assert_eq!(raw.get_bytes(k, CKA_CHECK_VALUE).unwrap(), aes_kcv(&aes128));
+    let generic = b"a generic secret of some length".to_vec();
+    let g = raw.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &generic)).unwrap();
+    assert_eq!(raw.get_bytes(g, CKA_CHECK_VALUE).unwrap(), sha1_kcv(&generic));
+    let hmac = raw.create(&mut T::secret(CKK_SHA256_HMAC).bytes(CKA_VALUE, &generic)).unwrap();
+    assert_eq!(raw.get_bytes(hmac, CKA_CHECK_VALUE).unwrap(), sha1_kcv(&generic));
+
+    // A generated key gets one too (read here through the non-sensitive copy of its value).
+    let gk = raw
+        .generate(
+            CKM_AES_KEY_GEN,
+            &mut T::default().ulong(CKA_VALUE_LEN, 32).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true),
+        )
+        .unwrap();
+    let value = raw.get_bytes(gk, CKA_VALUE).unwrap();
+    assert_eq!(raw.get_bytes(gk, CKA_CHECK_VALUE).unwrap(), aes_kcv(&value));
+
+    // A checksum in the template must be the key's; an empty one asks that none be shown.
+    let kcv = aes_kcv(&aes128);
+    let with = |v: &[u8]| raw.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &aes128).bytes(CKA_CHECK_VALUE, v));
+    let same = with(&kcv).unwrap();
+    assert_eq!(raw.get_bytes(same, CKA_CHECK_VALUE).unwrap(), kcv);
+    assert_eq!(with(&[kcv[0] ^ 1, kcv[1], kcv[2]]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    let hidden = with(&[]).unwrap();
+    assert_eq!(raw.get_bytes(hidden, CKA_CHECK_VALUE).unwrap(), Vec::<u8>::new());
+    // Not modifiable.
+    let mut t = T::default().bytes(CKA_CHECK_VALUE, &kcv);
+    // SAFETY: the template's values are owned by `t`.
+    let rv = unsafe { h.raw().C_SetAttributeValue(s.handle(), hidden, t.attrs.as_mut_ptr(), 1) };
+    assert_eq!(rv, CKR_ATTRIBUTE_READ_ONLY);
+
+    let der = b"certificate-der".to_vec();
+    let cert = |extra: Option<&[u8]>| {
+        let mut t = T::default()
+            .ulong(CKA_CLASS, CKO_CERTIFICATE)
+            .ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
+            .bytes(CKA_SUBJECT, b"subject")
+            .bytes(CKA_VALUE, &der);
+        if let Some(v) = extra {
+            t = t.bytes(CKA_CHECK_VALUE, v);
+        }
+        raw.create(&mut t)
+    };
+    let c = cert(None).unwrap();
+    assert_eq!(raw.get_bytes(c, CKA_CHECK_VALUE).unwrap(), sha1_kcv(&der));
+    assert_eq!(cert(Some(&[0, 0, 0])), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+}

@@ -8,6 +8,7 @@
 use crate::crypto::dh::DhKey;
 use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, Curve, EcKey};
+use crate::crypto::evp::{CipherCtx, DigestCtx, Hash, Mode};
 use crate::crypto::pqc::{MlDsa, MlKem};
 use crate::crypto::rsa::{RsaKey, RsaParts};
 use crate::crypto::sha::ShaHmac;
@@ -324,10 +325,61 @@ fn complete_domain(obj: &mut Object) -> Result<()> {
     Ok(())
 }
 
+/// The checksum of a secret key or certificate (CKA_CHECK_VALUE), its first three bytes:
+/// an AES key's encryption of a zero block (AES-ECB), the SHA-1 hash of a generic secret or
+/// HMAC key's value, of a certificate's DER encoding. `None` for other objects.
+pub fn check_value(obj: &Object) -> Result<Option<[u8; 3]>> {
+    let Some(value) = obj.bytes(CKA_VALUE).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let full = match (obj.class(), obj.ulong(CKA_KEY_TYPE)) {
+        (CKO_SECRET_KEY, Some(CKK_AES)) => {
+            let mut c = CipherCtx::block(Mode::Ecb, value, &[], true, false)?;
+            let mut out = Vec::with_capacity(16);
+            c.update(&[0u8; 16], &mut out)?;
+            out
+        }
+        (
+            CKO_SECRET_KEY,
+            Some(
+                CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC | CKK_SHA384_HMAC
+                | CKK_SHA512_HMAC | CKK_SHA512_224_HMAC | CKK_SHA512_256_HMAC | CKK_SHA3_224_HMAC | CKK_SHA3_256_HMAC
+                | CKK_SHA3_384_HMAC | CKK_SHA3_512_HMAC,
+            ),
+        )
+        | (CKO_CERTIFICATE, _) => {
+            let mut d = DigestCtx::new(Hash::Sha1)?;
+            d.update(value);
+            d.finish()
+        }
+        _ => return Ok(None),
+    };
+    Ok(full.get(..3).map(|b| [b[0], b[1], b[2]]))
+}
+
+/// Fills CKA_CHECK_VALUE; a value the template gave must be the token's (an empty one is
+/// kept: the creator asked that the checksum not be shown).
+fn complete_check_value(obj: &mut Object) -> Result<()> {
+    let Some(kcv) = check_value(obj)? else {
+        return Ok(());
+    };
+    match obj.bytes(CKA_CHECK_VALUE) {
+        Some(given) if !given.is_empty() && given[..] != kcv[..] => Err(Error::AttributeValueInvalid),
+        Some(_) => Ok(()),
+        None => {
+            obj.set(CKA_CHECK_VALUE, Value::bytes(kcv.to_vec()));
+            Ok(())
+        }
+    }
+}
+
 /// Validates a new public or private key object and fills its computed attributes.
 pub fn complete(obj: &mut Object) -> Result<()> {
     if obj.class() == CKO_DOMAIN_PARAMETERS {
         return complete_domain(obj);
+    }
+    if matches!(obj.class(), CKO_SECRET_KEY | CKO_CERTIFICATE) {
+        return complete_check_value(obj);
     }
     if !matches!(obj.class(), CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
         return Ok(());
