@@ -23,6 +23,8 @@ pub enum Error {
     DataInvalid,
     FunctionNotSupported,
     FunctionNotParallel,
+    /// C_WaitForSlotEvent with CKF_DONT_BLOCK: no slot event.
+    NoEvent,
     KeyHandleInvalid,
     MechanismInvalid,
     MechanismParamInvalid,
@@ -109,6 +111,7 @@ impl Error {
             Error::DataInvalid => CKR_DATA_INVALID,
             Error::FunctionNotSupported => CKR_FUNCTION_NOT_SUPPORTED,
             Error::FunctionNotParallel => CKR_FUNCTION_NOT_PARALLEL,
+            Error::NoEvent => CKR_NO_EVENT,
             Error::KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
             Error::MechanismInvalid => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,

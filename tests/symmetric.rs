@@ -699,6 +699,85 @@ fn bad_parameters_and_key_rules_give_the_spec_codes() {
     // NULL mechanism pointer.
     // SAFETY: NULL mechanism is the case under test.
     assert_eq!(unsafe { s.lib.C_EncryptInit(s.h, null_mut(), aes) }, CKR_ARGUMENTS_BAD);
+    // A handle naming no session is reported before the mechanism is looked at.
+    let vendor = || mech::<u8>(CKM_VENDOR_DEFINED | 0x77, None);
+    let no_session = s.h + 0x1000;
+    // SAFETY: raw calls with live locals; the session handle is the case under test.
+    unsafe {
+        let l = &s.lib;
+        assert_eq!(l.C_EncryptInit(no_session, &mut vendor(), aes), CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(l.C_SignInit(no_session, &mut vendor(), aes), CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(l.C_DigestInit(no_session, &mut vendor()), CKR_SESSION_HANDLE_INVALID);
+        let mut o = 0;
+        assert_eq!(l.C_GenerateKey(no_session, &mut vendor(), null_mut(), 0, &mut o), CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(l.C_DigestInit(s.h, &mut vendor()), CKR_MECHANISM_INVALID);
+    }
+}
+
+/// A size query (NULL output buffer) for input that the call would refuse gets the call's
+/// error, which ends the operation (§5.2): single part, a part, the final part.
+#[test]
+fn size_queries_fail_as_the_call_would() {
+    let e = env();
+    let s = &e.s;
+    let aes = s.secret_key(CKK_AES, &random(16)).unwrap();
+    let mut iv = [0u8; 16];
+    let mut ctr = CK_AES_CTR_PARAMS { ulCounterBits: 2, cb: [0u8; 16] };
+    ctr.cb[15] = 1; // three blocks before the 2-bit counter wraps
+    let (rsa_pub, rsa_priv) = s
+        .keypair(CKM_RSA_PKCS_KEY_PAIR_GEN, &mut T::default().ulong(CKA_MODULUS_BITS, 2048), &mut T::default())
+        .unwrap();
+    let mut data = random(300);
+    // SAFETY: raw calls with live locals of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        let mut n: CK_ULONG = 0;
+        let d = data.as_mut_ptr();
+        let single = [
+            (mech(CKM_AES_CBC, Some(&mut iv)), aes, true, 15, CKR_DATA_LEN_RANGE),
+            (mech::<u8>(CKM_AES_ECB, None), aes, true, 17, CKR_DATA_LEN_RANGE),
+            (mech(CKM_AES_CBC_PAD, Some(&mut iv)), aes, false, 17, CKR_ENCRYPTED_DATA_LEN_RANGE),
+            (mech(CKM_AES_CTR, Some(&mut ctr)), aes, true, 49, CKR_DATA_LEN_RANGE),
+            (mech::<u8>(CKM_RSA_PKCS, None), rsa_pub, true, 256 - 10, CKR_DATA_LEN_RANGE),
+            (mech::<u8>(CKM_RSA_PKCS, None), rsa_priv, false, 255, CKR_ENCRYPTED_DATA_LEN_RANGE),
+        ];
+        for (mut m, key, encrypt, len, want) in single {
+            let init = if encrypt { l.C_EncryptInit(s.h, &mut m, key) } else { l.C_DecryptInit(s.h, &mut m, key) };
+            assert_eq!(init, CKR_OK);
+            let mut call = |len| {
+                if encrypt {
+                    l.C_Encrypt(s.h, d, len, null_mut(), &mut n)
+                } else {
+                    l.C_Decrypt(s.h, d, len, null_mut(), &mut n)
+                }
+            };
+            assert_eq!(call(len), want, "{:#x} of {len} bytes", m.mechanism);
+            assert_eq!(call(16), CKR_OPERATION_NOT_INITIALIZED, "the error ended it");
+        }
+        // The limits themselves pass.
+        let mut m = mech(CKM_AES_CTR, Some(&mut ctr));
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, aes), CKR_OK);
+        assert_eq!(l.C_Encrypt(s.h, d, 48, null_mut(), &mut n), CKR_OK);
+        assert_eq!(n, 48);
+        let mut buf = [0u8; 64];
+        n = 64;
+        assert_eq!(l.C_Encrypt(s.h, d, 48, buf.as_mut_ptr(), &mut n), CKR_OK);
+        // Parts: CBC takes any part, but not an unaligned total at the end.
+        let mut m = mech(CKM_AES_CBC, Some(&mut iv));
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, aes), CKR_OK);
+        assert_eq!(l.C_EncryptUpdate(s.h, d, 15, null_mut(), &mut n), CKR_OK);
+        n = 64;
+        assert_eq!(l.C_EncryptUpdate(s.h, d, 15, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(l.C_EncryptFinal(s.h, null_mut(), &mut n), CKR_DATA_LEN_RANGE);
+        assert_eq!(l.C_EncryptFinal(s.h, null_mut(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        // CTR: a part that would wrap the counter.
+        let mut m = mech(CKM_AES_CTR, Some(&mut ctr));
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, aes), CKR_OK);
+        n = 64;
+        assert_eq!(l.C_EncryptUpdate(s.h, d, 40, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(l.C_EncryptUpdate(s.h, d, 9, null_mut(), &mut n), CKR_DATA_LEN_RANGE);
+        assert_eq!(l.C_EncryptFinal(s.h, null_mut(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+    }
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
         // stored, a store-forwarding stall.
         match &mut decoded {
             Ok(mech) => m.crypt_init(h, dir, mech, key),
-            Err(_) => decoded.map(drop),
+            Err(_) => decoded.map(drop).map_err(|e| m.session_checked(h, e)),
         }
     })
 }

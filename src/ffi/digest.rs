@@ -1,6 +1,6 @@
 //! Message digesting (PKCS#11 3.2 §5.12).
 
-use super::mechanism::mechanism;
+use super::mechanism::session_mechanism;
 use super::{entry, produce, slice};
 use cryptoki_sys::*;
 
@@ -9,7 +9,7 @@ use cryptoki_sys::*;
 pub unsafe extern "C" fn C_DigestInit(h_session: CK_SESSION_HANDLE, p_mechanism: *mut CK_MECHANISM) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_MECHANISM.
-        let mech = unsafe { mechanism(p_mechanism) }?;
+        let mech = unsafe { session_mechanism(m, h_session, p_mechanism) }?;
         m.digest_init(h_session, &mech)
     })
 }

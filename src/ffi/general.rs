@@ -204,10 +204,12 @@ pub unsafe extern "C" fn C_GetInterface(
     })
 }
 
-/// §5.5 C_WaitForSlotEvent: tokens are not removable, so no slot event ever happens.
+/// §5.5 C_WaitForSlotEvent: tokens are not removable, so no slot event ever happens: with
+/// CKF_DONT_BLOCK the answer is CKR_NO_EVENT; waiting (which would never end) is not
+/// supported.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_WaitForSlotEvent(_flags: CK_FLAGS, _slot: *mut CK_SLOT_ID, _reserved: *mut c_void) -> CK_RV {
-    CKR_FUNCTION_NOT_SUPPORTED
+pub unsafe extern "C" fn C_WaitForSlotEvent(flags: CK_FLAGS, _slot: *mut CK_SLOT_ID, _reserved: *mut c_void) -> CK_RV {
+    entry(|_| Err(if flags & CKF_DONT_BLOCK != 0 { Error::NoEvent } else { Error::FunctionNotSupported }))
 }
 
 /// §5.20 C_GetFunctionStatus: legacy, always CKR_FUNCTION_NOT_PARALLEL.

@@ -2,7 +2,7 @@
 //! C_DeriveKey, and 3.2's C_EncapsulateKey and C_DecapsulateKey.
 
 use super::attributes::template;
-use super::mechanism::{additional_key_outputs, mechanism};
+use super::mechanism::{additional_key_outputs, session_mechanism};
 use super::{audited, out, slice};
 use crate::error::Error;
 use crate::mechanism::Params;
@@ -22,7 +22,7 @@ pub unsafe extern "C" fn C_GenerateKey(
         // SAFETY: NULL or valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism and template.
-        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        let (mech, t) = unsafe { (session_mechanism(m, h, p_mechanism)?, template(p_template, count)?) };
         *key = m.generate_key(h, &mech, &t)?;
         Ok(())
     })
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn C_WrapKey(
         // SAFETY: NULL or a valid CK_ULONG.
         let len = unsafe { out(pul_wrapped_len) }?;
         // SAFETY: the caller's mechanism.
-        let mech = unsafe { mechanism(p_mechanism) }?;
+        let mech = unsafe { session_mechanism(m, h, p_mechanism) }?;
         let wrapped = m.wrap_key(h, &mech, wrapping_key, key)?;
         if p_wrapped.is_null() {
             *len = wrapped.len() as CK_ULONG;
@@ -76,8 +76,9 @@ pub unsafe extern "C" fn C_UnwrapKey(
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism, wrapped key and template.
-        let (mech, wrapped, t) =
-            unsafe { (mechanism(p_mechanism)?, slice(p_wrapped, wrapped_len)?, template(p_template, count)?) };
+        let (mech, wrapped, t) = unsafe {
+            (session_mechanism(m, h, p_mechanism)?, slice(p_wrapped, wrapped_len)?, template(p_template, count)?)
+        };
         if wrapped.is_empty() {
             return Err(Error::WrappedKeyLenRange);
         }
@@ -100,7 +101,7 @@ pub unsafe extern "C" fn C_DeriveKey(
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism and template.
-        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        let (mech, t) = unsafe { (session_mechanism(m, h, p_mechanism)?, template(p_template, count)?) };
         if let Params::Kbkdf(_) = mech.params {
             let (first, more) = m.derive_kbkdf(h, &mech, base_key, &t)?;
             // SAFETY: the mechanism was decoded above; each phKey was checked non-NULL.
@@ -133,7 +134,11 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
         let (pub_h, priv_h) = unsafe { (out(ph_public)?, out(ph_private)?) };
         // SAFETY: the caller's mechanism and templates.
         let (mech, pt, st) = unsafe {
-            (mechanism(p_mechanism)?, template(p_public, public_count)?, template(p_private, private_count)?)
+            (
+                session_mechanism(m, h, p_mechanism)?,
+                template(p_public, public_count)?,
+                template(p_private, private_count)?,
+            )
         };
         let (a, b) = m.generate_key_pair(h, &mech, &pt, &st)?;
         *pub_h = a;
@@ -160,7 +165,7 @@ pub unsafe extern "C" fn C_EncapsulateKey(
         // SAFETY: NULL or a valid CK_ULONG.
         let len = unsafe { out(pul_ciphertext_len) }?;
         // SAFETY: the caller's mechanism and template.
-        let (mech, t) = unsafe { (mechanism(p_mechanism)?, template(p_template, count)?) };
+        let (mech, t) = unsafe { (session_mechanism(m, h, p_mechanism)?, template(p_template, count)?) };
         let room = (!p_ciphertext.is_null()).then_some(*len as usize);
         // SAFETY: NULL or a valid out-pointer; checked before a key can be made.
         let ph = if room.is_some() { Some(unsafe { out(ph_key) }?) } else { None };
@@ -200,8 +205,9 @@ pub unsafe extern "C" fn C_DecapsulateKey(
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism, ciphertext and template.
-        let (mech, ct, t) =
-            unsafe { (mechanism(p_mechanism)?, slice(p_ciphertext, ciphertext_len)?, template(p_template, count)?) };
+        let (mech, ct, t) = unsafe {
+            (session_mechanism(m, h, p_mechanism)?, slice(p_ciphertext, ciphertext_len)?, template(p_template, count)?)
+        };
         *key = m.decapsulate_key(h, &mech, private_key, ct, &t)?;
         Ok(())
     })

@@ -74,6 +74,17 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     Ok(Mechanism { ty: m.mechanism, params })
 }
 
+/// As [`mechanism`], for a call on session `h`: when the mechanism is refused, a handle
+/// that names no open session is the error reported (the session is the call's first
+/// argument; SoftHSMv2 and other tokens check it first).
+///
+/// # Safety
+/// As [`mechanism`].
+pub unsafe fn session_mechanism(m: &crate::Module, h: CK_SESSION_HANDLE, p: *const CK_MECHANISM) -> Result<Mechanism> {
+    // SAFETY: the caller's contract.
+    unsafe { mechanism(p) }.map_err(|e| m.session_checked(h, e))
+}
+
 /// Decodes the parameter of `m` for `shape`.
 ///
 /// # Safety

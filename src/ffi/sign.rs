@@ -27,7 +27,7 @@ fn init(
         // Used in place, as in C_EncryptInit.
         match &decoded {
             Ok(mech) => m.mac_init(h, dir, mech, key, signature),
-            Err(_) => decoded.map(drop),
+            Err(_) => decoded.map(drop).map_err(|e| m.session_checked(h, e)),
         }
     })
 }

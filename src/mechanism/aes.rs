@@ -157,6 +157,14 @@ impl Cipher for Block {
         Ok(out)
     }
 
+    fn check_len(&self, n: usize) -> Result<()> {
+        self.check_total(n)
+    }
+
+    fn check_final(&self) -> Result<()> {
+        self.check_total(self.total)
+    }
+
     fn one_shot(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         self.check_total(input.len())?;
         let mut out = self.update(input)?;
@@ -199,6 +207,17 @@ impl Ctr {
 }
 
 impl Cipher for Ctr {
+    fn check_len(&self, n: usize) -> Result<()> {
+        match self.left {
+            Some(left) if n as u128 > left => Err(len_error(self.encrypt)),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_update(&self, n: usize) -> Result<()> {
+        self.check_len(n)
+    }
+
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         if let Some(left) = self.left.as_mut() {
             let n = input.len() as u128;

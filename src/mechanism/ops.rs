@@ -30,6 +30,19 @@ pub trait Cipher: Send {
     fn one_shot_into(&mut self, _input: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
         Ok(None)
     }
+    /// Whether a single-part input of `n` bytes can be processed: the error the call would
+    /// give, for a size query to give it too.
+    fn check_len(&self, _n: usize) -> Result<()> {
+        Ok(())
+    }
+    /// As [`Cipher::check_len`], for a part of `n` bytes.
+    fn check_update(&self, _n: usize) -> Result<()> {
+        Ok(())
+    }
+    /// As [`Cipher::check_len`], for the end of a multi-part operation.
+    fn check_final(&self) -> Result<()> {
+        Ok(())
+    }
     /// A length that is enough for `update` of `n` bytes.
     fn update_bound(&self, n: usize) -> usize;
     /// A length that is enough for `finish`.
@@ -368,8 +381,20 @@ impl Module {
                 return Err(Error::OperationActive);
             }
             if cap.is_none() {
-                // A size query changes nothing (an update marks the operation multi-part):
-                // answered in place.
+                // A size query for input the call would refuse fails as the call would (and
+                // so ends the operation, §5.2).
+                let checked = match (&op.pending, &step) {
+                    (Some(_), _) => Ok(()),
+                    (None, Step::Single(d)) => op.cipher.check_len(d.len()),
+                    (None, Step::Update(d)) => op.cipher.check_update(d.len()),
+                    (None, Step::Final) => op.cipher.check_final(),
+                };
+                if let Err(e) = checked {
+                    *slot = None;
+                    return Err(e);
+                }
+                // A size query changes nothing else (an update marks the operation
+                // multi-part): answered in place.
                 if let Step::Update(_) = step {
                     op.multipart = true;
                 }

@@ -262,6 +262,20 @@ struct RsaCrypt {
 }
 
 impl Cipher for RsaCrypt {
+    fn check_len(&self, n: usize) -> Result<()> {
+        let size = rsa(&self.key)?.size();
+        let room = match (self.scheme, &self.oaep) {
+            (RsaScheme::Oaep, Some((h, _, _))) => size.saturating_sub(2 * h.output_len() + 2),
+            (RsaScheme::Pkcs1, _) => size.saturating_sub(11),
+            _ => size,
+        };
+        match self.encrypt {
+            true if n > room => Err(Error::DataLenRange),
+            false if n != size => Err(Error::EncryptedDataLenRange),
+            _ => Ok(()),
+        }
+    }
+
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         self.buf.extend_from_slice(input);
         Ok(Vec::new())
