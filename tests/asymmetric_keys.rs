@@ -197,6 +197,13 @@ fn always_authenticate_needs_a_context_specific_login_each_time() {
                 l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, sig.as_mut_ptr(), &mut n),
                 CKR_USER_NOT_LOGGED_IN
             );
+            // That failure ended the operation (§5.2): a login now has nothing to authorise.
+            assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OPERATION_NOT_INITIALIZED);
+            assert_eq!(
+                l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, sig.as_mut_ptr(), &mut n),
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            assert_eq!(l.C_SignInit(s.h, &mut m, privk), CKR_OK);
             assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, wrong.as_mut_ptr(), 4), CKR_PIN_INCORRECT);
             assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OK);
             assert_eq!(l.C_Sign(s.h, data.as_mut_ptr(), data.len() as _, sig.as_mut_ptr(), &mut n), CKR_OK);

@@ -67,9 +67,8 @@ pub unsafe extern "C" fn C_DigestFinal(
 
 /// Ends the digest after any error but a size problem or a wrong call order (§5.2).
 fn end_on_error(m: &crate::Module, h: CK_SESSION_HANDLE, r: crate::Result<()>) -> crate::Result<()> {
-    use crate::Error::*;
     if let Err(e) = &r
-        && !matches!(e, BufferTooSmall | OperationNotInitialized | OperationActive | SessionHandleInvalid)
+        && super::ends_operation(e)
     {
         m.digest_abort(h);
     }

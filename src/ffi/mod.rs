@@ -338,14 +338,11 @@ pub(crate) unsafe fn write_output(
     }
 }
 
-/// Whether an error ends the active operation (§5.2: all but these).
+/// Whether an error ends the active operation (§5.2: all but a short buffer, and those
+/// that find no operation to end or leave a multi-part one running).
 pub(crate) fn ends_operation(e: &Error) -> bool {
     !matches!(
         e,
-        Error::BufferTooSmall
-            | Error::OperationNotInitialized
-            | Error::OperationActive
-            | Error::SessionHandleInvalid
-            | Error::UserNotLoggedIn
+        Error::BufferTooSmall | Error::OperationNotInitialized | Error::OperationActive | Error::SessionHandleInvalid
     )
 }

@@ -405,7 +405,10 @@ impl Module {
                     (None, Step::Final) => op.cipher.final_bound(),
                 }));
             }
+            // A key with CKA_ALWAYS_AUTHENTICATE used without the context-specific login:
+            // the call fails, and so ends the operation (§5.2).
             if op.needs_auth {
+                *slot = None;
                 return Err(Error::UserNotLoggedIn);
             }
             slot.take().expect("checked")
@@ -517,6 +520,7 @@ impl Module {
             return Err(Error::OperationActive);
         }
         if op.needs_auth && dir == MacDir::Sign {
+            *slot = None;
             return Err(Error::UserNotLoggedIn);
         }
         Ok(slot.take().expect("checked"))
