@@ -27,6 +27,24 @@ pub enum UserKind {
 pub struct Login {
     pub user: UserKind,
     pub sealer: Arc<Sealer>,
+    /// Tags the handles of private token objects handed out during this login, so that
+    /// they stop working at its end, even once the user logs in again (§5.6.4).
+    pub epoch: u64,
+}
+
+/// Token-object handles are `row id | tag << TAG_SHIFT`: the tag is 0 for a public object
+/// and the login's epoch (1 to [`MAX_EPOCH`]) for a private one; all stay below
+/// [`SESSION_OBJECT_BASE`].
+pub const TAG_SHIFT: u32 = 32;
+pub const MAX_EPOCH: u64 = (SESSION_OBJECT_BASE >> TAG_SHIFT) - 1;
+
+impl Login {
+    /// A login of `user` with a new epoch.
+    pub fn new(user: UserKind, sealer: Arc<Sealer>) -> Login {
+        static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let epoch = EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % MAX_EPOCH + 1;
+        Login { user, sealer, epoch }
+    }
 }
 
 /// A session object: owned by the session that made it, visible to the process's sessions

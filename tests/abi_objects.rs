@@ -670,15 +670,32 @@ fn private_session_keys_live_until_the_logout() {
     }
     let session_objects = rw.find_objects(&[Attribute::Token(false)]).unwrap();
     assert_eq!(session_objects, vec![public]);
-    // A private token key outlives the logout, unusable meanwhile; the SO's login makes no
-    // private object usable.
+    // A private token key outlives the logout, but the handles to it do not, "even if a user
+    // is later logged back into the token": it is found again under a new handle. Public
+    // objects keep theirs.
     let token_key = gen_key(true);
-    use_key(&rw, token_key).unwrap();
+    let public_token = rw.create_object(&data("public-token", b"v", true, false)).unwrap();
+    let ct = use_key(&rw, token_key).unwrap();
+    let find_key =
+        |s: &Session| s.find_objects(&[Attribute::Token(true), Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap();
+    assert_eq!(find_key(&rw), vec![token_key]);
     after.logout().unwrap();
     assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
+    assert_eq!(label_of(&rw, public_token), b"public-token");
+    before.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
+    assert_eq!(rv(rw.get_attributes(token_key, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+    assert_eq!(rv(rw.destroy_object(token_key)), RvError::ObjectHandleInvalid);
+    let again = find_key(&rw);
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0], token_key);
+    assert_eq!(use_key(&rw, again[0]).unwrap(), ct);
+    assert_eq!(label_of(&rw, public_token), b"public-token");
+    // The SO's login makes no private object usable.
+    before.logout().unwrap();
     drop((before, after));
     rw.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
-    assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
+    assert_eq!(rv(use_key(&rw, again[0])), RvError::KeyHandleInvalid);
 }
 
 #[test]

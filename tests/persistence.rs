@@ -185,8 +185,12 @@ fn cached_token_objects_follow_changes_by_others() {
     let other = oxihsm::Module::new(oxihsm::config::Config::from_toml_file(&h.conf).unwrap()).unwrap();
     let oh = other.open_session(slot.id(), cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION).unwrap();
     other.login(oh, cryptoki_sys::CKU_USER, USER_PIN.as_bytes()).unwrap();
-    other.set_attributes(oh, o.handle(), &[A::new(cryptoki_sys::CKA_LABEL, Value::bytes(b"after".to_vec()))]).unwrap();
+    // Its own handle for the object (a private object's handle is the login's that gave it).
+    other.find_init(oh, &[A::new(cryptoki_sys::CKA_LABEL, Value::bytes(b"before".to_vec()))]).unwrap();
+    let theirs = other.find_next(oh, 2).unwrap();
+    assert_eq!(theirs.len(), 1);
+    other.set_attributes(oh, theirs[0], &[A::new(cryptoki_sys::CKA_LABEL, Value::bytes(b"after".to_vec()))]).unwrap();
     assert_eq!(s.get_attributes(o, &[AttributeType::Label]).unwrap(), vec![Attribute::Label(b"after".to_vec())]);
-    other.destroy_object(oh, o.handle()).unwrap();
+    other.destroy_object(oh, theirs[0]).unwrap();
     assert!(s.get_attributes(o, &[AttributeType::Label]).is_err(), "a destroyed object is gone for everyone");
 }

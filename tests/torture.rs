@@ -374,8 +374,12 @@ fn hostile_calls_from_several_threads() {
             (Mechanism::MlKemKeyPairGen, MlKemParameterSetType::ML_KEM_512.into()),
             (Mechanism::MlDsaKeyPairGen, MlDsaParameterSetType::ML_DSA_44.into()),
         ] {
+            // Public objects, all of them: a private object's handle ends with the login it was
+            // handed out in (§5.6.4), and the threads log out and in all the time.
             let token = Attribute::Token(true);
-            let (a, b) = s.generate_key_pair(&m, &[token.clone(), Attribute::ParameterSet(set)], &[token]).unwrap();
+            let public = Attribute::Private(false);
+            let (a, b) =
+                s.generate_key_pair(&m, &[token.clone(), Attribute::ParameterSet(set)], &[token, public]).unwrap();
             pool.keys.lock().unwrap().extend([a.handle(), b.handle()]);
         }
         // And an AES and an HMAC key from the start: keyed calls (C_EncryptInit, C_Sign ...)
@@ -383,11 +387,13 @@ fn hostile_calls_from_several_threads() {
         // make and destroy.
         let aes = [
             Attribute::Token(true),
+            Attribute::Private(false),
             Attribute::ValueLen(32.into()),
             Attribute::Encrypt(true),
             Attribute::Decrypt(true),
         ];
-        let hmac = [Attribute::Token(true), Attribute::ValueLen(32.into()), Attribute::Sign(true)];
+        let hmac =
+            [Attribute::Token(true), Attribute::Private(false), Attribute::ValueLen(32.into()), Attribute::Sign(true)];
         for (m, t) in [(Mechanism::AesKeyGen, &aes[..]), (Mechanism::GenericSecretKeyGen, &hmac[..])] {
             pool.keys.lock().unwrap().push(s.generate_key(&m, t).unwrap().handle());
         }

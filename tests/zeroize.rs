@@ -126,9 +126,16 @@ fn secrets_are_wiped_when_freed() {
         ok(F.C_SignInit.unwrap()(s, &mut m, k), "C_SignInit");
         ok(F.C_Sign.unwrap()(s, data.as_mut_ptr(), 64, out.as_mut_ptr(), &mut n), "C_Sign");
 
-        // Log out and back in (the key is loaded again from the store), change the PIN.
+        // Log out and back in (the key is loaded again from the store, found under a new
+        // handle: the old one ended with the login), change the PIN.
         ok(F.C_Logout.unwrap()(s), "C_Logout");
         ok(F.C_Login.unwrap()(s, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG), "C_Login again");
+        let mut found = 0;
+        ok(F.C_FindObjectsInit.unwrap()(s, tmpl.as_mut_ptr(), 3), "C_FindObjectsInit");
+        ok(F.C_FindObjects.unwrap()(s, &mut found, 1, &mut n), "C_FindObjects");
+        assert_eq!(n, 1, "the key is found again");
+        ok(F.C_FindObjectsFinal.unwrap()(s), "C_FindObjectsFinal");
+        let k = found;
         let mut m = CK_MECHANISM { mechanism: CKM_AES_ECB, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
         n = 64;
         ok(F.C_EncryptInit.unwrap()(s, &mut m, k), "C_EncryptInit again");

@@ -8,7 +8,7 @@
 use super::session::FindOp;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::module::{Login, Module, SESSION_OBJECT_BASE, SessionObject, UserKind};
+use crate::module::{Login, Module, SESSION_OBJECT_BASE, SessionObject, TAG_SHIFT, UserKind};
 use crate::object::policy::{self, Actor, Origin, Reveal};
 use crate::object::{Attribute, Object, Value};
 use crate::store::{Sealer, TokenId};
@@ -55,6 +55,21 @@ pub(crate) fn new_unique_id() -> Result<String> {
     Ok(raw.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect())
 }
 
+/// The handle of token object `id` for the login `c` has: a private object's carries the
+/// login's epoch.
+fn token_handle(c: &Ctx, id: crate::store::ObjectId, private: bool) -> CK_OBJECT_HANDLE {
+    let tag = match &c.login {
+        Some(l) if private => l.epoch,
+        _ => 0,
+    };
+    id as CK_OBJECT_HANDLE | tag << TAG_SHIFT
+}
+
+/// The row id and tag of a token-object handle.
+fn token_id(handle: CK_OBJECT_HANDLE) -> (crate::store::ObjectId, u64) {
+    ((handle & ((1 << TAG_SHIFT) - 1)) as crate::store::ObjectId, handle >> TAG_SHIFT)
+}
+
 impl Module {
     fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
         let st = self.state_read();
@@ -75,8 +90,14 @@ impl Module {
             let o = self.session_objects.with(handle, |o| (o.token == c.token).then(|| o.obj.clone()));
             o.flatten().ok_or(Error::ObjectHandleInvalid)?
         } else {
-            let id = i64::try_from(handle).map_err(|_| Error::ObjectHandleInvalid)?;
-            self.load_token_object(c, id)?
+            let (id, tag) = token_id(handle);
+            let obj = self.load_token_object(c, id)?;
+            // A private object's handle is good for the login it was handed out in.
+            if token_handle(c, id, obj.is_private()) != handle {
+                return Err(Error::ObjectHandleInvalid);
+            }
+            debug_assert!(tag == 0 || obj.is_private());
+            obj
         };
         if obj.is_private() && !c.user() {
             return Err(Error::ObjectHandleInvalid);
@@ -137,7 +158,7 @@ impl Module {
         if obj.is_token() {
             let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
             let id = self.store().insert_object(c.token, &obj, c.sealer(), &ev)?;
-            return Ok(id as CK_OBJECT_HANDLE);
+            return Ok(token_handle(c, id, obj.is_private()));
         }
         self.audit_session_object(c, &obj)?;
         // Marked under the object table's lock: a close of `h` either comes before (and the
@@ -268,8 +289,9 @@ impl Module {
             self.state().key_cache.remove(obj.unique_id());
         }
         let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
-        let gone = self.store().delete_object(c.token, handle as i64, &ev);
-        self.state().token_object_changed(Some(handle as i64));
+        let id = token_id(handle).0;
+        let gone = self.store().delete_object(c.token, id, &ev);
+        self.state().token_object_changed(Some(id));
         if gone? { Ok(()) } else { Err(Error::ObjectHandleInvalid) }
     }
 
@@ -312,8 +334,9 @@ impl Module {
             return self.session_objects.update(handle, |o| o.obj = new).ok_or(Error::ObjectHandleInvalid);
         }
         let ev = self.audit_event(c.token, c.user_kind(), Some(&new), CKR_OK);
-        let r = self.store().update_object(c.token, handle as i64, &new, c.sealer(), &ev);
-        self.state().token_object_changed(Some(handle as i64));
+        let id = token_id(handle).0;
+        let r = self.store().update_object(c.token, id, &new, c.sealer(), &ev);
+        self.state().token_object_changed(Some(id));
         r
     }
 
@@ -333,7 +356,7 @@ impl Module {
                 && (!o.is_private() || c.user())
                 && policy::matches(&o, template)
             {
-                handles.push(id as CK_OBJECT_HANDLE);
+                handles.push(token_handle(&c, id, o.is_private()));
             }
         }
         self.with_ops(h, |s| {

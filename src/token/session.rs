@@ -395,7 +395,7 @@ impl Module {
         if self.sessions.count_on(token) == 0 {
             return Err(Error::SessionClosed);
         }
-        st.logins.insert(token, Login { user: kind, sealer });
+        st.logins.insert(token, Login::new(kind, sealer));
         if kind == UserKind::User {
             self.sessions.set_user(token, true);
         }
