@@ -248,6 +248,14 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     assert_eq!(a, b);
     let k = by_label(&o, "aes", ObjectClass::SECRET_KEY);
     assert_eq!(o.get_attributes(k, &[AttributeType::KeyType]).unwrap(), vec![Attribute::KeyType(KeyType::AES)]);
+    // The key's checksum is SoftHSMv2's (three bytes of the encryption of a zero block).
+    let kcv = |s: &cryptoki::session::Session| {
+        let k = by_label(s, "aes", ObjectClass::SECRET_KEY);
+        s.get_attributes(k, &[AttributeType::CheckValue]).unwrap()
+    };
+    let theirs = kcv(&s);
+    assert!(matches!(&theirs[..], [Attribute::CheckValue(v)] if v.len() == 3), "{theirs:?}");
+    assert_eq!(kcv(&o), theirs);
     // Private key material is sealed in oxihsm's store, never in clear.
     drop(o);
     p.finalize().unwrap();
