@@ -256,6 +256,20 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let theirs = kcv(&s);
     assert!(matches!(&theirs[..], [Attribute::CheckValue(v)] if v.len() == 3), "{theirs:?}");
     assert_eq!(kcv(&o), theirs);
+    // And both compute the same checksums for the same AES and generic secret values.
+    for (kt, value) in [(KeyType::AES, vec![0x2bu8; 32]), (KeyType::GENERIC_SECRET, b"a generic secret".to_vec())] {
+        let t = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(kt),
+            Attribute::Token(false),
+            Attribute::Value(value),
+        ];
+        let check = |s: &cryptoki::session::Session| {
+            let k = s.create_object(&t).unwrap();
+            s.get_attributes(k, &[AttributeType::CheckValue]).unwrap()
+        };
+        assert_eq!(check(&o), check(&s), "{kt:?}");
+    }
     // Private key material is sealed in oxihsm's store, never in clear.
     drop(o);
     p.finalize().unwrap();
