@@ -164,6 +164,16 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
         ],
     )
     .unwrap();
+    s.generate_key(
+        &Mechanism::Des3KeyGen,
+        &[
+            Attribute::Token(true),
+            Attribute::Label(b"des3".to_vec()),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+        ],
+    )
+    .unwrap();
     s.create_object(&[
         Attribute::Class(ObjectClass::DATA),
         Attribute::Token(true),
@@ -196,7 +206,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
         )
         .unwrap();
     let before = snapshot(&s);
-    assert_eq!(before.len(), 9, "{before:#?}");
+    assert_eq!(before.len(), 10, "{before:#?}");
 
     // Migrate (a wrong PIN first: refused, nothing written).
     let migrate = |user: &str| {
@@ -215,7 +225,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let good = migrate(USER_PIN);
     let text = String::from_utf8_lossy(&good.stdout);
     assert!(good.status.success(), "{text}{}", String::from_utf8_lossy(&good.stderr));
-    assert!(text.contains("Migrated token legacy") && text.contains("with 9 objects"), "{text}");
+    assert!(text.contains("Migrated token legacy") && text.contains("with 10 objects"), "{text}");
 
     // The same token, objects and attributes in oxihsm; the user PIN and the SO PIN work.
     let p = h.ctx();
@@ -248,6 +258,10 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     assert_eq!(a, b);
     let k = by_label(&o, "aes", ObjectClass::SECRET_KEY);
     assert_eq!(o.get_attributes(k, &[AttributeType::KeyType]).unwrap(), vec![Attribute::KeyType(KeyType::AES)]);
+    // A Triple DES key too.
+    let a = o.encrypt(&Mechanism::Des3Ecb, by_label(&o, "des3", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
+    let b = s.encrypt(&Mechanism::Des3Ecb, by_label(&s, "des3", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
+    assert_eq!(a, b);
     // The key's checksum is SoftHSMv2's (three bytes of the encryption of a zero block).
     let kcv = |s: &cryptoki::session::Session| {
         let k = by_label(s, "aes", ObjectClass::SECRET_KEY);
@@ -257,7 +271,11 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     assert!(matches!(&theirs[..], [Attribute::CheckValue(v)] if v.len() == 3), "{theirs:?}");
     assert_eq!(kcv(&o), theirs);
     // And both compute the same checksums for the same AES and generic secret values.
-    for (kt, value) in [(KeyType::AES, vec![0x2bu8; 32]), (KeyType::GENERIC_SECRET, b"a generic secret".to_vec())] {
+    for (kt, value) in [
+        (KeyType::AES, vec![0x2bu8; 32]),
+        (KeyType::GENERIC_SECRET, b"a generic secret".to_vec()),
+        (KeyType::DES3, vec![0x2au8; 24]),
+    ] {
         let t = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(kt),

@@ -121,6 +121,96 @@ fn aes_modes_agree_with_rustcrypto() {
     }
 }
 
+/// Triple DES, two- and three-key, in ECB, CBC and CBC_PAD, against RustCrypto's `des` and
+/// `cbc`; key generation (odd parity, the checksum), wrapping, and the error codes.
+#[test]
+fn triple_des_agrees_with_rustcrypto() {
+    use aes::cipher::block_padding::{NoPadding, Pkcs7};
+    use aes::cipher::{BlockEncryptMut, KeyInit, KeyIvInit};
+    let e = env();
+    let s = &e.s;
+    let ecb2 = |k: &[u8], d: &[u8]| {
+        let mut c = des::TdesEde2::new_from_slice(k).unwrap();
+        let mut out = d.to_vec();
+        for b in out.chunks_mut(8) {
+            c.encrypt_block_mut(b.into());
+        }
+        out
+    };
+    let ecb3 = |k: &[u8], d: &[u8]| {
+        let mut c = des::TdesEde3::new_from_slice(k).unwrap();
+        let mut out = d.to_vec();
+        for b in out.chunks_mut(8) {
+            c.encrypt_block_mut(b.into());
+        }
+        out
+    };
+    let mut iv: [u8; 8] = random(8).try_into().unwrap();
+    for (kt, key) in [(CKK_DES2, random(16)), (CKK_DES3, random(24))] {
+        let k = s.secret_key(kt, &key).unwrap();
+        for len in [0usize, 1, 7, 8, 9, 64, 1000] {
+            let data = random(len);
+            let want = match kt {
+                CKK_DES2 => cbc::Encryptor::<des::TdesEde2>::new((&key[..]).into(), (&iv).into())
+                    .encrypt_padded_vec_mut::<Pkcs7>(&data),
+                _ => cbc::Encryptor::<des::TdesEde3>::new((&key[..]).into(), (&iv).into())
+                    .encrypt_padded_vec_mut::<Pkcs7>(&data),
+            };
+            let got = s.encrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), k, &data).unwrap();
+            assert_eq!(got, want, "CBC_PAD {kt} {len}");
+            assert_eq!(s.decrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), k, &got).unwrap(), data);
+            if len % 8 == 0 {
+                let want = match kt {
+                    CKK_DES2 => cbc::Encryptor::<des::TdesEde2>::new((&key[..]).into(), (&iv).into())
+                        .encrypt_padded_vec_mut::<NoPadding>(&data),
+                    _ => cbc::Encryptor::<des::TdesEde3>::new((&key[..]).into(), (&iv).into())
+                        .encrypt_padded_vec_mut::<NoPadding>(&data),
+                };
+                assert_eq!(s.encrypt(&mut mech(CKM_DES3_CBC, Some(&mut iv)), k, &data).unwrap(), want, "CBC");
+                let want = if kt == CKK_DES2 { ecb2(&key, &data) } else { ecb3(&key, &data) };
+                let got = s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &data).unwrap();
+                assert_eq!(got, want, "ECB {kt} {len}");
+                assert_eq!(s.decrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &got).unwrap(), data);
+            } else {
+                assert_eq!(s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &data), Err(CKR_DATA_LEN_RANGE));
+            }
+        }
+        let kcv = if kt == CKK_DES2 { ecb2(&key, &[0; 8]) } else { ecb3(&key, &[0; 8]) };
+        assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), kcv[..3]);
+    }
+
+    // Generated keys: the key type's length, odd parity in every byte, and the checksum.
+    for (m, kt, n) in [(CKM_DES2_KEY_GEN, CKK_DES2, 16), (CKM_DES3_KEY_GEN, CKK_DES3, 24)] {
+        let k = s.generate(m, &mut T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true)).unwrap();
+        let value = s.get_bytes(k, CKA_VALUE).unwrap();
+        assert_eq!(value.len(), n);
+        assert!(value.iter().all(|b| b.count_ones() % 2 == 1), "parity of {value:02x?}");
+        assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), kt.to_ne_bytes());
+        let kcv = if kt == CKK_DES2 { ecb2(&value, &[0; 8]) } else { ecb3(&value, &[0; 8]) };
+        assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), kcv[..3]);
+        assert_eq!(s.generate(m, &mut T::default().ulong(CKA_VALUE_LEN, 8)), Err(CKR_TEMPLATE_INCONSISTENT));
+    }
+
+    // A DES3 key wraps an AES key and gets it back.
+    let kek = s.secret_key(CKK_DES3, &random(24)).unwrap();
+    let aes_value = random(32);
+    let target = key_with(s, CKK_AES, &aes_value, &[(CKA_EXTRACTABLE, true)], None).unwrap();
+    let mut wm = mech(CKM_DES3_CBC_PAD, Some(&mut iv));
+    let wrapped = s.wrap(&mut wm, kek, target).unwrap();
+    assert_eq!(s.decrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), kek, &wrapped).unwrap(), aes_value);
+    let back = s.unwrap(&mut wm, kek, &wrapped, &mut T::secret(CKK_AES).flag(CKA_EXTRACTABLE, true)).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE).unwrap(), s.get_bytes(target, CKA_CHECK_VALUE).unwrap());
+
+    // Error codes: a key of the wrong length, an IV of the wrong length, an AES key.
+    assert_eq!(s.secret_key(CKK_DES3, &random(16)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(s.secret_key(CKK_DES2, &random(24)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    let mut iv16 = [0u8; 16];
+    assert_eq!(s.encrypt(&mut mech(CKM_DES3_CBC, Some(&mut iv16)), kek, &[0; 8]), Err(CKR_MECHANISM_PARAM_INVALID));
+    let aes = s.secret_key(CKK_AES, &random(16)).unwrap();
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), aes, &[0; 8]), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), kek, &[0; 16]), Err(CKR_KEY_TYPE_INCONSISTENT));
+}
+
 /// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
 /// `openssl enc` command, in one part and in several.
 #[test]

@@ -67,7 +67,7 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
     Ok(c)
 }
 
-/// An AES cipher context.
+/// A block cipher context (AES, or Triple DES).
 pub struct CipherCtx {
     ctx: NonNull<sys::EVP_CIPHER_CTX>,
 }
@@ -106,6 +106,29 @@ impl CipherCtx {
             return Err(Error::MechanismParamInvalid);
         }
         let cipher = aes(mode, key.len())?;
+        let mut c = CipherCtx::alloc()?;
+        c.init(cipher, key.as_ptr(), if iv.is_empty() { null() } else { iv.as_ptr() }, encrypt)?;
+        // SAFETY: `ctx` is live.
+        check(unsafe { sys::EVP_CIPHER_CTX_set_padding(c.ctx.as_ptr(), padding as c_int) }, "set padding")?;
+        Ok(c)
+    }
+
+    /// Triple DES, ECB or CBC, with a two-key (16-byte) or three-key (24-byte) key. `iv` is
+    /// empty for ECB and 8 bytes for CBC; `padding` is PKCS#7.
+    pub fn des3(cbc: bool, key: &[u8], iv: &[u8], encrypt: bool, padding: bool) -> Result<CipherCtx> {
+        if iv.len() != if cbc { 8 } else { 0 } {
+            return Err(Error::MechanismParamInvalid);
+        }
+        // SAFETY: these return pointers to static, immutable cipher descriptions.
+        let cipher = unsafe {
+            match (cbc, key.len()) {
+                (false, 16) => sys::EVP_des_ede(),
+                (false, 24) => sys::EVP_des_ede3_ecb(),
+                (true, 16) => sys::EVP_des_ede_cbc(),
+                (true, 24) => sys::EVP_des_ede3_cbc(),
+                _ => return Err(Error::KeySizeRange),
+            }
+        };
         let mut c = CipherCtx::alloc()?;
         c.init(cipher, key.as_ptr(), if iv.is_empty() { null() } else { iv.as_ptr() }, encrypt)?;
         // SAFETY: `ctx` is live.

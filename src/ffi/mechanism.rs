@@ -100,6 +100,10 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 Some(iv) => Params::Iv(iv.to_vec()),
                 None => return Err(bad),
             },
+            ParamShape::Iv8 => match param::<[u8; 8]>(m) {
+                Some(iv) => Params::Iv(iv.to_vec()),
+                None => return Err(bad),
+            },
             ParamShape::AesCtr => {
                 let c = param::<CK_AES_CTR_PARAMS>(m).ok_or(bad)?;
                 if !(1..=128).contains(&c.ulCounterBits) {

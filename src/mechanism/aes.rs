@@ -111,6 +111,12 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
     })
 }
 
+/// The ECB/CBC engine over a context of another block cipher (Triple DES), `block` bytes
+/// wide, with PKCS#7 padding if `pad`.
+pub(super) fn block_engine(ctx: CipherCtx, block: usize, encrypt: bool, pad: bool) -> Box<dyn Cipher> {
+    Box::new(Block { ctx, block, encrypt, pad, stream: false, total: 0 })
+}
+
 fn len_error(encrypt: bool) -> Error {
     if encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange }
 }
@@ -119,6 +125,8 @@ fn len_error(encrypt: bool) -> Error {
 /// data of any length.
 struct Block {
     ctx: CipherCtx,
+    /// The cipher's block size: 16 for AES, 8 for Triple DES.
+    block: usize,
     encrypt: bool,
     pad: bool,
     stream: bool,
@@ -128,11 +136,11 @@ struct Block {
 impl Block {
     fn new(mode: Mode, key: &[u8], iv: &[u8], encrypt: bool, pad: bool) -> Result<Block> {
         let stream = !matches!(mode, Mode::Ecb | Mode::Cbc);
-        Ok(Block { ctx: CipherCtx::block(mode, key, iv, encrypt, pad)?, encrypt, pad, stream, total: 0 })
+        Ok(Block { ctx: CipherCtx::block(mode, key, iv, encrypt, pad)?, block: 16, encrypt, pad, stream, total: 0 })
     }
 
     fn check_total(&self, total: usize) -> Result<()> {
-        let aligned = self.stream || total % 16 == 0;
+        let aligned = self.stream || total % self.block == 0;
         let ok = match (self.pad, self.encrypt) {
             (false, _) => aligned,
             (true, true) => true,

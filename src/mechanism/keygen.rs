@@ -13,6 +13,8 @@ use cryptoki_sys::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyGen {
     Aes,
+    /// A Triple DES key of this type (two or three keys), with odd parity.
+    Des3(CK_KEY_TYPE),
     Generic,
     /// An HMAC key of this type; CKA_VALUE_LEN defaults to the hash length.
     Hmac(CK_KEY_TYPE, Hash),
@@ -46,6 +48,8 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::KeyGen(kg),
     };
     r.add(entry(CKM_AES_KEY_GEN, 16, 32, KeyGen::Aes));
+    r.add(entry(CKM_DES2_KEY_GEN, 16, 16, KeyGen::Des3(CKK_DES2)));
+    r.add(entry(CKM_DES3_KEY_GEN, 24, 24, KeyGen::Des3(CKK_DES3)));
     r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 1, MAX_SECRET as CK_ULONG, KeyGen::Generic));
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
@@ -91,6 +95,16 @@ impl Module {
                 }
                 (CKK_AES, n)
             }
+            KeyGen::Des3(kt) => {
+                // The length is the key type's; a CKA_VALUE_LEN given must be it.
+                let n = super::des::key_len(kt).ok_or(Error::MechanismInvalid)?;
+                match value_len(&template) {
+                    Some(v) if v != n => return Err(Error::TemplateInconsistent),
+                    Some(_) => {}
+                    None => template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(n as CK_ULONG))),
+                }
+                (kt, n)
+            }
             KeyGen::Generic => {
                 let n = value_len(&template).ok_or(Error::TemplateIncomplete)?;
                 if !(1..=MAX_SECRET).contains(&n) {
@@ -110,7 +124,11 @@ impl Module {
             }
             KeyGen::DomainParams(_) => return Err(Error::MechanismInvalid),
         };
-        let value = Bytes::new(crypto::random_vec(len)?);
+        let mut value = crypto::random_vec(len)?;
+        if matches!(kg, KeyGen::Des3(_)) {
+            super::des::set_odd_parity(&mut value);
+        }
+        let value = Bytes::new(value);
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
         let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
         self.create_with(h, &template, origin)

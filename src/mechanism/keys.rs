@@ -326,7 +326,7 @@ fn complete_domain(obj: &mut Object) -> Result<()> {
 }
 
 /// The checksum of a secret key or certificate (CKA_CHECK_VALUE), its first three bytes:
-/// an AES key's encryption of a zero block (AES-ECB), the SHA-1 hash of a generic secret or
+/// an AES or Triple DES key's encryption of a zero block (ECB), the SHA-1 hash of a generic secret or
 /// HMAC key's value, of a certificate's DER encoding. `None` for other objects.
 pub fn check_value(obj: &Object) -> Result<Option<[u8; 3]>> {
     let Some(value) = obj.bytes(CKA_VALUE).filter(|v| !v.is_empty()) else {
@@ -337,6 +337,12 @@ pub fn check_value(obj: &Object) -> Result<Option<[u8; 3]>> {
             let mut c = CipherCtx::block(Mode::Ecb, value, &[], true, false)?;
             let mut out = Vec::with_capacity(16);
             c.update(&[0u8; 16], &mut out)?;
+            out
+        }
+        (CKO_SECRET_KEY, Some(CKK_DES2 | CKK_DES3)) => {
+            let mut c = CipherCtx::des3(false, value, &[], true, false)?;
+            let mut out = Vec::with_capacity(8);
+            c.update(&[0u8; 8], &mut out)?;
             out
         }
         (

@@ -3,6 +3,7 @@
 //! check read this table; nothing else in the code switches on mechanism numbers.
 
 pub mod aes;
+pub mod des;
 pub mod digest;
 pub mod ecc;
 pub mod kbkdf;
@@ -29,6 +30,8 @@ pub enum ParamShape {
     None,
     /// A 16-byte IV (AES-CBC).
     Iv16,
+    /// An 8-byte IV (DES3-CBC).
+    Iv8,
     /// CK_AES_CTR_PARAMS.
     AesCtr,
     /// CK_GCM_PARAMS (3.x layout, or the 2.40 layout without ulIvBits).
@@ -161,6 +164,7 @@ pub enum Implementation {
     Digest(Hash),
     KeyGen(keygen::KeyGen),
     Aes(aes::AesMode),
+    Des3(des::Des3Mode),
     Mac(mac::MacKind),
     Wrap(wrap::WrapMode),
     Kdf(kdf::Kdf),
@@ -202,6 +206,7 @@ static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, 
     digest::register(&mut r);
     keygen::register(&mut r);
     aes::register(&mut r);
+    des::register(&mut r);
     mac::register(&mut r);
     wrap::register(&mut r);
     kdf::register(&mut r);

@@ -143,6 +143,10 @@ fn wrapping_cipher(
             value()?;
             super::aes::cipher(mode, &mut m.clone(), kek, encrypt)
         }
+        Implementation::Des3(mode) => {
+            value()?;
+            super::des::cipher(mode, m, kek, encrypt)
+        }
         Implementation::Rsa(scheme) => super::rsa::cipher(scheme, m, module.parsed_key(kek)?, encrypt),
         Implementation::RsaAesWrap => {
             let Params::RsaAesWrap { aes_bits, hash, mgf, label } = &m.params else {

@@ -510,6 +510,8 @@ pub const ML_KEM_PRIVATE: &[Rule] = &[
 /// Secret key types whose material is CKA_VALUE.
 pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_AES,
+    CKK_DES2,
+    CKK_DES3,
     CKK_GENERIC_SECRET,
     CKK_SHA_1_HMAC,
     CKK_SHA224_HMAC,

@@ -212,6 +212,8 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
             let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0);
             let ok = match kt {
                 CKK_AES => matches!(len, 16 | 24 | 32),
+                CKK_DES2 => len == 16,
+                CKK_DES3 => len == 24,
                 _ => len >= 1,
             };
             if !ok {
