@@ -201,6 +201,40 @@ fn triple_des_agrees_with_rustcrypto() {
     let back = s.unwrap(&mut wm, kek, &wrapped, &mut T::secret(CKK_AES).flag(CKA_EXTRACTABLE, true)).unwrap();
     assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE).unwrap(), s.get_bytes(target, CKA_CHECK_VALUE).unwrap());
 
+    // CMAC (RustCrypto's cmac over des), full and truncated.
+    use cmac::Mac;
+    let key3 = random(24);
+    let k3 = s.secret_key(CKK_DES3, &key3).unwrap();
+    for len in [0usize, 7, 8, 100] {
+        let data = random(len);
+        let mut want = <cmac::Cmac<des::TdesEde3> as Mac>::new_from_slice(&key3).unwrap();
+        want.update(&data);
+        let want = want.finalize().into_bytes().to_vec();
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_DES3_CMAC, None), k3, &data).unwrap(), want, "CMAC {len}");
+        let mut four: CK_ULONG = 4;
+        let got = s.sign(&mut mech(CKM_DES3_CMAC_GENERAL, Some(&mut four)), k3, &data).unwrap();
+        assert_eq!(got, want[..4]);
+    }
+    let mut nine: CK_ULONG = 9;
+    assert_eq!(s.sign(&mut mech(CKM_DES3_CMAC_GENERAL, Some(&mut nine)), k3, b"x"), Err(CKR_MECHANISM_PARAM_INVALID));
+
+    // Key derivation by encrypting data (ECB, CBC) under a DES3 key.
+    let mut data = random(24);
+    let derive_t = || T::secret(CKK_DES3).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let mut sd = CK_KEY_DERIVATION_STRING_DATA { pData: data.as_mut_ptr(), ulLen: 24 };
+    let d = s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()).unwrap();
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), ecb3(&key3, &data));
+    let mut cp = CK_DES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: data.as_mut_ptr(), length: 24 };
+    let d = s.derive(&mut mech(CKM_DES3_CBC_ENCRYPT_DATA, Some(&mut cp)), k3, &mut derive_t()).unwrap();
+    let want = cbc::Encryptor::<des::TdesEde3>::new((&key3[..]).into(), (&iv).into())
+        .encrypt_padded_vec_mut::<NoPadding>(&data);
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), want);
+    sd.ulLen = 20;
+    assert_eq!(
+        s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+
     // Error codes: a key of the wrong length, an IV of the wrong length, an AES key.
     assert_eq!(s.secret_key(CKK_DES3, &random(16)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
     assert_eq!(s.secret_key(CKK_DES2, &random(24)), Err(CKR_ATTRIBUTE_VALUE_INVALID));

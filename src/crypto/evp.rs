@@ -395,7 +395,7 @@ impl HmacCtx {
     }
 }
 
-/// A running AES-CMAC.
+/// A running CMAC (AES or Triple DES).
 pub struct CmacCtx {
     ctx: NonNull<sys::CMAC_CTX>,
 }
@@ -411,8 +411,25 @@ impl Drop for CmacCtx {
 }
 
 impl CmacCtx {
+    /// AES-CMAC with a 16-, 24- or 32-byte key.
     pub fn new(key: &[u8]) -> Result<CmacCtx> {
-        let cipher = aes(Mode::Cbc, key.len())?;
+        CmacCtx::with_cipher(key, aes(Mode::Cbc, key.len())?)
+    }
+
+    /// Triple DES CMAC (an 8-byte MAC) with a two-key or three-key key.
+    pub fn des3(key: &[u8]) -> Result<CmacCtx> {
+        // SAFETY: these return pointers to static, immutable cipher descriptions.
+        let cipher = unsafe {
+            match key.len() {
+                16 => sys::EVP_des_ede_cbc(),
+                24 => sys::EVP_des_ede3_cbc(),
+                _ => return Err(Error::KeySizeRange),
+            }
+        };
+        CmacCtx::with_cipher(key, cipher)
+    }
+
+    fn with_cipher(key: &[u8], cipher: *const sys::EVP_CIPHER) -> Result<CmacCtx> {
         // SAFETY: allocation with no preconditions; NULL is handled.
         let ctx = NonNull::new(unsafe { sys::CMAC_CTX_new() }).ok_or(Error::HostMemory)?;
         let c = CmacCtx { ctx };
@@ -432,7 +449,7 @@ impl CmacCtx {
     pub fn finish(self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(vec![0u8; 16]);
         let mut n: usize = 0;
-        // SAFETY: a CMAC over AES is one 16-byte block.
+        // SAFETY: a CMAC is one cipher block: 16 bytes (AES) or 8 (Triple DES).
         unsafe { sys::CMAC_Final(self.ctx.as_ptr(), out.as_mut_ptr(), &mut n) };
         out.truncate(n);
         out

@@ -141,6 +141,10 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 let d = param::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>(m).ok_or(bad)?;
                 Params::IvData { iv: d.iv.to_vec(), data: bytes(d.pData, d.length)? }
             }
+            ParamShape::Des3CbcData => {
+                let d = param::<CK_DES_CBC_ENCRYPT_DATA_PARAMS>(m).ok_or(bad)?;
+                Params::IvData { iv: d.iv.to_vec(), data: bytes(d.pData, d.length)? }
+            }
             ParamShape::Bytes => Params::Data(bytes(m.pParameter.cast(), m.ulParameterLen)?),
             ParamShape::Handle => Params::Handle(param::<CK_OBJECT_HANDLE>(m).ok_or(bad)?),
             ParamShape::Ulong => Params::Ulong(param::<CK_ULONG>(m).ok_or(bad)?),

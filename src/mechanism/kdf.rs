@@ -19,6 +19,8 @@ use zeroize::Zeroizing;
 pub enum Kdf {
     AesEcbData,
     AesCbcData,
+    Des3EcbData,
+    Des3CbcData,
     BaseAndKey,
     BaseAndData,
     DataAndBase,
@@ -52,6 +54,9 @@ pub fn register(r: &mut Registry) {
     };
     r.add(d(CKM_AES_ECB_ENCRYPT_DATA, 16, 32, ParamShape::DerivationData, &[CKK_AES], Kdf::AesEcbData));
     r.add(d(CKM_AES_CBC_ENCRYPT_DATA, 16, 32, ParamShape::AesCbcData, &[CKK_AES], Kdf::AesCbcData));
+    let des3 = super::des::KEY_TYPES;
+    r.add(d(CKM_DES3_ECB_ENCRYPT_DATA, 16, 24, ParamShape::DerivationData, des3, Kdf::Des3EcbData));
+    r.add(d(CKM_DES3_CBC_ENCRYPT_DATA, 16, 24, ParamShape::Des3CbcData, des3, Kdf::Des3CbcData));
     r.add(d(CKM_CONCATENATE_BASE_AND_KEY, 0, 0, ParamShape::Handle, VALUE_KEY_TYPES, Kdf::BaseAndKey));
     r.add(d(CKM_CONCATENATE_BASE_AND_DATA, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::BaseAndData));
     r.add(d(CKM_CONCATENATE_DATA_AND_BASE, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::DataAndBase));
@@ -231,13 +236,15 @@ impl Module {
         let aes_natural =
             |n: usize| if key_type(&template) == CKK_AES && !matches!(n, 16 | 24 | 32) { None } else { Some(n) };
         let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
-            (Kdf::AesEcbData | Kdf::AesCbcData, p) => {
+            (Kdf::AesEcbData | Kdf::AesCbcData | Kdf::Des3EcbData | Kdf::Des3CbcData, p) => {
                 let (mode, iv, data) = match p {
                     Params::Data(d) => (Mode::Ecb, &[][..], d),
                     Params::IvData { iv, data } => (Mode::Cbc, &iv[..], data),
                     _ => return Err(Error::MechanismParamInvalid),
                 };
-                if data.is_empty() || data.len() % 16 != 0 {
+                let des3 = matches!(kdf, Kdf::Des3EcbData | Kdf::Des3CbcData);
+                let block = if des3 { 8 } else { 16 };
+                if data.is_empty() || data.len() % block != 0 {
                     return Err(Error::MechanismParamInvalid);
                 }
                 // The data is all the key material there is: too little of it for the
@@ -245,7 +252,11 @@ impl Module {
                 if value_len(&template).is_some_and(|n| n > data.len()) {
                     return Err(Error::MechanismParamInvalid);
                 }
-                let mut c = CipherCtx::block(mode, bv, iv, true, false)?;
+                let mut c = if des3 {
+                    CipherCtx::des3(mode == Mode::Cbc, bv, iv, true, false)?
+                } else {
+                    CipherCtx::block(mode, bv, iv, true, false)?
+                };
                 let mut out = Zeroizing::new(Vec::new());
                 c.update(data, &mut out)?;
                 c.finish(&mut out)?;

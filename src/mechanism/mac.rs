@@ -13,8 +13,15 @@ use zeroize::Zeroizing;
 /// What a MAC entry computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MacKind {
-    Hmac { hash: Hash, general: bool },
-    Cmac { general: bool },
+    Hmac {
+        hash: Hash,
+        general: bool,
+    },
+    /// CMAC over AES, or over Triple DES.
+    Cmac {
+        general: bool,
+        des3: bool,
+    },
 }
 
 /// Key types usable with HMAC: generic secrets and every HMAC key type.
@@ -61,13 +68,18 @@ pub fn register(r: &mut Registry) {
             });
         }
     }
-    for (ty, g) in [(CKM_AES_CMAC, false), (CKM_AES_CMAC_GENERAL, true)] {
+    for (ty, g, des3) in [
+        (CKM_AES_CMAC, false, false),
+        (CKM_AES_CMAC_GENERAL, true, false),
+        (CKM_DES3_CMAC, false, true),
+        (CKM_DES3_CMAC_GENERAL, true, true),
+    ] {
         r.add(Entry {
             ty,
-            info: info(16, 32, flags),
+            info: if des3 { info(16, 24, flags) } else { info(16, 32, flags) },
             params: if g { ParamShape::MacGeneral } else { ParamShape::None },
-            key_types: &[CKK_AES],
-            implementation: Implementation::Mac(MacKind::Cmac { general: g }),
+            key_types: if des3 { super::des::KEY_TYPES } else { &[CKK_AES] },
+            implementation: Implementation::Mac(MacKind::Cmac { general: g, des3 }),
         });
     }
 }
@@ -153,9 +165,13 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
             };
             Box::new(Hmac(engine, n))
         }
-        MacKind::Cmac { general } => {
+        MacKind::Cmac { general, des3: false } => {
             let n = out_len(general, 16, &m.params)?;
             Box::new(Cmac(CmacCtx::new(key)?, n))
+        }
+        MacKind::Cmac { general, des3: true } => {
+            let n = out_len(general, 8, &m.params)?;
+            Box::new(Cmac(CmacCtx::des3(key)?, n))
         }
     })
 }

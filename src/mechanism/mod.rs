@@ -48,6 +48,8 @@ pub enum ParamShape {
     DerivationData,
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     AesCbcData,
+    /// CK_DES_CBC_ENCRYPT_DATA_PARAMS.
+    Des3CbcData,
     /// A CK_OBJECT_HANDLE.
     Handle,
     /// A CK_ULONG (CK_EXTRACT_PARAMS).
