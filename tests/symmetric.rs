@@ -229,6 +229,18 @@ fn triple_des_agrees_with_rustcrypto() {
     let want = cbc::Encryptor::<des::TdesEde3>::new((&key3[..]).into(), (&iv).into())
         .encrypt_padded_vec_mut::<NoPadding>(&data);
     assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), want);
+    // A key type of a fixed length takes that many bytes when the template gives none.
+    let mut long = random(32);
+    let mut sd32 = CK_KEY_DERIVATION_STRING_DATA { pData: long.as_mut_ptr(), ulLen: 32 };
+    let two_key = T::secret(CKK_DES2).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let d = s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd32)), k3, &mut { two_key }).unwrap();
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), ecb3(&key3, &long)[..16]);
+    sd.ulLen = 8;
+    assert_eq!(
+        s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()),
+        Err(CKR_TEMPLATE_INCONSISTENT),
+        "8 bytes cannot make a three-key key"
+    );
     sd.ulLen = 20;
     assert_eq!(
         s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()),

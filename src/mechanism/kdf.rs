@@ -195,13 +195,17 @@ fn key_type(template: &[Attribute]) -> CK_KEY_TYPE {
 pub const MAX_DERIVED_LEN: usize = 64 * 1024;
 
 /// The length of the derived value: CKA_VALUE_LEN if given (no more than the mechanism
-/// yields), else what the mechanism naturally yields.
+/// yields), else the length of a key type that has one (Triple DES), else what the
+/// mechanism naturally yields.
 pub(crate) fn derived_len(template: &[Attribute], natural: Option<usize>) -> Result<usize> {
+    let fixed = super::des::key_len(key_type(template));
     match (value_len(template), natural) {
         (Some(n), Some(m)) if n > m => Err(Error::TemplateInconsistent),
         (Some(0), _) => Err(Error::AttributeValueInvalid),
         (Some(n), _) if n > MAX_DERIVED_LEN => Err(Error::AttributeValueInvalid),
         (Some(n), _) => Ok(n),
+        (None, Some(m)) if fixed.is_some_and(|f| f > m) => Err(Error::TemplateInconsistent),
+        (None, _) if fixed.is_some() => Ok(fixed.unwrap_or_default()),
         (None, Some(m)) => Ok(m),
         (None, None) => Err(Error::TemplateIncomplete),
     }
