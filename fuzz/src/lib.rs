@@ -395,6 +395,12 @@ impl Keep {
                 let (p, l) = self.buf(inp);
                 self.param(inp, CK_AES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: p, length: l })
             }
+            S::Des3CbcData => {
+                let mut iv = [0u8; 8];
+                iv.iter_mut().for_each(|b| *b = inp.u8());
+                let (p, l) = self.buf(inp);
+                self.param(inp, CK_DES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: p, length: l })
+            }
             S::Hkdf => {
                 let (salt, salt_len) = self.buf(inp);
                 let (info, info_len) = self.buf(inp);
