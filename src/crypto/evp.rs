@@ -67,6 +67,28 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
     Ok(c)
 }
 
+/// One AES block encrypted under `key` (16, 24 or 32 bytes), without a cipher context: the
+/// key schedule lives on the stack and is cleansed before returning.
+pub fn aes_encrypt_block(key: &[u8], block: &[u8; 16]) -> Result<[u8; 16]> {
+    let bits = match key.len() {
+        16 | 24 | 32 => (key.len() * 8) as std::ffi::c_uint,
+        _ => return Err(Error::KeySizeRange),
+    };
+    let mut schedule = std::mem::MaybeUninit::<sys::AES_KEY>::uninit();
+    // SAFETY: `key` holds `bits` / 8 bytes; the schedule is written before it is read.
+    if unsafe { sys::AES_set_encrypt_key(key.as_ptr(), bits, schedule.as_mut_ptr()) } != 0 {
+        return Err(Error::KeySizeRange);
+    }
+    let mut out = [0u8; 16];
+    // SAFETY: the schedule was set above; input and output are 16-byte blocks; the schedule's
+    // bytes are cleansed (it is derived from the key) before the storage goes out of scope.
+    unsafe {
+        sys::AES_encrypt(block.as_ptr(), out.as_mut_ptr(), schedule.as_ptr());
+        sys::OPENSSL_cleanse(schedule.as_mut_ptr().cast(), size_of::<sys::AES_KEY>());
+    }
+    Ok(out)
+}
+
 /// A block cipher context (AES, or Triple DES).
 pub struct CipherCtx {
     ctx: NonNull<sys::EVP_CIPHER_CTX>,

@@ -8,7 +8,7 @@
 use crate::crypto::dh::DhKey;
 use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, Curve, EcKey};
-use crate::crypto::evp::{CipherCtx, DigestCtx, Hash, Mode};
+use crate::crypto::evp::{CipherCtx, DigestCtx, Hash, aes_encrypt_block};
 use crate::crypto::pqc::{MlDsa, MlKem};
 use crate::crypto::rsa::{RsaKey, RsaParts};
 use crate::crypto::sha::ShaHmac;
@@ -333,12 +333,7 @@ pub fn check_value(obj: &Object) -> Result<Option<[u8; 3]>> {
         return Ok(None);
     };
     let full = match (obj.class(), obj.ulong(CKA_KEY_TYPE)) {
-        (CKO_SECRET_KEY, Some(CKK_AES)) => {
-            let mut c = CipherCtx::block(Mode::Ecb, value, &[], true, false)?;
-            let mut out = Vec::with_capacity(16);
-            c.update(&[0u8; 16], &mut out)?;
-            out
-        }
+        (CKO_SECRET_KEY, Some(CKK_AES)) => aes_encrypt_block(value, &[0u8; 16])?.to_vec(),
         (CKO_SECRET_KEY, Some(CKK_DES2 | CKK_DES3)) => {
             let mut c = CipherCtx::des3(false, value, &[], true, false)?;
             let mut out = Vec::with_capacity(8);
