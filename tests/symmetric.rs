@@ -121,53 +121,55 @@ fn aes_modes_agree_with_rustcrypto() {
     }
 }
 
+/// Triple DES ECB under RustCrypto's `des`, two-key or three-key by the key's length.
+fn tdes_ecb(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::{BlockEncryptMut, KeyInit};
+    fn with<C: BlockEncryptMut + KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut c = C::new_from_slice(key).unwrap();
+        let mut out = data.to_vec();
+        for b in out.chunks_mut(8) {
+            c.encrypt_block_mut(b.into());
+        }
+        out
+    }
+    if key.len() == 16 { with::<des::TdesEde2>(key, data) } else { with::<des::TdesEde3>(key, data) }
+}
+
+/// Triple DES CBC (PKCS #7 padded if `pad`) under RustCrypto's `des` and `cbc`.
+fn tdes_cbc(key: &[u8], iv: &[u8; 8], data: &[u8], pad: bool) -> Vec<u8> {
+    use aes::cipher::block_padding::{NoPadding, Pkcs7};
+    use aes::cipher::{BlockEncryptMut, KeyIvInit};
+    fn with<C: BlockEncryptMut + aes::cipher::BlockCipher + aes::cipher::KeyInit>(
+        key: &[u8],
+        iv: &[u8; 8],
+        data: &[u8],
+        pad: bool,
+    ) -> Vec<u8> {
+        let e = cbc::Encryptor::<C>::new_from_slices(key, iv).unwrap();
+        if pad { e.encrypt_padded_vec_mut::<Pkcs7>(data) } else { e.encrypt_padded_vec_mut::<NoPadding>(data) }
+    }
+    if key.len() == 16 { with::<des::TdesEde2>(key, iv, data, pad) } else { with::<des::TdesEde3>(key, iv, data, pad) }
+}
+
 /// Triple DES, two- and three-key, in ECB, CBC and CBC_PAD, against RustCrypto's `des` and
 /// `cbc`; key generation (odd parity, the checksum), wrapping, and the error codes.
 #[test]
 fn triple_des_agrees_with_rustcrypto() {
-    use aes::cipher::block_padding::{NoPadding, Pkcs7};
-    use aes::cipher::{BlockEncryptMut, KeyInit, KeyIvInit};
     let e = env();
     let s = &e.s;
-    let ecb2 = |k: &[u8], d: &[u8]| {
-        let mut c = des::TdesEde2::new_from_slice(k).unwrap();
-        let mut out = d.to_vec();
-        for b in out.chunks_mut(8) {
-            c.encrypt_block_mut(b.into());
-        }
-        out
-    };
-    let ecb3 = |k: &[u8], d: &[u8]| {
-        let mut c = des::TdesEde3::new_from_slice(k).unwrap();
-        let mut out = d.to_vec();
-        for b in out.chunks_mut(8) {
-            c.encrypt_block_mut(b.into());
-        }
-        out
-    };
     let mut iv: [u8; 8] = random(8).try_into().unwrap();
     for (kt, key) in [(CKK_DES2, random(16)), (CKK_DES3, random(24))] {
         let k = s.secret_key(kt, &key).unwrap();
         for len in [0usize, 1, 7, 8, 9, 64, 1000] {
             let data = random(len);
-            let want = match kt {
-                CKK_DES2 => cbc::Encryptor::<des::TdesEde2>::new((&key[..]).into(), (&iv).into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(&data),
-                _ => cbc::Encryptor::<des::TdesEde3>::new((&key[..]).into(), (&iv).into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(&data),
-            };
+            let want = tdes_cbc(&key, &iv, &data, true);
             let got = s.encrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), k, &data).unwrap();
             assert_eq!(got, want, "CBC_PAD {kt} {len}");
             assert_eq!(s.decrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), k, &got).unwrap(), data);
             if len % 8 == 0 {
-                let want = match kt {
-                    CKK_DES2 => cbc::Encryptor::<des::TdesEde2>::new((&key[..]).into(), (&iv).into())
-                        .encrypt_padded_vec_mut::<NoPadding>(&data),
-                    _ => cbc::Encryptor::<des::TdesEde3>::new((&key[..]).into(), (&iv).into())
-                        .encrypt_padded_vec_mut::<NoPadding>(&data),
-                };
+                let want = tdes_cbc(&key, &iv, &data, false);
                 assert_eq!(s.encrypt(&mut mech(CKM_DES3_CBC, Some(&mut iv)), k, &data).unwrap(), want, "CBC");
-                let want = if kt == CKK_DES2 { ecb2(&key, &data) } else { ecb3(&key, &data) };
+                let want = tdes_ecb(&key, &data);
                 let got = s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &data).unwrap();
                 assert_eq!(got, want, "ECB {kt} {len}");
                 assert_eq!(s.decrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &got).unwrap(), data);
@@ -175,7 +177,7 @@ fn triple_des_agrees_with_rustcrypto() {
                 assert_eq!(s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &data), Err(CKR_DATA_LEN_RANGE));
             }
         }
-        let kcv = if kt == CKK_DES2 { ecb2(&key, &[0; 8]) } else { ecb3(&key, &[0; 8]) };
+        let kcv = tdes_ecb(&key, &[0; 8]);
         assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), kcv[..3]);
     }
 
@@ -186,7 +188,7 @@ fn triple_des_agrees_with_rustcrypto() {
         assert_eq!(value.len(), n);
         assert!(value.iter().all(|b| b.count_ones() % 2 == 1), "parity of {value:02x?}");
         assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), kt.to_ne_bytes());
-        let kcv = if kt == CKK_DES2 { ecb2(&value, &[0; 8]) } else { ecb3(&value, &[0; 8]) };
+        let kcv = tdes_ecb(&value, &[0; 8]);
         assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), kcv[..3]);
         assert_eq!(s.generate(m, &mut T::default().ulong(CKA_VALUE_LEN, 8)), Err(CKR_TEMPLATE_INCONSISTENT));
     }
@@ -223,18 +225,16 @@ fn triple_des_agrees_with_rustcrypto() {
     let derive_t = || T::secret(CKK_DES3).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
     let mut sd = CK_KEY_DERIVATION_STRING_DATA { pData: data.as_mut_ptr(), ulLen: 24 };
     let d = s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()).unwrap();
-    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), ecb3(&key3, &data));
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), tdes_ecb(&key3, &data));
     let mut cp = CK_DES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: data.as_mut_ptr(), length: 24 };
     let d = s.derive(&mut mech(CKM_DES3_CBC_ENCRYPT_DATA, Some(&mut cp)), k3, &mut derive_t()).unwrap();
-    let want = cbc::Encryptor::<des::TdesEde3>::new((&key3[..]).into(), (&iv).into())
-        .encrypt_padded_vec_mut::<NoPadding>(&data);
-    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), want);
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), tdes_cbc(&key3, &iv, &data, false));
     // A key type of a fixed length takes that many bytes when the template gives none.
     let mut long = random(32);
     let mut sd32 = CK_KEY_DERIVATION_STRING_DATA { pData: long.as_mut_ptr(), ulLen: 32 };
     let two_key = T::secret(CKK_DES2).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
     let d = s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd32)), k3, &mut { two_key }).unwrap();
-    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), ecb3(&key3, &long)[..16]);
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), tdes_ecb(&key3, &long)[..16]);
     sd.ulLen = 8;
     assert_eq!(
         s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()),
