@@ -571,6 +571,69 @@ fn scenarios() -> Vec<Scenario> {
             vec![rv(s.login(UserType::ContextSpecific, Some(&pin(USER_PIN))))]
         }),
         ("an unknown slot", |p, _| vec![rv(p.get_token_info(Slot::try_from(0x5eed_u64).unwrap()))]),
+        ("Triple DES with a known key: ECB, CBC, CBC_PAD, checksum", |p, slot| {
+            let s = user(p, slot);
+            let k = s
+                .create_object(&[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::DES3),
+                    Attribute::Token(false),
+                    Attribute::Encrypt(true),
+                    Attribute::Decrypt(true),
+                    Attribute::Value((1u8..=24).map(|b| b * 5).collect()),
+                ])
+                .unwrap();
+            let iv = [9u8; 8];
+            let data = [0x5au8; 24];
+            vec![
+                out(s.encrypt(&Mechanism::Des3Ecb, k, &data)),
+                out(s.encrypt(&Mechanism::Des3Cbc(iv), k, &data)),
+                out(s.encrypt(&Mechanism::Des3CbcPad(iv), k, &data[..13])),
+                rv(s.encrypt(&Mechanism::Des3Ecb, k, &data[..13])),
+                format!("{:?}", s.get_attributes(k, &[AttributeType::CheckValue])),
+            ]
+        }),
+        ("key checksums: AES, generic secret, a wrong one given", |p, slot| {
+            let s = user(p, slot);
+            let secret = |kt, v: Vec<u8>, kcv: Option<Vec<u8>>| {
+                let mut t = vec![
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(kt),
+                    Attribute::Token(false),
+                    Attribute::Value(v),
+                ];
+                t.extend(kcv.map(Attribute::CheckValue));
+                s.create_object(&t)
+            };
+            let aes = secret(KeyType::AES, vec![0x11; 16], None).unwrap();
+            let generic = secret(KeyType::GENERIC_SECRET, vec![0x22; 20], None).unwrap();
+            vec![
+                format!("{:?}", s.get_attributes(aes, &[AttributeType::CheckValue])),
+                format!("{:?}", s.get_attributes(generic, &[AttributeType::CheckValue])),
+                rv(secret(KeyType::AES, vec![0x11; 16], Some(vec![1, 2, 3]))),
+            ]
+        }),
+        ("a private session object after logout and login", |p, slot| {
+            let s = user(p, slot);
+            let o = s
+                .create_object(&[
+                    Attribute::Class(ObjectClass::DATA),
+                    Attribute::Private(true),
+                    Attribute::Label(b"gone".to_vec()),
+                ])
+                .unwrap();
+            s.logout().unwrap();
+            s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+            vec![
+                rv(s.get_attributes(o, &[AttributeType::Label])),
+                format!("found {}", s.find_objects(&[Attribute::Label(b"gone".to_vec())]).unwrap().len()),
+            ]
+        }),
+        ("a size query for unaligned AES-CBC data ends the operation", |p, slot| {
+            let s = user(p, slot);
+            let k = aes_key(&s, &[3; 16], &[]);
+            vec![rv(s.encrypt(&Mechanism::AesCbc([0; 16]), k, &[1; 15])), rv(s.encrypt_final())]
+        }),
     ]
 }
 
