@@ -67,6 +67,21 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
     Ok(c)
 }
 
+/// Two-key (16-byte) or three-key (24-byte) Triple DES, in ECB or CBC.
+fn des3(cbc: bool, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
+    // SAFETY: these functions return pointers to static, immutable cipher descriptions.
+    let c = unsafe {
+        match (cbc, key_len) {
+            (false, 16) => sys::EVP_des_ede(),
+            (false, 24) => sys::EVP_des_ede3_ecb(),
+            (true, 16) => sys::EVP_des_ede_cbc(),
+            (true, 24) => sys::EVP_des_ede3_cbc(),
+            _ => return Err(Error::KeySizeRange),
+        }
+    };
+    Ok(c)
+}
+
 /// One AES block encrypted under `key` (16, 24 or 32 bytes), without a cipher context: the
 /// key schedule lives on the stack and is cleansed before returning.
 pub fn aes_encrypt_block(key: &[u8], block: &[u8; 16]) -> Result<[u8; 16]> {
@@ -127,7 +142,11 @@ impl CipherCtx {
         if iv.len() != want_iv {
             return Err(Error::MechanismParamInvalid);
         }
-        let cipher = aes(mode, key.len())?;
+        CipherCtx::keyed(aes(mode, key.len())?, key, iv, encrypt, padding)
+    }
+
+    /// A context of `cipher` keyed with `key` and `iv` (empty for none); `padding` is PKCS#7.
+    fn keyed(cipher: *const sys::EVP_CIPHER, key: &[u8], iv: &[u8], encrypt: bool, padding: bool) -> Result<CipherCtx> {
         let mut c = CipherCtx::alloc()?;
         c.init(cipher, key.as_ptr(), if iv.is_empty() { null() } else { iv.as_ptr() }, encrypt)?;
         // SAFETY: `ctx` is live.
@@ -141,21 +160,7 @@ impl CipherCtx {
         if iv.len() != if cbc { 8 } else { 0 } {
             return Err(Error::MechanismParamInvalid);
         }
-        // SAFETY: these return pointers to static, immutable cipher descriptions.
-        let cipher = unsafe {
-            match (cbc, key.len()) {
-                (false, 16) => sys::EVP_des_ede(),
-                (false, 24) => sys::EVP_des_ede3_ecb(),
-                (true, 16) => sys::EVP_des_ede_cbc(),
-                (true, 24) => sys::EVP_des_ede3_cbc(),
-                _ => return Err(Error::KeySizeRange),
-            }
-        };
-        let mut c = CipherCtx::alloc()?;
-        c.init(cipher, key.as_ptr(), if iv.is_empty() { null() } else { iv.as_ptr() }, encrypt)?;
-        // SAFETY: `ctx` is live.
-        check(unsafe { sys::EVP_CIPHER_CTX_set_padding(c.ctx.as_ptr(), padding as c_int) }, "set padding")?;
-        Ok(c)
+        CipherCtx::keyed(des3(cbc, key.len())?, key, iv, encrypt, padding)
     }
 
     /// AES-GCM encryption as a stream (EVP_CIPHER): `update` gives the ciphertext of each
@@ -440,15 +445,7 @@ impl CmacCtx {
 
     /// Triple DES CMAC (an 8-byte MAC) with a two-key or three-key key.
     pub fn des3(key: &[u8]) -> Result<CmacCtx> {
-        // SAFETY: these return pointers to static, immutable cipher descriptions.
-        let cipher = unsafe {
-            match key.len() {
-                16 => sys::EVP_des_ede_cbc(),
-                24 => sys::EVP_des_ede3_cbc(),
-                _ => return Err(Error::KeySizeRange),
-            }
-        };
-        CmacCtx::with_cipher(key, cipher)
+        CmacCtx::with_cipher(key, des3(true, key.len())?)
     }
 
     fn with_cipher(key: &[u8], cipher: *const sys::EVP_CIPHER) -> Result<CmacCtx> {

@@ -26,6 +26,15 @@ pub struct RsaParts {
     pub qinv: Option<Zeroizing<Vec<u8>>>,
 }
 
+/// An RSA encryption scheme's padding, for the input-length rules.
+#[derive(Clone, Copy, Debug)]
+pub enum RsaPadding {
+    Raw,
+    Pkcs1,
+    /// OAEP with this hash.
+    Oaep(Hash),
+}
+
 /// An RSA key (public, or private with or without CRT parameters).
 pub struct RsaKey(NonNull<sys::RSA>);
 
@@ -226,11 +235,25 @@ impl RsaKey {
         if ok(r) { Ok(()) } else { Err(Error::SignatureInvalid) }
     }
 
+    /// Whether `n` bytes suit an encryption (`encrypt`) or a decryption with `padding`: the
+    /// length error the operation gives otherwise.
+    pub fn check_input(&self, padding: RsaPadding, encrypt: bool, n: usize) -> Result<()> {
+        let size = self.size();
+        let room = match padding {
+            RsaPadding::Raw => size,
+            RsaPadding::Pkcs1 => size.saturating_sub(11),
+            RsaPadding::Oaep(hash) => size.saturating_sub(2 * hash.output_len() + 2),
+        };
+        match encrypt {
+            true if n > room => Err(Error::DataLenRange),
+            false if n != size => Err(Error::EncryptedDataLenRange),
+            _ => Ok(()),
+        }
+    }
+
     /// Encrypts with PKCS#1 v1.5 (`pkcs1`) or raw RSA.
     pub fn encrypt(&self, data: &[u8], pkcs1: bool) -> Result<Vec<u8>> {
-        if pkcs1 && data.len() + 11 > self.size() || !pkcs1 && data.len() > self.size() {
-            return Err(Error::DataLenRange);
-        }
+        self.check_input(if pkcs1 { RsaPadding::Pkcs1 } else { RsaPadding::Raw }, true, data.len())?;
         let mut input = Zeroizing::new(vec![0u8; if pkcs1 { data.len() } else { self.size() }]);
         let at = input.len() - data.len();
         input[at..].copy_from_slice(data);
@@ -240,9 +263,7 @@ impl RsaKey {
 
     /// Decrypts PKCS#1 v1.5 (`pkcs1`) or raw RSA.
     pub fn decrypt(&self, data: &[u8], pkcs1: bool) -> Result<Zeroizing<Vec<u8>>> {
-        if data.len() != self.size() {
-            return Err(Error::EncryptedDataLenRange);
-        }
+        self.check_input(RsaPadding::Raw, false, data.len())?;
         let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
         self.raw_op(sys::RSA_decrypt, data, pad, Error::EncryptedDataInvalid).map(Zeroizing::new)
     }
@@ -254,12 +275,7 @@ impl RsaKey {
 
     /// RSAES-OAEP with `hash`, MGF1 `mgf1` and `label`; `encrypt` chooses the direction.
     pub fn oaep(&self, data: &[u8], hash: Hash, mgf1: Hash, label: &[u8], encrypt: bool) -> Result<Zeroizing<Vec<u8>>> {
-        if encrypt && data.len() + 2 * hash.output_len() + 2 > self.size() {
-            return Err(Error::DataLenRange);
-        }
-        if !encrypt && data.len() != self.size() {
-            return Err(Error::EncryptedDataLenRange);
-        }
+        self.check_input(RsaPadding::Oaep(hash), encrypt, data.len())?;
         let pk = self.pkey()?;
         // SAFETY: allocation from a live EVP_PKEY; NULL handled.
         let ctx = PKeyCtx(

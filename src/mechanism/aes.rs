@@ -227,12 +227,9 @@ impl Cipher for Ctr {
     }
 
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        self.check_len(input.len())?;
         if let Some(left) = self.left.as_mut() {
-            let n = input.len() as u128;
-            if n > *left {
-                return Err(len_error(self.encrypt));
-            }
-            *left -= n;
+            *left -= input.len() as u128;
         }
         let mut out = Vec::with_capacity(input.len());
         self.ctx.update(input, &mut out)?;

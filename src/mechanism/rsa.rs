@@ -8,6 +8,7 @@ use super::keys::ParsedKey;
 use super::ops::{Cipher, Mac};
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::Hash;
+use crate::crypto::rsa::RsaPadding;
 use crate::error::{Error, Result};
 use crate::secret::Bytes;
 use cryptoki_sys::*;
@@ -263,17 +264,12 @@ struct RsaCrypt {
 
 impl Cipher for RsaCrypt {
     fn check_len(&self, n: usize) -> Result<()> {
-        let size = rsa(&self.key)?.size();
-        let room = match (self.scheme, &self.oaep) {
-            (RsaScheme::Oaep, Some((h, _, _))) => size.saturating_sub(2 * h.output_len() + 2),
-            (RsaScheme::Pkcs1, _) => size.saturating_sub(11),
-            _ => size,
+        let padding = match (self.scheme, &self.oaep) {
+            (RsaScheme::Oaep, Some((h, _, _))) => RsaPadding::Oaep(*h),
+            (RsaScheme::Pkcs1, _) => RsaPadding::Pkcs1,
+            _ => RsaPadding::Raw,
         };
-        match self.encrypt {
-            true if n > room => Err(Error::DataLenRange),
-            false if n != size => Err(Error::EncryptedDataLenRange),
-            _ => Ok(()),
-        }
+        rsa(&self.key)?.check_input(padding, self.encrypt, n)
     }
 
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
