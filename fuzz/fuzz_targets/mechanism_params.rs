@@ -2,7 +2,7 @@
 //! mechanism, with parameters whose fields, lengths and embedded buffers come from the
 //! fuzzer, is started with C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit,
 //! C_DigestInit, C_DeriveKey, C_WrapKey, C_UnwrapKey, C_EncapsulateKey, C_DecapsulateKey or
-//! C_VerifySignatureInit on a fitting or unfitting key (AES, Triple DES, generic secret, EC, Ed25519, RSA,
+//! C_VerifySignatureInit on a fitting or unfitting key (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
 //! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
@@ -78,6 +78,7 @@ fn setup() -> &'static Setup {
         gen_key(CKM_AES_KEY_GEN, 32);
         gen_key(CKM_GENERIC_SECRET_KEY_GEN, 32);
         gen_key(CKM_DES3_KEY_GEN, 24);
+        gen_key(CKM_CHACHA20_KEY_GEN, 32);
         template.truncate(7);
         let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
         let ed25519 = [0x06, 0x03, 0x2b, 0x65, 0x70];

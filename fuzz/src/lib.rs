@@ -385,6 +385,12 @@ impl Keep {
                 };
                 self.param(inp, c)
             }
+            S::ChaChaPoly => {
+                let (n, n_len) = self.buf(inp);
+                let (aad, aad_len) = self.buf(inp);
+                let c = CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: n_len, pAAD: aad, ulAADLen: aad_len };
+                self.param(inp, c)
+            }
             S::DerivationData => {
                 let (p, l) = self.buf(inp);
                 self.param(inp, CK_KEY_DERIVATION_STRING_DATA { pData: p, ulLen: l })

@@ -1,7 +1,9 @@
-//! AES-GCM on AWS-LC's EVP_AEAD interface. A [`GcmKey`] holds the expanded key schedule and
-//! GHASH table, computed once; sealing and opening then only read it, so one key serves every
-//! message and every thread (AWS-LC's AEAD contexts are safe to share once initialised). Any
-//! nonce length from 1 byte up is accepted, as PKCS#11's CK_GCM_PARAMS allows.
+//! AES-GCM and ChaCha20-Poly1305 on AWS-LC's EVP_AEAD interface. An [`AeadKey`] holds the
+//! expanded key (for AES-GCM the key schedule and GHASH table), computed once; sealing and
+//! opening then only read it, so one key serves every message and every thread (AWS-LC's AEAD
+//! contexts are safe to share once initialised). AES-GCM takes any nonce length from 1 byte
+//! up, as PKCS#11's CK_GCM_PARAMS allows; ChaCha20-Poly1305 (RFC 8439) a 12-byte nonce and
+//! XChaCha20-Poly1305 a 24-byte one.
 
 use super::evp::CipherCtx;
 use crate::error::{Error, Result};
@@ -12,11 +14,23 @@ use aws_lc_sys as sys;
 use std::ptr::NonNull;
 use zeroize::Zeroizing;
 
-/// An initialised AES-GCM key with a fixed tag length.
-pub struct GcmKey {
+/// The AEAD algorithms an [`AeadKey`] can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AeadAlg {
+    /// AES-GCM with a 16, 24 or 32-byte key.
+    AesGcm,
+    /// ChaCha20-Poly1305 (RFC 8439): a 32-byte key, a 12-byte nonce.
+    ChaCha20Poly1305,
+    /// XChaCha20-Poly1305: a 32-byte key, a 24-byte nonce.
+    XChaCha20Poly1305,
+}
+
+/// An initialised AEAD key with a fixed tag length.
+pub struct AeadKey {
     ctx: NonNull<sys::EVP_AEAD_CTX>,
+    alg: AeadAlg,
     tag_len: usize,
-    /// The key itself (its first `raw_len` bytes), for [`GcmKey::encryptor`]: EVP_AEAD is
+    /// The key itself (its first `raw_len` bytes), for [`AeadKey::encryptor`]: EVP_AEAD is
     /// single-shot, a stream needs an EVP_CIPHER context made from the key.
     raw: Zeroizing<[u8; 32]>,
     raw_len: u8,
@@ -25,22 +39,30 @@ pub struct GcmKey {
 // SAFETY: the context is owned exclusively by this value; after EVP_AEAD_CTX_init AWS-LC only
 // reads it in seal/open (they take a const pointer), so it may move between threads and be
 // used from several at once.
-unsafe impl Send for GcmKey {}
+unsafe impl Send for AeadKey {}
 // SAFETY: as above: every method takes `&self` and AWS-LC's seal/open do not write the context.
-unsafe impl Sync for GcmKey {}
+unsafe impl Sync for AeadKey {}
 
-impl GcmKey {
-    /// A key of 16, 24 or 32 bytes producing and checking tags of `tag_len` bytes (1..=16).
-    pub fn new(key: &[u8], tag_len: usize) -> Result<GcmKey> {
+impl AeadKey {
+    /// An AES-GCM key of 16, 24 or 32 bytes producing and checking tags of `tag_len` bytes
+    /// (1..=16).
+    pub fn new(key: &[u8], tag_len: usize) -> Result<AeadKey> {
+        AeadKey::with_alg(AeadAlg::AesGcm, key, tag_len)
+    }
+
+    /// A key of `alg` producing and checking tags of `tag_len` bytes (1..=16).
+    pub fn with_alg(alg: AeadAlg, key: &[u8], tag_len: usize) -> Result<AeadKey> {
         if !(1..=16).contains(&tag_len) {
             return Err(Error::MechanismParamInvalid);
         }
         // SAFETY: these return pointers to static, immutable AEAD descriptions.
         let aead = unsafe {
-            match key.len() {
-                16 => sys::EVP_aead_aes_128_gcm(),
-                24 => sys::EVP_aead_aes_192_gcm(),
-                32 => sys::EVP_aead_aes_256_gcm(),
+            match (alg, key.len()) {
+                (AeadAlg::AesGcm, 16) => sys::EVP_aead_aes_128_gcm(),
+                (AeadAlg::AesGcm, 24) => sys::EVP_aead_aes_192_gcm(),
+                (AeadAlg::AesGcm, 32) => sys::EVP_aead_aes_256_gcm(),
+                (AeadAlg::ChaCha20Poly1305, 32) => sys::EVP_aead_chacha20_poly1305(),
+                (AeadAlg::XChaCha20Poly1305, 32) => sys::EVP_aead_xchacha20_poly1305(),
                 _ => return Err(Error::KeySizeRange),
             }
         };
@@ -50,12 +72,20 @@ impl GcmKey {
         let ctx = NonNull::new(ctx).ok_or_else(|| Error::Internal("AWS-LC EVP_AEAD_CTX_new failed".into()))?;
         let mut raw = Zeroizing::new([0u8; 32]);
         raw[..key.len()].copy_from_slice(key);
-        Ok(GcmKey { ctx, tag_len, raw, raw_len: key.len() as u8 })
+        Ok(AeadKey { ctx, alg, tag_len, raw, raw_len: key.len() as u8 })
     }
 
-    /// A multi-part encryption under this key with `nonce` and `aad`: the ciphertext of each
-    /// part as it comes, the tag at the end.
+    /// Whether [`AeadKey::encryptor`] can stream under this key (AES-GCM only).
+    pub fn streams(&self) -> bool {
+        self.alg == AeadAlg::AesGcm
+    }
+
+    /// A multi-part AES-GCM encryption under this key with `nonce` and `aad`: the ciphertext
+    /// of each part as it comes, the tag at the end.
     pub fn encryptor(&self, nonce: &[u8], aad: &[u8]) -> Result<GcmEncryptor> {
+        if !self.streams() {
+            return Err(Error::Internal("only AES-GCM encrypts in parts".into()));
+        }
         Ok(GcmEncryptor(CipherCtx::gcm_encrypt(&self.raw[..usize::from(self.raw_len)], nonce, aad)?))
     }
 
@@ -154,7 +184,7 @@ impl GcmKey {
     }
 }
 
-/// A multi-part AES-GCM encryption ([`GcmKey::encryptor`]).
+/// A multi-part AES-GCM encryption ([`AeadKey::encryptor`]).
 pub struct GcmEncryptor(CipherCtx);
 
 impl GcmEncryptor {
@@ -170,7 +200,7 @@ impl GcmEncryptor {
     }
 }
 
-impl Drop for GcmKey {
+impl Drop for AeadKey {
     fn drop(&mut self) {
         // SAFETY: the context came from EVP_AEAD_CTX_new and is freed once; AWS-LC's free
         // wipes the allocation (the expanded key) before releasing it.
@@ -194,7 +224,7 @@ mod tests {
             "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
         );
         let aad = unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-        let k = GcmKey::new(&key, 16).unwrap();
+        let k = AeadKey::new(&key, 16).unwrap();
         let iv = unhex("cafebabefacedbaddecaf888");
         let sealed = k.seal(&iv, &aad, &pt).unwrap();
         assert_eq!(
@@ -219,7 +249,7 @@ mod tests {
         bad[3] ^= 1;
         assert!(matches!(k.open(&iv6, &aad, &bad), Err(Error::EncryptedDataInvalid)));
         assert!(k.seal(&[], &aad, &pt).is_err());
-        assert!(GcmKey::new(&key[..15], 16).is_err());
-        assert!(GcmKey::new(&key, 17).is_err());
+        assert!(AeadKey::new(&key[..15], 16).is_err());
+        assert!(AeadKey::new(&key, 17).is_err());
     }
 }

@@ -130,6 +130,10 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     mac_len: c.ulMACLen as usize,
                 }
             }
+            ParamShape::ChaChaPoly => {
+                let c = param::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(m).ok_or(bad)?;
+                Params::Aead { nonce: bytes(c.pNonce, c.ulNonceLen)?, aad: bytes(c.pAAD, c.ulAADLen)? }
+            }
             ParamShape::OptIv8 | ParamShape::OptIv4 if m.ulParameterLen == 0 => Params::None,
             ParamShape::OptIv8 => Params::Iv(param::<[u8; 8]>(m).ok_or(bad)?.to_vec()),
             ParamShape::OptIv4 => Params::Iv(param::<[u8; 4]>(m).ok_or(bad)?.to_vec()),

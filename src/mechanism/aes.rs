@@ -7,7 +7,7 @@ use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::ccm;
 use crate::crypto::evp::{CipherCtx, Mode};
-use crate::crypto::gcm::{GcmEncryptor, GcmKey};
+use crate::crypto::gcm::{AeadKey, GcmEncryptor};
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::secret::Bytes;
@@ -74,15 +74,8 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
         }
         let tag_len = *tag_bits / 8;
         // Encryption truncates the full tag; a shorter tag to check needs its own key.
-        let key = GcmKeyRef::new(obj, if encrypt { 16 } else { tag_len })?;
-        return Ok(Box::new(Aead {
-            kind: AeadKind::Gcm { iv: std::mem::take(iv), key },
-            aad: std::mem::take(aad),
-            tag_len,
-            encrypt,
-            buf: Bytes::default(),
-            stream: None,
-        }));
+        let key = AeadKeyRef::new(obj, if encrypt { 16 } else { tag_len })?;
+        return Ok(evp_aead(key, std::mem::take(iv), std::mem::take(aad), tag_len, encrypt));
     }
     let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
     Ok(match (mode, &m.params) {
@@ -108,6 +101,25 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
             })
         }
         _ => return Err(Error::MechanismParamInvalid),
+    })
+}
+
+/// The engine of an AEAD on AWS-LC's EVP_AEAD (AES-GCM, ChaCha20-Poly1305) under `key`,
+/// with `nonce`, `aad` and tags of `tag_len` bytes.
+pub(super) fn evp_aead(
+    key: AeadKeyRef,
+    nonce: Vec<u8>,
+    aad: Vec<u8>,
+    tag_len: usize,
+    encrypt: bool,
+) -> Box<dyn Cipher> {
+    Box::new(Aead {
+        kind: AeadKind::Evp { iv: nonce, key },
+        aad,
+        tag_len,
+        encrypt,
+        buf: Bytes::default(),
+        stream: None,
     })
 }
 
@@ -250,11 +262,12 @@ impl Cipher for Ctr {
 }
 
 enum AeadKind {
-    /// The key is the object's prepared one (16-byte tags, truncated when encrypting) or,
-    /// to check a shorter tag, one made for this operation.
-    Gcm {
+    /// AES-GCM, whose key is the object's prepared one (16-byte tags, truncated when
+    /// encrypting) or, to check a shorter tag, one made for this operation; or
+    /// ChaCha20-Poly1305, whose key is made for the operation.
+    Evp {
         iv: Vec<u8>,
-        key: GcmKeyRef,
+        key: AeadKeyRef,
     },
     Ccm {
         nonce: Vec<u8>,
@@ -266,42 +279,44 @@ enum AeadKind {
 /// The object's prepared-key slot for its expanded AES-GCM keys (one per group of threads).
 const GCM_SLOT: usize = 0;
 
-/// The AES-GCM key of one operation.
-pub enum GcmKeyRef {
+/// The AEAD key of one operation.
+pub enum AeadKeyRef {
     /// The key object's prepared key (16-byte tags): expanded once per object for each
     /// group of threads ([`PerThread`]), so operations on one key in different threads hold
     /// different counts, and none on the object itself.
-    Prepared(Arc<crossbeam_utils::CachePadded<GcmKey>>),
-    /// A key made for this operation (to check a tag shorter than 16 bytes).
-    Own(GcmKey),
+    Prepared(Arc<crossbeam_utils::CachePadded<AeadKey>>),
+    /// A key made for this operation (to check a GCM tag shorter than 16 bytes, or a
+    /// ChaCha20-Poly1305 key).
+    Own(AeadKey),
 }
 
-impl GcmKeyRef {
+impl AeadKeyRef {
     /// The key `obj` with tags of `tag_len` bytes.
-    pub fn new(obj: &Object, tag_len: usize) -> Result<GcmKeyRef> {
+    pub fn new(obj: &Object, tag_len: usize) -> Result<AeadKeyRef> {
         let value = || obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent);
         if tag_len == 16
             && let Some(k) = obj
-                .prepared(GCM_SLOT, || Some(PerThread::<GcmKey>::default()))
-                .and_then(|p| p.get(|| GcmKey::new(value().ok()?, 16).ok()))
+                .prepared(GCM_SLOT, || Some(PerThread::<AeadKey>::default()))
+                .and_then(|p| p.get(|| AeadKey::new(value().ok()?, 16).ok()))
         {
-            return Ok(GcmKeyRef::Prepared(k));
+            return Ok(AeadKeyRef::Prepared(k));
         }
-        Ok(GcmKeyRef::Own(GcmKey::new(value()?, tag_len)?))
+        Ok(AeadKeyRef::Own(AeadKey::new(value()?, tag_len)?))
     }
 
-    pub fn get(&self) -> &GcmKey {
+    pub fn get(&self) -> &AeadKey {
         match self {
-            GcmKeyRef::Prepared(k) => k,
-            GcmKeyRef::Own(k) => k,
+            AeadKeyRef::Prepared(k) => k,
+            AeadKeyRef::Own(k) => k,
         }
     }
 }
 
-/// GCM and CCM. Decryption gathers its input and processes it at the end, so it releases no
-/// plaintext before the tag is verified; so does CCM encryption (its tag comes first in
-/// its computation). Multi-part GCM encryption streams: each C_EncryptUpdate returns its
-/// part's ciphertext, C_EncryptFinal the tag.
+/// GCM, CCM and ChaCha20-Poly1305. Decryption gathers its input and processes it at the
+/// end, so it releases no plaintext before the tag is verified; so do CCM encryption (its tag
+/// comes first in its computation) and ChaCha20-Poly1305 encryption (AWS-LC seals it in one
+/// call). Multi-part GCM encryption streams: each C_EncryptUpdate returns its part's
+/// ciphertext, C_EncryptFinal the tag.
 struct Aead {
     kind: AeadKind,
     aad: Vec<u8>,
@@ -315,7 +330,7 @@ struct Aead {
 impl Aead {
     fn process(&self, data: &[u8]) -> Result<Vec<u8>> {
         match &self.kind {
-            AeadKind::Gcm { iv, key } => {
+            AeadKind::Evp { iv, key } => {
                 let key = key.get();
                 if self.encrypt {
                     // A shorter GCM tag is the full tag's leading bytes (SP 800-38D §7.1).
@@ -345,8 +360,9 @@ impl Aead {
 
 impl Cipher for Aead {
     fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
-        // GCM encryption only: decryption must not release plaintext before the tag check.
-        let AeadKind::Gcm { iv, key } = &self.kind else { return Ok(None) };
+        // EVP_AEAD encryption only: decryption must not release plaintext before the tag
+        // check.
+        let AeadKind::Evp { iv, key } = &self.kind else { return Ok(None) };
         let key = key.get();
         let n = input.len();
         if !self.encrypt || out.len() < n + key.tag_len() {
@@ -357,7 +373,9 @@ impl Cipher for Aead {
     }
 
     fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
-        if let (true, AeadKind::Gcm { iv, key }) = (self.encrypt, &self.kind) {
+        if let (true, AeadKind::Evp { iv, key }) = (self.encrypt, &self.kind)
+            && key.get().streams()
+        {
             let stream = match &mut self.stream {
                 Some(s) => s,
                 None => self.stream.insert(key.get().encryptor(iv, &self.aad)?),

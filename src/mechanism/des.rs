@@ -21,15 +21,6 @@ pub enum Des3Mode {
 /// The key types the DES3 mechanisms take.
 pub const KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_DES2, CKK_DES3];
 
-/// A Triple DES key's length in bytes, for its key type.
-pub fn key_len(key_type: CK_KEY_TYPE) -> Option<usize> {
-    match key_type {
-        CKK_DES2 => Some(16),
-        CKK_DES3 => Some(24),
-        _ => None,
-    }
-}
-
 pub fn register(r: &mut Registry) {
     for (ty, mode, params) in [
         (CKM_DES3_ECB, Des3Mode::Ecb, ParamShape::None),

@@ -195,10 +195,10 @@ fn key_type(template: &[Attribute]) -> CK_KEY_TYPE {
 pub const MAX_DERIVED_LEN: usize = 64 * 1024;
 
 /// The length of the derived value: CKA_VALUE_LEN if given (no more than the mechanism
-/// yields), else the length of a key type that has one (Triple DES), else what the
+/// yields), else the length of a key type that has one (Triple DES, ChaCha20), else what the
 /// mechanism naturally yields.
 pub(crate) fn derived_len(template: &[Attribute], natural: Option<usize>) -> Result<usize> {
-    let fixed = super::des::key_len(key_type(template));
+    let fixed = crate::object::policy::fixed_value_len(key_type(template));
     match (value_len(template), natural) {
         (Some(n), Some(m)) if n > m => Err(Error::TemplateInconsistent),
         (Some(0), _) => Err(Error::AttributeValueInvalid),

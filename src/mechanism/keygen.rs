@@ -13,8 +13,8 @@ use cryptoki_sys::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyGen {
     Aes,
-    /// A Triple DES key of this type (two or three keys), with odd parity.
-    Des3(CK_KEY_TYPE),
+    /// A key of a type with one length (Triple DES, with odd parity; ChaCha20).
+    Fixed(CK_KEY_TYPE),
     Generic,
     /// An HMAC key of this type; CKA_VALUE_LEN defaults to the hash length.
     Hmac(CK_KEY_TYPE, Hash),
@@ -48,8 +48,9 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::KeyGen(kg),
     };
     r.add(entry(CKM_AES_KEY_GEN, 16, 32, KeyGen::Aes));
-    r.add(entry(CKM_DES2_KEY_GEN, 16, 16, KeyGen::Des3(CKK_DES2)));
-    r.add(entry(CKM_DES3_KEY_GEN, 24, 24, KeyGen::Des3(CKK_DES3)));
+    r.add(entry(CKM_DES2_KEY_GEN, 16, 16, KeyGen::Fixed(CKK_DES2)));
+    r.add(entry(CKM_DES3_KEY_GEN, 24, 24, KeyGen::Fixed(CKK_DES3)));
+    r.add(entry(CKM_CHACHA20_KEY_GEN, 32, 32, KeyGen::Fixed(CKK_CHACHA20)));
     r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 1, MAX_SECRET as CK_ULONG, KeyGen::Generic));
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
@@ -95,9 +96,9 @@ impl Module {
                 }
                 (CKK_AES, n)
             }
-            KeyGen::Des3(kt) => {
+            KeyGen::Fixed(kt) => {
                 // The length is the key type's; a CKA_VALUE_LEN given must be it.
-                let n = super::des::key_len(kt).ok_or(Error::MechanismInvalid)?;
+                let n = crate::object::policy::fixed_value_len(kt).ok_or(Error::MechanismInvalid)?;
                 match value_len(&template) {
                     Some(v) if v != n => return Err(Error::TemplateInconsistent),
                     Some(_) => {}
@@ -125,7 +126,7 @@ impl Module {
             KeyGen::DomainParams(_) => return Err(Error::MechanismInvalid),
         };
         let mut value = crypto::random_vec(len)?;
-        if matches!(kg, KeyGen::Des3(_)) {
+        if matches!(kg, KeyGen::Fixed(CKK_DES2 | CKK_DES3)) {
             super::des::set_odd_parity(&mut value);
         }
         let value = Bytes::new(value);

@@ -7,7 +7,7 @@
 
 use super::ops::Dir;
 use super::{Implementation, aes::AesMode, lookup};
-use crate::crypto::gcm::{GcmEncryptor, GcmKey};
+use crate::crypto::gcm::{AeadKey, GcmEncryptor};
 use crate::crypto::{self, ccm};
 use crate::error::{Error, Result};
 use crate::module::Module;
@@ -55,7 +55,7 @@ pub struct MessageOp {
     key: Zeroizing<Vec<u8>>,
     /// GCM: the key's prepared form (16-byte tags; shorter ones are its leading bytes when
     /// encrypting, and checked with a key made for the message when decrypting).
-    gcm: Option<super::aes::GcmKeyRef>,
+    gcm: Option<super::aes::AeadKeyRef>,
     encrypt: bool,
     counter: u64,
     pending: Option<Pending>,
@@ -124,7 +124,7 @@ impl MessageOp {
                 let key = match self.gcm.as_ref().map(|k| k.get()) {
                     Some(k) if p.tag_len == k.tag_len() => k,
                     _ => {
-                        own = GcmKey::new(&self.key, p.tag_len)?;
+                        own = AeadKey::new(&self.key, p.tag_len)?;
                         &own
                     }
                 };
@@ -203,7 +203,7 @@ impl Module {
         };
         debug_assert!(lookup(ty).is_some());
         let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
-        let gcm = if ccm { None } else { Some(super::aes::GcmKeyRef::new(&obj, 16)?) };
+        let gcm = if ccm { None } else { Some(super::aes::AeadKeyRef::new(&obj, 16)?) };
         let op = MessageOp { ccm, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
         self.with_ops(h, |s| {
             let slot = Module::message_slot(s, dir);

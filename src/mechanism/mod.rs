@@ -3,6 +3,7 @@
 //! check read this table; nothing else in the code switches on mechanism numbers.
 
 pub mod aes;
+pub mod chacha;
 pub mod des;
 pub mod digest;
 pub mod ecc;
@@ -38,6 +39,8 @@ pub enum ParamShape {
     Gcm,
     /// CK_CCM_PARAMS.
     Ccm,
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.
+    ChaChaPoly,
     /// CK_MAC_GENERAL_PARAMS: the output length.
     MacGeneral,
     /// No parameter, or an 8-byte initial value (RFC 3394).
@@ -98,6 +101,11 @@ pub enum Params {
         nonce: Vec<u8>,
         aad: Vec<u8>,
         mac_len: usize,
+    },
+    /// An AEAD's nonce and additional data (ChaCha20-Poly1305).
+    Aead {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
     },
     MacLen(usize),
     Data(Vec<u8>),
@@ -167,6 +175,7 @@ pub enum Implementation {
     KeyGen(keygen::KeyGen),
     Aes(aes::AesMode),
     Des3(des::Des3Mode),
+    ChaChaPoly,
     Mac(mac::MacKind),
     Wrap(wrap::WrapMode),
     Kdf(kdf::Kdf),
@@ -209,6 +218,7 @@ static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, 
     keygen::register(&mut r);
     aes::register(&mut r);
     des::register(&mut r);
+    chacha::register(&mut r);
     mac::register(&mut r);
     wrap::register(&mut r);
     kdf::register(&mut r);

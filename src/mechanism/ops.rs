@@ -330,6 +330,7 @@ impl Module {
             let made = match entry.implementation {
                 Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, m, obj, encrypt)?),
                 Implementation::Des3(mode) => Made::Now(super::des::cipher(mode, m, obj, encrypt)?),
+                Implementation::ChaChaPoly => Made::Now(super::chacha::cipher(m, obj, encrypt)?),
                 Implementation::Wrap(mode) => {
                     let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
                     Made::Now(super::wrap::cipher(mode, m, value, encrypt)?)

@@ -202,6 +202,17 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     Ok(obj)
 }
 
+/// The CKA_VALUE length, in bytes, of a secret key type that has only one (Triple DES,
+/// ChaCha20).
+pub fn fixed_value_len(key_type: CK_KEY_TYPE) -> Option<usize> {
+    match key_type {
+        CKK_DES2 => Some(16),
+        CKK_DES3 => Some(24),
+        CKK_CHACHA20 => Some(32),
+        _ => None,
+    }
+}
+
 /// Class-specific value checks shared by creation, modification and copy.
 fn validate(obj: &Object, actor: Actor) -> Result<()> {
     if obj.flag(CKA_EXTRACTABLE) && !actor.allow_extractable {
@@ -212,9 +223,7 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
             let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0);
             let ok = match kt {
                 CKK_AES => matches!(len, 16 | 24 | 32),
-                CKK_DES2 => len == 16,
-                CKK_DES3 => len == 24,
-                _ => len >= 1,
+                kt => fixed_value_len(kt).map_or(len >= 1, |n| len == n),
             };
             if !ok {
                 return Err(Error::AttributeValueInvalid);
