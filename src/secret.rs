@@ -52,6 +52,17 @@ impl Drop for Bytes {
     }
 }
 
+/// A secret handed in as a mechanism parameter (a PBKDF2 password): zeroized when dropped,
+/// and its Debug output shows only its length.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Hidden(pub Bytes);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hidden({} bytes)", self.0.len())
+    }
+}
+
 impl From<Zeroizing<Vec<u8>>> for Bytes {
     fn from(mut z: Zeroizing<Vec<u8>>) -> Bytes {
         // The moved-out vector is wiped by the Bytes; the empty one left behind has nothing

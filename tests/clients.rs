@@ -433,6 +433,7 @@ fn java_sunpkcs11() {
     let out = run_ok(java("java").arg("-cp").arg(d).arg("OxihsmJava").arg(&cfg).arg(USER_PIN));
     assert!(out.contains("ALL OK"), "{out}");
     assert!(out.contains("ok: JSSE TLS server with its key in the token"), "{out}");
+    assert!(out.contains("ok: ChaCha20-Poly1305 in the token matches SunJCE"), "{out}");
 }
 
 /// PyKCS11 (Debian's python3-pykcs11, under the system Python): multi-part AES-GCM

@@ -352,6 +352,136 @@ fn chacha20_poly1305_keys_nonces_and_errors() {
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (32, 32, CKF_ENCRYPT | CKF_DECRYPT));
 }
 
+/// CK_PKCS5_PBKD2_PARAMS2 over the given buffers.
+fn pbkdf2_params(prf: CK_ULONG, salt: &mut [u8], iterations: CK_ULONG, password: &mut [u8]) -> CK_PKCS5_PBKD2_PARAMS2 {
+    CK_PKCS5_PBKD2_PARAMS2 {
+        saltSource: CKZ_SALT_SPECIFIED,
+        pSaltSourceData: salt.as_mut_ptr().cast(),
+        ulSaltSourceDataLen: salt.len() as CK_ULONG,
+        iterations,
+        prf,
+        pPrfData: null_mut(),
+        ulPrfDataLen: 0,
+        pPassword: password.as_mut_ptr(),
+        ulPasswordLen: password.len() as CK_ULONG,
+    }
+}
+
+/// CKM_PKCS5_PBKD2 through C_GenerateKey: RFC 6070's PBKDF2-HMAC-SHA1 vectors, the SHA-2
+/// PRFs against RustCrypto's pbkdf2, AES and Triple DES keys, PKCS#11 2.40's parameter
+/// layout (the password length by pointer), and the error codes.
+#[test]
+fn pbkdf2_key_generation() {
+    let e = env();
+    let s = &e.s;
+    let generic = |n: CK_ULONG| {
+        T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true).ulong(CKA_VALUE_LEN, n)
+    };
+    let derive = |p: &mut CK_PKCS5_PBKD2_PARAMS2, t: &mut T| -> RawResult<CK_OBJECT_HANDLE> {
+        let mut m = mech(CKM_PKCS5_PBKD2, Some(p));
+        let mut h = 0;
+        // SAFETY: the mechanism, its parameter's buffers and the template are live.
+        let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut m, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut h) };
+        if rv == CKR_OK { Ok(h) } else { Err(rv) }
+    };
+    let rfc6070: [(&[u8], &[u8], CK_ULONG, &str); 5] = [
+        (b"password", b"salt", 1, "0c60c80f961f0e71f3a9b524af6012062fe037a6"),
+        (b"password", b"salt", 2, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"),
+        (b"password", b"salt", 4096, "4b007901b765489abead49d926f721d065a429c1"),
+        (
+            b"passwordPASSWORDpassword",
+            b"saltSALTsaltSALTsaltSALTsaltSALTsalt",
+            4096,
+            "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038",
+        ),
+        (b"pass\0word", b"sa\0lt", 4096, "56fa6aa75548099dcc37d7f03425e0c3"),
+    ];
+    for (password, salt, c, want) in rfc6070 {
+        let (mut pw, mut salt) = (password.to_vec(), salt.to_vec());
+        let mut p = pbkdf2_params(CKP_PKCS5_PBKD2_HMAC_SHA1, &mut salt, c, &mut pw);
+        let k = derive(&mut p, &mut generic((want.len() / 2) as CK_ULONG)).unwrap();
+        assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), want, "c={c}");
+        assert_eq!(s.get_bytes(k, CKA_KEY_GEN_MECHANISM).unwrap(), CKM_PKCS5_PBKD2.to_ne_bytes());
+        assert!(s.get_bool(k, CKA_LOCAL));
+    }
+
+    // The SHA-2 PRFs, against RustCrypto.
+    use pbkdf2::pbkdf2_hmac;
+    let (mut pw, mut salt) = (b"correct horse battery staple".to_vec(), random(16));
+    let prfs = [
+        (CKP_PKCS5_PBKD2_HMAC_SHA224, pbkdf2_hmac::<sha2::Sha224> as fn(&[u8], &[u8], u32, &mut [u8])),
+        (CKP_PKCS5_PBKD2_HMAC_SHA256, pbkdf2_hmac::<sha2::Sha256>),
+        (CKP_PKCS5_PBKD2_HMAC_SHA384, pbkdf2_hmac::<sha2::Sha384>),
+        (CKP_PKCS5_PBKD2_HMAC_SHA512, pbkdf2_hmac::<sha2::Sha512>),
+        (CKP_PKCS5_PBKD2_HMAC_SHA512_224, pbkdf2_hmac::<sha2::Sha512_224>),
+        (CKP_PKCS5_PBKD2_HMAC_SHA512_256, pbkdf2_hmac::<sha2::Sha512_256>),
+    ];
+    for (prf, theirs) in prfs {
+        let mut want = vec![0u8; 77];
+        theirs(&pw, &salt, 1000, &mut want);
+        let mut p = pbkdf2_params(prf, &mut salt, 1000, &mut pw);
+        let k = derive(&mut p, &mut generic(77)).unwrap();
+        assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), hex(&want), "prf {prf}");
+    }
+
+    // An AES key (its checksum is the AES one), an empty password, and the 2.40 layout.
+    let mut want = [0u8; 32];
+    pbkdf2_hmac::<sha2::Sha256>(&pw, &salt, 10, &mut want);
+    let mut p = pbkdf2_params(CKP_PKCS5_PBKD2_HMAC_SHA256, &mut salt, 10, &mut pw);
+    let aes = || T::secret(CKK_AES).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true).flag(CKA_ENCRYPT, true);
+    let k = derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 32)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want);
+    assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), ecb_encrypt(&want, &[0; 16])[..3]);
+    let mut len: CK_ULONG = pw.len() as CK_ULONG;
+    p.ulPasswordLen = (&raw mut len) as CK_ULONG;
+    let k240 = derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 32)).unwrap();
+    assert_eq!(s.get_bytes(k240, CKA_VALUE).unwrap(), want, "the 2.40 CK_PKCS5_PBKD2_PARAMS");
+    let mut empty: [u8; 0] = [];
+    let mut want = [0u8; 24];
+    pbkdf2_hmac::<sha2::Sha256>(b"", &salt, 3, &mut want);
+    let mut p = pbkdf2_params(CKP_PKCS5_PBKD2_HMAC_SHA256, &mut salt, 3, &mut empty);
+    p.pPassword = null_mut();
+    let k = derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 24)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want, "an empty password");
+
+    // Triple DES: the key type's length, odd parity.
+    let mut p = pbkdf2_params(CKP_PKCS5_PBKD2_HMAC_SHA256, &mut salt, 10, &mut pw);
+    let des = derive(&mut p, &mut T::secret(CKK_DES3).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let v = s.get_bytes(des, CKA_VALUE).unwrap();
+    let mut want = [0u8; 24];
+    pbkdf2_hmac::<sha2::Sha256>(&pw, &salt, 10, &mut want);
+    // Each byte's low bit is its parity bit (FIPS 46-3): the high seven bits are PBKDF2's.
+    assert!(v.iter().zip(want).all(|(a, b)| a.count_ones() % 2 == 1 && a & 0xfe == b & 0xfe), "{v:02x?}");
+
+    // Error codes.
+    let bad = |f: &dyn Fn(&mut CK_PKCS5_PBKD2_PARAMS2)| {
+        let mut p = pbkdf2_params(CKP_PKCS5_PBKD2_HMAC_SHA256, &mut salt.clone(), 10, &mut pw.clone());
+        f(&mut p);
+        derive(&mut p, &mut generic(32))
+    };
+    assert_eq!(bad(&|p| p.iterations = 0), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(bad(&|p| p.saltSource = 2), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(bad(&|p| p.prf = CKP_PKCS5_PBKD2_HMAC_GOSTR3411), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(bad(&|p| p.prf = 99), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(bad(&|p| p.ulPrfDataLen = 4), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(bad(&|p| p.iterations = 1 << 40), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut p = pbkdf2_params(CKP_PKCS5_PBKD2_HMAC_SHA256, &mut salt, 10, &mut pw);
+    let incomplete = T::secret(CKK_GENERIC_SECRET);
+    assert_eq!(derive(&mut p, &mut { incomplete }), Err(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 20)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    let mut g = 0;
+    let mut none = mech::<u8>(CKM_PKCS5_PBKD2, None);
+    let mut t = generic(32);
+    // SAFETY: live mechanism (no parameter), template and out-pointer.
+    let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut none, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut g) };
+    assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
+    let mut short = [0u8; 64];
+    let mut m = mech(CKM_PKCS5_PBKD2, Some(&mut short));
+    // SAFETY: as above, with a 64-byte parameter.
+    let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut m, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut g) };
+    assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
+}
+
 /// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
 /// `openssl enc` command, in one part and in several.
 #[test]

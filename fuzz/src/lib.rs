@@ -388,8 +388,36 @@ impl Keep {
             S::ChaChaPoly => {
                 let (n, n_len) = self.buf(inp);
                 let (aad, aad_len) = self.buf(inp);
-                let c = CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: n_len, pAAD: aad, ulAADLen: aad_len };
+                let c =
+                    CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: n_len, pAAD: aad, ulAADLen: aad_len };
                 self.param(inp, c)
+            }
+            S::Pbkdf2 => {
+                let (salt, salt_len) = self.buf(inp);
+                let (pw, pw_len) = self.buf(inp);
+                // The password length as a value (3.0's CK_PKCS5_PBKD2_PARAMS2) or, now and
+                // then, by pointer (2.40's CK_PKCS5_PBKD2_PARAMS): the module reads a value
+                // from 64 KiB up as the address of the length, so it must be a real one.
+                let pw_field = if inp.u8() % 4 == 0 {
+                    let len = Box::new(pw_len);
+                    let at = (&raw const *len) as CK_ULONG;
+                    self.handles.push(len);
+                    at
+                } else {
+                    pw_len
+                };
+                let p = CK_PKCS5_PBKD2_PARAMS2 {
+                    saltSource: inp.pick(&[CKZ_SALT_SPECIFIED, 0, 2]),
+                    pSaltSourceData: salt.cast(),
+                    ulSaltSourceDataLen: salt_len,
+                    iterations: inp.pick(&[1, 2, 100, 0, 1 << 33]),
+                    prf: inp.pick(&[1, 3, 4, 5, 6, 7, 8, 2, 0, 9]),
+                    pPrfData: std::ptr::null_mut(),
+                    ulPrfDataLen: inp.pick(&[0, 0, 0, 4]),
+                    pPassword: pw,
+                    ulPasswordLen: pw_field,
+                };
+                self.param(inp, p)
             }
             S::DerivationData => {
                 let (p, l) = self.buf(inp);

@@ -294,6 +294,29 @@ impl Hash {
     }
 }
 
+/// PBKDF2 (RFC 8018 §5.2) with HMAC over `hash`: fills `out` from `password`, `salt` and
+/// `iterations` (at least 1).
+pub fn pbkdf2(hash: Hash, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) -> Result<()> {
+    if iterations == 0 || out.is_empty() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: every buffer is valid for the length passed with it; `hash.md()` is a static
+    // EVP_MD; AWS-LC writes exactly `out.len()` bytes.
+    let ok = unsafe {
+        sys::PKCS5_PBKDF2_HMAC(
+            password.as_ptr().cast(),
+            password.len(),
+            salt.as_ptr(),
+            salt.len(),
+            iterations,
+            hash.md(),
+            out.len(),
+            out.as_mut_ptr(),
+        )
+    };
+    check(ok, "PKCS5_PBKDF2_HMAC")
+}
+
 /// An EVP_MD_CTX running a digest: what [`DigestCtx`] and [`Shake256`] share.
 struct MdCtx(NonNull<sys::EVP_MD_CTX>);
 

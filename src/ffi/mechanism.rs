@@ -4,11 +4,13 @@
 //! out-of-range fields are CKR_MECHANISM_PARAM_INVALID.
 
 use super::slice;
+use crate::crypto::evp::Hash;
 use crate::error::{Error, Result};
 use crate::mechanism::kbkdf::{Format, KbkdfParams, PrfData};
 use crate::mechanism::kdf::Salt;
 use crate::mechanism::{self, Mechanism, ParamShape, Params};
 use crate::object::Attribute;
+use crate::secret::{Bytes, Hidden};
 use cryptoki_sys::*;
 
 /// CK_GCM_PARAMS as PKCS#11 2.40 headers laid it out (no ulIvBits); still sent by clients
@@ -22,6 +24,10 @@ struct GcmParams240 {
     ul_aad_len: CK_ULONG,
     ul_tag_bits: CK_ULONG,
 }
+
+/// A CK_PKCS5_PBKD2_PARAMS2 password length from this value up is the address of the length
+/// (the 2.40 CK_PKCS5_PBKD2_PARAMS layout).
+pub const PBKDF2_LEN_AS_POINTER: CK_ULONG = 0x1_0000;
 
 /// Reads the parameter as a `T` when its length is exactly `size_of::<T>()`.
 ///
@@ -133,6 +139,40 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
             ParamShape::ChaChaPoly => {
                 let c = param::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(m).ok_or(bad)?;
                 Params::Aead { nonce: bytes(c.pNonce, c.ulNonceLen)?, aad: bytes(c.pAAD, c.ulAADLen)? }
+            }
+            ParamShape::Pbkdf2 => {
+                let c = param::<CK_PKCS5_PBKD2_PARAMS2>(m).ok_or(bad)?;
+                let prf = match c.prf {
+                    CKP_PKCS5_PBKD2_HMAC_SHA1 => Hash::Sha1,
+                    CKP_PKCS5_PBKD2_HMAC_SHA224 => Hash::Sha224,
+                    CKP_PKCS5_PBKD2_HMAC_SHA256 => Hash::Sha256,
+                    CKP_PKCS5_PBKD2_HMAC_SHA384 => Hash::Sha384,
+                    CKP_PKCS5_PBKD2_HMAC_SHA512 => Hash::Sha512,
+                    CKP_PKCS5_PBKD2_HMAC_SHA512_224 => Hash::Sha512_224,
+                    CKP_PKCS5_PBKD2_HMAC_SHA512_256 => Hash::Sha512_256,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                // The HMAC functions take no PRF data; the salt is the only source there is.
+                if c.saltSource != CKZ_SALT_SPECIFIED || c.ulPrfDataLen != 0 || c.iterations == 0 {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                let iterations = u32::try_from(c.iterations).map_err(|_| Error::MechanismParamInvalid)?;
+                // PKCS#11 2.40's CK_PKCS5_PBKD2_PARAMS has the same size and fields, but its
+                // last field points at the password length. No password is 64 KiB long, and
+                // no program's data lies in the first 64 KiB of its address space (programs
+                // are linked far above it, and heap, stacks and libraries are mapped higher
+                // still), so the value tells the two layouts apart.
+                let password_len = if c.ulPasswordLen < PBKDF2_LEN_AS_POINTER {
+                    c.ulPasswordLen
+                } else {
+                    *(c.ulPasswordLen as usize as *const CK_ULONG)
+                };
+                Params::Pbkdf2 {
+                    prf,
+                    salt: bytes(c.pSaltSourceData.cast(), c.ulSaltSourceDataLen)?,
+                    iterations,
+                    password: Hidden(Bytes::new(bytes(c.pPassword, password_len)?)),
+                }
             }
             ParamShape::OptIv8 | ParamShape::OptIv4 if m.ulParameterLen == 0 => Params::None,
             ParamShape::OptIv8 => Params::Iv(param::<[u8; 8]>(m).ok_or(bad)?.to_vec()),

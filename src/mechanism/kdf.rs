@@ -179,7 +179,7 @@ fn value_len(template: &[Attribute]) -> Option<usize> {
     })
 }
 
-fn key_type(template: &[Attribute]) -> CK_KEY_TYPE {
+pub(crate) fn key_type(template: &[Attribute]) -> CK_KEY_TYPE {
     template
         .iter()
         .find(|a| a.ty == CKA_KEY_TYPE)

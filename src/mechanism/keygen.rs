@@ -1,5 +1,7 @@
-//! Secret key generation (PKCS#11 3.2 §5.14 C_GenerateKey): AES, generic secrets and the
-//! HMAC key types of the SHA-1/SHA-2/SHA-3 key generation mechanisms.
+//! Secret key generation (PKCS#11 3.2 §5.14 C_GenerateKey): AES, Triple DES, ChaCha20,
+//! generic secrets and the HMAC key types of the SHA-1/SHA-2/SHA-3 key generation
+//! mechanisms; secret keys from a password (CKM_PKCS5_PBKD2, PBKDF2 with an HMAC-SHA-1/SHA-2
+//! PRF); DSA and DH domain parameters.
 
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info, lookup};
 use crate::crypto::{self, evp::Hash};
@@ -18,6 +20,9 @@ pub enum KeyGen {
     Generic,
     /// An HMAC key of this type; CKA_VALUE_LEN defaults to the hash length.
     Hmac(CK_KEY_TYPE, Hash),
+    /// A secret key of the template's type (generic secret by default) from a password
+    /// (CKM_PKCS5_PBKD2).
+    Pbkdf2,
     /// DSA or PKCS #3 DH domain parameters (a CKO_DOMAIN_PARAMETERS object) of CKA_PRIME_BITS.
     DomainParams(CK_KEY_TYPE),
 }
@@ -55,6 +60,13 @@ pub fn register(r: &mut Registry) {
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
     }
+    r.add(Entry {
+        ty: CKM_PKCS5_PBKD2,
+        info: info(1, super::kdf::MAX_DERIVED_LEN as CK_ULONG, CKF_GENERATE),
+        params: ParamShape::Pbkdf2,
+        key_types: &[],
+        implementation: Implementation::KeyGen(KeyGen::Pbkdf2),
+    });
     use crate::crypto::{dh, dsa};
     let dsa_bits = (dsa::MIN_P_BITS as CK_ULONG, dsa::MAX_P_BITS as CK_ULONG);
     r.add(entry(CKM_DSA_PARAMETER_GEN, dsa_bits.0, dsa_bits.1, KeyGen::DomainParams(CKK_DSA)));
@@ -81,7 +93,10 @@ impl Module {
             Some(Implementation::KeyGen(kg)) => kg,
             _ => return Err(Error::MechanismInvalid),
         };
-        if m.params != Params::None {
+        if let Params::Pbkdf2 { prf, salt, iterations, password } = &m.params {
+            return self.generate_from_password(h, m.ty, template, *prf, salt, *iterations, &password.0);
+        }
+        if m.params != Params::None || kg == KeyGen::Pbkdf2 {
             return Err(Error::MechanismParamInvalid);
         }
         if let KeyGen::DomainParams(kt) = kg {
@@ -123,7 +138,7 @@ impl Module {
                 }
                 (kt, n)
             }
-            KeyGen::DomainParams(_) => return Err(Error::MechanismInvalid),
+            KeyGen::DomainParams(_) | KeyGen::Pbkdf2 => return Err(Error::MechanismInvalid),
         };
         let mut value = crypto::random_vec(len)?;
         if matches!(kg, KeyGen::Fixed(CKK_DES2 | CKK_DES3)) {
@@ -132,6 +147,38 @@ impl Module {
         let value = Bytes::new(value);
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
         let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
+        self.create_with(h, &template, origin)
+    }
+
+    /// CKM_PKCS5_PBKD2: a secret key of the template's type and length (CKA_VALUE_LEN, or
+    /// the type's one length) from `password` by PBKDF2 with HMAC over `prf`.
+    #[allow(clippy::too_many_arguments)]
+    fn generate_from_password(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_TYPE,
+        template: &[Attribute],
+        prf: Hash,
+        salt: &[u8],
+        iterations: u32,
+        password: &[u8],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let key_type = super::kdf::key_type(template);
+        let len = super::kdf::derived_len(template, None)?;
+        if key_type == CKK_AES && !matches!(len, 16 | 24 | 32) {
+            return Err(Error::AttributeValueInvalid);
+        }
+        let mut value = Bytes::new(vec![0u8; len]);
+        crypto::evp::pbkdf2(prf, password, salt, iterations, &mut value)?;
+        if matches!(key_type, CKK_DES2 | CKK_DES3) {
+            super::des::set_odd_parity(&mut value);
+        }
+        let mut template = template.to_vec();
+        if !template.iter().any(|a| a.ty == CKA_VALUE_LEN) && key_type != CKK_GENERIC_SECRET {
+            template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(len as CK_ULONG)));
+        }
+        let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
+        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism, material };
         self.create_with(h, &template, origin)
     }
 

@@ -41,6 +41,9 @@ pub enum ParamShape {
     Ccm,
     /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.
     ChaChaPoly,
+    /// CK_PKCS5_PBKD2_PARAMS2, or the 2.40 CK_PKCS5_PBKD2_PARAMS (the password length by
+    /// pointer).
+    Pbkdf2,
     /// CK_MAC_GENERAL_PARAMS: the output length.
     MacGeneral,
     /// No parameter, or an 8-byte initial value (RFC 3394).
@@ -106,6 +109,14 @@ pub enum Params {
     Aead {
         nonce: Vec<u8>,
         aad: Vec<u8>,
+    },
+    /// PBKDF2 (CKM_PKCS5_PBKD2): HMAC over `prf`, the salt, the iteration count, the
+    /// password.
+    Pbkdf2 {
+        prf: Hash,
+        salt: Vec<u8>,
+        iterations: u32,
+        password: crate::secret::Hidden,
     },
     MacLen(usize),
     Data(Vec<u8>),

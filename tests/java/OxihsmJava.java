@@ -1,6 +1,6 @@
 // Drives liboxihsm.so through Java 17's SunPKCS11 provider: KeyStore listing, RSA and EC key
 // pairs generated in the token with signatures checked by the JDK's software providers,
-// AES/GCM with a token key, ECDH between token keys, and a JSSE TLS server whose private key
+// AES/GCM with a token key, ChaCha20-Poly1305 (checked against SunJCE), ECDH between token keys, and a JSSE TLS server whose private key
 // stays in the token, reached by a client. Usage: OxihsmJava <pkcs11 config file> <pin>.
 import java.io.*;
 import java.net.*;
@@ -78,6 +78,30 @@ public class OxihsmJava {
             refused = true;
         }
         check(refused, "a tampered GCM ciphertext is refused");
+
+        // ChaCha20-Poly1305: a key generated in the token, and a known key handed to the
+        // token, whose ciphertext must be SunJCE's.
+        SecretKey cc = KeyGenerator.getInstance("ChaCha20", p).generateKey();
+        byte[] nonce = new byte[12];
+        new SecureRandom().nextBytes(nonce);
+        Cipher ccp = Cipher.getInstance("ChaCha20-Poly1305", p);
+        ccp.init(Cipher.ENCRYPT_MODE, cc, new IvParameterSpec(nonce));
+        ccp.updateAAD("header".getBytes("UTF-8"));
+        ct = ccp.doFinal(msg);
+        ccp.init(Cipher.DECRYPT_MODE, cc, new IvParameterSpec(nonce));
+        ccp.updateAAD("header".getBytes("UTF-8"));
+        check(Arrays.equals(ccp.doFinal(ct), msg), "ChaCha20-Poly1305 round trip with a token key");
+        byte[] raw = new byte[32];
+        new SecureRandom().nextBytes(raw);
+        nonce[0] ^= 1;
+        SecretKeySpec known = new SecretKeySpec(raw, "ChaCha20");
+        ccp.init(Cipher.ENCRYPT_MODE, known, new IvParameterSpec(nonce));
+        ccp.updateAAD("header".getBytes("UTF-8"));
+        byte[] ours = ccp.doFinal(msg);
+        Cipher jce = Cipher.getInstance("ChaCha20-Poly1305", "SunJCE");
+        jce.init(Cipher.ENCRYPT_MODE, known, new IvParameterSpec(nonce));
+        jce.updateAAD("header".getBytes("UTF-8"));
+        check(Arrays.equals(ours, jce.doFinal(msg)), "ChaCha20-Poly1305 in the token matches SunJCE");
 
         KeyPair ec2 = ecGen.generateKeyPair();
         KeyAgreement ka = KeyAgreement.getInstance("ECDH", p);
