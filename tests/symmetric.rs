@@ -344,12 +344,13 @@ fn chacha20_poly1305_keys_nonces_and_errors() {
     let mut iv = random(12);
     let mut gp = gcm_params(&mut iv, None, 128);
     assert_eq!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), k, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
-    // Not a signing, wrapping or message-based mechanism.
+    // Not a signing or wrapping mechanism (message-based: tests/message.rs).
     assert_eq!(s.sign(&mut mech(m, Some(&mut pm)), k, &data), Err(CKR_MECHANISM_INVALID));
     let mut info = CK_MECHANISM_INFO::default();
     // SAFETY: live out-structure.
     assert_eq!(unsafe { s.lib.C_GetMechanismInfo(0, m, &mut info) }, CKR_OK);
-    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (32, 32, CKF_ENCRYPT | CKF_DECRYPT));
+    let flags = CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
+    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (32, 32, flags));
 }
 
 /// CK_PKCS5_PBKD2_PARAMS2 over the given buffers.

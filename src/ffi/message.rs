@@ -1,10 +1,11 @@
 //! Message-based encryption and decryption (PKCS#11 3.2 §5.10–§5.11): decoding of the
-//! per-message CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS, and writing the IV the token
-//! used and the tag it computed back into the caller's parameter.
+//! per-message CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS /
+//! CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS (told apart by their sizes), and writing the IV
+//! the token used and the tag it computed back into the caller's parameter.
 
 use super::{entry, out, slice, slice_mut};
 use crate::error::{Error, Result};
-use crate::mechanism::message::{MessageOutput, MessageParams};
+use crate::mechanism::message::{MessageAead, MessageOutput, MessageParams};
 use crate::mechanism::ops::Dir;
 use cryptoki_sys::*;
 use std::ffi::c_void;
@@ -17,8 +18,8 @@ struct Param {
 }
 
 /// # Safety
-/// `p` is valid for `len` bytes and, being a CK_GCM/CCM_MESSAGE_PARAMS, its pointers are
-/// valid for their lengths.
+/// `p` is valid for `len` bytes and, being a CK_GCM/CCM_MESSAGE_PARAMS or a
+/// CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS, its pointers are valid for their lengths.
 unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
     if p.is_null() {
         return Err(Error::ArgumentsBad);
@@ -36,6 +37,7 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             let tag = if dir == Dir::Decrypt { slice(g.pTag, tag_len as CK_ULONG)?.to_vec() } else { Vec::new() };
             Ok(Param {
                 params: MessageParams {
+                    layout: MessageAead::Gcm,
                     iv: slice(g.pIv, g.ulIvLen)?.to_vec(),
                     fixed_bits: g.ulIvFixedBits as usize,
                     generator: g.ivGenerator,
@@ -52,6 +54,7 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             let tag = if dir == Dir::Decrypt { slice(c.pMAC, c.ulMACLen)?.to_vec() } else { Vec::new() };
             Ok(Param {
                 params: MessageParams {
+                    layout: MessageAead::Ccm,
                     iv: slice(c.pNonce, c.ulNonceLen)?.to_vec(),
                     fixed_bits: c.ulNonceFixedBits as usize,
                     generator: c.nonceGenerator,
@@ -61,6 +64,23 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
                 },
                 iv_ptr: c.pNonce,
                 tag_ptr: c.pMAC,
+            })
+        } else if len as usize == size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
+            let c = std::ptr::read_unaligned(p.cast::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>());
+            // Poly1305's tag is 16 bytes; the structure has no room for another length.
+            let tag = if dir == Dir::Decrypt { slice(c.pTag, 16)?.to_vec() } else { Vec::new() };
+            Ok(Param {
+                params: MessageParams {
+                    layout: MessageAead::ChaChaPoly,
+                    iv: slice(c.pNonce, c.ulNonceLen)?.to_vec(),
+                    fixed_bits: 0,
+                    generator: CKG_NO_GENERATE,
+                    tag_len: 16,
+                    tag,
+                    data_len: None,
+                },
+                iv_ptr: c.pNonce,
+                tag_ptr: c.pTag,
             })
         } else {
             Err(bad())

@@ -2,7 +2,8 @@
 //! CK_SALSA20_CHACHA20_POLY1305_PARAMS) on CKK_CHACHA20 keys, on AWS-LC's EVP_AEAD. The
 //! nonce's length picks the variant: 64 bits (Bernstein's original nonce, the RFC 8439
 //! construction with the block counter's high word zero), 96 bits (RFC 8439) or 192 bits
-//! (XChaCha20-Poly1305). Tags are 16 bytes, appended to the ciphertext.
+//! (XChaCha20-Poly1305). Tags are 16 bytes, appended to the ciphertext. The message-based
+//! functions (mechanism::message) take it too, with CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS.
 
 use super::aes::AeadKeyRef;
 use super::ops::Cipher;
@@ -21,7 +22,11 @@ const TAG_LEN: usize = 16;
 pub fn register(r: &mut Registry) {
     r.add(Entry {
         ty: CKM_CHACHA20_POLY1305,
-        info: info(KEY_LEN as CK_ULONG, KEY_LEN as CK_ULONG, CKF_ENCRYPT | CKF_DECRYPT),
+        info: info(
+            KEY_LEN as CK_ULONG,
+            KEY_LEN as CK_ULONG,
+            CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
+        ),
         params: super::ParamShape::ChaChaPoly,
         key_types: &[CKK_CHACHA20],
         implementation: Implementation::ChaChaPoly,
@@ -37,6 +42,16 @@ fn variant(nonce: &[u8]) -> Result<(AeadAlg, Vec<u8>)> {
         24 => (AeadAlg::XChaCha20Poly1305, nonce.to_vec()),
         _ => return Err(Error::MechanismParamInvalid),
     })
+}
+
+/// The key `value` for messages with nonces of `nonce`'s length.
+pub fn aead_key(value: &[u8], nonce: &[u8]) -> Result<AeadKey> {
+    AeadKey::with_alg(variant(nonce)?.0, value, TAG_LEN)
+}
+
+/// The nonce AWS-LC takes for the PKCS#11 `nonce` (its length checked by [`aead_key`]).
+pub fn aws_lc_nonce(nonce: &[u8]) -> Vec<u8> {
+    variant(nonce).map(|v| v.1).unwrap_or_default()
 }
 
 /// Builds the cipher for the caller's parameters and the key object `obj`; the AAD is taken

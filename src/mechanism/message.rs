@@ -1,8 +1,9 @@
 //! Message-based encryption (PKCS#11 3.2 §5.10, §5.11 of 3.0): C_MessageEncryptInit,
 //! C_EncryptMessage, C_EncryptMessageBegin/Next, C_MessageEncryptFinal and the decrypt side,
-//! for AES-GCM and AES-CCM. The token can generate each message's IV (CKG_GENERATE,
-//! CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR, CKG_GENERATE_RANDOM); the IV used and the
-//! tag are handed back to the caller. Decryption releases nothing before the tag verifies;
+//! for AES-GCM, AES-CCM and ChaCha20-Poly1305. For AES the token can generate each message's
+//! IV (CKG_GENERATE, CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR, CKG_GENERATE_RANDOM);
+//! ChaCha20-Poly1305's parameter has no generator, its nonce is the caller's. The IV used and
+//! the tag are handed back to the caller. Decryption releases nothing before the tag verifies;
 //! GCM encryption in parts (C_EncryptMessageNext) returns each part's ciphertext at once.
 
 use super::ops::Dir;
@@ -15,9 +16,23 @@ use crate::secret::Bytes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-/// Per-message parameters (CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS), decoded.
+/// The message-based AEADs, and the per-message parameter structure each takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageAead {
+    /// AES-GCM, CK_GCM_MESSAGE_PARAMS.
+    Gcm,
+    /// AES-CCM, CK_CCM_MESSAGE_PARAMS.
+    Ccm,
+    /// ChaCha20-Poly1305, CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS.
+    ChaChaPoly,
+}
+
+/// Per-message parameters (CK_GCM_MESSAGE_PARAMS, CK_CCM_MESSAGE_PARAMS or
+/// CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS), decoded.
 #[derive(Clone, Debug)]
 pub struct MessageParams {
+    /// The structure the caller gave.
+    pub layout: MessageAead,
     /// The IV (nonce) buffer's content: the IV itself, or the fixed part to generate from.
     pub iv: Vec<u8>,
     pub fixed_bits: usize,
@@ -51,7 +66,7 @@ struct Pending {
 
 /// A message-based encryption or decryption operation.
 pub struct MessageOp {
-    ccm: bool,
+    aead: MessageAead,
     key: Zeroizing<Vec<u8>>,
     /// GCM: the key's prepared form (16-byte tags; shorter ones are its leading bytes when
     /// encrypting, and checked with a key made for the message when decrypting).
@@ -63,10 +78,14 @@ pub struct MessageOp {
 
 impl MessageOp {
     fn check(&self, p: &MessageParams) -> Result<()> {
-        let ok_tag =
-            if self.ccm { (4..=16).contains(&p.tag_len) && p.tag_len % 2 == 0 } else { (4..=16).contains(&p.tag_len) };
-        let ok_iv = if self.ccm { (7..=13).contains(&p.iv.len()) } else { (1..=256).contains(&p.iv.len()) };
-        if !ok_tag || !ok_iv || (self.ccm && p.data_len.is_none()) || p.fixed_bits > p.iv.len() * 8 {
+        let (ok_tag, ok_iv) = match self.aead {
+            MessageAead::Gcm => ((4..=16).contains(&p.tag_len), (1..=256).contains(&p.iv.len())),
+            MessageAead::Ccm => ((4..=16).contains(&p.tag_len) && p.tag_len % 2 == 0, (7..=13).contains(&p.iv.len())),
+            MessageAead::ChaChaPoly => (p.tag_len == 16, matches!(p.iv.len(), 8 | 12 | 24)),
+        };
+        let ccm = self.aead == MessageAead::Ccm;
+        if p.layout != self.aead || !ok_tag || !ok_iv || (ccm && p.data_len.is_none()) || p.fixed_bits > p.iv.len() * 8
+        {
             return Err(Error::MechanismParamInvalid);
         }
         if !self.encrypt && p.tag.len() != p.tag_len {
@@ -111,15 +130,30 @@ impl MessageOp {
         {
             return Err(if self.encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange });
         }
-        let (out, tag) = match (self.ccm, self.encrypt) {
-            (false, true) => {
+        let (out, tag) = match (self.aead, self.encrypt) {
+            (MessageAead::ChaChaPoly, encrypt) => {
+                let key = super::chacha::aead_key(&self.key, iv)?;
+                let nonce = super::chacha::aws_lc_nonce(iv);
+                if encrypt {
+                    let mut out = key.seal(&nonce, aad, data)?;
+                    let tag = out.split_off(data.len());
+                    (out, tag)
+                } else {
+                    let mut all = Zeroizing::new(Vec::with_capacity(data.len() + p.tag.len()));
+                    all.extend_from_slice(data);
+                    all.extend_from_slice(&p.tag);
+                    let mut out = key.open(&nonce, aad, &all).map_err(aead_failed)?;
+                    (std::mem::take(&mut *out), Vec::new())
+                }
+            }
+            (MessageAead::Gcm, true) => {
                 let key = self.gcm.as_ref().ok_or(Error::OperationNotInitialized)?.get();
                 let mut out = key.seal(iv, aad, data)?;
                 let tag = out[data.len()..data.len() + p.tag_len].to_vec();
                 out.truncate(data.len());
                 (out, tag)
             }
-            (false, false) => {
+            (MessageAead::Gcm, false) => {
                 let own;
                 let key = match self.gcm.as_ref().map(|k| k.get()) {
                     Some(k) if p.tag_len == k.tag_len() => k,
@@ -131,28 +165,30 @@ impl MessageOp {
                 let mut all = Zeroizing::new(Vec::with_capacity(data.len() + p.tag.len()));
                 all.extend_from_slice(data);
                 all.extend_from_slice(&p.tag);
-                let mut out = key.open(iv, aad, &all).map_err(|e| match e {
-                    Error::EncryptedDataInvalid => Error::AeadDecryptFailed,
-                    other => other,
-                })?;
+                let mut out = key.open(iv, aad, &all).map_err(aead_failed)?;
                 (std::mem::take(&mut *out), Vec::new())
             }
-            (true, true) => {
+            (MessageAead::Ccm, true) => {
                 let mut sealed = ccm::seal(&self.key, iv, p.tag_len, aad, data)?;
                 let tag = sealed.split_off(data.len());
                 (sealed, tag)
             }
-            (true, false) => {
+            (MessageAead::Ccm, false) => {
                 let mut all = data.to_vec();
                 all.extend_from_slice(&p.tag);
-                let plain = ccm::open(&self.key, iv, p.tag_len, aad, &all).map_err(|e| match e {
-                    Error::EncryptedDataInvalid => Error::AeadDecryptFailed,
-                    other => other,
-                })?;
+                let plain = ccm::open(&self.key, iv, p.tag_len, aad, &all).map_err(aead_failed)?;
                 (plain.to_vec(), Vec::new())
             }
         };
         Ok(MessageOutput { data: out, iv: iv.to_vec(), tag })
+    }
+}
+
+/// A tag that does not verify is CKR_AEAD_DECRYPT_FAILED in the message-based functions.
+fn aead_failed(e: Error) -> Error {
+    match e {
+        Error::EncryptedDataInvalid => Error::AeadDecryptFailed,
+        other => other,
     }
 }
 
@@ -196,15 +232,16 @@ impl Module {
         };
         let m = super::Mechanism { ty, params: super::Params::None };
         let (entry, obj) = self.crypto_key(h, key, &m, flag, usage)?;
-        let ccm = match entry.implementation {
-            Implementation::Aes(AesMode::Gcm) => false,
-            Implementation::Aes(AesMode::Ccm) => true,
+        let aead = match entry.implementation {
+            Implementation::Aes(AesMode::Gcm) => MessageAead::Gcm,
+            Implementation::Aes(AesMode::Ccm) => MessageAead::Ccm,
+            Implementation::ChaChaPoly => MessageAead::ChaChaPoly,
             _ => return Err(Error::MechanismInvalid),
         };
         debug_assert!(lookup(ty).is_some());
         let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
-        let gcm = if ccm { None } else { Some(super::aes::AeadKeyRef::new(&obj, 16)?) };
-        let op = MessageOp { ccm, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
+        let gcm = if aead == MessageAead::Gcm { Some(super::aes::AeadKeyRef::new(&obj, 16)?) } else { None };
+        let op = MessageOp { aead, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
         self.with_ops(h, |s| {
             let slot = Module::message_slot(s, dir);
             if slot.is_some() {
