@@ -940,6 +940,14 @@ fn key_generation() {
     assert_eq!(e(&Mechanism::Sha256, &[]), MechanismInvalid);
     let g = sess.generate_key(&Mechanism::GenericSecretKeyGen, &[Attribute::ValueLen(48.into())]).unwrap();
     assert_eq!(sess.get_attributes(g, &[AttributeType::ValueLen]).unwrap(), vec![Attribute::ValueLen(48.into())]);
+    // The mechanism information gives generic secret key sizes in bits, AES key sizes in
+    // bytes (as their sections of the specification say): 1 to 512 bytes, 16 to 32 bytes.
+    let info = |m| p.get_mechanism_info(slot, m).unwrap();
+    use cryptoki::mechanism::MechanismType;
+    let (g, a) = (info(MechanismType::GENERIC_SECRET_KEY_GEN), info(MechanismType::AES_KEY_GEN));
+    assert_eq!((g.min_key_size(), g.max_key_size()), (8, 4096));
+    assert_eq!((a.min_key_size(), a.max_key_size()), (16, 32));
+    assert_eq!(e(&Mechanism::GenericSecretKeyGen, &[Attribute::ValueLen(513.into())]), AttributeValueInvalid);
     // SHA-256 key generation: an HMAC key of the hash length by default.
     let raw = RawSession::new(&h, &sess);
     let mut m = mech::<u8>(CKM_SHA256_KEY_GEN, None);

@@ -56,7 +56,9 @@ pub fn register(r: &mut Registry) {
     r.add(entry(CKM_DES2_KEY_GEN, 16, 16, KeyGen::Fixed(CKK_DES2)));
     r.add(entry(CKM_DES3_KEY_GEN, 24, 24, KeyGen::Fixed(CKK_DES3)));
     r.add(entry(CKM_CHACHA20_KEY_GEN, 32, 32, KeyGen::Fixed(CKK_CHACHA20)));
-    r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 1, MAX_SECRET as CK_ULONG, KeyGen::Generic));
+    // The specification gives CKM_GENERIC_SECRET_KEY_GEN's key sizes in bits (AES key
+    // generation's are in bytes).
+    r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 8, (MAX_SECRET * 8) as CK_ULONG, KeyGen::Generic));
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
     }
