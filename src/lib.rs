@@ -5,7 +5,8 @@
 //! ([`object`]), the mechanism registry ([`mechanism`]), the crypto backend ([`crypto`]),
 //! the encrypted store ([`store`]) and configuration ([`config`]). See `DESIGN.md`.
 //!
-//! `unsafe` is denied everywhere except in `ffi/` (C pointers) and `crypto/` (memory locking).
+//! `unsafe` is denied everywhere except in `ffi/` (C pointers, and the one shared file
+//! mapping in `ffi::shared`) and `crypto/` (memory locking).
 #![deny(unsafe_code)]
 // CK_ULONG is u64 on this ABI but u32 on others: the casts between it and u64 stay.
 #![allow(clippy::unnecessary_cast)]

@@ -67,6 +67,13 @@ pub struct State {
     /// their entries, changes by others empty it.
     pub token_cache: HashMap<crate::store::ObjectId, (TokenId, Arc<Object>)>,
     pub token_cache_version: i64,
+    /// The store's change marker (store::changes), read to skip asking the store for its
+    /// data version while nothing changed.
+    pub changes: Option<Arc<crate::store::changes::ChangeMarker>>,
+    /// The marker as read just before the store last confirmed `token_cache_version`, and
+    /// when: while the marker still reads the same (and for at most changes::TRUST), the
+    /// version has not moved.
+    pub token_cache_marker: Option<(u64, std::time::Instant)>,
     /// Bumped by every change this process makes to token objects, so that a load that raced
     /// with the change does not put the old object back in the cache.
     pub token_cache_gen: u64,
@@ -162,7 +169,7 @@ impl Module {
 
     /// A module over any store.
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Module> {
-        let state = State::default();
+        let state = State { changes: store.change_marker(), ..State::default() };
         let read_only = store.read_only();
         Ok(Module {
             config,
@@ -257,6 +264,9 @@ impl Module {
         st.logins.clear();
         st.key_cache.clear();
         st.token_cache.clear();
+        // Its own file, not SQLite's: closing it drops no lock of the store's.
+        st.changes = None;
+        st.token_cache_marker = None;
     }
 
     /// Every slot: each initialised token, then the spare uninitialised one.

@@ -194,3 +194,31 @@ fn cached_token_objects_follow_changes_by_others() {
     other.destroy_object(oh, theirs[0]).unwrap();
     assert!(s.get_attributes(o, &[AttributeType::Label]).is_err(), "a destroyed object is gone for everyone");
 }
+
+/// A change the store's change marker does not announce (a writer that died between its
+/// commit and the marker, or one that does not know the marker) is still seen once the cache
+/// has gone unconfirmed for `store::changes::TRUST`: here a row deleted behind the module's
+/// back.
+#[test]
+fn a_change_without_the_marker_is_seen_within_the_trust_period() {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "unmarked");
+    let s = user_session(&p, slot);
+    let o = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(b"cached".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(s.get_attributes(o, &[AttributeType::Label]).unwrap(), vec![Attribute::Label(b"cached".to_vec())]);
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(db.execute("DELETE FROM objects WHERE id = ?1", [o.handle() as i64]).unwrap(), 1);
+    drop(db);
+    std::thread::sleep(oxihsm::store::changes::TRUST + std::time::Duration::from_millis(200));
+    assert_eq!(rv(s.get_attributes(o, &[AttributeType::Label])), cryptoki::error::RvError::ObjectHandleInvalid);
+}

@@ -22,6 +22,8 @@ pub mod mechanism;
 mod message;
 mod object;
 mod session;
+/// A word of memory shared between processes (the store's change marker).
+pub(crate) mod shared;
 mod sign;
 mod slot;
 mod tables;

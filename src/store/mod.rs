@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod changes;
 pub mod seal;
 pub mod sqlite;
 
@@ -70,6 +71,11 @@ pub trait Store: Send {
     /// cached objects are good while it stays the same.
     fn data_version(&self) -> Result<i64> {
         Ok(0)
+    }
+    /// The store's change marker ([`changes`]), read without the store's lock; `None` when
+    /// the store has none (every cache check then asks [`Store::data_version`]).
+    fn change_marker(&self) -> Option<std::sync::Arc<changes::ChangeMarker>> {
+        None
     }
     /// True when the store cannot be written (read-only directory or file system).
     fn read_only(&self) -> bool {

@@ -53,6 +53,8 @@ CREATE INDEX object_index_by_object ON object_index(object_id);
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// Rewritten after each commit that changes token objects (see [`super::changes`]).
+    marker: Option<std::sync::Arc<super::changes::ChangeMarker>>,
     /// The directory or file system does not accept writes: every change is refused with
     /// CKR_TOKEN_WRITE_PROTECTED and login failure counters are not persisted.
     read_only: bool,
@@ -83,7 +85,11 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         migrate(&conn)?;
-        Ok(SqliteStore { conn, read_only: false })
+        // The marker gets the database file's mode (SQLite gives its -wal and -shm files the
+        // same).
+        let mode = std::fs::metadata(&path).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+        let marker = super::changes::ChangeMarker::open(&path, mode.unwrap_or(0o600)).map(std::sync::Arc::new);
+        Ok(SqliteStore { conn, marker, read_only: false })
     }
 
     /// A store on a read-only directory or file system: readable, never written. SQLite
@@ -108,7 +114,14 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Ok(SqliteStore { conn, read_only: true })
+        Ok(SqliteStore { conn, marker: None, read_only: true })
+    }
+
+    /// Marks a committed change to token objects for other connections.
+    fn changed(&self) {
+        if let Some(m) = &self.marker {
+            m.bump();
+        }
     }
 
     fn tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
@@ -333,11 +346,16 @@ impl Store for SqliteStore {
         let rec = tx.query_row(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"), [id], token_row)?;
         audit::append(&tx, ev)?;
         tx.commit()?;
+        self.changed();
         Ok(rec)
     }
 
     fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn change_marker(&self) -> Option<std::sync::Arc<super::changes::ChangeMarker>> {
+        self.marker.clone()
     }
 
     fn data_version(&self) -> Result<i64> {
@@ -399,6 +417,7 @@ impl Store for SqliteStore {
         write_index(&tx, id, obj, sealer)?;
         audit::append(&tx, ev)?;
         tx.commit()?;
+        self.changed();
         Ok(id)
     }
 
@@ -434,6 +453,7 @@ impl Store for SqliteStore {
         write_index(&tx, id, obj, sealer)?;
         audit::append(&tx, ev)?;
         tx.commit()?;
+        self.changed();
         Ok(())
     }
 
@@ -443,6 +463,7 @@ impl Store for SqliteStore {
         if n == 1 {
             audit::append(&tx, ev)?;
             tx.commit()?;
+            self.changed();
         }
         Ok(n == 1)
     }
@@ -502,6 +523,7 @@ pub fn delete_token(dir: &Path, serial: &str) -> Result<bool> {
     };
     audit::append(&tx, &ev)?;
     tx.commit()?;
+    store.changed();
     Ok(true)
 }
 

@@ -107,19 +107,46 @@ impl Module {
 
     /// A token object, from the cache when nothing changed since it was read. Only objects
     /// read with the master key are cached (without it, sealed attributes are left out).
+    /// Whether anything changed is first asked of the store's change marker (a file read, no
+    /// lock); only when it moved is the store asked for its data version.
     fn load_token_object(&self, c: &Ctx, id: crate::store::ObjectId) -> Result<Arc<Object>> {
         const LIMIT: usize = 4096;
         let Some(sealer) = c.sealer() else {
             return Ok(Arc::new(self.store().load_object(c.token, id, None)?.ok_or(Error::ObjectHandleInvalid)?));
         };
+        let cached = |st: &crate::module::State| match st.token_cache.get(&id) {
+            Some((t, o)) if *t == c.token => Some(o.clone()),
+            _ => None,
+        };
+        let marker = {
+            let st = self.state_read();
+            let marker = st.changes.as_ref().map(|m| m.read());
+            if let (Some(now), Some((seen, at))) = (marker, st.token_cache_marker)
+                && now == seen
+                && at.elapsed() < crate::store::changes::TRUST
+                && let Some(o) = cached(&st)
+            {
+                return Ok(o);
+            }
+            marker
+        };
+        // Read after the marker: a change committed since is in this version, or moves the
+        // marker again.
         let version = self.store().data_version()?;
+        let confirm = |st: &mut crate::module::State| {
+            st.token_cache_marker = marker.map(|m| (m, std::time::Instant::now()));
+        };
         let generation = {
             let st = self.state_read();
             if st.token_cache_version == version
-                && let Some((t, o)) = st.token_cache.get(&id)
-                && *t == c.token
+                && let Some(o) = cached(&st)
             {
-                return Ok(o.clone());
+                drop(st);
+                let mut st = self.state();
+                if st.token_cache_version == version {
+                    confirm(&mut st);
+                }
+                return Ok(o);
             }
             st.token_cache_gen
         };
@@ -129,6 +156,7 @@ impl Module {
             st.token_cache.clear();
             st.token_cache_version = version;
         }
+        confirm(&mut st);
         if st.token_cache_gen == generation && st.login(c.token).is_some() {
             st.token_cache.insert(id, (c.token, obj.clone()));
         }

@@ -78,6 +78,8 @@ pub fn restore(ctx: &Ctx, file: &Path, slot: Option<u64>, pin_args: &PinArgs) ->
     };
     backup::restore(&mut db, &opened, slot).map_err(|e| format!("restore: {e}"))?;
     drop(db);
+    // Processes with the store open drop what they cached of the token restored over.
+    oxihsm::store::changes::note_change(&path);
     // The restored token opens with the PIN, through the module.
     let p = open(ctx)?;
     let (_s, info) = login_with(&p, &TokenSel { slot: Some(slot), ..Default::default() }, &pin)?;

@@ -76,6 +76,8 @@ struct Keys {
     p256_token: ObjectHandle,
     ed25519: Option<ObjectHandle>,
     aes: ObjectHandle,
+    /// An AES-256 key kept on the token.
+    aes_token: ObjectHandle,
     hmac: ObjectHandle,
 }
 
@@ -166,6 +168,13 @@ fn make_keys(s: &Session) -> Result<Keys> {
             ],
         ),
     )?;
+    let aes_token = ck(
+        "C_GenerateKey AES (token)",
+        s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::Token(true), Attribute::ValueLen(32.into()), Attribute::Encrypt(true)],
+        ),
+    )?;
     let hmac = ck(
         "C_CreateObject HMAC key",
         s.create_object(&[
@@ -176,7 +185,7 @@ fn make_keys(s: &Session) -> Result<Keys> {
             Attribute::Value(vec![0x5a; 32]),
         ]),
     )?;
-    Ok(Keys { rsa, rsa_pub, p256, p256_pub, p384, p256_token, ed25519, aes, hmac })
+    Ok(Keys { rsa, rsa_pub, p256, p256_pub, p384, p256_token, ed25519, aes, aes_token, hmac })
 }
 
 fn session(t: &Target) -> Result<Session> {
@@ -384,6 +393,16 @@ fn benches() -> Vec<Bench> {
         aes_gcm("AES-256-GCM encrypt 1 KiB", 1024),
         aes_gcm("AES-256-GCM encrypt 64 KiB", 64 * 1024),
         aes_gcm("AES-256-GCM encrypt 1 MiB", 1024 * 1024),
+        Bench {
+            name: "AES-256-GCM encrypt 1 KiB, token key",
+            bytes: 1024,
+            module: |t, i| {
+                let (s, k, d) = (session(t)?, t.keys.aes_token, i.data_1k.clone());
+                let mut iv = [3u8; 12];
+                op! { ck("encrypt", s.encrypt(&gcm(&mut iv), k, &d))?; }
+            },
+            raw: Some(|i| gcm_raw(i.data_1k.clone())),
+        },
         Bench {
             name: "AES-256-CBC_PAD encrypt 64 KiB",
             bytes: 64 * 1024,
