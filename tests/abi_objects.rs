@@ -690,6 +690,9 @@ fn private_session_keys_live_until_the_logout() {
     assert_eq!(again.len(), 1);
     assert_ne!(again[0], token_key);
     assert_eq!(use_key(&rw, again[0]).unwrap(), ct);
+    // The object is cached now, under the new login: the old handle still names nothing.
+    assert_eq!(rv(use_key(&rw, token_key)), RvError::KeyHandleInvalid);
+    assert_eq!(use_key(&rw, again[0]).unwrap(), ct);
     assert_eq!(label_of(&rw, public_token), b"public-token");
     // The SO's login makes no private object usable.
     before.logout().unwrap();
@@ -766,4 +769,38 @@ fn check_values_of_secret_keys_and_certificates() {
     let c = cert(None).unwrap();
     assert_eq!(raw.get_bytes(c, CKA_CHECK_VALUE).unwrap(), sha1_kcv(&der));
     assert_eq!(cert(Some(&[0, 0, 0])), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+}
+
+/// A token key's handle names nothing in a session of another token, even while the key is
+/// cached and that token's user is logged in too; the cached key stays usable in its own.
+/// (Public keys: a private one's handle would also carry its own login's epoch.)
+#[test]
+fn token_key_handles_belong_to_their_token() {
+    use cryptoki::mechanism::Mechanism;
+    let h = Harness::new();
+    let p = h.ctx();
+    let a = init_token(&p, "token-a");
+    let b = init_token(&p, "token-b");
+    assert_ne!(a, b);
+    let (sa, sb) = (user_session(&p, a), user_session(&p, b));
+    let gen_key = |s: &Session| {
+        s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Private(false),
+                Attribute::ValueLen(16.into()),
+                Attribute::Encrypt(true),
+            ],
+        )
+        .unwrap()
+    };
+    let (ka, kb) = (gen_key(&sa), gen_key(&sb));
+    let use_key = |s: &Session, key| s.encrypt(&Mechanism::AesEcb, key, &[7u8; 16]);
+    let ct = use_key(&sa, ka).unwrap();
+    assert_eq!(use_key(&sa, ka).unwrap(), ct, "from the cache");
+    assert_ne!(ka, kb);
+    assert_eq!(rv(use_key(&sb, ka)), RvError::KeyHandleInvalid);
+    assert_eq!(rv(use_key(&sa, kb)), RvError::KeyHandleInvalid);
+    assert_eq!(use_key(&sa, ka).unwrap(), ct);
 }

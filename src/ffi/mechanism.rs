@@ -165,7 +165,7 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 let password_len = if c.ulPasswordLen < PBKDF2_LEN_AS_POINTER {
                     c.ulPasswordLen
                 } else {
-                    *(c.ulPasswordLen as usize as *const CK_ULONG)
+                    std::ptr::read_unaligned(c.ulPasswordLen as usize as *const CK_ULONG)
                 };
                 Params::Pbkdf2 {
                     prf,

@@ -44,14 +44,10 @@ fn variant(nonce: &[u8]) -> Result<(AeadAlg, Vec<u8>)> {
     })
 }
 
-/// The key `value` for messages with nonces of `nonce`'s length.
-pub fn aead_key(value: &[u8], nonce: &[u8]) -> Result<AeadKey> {
-    AeadKey::with_alg(variant(nonce)?.0, value, TAG_LEN)
-}
-
-/// The nonce AWS-LC takes for the PKCS#11 `nonce` (its length checked by [`aead_key`]).
-pub fn aws_lc_nonce(nonce: &[u8]) -> Vec<u8> {
-    variant(nonce).map(|v| v.1).unwrap_or_default()
+/// The AWS-LC key made of `value` for the PKCS#11 `nonce`, and the nonce AWS-LC takes.
+pub fn key_and_nonce(value: &[u8], nonce: &[u8]) -> Result<(AeadKey, Vec<u8>)> {
+    let (alg, nonce) = variant(nonce)?;
+    Ok((AeadKey::with_alg(alg, value, TAG_LEN)?, nonce))
 }
 
 /// Builds the cipher for the caller's parameters and the key object `obj`; the AAD is taken
@@ -60,9 +56,8 @@ pub fn cipher(m: &mut Mechanism, obj: &Object, encrypt: bool) -> Result<Box<dyn 
     let Params::Aead { nonce, aad } = &mut m.params else {
         return Err(Error::MechanismParamInvalid);
     };
-    let (alg, nonce) = variant(nonce)?;
     let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
-    let key = AeadKey::with_alg(alg, value, TAG_LEN)?;
+    let (key, nonce) = key_and_nonce(value, nonce)?;
     Ok(super::aes::evp_aead(AeadKeyRef::Own(key), nonce, std::mem::take(aad), TAG_LEN, encrypt))
 }
 

@@ -95,8 +95,8 @@ impl Module {
             Some(Implementation::KeyGen(kg)) => kg,
             _ => return Err(Error::MechanismInvalid),
         };
-        if let Params::Pbkdf2 { prf, salt, iterations, password } = &m.params {
-            return self.generate_from_password(h, m.ty, template, *prf, salt, *iterations, &password.0);
+        if let Params::Pbkdf2 { .. } = &m.params {
+            return self.generate_from_password(h, m, template);
         }
         if m.params != Params::None || kg == KeyGen::Pbkdf2 {
             return Err(Error::MechanismParamInvalid);
@@ -153,25 +153,23 @@ impl Module {
     }
 
     /// CKM_PKCS5_PBKD2: a secret key of the template's type and length (CKA_VALUE_LEN, or
-    /// the type's one length) from `password` by PBKDF2 with HMAC over `prf`.
-    #[allow(clippy::too_many_arguments)]
+    /// the type's one length) from the parameter's password by PBKDF2 with HMAC over its PRF.
     fn generate_from_password(
         &self,
         h: CK_SESSION_HANDLE,
-        mechanism: CK_MECHANISM_TYPE,
+        m: &Mechanism,
         template: &[Attribute],
-        prf: Hash,
-        salt: &[u8],
-        iterations: u32,
-        password: &[u8],
     ) -> Result<CK_OBJECT_HANDLE> {
+        let Params::Pbkdf2 { prf, salt, iterations, password } = &m.params else {
+            return Err(Error::MechanismParamInvalid);
+        };
         let key_type = super::kdf::key_type(template);
         let len = super::kdf::derived_len(template, None)?;
         if key_type == CKK_AES && !matches!(len, 16 | 24 | 32) {
             return Err(Error::AttributeValueInvalid);
         }
         let mut value = Bytes::new(vec![0u8; len]);
-        crypto::evp::pbkdf2(prf, password, salt, iterations, &mut value)?;
+        crypto::evp::pbkdf2(*prf, &password.0, salt, *iterations, &mut value)?;
         if matches!(key_type, CKK_DES2 | CKK_DES3) {
             super::des::set_odd_parity(&mut value);
         }
@@ -180,7 +178,7 @@ impl Module {
             template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(len as CK_ULONG)));
         }
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
-        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism, material };
+        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
         self.create_with(h, &template, origin)
     }
 

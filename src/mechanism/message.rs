@@ -132,8 +132,7 @@ impl MessageOp {
         }
         let (out, tag) = match (self.aead, self.encrypt) {
             (MessageAead::ChaChaPoly, encrypt) => {
-                let key = super::chacha::aead_key(&self.key, iv)?;
-                let nonce = super::chacha::aws_lc_nonce(iv);
+                let (key, nonce) = super::chacha::key_and_nonce(&self.key, iv)?;
                 if encrypt {
                     let mut out = key.seal(&nonce, aad, data)?;
                     let tag = out.split_off(data.len());

@@ -70,6 +70,16 @@ fn token_id(handle: CK_OBJECT_HANDLE) -> (crate::store::ObjectId, u64) {
     ((handle & ((1 << TAG_SHIFT) - 1)) as crate::store::ObjectId, handle >> TAG_SHIFT)
 }
 
+/// The store's change marker as read now, and whether the token-object cache may be used
+/// without asking the store: the marker reads what it read when the store last confirmed
+/// the cache, no longer ago than `store::changes::TRUST`.
+fn cache_trusted(st: &crate::module::State) -> (Option<u64>, bool) {
+    let marker = st.changes.as_ref().map(|m| m.read());
+    let trusted = matches!((marker, st.token_cache_marker),
+        (Some(now), Some((seen, at))) if now == seen && at.elapsed() < crate::store::changes::TRUST);
+    (marker, trusted)
+}
+
 impl Module {
     fn ctx(&self, h: CK_SESSION_HANDLE) -> Result<Ctx> {
         let st = self.state_read();
@@ -120,12 +130,8 @@ impl Module {
         };
         let marker = {
             let st = self.state_read();
-            let marker = st.changes.as_ref().map(|m| m.read());
-            if let (Some(now), Some((seen, at))) = (marker, st.token_cache_marker)
-                && now == seen
-                && at.elapsed() < crate::store::changes::TRUST
-                && let Some(o) = cached(&st)
-            {
+            let (marker, trusted) = cache_trusted(&st);
+            if trusted && let Some(o) = cached(&st) {
                 return Ok(o);
             }
             marker
@@ -270,6 +276,23 @@ impl Module {
                 Ok(f(&o.obj))
             });
             return lent.unwrap_or(Err(Error::ObjectHandleInvalid));
+        }
+        // A token object in the cache is lent under the state's read lock (only the calling
+        // thread's shard): no login or object reference count is taken, which two threads
+        // using one key would otherwise bounce between them.
+        {
+            let st = self.state_read();
+            let s = self.sessions.get(h)?;
+            let (id, _) = token_id(handle);
+            if let Some(l) = st.login(s.token)
+                && cache_trusted(&st).1
+                && let Some((t, o)) = st.token_cache.get(&id)
+                && *t == s.token
+                && (!o.is_private() || l.user == UserKind::User)
+                && id as CK_OBJECT_HANDLE | if o.is_private() { l.epoch << TAG_SHIFT } else { 0 } == handle
+            {
+                return Ok(f(o));
+            }
         }
         let c = self.ctx(h)?;
         Ok(f(&self.load(&c, handle)?))
