@@ -117,8 +117,8 @@ impl Module {
 
     /// A token object, from the cache when nothing changed since it was read. Only objects
     /// read with the master key are cached (without it, sealed attributes are left out).
-    /// Whether anything changed is first asked of the store's change marker (a file read, no
-    /// lock); only when it moved is the store asked for its data version.
+    /// Whether anything changed is first asked of the store's change marker (one load from a
+    /// shared mapping, no lock); only when it moved is the store asked for its data version.
     fn load_token_object(&self, c: &Ctx, id: crate::store::ObjectId) -> Result<Arc<Object>> {
         const LIMIT: usize = 4096;
         let Some(sealer) = c.sealer() else {
