@@ -359,16 +359,17 @@ impl Module {
         handle: CK_OBJECT_HANDLE,
         types: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<AttrResult>> {
-        let c = self.ctx(h)?;
-        let obj = self.load(&c, handle)?;
-        Ok(types
-            .iter()
-            .map(|&t| match policy::reveal(&obj, t) {
-                Reveal::Value(v) => AttrResult::Value(v.clone()),
-                Reveal::Sensitive => AttrResult::Sensitive,
-                Reveal::Invalid => AttrResult::Invalid,
-            })
-            .collect())
+        // Read while the object is lent (see with_object): no reference count taken on it.
+        self.with_object(h, handle, |obj| {
+            Ok(types
+                .iter()
+                .map(|&t| match policy::reveal(obj, t) {
+                    Reveal::Value(v) => AttrResult::Value(v.clone()),
+                    Reveal::Sensitive => AttrResult::Sensitive,
+                    Reveal::Invalid => AttrResult::Invalid,
+                })
+                .collect())
+        })?
     }
 
     /// C_SetAttributeValue.
