@@ -385,3 +385,52 @@ fn chacha20_poly1305_messages() {
         assert_eq!(plain, pt);
     }
 }
+
+/// A per-message parameter with a length no AEAD takes (a GCM tag over 128 bits or IV over
+/// 256 bytes, a CCM MAC over 16 bytes or nonce over 13, a ChaCha20-Poly1305 nonce over 24
+/// bytes) is CKR_MECHANISM_PARAM_INVALID before its buffer is read: here the buffers are
+/// NULL.
+#[test]
+fn message_lengths_no_aead_takes_are_refused_before_reading() {
+    let e = env();
+    let s = &e.s;
+    let chacha = s.secret_key(CKK_CHACHA20, &e.key_bytes).unwrap();
+    let mut iv = vec![0u8; 12];
+    let mut tag = [0u8; 16];
+    let mut gcm = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    gcm.pTag = null_mut();
+    gcm.ulTagBits = 136;
+    let mut gcm_iv = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    gcm_iv.pIv = null_mut();
+    gcm_iv.ulIvLen = 257;
+    let ccm = |nonce_len, mac_len| CK_CCM_MESSAGE_PARAMS {
+        ulDataLen: 4,
+        pNonce: null_mut(),
+        ulNonceLen: nonce_len,
+        ulNonceFixedBits: 0,
+        nonceGenerator: CKG_NO_GENERATE,
+        pMAC: null_mut(),
+        ulMACLen: mac_len,
+    };
+    let (mut ccm_mac, mut ccm_nonce) = (ccm(12, 17), ccm(14, 16));
+    let mut cc = CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS { pNonce: null_mut(), ulNonceLen: 25, pTag: null_mut() };
+    // SAFETY: live mechanisms.
+    unsafe {
+        assert_eq!(s.lib.C_MessageDecryptInit(s.h, &mut mech::<u8>(CKM_AES_GCM, None), e.key), CKR_OK);
+    }
+    assert_eq!(one_message(s, false, &mut gcm, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(one_message(s, false, &mut gcm_iv, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(s.lib.C_MessageDecryptFinal(s.h), CKR_OK);
+        assert_eq!(s.lib.C_MessageDecryptInit(s.h, &mut mech::<u8>(CKM_AES_CCM, None), e.key), CKR_OK);
+    }
+    assert_eq!(one_message(s, false, &mut ccm_mac, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(one_message(s, false, &mut ccm_nonce, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(s.lib.C_MessageDecryptFinal(s.h), CKR_OK);
+        assert_eq!(s.lib.C_MessageDecryptInit(s.h, &mut mech::<u8>(CKM_CHACHA20_POLY1305, None), chacha), CKR_OK);
+    }
+    assert_eq!(one_message(s, false, &mut cc, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
+}

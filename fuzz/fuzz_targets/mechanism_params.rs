@@ -2,7 +2,8 @@
 //! mechanism, with parameters whose fields, lengths and embedded buffers come from the
 //! fuzzer, is started with C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit,
 //! C_DigestInit, C_DeriveKey, C_GenerateKey, C_WrapKey, C_UnwrapKey, C_EncapsulateKey, C_DecapsulateKey or
-//! C_VerifySignatureInit on a fitting or unfitting key (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
+//! C_VerifySignatureInit, or the message-based C_MessageEncryptInit/C_MessageDecryptInit with
+//! fuzzed per-message parameters, on a fitting or unfitting key (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
 //! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
@@ -154,7 +155,7 @@ fuzz_target!(|data: &[u8]| {
     let mut m = CK_MECHANISM { mechanism: ty, pParameter: p, ulParameterLen: len };
     let key = setup.keys[inp.u8() as usize % setup.keys.len()];
     let key2 = setup.keys[inp.u8() as usize % setup.keys.len()];
-    let op = inp.u8() % 12;
+    let op = inp.u8() % 13;
     let dlen = inp.len().min(512);
     let mut input = inp.bytes(dlen);
     let mut out = vec![0u8; 8192];
@@ -227,6 +228,33 @@ fuzz_target!(|data: &[u8]| {
                 let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
                 let mut h = 0;
                 F.C_GenerateKey.unwrap()(s, &mut m, tp, t.attrs.len() as CK_ULONG, &mut h);
+            }
+            12 => {
+                // Message-based encryption or decryption: one whole message, or a message in
+                // two parts, each with its own fuzzed per-message parameter.
+                let encrypt = inp.u8() % 2 == 0;
+                let init = if encrypt { F.C_MessageEncryptInit } else { F.C_MessageDecryptInit };
+                if init.unwrap()(s, &mut m, key) == CKR_OK {
+                    let (pp, pl) = keep.message_param(&mut inp);
+                    let (aad, aad_len) = keep.buf(&mut inp);
+                    if inp.u8() % 2 == 0 {
+                        let f = if encrypt { F.C_EncryptMessage } else { F.C_DecryptMessage };
+                        f.unwrap()(s, pp, pl, aad, aad_len, ip, i, o, ol);
+                    } else {
+                        let (begin, next) = if encrypt {
+                            (F.C_EncryptMessageBegin.unwrap(), F.C_EncryptMessageNext.unwrap())
+                        } else {
+                            (F.C_DecryptMessageBegin.unwrap(), F.C_DecryptMessageNext.unwrap())
+                        };
+                        if begin(s, pp, pl, aad, aad_len) == CKR_OK {
+                            let half = i / 2;
+                            let mut part = (*ol).min(out.len() as CK_ULONG);
+                            next(s, pp, pl, ip, half, o, &mut part, 0);
+                            let mut rest = (*ol).min(out.len() as CK_ULONG);
+                            next(s, pp, pl, ip.add(half as usize), i - half, o, &mut rest, CKF_END_OF_MESSAGE);
+                        }
+                    }
+                }
             }
             _ => {
                 let mut t = Template::build(&mut inp, 1);

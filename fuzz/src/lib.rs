@@ -268,6 +268,55 @@ impl Keep {
         (p, declared as CK_ULONG)
     }
 
+    /// A per-message parameter for the message-based functions: a CK_GCM_MESSAGE_PARAMS,
+    /// CK_CCM_MESSAGE_PARAMS or CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS (the module tells them
+    /// apart by their sizes, so a declared length is never another one's). The tag buffer is
+    /// 32 bytes, more than any tag length picked here: the module reads or writes as many as
+    /// the parameter says.
+    pub fn message_param(&mut self, inp: &mut Input<'_>) -> (*mut c_void, CK_ULONG) {
+        let sizes = [
+            size_of::<CK_GCM_MESSAGE_PARAMS>(),
+            size_of::<CK_CCM_MESSAGE_PARAMS>(),
+            size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>(),
+        ];
+        let (iv, iv_len) = self.buf(inp);
+        let mut tag = vec![0u8; 32];
+        tag.iter_mut().for_each(|b| *b = inp.u8());
+        let tag_ptr = tag.as_mut_ptr();
+        self.bytes.push(tag);
+        let generators =
+            [CKG_NO_GENERATE, CKG_GENERATE, CKG_GENERATE_COUNTER, CKG_GENERATE_RANDOM, CKG_GENERATE_COUNTER_XOR, 9];
+        match inp.u8() % 3 {
+            0 => {
+                let g = CK_GCM_MESSAGE_PARAMS {
+                    pIv: iv,
+                    ulIvLen: iv_len,
+                    ulIvFixedBits: inp.pick(&[0, 32, 64, 7, 1000]),
+                    ivGenerator: inp.pick(&generators),
+                    pTag: tag_ptr,
+                    ulTagBits: inp.pick(&[128, 96, 64, 32, 8, 0, 136]),
+                };
+                self.param_avoiding(inp, g, &sizes[1..])
+            }
+            1 => {
+                let c = CK_CCM_MESSAGE_PARAMS {
+                    ulDataLen: if inp.u8() % 8 == 0 { inp.u64() } else { inp.u64() % 600 },
+                    pNonce: iv,
+                    ulNonceLen: iv_len,
+                    ulNonceFixedBits: inp.pick(&[0, 16, 32, 7, 1000]),
+                    nonceGenerator: inp.pick(&generators),
+                    pMAC: tag_ptr,
+                    ulMACLen: inp.pick(&[16, 8, 4, 3, 0, 17]),
+                };
+                self.param_avoiding(inp, c, &[sizes[0], sizes[2]])
+            }
+            _ => {
+                let c = CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS { pNonce: iv, ulNonceLen: iv_len, pTag: tag_ptr };
+                self.param_avoiding(inp, c, &sizes[..2])
+            }
+        }
+    }
+
     fn counter_format(&mut self, inp: &mut Input<'_>) -> (*mut c_void, CK_ULONG) {
         let f = CK_SP800_108_COUNTER_FORMAT { bLittleEndian: inp.u8() % 2, ulWidthInBits: inp.pick(&[8, 16, 24, 32]) };
         self.param(inp, f)

@@ -30,7 +30,9 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
     unsafe {
         if len as usize == size_of::<CK_GCM_MESSAGE_PARAMS>() {
             let g = std::ptr::read_unaligned(p.cast::<CK_GCM_MESSAGE_PARAMS>());
-            if g.ulTagBits % 8 != 0 {
+            // Lengths no AEAD takes (a tag over 16 bytes, an IV over 256) are refused before
+            // their buffers are read.
+            if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > 256 {
                 return Err(bad());
             }
             let tag_len = g.ulTagBits as usize / 8;
@@ -50,6 +52,9 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             })
         } else if len as usize == size_of::<CK_CCM_MESSAGE_PARAMS>() {
             let c = std::ptr::read_unaligned(p.cast::<CK_CCM_MESSAGE_PARAMS>());
+            if c.ulMACLen > 16 || c.ulNonceLen > 13 {
+                return Err(bad());
+            }
             let tag_len = c.ulMACLen as usize;
             let tag = if dir == Dir::Decrypt { slice(c.pMAC, c.ulMACLen)?.to_vec() } else { Vec::new() };
             Ok(Param {
@@ -67,6 +72,9 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             })
         } else if len as usize == size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
             let c = std::ptr::read_unaligned(p.cast::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>());
+            if c.ulNonceLen > 24 {
+                return Err(bad());
+            }
             // Poly1305's tag is 16 bytes; the structure has no room for another length.
             let tag = if dir == Dir::Decrypt { slice(c.pTag, 16)?.to_vec() } else { Vec::new() };
             Ok(Param {
