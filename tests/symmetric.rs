@@ -1225,3 +1225,33 @@ fn digest_key_and_hkdf_derive() {
     let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) };
     assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
 }
+
+/// An IV or nonce longer than any the mechanism takes (GCM 256 bytes, CCM 13,
+/// ChaCha20-Poly1305 24) is CKR_MECHANISM_PARAM_INVALID before its buffer is read: here the
+/// length claims far more than the buffer holds, which a copy would not survive.
+#[test]
+fn overlong_ivs_are_refused_before_reading() {
+    let e = env();
+    let s = &e.s;
+    let aes = s.secret_key(CKK_AES, &random(16)).unwrap();
+    let chacha = s.secret_key(CKK_CHACHA20, &random(32)).unwrap();
+    let mut buf = [0u8; 32];
+    let huge: CK_ULONG = 1 << 40;
+    let mut g = gcm_params(&mut buf, None, 128);
+    g.ulIvLen = huge;
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut g)), aes, b"x"), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut c = CK_CCM_PARAMS {
+        ulDataLen: 1,
+        pNonce: buf.as_mut_ptr(),
+        ulNonceLen: huge,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulMACLen: 16,
+    };
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CCM, Some(&mut c)), aes, b"x"), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut aad = [0u8; 0];
+    let mut p = chacha_params(&mut buf, &mut aad);
+    p.ulNonceLen = huge;
+    let m = CKM_CHACHA20_POLY1305;
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), chacha, b"x"), Err(CKR_MECHANISM_PARAM_INVALID));
+}

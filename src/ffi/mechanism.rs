@@ -51,6 +51,19 @@ unsafe fn bytes(p: *const CK_BYTE, len: CK_ULONG) -> Result<Vec<u8>> {
     unsafe { slice(p, len) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
 }
 
+/// As [`bytes`], for a field no mechanism takes more than `max` bytes of (an IV, a nonce):
+/// a longer one is CKR_MECHANISM_PARAM_INVALID before its buffer is read.
+///
+/// # Safety
+/// As [`bytes`].
+unsafe fn short_bytes(p: *const CK_BYTE, len: CK_ULONG, max: CK_ULONG) -> Result<Vec<u8>> {
+    if len > max {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: caller's contract.
+    unsafe { bytes(p, len) }
+}
+
 /// An ML-DSA context string: FIPS 204 contexts are at most 255 bytes, and a longer one is not
 /// read.
 ///
@@ -119,9 +132,9 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
             }
             ParamShape::Gcm => {
                 let (iv, aad, tag_bits) = if let Some(g) = param::<CK_GCM_PARAMS>(m) {
-                    (bytes(g.pIv, g.ulIvLen)?, bytes(g.pAAD, g.ulAADLen)?, g.ulTagBits)
+                    (short_bytes(g.pIv, g.ulIvLen, 256)?, bytes(g.pAAD, g.ulAADLen)?, g.ulTagBits)
                 } else if let Some(g) = param::<GcmParams240>(m) {
-                    (bytes(g.p_iv, g.ul_iv_len)?, bytes(g.p_aad, g.ul_aad_len)?, g.ul_tag_bits)
+                    (short_bytes(g.p_iv, g.ul_iv_len, 256)?, bytes(g.p_aad, g.ul_aad_len)?, g.ul_tag_bits)
                 } else {
                     return Err(bad);
                 };
@@ -131,14 +144,14 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 let c = param::<CK_CCM_PARAMS>(m).ok_or(bad)?;
                 Params::Ccm {
                     data_len: c.ulDataLen as usize,
-                    nonce: bytes(c.pNonce, c.ulNonceLen)?,
+                    nonce: short_bytes(c.pNonce, c.ulNonceLen, 13)?,
                     aad: bytes(c.pAAD, c.ulAADLen)?,
                     mac_len: c.ulMACLen as usize,
                 }
             }
             ParamShape::ChaChaPoly => {
                 let c = param::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(m).ok_or(bad)?;
-                Params::Aead { nonce: bytes(c.pNonce, c.ulNonceLen)?, aad: bytes(c.pAAD, c.ulAADLen)? }
+                Params::Aead { nonce: short_bytes(c.pNonce, c.ulNonceLen, 24)?, aad: bytes(c.pAAD, c.ulAADLen)? }
             }
             ParamShape::Pbkdf2 => {
                 let c = param::<CK_PKCS5_PBKD2_PARAMS2>(m).ok_or(bad)?;
