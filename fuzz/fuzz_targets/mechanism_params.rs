@@ -3,7 +3,8 @@
 //! fuzzer, is started with C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit,
 //! C_DigestInit, C_DeriveKey, C_GenerateKey, C_WrapKey, C_UnwrapKey, C_EncapsulateKey, C_DecapsulateKey or
 //! C_VerifySignatureInit, or the message-based C_MessageEncryptInit/C_MessageDecryptInit with
-//! fuzzed per-message parameters, on a fitting or unfitting key (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
+//! fuzzed per-message parameters, on a fitting or unfitting key (or C_SetAttributeValue and
+//! C_GetAttributeValue with fuzzed templates on a session copy of one) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
 //! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
@@ -155,7 +156,7 @@ fuzz_target!(|data: &[u8]| {
     let mut m = CK_MECHANISM { mechanism: ty, pParameter: p, ulParameterLen: len };
     let key = setup.keys[inp.u8() as usize % setup.keys.len()];
     let key2 = setup.keys[inp.u8() as usize % setup.keys.len()];
-    let op = inp.u8() % 13;
+    let op = inp.u8() % 14;
     let dlen = inp.len().min(512);
     let mut input = inp.bytes(dlen);
     let mut out = vec![0u8; 8192];
@@ -252,6 +253,24 @@ fuzz_target!(|data: &[u8]| {
                             next(s, pp, pl, ip, half, o, &mut part, 0);
                             let mut rest = (*ol).min(out.len() as CK_ULONG);
                             next(s, pp, pl, ip.add(half as usize), i - half, o, &mut rest, CKF_END_OF_MESSAGE);
+                        }
+                    }
+                }
+            }
+            13 => {
+                // Attributes through the ABI on a session copy of the key (the copy goes with
+                // the session): C_SetAttributeValue, then C_GetAttributeValue, each with a
+                // fuzzed template (size queries, short buffers, nested templates).
+                let mut copy = 0;
+                if F.C_CopyObject.unwrap()(s, key, std::ptr::null_mut(), 0, &mut copy) == CKR_OK {
+                    for set in [true, false] {
+                        let mut t = Template::build(&mut inp, 1);
+                        let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
+                        let n = t.attrs.len() as CK_ULONG;
+                        if set {
+                            F.C_SetAttributeValue.unwrap()(s, copy, tp, n);
+                        } else {
+                            F.C_GetAttributeValue.unwrap()(s, copy, tp, n);
                         }
                     }
                 }
