@@ -4,7 +4,8 @@
 //! C_DigestInit, C_DeriveKey, C_GenerateKey, C_WrapKey, C_UnwrapKey, C_EncapsulateKey, C_DecapsulateKey or
 //! C_VerifySignatureInit, or the message-based C_MessageEncryptInit/C_MessageDecryptInit with
 //! fuzzed per-message parameters, on a fitting or unfitting key (or C_SetAttributeValue and
-//! C_GetAttributeValue with fuzzed templates on a session copy of one) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
+//! C_GetAttributeValue with fuzzed templates on a session copy of one, or an operation's
+//! state saved and a changed or fuzzed one restored) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
 //! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
@@ -156,7 +157,7 @@ fuzz_target!(|data: &[u8]| {
     let mut m = CK_MECHANISM { mechanism: ty, pParameter: p, ulParameterLen: len };
     let key = setup.keys[inp.u8() as usize % setup.keys.len()];
     let key2 = setup.keys[inp.u8() as usize % setup.keys.len()];
-    let op = inp.u8() % 14;
+    let op = inp.u8() % 15;
     let dlen = inp.len().min(512);
     let mut input = inp.bytes(dlen);
     let mut out = vec![0u8; 8192];
@@ -272,6 +273,37 @@ fuzz_target!(|data: &[u8]| {
                         } else {
                             F.C_GetAttributeValue.unwrap()(s, copy, tp, n);
                         }
+                    }
+                }
+            }
+            14 => {
+                // Operation state: a digest or MAC started, its state saved (size query, then
+                // the call), a state restored (the saved one with a byte changed, or the input's
+                // bytes) with fuzzed key handles, and the operation finished.
+                let sign = inp.u8() % 2 == 0;
+                let started =
+                    if sign { F.C_SignInit.unwrap()(s, &mut m, key) } else { F.C_DigestInit.unwrap()(s, &mut m) };
+                if started == CKR_OK {
+                    let mut n: CK_ULONG = 0;
+                    F.C_GetOperationState.unwrap()(s, std::ptr::null_mut(), &mut n);
+                    let mut state = vec![0u8; (n as usize).min(4096)];
+                    let mut got = state.len() as CK_ULONG;
+                    F.C_GetOperationState.unwrap()(s, state.as_mut_ptr(), &mut got);
+                    state.truncate((got as usize).min(state.len()));
+                    let mut blob = if inp.u8() % 2 == 0 && !state.is_empty() {
+                        let at = inp.u8() as usize % state.len();
+                        state[at] ^= 1 << (inp.u8() % 8);
+                        state
+                    } else {
+                        input.clone()
+                    };
+                    let (enc, auth) =
+                        (if inp.u8() % 2 == 0 { key } else { 0 }, if inp.u8() % 2 == 0 { key2 } else { 0 });
+                    F.C_SetOperationState.unwrap()(s, blob.as_mut_ptr(), blob.len() as CK_ULONG, enc, auth);
+                    if sign {
+                        F.C_SignFinal.unwrap()(s, o, ol);
+                    } else {
+                        F.C_DigestFinal.unwrap()(s, o, ol);
                     }
                 }
             }
