@@ -5,7 +5,8 @@
 //! C_VerifySignatureInit, or the message-based C_MessageEncryptInit/C_MessageDecryptInit with
 //! fuzzed per-message parameters, on a fitting or unfitting key (or C_SetAttributeValue and
 //! C_GetAttributeValue with fuzzed templates on a session copy of one, or an operation's
-//! state saved and a changed or fuzzed one restored) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
+//! state saved and a changed or fuzzed one restored, or a multi-part encryption or decryption
+//! checked never to write past the output length it is given) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
 //! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
@@ -157,7 +158,7 @@ fuzz_target!(|data: &[u8]| {
     let mut m = CK_MECHANISM { mechanism: ty, pParameter: p, ulParameterLen: len };
     let key = setup.keys[inp.u8() as usize % setup.keys.len()];
     let key2 = setup.keys[inp.u8() as usize % setup.keys.len()];
-    let op = inp.u8() % 15;
+    let op = inp.u8() % 16;
     let dlen = inp.len().min(512);
     let mut input = inp.bytes(dlen);
     let mut out = vec![0u8; 8192];
@@ -304,6 +305,39 @@ fuzz_target!(|data: &[u8]| {
                         F.C_SignFinal.unwrap()(s, o, ol);
                     } else {
                         F.C_DigestFinal.unwrap()(s, o, ol);
+                    }
+                }
+            }
+            15 => {
+                // Multi-part encryption or decryption: updates of fuzzed sizes, each with a
+                // fuzzed output length (a size query now and then), then the final part. No
+                // call may write past the length it was given: the bytes after it keep a mark.
+                let encrypt = inp.u8() % 2 == 0;
+                let init = if encrypt { F.C_EncryptInit } else { F.C_DecryptInit };
+                if init.unwrap()(s, &mut m, key) == CKR_OK {
+                    let (update, fin) = if encrypt {
+                        (F.C_EncryptUpdate.unwrap(), F.C_EncryptFinal.unwrap())
+                    } else {
+                        (F.C_DecryptUpdate.unwrap(), F.C_DecryptFinal.unwrap())
+                    };
+                    let mut at = 0usize;
+                    for step in 0..4 {
+                        let last = step == 3 || at >= input.len();
+                        let take = if last { 0 } else { (inp.u8() as usize).min(input.len() - at) };
+                        let room = (inp.u8() as usize * 2).min(out.len() - 64);
+                        out.fill(0xa5);
+                        let mut n = room as CK_ULONG;
+                        let target = if inp.u8() % 8 == 0 { std::ptr::null_mut() } else { out.as_mut_ptr() };
+                        let rv = if last {
+                            fin(s, target, &mut n)
+                        } else {
+                            update(s, ip.add(at), take as CK_ULONG, target, &mut n)
+                        };
+                        assert!(out[room..].iter().all(|&b| b == 0xa5), "a call wrote past the {room} bytes it had");
+                        if rv != CKR_OK || last {
+                            break;
+                        }
+                        at += take;
                     }
                 }
             }
