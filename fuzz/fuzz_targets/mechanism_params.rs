@@ -163,6 +163,8 @@ fuzz_target!(|data: &[u8]| {
     let mut input = inp.bytes(dlen);
     let mut out = vec![0u8; 8192];
     let mut out_len: CK_ULONG = if inp.u8() % 8 == 0 { inp.u64() % 64 } else { out.len() as CK_ULONG };
+    // The output length every call below is given (op 15 checks its own calls).
+    let given = out_len as usize;
     // SAFETY: as in `setup`; `m`'s parameter and everything it points to live in `keep`.
     unsafe {
         let mut s = 0;
@@ -349,6 +351,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         assert!(out_len as usize <= out.len() || out_len == CK_UNAVAILABLE_INFORMATION || op == 3 || op == 10);
+        // Nothing was written past the output length the calls were given (the buffer
+        // started as zeros).
+        assert!(op == 15 || out[given.min(out.len())..].iter().all(|&b| b == 0), "op {op} wrote past {given} bytes");
         // Closing the session ends any operation and destroys the session objects made in it.
         assert_eq!(F.C_CloseSession.unwrap()(s), CKR_OK);
     }
