@@ -432,7 +432,7 @@ fn hostile_calls_from_several_threads() {
         // Each keyed C_*Init gets through a few times a run under valgrind (3 to 7 in the runs
         // looked at, so now and then none of one kind): together they show keys were found
         // and checked.
-        let inits = ["C_EncryptInit", "C_DecryptInit", "C_SignInit", "C_VerifyInit"];
+        let inits = ["C_EncryptInit", "C_DecryptInit", "C_SignInit"];
         assert!(
             inits.iter().map(|f| succeeded.get(f).copied().unwrap_or(0)).sum::<u64>() > 0,
             "no keyed C_*Init succeeded: {succeeded:?}"
