@@ -13,20 +13,14 @@ use crate::error::{Error, Result};
 use crate::object::Object;
 use cryptoki_sys::*;
 
-/// The key length of CKK_CHACHA20, in bytes.
-pub const KEY_LEN: usize = 32;
-
 /// Poly1305's tag length, in bytes.
 const TAG_LEN: usize = 16;
 
 pub fn register(r: &mut Registry) {
+    let key_len = crate::object::policy::fixed_value_len(CKK_CHACHA20).unwrap_or_default() as CK_ULONG;
     r.add(Entry {
         ty: CKM_CHACHA20_POLY1305,
-        info: info(
-            KEY_LEN as CK_ULONG,
-            KEY_LEN as CK_ULONG,
-            CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
-        ),
+        info: info(key_len, key_len, CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
         params: super::ParamShape::ChaChaPoly,
         key_types: &[CKK_CHACHA20],
         implementation: Implementation::ChaChaPoly,

@@ -172,7 +172,8 @@ pub fn hkdf_expand(hash: Hash, prk: &[u8], info: &[u8], len: usize) -> Result<Ze
     Ok(out)
 }
 
-fn value_len(template: &[Attribute]) -> Option<usize> {
+/// The template's CKA_VALUE_LEN.
+pub(crate) fn value_len(template: &[Attribute]) -> Option<usize> {
     template.iter().find(|a| a.ty == CKA_VALUE_LEN).and_then(|a| match a.value {
         Value::Ulong(n) => Some(n as usize),
         _ => None,
@@ -237,8 +238,7 @@ impl Module {
         } else {
             base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?
         };
-        let aes_natural =
-            |n: usize| if key_type(&template) == CKK_AES && !matches!(n, 16 | 24 | 32) { None } else { Some(n) };
+        let aes_natural = |n: usize| (key_type(&template) != CKK_AES || policy::value_len_ok(CKK_AES, n)).then_some(n);
         let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
             (Kdf::AesEcbData | Kdf::AesCbcData | Kdf::Des3EcbData | Kdf::Des3CbcData, p) => {
                 let (mode, iv, data) = match p {

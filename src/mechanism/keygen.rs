@@ -3,11 +3,12 @@
 //! mechanisms; secret keys from a password (CKM_PKCS5_PBKD2, PBKDF2 with an HMAC-SHA-1/SHA-2
 //! PRF); DSA and DH domain parameters.
 
+use super::kdf::{derived_len, key_type, value_len};
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info, lookup};
 use crate::crypto::{self, evp::Hash};
 use crate::error::{Error, Result};
 use crate::module::Module;
-use crate::object::policy::Origin;
+use crate::object::policy::{self, Origin};
 use crate::object::{Attribute, Bytes, Value};
 use cryptoki_sys::*;
 
@@ -53,9 +54,10 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::KeyGen(kg),
     };
     r.add(entry(CKM_AES_KEY_GEN, 16, 32, KeyGen::Aes));
-    r.add(entry(CKM_DES2_KEY_GEN, 16, 16, KeyGen::Fixed(CKK_DES2)));
-    r.add(entry(CKM_DES3_KEY_GEN, 24, 24, KeyGen::Fixed(CKK_DES3)));
-    r.add(entry(CKM_CHACHA20_KEY_GEN, 32, 32, KeyGen::Fixed(CKK_CHACHA20)));
+    for (ty, kt) in [(CKM_DES2_KEY_GEN, CKK_DES2), (CKM_DES3_KEY_GEN, CKK_DES3), (CKM_CHACHA20_KEY_GEN, CKK_CHACHA20)] {
+        let n = policy::fixed_value_len(kt).unwrap_or_default() as CK_ULONG;
+        r.add(entry(ty, n, n, KeyGen::Fixed(kt)));
+    }
     // The specification gives CKM_GENERIC_SECRET_KEY_GEN's key sizes in bits (AES key
     // generation's are in bytes).
     r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 8, (MAX_SECRET * 8) as CK_ULONG, KeyGen::Generic));
@@ -74,13 +76,6 @@ pub fn register(r: &mut Registry) {
     r.add(entry(CKM_DSA_PARAMETER_GEN, dsa_bits.0, dsa_bits.1, KeyGen::DomainParams(CKK_DSA)));
     let dh_bits = (dh::MIN_PRIME_BITS as CK_ULONG, dh::MAX_PRIME_BITS as CK_ULONG);
     r.add(entry(CKM_DH_PKCS_PARAMETER_GEN, dh_bits.0, dh_bits.1, KeyGen::DomainParams(CKK_DH)));
-}
-
-fn value_len(template: &[Attribute]) -> Option<usize> {
-    template.iter().find(|a| a.ty == CKA_VALUE_LEN).and_then(|a| match a.value {
-        Value::Ulong(n) => Some(n as usize),
-        _ => None,
-    })
 }
 
 impl Module {
@@ -104,37 +99,31 @@ impl Module {
         if let KeyGen::DomainParams(kt) = kg {
             return self.generate_domain_parameters(h, m.ty, kt, template);
         }
-        let mut template = template.to_vec();
         let (key_type, len) = match kg {
             KeyGen::Aes => {
-                let n = value_len(&template).ok_or(Error::TemplateIncomplete)?;
-                if !matches!(n, 16 | 24 | 32) {
+                let n = value_len(template).ok_or(Error::TemplateIncomplete)?;
+                if !policy::value_len_ok(CKK_AES, n) {
                     return Err(Error::AttributeValueInvalid);
                 }
                 (CKK_AES, n)
             }
             KeyGen::Fixed(kt) => {
                 // The length is the key type's; a CKA_VALUE_LEN given must be it.
-                let n = crate::object::policy::fixed_value_len(kt).ok_or(Error::MechanismInvalid)?;
-                match value_len(&template) {
-                    Some(v) if v != n => return Err(Error::TemplateInconsistent),
-                    Some(_) => {}
-                    None => template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(n as CK_ULONG))),
+                let n = policy::fixed_value_len(kt).ok_or(Error::MechanismInvalid)?;
+                if value_len(template).is_some_and(|v| v != n) {
+                    return Err(Error::TemplateInconsistent);
                 }
                 (kt, n)
             }
             KeyGen::Generic => {
-                let n = value_len(&template).ok_or(Error::TemplateIncomplete)?;
+                let n = value_len(template).ok_or(Error::TemplateIncomplete)?;
                 if !(1..=MAX_SECRET).contains(&n) {
                     return Err(Error::AttributeValueInvalid);
                 }
                 (CKK_GENERIC_SECRET, n)
             }
             KeyGen::Hmac(kt, hash) => {
-                let n = value_len(&template).unwrap_or_else(|| {
-                    template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(hash.output_len() as CK_ULONG)));
-                    hash.output_len()
-                });
+                let n = value_len(template).unwrap_or(hash.output_len());
                 if !(1..=MAX_SECRET).contains(&n) {
                     return Err(Error::AttributeValueInvalid);
                 }
@@ -142,13 +131,29 @@ impl Module {
             }
             KeyGen::DomainParams(_) | KeyGen::Pbkdf2 => return Err(Error::MechanismInvalid),
         };
-        let mut value = crypto::random_vec(len)?;
-        if matches!(kg, KeyGen::Fixed(CKK_DES2 | CKK_DES3)) {
+        self.create_secret(h, template, key_type, m.ty, Bytes::new(crypto::random_vec(len)?))
+    }
+
+    /// Makes the generated secret key `value` of `key_type`: a Triple DES key gets odd
+    /// parity, and CKA_VALUE_LEN (which a generated key's template must have) its length
+    /// when the template has none.
+    fn create_secret(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &[Attribute],
+        key_type: CK_KEY_TYPE,
+        mechanism: CK_MECHANISM_TYPE,
+        mut value: Bytes,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        if matches!(key_type, CKK_DES2 | CKK_DES3) {
             super::des::set_odd_parity(&mut value);
         }
-        let value = Bytes::new(value);
+        let mut template = template.to_vec();
+        if !template.iter().any(|a| a.ty == CKA_VALUE_LEN) {
+            template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(value.len() as CK_ULONG)));
+        }
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
-        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
+        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism, material };
         self.create_with(h, &template, origin)
     }
 
@@ -163,23 +168,15 @@ impl Module {
         let Params::Pbkdf2 { prf, salt, iterations, password } = &m.params else {
             return Err(Error::MechanismParamInvalid);
         };
-        let key_type = super::kdf::key_type(template);
-        let len = super::kdf::derived_len(template, None)?;
-        if key_type == CKK_AES && !matches!(len, 16 | 24 | 32) {
+        let key_type = key_type(template);
+        let len = derived_len(template, None)?;
+        // Refused before the (deliberately slow) derivation, as creation would refuse it.
+        if !policy::value_len_ok(key_type, len) {
             return Err(Error::AttributeValueInvalid);
         }
         let mut value = Bytes::new(vec![0u8; len]);
         crypto::evp::pbkdf2(*prf, &password.0, salt, *iterations, &mut value)?;
-        if matches!(key_type, CKK_DES2 | CKK_DES3) {
-            super::des::set_odd_parity(&mut value);
-        }
-        let mut template = template.to_vec();
-        if !template.iter().any(|a| a.ty == CKA_VALUE_LEN) && key_type != CKK_GENERIC_SECRET {
-            template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(len as CK_ULONG)));
-        }
-        let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
-        let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism: m.ty, material };
-        self.create_with(h, &template, origin)
+        self.create_secret(h, template, key_type, m.ty, value)
     }
 
     /// CKM_DSA_PARAMETER_GEN / CKM_DH_PKCS_PARAMETER_GEN: a domain parameter object of

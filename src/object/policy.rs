@@ -213,6 +213,15 @@ pub fn fixed_value_len(key_type: CK_KEY_TYPE) -> Option<usize> {
     }
 }
 
+/// Whether a secret key of `key_type` may have a CKA_VALUE of `len` bytes: AES 16, 24 or 32,
+/// a type with one length ([`fixed_value_len`]) that one, any other at least one byte.
+pub fn value_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
+    match key_type {
+        CKK_AES => matches!(len, 16 | 24 | 32),
+        kt => fixed_value_len(kt).map_or(len >= 1, |n| len == n),
+    }
+}
+
 /// Class-specific value checks shared by creation, modification and copy.
 fn validate(obj: &Object, actor: Actor) -> Result<()> {
     if obj.flag(CKA_EXTRACTABLE) && !actor.allow_extractable {
@@ -221,11 +230,7 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
     match (obj.class(), obj.ulong(CKA_KEY_TYPE)) {
         (CKO_SECRET_KEY, Some(kt)) => {
             let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0);
-            let ok = match kt {
-                CKK_AES => matches!(len, 16 | 24 | 32),
-                kt => fixed_value_len(kt).map_or(len >= 1, |n| len == n),
-            };
-            if !ok {
+            if !value_len_ok(kt, len) {
                 return Err(Error::AttributeValueInvalid);
             }
         }

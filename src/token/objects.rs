@@ -55,10 +55,10 @@ pub(crate) fn new_unique_id() -> Result<String> {
     Ok(raw.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect())
 }
 
-/// The handle of token object `id` for the login `c` has: a private object's carries the
-/// login's epoch.
-fn token_handle(c: &Ctx, id: crate::store::ObjectId, private: bool) -> CK_OBJECT_HANDLE {
-    let tag = match &c.login {
+/// The handle of token object `id` under `login`: a private object's carries the login's
+/// epoch.
+fn token_handle(login: Option<&Login>, id: crate::store::ObjectId, private: bool) -> CK_OBJECT_HANDLE {
+    let tag = match login {
         Some(l) if private => l.epoch,
         _ => 0,
     };
@@ -103,7 +103,7 @@ impl Module {
             let (id, tag) = token_id(handle);
             let obj = self.load_token_object(c, id)?;
             // A private object's handle is good for the login it was handed out in.
-            if token_handle(c, id, obj.is_private()) != handle {
+            if token_handle(c.login.as_ref(), id, obj.is_private()) != handle {
                 return Err(Error::ObjectHandleInvalid);
             }
             debug_assert!(tag == 0 || obj.is_private());
@@ -192,7 +192,7 @@ impl Module {
         if obj.is_token() {
             let ev = self.audit_event(c.token, c.user_kind(), Some(&obj), CKR_OK);
             let id = self.store().insert_object(c.token, &obj, c.sealer(), &ev)?;
-            return Ok(token_handle(c, id, obj.is_private()));
+            return Ok(token_handle(c.login.as_ref(), id, obj.is_private()));
         }
         self.audit_session_object(c, &obj)?;
         // Marked under the object table's lock: a close of `h` either comes before (and the
@@ -289,7 +289,7 @@ impl Module {
                 && let Some((t, o)) = st.token_cache.get(&id)
                 && *t == s.token
                 && (!o.is_private() || l.user == UserKind::User)
-                && id as CK_OBJECT_HANDLE | if o.is_private() { l.epoch << TAG_SHIFT } else { 0 } == handle
+                && token_handle(Some(l), id, o.is_private()) == handle
             {
                 return Ok(f(o));
             }
@@ -408,7 +408,7 @@ impl Module {
                 && (!o.is_private() || c.user())
                 && policy::matches(&o, template)
             {
-                handles.push(token_handle(&c, id, o.is_private()));
+                handles.push(token_handle(c.login.as_ref(), id, o.is_private()));
             }
         }
         self.with_ops(h, |s| {

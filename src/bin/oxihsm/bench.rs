@@ -396,11 +396,7 @@ fn benches() -> Vec<Bench> {
         Bench {
             name: "AES-256-GCM encrypt 1 KiB, token key",
             bytes: 1024,
-            module: |t, i| {
-                let (s, k, d) = (session(t)?, t.keys.aes_token, i.data_1k.clone());
-                let mut iv = [3u8; 12];
-                op! { ck("encrypt", s.encrypt(&gcm(&mut iv), k, &d))?; }
-            },
+            module: |t, i| gcm_module(t, t.keys.aes_token, i.data_1k.clone()),
             raw: Some(|i| gcm_raw(i.data_1k.clone())),
         },
         Bench {
@@ -520,9 +516,9 @@ fn aes_gcm(name: &'static str, bytes: usize) -> Bench {
         name,
         bytes,
         module: match bytes {
-            1024 => |t, i| gcm_module(t, data(i, 1024)),
-            65536 => |t, i| gcm_module(t, data(i, 65536)),
-            _ => |t, i| gcm_module(t, data(i, 1 << 20)),
+            1024 => |t, i| gcm_module(t, t.keys.aes, data(i, 1024)),
+            65536 => |t, i| gcm_module(t, t.keys.aes, data(i, 65536)),
+            _ => |t, i| gcm_module(t, t.keys.aes, data(i, 1 << 20)),
         },
         raw: Some(match bytes {
             1024 => |i| gcm_raw(data(i, 1024)),
@@ -532,8 +528,9 @@ fn aes_gcm(name: &'static str, bytes: usize) -> Bench {
     }
 }
 
-fn gcm_module(t: &Target, d: Vec<u8>) -> Result<Op<'static>> {
-    let (s, k) = (session(t)?, t.keys.aes);
+/// AES-256-GCM encryption of `d` under `k` (a session or a token key).
+fn gcm_module(t: &Target, k: ObjectHandle, d: Vec<u8>) -> Result<Op<'static>> {
+    let s = session(t)?;
     let mut iv = [3u8; 12];
     op! { ck("encrypt", s.encrypt(&gcm(&mut iv), k, &d))?; }
 }
