@@ -81,6 +81,18 @@ pub struct State {
     /// C_GetSlotInfo, C_GetTokenInfo ... read it afresh); C_OpenSession uses it without a
     /// store query.
     pub slot_tokens: HashMap<u64, TokenId>,
+    /// When the slot list was last read from the store: see [`SlotsListed`].
+    pub slots_listed: Option<SlotsListed>,
+}
+
+/// The spare slot of the slot list last read from the store, with the store's change marker
+/// as read just before and when. Every token made, re-initialised or deleted moves the
+/// marker, so while it reads the same (and for at most `store::changes::TRUST`) that list,
+/// `slot_tokens` and this spare slot, still stands.
+pub struct SlotsListed {
+    pub spare: u64,
+    pub marker: u64,
+    pub at: std::time::Instant,
 }
 
 impl State {
@@ -267,13 +279,20 @@ impl Module {
         // Its own file, not SQLite's: closing it drops no lock of the store's.
         st.changes = None;
         st.token_cache_marker = None;
+        st.slots_listed = None;
     }
 
     /// Every slot: each initialised token, then the spare uninitialised one.
     pub fn slots(&self) -> Result<Vec<SlotView>> {
+        // Read before the store: a token made after this read moves the marker again.
+        let marker = self.state_read().changes.as_ref().map(|m| m.read());
         let tokens = self.store().tokens()?;
         let spare = tokens.iter().map(|t| t.slot_id + 1).max().unwrap_or(0);
-        self.state().slot_tokens = tokens.iter().map(|t| (t.slot_id, t.id)).collect();
+        {
+            let mut st = self.state();
+            st.slot_tokens = tokens.iter().map(|t| (t.slot_id, t.id)).collect();
+            st.slots_listed = marker.map(|marker| SlotsListed { spare, marker, at: std::time::Instant::now() });
+        }
         let mut v: Vec<SlotView> = tokens.into_iter().map(SlotView::Token).collect();
         v.push(SlotView::Uninitialised(spare));
         Ok(v)
@@ -289,6 +308,40 @@ impl Module {
             SlotView::Token(t) => Ok(t.id),
             SlotView::Uninitialised(_) => Err(Error::TokenNotRecognized),
         }
+    }
+
+    /// `f` of the slot list last read (each token's slot, and the spare slot) while it stands
+    /// (see [`SlotsListed`]); `None` when the store must be asked.
+    fn listed_slots<T>(&self, f: impl FnOnce(&HashMap<u64, TokenId>, u64) -> T) -> Option<T> {
+        let st = self.state_read();
+        let (l, m) = (st.slots_listed.as_ref()?, st.changes.as_ref()?);
+        (m.read() == l.marker && l.at.elapsed() < crate::store::changes::TRUST).then(|| f(&st.slot_tokens, l.spare))
+    }
+
+    /// The slot ids, tokens' in slot order and then the spare slot: the list last read while
+    /// it stands, else read afresh. C_GetSlotList and the calls that only check a slot id
+    /// (slot and mechanism information) need no store query while no token was made or
+    /// deleted.
+    pub fn slot_ids(&self) -> Result<Vec<u64>> {
+        let listed = self.listed_slots(|tokens, spare| {
+            let mut v: Vec<u64> = tokens.keys().copied().collect();
+            v.sort_unstable();
+            v.push(spare);
+            v
+        });
+        match listed {
+            Some(v) => Ok(v),
+            None => Ok(self.slots()?.iter().map(SlotView::id).collect()),
+        }
+    }
+
+    /// CKR_SLOT_ID_INVALID unless `slot_id` is one of [`Module::slot_ids`].
+    pub fn check_slot(&self, slot_id: u64) -> Result<()> {
+        let known = match self.listed_slots(|tokens, spare| slot_id == spare || tokens.contains_key(&slot_id)) {
+            Some(known) => known,
+            None => self.slots()?.iter().any(|s| s.id() == slot_id),
+        };
+        if known { Ok(()) } else { Err(Error::SlotIdInvalid) }
     }
 
     pub fn slot(&self, slot_id: u64) -> Result<SlotView> {
@@ -341,13 +394,14 @@ impl Module {
         result: CK_RV,
     ) -> crate::store::Event {
         let call = current_call();
-        let t = self.store().token(token).ok().flatten();
         let mechanism = call
             .mechanism
             .or_else(|| obj.and_then(|o| o.ulong(CKA_KEY_GEN_MECHANISM)).filter(|&m| m != CK_UNAVAILABLE_INFORMATION));
         crate::store::Event {
-            slot_id: t.as_ref().map(|t| t.slot_id),
-            serial: t.map(|t| t.serial),
+            // The store names the token's slot and serial as it writes the record.
+            slot_id: None,
+            serial: None,
+            token: Some(token),
             user: user.map(|u| if u == UserKind::So { "so" } else { "user" }),
             function: if call.function.is_empty() { "internal" } else { call.function },
             mechanism,

@@ -222,3 +222,46 @@ fn a_change_without_the_marker_is_seen_within_the_trust_period() {
     std::thread::sleep(oxihsm::store::changes::TRUST + std::time::Duration::from_millis(200));
     assert_eq!(rv(s.get_attributes(o, &[AttributeType::Label])), cryptoki::error::RvError::ObjectHandleInvalid);
 }
+
+/// C_GetSlotList, C_GetSlotInfo and the mechanism calls answer from the slot list this
+/// process last read while the store's change marker says no token was made or deleted
+/// since: a token another process makes, or deletes, is seen at once all the same.
+#[test]
+fn tokens_other_processes_make_and_delete_are_seen_at_once() {
+    use cryptoki::error::RvError;
+    use cryptoki::slot::Slot;
+    let h = Harness::new();
+    let p = h.ctx();
+    let ids = |p: &cryptoki::context::Pkcs11| p.get_all_slots().unwrap().iter().map(|s| s.id()).collect::<Vec<_>>();
+    let slot = |id: u64| Slot::try_from(id).unwrap();
+    assert_eq!(ids(&p), [0], "a new store: the spare slot only");
+    assert_eq!(rv(p.get_slot_info(slot(1))), RvError::SlotIdInvalid);
+    let util = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_softhsm2-util"));
+        c.envs(h.env()).arg("--module").arg(&h.lib);
+        c
+    };
+    let made = |label: &str| {
+        run_ok(util().args(["--init-token", "--free", "--label", label, "--so-pin", SO_PIN, "--pin", USER_PIN]));
+    };
+    made("first");
+    assert_eq!(ids(&p), [0, 1], "a token made by another process");
+    p.get_slot_info(slot(1)).unwrap();
+    assert!(!p.get_mechanism_list(slot(1)).unwrap().is_empty());
+    made("second");
+    p.get_mechanism_info(slot(2), cryptoki::mechanism::MechanismType::SHA256).unwrap();
+    assert_eq!(p.get_token_info(slot(1)).unwrap().label(), "second");
+    run_ok(util().args(["--delete-token", "--token", "first"]));
+    assert_eq!(ids(&p), [1, 2], "a token deleted by another process");
+    assert_eq!(rv(p.get_slot_info(slot(0))), RvError::SlotIdInvalid);
+    assert_eq!(rv(p.get_mechanism_list(slot(0))), RvError::SlotIdInvalid);
+    // A change the marker does not announce is seen once the list has gone unconfirmed
+    // for store::changes::TRUST.
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(db.execute("DELETE FROM tokens WHERE label LIKE 'second%'", []).unwrap(), 1);
+    drop(db);
+    std::thread::sleep(oxihsm::store::changes::TRUST + std::time::Duration::from_millis(200));
+    assert_eq!(ids(&p), [0]);
+    assert_eq!(rv(p.get_slot_info(slot(1))), RvError::SlotIdInvalid);
+}

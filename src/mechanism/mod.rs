@@ -262,13 +262,27 @@ pub fn set_disabled(list: &[u64]) {
     DISABLED.store((!list.is_empty()).then(|| std::sync::Arc::new(list)));
 }
 
+/// Every mechanism offered (C_GetMechanismList), in type order: made once, unless the
+/// configuration turned some off.
+pub fn offered() -> std::borrow::Cow<'static, [CK_MECHANISM_TYPE]> {
+    static ALL: LazyLock<Vec<CK_MECHANISM_TYPE>> = LazyLock::new(|| registry().iter().map(|m| m.ty).collect());
+    if ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire) {
+        std::borrow::Cow::Owned(ALL.iter().copied().filter(|&t| !disabled(t)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(&ALL)
+    }
+}
+
+/// Whether the configuration turned `ty` off.
+pub fn disabled(ty: CK_MECHANISM_TYPE) -> bool {
+    ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire) && DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty))
+}
+
 /// The entry for `ty`, unless the configuration disabled it.
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
     let (entries, index) = &*REGISTRY;
     let e = &entries[*index.get(&ty)?];
-    if ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire)
-        && DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty))
-    {
+    if disabled(ty) {
         return None;
     }
     Some(e)

@@ -41,6 +41,9 @@ CREATE TABLE audit_head(
 pub struct Event {
     pub slot_id: Option<u64>,
     pub serial: Option<String>,
+    /// The token whose slot and serial the record names, read inside the transaction that
+    /// writes it, when `slot_id` and `serial` are not given (no read of its own).
+    pub token: Option<super::TokenId>,
     /// "so", "user" or none.
     pub user: Option<&'static str>,
     pub function: &'static str,
@@ -108,7 +111,8 @@ fn now_ms() -> i64 {
 /// The newest record's number and hash, as `audit_head` holds them.
 fn head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>> {
     Ok(conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 
@@ -116,12 +120,20 @@ fn head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>> {
 pub fn append(conn: &Connection, e: &Event) -> Result<()> {
     let head = head(conn)?;
     let (last, prev) = head.unwrap_or((0, vec![0u8; 32]));
+    let (slot_id, serial) = match (e.token, e.slot_id, &e.serial) {
+        (Some(t), None, None) => conn
+            .prepare_cached("SELECT slot_id, serial FROM tokens WHERE id = ?1")?
+            .query_row([t], |r| Ok((Some(r.get(0)?), Some(r.get(1)?))))
+            .optional()?
+            .unwrap_or((None, None)),
+        _ => (e.slot_id.map(|s| s as i64), e.serial.clone()),
+    };
     let mut r = Record {
         seq: last + 1,
         time_ms: now_ms(),
         pid: std::process::id() as i64,
-        slot_id: e.slot_id.map(|s| s as i64),
-        serial: e.serial.clone(),
+        slot_id,
+        serial,
         user: e.user.map(String::from),
         function: e.function.to_string(),
         mechanism: e.mechanism.map(|m| m as i64),

@@ -73,14 +73,14 @@ fn pin_flags(failures: u32, max: u32, low: CK_FLAGS, final_try: CK_FLAGS, locked
 impl Module {
     /// C_GetSlotList: every slot holds a token, so `token_present` changes nothing.
     pub fn slot_list(&self) -> Result<Vec<CK_SLOT_ID>> {
-        Ok(self.slots()?.iter().map(|s| s.id() as CK_SLOT_ID).collect())
+        Ok(self.slot_ids()?.into_iter().map(|s| s as CK_SLOT_ID).collect())
     }
 
     /// C_GetSlotInfo.
     pub fn slot_info(&self, slot: CK_SLOT_ID) -> Result<SlotInfo> {
-        let s = self.slot(slot as u64)?;
+        self.check_slot(slot as u64)?;
         Ok(SlotInfo {
-            description: format!("oxihsm slot {}", s.id()),
+            description: format!("oxihsm slot {slot}"),
             manufacturer: MANUFACTURER.into(),
             flags: CKF_TOKEN_PRESENT | if self.config.slots_removable { CKF_REMOVABLE_DEVICE } else { 0 },
         })
@@ -137,14 +137,14 @@ impl Module {
     }
 
     /// C_GetMechanismList.
-    pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        self.slot(slot as u64)?;
-        Ok(mechanism::registry().iter().map(|m| m.ty).filter(|&t| mechanism::lookup(t).is_some()).collect())
+    pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<std::borrow::Cow<'static, [CK_MECHANISM_TYPE]>> {
+        self.check_slot(slot as u64)?;
+        Ok(mechanism::offered())
     }
 
     /// C_GetMechanismInfo.
     pub fn mechanism_info(&self, slot: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO> {
-        self.slot(slot as u64)?;
+        self.check_slot(slot as u64)?;
         mechanism::lookup(ty).map(|m| m.info).ok_or(Error::MechanismInvalid)
     }
 
@@ -224,6 +224,7 @@ impl Module {
         {
             let mut st = self.state();
             st.slot_tokens.clear();
+            st.slots_listed = None;
             st.token_object_changed(None);
         }
         if let Some(t) = old {
