@@ -79,6 +79,9 @@ struct Keys {
     /// An AES-256 key kept on the token.
     aes_token: ObjectHandle,
     hmac: ObjectHandle,
+    /// An AES-256 key that wraps (CKM_AES_KEY_WRAP), and an extractable AES-256 key to wrap.
+    kek: ObjectHandle,
+    exportable: ObjectHandle,
 }
 
 /// Precomputed inputs shared by every target.
@@ -185,7 +188,15 @@ fn make_keys(s: &Session) -> Result<Keys> {
             Attribute::Value(vec![0x5a; 32]),
         ]),
     )?;
-    Ok(Keys { rsa, rsa_pub, p256, p256_pub, p384, p256_token, ed25519, aes, aes_token, hmac })
+    let aes_key = |what: &str, usage: Attribute| {
+        ck(
+            what,
+            s.generate_key(&Mechanism::AesKeyGen, &[Attribute::Token(false), Attribute::ValueLen(32.into()), usage]),
+        )
+    };
+    let kek = aes_key("C_GenerateKey AES (wrapping)", Attribute::Wrap(true))?;
+    let exportable = aes_key("C_GenerateKey AES (extractable)", Attribute::Extractable(true))?;
+    Ok(Keys { rsa, rsa_pub, p256, p256_pub, p384, p256_token, ed25519, aes, aes_token, hmac, kek, exportable })
 }
 
 fn session(t: &Target) -> Result<Session> {
@@ -442,6 +453,21 @@ fn benches() -> Vec<Bench> {
             }),
         },
         Bench {
+            name: "AES-256 key wrap (AES_KEY_WRAP, audited)",
+            bytes: 0,
+            module: |t, _| {
+                let (s, kek, k) = (session(t)?, t.keys.kek, t.keys.exportable);
+                op! { ck("wrap", s.wrap_key(&Mechanism::AesKeyWrap, kek, k))?; }
+            },
+            raw: Some(|_| {
+                use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrap};
+                op! {
+                    let mut out = [0u8; 40];
+                    AesKek::new(&AES_256, &[9u8; 32]).and_then(|k| k.wrap(&[7u8; 32], &mut out).map(|w| w.len())).map_err(|e| e.to_string())?;
+                }
+            }),
+        },
+        Bench {
             name: "keygen AES-256",
             bytes: 0,
             module: |t, _| {
@@ -498,6 +524,21 @@ fn benches() -> Vec<Bench> {
                 // the threads contend on the bench's side of the call.
                 let (p, slot) = (ck("load", Pkcs11::new(&t.path))?, t.slot);
                 op! { let s = ck("open", p.open_ro_session(slot))?; ck("close", s.close())?; }
+            },
+            raw: None,
+        },
+        Bench {
+            // What an application asks before it picks a slot and a mechanism.
+            name: "slot list, slot and mechanism info",
+            bytes: 0,
+            module: |t, _| {
+                let (p, slot) = (ck("load", Pkcs11::new(&t.path))?, t.slot);
+                op! {
+                    ck("slots", p.get_all_slots())?;
+                    ck("slot info", p.get_slot_info(slot))?;
+                    ck("mechanisms", p.get_mechanism_list(slot))?;
+                    ck("mechanism info", p.get_mechanism_info(slot, MechanismType::AES_GCM))?;
+                }
             },
             raw: None,
         },
@@ -857,7 +898,7 @@ fn print_row(markdown: bool, header: &[String], row: &[String], first: bool) {
                 header
                     .iter()
                     .enumerate()
-                    .map(|(i, h)| if i == 0 { format!("{h:<40}") } else { format!("{h:>16}") })
+                    .map(|(i, h)| if i == 0 { format!("{h:<44}") } else { format!(" {h:>16}") })
                     .collect::<String>()
             );
         }
@@ -865,7 +906,7 @@ fn print_row(markdown: bool, header: &[String], row: &[String], first: bool) {
             "{}",
             row.iter()
                 .enumerate()
-                .map(|(i, h)| if i == 0 { format!("{h:<40}") } else { format!("{h:>16}") })
+                .map(|(i, h)| if i == 0 { format!("{h:<44}") } else { format!(" {h:>16}") })
                 .collect::<String>()
         );
     }
