@@ -46,7 +46,7 @@ fn bench_compares_modules_and_prints_its_tables() {
     assert!(std::path::Path::new(softhsm).exists(), "SoftHSMv2 is needed (apt softhsm2): {softhsm}");
     let out = run_ok(
         std::process::Command::new(built_cli())
-            .args(["bench", "--markdown", "--only", "HMAC", "--seconds", "0.05", "--rounds", "2"])
+            .args(["bench", "--markdown", "--only", "HMAC,key wrap,slot list", "--seconds", "0.05", "--rounds", "2"])
             .args(["--threads", "1,2", "--scale", "20", "--compare"])
             .arg(format!("oxihsm={}", built_lib().display()))
             .args(["--compare", &format!("softhsm={softhsm}")])
@@ -85,6 +85,16 @@ fn bench_compares_modules_and_prints_its_tables() {
         assert!(rate(&row[7]).is_some(), "MB/s in {row:?}");
         for c in &row[8..10] {
             assert_eq!(ratio(c).is_some(), thr == "2", "scaling {c:?} in {row:?}");
+        }
+    }
+    // Key wrapping has an aws-lc-rs counterpart; the slot and mechanism queries have none.
+    for (op, raw) in [("AES-256 key wrap", true), ("slot list, slot and mechanism info", false)] {
+        let rows: Vec<Vec<String>> = out.lines().filter(|l| l.starts_with(&format!("| {op}"))).map(cells).collect();
+        assert_eq!(rows.len(), 2, "{op}: {out}");
+        for row in &rows {
+            assert!(rate(&row[2]).is_some() && rate(&row[3]).is_some(), "rates in {row:?}");
+            assert!(ratio(&row[5]).is_some(), "ratio in {row:?}");
+            assert_eq!(rate(&row[4]).is_some() && ratio(&row[6]).is_some(), raw, "raw cells in {row:?}");
         }
     }
     for module in ["oxihsm", "softhsm"] {

@@ -34,7 +34,7 @@ pub struct BenchArgs {
     /// Interleaved rounds per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Only operations whose name contains this.
+    /// Only operations whose name contains this (or one of these, comma-separated).
     #[arg(long)]
     only: Option<String>,
     /// Token-object counts for the scale test (empty: skip it).
@@ -802,7 +802,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     header.push("raw scaling".into());
     let mut rows = Vec::new();
     for b in benches() {
-        if a.only.as_deref().is_some_and(|o| !b.name.contains(o)) {
+        if a.only.as_deref().is_some_and(|o| !o.split(',').any(|part| b.name.contains(part))) {
             continue;
         }
         // Rounds interleave thread counts as well as modules, so that the scaling ratio
