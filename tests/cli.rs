@@ -46,7 +46,7 @@ fn bench_compares_modules_and_prints_its_tables() {
     assert!(std::path::Path::new(softhsm).exists(), "SoftHSMv2 is needed (apt softhsm2): {softhsm}");
     let out = run_ok(
         std::process::Command::new(built_cli())
-            .args(["bench", "--markdown", "--only", "HMAC,key wrap,slot list", "--seconds", "0.05", "--rounds", "2"])
+            .args(["bench", "--markdown", "--only", "HMAC|key wrap|slot list", "--seconds", "0.05", "--rounds", "2"])
             .args(["--threads", "1,2", "--scale", "20", "--compare"])
             .arg(format!("oxihsm={}", built_lib().display()))
             .args(["--compare", &format!("softhsm={softhsm}")])

@@ -34,7 +34,8 @@ pub struct BenchArgs {
     /// Interleaved rounds per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Only operations whose name contains this (or one of these, comma-separated).
+    /// Only operations whose name contains this (or one of these, separated by `|`: names
+    /// have commas).
     #[arg(long)]
     only: Option<String>,
     /// Token-object counts for the scale test (empty: skip it).
@@ -802,7 +803,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     header.push("raw scaling".into());
     let mut rows = Vec::new();
     for b in benches() {
-        if a.only.as_deref().is_some_and(|o| !o.split(',').any(|part| b.name.contains(part))) {
+        if a.only.as_deref().is_some_and(|o| !o.split('|').any(|part| b.name.contains(part))) {
             continue;
         }
         // Rounds interleave thread counts as well as modules, so that the scaling ratio
