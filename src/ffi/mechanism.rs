@@ -51,6 +51,13 @@ unsafe fn bytes(p: *const CK_BYTE, len: CK_ULONG) -> Result<Vec<u8>> {
     unsafe { slice(p, len) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
 }
 
+/// The longest AES-GCM IV, AES-CCM nonce and ChaCha20-Poly1305 nonce (XChaCha20's) any
+/// mechanism takes, in bytes: longer ones are refused before their buffers are read, in the
+/// mechanism parameters here and in the message-based ones (`ffi::message`).
+pub(super) const MAX_GCM_IV: CK_ULONG = 256;
+pub(super) const MAX_CCM_NONCE: CK_ULONG = 13;
+pub(super) const MAX_CHACHA_NONCE: CK_ULONG = 24;
+
 /// As [`bytes`], for a field no mechanism takes more than `max` bytes of (an IV, a nonce):
 /// a longer one is CKR_MECHANISM_PARAM_INVALID before its buffer is read.
 ///
@@ -132,9 +139,9 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
             }
             ParamShape::Gcm => {
                 let (iv, aad, tag_bits) = if let Some(g) = param::<CK_GCM_PARAMS>(m) {
-                    (short_bytes(g.pIv, g.ulIvLen, 256)?, bytes(g.pAAD, g.ulAADLen)?, g.ulTagBits)
+                    (short_bytes(g.pIv, g.ulIvLen, MAX_GCM_IV)?, bytes(g.pAAD, g.ulAADLen)?, g.ulTagBits)
                 } else if let Some(g) = param::<GcmParams240>(m) {
-                    (short_bytes(g.p_iv, g.ul_iv_len, 256)?, bytes(g.p_aad, g.ul_aad_len)?, g.ul_tag_bits)
+                    (short_bytes(g.p_iv, g.ul_iv_len, MAX_GCM_IV)?, bytes(g.p_aad, g.ul_aad_len)?, g.ul_tag_bits)
                 } else {
                     return Err(bad);
                 };
@@ -144,14 +151,17 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 let c = param::<CK_CCM_PARAMS>(m).ok_or(bad)?;
                 Params::Ccm {
                     data_len: c.ulDataLen as usize,
-                    nonce: short_bytes(c.pNonce, c.ulNonceLen, 13)?,
+                    nonce: short_bytes(c.pNonce, c.ulNonceLen, MAX_CCM_NONCE)?,
                     aad: bytes(c.pAAD, c.ulAADLen)?,
                     mac_len: c.ulMACLen as usize,
                 }
             }
             ParamShape::ChaChaPoly => {
                 let c = param::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(m).ok_or(bad)?;
-                Params::Aead { nonce: short_bytes(c.pNonce, c.ulNonceLen, 24)?, aad: bytes(c.pAAD, c.ulAADLen)? }
+                Params::Aead {
+                    nonce: short_bytes(c.pNonce, c.ulNonceLen, MAX_CHACHA_NONCE)?,
+                    aad: bytes(c.pAAD, c.ulAADLen)?,
+                }
             }
             ParamShape::Pbkdf2 => {
                 let c = param::<CK_PKCS5_PBKD2_PARAMS2>(m).ok_or(bad)?;

@@ -3,6 +3,7 @@
 //! CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS (told apart by their sizes), and writing the IV
 //! the token used and the tag it computed back into the caller's parameter.
 
+use super::mechanism::{MAX_CCM_NONCE, MAX_CHACHA_NONCE, MAX_GCM_IV};
 use super::{entry, out, slice, slice_mut};
 use crate::error::{Error, Result};
 use crate::mechanism::message::{MessageAead, MessageOutput, MessageParams};
@@ -32,7 +33,7 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             let g = std::ptr::read_unaligned(p.cast::<CK_GCM_MESSAGE_PARAMS>());
             // Lengths no AEAD takes (a tag over 16 bytes, an IV over 256) are refused before
             // their buffers are read.
-            if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > 256 {
+            if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > MAX_GCM_IV {
                 return Err(bad());
             }
             let tag_len = g.ulTagBits as usize / 8;
@@ -52,7 +53,7 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             })
         } else if len as usize == size_of::<CK_CCM_MESSAGE_PARAMS>() {
             let c = std::ptr::read_unaligned(p.cast::<CK_CCM_MESSAGE_PARAMS>());
-            if c.ulMACLen > 16 || c.ulNonceLen > 13 {
+            if c.ulMACLen > 16 || c.ulNonceLen > MAX_CCM_NONCE {
                 return Err(bad());
             }
             let tag_len = c.ulMACLen as usize;
@@ -72,7 +73,7 @@ unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
             })
         } else if len as usize == size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
             let c = std::ptr::read_unaligned(p.cast::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>());
-            if c.ulNonceLen > 24 {
+            if c.ulNonceLen > MAX_CHACHA_NONCE {
                 return Err(bad());
             }
             // Poly1305's tag is 16 bytes; the structure has no room for another length.

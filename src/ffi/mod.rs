@@ -77,11 +77,7 @@ fn rv_of(e: &Error) -> CK_RV {
 
 /// Runs `f` with panics caught, for functions that need no initialised module.
 pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> CK_RV {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => CKR_OK,
-        Ok(Err(e)) => rv_of(&e),
-        Err(_) => CKR_GENERAL_ERROR,
-    }
+    catch_unwind(AssertUnwindSafe(f)).map_or(CKR_GENERAL_ERROR, rv)
 }
 
 /// Runs `f` against the initialised module, with panics caught.
