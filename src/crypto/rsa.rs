@@ -1,6 +1,6 @@
-//! RSA on AWS-LC (aws-lc-sys): key generation with any public exponent, import from
-//! components, raw and PKCS#1 v1.5 signing over a caller's DigestInfo, PSS with any salt
-//! length and MGF1 hash, PKCS#1 v1.5 and raw encryption, OAEP with any hashes and a label.
+//! RSA on AWS-LC (aws-lc-sys): key generation with any odd public exponent of up to 32 bits,
+//! import from components, raw and PKCS#1 v1.5 signing over a caller's DigestInfo, PSS with
+//! any salt length and MGF1 hash, PKCS#1 v1.5 and raw encryption, OAEP with any hashes and a label.
 
 use super::bn::{Bn, bn_bytes};
 use super::evp::Hash;
@@ -12,6 +12,15 @@ use aws_lc_sys as sys;
 use std::ffi::c_int;
 use std::ptr::{NonNull, null_mut};
 use zeroize::Zeroizing;
+
+/// The smallest modulus [`RsaKey::generate`] makes, in bits: the smallest this module signs
+/// and decrypts with (the RSA mechanisms' CKA_MODULUS_BITS range starts there too), and the
+/// size of the zone-signing keys OpenDNSSEC's shipped policy asks of SoftHSMv2.
+pub const GENERATE_MIN_BITS: usize = 1024;
+/// The largest modulus [`RsaKey::generate`] makes, in bits.
+pub const GENERATE_MAX_BITS: usize = 8192;
+/// AWS-LC generates moduli of a multiple of 128 bits only (it rounds other sizes down).
+pub const GENERATE_STEP_BITS: usize = 128;
 
 /// RSA key components, big-endian; private ones absent for a public key.
 #[derive(Default)]
@@ -66,7 +75,19 @@ impl RsaKey {
     }
 
     /// Generates a key of `bits` with public exponent `e` (big-endian).
+    /// A fresh key of `bits` (a multiple of [`GENERATE_STEP_BITS`] from
+    /// [`GENERATE_MIN_BITS`] to [`GENERATE_MAX_BITS`]; else CKR_KEY_SIZE_RANGE) with the odd
+    /// public exponent `e`, at least 3 and at most 32 bits (AWS-LC's limit; else
+    /// CKR_ATTRIBUTE_VALUE_INVALID).
     pub fn generate(bits: usize, e: &[u8]) -> Result<RsaKey> {
+        if !(GENERATE_MIN_BITS..=GENERATE_MAX_BITS).contains(&bits) || bits % GENERATE_STEP_BITS != 0 {
+            return Err(Error::KeySizeRange);
+        }
+        let significant = &e[e.iter().position(|b| *b != 0).unwrap_or(e.len())..];
+        let odd = significant.last().is_some_and(|l| l & 1 == 1);
+        if !odd || significant.len() > 4 || significant == [1] {
+            return Err(Error::AttributeValueInvalid);
+        }
         let e = Bn::from_bytes(e)?;
         // SAFETY: allocation; NULL handled.
         let k = RsaKey::wrap(unsafe { sys::RSA_new() }).map_err(|_| Error::HostMemory)?;

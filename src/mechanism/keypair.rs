@@ -1,5 +1,5 @@
-//! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (2048 to 4096 bits, the
-//! template's public exponent), EC on P-224/P-256/P-384/P-521 and secp256k1, Ed25519 and
+//! Key pair generation (PKCS#11 3.2 §5.14 C_GenerateKeyPair): RSA (1024 to 8192 bits in steps of
+//! 128, the template's public exponent), EC on P-224/P-256/P-384/P-521 and secp256k1, Ed25519 and
 //! X25519, DSA and PKCS #3 Diffie-Hellman on the template's domain parameters, ML-DSA and
 //! ML-KEM (PKCS#11 3.2 §6.67-6.68; the parameter set from CKA_PARAMETER_SET).
 
@@ -72,18 +72,12 @@ impl Module {
                     Some(Value::Ulong(n)) => *n as usize,
                     _ => return Err(Error::TemplateIncomplete),
                 };
-                if !(2048..=4096).contains(&bits) || bits % 8 != 0 {
-                    return Err(Error::KeySizeRange);
-                }
                 let e = match find(public_t, CKA_PUBLIC_EXPONENT) {
-                    Some(Value::Bytes(e)) if !e.is_empty() => e.to_vec(),
+                    Some(Value::Bytes(e)) => e.to_vec(),
                     Some(_) => return Err(Error::AttributeValueInvalid),
                     None => vec![0x01, 0x00, 0x01],
                 };
-                let e_ok = e.last().is_some_and(|l| l & 1 == 1) && e.iter().skip_while(|x| **x == 0).count() <= 8;
-                if !e_ok || e.iter().all(|x| *x == 0) || e == [1] {
-                    return Err(Error::AttributeValueInvalid);
-                }
+                // Checks the size and the exponent.
                 let k = RsaKey::generate(bits, &e)?;
                 let p = k.parts();
                 // What keys::complete would compute, from the key in hand: no re-parse.

@@ -65,7 +65,11 @@ pub fn register(r: &mut Registry) {
     }
     r.add(Entry {
         ty: CKM_RSA_PKCS_KEY_PAIR_GEN,
-        info: info(2048, 4096, CKF_GENERATE_KEY_PAIR),
+        info: info(
+            crate::crypto::rsa::GENERATE_MIN_BITS as CK_ULONG,
+            crate::crypto::rsa::GENERATE_MAX_BITS as CK_ULONG,
+            CKF_GENERATE_KEY_PAIR,
+        ),
         params: ParamShape::None,
         key_types: &[],
         implementation: Implementation::KeyPair(super::keypair::PairKind::Rsa),

@@ -132,8 +132,8 @@ pub struct KeygenArgs {
     /// aes, generic, rsa, ec, ed25519, ml-dsa-44/65/87 or ml-kem-512/768/1024.
     #[arg(long = "type", value_name = "TYPE")]
     kind: String,
-    /// Key size in bits (aes 128/192/256, default 256; generic default 256; rsa 2048-4096,
-    /// default 2048).
+    /// Key size in bits (aes 128/192/256, default 256; generic default 256; rsa 1024-8192 in
+    /// steps of 128, default 2048).
     #[arg(long)]
     bits: Option<usize>,
     /// EC curve: p256 (default), p224, p384, p521 or secp256k1.
