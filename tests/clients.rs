@@ -2,7 +2,7 @@
 //! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
 //! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
 //! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil; Java
-//! SunPKCS11; p11-kit; PyKCS11.
+//! SunPKCS11; p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil.
 
 mod common;
 use common::*;
@@ -619,4 +619,118 @@ fn p11_kit_module_file_and_remoting() {
 
 fn running_as_root() -> bool {
     run_ok(Command::new("id").arg("-u")).trim() == "0"
+}
+
+/// OpenDNSSEC's libhsm through `ods-hsmutil` (Debian: libhsm-bin), the tool SoftHSMv2 was
+/// first written for: its own self test at the RSA sizes it asks for (1024 and 1536 bits among
+/// them: OpenDNSSEC's shipped policy signs zones with 1024-bit keys), key generation, listing,
+/// DNSKEY records that carry the token's public keys (decoded here and compared with the
+/// key's attributes), removal and purge.
+#[test]
+fn opendnssec_hsmutil() {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    let conf = d.join("conf.xml");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Configuration>
+  <RepositoryList>
+    <Repository name="oxihsm">
+      <Module>{}</Module>
+      <TokenLabel>{TOKEN}</TokenLabel>
+      <PIN>{USER_PIN}</PIN>
+    </Repository>
+  </RepositoryList>
+  <Common><Logging><Verbosity>3</Verbosity></Logging></Common>
+</Configuration>
+"#,
+            h.lib.display()
+        ),
+    )
+    .unwrap();
+    let ods = || {
+        let mut c = tool("ods-hsmutil");
+        c.arg("-c").arg(&conf).envs(h.env());
+        c
+    };
+
+    // The self test: each key it makes is generated, named and used, or refused (RSA under
+    // 1024 bits, DSA under 1024, GOST and Ed448, as oxihsm does not offer them); it exits
+    // non-zero for those refusals, so its sections are checked one by one.
+    let out = ods().args(["test", "oxihsm"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // (Its ECDSA signing step prints no result with SoftHSMv2 either, and runs into the next
+    // key's line: sections are split where a key is generated, and ECDSA is checked below.)
+    for key in [
+        "1024-bit RSA key",
+        "1536-bit RSA key",
+        "2048-bit RSA key",
+        "4096-bit RSA key",
+        "1024-bit DSA key",
+        "ED25519 key",
+    ] {
+        let section = text
+            .split("Generating ")
+            .find(|s| s.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in the self test:\n{text}"));
+        let steps: Vec<&str> = section.split_inclusive('\n').collect();
+        assert!(steps.len() >= 4, "{key}: generate, identify, sign, delete:\n{section}");
+        assert!(steps.iter().all(|l| l.trim().is_empty() || l.contains("... OK")), "{key}:\n{section}");
+    }
+    for refused in ["512-bit RSA key... Failed", "Generating ED448 key... Failed"] {
+        assert!(text.contains(refused), "{refused}:\n{text}");
+    }
+    assert!(text.contains("Generating 1024 bytes of random data... OK"), "{text}");
+
+    // Keys as OpenDNSSEC's enforcer makes them, and their DNSKEY records.
+    let generate = |args: &[&str]| {
+        let out = run_ok(ods().arg("generate").arg("oxihsm").args(args));
+        let id = out.lines().find_map(|l| l.strip_prefix("Key generation successful: ")).map(str::trim);
+        id.unwrap_or_else(|| panic!("{out}")).to_string()
+    };
+    let zsk = generate(&["rsa", "1024"]);
+    let ksk = generate(&["ecdsa", "256"]);
+    let listed = run_ok(ods().args(["list", "oxihsm"]));
+    assert!(listed.contains(&format!("{zsk}  RSA/1024")), "{listed}");
+    assert!(listed.contains(&format!("{ksk}  ECDSA/256")), "{listed}");
+    let record = |id: &str, flags: &str, alg: &str| {
+        let rr = run_ok(ods().args(["dnskey", id, "example.org.", flags, alg]));
+        let fields: Vec<&str> = rr.split_whitespace().collect();
+        assert_eq!(fields[..7], ["example.org.", "3600", "IN", "DNSKEY", flags, "3", alg], "{rr}");
+        std::fs::write(d.join("key.b64"), fields[7]).unwrap();
+        run_ok(tool("openssl").current_dir(d).args(["base64", "-d", "-A", "-in", "key.b64", "-out", "key.bin"]));
+        std::fs::read(d.join("key.bin")).unwrap()
+    };
+    let p = h.ctx();
+    let slot = p.get_slots_with_token().unwrap()[0];
+    let s = p.open_ro_session(slot).unwrap();
+    let public = |id: &str, ty: AttributeType| {
+        let id: Vec<u8> = (0..id.len()).step_by(2).map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap()).collect();
+        let found = s.find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)]).unwrap();
+        assert_eq!(found.len(), 1);
+        match s.get_attributes(found[0], &[ty]).unwrap().pop() {
+            Some(Attribute::Modulus(v) | Attribute::PublicExponent(v) | Attribute::EcPoint(v)) => v,
+            other => panic!("{other:?}"),
+        }
+    };
+    // RFC 3110: the exponent's length, the exponent, the modulus.
+    let (n, e) = (public(&zsk, AttributeType::Modulus), public(&zsk, AttributeType::PublicExponent));
+    assert_eq!(n.len(), 128);
+    let mut rsa = vec![e.len() as u8];
+    rsa.extend_from_slice(&e);
+    rsa.extend_from_slice(&n);
+    assert_eq!(record(&zsk, "256", "8"), rsa);
+    // RFC 6605: X and Y, without the DER OCTET STRING and the 04 of CKA_EC_POINT.
+    let point = public(&ksk, AttributeType::EcPoint);
+    assert_eq!(record(&ksk, "257", "13"), point[point.len() - 64..]);
+
+    run_ok(ods().args(["remove", &zsk]));
+    let listed = run_ok(ods().args(["list", "oxihsm"]));
+    assert!(!listed.contains(&zsk) && listed.contains(&ksk), "{listed}");
+    run_ok(ods().args(["-f", "purge", "oxihsm"]));
+    assert!(run_ok(ods().args(["list", "oxihsm"])).contains("0 keys found"));
 }
