@@ -2,7 +2,7 @@
 //! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
 //! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
 //! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil; Java
-//! SunPKCS11; p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil.
+//! SunPKCS11; p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's ssh-keygen and ssh-agent.
 
 mod common;
 use common::*;
@@ -733,4 +733,79 @@ fn opendnssec_hsmutil() {
     assert!(!listed.contains(&zsk) && listed.contains(&ksk), "{listed}");
     run_ok(ods().args(["-f", "purge", "oxihsm"]));
     assert!(run_ok(ods().args(["list", "oxihsm"])).contains("0 keys found"));
+}
+
+/// OpenSSH: `ssh-keygen -D` lists the token's public keys; an `ssh-agent` holding the token
+/// (`ssh-add -s`, the PIN from an askpass program) signs with both keys for
+/// `ssh-keygen -Y sign` (RSA as rsa-sha2-512 over CKM_RSA_PKCS, ECDSA over CKM_ECDSA); OpenSSH
+/// verifies the signatures with the listed public keys, and refuses them for other data.
+#[test]
+fn openssh_agent_signs_with_token_keys() {
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    let listed = run_ok(tool("ssh-keygen").arg("-D").arg(&h.lib).envs(h.env()));
+    let keys: Vec<&str> = listed.lines().collect();
+    assert!(
+        keys.len() == 2 && keys[0].starts_with("ssh-rsa ") && keys[1].starts_with("ecdsa-sha2-nistp256 "),
+        "{listed}"
+    );
+
+    let askpass = d.join("askpass");
+    std::fs::write(&askpass, format!("#!/bin/sh\necho {USER_PIN}\n")).unwrap();
+    run_ok(Command::new("chmod").arg("755").arg(&askpass));
+    let sock = d.join("agent.sock");
+    let allowed = format!("{}/*", h.lib.parent().unwrap().display());
+    let agent = tool("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .args(["-P", &allowed])
+        .envs(h.env())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = Server(agent);
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ssh = |name: &str| {
+        let mut c = tool(name);
+        c.current_dir(d)
+            .env("SSH_AUTH_SOCK", &sock)
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(Stdio::null());
+        c
+    };
+    run_ok(ssh("ssh-add").arg("-s").arg(&h.lib));
+    let held = run_ok(ssh("ssh-add").arg("-L"));
+    for key in &keys {
+        let blob = key.split_whitespace().nth(1).unwrap();
+        assert!(held.contains(blob), "the agent holds {key}:\n{held}");
+    }
+
+    std::fs::write(d.join("data"), b"a file signed by a key in the token\n").unwrap();
+    std::fs::write(d.join("other"), b"another file\n").unwrap();
+    for (i, key) in keys.iter().enumerate() {
+        let (public, sig) = (format!("key{i}.pub"), "data.sig");
+        std::fs::write(d.join(&public), format!("{key}\n")).unwrap();
+        std::fs::write(d.join("signers"), format!("me {key}\n")).unwrap();
+        let _ = std::fs::remove_file(d.join(sig));
+        run_ok(ssh("ssh-keygen").args(["-Y", "sign", "-f", &public, "-n", "file", "data"]));
+        let verify = |data: &str| {
+            ssh("ssh-keygen")
+                .args(["-Y", "verify", "-f", "signers", "-I", "me", "-n", "file", "-s", sig])
+                .stdin(std::fs::File::open(d.join(data)).unwrap())
+                .output()
+                .unwrap()
+        };
+        let good = verify("data");
+        assert!(good.status.success() && String::from_utf8_lossy(&good.stdout).contains("Good"), "{key}: {good:?}");
+        assert!(!verify("other").status.success(), "{key}: a signature of other data");
+    }
 }
