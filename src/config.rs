@@ -255,9 +255,13 @@ fn mechanism_number(name: &str) -> Option<u64> {
     if let Some(hex) = name.strip_prefix("0x").or_else(|| name.strip_prefix("0X")) {
         return u64::from_str_radix(hex, 16).ok();
     }
-    crate::mechanism::registry().iter().map(|e| e.ty as u64).chain(0..0x2000).find(|&t| {
-        cryptoki::mechanism::MechanismType::try_from(t as cryptoki_sys::CK_MECHANISM_TYPE)
-            .is_ok_and(|m| m.to_string() == name)
+    // The offered mechanisms by their names; then others cryptoki knows by name (naming a
+    // mechanism this module does not offer changes nothing, but is no error).
+    crate::mechanism::names::number(name).map(|t| t as u64).or_else(|| {
+        (0..0x2000).find(|&t| {
+            cryptoki::mechanism::MechanismType::try_from(t as cryptoki_sys::CK_MECHANISM_TYPE)
+                .is_ok_and(|m| m.to_string() == name)
+        })
     })
 }
 
@@ -323,5 +327,9 @@ mod tests {
         use cryptoki_sys::*;
         let denied = mechanism_filter("-CKM_ML_DSA,-CKM_ML_KEM,-CKM_HASH_ML_DSA_SHA256").unwrap();
         assert_eq!(denied, vec![CKM_ML_DSA, CKM_ML_KEM, CKM_HASH_ML_DSA_SHA256]);
+        // Mechanisms cryptoki cannot convert from a number are named too.
+        let denied = mechanism_filter("-CKM_DES_KEY_GEN,-CKM_DES_ECB,-CKM_AES_KEY_WRAP_KWP,-CKM_CHACHA20_POLY1305");
+        assert_eq!(denied.unwrap(), vec![CKM_DES_KEY_GEN, CKM_DES_ECB, CKM_AES_KEY_WRAP_KWP, CKM_CHACHA20_POLY1305]);
+        assert!(mechanism_filter("-CKM_AES_GMC").unwrap_err().contains("CKM_AES_GMC"));
     }
 }

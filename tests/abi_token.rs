@@ -387,7 +387,10 @@ fn mechanism_list_and_digests() {
     assert!(list.contains(&MechanismType::SHA256) && list.contains(&MechanismType::SHA512));
     let info = p.get_mechanism_info(slot, MechanismType::SHA256).unwrap();
     assert!(info.digest() && !info.sign());
-    assert_eq!(rv(p.get_mechanism_info(slot, MechanismType::DES_CBC)), RvError::MechanismInvalid);
+    assert_eq!(rv(p.get_mechanism_info(slot, MechanismType::SLH_DSA)), RvError::MechanismInvalid);
+    // DES key sizes in bytes, as Triple DES's and AES's.
+    let des = p.get_mechanism_info(slot, MechanismType::DES_CBC).unwrap();
+    assert!(des.encrypt() && des.wrap() && (des.min_key_size(), des.max_key_size()) == (8, 8));
     let bad = Slot::try_from(4242u64).unwrap();
     assert_eq!(rv(p.get_mechanism_list(bad)), RvError::SlotIdInvalid);
 

@@ -164,16 +164,20 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
         ],
     )
     .unwrap();
-    s.generate_key(
-        &Mechanism::Des3KeyGen,
-        &[
-            Attribute::Token(true),
-            Attribute::Label(b"des3".to_vec()),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-        ],
-    )
-    .unwrap();
+    for (m, label, sensitive) in [(Mechanism::Des3KeyGen, "des3", true), (Mechanism::DesKeyGen, "des", false)] {
+        s.generate_key(
+            &m,
+            &[
+                Attribute::Token(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::Sensitive(sensitive),
+                Attribute::Extractable(!sensitive),
+            ],
+        )
+        .unwrap();
+    }
     s.create_object(&[
         Attribute::Class(ObjectClass::DATA),
         Attribute::Token(true),
@@ -206,7 +210,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
         )
         .unwrap();
     let before = snapshot(&s);
-    assert_eq!(before.len(), 10, "{before:#?}");
+    assert_eq!(before.len(), 11, "{before:#?}");
 
     // Migrate (a wrong PIN first: refused, nothing written).
     let migrate = |user: &str| {
@@ -225,7 +229,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let good = migrate(USER_PIN);
     let text = String::from_utf8_lossy(&good.stdout);
     assert!(good.status.success(), "{text}{}", String::from_utf8_lossy(&good.stderr));
-    assert!(text.contains("Migrated token legacy") && text.contains("with 10 objects"), "{text}");
+    assert!(text.contains("Migrated token legacy") && text.contains("with 11 objects"), "{text}");
 
     // The same token, objects and attributes in oxihsm; the user PIN and the SO PIN work.
     let p = h.ctx();
@@ -262,6 +266,20 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let a = o.encrypt(&Mechanism::Des3Ecb, by_label(&o, "des3", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     let b = s.encrypt(&Mechanism::Des3Ecb, by_label(&s, "des3", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     assert_eq!(a, b);
+    // And a DES key (this SoftHSMv2 makes them but, on OpenSSL 3 without the legacy provider,
+    // cannot use them: RustCrypto's DES under the key's value it reports is the reference).
+    let value =
+        match &s.get_attributes(by_label(&s, "des", ObjectClass::SECRET_KEY), &[AttributeType::Value]).unwrap()[..] {
+            [Attribute::Value(v)] => v.clone(),
+            other => panic!("{other:?}"),
+        };
+    let mut want = [7u8; 8];
+    des::cipher::BlockEncrypt::encrypt_block(
+        &<des::Des as des::cipher::KeyInit>::new_from_slice(&value).unwrap(),
+        (&mut want).into(),
+    );
+    let got = o.encrypt(&Mechanism::DesEcb, by_label(&o, "des", ObjectClass::SECRET_KEY), &[7u8; 8]).unwrap();
+    assert_eq!(got, want);
     // The key's checksum is SoftHSMv2's (three bytes of the encryption of a zero block).
     let kcv = |s: &cryptoki::session::Session| {
         let k = by_label(s, "aes", ObjectClass::SECRET_KEY);

@@ -121,7 +121,8 @@ fn aes_modes_agree_with_rustcrypto() {
     }
 }
 
-/// Triple DES ECB under RustCrypto's `des`, two-key or three-key by the key's length.
+/// DES or Triple DES ECB under RustCrypto's `des`, single, two-key or three-key by the key's
+/// length.
 fn tdes_ecb(key: &[u8], data: &[u8]) -> Vec<u8> {
     use aes::cipher::{BlockEncryptMut, KeyInit};
     fn with<C: BlockEncryptMut + KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -132,10 +133,14 @@ fn tdes_ecb(key: &[u8], data: &[u8]) -> Vec<u8> {
         }
         out
     }
-    if key.len() == 16 { with::<des::TdesEde2>(key, data) } else { with::<des::TdesEde3>(key, data) }
+    match key.len() {
+        8 => with::<des::Des>(key, data),
+        16 => with::<des::TdesEde2>(key, data),
+        _ => with::<des::TdesEde3>(key, data),
+    }
 }
 
-/// Triple DES CBC (PKCS #7 padded if `pad`) under RustCrypto's `des` and `cbc`.
+/// DES or Triple DES CBC (PKCS #7 padded if `pad`) under RustCrypto's `des` and `cbc`.
 fn tdes_cbc(key: &[u8], iv: &[u8; 8], data: &[u8], pad: bool) -> Vec<u8> {
     use aes::cipher::block_padding::{NoPadding, Pkcs7};
     use aes::cipher::{BlockEncryptMut, KeyIvInit};
@@ -148,33 +153,47 @@ fn tdes_cbc(key: &[u8], iv: &[u8; 8], data: &[u8], pad: bool) -> Vec<u8> {
         let e = cbc::Encryptor::<C>::new_from_slices(key, iv).unwrap();
         if pad { e.encrypt_padded_vec_mut::<Pkcs7>(data) } else { e.encrypt_padded_vec_mut::<NoPadding>(data) }
     }
-    if key.len() == 16 { with::<des::TdesEde2>(key, iv, data, pad) } else { with::<des::TdesEde3>(key, iv, data, pad) }
+    match key.len() {
+        8 => with::<des::Des>(key, iv, data, pad),
+        16 => with::<des::TdesEde2>(key, iv, data, pad),
+        _ => with::<des::TdesEde3>(key, iv, data, pad),
+    }
 }
 
-/// Triple DES, two- and three-key, in ECB, CBC and CBC_PAD, against RustCrypto's `des` and
-/// `cbc`; key generation (odd parity, the checksum), wrapping, and the error codes.
+/// DES and Triple DES (two- and three-key) in ECB, CBC and CBC_PAD, against RustCrypto's
+/// `des` and `cbc`; key generation (odd parity, the checksum), wrapping, and the error codes.
 #[test]
 fn triple_des_agrees_with_rustcrypto() {
     let e = env();
     let s = &e.s;
     let mut iv: [u8; 8] = random(8).try_into().unwrap();
-    for (kt, key) in [(CKK_DES2, random(16)), (CKK_DES3, random(24))] {
+    let des = [CKM_DES_ECB, CKM_DES_CBC, CKM_DES_CBC_PAD];
+    let des3 = [CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD];
+    for (kt, key, [ecb, cbc, cbc_pad], other) in
+        [(CKK_DES, random(8), des, des3), (CKK_DES2, random(16), des3, des), (CKK_DES3, random(24), des3, des)]
+    {
         let k = s.secret_key(kt, &key).unwrap();
+        // Each key type takes its own mechanisms only.
+        for m in other {
+            let mut p = iv;
+            let mut m = if m == CKM_DES_ECB || m == CKM_DES3_ECB { mech::<u8>(m, None) } else { mech(m, Some(&mut p)) };
+            assert_eq!(s.encrypt(&mut m, k, &[0; 8]), Err(CKR_KEY_TYPE_INCONSISTENT), "{kt} with {:#x}", m.mechanism);
+        }
         for len in [0usize, 1, 7, 8, 9, 64, 1000] {
             let data = random(len);
             let want = tdes_cbc(&key, &iv, &data, true);
-            let got = s.encrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), k, &data).unwrap();
+            let got = s.encrypt(&mut mech(cbc_pad, Some(&mut iv)), k, &data).unwrap();
             assert_eq!(got, want, "CBC_PAD {kt} {len}");
-            assert_eq!(s.decrypt(&mut mech(CKM_DES3_CBC_PAD, Some(&mut iv)), k, &got).unwrap(), data);
+            assert_eq!(s.decrypt(&mut mech(cbc_pad, Some(&mut iv)), k, &got).unwrap(), data);
             if len % 8 == 0 {
                 let want = tdes_cbc(&key, &iv, &data, false);
-                assert_eq!(s.encrypt(&mut mech(CKM_DES3_CBC, Some(&mut iv)), k, &data).unwrap(), want, "CBC");
+                assert_eq!(s.encrypt(&mut mech(cbc, Some(&mut iv)), k, &data).unwrap(), want, "CBC");
                 let want = tdes_ecb(&key, &data);
-                let got = s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &data).unwrap();
+                let got = s.encrypt(&mut mech::<u8>(ecb, None), k, &data).unwrap();
                 assert_eq!(got, want, "ECB {kt} {len}");
-                assert_eq!(s.decrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &got).unwrap(), data);
+                assert_eq!(s.decrypt(&mut mech::<u8>(ecb, None), k, &got).unwrap(), data);
             } else {
-                assert_eq!(s.encrypt(&mut mech::<u8>(CKM_DES3_ECB, None), k, &data), Err(CKR_DATA_LEN_RANGE));
+                assert_eq!(s.encrypt(&mut mech::<u8>(ecb, None), k, &data), Err(CKR_DATA_LEN_RANGE));
             }
         }
         let kcv = tdes_ecb(&key, &[0; 8]);
@@ -182,7 +201,9 @@ fn triple_des_agrees_with_rustcrypto() {
     }
 
     // Generated keys: the key type's length, odd parity in every byte, and the checksum.
-    for (m, kt, n) in [(CKM_DES2_KEY_GEN, CKK_DES2, 16), (CKM_DES3_KEY_GEN, CKK_DES3, 24)] {
+    for (m, kt, n) in
+        [(CKM_DES_KEY_GEN, CKK_DES, 8), (CKM_DES2_KEY_GEN, CKK_DES2, 16), (CKM_DES3_KEY_GEN, CKK_DES3, 24)]
+    {
         let k = s.generate(m, &mut T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true)).unwrap();
         let value = s.get_bytes(k, CKA_VALUE).unwrap();
         assert_eq!(value.len(), n);
@@ -190,8 +211,18 @@ fn triple_des_agrees_with_rustcrypto() {
         assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), kt.to_ne_bytes());
         let kcv = tdes_ecb(&value, &[0; 8]);
         assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), kcv[..3]);
-        assert_eq!(s.generate(m, &mut T::default().ulong(CKA_VALUE_LEN, 8)), Err(CKR_TEMPLATE_INCONSISTENT));
+        assert_eq!(s.generate(m, &mut T::default().ulong(CKA_VALUE_LEN, 7)), Err(CKR_TEMPLATE_INCONSISTENT));
     }
+    // A DES key of the wrong length is refused.
+    assert_eq!(s.secret_key(CKK_DES, &random(7)).err(), Some(CKR_ATTRIBUTE_VALUE_INVALID));
+    // A DES key wraps another DES key (the unwrapped key has the same checksum).
+    let des_kek = s.secret_key(CKK_DES, &random(8)).unwrap();
+    let des_target = key_with(s, CKK_DES, &random(8), &[(CKA_EXTRACTABLE, true)], None).unwrap();
+    let mut wm = mech::<u8>(CKM_DES_ECB, None);
+    let wrapped = s.wrap(&mut wm, des_kek, des_target).unwrap();
+    assert_eq!(wrapped.len(), 8);
+    let back = s.unwrap(&mut wm, des_kek, &wrapped, &mut T::secret(CKK_DES)).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE).unwrap(), s.get_bytes(des_target, CKA_CHECK_VALUE).unwrap());
 
     // A DES3 key wraps an AES key and gets it back.
     let kek = s.secret_key(CKK_DES3, &random(24)).unwrap();

@@ -67,11 +67,13 @@ fn aes(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
     Ok(c)
 }
 
-/// Two-key (16-byte) or three-key (24-byte) Triple DES, in ECB or CBC.
+/// Single (8-byte), two-key (16-byte) or three-key (24-byte) DES, in ECB or CBC.
 fn des3(cbc: bool, key_len: usize) -> Result<*const sys::EVP_CIPHER> {
     // SAFETY: these functions return pointers to static, immutable cipher descriptions.
     let c = unsafe {
         match (cbc, key_len) {
+            (false, 8) => sys::EVP_des_ecb(),
+            (true, 8) => sys::EVP_des_cbc(),
             (false, 16) => sys::EVP_des_ede(),
             (false, 24) => sys::EVP_des_ede3_ecb(),
             (true, 16) => sys::EVP_des_ede_cbc(),
@@ -154,7 +156,8 @@ impl CipherCtx {
         Ok(c)
     }
 
-    /// Triple DES, ECB or CBC, with a two-key (16-byte) or three-key (24-byte) key. `iv` is
+    /// DES or Triple DES, ECB or CBC, with a single (8-byte), two-key (16-byte) or three-key
+    /// (24-byte) key. `iv` is
     /// empty for ECB and 8 bytes for CBC; `padding` is PKCS#7.
     pub fn des3(cbc: bool, key: &[u8], iv: &[u8], encrypt: bool, padding: bool) -> Result<CipherCtx> {
         if iv.len() != if cbc { 8 } else { 0 } {

@@ -1,7 +1,9 @@
-//! Triple DES (PKCS#11 3.2 §6.12, the DES3 mechanisms): two-key (CKK_DES2) and three-key
-//! (CKK_DES3) keys in ECB, CBC and CBC_PAD, on AWS-LC's EVP ciphers through the AES engine's
-//! ECB/CBC code with an 8-byte block. They are here for keys made by SoftHSMv2 and other
-//! tokens of the same age; single DES (a 56-bit key) is not offered.
+//! DES (PKCS#11 Historical Mechanisms) and Triple DES (PKCS#11 3.2 §6.12): single
+//! (CKK_DES), two-key (CKK_DES2) and three-key (CKK_DES3) keys in ECB, CBC and CBC_PAD, on
+//! AWS-LC's EVP ciphers through the AES engine's ECB/CBC code with an 8-byte block. They are
+//! here for keys made by SoftHSMv2 and other tokens of the same age, and for the clients and
+//! test suites that still make DES keys; single DES (a 56-bit key) is broken by exhaustive
+//! search, and a store's `mechanisms` setting can leave it out ("-CKM_DES_KEY_GEN,-CKM_DES_ECB,...").
 
 use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
@@ -20,18 +22,23 @@ pub enum Des3Mode {
 
 /// The key types the DES3 mechanisms take.
 pub const KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_DES2, CKK_DES3];
+/// The key type the (single) DES mechanisms take.
+pub const DES_KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_DES];
 
 pub fn register(r: &mut Registry) {
-    for (ty, mode, params) in [
-        (CKM_DES3_ECB, Des3Mode::Ecb, ParamShape::None),
-        (CKM_DES3_CBC, Des3Mode::Cbc, ParamShape::Iv8),
-        (CKM_DES3_CBC_PAD, Des3Mode::CbcPad, ParamShape::Iv8),
+    for (ty, mode, params, key_types, (min, max)) in [
+        (CKM_DES3_ECB, Des3Mode::Ecb, ParamShape::None, KEY_TYPES, (16, 24)),
+        (CKM_DES3_CBC, Des3Mode::Cbc, ParamShape::Iv8, KEY_TYPES, (16, 24)),
+        (CKM_DES3_CBC_PAD, Des3Mode::CbcPad, ParamShape::Iv8, KEY_TYPES, (16, 24)),
+        (CKM_DES_ECB, Des3Mode::Ecb, ParamShape::None, DES_KEY_TYPES, (8, 8)),
+        (CKM_DES_CBC, Des3Mode::Cbc, ParamShape::Iv8, DES_KEY_TYPES, (8, 8)),
+        (CKM_DES_CBC_PAD, Des3Mode::CbcPad, ParamShape::Iv8, DES_KEY_TYPES, (8, 8)),
     ] {
         r.add(Entry {
             ty,
-            info: info(16, 24, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP),
+            info: info(min, max, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP),
             params,
-            key_types: KEY_TYPES,
+            key_types,
             implementation: Implementation::Des3(mode),
         });
     }

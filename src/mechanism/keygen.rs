@@ -54,7 +54,12 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::KeyGen(kg),
     };
     r.add(entry(CKM_AES_KEY_GEN, 16, 32, KeyGen::Aes));
-    for (ty, kt) in [(CKM_DES2_KEY_GEN, CKK_DES2), (CKM_DES3_KEY_GEN, CKK_DES3), (CKM_CHACHA20_KEY_GEN, CKK_CHACHA20)] {
+    for (ty, kt) in [
+        (CKM_DES_KEY_GEN, CKK_DES),
+        (CKM_DES2_KEY_GEN, CKK_DES2),
+        (CKM_DES3_KEY_GEN, CKK_DES3),
+        (CKM_CHACHA20_KEY_GEN, CKK_CHACHA20),
+    ] {
         let n = policy::fixed_value_len(kt).unwrap_or_default() as CK_ULONG;
         r.add(entry(ty, n, n, KeyGen::Fixed(kt)));
     }
@@ -145,7 +150,7 @@ impl Module {
         mechanism: CK_MECHANISM_TYPE,
         mut value: Bytes,
     ) -> Result<CK_OBJECT_HANDLE> {
-        if matches!(key_type, CKK_DES2 | CKK_DES3) {
+        if matches!(key_type, CKK_DES | CKK_DES2 | CKK_DES3) {
             super::des::set_odd_parity(&mut value);
         }
         let mut template = template.to_vec();

@@ -334,7 +334,7 @@ pub fn check_value(obj: &Object) -> Result<Option<[u8; 3]>> {
     };
     let full = match (obj.class(), obj.ulong(CKA_KEY_TYPE)) {
         (CKO_SECRET_KEY, Some(CKK_AES)) => aes_encrypt_block(value, &[0u8; 16])?.to_vec(),
-        (CKO_SECRET_KEY, Some(CKK_DES2 | CKK_DES3)) => {
+        (CKO_SECRET_KEY, Some(CKK_DES | CKK_DES2 | CKK_DES3)) => {
             let mut c = CipherCtx::des3(false, value, &[], true, false)?;
             let mut out = Vec::with_capacity(8);
             c.update(&[0u8; 8], &mut out)?;

@@ -14,6 +14,7 @@ pub mod keypair;
 pub mod keys;
 pub mod mac;
 pub mod message;
+pub mod names;
 pub mod ops;
 pub mod pqc;
 pub mod rsa;

@@ -510,6 +510,7 @@ pub const ML_KEM_PRIVATE: &[Rule] = &[
 /// Secret key types whose material is CKA_VALUE.
 pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_AES,
+    CKK_DES,
     CKK_DES2,
     CKK_DES3,
     CKK_CHACHA20,

@@ -202,10 +202,11 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     Ok(obj)
 }
 
-/// The CKA_VALUE length, in bytes, of a secret key type that has only one (Triple DES,
+/// The CKA_VALUE length, in bytes, of a secret key type that has only one (DES, Triple DES,
 /// ChaCha20).
 pub fn fixed_value_len(key_type: CK_KEY_TYPE) -> Option<usize> {
     match key_type {
+        CKK_DES => Some(8),
         CKK_DES2 => Some(16),
         CKK_DES3 => Some(24),
         CKK_CHACHA20 => Some(32),
