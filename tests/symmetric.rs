@@ -277,6 +277,20 @@ fn triple_des_agrees_with_rustcrypto() {
         s.derive(&mut mech(CKM_DES3_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut derive_t()),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
+    // And under a DES key (an AES-128 key from 16 bytes of data), not a DES3 key.
+    let key1 = random(8);
+    let k1 = s.secret_key(CKK_DES, &key1).unwrap();
+    let aes_t = || T::secret(CKK_AES).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    sd.ulLen = 16;
+    let d = s.derive(&mut mech(CKM_DES_ECB_ENCRYPT_DATA, Some(&mut sd)), k1, &mut aes_t()).unwrap();
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), tdes_ecb(&key1, &data[..16]));
+    cp.length = 16;
+    let d = s.derive(&mut mech(CKM_DES_CBC_ENCRYPT_DATA, Some(&mut cp)), k1, &mut aes_t()).unwrap();
+    assert_eq!(s.get_bytes(d, CKA_VALUE).unwrap(), tdes_cbc(&key1, &iv, &data[..16], false));
+    assert_eq!(
+        s.derive(&mut mech(CKM_DES_ECB_ENCRYPT_DATA, Some(&mut sd)), k3, &mut aes_t()),
+        Err(CKR_KEY_TYPE_INCONSISTENT)
+    );
 
     // Error codes: a key of the wrong length, an IV of the wrong length, an AES key.
     assert_eq!(s.secret_key(CKK_DES3, &random(16)), Err(CKR_ATTRIBUTE_VALUE_INVALID));

@@ -57,6 +57,10 @@ pub fn register(r: &mut Registry) {
     let des3 = super::des::KEY_TYPES;
     r.add(d(CKM_DES3_ECB_ENCRYPT_DATA, 16, 24, ParamShape::DerivationData, des3, Kdf::Des3EcbData));
     r.add(d(CKM_DES3_CBC_ENCRYPT_DATA, 16, 24, ParamShape::Des3CbcData, des3, Kdf::Des3CbcData));
+    // Single DES the same way (the parameters have the DES3 layout: an 8-byte IV).
+    let des = super::des::DES_KEY_TYPES;
+    r.add(d(CKM_DES_ECB_ENCRYPT_DATA, 8, 8, ParamShape::DerivationData, des, Kdf::Des3EcbData));
+    r.add(d(CKM_DES_CBC_ENCRYPT_DATA, 8, 8, ParamShape::Des3CbcData, des, Kdf::Des3CbcData));
     r.add(d(CKM_CONCATENATE_BASE_AND_KEY, 0, 0, ParamShape::Handle, VALUE_KEY_TYPES, Kdf::BaseAndKey));
     r.add(d(CKM_CONCATENATE_BASE_AND_DATA, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::BaseAndData));
     r.add(d(CKM_CONCATENATE_DATA_AND_BASE, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::DataAndBase));
