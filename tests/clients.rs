@@ -376,6 +376,69 @@ fn nss_tools() {
     std::fs::write(d.join("nss.pem"), pem).unwrap();
     let out = run_ok(tool("openssl").current_dir(d).args(["verify", "-CAfile", "nss.pem", "nss.pem"]));
     assert!(out.contains("nss.pem: OK"), "{out}");
+
+    // A PKCS #12 file (an OpenSSL key and certificate) imported into the token by pk12util:
+    // the key lands sensitive and unextractable, NSS signs a certificate with it (openssl
+    // checks that against the imported certificate), and pk12util cannot export it again.
+    let openssl = |args: &[&str]| run_ok(tool("openssl").current_dir(d).args(args));
+    let subject = ["-subj", "/CN=imported from PKCS 12", "-days", "2"];
+    openssl(
+        &[&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "p12.key", "-out", "p12.pem"][..], &subject]
+            .concat(),
+    );
+    let p12 = ["-inkey", "p12.key", "-in", "p12.pem", "-out", "in.p12", "-name", "p12key", "-passout", "pass:p12pass"];
+    openssl(&[&["pkcs12", "-export"][..], &p12].concat());
+    std::fs::write(d.join("p12pw.txt"), "p12pass").unwrap();
+    let imported = run_ok(nss("pk12util").args([
+        "-i",
+        "in.p12",
+        "-d",
+        "sql:nssdb",
+        "-h",
+        TOKEN,
+        "-k",
+        "pw.txt",
+        "-w",
+        "p12pw.txt",
+    ]));
+    assert!(imported.contains("PKCS12 IMPORT SUCCESSFUL"), "{imported}");
+    let p = h.ctx();
+    let slot = p.get_slots_with_token().unwrap()[0];
+    let s = user_session(&p, slot);
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let found = s.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Label(b"p12key".to_vec())]);
+    let key = found.unwrap()[0];
+    let flags = s.get_attributes(key, &[AttributeType::Sensitive, AttributeType::Extractable]).unwrap();
+    assert_eq!(flags, [Attribute::Sensitive(true), Attribute::Extractable(false)]);
+    drop(s);
+    drop(p);
+    run_ok(
+        nss("certutil").args(["-S", "-d", "sql:nssdb", "-h", TOKEN, "-f", "pw.txt", "-z", "noise", "-t", ",,"]).args([
+            "-n",
+            "child",
+            "-s",
+            "CN=signed with the imported key",
+            "-c",
+            &format!("{TOKEN}:p12key"),
+            "-k",
+            "ec",
+            "-q",
+            "nistp256",
+        ]),
+    );
+    let pem = run_ok(
+        nss("certutil")
+            .args(["-L", "-d", "sql:nssdb", "-h", TOKEN, "-f", "pw.txt", "-a", "-n"])
+            .arg(format!("{TOKEN}:child")),
+    );
+    std::fs::write(d.join("child.pem"), pem).unwrap();
+    assert!(openssl(&["verify", "-CAfile", "p12.pem", "child.pem"]).contains("child.pem: OK"));
+    let export = nss("pk12util")
+        .args(["-o", "out.p12", "-d", "sql:nssdb", "-k", "pw.txt", "-W", "x", "-n"])
+        .arg(format!("{TOKEN}:p12key"))
+        .output()
+        .unwrap();
+    assert!(!export.status.success(), "the imported key was exported: {export:?}");
 }
 
 #[test]
