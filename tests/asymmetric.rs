@@ -366,6 +366,24 @@ fn token_signatures_verify_with_openssl() {
     assert_eq!(s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &[42]).unwrap(), raw);
     s.verify(&mut mech::<u8>(CKM_RSA_X_509, None), rp, &[42], &raw).unwrap();
     assert_eq!(s.sign(&mut mech::<u8>(CKM_RSA_X_509, None), rs, &[1u8; 257]), Err(CKR_DATA_LEN_RANGE));
+    // The inputs AWS-LC does not put through the private key (0, 1 and n - 1) are their own
+    // results (d and e are odd), for signing and decryption alike; the public operation
+    // agrees. (Java's RSA/ECB/NoPadding decrypts 00..01 this way.)
+    let mut n_minus_one = s.get_bytes(rp, CKA_MODULUS).unwrap();
+    *n_minus_one.last_mut().unwrap() -= 1;
+    let mut one = vec![0u8; 256];
+    one[255] = 1;
+    let mut two = one.clone();
+    two[255] = 2;
+    let x509 = || mech::<u8>(CKM_RSA_X_509, None);
+    for block in [vec![0u8; 256], one, n_minus_one] {
+        assert_eq!(s.sign(&mut x509(), rs, &block).unwrap(), block);
+        assert_eq!(s.decrypt(&mut x509(), rs, &block).unwrap(), block);
+        assert_eq!(s.encrypt(&mut x509(), rp, &block).unwrap(), block);
+    }
+    let m = s.decrypt(&mut x509(), rs, &two).unwrap();
+    assert_ne!(m, two);
+    assert_eq!(s.encrypt(&mut x509(), rp, &m).unwrap(), two);
 
     // ECDSA on P-224, P-256, P-384 and secp256k1, verified by openssl from the token's SPKI.
     for (params, n, hash, m) in [

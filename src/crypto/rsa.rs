@@ -22,6 +22,9 @@ pub const GENERATE_MAX_BITS: usize = 8192;
 /// AWS-LC generates moduli of a multiple of 128 bits only (it rounds other sizes down).
 pub const GENERATE_STEP_BITS: usize = 128;
 
+/// AWS-LC's raw RSA calls (RSA_encrypt, RSA_decrypt, RSA_sign_raw, RSA_verify_raw).
+type RawFn = unsafe extern "C" fn(*mut sys::RSA, *mut usize, *mut u8, usize, *const u8, usize, c_int) -> c_int;
+
 /// RSA key components, big-endian; private ones absent for a public key.
 #[derive(Default)]
 pub struct RsaParts {
@@ -166,13 +169,7 @@ impl RsaKey {
         unsafe { sys::RSA_bits(self.0.as_ptr()) as usize }
     }
 
-    fn raw_op(
-        &self,
-        f: unsafe extern "C" fn(*mut sys::RSA, *mut usize, *mut u8, usize, *const u8, usize, c_int) -> c_int,
-        input: &[u8],
-        padding: c_int,
-        err: Error,
-    ) -> Result<Vec<u8>> {
+    fn raw_op(&self, f: RawFn, input: &[u8], padding: c_int, err: Error) -> Result<Vec<u8>> {
         let mut out = vec![0u8; self.size()];
         let mut n = 0usize;
         // SAFETY: `out` holds RSA_size bytes, the most any of these functions writes.
@@ -183,6 +180,23 @@ impl RsaKey {
         }
         out.truncate(n);
         Ok(out)
+    }
+
+    /// Raw RSA's private-key operation on `block` (exactly the modulus length). AWS-LC
+    /// refuses the inputs 0, 1 and n-1, whose results are themselves (d is odd): those are
+    /// answered here, as the mathematics and other tokens answer them.
+    fn raw_private(&self, f: RawFn, block: &[u8], err: Error) -> Result<Vec<u8>> {
+        let (last, rest) = block.split_last().ok_or(Error::DataLenRange)?;
+        let small = *last <= 1 && rest.iter().all(|b| *b == 0);
+        // SAFETY: the getter returns a pointer owned by the live key.
+        let n = bn_bytes(unsafe { sys::RSA_get0_n(self.0.as_ptr()) }).unwrap_or_default();
+        // n is odd: n - 1 differs from n in the last byte only.
+        let n_minus_one =
+            n.len() == block.len() && n[..rest.len()] == *rest && n.last() == Some(&(last | 1)) && last & 1 == 0;
+        if small || n_minus_one {
+            return Ok(block.to_vec());
+        }
+        self.raw_op(f, block, sys::RSA_NO_PADDING, err)
     }
 
     /// Private-key operation with PKCS#1 v1.5 type 1 padding (`pkcs1`) or none.
@@ -198,7 +212,7 @@ impl RsaKey {
         let mut block = Zeroizing::new(vec![0u8; self.size()]);
         let at = block.len() - input.len();
         block[at..].copy_from_slice(input);
-        self.raw_op(sys::RSA_sign_raw, &block, sys::RSA_NO_PADDING, Error::DataLenRange)
+        self.raw_private(sys::RSA_sign_raw, &block, Error::DataLenRange)
     }
 
     /// Public-key operation undoing [`RsaKey::sign_raw`]; returns the recovered data.
@@ -285,8 +299,12 @@ impl RsaKey {
     /// Decrypts PKCS#1 v1.5 (`pkcs1`) or raw RSA.
     pub fn decrypt(&self, data: &[u8], pkcs1: bool) -> Result<Zeroizing<Vec<u8>>> {
         self.check_input(RsaPadding::Raw, false, data.len())?;
-        let pad = if pkcs1 { sys::RSA_PKCS1_PADDING } else { sys::RSA_NO_PADDING };
-        self.raw_op(sys::RSA_decrypt, data, pad, Error::EncryptedDataInvalid).map(Zeroizing::new)
+        let out = if pkcs1 {
+            self.raw_op(sys::RSA_decrypt, data, sys::RSA_PKCS1_PADDING, Error::EncryptedDataInvalid)
+        } else {
+            self.raw_private(sys::RSA_decrypt, data, Error::EncryptedDataInvalid)
+        };
+        out.map(Zeroizing::new)
     }
 
     fn pkey(&self) -> Result<PKey> {
