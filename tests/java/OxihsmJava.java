@@ -1,7 +1,9 @@
 // Drives liboxihsm.so through Java 17's SunPKCS11 provider: KeyStore listing, RSA and EC key
 // pairs generated in the token with signatures checked by the JDK's software providers,
-// AES/GCM with a token key, ChaCha20-Poly1305 (checked against SunJCE), ECDH between token keys, and a JSSE TLS server whose private key
-// stays in the token, reached by a client. Usage: OxihsmJava <pkcs11 config file> <pin>.
+// AES/GCM with a token key, ChaCha20-Poly1305 (checked against SunJCE), ECDH between token keys,
+// HMAC, AES, DES and Triple DES with keys handed in from software, SHA3-256, an imported RSA key,
+// raw RSA decryption, and a JSSE TLS server whose private key stays in the token, reached by a
+// client. Usage: OxihsmJava <pkcs11 config file> <pin>.
 import java.io.*;
 import java.net.*;
 import java.security.*;
@@ -112,6 +114,55 @@ public class OxihsmJava {
         ka.doPhase(ec.getPublic(), true);
         byte[] s2 = ka.generateSecret();
         check(s1.length == 32 && Arrays.equals(s1, s2), "ECDH between two token keys agrees");
+
+        // Keys handed in from software (SunPKCS11 makes token session objects of them), each
+        // service's output checked against the JDK's own providers.
+        ks.load(null, pin);
+        SecureRandom rnd = new SecureRandom();
+        byte[] hk = new byte[32];
+        rnd.nextBytes(hk);
+        Mac mac = Mac.getInstance("HmacSHA256", p);
+        mac.init(new SecretKeySpec(hk, "HmacSHA256"));
+        Mac jmac = Mac.getInstance("HmacSHA256", "SunJCE");
+        jmac.init(new SecretKeySpec(hk, "HmacSHA256"));
+        check(Arrays.equals(mac.doFinal(msg), jmac.doFinal(msg)), "HmacSHA256 matches SunJCE");
+        for (String[] c : new String[][] {
+                {"AES/CBC/PKCS5Padding", "AES", "16"}, {"AES/CTR/NoPadding", "AES", "32"},
+                {"DESede/CBC/PKCS5Padding", "DESede", "24"}, {"DES/CBC/PKCS5Padding", "DES", "8"}}) {
+            byte[] k = new byte[Integer.parseInt(c[2])];
+            rnd.nextBytes(k);
+            SecretKeySpec spec = new SecretKeySpec(k, c[1]);
+            Cipher ours2 = Cipher.getInstance(c[0], p);
+            ours2.init(Cipher.ENCRYPT_MODE, spec);
+            byte[] sealed = ours2.doFinal(msg);
+            Cipher theirs = Cipher.getInstance(c[0], "SunJCE");
+            theirs.init(Cipher.DECRYPT_MODE, spec, ours2.getParameters());
+            check(Arrays.equals(theirs.doFinal(sealed), msg), c[0] + " in the token, decrypted by SunJCE");
+        }
+        check(Arrays.equals(MessageDigest.getInstance("SHA3-256", p).digest(msg), MessageDigest.getInstance("SHA3-256").digest(msg)),
+              "SHA3-256 matches the JDK's");
+        KeyPairGenerator soft = KeyPairGenerator.getInstance("RSA");
+        soft.initialize(2048);
+        KeyPair softRsa = soft.generateKeyPair();
+        PrivateKey imported = (PrivateKey) KeyFactory.getInstance("RSA", p)
+            .generatePrivate(new PKCS8EncodedKeySpec(softRsa.getPrivate().getEncoded()));
+        sign = Signature.getInstance("SHA256withRSA", p);
+        sign.initSign(imported);
+        sign.update(msg);
+        verify = Signature.getInstance("SHA256withRSA", "SunRsaSign");
+        verify.initVerify(softRsa.getPublic());
+        verify.update(msg);
+        check(verify.verify(sign.sign()), "an imported RSA key signs in the token");
+        // Raw RSA (CKM_RSA_X_509) decryption, the block 00..01 included.
+        for (int last : new int[] {1, 42}) {
+            byte[] block = new byte[256];
+            block[255] = (byte) last;
+            Cipher enc = Cipher.getInstance("RSA/ECB/NoPadding", "SunJCE");
+            enc.init(Cipher.ENCRYPT_MODE, rsaPub);
+            Cipher dec = Cipher.getInstance("RSA/ECB/NoPadding", p);
+            dec.init(Cipher.DECRYPT_MODE, rsa.getPrivate());
+            check(Arrays.equals(dec.doFinal(enc.doFinal(block)), block), "RSA/ECB/NoPadding decrypts 00.." + last);
+        }
 
         // JSSE: the server's key is the keytool entry in the token.
         KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
