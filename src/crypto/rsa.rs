@@ -77,7 +77,6 @@ impl RsaKey {
         NonNull::new(p).map(RsaKey).ok_or(Error::AttributeValueInvalid)
     }
 
-    /// Generates a key of `bits` with public exponent `e` (big-endian).
     /// A fresh key of `bits` (a multiple of [`GENERATE_STEP_BITS`] from
     /// [`GENERATE_MIN_BITS`] to [`GENERATE_MAX_BITS`]; else CKR_KEY_SIZE_RANGE) with the odd
     /// public exponent `e`, at least 3 and at most 32 bits (AWS-LC's limit; else
