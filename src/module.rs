@@ -337,11 +337,11 @@ impl Module {
 
     /// CKR_SLOT_ID_INVALID unless `slot_id` is one of [`Module::slot_ids`].
     pub fn check_slot(&self, slot_id: u64) -> Result<()> {
-        let known = match self.listed_slots(|tokens, spare| slot_id == spare || tokens.contains_key(&slot_id)) {
-            Some(known) => known,
-            None => self.slots()?.iter().any(|s| s.id() == slot_id),
-        };
-        if known { Ok(()) } else { Err(Error::SlotIdInvalid) }
+        match self.listed_slots(|tokens, spare| slot_id == spare || tokens.contains_key(&slot_id)) {
+            Some(true) => Ok(()),
+            Some(false) => Err(Error::SlotIdInvalid),
+            None => self.slot(slot_id).map(drop),
+        }
     }
 
     pub fn slot(&self, slot_id: u64) -> Result<SlotView> {

@@ -658,8 +658,7 @@ fn dh_with_openssl() {
     let e = env();
     let s = &e.s;
     let dir = e.h.dir.path();
-    let p: Vec<u8> =
-        (0..MODP_2048.len()).step_by(2).map(|i| u8::from_str_radix(&MODP_2048[i..i + 2], 16).unwrap()).collect();
+    let p = unhex(MODP_2048);
     let g = [2u8];
     // DHParameter ::= SEQUENCE { prime INTEGER, base INTEGER }, for openssl.
     std::fs::write(dir.join("dhp.der"), der_uints(&[&p, &g])).unwrap();
@@ -795,9 +794,7 @@ fn openssl_fields(text: &str) -> HashMap<String, Vec<u8>> {
             if let Some(hex) = v.split("(0x").nth(1) {
                 let hex = hex.trim_end_matches(')');
                 let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_string() };
-                let bytes =
-                    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-                out.insert(k.trim().to_string(), bytes);
+                out.insert(k.trim().to_string(), unhex(&hex));
             }
         }
     }

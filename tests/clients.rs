@@ -774,8 +774,7 @@ fn opendnssec_hsmutil() {
     let slot = p.get_slots_with_token().unwrap()[0];
     let s = p.open_ro_session(slot).unwrap();
     let public = |id: &str, ty: AttributeType| {
-        let id: Vec<u8> = (0..id.len()).step_by(2).map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap()).collect();
-        let found = s.find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)]).unwrap();
+        let found = s.find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(unhex(id))]).unwrap();
         assert_eq!(found.len(), 1);
         match s.get_attributes(found[0], &[ty]).unwrap().pop() {
             Some(Attribute::Modulus(v) | Attribute::PublicExponent(v) | Attribute::EcPoint(v)) => v,

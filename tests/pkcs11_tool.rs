@@ -302,10 +302,7 @@ fn pkcs11_tool_key_pairs_sign_and_verify_with_openssl() {
                 .expect("EC_POINT listed")
                 .trim()
                 .to_string();
-            let point: Vec<u8> = (0..point_hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&point_hex[i..i + 2], 16).unwrap())
-                .collect();
+            let point = unhex(&point_hex);
             assert_eq!(&point[..2], &[0x04, 0x61], "DER-wrapped uncompressed point");
             let mut spki = vec![
                 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81,

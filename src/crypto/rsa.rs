@@ -187,11 +187,13 @@ impl RsaKey {
     fn raw_private(&self, f: RawFn, block: &[u8], err: Error) -> Result<Vec<u8>> {
         let (last, rest) = block.split_last().ok_or(Error::DataLenRange)?;
         let small = *last <= 1 && rest.iter().all(|b| *b == 0);
-        // SAFETY: the getter returns a pointer owned by the live key.
-        let n = bn_bytes(unsafe { sys::RSA_get0_n(self.0.as_ptr()) }).unwrap_or_default();
-        // n is odd: n - 1 differs from n in the last byte only.
-        let n_minus_one =
-            n.len() == block.len() && n[..rest.len()] == *rest && n.last() == Some(&(last | 1)) && last & 1 == 0;
+        // n is odd: n - 1 is even and differs from n in the last byte only (the modulus is
+        // only read for an even block).
+        let n_minus_one = !small && last & 1 == 0 && {
+            // SAFETY: the getter returns a pointer owned by the live key.
+            let n = bn_bytes(unsafe { sys::RSA_get0_n(self.0.as_ptr()) }).unwrap_or_default();
+            n.len() == block.len() && n[..rest.len()] == *rest && n.last() == Some(&(last | 1))
+        };
         if small || n_minus_one {
             return Ok(block.to_vec());
         }

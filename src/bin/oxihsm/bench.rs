@@ -886,31 +886,25 @@ pub fn run(a: &BenchArgs) -> Result<()> {
 }
 
 fn print_row(markdown: bool, header: &[String], row: &[String], first: bool) {
-    if markdown {
-        if first {
-            println!("| {} |", header.join(" | "));
-            println!("|{}", "---|".repeat(header.len()));
-        }
-        println!("| {} |", row.join(" | "));
-    } else {
-        if first {
-            println!(
-                "{}",
-                header
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| if i == 0 { format!("{h:<44}") } else { format!(" {h:>16}") })
-                    .collect::<String>()
-            );
-        }
-        println!(
-            "{}",
-            row.iter()
+    // Markdown, or a text table: the first column left-aligned, the others right-aligned.
+    let line = |cells: &[String]| {
+        if markdown {
+            format!("| {} |", cells.join(" | "))
+        } else {
+            cells
+                .iter()
                 .enumerate()
                 .map(|(i, h)| if i == 0 { format!("{h:<44}") } else { format!(" {h:>16}") })
                 .collect::<String>()
-        );
+        }
+    };
+    if first {
+        println!("{}", line(header));
+        if markdown {
+            println!("|{}", "---|".repeat(header.len()));
+        }
     }
+    println!("{}", line(row));
 }
 
 /// The token-object scale test: per module and object count, the rate of C_CreateObject,
