@@ -115,7 +115,7 @@ fn aes_modes_agree_with_rustcrypto() {
             let want = cbc::Encryptor::<aes::Aes256>::new((&key[..]).into(), (&iv).into())
                 .encrypt_padded_vec_mut::<aes::cipher::block_padding::NoPadding>(&data);
             assert_eq!(s.encrypt(&mut mech(CKM_AES_CBC, Some(&mut iv)), k, &data).unwrap(), want);
-            let want = ecb_encrypt(&key, &data);
+            let want = aes256_ecb(&key, &data);
             assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), k, &data).unwrap(), want);
         }
     }
@@ -477,7 +477,7 @@ fn pbkdf2_key_generation() {
     let aes = || T::secret(CKK_AES).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true).flag(CKA_ENCRYPT, true);
     let k = derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 32)).unwrap();
     assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want);
-    assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), ecb_encrypt(&want, &[0; 16])[..3]);
+    assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), aes256_ecb(&want, &[0; 16])[..3]);
     let mut len: CK_ULONG = pw.len() as CK_ULONG;
     p.ulPasswordLen = (&raw mut len) as CK_ULONG;
     let k240 = derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 32)).unwrap();
@@ -691,16 +691,6 @@ fn user_session_raw(e: &Env) -> RawSession {
         unsafe { e.s.lib.C_OpenSession(info.slotID, CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h) };
     assert_eq!(rv, CKR_OK);
     RawSession { lib: e._h.raw(), h }
-}
-
-fn ecb_encrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
-    use aes::cipher::{BlockEncrypt, KeyInit};
-    let c = aes::Aes256::new(key.into());
-    let mut out = data.to_vec();
-    for block in out.chunks_mut(16) {
-        c.encrypt_block(block.into());
-    }
-    out
 }
 
 #[test]

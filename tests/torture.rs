@@ -324,7 +324,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 }
                 ("C_CopyObject", rv)
             }
-            _ => match r.below(8) {
+            _ => match r.below(9) {
                 0 => ("C_GenerateRandom", lib.C_GenerateRandom(s, out, if null_buf { len } else { len.min(512) })),
                 // PKCS#11 3.2's calls, with the same hostile arguments.
                 4 => {
@@ -347,6 +347,13 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                     let pf: *mut CK_FLAGS = if r.below(3) == 0 { null_mut() } else { &mut len };
                     ("C_GetSessionValidationFlags", lib.C_GetSessionValidationFlags(s, r.pick(&[1, 0, 9]), pf))
                 }
+                // The dual-function calls, with whatever operations the session has going.
+                8 => match r.below(4) {
+                    0 => ("C_DigestEncryptUpdate", lib.C_DigestEncryptUpdate(s, dp, dl, out, pl)),
+                    1 => ("C_DecryptDigestUpdate", lib.C_DecryptDigestUpdate(s, dp, dl, out, pl)),
+                    2 => ("C_SignEncryptUpdate", lib.C_SignEncryptUpdate(s, dp, dl, out, pl)),
+                    _ => ("C_DecryptVerifyUpdate", lib.C_DecryptVerifyUpdate(s, dp, dl, out, pl)),
+                },
                 1 => ("C_GetOperationState", lib.C_GetOperationState(s, out, pl)),
                 2 => ("C_SetOperationState", lib.C_SetOperationState(s, dp, dl, 0, 0)),
                 _ if r.below(500) == 0 => ("C_CloseAllSessions", lib.C_CloseAllSessions(any_slot)),

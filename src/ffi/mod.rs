@@ -14,6 +14,7 @@
 pub mod attributes;
 mod crypt;
 mod digest;
+mod dual;
 mod general;
 mod keys;
 /// Mechanism decoding; public for the fuzz targets (fuzz/).

@@ -3,6 +3,7 @@
 
 use super::crypt::*;
 use super::digest::*;
+use super::dual::*;
 use super::general::*;
 use super::keys::*;
 use super::message::*;

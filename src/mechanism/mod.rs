@@ -6,6 +6,7 @@ pub mod aes;
 pub mod chacha;
 pub mod des;
 pub mod digest;
+pub mod dual;
 pub mod ecc;
 pub mod kbkdf;
 pub mod kdf;

@@ -88,7 +88,7 @@ impl Module {
 
     /// C_GetTokenInfo.
     pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
-        let base = CKF_RNG | CKF_LOGIN_REQUIRED;
+        let base = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_DUAL_CRYPTO_OPERATIONS;
         Ok(match self.slot(slot as u64)? {
             SlotView::Uninitialised(_) => TokenInfo {
                 label: [b' '; 32],

@@ -290,6 +290,17 @@ pub fn gcm_params(iv: &mut [u8], aad: Option<&mut [u8]>, tag_bits: CK_ULONG) -> 
     }
 }
 
+/// AES-256-ECB of whole blocks by RustCrypto's `aes`, to check the token's ciphertexts.
+pub fn aes256_ecb(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let c = aes::Aes256::new(key.into());
+    let mut out = data.to_vec();
+    for block in out.chunks_mut(16) {
+        c.encrypt_block(block.into());
+    }
+    out
+}
+
 /// Lowercase hex.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
