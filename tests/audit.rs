@@ -242,3 +242,85 @@ fn crypto_operations_are_audited_when_configured() {
     s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
     assert_eq!(records(&h2).len(), before);
 }
+
+fn cli(h: &Harness, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = Command::new(built_cli()).arg("audit").args(args).envs(h.env()).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+#[test]
+fn archived_records_leave_the_store_and_the_chain_still_verifies() {
+    let h = history();
+    let before = records(&h);
+    let n = before.len();
+    let (a1, a2) = (h.dir.path().join("a1.jsonl"), h.dir.path().join("a2.jsonl"));
+
+    // Keep the newest three; the rest go to a1, as `audit export` wrote them, after a line
+    // naming where they start.
+    let (ok, text) = cli(&h, &[os("archive"), os("--keep"), os("3"), os("--out"), a1.as_os_str()]);
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("records 1-{} moved", n - 3)), "{text}");
+    let file = std::fs::read_to_string(&a1).unwrap();
+    let lines: Vec<&str> = file.lines().collect();
+    assert_eq!(lines.len(), 1 + n - 3);
+    let header: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!((header["after_seq"].as_i64(), header["after_hash"].as_str()), (Some(0), Some(&*"00".repeat(32))));
+    for (line, r) in lines[1..].iter().zip(&before) {
+        assert_eq!(*line, serde_json::to_string(r).unwrap());
+    }
+    // The store holds the three and the archiving's own record, and verifies from its anchor.
+    let now = records(&h);
+    assert_eq!(now[..3], before[n - 3..]);
+    assert_eq!(now[3].function, "oxihsm audit archive");
+    assert_eq!(now[3].label.as_deref(), Some(&*format!("records 1-{}", n - 3)));
+    assert_eq!(verify(&h), Verdict::Intact(4));
+    let (ok, text) = cli_verify(&h);
+    assert!(ok && text.contains(&format!("4 records after {} archived", n - 3)), "{text}");
+    let (ok, text) = cli(&h, &[os("verify"), os("--archive"), a1.as_os_str()]);
+    assert!(ok && text.contains(&format!("({} checked in the archives)", n - 3)), "{text}");
+    let (_, text) = cli(&h, &[os("show")]);
+    assert!(text.starts_with(&format!("(records 1-{} archived)", n - 3)), "{text}");
+
+    // The module goes on appending to the chain; a second archive takes everything.
+    let p = h.ctx();
+    let s = p.open_rw_session(cryptoki::slot::Slot::try_from(0u64).unwrap()).unwrap();
+    s.login(UserType::User, Some(&AuthPin::new("5678".into()))).unwrap();
+    drop(s);
+    p.finalize().unwrap();
+    let (ok, text) = cli(&h, &[os("archive"), os("--out"), a2.as_os_str()]);
+    assert!(ok, "{text}");
+    assert_eq!(records(&h).len(), 1);
+    assert_eq!(verify(&h), Verdict::Intact(1));
+    let (ok, text) = cli(&h, &[os("verify"), os("--archive"), a1.as_os_str(), os("--archive"), a2.as_os_str()]);
+    assert!(ok && text.contains(&format!("({} checked in the archives)", n + 2)), "{text}");
+    // The newest archive alone is checked from its own start.
+    let (ok, text) = cli(&h, &[os("verify"), os("--archive"), a2.as_os_str()]);
+    assert!(ok, "{text}");
+    // Out of order, or with a gap, the files do not link.
+    let (ok, text) = cli(&h, &[os("verify"), os("--archive"), a2.as_os_str(), os("--archive"), a1.as_os_str()]);
+    assert!(!ok && text.contains("does not continue"), "{text}");
+    let (ok, text) = cli(&h, &[os("verify"), os("--archive"), a1.as_os_str()]);
+    assert!(!ok && text.contains("do not continue the last archive"), "{text}");
+
+    // An edited archive is found, by the number of the record.
+    let edited = file.replacen("\"result\":160", "\"result\":0", 1);
+    assert_ne!(edited, file, "record 4 is a failed login (CKR_PIN_INCORRECT = 0xa0)");
+    std::fs::write(&a1, edited).unwrap();
+    let (ok, text) = cli(&h, &[os("verify"), os("--archive"), a1.as_os_str(), os("--archive"), a2.as_os_str()]);
+    assert!(!ok && text.contains("broken at record 4"), "{text}");
+
+    // An archive never overwrites a file, and a broken trail is not archived.
+    let (ok, text) = cli(&h, &[os("archive"), os("--out"), a1.as_os_str()]);
+    assert!(!ok && text.contains("exists"), "{text}");
+    assert_eq!(records(&h).len(), 1);
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    db.execute("UPDATE audit_anchor SET seq = seq - 1", []).unwrap();
+    assert!(matches!(verify(&h), Verdict::Broken { .. }), "a moved anchor breaks the chain");
+    let a3 = h.dir.path().join("a3.jsonl");
+    let (ok, text) = cli(&h, &[os("archive"), os("--out"), a3.as_os_str()]);
+    assert!(!ok && text.contains("not archived") && !a3.exists(), "{text}");
+}

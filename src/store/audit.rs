@@ -10,7 +10,7 @@
 //! store does not reveal those either); objects are named by CKA_UNIQUE_ID.
 
 use crate::crypto::sha256;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use cryptoki_sys::CK_RV;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -36,6 +36,16 @@ CREATE TABLE audit_head(
 );
 ";
 
+/// The archived start of the chain (made by the first `oxihsm audit archive`): the last
+/// archived record's number and hash.
+pub const ANCHOR_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_anchor(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash BLOB NOT NULL
+);
+";
+
 /// What happened, as the engine describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Event {
@@ -55,7 +65,7 @@ pub struct Event {
 }
 
 /// A stored record.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub seq: i64,
     pub time_ms: i64,
@@ -68,12 +78,25 @@ pub struct Record {
     pub object_uid: Option<String>,
     pub label: Option<String>,
     pub result: i64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "hex", deserialize_with = "unhex")]
     pub hash: Vec<u8>,
 }
 
 fn hex<S: serde::Serializer>(b: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+fn unhex<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<u8>, D::Error> {
+    let s: String = serde::Deserialize::deserialize(d)?;
+    let digits = s.as_bytes();
+    if digits.len() % 2 != 0 {
+        return Err(serde::de::Error::custom("an odd number of hex digits"));
+    }
+    digits
+        .chunks(2)
+        .map(|p| std::str::from_utf8(p).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| serde::de::Error::custom("not hex"))
 }
 
 fn field(out: &mut Vec<u8>, v: Option<&[u8]>) {
@@ -194,34 +217,97 @@ pub fn records(conn: &Connection) -> Result<Vec<Record>> {
 /// The outcome of [`verify`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The chain holds: this many records.
+    /// The chain holds: this many records (in the store, after any archived ones).
     Intact(usize),
-    /// The first record (by position, 1-based, and its stored seq) that does not fit, and why.
+    /// The first record (by the number it should have, and its stored seq) that does not
+    /// fit, and why.
     Broken { position: usize, seq: Option<i64>, reason: String },
 }
 
-/// Walks the chain in storage order.
+/// A point of the chain: a record's number and hash (seq 0 and 32 zero bytes before the
+/// first record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+}
+
+impl Link {
+    /// Where the chain starts.
+    pub fn origin() -> Link {
+        Link { seq: 0, hash: vec![0u8; 32] }
+    }
+
+    fn of(r: &Record) -> Link {
+        Link { seq: r.seq, hash: r.hash.clone() }
+    }
+}
+
+/// Checks that `recs` continue the chain after `start`; returns the link of the last one.
+pub fn walk(recs: &[Record], start: &Link) -> std::result::Result<Link, Verdict> {
+    let mut at = start.clone();
+    for r in recs {
+        let want = at.seq + 1;
+        let broken =
+            |reason: &str| Verdict::Broken { position: want as usize, seq: Some(r.seq), reason: reason.into() };
+        if r.seq != want {
+            return Err(broken(&format!("expected record {want} here (a record was deleted or moved)")));
+        }
+        if chain_hash(r, &at.hash)[..] != r.hash[..] {
+            return Err(broken("its hash does not match its contents and the previous record (edited)"));
+        }
+        at = Link::of(r);
+    }
+    Ok(at)
+}
+
+/// Where the store's records start: after the last archived record (see [`archive_through`]),
+/// or at the origin.
+pub fn anchor(conn: &Connection) -> Result<Link> {
+    let exists: bool = conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_anchor')")?
+        .query_row([], |r| r.get(0))?;
+    if !exists {
+        return Ok(Link::origin());
+    }
+    Ok(conn
+        .prepare_cached("SELECT seq, hash FROM audit_anchor WHERE id = 1")?
+        .query_row([], |r| Ok(Link { seq: r.get(0)?, hash: r.get(1)? }))
+        .optional()?
+        .unwrap_or_else(Link::origin))
+}
+
+/// Walks the chain in storage order, from the anchor.
 pub fn verify(conn: &Connection) -> Result<Verdict> {
     let recs = records(conn)?;
-    let mut prev = vec![0u8; 32];
-    for (i, r) in recs.iter().enumerate() {
-        let broken = |reason: &str| Verdict::Broken { position: i + 1, seq: Some(r.seq), reason: reason.into() };
-        if r.seq != i as i64 + 1 {
-            return Ok(broken(&format!("expected record {} here (a record was deleted or moved)", i + 1)));
-        }
-        if chain_hash(r, &prev)[..] != r.hash[..] {
-            return Ok(broken("its hash does not match its contents and the previous record (edited)"));
-        }
-        prev = r.hash.clone();
-    }
-    let head = head(conn)?;
-    match head {
-        None if recs.is_empty() => Ok(Verdict::Intact(0)),
-        Some((seq, hash)) if seq == recs.len() as i64 && hash == prev => Ok(Verdict::Intact(recs.len())),
+    let start = anchor(conn)?;
+    let end = match walk(&recs, &start) {
+        Ok(end) => end,
+        Err(broken) => return Ok(broken),
+    };
+    match head(conn)? {
+        None if recs.is_empty() && start == Link::origin() => Ok(Verdict::Intact(0)),
+        Some((seq, hash)) if seq == end.seq && hash == end.hash => Ok(Verdict::Intact(recs.len())),
         _ => Ok(Verdict::Broken {
-            position: recs.len() + 1,
+            position: end.seq as usize + 1,
             seq: None,
             reason: "the newest records are missing (the trail ends before its recorded head)".into(),
         }),
     }
+}
+
+/// Removes the records up to and including `last` from the store, inside the caller's write
+/// transaction, once they are kept elsewhere: the anchor then holds `last`, and the chain
+/// goes on from it. Fails when record `last.seq` is not there with `last.hash`.
+pub fn archive_through(conn: &Connection, last: &Link) -> Result<()> {
+    let stored: Option<Vec<u8>> =
+        conn.prepare_cached("SELECT hash FROM audit WHERE seq = ?1")?.query_row([last.seq], |r| r.get(0)).optional()?;
+    if stored.as_deref() != Some(&last.hash[..]) {
+        return Err(Error::Corrupt(format!("audit record {} is not the one archived", last.seq)));
+    }
+    conn.execute_batch(ANCHOR_SCHEMA)?;
+    conn.prepare_cached("DELETE FROM audit WHERE seq <= ?1")?.execute([last.seq])?;
+    conn.prepare_cached("INSERT OR REPLACE INTO audit_anchor(id, seq, hash) VALUES (1, ?1, ?2)")?
+        .execute(params![last.seq, last.hash])?;
+    Ok(())
 }

@@ -1,10 +1,14 @@
-//! `oxihsm audit show|verify|export`: the store's hash-chained audit trail (DESIGN §8).
+//! `oxihsm audit show|verify|export|archive`: the store's hash-chained audit trail (DESIGN §8).
+//!
+//! `archive` moves the older records into a file that carries its own start of the chain, so
+//! the store stops growing with the trail while the whole chain stays checkable: `verify
+//! --archive` walks the files, oldest first, and the store after them.
 
 use crate::Result;
 use crate::token::{Ctx, emit};
-use oxihsm::store::audit::{self, Verdict};
+use oxihsm::store::audit::{self, Link, Record, Verdict};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
 pub enum Action {
@@ -14,12 +18,140 @@ pub enum Action {
         last: Option<usize>,
     },
     /// Check the hash chain; fails naming the first bad record.
-    Verify,
+    Verify {
+        /// Archive files (from `audit archive`), oldest first, to check with the store's
+        /// records: each must continue the one before, and the store the last.
+        #[arg(long)]
+        archive: Vec<PathBuf>,
+    },
     /// Write every record as JSON lines (to a file, or standard output).
     Export {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Move the older records out of the store into a new file (JSON lines after a line
+    /// naming the record they follow); the store keeps the newest --keep records and the
+    /// link the chain goes on from. Refuses a broken trail.
+    Archive {
+        #[arg(long)]
+        out: PathBuf,
+        /// How many of the newest records stay in the store.
+        #[arg(long, default_value_t = 0)]
+        keep: usize,
+    },
+}
+
+/// The first line of an archive file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ArchiveHeader {
+    oxihsm_audit_archive: u32,
+    /// The record the archived ones follow (0 and zeros: the start of the chain).
+    after_seq: i64,
+    after_hash: String,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// An archive file's starting link and records.
+fn read_archive(path: &Path) -> Result<(Link, Vec<Record>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    let bad = |what: &str| format!("{}: not an oxihsm audit archive ({what})", path.display());
+    let header: ArchiveHeader =
+        serde_json::from_str(lines.next().unwrap_or_default()).map_err(|e| bad(&format!("first line: {e}")))?;
+    let hash = crate::p11::unhex(&header.after_hash).ok_or_else(|| bad("after_hash"))?;
+    if header.oxihsm_audit_archive != 1 {
+        return Err(bad(&format!("version {}", header.oxihsm_audit_archive)));
+    }
+    let recs = lines
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| bad(&format!("line {}: {e}", i + 2))))
+        .collect::<Result<Vec<Record>>>()?;
+    Ok((Link { seq: header.after_seq, hash }, recs))
+}
+
+/// Checks the archive files in order; returns where the last one ends and how many records
+/// they hold.
+fn verify_archives(files: &[PathBuf]) -> Result<Option<(Link, usize)>> {
+    let mut end: Option<(Link, usize)> = None;
+    for f in files {
+        let (start, recs) = read_archive(f)?;
+        if let Some((prev, _)) = &end
+            && *prev != start
+        {
+            return Err(format!(
+                "{} does not continue the archive before it (it follows record {}, that one ends at record {})",
+                f.display(),
+                start.seq,
+                prev.seq
+            ));
+        }
+        let last = audit::walk(&recs, &start).map_err(|v| match v {
+            Verdict::Broken { position, reason, .. } => {
+                format!("audit archive {} broken at record {position}: {reason}", f.display())
+            }
+            Verdict::Intact(_) => unreachable!("walk reports only breaks"),
+        })?;
+        end = Some((last, end.map_or(0, |(_, n)| n) + recs.len()));
+    }
+    Ok(end)
+}
+
+/// Writes `data` to a new file and makes it durable before the records leave the store.
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(data).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn archive(ctx: &Ctx, out: &Path, keep: usize) -> Result<()> {
+    let c = oxihsm::config::Config::from_env().map_err(|e| e.to_string())?;
+    let path = c.token_dir.join("oxihsm.db");
+    if !path.exists() {
+        return Err(format!("no store at {}", path.display()));
+    }
+    let mut db = rusqlite::Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    db.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    // Records are only ever appended: what is read here stays as it is while others append.
+    if let Verdict::Broken { position, reason, .. } = audit::verify(&db).map_err(|e| e.to_string())? {
+        return Err(format!("audit trail broken at record {position}: {reason}; not archived"));
+    }
+    let start = audit::anchor(&db).map_err(|e| e.to_string())?;
+    let mut recs = audit::records(&db).map_err(|e| e.to_string())?;
+    recs.truncate(recs.len().saturating_sub(keep));
+    let Some(last) = recs.last().map(|r| Link { seq: r.seq, hash: r.hash.clone() }) else {
+        emit(ctx, json!({"archived": 0}), || "Nothing to archive.\n".to_string());
+        return Ok(());
+    };
+    let header = ArchiveHeader { oxihsm_audit_archive: 1, after_seq: start.seq, after_hash: hex(&start.hash) };
+    let mut text = serde_json::to_string(&header).expect("JSON") + "\n";
+    for r in &recs {
+        text += &(serde_json::to_string(r).expect("JSON") + "\n");
+    }
+    write_new(out, text.as_bytes())?;
+    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
+    audit::archive_through(&tx, &last).map_err(|e| e.to_string())?;
+    let first = start.seq + 1;
+    let ev = audit::Event {
+        function: "oxihsm audit archive",
+        label: Some(format!("records {first}-{}", last.seq)),
+        result: cryptoki_sys::CKR_OK,
+        ..Default::default()
+    };
+    audit::append(&tx, &ev).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    emit(ctx, json!({"archived": recs.len(), "first": first, "last": last.seq, "file": out}), || {
+        format!("Audit records {first}-{} moved to {}.\n", last.seq, out.display())
+    });
+    Ok(())
 }
 
 /// The store, opened read-only.
@@ -64,8 +196,11 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
             if let Some(n) = last {
                 recs.drain(..recs.len().saturating_sub(n));
             }
+            let archived = audit::anchor(&db).map_err(|e| e.to_string())?.seq;
             emit(ctx, json!(recs), || {
-                recs.iter()
+                let note = if archived > 0 { format!("(records 1-{archived} archived)\n") } else { String::new() };
+                note + &recs
+                    .iter()
                     .map(|r| {
                         format!(
                             "{:>6} {} pid {:<7} slot {:<3} {:<5} {:<20} {:<22} {}{}{}\n",
@@ -81,13 +216,36 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                             r.label.as_deref().map(|l| format!("'{l}'")).unwrap_or_default(),
                         )
                     })
-                    .collect()
+                    .collect::<String>()
             });
             Ok(())
         }
-        Action::Verify => match audit::verify(&db).map_err(|e| e.to_string())? {
+        Action::Verify { archive } => match audit::verify(&db).map_err(|e| e.to_string())? {
             Verdict::Intact(n) => {
-                emit(ctx, json!({"intact": true, "records": n}), || format!("audit trail intact: {n} records\n"));
+                let anchor = audit::anchor(&db).map_err(|e| e.to_string())?;
+                let archived = verify_archives(&archive)?;
+                if let Some((end, _)) = &archived
+                    && *end != anchor
+                {
+                    return Err(format!(
+                        "the store's records do not continue the last archive (they follow record {}, it ends at record {})",
+                        anchor.seq, end.seq
+                    ));
+                }
+                let in_files = archived.map_or(0, |(_, k)| k);
+                emit(
+                    ctx,
+                    json!({"intact": true, "records": n, "archived": anchor.seq, "archived_checked": in_files}),
+                    || match (anchor.seq, in_files) {
+                        (0, _) => format!("audit trail intact: {n} records\n"),
+                        (a, 0) => {
+                            format!("audit trail intact: {n} records after {a} archived (archives not checked)\n")
+                        }
+                        (a, k) => format!(
+                            "audit trail intact: {n} records after {a} archived ({k} checked in the archives)\n"
+                        ),
+                    },
+                );
                 Ok(())
             }
             Verdict::Broken { position, seq, reason } => {
@@ -100,6 +258,10 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 Err(format!("audit trail broken at record {position}: {reason}"))
             }
         },
+        Action::Archive { out, keep } => {
+            drop(db);
+            archive(ctx, &out, keep)
+        }
         Action::Export { out } => {
             let recs = audit::records(&db).map_err(|e| e.to_string())?;
             let text: String = recs.iter().map(|r| format!("{}\n", serde_json::to_string(r).expect("JSON"))).collect();
