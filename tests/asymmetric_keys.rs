@@ -253,3 +253,58 @@ fn rsa_sign_and_verify_recover() {
     let _ = &e.h;
     data.clear();
 }
+
+/// An RSA private key created from its modulus and private exponent only (Table 141 does not
+/// require the public exponent; Java's SunPKCS11 imports an RSAPrivateKeySpec so): the usual
+/// exponents are found and filled in; with another, the key still signs, without public
+/// key info.
+#[test]
+fn rsa_private_keys_from_modulus_and_private_exponent() {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::signature::Verifier;
+    let e = env();
+    let s = &e.s;
+    let msg = b"signed by a key without its public exponent".to_vec();
+    for exponent in [&[1u8, 0, 1][..], &[3], &[1, 0, 3]] {
+        let (pubk, privk) = pair(
+            s,
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            T::default().ulong(CKA_MODULUS_BITS, 2048).bytes(CKA_PUBLIC_EXPONENT, exponent),
+            T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true),
+        );
+        let n = s.get_bytes(pubk, CKA_MODULUS).unwrap();
+        let d = s.get_bytes(privk, CKA_PRIVATE_EXPONENT).unwrap();
+        let bare = s
+            .create(
+                &mut T::default()
+                    .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                    .ulong(CKA_KEY_TYPE, CKK_RSA)
+                    .bytes(CKA_MODULUS, &n)
+                    .bytes(CKA_PRIVATE_EXPONENT, &d),
+            )
+            .unwrap();
+        let usual = exponent != [1, 0, 3];
+        // Without one found, the key has no public exponent at all.
+        let found = s.get_bytes(bare, CKA_PUBLIC_EXPONENT);
+        assert_eq!(found, if usual { Ok(exponent.to_vec()) } else { Err(CKR_ATTRIBUTE_TYPE_INVALID) });
+        assert_eq!(
+            s.get_bytes(bare, CKA_PUBLIC_KEY_INFO).unwrap(),
+            if usual { s.get_bytes(privk, CKA_PUBLIC_KEY_INFO).unwrap() } else { Vec::new() }
+        );
+        for m in [CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS] {
+            let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA256, sLen: 32 };
+            let mut mm = if m == CKM_SHA256_RSA_PKCS { mech::<u8>(m, None) } else { mech(m, Some(&mut pss)) };
+            let sig = s.sign(&mut mm, bare, &msg).unwrap();
+            s.verify(&mut mm, pubk, &msg, &sig).unwrap();
+            if m == CKM_SHA256_RSA_PKCS {
+                // And by RustCrypto, against the generated public key.
+                let public =
+                    rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(exponent))
+                        .unwrap();
+                VerifyingKey::<sha2::Sha256>::new(public)
+                    .verify(&msg, &Signature::try_from(&sig[..]).unwrap())
+                    .expect("RustCrypto verifies it");
+            }
+        }
+    }
+}

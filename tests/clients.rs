@@ -499,6 +499,7 @@ fn java_sunpkcs11() {
     assert!(out.contains("ok: ChaCha20-Poly1305 in the token matches SunJCE"), "{out}");
     assert!(out.contains("ok: DES/CBC/PKCS5Padding in the token, decrypted by SunJCE"), "{out}");
     assert!(out.contains("ok: RSA/ECB/NoPadding decrypts 00..1"), "{out}");
+    assert!(out.contains("ok: an RSA key imported from its modulus and private exponent signs"), "{out}");
 }
 
 /// PyKCS11 (Debian's python3-pykcs11, under the system Python): multi-part AES-GCM

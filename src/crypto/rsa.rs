@@ -26,7 +26,7 @@ pub const GENERATE_STEP_BITS: usize = 128;
 type RawFn = unsafe extern "C" fn(*mut sys::RSA, *mut usize, *mut u8, usize, *const u8, usize, c_int) -> c_int;
 
 /// RSA key components, big-endian; private ones absent for a public key.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct RsaParts {
     pub n: Vec<u8>,
     pub e: Vec<u8>,
@@ -104,6 +104,9 @@ impl RsaKey {
     /// all five are given. The key is checked for consistency.
     pub fn from_parts(p: &RsaParts) -> Result<RsaKey> {
         let n = Bn::from_bytes(&p.n)?;
+        if let (Some(d), true) = (&p.d, p.e.is_empty()) {
+            return RsaKey::without_e(&n, &Bn::from_bytes(d)?, p);
+        }
         let e = Bn::from_bytes(&p.e)?;
         let k = match (&p.d, &p.p, &p.q, &p.dp, &p.dq, &p.qinv) {
             (None, ..) => {
@@ -131,6 +134,30 @@ impl RsaKey {
             }
         };
         Ok(k)
+    }
+
+    /// A private key given without its public exponent (PKCS#11 does not require one;
+    /// Java's SunPKCS11 imports an RSAPrivateKeySpec so). The usual exponents are tried
+    /// against the key, and the key is made whole with the one that fits; when none does, it
+    /// is kept without one (AWS-LC's RSA_new_private_key_no_e: no blinding, no fault check).
+    fn without_e(n: &Bn, d: &Bn, parts: &RsaParts) -> Result<RsaKey> {
+        // SAFETY: live BIGNUMs; the function copies and checks them.
+        let bare = RsaKey::wrap(unsafe { sys::RSA_new_private_key_no_e(n.ptr(), d.ptr()) })?;
+        let mut probe = vec![0u8; bare.size()];
+        *probe.last_mut().expect("a modulus of some bytes") = 2;
+        let signed = bare.raw_private(sys::RSA_sign_raw, &probe, Error::AttributeValueInvalid)?;
+        for e in [65_537u32, 3, 5, 17, 257] {
+            let e = e.to_be_bytes();
+            let e = &e[e.iter().position(|b| *b != 0).unwrap_or(3)..];
+            let Ok(public) = RsaKey::from_parts(&RsaParts { n: parts.n.clone(), e: e.to_vec(), ..Default::default() })
+            else {
+                continue;
+            };
+            if public.verify_raw(&signed, false).is_ok_and(|m| m == probe) {
+                return RsaKey::from_parts(&RsaParts { e: e.to_vec(), ..parts.clone() });
+            }
+        }
+        Ok(bare)
     }
 
     /// The components of this key.

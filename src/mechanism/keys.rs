@@ -210,11 +210,13 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
     let private = obj.class() == CKO_PRIVATE_KEY;
     match obj.ulong(CKA_KEY_TYPE) {
         Some(CKK_RSA) => {
-            let mut parts = RsaParts {
-                n: need(obj, CKA_MODULUS)?.to_vec(),
-                e: need(obj, CKA_PUBLIC_EXPONENT)?.to_vec(),
-                ..Default::default()
+            // A private key may come without its public exponent (Table 141).
+            let e = if private {
+                obj.bytes(CKA_PUBLIC_EXPONENT).unwrap_or_default()
+            } else {
+                need(obj, CKA_PUBLIC_EXPONENT)?
             };
+            let mut parts = RsaParts { n: need(obj, CKA_MODULUS)?.to_vec(), e: e.to_vec(), ..Default::default() };
             if private {
                 parts.d = Some(Zeroizing::new(need(obj, CKA_PRIVATE_EXPONENT)?.to_vec()));
                 parts.p = opt(obj, CKA_PRIME_1);
@@ -398,7 +400,17 @@ pub fn complete(obj: &mut Object) -> Result<()> {
                 return Err(Error::AttributeValueInvalid);
             }
             obj.set(CKA_MODULUS_BITS, Value::Ulong(k.bits() as CK_ULONG));
-            k.spki()?
+            // A private key given without its public exponent gets the one found to fit it;
+            // without one found it has no public key info (empty).
+            let e = k.parts().e;
+            if e.is_empty() {
+                Vec::new()
+            } else {
+                if obj.bytes(CKA_PUBLIC_EXPONENT).is_none_or(<[u8]>::is_empty) {
+                    obj.set(CKA_PUBLIC_EXPONENT, Value::bytes(e));
+                }
+                k.spki()?
+            }
         }
         ParsedKey::Ec(k) => {
             let point = k.point();

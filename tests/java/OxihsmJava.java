@@ -1,7 +1,8 @@
 // Drives liboxihsm.so through Java 17's SunPKCS11 provider: KeyStore listing, RSA and EC key
 // pairs generated in the token with signatures checked by the JDK's software providers,
 // AES/GCM with a token key, ChaCha20-Poly1305 (checked against SunJCE), ECDH between token keys,
-// HMAC, AES, DES and Triple DES with keys handed in from software, SHA3-256, an imported RSA key,
+// HMAC, AES, DES and Triple DES with keys handed in from software, SHA3-256, imported RSA keys (PKCS#8
+// and modulus with private exponent),
 // raw RSA decryption, and a JSSE TLS server whose private key stays in the token, reached by a
 // client. Usage: OxihsmJava <pkcs11 config file> <pin>.
 import java.io.*;
@@ -153,6 +154,16 @@ public class OxihsmJava {
         verify.initVerify(softRsa.getPublic());
         verify.update(msg);
         check(verify.verify(sign.sign()), "an imported RSA key signs in the token");
+        // An RSAPrivateKeySpec (modulus and private exponent only) is imported without a
+        // public exponent: the token finds it.
+        java.security.interfaces.RSAPrivateKey softPriv = (java.security.interfaces.RSAPrivateKey) softRsa.getPrivate();
+        PrivateKey bare = KeyFactory.getInstance("RSA", p)
+            .generatePrivate(new RSAPrivateKeySpec(softPriv.getModulus(), softPriv.getPrivateExponent()));
+        sign.initSign(bare);
+        sign.update(msg);
+        verify.initVerify(softRsa.getPublic());
+        verify.update(msg);
+        check(verify.verify(sign.sign()), "an RSA key imported from its modulus and private exponent signs in the token");
         // Raw RSA (CKM_RSA_X_509) decryption, the block 00..01 included.
         for (int last : new int[] {1, 42}) {
             byte[] block = new byte[256];
