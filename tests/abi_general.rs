@@ -75,8 +75,10 @@ fn interface_list_and_function_tables() {
         // Every function of the 3.2 table is present; those not implemented say so.
         let f32 = &*list[0].pFunctionList.cast::<CK_FUNCTION_LIST_3_2>();
         assert!(f32.C_EncapsulateKey.is_some() && f32.C_UnwrapKeyAuthenticated.is_some() && f32.C_LoginUser.is_some());
+        let mut n: CK_ULONG = 0;
+        assert_eq!(f32.C_SignEncryptUpdate.unwrap()(1, null_mut(), 0, null_mut(), &mut n), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(
-            f32.C_SignEncryptUpdate.unwrap()(1, null_mut(), 0, null_mut(), null_mut()),
+            f32.C_WrapKeyAuthenticated.unwrap()(1, null_mut(), 1, 2, null_mut(), 0, null_mut(), &mut n),
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(f32.C_AsyncJoin.unwrap()(1, null_mut(), 0, null_mut(), 0), CKR_FUNCTION_NOT_SUPPORTED);
