@@ -2,7 +2,8 @@
 //! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
 //! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
 //! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil; Java
-//! SunPKCS11; p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's ssh-keygen and ssh-agent.
+//! SunPKCS11; p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's ssh-keygen and ssh-agent;
+//! pkcs11-helper's pkcs11-data.
 
 mod common;
 use common::*;
@@ -873,4 +874,68 @@ fn openssh_agent_signs_with_token_keys() {
         assert!(good.status.success() && String::from_utf8_lossy(&good.stdout).contains("Good"), "{key}: {good:?}");
         assert!(!verify("other").status.success(), "{key}: a signature of other data");
     }
+}
+
+/// pkcs11-helper's pkcs11-data (Debian: pkcs11-data), the data-object tool of the library
+/// OpenVPN and others build on: token ids, private and public data objects imported,
+/// listed, exported and removed, checked through the ABI.
+#[test]
+fn pkcs11_helper_data_objects() {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let h = Harness::new();
+    token(&h);
+    let d = h.dir.path();
+    // pkcs11-helper asks a program for the PIN.
+    let prompt = d.join("pin.sh");
+    std::fs::write(&prompt, format!("#!/bin/sh\necho {USER_PIN}\n")).unwrap();
+    std::fs::set_permissions(&prompt, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let data = |args: &[&str]| {
+        let mut c = tool("pkcs11-data");
+        c.current_dir(d).envs(h.env()).arg(format!("--add-provider={}", h.lib.display()));
+        c.arg(format!("--prompt-prog={}", prompt.display())).args(args);
+        run_ok(&mut c)
+    };
+    let tokens = data(&["--cmd=tokens"]);
+    let line = tokens.lines().find(|l| l.contains(&format!("label='{TOKEN}'"))).expect(&tokens);
+    let id = line.rsplit("id='").next().unwrap().trim_end_matches('\'').to_string();
+    let token = format!("--token={id}");
+    let secret = "a private note, 32 bytes or so..";
+    std::fs::write(d.join("note"), secret).unwrap();
+    std::fs::write(d.join("public"), "a public note").unwrap();
+    data(&["--cmd=import", &token, "--application=app", "--label=note", "--file=note"]);
+    data(&["--public", "--cmd=import", &token, "--application=app", "--label=open", "--file=public"]);
+    let listed = data(&["--cmd=list", &token]);
+    assert!(listed.contains("A=app, L=note") && listed.contains("A=app, L=open"), "{listed}");
+    // Without a login only the public one is seen.
+    let public = data(&["--public", "--cmd=list", &token]);
+    assert!(public.contains("A=app, L=open") && !public.contains("L=note"), "{public}");
+    assert_eq!(data(&["--cmd=export", &token, "--application=app", "--label=note"]), secret);
+
+    // What pkcs11-data made, as the token holds it.
+    let p = h.ctx();
+    let slot = p.get_slots_with_token().unwrap()[0];
+    let s = user_session(&p, slot);
+    let found = s.find_objects(&[Attribute::Class(ObjectClass::DATA), Attribute::Label(b"note".to_vec())]).unwrap();
+    assert_eq!(found.len(), 1);
+    let attrs = s
+        .get_attributes(
+            found[0],
+            &[AttributeType::Token, AttributeType::Private, AttributeType::Application, AttributeType::Value],
+        )
+        .unwrap();
+    assert_eq!(
+        attrs,
+        [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Application(b"app".to_vec()),
+            Attribute::Value(secret.as_bytes().to_vec()),
+        ]
+    );
+    drop(s);
+    p.finalize().unwrap();
+
+    data(&["--cmd=remove", &token, "--application=app", "--label=note"]);
+    let listed = data(&["--cmd=list", &token]);
+    assert!(!listed.contains("L=note") && listed.contains("L=open"), "{listed}");
 }
