@@ -434,3 +434,227 @@ fn message_lengths_no_aead_takes_are_refused_before_reading() {
     }
     assert_eq!(one_message(s, false, &mut cc, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
 }
+
+/// CKG_GENERATE chooses random IVs: a counter would start again at zero in every operation,
+/// and an application that opens one operation per message would reuse its IVs.
+#[test]
+fn generated_ivs_do_not_repeat_across_operations() {
+    let e = env();
+    let s = &e.s;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut m = mech::<u8>(CKM_AES_GCM, None);
+        // SAFETY: live mechanism.
+        assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+        let mut iv = vec![0u8; 12];
+        let mut tag = [0u8; 16];
+        let mut p = gcm_params(&mut iv, 0, CKG_GENERATE, &mut tag);
+        assert_eq!(encrypt_message(s, &mut p, b"", b"one message per operation").0, CKR_OK);
+        assert!(!seen.contains(&iv), "IV {iv:?} repeated");
+        seen.push(iv);
+        // SAFETY: a live session.
+        assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
+    }
+}
+
+/// C_WrapKeyAuthenticated with a parameter; returns (rv, wrapped key) after a size query.
+fn wrap_authenticated<P>(
+    s: &RawSession,
+    ty: CK_MECHANISM_TYPE,
+    p: &mut P,
+    kek: CK_OBJECT_HANDLE,
+    key: CK_OBJECT_HANDLE,
+    aad: &[u8],
+) -> (CK_RV, Vec<u8>) {
+    let mut m = mech(ty, Some(p));
+    let mut a = aad.to_vec();
+    let mut n: CK_ULONG = 0;
+    // SAFETY: live mechanism, parameter and buffers of the lengths given.
+    unsafe {
+        let f = |out: *mut u8, n: &mut CK_ULONG, m: &mut CK_MECHANISM, a: &mut Vec<u8>| {
+            s.lib.C_WrapKeyAuthenticated(s.h, m, kek, key, a.as_mut_ptr(), a.len() as _, out, n)
+        };
+        let rv = f(null_mut(), &mut n, &mut m, &mut a);
+        if rv != CKR_OK {
+            return (rv, Vec::new());
+        }
+        let mut out = vec![0u8; n as usize];
+        let rv = f(out.as_mut_ptr(), &mut n, &mut m, &mut a);
+        out.truncate(n as usize);
+        (rv, out)
+    }
+}
+
+/// C_UnwrapKeyAuthenticated with the template `t`.
+fn unwrap_authenticated<P>(
+    s: &RawSession,
+    ty: CK_MECHANISM_TYPE,
+    p: &mut P,
+    kek: CK_OBJECT_HANDLE,
+    wrapped: &[u8],
+    t: &mut T,
+    aad: &[u8],
+) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    let mut m = mech(ty, Some(p));
+    let (mut w, mut a) = (wrapped.to_vec(), aad.to_vec());
+    let mut key = 0;
+    // SAFETY: live mechanism, parameter, buffers and template.
+    let rv = unsafe {
+        s.lib.C_UnwrapKeyAuthenticated(
+            s.h,
+            &mut m,
+            kek,
+            w.as_mut_ptr(),
+            w.len() as _,
+            t.attrs.as_mut_ptr(),
+            t.attrs.len() as _,
+            a.as_mut_ptr(),
+            a.len() as _,
+            &mut key,
+        )
+    };
+    if rv == CKR_OK { Ok(key) } else { Err(rv) }
+}
+
+#[test]
+fn authenticated_wrapping_with_aes_gcm() {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let e = env();
+    let s = &e.s;
+    let secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(7)).collect();
+    let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let aad = b"who may unwrap this";
+    let gcm = aes_gcm::Aes256Gcm::new((&e.key_bytes[..]).into());
+
+    // The token makes the IV; the wrapped key is the ciphertext alone, the tag comes back in
+    // the parameter, and RustCrypto opens it with the same associated data.
+    let mut ivs = Vec::new();
+    for _ in 0..2 {
+        let mut iv = vec![0u8; 12];
+        let mut tag = [0u8; 16];
+        let mut p = gcm_params(&mut iv, 0, CKG_GENERATE, &mut tag);
+        let (rv, wrapped) = wrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, target, aad);
+        assert_eq!(rv, CKR_OK);
+        assert_eq!(wrapped.len(), 32);
+        let sealed = [&wrapped[..], &tag[..]].concat();
+        let opened = gcm.decrypt((&iv[..]).into(), Payload { msg: &sealed, aad }).expect("RustCrypto opens it");
+        assert_eq!(opened, secret);
+        assert!(!ivs.contains(&iv));
+        ivs.push(iv.clone());
+
+        // Back into a key that is the same key (its check value), and only with the same
+        // associated data and tag.
+        let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+        let back = unwrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, &wrapped, &mut T::secret(CKK_AES), aad).unwrap();
+        assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+        assert!(!s.get_bool(back, CKA_LOCAL));
+        let r = unwrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, &wrapped, &mut T::secret(CKK_AES), b"someone else");
+        assert_eq!(r, Err(CKR_WRAPPED_KEY_INVALID));
+        let mut bad_tag = tag;
+        bad_tag[0] ^= 1;
+        let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut bad_tag);
+        let r = unwrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, &wrapped, &mut T::secret(CKK_AES), aad);
+        assert_eq!(r, Err(CKR_WRAPPED_KEY_INVALID));
+    }
+
+    // The caller's IV: what RustCrypto computes.
+    let mut iv = vec![9u8; 12];
+    let mut tag = [0u8; 16];
+    let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    let (rv, wrapped) = wrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, target, aad);
+    assert_eq!(rv, CKR_OK);
+    let want = gcm.encrypt((&[9u8; 12][..]).into(), Payload { msg: &secret, aad }).unwrap();
+    assert_eq!([&wrapped[..], &tag[..]].concat(), want);
+
+    // Size queries and short buffers; counters refused (each call would start one at zero).
+    let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    let mut m = mech(CKM_AES_GCM, Some(&mut p));
+    let mut out = [0u8; 31];
+    let mut n: CK_ULONG = 31;
+    // SAFETY: live buffers of the lengths given.
+    let rv =
+        unsafe { s.lib.C_WrapKeyAuthenticated(s.h, &mut m, e.key, target, null_mut(), 0, out.as_mut_ptr(), &mut n) };
+    assert_eq!((rv, n), (CKR_BUFFER_TOO_SMALL, 32));
+    for generator in [CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR] {
+        let mut p = gcm_params(&mut iv, 0, generator, &mut tag);
+        assert_eq!(wrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, target, aad).0, CKR_MECHANISM_PARAM_INVALID);
+    }
+
+    // The key rules of C_WrapKey hold.
+    let locked = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret)).unwrap();
+    let mut p = gcm_params(&mut iv, 0, CKG_GENERATE, &mut tag);
+    assert_eq!(wrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, locked, aad).0, CKR_KEY_UNEXTRACTABLE);
+    let no_wrap = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret).flag(CKA_WRAP, false)).unwrap();
+    assert_eq!(wrap_authenticated(s, CKM_AES_GCM, &mut p, no_wrap, target, aad).0, CKR_KEY_FUNCTION_NOT_PERMITTED);
+    // ChaCha20-Poly1305 does not wrap; a parameter of the wrong shape is refused.
+    let chacha = s.create(&mut T::secret(CKK_CHACHA20).bytes(CKA_VALUE, &secret)).unwrap();
+    assert_eq!(wrap_authenticated(s, CKM_CHACHA20_POLY1305, &mut p, chacha, target, aad).0, CKR_MECHANISM_INVALID);
+    let mut short = [0u8; 8];
+    assert_eq!(wrap_authenticated(s, CKM_AES_GCM, &mut short, e.key, target, aad).0, CKR_MECHANISM_PARAM_INVALID);
+}
+
+#[test]
+fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
+    let e = env();
+    let s = &e.s;
+    let secret = [0x42u8; 24];
+    let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let ccm = |nonce: &mut [u8], data_len: usize, generator: CK_ULONG, mac: &mut [u8]| CK_CCM_MESSAGE_PARAMS {
+        ulDataLen: data_len as CK_ULONG,
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: nonce.len() as CK_ULONG,
+        ulNonceFixedBits: 0,
+        nonceGenerator: generator,
+        pMAC: mac.as_mut_ptr(),
+        ulMACLen: mac.len() as CK_ULONG,
+    };
+    let mut nonce = [0u8; 12];
+    let mut mac = [0u8; 12];
+    let mut p = ccm(&mut nonce, 24, CKG_GENERATE_RANDOM, &mut mac);
+    let (rv, wrapped) = wrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, target, b"ccm");
+    assert_eq!((rv, wrapped.len()), (CKR_OK, 24));
+    assert_ne!(nonce, [0u8; 12], "the nonce made is written back");
+    // The same with CKM_AES_CCM's own C_Decrypt, the MAC appended.
+    let mut cp = CK_CCM_PARAMS {
+        ulDataLen: 24,
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: 12,
+        pAAD: b"ccm".as_ptr().cast_mut(),
+        ulAADLen: 3,
+        ulMACLen: 12,
+    };
+    let plain = s.decrypt(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, &[&wrapped[..], &mac[..]].concat()).unwrap();
+    assert_eq!(plain, secret);
+    let mut p = ccm(&mut nonce, 24, CKG_NO_GENERATE, &mut mac);
+    let back = unwrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, &wrapped, &mut T::secret(CKK_AES), b"ccm").unwrap();
+    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    // CKM_AES_CCM wraps with C_WrapKey too (the MAC appended), as its mechanism table says.
+    let classic = s.wrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, target).unwrap();
+    assert_eq!(classic, [&wrapped[..], &mac[..]].concat());
+    let back = s.unwrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, &classic, &mut T::secret(CKK_AES)).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    // CCM's parameter names the length of what it wraps.
+    let mut p = ccm(&mut nonce, 16, CKG_GENERATE_RANDOM, &mut mac);
+    assert_eq!(wrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, target, b"").0, CKR_MECHANISM_PARAM_INVALID);
+
+    // A private key leaves as its PKCS#8, and comes back signing as before.
+    let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (public, private) = s
+        .keypair(
+            CKM_EC_KEY_PAIR_GEN,
+            &mut T::default().bytes(CKA_EC_PARAMS, &p256),
+            &mut T::default().flag(CKA_EXTRACTABLE, true).flag(CKA_SIGN, true),
+        )
+        .unwrap();
+    let mut iv = vec![0u8; 12];
+    let mut tag = [0u8; 16];
+    let mut p = gcm_params(&mut iv, 0, CKG_GENERATE, &mut tag);
+    let (rv, wrapped) = wrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, private, b"");
+    assert_eq!(rv, CKR_OK);
+    let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC).flag(CKA_SIGN, true);
+    let back = unwrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, &wrapped, &mut t, b"").unwrap();
+    let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
+    let sig = s.sign(&mut m, back, b"signed after the round trip").unwrap();
+    s.verify(&mut m, public, b"signed after the round trip", &sig).unwrap();
+}

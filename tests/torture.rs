@@ -324,7 +324,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 }
                 ("C_CopyObject", rv)
             }
-            _ => match r.below(9) {
+            _ => match r.below(10) {
                 0 => ("C_GenerateRandom", lib.C_GenerateRandom(s, out, if null_buf { len } else { len.min(512) })),
                 // PKCS#11 3.2's calls, with the same hostile arguments.
                 4 => {
@@ -354,6 +354,35 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                     2 => ("C_SignEncryptUpdate", lib.C_SignEncryptUpdate(s, dp, dl, out, pl)),
                     _ => ("C_DecryptVerifyUpdate", lib.C_DecryptVerifyUpdate(s, dp, dl, out, pl)),
                 },
+                // Authenticated wrapping: a GCM message parameter over live buffers (or the
+                // hostile mechanism).
+                9 => {
+                    let mut gcm_iv = [7u8; 12];
+                    let mut tag = [0u8; 16];
+                    let mut gp = CK_GCM_MESSAGE_PARAMS {
+                        pIv: gcm_iv.as_mut_ptr(),
+                        ulIvLen: r.pick(&[12, 12, 0, 300]),
+                        ulIvFixedBits: r.pick(&[0, 0, 32, 200]),
+                        ivGenerator: r.pick(&[CKG_GENERATE, CKG_NO_GENERATE, CKG_GENERATE_COUNTER, 77]),
+                        pTag: tag.as_mut_ptr(),
+                        ulTagBits: r.pick(&[128, 96, 0, 136]),
+                    };
+                    let mut gm = CK_MECHANISM {
+                        mechanism: CKM_AES_GCM,
+                        pParameter: (&raw mut gp).cast(),
+                        ulParameterLen: size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG,
+                    };
+                    let wm = if r.below(2) == 0 { &raw mut gm } else { pm };
+                    if r.below(2) == 0 {
+                        ("C_WrapKeyAuthenticated", lib.C_WrapKeyAuthenticated(s, wm, k, pool.key(r), dp, dl, out, pl))
+                    } else {
+                        let rv = lib.C_UnwrapKeyAuthenticated(s, wm, k, dp, dl, tp, tn, dp, dl, ph);
+                        if rv == CKR_OK {
+                            pool.objects.lock().unwrap().push(handle);
+                        }
+                        ("C_UnwrapKeyAuthenticated", rv)
+                    }
+                }
                 1 => ("C_GetOperationState", lib.C_GetOperationState(s, out, pl)),
                 2 => ("C_SetOperationState", lib.C_SetOperationState(s, dp, dl, 0, 0)),
                 _ if r.below(500) == 0 => ("C_CloseAllSessions", lib.C_CloseAllSessions(any_slot)),

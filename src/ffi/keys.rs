@@ -3,9 +3,11 @@
 
 use super::attributes::template;
 use super::mechanism::{additional_key_outputs, session_mechanism};
+use super::message::{Param, param};
 use super::{audited, out, slice};
 use crate::error::Error;
 use crate::mechanism::Params;
+use crate::mechanism::ops::Dir;
 use crate::mechanism::pqc::Encapsulation;
 use cryptoki_sys::*;
 
@@ -44,19 +46,119 @@ pub unsafe extern "C" fn C_WrapKey(
         // SAFETY: the caller's mechanism.
         let mech = unsafe { session_mechanism(m, h, p_mechanism) }?;
         let wrapped = m.wrap_key(h, &mech, wrapping_key, key)?;
-        if p_wrapped.is_null() {
-            *len = wrapped.len() as CK_ULONG;
-            return Ok(());
+        // SAFETY: `p_wrapped` is NULL or the caller's buffer of *len bytes.
+        if unsafe { give_wrapped(p_wrapped, len, &wrapped) }? {
+            // Key material left the token (wrapped): always recorded, naming the wrapped key.
+            m.audit_wrapped(h, key)?;
         }
-        if (*len as usize) < wrapped.len() {
-            *len = wrapped.len() as CK_ULONG;
-            return Err(Error::BufferTooSmall);
-        }
-        // SAFETY: the caller's buffer holds *len >= wrapped.len() bytes.
-        unsafe { super::slice_mut(p_wrapped, wrapped.len() as CK_ULONG) }?.copy_from_slice(&wrapped);
+        Ok(())
+    })
+}
+
+/// Hands a wrapped key out by §5.2's rules; whether it was written (not a size query).
+///
+/// # Safety
+/// `buf` is NULL or valid for `*len` bytes.
+unsafe fn give_wrapped(buf: *mut CK_BYTE, len: &mut CK_ULONG, wrapped: &[u8]) -> crate::error::Result<bool> {
+    if buf.is_null() {
         *len = wrapped.len() as CK_ULONG;
-        // Key material left the token (wrapped): always recorded, naming the wrapped key.
-        m.audit_wrapped(h, key)
+        return Ok(false);
+    }
+    if (*len as usize) < wrapped.len() {
+        *len = wrapped.len() as CK_ULONG;
+        return Err(Error::BufferTooSmall);
+    }
+    // SAFETY: the caller's buffer holds *len >= wrapped.len() bytes.
+    unsafe { super::slice_mut(buf, wrapped.len() as CK_ULONG) }?.copy_from_slice(wrapped);
+    *len = wrapped.len() as CK_ULONG;
+    Ok(true)
+}
+
+/// The mechanism of C_WrapKeyAuthenticated / C_UnwrapKeyAuthenticated and its per-message
+/// parameter (CK_GCM_MESSAGE_PARAMS or CK_CCM_MESSAGE_PARAMS). A bad mechanism in a call
+/// whose session is gone is CKR_SESSION_HANDLE_INVALID.
+///
+/// # Safety
+/// `p` is NULL or the caller's valid CK_MECHANISM, its parameter valid as §5.18 says.
+unsafe fn authenticated_mechanism(
+    m: &crate::module::Module,
+    h: CK_SESSION_HANDLE,
+    p: *mut CK_MECHANISM,
+    dir: Dir,
+) -> crate::error::Result<(CK_MECHANISM_TYPE, Param)> {
+    // SAFETY: NULL or the caller's CK_MECHANISM.
+    let decoded = match unsafe { p.as_ref() } {
+        None => Err(Error::ArgumentsBad),
+        Some(mech) if mech.pParameter.is_null() => Err(Error::MechanismParamInvalid),
+        // SAFETY: the parameter and its buffers are valid for the lengths they give.
+        Some(mech) => unsafe { param(mech.pParameter, mech.ulParameterLen, dir) }.map(|p| (mech.mechanism, p)),
+    };
+    decoded.map_err(|e| m.session_checked(h, e))
+}
+
+/// §5.18 C_WrapKeyAuthenticated: `hKey` wrapped with AES-GCM or AES-CCM; the IV used and the
+/// tag are written into the mechanism's parameter, the wrapped key holds the ciphertext only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_WrapKeyAuthenticated(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    wrapping_key: CK_OBJECT_HANDLE,
+    key: CK_OBJECT_HANDLE,
+    p_associated_data: *mut CK_BYTE,
+    associated_data_len: CK_ULONG,
+    p_wrapped: *mut CK_BYTE,
+    pul_wrapped_len: *mut CK_ULONG,
+) -> CK_RV {
+    audited("C_WrapKeyAuthenticated", h, |m| {
+        // SAFETY: NULL or a valid CK_ULONG; the caller's mechanism and associated data.
+        let (len, (ty, p), aad) = unsafe {
+            (
+                out(pul_wrapped_len)?,
+                authenticated_mechanism(m, h, p_mechanism, Dir::Encrypt)?,
+                slice(p_associated_data, associated_data_len)?,
+            )
+        };
+        let o = m.wrap_key_authenticated(h, ty, &p.params, wrapping_key, key, aad)?;
+        // SAFETY: `p_wrapped` is NULL or the caller's buffer of *len bytes.
+        if unsafe { give_wrapped(p_wrapped, len, &o.data) }? {
+            // SAFETY: the parameter's IV and tag buffers are as decoded.
+            unsafe { p.write_back(&o, Dir::Encrypt) }?;
+            m.audit_wrapped(h, key)?;
+        }
+        Ok(())
+    })
+}
+
+/// §5.18 C_UnwrapKeyAuthenticated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_UnwrapKeyAuthenticated(
+    h: CK_SESSION_HANDLE,
+    p_mechanism: *mut CK_MECHANISM,
+    unwrapping_key: CK_OBJECT_HANDLE,
+    p_wrapped: *mut CK_BYTE,
+    wrapped_len: CK_ULONG,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    p_associated_data: *mut CK_BYTE,
+    associated_data_len: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    audited("C_UnwrapKeyAuthenticated", h, |m| {
+        // SAFETY: NULL or a valid out-pointer; the caller's mechanism, buffers and template.
+        let (key, (ty, p), wrapped, t, aad) = unsafe {
+            (
+                out(ph_key)?,
+                authenticated_mechanism(m, h, p_mechanism, Dir::Decrypt)?,
+                slice(p_wrapped, wrapped_len)?,
+                template(p_template, count)?,
+                slice(p_associated_data, associated_data_len)?,
+            )
+        };
+        if wrapped.is_empty() {
+            return Err(Error::WrappedKeyLenRange);
+        }
+        *key = m.unwrap_key_authenticated(h, ty, &p.params, unwrapping_key, wrapped, &t, aad)?;
+        Ok(())
     })
 }
 

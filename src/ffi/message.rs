@@ -12,8 +12,8 @@ use cryptoki_sys::*;
 use std::ffi::c_void;
 
 /// A decoded message parameter and where to write the IV and tag back.
-struct Param {
-    params: MessageParams,
+pub(super) struct Param {
+    pub(super) params: MessageParams,
     iv_ptr: *mut CK_BYTE,
     tag_ptr: *mut CK_BYTE,
 }
@@ -21,7 +21,7 @@ struct Param {
 /// # Safety
 /// `p` is valid for `len` bytes and, being a CK_GCM/CCM_MESSAGE_PARAMS or a
 /// CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS, its pointers are valid for their lengths.
-unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
+pub(super) unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Param> {
     if p.is_null() {
         return Err(Error::ArgumentsBad);
     }
@@ -102,7 +102,7 @@ impl Param {
     ///
     /// # Safety
     /// The pointers decoded by [`param`] are still valid.
-    unsafe fn write_back(&self, o: &MessageOutput, dir: Dir) -> Result<()> {
+    pub(super) unsafe fn write_back(&self, o: &MessageOutput, dir: Dir) -> Result<()> {
         // SAFETY: the IV buffer holds params.iv.len() == o.iv.len() bytes.
         unsafe { slice_mut(self.iv_ptr, o.iv.len() as CK_ULONG) }?.copy_from_slice(&o.iv);
         if dir == Dir::Encrypt && !o.tag.is_empty() {

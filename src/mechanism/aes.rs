@@ -43,7 +43,7 @@ pub fn register(r: &mut Registry) {
         (CKM_AES_CCM, AesMode::Ccm, ParamShape::Ccm),
     ];
     for (ty, mode, params) in modes {
-        let wraps = matches!(mode, AesMode::Ecb | AesMode::Cbc | AesMode::CbcPad | AesMode::Gcm);
+        let wraps = matches!(mode, AesMode::Ecb | AesMode::Cbc | AesMode::CbcPad | AesMode::Gcm | AesMode::Ccm);
         r.add(Entry {
             ty,
             info: info(

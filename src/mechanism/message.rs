@@ -1,8 +1,10 @@
 //! Message-based encryption (PKCS#11 3.2 §5.10, §5.11 of 3.0): C_MessageEncryptInit,
 //! C_EncryptMessage, C_EncryptMessageBegin/Next, C_MessageEncryptFinal and the decrypt side,
-//! for AES-GCM, AES-CCM and ChaCha20-Poly1305. For AES the token can generate each message's
-//! IV (CKG_GENERATE, CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR, CKG_GENERATE_RANDOM);
-//! ChaCha20-Poly1305's parameter has no generator, its nonce is the caller's. The IV used and
+//! for AES-GCM, AES-CCM and ChaCha20-Poly1305, and the single messages of 3.2's
+//! C_WrapKeyAuthenticated / C_UnwrapKeyAuthenticated. For AES the token can generate each
+//! message's IV (CKG_GENERATE, CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR,
+//! CKG_GENERATE_RANDOM); ChaCha20-Poly1305's parameter has no generator, its nonce is the
+//! caller's. The IV used and
 //! the tag are handed back to the caller. Decryption releases nothing before the tag verifies;
 //! GCM encryption in parts (C_EncryptMessageNext) returns each part's ciphertext at once.
 
@@ -12,6 +14,7 @@ use crate::crypto::gcm::{AeadKey, GcmEncryptor};
 use crate::crypto::{self, ccm};
 use crate::error::{Error, Result};
 use crate::module::Module;
+use crate::object::Object;
 use crate::secret::Bytes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -77,6 +80,21 @@ pub struct MessageOp {
 }
 
 impl MessageOp {
+    /// An encryption or decryption with `aead` under the key object `obj`.
+    pub(crate) fn new(aead: MessageAead, obj: &Object, encrypt: bool) -> Result<MessageOp> {
+        let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
+        let gcm = if aead == MessageAead::Gcm { Some(super::aes::AeadKeyRef::new(obj, 16)?) } else { None };
+        Ok(MessageOp { aead, key, gcm, encrypt, counter: 0, pending: None })
+    }
+
+    /// One message outside a message-based operation (C_WrapKeyAuthenticated and
+    /// C_UnwrapKeyAuthenticated): its IV is the caller's or random, never from a counter.
+    pub(crate) fn single(&self, p: &MessageParams, aad: &[u8], data: &[u8]) -> Result<MessageOutput> {
+        self.check(p)?;
+        let iv = if self.encrypt { generate_iv(p, None)? } else { p.iv.clone() };
+        self.run(p, &iv, aad, data)
+    }
+
     fn check(&self, p: &MessageParams) -> Result<()> {
         let (ok_tag, ok_iv) = match self.aead {
             MessageAead::Gcm => ((4..=16).contains(&p.tag_len), (1..=256).contains(&p.iv.len())),
@@ -96,32 +114,10 @@ impl MessageOp {
 
     /// The IV for the next message: given, or generated from the fixed part.
     fn next_iv(&mut self, p: &MessageParams) -> Result<Vec<u8>> {
-        if !self.encrypt || p.generator == CKG_NO_GENERATE {
+        if !self.encrypt {
             return Ok(p.iv.clone());
         }
-        if p.fixed_bits % 8 != 0 {
-            return Err(Error::MechanismParamInvalid);
-        }
-        let fixed = p.fixed_bits / 8;
-        let mut iv = p.iv.clone();
-        let free = iv.len() - fixed;
-        match p.generator {
-            CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
-                let n = self.counter;
-                if free < 8 && n >> (8 * free) != 0 {
-                    return Err(Error::MechanismParamInvalid);
-                }
-                self.counter = self.counter.checked_add(1).ok_or(Error::MechanismParamInvalid)?;
-                let ctr = n.to_be_bytes();
-                for (i, b) in iv[fixed..].iter_mut().rev().enumerate() {
-                    let c = if i < 8 { ctr[7 - i] } else { 0 };
-                    *b = if p.generator == CKG_GENERATE_COUNTER_XOR { *b ^ c } else { c };
-                }
-            }
-            CKG_GENERATE_RANDOM => crypto::random_fill(&mut iv[fixed..])?,
-            _ => return Err(Error::MechanismParamInvalid),
-        }
-        Ok(iv)
+        generate_iv(p, Some(&mut self.counter))
     }
 
     fn run(&self, p: &MessageParams, iv: &[u8], aad: &[u8], data: &[u8]) -> Result<MessageOutput> {
@@ -183,6 +179,56 @@ impl MessageOp {
     }
 }
 
+/// The IV of an encryption: the caller's (CKG_NO_GENERATE), or the fixed part followed by a
+/// generated one. `counter` is the operation's message counter; `None` for a single message
+/// outside a message-based operation (C_WrapKeyAuthenticated), where a counter would start at
+/// zero with every call: the counter generators are refused there. CKG_GENERATE, whose
+/// method the token chooses, draws at least 8 random bytes: a counter would repeat IVs
+/// across operations on the same key (each C_MessageEncryptInit starts one at zero); only a
+/// free part shorter than 8 bytes counts, as within one operation it cannot repeat.
+fn generate_iv(p: &MessageParams, counter: Option<&mut u64>) -> Result<Vec<u8>> {
+    let Some(counter) = counter.filter(|_| p.generator != CKG_NO_GENERATE) else {
+        return match p.generator {
+            CKG_NO_GENERATE => Ok(p.iv.clone()),
+            CKG_GENERATE | CKG_GENERATE_RANDOM => random_iv(p),
+            _ => Err(Error::MechanismParamInvalid),
+        };
+    };
+    if p.fixed_bits % 8 != 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let fixed = p.fixed_bits / 8;
+    let mut iv = p.iv.clone();
+    let free = iv.len() - fixed;
+    match p.generator {
+        CKG_GENERATE | CKG_GENERATE_RANDOM if free >= 8 || p.generator == CKG_GENERATE_RANDOM => random_iv(p),
+        CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
+            let n = *counter;
+            if free < 8 && n >> (8 * free) != 0 {
+                return Err(Error::MechanismParamInvalid);
+            }
+            *counter = n.checked_add(1).ok_or(Error::MechanismParamInvalid)?;
+            let ctr = n.to_be_bytes();
+            for (i, b) in iv[fixed..].iter_mut().rev().enumerate() {
+                let c = if i < 8 { ctr[7 - i] } else { 0 };
+                *b = if p.generator == CKG_GENERATE_COUNTER_XOR { *b ^ c } else { c };
+            }
+            Ok(iv)
+        }
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// The fixed part of the caller's IV followed by random bytes.
+fn random_iv(p: &MessageParams) -> Result<Vec<u8>> {
+    if p.fixed_bits % 8 != 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let mut iv = p.iv.clone();
+    crypto::random_fill(&mut iv[p.fixed_bits / 8..])?;
+    Ok(iv)
+}
+
 /// A tag that does not verify is CKR_AEAD_DECRYPT_FAILED in the message-based functions.
 fn aead_failed(e: Error) -> Error {
     match e {
@@ -238,9 +284,7 @@ impl Module {
             _ => return Err(Error::MechanismInvalid),
         };
         debug_assert!(lookup(ty).is_some());
-        let key = Zeroizing::new(obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?.to_vec());
-        let gcm = if aead == MessageAead::Gcm { Some(super::aes::AeadKeyRef::new(&obj, 16)?) } else { None };
-        let op = MessageOp { aead, key, gcm, encrypt: dir == Dir::Encrypt, counter: 0, pending: None };
+        let op = MessageOp::new(aead, &obj, dir == Dir::Encrypt)?;
         self.with_ops(h, |s| {
             let slot = Module::message_slot(s, dir);
             if slot.is_some() {

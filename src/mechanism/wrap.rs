@@ -5,7 +5,9 @@
 //! The token enforces CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED/CKA_TRUSTED,
 //! CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE.
 
+use super::aes::AesMode;
 use super::keys::ParsedKey;
+use super::message::{MessageAead, MessageOp, MessageOutput, MessageParams};
 use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::ec::{self, Pkcs8Key};
@@ -303,19 +305,22 @@ impl Module {
         }
     }
 
-    /// C_WrapKey: the wrapped bytes of `key` under `wrapping`.
-    pub fn wrap_key(
+    /// The wrapping key of C_WrapKey or C_WrapKeyAuthenticated, checked for `m`.
+    fn wrapping_key(
         &self,
         h: CK_SESSION_HANDLE,
         m: &Mechanism,
         wrapping: CK_OBJECT_HANDLE,
-        key: CK_OBJECT_HANDLE,
-    ) -> Result<Vec<u8>> {
-        let (entry, kek) = self.crypto_key(h, wrapping, m, CKF_WRAP, CKA_WRAP).map_err(|e| match e {
+    ) -> Result<(&'static Entry, std::sync::Arc<Object>)> {
+        self.crypto_key(h, wrapping, m, CKF_WRAP, CKA_WRAP).map_err(|e| match e {
             Error::KeyHandleInvalid => Error::WrappingKeyHandleInvalid,
             Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
             other => other,
-        })?;
+        })
+    }
+
+    /// The bytes of `key` to wrap under `kek`, once the key's rules allow it.
+    fn wrap_target(&self, h: CK_SESSION_HANDLE, kek: &Object, key: CK_OBJECT_HANDLE) -> Result<Zeroizing<Vec<u8>>> {
         let target = self.key_object(h, key)?;
         if !matches!(target.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY) {
             return Err(Error::KeyNotWrappable);
@@ -326,15 +331,72 @@ impl Module {
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !kek.flag(CKA_TRUSTED) {
             return Err(Error::KeyNotWrappable);
         }
-        if !policy::has_all(&target, &template_of(&kek, CKA_WRAP_TEMPLATE)) {
+        if !policy::has_all(&target, &template_of(kek, CKA_WRAP_TEMPLATE)) {
             return Err(Error::KeyNotWrappable);
         }
-        let value = self.wrappable(&target)?;
+        self.wrappable(&target)
+    }
+
+    /// C_WrapKey: the wrapped bytes of `key` under `wrapping`.
+    pub fn wrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        wrapping: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<Vec<u8>> {
+        let (entry, kek) = self.wrapping_key(h, m, wrapping)?;
+        let value = self.wrap_target(h, &kek, key)?;
         let wrapped = wrapping_cipher(self, entry, m, &kek, true)?.one_shot(&value).map_err(|e| match e {
             Error::DataLenRange => Error::KeySizeRange,
             other => other,
         })?;
         Ok(wrapped)
+    }
+
+    /// C_WrapKeyAuthenticated (PKCS#11 3.2 §5.18): `key` wrapped under `wrapping` with AES-GCM
+    /// or AES-CCM and the per-message parameter `p` (IV given or random; the tag returned
+    /// apart), `aad` authenticated with it.
+    pub fn wrap_key_authenticated(
+        &self,
+        h: CK_SESSION_HANDLE,
+        ty: CK_MECHANISM_TYPE,
+        p: &MessageParams,
+        wrapping: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        aad: &[u8],
+    ) -> Result<MessageOutput> {
+        let (entry, kek) = self.wrapping_key(h, &Mechanism { ty, params: Params::None }, wrapping)?;
+        let value = self.wrap_target(h, &kek, key)?;
+        MessageOp::new(authenticated_aead(entry)?, &kek, true)?.single(p, aad, &value).map_err(|e| match e {
+            // CCM's parameter names the message length: here that of the key.
+            Error::DataLenRange => Error::MechanismParamInvalid,
+            other => other,
+        })
+    }
+
+    /// C_UnwrapKeyAuthenticated: a new key from `wrapped`, its tag and IV in `p` and `aad`
+    /// authenticated with it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn unwrap_key_authenticated(
+        &self,
+        h: CK_SESSION_HANDLE,
+        ty: CK_MECHANISM_TYPE,
+        p: &MessageParams,
+        unwrapping: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &[Attribute],
+        aad: &[u8],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (entry, kek) = self.unwrapping_key(h, &Mechanism { ty, params: Params::None }, unwrapping)?;
+        let template = policy::merge_template(template, &template_of(&kek, CKA_UNWRAP_TEMPLATE))?;
+        let out =
+            MessageOp::new(authenticated_aead(entry)?, &kek, false)?.single(p, aad, wrapped).map_err(|e| match e {
+                Error::AeadDecryptFailed | Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+                Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
+                other => other,
+            })?;
+        self.create_unwrapped(h, &template, Zeroizing::new(out.data))
     }
 
     /// Records that the key `key` left the token wrapped (called once the caller has the
@@ -354,18 +416,38 @@ impl Module {
         wrapped: &[u8],
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
-        let (entry, kek) = self.crypto_key(h, unwrapping, m, CKF_UNWRAP, CKA_UNWRAP).map_err(|e| match e {
-            Error::KeyHandleInvalid => Error::UnwrappingKeyHandleInvalid,
-            Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
-            other => other,
-        })?;
+        let (entry, kek) = self.unwrapping_key(h, m, unwrapping)?;
         let template = policy::merge_template(template, &template_of(&kek, CKA_UNWRAP_TEMPLATE))?;
         let value = wrapping_cipher(self, entry, m, &kek, false)?.one_shot(wrapped).map_err(|e| match e {
             Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
             Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
             other => other,
         })?;
-        let value = Zeroizing::new(value);
+        self.create_unwrapped(h, &template, Zeroizing::new(value))
+    }
+
+    /// The unwrapping key of C_UnwrapKey or C_UnwrapKeyAuthenticated, checked for `m`.
+    fn unwrapping_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        unwrapping: CK_OBJECT_HANDLE,
+    ) -> Result<(&'static Entry, std::sync::Arc<Object>)> {
+        self.crypto_key(h, unwrapping, m, CKF_UNWRAP, CKA_UNWRAP).map_err(|e| match e {
+            Error::KeyHandleInvalid => Error::UnwrappingKeyHandleInvalid,
+            Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
+            other => other,
+        })
+    }
+
+    /// The key object an unwrapped `value` makes, by `template` (already merged with the
+    /// unwrapping key's CKA_UNWRAP_TEMPLATE).
+    fn create_unwrapped(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &[Attribute],
+        value: Zeroizing<Vec<u8>>,
+    ) -> Result<CK_OBJECT_HANDLE> {
         let class = template.iter().find(|a| a.ty == CKA_CLASS).map(|a| a.value.clone());
         let key_type = template.iter().find(|a| a.ty == CKA_KEY_TYPE).and_then(|a| match a.value {
             Value::Ulong(k) => Some(k),
@@ -375,6 +457,15 @@ impl Module {
             (Some(Value::Ulong(CKO_PRIVATE_KEY)), Some(kt)) => private_material(&value, kt)?,
             _ => vec![Attribute::new(CKA_VALUE, Value::Bytes(value.into()))],
         };
-        self.create_with(h, &template, Origin::Unwrap { material })
+        self.create_with(h, template, Origin::Unwrap { material })
+    }
+}
+
+/// The AEAD of an authenticated wrapping mechanism.
+fn authenticated_aead(entry: &Entry) -> Result<MessageAead> {
+    match entry.implementation {
+        Implementation::Aes(AesMode::Gcm) => Ok(MessageAead::Gcm),
+        Implementation::Aes(AesMode::Ccm) => Ok(MessageAead::Ccm),
+        _ => Err(Error::MechanismInvalid),
     }
 }
