@@ -457,6 +457,11 @@ fn generated_ivs_do_not_repeat_across_operations() {
     }
 }
 
+/// A session AES key of `value` that may be wrapped.
+fn extractable_aes(s: &RawSession, value: &[u8]) -> CK_OBJECT_HANDLE {
+    s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, value).flag(CKA_EXTRACTABLE, true)).unwrap()
+}
+
 /// C_WrapKeyAuthenticated with a parameter; returns (rv, wrapped key) after a size query.
 fn wrap_authenticated<P>(
     s: &RawSession,
@@ -522,7 +527,7 @@ fn authenticated_wrapping_with_aes_gcm() {
     let e = env();
     let s = &e.s;
     let secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(7)).collect();
-    let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let target = extractable_aes(s, &secret);
     let aad = b"who may unwrap this";
     let gcm = aes_gcm::Aes256Gcm::new((&e.key_bytes[..]).into());
 
@@ -598,7 +603,7 @@ fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
     let e = env();
     let s = &e.s;
     let secret = [0x42u8; 24];
-    let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &secret).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let target = extractable_aes(s, &secret);
     let ccm = |nonce: &mut [u8], data_len: usize, generator: CK_ULONG, mac: &mut [u8]| CK_CCM_MESSAGE_PARAMS {
         ulDataLen: data_len as CK_ULONG,
         pNonce: nonce.as_mut_ptr(),
@@ -657,4 +662,51 @@ fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
     let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
     let sig = s.sign(&mut m, back, b"signed after the round trip").unwrap();
     s.verify(&mut m, public, b"signed after the round trip", &sig).unwrap();
+}
+
+/// C_WrapKey / C_UnwrapKey with PKCS#11 3.2's CK_GCM_WRAP_PARAMS: the token may make the IV
+/// (written back), the tag is appended, the associated data is the parameter's.
+#[test]
+fn gcm_wrap_params_of_pkcs11_3_2() {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let e = env();
+    let s = &e.s;
+    let secret = [0x17u8; 32];
+    let target = extractable_aes(s, &secret);
+    let mut aad = b"bound to the wrap".to_vec();
+    let gcm = aes_gcm::Aes256Gcm::new((&e.key_bytes[..]).into());
+    let params = |iv: &mut [u8], generator: CK_ULONG, aad: &mut Vec<u8>| CK_GCM_WRAP_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: iv.len() as CK_ULONG,
+        ulIvFixedBits: 0,
+        ivGenerator: generator,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: aad.len() as CK_ULONG,
+        ulTagBits: 128,
+    };
+    let mut iv = [0u8; 12];
+    let mut p = params(&mut iv, CKG_GENERATE, &mut aad);
+    let wrapped = s.wrap(&mut mech(CKM_AES_GCM, Some(&mut p)), e.key, target).unwrap();
+    assert_eq!(wrapped.len(), 48);
+    assert_ne!(iv, [0u8; 12], "the IV made is written back");
+    let opened = gcm.decrypt((&iv[..]).into(), Payload { msg: &wrapped, aad: &aad }).expect("RustCrypto opens it");
+    assert_eq!(opened, secret);
+    // Unwrapping ignores the generator and uses the IV given.
+    let mut p = params(&mut iv, CKG_GENERATE, &mut aad);
+    let back = s.unwrap(&mut mech(CKM_AES_GCM, Some(&mut p)), e.key, &wrapped, &mut T::secret(CKK_AES)).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    let mut other = b"not the same".to_vec();
+    let mut p = params(&mut iv, CKG_NO_GENERATE, &mut other);
+    let r = s.unwrap(&mut mech(CKM_AES_GCM, Some(&mut p)), e.key, &wrapped, &mut T::secret(CKK_AES));
+    assert_eq!(r, Err(CKR_WRAPPED_KEY_INVALID));
+    let mut p = params(&mut iv, CKG_NO_GENERATE, &mut aad);
+    let r = s.unwrap(&mut mech(CKM_AES_GCM, Some(&mut p)), e.key, &wrapped[..16], &mut T::secret(CKK_AES));
+    assert_eq!(r, Err(CKR_WRAPPED_KEY_LEN_RANGE));
+    // The caller's IV: RustCrypto's result.
+    let mut given = [5u8; 12];
+    let mut p = params(&mut given, CKG_NO_GENERATE, &mut aad);
+    let wrapped = s.wrap(&mut mech(CKM_AES_GCM, Some(&mut p)), e.key, target).unwrap();
+    assert_eq!(wrapped, gcm.encrypt((&[5u8; 12][..]).into(), Payload { msg: &secret, aad: &aad }).unwrap());
+    let mut p = params(&mut given, CKG_GENERATE_COUNTER, &mut aad);
+    assert_eq!(s.wrap(&mut mech(CKM_AES_GCM, Some(&mut p)), e.key, target), Err(CKR_MECHANISM_PARAM_INVALID));
 }

@@ -97,6 +97,45 @@ pub(super) unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Pa
     }
 }
 
+/// A CKM_AES_GCM mechanism of C_WrapKey / C_UnwrapKey with PKCS#11 3.2's
+/// CK_GCM_WRAP_PARAMS (told from CK_GCM_PARAMS by its size): the message parameter it stands
+/// for (`tag` is filled in by the unwrap) and its associated data; `None` for any other.
+///
+/// # Safety
+/// `m` is NULL or the caller's valid CK_MECHANISM, its parameter valid for its length.
+pub(super) unsafe fn gcm_wrap_param(m: *const CK_MECHANISM) -> Option<Result<(Param, Vec<u8>)>> {
+    // SAFETY: NULL or the caller's CK_MECHANISM.
+    let m = unsafe { m.as_ref() }?;
+    if m.mechanism != CKM_AES_GCM
+        || m.pParameter.is_null()
+        || m.ulParameterLen as usize != size_of::<CK_GCM_WRAP_PARAMS>()
+    {
+        return None;
+    }
+    // SAFETY: exactly size_of::<CK_GCM_WRAP_PARAMS>() readable bytes; the embedded buffers
+    // are valid for the lengths the structure gives (checked against the largest any GCM
+    // takes first).
+    Some(unsafe {
+        let g = std::ptr::read_unaligned(m.pParameter.cast::<CK_GCM_WRAP_PARAMS>());
+        (|| {
+            if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > MAX_GCM_IV {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let params = MessageParams {
+                layout: MessageAead::Gcm,
+                iv: slice(g.pIv, g.ulIvLen).map_err(|_| Error::MechanismParamInvalid)?.to_vec(),
+                fixed_bits: g.ulIvFixedBits as usize,
+                generator: g.ivGenerator,
+                tag_len: g.ulTagBits as usize / 8,
+                tag: Vec::new(),
+                data_len: None,
+            };
+            let aad = slice(g.pAAD, g.ulAADLen).map_err(|_| Error::MechanismParamInvalid)?.to_vec();
+            Ok((Param { params, iv_ptr: g.pIv, tag_ptr: std::ptr::null_mut() }, aad))
+        })()
+    })
+}
+
 impl Param {
     /// Writes the IV used (and, for encryption, the tag) back into the caller's parameter.
     ///
