@@ -67,14 +67,6 @@ fn init(rv: CK_RV) {
     assert_eq!(rv, CKR_OK);
 }
 
-fn setup() -> (Harness, cryptoki::context::Pkcs11, cryptoki::session::Session) {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "dual");
-    let s = user_session(&p, slot);
-    (h, p, s)
-}
-
 fn cbc_pad(data: &[u8]) -> Vec<u8> {
     use cbc::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
     cbc::Encryptor::<aes::Aes256>::new(&KEY.into(), &IV.into()).encrypt_padded_vec_mut::<Pkcs7>(data)
@@ -88,14 +80,14 @@ fn hmac(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_token_announces_dual_functions() {
-    let (_h, p, s) = setup();
+    let (_h, p, s) = user_env("dual");
     let info = p.get_token_info(s.get_session_info().unwrap().slot_id()).unwrap();
     assert!(info.dual_crypto_operations());
 }
 
 #[test]
 fn digest_encrypt_and_decrypt_digest_in_parts() {
-    let (h, _p, s) = setup();
+    let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
     let data = data();
@@ -138,7 +130,7 @@ fn digest_encrypt_and_decrypt_digest_in_parts() {
 
 #[test]
 fn sign_encrypt_and_decrypt_verify_in_parts() {
-    let (h, _p, s) = setup();
+    let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
     let mac_key = r.secret_key(CKK_GENERIC_SECRET, MAC_KEY).unwrap();
@@ -185,7 +177,7 @@ fn sign_encrypt_and_decrypt_verify_in_parts() {
 
 #[test]
 fn both_operations_must_be_active() {
-    let (h, _p, s) = setup();
+    let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
     let mac_key = r.secret_key(CKK_GENERIC_SECRET, MAC_KEY).unwrap();
@@ -233,7 +225,7 @@ fn both_operations_must_be_active() {
 
 #[test]
 fn size_queries_and_short_buffers_pass_nothing_on() {
-    let (h, _p, s) = setup();
+    let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
     let data = data();
@@ -272,7 +264,7 @@ fn aes_ecb_of(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn errors_end_both_operations_and_parts_may_be_done_in_place() {
-    let (h, _p, s) = setup();
+    let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
     let mut ecb = mech::<u8>(CKM_AES_ECB, None);
@@ -313,7 +305,7 @@ fn errors_end_both_operations_and_parts_may_be_done_in_place() {
 #[test]
 fn a_signature_waiting_for_its_login_takes_no_part() {
     use cryptoki::object::Attribute;
-    let (h, _p, s) = setup();
+    let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
     let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];

@@ -324,7 +324,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 }
                 ("C_CopyObject", rv)
             }
-            _ => match r.below(10) {
+            _ => match r.below(11) {
                 0 => ("C_GenerateRandom", lib.C_GenerateRandom(s, out, if null_buf { len } else { len.min(512) })),
                 // PKCS#11 3.2's calls, with the same hostile arguments.
                 4 => {
@@ -383,6 +383,17 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                         ("C_UnwrapKeyAuthenticated", rv)
                     }
                 }
+                // Message-based signing and verification.
+                10 => match r.below(8) {
+                    0 => ("C_MessageSignInit", lib.C_MessageSignInit(s, pm, k)),
+                    1 => ("C_SignMessage", lib.C_SignMessage(s, null_mut(), 0, dp, dl, out, pl)),
+                    2 => ("C_SignMessageBegin", lib.C_SignMessageBegin(s, dp.cast(), r.below(2))),
+                    3 => ("C_SignMessageNext", lib.C_SignMessageNext(s, null_mut(), 0, dp, dl, out, pl)),
+                    4 => ("C_MessageVerifyInit", lib.C_MessageVerifyInit(s, pm, k)),
+                    5 => ("C_VerifyMessage", lib.C_VerifyMessage(s, null_mut(), 0, dp, dl, out, len.min(512))),
+                    6 => ("C_VerifyMessageNext", lib.C_VerifyMessageNext(s, null_mut(), 0, dp, dl, out, len.min(512))),
+                    _ => ("C_MessageSignFinal", lib.C_MessageSignFinal(s)),
+                },
                 1 => ("C_GetOperationState", lib.C_GetOperationState(s, out, pl)),
                 2 => ("C_SetOperationState", lib.C_SetOperationState(s, dp, dl, 0, 0)),
                 _ if r.below(500) == 0 => ("C_CloseAllSessions", lib.C_CloseAllSessions(any_slot)),

@@ -21,6 +21,7 @@ mod keys;
 #[doc(hidden)]
 pub mod mechanism;
 mod message;
+mod message_sign;
 mod object;
 mod session;
 /// A word of memory shared between processes (the store's change marker).

@@ -7,6 +7,7 @@ use super::dual::*;
 use super::general::*;
 use super::keys::*;
 use super::message::*;
+use super::message_sign::*;
 use super::object::*;
 use super::session::*;
 use super::sign::*;

@@ -15,6 +15,7 @@ pub mod keypair;
 pub mod keys;
 pub mod mac;
 pub mod message;
+pub mod message_sign;
 pub mod names;
 pub mod ops;
 pub mod pqc;
@@ -219,8 +220,15 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn add(&mut self, e: Entry) {
+    pub fn add(&mut self, mut e: Entry) {
         debug_assert!(self.entries.iter().all(|x| x.ty != e.ty), "mechanism 0x{:x} registered twice", e.ty);
+        // Every signature and MAC is offered message-based too (message_sign.rs).
+        if e.info.flags & CKF_SIGN != 0 {
+            e.info.flags |= CKF_MESSAGE_SIGN;
+        }
+        if e.info.flags & CKF_VERIFY != 0 {
+            e.info.flags |= CKF_MESSAGE_VERIFY;
+        }
         self.entries.push(e);
     }
 }

@@ -470,6 +470,37 @@ impl Module {
             MacDir::Sign => (CKF_SIGN, CKA_SIGN),
             MacDir::Verify | MacDir::VerifySignature => (CKF_VERIFY, CKA_VERIFY),
         };
+        let (mac, needs_auth, uid) = self.make_mac(h, m, key, flag, usage)?;
+        let len = mac.output_len();
+        let mut ops = self.ops(h)?;
+        let slot = Module::mac_slot(&mut ops, dir);
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *slot = Some(MacOp {
+            needs_auth,
+            mac: Some(mac),
+            len,
+            multipart: false,
+            pending: None,
+            mechanism: m.ty,
+            key: uid,
+            signature: signature.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// The signature or MAC `m` with `key`, checked for the mechanism flag `flag` and the
+    /// key's `usage`; with whether the key wants the context-specific login first, and the
+    /// key's unique id.
+    pub(crate) fn make_mac(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        flag: CK_FLAGS,
+        usage: CK_ATTRIBUTE_TYPE,
+    ) -> Result<(Box<dyn Mac>, bool, KeyRef)> {
         // MACs are made while the key is lent (no count taken on it).
         let (made, needs_auth, uid, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
             let made = match entry.implementation {
@@ -495,23 +526,7 @@ impl Module {
                 _ => return Err(Error::MechanismInvalid),
             },
         };
-        let len = mac.output_len();
-        let mut ops = self.ops(h)?;
-        let slot = Module::mac_slot(&mut ops, dir);
-        if slot.is_some() {
-            return Err(Error::OperationActive);
-        }
-        *slot = Some(MacOp {
-            needs_auth,
-            mac: Some(mac),
-            len,
-            multipart: false,
-            pending: None,
-            mechanism: m.ty,
-            key: uid,
-            signature: signature.to_vec(),
-        });
-        Ok(())
+        Ok((mac, needs_auth, uid))
     }
 
     fn take_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, single: bool) -> Result<MacOp> {

@@ -44,6 +44,8 @@ impl Module {
             || s.decrypt.is_some()
             || s.message_encrypt.is_some()
             || s.message_decrypt.is_some()
+            || s.message_sign.is_some()
+            || s.message_verify.is_some()
             || s.verify_signature.is_some()
         {
             return Err(Error::StateUnsaveable);

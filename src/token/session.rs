@@ -5,6 +5,7 @@ use crate::crypto;
 use crate::error::{Error, Result};
 use crate::mechanism::digest::DigestOp;
 use crate::mechanism::message::MessageOp;
+use crate::mechanism::message_sign::MessageMac;
 use crate::mechanism::ops::{CipherOp, MacOp};
 use crate::module::{Login, Module, SlotView, UserKind};
 use crate::store::{TokenId, Who};
@@ -264,6 +265,8 @@ pub struct Ops {
     pub verify_signature: Option<MacOp>,
     pub message_encrypt: Option<MessageOp>,
     pub message_decrypt: Option<MessageOp>,
+    pub message_sign: Option<MessageMac>,
+    pub message_verify: Option<MessageMac>,
     pub sign_recover: Option<CipherOp>,
     pub verify_recover: Option<CipherOp>,
 }
@@ -449,6 +452,12 @@ impl Module {
         }
         if flags & CKF_MESSAGE_DECRYPT != 0 {
             s.message_decrypt = None;
+        }
+        if flags & CKF_MESSAGE_SIGN != 0 {
+            s.message_sign = None;
+        }
+        if flags & CKF_MESSAGE_VERIFY != 0 {
+            s.message_verify = None;
         }
         if flags & CKF_SIGN_RECOVER != 0 {
             s.sign_recover = None;

@@ -101,6 +101,15 @@ pub fn user_session(p: &Pkcs11, slot: Slot) -> Session {
     s
 }
 
+/// A fresh store with a token `label` and a logged-in RW user session on it.
+pub fn user_env(label: &str) -> (Harness, Pkcs11, Session) {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, label);
+    let s = user_session(&p, slot);
+    (h, p, s)
+}
+
 /// The CKR code of a cryptoki error.
 pub fn rv<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> cryptoki::error::RvError {
     match r {
