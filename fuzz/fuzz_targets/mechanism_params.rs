@@ -6,7 +6,8 @@
 //! fuzzed per-message parameters, on a fitting or unfitting key (or C_SetAttributeValue and
 //! C_GetAttributeValue with fuzzed templates on a session copy of one, or an operation's
 //! state saved and a changed or fuzzed one restored, or a multi-part encryption or decryption
-//! checked never to write past the output length it is given) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
+//! checked never to write past the output length it is given, or 3.2's authenticated wrapping
+//! with a fuzzed per-message parameter) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
 //! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
@@ -233,6 +234,23 @@ fuzz_target!(|data: &[u8]| {
                 let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
                 let mut h = 0;
                 F.C_GenerateKey.unwrap()(s, &mut m, tp, t.attrs.len() as CK_ULONG, &mut h);
+            }
+            12 if inp.u8() % 4 == 0 => {
+                // 3.2's authenticated wrapping, with a fuzzed per-message parameter: a key of
+                // the setup wrapped under this one, and fuzzed bytes unwrapped.
+                let (pp, pl) = keep.message_param(&mut inp);
+                let (aad, aad_len) = keep.buf(&mut inp);
+                let mut am = CK_MECHANISM { mechanism: ty, pParameter: pp, ulParameterLen: pl };
+                let target = setup.keys[inp.u8() as usize % setup.keys.len()];
+                if inp.u8() % 2 == 0 {
+                    F.C_WrapKeyAuthenticated.unwrap()(s, &mut am, key, target, aad, aad_len, o, ol);
+                } else {
+                    let mut t = Template::build(&mut inp, 1);
+                    let tp = if t.attrs.is_empty() { std::ptr::null_mut() } else { t.attrs.as_mut_ptr() };
+                    let mut h = 0;
+                    let n = t.attrs.len() as CK_ULONG;
+                    F.C_UnwrapKeyAuthenticated.unwrap()(s, &mut am, key, ip, i, tp, n, aad, aad_len, &mut h);
+                }
             }
             12 => {
                 // Message-based encryption or decryption: one whole message, or a message in

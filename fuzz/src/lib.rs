@@ -411,15 +411,41 @@ impl Keep {
                     ulAADLen: aad_len,
                     ulTagBits: inp.pick(&[128, 96, 64, 32, 0, 8]),
                 };
-                if inp.u8() % 4 == 0 {
-                    // The PKCS#11 2.40 layout, without ulIvBits.
-                    #[derive(Clone, Copy)]
-                    #[repr(C)]
-                    struct Gcm240(*mut u8, CK_ULONG, *mut u8, CK_ULONG, CK_ULONG);
-                    let old = Gcm240(g.pIv, g.ulIvLen, g.pAAD, g.ulAADLen, g.ulTagBits);
-                    return self.param_avoiding(inp, old, &[size_of::<CK_GCM_PARAMS>()]);
+                // The three layouts the module tells apart by size: a declared length is never
+                // another one's.
+                let (v240, v3, wrap) =
+                    (size_of::<[u64; 5]>(), size_of::<CK_GCM_PARAMS>(), size_of::<CK_GCM_WRAP_PARAMS>());
+                match inp.u8() % 6 {
+                    0 => {
+                        // The PKCS#11 2.40 layout, without ulIvBits.
+                        #[derive(Clone, Copy)]
+                        #[repr(C)]
+                        struct Gcm240(*mut u8, CK_ULONG, *mut u8, CK_ULONG, CK_ULONG);
+                        let old = Gcm240(g.pIv, g.ulIvLen, g.pAAD, g.ulAADLen, g.ulTagBits);
+                        self.param_avoiding(inp, old, &[v3, wrap])
+                    }
+                    1 => {
+                        // 3.2's CK_GCM_WRAP_PARAMS (C_WrapKey/C_UnwrapKey), the IV written back
+                        // into its buffer.
+                        let w = CK_GCM_WRAP_PARAMS {
+                            pIv: g.pIv,
+                            ulIvLen: g.ulIvLen,
+                            ulIvFixedBits: inp.pick(&[0, 32, 8, 7, 1 << 20]),
+                            ivGenerator: inp.pick(&[
+                                CKG_GENERATE,
+                                CKG_NO_GENERATE,
+                                CKG_GENERATE_RANDOM,
+                                CKG_GENERATE_COUNTER,
+                                9,
+                            ]),
+                            pAAD: g.pAAD,
+                            ulAADLen: g.ulAADLen,
+                            ulTagBits: g.ulTagBits,
+                        };
+                        self.param_avoiding(inp, w, &[v240, v3])
+                    }
+                    _ => self.param_avoiding(inp, g, &[v240, wrap]),
                 }
-                self.param_avoiding(inp, g, &[size_of::<[u64; 5]>()])
             }
             S::Ccm => {
                 let (n, n_len) = self.buf(inp);
