@@ -324,3 +324,70 @@ fn archived_records_leave_the_store_and_the_chain_still_verifies() {
     let (ok, text) = cli(&h, &[os("archive"), os("--out"), a3.as_os_str()]);
     assert!(!ok && text.contains("not archived") && !a3.exists(), "{text}");
 }
+
+/// 3.2's authenticated wrapping is key management like C_WrapKey / C_UnwrapKey: recorded with
+/// its mechanism and the key that left or came in.
+#[test]
+fn authenticated_wrapping_is_audited() {
+    use cryptoki_sys::*;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "auth-wrap-audit");
+    let s = user_session(&p, slot);
+    let r = RawSession::new(&h, &s);
+    let kek = r.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[1u8; 32]).flag(CKA_TOKEN, true)).unwrap();
+    let mut t = T::secret(CKK_AES).bytes(CKA_VALUE, &[2u8; 16]).flag(CKA_TOKEN, true).flag(CKA_EXTRACTABLE, true);
+    let key = r.create(&mut t).unwrap();
+    let uid = String::from_utf8(r.get_bytes(key, CKA_UNIQUE_ID).unwrap()).unwrap();
+    let (mut iv, mut tag) = ([0u8; 12], [0u8; 16]);
+    let mut gp = CK_GCM_MESSAGE_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvFixedBits: 0,
+        ivGenerator: CKG_GENERATE,
+        pTag: tag.as_mut_ptr(),
+        ulTagBits: 128,
+    };
+    let mut m = mech(CKM_AES_GCM, Some(&mut gp));
+    let mut wrapped = [0u8; 16];
+    let mut n: CK_ULONG = 16;
+    let mut aad = *b"aad";
+    // SAFETY: live mechanism, parameter and buffers of the lengths given.
+    let rv = unsafe {
+        r.lib.C_WrapKeyAuthenticated(r.h, &mut m, kek, key, aad.as_mut_ptr(), 3, wrapped.as_mut_ptr(), &mut n)
+    };
+    assert_eq!(rv, CKR_OK);
+    gp.ivGenerator = CKG_NO_GENERATE;
+    let mut m = mech(CKM_AES_GCM, Some(&mut gp));
+    let mut t = T::secret(CKK_AES).flag(CKA_TOKEN, true);
+    let mut back = 0;
+    // SAFETY: as above.
+    let rv = unsafe {
+        r.lib.C_UnwrapKeyAuthenticated(
+            r.h,
+            &mut m,
+            kek,
+            wrapped.as_mut_ptr(),
+            16,
+            t.attrs.as_mut_ptr(),
+            t.attrs.len() as _,
+            aad.as_mut_ptr(),
+            3,
+            &mut back,
+        )
+    };
+    assert_eq!(rv, CKR_OK);
+    let back_uid = String::from_utf8(r.get_bytes(back, CKA_UNIQUE_ID).unwrap()).unwrap();
+    let recs = records(&h);
+    let tail: Vec<(&str, Option<i64>, Option<&str>)> =
+        recs.iter().rev().take(2).rev().map(|r| (r.function.as_str(), r.mechanism, r.object_uid.as_deref())).collect();
+    let gcm = Some(CKM_AES_GCM as i64);
+    assert_eq!(
+        tail,
+        [
+            ("C_WrapKeyAuthenticated", gcm, Some(uid.as_str())),
+            ("C_UnwrapKeyAuthenticated", gcm, Some(back_uid.as_str()))
+        ]
+    );
+    assert_eq!(verify(&h), Verdict::Intact(recs.len()));
+}

@@ -103,7 +103,11 @@ unsafe fn authenticated_mechanism(
     dir: Dir,
 ) -> crate::error::Result<(CK_MECHANISM_TYPE, Param)> {
     // SAFETY: NULL or the caller's CK_MECHANISM.
-    let decoded = match unsafe { p.as_ref() } {
+    let mech = unsafe { p.as_ref() };
+    if let Some(mech) = mech {
+        crate::module::set_call_mechanism(mech.mechanism);
+    }
+    let decoded = match mech {
         None => Err(Error::ArgumentsBad),
         Some(mech) if mech.pParameter.is_null() => Err(Error::MechanismParamInvalid),
         // SAFETY: the parameter and its buffers are valid for the lengths they give.

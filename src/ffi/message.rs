@@ -112,6 +112,7 @@ pub(super) unsafe fn gcm_wrap_param(m: *const CK_MECHANISM) -> Option<Result<(Pa
     {
         return None;
     }
+    crate::module::set_call_mechanism(CKM_AES_GCM);
     // SAFETY: exactly size_of::<CK_GCM_WRAP_PARAMS>() readable bytes; the embedded buffers
     // are valid for the lengths the structure gives (checked against the largest any GCM
     // takes first).
