@@ -330,10 +330,7 @@ fn archived_records_leave_the_store_and_the_chain_still_verifies() {
 #[test]
 fn authenticated_wrapping_is_audited() {
     use cryptoki_sys::*;
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "auth-wrap-audit");
-    let s = user_session(&p, slot);
+    let (h, _p, s) = user_env("auth-wrap-audit");
     let r = RawSession::new(&h, &s);
     let kek = r.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[1u8; 32]).flag(CKA_TOKEN, true)).unwrap();
     let mut t = T::secret(CKK_AES).bytes(CKA_VALUE, &[2u8; 16]).flag(CKA_TOKEN, true).flag(CKA_EXTRACTABLE, true);
