@@ -225,12 +225,33 @@ fn crypto_operations_are_audited_when_configured() {
     let s = user_session(&p, slot);
     let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Encrypt(true)]).unwrap();
     s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
+    // The message-based calls name themselves too.
+    let r = RawSession::new(&h, &s);
+    let mut m = mech::<u8>(cryptoki_sys::CKM_AES_GCM, None);
+    let mut hm = mech::<u8>(cryptoki_sys::CKM_SHA256_HMAC, None);
+    let mac_key = r.secret_key(cryptoki_sys::CKK_GENERIC_SECRET, b"a key to sign messages with").unwrap();
+    let (mut data, mut sig, mut n) = (*b"message", [0u8; 32], 32);
+    // SAFETY: live mechanisms and buffers of the lengths given.
+    unsafe {
+        assert_eq!(r.lib.C_MessageEncryptInit(r.h, &mut m, k.handle()), cryptoki_sys::CKR_OK);
+        assert_eq!(r.lib.C_MessageSignInit(r.h, &mut hm, mac_key), cryptoki_sys::CKR_OK);
+        let rv = r.lib.C_SignMessage(r.h, std::ptr::null_mut(), 0, data.as_mut_ptr(), 7, sig.as_mut_ptr(), &mut n);
+        assert_eq!(rv, cryptoki_sys::CKR_OK);
+    }
     s.destroy_object(k).unwrap();
     drop(s);
     p.finalize().unwrap();
     let f: Vec<String> = records(&h).into_iter().map(|r| r.function).collect();
-    let tail: Vec<&str> = f.iter().rev().take(3).rev().map(String::as_str).collect();
-    assert_eq!(tail, ["C_GenerateKey", "C_EncryptInit", "C_DestroyObject"], "{f:?}");
+    let tail: Vec<&str> = f.iter().rev().take(7).rev().map(String::as_str).collect();
+    let want = [
+        "C_GenerateKey",
+        "C_EncryptInit",
+        "C_CreateObject",
+        "C_MessageEncryptInit",
+        "C_MessageSignInit",
+        "C_SignMessage",
+    ];
+    assert_eq!(tail, [&want[..], &["C_DestroyObject"]].concat(), "{f:?}");
 
     // Off by default: session objects and crypto operations leave no record.
     let h2 = Harness::new();

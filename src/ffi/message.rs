@@ -154,6 +154,8 @@ impl Param {
 }
 
 fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+    let _call =
+        crate::module::enter_call(if dir == Dir::Encrypt { "C_MessageEncryptInit" } else { "C_MessageDecryptInit" });
     entry(|m| {
         // SAFETY: NULL or the caller's CK_MECHANISM; its parameter is per message, not here.
         let mech = unsafe { p_mechanism.as_ref() }.ok_or(Error::ArgumentsBad)?;

@@ -78,6 +78,9 @@ pub unsafe extern "C" fn C_SignMessage(
     p_signature: *mut CK_BYTE,
     pul_signature_len: *mut CK_ULONG,
 ) -> CK_RV {
+    // Each message makes its signature with the process's key (recorded as this call when
+    // crypto operations are audited).
+    let _call = crate::module::enter_call("C_SignMessage");
     entry(|m| {
         no_parameter(m, h, p_parameter, parameter_len)?;
         // SAFETY: the caller's data and length pointer.
@@ -90,6 +93,10 @@ pub unsafe extern "C" fn C_SignMessage(
 }
 
 fn begin(h: CK_SESSION_HANDLE, dir: MessageDir, p_parameter: *mut c_void, parameter_len: CK_ULONG) -> CK_RV {
+    let _call = crate::module::enter_call(match dir {
+        MessageDir::Sign => "C_SignMessageBegin",
+        MessageDir::Verify => "C_VerifyMessageBegin",
+    });
     entry(|m| {
         no_parameter(m, h, p_parameter, parameter_len)?;
         m.message_mac_begin(h, dir)
@@ -162,6 +169,7 @@ pub unsafe extern "C" fn C_VerifyMessage(
     p_signature: *mut CK_BYTE,
     signature_len: CK_ULONG,
 ) -> CK_RV {
+    let _call = crate::module::enter_call("C_VerifyMessage");
     entry(|m| {
         no_parameter(m, h, p_parameter, parameter_len)?;
         // SAFETY: the caller's data and signature.
