@@ -301,8 +301,16 @@ impl Module {
     /// One slot, or CKR_SLOT_ID_INVALID.
     /// The token in `slot_id` as last seen (read afresh when unknown).
     pub(crate) fn token_in_slot(&self, slot_id: u64) -> Result<TokenId> {
-        if let Some(t) = self.state_read().slot_tokens.get(&slot_id) {
-            return Ok(*t);
+        // The mapping stands while the change marker reads as when it was made: another
+        // process that initialises a slot again moves the marker, and the slot's new token
+        // must be the one a new session gets. (The marker alone: a session's open costs one
+        // load more, not a clock read.)
+        {
+            let st = self.state_read();
+            let standing = matches!((&st.slots_listed, &st.changes), (Some(l), Some(m)) if m.read() == l.marker);
+            if standing && let Some(t) = st.slot_tokens.get(&slot_id) {
+                return Ok(*t);
+            }
         }
         match self.slot(slot_id)? {
             SlotView::Token(t) => Ok(t.id),

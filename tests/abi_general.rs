@@ -156,6 +156,14 @@ fn a_bad_configuration_fails_initialize_cleanly() {
     assert_eq!(unsafe { raw.C_Finalize(null_mut()) }, CKR_OK);
 }
 
+/// A second file with the same library, on the same store: a second, independent instance
+/// (to the store, another process).
+fn other_instance(h: &Harness) -> Harness {
+    let copy = h.dir.path().join("liboxihsm-other.so");
+    std::fs::copy(&h.lib, &copy).unwrap();
+    Harness { dir: tempfile::tempdir().unwrap(), lib: copy, conf: h.conf.clone(), token_dir: h.token_dir.clone() }
+}
+
 #[test]
 fn two_copies_in_one_process_share_the_store() {
     let h = Harness::new();
@@ -171,11 +179,7 @@ fn two_copies_in_one_process_share_the_store() {
     ])
     .unwrap();
 
-    // A second file with the same library is a second, independent instance.
-    let copy = h.dir.path().join("liboxihsm-copy.so");
-    std::fs::copy(&h.lib, &copy).unwrap();
-    let h2 =
-        Harness { dir: tempfile::tempdir().unwrap(), lib: copy, conf: h.conf.clone(), token_dir: h.token_dir.clone() };
+    let h2 = other_instance(&h);
     let b = h2.ctx();
     assert_eq!(b.get_slots_with_initialized_token().unwrap().len(), 1);
     let s2 = user_session(&b, slot);
@@ -188,6 +192,39 @@ fn two_copies_in_one_process_share_the_store() {
     let r =
         again.initialize(cryptoki::context::CInitializeArgs::new(cryptoki::context::CInitializeFlags::OS_LOCKING_OK));
     assert_eq!(rv(r), cryptoki::error::RvError::CryptokiAlreadyInitialized);
+}
+
+/// Another instance (another process, as far as the store knows) initialises the token again
+/// while this one has a session on it: this instance's session belongs to a token that is
+/// gone. Logging in or creating a token object on it says CKR_TOKEN_NOT_RECOGNIZED (not
+/// CKR_DEVICE_ERROR), nothing of the new token is reached through it, and new sessions
+/// reach the new token.
+#[test]
+fn a_token_initialised_again_by_another_instance() {
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    let h = Harness::new();
+    let a = h.ctx();
+    let slot = init_token(&a, "first");
+    let old = a.open_rw_session(slot).unwrap();
+    let h2 = other_instance(&h);
+    let b = h2.ctx();
+    b.init_token(slot, &AuthPin::new(SO_PIN.into()), "second").unwrap();
+    let sb = b.open_rw_session(slot).unwrap();
+    sb.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    sb.init_pin(&AuthPin::new("5555".into())).unwrap();
+    sb.logout().unwrap();
+    let data = [Attribute::Class(ObjectClass::DATA), Attribute::Token(true), Attribute::Private(false)];
+    sb.create_object(&data).unwrap();
+
+    let r = old.login(UserType::User, Some(&AuthPin::new("5555".into())));
+    assert_eq!(rv(r), cryptoki::error::RvError::TokenNotRecognized);
+    assert_eq!(rv(old.create_object(&data)), cryptoki::error::RvError::TokenNotRecognized);
+    assert!(old.find_objects(&[Attribute::Token(true)]).unwrap().is_empty(), "the new token's objects");
+    let fresh = a.open_rw_session(slot).unwrap();
+    assert_eq!(fresh.find_objects(&[Attribute::Token(true)]).unwrap().len(), 1);
+    assert_eq!(a.get_token_info(slot).unwrap().label(), "second");
 }
 
 /// Files of the store this process holds open (its database and journal), from /proc.

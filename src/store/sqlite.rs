@@ -426,7 +426,17 @@ impl Store for SqliteStore {
         let rec = encode_record(obj, sealer)?;
         let tx = self.tx()?;
         tx.prepare_cached("INSERT INTO objects(token_id, uid, class, private, attrs) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![token, obj.unique_id(), obj.class() as i64, obj.is_private(), rec])?;
+            .execute(params![token, obj.unique_id(), obj.class() as i64, obj.is_private(), rec])
+            .map_err(|e| match &e {
+                // The token is gone: another process initialised its slot again since this
+                // session was opened (C_Login on such a session says the same).
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    Error::TokenNotRecognized
+                }
+                _ => e.into(),
+            })?;
         let id = tx.last_insert_rowid();
         write_index(&tx, id, obj, sealer)?;
         audit::append(&tx, ev)?;
