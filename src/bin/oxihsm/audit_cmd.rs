@@ -137,17 +137,29 @@ fn archive(ctx: &Ctx, out: &Path, keep: usize) -> Result<()> {
         text += &(serde_json::to_string(r).expect("JSON") + "\n");
     }
     write_new(out, text.as_bytes())?;
-    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
-    audit::archive_through(&tx, &last).map_err(|e| e.to_string())?;
     let first = start.seq + 1;
-    let ev = audit::Event {
-        function: "oxihsm audit archive",
-        label: Some(format!("records {first}-{}", last.seq)),
-        result: cryptoki_sys::CKR_OK,
-        ..Default::default()
-    };
-    audit::append(&tx, &ev).map_err(|e| e.to_string())?;
-    tx.commit().map_err(|e| e.to_string())?;
+    let moved = (|| {
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
+        // Another archive that ran meanwhile moved the anchor: this file would repeat its
+        // records.
+        if audit::anchor(&tx).map_err(|e| e.to_string())? != start {
+            return Err("another archive ran meanwhile; nothing was archived, run it again".to_string());
+        }
+        audit::archive_through(&tx, &last).map_err(|e| e.to_string())?;
+        let ev = audit::Event {
+            function: "oxihsm audit archive",
+            label: Some(format!("records {first}-{}", last.seq)),
+            result: cryptoki_sys::CKR_OK,
+            ..Default::default()
+        };
+        audit::append(&tx, &ev).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())
+    })();
+    if let Err(e) = moved {
+        // The records stay in the store: the file is not an archive of anything.
+        let _ = std::fs::remove_file(out);
+        return Err(e);
+    }
     emit(ctx, json!({"archived": recs.len(), "first": first, "last": last.seq, "file": out}), || {
         format!("Audit records {first}-{} moved to {}.\n", last.seq, out.display())
     });
