@@ -293,9 +293,41 @@ impl Module {
             st.slot_tokens = tokens.iter().map(|t| (t.slot_id, t.id)).collect();
             st.slots_listed = marker.map(|marker| SlotsListed { spare, marker, at: std::time::Instant::now() });
         }
+        self.forget_gone_tokens(&tokens)?;
         let mut v: Vec<SlotView> = tokens.into_iter().map(SlotView::Token).collect();
         v.push(SlotView::Uninitialised(spare));
         Ok(v)
+    }
+
+    /// Closes the sessions (and ends the login) of tokens another process deleted since they
+    /// were opened (it initialised their slot again): as for a token taken out of its slot,
+    /// their handles are invalid from now on. `listed` is the token list just read; a token
+    /// missing from it is asked of the store again (it may be newer than the list), and token
+    /// ids are never reused, so one the store no longer has is gone for good.
+    fn forget_gone_tokens(&self, listed: &[crate::store::TokenRecord]) -> Result<()> {
+        let mut stale: Vec<TokenId> = self
+            .sessions
+            .all()
+            .into_iter()
+            .map(|(_, s)| s.token)
+            .filter(|t| !listed.iter().any(|l| l.id == *t))
+            .collect();
+        stale.sort_unstable();
+        stale.dedup();
+        for token in stale {
+            if self.store().token(token)?.is_some() {
+                continue;
+            }
+            let mut st = self.state();
+            let gone: Vec<_> =
+                self.sessions.all().into_iter().filter(|(_, s)| s.token == token).map(|(h, _)| h).collect();
+            for h in &gone {
+                let _ = self.sessions.close(*h);
+            }
+            self.session_objects.retain(|o| !gone.contains(&o.owner));
+            st.end_login(token);
+        }
+        Ok(())
     }
 
     /// One slot, or CKR_SLOT_ID_INVALID.

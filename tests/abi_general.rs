@@ -197,8 +197,8 @@ fn two_copies_in_one_process_share_the_store() {
 /// Another instance (another process, as far as the store knows) initialises the token again
 /// while this one has a session on it: this instance's session belongs to a token that is
 /// gone. Logging in or creating a token object on it says CKR_TOKEN_NOT_RECOGNIZED (not
-/// CKR_DEVICE_ERROR), nothing of the new token is reached through it, and new sessions
-/// reach the new token.
+/// CKR_DEVICE_ERROR), nothing of the new token is reached through it, new sessions reach the
+/// new token, and once the slot's new token is seen the old sessions are closed.
 #[test]
 fn a_token_initialised_again_by_another_instance() {
     use cryptoki::object::{Attribute, ObjectClass};
@@ -225,6 +225,10 @@ fn a_token_initialised_again_by_another_instance() {
     let fresh = a.open_rw_session(slot).unwrap();
     assert_eq!(fresh.find_objects(&[Attribute::Token(true)]).unwrap().len(), 1);
     assert_eq!(a.get_token_info(slot).unwrap().label(), "second");
+    // Once this instance has seen the slot's new token, the old token's sessions are closed,
+    // as for a token taken out of its slot.
+    assert_eq!(rv(old.get_session_info()), cryptoki::error::RvError::SessionHandleInvalid);
+    fresh.login(UserType::User, Some(&AuthPin::new("5555".into()))).unwrap();
 }
 
 /// Files of the store this process holds open (its database and journal), from /proc.
