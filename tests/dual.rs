@@ -304,18 +304,10 @@ fn errors_end_both_operations_and_parts_may_be_done_in_place() {
 
 #[test]
 fn a_signature_waiting_for_its_login_takes_no_part() {
-    use cryptoki::object::Attribute;
     let (h, _p, s) = user_env("dual");
     let r = RawSession::new(&h, &s);
     let key = r.secret_key(CKK_AES, &KEY).unwrap();
-    let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-    let (pubk, privk) = s
-        .generate_key_pair(
-            &cryptoki::mechanism::Mechanism::EccKeyPairGen,
-            &[Attribute::EcParams(p256)],
-            &[Attribute::Sign(true), Attribute::AlwaysAuthenticate(true)],
-        )
-        .unwrap();
+    let (_, privk, vk) = p256_pair(&s, &[cryptoki::object::Attribute::AlwaysAuthenticate(true)]);
     let mut ecb = mech::<u8>(CKM_AES_ECB, None);
     let mut ecdsa = mech::<u8>(CKM_ECDSA_SHA256, None);
     let data = data();
@@ -342,10 +334,7 @@ fn a_signature_waiting_for_its_login_takes_no_part() {
     }
     assert_eq!(ct, aes_ecb_of(&data[..992]));
     let sig = finish(&r, Pkcs11::C_SignFinal).unwrap();
-    let point = s.get_attributes(pubk, &[cryptoki::object::AttributeType::EcPoint]).unwrap();
-    let Attribute::EcPoint(der) = &point[0] else { panic!("no CKA_EC_POINT") };
     use p256::ecdsa::signature::Verifier;
-    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&der[2..]).unwrap();
     vk.verify(&data[..992], &p256::ecdsa::Signature::from_slice(&sig).unwrap()).expect("the signature verifies");
 }
 

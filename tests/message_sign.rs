@@ -163,21 +163,10 @@ fn hmac_messages_one_after_another() {
 
 #[test]
 fn ecdsa_messages_verified_by_p256() {
-    use cryptoki::object::{Attribute, AttributeType};
     use p256::ecdsa::signature::Verifier;
     let (h, _p, s) = user_env("message-sign");
     let r = RawSession::new(&h, &s);
-    let params = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-    let (public, private) = s
-        .generate_key_pair(
-            &cryptoki::mechanism::Mechanism::EccKeyPairGen,
-            &[Attribute::EcParams(params), Attribute::Verify(true)],
-            &[Attribute::Sign(true)],
-        )
-        .unwrap();
-    let point = s.get_attributes(public, &[AttributeType::EcPoint]).unwrap();
-    let Attribute::EcPoint(der) = &point[0] else { panic!("no CKA_EC_POINT") };
-    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&der[2..]).unwrap();
+    let (public, private, vk) = p256_pair(&s, &[]);
     let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
 
     // SAFETY: live mechanism.
@@ -212,5 +201,35 @@ fn ecdsa_messages_verified_by_p256() {
         let mut iv = [0u8; 16];
         let mut cbc = mech(CKM_AES_CBC, Some(&mut iv));
         assert_eq!(r.lib.C_MessageSignInit(r.h, &mut cbc, private.handle()), CKR_MECHANISM_INVALID);
+    }
+}
+
+/// A key with CKA_ALWAYS_AUTHENTICATE signs one message per CKU_CONTEXT_SPECIFIC login.
+#[test]
+fn always_authenticate_keys_sign_one_message_per_login() {
+    use p256::ecdsa::signature::Verifier;
+    let (h, _p, s) = user_env("message-auth");
+    let r = RawSession::new(&h, &s);
+    let (_, private, vk) = p256_pair(&s, &[cryptoki::object::Attribute::AlwaysAuthenticate(true)]);
+    let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
+    let mut pin = USER_PIN.as_bytes().to_vec();
+    // SAFETY: live mechanism and PIN buffer.
+    unsafe {
+        assert_eq!(r.lib.C_Login(r.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(r.lib.C_MessageSignInit(r.h, &mut m, private.handle()), CKR_OK);
+    }
+    assert_eq!(sign_message(&r, b"no login yet"), Err(CKR_USER_NOT_LOGGED_IN));
+    for msg in [&b"first"[..], b"second"] {
+        // SAFETY: a live PIN buffer.
+        assert_eq!(unsafe { r.lib.C_Login(r.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4) }, CKR_OK);
+        let sig = sign_message(&r, msg).unwrap();
+        vk.verify(msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap()).expect("p256 verifies it");
+        // One message per login.
+        assert_eq!(sign_message(&r, msg), Err(CKR_USER_NOT_LOGGED_IN));
+    }
+    // SAFETY: live session and PIN buffer.
+    unsafe {
+        assert_eq!(r.lib.C_MessageSignFinal(r.h), CKR_OK);
+        assert_eq!(r.lib.C_Login(r.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OPERATION_NOT_INITIALIZED);
     }
 }

@@ -14,6 +14,11 @@ use cryptoki_sys::*;
 pub struct MessageMac {
     mechanism: Mechanism,
     key: CK_OBJECT_HANDLE,
+    /// Signing with a key of CKA_ALWAYS_AUTHENTICATE: each message wants a
+    /// CKU_CONTEXT_SPECIFIC login first.
+    pub(crate) needs_auth: bool,
+    /// That login was made for the next message.
+    pub(crate) authorized: bool,
     /// The length of each signature.
     len: usize,
     /// The message begun by C_SignMessageBegin / C_VerifyMessageBegin.
@@ -66,8 +71,15 @@ impl Module {
         }
         let (flag, usage) = dir.checks();
         // The key and mechanism are checked now, as C_SignInit checks them.
-        let (mac, _, _) = self.make_mac(h, m, key, flag, usage)?;
-        let process = MessageMac { mechanism: m.clone(), key, len: mac.output_len(), current: None };
+        let (mac, needs_auth, _) = self.make_mac(h, m, key, flag, usage)?;
+        let process = MessageMac {
+            mechanism: m.clone(),
+            key,
+            needs_auth: needs_auth && dir == MessageDir::Sign,
+            authorized: false,
+            len: mac.output_len(),
+            current: None,
+        };
         self.with_ops(h, |s| {
             let slot = Module::message_mac_slot(s, dir);
             if slot.is_some() {
@@ -78,20 +90,19 @@ impl Module {
         })
     }
 
-    /// A new signature or MAC for one message of the process.
+    /// A new signature or MAC for one message of the process. A key that wants the
+    /// context-specific login before each use signs one message per login.
     fn message_mac(&self, h: CK_SESSION_HANDLE, dir: MessageDir) -> Result<(Box<dyn Mac>, usize)> {
-        let (m, key, len) = self.with_ops(h, |s| {
-            let p = Module::message_mac_slot(s, dir).as_ref().ok_or(Error::OperationNotInitialized)?;
+        let (m, key, len, authorized) = self.with_ops(h, |s| {
+            let p = Module::message_mac_slot(s, dir).as_mut().ok_or(Error::OperationNotInitialized)?;
             if p.current.is_some() {
                 return Err(Error::OperationActive);
             }
-            Ok((p.mechanism.clone(), p.key, p.len))
+            Ok((p.mechanism.clone(), p.key, p.len, std::mem::take(&mut p.authorized)))
         })?;
         let (flag, usage) = dir.checks();
         let (mac, needs_auth, _) = self.make_mac(h, &m, key, flag, usage)?;
-        // A key that wants the context-specific login before each use cannot sign here: the
-        // login authorises C_Sign* operations only.
-        if needs_auth && dir == MessageDir::Sign {
+        if needs_auth && dir == MessageDir::Sign && !authorized {
             return Err(Error::UserNotLoggedIn);
         }
         Ok((mac, len))

@@ -661,7 +661,8 @@ impl Module {
 
 impl Module {
     /// CKU_CONTEXT_SPECIFIC login: satisfies the pending signature or decryption of a key
-    /// with CKA_ALWAYS_AUTHENTICATE, for one operation.
+    /// with CKA_ALWAYS_AUTHENTICATE, for one operation (for a message-based signing process,
+    /// its next message).
     pub(crate) fn context_authenticate(
         &self,
         h: CK_SESSION_HANDLE,
@@ -671,7 +672,8 @@ impl Module {
             let s = self.ops(h)?;
             let pending = s.sign.as_ref().is_some_and(|o| o.needs_auth)
                 || s.decrypt.as_ref().is_some_and(|o| o.needs_auth)
-                || s.sign_recover.as_ref().is_some_and(|o| o.needs_auth);
+                || s.sign_recover.as_ref().is_some_and(|o| o.needs_auth)
+                || s.message_sign.as_ref().is_some_and(|p| p.needs_auth && !p.authorized);
             if !pending {
                 return Err(Error::OperationNotInitialized);
             }
@@ -687,6 +689,10 @@ impl Module {
             .flatten()
             {
                 *op = false;
+            }
+            // A message-based signing process: its next message.
+            if let Some(p) = s.message_sign.as_mut().filter(|p| p.needs_auth) {
+                p.authorized = true;
             }
             Ok(())
         })

@@ -110,6 +110,26 @@ pub fn user_env(label: &str) -> (Harness, Pkcs11, Session) {
     (h, p, s)
 }
 
+/// A P-256 key pair made in the token (session objects; `private` adds to the private key's
+/// template), with its public key for the `p256` crate to verify signatures.
+pub fn p256_pair(
+    s: &Session,
+    private: &[cryptoki::object::Attribute],
+) -> (cryptoki::object::ObjectHandle, cryptoki::object::ObjectHandle, p256::ecdsa::VerifyingKey) {
+    use cryptoki::object::{Attribute, AttributeType};
+    let params = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (public, private) = s
+        .generate_key_pair(
+            &cryptoki::mechanism::Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(params), Attribute::Verify(true)],
+            &[&[Attribute::Sign(true)], private].concat(),
+        )
+        .unwrap();
+    let point = s.get_attributes(public, &[AttributeType::EcPoint]).unwrap();
+    let Attribute::EcPoint(der) = &point[0] else { panic!("no CKA_EC_POINT") };
+    (public, private, p256::ecdsa::VerifyingKey::from_sec1_bytes(&der[2..]).unwrap())
+}
+
 /// The CKR code of a cryptoki error.
 pub fn rv<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> cryptoki::error::RvError {
     match r {
