@@ -315,17 +315,9 @@ impl Module {
         stale.sort_unstable();
         stale.dedup();
         for token in stale {
-            if self.store().token(token)?.is_some() {
-                continue;
+            if self.store().token(token)?.is_none() {
+                self.close_sessions(|s| s.token == token, Some(token));
             }
-            let mut st = self.state();
-            let gone: Vec<_> =
-                self.sessions.all().into_iter().filter(|(_, s)| s.token == token).map(|(h, _)| h).collect();
-            for h in &gone {
-                let _ = self.sessions.close(*h);
-            }
-            self.session_objects.retain(|o| !gone.contains(&o.owner));
-            st.end_login(token);
         }
         Ok(())
     }
@@ -333,14 +325,15 @@ impl Module {
     /// One slot, or CKR_SLOT_ID_INVALID.
     /// The token in `slot_id` as last seen (read afresh when unknown).
     pub(crate) fn token_in_slot(&self, slot_id: u64) -> Result<TokenId> {
-        // The mapping stands while the change marker reads as when it was made: another
-        // process that initialises a slot again moves the marker, and the slot's new token
-        // must be the one a new session gets. (The marker alone: a session's open costs one
-        // load more, not a clock read.)
+        // The slot list last read, while the change marker stands: another process that
+        // initialises a slot again moves it, and the slot's new token must be the one a new
+        // session gets. (The marker alone, not its age: a clock read here makes opening a
+        // session a sixth slower.)
         {
             let st = self.state_read();
-            let standing = matches!((&st.slots_listed, &st.changes), (Some(l), Some(m)) if m.read() == l.marker);
-            if standing && let Some(t) = st.slot_tokens.get(&slot_id) {
+            if listing_stands(&st, false)
+                && let Some(t) = st.slot_tokens.get(&slot_id)
+            {
                 return Ok(*t);
             }
         }
@@ -354,8 +347,8 @@ impl Module {
     /// (see [`SlotsListed`]); `None` when the store must be asked.
     fn listed_slots<T>(&self, f: impl FnOnce(&HashMap<u64, TokenId>, u64) -> T) -> Option<T> {
         let st = self.state_read();
-        let (l, m) = (st.slots_listed.as_ref()?, st.changes.as_ref()?);
-        (m.read() == l.marker && l.at.elapsed() < crate::store::changes::TRUST).then(|| f(&st.slot_tokens, l.spare))
+        let spare = st.slots_listed.as_ref()?.spare;
+        listing_stands(&st, true).then(|| f(&st.slot_tokens, spare))
     }
 
     /// The slot ids, tokens' in slot order and then the spare slot: the list last read while
@@ -386,6 +379,15 @@ impl Module {
 
     pub fn slot(&self, slot_id: u64) -> Result<SlotView> {
         self.slots()?.into_iter().find(|s| s.id() == slot_id).ok_or(Error::SlotIdInvalid)
+    }
+}
+
+/// Whether the slot list last read still stands: the store's change marker reads as it did
+/// then (and, `timed`, the list is younger than `store::changes::TRUST`).
+fn listing_stands(st: &State, timed: bool) -> bool {
+    match (&st.slots_listed, &st.changes) {
+        (Some(l), Some(m)) => m.read() == l.marker && (!timed || l.at.elapsed() < crate::store::changes::TRUST),
+        _ => false,
     }
 }
 

@@ -187,45 +187,35 @@ impl MessageOp {
 /// across operations on the same key (each C_MessageEncryptInit starts one at zero); only a
 /// free part shorter than 8 bytes counts, as within one operation it cannot repeat.
 fn generate_iv(p: &MessageParams, counter: Option<&mut u64>) -> Result<Vec<u8>> {
-    let Some(counter) = counter.filter(|_| p.generator != CKG_NO_GENERATE) else {
-        return match p.generator {
-            CKG_NO_GENERATE => Ok(p.iv.clone()),
-            CKG_GENERATE | CKG_GENERATE_RANDOM => random_iv(p),
-            _ => Err(Error::MechanismParamInvalid),
-        };
-    };
+    if p.generator == CKG_NO_GENERATE {
+        return Ok(p.iv.clone());
+    }
     if p.fixed_bits % 8 != 0 {
         return Err(Error::MechanismParamInvalid);
     }
     let fixed = p.fixed_bits / 8;
     let mut iv = p.iv.clone();
     let free = iv.len() - fixed;
-    match p.generator {
-        CKG_GENERATE | CKG_GENERATE_RANDOM if free >= 8 || p.generator == CKG_GENERATE_RANDOM => random_iv(p),
-        CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
-            let n = *counter;
-            if free < 8 && n >> (8 * free) != 0 {
-                return Err(Error::MechanismParamInvalid);
-            }
-            *counter = n.checked_add(1).ok_or(Error::MechanismParamInvalid)?;
-            let ctr = n.to_be_bytes();
-            for (i, b) in iv[fixed..].iter_mut().rev().enumerate() {
-                let c = if i < 8 { ctr[7 - i] } else { 0 };
-                *b = if p.generator == CKG_GENERATE_COUNTER_XOR { *b ^ c } else { c };
-            }
-            Ok(iv)
-        }
-        _ => Err(Error::MechanismParamInvalid),
-    }
-}
-
-/// The fixed part of the caller's IV followed by random bytes.
-fn random_iv(p: &MessageParams) -> Result<Vec<u8>> {
-    if p.fixed_bits % 8 != 0 {
+    let counter = match (p.generator, counter) {
+        (CKG_GENERATE_RANDOM, _) => None,
+        (CKG_GENERATE, c) if free >= 8 || c.is_none() => None,
+        (CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR, Some(c)) => Some(c),
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    let Some(counter) = counter else {
+        crypto::random_fill(&mut iv[fixed..])?;
+        return Ok(iv);
+    };
+    let n = *counter;
+    if free < 8 && n >> (8 * free) != 0 {
         return Err(Error::MechanismParamInvalid);
     }
-    let mut iv = p.iv.clone();
-    crypto::random_fill(&mut iv[p.fixed_bits / 8..])?;
+    *counter = n.checked_add(1).ok_or(Error::MechanismParamInvalid)?;
+    let ctr = n.to_be_bytes();
+    for (i, b) in iv[fixed..].iter_mut().rev().enumerate() {
+        let c = if i < 8 { ctr[7 - i] } else { 0 };
+        *b = if p.generator == CKG_GENERATE_COUNTER_XOR { *b ^ c } else { c };
+    }
     Ok(iv)
 }
 

@@ -323,8 +323,16 @@ impl Module {
             SlotView::Token(t) => Some(t.id),
             SlotView::Uninitialised(_) => None,
         };
+        self.close_sessions(|s| s.slot == slot, token);
+        Ok(())
+    }
+
+    /// Closes this process's sessions that `which` picks, with their session objects, and
+    /// ends the login of `token`. Under the state lock, which every open takes: no session
+    /// is opened meanwhile.
+    pub(crate) fn close_sessions(&self, which: impl Fn(&SessionRef) -> bool, token: Option<TokenId>) {
         let mut st = self.state();
-        let gone: Vec<_> = self.sessions.all().into_iter().filter(|(_, s)| s.slot == slot).map(|(h, _)| h).collect();
+        let gone: Vec<_> = self.sessions.all().into_iter().filter(|(_, s)| which(s)).map(|(h, _)| h).collect();
         for h in &gone {
             let _ = self.sessions.close(*h);
         }
@@ -332,7 +340,6 @@ impl Module {
         if let Some(t) = token {
             st.end_login(t);
         }
-        Ok(())
     }
 
     /// C_GetSessionInfo.

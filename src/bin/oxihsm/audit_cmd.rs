@@ -113,11 +113,7 @@ fn write_new(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 fn archive(ctx: &Ctx, out: &Path, keep: usize) -> Result<()> {
-    let c = oxihsm::config::Config::from_env().map_err(|e| e.to_string())?;
-    let path = c.token_dir.join("oxihsm.db");
-    if !path.exists() {
-        return Err(format!("no store at {}", path.display()));
-    }
+    let path = store_path()?;
     let mut db = rusqlite::Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     db.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
     // Records are only ever appended: what is read here stays as it is while others append.
@@ -166,13 +162,19 @@ fn archive(ctx: &Ctx, out: &Path, keep: usize) -> Result<()> {
     Ok(())
 }
 
-/// The store, opened read-only.
-fn store() -> Result<rusqlite::Connection> {
+/// The configured store's database file, which must exist.
+fn store_path() -> Result<PathBuf> {
     let c = oxihsm::config::Config::from_env().map_err(|e| e.to_string())?;
     let path = c.token_dir.join("oxihsm.db");
     if !path.exists() {
         return Err(format!("no store at {}", path.display()));
     }
+    Ok(path)
+}
+
+/// The store, opened read-only.
+fn store() -> Result<rusqlite::Connection> {
+    let path = store_path()?;
     rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
