@@ -143,6 +143,16 @@ fn data_objects_create_read_find_copy_modify_destroy() {
     assert_eq!(object_size(&mut size), CKR_OK);
     assert!(size > 7);
     assert_eq!(object_size(null_mut()), CKR_ARGUMENTS_BAD);
+    // A boolean whose length a failed C_GetAttributeValue left at CK_UNAVAILABLE_INFORMATION:
+    // a bad value, and the object keeps its label.
+    let mut yes: CK_BBOOL = CK_TRUE;
+    let mut t =
+        [CK_ATTRIBUTE { type_: CKA_MODIFIABLE, pValue: (&raw mut yes).cast(), ulValueLen: CK_UNAVAILABLE_INFORMATION }];
+    // SAFETY: the template points at a live local; its length is the case under test and
+    // must be refused before the value is read.
+    let rv_set = unsafe { raw.C_SetAttributeValue(s.handle(), o.handle(), t.as_mut_ptr(), 1) };
+    assert_eq!(rv_set, CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_eq!(label_of(&s, o), b"renamed");
     s.destroy_object(o).unwrap();
     assert_eq!(rv(s.get_attributes(o, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
     assert_eq!(rv(s.destroy_object(o)), RvError::ObjectHandleInvalid);
@@ -306,6 +316,12 @@ fn secret_keys_are_sensitive_and_one_way() {
         t[0].ulValueLen = 4;
         assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 1, &mut o), CKR_ATTRIBUTE_VALUE_INVALID);
         t[0].ulValueLen = size_of::<CK_ULONG>() as CK_ULONG;
+        // A length left at CK_UNAVAILABLE_INFORMATION by a failed C_GetAttributeValue is a
+        // bad value, refused before a byte is read (google/pkcs11test asks this of
+        // C_SetAttributeValue).
+        t[1].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 2, &mut o), CKR_ATTRIBUTE_VALUE_INVALID);
+        t[1].ulValueLen = 2;
         assert_eq!(raw.C_CreateObject(s.handle(), t.as_mut_ptr(), 1, null_mut()), CKR_ARGUMENTS_BAD);
         assert_eq!(raw.C_CreateObject(s.handle(), null_mut(), 1, &mut o), CKR_ARGUMENTS_BAD);
         t[1].pValue = null_mut();

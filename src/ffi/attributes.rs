@@ -52,6 +52,13 @@ unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: b
             // ulValueLen bytes (§4.1.3), under the caller's contract.
             Value::Template(unsafe { decode(a.pValue.cast(), count as CK_ULONG, false, search) }?)
         } else {
+            // A length the type cannot have is the value's fault, told before anything is
+            // read: a length left at CK_UNAVAILABLE_INFORMATION by a failed
+            // C_GetAttributeValue is CKR_ATTRIBUTE_VALUE_INVALID (a NULL pValue with a
+            // length stays CKR_ARGUMENTS_BAD, below).
+            if !a.pValue.is_null() && !length_fits(kind, a.ulValueLen) {
+                return Err(Error::AttributeValueInvalid);
+            }
             // SAFETY: pValue is NULL or valid for ulValueLen bytes.
             let bytes = unsafe { slice(a.pValue.cast::<u8>(), a.ulValueLen) }?;
             decode_value(kind, bytes)?
@@ -59,6 +66,17 @@ unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: b
         out.push(Attribute::new(a.type_, value));
     }
     Ok(out)
+}
+
+/// Whether a value of `len` bytes can be of `kind` (byte strings can be any length).
+fn length_fits(kind: Kind, len: CK_ULONG) -> bool {
+    match kind {
+        Kind::Bool => len == 1,
+        Kind::Ulong => len == ULONG as CK_ULONG,
+        Kind::Date => len == 0 || len == 8,
+        Kind::MechList => len % ULONG as CK_ULONG == 0,
+        Kind::Bytes | Kind::Template => true,
+    }
 }
 
 fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
