@@ -30,6 +30,10 @@ pub enum Error {
     MechanismParamInvalid,
     ObjectHandleInvalid,
     OperationActive,
+    /// An update or final call in an operation that a single-part call began (a size
+    /// query, a short buffer): CKR_OPERATION_ACTIVE, and, as any error of those calls
+    /// (§5.2), the operation ends.
+    SinglePartBegun,
     OperationNotInitialized,
     PinIncorrect,
     PinInvalid,
@@ -116,7 +120,7 @@ impl Error {
             Error::MechanismInvalid => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
             Error::ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
-            Error::OperationActive => CKR_OPERATION_ACTIVE,
+            Error::OperationActive | Error::SinglePartBegun => CKR_OPERATION_ACTIVE,
             Error::OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
             Error::PinIncorrect => CKR_PIN_INCORRECT,
             Error::PinInvalid => CKR_PIN_INVALID,

@@ -445,6 +445,20 @@ fn mechanism_list_and_digests() {
         assert_eq!(n, 32);
         assert_eq!(hex(&out[..32]), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED, "C_Digest ended it");
+        // After C_Digest's size query, neither C_DigestUpdate nor C_DigestFinal may follow:
+        // refused, they end the operation, as their errors do.
+        for update in [true, false] {
+            assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
+            assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, null_mut(), &mut n), CKR_OK);
+            let rv = if update {
+                raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3)
+            } else {
+                raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n)
+            };
+            assert_eq!(rv, CKR_OPERATION_ACTIVE);
+            n = 64;
+            assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        }
         // Init then Final at once digests the empty string.
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
         n = 64;

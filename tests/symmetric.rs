@@ -816,6 +816,46 @@ fn multi_part_operations_and_output_rules() {
         assert_eq!(&buf[..n as usize], &single[..]);
         assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
 
+        // The other way round: once C_Encrypt has answered a size query or a short buffer,
+        // an update or the final call is refused and ends the operation (as their errors
+        // do); the result held for the short buffer never goes to them.
+        for short in [false, true] {
+            assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+            n = if short { 10 } else { 0 };
+            let out = if short { buf.as_mut_ptr() } else { null_mut() };
+            let rv = l.C_Encrypt(s.h, d.as_mut_ptr(), 100, out, &mut n);
+            assert_eq!(rv, if short { CKR_BUFFER_TOO_SMALL } else { CKR_OK });
+            n = buf.len() as CK_ULONG;
+            let rv = if short {
+                l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n)
+            } else {
+                l.C_EncryptUpdate(s.h, d.as_mut_ptr(), 16, buf.as_mut_ptr(), &mut n)
+            };
+            assert_eq!(rv, CKR_OPERATION_ACTIVE);
+            n = buf.len() as CK_ULONG;
+            let rv = l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n);
+            assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED, "the refused call ended the operation");
+        }
+        // Without a wrong call, the size query and the short buffer keep it.
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+        n = 0;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OK);
+        n = 10;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&buf[..n as usize], &single[..]);
+        let mut ct = single.clone();
+        assert_eq!(l.C_DecryptInit(s.h, &mut m, k), CKR_OK);
+        n = 0;
+        assert_eq!(l.C_Decrypt(s.h, ct.as_mut_ptr(), ct.len() as _, null_mut(), &mut n), CKR_OK);
+        assert_eq!(l.C_DecryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OPERATION_ACTIVE);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(
+            l.C_Decrypt(s.h, ct.as_mut_ptr(), ct.len() as _, buf.as_mut_ptr(), &mut n),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+
         // Decrypt with a buffer of exactly the plaintext length works at once.
         let mut ct = single.clone();
         assert_eq!(l.C_DecryptInit(s.h, &mut m, k), CKR_OK);
@@ -890,9 +930,30 @@ fn multi_part_operations_and_output_rules() {
         assert_eq!(n, 48);
         n = 47;
         assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
+        let mut dd = data.clone();
+        assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OPERATION_ACTIVE);
         n = 48;
         assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(&buf[..48], &whole[..]);
+        // After C_Sign's size query, the operation is single-part.
+        assert_eq!(l.C_SignInit(s.h, &mut hm, hk), CKR_OK);
+        n = 0;
+        assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OK);
+        n = 48;
+        assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&buf[..48], &whole[..]);
+        for refused in [true, false] {
+            assert_eq!(l.C_SignInit(s.h, &mut hm, hk), CKR_OK);
+            n = 0;
+            assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OK);
+            let rv = if refused {
+                l.C_SignUpdate(s.h, dd.as_mut_ptr(), 10)
+            } else {
+                l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n)
+            };
+            assert_eq!(rv, CKR_OPERATION_ACTIVE);
+            assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        }
         assert_eq!(l.C_VerifyInit(s.h, &mut hm, hk), CKR_OK);
         for chunk in data.chunks(9) {
             let mut c = chunk.to_vec();

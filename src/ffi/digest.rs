@@ -27,7 +27,7 @@ pub unsafe extern "C" fn C_Digest(
         let r = (|| {
             // SAFETY: caller's buffers.
             let data = unsafe { slice(p_data, data_len) }?;
-            let n = m.digest_len(h_session)?;
+            let n = m.digest_len(h_session, true)?;
             // SAFETY: caller's output buffer and length.
             unsafe { produce(p_digest, pul_digest_len, n, || m.digest(h_session, data)) }
         })();
@@ -57,7 +57,7 @@ pub unsafe extern "C" fn C_DigestFinal(
     pul_digest_len: *mut CK_ULONG,
 ) -> CK_RV {
     entry(|m| {
-        let r = m.digest_len(h_session).and_then(|n| {
+        let r = m.digest_len(h_session, false).and_then(|n| {
             // SAFETY: caller's output buffer and length.
             unsafe { produce(p_digest, pul_digest_len, n, || m.digest_final(h_session)) }
         });

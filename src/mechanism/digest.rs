@@ -1,5 +1,6 @@
 //! Message digests (PKCS#11 3.2 §5.12): SHA-1, SHA-2 and SHA-3 on AWS-LC.
 
+use super::ops::Stage;
 use super::{Entry, Implementation, Mechanism, ParamShape, Registry, info, lookup};
 use crate::crypto::evp::{DigestCtx, Hash};
 use crate::crypto::sha::Sha;
@@ -77,8 +78,8 @@ impl Engine {
 /// An active digest operation.
 pub struct DigestOp {
     pub(crate) ctx: Engine,
-    /// C_DigestUpdate was called: only C_DigestUpdate/C_DigestFinal may follow.
-    pub(crate) multipart: bool,
+    /// Single-part or multi-part, once a call has said.
+    pub(crate) stage: Stage,
     pub(crate) mechanism: CK_MECHANISM_TYPE,
 }
 
@@ -99,22 +100,26 @@ impl Module {
                 Some(Implementation::Digest(hash)) => hash,
                 _ => return Err(Error::MechanismInvalid),
             };
-            s.digest = Some(DigestOp { ctx: Engine::new(hash)?, multipart: false, mechanism: m.ty });
+            s.digest = Some(DigestOp { ctx: Engine::new(hash)?, stage: Stage::Fresh, mechanism: m.ty });
             Ok(())
         })
     }
 
-    /// Output length of the active digest (size queries of C_Digest and C_DigestFinal).
-    pub fn digest_len(&self, h: CK_SESSION_HANDLE) -> Result<usize> {
-        self.with_ops(h, |s| s.digest.as_ref().map(DigestOp::len).ok_or(Error::OperationNotInitialized))
+    /// Output length of the active digest, for C_Digest (`single`) or C_DigestFinal, whose
+    /// call it records (CKR_OPERATION_ACTIVE when the operation began with the other kind).
+    pub fn digest_len(&self, h: CK_SESSION_HANDLE, single: bool) -> Result<usize> {
+        self.with_ops(h, |s| {
+            let op = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+            op.stage.enter(single)?;
+            Ok(op.len())
+        })
     }
 
     /// C_Digest: single part; ends the operation.
     pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<Vec<u8>> {
-        let mut op = self.with_ops(h, |s| match &s.digest {
-            None => Err(Error::OperationNotInitialized),
-            Some(op) if op.multipart => Err(Error::OperationActive),
-            Some(_) => s.digest.take().ok_or(Error::OperationNotInitialized),
+        let mut op = self.with_ops(h, |s| {
+            s.digest.as_mut().ok_or(Error::OperationNotInitialized)?.stage.enter(true)?;
+            s.digest.take().ok_or(Error::OperationNotInitialized)
         })?;
         op.ctx.update(data);
         Ok(op.ctx.finish())
@@ -124,7 +129,7 @@ impl Module {
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_ops(h, |s| {
             let op = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
-            op.multipart = true;
+            op.stage.enter(false)?;
             op.ctx.update(data);
             Ok(())
         })
@@ -142,7 +147,7 @@ impl Module {
         let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyIndigestible)?;
         self.with_ops(h, |s| {
             let op = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
-            op.multipart = true;
+            op.stage.enter(false)?;
             op.ctx.update(value);
             Ok(())
         })

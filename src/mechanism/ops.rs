@@ -92,10 +92,47 @@ pub(crate) fn copy_prefix(full: &[u8], out: &mut [u8]) -> usize {
     n
 }
 
+/// Which kind of call an operation has begun with. A single-part call (C_Encrypt ...) in
+/// an operation that updates began is CKR_OPERATION_ACTIVE and the multi-part operation
+/// goes on; an update or final call in one that a single-part call began (a size query, a
+/// short buffer) is CKR_OPERATION_ACTIVE and ends it, as an error of those calls does
+/// (§5.2). Either way a result held for a short buffer never goes to the other kind of call.
+/// (google/pkcs11test checks both.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Stage {
+    #[default]
+    Fresh,
+    Multi,
+    Single,
+}
+
+impl Stage {
+    /// Records a single-part (`single`) or multi-part call, or refuses it.
+    pub(crate) fn enter(&mut self, single: bool) -> Result<()> {
+        match (*self, single) {
+            (Stage::Fresh, true) => *self = Stage::Single,
+            (Stage::Fresh, false) => *self = Stage::Multi,
+            (Stage::Multi, true) => return Err(Error::OperationActive),
+            (Stage::Single, false) => return Err(Error::SinglePartBegun),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The stage as saved in an operation state.
+    pub(crate) fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_u8(b: u8) -> Result<Stage> {
+        [Stage::Fresh, Stage::Multi, Stage::Single].get(usize::from(b)).copied().ok_or(Error::SavedStateInvalid)
+    }
+}
+
 /// An encryption, decryption or signature-recovery operation.
 pub struct CipherOp {
     cipher: Box<dyn Cipher>,
-    multipart: bool,
+    stage: Stage,
     /// Output computed for a call whose buffer was too small, handed out on the retry.
     pending: Option<Vec<u8>>,
     /// The key has CKA_ALWAYS_AUTHENTICATE: a CKU_CONTEXT_SPECIFIC login must come first.
@@ -108,7 +145,7 @@ pub struct MacOp {
     pub(crate) needs_auth: bool,
     pub(crate) mac: Option<Box<dyn Mac>>,
     pub(crate) len: usize,
-    pub(crate) multipart: bool,
+    pub(crate) stage: Stage,
     pending: Option<Vec<u8>>,
     pub(crate) mechanism: CK_MECHANISM_TYPE,
     /// The key, to recognise it when a saved state is restored (by CKA_UNIQUE_ID).
@@ -149,7 +186,7 @@ impl MacOp {
     pub(crate) fn restored(
         mac: Box<dyn Mac>,
         len: usize,
-        multipart: bool,
+        stage: Stage,
         mechanism: CK_MECHANISM_TYPE,
         key_uid: String,
     ) -> MacOp {
@@ -157,7 +194,7 @@ impl MacOp {
             needs_auth: false,
             mac: Some(mac),
             len,
-            multipart,
+            stage,
             pending: None,
             mechanism,
             key: KeyRef::new(&key_uid),
@@ -359,7 +396,7 @@ impl Module {
         if slot.is_some() {
             return Err(Error::OperationActive);
         }
-        *slot = Some(CipherOp { cipher, multipart: false, pending: None, needs_auth });
+        *slot = Some(CipherOp { cipher, stage: Stage::Fresh, pending: None, needs_auth });
         Ok(())
     }
 
@@ -379,9 +416,7 @@ impl Module {
             let mut ops = self.ops(h)?;
             let slot = Module::cipher_slot(&mut ops, dir);
             let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
-            if matches!(step, Step::Single(_)) && op.multipart {
-                return Err(Error::OperationActive);
-            }
+            op.stage.enter(matches!(step, Step::Single(_)))?;
             if cap.is_none() {
                 // A size query for input the call would refuse fails as the call would (and
                 // so ends the operation, §5.2).
@@ -395,11 +430,7 @@ impl Module {
                     *slot = None;
                     return Err(e);
                 }
-                // A size query changes nothing else (an update marks the operation
-                // multi-part): answered in place.
-                if let Step::Update(_) = step {
-                    op.multipart = true;
-                }
+                // A size query changes nothing else: answered in place.
                 return Ok(Output::Length(match (&op.pending, step) {
                     (Some(p), _) => p.len(),
                     (None, Step::Single(d)) => op.cipher.update_bound(d.len()) + op.cipher.final_bound(),
@@ -417,9 +448,6 @@ impl Module {
         };
         let ends = !matches!(step, Step::Update(_));
         let r = (|| {
-            if let Step::Update(_) = step {
-                op.multipart = true;
-            }
             let out = match op.pending.take() {
                 Some(p) => p,
                 None => {
@@ -481,7 +509,7 @@ impl Module {
             needs_auth,
             mac: Some(mac),
             len,
-            multipart: false,
+            stage: Stage::Fresh,
             pending: None,
             mechanism: m.ty,
             key: uid,
@@ -533,9 +561,7 @@ impl Module {
         let mut ops = self.ops(h)?;
         let slot = Module::mac_slot(&mut ops, dir);
         let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
-        if single && op.multipart {
-            return Err(Error::OperationActive);
-        }
+        op.stage.enter(single)?;
         if op.needs_auth && dir == MacDir::Sign {
             *slot = None;
             return Err(Error::UserNotLoggedIn);
@@ -552,7 +578,6 @@ impl Module {
     /// C_SignUpdate / C_VerifyUpdate.
     pub fn mac_update(&self, h: CK_SESSION_HANDLE, dir: MacDir, data: &[u8]) -> Result<()> {
         let mut op = self.take_mac(h, dir, false)?;
-        op.multipart = true;
         let mac = op.mac.as_mut().ok_or(Error::OperationNotInitialized)?;
         // A single-part mechanism has no multi-part operation to continue: the operation
         // ends, as SoftHSMv2 and Kryoptic end it (the specification names no code).
@@ -576,10 +601,8 @@ impl Module {
         if cap.is_none() {
             // A size query changes nothing: answer it in place.
             return self.with_ops(h, |s| {
-                let op = s.sign.as_ref().ok_or(Error::OperationNotInitialized)?;
-                if data.is_some() && op.multipart {
-                    return Err(Error::OperationActive);
-                }
+                let op = s.sign.as_mut().ok_or(Error::OperationNotInitialized)?;
+                op.stage.enter(data.is_some())?;
                 Ok(Output::Length(op.pending.as_ref().map_or(op.len, Vec::len)))
             });
         }

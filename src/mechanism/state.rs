@@ -6,7 +6,7 @@
 
 use super::Implementation;
 use super::digest::{DigestOp, Engine};
-use super::ops::MacOp;
+use super::ops::{MacOp, Stage};
 use crate::crypto::{self, sha::Sha};
 use crate::error::{Error, Result};
 use crate::module::Module;
@@ -57,7 +57,7 @@ impl Module {
             [true, false, false] => {
                 let op = s.digest.as_ref().expect("checked");
                 let Engine::Low(sha) = &op.ctx else { return Err(Error::StateUnsaveable) };
-                out.extend_from_slice(&[DIGEST, op.multipart as u8]);
+                out.extend_from_slice(&[DIGEST, op.stage.to_u8()]);
                 out.extend_from_slice(&(op.mechanism as u64).to_le_bytes());
                 out.extend_from_slice(&sha.to_bytes());
             }
@@ -65,7 +65,7 @@ impl Module {
                 let (kind, op) = if active[1] { (SIGN, s.sign.as_ref()) } else { (VERIFY, s.verify.as_ref()) };
                 let op = op.expect("checked");
                 let state = op.mac.as_ref().and_then(|m| m.state()).ok_or(Error::StateUnsaveable)?;
-                out.extend_from_slice(&[kind, op.multipart as u8]);
+                out.extend_from_slice(&[kind, op.stage.to_u8()]);
                 out.extend_from_slice(&(op.mechanism as u64).to_le_bytes());
                 out.extend_from_slice(&(op.len as u64).to_le_bytes());
                 out.extend_from_slice(&(op.key.uid().len() as u64).to_le_bytes());
@@ -94,7 +94,7 @@ impl Module {
             return Err(Error::SavedStateInvalid);
         }
         let kind = r.u8()?;
-        let multipart = r.u8()? != 0;
+        let stage = Stage::from_u8(r.u8()?)?;
         let mechanism = r.u64()? as CK_MECHANISM_TYPE;
         if encryption_key != CK_INVALID_HANDLE {
             return Err(Error::KeyNotNeeded);
@@ -105,7 +105,7 @@ impl Module {
                     return Err(Error::KeyNotNeeded);
                 }
                 let sha = Sha::from_bytes(r.0)?;
-                let op = DigestOp { ctx: Engine::Low(sha), multipart, mechanism };
+                let op = DigestOp { ctx: Engine::Low(sha), stage, mechanism };
                 self.with_ops(h, |s| {
                     s.digest = Some(op);
                     Ok(())
@@ -126,7 +126,7 @@ impl Module {
                     return Err(Error::SavedStateInvalid);
                 }
                 let mac = super::mac::restore_hmac(r.0, len)?;
-                let op = MacOp::restored(mac, len, multipart, mechanism, uid);
+                let op = MacOp::restored(mac, len, stage, mechanism, uid);
                 self.with_ops(h, |s| {
                     if kind == SIGN {
                         s.sign = Some(op);
