@@ -129,6 +129,8 @@ struct Pool {
     sessions: std::sync::Mutex<Vec<CK_SESSION_HANDLE>>,
     objects: std::sync::Mutex<Vec<CK_OBJECT_HANDLE>>,
     keys: std::sync::Mutex<Vec<CK_OBJECT_HANDLE>>,
+    /// The AES key made at the start, for the well-formed encryptions among the abuse.
+    aes: AtomicU64,
 }
 
 impl Pool {
@@ -234,7 +236,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
     let any_slot = if r.below(4) == 0 { r.pick(&[slot + 1, 99, u64::MAX]) } else { slot };
     // SAFETY: every non-NULL pointer refers to a live local valid for the length passed with it.
     unsafe {
-        match r.below(26) {
+        match r.below(27) {
             0 => {
                 let flags = r.pick(&[
                     CKF_SERIAL_SESSION | CKF_RW_SESSION,
@@ -324,6 +326,20 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 }
                 ("C_CopyObject", rv)
             }
+            // A well-formed encryption on whatever session was picked, between the other
+            // threads' abuse of the same sessions: it shows keyed work gets through (a run
+            // made of random calls alone has had as few as two keyed inits succeed).
+            25 => {
+                let mut cbc =
+                    CK_MECHANISM { mechanism: CKM_AES_CBC_PAD, pParameter: iv.as_mut_ptr().cast(), ulParameterLen: 16 };
+                let rv = lib.C_EncryptInit(s, &mut cbc, pool.aes.load(Ordering::Relaxed));
+                if rv != CKR_OK {
+                    return ("C_EncryptInit", rv);
+                }
+                let mut plain = [7u8; 40];
+                let mut n = buf.len() as CK_ULONG;
+                ("C_EncryptInit+C_Encrypt", lib.C_Encrypt(s, plain.as_mut_ptr(), 40, buf.as_mut_ptr(), &mut n))
+            }
             _ => match r.below(11) {
                 0 => ("C_GenerateRandom", lib.C_GenerateRandom(s, out, if null_buf { len } else { len.min(512) })),
                 // PKCS#11 3.2's calls, with the same hostile arguments.
@@ -410,7 +426,12 @@ fn hostile_calls_from_several_threads() {
     let p = h.ctx();
     let slot = init_token(&p, "torture");
     let lib = Arc::new(h.raw());
-    let pool = Arc::new(Pool { sessions: Default::default(), objects: Default::default(), keys: Default::default() });
+    let pool = Arc::new(Pool {
+        sessions: Default::default(),
+        objects: Default::default(),
+        keys: Default::default(),
+        aes: AtomicU64::new(0),
+    });
     // Token key pairs of PKCS#11 3.2's mechanisms, for the threads' C_EncapsulateKey,
     // C_DecapsulateKey, signatures and C_VerifySignature* to reach real work, and secret keys.
     {
@@ -441,9 +462,10 @@ fn hostile_calls_from_several_threads() {
         ];
         let hmac =
             [Attribute::Token(true), Attribute::Private(false), Attribute::ValueLen(32.into()), Attribute::Sign(true)];
-        for (m, t) in [(Mechanism::AesKeyGen, &aes[..]), (Mechanism::GenericSecretKeyGen, &hmac[..])] {
-            pool.keys.lock().unwrap().push(s.generate_key(&m, t).unwrap().handle());
-        }
+        let aes = s.generate_key(&Mechanism::AesKeyGen, &aes).unwrap().handle();
+        pool.aes.store(aes, Ordering::Relaxed);
+        let hmac = s.generate_key(&Mechanism::GenericSecretKeyGen, &hmac).unwrap().handle();
+        pool.keys.lock().unwrap().extend([aes, hmac]);
     }
     let calls = Arc::new(AtomicU64::new(0));
     let succeeded = Arc::new(std::sync::Mutex::new(BTreeMap::<&'static str, u64>::new()));
@@ -476,18 +498,19 @@ fn hostile_calls_from_several_threads() {
         for f in ["C_Login", "C_CreateObject", "C_GenerateKey", "C_Digest", "C_FindObjects"] {
             assert!(succeeded.get(f).copied().unwrap_or(0) > 0, "{f} never succeeded: {succeeded:?}");
         }
-        // Each keyed C_*Init gets through a few times a run under valgrind (3 to 7 in the runs
-        // looked at, so now and then none of one kind): together they show keys were found
-        // and checked.
-        let inits = ["C_EncryptInit", "C_DecryptInit", "C_SignInit"];
+        // Keyed C_*Inits with random arguments get through a few times a run under valgrind
+        // (2 to 7 in the runs looked at, so now and then none of one kind); with the
+        // well-formed encryptions they show keys were found and checked.
+        let inits = ["C_EncryptInit", "C_DecryptInit", "C_SignInit", "C_EncryptInit+C_Encrypt"];
         assert!(
             inits.iter().map(|f| succeeded.get(f).copied().unwrap_or(0)).sum::<u64>() > 0,
             "no keyed C_*Init succeeded: {succeeded:?}"
         );
         // Which keyed data call gets through between the other threads' interference varies
-        // (under valgrind's scheduling a run once had no encryption data call succeed, one
-        // C_Sign): any of them shows a key was used.
-        let data_calls = ["C_Encrypt", "C_EncryptUpdate", "C_EncryptFinal", "C_Decrypt", "C_Sign"];
+        // (under valgrind's scheduling runs have had none of the random ones succeed): any
+        // of them, or a well-formed encryption, shows a key was used.
+        let data_calls =
+            ["C_Encrypt", "C_EncryptUpdate", "C_EncryptFinal", "C_Decrypt", "C_Sign", "C_EncryptInit+C_Encrypt"];
         assert!(
             data_calls.iter().map(|f| succeeded.get(f).copied().unwrap_or(0)).sum::<u64>() > 0,
             "no keyed data call succeeded: {succeeded:?}"
