@@ -321,8 +321,13 @@ fn derivation_mechanisms() {
         s.derive(&mut mech(CKM_AES_ECB_ENCRYPT_DATA, Some(&mut sd)), base, &mut readable()),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
-    // Concatenations and XOR.
-    let other = s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, b"OTHER")).unwrap();
+    // Concatenations and XOR, from keys that are neither sensitive nor unextractable (the
+    // simple mechanisms pass those properties on: below).
+    let open = |kt, v: &[u8]| {
+        s.create(&mut T::secret(kt).bytes(CKA_VALUE, v).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true))
+    };
+    let base = open(CKK_AES, &base_value).unwrap();
+    let other = open(CKK_GENERIC_SECRET, b"OTHER").unwrap();
     let mut oh = other;
     let k = s.derive(&mut mech(CKM_CONCATENATE_BASE_AND_KEY, Some(&mut oh)), base, &mut readable()).unwrap();
     assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [&base_value[..], b"OTHER"].concat());
@@ -336,7 +341,7 @@ fn derivation_mechanisms() {
     let x: Vec<u8> = base_value.iter().zip(b"TAIL").map(|(a, b)| a ^ b).collect();
     assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), x);
     // EXTRACT_KEY_FROM_KEY: bits from an index, wrapping around (the spec's example).
-    let ex = s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &[0x32, 0x9f, 0x84, 0xa9])).unwrap();
+    let ex = open(CKK_GENERIC_SECRET, &[0x32, 0x9f, 0x84, 0xa9]).unwrap();
     let mut bit: CK_ULONG = 21;
     let k = s
         .derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable().ulong(CKA_VALUE_LEN, 2))
@@ -368,9 +373,50 @@ fn derived_keys_inherit_sensitivity_and_obey_derive_templates() {
     assert!(!s.get_bool(from_gen, CKA_LOCAL));
     let from_imp = s.derive(&mut m, imported, &mut T::default()).unwrap();
     assert!(!s.get_bool(from_imp, CKA_ALWAYS_SENSITIVE) && !s.get_bool(from_imp, CKA_NEVER_EXTRACTABLE));
-    let loosened = s.derive(&mut m, generated, &mut T::default().flag(CKA_EXTRACTABLE, true)).unwrap();
-    assert!(!s.get_bool(loosened, CKA_NEVER_EXTRACTABLE));
     assert_eq!(s.get_bytes(from_gen, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    // An AES-ECB encryption of data is no copy of the base key: the template decides.
+    let mut blocks = bytes(32, 4);
+    let mut ed = CK_KEY_DERIVATION_STRING_DATA { pData: blocks.as_mut_ptr(), ulLen: 32 };
+    let aes = s.secret_key(CKK_AES, &bytes(32, 5)).unwrap();
+    let loose = || T::default().flag(CKA_EXTRACTABLE, true).flag(CKA_SENSITIVE, false);
+    let loosened = s.derive(&mut mech(CKM_AES_ECB_ENCRYPT_DATA, Some(&mut ed)), aes, &mut loose()).unwrap();
+    assert!(!s.get_bool(loosened, CKA_NEVER_EXTRACTABLE) && s.get_bool(loosened, CKA_EXTRACTABLE));
+    assert_eq!(s.get_bytes(loosened, CKA_VALUE).unwrap().len(), 32);
+    // The simple mechanisms hand out the base key's own bits: a sensitive or unextractable
+    // base makes the new key so, whatever the template asks (XOR with zeros would otherwise
+    // copy the key out).
+    let mut zeros = vec![0u8; 32];
+    let mut zd = CK_KEY_DERIVATION_STRING_DATA { pData: zeros.as_mut_ptr(), ulLen: 32 };
+    let mut bit: CK_ULONG = 0;
+    let mut kh = imported;
+    let mut simple = [
+        mech(CKM_XOR_BASE_AND_DATA, Some(&mut zd)),
+        mech(CKM_CONCATENATE_BASE_AND_DATA, Some(&mut d)),
+        mech(CKM_CONCATENATE_DATA_AND_BASE, Some(&mut d)),
+        mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)),
+        mech(CKM_CONCATENATE_BASE_AND_KEY, Some(&mut kh)),
+    ];
+    for m in simple.iter_mut() {
+        let k = s.derive(m, generated, &mut loose().ulong(CKA_VALUE_LEN, 32)).unwrap();
+        assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE), "mechanism {:#x}", m.mechanism);
+        assert!(s.get_bool(k, CKA_ALWAYS_SENSITIVE) == (m.mechanism != CKM_CONCATENATE_BASE_AND_KEY));
+        assert_eq!(s.get_bytes(k, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    }
+    // Either key of a concatenation counts: an open base joined to a sensitive key.
+    let open = s
+        .create(
+            &mut T::secret(CKK_GENERIC_SECRET)
+                .bytes(CKA_VALUE, &bytes(16, 6))
+                .flag(CKA_SENSITIVE, false)
+                .flag(CKA_EXTRACTABLE, true),
+        )
+        .unwrap();
+    let mut gh = generated;
+    let k = s.derive(&mut mech(CKM_CONCATENATE_BASE_AND_KEY, Some(&mut gh)), open, &mut loose()).unwrap();
+    assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE));
+    assert!(!s.get_bool(k, CKA_ALWAYS_SENSITIVE) && !s.get_bool(k, CKA_NEVER_EXTRACTABLE));
+    let k = s.derive(&mut mech(CKM_XOR_BASE_AND_DATA, Some(&mut zd)), open, &mut loose()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), bytes(16, 6), "an open base key gives an open key");
     // CKA_DERIVE=false, and CKA_DERIVE_TEMPLATE.
     let no_derive =
         s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &bytes(16, 2)).flag(CKA_DERIVE, false)).unwrap();

@@ -242,6 +242,8 @@ impl Module {
         } else {
             base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?
         };
+        // CKM_CONCATENATE_BASE_AND_KEY's second key.
+        let mut other_key = None;
         let aes_natural = |n: usize| (key_type(&template) != CKK_AES || policy::value_len_ok(CKK_AES, n)).then_some(n);
         let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
             (Kdf::AesEcbData | Kdf::AesCbcData | Kdf::Des3EcbData | Kdf::Des3CbcData, p) => {
@@ -281,6 +283,7 @@ impl Module {
                 v.extend_from_slice(o.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?);
                 let n = derived_len(&template, Some(v.len()))?;
                 v.truncate(n);
+                other_key = Some(o);
                 v
             }
             (Kdf::BaseAndData | Kdf::DataAndBase | Kdf::XorData, Params::Data(d)) => {
@@ -377,10 +380,32 @@ impl Module {
             }
             _ => return Err(Error::MechanismParamInvalid),
         };
+        let (mut always_sensitive, mut never_extractable) =
+            (base_obj.flag(CKA_ALWAYS_SENSITIVE), base_obj.flag(CKA_NEVER_EXTRACTABLE));
+        // The simple mechanisms hand out the original keys' bits: the new key is sensitive if
+        // an original key is, and unextractable if one is, whatever the template says
+        // (§ "Miscellaneous simple key derivation mechanisms"); without this a sensitive,
+        // unextractable key XORed with zeros came out as an extractable copy of itself.
+        if matches!(kdf, Kdf::BaseAndKey | Kdf::BaseAndData | Kdf::DataAndBase | Kdf::XorData | Kdf::Extract) {
+            let mut sensitive = base_obj.flag(CKA_SENSITIVE);
+            let mut extractable = base_obj.flag(CKA_EXTRACTABLE);
+            if let Some(o) = &other_key {
+                sensitive |= o.flag(CKA_SENSITIVE);
+                extractable &= o.flag(CKA_EXTRACTABLE);
+                always_sensitive &= o.flag(CKA_ALWAYS_SENSITIVE);
+                never_extractable &= o.flag(CKA_NEVER_EXTRACTABLE);
+            }
+            for (ty, forced, yes) in [(CKA_SENSITIVE, sensitive, true), (CKA_EXTRACTABLE, !extractable, false)] {
+                if forced {
+                    template.retain(|a| a.ty != ty);
+                    template.push(Attribute::new(ty, Value::Bool(yes)));
+                }
+            }
+        }
         let origin = Origin::Derive {
             value: value.into(),
-            base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),
-            base_never_extractable: base_obj.flag(CKA_NEVER_EXTRACTABLE),
+            base_always_sensitive: always_sensitive,
+            base_never_extractable: never_extractable,
         };
         self.create_with(h, &template, origin)
     }
