@@ -111,7 +111,9 @@ fn session_states_and_login_rules() {
     assert_eq!(rv(ro.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))), RvError::OperationNotInitialized);
     ro.logout().unwrap();
     assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwPublic);
-    assert_eq!(rv(rw.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))), RvError::UserNotLoggedIn);
+    // With nobody logged in there is no operation a context-specific login could be for:
+    // "improper use of this user type" (§5.6).
+    assert_eq!(rv(rw.login(UserType::ContextSpecific, Some(&pin(USER_PIN)))), RvError::OperationNotInitialized);
     drop(ro);
 
     rw.login(UserType::So, Some(&pin(SO_PIN))).unwrap();

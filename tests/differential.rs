@@ -653,7 +653,6 @@ const DIFFERENCES: &[(&str, usize, &str, &str)] = &[
     ("AES-GCM tag mismatch on decrypt", 0, "GeneralError", "EncryptedDataInvalid"),
     ("an unknown object handle", 0, "ObjectHandleInvalid", "KeyHandleInvalid"),
     ("unwrapping garbage", 0, "GeneralError", "WrappedKeyInvalid"),
-    ("context-specific login without a logged-in user", 0, "OperationNotInitialized", "UserNotLoggedIn"),
 ];
 
 #[test]

@@ -685,10 +685,13 @@ impl Module {
 impl Module {
     /// CKU_CONTEXT_SPECIFIC login: satisfies the pending signature or decryption of a key
     /// with CKA_ALWAYS_AUTHENTICATE, for one operation (for a message-based signing process,
-    /// its next message).
+    /// its next message). Without such an operation the login is CKR_OPERATION_NOT_INITIALIZED,
+    /// whoever is logged in (§5.6: "improper use of this user type"); with one, it needs the
+    /// normal user logged in.
     pub(crate) fn context_authenticate(
         &self,
         h: CK_SESSION_HANDLE,
+        user_logged_in: bool,
         verify_pin: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         {
@@ -700,6 +703,9 @@ impl Module {
             if !pending {
                 return Err(Error::OperationNotInitialized);
             }
+        }
+        if !user_logged_in {
+            return Err(Error::UserNotLoggedIn);
         }
         verify_pin()?;
         self.with_ops(h, |s| {

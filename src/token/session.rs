@@ -367,12 +367,10 @@ impl Module {
                 CKU_SO => UserKind::So,
                 CKU_USER => UserKind::User,
                 CKU_CONTEXT_SPECIFIC => {
-                    if current != Some(UserKind::User) {
-                        return Err(Error::UserNotLoggedIn);
-                    }
                     let token = s.token;
+                    let user = current == Some(UserKind::User);
                     drop(st);
-                    return self.context_authenticate(h, || {
+                    return self.context_authenticate(h, user, || {
                         let t = self.token_record(token)?;
                         self.verify_pin(&t, Who::User, pin, true).map(drop)
                     });
