@@ -160,6 +160,66 @@ fn no_key_material_or_private_value_reaches_the_disk() {
     check("finalised");
 }
 
+/// A public token key's material is sealed like any key's: without a login (no master key)
+/// the key can be found and its public attributes read, but not made, used, copied or
+/// changed (CKR_USER_NOT_LOGGED_IN; it was CKR_KEY_SIZE_RANGE and
+/// CKR_ATTRIBUTE_VALUE_INVALID), and its value, however extractable, is unavailable
+/// (CKR_ATTRIBUTE_SENSITIVE, not CKR_ATTRIBUTE_TYPE_INVALID). Nothing is lost: after a login
+/// the key is whole.
+#[test]
+fn public_token_keys_need_a_login_for_their_material() {
+    use cryptoki::error::{Error as CkError, RvError};
+    use cryptoki::mechanism::Mechanism;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "public-keys");
+    let value = b"0123456789abcdef".to_vec();
+    let template = |label: &str| {
+        vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Encrypt(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Value(value.clone()),
+        ]
+    };
+    let rv = |e: cryptoki::error::Error| match e {
+        CkError::Pkcs11(rv, _) => rv,
+        e => panic!("{e}"),
+    };
+    let s = p.open_rw_session(slot).unwrap();
+    assert_eq!(rv(s.create_object(&template("early")).unwrap_err()), RvError::UserNotLoggedIn);
+    s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(USER_PIN.into()))).unwrap();
+    s.create_object(&template("public")).unwrap();
+    s.logout().unwrap();
+    // After the logout, and after the library was finalized and initialised again (every
+    // object then comes from the store, loaded without the master key).
+    let check = |s: &cryptoki::session::Session| {
+        let k = s.find_objects(&[Attribute::Label(b"public".to_vec())]).unwrap()[0];
+        assert_eq!(s.get_attributes(k, &[AttributeType::Encrypt]).unwrap(), vec![Attribute::Encrypt(true)]);
+        let raw = RawSession::new(&h, s);
+        assert_eq!(raw.get_bytes(k.handle(), cryptoki_sys::CKA_VALUE), Err(cryptoki_sys::CKR_ATTRIBUTE_SENSITIVE));
+        assert_eq!(rv(s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap_err()), RvError::UserNotLoggedIn);
+        assert_eq!(rv(s.copy_object(k, &[]).unwrap_err()), RvError::UserNotLoggedIn);
+        let renamed = [Attribute::Label(b"renamed".to_vec())];
+        assert_eq!(rv(s.update_attributes(k, &renamed).unwrap_err()), RvError::UserNotLoggedIn);
+    };
+    check(&s);
+    drop(s);
+    p.finalize().unwrap();
+    let p = h.ctx();
+    let s2 = p.open_rw_session(slot).unwrap();
+    check(&s2);
+    s2.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(USER_PIN.into()))).unwrap();
+    let k = s2.find_objects(&[Attribute::Label(b"public".to_vec())]).unwrap()[0];
+    assert_eq!(s2.get_attributes(k, &[AttributeType::Value]).unwrap(), vec![Attribute::Value(value.clone())]);
+    assert_eq!(s2.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap().len(), 16);
+}
+
 /// A process caches the token objects it uses; a change made by another connection to the
 /// store (here the engine opened separately, as another process would) is seen on the next
 /// call: a changed attribute, a destroyed key, a new object.

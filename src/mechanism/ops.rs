@@ -261,6 +261,8 @@ fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRI
     {
         return Err(Error::MechanismInvalid);
     }
+    // A public token key loaded without a login has no key material in memory.
+    obj.material()?;
     if u.class == CKO_SECRET_KEY {
         let len = u.value_len as CK_ULONG;
         let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
@@ -280,8 +282,10 @@ enum Made<T> {
 
 impl Module {
     /// Loads a key object the session may use; an unknown handle is CKR_KEY_HANDLE_INVALID.
+    /// Its key material must be at hand (CKR_USER_NOT_LOGGED_IN for a public token key
+    /// loaded without a login).
     pub(crate) fn key_object(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<std::sync::Arc<Object>> {
-        self.with_key(h, key, |o| Ok(o.clone()))
+        self.with_key(h, key, |o| o.material().map(|()| o.clone()))
     }
 
     /// As [`Module::with_object`], for a key: an unknown handle is CKR_KEY_HANDLE_INVALID.

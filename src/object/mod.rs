@@ -52,6 +52,10 @@ pub struct Object {
     /// is one allocation to build, clone and drop, where a B-tree is one per node.
     attrs: Vec<(CK_ATTRIBUTE_TYPE, Value)>,
     prepared: Prepared,
+    /// Key material the store seals even in a public object was left out: the object was
+    /// loaded without the token's master key (nobody logged in). It can be found and read
+    /// but not used, copied or changed.
+    withheld: bool,
 }
 
 /// How many kinds of prepared key an object can hold (see [`Object::prepared`]).
@@ -153,6 +157,22 @@ impl Object {
 
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
         self.find(ty).ok().map(|i| &self.attrs[i].1)
+    }
+
+    /// Whether sealed key material was left out when the object was loaded (see the field).
+    pub fn withheld(&self) -> bool {
+        self.withheld
+    }
+
+    /// Marks the object as loaded without its sealed key material.
+    pub fn mark_withheld(&mut self) {
+        self.withheld = true;
+    }
+
+    /// CKR_USER_NOT_LOGGED_IN when the object's key material was left out: using, copying or
+    /// changing it needs the master key, which only a login unlocks.
+    pub fn material(&self) -> crate::error::Result<()> {
+        if self.withheld { Err(crate::error::Error::UserNotLoggedIn) } else { Ok(()) }
     }
 
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, v: Value) {
@@ -272,7 +292,7 @@ impl FromIterator<(CK_ATTRIBUTE_TYPE, Value)> for Object {
         attrs.reverse();
         attrs.sort_by_key(|(t, _)| *t);
         attrs.dedup_by_key(|(t, _)| *t);
-        Object { attrs, prepared: Prepared::default() }
+        Object { attrs, prepared: Prepared::default(), withheld: false }
     }
 }
 

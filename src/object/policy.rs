@@ -322,7 +322,8 @@ pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str)
 /// Whether attribute `ty` of `obj` may be revealed (footnote 7).
 pub fn reveal(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Reveal<'_> {
     let Some(v) = obj.get(ty) else {
-        return Reveal::Invalid;
+        // Key material left out for want of a login cannot be revealed now.
+        return if obj.withheld() && is_key_material(obj, ty) { Reveal::Sensitive } else { Reveal::Invalid };
     };
     if is_sensitive(obj, ty) {
         return Reveal::Sensitive;

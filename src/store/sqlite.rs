@@ -278,6 +278,7 @@ pub fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<O
         return Err(bad());
     }
     let mut attrs = Vec::new();
+    let mut withheld = false;
     while !r.is_empty() {
         if r.len() < 13 {
             return Err(bad());
@@ -289,14 +290,19 @@ pub fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<O
         r = &r[13 + n..];
         if sealed {
             // Without the master key, a public object's key material stays out of memory.
-            if let Some(s) = sealer {
-                attrs.push((ty, object::decode_value(&s.open_attr(uid, ty, data)?)?));
+            match sealer {
+                Some(s) => attrs.push((ty, object::decode_value(&s.open_attr(uid, ty, data)?)?)),
+                None => withheld = true,
             }
         } else {
             attrs.push((ty, object::decode_value(data)?));
         }
     }
-    Ok(attrs.into_iter().collect())
+    let mut obj: Object = attrs.into_iter().collect();
+    if withheld {
+        obj.mark_withheld();
+    }
+    Ok(obj)
 }
 
 fn digests(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<(CK_ATTRIBUTE_TYPE, [u8; 32])>> {

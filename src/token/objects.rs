@@ -307,6 +307,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let c = self.ctx(h)?;
         let obj = self.load(&c, src)?;
+        obj.material()?;
         let new = policy::copy(&obj, template, self.actor(&c), &new_unique_id()?)?;
         Module::admit(&c, &new)?;
         self.insert(h, &c, new)
@@ -379,6 +380,8 @@ impl Module {
         if obj.is_token() && !c.rw {
             return Err(Error::SessionReadOnly);
         }
+        // The record is written again whole: its sealed key material must be at hand.
+        obj.material()?;
         let new = policy::set_attributes(&obj, template, self.actor(&c))?;
         if handle >= SESSION_OBJECT_BASE {
             self.audit_session_object(&c, &new)?;
