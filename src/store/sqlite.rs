@@ -251,6 +251,9 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 /// `type: u64 LE, sealed: u8, length: u32 LE, bytes` where bytes is the canonical encoding
 /// ([`object::encode_value`]) or, when sealed, its AES-256-GCM sealing.
 pub fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
+    // An object loaded without its sealed key material is never written back: the record
+    // would lose the material.
+    obj.material()?;
     let uid = obj.unique_id();
     let mut out = vec![1u8];
     for (ty, v) in obj.iter() {
