@@ -182,6 +182,74 @@ fn wrap_and_unwrap_round_trips() {
     assert_eq!(s.get_bytes(g, CKA_VALUE).unwrap(), secret);
 }
 
+/// ECB and CBC without padding wrap a secret key's value zero-padded to the block, and
+/// unwrapping cuts it to the template's CKA_VALUE_LEN or key type (the mechanisms'
+/// sections). A 24-byte AES key was CKR_KEY_SIZE_RANGE.
+#[test]
+fn ecb_and_cbc_wrap_pad_with_zeros() {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let e = env();
+    let s = &e.s;
+    let kek_value = bytes(32, 21);
+    let kek = s.secret_key(CKK_AES, &kek_value).unwrap();
+    let open = |kt, v: &[u8]| {
+        s.create(&mut T::secret(kt).bytes(CKA_VALUE, v).flag(CKA_EXTRACTABLE, true).flag(CKA_SENSITIVE, false)).unwrap()
+    };
+    let aes192 = bytes(24, 22);
+    let k = open(CKK_AES, &aes192);
+    let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_ECB, None), kek, k).unwrap();
+    let c = aes::Aes256::new((&kek_value[..]).into());
+    let mut want = aes192.clone();
+    want.resize(32, 0);
+    for b in want.chunks_mut(16) {
+        c.encrypt_block(b.into());
+    }
+    assert_eq!(wrapped, want, "the value and 8 zero bytes, encrypted");
+    let readable = |kt| T::secret(kt).flag(CKA_EXTRACTABLE, true).flag(CKA_SENSITIVE, false);
+    // CKA_VALUE_LEN cuts the padding off; without it an AES key keeps all 32 bytes.
+    let u =
+        s.unwrap(&mut mech::<u8>(CKM_AES_ECB, None), kek, &wrapped, &mut readable(CKK_AES).ulong(CKA_VALUE_LEN, 24));
+    assert_eq!(s.get_bytes(u.unwrap(), CKA_VALUE).unwrap(), aes192);
+    let u = s.unwrap(&mut mech::<u8>(CKM_AES_ECB, None), kek, &wrapped, &mut readable(CKK_AES)).unwrap();
+    assert_eq!(s.get_bytes(u, CKA_VALUE).unwrap(), want_plain(&aes192, 32));
+    let short =
+        s.unwrap(&mut mech::<u8>(CKM_AES_ECB, None), kek, &wrapped, &mut readable(CKK_AES).ulong(CKA_VALUE_LEN, 48));
+    assert_eq!(short, Err(CKR_WRAPPED_KEY_LEN_RANGE));
+    // CBC, and a 20-byte HMAC key under Triple DES (an 8-byte block).
+    let mut iv = [7u8; 16];
+    let hmac = bytes(20, 23);
+    let g = open(CKK_GENERIC_SECRET, &hmac);
+    let wrapped = s.wrap(&mut mech(CKM_AES_CBC, Some(&mut iv)), kek, g).unwrap();
+    assert_eq!(wrapped.len(), 32);
+    let u = s.unwrap(
+        &mut mech(CKM_AES_CBC, Some(&mut iv)),
+        kek,
+        &wrapped,
+        &mut readable(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 20),
+    );
+    assert_eq!(s.get_bytes(u.unwrap(), CKA_VALUE).unwrap(), hmac);
+    let des_kek = s.secret_key(CKK_DES3, &bytes(24, 24)).unwrap();
+    let wrapped = s.wrap(&mut mech::<u8>(CKM_DES3_ECB, None), des_kek, g).unwrap();
+    assert_eq!(wrapped.len(), 24);
+    let u = s.unwrap(
+        &mut mech::<u8>(CKM_DES3_ECB, None),
+        des_kek,
+        &wrapped,
+        &mut readable(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 20),
+    );
+    assert_eq!(s.get_bytes(u.unwrap(), CKA_VALUE).unwrap(), hmac);
+    // An aligned key wraps as before, with no padding block.
+    let aes256 = open(CKK_AES, &bytes(32, 25));
+    assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_ECB, None), kek, aes256).unwrap().len(), 32);
+}
+
+/// `v` zero-padded to `n` bytes.
+fn want_plain(v: &[u8], n: usize) -> Vec<u8> {
+    let mut p = v.to_vec();
+    p.resize(n, 0);
+    p
+}
+
 #[test]
 fn wrapping_rules() {
     let e = env();

@@ -319,8 +319,14 @@ impl Module {
         })
     }
 
-    /// The bytes of `key` to wrap under `kek`, once the key's rules allow it.
-    fn wrap_target(&self, h: CK_SESSION_HANDLE, kek: &Object, key: CK_OBJECT_HANDLE) -> Result<Zeroizing<Vec<u8>>> {
+    /// The bytes of `key` to wrap under `kek`, once the key's rules allow it, with the key's
+    /// class.
+    fn wrap_target(
+        &self,
+        h: CK_SESSION_HANDLE,
+        kek: &Object,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<(Zeroizing<Vec<u8>>, CK_OBJECT_CLASS)> {
         let target = self.key_object(h, key)?;
         if !matches!(target.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY) {
             return Err(Error::KeyNotWrappable);
@@ -334,7 +340,7 @@ impl Module {
         if !policy::has_all(&target, &template_of(kek, CKA_WRAP_TEMPLATE)) {
             return Err(Error::KeyNotWrappable);
         }
-        self.wrappable(&target)
+        Ok((self.wrappable(&target)?, target.class()))
     }
 
     /// C_WrapKey: the wrapped bytes of `key` under `wrapping`.
@@ -346,7 +352,20 @@ impl Module {
         key: CK_OBJECT_HANDLE,
     ) -> Result<Vec<u8>> {
         let (entry, kek) = self.wrapping_key(h, m, wrapping)?;
-        let value = self.wrap_target(h, &kek, key)?;
+        let (mut value, class) = self.wrap_target(h, &kek, key)?;
+        // ECB and CBC without padding wrap a secret key's value padded with zero bytes to
+        // their block (as the mechanisms' sections say); unwrapping cuts it back.
+        if let Some(block) = raw_block(entry)
+            && class == CKO_SECRET_KEY
+        {
+            // Into a buffer made the right size at once: growing the old one could leave a
+            // copy of the key in freed memory.
+            let n = value.len().div_ceil(block) * block;
+            let mut padded = Zeroizing::new(Vec::with_capacity(n));
+            padded.extend_from_slice(&value);
+            padded.resize(n, 0);
+            value = padded;
+        }
         let wrapped = wrapping_cipher(self, entry, m, &kek, true)?.one_shot(&value).map_err(|e| match e {
             Error::DataLenRange => Error::KeySizeRange,
             other => other,
@@ -367,7 +386,7 @@ impl Module {
         aad: &[u8],
     ) -> Result<MessageOutput> {
         let (entry, kek) = self.wrapping_key(h, &Mechanism { ty, params: Params::None }, wrapping)?;
-        let value = self.wrap_target(h, &kek, key)?;
+        let (value, _) = self.wrap_target(h, &kek, key)?;
         MessageOp::new(authenticated_aead(entry)?, &kek, true)?.single(p, aad, &value).map_err(|e| match e {
             // CCM's parameter names the message length: here that of the key.
             Error::DataLenRange => Error::MechanismParamInvalid,
@@ -418,12 +437,26 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (entry, kek) = self.unwrapping_key(h, m, unwrapping)?;
         let template = policy::merge_template(template, &template_of(&kek, CKA_UNWRAP_TEMPLATE))?;
-        let value = wrapping_cipher(self, entry, m, &kek, false)?.one_shot(wrapped).map_err(|e| match e {
-            Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
-            Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
-            other => other,
-        })?;
-        self.create_unwrapped(h, &template, Zeroizing::new(value))
+        let mut value =
+            Zeroizing::new(wrapping_cipher(self, entry, m, &kek, false)?.one_shot(wrapped).map_err(|e| match e {
+                Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+                Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
+                other => other,
+            })?);
+        // A secret key wrapped by ECB or CBC without padding: the value is cut to the length
+        // the template's CKA_VALUE_LEN or key type gives (when either does).
+        let private = template.iter().any(|a| a.ty == CKA_CLASS && a.value == Value::Ulong(CKO_PRIVATE_KEY));
+        if raw_block(entry).is_some() && !private {
+            let want =
+                super::kdf::value_len(&template).or_else(|| policy::fixed_value_len(super::kdf::key_type(&template)));
+            if let Some(n) = want {
+                if n > value.len() {
+                    return Err(Error::WrappedKeyLenRange);
+                }
+                value.truncate(n);
+            }
+        }
+        self.create_unwrapped(h, &template, value)
     }
 
     /// The unwrapping key of C_UnwrapKey or C_UnwrapKeyAuthenticated, checked for `m`.
@@ -458,6 +491,16 @@ impl Module {
             _ => vec![Attribute::new(CKA_VALUE, Value::Bytes(value.into()))],
         };
         self.create_with(h, template, Origin::Unwrap { material })
+    }
+}
+
+/// The block of a wrapping mechanism that encrypts without padding (AES or Triple DES, ECB or
+/// CBC).
+fn raw_block(entry: &Entry) -> Option<usize> {
+    match entry.implementation {
+        Implementation::Aes(AesMode::Ecb | AesMode::Cbc) => Some(16),
+        Implementation::Des3(super::des::Des3Mode::Ecb | super::des::Des3Mode::Cbc) => Some(8),
+        _ => None,
     }
 }
 
