@@ -419,6 +419,20 @@ fn derivation_mechanisms() {
         s.derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable()),
         Err(CKR_TEMPLATE_INCOMPLETE)
     );
+    // A DES key derived by any mechanism gets its parity bits set: zeros XORed with zeros
+    // are 0x01 bytes, AES output has each byte's low bit made odd.
+    let zeros24 = open(CKK_GENERIC_SECRET, &[0u8; 24]).unwrap();
+    let mut z = vec![0u8; 24];
+    let mut zd = CK_KEY_DERIVATION_STRING_DATA { pData: z.as_mut_ptr(), ulLen: 24 };
+    let des3 = || T::secret(CKK_DES3).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let k = s.derive(&mut mech(CKM_XOR_BASE_AND_DATA, Some(&mut zd)), zeros24, &mut des3()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [1u8; 24]);
+    let mut blocks = bytes(32, 8);
+    let mut ed = CK_KEY_DERIVATION_STRING_DATA { pData: blocks.as_mut_ptr(), ulLen: 32 };
+    let k = s.derive(&mut mech(CKM_AES_ECB_ENCRYPT_DATA, Some(&mut ed)), base, &mut des3()).unwrap();
+    let v = s.get_bytes(k, CKA_VALUE).unwrap();
+    assert_eq!(v.len(), 24);
+    assert!(v.iter().all(|b| b.count_ones() % 2 == 1), "odd parity: {v:02x?}");
 }
 
 #[test]

@@ -243,8 +243,11 @@ impl Module {
         let mut handles = Vec::with_capacity(templates.len());
         let mut at = 0;
         for (t, n) in templates.iter().zip(&lens) {
-            let value = Zeroizing::new(dkm[at..at + n].to_vec());
+            let mut value = Zeroizing::new(dkm[at..at + n].to_vec());
             at += n;
+            if matches!(super::kdf::key_type(t), CKK_DES | CKK_DES2 | CKK_DES3) {
+                super::des::set_odd_parity(&mut value);
+            }
             let origin = Origin::Derive {
                 value: value.into(),
                 base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),

@@ -245,7 +245,7 @@ impl Module {
         // CKM_CONCATENATE_BASE_AND_KEY's second key.
         let mut other_key = None;
         let aes_natural = |n: usize| (key_type(&template) != CKK_AES || policy::value_len_ok(CKK_AES, n)).then_some(n);
-        let value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
+        let mut value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
             (Kdf::AesEcbData | Kdf::AesCbcData | Kdf::Des3EcbData | Kdf::Des3CbcData, p) => {
                 let (mode, iv, data) = match p {
                     Params::Data(d) => (Mode::Ecb, &[][..], d),
@@ -380,6 +380,11 @@ impl Module {
             }
             _ => return Err(Error::MechanismParamInvalid),
         };
+        // A DES key derived by any mechanism gets its parity bits set, as the mechanisms'
+        // sections say.
+        if matches!(key_type(&template), CKK_DES | CKK_DES2 | CKK_DES3) {
+            super::des::set_odd_parity(&mut value);
+        }
         let (mut always_sensitive, mut never_extractable) =
             (base_obj.flag(CKA_ALWAYS_SENSITIVE), base_obj.flag(CKA_NEVER_EXTRACTABLE));
         // The simple mechanisms hand out the original keys' bits: the new key is sensitive if
