@@ -257,10 +257,11 @@ impl Module {
                 if data.is_empty() || data.len() % block != 0 {
                     return Err(Error::MechanismParamInvalid);
                 }
-                // The data is all the key material there is: too little of it for the
-                // CKA_VALUE_LEN asked is a fault of the mechanism's parameters.
+                // The data is all the key material there is: too little of it for the key
+                // asked (its CKA_VALUE_LEN, or its type's length) is CKR_DATA_LEN_RANGE, as
+                // the mechanisms' section says.
                 if value_len(&template).is_some_and(|n| n > data.len()) {
-                    return Err(Error::MechanismParamInvalid);
+                    return Err(Error::DataLenRange);
                 }
                 let mut c = if des3 {
                     CipherCtx::des3(mode == Mode::Cbc, bv, iv, true, false)?
@@ -270,7 +271,10 @@ impl Module {
                 let mut out = Zeroizing::new(Vec::new());
                 c.update(data, &mut out)?;
                 c.finish(&mut out)?;
-                let n = derived_len(&template, Some(out.len()))?;
+                let n = derived_len(&template, Some(out.len())).map_err(|e| match e {
+                    Error::TemplateInconsistent => Error::DataLenRange,
+                    e => e,
+                })?;
                 out.truncate(n);
                 out
             }
