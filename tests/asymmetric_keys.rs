@@ -308,3 +308,82 @@ fn rsa_private_keys_from_modulus_and_private_exponent() {
         }
     }
 }
+
+/// PKCS#11 3.2's CKM_PUB_KEY_FROM_PRIV_KEY: C_DeriveKey makes a private key's public key
+/// object, whatever the private key's CKA_DERIVE: the same public values (and so the same
+/// CKA_PUBLIC_KEY_INFO), the attributes the specification copies (CKA_VERIFY from CKA_SIGN,
+/// CKA_ID, CKA_KEY_GEN_MECHANISM ...), the defaults of its table (a public session object,
+/// not local), and what the template gives; the new key verifies the private key's
+/// signatures.
+#[test]
+fn public_key_from_private_key() {
+    let e = env();
+    let s = &e.s;
+    let ml_dsa_44 = CKP_ML_DSA_44;
+    let cases: Vec<(&str, CK_MECHANISM_TYPE, T, CK_MECHANISM_TYPE, CK_ATTRIBUTE_TYPE)> = vec![
+        (
+            "RSA",
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            T::default().ulong(CKA_MODULUS_BITS, 2048).bytes(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+            CKM_SHA256_RSA_PKCS,
+            CKA_MODULUS,
+        ),
+        ("P-256", CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), CKM_ECDSA_SHA256, CKA_EC_POINT),
+        ("Ed25519", CKM_EC_EDWARDS_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, ED25519), CKM_EDDSA, CKA_EC_POINT),
+        ("ML-DSA-44", CKM_ML_DSA_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, ml_dsa_44), CKM_ML_DSA, CKA_VALUE),
+    ];
+    let msg = b"made public from the private key";
+    for (name, keygen, public_t, sign, material) in cases {
+        let private_t = T::default().flag(CKA_SIGN, true).flag(CKA_DERIVE, false).bytes(CKA_ID, b"key-id");
+        let (public, private) = pair(s, keygen, public_t.flag(CKA_VERIFY, true), private_t);
+        let mut m = mech::<u8>(CKM_PUB_KEY_FROM_PRIV_KEY, None);
+        let derived = s.derive(&mut m, private, &mut T::default()).unwrap_or_else(|rv| panic!("{name}: {rv:#x}"));
+        for ty in [material, CKA_PUBLIC_KEY_INFO] {
+            assert_eq!(s.get_bytes(derived, ty), s.get_bytes(public, ty), "{name}: attribute {ty:#x}");
+        }
+        assert_eq!(s.get_bytes(derived, CKA_CLASS).unwrap(), CKO_PUBLIC_KEY.to_ne_bytes());
+        assert_eq!(s.get_bytes(derived, CKA_ID).unwrap(), b"key-id", "{name}");
+        assert_eq!(s.get_bytes(derived, CKA_KEY_GEN_MECHANISM).unwrap(), keygen.to_ne_bytes(), "{name}");
+        assert!(s.get_bool(derived, CKA_VERIFY), "{name}: CKA_VERIFY from CKA_SIGN");
+        assert!(
+            !s.get_bool(derived, CKA_LOCAL) && !s.get_bool(derived, CKA_TOKEN) && !s.get_bool(derived, CKA_PRIVATE),
+            "{name}: the table's defaults"
+        );
+        let mut sm = mech::<u8>(sign, None);
+        let sig = s.sign(&mut sm, private, msg).unwrap();
+        s.verify(&mut sm, derived, msg, &sig).unwrap_or_else(|rv| panic!("{name}: verify {rv:#x}"));
+        // The template's attributes win over the copied ones; the key's values are not its
+        // to change.
+        let t = &mut T::default().bytes(CKA_LABEL, b"public").flag(CKA_VERIFY, false);
+        let labelled = s.derive(&mut m, private, t).unwrap();
+        assert_eq!(s.get_bytes(labelled, CKA_LABEL).unwrap(), b"public");
+        assert!(!s.get_bool(labelled, CKA_VERIFY), "{name}");
+        let other = vec![0x42u8; s.get_bytes(public, material).unwrap().len()];
+        assert_eq!(
+            s.derive(&mut m, private, &mut T::default().bytes(material, &other)),
+            Err(CKR_TEMPLATE_INCONSISTENT)
+        );
+        // Only a private key has a public key to make.
+        assert_eq!(s.derive(&mut m, public, &mut T::default()), Err(CKR_KEY_TYPE_INCONSISTENT), "{name}");
+    }
+    // An ML-KEM key: CKA_ENCAPSULATE from CKA_DECAPSULATE.
+    let mut m = mech::<u8>(CKM_PUB_KEY_FROM_PRIV_KEY, None);
+    let (public, private) = pair(
+        s,
+        CKM_ML_KEM_KEY_PAIR_GEN,
+        T::default().ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768),
+        T::default().flag(CKA_DECAPSULATE, true),
+    );
+    let derived = s.derive(&mut m, private, &mut T::default()).unwrap();
+    assert_eq!(s.get_bytes(derived, CKA_VALUE), s.get_bytes(public, CKA_VALUE));
+    assert!(s.get_bool(derived, CKA_ENCAPSULATE));
+    let aes = s.secret_key(CKK_AES, &[3u8; 16]).unwrap();
+    assert_eq!(s.derive(&mut m, aes, &mut T::default()), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.derive(&mut m, 0x7fff_0001, &mut T::default()), Err(CKR_KEY_HANDLE_INVALID));
+    let mut param = [0u8; 4];
+    let (_, private) = pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default());
+    assert_eq!(
+        s.derive(&mut mech(CKM_PUB_KEY_FROM_PRIV_KEY, Some(&mut param)), private, &mut T::default()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+}

@@ -225,6 +225,10 @@ impl Module {
         base: CK_OBJECT_HANDLE,
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
+        // Any private key, whatever its CKA_DERIVE (the mechanism's section).
+        if super::pubkey::is_public_from_private(m) {
+            return self.public_from_private(h, base, template);
+        }
         let (entry, base_obj) = self.crypto_key(h, base, m, CKF_DERIVE, CKA_DERIVE)?;
         let imposed = match base_obj.get(CKA_DERIVE_TEMPLATE) {
             Some(Value::Template(t)) => t.clone(),

@@ -19,6 +19,7 @@ pub mod message_sign;
 pub mod names;
 pub mod ops;
 pub mod pqc;
+pub mod pubkey;
 pub mod rsa;
 pub mod state;
 pub mod wrap;
@@ -201,6 +202,8 @@ pub enum Implementation {
     RsaAesWrap,
     MlDsa(pqc::MlDsaVariant),
     MlKem,
+    /// CKM_PUB_KEY_FROM_PRIV_KEY.
+    PublicFromPrivate,
 }
 
 /// One registry entry.
@@ -246,6 +249,7 @@ static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, 
     kbkdf::register(&mut r);
     rsa::register(&mut r);
     ecc::register(&mut r);
+    pubkey::register(&mut r);
     #[cfg(not(feature = "fips"))]
     pqc::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);

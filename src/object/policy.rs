@@ -65,6 +65,9 @@ pub enum Origin {
     /// C_DeriveKey from a base key with these flags; class and key type default to a
     /// generic secret.
     Derive { value: super::Bytes, base_always_sensitive: bool, base_never_extractable: bool },
+    /// C_DeriveKey with CKM_PUB_KEY_FROM_PRIV_KEY: built as C_CreateObject builds (the template
+    /// holds the public values), with the private key's CKA_KEY_GEN_MECHANISM.
+    PublicFromPrivate { key_gen_mechanism: CK_MECHANISM_TYPE },
 }
 
 /// Builds the object that C_CreateObject makes from `template`, with `unique_id`.
@@ -76,7 +79,7 @@ pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<O
 pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Origin) -> Result<Object> {
     check_duplicates(template)?;
     let (forbidden, required) = match origin {
-        Origin::Create => (NO_CREATE, REQ_CREATE),
+        Origin::Create | Origin::PublicFromPrivate { .. } => (NO_CREATE, REQ_CREATE),
         Origin::Generate { .. } => (NO_GENERATE, REQ_GENERATE),
         Origin::Unwrap { .. } => (NO_UNWRAP, REQ_UNWRAP),
         Origin::Derive { .. } => (NO_GENERATE, 0),
@@ -88,7 +91,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         }
     };
     let (class, sub) = match &origin {
-        Origin::Create => {
+        Origin::Create | Origin::PublicFromPrivate { .. } => {
             let class = template_ulong(template, CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
             let sub = match attr::subtype_attr(class) {
                 Some(a) => Some(template_ulong(template, a).ok_or(Error::TemplateIncomplete)?),
@@ -150,7 +153,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
             }
             obj.set(CKA_VALUE, Value::Bytes(value.clone()));
         }
-        Origin::Create | Origin::Generate { .. } | Origin::Unwrap { .. } => {}
+        Origin::Create | Origin::Generate { .. } | Origin::Unwrap { .. } | Origin::PublicFromPrivate { .. } => {}
     }
     // Absent attributes get their defaults, or computed values; the schema's ascending order
     // gives them in order, to be merged in at once.
@@ -164,7 +167,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
     // what its base key guarantees. Each also needs the key's own flag, as given or by
     // default (both come before them in the schema's order, so they are filled with them).
     let (always, never) = match &origin {
-        Origin::Create | Origin::Unwrap { .. } => (false, false),
+        Origin::Create | Origin::Unwrap { .. } | Origin::PublicFromPrivate { .. } => (false, false),
         Origin::Generate { .. } => (true, true),
         Origin::Derive { base_always_sensitive, base_never_extractable, .. } => {
             (*base_always_sensitive, *base_never_extractable)
@@ -192,6 +195,7 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         (Fill::Computed, CKA_LOCAL) => Value::Bool(local),
         (Fill::Computed, CKA_KEY_GEN_MECHANISM) => Value::Ulong(match &origin {
             Origin::Generate { mechanism, .. } => *mechanism,
+            Origin::PublicFromPrivate { key_gen_mechanism } => *key_gen_mechanism,
             _ => CK_UNAVAILABLE_INFORMATION,
         }),
         (Fill::Computed, CKA_ALWAYS_SENSITIVE) => Value::Bool(always_sensitive),
