@@ -565,3 +565,102 @@ fn wycheproof_hkdf() {
         assert!(checked > 20, "{name:?}: {checked}");
     }
 }
+
+#[test]
+fn hash_key_derivation() {
+    use sha2::Digest;
+    let Env { h: _h, p: _p, slot, s } = env();
+    let v = bytes(32, 9);
+    let base = s
+        .create(
+            &mut T::secret(CKK_GENERIC_SECRET)
+                .bytes(CKA_VALUE, &v)
+                .flag(CKA_SENSITIVE, false)
+                .flag(CKA_EXTRACTABLE, true),
+        )
+        .unwrap();
+    let readable = || T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let derive = |ty, t: &mut T| s.derive(&mut mech::<()>(ty, None), base, t);
+    // No template length or type: a generic secret as long as the digest.
+    let k = derive(CKM_SHA256_KEY_DERIVATION, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), sha2::Sha256::digest(&v).to_vec());
+    assert_eq!(s.get_ulong(k, CKA_KEY_TYPE).unwrap(), CKK_GENERIC_SECRET);
+    assert_eq!(s.get_ulong(k, CKA_VALUE_LEN).unwrap(), 32);
+    assert_eq!(s.get_ulong(k, CKA_KEY_GEN_MECHANISM).unwrap(), CK_UNAVAILABLE_INFORMATION);
+    let sha1 = sha1::Sha1::digest(&v).to_vec();
+    let k = derive(CKM_SHA1_KEY_DERIVATION, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), sha1);
+    // A length takes the digest's leading bytes; more than the digest is inconsistent.
+    let k = derive(CKM_SHA1_KEY_DERIVATION, &mut readable().ulong(CKA_VALUE_LEN, 16)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), sha1[..16]);
+    assert_eq!(
+        derive(CKM_SHA1_KEY_DERIVATION, &mut readable().ulong(CKA_VALUE_LEN, 21)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
+    // A key type with a length: its length, parity set for DES; Triple DES needs more than
+    // SHA-1 gives.
+    let des = |kt| T::secret(kt).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    assert_eq!(derive(CKM_SHA1_KEY_DERIVATION, &mut des(CKK_DES3)), Err(CKR_TEMPLATE_INCONSISTENT));
+    let k = derive(CKM_SHA256_KEY_DERIVATION, &mut des(CKK_DES3)).unwrap();
+    let d = s.get_bytes(k, CKA_VALUE).unwrap();
+    let want = sha2::Sha256::digest(&v);
+    assert_eq!(d.len(), 24);
+    for (got, w) in d.iter().zip(want.iter()) {
+        assert_eq!(got & 0xfe, w & 0xfe);
+        assert_eq!(got.count_ones() % 2, 1, "odd parity");
+    }
+    // AES: the digest's size when it is an AES size, else CKA_VALUE_LEN must say.
+    let k = derive(CKM_SHA384_KEY_DERIVATION, &mut des(CKK_AES).ulong(CKA_VALUE_LEN, 24)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), sha2::Sha384::digest(&v)[..24]);
+    let k = derive(CKM_SHA256_KEY_DERIVATION, &mut des(CKK_AES)).unwrap();
+    assert_eq!(s.get_ulong(k, CKA_VALUE_LEN).unwrap(), 32);
+    assert_eq!(derive(CKM_SHA1_KEY_DERIVATION, &mut des(CKK_AES)), Err(CKR_TEMPLATE_INCOMPLETE));
+    // The SHA-512 truncations and SHA-3 (digests from Python's hashlib).
+    let hex =
+        |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<_>>();
+    for (ty, want) in [
+        (CKM_SHA512_KEY_DERIVATION, sha2::Sha512::digest(&v).to_vec()),
+        (CKM_SHA224_KEY_DERIVATION, sha2::Sha224::digest(&v).to_vec()),
+        (CKM_SHA512_256_KEY_DERIVATION, sha2::Sha512_256::digest(&v).to_vec()),
+        (CKM_SHA512_224_KEY_DERIVATION, hex("79b76e67f67313444daf7d05ddbde8582f491d2d62dc91dddb54cc4d")),
+        (CKM_SHA3_256_KEY_DERIVATION, hex("768a48c7801bbd6b8435572a1fc0a92bfbeb5d2bbd6487da0cdedc7dd64e404b")),
+        (
+            CKM_SHA3_512_KEY_DERIVATION,
+            hex(
+                "8504cfec5c1543b4f3e21c604318d4cef7a6b5bf3086c064d4ec98d9f34c052c5f80dc9e1d3887bff68bb8c5cdee559332cfc9eb159fac30fc1173dc6d285bda",
+            ),
+        ),
+    ] {
+        let k = derive(ty, &mut readable()).unwrap();
+        assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want, "mechanism {ty:#x}");
+    }
+    for ty in [CKM_SHA3_224_KEY_DERIVATION, CKM_SHA3_384_KEY_DERIVATION] {
+        let k = derive(ty, &mut readable()).unwrap();
+        assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap().len(), if ty == CKM_SHA3_224_KEY_DERIVATION { 28 } else { 48 });
+    }
+    // No parameter is taken; the key must allow derivation; the sensitive default holds and a
+    // generated base key's ALWAYS_SENSITIVE passes on.
+    let mut junk: CK_ULONG = 1;
+    assert_eq!(
+        s.derive(&mut mech(CKM_SHA256_KEY_DERIVATION, Some(&mut junk)), base, &mut readable()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    let no_derive = s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &v).flag(CKA_DERIVE, false)).unwrap();
+    assert_eq!(
+        s.derive(&mut mech::<()>(CKM_SHA256_KEY_DERIVATION, None), no_derive, &mut readable()),
+        Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+    );
+    let k = derive(CKM_SHA256_KEY_DERIVATION, &mut T::default()).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert!(!s.get_bool(k, CKA_ALWAYS_SENSITIVE));
+    let generated = s.generate(CKM_GENERIC_SECRET_KEY_GEN, &mut T::default().ulong(CKA_VALUE_LEN, 32)).unwrap();
+    let k = s.derive(&mut mech::<()>(CKM_SHA256_KEY_DERIVATION, None), generated, &mut T::default()).unwrap();
+    assert!(s.get_bool(k, CKA_ALWAYS_SENSITIVE) && s.get_bool(k, CKA_NEVER_EXTRACTABLE));
+    // Listed with CKF_DERIVE.
+    for ty in [CKM_SHA1_KEY_DERIVATION, CKM_SHA3_512_KEY_DERIVATION, CKM_SHA512_224_KEY_DERIVATION] {
+        let mut info = CK_MECHANISM_INFO { ulMinKeySize: 9, ulMaxKeySize: 9, flags: 0 };
+        // SAFETY: a live slot and an owned CK_MECHANISM_INFO.
+        assert_eq!(unsafe { s.lib.C_GetMechanismInfo(slot.id(), ty, &mut info) }, CKR_OK);
+        assert_eq!(info.flags, CKF_DERIVE, "{ty:#x}");
+    }
+}

@@ -5,7 +5,7 @@
 
 use super::digest::DIGESTS;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
-use crate::crypto::evp::{CipherCtx, Hash, HmacCtx, Mode};
+use crate::crypto::evp::{CipherCtx, DigestCtx, Hash, HmacCtx, Mode};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::attr::VALUE_KEY_TYPES;
@@ -34,6 +34,8 @@ pub enum Kdf {
     Ecdh,
     /// CKM_DH_PKCS_DERIVE (PKCS #3).
     Dh,
+    /// CKM_<hash>_KEY_DERIVATION: the base key's value digested once.
+    HashKey(Hash),
 }
 
 /// How an HKDF salt is given.
@@ -68,6 +70,9 @@ pub fn register(r: &mut Registry) {
     r.add(d(CKM_EXTRACT_KEY_FROM_KEY, 0, 0, ParamShape::Ulong, VALUE_KEY_TYPES, Kdf::Extract));
     r.add(d(CKM_HKDF_DERIVE, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: false }));
     r.add(d(CKM_HKDF_DATA, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: true }));
+    for (ty, hash) in HASH_KEY_DERIVATIONS {
+        r.add(d(ty, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::HashKey(hash)));
+    }
     for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
         r.add(Entry {
             ty,
@@ -88,6 +93,21 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::KeyPair(super::keypair::PairKind::Dh),
     });
 }
+
+/// The key derivations by digesting a key's value (the 3.2 specification's section on them).
+const HASH_KEY_DERIVATIONS: [(CK_MECHANISM_TYPE, Hash); 11] = [
+    (CKM_SHA1_KEY_DERIVATION, Hash::Sha1),
+    (CKM_SHA224_KEY_DERIVATION, Hash::Sha224),
+    (CKM_SHA256_KEY_DERIVATION, Hash::Sha256),
+    (CKM_SHA384_KEY_DERIVATION, Hash::Sha384),
+    (CKM_SHA512_KEY_DERIVATION, Hash::Sha512),
+    (CKM_SHA512_224_KEY_DERIVATION, Hash::Sha512_224),
+    (CKM_SHA512_256_KEY_DERIVATION, Hash::Sha512_256),
+    (CKM_SHA3_224_KEY_DERIVATION, Hash::Sha3_224),
+    (CKM_SHA3_256_KEY_DERIVATION, Hash::Sha3_256),
+    (CKM_SHA3_384_KEY_DERIVATION, Hash::Sha3_384),
+    (CKM_SHA3_512_KEY_DERIVATION, Hash::Sha3_512),
+];
 
 /// An agreed secret as the derived value: all of it, or the rightmost CKA_VALUE_LEN bytes
 /// (ECDH with CKD_NULL, PKCS #3 DH: "truncation removes bytes from the leading end").
@@ -379,6 +399,18 @@ impl Module {
                     }
                     Some((hash, sp800)) => kdf_hash(hash, sp800, &z, shared, derived_len(&template, None)?)?,
                 }
+            }
+            // The digest of the base key's value: all of it, or its first CKA_VALUE_LEN bytes
+            // (or the key type's length); a key type longer than the digest is
+            // CKR_TEMPLATE_INCONSISTENT, an AES key the digest's size does not fit needs a
+            // CKA_VALUE_LEN.
+            (Kdf::HashKey(hash), Params::None) => {
+                let mut ctx = DigestCtx::new(hash)?;
+                ctx.update(bv);
+                let mut v = Zeroizing::new(ctx.finish());
+                let n = derived_len(&template, aes_natural(v.len()))?;
+                v.truncate(n);
+                v
             }
             (Kdf::Dh, Params::Data(peer)) => {
                 let super::keys::ParsedKey::Dh(k) = &*self.parsed_key(&base_obj)? else {

@@ -492,4 +492,8 @@ impl RawSession {
     pub fn get_bool(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> bool {
         self.get_bytes(o, ty).unwrap() == [1]
     }
+    pub fn get_ulong(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> RawResult<CK_ULONG> {
+        let v = self.get_bytes(o, ty)?;
+        Ok(CK_ULONG::from_ne_bytes(v.try_into().expect("a CK_ULONG attribute")))
+    }
 }
