@@ -43,7 +43,7 @@ fn digest_and_hmac_states_resume_in_another_session() {
     // SAFETY: raw calls with live buffers of the lengths given.
     unsafe {
         assert_eq!(get_state(&a), Err(CKR_OPERATION_NOT_INITIALIZED));
-        for mechanism in [CKM_SHA256, CKM_SHA_1, CKM_SHA512_224] {
+        for mechanism in [CKM_SHA256, CKM_SHA_1, CKM_SHA512_224, CKM_MD5] {
             let mut m = mech::<u8>(mechanism, None);
             assert_eq!(a.lib.C_DigestInit(a.h, &mut m), CKR_OK);
             let mut d = data.clone();

@@ -135,3 +135,50 @@ fn ed25519_both_ways() {
         .unwrap();
     assert_eq!(s.sign(&mut mech::<u8>(CKM_EDDSA, None), inside, msg).unwrap(), sk.sign(msg).to_bytes());
 }
+
+/// MD5, as SoftHSMv2 offers it: the digest (RFC 1321's vectors), HMAC (RFC 2202's) and
+/// PKCS #1 v1.5 signatures, each checked against RustCrypto's md-5, hmac and rsa.
+#[test]
+fn md5_digest_hmac_and_rsa_signatures() {
+    use hmac::{Hmac, Mac};
+    use md5::{Digest, Md5};
+    use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
+    let (_h, _p, s) = env();
+    let hex =
+        |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<_>>();
+    assert_eq!(s.digest(&mut mech::<u8>(CKM_MD5, None), b"abc").unwrap(), hex("900150983cd24fb0d6963f7d28e17f72"));
+    assert_eq!(s.digest(&mut mech::<u8>(CKM_MD5, None), b"").unwrap(), hex("d41d8cd98f00b204e9800998ecf8427e"));
+    let long = vec![0x5au8; 1000];
+    assert_eq!(s.digest(&mut mech::<u8>(CKM_MD5, None), &long).unwrap(), Md5::digest(&long).to_vec());
+    // RFC 2202 test case 2, and a key longer than MD5's block (hashed first).
+    let jefe = s.secret_key(CKK_GENERIC_SECRET, b"Jefe").unwrap();
+    let data = b"what do ya want for nothing?";
+    assert_eq!(
+        s.sign(&mut mech::<u8>(CKM_MD5_HMAC, None), jefe, data).unwrap(),
+        hex("750c783e6ab0b503eaa86e310a5db738")
+    );
+    let mut len: CK_ULONG = 12;
+    let t = s.sign(&mut mech(CKM_MD5_HMAC_GENERAL, Some(&mut len)), jefe, data).unwrap();
+    assert_eq!(t, hex("750c783e6ab0b503eaa86e31"));
+    let long_key = vec![0xaau8; 80];
+    let k = s.secret_key(CKK_GENERIC_SECRET, &long_key).unwrap();
+    let mut want = <Hmac<Md5>>::new_from_slice(&long_key).unwrap();
+    want.update(&long);
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_MD5_HMAC, None), k, &long).unwrap(), want.finalize().into_bytes().to_vec());
+    // MD5 with PKCS #1 v1.5, verified by the rsa crate (its DigestInfo for MD5 is RFC 8017's).
+    let (pubk, privk) = pair(&s, CKM_RSA_PKCS_KEY_PAIR_GEN, T::default().ulong(CKA_MODULUS_BITS, 2048), T::default());
+    let n = BigUint::from_bytes_be(&s.get_bytes(pubk, CKA_MODULUS).unwrap());
+    let e = BigUint::from_bytes_be(&s.get_bytes(pubk, CKA_PUBLIC_EXPONENT).unwrap());
+    let key = RsaPublicKey::new(n, e).unwrap();
+    let msg = b"an old signature";
+    let sig = s.sign(&mut mech::<u8>(CKM_MD5_RSA_PKCS, None), privk, msg).unwrap();
+    key.verify(Pkcs1v15Sign::new::<Md5>(), &Md5::digest(msg), &sig).unwrap();
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_MD5_RSA_PKCS, None), pubk, msg, &sig), Ok(()));
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_MD5_RSA_PKCS, None), pubk, b"another", &sig), Err(CKR_SIGNATURE_INVALID));
+    // MD5 is no parameter's hash: an OAEP or PSS naming it is refused.
+    let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_MD5, mgf: CKG_MGF1_SHA1, sLen: 16 };
+    assert_eq!(
+        s.sign(&mut mech(CKM_RSA_PKCS_PSS, Some(&mut pss)), privk, &Md5::digest(msg)),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+}

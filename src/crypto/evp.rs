@@ -268,6 +268,9 @@ pub enum Hash {
     Sha3_256,
     Sha3_384,
     Sha3_512,
+    /// MD5 (RFC 1321): for SoftHSMv2's CKM_MD5, CKM_MD5_HMAC and CKM_MD5_RSA_PKCS only, never
+    /// a parameter's hash.
+    Md5,
 }
 
 impl Hash {
@@ -286,6 +289,7 @@ impl Hash {
                 Hash::Sha3_256 => sys::EVP_sha3_256(),
                 Hash::Sha3_384 => sys::EVP_sha3_384(),
                 Hash::Sha3_512 => sys::EVP_sha3_512(),
+                Hash::Md5 => sys::EVP_md5(),
             }
         }
     }

@@ -1,4 +1,4 @@
-//! SHA-1 and SHA-2 on AWS-LC's low-level contexts, whose state is plain data: this is what
+//! SHA-1, SHA-2 and MD5 on AWS-LC's low-level contexts, whose state is plain data: this is what
 //! lets C_GetOperationState save a running digest or HMAC (the EVP interface cannot export
 //! its state). HMAC (RFC 2104) is built on these contexts for the same reason.
 
@@ -11,9 +11,10 @@ use aws_lc_fips_sys as sys;
 use aws_lc_sys as sys;
 use zeroize::{Zeroize, Zeroizing};
 
-/// A running SHA-1/SHA-2 computation.
+/// A running SHA-1/SHA-2 (or MD5) computation.
 #[derive(Clone)]
 pub enum Sha {
+    Md5(sys::MD5_CTX),
     Sha1(sys::SHA_CTX),
     Sha224(sys::SHA256_CTX),
     Sha256(sys::SHA256_CTX),
@@ -33,6 +34,7 @@ fn raw<T>(ctx: &mut T) -> &mut [u8] {
 macro_rules! each {
     ($self:expr, $c:ident => $body:expr) => {
         match $self {
+            Sha::Md5($c) => $body,
             Sha::Sha1($c) => $body,
             Sha::Sha224($c) | Sha::Sha256($c) => $body,
             Sha::Sha384($c) | Sha::Sha512($c) | Sha::Sha512_224($c) | Sha::Sha512_256($c) => $body,
@@ -46,6 +48,11 @@ impl Sha {
         // SAFETY: zeroed contexts are valid to initialise; each Init only writes its context.
         unsafe {
             Some(match hash {
+                Hash::Md5 => {
+                    let mut c = std::mem::zeroed();
+                    sys::MD5_Init(&mut c);
+                    Sha::Md5(c)
+                }
                 Hash::Sha1 => {
                     let mut c = std::mem::zeroed();
                     sys::SHA1_Init(&mut c);
@@ -88,6 +95,7 @@ impl Sha {
 
     pub fn hash(&self) -> Hash {
         match self {
+            Sha::Md5(_) => Hash::Md5,
             Sha::Sha1(_) => Hash::Sha1,
             Sha::Sha224(_) => Hash::Sha224,
             Sha::Sha256(_) => Hash::Sha256,
@@ -100,7 +108,7 @@ impl Sha {
 
     fn block_len(&self) -> usize {
         match self {
-            Sha::Sha1(_) | Sha::Sha224(_) | Sha::Sha256(_) => 64,
+            Sha::Md5(_) | Sha::Sha1(_) | Sha::Sha224(_) | Sha::Sha256(_) => 64,
             _ => 128,
         }
     }
@@ -110,6 +118,7 @@ impl Sha {
         // SAFETY: `d` is valid for `n` bytes; each context is initialised.
         unsafe {
             match self {
+                Sha::Md5(c) => sys::MD5_Update(c, p, n),
                 Sha::Sha1(c) => sys::SHA1_Update(c, p, n),
                 Sha::Sha224(c) => sys::SHA224_Update(c, p, n),
                 Sha::Sha256(c) => sys::SHA256_Update(c, p, n),
@@ -134,6 +143,7 @@ impl Sha {
         // SAFETY: `out` has room for the largest digest (64 bytes).
         unsafe {
             match self {
+                Sha::Md5(c) => sys::MD5_Final(o, c),
                 Sha::Sha1(c) => sys::SHA1_Final(o, c),
                 Sha::Sha224(c) => sys::SHA224_Final(o, c),
                 Sha::Sha256(c) => sys::SHA256_Final(o, c),
@@ -159,11 +169,19 @@ impl Sha {
     pub fn from_bytes(b: &[u8]) -> Result<Sha> {
         let bad = || Error::SavedStateInvalid;
         let (&tag, rest) = b.split_first().ok_or_else(bad)?;
-        let hash =
-            [Hash::Sha1, Hash::Sha224, Hash::Sha256, Hash::Sha384, Hash::Sha512, Hash::Sha512_224, Hash::Sha512_256]
-                .into_iter()
-                .find(|h| *h as u8 == tag)
-                .ok_or_else(bad)?;
+        let hash = [
+            Hash::Sha1,
+            Hash::Sha224,
+            Hash::Sha256,
+            Hash::Sha384,
+            Hash::Sha512,
+            Hash::Sha512_224,
+            Hash::Sha512_256,
+            Hash::Md5,
+        ]
+        .into_iter()
+        .find(|h| *h as u8 == tag)
+        .ok_or_else(bad)?;
         let mut s = Sha::new(hash).ok_or_else(bad)?;
         each!(&mut s, c => {
             let dst = raw(c);

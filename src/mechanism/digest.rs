@@ -1,4 +1,5 @@
-//! Message digests (PKCS#11 3.2 §5.12): SHA-1, SHA-2 and SHA-3 on AWS-LC.
+//! Message digests (PKCS#11 3.2 §5.12): SHA-1, SHA-2 and SHA-3 on AWS-LC, and MD5 as
+//! SoftHSMv2 offers it.
 
 use super::ops::Stage;
 use super::{Entry, Implementation, Mechanism, ParamShape, Registry, info, lookup};
@@ -8,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::module::Module;
 use cryptoki_sys::*;
 
-/// Mechanism type and hash of every digest oxihsm offers.
+/// Mechanism type and hash of every digest a mechanism parameter may name (MD5, offered as a
+/// digest of its own, is not one of them).
 pub const DIGESTS: [(CK_MECHANISM_TYPE, Hash); 11] = [
     (CKM_SHA_1, Hash::Sha1),
     (CKM_SHA224, Hash::Sha224),
@@ -24,7 +26,7 @@ pub const DIGESTS: [(CK_MECHANISM_TYPE, Hash); 11] = [
 ];
 
 pub fn register(r: &mut Registry) {
-    for (ty, hash) in DIGESTS {
+    for (ty, hash) in DIGESTS.into_iter().chain([(CKM_MD5, Hash::Md5)]) {
         r.add(Entry {
             ty,
             info: info(0, 0, CKF_DIGEST),

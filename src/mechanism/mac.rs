@@ -57,7 +57,8 @@ pub const HMACS: [(CK_MECHANISM_TYPE, CK_MECHANISM_TYPE, Hash); 11] = [
 
 pub fn register(r: &mut Registry) {
     let flags = CKF_SIGN | CKF_VERIFY;
-    for (plain, general, hash) in HMACS {
+    // MD5 HMAC as SoftHSMv2 offers it (outside HMACS: no KDF takes it as its PRF).
+    for (plain, general, hash) in HMACS.into_iter().chain([(CKM_MD5_HMAC, CKM_MD5_HMAC_GENERAL, Hash::Md5)]) {
         for (ty, g) in [(plain, false), (general, true)] {
             r.add(Entry {
                 ty,

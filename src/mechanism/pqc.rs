@@ -94,7 +94,7 @@ fn hash_oid_arc(h: Hash) -> Option<u8> {
         Hash::Sha3_256 => 8,
         Hash::Sha3_384 => 9,
         Hash::Sha3_512 => 10,
-        Hash::Sha1 => return None,
+        Hash::Sha1 | Hash::Md5 => return None,
     })
 }
 

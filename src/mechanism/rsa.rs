@@ -63,6 +63,8 @@ pub fn register(r: &mut Registry) {
         r.add(e(pkcs, sv, ParamShape::None, RsaScheme::HashPkcs1(h)));
         r.add(e(pss, sv, ParamShape::RsaPss, RsaScheme::HashPss(h)));
     }
+    // SoftHSMv2 offers MD5 with PKCS #1 v1.5 (for old signatures); no MD5 PSS exists.
+    r.add(e(CKM_MD5_RSA_PKCS, sv, ParamShape::None, RsaScheme::HashPkcs1(Hash::Md5)));
     r.add(Entry {
         ty: CKM_RSA_PKCS_KEY_PAIR_GEN,
         info: info(
@@ -107,6 +109,9 @@ fn digest_info_prefix(h: Hash) -> &'static [u8] {
         Hash::Sha3_512 => &[
             0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x0a, 0x05, 0x00, 0x04,
             0x40,
+        ],
+        Hash::Md5 => &[
+            0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10,
         ],
         _ => &[],
     }

@@ -300,6 +300,16 @@ impl RawSession {
         // SAFETY: as above.
         ck(unsafe { self.lib.C_Verify(self.h, d.as_mut_ptr(), d.len() as _, s.as_mut_ptr(), s.len() as _) })
     }
+
+    /// C_DigestInit + C_Digest.
+    pub fn digest(&self, m: &mut cryptoki_sys::CK_MECHANISM, data: &[u8]) -> RawResult<Vec<u8>> {
+        let mut d = data.to_vec();
+        // SAFETY: mechanism and buffers are live for the calls.
+        self.run(
+            || unsafe { self.lib.C_DigestInit(self.h, m) },
+            |o, n| unsafe { self.lib.C_Digest(self.h, d.as_mut_ptr(), d.len() as _, o, n) },
+        )
+    }
 }
 
 /// CK_GCM_PARAMS over `iv` (its length in bits as ulIvBits) and `aad` (NULL when `None`),
