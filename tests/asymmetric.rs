@@ -335,6 +335,22 @@ fn token_signatures_verify_with_openssl() {
         &s.sign(&mut mech(CKM_SHA384_RSA_PKCS_PSS, Some(&mut pss)), rs, &msg).unwrap(),
         &["-sha384", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:48"],
     );
+    // SHA-3 with PKCS #1 v1.5 and PSS (MGF1 over the same SHA-3, salt of the hash's length).
+    for (name, len, pkcs, pss_m, hash, mgf) in [
+        ("sha3-224", 28, CKM_SHA3_224_RSA_PKCS, CKM_SHA3_224_RSA_PKCS_PSS, CKM_SHA3_224, CKG_MGF1_SHA3_224),
+        ("sha3-256", 32, CKM_SHA3_256_RSA_PKCS, CKM_SHA3_256_RSA_PKCS_PSS, CKM_SHA3_256, CKG_MGF1_SHA3_256),
+        ("sha3-384", 48, CKM_SHA3_384_RSA_PKCS, CKM_SHA3_384_RSA_PKCS_PSS, CKM_SHA3_384, CKG_MGF1_SHA3_384),
+        ("sha3-512", 64, CKM_SHA3_512_RSA_PKCS, CKM_SHA3_512_RSA_PKCS_PSS, CKM_SHA3_512, CKG_MGF1_SHA3_512),
+    ] {
+        let flag = format!("-{name}");
+        verify(&s.sign(&mut mech::<u8>(pkcs, None), rs, &msg).unwrap(), &[&flag]);
+        let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: hash, mgf, sLen: len };
+        let (salt, mgf_md) = (format!("rsa_pss_saltlen:{len}"), format!("rsa_mgf1_md:{name}"));
+        verify(
+            &s.sign(&mut mech(pss_m, Some(&mut pss)), rs, &msg).unwrap(),
+            &[&flag, "-sigopt", "rsa_padding_mode:pss", "-sigopt", &salt, "-sigopt", &mgf_md],
+        );
+    }
     // PSS over a caller's hash, with an MGF1 hash different from the message hash.
     let digest = openssl_ok(dir, &["dgst", "-sha256", "-binary", "msg"]);
     let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA1, sLen: 20 };
@@ -407,6 +423,20 @@ fn token_signatures_verify_with_openssl() {
             bad[3] ^= 1;
             assert_eq!(s.verify(&mut mech::<u8>(CKM_ECDSA, None), ep, &h, &bad), Err(CKR_SIGNATURE_INVALID));
         }
+    }
+
+    // ECDSA with SHA-3, on P-256.
+    let (ep, es) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
+    spki_file(s, ep, dir, "ec.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "ec.der", "-out", "ec.pem"]);
+    for (hash, m) in [
+        ("-sha3-224", CKM_ECDSA_SHA3_224),
+        ("-sha3-256", CKM_ECDSA_SHA3_256),
+        ("-sha3-384", CKM_ECDSA_SHA3_384),
+        ("-sha3-512", CKM_ECDSA_SHA3_512),
+    ] {
+        let sig = s.sign(&mut mech::<u8>(m, None), es, &msg).unwrap();
+        assert!(openssl_verifies(dir, hash, "ec.pem", &der_sig(&sig)), "{hash}");
     }
 
     // Ed25519.

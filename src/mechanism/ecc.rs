@@ -13,12 +13,13 @@ use crate::secret::Bytes;
 use cryptoki_sys::*;
 use std::sync::Arc;
 
-const ECDSA_HASHED: [(CK_MECHANISM_TYPE, Hash); 8] = [
+const ECDSA_HASHED: [(CK_MECHANISM_TYPE, Hash); 9] = [
     (CKM_ECDSA_SHA1, Hash::Sha1),
     (CKM_ECDSA_SHA224, Hash::Sha224),
     (CKM_ECDSA_SHA256, Hash::Sha256),
     (CKM_ECDSA_SHA384, Hash::Sha384),
     (CKM_ECDSA_SHA512, Hash::Sha512),
+    (CKM_ECDSA_SHA3_224, Hash::Sha3_224),
     (CKM_ECDSA_SHA3_256, Hash::Sha3_256),
     (CKM_ECDSA_SHA3_384, Hash::Sha3_384),
     (CKM_ECDSA_SHA3_512, Hash::Sha3_512),

@@ -33,12 +33,13 @@ pub enum RsaScheme {
 }
 
 /// (mechanism, hash) for the hash-then-sign variants.
-const HASHED: [(CK_MECHANISM_TYPE, CK_MECHANISM_TYPE, Hash); 8] = [
+const HASHED: [(CK_MECHANISM_TYPE, CK_MECHANISM_TYPE, Hash); 9] = [
     (CKM_SHA1_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, Hash::Sha1),
     (CKM_SHA224_RSA_PKCS, CKM_SHA224_RSA_PKCS_PSS, Hash::Sha224),
     (CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, Hash::Sha256),
     (CKM_SHA384_RSA_PKCS, CKM_SHA384_RSA_PKCS_PSS, Hash::Sha384),
     (CKM_SHA512_RSA_PKCS, CKM_SHA512_RSA_PKCS_PSS, Hash::Sha512),
+    (CKM_SHA3_224_RSA_PKCS, CKM_SHA3_224_RSA_PKCS_PSS, Hash::Sha3_224),
     (CKM_SHA3_256_RSA_PKCS, CKM_SHA3_256_RSA_PKCS_PSS, Hash::Sha3_256),
     (CKM_SHA3_384_RSA_PKCS, CKM_SHA3_384_RSA_PKCS_PSS, Hash::Sha3_384),
     (CKM_SHA3_512_RSA_PKCS, CKM_SHA3_512_RSA_PKCS_PSS, Hash::Sha3_512),
@@ -97,6 +98,10 @@ fn digest_info_prefix(h: Hash) -> &'static [u8] {
         Hash::Sha512 => &[
             0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
             0x40,
+        ],
+        Hash::Sha3_224 => &[
+            0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x07, 0x05, 0x00, 0x04,
+            0x1c,
         ],
         Hash::Sha3_256 => &[
             0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x08, 0x05, 0x00, 0x04,
