@@ -820,3 +820,76 @@ fn token_key_handles_belong_to_their_token() {
     assert_eq!(rv(use_key(&sa, kb)), RvError::KeyHandleInvalid);
     assert_eq!(use_key(&sa, ka).unwrap(), ct);
 }
+
+/// PKCS#11 3.2 trust objects (§4.7): a certificate's issuer and serial number (required), its
+/// hash, and a CK_TRUST per usage, CKT_TRUST_UNKNOWN unless given; public and modifiable by
+/// default; kept on the token.
+#[test]
+fn trust_objects() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "trust");
+    let issuer = b"\x30\x0f\x31\x0d\x30\x0b\x06\x03\x55\x04\x03\x0c\x04root";
+    let serial = b"\x02\x01\x2a";
+    let trust = |t: CK_ULONG| T::default().ulong(CKA_CLASS, CKO_TRUST).flag(CKA_TOKEN, t != 0);
+    let anchor = CKT_TRUST_ANCHOR as CK_ULONG;
+    let not_trusted = CKT_NOT_TRUSTED as CK_ULONG;
+    let full = || {
+        trust(1)
+            .bytes(CKA_ISSUER, issuer)
+            .bytes(CKA_SERIAL_NUMBER, serial)
+            .bytes(CKA_HASH_OF_CERTIFICATE, &[0x11; 32])
+            .ulong(CKA_NAME_HASH_ALGORITHM, CKM_SHA256)
+            .ulong(CKA_TRUST_SERVER_AUTH, anchor)
+            .ulong(CKA_TRUST_CODE_SIGNING, not_trusted)
+    };
+    {
+        // A public object: a R/W session without a login may make it.
+        let sess = p.open_rw_session(slot).unwrap();
+        let s = RawSession::new(&h, &sess);
+        let o = s.create(&mut full()).unwrap();
+        assert_eq!(s.get_ulong(o, CKA_TRUST_SERVER_AUTH), Ok(anchor));
+        assert_eq!(s.get_ulong(o, CKA_TRUST_CODE_SIGNING), Ok(not_trusted));
+        for ty in [CKA_TRUST_CLIENT_AUTH, CKA_TRUST_EMAIL_PROTECTION, CKA_TRUST_OCSP_SIGNING] {
+            assert_eq!(s.get_ulong(o, ty), Ok(CKT_TRUST_UNKNOWN as CK_ULONG));
+        }
+        assert_eq!(s.get_ulong(o, CKA_NAME_HASH_ALGORITHM), Ok(CKM_SHA256));
+        assert!(!s.get_bool(o, CKA_PRIVATE) && s.get_bool(o, CKA_MODIFIABLE));
+        assert_eq!(s.get_bytes(o, CKA_VALUE), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+        // Found by issuer and serial number.
+        let mut by_cert = trust(1).bytes(CKA_ISSUER, issuer).bytes(CKA_SERIAL_NUMBER, serial);
+        assert_eq!(s.find(&mut by_cert), Ok(vec![o]));
+        // The trust values change; the certificate they name does not.
+        assert_eq!(s.set(o, &mut T::default().ulong(CKA_TRUST_EMAIL_PROTECTION, CKT_TRUSTED as _)), Ok(()));
+        assert_eq!(s.get_ulong(o, CKA_TRUST_EMAIL_PROTECTION), Ok(CKT_TRUSTED as CK_ULONG));
+        assert_eq!(s.set(o, &mut T::default().bytes(CKA_ISSUER, b"\x30\x00")), Err(CKR_ATTRIBUTE_READ_ONLY));
+        assert_eq!(s.set(o, &mut T::default().ulong(CKA_TRUST_IPSEC_IKE, 5)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+        assert_eq!(s.get_ulong(o, CKA_TRUST_IPSEC_IKE), Ok(CKT_TRUST_UNKNOWN as CK_ULONG));
+
+        // Issuer and serial number are required; a trusted usage needs the certificate's hash,
+        // distrust and unknown trust do not.
+        let mut no_issuer = trust(0).bytes(CKA_SERIAL_NUMBER, serial);
+        assert_eq!(s.create(&mut no_issuer), Err(CKR_TEMPLATE_INCOMPLETE));
+        let bare = || trust(0).bytes(CKA_ISSUER, issuer).bytes(CKA_SERIAL_NUMBER, serial);
+        assert_eq!(s.create(&mut bare().ulong(CKA_TRUST_CLIENT_AUTH, anchor)), Err(CKR_TEMPLATE_INCOMPLETE));
+        let distrust = s.create(&mut bare().ulong(CKA_TRUST_CLIENT_AUTH, not_trusted)).unwrap();
+        assert_eq!(s.get_bytes(distrust, CKA_HASH_OF_CERTIFICATE), Ok(vec![]));
+        assert_eq!(s.get_ulong(distrust, CKA_NAME_HASH_ALGORITHM), Ok(CKM_SHA_1));
+        // ... and so does trusting a usage later, or in a copy.
+        let mut trusted = T::default().ulong(CKA_TRUST_CLIENT_AUTH, CKT_TRUSTED as _);
+        assert_eq!(s.set(distrust, &mut trusted), Err(CKR_TEMPLATE_INCONSISTENT));
+        assert_eq!(s.copy(distrust, &mut trusted), Err(CKR_TEMPLATE_INCONSISTENT));
+        assert_eq!(s.create(&mut bare().ulong(CKA_TRUST_SERVER_AUTH, 9)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+        // Attributes other classes have are not a trust object's.
+        assert_eq!(s.create(&mut full().bytes(CKA_VALUE, b"x")), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+    }
+    // Kept on the token: a new process context finds it with the trust set above.
+    p.finalize().unwrap();
+    let p = h.ctx();
+    let sess = p.open_ro_session(slot).unwrap();
+    let s = RawSession::new(&h, &sess);
+    let found = s.find(&mut T::default().ulong(CKA_CLASS, CKO_TRUST)).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(s.get_ulong(found[0], CKA_TRUST_EMAIL_PROTECTION), Ok(CKT_TRUSTED as CK_ULONG));
+    assert_eq!(s.get_bytes(found[0], CKA_HASH_OF_CERTIFICATE), Ok(vec![0x11; 32]));
+}

@@ -56,7 +56,14 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_MODULUS_BITS
         | CKA_VALUE_BITS
         | CKA_PRIME_BITS
-        | CKA_PARAMETER_SET => Ulong,
+        | CKA_PARAMETER_SET
+        | CKA_TRUST_SERVER_AUTH
+        | CKA_TRUST_CLIENT_AUTH
+        | CKA_TRUST_CODE_SIGNING
+        | CKA_TRUST_EMAIL_PROTECTION
+        | CKA_TRUST_IPSEC_IKE
+        | CKA_TRUST_TIME_STAMPING
+        | CKA_TRUST_OCSP_SIGNING => Ulong,
         CKA_LABEL
         | CKA_APPLICATION
         | CKA_VALUE
@@ -68,6 +75,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_URL
         | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
         | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_HASH_OF_CERTIFICATE
         | CKA_CHECK_VALUE
         | CKA_PUBLIC_KEY_INFO
         | CKA_UNIQUE_ID
@@ -178,14 +186,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_VALIDATION_CERTIFICATE_URI
             | CKA_VALIDATION_VENDOR_URI
             | CKA_VALIDATION_PROFILE
-            | CKA_TRUST_SERVER_AUTH
-            | CKA_TRUST_CLIENT_AUTH
-            | CKA_TRUST_CODE_SIGNING
-            | CKA_TRUST_EMAIL_PROTECTION
-            | CKA_TRUST_IPSEC_IKE
-            | CKA_TRUST_TIME_STAMPING
-            | CKA_TRUST_OCSP_SIGNING
-            | CKA_HASH_OF_CERTIFICATE
             | CKA_PUBLIC_CRC64_VALUE
     )
 }
@@ -303,6 +303,36 @@ pub const X509: &[Rule] = &[
     r(CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, D::EmptyBytes),
     r(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0, D::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED)),
     r(CKA_NAME_HASH_ALGORITHM, 0, D::Ulong(CKM_SHA_1)),
+];
+
+/// The trust values (CK_TRUST) a trust object gives its certificate, one per usage.
+pub const TRUST_USAGES: [CK_ATTRIBUTE_TYPE; 7] = [
+    CKA_TRUST_SERVER_AUTH,
+    CKA_TRUST_CLIENT_AUTH,
+    CKA_TRUST_CODE_SIGNING,
+    CKA_TRUST_EMAIL_PROTECTION,
+    CKA_TRUST_IPSEC_IKE,
+    CKA_TRUST_TIME_STAMPING,
+    CKA_TRUST_OCSP_SIGNING,
+];
+
+/// Trust objects (PKCS#11 3.2 §4.7): which certificate (issuer and serial number, required;
+/// its hash) and its trust for each usage, unknown unless given. The specification marks
+/// none modifiable; the trust values are (the class defaults CKA_MODIFIABLE to true, and
+/// changing a certificate's trust is what the object is for), the certificate's identity is
+/// not.
+pub const TRUST: &[Rule] = &[
+    r(CKA_ISSUER, REQ_CREATE, D::None),
+    r(CKA_SERIAL_NUMBER, REQ_CREATE, D::None),
+    r(CKA_HASH_OF_CERTIFICATE, 0, D::EmptyBytes),
+    r(CKA_NAME_HASH_ALGORITHM, 0, D::Ulong(CKM_SHA_1)),
+    r(CKA_TRUST_SERVER_AUTH, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
+    r(CKA_TRUST_CLIENT_AUTH, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
+    r(CKA_TRUST_CODE_SIGNING, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
+    r(CKA_TRUST_EMAIL_PROTECTION, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
+    r(CKA_TRUST_IPSEC_IKE, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
+    r(CKA_TRUST_TIME_STAMPING, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
+    r(CKA_TRUST_OCSP_SIGNING, MODIFIABLE, D::Ulong(CKT_TRUST_UNKNOWN as CK_ULONG)),
 ];
 
 /// Every key (Table 37).
@@ -586,6 +616,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_PRIVATE_KEY, Some(CKK_DH)) => (17, &[STORAGE, KEY, PRIVATE_KEY, DH_PRIVATE]),
         (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)) => (18, &[STORAGE, DOMAIN, DSA_DOMAIN]),
         (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)) => (19, &[STORAGE, DOMAIN, DH_DOMAIN]),
+        (CKO_TRUST, _) => (20, &[STORAGE, TRUST]),
         _ => return None,
     })
 }
@@ -593,7 +624,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 20] = [const { OnceLock::new() }; 20];
+    static MERGED: [OnceLock<Schema>; 21] = [const { OnceLock::new() }; 21];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -638,6 +669,7 @@ mod tests {
             DOMAIN,
             DSA_DOMAIN,
             DH_DOMAIN,
+            TRUST,
         ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
@@ -668,6 +700,7 @@ mod tests {
             (CKO_PRIVATE_KEY, Some(CKK_DH)),
             (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)),
             (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)),
+            (CKO_TRUST, None),
         ];
         let mut seen = std::collections::HashSet::new();
         for (class, sub) in kinds {

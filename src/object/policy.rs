@@ -242,9 +242,39 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
         (CKO_CERTIFICATE, _) if obj.ulong(CKA_CERTIFICATE_CATEGORY).is_some_and(|c| c > 3) => {
             return Err(Error::AttributeValueInvalid);
         }
+        (CKO_TRUST, _) => validate_trust(obj)?,
         _ => {}
     }
     Ok(())
+}
+
+/// A trust object's values: each a CK_TRUST, and the certificate's hash given whenever a
+/// usage is trusted (or must be verified): only CKT_TRUST_UNKNOWN and CKT_NOT_TRUSTED may go
+/// without one (§4.7, note 2). Without it creation is CKR_TEMPLATE_INCOMPLETE, a change
+/// CKR_TEMPLATE_INCONSISTENT.
+fn validate_trust(obj: &Object) -> Result<()> {
+    let mut needs_hash = false;
+    for ty in attr::TRUST_USAGES {
+        match obj.ulong(ty).map(|v| v as u32) {
+            None | Some(CKT_TRUST_UNKNOWN | CKT_NOT_TRUSTED) => {}
+            Some(CKT_TRUSTED | CKT_TRUST_ANCHOR | CKT_TRUST_MUST_VERIFY_TRUST) => needs_hash = true,
+            Some(_) => return Err(Error::AttributeValueInvalid),
+        }
+    }
+    let hashed = obj.bytes(CKA_HASH_OF_CERTIFICATE).is_some_and(|h| !h.is_empty());
+    if needs_hash && !hashed {
+        return Err(Error::TemplateIncomplete);
+    }
+    Ok(())
+}
+
+/// [`validate`] after a change: what a change lacks is an inconsistency (C_SetAttributeValue
+/// and C_CopyObject have no CKR_TEMPLATE_INCOMPLETE).
+fn validate_change(obj: &Object, actor: Actor) -> Result<()> {
+    validate(obj, actor).map_err(|e| match e {
+        Error::TemplateIncomplete => Error::TemplateInconsistent,
+        e => e,
+    })
 }
 
 /// Fills attributes derived from others after a change (CKA_VALUE_LEN).
@@ -298,7 +328,7 @@ pub fn set_attributes(obj: &Object, template: &[Attribute], actor: Actor) -> Res
         new.set(a.ty, a.value.clone());
     }
     recompute(&mut new);
-    validate(&new, actor)?;
+    validate_change(&new, actor)?;
     Ok(new)
 }
 
@@ -319,7 +349,7 @@ pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str)
     }
     new.set(CKA_UNIQUE_ID, Value::bytes(unique_id.as_bytes()));
     recompute(&mut new);
-    validate(&new, actor)?;
+    validate_change(&new, actor)?;
     Ok(new)
 }
 

@@ -403,6 +403,37 @@ impl RawSession {
         let rv = unsafe { self.lib.C_CreateObject(self.h, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
+    /// C_SetAttributeValue.
+    pub fn set(&self, o: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<()> {
+        // SAFETY: the template's values are owned by `t`.
+        ck(unsafe { self.lib.C_SetAttributeValue(self.h, o, t.attrs.as_mut_ptr(), t.attrs.len() as _) })
+    }
+    /// C_CopyObject.
+    pub fn copy(&self, o: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut n = 0;
+        // SAFETY: the template's values are owned by `t`.
+        let rv = unsafe { self.lib.C_CopyObject(self.h, o, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut n) };
+        if rv == CKR_OK { Ok(n) } else { Err(rv) }
+    }
+    /// C_FindObjectsInit, C_FindObjects (all of them), C_FindObjectsFinal.
+    pub fn find(&self, t: &mut T) -> RawResult<Vec<CK_OBJECT_HANDLE>> {
+        let mut found = Vec::new();
+        // SAFETY: the template's values are owned by `t`; the output buffer has 16 places.
+        unsafe {
+            ck(self.lib.C_FindObjectsInit(self.h, t.attrs.as_mut_ptr(), t.attrs.len() as _))?;
+            loop {
+                let mut buf = [0; 16];
+                let mut n = 0;
+                ck(self.lib.C_FindObjects(self.h, buf.as_mut_ptr(), 16, &mut n))?;
+                if n == 0 {
+                    break;
+                }
+                found.extend_from_slice(&buf[..n as usize]);
+            }
+            ck(self.lib.C_FindObjectsFinal(self.h))?;
+        }
+        Ok(found)
+    }
     /// C_GenerateKey with mechanism `m` (no parameter).
     pub fn generate(&self, m: CK_MECHANISM_TYPE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
         let mut mm = mech::<u8>(m, None);
