@@ -638,6 +638,18 @@ fn hash_key_derivation() {
         let k = derive(ty, &mut readable()).unwrap();
         assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap().len(), if ty == CKM_SHA3_224_KEY_DERIVATION { 28 } else { 48 });
     }
+    // SHAKE: as long as CKA_VALUE_LEN or the key type says, and no natural length.
+    let k = derive(CKM_SHAKE_128_KEY_DERIVATION, &mut readable().ulong(CKA_VALUE_LEN, 16)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), hex("80ee72d972840286adc7b8c02c862686"));
+    let k = derive(CKM_SHAKE_256_KEY_DERIVATION, &mut readable().ulong(CKA_VALUE_LEN, 40)).unwrap();
+    let long = hex("21b88c42fcab39a227c9ac612e8381bd50babfbcb6ab39262214dcc62ac93ff009edf485729bfcd9");
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), long);
+    let k = derive(CKM_SHAKE_256_KEY_DERIVATION, &mut des(CKK_DES3)).unwrap();
+    let d = s.get_bytes(k, CKA_VALUE).unwrap();
+    assert_eq!(d.iter().map(|b| b & 0xfe).collect::<Vec<_>>(), long[..24].iter().map(|b| b & 0xfe).collect::<Vec<_>>());
+    assert!(d.iter().all(|b| b.count_ones() % 2 == 1));
+    assert_eq!(derive(CKM_SHAKE_128_KEY_DERIVATION, &mut readable()), Err(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(derive(CKM_SHAKE_256_KEY_DERIVATION, &mut des(CKK_AES)), Err(CKR_TEMPLATE_INCOMPLETE));
     // No parameter is taken; the key must allow derivation; the sensitive default holds and a
     // generated base key's ALWAYS_SENSITIVE passes on.
     let mut junk: CK_ULONG = 1;
@@ -657,7 +669,12 @@ fn hash_key_derivation() {
     let k = s.derive(&mut mech::<()>(CKM_SHA256_KEY_DERIVATION, None), generated, &mut T::default()).unwrap();
     assert!(s.get_bool(k, CKA_ALWAYS_SENSITIVE) && s.get_bool(k, CKA_NEVER_EXTRACTABLE));
     // Listed with CKF_DERIVE.
-    for ty in [CKM_SHA1_KEY_DERIVATION, CKM_SHA3_512_KEY_DERIVATION, CKM_SHA512_224_KEY_DERIVATION] {
+    for ty in [
+        CKM_SHA1_KEY_DERIVATION,
+        CKM_SHA3_512_KEY_DERIVATION,
+        CKM_SHA512_224_KEY_DERIVATION,
+        CKM_SHAKE_128_KEY_DERIVATION,
+    ] {
         let mut info = CK_MECHANISM_INFO { ulMinKeySize: 9, ulMaxKeySize: 9, flags: 0 };
         // SAFETY: a live slot and an owned CK_MECHANISM_INFO.
         assert_eq!(unsafe { s.lib.C_GetMechanismInfo(slot.id(), ty, &mut info) }, CKR_OK);

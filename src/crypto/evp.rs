@@ -403,6 +403,16 @@ impl Shake256 {
     }
 }
 
+/// SHAKE128 or SHAKE256 (FIPS 202) of `data`, as many bytes as `out` holds.
+pub fn shake(wide: bool, data: &[u8], out: &mut [u8]) -> Result<()> {
+    // SAFETY: returns pointers to static, immutable digest descriptions.
+    let md = unsafe { if wide { sys::EVP_shake256() } else { sys::EVP_shake128() } };
+    let mut ctx = MdCtx::new(md, "SHAKE init")?;
+    ctx.update(data);
+    // SAFETY: `out` is valid for the length asked for.
+    check(unsafe { sys::EVP_DigestFinalXOF(ctx.0.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE final")
+}
+
 /// A running HMAC over any hash.
 pub struct HmacCtx {
     ctx: NonNull<sys::HMAC_CTX>,

@@ -36,6 +36,9 @@ pub enum Kdf {
     Dh,
     /// CKM_<hash>_KEY_DERIVATION: the base key's value digested once.
     HashKey(Hash),
+    /// CKM_SHAKE_128/256_KEY_DERIVATION: the base key's value through SHAKE256 (true) or
+    /// SHAKE128, as long as the key asked.
+    Shake(bool),
 }
 
 /// How an HKDF salt is given.
@@ -73,6 +76,8 @@ pub fn register(r: &mut Registry) {
     for (ty, hash) in HASH_KEY_DERIVATIONS {
         r.add(d(ty, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::HashKey(hash)));
     }
+    r.add(d(CKM_SHAKE_128_KEY_DERIVATION, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::Shake(false)));
+    r.add(d(CKM_SHAKE_256_KEY_DERIVATION, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::Shake(true)));
     for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
         r.add(Entry {
             ty,
@@ -410,6 +415,13 @@ impl Module {
                 let mut v = Zeroizing::new(ctx.finish());
                 let n = derived_len(&template, aes_natural(v.len()))?;
                 v.truncate(n);
+                v
+            }
+            // No natural length: CKA_VALUE_LEN or the key type's length, else
+            // CKR_TEMPLATE_INCOMPLETE (the SHAKE section).
+            (Kdf::Shake(wide), Params::None) => {
+                let mut v = Zeroizing::new(vec![0u8; derived_len(&template, None)?]);
+                crate::crypto::evp::shake(wide, bv, &mut v)?;
                 v
             }
             (Kdf::Dh, Params::Data(peer)) => {
