@@ -3,6 +3,8 @@
 //! the module through the `cryptoki` crate or, for hostile input, through raw function calls.
 #![allow(dead_code)]
 
+pub mod clients;
+
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
