@@ -538,6 +538,17 @@ fn pbkdf2_key_generation() {
 
 /// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
 /// `openssl enc` command, in one part and in several.
+/// `data` encrypted by `openssl enc` with `cipher` under `key` and `iv` (files in `dir`).
+fn openssl_enc(dir: &std::path::Path, cipher: &str, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    std::fs::write(dir.join("pt"), data).unwrap();
+    let (key, iv) = (hex(key), hex(iv));
+    let args = ["enc", "-e", &format!("-{cipher}"), "-K", &key, "-iv", &iv, "-in", "pt", "-out", "ct"];
+    run_ok(tool("openssl").current_dir(dir).args(args));
+    std::fs::read(dir.join("ct")).unwrap()
+}
+
+/// OFB and the CFB modes (and CTS, below) against `openssl enc`.
 #[test]
 fn aes_stream_modes_agree_with_openssl() {
     let e = env();
@@ -546,7 +557,6 @@ fn aes_stream_modes_agree_with_openssl() {
     let key = random(32);
     let k = s.secret_key(CKK_AES, &key).unwrap();
     let mut iv: [u8; 16] = random(16).try_into().unwrap();
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     for (m, name) in [
         (CKM_AES_OFB, "aes-256-ofb"),
         (CKM_AES_CFB1, "aes-256-cfb1"),
@@ -555,21 +565,7 @@ fn aes_stream_modes_agree_with_openssl() {
     ] {
         for len in [1usize, 16, 33, 1000] {
             let data = random(len);
-            std::fs::write(dir.join("pt"), &data).unwrap();
-            run_ok(tool("openssl").current_dir(dir).args([
-                "enc",
-                "-e",
-                &format!("-{name}"),
-                "-K",
-                &hex(&key),
-                "-iv",
-                &hex(&iv),
-                "-in",
-                "pt",
-                "-out",
-                "ct",
-            ]));
-            let want = std::fs::read(dir.join("ct")).unwrap();
+            let want = openssl_enc(dir, name, &key, &iv, &data);
             let got = s.encrypt(&mut mech(m, Some(&mut iv)), k, &data).unwrap();
             assert_eq!(got, want, "{name} {len}");
             assert_eq!(s.decrypt(&mut mech(m, Some(&mut iv)), k, &got).unwrap(), data, "{name} {len}");
@@ -603,6 +599,65 @@ fn aes_stream_modes_agree_with_openssl() {
         let mut short = [0u8; 8];
         assert_eq!(s.encrypt(&mut mech(m, Some(&mut short)), k, b"x"), Err(CKR_MECHANISM_PARAM_INVALID), "{name}");
     }
+    cts_agrees_with_openssl(s, dir, &key, k);
+}
+
+/// CKM_AES_CTS is NIST's CBC-CS1, as OpenSSL's AES-256-CBC-CTS by default: single-part, in
+/// parts of 7 bytes both ways, and the lengths it refuses.
+fn cts_agrees_with_openssl(s: &RawSession, dir: &std::path::Path, key: &[u8], k: CK_OBJECT_HANDLE) {
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    // Init, then C_*Update in parts of 7 bytes, then C_*Final.
+    let in_parts = |encrypt: bool, input: &[u8], iv: &mut [u8; 16]| -> RawResult<Vec<u8>> {
+        let mut m = mech(CKM_AES_CTS, Some(iv));
+        let mut out = Vec::new();
+        // SAFETY: live mechanism, input chunks and output buffers of the lengths given.
+        unsafe {
+            let init = if encrypt { s.lib.C_EncryptInit(s.h, &mut m, k) } else { s.lib.C_DecryptInit(s.h, &mut m, k) };
+            assert_eq!(init, CKR_OK);
+            let update = |i: *mut u8, il, o, ol| {
+                if encrypt {
+                    s.lib.C_EncryptUpdate(s.h, i, il, o, ol)
+                } else {
+                    s.lib.C_DecryptUpdate(s.h, i, il, o, ol)
+                }
+            };
+            let fin = |o, ol| if encrypt { s.lib.C_EncryptFinal(s.h, o, ol) } else { s.lib.C_DecryptFinal(s.h, o, ol) };
+            for chunk in input.chunks(7) {
+                let mut buf = vec![0u8; 64];
+                let mut n = buf.len() as CK_ULONG;
+                let rv = update(chunk.as_ptr().cast_mut(), chunk.len() as CK_ULONG, buf.as_mut_ptr(), &mut n);
+                if rv != CKR_OK {
+                    return Err(rv);
+                }
+                out.extend_from_slice(&buf[..n as usize]);
+            }
+            let mut buf = [0u8; 32];
+            let mut n = 32 as CK_ULONG;
+            let rv = fin(buf.as_mut_ptr(), &mut n);
+            if rv != CKR_OK {
+                return Err(rv);
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        Ok(out)
+    };
+    for len in [16usize, 17, 31, 32, 33, 47, 48, 100, 1000] {
+        let data = random(len);
+        let want = openssl_enc(dir, "aes-256-cbc-cts", key, &iv, &data);
+        assert_eq!(want.len(), len);
+        assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &data).unwrap(), want, "CTS {len}");
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &want).unwrap(), data, "CTS {len}");
+        assert_eq!(in_parts(true, &data, &mut iv).unwrap(), want, "CTS {len} in parts");
+        assert_eq!(in_parts(false, &want, &mut iv).unwrap(), data, "CTS {len} decrypted in parts");
+    }
+    // Less than a block: refused, single-part or at the end of parts.
+    let short = random(15);
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &short), Err(CKR_DATA_LEN_RANGE));
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &short), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    assert_eq!(in_parts(true, &short, &mut iv), Err(CKR_DATA_LEN_RANGE));
+    assert_eq!(in_parts(false, &short, &mut iv), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    let mut bad_iv = [0u8; 8];
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut bad_iv)), k, &random(20)), Err(CKR_MECHANISM_PARAM_INVALID));
 }
 
 /// The token expands a GCM key once and keeps it with the key object: the same key must

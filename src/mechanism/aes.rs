@@ -1,6 +1,6 @@
 //! AES (PKCS#11 3.2 §6.13–6.16): ECB, CBC, CBC_PAD, CTR with any counter width, OFB and CFB
-//! (1, 8, 128 bits), GCM with any IV length from 1 to 256 bytes and tags of 32 to 128 bits,
-//! and CCM, on AWS-LC.
+//! (1, 8, 128 bits), CBC with ciphertext stealing (CTS), GCM with any IV length from 1 to
+//! 256 bytes and tags of 32 to 128 bits, and CCM, on AWS-LC.
 //! AEAD decryption releases nothing before the tag verifies: everything comes at the end.
 
 use super::ops::Cipher;
@@ -25,6 +25,8 @@ pub enum AesMode {
     Ctr,
     /// OFB, CFB1, CFB8, CFB128: stream modes over a 16-byte IV, any data length.
     Stream(Mode),
+    /// CBC with ciphertext stealing, NIST's CBC-CS1.
+    Cts,
     Gcm,
     Ccm,
 }
@@ -39,6 +41,7 @@ pub fn register(r: &mut Registry) {
         (CKM_AES_CFB1, AesMode::Stream(Mode::Cfb1), ParamShape::Iv16),
         (CKM_AES_CFB8, AesMode::Stream(Mode::Cfb8), ParamShape::Iv16),
         (CKM_AES_CFB128, AesMode::Stream(Mode::Cfb128), ParamShape::Iv16),
+        (CKM_AES_CTS, AesMode::Cts, ParamShape::Iv16),
         (CKM_AES_GCM, AesMode::Gcm, ParamShape::Gcm),
         (CKM_AES_CCM, AesMode::Ccm, ParamShape::Ccm),
     ];
@@ -83,6 +86,7 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
         (AesMode::Cbc, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, false)?),
         (AesMode::CbcPad, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, true)?),
         (AesMode::Stream(mode), Params::Iv(iv)) => Box::new(Block::new(mode, key, iv, encrypt, false)?),
+        (AesMode::Cts, Params::Iv(iv)) => Box::new(Cts::new(key, iv, encrypt)?),
         (AesMode::Ctr, Params::Ctr { counter_bits, block }) => Box::new(Ctr::new(key, *counter_bits, block, encrypt)?),
         (AesMode::Ccm, Params::Ccm { data_len, nonce, aad, mac_len }) => {
             if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(mac_len) || mac_len % 2 != 0 {
@@ -198,6 +202,115 @@ impl Cipher for Block {
 
     fn final_bound(&self) -> usize {
         16
+    }
+}
+
+/// CBC with ciphertext stealing (CKM_AES_CTS): any length from one block, the ciphertext as
+/// long as the plaintext. The specification points to NIST's addendum to SP 800-38A without
+/// naming one of its three variants; this is CBC-CS1 (NIST's own, and NSS's and Kryoptic's
+/// choice): all blocks in order, the last but one cut to the length of the partial last
+/// block, so whole-block data is plain CBC. Parts are released as whole CBC blocks; the last
+/// 17 to 32 bytes wait for the end, which steals.
+struct Cts {
+    cbc: CipherCtx,
+    /// Single blocks in the same direction, for the two blocks of the end.
+    ecb: CipherCtx,
+    /// The chaining block: the IV, then the last whole ciphertext block released.
+    prev: [u8; 16],
+    pending: Zeroizing<Vec<u8>>,
+    encrypt: bool,
+    total: usize,
+}
+
+impl Cts {
+    fn new(key: &[u8], iv: &[u8], encrypt: bool) -> Result<Cts> {
+        let prev = iv.try_into().map_err(|_| Error::MechanismParamInvalid)?;
+        Ok(Cts {
+            cbc: CipherCtx::block(Mode::Cbc, key, iv, encrypt, false)?,
+            ecb: CipherCtx::block(Mode::Ecb, key, &[], encrypt, false)?,
+            prev,
+            pending: Zeroizing::new(Vec::new()),
+            encrypt,
+            total: 0,
+        })
+    }
+
+    /// One block through the cipher (encryption or decryption, as the operation).
+    fn block(&mut self, input: &[u8; 16]) -> Result<Zeroizing<[u8; 16]>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(16));
+        self.ecb.update(input, &mut out)?;
+        let block: [u8; 16] = out.as_slice().try_into().map_err(|_| Error::Device("AES block".into()))?;
+        Ok(Zeroizing::new(block))
+    }
+
+    fn check_total(&self, total: usize) -> Result<()> {
+        if total >= 16 { Ok(()) } else { Err(len_error(self.encrypt)) }
+    }
+}
+
+impl Cipher for Cts {
+    fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        self.pending.extend_from_slice(input);
+        self.total += input.len();
+        if self.pending.len() <= 32 {
+            return Ok(Vec::new());
+        }
+        let n = (self.pending.len() - 17) / 16 * 16;
+        let mut out = Vec::with_capacity(n);
+        self.cbc.update(&self.pending[..n], &mut out)?;
+        let last = if self.encrypt { &out[n - 16..n] } else { &self.pending[n - 16..n] };
+        self.prev.copy_from_slice(last);
+        self.pending.drain(..n);
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        self.check_total(self.total)?;
+        let p = std::mem::take(&mut self.pending);
+        let mut out = Vec::with_capacity(p.len());
+        if p.len() % 16 == 0 {
+            self.cbc.update(&p, &mut out)?;
+            return Ok(out);
+        }
+        // The last whole block (P1 or C1) and the partial one of d bytes.
+        let d = p.len() - 16;
+        let mut x = Zeroizing::new([0u8; 16]);
+        if self.encrypt {
+            // E1 = E(P1 ^ prev); C2 = E((P2 || 0) ^ E1); out E1[..d] || C2.
+            x.iter_mut().zip(&p[..16]).zip(&self.prev).for_each(|((x, p), c)| *x = p ^ c);
+            let e1 = self.block(&x)?;
+            *x = *e1;
+            x.iter_mut().zip(&p[16..]).for_each(|(x, p)| *x ^= p);
+            let c2 = self.block(&x)?;
+            out.extend_from_slice(&e1[..d]);
+            out.extend_from_slice(&*c2);
+        } else {
+            // D(C2) = (P2 || 0) ^ E1, so E1 = C1* || D(C2)[d..] and P2 = D(C2)[..d] ^ C1*.
+            x.copy_from_slice(&p[d..]);
+            let dc2 = self.block(&x)?;
+            x[..d].copy_from_slice(&p[..d]);
+            x[d..].copy_from_slice(&dc2[d..]);
+            let p1 = self.block(&x)?;
+            out.extend(p1.iter().zip(&self.prev).map(|(a, b)| a ^ b));
+            out.extend(dc2[..d].iter().zip(&p[..d]).map(|(a, b)| a ^ b));
+        }
+        Ok(out)
+    }
+
+    fn check_len(&self, n: usize) -> Result<()> {
+        self.check_total(n)
+    }
+
+    fn check_final(&self) -> Result<()> {
+        self.check_total(self.total)
+    }
+
+    fn update_bound(&self, n: usize) -> usize {
+        self.pending.len() + n
+    }
+
+    fn final_bound(&self) -> usize {
+        32
     }
 }
 
