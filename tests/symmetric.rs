@@ -1383,6 +1383,31 @@ fn digest_key_and_hkdf_derive() {
     // SAFETY: as above.
     let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) };
     assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
+
+    // CKM_HKDF_KEY_GEN: a random CKK_HKDF key of CKA_VALUE_LEN bytes, which HKDF takes as
+    // its input key (checked by RustCrypto HMAC with the value read back).
+    let readable = || T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    assert_eq!(s.generate(CKM_HKDF_KEY_GEN, &mut readable()), Err(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(
+        s.generate(CKM_HKDF_KEY_GEN, &mut readable().ulong(CKA_VALUE_LEN, 32).ulong(CKA_KEY_TYPE, CKK_AES)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
+    let ikm = s.generate(CKM_HKDF_KEY_GEN, &mut readable().ulong(CKA_VALUE_LEN, 48)).unwrap();
+    assert_eq!(s.get_ulong(ikm, CKA_KEY_TYPE), Ok(CKK_HKDF));
+    assert_eq!(s.get_ulong(ikm, CKA_KEY_GEN_MECHANISM), Ok(CKM_HKDF_KEY_GEN));
+    assert!(s.get_bool(ikm, CKA_LOCAL));
+    let ikm_value = s.get_bytes(ikm, CKA_VALUE).unwrap();
+    assert_eq!(ikm_value.len(), 48);
+    p.bExtract = 1;
+    p.bExpand = 1;
+    let mut m = mech(CKM_HKDF_DERIVE, Some(&mut p));
+    let out = s.derive(&mut m, ikm, &mut readable().ulong(CKA_VALUE_LEN, 32)).unwrap();
+    let mut prk = hmac::Hmac::<sha2::Sha256>::new_from_slice(&salt).unwrap();
+    prk.update(&ikm_value);
+    let mut okm = hmac::Hmac::<sha2::Sha256>::new_from_slice(&prk.finalize().into_bytes()).unwrap();
+    okm.update(b"hkdf info");
+    okm.update(&[1]);
+    assert_eq!(s.get_bytes(out, CKA_VALUE).unwrap(), okm.finalize().into_bytes().to_vec());
 }
 
 /// An IV or nonce longer than any the mechanism takes (GCM 256 bytes, CCM 13,

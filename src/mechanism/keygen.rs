@@ -18,7 +18,9 @@ pub enum KeyGen {
     Aes,
     /// A key of a type with one length (Triple DES, with odd parity; ChaCha20).
     Fixed(CK_KEY_TYPE),
-    Generic,
+    /// A key of CKA_VALUE_LEN random bytes, of this type (CKM_GENERIC_SECRET_KEY_GEN,
+    /// CKM_HKDF_KEY_GEN).
+    Generic(CK_KEY_TYPE),
     /// An HMAC key of this type; CKA_VALUE_LEN defaults to the hash length.
     Hmac(CK_KEY_TYPE, Hash),
     /// A secret key of the template's type (generic secret by default) from a password
@@ -65,7 +67,10 @@ pub fn register(r: &mut Registry) {
     }
     // The specification gives CKM_GENERIC_SECRET_KEY_GEN's key sizes in bits (AES key
     // generation's are in bytes).
-    r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 8, (MAX_SECRET * 8) as CK_ULONG, KeyGen::Generic));
+    r.add(entry(CKM_GENERIC_SECRET_KEY_GEN, 8, (MAX_SECRET * 8) as CK_ULONG, KeyGen::Generic(CKK_GENERIC_SECRET)));
+    // CKM_HKDF_KEY_GEN (3.0's HKDF section): a CKK_HKDF key, CKA_VALUE_LEN required; its
+    // sizes are not said to be bits, so bytes, as the HMAC key generations'.
+    r.add(entry(CKM_HKDF_KEY_GEN, 1, MAX_SECRET as CK_ULONG, KeyGen::Generic(CKK_HKDF)));
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
     }
@@ -120,12 +125,12 @@ impl Module {
                 }
                 (kt, n)
             }
-            KeyGen::Generic => {
+            KeyGen::Generic(kt) => {
                 let n = value_len(template).ok_or(Error::TemplateIncomplete)?;
                 if !(1..=MAX_SECRET).contains(&n) {
                     return Err(Error::AttributeValueInvalid);
                 }
-                (CKK_GENERIC_SECRET, n)
+                (kt, n)
             }
             KeyGen::Hmac(kt, hash) => {
                 let n = value_len(template).unwrap_or(hash.output_len());
