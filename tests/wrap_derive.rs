@@ -329,7 +329,8 @@ fn wrapping_rules() {
     let gen_target = s
         .create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &bytes(16, 9)).flag(CKA_EXTRACTABLE, true))
         .unwrap();
-    assert_eq!(s.wrap(&mut kw, picky, aes_target), Err(CKR_KEY_NOT_WRAPPABLE));
+    // The specification's code for a key the template does not match (§5.18.3).
+    assert_eq!(s.wrap(&mut kw, picky, aes_target), Err(CKR_KEY_HANDLE_INVALID));
     let w = s.wrap(&mut kw, picky, gen_target).unwrap();
 
     // CKA_UNWRAP_TEMPLATE: imposed on what is unwrapped; a conflict is refused.
@@ -343,6 +344,25 @@ fn wrapping_rules() {
         s.unwrap(&mut kw, unwrapper, &w, &mut T::secret(CKK_GENERIC_SECRET).flag(CKA_EXTRACTABLE, true)),
         Err(CKR_TEMPLATE_INCONSISTENT)
     );
+
+    // A length conflict between what is unwrapped, the template's CKA_VALUE_LEN and the key
+    // type is CKR_WRAPPED_KEY_LEN_RANGE (§5.18.4): a 16-byte key unwrapped as 24 bytes, as a
+    // Triple DES key, as a 40-byte AES key (KW), or by CBC_PAD.
+    // (The logout above ended the first session's private objects: new ones.)
+    let kek = s.secret_key(CKK_AES, &bytes(16, 1)).unwrap();
+    let open = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &bytes(16, 3)).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let w16 = s.wrap(&mut kw, kek, open).unwrap();
+    let len_range = Err(CKR_WRAPPED_KEY_LEN_RANGE);
+    assert_eq!(s.unwrap(&mut kw, kek, &w16, &mut T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 24)), len_range);
+    assert_eq!(s.unwrap(&mut kw, kek, &w16, &mut T::secret(CKK_DES3)), len_range);
+    let long = s.create(&mut T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &[7; 40]).flag(CKA_EXTRACTABLE, true));
+    let w40 = s.wrap(&mut kw, kek, long.unwrap()).unwrap();
+    assert_eq!(s.unwrap(&mut kw, kek, &w40, &mut T::secret(CKK_AES)), len_range);
+    let mut iv = [0u8; 16];
+    let w = s.wrap(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), kek, open).unwrap();
+    let mut cbc_pad = mech(CKM_AES_CBC_PAD, Some(&mut iv));
+    assert_eq!(s.unwrap(&mut cbc_pad, kek, &w, &mut T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 32)), len_range);
+    assert!(s.unwrap(&mut cbc_pad, kek, &w, &mut T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 16)).is_ok());
 }
 
 #[test]

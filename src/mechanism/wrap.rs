@@ -337,8 +337,10 @@ impl Module {
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !kek.flag(CKA_TRUSTED) {
             return Err(Error::KeyNotWrappable);
         }
+        // A key the wrapping key's CKA_WRAP_TEMPLATE does not match: "the function SHALL
+        // return CKR_KEY_HANDLE_INVALID" (C_WrapKey, §5.18.3).
         if !policy::has_all(&target, &template_of(kek, CKA_WRAP_TEMPLATE)) {
-            return Err(Error::KeyNotWrappable);
+            return Err(Error::KeyHandleInvalid);
         }
         Ok((self.wrappable(&target)?, target.class()))
     }
@@ -488,7 +490,18 @@ impl Module {
         });
         let material = match (class, key_type) {
             (Some(Value::Ulong(CKO_PRIVATE_KEY)), Some(kt)) => private_material(&value, kt)?,
-            _ => vec![Attribute::new(CKA_VALUE, Value::Bytes(value.into()))],
+            _ => {
+                // A secret key's length that conflicts with the template's CKA_VALUE_LEN or
+                // its key type's lengths is CKR_WRAPPED_KEY_LEN_RANGE (§5.18.3).
+                let conflict = super::kdf::value_len(template).is_some_and(|n| n != value.len())
+                    || key_type.is_some_and(|kt| {
+                        crate::object::attr::VALUE_KEY_TYPES.contains(&kt) && !policy::value_len_ok(kt, value.len())
+                    });
+                if conflict {
+                    return Err(Error::WrappedKeyLenRange);
+                }
+                vec![Attribute::new(CKA_VALUE, Value::Bytes(value.into()))]
+            }
         };
         self.create_with(h, template, Origin::Unwrap { material })
     }
