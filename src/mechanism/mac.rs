@@ -1,9 +1,10 @@
 //! MACs for C_Sign/C_Verify (PKCS#11 3.2 §6.x HMAC, §6.16 AES-CMAC): HMAC over SHA-1, SHA-2
-//! and SHA-3 and AES-CMAC, each with its _GENERAL variant (output length from the parameter).
+//! and SHA-3, AES-CMAC and Triple DES CMAC, and the CBC-MACs of FIPS PUB 113 over AES, DES and
+//! Triple DES, each with its _GENERAL variant (output length from the parameter).
 
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
-use crate::crypto::evp::{CmacCtx, Hash, HmacCtx};
+use crate::crypto::evp::{CipherCtx, CmacCtx, Hash, HmacCtx, Mode};
 use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
 use crate::secret::Bytes;
@@ -21,6 +22,13 @@ pub enum MacKind {
     Cmac {
         general: bool,
         des3: bool,
+    },
+    /// CBC-MAC (FIPS PUB 113) over AES (`block` 16) or DES / Triple DES (`block` 8): the
+    /// last block of a zero-IV CBC encryption of the data zero-padded to whole blocks (one
+    /// block for empty data); the plain mechanism gives half a block.
+    CbcMac {
+        general: bool,
+        block: usize,
     },
 }
 
@@ -81,6 +89,24 @@ pub fn register(r: &mut Registry) {
             params: if g { ParamShape::MacGeneral } else { ParamShape::None },
             key_types: if des3 { super::des::KEY_TYPES } else { &[CKK_AES] },
             implementation: Implementation::Mac(MacKind::Cmac { general: g, des3 }),
+        });
+    }
+    let des3 = super::des::KEY_TYPES;
+    let des = super::des::DES_KEY_TYPES;
+    for (ty, g, block, key_types, (min, max)) in [
+        (CKM_AES_MAC, false, 16, &[CKK_AES][..], (16, 32)),
+        (CKM_AES_MAC_GENERAL, true, 16, &[CKK_AES][..], (16, 32)),
+        (CKM_DES3_MAC, false, 8, des3, (16, 24)),
+        (CKM_DES3_MAC_GENERAL, true, 8, des3, (16, 24)),
+        (CKM_DES_MAC, false, 8, des, (8, 8)),
+        (CKM_DES_MAC_GENERAL, true, 8, des, (8, 8)),
+    ] {
+        r.add(Entry {
+            ty,
+            info: info(min, max, flags),
+            params: if g { ParamShape::MacGeneral } else { ParamShape::None },
+            key_types,
+            implementation: Implementation::Mac(MacKind::CbcMac { general: g, block }),
         });
     }
 }
@@ -144,6 +170,62 @@ impl Mac for Cmac {
     }
 }
 
+/// A CBC-MAC in progress: whole blocks go through the zero-IV CBC context as they come; a
+/// partial block waits for more data or the end.
+struct CbcMac {
+    ctx: CipherCtx,
+    block: usize,
+    pending: Zeroizing<Vec<u8>>,
+    last: Zeroizing<Vec<u8>>,
+    total: usize,
+    len: usize,
+    failed: bool,
+}
+
+impl CbcMac {
+    fn blocks(&mut self, data: &[u8]) {
+        let mut out = Zeroizing::new(Vec::with_capacity(data.len()));
+        match self.ctx.update(data, &mut out) {
+            Ok(()) if out.len() >= self.block => {
+                self.last.clear();
+                self.last.extend_from_slice(&out[out.len() - self.block..]);
+            }
+            Ok(()) => {}
+            Err(_) => self.failed = true,
+        }
+    }
+}
+
+impl Mac for CbcMac {
+    fn update(&mut self, data: &[u8]) {
+        self.total += data.len();
+        self.pending.extend_from_slice(data);
+        let whole = self.pending.len() / self.block * self.block;
+        if whole > 0 {
+            let blocks = Zeroizing::new(self.pending[..whole].to_vec());
+            self.blocks(&blocks);
+            self.pending.drain(..whole);
+        }
+    }
+    fn finish(self: Box<Self>) -> Bytes {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
+        if !self.pending.is_empty() || self.total == 0 {
+            let mut last = std::mem::take(&mut self.pending);
+            last.resize(self.block, 0);
+            self.blocks(&last);
+        }
+        if self.failed || self.last.len() != self.block {
+            return Err(Error::Device("CBC-MAC".into()));
+        }
+        Ok(Bytes::new(self.last[..self.len].to_vec()))
+    }
+    fn output_len(&self) -> usize {
+        self.len
+    }
+}
+
 fn out_len(general: bool, full: usize, p: &Params) -> Result<usize> {
     match (general, p) {
         (false, Params::None) => Ok(full),
@@ -173,6 +255,16 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
         MacKind::Cmac { general, des3: true } => {
             let n = out_len(general, 8, &m.params)?;
             Box::new(Cmac(CmacCtx::des3(key)?, n))
+        }
+        MacKind::CbcMac { general, block } => {
+            let n = if general { out_len(true, block, &m.params)? } else { out_len(false, block / 2, &m.params)? };
+            let ctx = if block == 16 {
+                CipherCtx::block(Mode::Cbc, key, &[0; 16], true, false)?
+            } else {
+                CipherCtx::des3(true, key, &[0; 8], true, false)?
+            };
+            let empty = || Zeroizing::new(Vec::new());
+            Box::new(CbcMac { ctx, block, pending: empty(), last: empty(), total: 0, len: n, failed: false })
         }
     })
 }
