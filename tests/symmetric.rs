@@ -536,8 +536,6 @@ fn pbkdf2_key_generation() {
     assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
 }
 
-/// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
-/// `openssl enc` command, in one part and in several.
 /// `data` encrypted by `openssl enc` with `cipher` under `key` and `iv` (files in `dir`).
 fn openssl_enc(dir: &std::path::Path, cipher: &str, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -548,7 +546,8 @@ fn openssl_enc(dir: &std::path::Path, cipher: &str, key: &[u8], iv: &[u8], data:
     std::fs::read(dir.join("ct")).unwrap()
 }
 
-/// OFB and the CFB modes (and CTS, below) against `openssl enc`.
+/// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
+/// `openssl enc` command, in one part and in several; and CTS (below).
 #[test]
 fn aes_stream_modes_agree_with_openssl() {
     let e = env();
