@@ -599,6 +599,76 @@ fn aes_stream_modes_agree_with_openssl() {
         assert_eq!(s.encrypt(&mut mech(m, Some(&mut short)), k, b"x"), Err(CKR_MECHANISM_PARAM_INVALID), "{name}");
     }
     cts_agrees_with_openssl(s, dir, &key, k);
+    xts_agrees_with_rustcrypto(s);
+}
+
+/// XTS-AES of one data unit under RustCrypto's `xts-mode` and `aes`.
+fn xts_encrypt(key: &[u8], tweak: [u8; 16], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::KeyInit;
+    let (k1, k2) = key.split_at(key.len() / 2);
+    let mut out = data.to_vec();
+    if key.len() == 32 {
+        let xts =
+            xts_mode::Xts128::new(aes::Aes128::new_from_slice(k1).unwrap(), aes::Aes128::new_from_slice(k2).unwrap());
+        xts.encrypt_sector(&mut out, tweak);
+    } else {
+        let xts =
+            xts_mode::Xts128::new(aes::Aes256::new_from_slice(k1).unwrap(), aes::Aes256::new_from_slice(k2).unwrap());
+        xts.encrypt_sector(&mut out, tweak);
+    }
+    out
+}
+
+/// CKM_AES_XTS on CKK_AES_XTS keys of 32 and 64 bytes, against RustCrypto's `xts-mode`
+/// (`openssl enc` has no XTS): single-part, in parts (all of it comes at the end), ciphertext
+/// stealing, key generation and the codes.
+fn xts_agrees_with_rustcrypto(s: &RawSession) {
+    let mut tweak: [u8; 16] = random(16).try_into().unwrap();
+    for (len_key, name) in [(32usize, "XTS-AES-128"), (64, "XTS-AES-256")] {
+        let key: Vec<u8> = (0..len_key).map(|i| (i as u8).wrapping_mul(7).wrapping_add(1)).collect();
+        let k = s.secret_key(CKK_AES_XTS, &key).unwrap();
+        for len in [16usize, 17, 31, 32, 33, 100, 1000] {
+            let data = random(len);
+            let want = xts_encrypt(&key, tweak, &data);
+            let got = s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &data).unwrap();
+            assert_eq!(got, want, "{name} {len}");
+            assert_eq!(s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &got).unwrap(), data, "{name} {len}");
+            // In parts: nothing until C_EncryptFinal, which gives it all.
+            let mut m = mech(CKM_AES_XTS, Some(&mut tweak));
+            // SAFETY: live mechanism, input chunks and output buffers of the lengths given.
+            unsafe {
+                assert_eq!(s.lib.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+                for part in data.chunks(7) {
+                    let mut n: CK_ULONG = 64;
+                    let mut out = [0u8; 64];
+                    let p = part.as_ptr().cast_mut();
+                    assert_eq!(s.lib.C_EncryptUpdate(s.h, p, part.len() as _, out.as_mut_ptr(), &mut n), CKR_OK);
+                    assert_eq!(n, 0);
+                }
+                let mut out = vec![0u8; len];
+                let mut n = len as CK_ULONG;
+                assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+                assert_eq!(out, want, "{name} {len} in parts");
+            }
+        }
+        assert_eq!(s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &random(15)), Err(CKR_DATA_LEN_RANGE));
+        assert_eq!(
+            s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &random(15)),
+            Err(CKR_ENCRYPTED_DATA_LEN_RANGE)
+        );
+    }
+    // Keys: 32 or 64 bytes, made by CKM_AES_XTS_KEY_GEN; an AES key is not an XTS key.
+    let g = s.generate(CKM_AES_XTS_KEY_GEN, &mut T::default().ulong(CKA_VALUE_LEN, 64)).unwrap();
+    assert_eq!(s.get_ulong(g, CKA_KEY_TYPE), Ok(CKK_AES_XTS));
+    assert_eq!(s.get_ulong(g, CKA_VALUE_LEN), Ok(64));
+    let data = random(40);
+    let c = s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), g, &data).unwrap();
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), g, &c).unwrap(), data);
+    let mut bad = T::default().ulong(CKA_VALUE_LEN, 48);
+    assert_eq!(s.generate(CKM_AES_XTS_KEY_GEN, &mut bad), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(s.secret_key(CKK_AES_XTS, &random(48)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), aes, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
 }
 
 /// CKM_AES_CTS is NIST's CBC-CS1, as OpenSSL's AES-256-CBC-CTS by default: single-part, in

@@ -1,6 +1,6 @@
 //! AES (PKCS#11 3.2 §6.13–6.16): ECB, CBC, CBC_PAD, CTR with any counter width, OFB and CFB
 //! (1, 8, 128 bits), CBC with ciphertext stealing (CTS), GCM with any IV length from 1 to
-//! 256 bytes and tags of 32 to 128 bits, and CCM, on AWS-LC.
+//! 256 bytes and tags of 32 to 128 bits, CCM, and XTS (SP 800-38E), on AWS-LC.
 //! AEAD decryption releases nothing before the tag verifies: everything comes at the end.
 
 use super::ops::Cipher;
@@ -27,6 +27,8 @@ pub enum AesMode {
     Stream(Mode),
     /// CBC with ciphertext stealing, NIST's CBC-CS1.
     Cts,
+    /// XTS (IEEE 1619 / SP 800-38E) on CKK_AES_XTS keys.
+    Xts,
     Gcm,
     Ccm,
 }
@@ -45,6 +47,13 @@ pub fn register(r: &mut Registry) {
         (CKM_AES_GCM, AesMode::Gcm, ParamShape::Gcm),
         (CKM_AES_CCM, AesMode::Ccm, ParamShape::Ccm),
     ];
+    r.add(Entry {
+        ty: CKM_AES_XTS,
+        info: info(32, 64, CKF_ENCRYPT | CKF_DECRYPT),
+        params: ParamShape::Iv16,
+        key_types: &[CKK_AES_XTS],
+        implementation: Implementation::Aes(AesMode::Xts),
+    });
     for (ty, mode, params) in modes {
         let wraps = matches!(mode, AesMode::Ecb | AesMode::Cbc | AesMode::CbcPad | AesMode::Gcm | AesMode::Ccm);
         r.add(Entry {
@@ -87,6 +96,7 @@ pub fn cipher(mode: AesMode, m: &mut Mechanism, obj: &Object, encrypt: bool) -> 
         (AesMode::CbcPad, Params::Iv(iv)) => Box::new(Block::new(Mode::Cbc, key, iv, encrypt, true)?),
         (AesMode::Stream(mode), Params::Iv(iv)) => Box::new(Block::new(mode, key, iv, encrypt, false)?),
         (AesMode::Cts, Params::Iv(iv)) => Box::new(Cts::new(key, iv, encrypt)?),
+        (AesMode::Xts, Params::Iv(tweak)) => Box::new(Xts::new(key, tweak, encrypt)?),
         (AesMode::Ctr, Params::Ctr { counter_bits, block }) => Box::new(Ctr::new(key, *counter_bits, block, encrypt)?),
         (AesMode::Ccm, Params::Ccm { data_len, nonce, aad, mac_len }) => {
             if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(mac_len) || mac_len % 2 != 0 {
@@ -311,6 +321,115 @@ impl Cipher for Cts {
 
     fn final_bound(&self) -> usize {
         32
+    }
+}
+
+/// XTS-AES (IEEE 1619, SP 800-38E) over one data unit: the key is two AES keys (data key,
+/// tweak key), the parameter the 16-byte tweak (the data unit's sequence number). A data
+/// unit is encrypted as a whole, with ciphertext stealing for a partial last block, so the
+/// parts of a multi-part operation are gathered and everything comes at C_*Final. At most
+/// 2^20 blocks, SP 800-38E's limit. (AWS-LC's EVP has AES-256-XTS only; this runs on its
+/// AES-ECB, so both key sizes work.)
+struct Xts {
+    data_key: CipherCtx,
+    /// The encrypted tweak, T0.
+    tweak: [u8; 16],
+    buf: Zeroizing<Vec<u8>>,
+    encrypt: bool,
+}
+
+/// SP 800-38E's limit on a data unit: 2^20 blocks.
+const XTS_MAX: usize = 16 << 20;
+
+impl Xts {
+    fn new(key: &[u8], tweak: &[u8], encrypt: bool) -> Result<Xts> {
+        if !matches!(key.len(), 32 | 64) {
+            return Err(Error::KeySizeRange);
+        }
+        let (k1, k2) = key.split_at(key.len() / 2);
+        let iv: &[u8; 16] = tweak.try_into().map_err(|_| Error::MechanismParamInvalid)?;
+        Ok(Xts {
+            data_key: CipherCtx::block(Mode::Ecb, k1, &[], encrypt, false)?,
+            tweak: crate::crypto::evp::aes_encrypt_block(k2, iv)?,
+            buf: Zeroizing::new(Vec::new()),
+            encrypt,
+        })
+    }
+
+    fn check_total(&self, n: usize) -> Result<()> {
+        if (16..=XTS_MAX).contains(&n) { Ok(()) } else { Err(len_error(self.encrypt)) }
+    }
+
+    /// `t` times the primitive element of GF(2^128), in IEEE 1619's byte order.
+    fn next(t: &mut [u8; 16]) {
+        let carry = t[15] >> 7;
+        for i in (1..16).rev() {
+            t[i] = (t[i] << 1) | (t[i - 1] >> 7);
+        }
+        t[0] = (t[0] << 1) ^ (0x87 * carry);
+    }
+
+    /// Whole blocks through the data key, each masked before and after by its tweak.
+    fn blocks(&mut self, data: &[u8], tweaks: &[[u8; 16]]) -> Result<Zeroizing<Vec<u8>>> {
+        let mut x = Zeroizing::new(data.to_vec());
+        x.chunks_mut(16).zip(tweaks).for_each(|(b, t)| b.iter_mut().zip(t).for_each(|(b, t)| *b ^= t));
+        let mut y = Zeroizing::new(Vec::with_capacity(x.len()));
+        self.data_key.update(&x, &mut y)?;
+        y.chunks_mut(16).zip(tweaks).for_each(|(b, t)| b.iter_mut().zip(t).for_each(|(b, t)| *b ^= t));
+        Ok(y)
+    }
+}
+
+impl Cipher for Xts {
+    fn update(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        if self.buf.len() + input.len() > XTS_MAX {
+            return Err(len_error(self.encrypt));
+        }
+        self.buf.extend_from_slice(input);
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        self.check_total(self.buf.len())?;
+        let data = std::mem::take(&mut self.buf);
+        let (full, r) = (data.len() / 16, data.len() % 16);
+        let mut tweaks = Vec::with_capacity(full + 1);
+        let mut t = self.tweak;
+        for _ in 0..=full {
+            tweaks.push(t);
+            Xts::next(&mut t);
+        }
+        if r == 0 {
+            return Ok(self.blocks(&data, &tweaks[..full])?.to_vec());
+        }
+        // Ciphertext stealing: the last whole block takes the tweak after it on one side.
+        let head = (full - 1) * 16;
+        let mut out = self.blocks(&data[..head], &tweaks[..full - 1])?.to_vec();
+        let (first, second) = if self.encrypt { (full - 1, full) } else { (full, full - 1) };
+        let cc = self.blocks(&data[head..head + 16], &tweaks[first..first + 1])?;
+        let mut pp = Zeroizing::new(data[head + 16..].to_vec());
+        pp.extend_from_slice(&cc[r..]);
+        let last = self.blocks(&pp, &tweaks[second..second + 1])?;
+        out.extend_from_slice(&last);
+        out.extend_from_slice(&cc[..r]);
+        Ok(out)
+    }
+
+    fn check_len(&self, n: usize) -> Result<()> {
+        self.check_total(n)
+    }
+
+    fn check_final(&self) -> Result<()> {
+        self.check_total(self.buf.len())
+    }
+
+    /// Enough for a single-part call (an update itself gives nothing).
+    fn update_bound(&self, n: usize) -> usize {
+        n
+    }
+
+    fn final_bound(&self) -> usize {
+        self.buf.len()
     }
 }
 

@@ -16,6 +16,8 @@ use cryptoki_sys::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyGen {
     Aes,
+    /// An AES-XTS key: two AES keys of 16 or 32 bytes, CKA_VALUE_LEN 32 or 64.
+    AesXts,
     /// A key of a type with one length (Triple DES, with odd parity; ChaCha20).
     Fixed(CK_KEY_TYPE),
     /// A key of CKA_VALUE_LEN random bytes, of this type (CKM_GENERIC_SECRET_KEY_GEN,
@@ -56,6 +58,7 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::KeyGen(kg),
     };
     r.add(entry(CKM_AES_KEY_GEN, 16, 32, KeyGen::Aes));
+    r.add(entry(CKM_AES_XTS_KEY_GEN, 32, 64, KeyGen::AesXts));
     for (ty, kt) in [
         (CKM_DES_KEY_GEN, CKK_DES),
         (CKM_DES2_KEY_GEN, CKK_DES2),
@@ -116,6 +119,13 @@ impl Module {
                     return Err(Error::AttributeValueInvalid);
                 }
                 (CKK_AES, n)
+            }
+            KeyGen::AesXts => {
+                let n = value_len(template).ok_or(Error::TemplateIncomplete)?;
+                if !policy::value_len_ok(CKK_AES_XTS, n) {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                (CKK_AES_XTS, n)
             }
             KeyGen::Fixed(kt) => {
                 // The length is the key type's; a CKA_VALUE_LEN given must be it.

@@ -540,6 +540,7 @@ pub const ML_KEM_PRIVATE: &[Rule] = &[
 /// Secret key types whose material is CKA_VALUE.
 pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_AES,
+    CKK_AES_XTS,
     CKK_DES,
     CKK_DES2,
     CKK_DES3,

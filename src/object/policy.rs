@@ -223,6 +223,7 @@ pub fn fixed_value_len(key_type: CK_KEY_TYPE) -> Option<usize> {
 pub fn value_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
     match key_type {
         CKK_AES => matches!(len, 16 | 24 | 32),
+        CKK_AES_XTS => matches!(len, 32 | 64),
         kt => fixed_value_len(kt).map_or(len >= 1, |n| len == n),
     }
 }
