@@ -400,7 +400,9 @@ impl Keep {
         use oxihsm::mechanism::ParamShape as S;
         let hashes = [CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_SHA3_256];
         match shape {
-            S::Gcm => {
+            // (GMAC's bare 12-byte IV of 2.40 comes from the raw-bytes arm of other shapes; a
+            // raw buffer of a CK_GCM_PARAMS's size would carry pointers, so GMAC is built here.)
+            S::Gcm | S::Gmac => {
                 let (iv, iv_len) = self.buf(inp);
                 let (aad, aad_len) = self.buf(inp);
                 let g = CK_GCM_PARAMS {

@@ -137,7 +137,12 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 }
                 Params::Ctr { counter_bits: c.ulCounterBits as u32, block: c.cb }
             }
-            ParamShape::Gcm => {
+            // 2.40 gave CKM_AES_GMAC a bare 12-byte IV; no CK_GCM_PARAMS is 12 bytes long.
+            ParamShape::Gmac if m.ulParameterLen == 12 => match param::<[u8; 12]>(m) {
+                Some(iv) => Params::Gcm { iv: iv.to_vec(), aad: Vec::new(), tag_bits: 128 },
+                None => return Err(bad),
+            },
+            ParamShape::Gcm | ParamShape::Gmac => {
                 let (iv, aad, tag_bits) = if let Some(g) = param::<CK_GCM_PARAMS>(m) {
                     (short_bytes(g.pIv, g.ulIvLen, MAX_GCM_IV)?, bytes(g.pAAD, g.ulAADLen)?, g.ulTagBits)
                 } else if let Some(g) = param::<GcmParams240>(m) {

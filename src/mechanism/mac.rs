@@ -23,6 +23,8 @@ pub enum MacKind {
         general: bool,
         des3: bool,
     },
+    /// AES-GMAC (SP 800-38D): the GCM tag of no plaintext, the data being the AAD.
+    Gmac,
     /// CBC-MAC (FIPS PUB 113) over AES (`block` 16) or DES / Triple DES (`block` 8): the
     /// last block of a zero-IV CBC encryption of the data zero-padded to whole blocks (one
     /// block for empty data); the plain mechanism gives half a block.
@@ -91,6 +93,13 @@ pub fn register(r: &mut Registry) {
             implementation: Implementation::Mac(MacKind::Cmac { general: g, des3 }),
         });
     }
+    r.add(Entry {
+        ty: CKM_AES_GMAC,
+        info: info(16, 32, flags),
+        params: ParamShape::Gmac,
+        key_types: &[CKK_AES],
+        implementation: Implementation::Mac(MacKind::Gmac),
+    });
     let des3 = super::des::KEY_TYPES;
     let des = super::des::DES_KEY_TYPES;
     for (ty, g, block, key_types, (min, max)) in [
@@ -167,6 +176,33 @@ impl Mac for Cmac {
     }
     fn output_len(&self) -> usize {
         self.1
+    }
+}
+
+/// AES-GMAC in progress: the data (the AAD) is gathered, the tag made at the end (the GCM
+/// context takes its AAD before any plaintext, so a part cannot be processed before the
+/// next arrives without an AAD-streaming interface).
+struct Gmac {
+    key: Zeroizing<Vec<u8>>,
+    iv: Vec<u8>,
+    data: Zeroizing<Vec<u8>>,
+    len: usize,
+}
+
+impl Mac for Gmac {
+    fn update(&mut self, data: &[u8]) {
+        self.data.extend_from_slice(data);
+    }
+    fn finish(self: Box<Self>) -> Bytes {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(self: Box<Self>) -> Result<Bytes> {
+        let key = crate::crypto::gcm::AeadKey::new(&self.key, 16)?;
+        let tag = key.encryptor(&self.iv, &self.data)?.finish(self.len)?;
+        Ok(Bytes::new(tag))
+    }
+    fn output_len(&self) -> usize {
+        self.len
     }
 }
 
@@ -255,6 +291,25 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
         MacKind::Cmac { general, des3: true } => {
             let n = out_len(general, 8, &m.params)?;
             Box::new(Cmac(CmacCtx::des3(key)?, n))
+        }
+        MacKind::Gmac => {
+            // The parameters' own AAD has no place: the data signed is the AAD.
+            let Params::Gcm { iv, aad, tag_bits } = &m.params else {
+                return Err(Error::MechanismParamInvalid);
+            };
+            if iv.is_empty() || iv.len() > 256 || !aad.is_empty() || tag_bits % 8 != 0 || !(32..=128).contains(tag_bits)
+            {
+                return Err(Error::MechanismParamInvalid);
+            }
+            if !matches!(key.len(), 16 | 24 | 32) {
+                return Err(Error::KeySizeRange);
+            }
+            Box::new(Gmac {
+                key: Zeroizing::new(key.to_vec()),
+                iv: iv.clone(),
+                data: Zeroizing::new(Vec::new()),
+                len: tag_bits / 8,
+            })
         }
         MacKind::CbcMac { general, block } => {
             let n = if general { out_len(true, block, &m.params)? } else { out_len(false, block / 2, &m.params)? };

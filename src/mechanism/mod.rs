@@ -41,6 +41,8 @@ pub enum ParamShape {
     AesCtr,
     /// CK_GCM_PARAMS (3.x layout, or the 2.40 layout without ulIvBits).
     Gcm,
+    /// CKM_AES_GMAC's: CK_GCM_PARAMS (3.x), or a bare 12-byte IV (2.40, a 16-byte tag).
+    Gmac,
     /// CK_CCM_PARAMS.
     Ccm,
     /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.

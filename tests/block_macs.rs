@@ -1,0 +1,144 @@
+//! The block-cipher MACs beside CMAC, through liboxihsm.so: the CBC-MACs of FIPS PUB 113
+//! (CKM_AES_MAC, CKM_DES3_MAC, CKM_DES_MAC and their _GENERAL variants) against a CBC-MAC
+//! computed here with RustCrypto's block ciphers, and AES-GMAC against RustCrypto's aes-gcm:
+//! single- and multi-part, the output lengths, verification and its errors.
+
+mod common;
+use aes::cipher::{BlockEncrypt, KeyInit};
+use common::*;
+use cryptoki_sys::*;
+
+/// The last block of a zero-IV CBC encryption of `data` zero-padded to whole blocks (one
+/// block of zeros for empty data).
+fn cbc_mac<C: BlockEncrypt + KeyInit>(key: &[u8], data: &[u8], block: usize) -> Vec<u8> {
+    let c = C::new_from_slice(key).unwrap();
+    let mut padded = data.to_vec();
+    padded.resize(data.len().div_ceil(block).max(1) * block, 0);
+    let mut state = vec![0u8; block];
+    for chunk in padded.chunks(block) {
+        state.iter_mut().zip(chunk).for_each(|(s, d)| *s ^= d);
+        c.encrypt_block(state.as_mut_slice().into());
+    }
+    state
+}
+
+/// C_SignInit, C_SignUpdate with parts of `chunk` bytes, C_SignFinal.
+fn sign_in_parts(s: &RawSession, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, msg: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = [0u8; 16];
+    let mut n = 16 as CK_ULONG;
+    // SAFETY: live mechanism, data and output buffer of the lengths given.
+    unsafe {
+        assert_eq!(s.lib.C_SignInit(s.h, m, k), CKR_OK);
+        for part in msg.chunks(chunk) {
+            assert_eq!(s.lib.C_SignUpdate(s.h, part.as_ptr().cast_mut(), part.len() as CK_ULONG), CKR_OK);
+        }
+        assert_eq!(s.lib.C_SignFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+    }
+    out[..n as usize].to_vec()
+}
+
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(29).wrapping_add(3)).collect()
+}
+
+#[test]
+fn cbc_macs_agree_with_rustcrypto() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "cbc-mac");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    let aes_key = data(32);
+    let des3_key: Vec<u8> = data(24).iter().map(|b| b ^ 0x5a).collect();
+    let des_key: Vec<u8> = data(8).iter().map(|b| b ^ 0xa5).collect();
+    let keys = [
+        (CKK_AES, &aes_key, CKM_AES_MAC, CKM_AES_MAC_GENERAL, 16usize),
+        (CKK_DES3, &des3_key, CKM_DES3_MAC, CKM_DES3_MAC_GENERAL, 8),
+        (CKK_DES, &des_key, CKM_DES_MAC, CKM_DES_MAC_GENERAL, 8),
+    ];
+    for (kt, key, plain, general, block) in keys {
+        let k = s.secret_key(kt, key).unwrap();
+        for len in [0usize, 1, 7, 8, 15, 16, 17, 33, 100] {
+            let msg = data(len);
+            let want = match kt {
+                CKK_AES => cbc_mac::<aes::Aes256>(key, &msg, 16),
+                CKK_DES3 => cbc_mac::<des::TdesEde3>(key, &msg, 8),
+                _ => cbc_mac::<des::Des>(key, &msg, 8),
+            };
+            // The plain mechanism gives half a block; the general one what it is asked.
+            let mac = s.sign(&mut mech::<u8>(plain, None), k, &msg).unwrap();
+            assert_eq!(mac, want[..block / 2], "{plain:#x} {len}");
+            for n in [1, block / 2 + 1, block] {
+                let mut n_param = n as CK_ULONG;
+                let mac = s.sign(&mut mech(general, Some(&mut n_param)), k, &msg).unwrap();
+                assert_eq!(mac, want[..n], "{general:#x} {len} {n}");
+                assert_eq!(s.verify(&mut mech(general, Some(&mut n_param)), k, &msg, &mac), Ok(()));
+            }
+            // In parts of 5 bytes: the same MAC.
+            let parts = sign_in_parts(&s, &mut mech::<u8>(plain, None), k, &msg, 5);
+            assert_eq!(parts, want[..block / 2], "{plain:#x} {len} in parts");
+        }
+        // Verification: a changed MAC, and a MAC of the wrong length.
+        let msg = data(40);
+        let mut mac = s.sign(&mut mech::<u8>(plain, None), k, &msg).unwrap();
+        assert_eq!(s.verify(&mut mech::<u8>(plain, None), k, &msg, &mac), Ok(()));
+        mac[0] ^= 1;
+        assert_eq!(s.verify(&mut mech::<u8>(plain, None), k, &msg, &mac), Err(CKR_SIGNATURE_INVALID));
+        assert_eq!(s.verify(&mut mech::<u8>(plain, None), k, &msg, &mac[1..]), Err(CKR_SIGNATURE_LEN_RANGE));
+        // A general length of 0 or more than a block is not a parameter.
+        for bad in [0, block + 1] {
+            let mut n_param = bad as CK_ULONG;
+            assert_eq!(s.sign(&mut mech(general, Some(&mut n_param)), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+        }
+    }
+    // The key type must be the mechanism's.
+    let aes = s.secret_key(CKK_AES, &aes_key).unwrap();
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_DES3_MAC, None), aes, b"x"), Err(CKR_KEY_TYPE_INCONSISTENT));
+    std::mem::forget(sess);
+}
+
+/// CKM_AES_GMAC: the GCM tag of an empty plaintext with the data as AAD; 3.x's CK_GCM_PARAMS
+/// (any IV length, the tag length from ulTagBits) and 2.40's bare 12-byte IV.
+#[test]
+fn aes_gmac_agrees_with_rustcrypto() {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "gmac");
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    let key = data(32);
+    let k = s.secret_key(CKK_AES, &key).unwrap();
+    let mut iv = data(12);
+    for len in [0usize, 1, 16, 100, 1000] {
+        let msg = data(len);
+        let want = aes_gcm::Aes256Gcm::new((&key[..]).into())
+            .encrypt((&iv[..]).into(), Payload { msg: &[], aad: &msg })
+            .unwrap();
+        assert_eq!(want.len(), 16);
+        let mut gp = gcm_params(&mut iv, None, 128);
+        assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg).unwrap(), want, "GMAC {len}");
+        let mut bare: [u8; 12] = iv.clone().try_into().unwrap();
+        assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut bare)), k, &msg).unwrap(), want, "2.40 GMAC {len}");
+        let mut gp = gcm_params(&mut iv, None, 96);
+        assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg).unwrap(), want[..12], "GMAC-96 {len}");
+        assert_eq!(s.verify(&mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg, &want[..12]), Ok(()));
+        // In parts of 7 bytes: the same tag.
+        let mut gp = gcm_params(&mut iv, None, 128);
+        let parts = sign_in_parts(&s, &mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg, 7);
+        assert_eq!(parts, want, "GMAC {len} in parts");
+    }
+    let msg = data(50);
+    let mut gp = gcm_params(&mut iv, None, 128);
+    let mut tag = s.sign(&mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg).unwrap();
+    tag[5] ^= 1;
+    assert_eq!(s.verify(&mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg, &tag), Err(CKR_SIGNATURE_INVALID));
+    // The parameters' AAD has no place (the data is the AAD); tag lengths as GCM's.
+    let mut aad = b"aad".to_vec();
+    let mut with_aad = gcm_params(&mut iv, Some(&mut aad), 128);
+    assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut with_aad)), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut short_tag = gcm_params(&mut iv, None, 24);
+    assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut short_tag)), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_GMAC, None), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    std::mem::forget(sess);
+}
