@@ -140,5 +140,15 @@ fn aes_gmac_agrees_with_rustcrypto() {
     let mut short_tag = gcm_params(&mut iv, None, 24);
     assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut short_tag)), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
     assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_GMAC, None), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    // Not message-based: every message would take the init's IV again.
+    let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+    let slot_id = slot.id();
+    let mut gp = gcm_params(&mut iv, None, 128);
+    // SAFETY: a live CK_MECHANISM_INFO and mechanism.
+    unsafe {
+        assert_eq!(s.lib.C_GetMechanismInfo(slot_id, CKM_AES_GMAC, &mut info), CKR_OK);
+        assert_eq!(s.lib.C_MessageSignInit(s.h, &mut mech(CKM_AES_GMAC, Some(&mut gp)), k), CKR_MECHANISM_INVALID);
+    }
+    assert_eq!(info.flags, CKF_SIGN | CKF_VERIFY);
     std::mem::forget(sess);
 }

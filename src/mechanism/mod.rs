@@ -227,11 +227,14 @@ pub struct Registry {
 impl Registry {
     pub fn add(&mut self, mut e: Entry) {
         debug_assert!(self.entries.iter().all(|x| x.ty != e.ty), "mechanism 0x{:x} registered twice", e.ty);
-        // Every signature and MAC is offered message-based too (message_sign.rs).
-        if e.info.flags & CKF_SIGN != 0 {
+        // Every signature and MAC is offered message-based too (message_sign.rs), but GMAC:
+        // its IV belongs to one message, and the message calls keep the parameters of the
+        // init for every message, so each would reuse it (which gives GMAC's key away).
+        let per_message_iv = e.params == ParamShape::Gmac;
+        if e.info.flags & CKF_SIGN != 0 && !per_message_iv {
             e.info.flags |= CKF_MESSAGE_SIGN;
         }
-        if e.info.flags & CKF_VERIFY != 0 {
+        if e.info.flags & CKF_VERIFY != 0 && !per_message_iv {
             e.info.flags |= CKF_MESSAGE_VERIFY;
         }
         self.entries.push(e);
