@@ -22,6 +22,17 @@ fn cbc_mac<C: BlockEncrypt + KeyInit>(key: &[u8], data: &[u8], block: usize) -> 
     state
 }
 
+/// A logged-in user session on a new token labelled `label`.
+fn env(label: &str) -> (Harness, cryptoki::context::Pkcs11, cryptoki::slot::Slot, RawSession) {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, label);
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    std::mem::forget(sess);
+    (h, p, slot, s)
+}
+
 /// C_SignInit, C_SignUpdate with parts of `chunk` bytes, C_SignFinal.
 fn sign_in_parts(s: &RawSession, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, msg: &[u8], chunk: usize) -> Vec<u8> {
     let mut out = [0u8; 16];
@@ -43,11 +54,7 @@ fn data(n: usize) -> Vec<u8> {
 
 #[test]
 fn cbc_macs_agree_with_rustcrypto() {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "cbc-mac");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
+    let (_h, _p, _slot, s) = env("cbc-mac");
     let aes_key = data(32);
     let des3_key: Vec<u8> = data(24).iter().map(|b| b ^ 0x5a).collect();
     let des_key: Vec<u8> = data(8).iter().map(|b| b ^ 0xa5).collect();
@@ -94,7 +101,6 @@ fn cbc_macs_agree_with_rustcrypto() {
     // The key type must be the mechanism's.
     let aes = s.secret_key(CKK_AES, &aes_key).unwrap();
     assert_eq!(s.sign(&mut mech::<u8>(CKM_DES3_MAC, None), aes, b"x"), Err(CKR_KEY_TYPE_INCONSISTENT));
-    std::mem::forget(sess);
 }
 
 /// CKM_AES_GMAC: the GCM tag of an empty plaintext with the data as AAD; 3.x's CK_GCM_PARAMS
@@ -102,11 +108,7 @@ fn cbc_macs_agree_with_rustcrypto() {
 #[test]
 fn aes_gmac_agrees_with_rustcrypto() {
     use aes_gcm::aead::{Aead, KeyInit, Payload};
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "gmac");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
+    let (_h, _p, slot, s) = env("gmac");
     let key = data(32);
     let k = s.secret_key(CKK_AES, &key).unwrap();
     let mut iv = data(12);
@@ -150,5 +152,32 @@ fn aes_gmac_agrees_with_rustcrypto() {
         assert_eq!(s.lib.C_MessageSignInit(s.h, &mut mech(CKM_AES_GMAC, Some(&mut gp)), k), CKR_MECHANISM_INVALID);
     }
     assert_eq!(info.flags, CKF_SIGN | CKF_VERIFY);
-    std::mem::forget(sess);
+}
+
+/// CKM_AES_XCBC_MAC and CKM_AES_XCBC_MAC_96 with RFC 3566's test vectors (§4.6, a 128-bit
+/// key 000102..0f and messages 00 01 02 ... of 0 to 34 bytes), in parts too.
+#[test]
+fn aes_xcbc_mac_rfc3566_vectors() {
+    let (_h, _p, _slot, s) = env("xcbc");
+    let k = s.secret_key(CKK_AES, &(0..16).collect::<Vec<u8>>()).unwrap();
+    let hex =
+        |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<_>>();
+    for (len, mac) in [
+        (0usize, "75f0251d528ac01c4573dfd584d79f29"),
+        (3, "5b376580ae2f19afe7219ceef172756f"),
+        (16, "d2a246fa349b68a79998a4394ff7a263"),
+        (20, "47f51b4564966215b8985c63055ed308"),
+        (32, "f54f0ec8d2b9f3d36807734bd5283fd4"),
+        (34, "becbb3bccdb518a30677d5481fb6b4d8"),
+    ] {
+        let msg: Vec<u8> = (0..len as u8).collect();
+        let want = hex(mac);
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_XCBC_MAC, None), k, &msg).unwrap(), want, "XCBC {len}");
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_XCBC_MAC_96, None), k, &msg).unwrap(), want[..12], "XCBC-96 {len}");
+        assert_eq!(sign_in_parts(&s, &mut mech::<u8>(CKM_AES_XCBC_MAC, None), k, &msg, 5), want, "XCBC {len} in parts");
+        assert_eq!(s.verify(&mut mech::<u8>(CKM_AES_XCBC_MAC_96, None), k, &msg, &want[..12]), Ok(()));
+    }
+    // RFC 3566 is for 128-bit keys.
+    let k256 = s.secret_key(CKK_AES, &[7; 32]).unwrap();
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_XCBC_MAC, None), k256, b"x"), Err(CKR_KEY_SIZE_RANGE));
 }

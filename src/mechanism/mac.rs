@@ -25,6 +25,10 @@ pub enum MacKind {
     },
     /// AES-GMAC (SP 800-38D): the GCM tag of no plaintext, the data being the AAD.
     Gmac,
+    /// AES-XCBC-MAC (RFC 3566), 16 bytes, or AES-XCBC-MAC-96, its first 12.
+    Xcbc {
+        len: usize,
+    },
     /// CBC-MAC (FIPS PUB 113) over AES (`block` 16) or DES / Triple DES (`block` 8): the
     /// last block of a zero-IV CBC encryption of the data zero-padded to whole blocks (one
     /// block for empty data); the plain mechanism gives half a block.
@@ -91,6 +95,16 @@ pub fn register(r: &mut Registry) {
             params: if g { ParamShape::MacGeneral } else { ParamShape::None },
             key_types: if des3 { super::des::KEY_TYPES } else { &[CKK_AES] },
             implementation: Implementation::Mac(MacKind::Cmac { general: g, des3 }),
+        });
+    }
+    // RFC 3566 is defined for 128-bit keys only.
+    for (ty, len) in [(CKM_AES_XCBC_MAC, 16), (CKM_AES_XCBC_MAC_96, 12)] {
+        r.add(Entry {
+            ty,
+            info: info(16, 16, flags),
+            params: ParamShape::None,
+            key_types: &[CKK_AES],
+            implementation: Implementation::Mac(MacKind::Xcbc { len }),
         });
     }
     r.add(Entry {
@@ -206,6 +220,82 @@ impl Mac for Gmac {
     }
 }
 
+/// AES-XCBC-MAC in progress (RFC 3566): CBC-MAC under K1 = E_K(1..1), the last block masked
+/// with K2 = E_K(2..2) when whole, or padded with 10..0 and masked with K3 = E_K(3..3). The
+/// last block (whole or not) waits for the end.
+struct Xcbc {
+    k1: CipherCtx,
+    k2: Zeroizing<[u8; 16]>,
+    k3: Zeroizing<[u8; 16]>,
+    state: Zeroizing<[u8; 16]>,
+    pending: Zeroizing<Vec<u8>>,
+    len: usize,
+    failed: bool,
+}
+
+impl Xcbc {
+    fn new(key: &[u8], len: usize) -> Result<Xcbc> {
+        if key.len() != 16 {
+            return Err(Error::KeySizeRange);
+        }
+        let derive = |b: u8| crate::crypto::evp::aes_encrypt_block(key, &[b; 16]).map(Zeroizing::new);
+        let k1 = derive(1)?;
+        Ok(Xcbc {
+            k1: CipherCtx::block(Mode::Ecb, &k1[..], &[], true, false)?,
+            k2: derive(2)?,
+            k3: derive(3)?,
+            state: Zeroizing::new([0; 16]),
+            pending: Zeroizing::new(Vec::new()),
+            len,
+            failed: false,
+        })
+    }
+
+    /// state = E_K1(state ^ block).
+    fn absorb(&mut self, block: &[u8]) {
+        let mut x = Zeroizing::new([0u8; 16]);
+        x.iter_mut().zip(self.state.iter().zip(block)).for_each(|(x, (s, b))| *x = s ^ b);
+        let mut out = Zeroizing::new(Vec::with_capacity(16));
+        match self.k1.update(&x[..], &mut out) {
+            Ok(()) if out.len() == 16 => self.state.copy_from_slice(&out),
+            _ => self.failed = true,
+        }
+    }
+}
+
+impl Mac for Xcbc {
+    fn update(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+        while self.pending.len() > 16 {
+            let block = Zeroizing::new(self.pending[..16].to_vec());
+            self.absorb(&block);
+            self.pending.drain(..16);
+        }
+    }
+    fn finish(self: Box<Self>) -> Bytes {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
+        let mut last = std::mem::take(&mut self.pending);
+        let mask = if last.len() == 16 {
+            &self.k2
+        } else {
+            last.push(0x80);
+            last.resize(16, 0);
+            &self.k3
+        };
+        last.iter_mut().zip(mask.iter()).for_each(|(b, m)| *b ^= m);
+        self.absorb(&last);
+        if self.failed {
+            return Err(Error::Device("AES-XCBC-MAC".into()));
+        }
+        Ok(Bytes::new(self.state[..self.len].to_vec()))
+    }
+    fn output_len(&self) -> usize {
+        self.len
+    }
+}
+
 /// A CBC-MAC in progress: whole blocks go through the zero-IV CBC context as they come; a
 /// partial block waits for more data or the end.
 struct CbcMac {
@@ -291,6 +381,10 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
         MacKind::Cmac { general, des3: true } => {
             let n = out_len(general, 8, &m.params)?;
             Box::new(Cmac(CmacCtx::des3(key)?, n))
+        }
+        MacKind::Xcbc { len } => {
+            out_len(false, len, &m.params)?;
+            Box::new(Xcbc::new(key, len)?)
         }
         MacKind::Gmac => {
             // The parameters' own AAD has no place: the data signed is the AAD.
