@@ -1,0 +1,201 @@
+//! AES's stream and ciphertext-stealing modes through liboxihsm.so: OFB and CFB1/8/128 and
+//! CBC-CS1 (CKM_AES_CTS) against `openssl enc`, XTS against RustCrypto's `xts-mode` (split
+//! from tests/symmetric.rs).
+
+mod common;
+use common::symmetric::*;
+use common::*;
+use cryptoki_sys::*;
+
+/// `data` encrypted by `openssl enc` with `cipher` under `key` and `iv` (files in `dir`).
+fn openssl_enc(dir: &std::path::Path, cipher: &str, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    std::fs::write(dir.join("pt"), data).unwrap();
+    let (key, iv) = (hex(key), hex(iv));
+    let args = ["enc", "-e", &format!("-{cipher}"), "-K", &key, "-iv", &iv, "-in", "pt", "-out", "ct"];
+    run_ok(tool("openssl").current_dir(dir).args(args));
+    std::fs::read(dir.join("ct")).unwrap()
+}
+
+/// AES-OFB, CFB1, CFB8 and CFB128 (SP 800-38A stream modes, data of any length) against the
+/// `openssl enc` command, in one part and in several; and CTS (below).
+#[test]
+fn aes_stream_modes_agree_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e._h.dir.path();
+    let key = random(32);
+    let k = s.secret_key(CKK_AES, &key).unwrap();
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    for (m, name) in [
+        (CKM_AES_OFB, "aes-256-ofb"),
+        (CKM_AES_CFB1, "aes-256-cfb1"),
+        (CKM_AES_CFB8, "aes-256-cfb8"),
+        (CKM_AES_CFB128, "aes-256-cfb"),
+    ] {
+        for len in [1usize, 16, 33, 1000] {
+            let data = random(len);
+            let want = openssl_enc(dir, name, &key, &iv, &data);
+            let got = s.encrypt(&mut mech(m, Some(&mut iv)), k, &data).unwrap();
+            assert_eq!(got, want, "{name} {len}");
+            assert_eq!(s.decrypt(&mut mech(m, Some(&mut iv)), k, &got).unwrap(), data, "{name} {len}");
+            // In parts of 7 bytes: the same stream.
+            let mut mm = mech(m, Some(&mut iv));
+            let mut parts = Vec::new();
+            // SAFETY: live mechanism, data chunks and output buffers of the lengths given.
+            unsafe {
+                assert_eq!(s.lib.C_EncryptInit(s.h, &mut mm, k), CKR_OK);
+                for chunk in data.chunks(7) {
+                    let mut out = vec![0u8; chunk.len() + 16];
+                    let mut n = out.len() as CK_ULONG;
+                    let rv = s.lib.C_EncryptUpdate(
+                        s.h,
+                        chunk.as_ptr().cast_mut(),
+                        chunk.len() as CK_ULONG,
+                        out.as_mut_ptr(),
+                        &mut n,
+                    );
+                    assert_eq!(rv, CKR_OK, "{name}");
+                    parts.extend_from_slice(&out[..n as usize]);
+                }
+                let mut out = [0u8; 16];
+                let mut n = 16 as CK_ULONG;
+                assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+                parts.extend_from_slice(&out[..n as usize]);
+            }
+            assert_eq!(parts, want, "{name} {len} in parts");
+        }
+        // The IV is 16 bytes.
+        let mut short = [0u8; 8];
+        assert_eq!(s.encrypt(&mut mech(m, Some(&mut short)), k, b"x"), Err(CKR_MECHANISM_PARAM_INVALID), "{name}");
+    }
+    cts_agrees_with_openssl(s, dir, &key, k);
+    xts_agrees_with_rustcrypto(s);
+}
+
+/// XTS-AES of one data unit under RustCrypto's `xts-mode` and `aes`.
+fn xts_encrypt(key: &[u8], tweak: [u8; 16], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::KeyInit;
+    let (k1, k2) = key.split_at(key.len() / 2);
+    let mut out = data.to_vec();
+    if key.len() == 32 {
+        let xts =
+            xts_mode::Xts128::new(aes::Aes128::new_from_slice(k1).unwrap(), aes::Aes128::new_from_slice(k2).unwrap());
+        xts.encrypt_sector(&mut out, tweak);
+    } else {
+        let xts =
+            xts_mode::Xts128::new(aes::Aes256::new_from_slice(k1).unwrap(), aes::Aes256::new_from_slice(k2).unwrap());
+        xts.encrypt_sector(&mut out, tweak);
+    }
+    out
+}
+
+/// CKM_AES_XTS on CKK_AES_XTS keys of 32 and 64 bytes, against RustCrypto's `xts-mode`
+/// (`openssl enc` has no XTS): single-part, in parts (all of it comes at the end), ciphertext
+/// stealing, key generation and the codes.
+fn xts_agrees_with_rustcrypto(s: &RawSession) {
+    let mut tweak: [u8; 16] = random(16).try_into().unwrap();
+    for (len_key, name) in [(32usize, "XTS-AES-128"), (64, "XTS-AES-256")] {
+        let key: Vec<u8> = (0..len_key).map(|i| (i as u8).wrapping_mul(7).wrapping_add(1)).collect();
+        let k = s.secret_key(CKK_AES_XTS, &key).unwrap();
+        for len in [16usize, 17, 31, 32, 33, 100, 1000] {
+            let data = random(len);
+            let want = xts_encrypt(&key, tweak, &data);
+            let got = s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &data).unwrap();
+            assert_eq!(got, want, "{name} {len}");
+            assert_eq!(s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &got).unwrap(), data, "{name} {len}");
+            // In parts: nothing until C_EncryptFinal, which gives it all.
+            let mut m = mech(CKM_AES_XTS, Some(&mut tweak));
+            // SAFETY: live mechanism, input chunks and output buffers of the lengths given.
+            unsafe {
+                assert_eq!(s.lib.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+                for part in data.chunks(7) {
+                    let mut n: CK_ULONG = 64;
+                    let mut out = [0u8; 64];
+                    let p = part.as_ptr().cast_mut();
+                    assert_eq!(s.lib.C_EncryptUpdate(s.h, p, part.len() as _, out.as_mut_ptr(), &mut n), CKR_OK);
+                    assert_eq!(n, 0);
+                }
+                let mut out = vec![0u8; len];
+                let mut n = len as CK_ULONG;
+                assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
+                assert_eq!(out, want, "{name} {len} in parts");
+            }
+        }
+        assert_eq!(s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &random(15)), Err(CKR_DATA_LEN_RANGE));
+        assert_eq!(
+            s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &random(15)),
+            Err(CKR_ENCRYPTED_DATA_LEN_RANGE)
+        );
+    }
+    // Keys: 32 or 64 bytes, made by CKM_AES_XTS_KEY_GEN; an AES key is not an XTS key.
+    let g = s.generate(CKM_AES_XTS_KEY_GEN, &mut T::default().ulong(CKA_VALUE_LEN, 64)).unwrap();
+    assert_eq!(s.get_ulong(g, CKA_KEY_TYPE), Ok(CKK_AES_XTS));
+    assert_eq!(s.get_ulong(g, CKA_VALUE_LEN), Ok(64));
+    let data = random(40);
+    let c = s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), g, &data).unwrap();
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), g, &c).unwrap(), data);
+    let mut bad = T::default().ulong(CKA_VALUE_LEN, 48);
+    assert_eq!(s.generate(CKM_AES_XTS_KEY_GEN, &mut bad), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(s.secret_key(CKK_AES_XTS, &random(48)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), aes, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
+}
+
+/// CKM_AES_CTS is NIST's CBC-CS1, as OpenSSL's AES-256-CBC-CTS by default: single-part, in
+/// parts of 7 bytes both ways, and the lengths it refuses.
+fn cts_agrees_with_openssl(s: &RawSession, dir: &std::path::Path, key: &[u8], k: CK_OBJECT_HANDLE) {
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    // Init, then C_*Update in parts of 7 bytes, then C_*Final.
+    let in_parts = |encrypt: bool, input: &[u8], iv: &mut [u8; 16]| -> RawResult<Vec<u8>> {
+        let mut m = mech(CKM_AES_CTS, Some(iv));
+        let mut out = Vec::new();
+        // SAFETY: live mechanism, input chunks and output buffers of the lengths given.
+        unsafe {
+            let init = if encrypt { s.lib.C_EncryptInit(s.h, &mut m, k) } else { s.lib.C_DecryptInit(s.h, &mut m, k) };
+            assert_eq!(init, CKR_OK);
+            let update = |i: *mut u8, il, o, ol| {
+                if encrypt {
+                    s.lib.C_EncryptUpdate(s.h, i, il, o, ol)
+                } else {
+                    s.lib.C_DecryptUpdate(s.h, i, il, o, ol)
+                }
+            };
+            let fin = |o, ol| if encrypt { s.lib.C_EncryptFinal(s.h, o, ol) } else { s.lib.C_DecryptFinal(s.h, o, ol) };
+            for chunk in input.chunks(7) {
+                let mut buf = vec![0u8; 64];
+                let mut n = buf.len() as CK_ULONG;
+                let rv = update(chunk.as_ptr().cast_mut(), chunk.len() as CK_ULONG, buf.as_mut_ptr(), &mut n);
+                if rv != CKR_OK {
+                    return Err(rv);
+                }
+                out.extend_from_slice(&buf[..n as usize]);
+            }
+            let mut buf = [0u8; 32];
+            let mut n = 32 as CK_ULONG;
+            let rv = fin(buf.as_mut_ptr(), &mut n);
+            if rv != CKR_OK {
+                return Err(rv);
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        Ok(out)
+    };
+    for len in [16usize, 17, 31, 32, 33, 47, 48, 100, 1000] {
+        let data = random(len);
+        let want = openssl_enc(dir, "aes-256-cbc-cts", key, &iv, &data);
+        assert_eq!(want.len(), len);
+        assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &data).unwrap(), want, "CTS {len}");
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &want).unwrap(), data, "CTS {len}");
+        assert_eq!(in_parts(true, &data, &mut iv).unwrap(), want, "CTS {len} in parts");
+        assert_eq!(in_parts(false, &want, &mut iv).unwrap(), data, "CTS {len} decrypted in parts");
+    }
+    // Less than a block: refused, single-part or at the end of parts.
+    let short = random(15);
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &short), Err(CKR_DATA_LEN_RANGE));
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_CTS, Some(&mut iv)), k, &short), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    assert_eq!(in_parts(true, &short, &mut iv), Err(CKR_DATA_LEN_RANGE));
+    assert_eq!(in_parts(false, &short, &mut iv), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    let mut bad_iv = [0u8; 8];
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut bad_iv)), k, &random(20)), Err(CKR_MECHANISM_PARAM_INVALID));
+}
