@@ -228,6 +228,11 @@ fn ecb_and_cbc_wrap_pad_with_zeros() {
         &mut readable(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 20),
     );
     assert_eq!(s.get_bytes(u.unwrap(), CKA_VALUE).unwrap(), hmac);
+    // Without CKA_VALUE_LEN the length of a key of any length is lost in the padding:
+    // CKR_TEMPLATE_INCOMPLETE (§5.18.4), not a 32-byte key that is not the one wrapped.
+    let mut cbc = mech(CKM_AES_CBC, Some(&mut iv));
+    assert_eq!(s.unwrap(&mut cbc, kek, &wrapped, &mut readable(CKK_GENERIC_SECRET)), Err(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(s.unwrap(&mut cbc, kek, &wrapped, &mut readable(CKK_SHA256_HMAC)), Err(CKR_TEMPLATE_INCOMPLETE));
     let des_kek = s.secret_key(CKK_DES3, &bytes(24, 24)).unwrap();
     let wrapped = s.wrap(&mut mech::<u8>(CKM_DES3_ECB, None), des_kek, g).unwrap();
     assert_eq!(wrapped.len(), 24);

@@ -446,16 +446,24 @@ impl Module {
                 other => other,
             })?);
         // A secret key wrapped by ECB or CBC without padding: the value is cut to the length
-        // the template's CKA_VALUE_LEN or key type gives (when either does).
+        // the template's CKA_VALUE_LEN or key type gives (when either does). A key type of
+        // any length (generic secret, HMAC) without CKA_VALUE_LEN is CKR_TEMPLATE_INCOMPLETE,
+        // as §5.18.4 says: the block padding hides its length, and taking the padded value
+        // would make a different key. (An AES key's value is taken whole when it is an AES
+        // length: the common AES-256-under-ECB case; 24 bytes padded to 32 need the length.)
         let private = template.iter().any(|a| a.ty == CKA_CLASS && a.value == Value::Ulong(CKO_PRIVATE_KEY));
         if raw_block(entry).is_some() && !private {
-            let want =
-                super::kdf::value_len(&template).or_else(|| policy::fixed_value_len(super::kdf::key_type(&template)));
-            if let Some(n) = want {
-                if n > value.len() {
-                    return Err(Error::WrappedKeyLenRange);
+            let key_type = super::kdf::key_type(&template);
+            let want = super::kdf::value_len(&template).or_else(|| policy::fixed_value_len(key_type));
+            match want {
+                Some(n) if n > value.len() => return Err(Error::WrappedKeyLenRange),
+                Some(n) => value.truncate(n),
+                None if !matches!(key_type, CKK_AES | CKK_AES_XTS)
+                    && crate::object::attr::VALUE_KEY_TYPES.contains(&key_type) =>
+                {
+                    return Err(Error::TemplateIncomplete);
                 }
-                value.truncate(n);
+                None => {}
             }
         }
         self.create_unwrapped(h, &template, value)
