@@ -3,6 +3,7 @@
 //! the module through the `cryptoki` crate or, for hostile input, through raw function calls.
 #![allow(dead_code)]
 
+pub mod asymmetric;
 pub mod clients;
 pub mod symmetric;
 

@@ -1,0 +1,230 @@
+//! DSA and PKCS #3 Diffie-Hellman through liboxihsm.so, checked by the `openssl` command
+//! both ways (split from tests/asymmetric.rs).
+
+mod common;
+use common::asymmetric::*;
+use common::*;
+use cryptoki_sys::*;
+
+/// DSA: a key pair made by openssl imported and used both ways (its SubjectPublicKeyInfo is
+/// openssl's), key pairs generated on openssl's domain parameters, CKM_DSA over a caller's
+/// hash, PKCS#8 wrapping, and the error codes.
+#[test]
+fn dsa_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let msg = b"a message signed with DSA".to_vec();
+    std::fs::write(dir.join("msg"), &msg).unwrap();
+    openssl_ok(
+        dir,
+        &["genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048", "-out", "params.pem"],
+    );
+    openssl_ok(dir, &["genpkey", "-paramfile", "params.pem", "-out", "dsa.pem"]);
+    openssl_ok(dir, &["pkey", "-in", "dsa.pem", "-pubout", "-out", "dsa.pub.pem"]);
+    let f =
+        openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "dsa.pem", "-text", "-noout"])).unwrap());
+    let (p, q, g) = (&f["P"], &f["Q"], &f["G"]);
+    let n = q.iter().skip_while(|b| **b == 0).count();
+    let domain = |t: T| t.ulong(CKA_KEY_TYPE, CKK_DSA).bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q).bytes(CKA_BASE, g);
+    let ds =
+        s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, &f["priv"])).unwrap();
+    let dp = s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY)).bytes(CKA_VALUE, &f["pub"])).unwrap();
+    let theirs = openssl_ok(dir, &["pkey", "-pubin", "-in", "dsa.pub.pem", "-outform", "DER"]);
+    assert_eq!(s.get_bytes(dp, CKA_PUBLIC_KEY_INFO).unwrap(), theirs);
+    assert_eq!(s.get_bytes(ds, CKA_PUBLIC_KEY_INFO).unwrap(), theirs, "computed on the private key");
+    // openssl signs, the token verifies; the token signs, openssl verifies.
+    openssl_ok(dir, &["dgst", "-sha256", "-sign", "dsa.pem", "-out", "sig", "msg"]);
+    let sig = raw_sig(&std::fs::read(dir.join("sig")).unwrap(), n);
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig).unwrap();
+    let mut bad = sig.clone();
+    bad[5] ^= 1;
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &bad), Err(CKR_SIGNATURE_INVALID));
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig[1..]), Err(CKR_SIGNATURE_LEN_RANGE));
+    let verified = |sig: &[u8], key: &str| openssl_verifies(dir, "-sha256", key, &der_sig(sig));
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), ds, &msg).unwrap();
+    assert_eq!(sig.len(), 2 * n);
+    assert!(verified(&sig, "dsa.pub.pem"));
+    // CKM_DSA signs the caller's hash: the same as CKM_DSA_SHA256 over the message.
+    let digest = openssl_ok(dir, &["dgst", "-sha256", "-binary", "msg"]);
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA, None), ds, &digest).unwrap();
+    assert!(verified(&sig, "dsa.pub.pem"));
+    s.verify(&mut mech::<u8>(CKM_DSA, None), dp, &digest, &sig).unwrap();
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig).unwrap();
+    // A pair generated on openssl's domain parameters: the private key gets them too.
+    let (gp, gs) = s
+        .keypair(CKM_DSA_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))
+        .unwrap();
+    assert_eq!(s.get_bytes(gs, CKA_PRIME).unwrap(), *p);
+    assert_eq!(s.get_bytes(gs, CKA_BASE).unwrap(), *g);
+    assert_eq!(s.get_bytes(gs, CKA_PUBLIC_KEY_INFO).unwrap(), s.get_bytes(gp, CKA_PUBLIC_KEY_INFO).unwrap());
+    assert_eq!(s.get_bytes(gs, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    spki_file(s, gp, dir, "gen.der");
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "gen.der", "-out", "gen.pem"]);
+    assert!(verified(&s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), gs, &msg).unwrap(), "gen.pem"));
+    // PKCS#8 under RFC 5649: the unwrapped key signs for the generated public key.
+    let kek = aes_kek(s);
+    let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, gs).unwrap();
+    let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_DSA);
+    let back = s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &wrapped, &mut t).unwrap();
+    // (openssl prints q with a sign byte; the unwrapped key has the minimal big integer.)
+    assert_eq!(s.get_bytes(back, CKA_SUBPRIME).unwrap(), q[q.len() - n..]);
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA_SHA512, None), back, &msg).unwrap();
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA512, None), gp, &msg, &sig).unwrap();
+    // Refusals: no domain parameters, parameters of the wrong shape, x out of range, a DSA
+    // key with an ECDSA mechanism.
+    let pair = |t: &mut T| s.keypair(CKM_DSA_KEY_PAIR_GEN, t, &mut T::default()).err();
+    assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q)), Some(CKR_TEMPLATE_INCOMPLETE));
+    let short_q = T::default().bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, &q[..q.len() - 4]).bytes(CKA_BASE, g);
+    assert_eq!(pair(&mut { short_q }), Some(CKR_DOMAIN_PARAMS_INVALID));
+    assert_eq!(
+        s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, q)),
+        Err(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+    assert_eq!(
+        s.create(
+            &mut T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_DSA).bytes(CKA_VALUE, &f["pub"])
+        ),
+        Err(CKR_TEMPLATE_INCOMPLETE)
+    );
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), ds, &digest), Err(CKR_KEY_TYPE_INCONSISTENT));
+
+    // Domain parameters generated by the token (a CKO_DOMAIN_PARAMETERS object): openssl
+    // finds them valid (q divides p - 1, g of order q) and a key pair on them signs.
+    let params = s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 2048)).unwrap();
+    let ulong = |k, ty| CK_ULONG::from_ne_bytes(s.get_bytes(k, ty).unwrap().try_into().unwrap());
+    assert_eq!(ulong(params, CKA_CLASS), CKO_DOMAIN_PARAMETERS);
+    assert_eq!(ulong(params, CKA_PRIME_BITS), 2048);
+    assert!(s.get_bool(params, CKA_LOCAL));
+    let [gp, gq, gg] = [CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|ty| s.get_bytes(params, ty).unwrap());
+    // (OpenSSL 3.0 reads DSA parameters as PEM only: `dsaparam -inform DER` fails even on its
+    // own output.)
+    std::fs::write(dir.join("gen-params.der"), der_uints(&[&gp, &gq, &gg])).unwrap();
+    let b64 = String::from_utf8(openssl_ok(dir, &["base64", "-in", "gen-params.der"])).unwrap();
+    let pem = format!("-----BEGIN DSA PARAMETERS-----\n{b64}-----END DSA PARAMETERS-----\n");
+    std::fs::write(dir.join("gen-params.pem"), pem).unwrap();
+    let checked = openssl(dir, &["pkeyparam", "-in", "gen-params.pem", "-check", "-noout"]);
+    let said = [checked.stdout, checked.stderr].concat();
+    assert!(String::from_utf8_lossy(&said).contains("Parameters are valid"), "{}", String::from_utf8_lossy(&said));
+    let t = T::default().bytes(CKA_PRIME, &gp).bytes(CKA_SUBPRIME, &gq).bytes(CKA_BASE, &gg);
+    let (op, os) = s.keypair(CKM_DSA_KEY_PAIR_GEN, &mut { t }, &mut T::default()).unwrap();
+    let sig = s.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), os, &msg).unwrap();
+    s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), op, &msg, &sig).unwrap();
+    // Generation needs CKA_PRIME_BITS, in range; given parameters are checked on creation.
+    assert_eq!(s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default()), Err(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(
+        s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 512)),
+        Err(CKR_ATTRIBUTE_VALUE_INVALID)
+    );
+    let domain_object = |q: &[u8]| {
+        s.create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS)
+                .ulong(CKA_KEY_TYPE, CKK_DSA)
+                .bytes(CKA_PRIME, &gp)
+                .bytes(CKA_SUBPRIME, q)
+                .bytes(CKA_BASE, &gg),
+        )
+    };
+    let created = domain_object(&gq).unwrap();
+    assert_eq!(ulong(created, CKA_PRIME_BITS), 2048);
+    assert!(!s.get_bool(created, CKA_LOCAL));
+    assert_eq!(domain_object(&gq[..10]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+}
+
+/// RFC 3526's 2048-bit MODP group (base 2).
+const MODP_2048: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF";
+
+/// PKCS #3 Diffie-Hellman: agreement with openssl both ways (padded secrets, the rightmost
+/// bytes for a shorter key), an openssl key imported (its SubjectPublicKeyInfo is openssl's),
+/// CKA_VALUE_BITS, and the error codes.
+#[test]
+fn dh_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let p = unhex(MODP_2048);
+    let g = [2u8];
+    // DHParameter ::= SEQUENCE { prime INTEGER, base INTEGER }, for openssl.
+    std::fs::write(dir.join("dhp.der"), der_uints(&[&p, &g])).unwrap();
+    openssl_ok(dir, &["dhparam", "-inform", "DER", "-in", "dhp.der", "-out", "dhp.pem"]);
+    openssl_ok(dir, &["genpkey", "-paramfile", "dhp.pem", "-out", "dh.pem"]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "dh.pem", "-text", "-noout"])).unwrap());
+    let domain = |t: T| t.ulong(CKA_KEY_TYPE, CKK_DH).bytes(CKA_PRIME, &p).bytes(CKA_BASE, &g);
+    // A token pair, with a 256-bit private value; openssl derives with its public value.
+    let (tp, ts) = s
+        .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().ulong(CKA_VALUE_BITS, 256))
+        .unwrap();
+    let ulong = |k, ty| CK_ULONG::from_ne_bytes(s.get_bytes(k, ty).unwrap().try_into().unwrap());
+    assert_eq!(ulong(ts, CKA_VALUE_BITS), 256);
+    assert_eq!(s.get_bytes(ts, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert!(s.get_bool(ts, CKA_DERIVE));
+    std::fs::write(dir.join("tokenpub.der"), s.get_bytes(tp, CKA_PUBLIC_KEY_INFO).unwrap()).unwrap();
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "tokenpub.der", "-out", "tokenpub.pem"]);
+    let outside = openssl_ok(
+        dir,
+        &["pkeyutl", "-derive", "-inkey", "dh.pem", "-peerkey", "tokenpub.pem", "-pkeyopt", "dh_pad:1"],
+    );
+    assert_eq!(outside.len(), 256);
+    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let mut peer = f["public-key"].clone();
+    let derive = |peer: &mut Vec<u8>, key, t: &mut T| {
+        // The parameter is the peer's public value itself.
+        let mut m = CK_MECHANISM {
+            mechanism: CKM_DH_PKCS_DERIVE,
+            pParameter: peer.as_mut_ptr().cast(),
+            ulParameterLen: peer.len() as _,
+        };
+        s.derive(&mut m, key, t).map(|k| s.get_bytes(k, CKA_VALUE).unwrap())
+    };
+    assert_eq!(derive(&mut peer, ts, &mut readable()).unwrap(), outside);
+    // A shorter key takes the rightmost bytes.
+    assert_eq!(derive(&mut peer, ts, &mut readable().ulong(CKA_VALUE_LEN, 32)).unwrap(), outside[224..]);
+    // openssl's private key imported: its public half is openssl's, and it agrees alike.
+    let x = &f["private-key"];
+    let imported = s.create(&mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, x)).unwrap();
+    let theirs = openssl_ok(dir, &["pkey", "-in", "dh.pem", "-pubout", "-outform", "DER"]);
+    assert_eq!(s.get_bytes(imported, CKA_PUBLIC_KEY_INFO).unwrap(), theirs);
+    let x_bits =
+        x.iter().skip_while(|b| **b == 0).count() * 8 - x.iter().find(|b| **b != 0).unwrap().leading_zeros() as usize;
+    assert_eq!(ulong(imported, CKA_VALUE_BITS), x_bits as CK_ULONG);
+    let mut token_y = s.get_bytes(tp, CKA_VALUE).unwrap();
+    assert_eq!(derive(&mut token_y, imported, &mut readable()).unwrap(), outside);
+    // Refusals: peer values out of range, no base, a prime too small, a DH private key
+    // wrapped (PKCS#8 is not offered for DH keys).
+    for bad in [vec![1u8], vec![0u8], p.clone()] {
+        let mut bad = bad;
+        assert_eq!(derive(&mut bad, ts, &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
+    }
+    let pair = |t: &mut T| s.keypair(CKM_DH_PKCS_KEY_PAIR_GEN, t, &mut T::default()).err();
+    assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p)), Some(CKR_TEMPLATE_INCOMPLETE));
+    assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p[..64]).bytes(CKA_BASE, &g)), Some(CKR_DOMAIN_PARAMS_INVALID));
+    let kek = aes_kek(s);
+    let extractable = s
+        .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))
+        .unwrap()
+        .1;
+    assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, extractable), Err(CKR_KEY_NOT_WRAPPABLE));
+
+    // Domain parameters generated by the token: openssl finds the prime safe and the base
+    // fit (a 1024-bit group: safe primes take long to find).
+    let params = s.generate(CKM_DH_PKCS_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 1024)).unwrap();
+    assert_eq!(ulong(params, CKA_PRIME_BITS), 1024);
+    let (gp, gg) = (s.get_bytes(params, CKA_PRIME).unwrap(), s.get_bytes(params, CKA_BASE).unwrap());
+    std::fs::write(dir.join("gen-dh.der"), der_uints(&[&gp, &gg])).unwrap();
+    let checked = openssl(dir, &["dhparam", "-inform", "DER", "-in", "gen-dh.der", "-check", "-noout"]);
+    let said = [checked.stdout, checked.stderr].concat();
+    assert!(
+        String::from_utf8_lossy(&said).contains("DH parameters appear to be ok"),
+        "{}",
+        String::from_utf8_lossy(&said)
+    );
+    // Two pairs on them agree.
+    let pair = || {
+        let mut t = T::default().bytes(CKA_PRIME, &gp).bytes(CKA_BASE, &gg);
+        s.keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut t, &mut T::default()).unwrap()
+    };
+    let ((ap, a), (bp, b)) = (pair(), pair());
+    let (mut ya, mut yb) = (s.get_bytes(ap, CKA_VALUE).unwrap(), s.get_bytes(bp, CKA_VALUE).unwrap());
+    assert_eq!(derive(&mut yb, a, &mut readable()).unwrap(), derive(&mut ya, b, &mut readable()).unwrap());
+}
