@@ -22,17 +22,6 @@ fn cbc_mac<C: BlockEncrypt + KeyInit>(key: &[u8], data: &[u8], block: usize) -> 
     state
 }
 
-/// A logged-in user session on a new token labelled `label`.
-fn env(label: &str) -> (Harness, cryptoki::context::Pkcs11, cryptoki::slot::Slot, RawSession) {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, label);
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
-    std::mem::forget(sess);
-    (h, p, slot, s)
-}
-
 /// C_SignInit, C_SignUpdate with parts of `chunk` bytes, C_SignFinal.
 fn sign_in_parts(s: &RawSession, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, msg: &[u8], chunk: usize) -> Vec<u8> {
     let mut out = [0u8; 16];
@@ -54,7 +43,7 @@ fn data(n: usize) -> Vec<u8> {
 
 #[test]
 fn cbc_macs_agree_with_rustcrypto() {
-    let (_h, _p, _slot, s) = env("cbc-mac");
+    let (_h, _p, _slot, s) = raw_user_env("cbc-mac");
     let aes_key = data(32);
     let des3_key: Vec<u8> = data(24).iter().map(|b| b ^ 0x5a).collect();
     let des_key: Vec<u8> = data(8).iter().map(|b| b ^ 0xa5).collect();
@@ -108,7 +97,7 @@ fn cbc_macs_agree_with_rustcrypto() {
 #[test]
 fn aes_gmac_agrees_with_rustcrypto() {
     use aes_gcm::aead::{Aead, KeyInit, Payload};
-    let (_h, _p, slot, s) = env("gmac");
+    let (_h, _p, slot, s) = raw_user_env("gmac");
     let key = data(32);
     let k = s.secret_key(CKK_AES, &key).unwrap();
     let mut iv = data(12);
@@ -158,7 +147,7 @@ fn aes_gmac_agrees_with_rustcrypto() {
 /// key 000102..0f and messages 00 01 02 ... of 0 to 34 bytes), in parts too.
 #[test]
 fn aes_xcbc_mac_rfc3566_vectors() {
-    let (_h, _p, _slot, s) = env("xcbc");
+    let (_h, _p, _slot, s) = raw_user_env("xcbc");
     let k = s.secret_key(CKK_AES, &(0..16).collect::<Vec<u8>>()).unwrap();
     let hex =
         |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<_>>();

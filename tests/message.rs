@@ -17,12 +17,7 @@ struct Env {
 }
 
 fn env() -> Env {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "message");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
-    std::mem::forget(sess);
+    let (h, p, _slot, s) = raw_user_env("message");
     let key_bytes: Vec<u8> = (0..32u8).map(|i| i ^ 0x3c).collect();
     let key = s.secret_key(CKK_AES, &key_bytes).unwrap();
     Env { _h: h, _p: p, s, key, key_bytes }

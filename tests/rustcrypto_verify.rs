@@ -8,12 +8,7 @@ use cryptoki_sys::*;
 use std::ptr::null_mut;
 
 fn env() -> (Harness, cryptoki::context::Pkcs11, RawSession) {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "rustcrypto");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
-    std::mem::forget(sess);
+    let (h, p, _slot, s) = raw_user_env("rustcrypto");
     (h, p, s)
 }
 

@@ -15,12 +15,7 @@ struct Env {
 }
 
 fn env() -> Env {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "wrap");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
-    std::mem::forget(sess);
+    let (h, p, slot, s) = raw_user_env("wrap");
     Env { h, p, slot, s }
 }
 

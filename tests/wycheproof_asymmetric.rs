@@ -15,12 +15,7 @@ struct Env {
 }
 
 fn env() -> Env {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "wycheproof-asym");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
-    std::mem::forget(sess);
+    let (h, p, _slot, s) = raw_user_env("wycheproof-asym");
     Env { _h: h, _p: p, s }
 }
 

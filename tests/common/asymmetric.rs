@@ -13,12 +13,7 @@ pub struct Env {
 }
 
 pub fn env() -> Env {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "asym");
-    let sess = user_session(&p, slot);
-    let s = RawSession::new(&h, &sess);
-    std::mem::forget(sess);
+    let (h, p, _slot, s) = raw_user_env("asym");
     Env { h, p, s }
 }
 

@@ -114,6 +114,18 @@ pub fn user_env(label: &str) -> (Harness, Pkcs11, Session) {
     (h, p, s)
 }
 
+/// A fresh store with a token `label` and a logged-in RW user session on it for raw calls
+/// (the session stays open for the test's life).
+pub fn raw_user_env(label: &str) -> (Harness, Pkcs11, Slot, RawSession) {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, label);
+    let sess = user_session(&p, slot);
+    let s = RawSession::new(&h, &sess);
+    std::mem::forget(sess);
+    (h, p, slot, s)
+}
+
 /// A P-256 key pair made in the token (session objects; `private` adds to the private key's
 /// template), with its public key for the `p256` crate to verify signatures.
 pub fn p256_pair(

@@ -12,12 +12,7 @@ pub struct Env {
 }
 
 pub fn env() -> Env {
-    let h = Harness::new();
-    let p = h.ctx();
-    let slot = init_token(&p, "symmetric");
-    let s = user_session(&p, slot);
-    let raw = RawSession::new(&h, &s);
-    std::mem::forget(s);
+    let (h, p, _slot, raw) = raw_user_env("symmetric");
     Env { _h: h, _p: p, s: raw }
 }
 
