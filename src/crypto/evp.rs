@@ -196,6 +196,16 @@ impl CipherCtx {
         Ok(c)
     }
 
+    /// More additional data for a [`CipherCtx::gcm_encrypt`] stream that has had no
+    /// plaintext yet (GMAC's data).
+    pub(super) fn gcm_aad(&mut self, aad: &[u8]) -> Result<()> {
+        if aad.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: a NULL output makes the update take `aad` as additional data.
+        unsafe { self.update_raw(aad, null_mut()) }.map(|_| ())
+    }
+
     /// Ends a [`CipherCtx::gcm_encrypt`] stream: its 16-byte tag.
     pub(super) fn gcm_tag(&mut self) -> Result<[u8; 16]> {
         let mut n: c_int = 0;

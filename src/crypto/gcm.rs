@@ -193,6 +193,12 @@ impl GcmEncryptor {
         self.0.update(input, out)
     }
 
+    /// More additional data, before any [`GcmEncryptor::update`] (GMAC authenticates
+    /// nothing else).
+    pub fn aad(&mut self, aad: &[u8]) -> Result<()> {
+        self.0.gcm_aad(aad)
+    }
+
     /// The tag, `tag_len` bytes (1..=16): a shorter GCM tag is the full tag's leading bytes
     /// (SP 800-38D §7.1).
     pub fn finish(&mut self, tag_len: usize) -> Result<Vec<u8>> {

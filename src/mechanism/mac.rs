@@ -193,27 +193,28 @@ impl Mac for Cmac {
     }
 }
 
-/// AES-GMAC in progress: the data (the AAD) is gathered, the tag made at the end (the GCM
-/// context takes its AAD before any plaintext, so a part cannot be processed before the
-/// next arrives without an AAD-streaming interface).
+/// AES-GMAC in progress: a GCM encryption of no plaintext, each part of the data going in
+/// as additional data as it comes.
 struct Gmac {
-    key: Zeroizing<Vec<u8>>,
-    iv: Vec<u8>,
-    data: Zeroizing<Vec<u8>>,
+    gcm: crate::crypto::gcm::GcmEncryptor,
     len: usize,
+    failed: bool,
 }
 
 impl Mac for Gmac {
     fn update(&mut self, data: &[u8]) {
-        self.data.extend_from_slice(data);
+        if self.gcm.aad(data).is_err() {
+            self.failed = true;
+        }
     }
     fn finish(self: Box<Self>) -> Bytes {
         self.try_finish().unwrap_or_default()
     }
-    fn try_finish(self: Box<Self>) -> Result<Bytes> {
-        let key = crate::crypto::gcm::AeadKey::new(&self.key, 16)?;
-        let tag = key.encryptor(&self.iv, &self.data)?.finish(self.len)?;
-        Ok(Bytes::new(tag))
+    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
+        if self.failed {
+            return Err(Error::Device("AES-GMAC".into()));
+        }
+        Ok(Bytes::new(self.gcm.finish(self.len)?))
     }
     fn output_len(&self) -> usize {
         self.len
@@ -398,12 +399,8 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
             if !matches!(key.len(), 16 | 24 | 32) {
                 return Err(Error::KeySizeRange);
             }
-            Box::new(Gmac {
-                key: Zeroizing::new(key.to_vec()),
-                iv: iv.clone(),
-                data: Zeroizing::new(Vec::new()),
-                len: tag_bits / 8,
-            })
+            let gcm = crate::crypto::gcm::AeadKey::new(key, 16)?.encryptor(iv, &[])?;
+            Box::new(Gmac { gcm, len: tag_bits / 8, failed: false })
         }
         MacKind::CbcMac { general, block } => {
             let n = if general { out_len(true, block, &m.params)? } else { out_len(false, block / 2, &m.params)? };
