@@ -138,6 +138,9 @@ fn xts_agrees_with_rustcrypto(s: &RawSession) {
     let mut bad = T::default().ulong(CKA_VALUE_LEN, 48);
     assert_eq!(s.generate(CKM_AES_XTS_KEY_GEN, &mut bad), Err(CKR_ATTRIBUTE_VALUE_INVALID));
     assert_eq!(s.secret_key(CKK_AES_XTS, &random(48)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    // Two equal halves (SP 800-38E forbids them).
+    assert_eq!(s.secret_key(CKK_AES_XTS, &[7u8; 64]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(s.secret_key(CKK_AES_XTS, &[7u8; 32]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
     let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
     assert_eq!(s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), aes, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
 }

@@ -235,9 +235,16 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
     }
     match (obj.class(), obj.ulong(CKA_KEY_TYPE)) {
         (CKO_SECRET_KEY, Some(kt)) => {
-            let len = obj.bytes(CKA_VALUE).map(|v| v.len()).unwrap_or(0);
-            if !value_len_ok(kt, len) {
+            let value = obj.bytes(CKA_VALUE).unwrap_or_default();
+            if !value_len_ok(kt, value.len()) {
                 return Err(Error::AttributeValueInvalid);
+            }
+            // An XTS key of two equal AES keys: SP 800-38E (and FIPS 140-3) forbid it.
+            if kt == CKK_AES_XTS {
+                let (k1, k2) = value.split_at(value.len() / 2);
+                if bool::from(subtle::ConstantTimeEq::ct_eq(k1, k2)) {
+                    return Err(Error::AttributeValueInvalid);
+                }
             }
         }
         (CKO_CERTIFICATE, _) if obj.ulong(CKA_CERTIFICATE_CATEGORY).is_some_and(|c| c > 3) => {
