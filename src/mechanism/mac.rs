@@ -1,6 +1,7 @@
-//! MACs for C_Sign/C_Verify (PKCS#11 3.2 §6.x HMAC, §6.16 AES-CMAC): HMAC over SHA-1, SHA-2
-//! and SHA-3, AES-CMAC and Triple DES CMAC, and the CBC-MACs of FIPS PUB 113 over AES, DES and
-//! Triple DES, each with its _GENERAL variant (output length from the parameter).
+//! MACs for C_Sign/C_Verify (PKCS#11 3.2 §6.x HMAC, §6.16 AES-CMAC): HMAC over SHA-1, SHA-2,
+//! SHA-3 and MD5, AES-CMAC and Triple DES CMAC, and the CBC-MACs of FIPS PUB 113 over AES,
+//! DES and Triple DES, each with its _GENERAL variant (output length from the parameter);
+//! AES-GMAC and AES-XCBC-MAC(-96).
 
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
