@@ -1,6 +1,6 @@
 //! Key derivation (PKCS#11 3.2 §5.16 C_DeriveKey): AES_ECB/CBC_ENCRYPT_DATA, the
-//! concatenation, XOR and extraction mechanisms, and HKDF (RFC 5869; CKM_HKDF_DERIVE and
-//! CKM_HKDF_DATA). Derived keys take CKA_ALWAYS_SENSITIVE/CKA_NEVER_EXTRACTABLE from their
+//! concatenation, XOR and extraction mechanisms, the SHA-1/SHA-2/SHA-3 and SHAKE key
+//! derivations, and HKDF (RFC 5869; CKM_HKDF_DERIVE and CKM_HKDF_DATA). Derived keys take CKA_ALWAYS_SENSITIVE/CKA_NEVER_EXTRACTABLE from their
 //! base key, and the base key's CKA_DERIVE_TEMPLATE is imposed on the new one.
 
 use super::digest::DIGESTS;

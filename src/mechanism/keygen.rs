@@ -1,5 +1,5 @@
-//! Secret key generation (PKCS#11 3.2 §5.14 C_GenerateKey): AES, Triple DES, ChaCha20,
-//! generic secrets and the HMAC key types of the SHA-1/SHA-2/SHA-3 key generation
+//! Secret key generation (PKCS#11 3.2 §5.14 C_GenerateKey): AES, AES-XTS, Triple DES,
+//! ChaCha20, generic secrets, HKDF keys and the HMAC key types of the SHA-1/SHA-2/SHA-3 key generation
 //! mechanisms; secret keys from a password (CKM_PKCS5_PBKD2, PBKDF2 with an HMAC-SHA-1/SHA-2
 //! PRF); DSA and DH domain parameters.
 

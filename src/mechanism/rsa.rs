@@ -1,7 +1,8 @@
 //! RSA mechanisms (PKCS#11 3.2 §6.1): CKM_RSA_PKCS (signing over a caller's DigestInfo,
 //! PKCS#1 v1.5 encryption), CKM_RSA_X_509, CKM_RSA_PKCS_PSS (any salt length, MGF1 hash
 //! independent of the message hash), CKM_RSA_PKCS_OAEP (SHA-1/SHA-2/SHA-3, any MGF1, label),
-//! and the hashed SHA-1/SHA-2/SHA-3 variants of PKCS#1 v1.5 and PSS signing (multi-part).
+//! and the hashed SHA-1/SHA-2/SHA-3 variants of PKCS#1 v1.5 and PSS signing (multi-part),
+//! and MD5 with PKCS#1 v1.5 as SoftHSMv2 offers it.
 
 use super::digest::Engine;
 use super::keys::ParsedKey;
