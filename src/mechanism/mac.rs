@@ -222,96 +222,37 @@ impl Mac for Gmac {
     }
 }
 
-/// AES-XCBC-MAC in progress (RFC 3566): CBC-MAC under K1 = E_K(1..1), the last block masked
-/// with K2 = E_K(2..2) when whole, or padded with 10..0 and masked with K3 = E_K(3..3). The
-/// last block (whole or not) waits for the end.
-struct Xcbc {
-    k1: CipherCtx,
-    k2: Zeroizing<[u8; 16]>,
-    k3: Zeroizing<[u8; 16]>,
-    state: Zeroizing<[u8; 16]>,
-    pending: Zeroizing<Vec<u8>>,
-    len: usize,
-    failed: bool,
-}
-
-impl Xcbc {
-    fn new(key: &[u8], len: usize) -> Result<Xcbc> {
-        if key.len() != 16 {
-            return Err(Error::KeySizeRange);
-        }
-        let derive = |b: u8| crate::crypto::evp::aes_encrypt_block(key, &[b; 16]).map(Zeroizing::new);
-        let k1 = derive(1)?;
-        Ok(Xcbc {
-            k1: CipherCtx::block(Mode::Ecb, &k1[..], &[], true, false)?,
-            k2: derive(2)?,
-            k3: derive(3)?,
-            state: Zeroizing::new([0; 16]),
-            pending: Zeroizing::new(Vec::new()),
-            len,
-            failed: false,
-        })
-    }
-
-    /// state = E_K1(state ^ block).
-    fn absorb(&mut self, block: &[u8]) {
-        let mut x = Zeroizing::new([0u8; 16]);
-        x.iter_mut().zip(self.state.iter().zip(block)).for_each(|(x, (s, b))| *x = s ^ b);
-        let mut out = Zeroizing::new(Vec::with_capacity(16));
-        match self.k1.update(&x[..], &mut out) {
-            Ok(()) if out.len() == 16 => self.state.copy_from_slice(&out),
-            _ => self.failed = true,
-        }
-    }
-}
-
-impl Mac for Xcbc {
-    fn update(&mut self, data: &[u8]) {
-        self.pending.extend_from_slice(data);
-        while self.pending.len() > 16 {
-            let block = Zeroizing::new(self.pending[..16].to_vec());
-            self.absorb(&block);
-            self.pending.drain(..16);
-        }
-    }
-    fn finish(self: Box<Self>) -> Bytes {
-        self.try_finish().unwrap_or_default()
-    }
-    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
-        let mut last = std::mem::take(&mut self.pending);
-        let mask = if last.len() == 16 {
-            &self.k2
-        } else {
-            last.push(0x80);
-            last.resize(16, 0);
-            &self.k3
-        };
-        last.iter_mut().zip(mask.iter()).for_each(|(b, m)| *b ^= m);
-        self.absorb(&last);
-        if self.failed {
-            return Err(Error::Device("AES-XCBC-MAC".into()));
-        }
-        Ok(Bytes::new(self.state[..self.len].to_vec()))
-    }
-    fn output_len(&self) -> usize {
-        self.len
-    }
-}
-
-/// A CBC-MAC in progress: whole blocks go through the zero-IV CBC context as they come; a
-/// partial block waits for more data or the end.
-struct CbcMac {
+/// A zero-IV CBC encryption run for its last block: what the CBC-MACs and XCBC-MAC share.
+/// Whole blocks go through as they come; the rest waits in `pending` (with `hold`, so does
+/// the last whole block: XCBC masks it at the end).
+struct CbcChain {
     ctx: CipherCtx,
     block: usize,
+    hold: bool,
     pending: Zeroizing<Vec<u8>>,
     last: Zeroizing<Vec<u8>>,
-    total: usize,
-    len: usize,
     failed: bool,
 }
 
-impl CbcMac {
-    fn blocks(&mut self, data: &[u8]) {
+impl CbcChain {
+    fn new(ctx: CipherCtx, block: usize, hold: bool) -> CbcChain {
+        let empty = || Zeroizing::new(Vec::new());
+        CbcChain { ctx, block, hold, pending: empty(), last: empty(), failed: false }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+        let n = self.pending.len();
+        let whole = if self.hold { n.saturating_sub(1) / self.block * self.block } else { n / self.block * self.block };
+        if whole > 0 {
+            let blocks = Zeroizing::new(self.pending[..whole].to_vec());
+            self.feed(&blocks);
+            self.pending.drain(..whole);
+        }
+    }
+
+    /// Whole blocks through the chain; the last cipher block is kept.
+    fn feed(&mut self, data: &[u8]) {
         let mut out = Zeroizing::new(Vec::with_capacity(data.len()));
         match self.ctx.update(data, &mut out) {
             Ok(()) if out.len() >= self.block => {
@@ -322,32 +263,89 @@ impl CbcMac {
             Err(_) => self.failed = true,
         }
     }
+
+    /// The first `len` bytes of the last cipher block.
+    fn mac(&self, len: usize, what: &str) -> Result<Bytes> {
+        if self.failed || self.last.len() != self.block {
+            return Err(Error::Device(what.into()));
+        }
+        Ok(Bytes::new(self.last[..len].to_vec()))
+    }
 }
 
-impl Mac for CbcMac {
-    fn update(&mut self, data: &[u8]) {
-        self.total += data.len();
-        self.pending.extend_from_slice(data);
-        let whole = self.pending.len() / self.block * self.block;
-        if whole > 0 {
-            let blocks = Zeroizing::new(self.pending[..whole].to_vec());
-            self.blocks(&blocks);
-            self.pending.drain(..whole);
+/// AES-XCBC-MAC in progress (RFC 3566): CBC-MAC under K1 = E_K(1..1), the last block masked
+/// with K2 = E_K(2..2) when whole, or padded with 10..0 and masked with K3 = E_K(3..3).
+struct Xcbc {
+    chain: CbcChain,
+    k2: Zeroizing<[u8; 16]>,
+    k3: Zeroizing<[u8; 16]>,
+    len: usize,
+}
+
+impl Xcbc {
+    fn new(key: &[u8], len: usize) -> Result<Xcbc> {
+        if key.len() != 16 {
+            return Err(Error::KeySizeRange);
         }
+        let derive = |b: u8| crate::crypto::evp::aes_encrypt_block(key, &[b; 16]).map(Zeroizing::new);
+        let k1 = derive(1)?;
+        Ok(Xcbc {
+            chain: CbcChain::new(CipherCtx::block(Mode::Cbc, &k1[..], &[0; 16], true, false)?, 16, true),
+            k2: derive(2)?,
+            k3: derive(3)?,
+            len,
+        })
+    }
+}
+
+impl Mac for Xcbc {
+    fn update(&mut self, data: &[u8]) {
+        self.chain.update(data);
     }
     fn finish(self: Box<Self>) -> Bytes {
         self.try_finish().unwrap_or_default()
     }
     fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
-        if !self.pending.is_empty() || self.total == 0 {
-            let mut last = std::mem::take(&mut self.pending);
-            last.resize(self.block, 0);
-            self.blocks(&last);
+        let mut last = std::mem::take(&mut self.chain.pending);
+        let mask = if last.len() == 16 {
+            &self.k2
+        } else {
+            last.push(0x80);
+            last.resize(16, 0);
+            &self.k3
+        };
+        last.iter_mut().zip(mask.iter()).for_each(|(b, m)| *b ^= m);
+        self.chain.feed(&last);
+        self.chain.mac(self.len, "AES-XCBC-MAC")
+    }
+    fn output_len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A CBC-MAC in progress (FIPS PUB 113): a partial last block is zero-padded at the end,
+/// and empty data is one block of zeros.
+struct CbcMac {
+    chain: CbcChain,
+    total: usize,
+    len: usize,
+}
+
+impl Mac for CbcMac {
+    fn update(&mut self, data: &[u8]) {
+        self.total += data.len();
+        self.chain.update(data);
+    }
+    fn finish(self: Box<Self>) -> Bytes {
+        self.try_finish().unwrap_or_default()
+    }
+    fn try_finish(mut self: Box<Self>) -> Result<Bytes> {
+        if !self.chain.pending.is_empty() || self.total == 0 {
+            let mut last = std::mem::take(&mut self.chain.pending);
+            last.resize(self.chain.block, 0);
+            self.chain.feed(&last);
         }
-        if self.failed || self.last.len() != self.block {
-            return Err(Error::Device("CBC-MAC".into()));
-        }
-        Ok(Bytes::new(self.last[..self.len].to_vec()))
+        self.chain.mac(self.len, "CBC-MAC")
     }
     fn output_len(&self) -> usize {
         self.len
@@ -410,8 +408,7 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>)
             } else {
                 CipherCtx::des3(true, key, &[0; 8], true, false)?
             };
-            let empty = || Zeroizing::new(Vec::new());
-            Box::new(CbcMac { ctx, block, pending: empty(), last: empty(), total: 0, len: n, failed: false })
+            Box::new(CbcMac { chain: CbcChain::new(ctx, block, false), total: 0, len: n })
         }
     })
 }
