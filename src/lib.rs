@@ -6,7 +6,7 @@
 //! the encrypted store ([`store`]) and configuration ([`config`]). See `DESIGN.md`.
 //!
 //! `unsafe` is denied everywhere except in `ffi/` (C pointers, and the one shared file
-//! mapping in `ffi::shared`) and `crypto/` (memory locking).
+//! mapping in `ffi::shared`) and `crypto/` (the aws-lc-sys calls and memory locking).
 #![deny(unsafe_code)]
 // CK_ULONG is u64 on this ABI but u32 on others: the casts between it and u64 stay.
 #![allow(clippy::unnecessary_cast)]
