@@ -4,6 +4,7 @@
 use super::mechanism::mechanism;
 use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::{Dir, Step};
+use crate::token::session::Operation;
 use cryptoki_sys::*;
 
 fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
@@ -14,7 +15,18 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
         Dir::VerifyRecover => "C_VerifyRecoverInit",
     });
     entry(|m| {
-        // SAFETY: NULL or the caller's valid CK_MECHANISM.
+        if p_mechanism.is_null() {
+            return m.end_operation(
+                h,
+                match dir {
+                    Dir::Encrypt => Operation::Encrypt,
+                    Dir::Decrypt => Operation::Decrypt,
+                    Dir::SignRecover => Operation::SignRecover,
+                    Dir::VerifyRecover => Operation::VerifyRecover,
+                },
+            );
+        }
+        // SAFETY: the caller's valid CK_MECHANISM.
         let mut decoded = unsafe { mechanism(p_mechanism) };
         // Used in place: moving it out of the Result (`?`) reloads what the decoder just
         // stored, a store-forwarding stall.

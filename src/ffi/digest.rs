@@ -8,7 +8,10 @@ use cryptoki_sys::*;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DigestInit(h_session: CK_SESSION_HANDLE, p_mechanism: *mut CK_MECHANISM) -> CK_RV {
     entry(|m| {
-        // SAFETY: NULL or a valid CK_MECHANISM.
+        if p_mechanism.is_null() {
+            return m.end_operation(h_session, crate::token::session::Operation::Digest);
+        }
+        // SAFETY: a valid CK_MECHANISM.
         let mech = unsafe { session_mechanism(m, h_session, p_mechanism) }?;
         m.digest_init(h_session, &mech)
     })

@@ -158,7 +158,13 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
         crate::module::enter_call(if dir == Dir::Encrypt { "C_MessageEncryptInit" } else { "C_MessageDecryptInit" });
     entry(|m| {
         // SAFETY: NULL or the caller's CK_MECHANISM; its parameter is per message, not here.
-        let mech = unsafe { p_mechanism.as_ref() }.ok_or(Error::ArgumentsBad)?;
+        let Some(mech) = (unsafe { p_mechanism.as_ref() }) else {
+            use crate::token::session::Operation;
+            return m.end_operation(
+                h,
+                if dir == Dir::Encrypt { Operation::MessageEncrypt } else { Operation::MessageDecrypt },
+            );
+        };
         m.message_init(h, dir, mech.mechanism, key)
     })
 }

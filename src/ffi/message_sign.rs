@@ -13,7 +13,17 @@ fn init(h: CK_SESSION_HANDLE, dir: MessageDir, p_mechanism: *mut CK_MECHANISM, k
         MessageDir::Verify => "C_MessageVerifyInit",
     });
     entry(|m| {
-        // SAFETY: NULL or the caller's valid CK_MECHANISM.
+        if p_mechanism.is_null() {
+            use crate::token::session::Operation;
+            return m.end_operation(
+                h,
+                match dir {
+                    MessageDir::Sign => Operation::MessageSign,
+                    MessageDir::Verify => Operation::MessageVerify,
+                },
+            );
+        }
+        // SAFETY: the caller's valid CK_MECHANISM.
         match unsafe { mechanism(p_mechanism) } {
             Ok(mech) => m.message_mac_init(h, dir, &mech, key),
             Err(e) => Err(m.session_checked(h, e)),

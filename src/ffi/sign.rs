@@ -5,6 +5,7 @@ use super::crypt::overlaps;
 use super::mechanism::mechanism;
 use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::MacDir;
+use crate::token::session::Operation;
 use cryptoki_sys::*;
 
 fn init(
@@ -20,7 +21,17 @@ fn init(
         MacDir::VerifySignature => "C_VerifySignatureInit",
     });
     entry(|m| {
-        // SAFETY: NULL or the caller's valid CK_MECHANISM.
+        if p_mechanism.is_null() {
+            return m.end_operation(
+                h,
+                match dir {
+                    MacDir::Sign => Operation::Sign,
+                    MacDir::Verify => Operation::Verify,
+                    MacDir::VerifySignature => Operation::VerifySignature,
+                },
+            );
+        }
+        // SAFETY: the caller's valid CK_MECHANISM.
         let decoded = unsafe { mechanism(p_mechanism) };
         // SAFETY: the caller's signature, valid for its length.
         let signature = unsafe { data_of(sig) }?.unwrap_or_default();

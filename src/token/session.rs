@@ -271,6 +271,23 @@ pub struct Ops {
     pub verify_recover: Option<CipherOp>,
 }
 
+/// The operation a `C_*Init` function starts (and, given a NULL mechanism, ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Encrypt,
+    Decrypt,
+    Digest,
+    Sign,
+    Verify,
+    VerifySignature,
+    SignRecover,
+    VerifyRecover,
+    MessageEncrypt,
+    MessageDecrypt,
+    MessageSign,
+    MessageVerify,
+}
+
 /// What C_GetSessionInfo reports.
 pub struct SessionInfo {
     pub slot: CK_SLOT_ID,
@@ -428,6 +445,30 @@ impl Module {
             Ok(_) => e,
             Err(session) => session,
         }
+    }
+
+    /// A `C_*Init` call with a NULL mechanism (3.2 §5.8-§5.16): ends that function's operation
+    /// if one is active, and leaves the session's other operations alone (C_VerifyInit ends a
+    /// C_VerifyInit operation, not a C_VerifySignatureInit one). Nothing active is not an
+    /// error: the call asks that no such operation be left, as C_SessionCancel does.
+    pub fn end_operation(&self, h: CK_SESSION_HANDLE, which: Operation) -> Result<()> {
+        let mut s = self.ops(h)?;
+        let s = &mut *s;
+        match which {
+            Operation::Encrypt => s.encrypt = None,
+            Operation::Decrypt => s.decrypt = None,
+            Operation::Digest => s.digest = None,
+            Operation::Sign => s.sign = None,
+            Operation::Verify => s.verify = None,
+            Operation::VerifySignature => s.verify_signature = None,
+            Operation::SignRecover => s.sign_recover = None,
+            Operation::VerifyRecover => s.verify_recover = None,
+            Operation::MessageEncrypt => s.message_encrypt = None,
+            Operation::MessageDecrypt => s.message_decrypt = None,
+            Operation::MessageSign => s.message_sign = None,
+            Operation::MessageVerify => s.message_verify = None,
+        }
+        Ok(())
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.

@@ -452,11 +452,16 @@ impl RawSession {
     }
     /// C_GenerateKey with mechanism `m` (no parameter).
     pub fn generate(&self, m: CK_MECHANISM_TYPE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        self.generate_on(self.h, m, t)
+    }
+
+    /// As [`RawSession::generate`], on session `h` (of the same library).
+    pub fn generate_on(&self, h: CK_SESSION_HANDLE, m: CK_MECHANISM_TYPE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
         let mut mm = mech::<u8>(m, None);
-        let mut h = 0;
+        let mut o = 0;
         // SAFETY: live mechanism and template.
-        let rv = unsafe { self.lib.C_GenerateKey(self.h, &mut mm, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut h) };
-        if rv == CKR_OK { Ok(h) } else { Err(rv) }
+        let rv = unsafe { self.lib.C_GenerateKey(h, &mut mm, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
 
     /// C_GenerateKeyPair with mechanism `m` (no parameter): (public key, private key).
@@ -466,12 +471,23 @@ impl RawSession {
         public: &mut T,
         private: &mut T,
     ) -> RawResult<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        self.keypair_on(self.h, m, public, private)
+    }
+
+    /// As [`RawSession::keypair`], on session `h` (of the same library).
+    pub fn keypair_on(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: CK_MECHANISM_TYPE,
+        public: &mut T,
+        private: &mut T,
+    ) -> RawResult<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let mut mm = mech::<u8>(m, None);
         let (mut a, mut b) = (0, 0);
         // SAFETY: live mechanism and templates.
         let rv = unsafe {
             self.lib.C_GenerateKeyPair(
-                self.h,
+                h,
                 &mut mm,
                 public.attrs.as_mut_ptr(),
                 public.attrs.len() as _,
@@ -506,12 +522,23 @@ impl RawSession {
         wrapped: &[u8],
         t: &mut T,
     ) -> RawResult<CK_OBJECT_HANDLE> {
+        self.unwrap_on(self.h, m, kek, wrapped, t)
+    }
+    /// As [`RawSession::unwrap`], on session `h` (of the same library).
+    pub fn unwrap_on(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &mut CK_MECHANISM,
+        kek: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        t: &mut T,
+    ) -> RawResult<CK_OBJECT_HANDLE> {
         let mut w = wrapped.to_vec();
         let mut o = 0;
         // SAFETY: live buffers and template.
         let rv = unsafe {
             self.lib.C_UnwrapKey(
-                self.h,
+                h,
                 m,
                 kek,
                 w.as_mut_ptr(),
@@ -524,9 +551,19 @@ impl RawSession {
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
     pub fn derive(&self, m: &mut CK_MECHANISM, base: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        self.derive_on(self.h, m, base, t)
+    }
+    /// As [`RawSession::derive`], on session `h` (of the same library).
+    pub fn derive_on(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &mut CK_MECHANISM,
+        base: CK_OBJECT_HANDLE,
+        t: &mut T,
+    ) -> RawResult<CK_OBJECT_HANDLE> {
         let mut o = 0;
         // SAFETY: live mechanism and template.
-        let rv = unsafe { self.lib.C_DeriveKey(self.h, m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        let rv = unsafe { self.lib.C_DeriveKey(h, m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
     pub fn get_bytes(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> RawResult<Vec<u8>> {

@@ -1,0 +1,905 @@
+//! Error paths, operation by operation and mechanism by mechanism, with the return code the
+//! text of PKCS#11 3.2 §5 gives for each (the codes a conformance suite can assert from the
+//! specification alone): a second C_*Init while one is active, a call after the operation
+//! ended, C_*Init with a NULL mechanism ending the operation, a key without the usage
+//! attribute or of the wrong type, key handle 0, a closed session, a read-only session asked
+//! for a token object, an unextractable key to wrap, a one-byte output buffer (the operation
+//! stays active), a one-byte mechanism parameter, the other key-generation function, a key
+//! type the generation mechanism does not make. Everything goes through the C ABI of
+//! liboxihsm.so, and every mechanism probed must be advertised for the operation.
+
+mod common;
+use common::asymmetric::{ED25519, P256};
+use common::*;
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Op {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    SignRecover,
+    VerifyRecover,
+    Digest,
+}
+
+impl Op {
+    fn flag(self) -> CK_FLAGS {
+        match self {
+            Op::Encrypt => CKF_ENCRYPT,
+            Op::Decrypt => CKF_DECRYPT,
+            Op::Sign => CKF_SIGN,
+            Op::Verify => CKF_VERIFY,
+            Op::SignRecover => CKF_SIGN_RECOVER,
+            Op::VerifyRecover => CKF_VERIFY_RECOVER,
+            Op::Digest => CKF_DIGEST,
+        }
+    }
+    fn usage(self) -> CK_ATTRIBUTE_TYPE {
+        match self {
+            Op::Encrypt => CKA_ENCRYPT,
+            Op::Decrypt => CKA_DECRYPT,
+            Op::Sign => CKA_SIGN,
+            Op::Verify => CKA_VERIFY,
+            Op::SignRecover => CKA_SIGN_RECOVER,
+            Op::VerifyRecover => CKA_VERIFY_RECOVER,
+            Op::Digest => unreachable!("digests take no key"),
+        }
+    }
+    /// Whether the operation uses the private (or secret) side of a key.
+    fn private(self) -> bool {
+        matches!(self, Op::Decrypt | Op::Sign | Op::SignRecover)
+    }
+    /// Whether the call writes output by the §5.2 convention.
+    fn output(self) -> bool {
+        self != Op::Verify
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Key {
+    None,
+    Aes,
+    Generic,
+    ChaCha,
+    Rsa,
+    Ec,
+    Ed,
+}
+
+impl Key {
+    fn symmetric(self) -> bool {
+        matches!(self, Key::Aes | Key::Generic | Key::ChaCha)
+    }
+}
+
+/// A buffer a parameter's pointer points at, kept alive with it (never read).
+struct Keep(#[allow(dead_code)] Vec<u8>);
+
+/// A mechanism parameter, owning what its pointers point at (boxed: the pointers stay valid).
+#[allow(clippy::large_enum_variant, dead_code)] // the `Keep`s are held, not read
+enum Param {
+    None,
+    Bytes(Vec<u8>),
+    Ulong(Box<CK_ULONG>),
+    Gcm(Box<CK_GCM_PARAMS>, Keep),
+    Ccm(Box<CK_CCM_PARAMS>, Keep),
+    Ctr(Box<CK_AES_CTR_PARAMS>),
+    Oaep(Box<CK_RSA_PKCS_OAEP_PARAMS>),
+    Pss(Box<CK_RSA_PKCS_PSS_PARAMS>),
+    ChaChaPoly(Box<CK_SALSA20_CHACHA20_POLY1305_PARAMS>, Keep),
+    Ecdh(Box<CK_ECDH1_DERIVE_PARAMS>, Keep),
+    Hkdf(Box<CK_HKDF_PARAMS>, Keep),
+    Data(Box<CK_KEY_DERIVATION_STRING_DATA>, Keep),
+    CbcData(Box<CK_AES_CBC_ENCRYPT_DATA_PARAMS>, Keep),
+}
+
+/// The mechanism's usual parameter (`peer` is the other party's EC point, for ECDH).
+fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
+    match ty {
+        CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB128 => Param::Bytes(vec![7; 16]),
+        CKM_SHA256_HMAC_GENERAL => Param::Ulong(Box::new(16)),
+        CKM_AES_CTR => Param::Ctr(Box::new(CK_AES_CTR_PARAMS { ulCounterBits: 32, cb: [9; 16] })),
+        CKM_AES_GCM => {
+            let mut iv = vec![5u8; 12];
+            Param::Gcm(Box::new(gcm_params(&mut iv, None, 128)), Keep(iv))
+        }
+        CKM_AES_CCM => {
+            let mut nonce = vec![6u8; 12];
+            let p = CK_CCM_PARAMS {
+                ulDataLen: 13,
+                pNonce: nonce.as_mut_ptr(),
+                ulNonceLen: 12,
+                pAAD: null_mut(),
+                ulAADLen: 0,
+                ulMACLen: 16,
+            };
+            Param::Ccm(Box::new(p), Keep(nonce))
+        }
+        CKM_CHACHA20_POLY1305 => {
+            let mut nonce = vec![4u8; 12];
+            let p = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+                pNonce: nonce.as_mut_ptr(),
+                ulNonceLen: 12,
+                pAAD: null_mut(),
+                ulAADLen: 0,
+            };
+            Param::ChaChaPoly(Box::new(p), Keep(nonce))
+        }
+        CKM_RSA_PKCS_OAEP => Param::Oaep(Box::new(CK_RSA_PKCS_OAEP_PARAMS {
+            hashAlg: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            source: CKZ_DATA_SPECIFIED,
+            pSourceData: null_mut(),
+            ulSourceDataLen: 0,
+        })),
+        CKM_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => {
+            Param::Pss(Box::new(CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA256, sLen: 32 }))
+        }
+        CKM_ECDH1_DERIVE => {
+            let mut point = peer.to_vec();
+            let p = CK_ECDH1_DERIVE_PARAMS {
+                kdf: CKD_NULL,
+                ulSharedDataLen: 0,
+                pSharedData: null_mut(),
+                ulPublicDataLen: point.len() as CK_ULONG,
+                pPublicData: point.as_mut_ptr(),
+            };
+            Param::Ecdh(Box::new(p), Keep(point))
+        }
+        CKM_HKDF_DERIVE => {
+            let mut info = b"error paths".to_vec();
+            let p = CK_HKDF_PARAMS {
+                bExtract: 1,
+                bExpand: 1,
+                prfHashMechanism: CKM_SHA256,
+                ulSaltType: CKF_HKDF_SALT_NULL,
+                pSalt: null_mut(),
+                ulSaltLen: 0,
+                hSaltKey: 0,
+                pInfo: info.as_mut_ptr(),
+                ulInfoLen: info.len() as CK_ULONG,
+            };
+            Param::Hkdf(Box::new(p), Keep(info))
+        }
+        CKM_CONCATENATE_BASE_AND_DATA => {
+            let mut data = vec![3u8; 8];
+            let p = CK_KEY_DERIVATION_STRING_DATA { pData: data.as_mut_ptr(), ulLen: 8 };
+            Param::Data(Box::new(p), Keep(data))
+        }
+        CKM_AES_CBC_ENCRYPT_DATA => {
+            let mut data = vec![2u8; 32];
+            let p = CK_AES_CBC_ENCRYPT_DATA_PARAMS { iv: [1; 16], pData: data.as_mut_ptr(), length: 32 };
+            Param::CbcData(Box::new(p), Keep(data))
+        }
+        _ => Param::None,
+    }
+}
+
+impl Param {
+    /// A CK_MECHANISM of type `ty` pointing at this parameter.
+    fn mech(&mut self, ty: CK_MECHANISM_TYPE) -> CK_MECHANISM {
+        fn of<T>(ty: CK_MECHANISM_TYPE, p: &mut T) -> CK_MECHANISM {
+            mech(ty, Some(p))
+        }
+        match self {
+            Param::None => mech::<u8>(ty, None),
+            Param::Bytes(b) => {
+                CK_MECHANISM { mechanism: ty, pParameter: b.as_mut_ptr().cast(), ulParameterLen: b.len() as CK_ULONG }
+            }
+            Param::Ulong(p) => of(ty, &mut **p),
+            Param::Gcm(p, _) => of(ty, &mut **p),
+            Param::Ccm(p, _) => of(ty, &mut **p),
+            Param::Ctr(p) => of(ty, &mut **p),
+            Param::Oaep(p) => of(ty, &mut **p),
+            Param::Pss(p) => of(ty, &mut **p),
+            Param::ChaChaPoly(p, _) => of(ty, &mut **p),
+            Param::Ecdh(p, _) => of(ty, &mut **p),
+            Param::Hkdf(p, _) => of(ty, &mut **p),
+            Param::Data(p, _) => of(ty, &mut **p),
+            Param::CbcData(p, _) => of(ty, &mut **p),
+        }
+    }
+    fn required(&self) -> bool {
+        !matches!(self, Param::None)
+    }
+}
+
+/// The token's keys for the probes: (public side, private side) of each kind, session
+/// objects with every usage their class has; and a second EC point for ECDH.
+struct Keys {
+    aes: CK_OBJECT_HANDLE,
+    generic: CK_OBJECT_HANDLE,
+    chacha: CK_OBJECT_HANDLE,
+    rsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
+    ec: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
+    ed: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
+    mlkem: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
+    peer_point: Vec<u8>,
+}
+
+impl Keys {
+    fn make(s: &RawSession) -> Keys {
+        let secret = |kt, len| {
+            let all = [CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE];
+            let t = all.iter().fold(T::secret(kt), |t, a| t.flag(*a, true));
+            s.create(&mut t.bytes(CKA_VALUE, &vec![0x4b; len])).unwrap()
+        };
+        let pair = |m, public: T, private: T| s.keypair(m, &mut { public }, &mut { private }).unwrap();
+        let rsa_flags = |t: T, attrs: &[CK_ATTRIBUTE_TYPE]| attrs.iter().fold(t, |t, a| t.flag(*a, true));
+        let rsa = pair(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            rsa_flags(
+                T::default().ulong(CKA_MODULUS_BITS, 2048),
+                &[CKA_ENCRYPT, CKA_VERIFY, CKA_VERIFY_RECOVER, CKA_WRAP],
+            ),
+            rsa_flags(T::default(), &[CKA_DECRYPT, CKA_SIGN, CKA_SIGN_RECOVER, CKA_UNWRAP]),
+        );
+        let ec_params = || T::default().bytes(CKA_EC_PARAMS, P256);
+        let ec = pair(CKM_EC_KEY_PAIR_GEN, ec_params(), T::default().flag(CKA_DERIVE, true));
+        let peer = pair(CKM_EC_KEY_PAIR_GEN, ec_params(), T::default());
+        let ed = pair(CKM_EC_EDWARDS_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, ED25519), T::default());
+        let mlkem = pair(CKM_ML_KEM_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768), T::default());
+        // The peer's point, unwrapped from its DER OCTET STRING (65 bytes for P-256).
+        let der_point = s.get_bytes(peer.0, CKA_EC_POINT).unwrap();
+        let peer_point = der_point[der_point.len() - 65..].to_vec();
+        Keys {
+            aes: secret(CKK_AES, 32),
+            generic: secret(CKK_GENERIC_SECRET, 32),
+            chacha: secret(CKK_CHACHA20, 32),
+            rsa,
+            ec,
+            ed,
+            mlkem,
+            peer_point,
+        }
+    }
+
+    /// The key of `kind` for an operation on its private side or not.
+    fn get(&self, kind: Key, private: bool) -> CK_OBJECT_HANDLE {
+        let side = |(public, secret): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)| if private { secret } else { public };
+        match kind {
+            Key::None => 0,
+            Key::Aes => self.aes,
+            Key::Generic => self.generic,
+            Key::ChaCha => self.chacha,
+            Key::Rsa => side(self.rsa),
+            Key::Ec => side(self.ec),
+            Key::Ed => side(self.ed),
+        }
+    }
+
+    /// A key of another type than `kind`: an EC key for secret-key mechanisms, an AES key for
+    /// the others.
+    fn wrong(&self, kind: Key, private: bool) -> CK_OBJECT_HANDLE {
+        if kind.symmetric() { self.get(Key::Ec, private) } else { self.aes }
+    }
+}
+
+/// The mechanisms probed with C_*Init operations: (mechanism, key, operations, input length).
+const INIT_CASES: &[(CK_MECHANISM_TYPE, Key, &[Op], usize)] = {
+    use Op::*;
+    &[
+        (CKM_AES_ECB, Key::Aes, &[Encrypt, Decrypt], 32),
+        (CKM_AES_CBC, Key::Aes, &[Encrypt, Decrypt], 32),
+        (CKM_AES_CBC_PAD, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_AES_CTR, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_AES_OFB, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_AES_CFB8, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_AES_CFB128, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_AES_GCM, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_AES_CCM, Key::Aes, &[Encrypt, Decrypt], 13),
+        (CKM_CHACHA20_POLY1305, Key::ChaCha, &[Encrypt, Decrypt], 13),
+        (CKM_RSA_PKCS, Key::Rsa, &[Encrypt, Decrypt, Sign, Verify, SignRecover, VerifyRecover], 13),
+        (CKM_RSA_PKCS_OAEP, Key::Rsa, &[Encrypt, Decrypt], 13),
+        (CKM_RSA_PKCS_PSS, Key::Rsa, &[Sign, Verify], 32),
+        (CKM_SHA256_RSA_PKCS, Key::Rsa, &[Sign, Verify], 13),
+        (CKM_SHA256_RSA_PKCS_PSS, Key::Rsa, &[Sign, Verify], 13),
+        (CKM_ECDSA, Key::Ec, &[Sign, Verify], 32),
+        (CKM_ECDSA_SHA256, Key::Ec, &[Sign, Verify], 13),
+        (CKM_EDDSA, Key::Ed, &[Sign, Verify], 13),
+        (CKM_SHA256_HMAC, Key::Generic, &[Sign, Verify], 13),
+        (CKM_SHA256_HMAC_GENERAL, Key::Generic, &[Sign, Verify], 13),
+        (CKM_AES_CMAC, Key::Aes, &[Sign, Verify], 13),
+        (CKM_SHA256, Key::None, &[Digest], 13),
+        (CKM_SHA3_256, Key::None, &[Digest], 13),
+    ]
+};
+
+struct Env {
+    _h: Harness,
+    _p: cryptoki::context::Pkcs11,
+    slot: CK_SLOT_ID,
+    s: RawSession,
+    keys: Keys,
+}
+
+fn env() -> Env {
+    let (h, p, slot, s) = raw_user_env("error paths");
+    let keys = Keys::make(&s);
+    Env { _h: h, _p: p, slot: slot.id(), s, keys }
+}
+
+impl Env {
+    /// Asserts that `ty` is advertised with `flag`.
+    fn offered(&self, ty: CK_MECHANISM_TYPE, flag: CK_FLAGS) {
+        let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+        // SAFETY: a live CK_MECHANISM_INFO.
+        assert_eq!(unsafe { self.s.lib.C_GetMechanismInfo(self.slot, ty, &mut info) }, CKR_OK, "{ty:#x}");
+        assert_ne!(info.flags & flag, 0, "mechanism {ty:#x} lacks flag {flag:#x}");
+    }
+
+    /// A session closed again: its handle names no session.
+    fn closed_session(&self) -> CK_SESSION_HANDLE {
+        let mut h = 0;
+        // SAFETY: a live output handle.
+        unsafe {
+            assert_eq!(
+                self.s.lib.C_OpenSession(self.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h),
+                CKR_OK
+            );
+            assert_eq!(self.s.lib.C_CloseSession(h), CKR_OK);
+        }
+        h
+    }
+
+    /// A read-only session of the logged-in application.
+    fn read_only_session(&self) -> CK_SESSION_HANDLE {
+        let mut h = 0;
+        // SAFETY: a live output handle.
+        let rv = unsafe { self.s.lib.C_OpenSession(self.slot, CKF_SERIAL_SESSION, null_mut(), None, &mut h) };
+        assert_eq!(rv, CKR_OK);
+        h
+    }
+
+    /// A copy of `key` with `attr` false.
+    fn without(&self, key: CK_OBJECT_HANDLE, attr: CK_ATTRIBUTE_TYPE) -> CK_OBJECT_HANDLE {
+        self.s
+            .copy(key, &mut T::default().flag(attr, false))
+            .unwrap_or_else(|rv| panic!("copy of {key} without {attr:#x}: {rv:#x}"))
+    }
+
+    fn init(&self, h: CK_SESSION_HANDLE, op: Op, m: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
+        let l = &self.s.lib;
+        // SAFETY: `m` is NULL or a live mechanism whose parameter outlives the call.
+        unsafe {
+            match op {
+                Op::Encrypt => l.C_EncryptInit(h, m, key),
+                Op::Decrypt => l.C_DecryptInit(h, m, key),
+                Op::Sign => l.C_SignInit(h, m, key),
+                Op::Verify => l.C_VerifyInit(h, m, key),
+                Op::SignRecover => l.C_SignRecoverInit(h, m, key),
+                Op::VerifyRecover => l.C_VerifyRecoverInit(h, m, key),
+                Op::Digest => l.C_DigestInit(h, m),
+            }
+        }
+    }
+
+    /// The operation's single-part call on `input`: output into `out` (NULL for a size
+    /// query) with `*len` its capacity; for C_Verify, `out` is the signature to check.
+    fn call(&self, op: Op, input: &[u8], out: *mut u8, len: &mut CK_ULONG) -> CK_RV {
+        let (l, h) = (&self.s.lib, self.s.h);
+        let mut d = input.to_vec();
+        let (p, n) = (d.as_mut_ptr(), d.len() as CK_ULONG);
+        // SAFETY: `d` is live; `out` is NULL or holds `*len` bytes.
+        unsafe {
+            match op {
+                Op::Encrypt => l.C_Encrypt(h, p, n, out, len),
+                Op::Decrypt => l.C_Decrypt(h, p, n, out, len),
+                Op::Sign => l.C_Sign(h, p, n, out, len),
+                Op::Verify => l.C_Verify(h, p, n, out, *len),
+                Op::SignRecover => l.C_SignRecover(h, p, n, out, len),
+                Op::VerifyRecover => l.C_VerifyRecover(h, p, n, out, len),
+                Op::Digest => l.C_Digest(h, p, n, out, len),
+            }
+        }
+    }
+
+    /// A whole operation with a fresh parameter: its output (empty for C_Verify).
+    fn run(&self, ty: CK_MECHANISM_TYPE, op: Op, key: CK_OBJECT_HANDLE, input: &[u8], sig: &[u8]) -> Vec<u8> {
+        let mut p = param(ty, &self.keys.peer_point);
+        let mut m = p.mech(ty);
+        assert_eq!(self.init(self.s.h, op, &mut m, key), CKR_OK, "{op:?} {ty:#x}");
+        if op == Op::Verify {
+            let mut sig = sig.to_vec();
+            let mut n = sig.len() as CK_ULONG;
+            assert_eq!(self.call(op, input, sig.as_mut_ptr(), &mut n), CKR_OK, "{op:?} {ty:#x}");
+            return Vec::new();
+        }
+        let mut n = 0;
+        assert_eq!(self.call(op, input, null_mut(), &mut n), CKR_OK, "{op:?} {ty:#x} size query");
+        let mut out = vec![0u8; n as usize];
+        assert_eq!(self.call(op, input, out.as_mut_ptr(), &mut n), CKR_OK, "{op:?} {ty:#x}");
+        out.truncate(n as usize);
+        out
+    }
+
+    /// What the operation is called on, and for C_Verify the signature: plaintext for
+    /// encryption, signing and digests, a ciphertext or signature made by the token for the
+    /// other side.
+    fn input(&self, ty: CK_MECHANISM_TYPE, op: Op, kind: Key, len: usize) -> (Vec<u8>, Vec<u8>) {
+        let data = vec![0x21u8; len];
+        let private = self.keys.get(kind, true);
+        match op {
+            Op::Decrypt => (self.run(ty, Op::Encrypt, self.keys.get(kind, false), &data, &[]), Vec::new()),
+            Op::Verify => {
+                let sig = self.run(ty, Op::Sign, private, &data, &[]);
+                (data, sig)
+            }
+            Op::VerifyRecover => (self.run(ty, Op::SignRecover, private, &data, &[]), Vec::new()),
+            _ => (data, Vec::new()),
+        }
+    }
+}
+
+/// Every probe of §5's C_*Init operations, for each mechanism and operation of INIT_CASES.
+#[test]
+fn init_operations() {
+    let e = env();
+    for &(ty, kind, ops, len) in INIT_CASES {
+        for &op in ops {
+            let what = format!("{op:?} with {ty:#x}");
+            e.offered(ty, op.flag());
+            let key = e.keys.get(kind, op.private());
+            let (input, sig) = e.input(ty, op, kind, len);
+            let mut p = param(ty, &e.keys.peer_point);
+            let mut m = p.mech(ty);
+            let h = e.s.h;
+            // The call that ends the operation, with a buffer that holds its output.
+            let finish = |want: CK_RV| {
+                let mut out = sig.clone();
+                out.resize(out.len().max(4096), 0);
+                let mut n = if op == Op::Verify { sig.len() } else { out.len() } as CK_ULONG;
+                assert_eq!(e.call(op, &input, out.as_mut_ptr(), &mut n), want, "{what}: the ending call");
+            };
+
+            // It runs; after the call that ends it, the next is CKR_OPERATION_NOT_INITIALIZED.
+            assert_eq!(e.init(h, op, &mut m, key), CKR_OK, "{what}");
+            finish(CKR_OK);
+            finish(CKR_OPERATION_NOT_INITIALIZED);
+
+            // A second C_*Init while one is active; C_*Init(NULL) ends it (§5.8-§5.15).
+            let mut p = param(ty, &e.keys.peer_point);
+            let mut m = p.mech(ty);
+            assert_eq!(e.init(h, op, &mut m, key), CKR_OK, "{what}");
+            assert_eq!(e.init(h, op, &mut m, key), CKR_OPERATION_ACTIVE, "{what}: a second init");
+            assert_eq!(e.init(h, op, null_mut(), key), CKR_OK, "{what}: init with a NULL mechanism");
+            finish(CKR_OPERATION_NOT_INITIALIZED);
+            // With nothing active, a NULL mechanism has nothing to end.
+            assert_eq!(e.init(h, op, null_mut(), key), CKR_OK, "{what}: NULL mechanism, nothing active");
+
+            // A one-byte output buffer: CKR_BUFFER_TOO_SMALL with the length needed, and
+            // the operation stays active (§5.2).
+            if op.output() {
+                let mut p = param(ty, &e.keys.peer_point);
+                let mut m = p.mech(ty);
+                assert_eq!(e.init(h, op, &mut m, key), CKR_OK, "{what}");
+                let mut n = 0;
+                assert_eq!(e.call(op, &input, null_mut(), &mut n), CKR_OK, "{what}: size query");
+                assert!(n >= 2, "{what}: size {n}");
+                let mut one = [0u8; 1];
+                let mut short: CK_ULONG = 1;
+                assert_eq!(e.call(op, &input, one.as_mut_ptr(), &mut short), CKR_BUFFER_TOO_SMALL, "{what}");
+                assert!(short >= 2 && short <= n, "{what}: {short} needed, {n} reported before");
+                finish(CKR_OK);
+            }
+
+            // A closed session's handle.
+            let mut p = param(ty, &e.keys.peer_point);
+            let mut m = p.mech(ty);
+            assert_eq!(e.init(e.closed_session(), op, &mut m, key), CKR_SESSION_HANDLE_INVALID, "{what}");
+
+            // A one-byte parameter where the mechanism takes a structure or an IV.
+            if p.required() {
+                let mut byte = 1u8;
+                let mut m = CK_MECHANISM { mechanism: ty, pParameter: (&raw mut byte).cast(), ulParameterLen: 1 };
+                assert_eq!(e.init(h, op, &mut m, key), CKR_MECHANISM_PARAM_INVALID, "{what}: one-byte parameter");
+            }
+
+            if kind == Key::None {
+                continue;
+            }
+            let mut p = param(ty, &e.keys.peer_point);
+            let mut m = p.mech(ty);
+            // Key handle 0 (never valid), the usage attribute false, a key of another type
+            // (CKR_KEY_TYPE_INCONSISTENT outranks CKR_KEY_FUNCTION_NOT_PERMITTED, §5.1.6).
+            assert_eq!(e.init(h, op, &mut m, 0), CKR_KEY_HANDLE_INVALID, "{what}: key handle 0");
+            let unusable = e.without(key, op.usage());
+            assert_eq!(e.init(h, op, &mut m, unusable), CKR_KEY_FUNCTION_NOT_PERMITTED, "{what}: usage false");
+            let wrong = e.keys.wrong(kind, op.private());
+            assert_eq!(e.init(h, op, &mut m, wrong), CKR_KEY_TYPE_INCONSISTENT, "{what}: another key type");
+            // (Secret keys have no CKA_SIGN_RECOVER or CKA_VERIFY_RECOVER to turn off.)
+            if kind.symmetric() || !matches!(op, Op::SignRecover | Op::VerifyRecover) {
+                let wrong_unusable = e.without(wrong, op.usage());
+                assert_eq!(e.init(h, op, &mut m, wrong_unusable), CKR_KEY_TYPE_INCONSISTENT, "{what}: both");
+            }
+            // None of these left an operation behind.
+            assert_eq!(e.init(h, op, &mut m, key), CKR_OK, "{what}");
+            assert_eq!(e.init(h, op, null_mut(), key), CKR_OK, "{what}");
+        }
+    }
+}
+
+/// A secret key to wrap: AES-128, extractable or not.
+fn wrap_target(e: &Env, extractable: bool) -> CK_OBJECT_HANDLE {
+    let t = T::secret(CKK_AES).bytes(CKA_VALUE, &[0x6d; 16]).flag(CKA_EXTRACTABLE, extractable);
+    e.s.create(&mut { t }).unwrap()
+}
+
+/// The template of an unwrapped or derived key.
+fn new_key(kt: CK_KEY_TYPE, len: Option<CK_ULONG>, token: bool) -> T {
+    let t = T::secret(kt).flag(CKA_TOKEN, token);
+    match len {
+        Some(n) => t.ulong(CKA_VALUE_LEN, n),
+        None => t,
+    }
+}
+
+impl Env {
+    fn wrap(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &mut CK_MECHANISM,
+        kek: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        out: *mut u8,
+        n: &mut CK_ULONG,
+    ) -> CK_RV {
+        // SAFETY: live mechanism; `out` is NULL or holds `*n` bytes.
+        unsafe { self.s.lib.C_WrapKey(h, m, kek, key, out, n) }
+    }
+
+    fn unwrap(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &mut CK_MECHANISM,
+        kek: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        t: &mut T,
+    ) -> CK_RV {
+        self.s.unwrap_on(h, m, kek, wrapped, t).err().unwrap_or(CKR_OK)
+    }
+
+    fn derive(&self, h: CK_SESSION_HANDLE, m: &mut CK_MECHANISM, base: CK_OBJECT_HANDLE, t: &mut T) -> CK_RV {
+        self.s.derive_on(h, m, base, t).err().unwrap_or(CKR_OK)
+    }
+}
+
+/// C_WrapKey and C_UnwrapKey (§5.18.3, §5.18.4).
+#[test]
+fn wrapping() {
+    let e = env();
+    let h = e.s.h;
+    for (ty, kind) in [(CKM_AES_KEY_WRAP, Key::Aes), (CKM_AES_KEY_WRAP_KWP, Key::Aes), (CKM_RSA_PKCS_OAEP, Key::Rsa)] {
+        let what = format!("{ty:#x}");
+        e.offered(ty, CKF_WRAP | CKF_UNWRAP);
+        let (kek, unwrapping) = (e.keys.get(kind, false), e.keys.get(kind, true));
+        let target = wrap_target(&e, true);
+        let mut p = param(ty, &[]);
+        let mut m = p.mech(ty);
+
+        // A size query, then a one-byte buffer: CKR_BUFFER_TOO_SMALL with the length.
+        let mut n = 0;
+        assert_eq!(e.wrap(h, &mut m, kek, target, null_mut(), &mut n), CKR_OK, "{what}");
+        assert!(n >= 2, "{what}");
+        let mut one = [0u8; 1];
+        let mut short = 1;
+        assert_eq!(e.wrap(h, &mut m, kek, target, one.as_mut_ptr(), &mut short), CKR_BUFFER_TOO_SMALL, "{what}");
+        assert_eq!(short, n, "{what}");
+        let mut wrapped = vec![0u8; n as usize];
+        assert_eq!(e.wrap(h, &mut m, kek, target, wrapped.as_mut_ptr(), &mut n), CKR_OK, "{what}");
+        wrapped.truncate(n as usize);
+
+        let mut n = 4096;
+        let mut buf = vec![0u8; 4096];
+        let mut wrap = |h, kek, key| e.wrap(h, &mut m, kek, key, buf.as_mut_ptr(), &mut n);
+        // The key to wrap is not extractable; the wrapping key handle is 0 or names a key of
+        // another type; the session is closed.
+        assert_eq!(wrap(h, kek, wrap_target(&e, false)), CKR_KEY_UNEXTRACTABLE, "{what}");
+        assert_eq!(wrap(h, 0, target), CKR_WRAPPING_KEY_HANDLE_INVALID, "{what}");
+        assert_eq!(wrap(h, e.keys.wrong(kind, false), target), CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "{what}");
+        assert_eq!(wrap(e.closed_session(), kek, target), CKR_SESSION_HANDLE_INVALID, "{what}");
+
+        // Unwrapping: it works; a token key from a read-only session is CKR_SESSION_READ_ONLY;
+        // the unwrapping key handle is 0 or names a key of another type; closed session.
+        let mut m = p.mech(ty);
+        let aes = |token| new_key(CKK_AES, None, token);
+        assert_eq!(e.unwrap(h, &mut m, unwrapping, &wrapped, &mut aes(false)), CKR_OK, "{what}");
+        let ro = e.read_only_session();
+        assert_eq!(e.unwrap(ro, &mut m, unwrapping, &wrapped, &mut aes(true)), CKR_SESSION_READ_ONLY, "{what}");
+        assert_eq!(e.unwrap(h, &mut m, 0, &wrapped, &mut aes(false)), CKR_UNWRAPPING_KEY_HANDLE_INVALID, "{what}");
+        let wrong = e.keys.wrong(kind, true);
+        assert_eq!(
+            e.unwrap(h, &mut m, wrong, &wrapped, &mut aes(false)),
+            CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+            "{what}"
+        );
+        assert_eq!(
+            e.unwrap(e.closed_session(), &mut m, unwrapping, &wrapped, &mut aes(false)),
+            CKR_SESSION_HANDLE_INVALID
+        );
+
+        // A one-byte parameter, where the mechanism takes one.
+        if p.required() {
+            let mut byte = 1u8;
+            let mut m = CK_MECHANISM { mechanism: ty, pParameter: (&raw mut byte).cast(), ulParameterLen: 1 };
+            let mut n = 4096;
+            let mut buf = vec![0u8; 4096];
+            assert_eq!(e.wrap(h, &mut m, kek, target, buf.as_mut_ptr(), &mut n), CKR_MECHANISM_PARAM_INVALID, "{what}");
+            let rv = e.unwrap(h, &mut m, unwrapping, &wrapped, &mut aes(false));
+            assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID, "{what}");
+        }
+    }
+}
+
+/// C_DeriveKey (§5.18.5).
+#[test]
+fn derivation() {
+    let e = env();
+    let h = e.s.h;
+    let cases = [
+        (CKM_ECDH1_DERIVE, Key::Ec, CKK_GENERIC_SECRET, Some(32)),
+        (CKM_HKDF_DERIVE, Key::Generic, CKK_GENERIC_SECRET, Some(32)),
+        (CKM_AES_CBC_ENCRYPT_DATA, Key::Aes, CKK_AES, Some(16)),
+        (CKM_SHA256_KEY_DERIVATION, Key::Generic, CKK_GENERIC_SECRET, Some(16)),
+        (CKM_CONCATENATE_BASE_AND_DATA, Key::Generic, CKK_GENERIC_SECRET, None),
+    ];
+    for (ty, kind, kt, len) in cases {
+        let what = format!("{ty:#x}");
+        e.offered(ty, CKF_DERIVE);
+        let base = e.keys.get(kind, true);
+        let mut p = param(ty, &e.keys.peer_point);
+        let mut m = p.mech(ty);
+        let t = |token| new_key(kt, len, token);
+        assert_eq!(e.derive(h, &mut m, base, &mut t(false)), CKR_OK, "{what}");
+        let ro = e.read_only_session();
+        assert_eq!(e.derive(ro, &mut m, base, &mut t(true)), CKR_SESSION_READ_ONLY, "{what}");
+        assert_eq!(e.derive(h, &mut m, 0, &mut t(false)), CKR_KEY_HANDLE_INVALID, "{what}");
+        let wrong = e.keys.wrong(kind, true);
+        assert_eq!(e.derive(h, &mut m, wrong, &mut t(false)), CKR_KEY_TYPE_INCONSISTENT, "{what}");
+        let unusable = e.without(base, CKA_DERIVE);
+        assert_eq!(e.derive(h, &mut m, unusable, &mut t(false)), CKR_KEY_FUNCTION_NOT_PERMITTED, "{what}");
+        assert_eq!(e.derive(e.closed_session(), &mut m, base, &mut t(false)), CKR_SESSION_HANDLE_INVALID, "{what}");
+        if p.required() {
+            let mut byte = 1u8;
+            let mut m = CK_MECHANISM { mechanism: ty, pParameter: (&raw mut byte).cast(), ulParameterLen: 1 };
+            assert_eq!(e.derive(h, &mut m, base, &mut t(false)), CKR_MECHANISM_PARAM_INVALID, "{what}");
+        }
+    }
+}
+
+/// C_EncapsulateKey and C_DecapsulateKey (3.2 §5.18.8, §5.18.9) with ML-KEM-768.
+#[test]
+fn encapsulation() {
+    let e = env();
+    let (h, l) = (e.s.h, &e.s.lib);
+    e.offered(CKM_ML_KEM, CKF_ENCAPSULATE | CKF_DECAPSULATE);
+    let (public, private) = e.keys.mlkem;
+    let mut m = mech::<u8>(CKM_ML_KEM, None);
+    let t = |token| new_key(CKK_GENERIC_SECRET, None, token);
+    let encapsulate = |h, key, t: &mut T, out: *mut u8, n: &mut CK_ULONG| {
+        let mut m = mech::<u8>(CKM_ML_KEM, None);
+        let mut o = 0;
+        // SAFETY: live mechanism and template; `out` is NULL or holds `*n` bytes.
+        unsafe { l.C_EncapsulateKey(h, &mut m, key, t.attrs.as_mut_ptr(), t.attrs.len() as _, out, n, &mut o) }
+    };
+    // A size query, a one-byte buffer, then the ciphertext.
+    let mut n = 0;
+    assert_eq!(encapsulate(h, public, &mut t(false), null_mut(), &mut n), CKR_OK);
+    assert!(n >= 2);
+    let mut one = [0u8; 1];
+    let mut short = 1;
+    assert_eq!(encapsulate(h, public, &mut t(false), one.as_mut_ptr(), &mut short), CKR_BUFFER_TOO_SMALL);
+    assert_eq!(short, n);
+    let mut ct = vec![0u8; n as usize];
+    assert_eq!(encapsulate(h, public, &mut t(false), ct.as_mut_ptr(), &mut n), CKR_OK);
+    let mut buf = vec![0u8; n as usize];
+    let mut full = |h, key, token| {
+        let mut n = buf.len() as CK_ULONG;
+        encapsulate(h, key, &mut t(token), buf.as_mut_ptr(), &mut n)
+    };
+    assert_eq!(full(e.read_only_session(), public, true), CKR_SESSION_READ_ONLY);
+    assert_eq!(full(h, 0, false), CKR_KEY_HANDLE_INVALID);
+    assert_eq!(full(h, e.keys.aes, false), CKR_KEY_TYPE_INCONSISTENT);
+    assert_eq!(full(e.closed_session(), public, false), CKR_SESSION_HANDLE_INVALID);
+
+    let mut decapsulate = |h, t: &mut T, ph: *mut CK_OBJECT_HANDLE| {
+        // SAFETY: live mechanism, ciphertext and template; `ph` is NULL or live.
+        unsafe {
+            l.C_DecapsulateKey(
+                h,
+                &mut m,
+                private,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                ct.as_mut_ptr(),
+                ct.len() as _,
+                ph,
+            )
+        }
+    };
+    let mut o = 0;
+    assert_eq!(decapsulate(h, &mut t(false), &mut o), CKR_OK);
+    assert_eq!(decapsulate(e.read_only_session(), &mut t(true), &mut o), CKR_SESSION_READ_ONLY);
+    assert_eq!(decapsulate(h, &mut t(false), null_mut()), CKR_ARGUMENTS_BAD);
+    assert_eq!(decapsulate(e.closed_session(), &mut t(false), &mut o), CKR_SESSION_HANDLE_INVALID);
+}
+
+/// C_GenerateKey and C_GenerateKeyPair (§5.18.1, §5.18.2).
+#[test]
+fn key_generation() {
+    let e = env();
+    let h = e.s.h;
+    // The calls' return codes.
+    let generate = |h, ty, t: &mut T| e.s.generate_on(h, ty, t).err().unwrap_or(CKR_OK);
+    let pair = |h, ty, public: &mut T, private: &mut T| e.s.keypair_on(h, ty, public, private).err().unwrap_or(CKR_OK);
+    let value_len = |t: T| t.ulong(CKA_VALUE_LEN, 32);
+    for (ty, kt, other) in
+        [(CKM_AES_KEY_GEN, CKK_AES, CKK_RSA), (CKM_GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, CKK_EC)]
+    {
+        e.offered(ty, CKF_GENERATE);
+        let t = |token| value_len(T::default().flag(CKA_TOKEN, token));
+        assert_eq!(generate(h, ty, &mut t(false)), CKR_OK, "{ty:#x}");
+        assert_eq!(generate(h, ty, &mut t(false).ulong(CKA_KEY_TYPE, kt)), CKR_OK, "{ty:#x}");
+        assert_eq!(generate(e.read_only_session(), ty, &mut t(true)), CKR_SESSION_READ_ONLY, "{ty:#x}");
+        assert_eq!(generate(e.closed_session(), ty, &mut t(false)), CKR_SESSION_HANDLE_INVALID, "{ty:#x}");
+        assert_eq!(generate(h, ty, &mut t(false).ulong(CKA_KEY_TYPE, other)), CKR_TEMPLATE_INCONSISTENT, "{ty:#x}");
+        assert_eq!(pair(h, ty, &mut T::default(), &mut T::default()), CKR_MECHANISM_INVALID, "{ty:#x}");
+    }
+    /// A key-pair mechanism, its key type, and its public-key template.
+    type PairCase = (CK_MECHANISM_TYPE, CK_KEY_TYPE, fn() -> T);
+    let pairs: [PairCase; 3] = [
+        (CKM_EC_KEY_PAIR_GEN, CKK_EC, || T::default().bytes(CKA_EC_PARAMS, P256)),
+        (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKK_EC_EDWARDS, || T::default().bytes(CKA_EC_PARAMS, ED25519)),
+        (CKM_RSA_PKCS_KEY_PAIR_GEN, CKK_RSA, || T::default().ulong(CKA_MODULUS_BITS, 2048)),
+    ];
+    for (ty, kt, public) in pairs {
+        e.offered(ty, CKF_GENERATE_KEY_PAIR);
+        let token = |t: T, token| t.flag(CKA_TOKEN, token);
+        let other = if kt == CKK_RSA { CKK_EC } else { CKK_RSA };
+        assert_eq!(pair(h, ty, &mut public(), &mut T::default()), CKR_OK, "{ty:#x}");
+        let (mut p, mut q) = (public().ulong(CKA_KEY_TYPE, kt), T::default().ulong(CKA_KEY_TYPE, kt));
+        assert_eq!(pair(h, ty, &mut p, &mut q), CKR_OK, "{ty:#x}");
+        let ro = e.read_only_session();
+        assert_eq!(pair(ro, ty, &mut token(public(), true), &mut T::default()), CKR_SESSION_READ_ONLY, "{ty:#x}");
+        assert_eq!(pair(ro, ty, &mut public(), &mut token(T::default(), true)), CKR_SESSION_READ_ONLY, "{ty:#x}");
+        assert_eq!(pair(e.closed_session(), ty, &mut public(), &mut T::default()), CKR_SESSION_HANDLE_INVALID);
+        let mut p = public().ulong(CKA_KEY_TYPE, other);
+        assert_eq!(pair(h, ty, &mut p, &mut T::default()), CKR_TEMPLATE_INCONSISTENT, "{ty:#x}");
+        let mut q = T::default().ulong(CKA_KEY_TYPE, other);
+        assert_eq!(pair(h, ty, &mut public(), &mut q), CKR_TEMPLATE_INCONSISTENT, "{ty:#x}");
+        assert_eq!(generate(h, ty, &mut public()), CKR_MECHANISM_INVALID, "{ty:#x}");
+    }
+}
+
+/// The message-based functions (3.2 §5.9, §5.11, §5.14, §5.16): AES-GCM encryption and
+/// decryption, HMAC and ECDSA signing and verification.
+#[test]
+fn message_operations() {
+    let e = env();
+    let (h, l) = (e.s.h, &e.s.lib);
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum M {
+        Encrypt,
+        Decrypt,
+        Sign,
+        Verify,
+    }
+    let init = |h, op, m: *mut CK_MECHANISM, key| {
+        // SAFETY: `m` is NULL or a live mechanism.
+        unsafe {
+            match op {
+                M::Encrypt => l.C_MessageEncryptInit(h, m, key),
+                M::Decrypt => l.C_MessageDecryptInit(h, m, key),
+                M::Sign => l.C_MessageSignInit(h, m, key),
+                M::Verify => l.C_MessageVerifyInit(h, m, key),
+            }
+        }
+    };
+    let finish = |op| {
+        // SAFETY: plain calls on the session.
+        unsafe {
+            match op {
+                M::Encrypt => l.C_MessageEncryptFinal(h),
+                M::Decrypt => l.C_MessageDecryptFinal(h),
+                M::Sign => l.C_MessageSignFinal(h),
+                M::Verify => l.C_MessageVerifyFinal(h),
+            }
+        }
+    };
+    // One message: GCM takes a per-message parameter (IV given, tag written back or read).
+    let data = b"a message".to_vec();
+    let mut tag = [0u8; 16];
+    let message = |op, input: &[u8], sig: &[u8], tag: &mut [u8; 16], out: *mut u8, n: &mut CK_ULONG| {
+        let mut iv = [8u8; 12];
+        let mut d = input.to_vec();
+        let mut s = sig.to_vec();
+        let mut p = CK_GCM_MESSAGE_PARAMS {
+            pIv: iv.as_mut_ptr(),
+            ulIvLen: 12,
+            ulIvFixedBits: 0,
+            ivGenerator: CKG_NO_GENERATE,
+            pTag: tag.as_mut_ptr(),
+            ulTagBits: 128,
+        };
+        let (pp, pl) = ((&raw mut p).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
+        let (dp, dl) = (d.as_mut_ptr(), d.len() as CK_ULONG);
+        // SAFETY: live parameter and buffers; `out` is NULL or holds `*n` bytes.
+        unsafe {
+            match op {
+                M::Encrypt => l.C_EncryptMessage(h, pp, pl, null_mut(), 0, dp, dl, out, n),
+                M::Decrypt => l.C_DecryptMessage(h, pp, pl, null_mut(), 0, dp, dl, out, n),
+                M::Sign => l.C_SignMessage(h, null_mut(), 0, dp, dl, out, n),
+                M::Verify => l.C_VerifyMessage(h, null_mut(), 0, dp, dl, s.as_mut_ptr(), s.len() as _),
+            }
+        }
+    };
+    for (ty, kind, ops, flags) in [
+        (CKM_AES_GCM, Key::Aes, [M::Encrypt, M::Decrypt], CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
+        (CKM_SHA256_HMAC, Key::Generic, [M::Sign, M::Verify], CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
+        (CKM_ECDSA_SHA256, Key::Ec, [M::Sign, M::Verify], CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
+    ] {
+        e.offered(ty, flags);
+        // What the second operation of the pair works on: a ciphertext or a signature.
+        let private = |op| matches!(op, M::Decrypt | M::Sign);
+        let first = e.keys.get(kind, private(ops[0]));
+        let mut m = mech::<u8>(ty, None);
+        assert_eq!(init(h, ops[0], &mut m, first), CKR_OK);
+        let mut n = 4096;
+        let mut produced = vec![0u8; 4096];
+        assert_eq!(message(ops[0], &data, &[], &mut tag, produced.as_mut_ptr(), &mut n), CKR_OK, "{ty:#x}");
+        produced.truncate(n as usize);
+        assert_eq!(finish(ops[0]), CKR_OK);
+        for op in ops {
+            let what = format!("{op:?} with {ty:#x}");
+            let key = e.keys.get(kind, private(op));
+            let (input, sig) = match op {
+                M::Decrypt => (produced.clone(), Vec::new()),
+                M::Verify if ty != CKM_AES_GCM => (data.clone(), produced.clone()),
+                _ => (data.clone(), Vec::new()),
+            };
+            let mut call = |out: *mut u8, n: &mut CK_ULONG| message(op, &input, &sig, &mut tag, out, n);
+            let full = |call: &mut dyn FnMut(*mut u8, &mut CK_ULONG) -> CK_RV| {
+                let mut buf = vec![0u8; 4096];
+                let mut n = 4096;
+                call(buf.as_mut_ptr(), &mut n)
+            };
+            // A message, the end of the process; a message after it is refused.
+            assert_eq!(init(h, op, &mut m, key), CKR_OK, "{what}");
+            assert_eq!(full(&mut call), CKR_OK, "{what}");
+            assert_eq!(finish(op), CKR_OK, "{what}");
+            assert_eq!(full(&mut call), CKR_OPERATION_NOT_INITIALIZED, "{what}: after the final call");
+            // A second init while one is active; init with a NULL mechanism ends it.
+            assert_eq!(init(h, op, &mut m, key), CKR_OK, "{what}");
+            assert_eq!(init(h, op, &mut m, key), CKR_OPERATION_ACTIVE, "{what}");
+            assert_eq!(init(h, op, null_mut(), key), CKR_OK, "{what}: NULL mechanism");
+            assert_eq!(full(&mut call), CKR_OPERATION_NOT_INITIALIZED, "{what}: after a NULL mechanism");
+            // A one-byte buffer: CKR_BUFFER_TOO_SMALL, and the process goes on.
+            if op != M::Verify {
+                assert_eq!(init(h, op, &mut m, key), CKR_OK, "{what}");
+                let mut n = 0;
+                assert_eq!(call(null_mut(), &mut n), CKR_OK, "{what}: size query");
+                let mut one = [0u8; 1];
+                let mut short = 1;
+                assert_eq!(call(one.as_mut_ptr(), &mut short), CKR_BUFFER_TOO_SMALL, "{what}");
+                assert!(short >= 2 && short <= n, "{what}");
+                assert_eq!(full(&mut call), CKR_OK, "{what}: after a short buffer");
+                assert_eq!(finish(op), CKR_OK, "{what}");
+            }
+            // Key handle 0, the usage attribute false, a key of another type, a closed session.
+            let usage = match op {
+                M::Encrypt => CKA_ENCRYPT,
+                M::Decrypt => CKA_DECRYPT,
+                M::Sign => CKA_SIGN,
+                M::Verify => CKA_VERIFY,
+            };
+            assert_eq!(init(h, op, &mut m, 0), CKR_KEY_HANDLE_INVALID, "{what}");
+            assert_eq!(init(h, op, &mut m, e.without(key, usage)), CKR_KEY_FUNCTION_NOT_PERMITTED, "{what}");
+            let wrong = e.keys.wrong(kind, private(op));
+            assert_eq!(init(h, op, &mut m, wrong), CKR_KEY_TYPE_INCONSISTENT, "{what}");
+            assert_eq!(init(e.closed_session(), op, &mut m, key), CKR_SESSION_HANDLE_INVALID, "{what}");
+        }
+    }
+}
