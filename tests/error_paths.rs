@@ -9,7 +9,7 @@
 //! liboxihsm.so, and every mechanism probed must be advertised for the operation.
 
 mod common;
-use common::asymmetric::{ED25519, P256};
+use common::asymmetric::{ED25519, P256, X25519};
 use common::*;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
@@ -62,16 +62,20 @@ impl Op {
 enum Key {
     None,
     Aes,
+    Aes128,
+    Xts,
+    Des3,
     Generic,
     ChaCha,
     Rsa,
     Ec,
     Ed,
+    MlDsa,
 }
 
 impl Key {
     fn symmetric(self) -> bool {
-        matches!(self, Key::Aes | Key::Generic | Key::ChaCha)
+        matches!(self, Key::Aes | Key::Aes128 | Key::Xts | Key::Des3 | Key::Generic | Key::ChaCha)
     }
 }
 
@@ -99,10 +103,23 @@ enum Param {
 /// The mechanism's usual parameter (`peer` is the other party's EC point, for ECDH).
 fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
     match ty {
-        CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB128 => Param::Bytes(vec![7; 16]),
-        CKM_SHA256_HMAC_GENERAL => Param::Ulong(Box::new(16)),
+        CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB128 | CKM_AES_CFB1 | CKM_AES_CTS
+        | CKM_AES_XTS => Param::Bytes(vec![7; 16]),
+        CKM_DES3_CBC | CKM_DES3_CBC_PAD => Param::Bytes(vec![7; 8]),
+        CKM_SHA_1_HMAC_GENERAL
+        | CKM_SHA224_HMAC_GENERAL
+        | CKM_SHA256_HMAC_GENERAL
+        | CKM_SHA384_HMAC_GENERAL
+        | CKM_SHA512_HMAC_GENERAL
+        | CKM_SHA3_224_HMAC_GENERAL
+        | CKM_SHA3_256_HMAC_GENERAL
+        | CKM_SHA3_384_HMAC_GENERAL
+        | CKM_SHA3_512_HMAC_GENERAL
+        | CKM_MD5_HMAC_GENERAL
+        | CKM_AES_CMAC_GENERAL
+        | CKM_AES_MAC_GENERAL => Param::Ulong(Box::new(8)),
         CKM_AES_CTR => Param::Ctr(Box::new(CK_AES_CTR_PARAMS { ulCounterBits: 32, cb: [9; 16] })),
-        CKM_AES_GCM => {
+        CKM_AES_GCM | CKM_AES_GMAC => {
             let mut iv = vec![5u8; 12];
             Param::Gcm(Box::new(gcm_params(&mut iv, None, 128)), Keep(iv))
         }
@@ -135,10 +152,27 @@ fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
             pSourceData: null_mut(),
             ulSourceDataLen: 0,
         })),
-        CKM_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => {
+        CKM_RSA_PKCS_PSS => {
             Param::Pss(Box::new(CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA256, sLen: 32 }))
         }
-        CKM_ECDH1_DERIVE => {
+        CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA256_RSA_PKCS_PSS
+        | CKM_SHA384_RSA_PKCS_PSS
+        | CKM_SHA512_RSA_PKCS_PSS
+        | CKM_SHA3_224_RSA_PKCS_PSS
+        | CKM_SHA3_256_RSA_PKCS_PSS
+        | CKM_SHA3_384_RSA_PKCS_PSS
+        | CKM_SHA3_512_RSA_PKCS_PSS => {
+            // The hash of each, by its place in HASHES.
+            #[rustfmt::skip]
+            let order = [CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS,
+                CKM_SHA512_RSA_PKCS_PSS, CKM_SHA3_224_RSA_PKCS_PSS, CKM_SHA3_256_RSA_PKCS_PSS, CKM_SHA3_384_RSA_PKCS_PSS,
+                CKM_SHA3_512_RSA_PKCS_PSS];
+            let (hash, mgf) = HASHES[order.iter().position(|m| *m == ty).unwrap()];
+            Param::Pss(Box::new(CK_RSA_PKCS_PSS_PARAMS { hashAlg: hash, mgf, sLen: 20 }))
+        }
+        CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => {
             let mut point = peer.to_vec();
             let p = CK_ECDH1_DERIVE_PARAMS {
                 kdf: CKD_NULL,
@@ -164,9 +198,12 @@ fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
             };
             Param::Hkdf(Box::new(p), Keep(info))
         }
-        CKM_CONCATENATE_BASE_AND_DATA => {
-            let mut data = vec![3u8; 8];
-            let p = CK_KEY_DERIVATION_STRING_DATA { pData: data.as_mut_ptr(), ulLen: 8 };
+        CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_AES_ECB_ENCRYPT_DATA => {
+            let mut data = vec![3u8; 16];
+            let p = CK_KEY_DERIVATION_STRING_DATA { pData: data.as_mut_ptr(), ulLen: 16 };
             Param::Data(Box::new(p), Keep(data))
         }
         CKM_AES_CBC_ENCRYPT_DATA => {
@@ -211,6 +248,10 @@ impl Param {
 /// objects with every usage their class has; and a second EC point for ECDH.
 struct Keys {
     aes: CK_OBJECT_HANDLE,
+    aes128: CK_OBJECT_HANDLE,
+    xts: CK_OBJECT_HANDLE,
+    des3: CK_OBJECT_HANDLE,
+    mldsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
     generic: CK_OBJECT_HANDLE,
     chacha: CK_OBJECT_HANDLE,
     rsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
@@ -225,7 +266,9 @@ impl Keys {
         let secret = |kt, len| {
             let all = [CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE];
             let t = all.iter().fold(T::secret(kt), |t, a| t.flag(*a, true));
-            s.create(&mut t.bytes(CKA_VALUE, &vec![0x4b; len])).unwrap()
+            // Distinct bytes: an XTS key's halves must differ, and no DES key may be weak.
+            let value: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(37).wrapping_add(11)).collect();
+            s.create(&mut t.bytes(CKA_VALUE, &value)).unwrap_or_else(|rv| panic!("key type {kt:#x}: {rv:#x}"))
         };
         let pair = |m, public: T, private: T| s.keypair(m, &mut { public }, &mut { private }).unwrap();
         let rsa_flags = |t: T, attrs: &[CK_ATTRIBUTE_TYPE]| attrs.iter().fold(t, |t, a| t.flag(*a, true));
@@ -245,8 +288,13 @@ impl Keys {
         // The peer's point, unwrapped from its DER OCTET STRING (65 bytes for P-256).
         let der_point = s.get_bytes(peer.0, CKA_EC_POINT).unwrap();
         let peer_point = der_point[der_point.len() - 65..].to_vec();
+        let mldsa = pair(CKM_ML_DSA_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44), T::default());
         Keys {
             aes: secret(CKK_AES, 32),
+            aes128: secret(CKK_AES, 16),
+            xts: secret(CKK_AES_XTS, 32),
+            des3: secret(CKK_DES3, 24),
+            mldsa,
             generic: secret(CKK_GENERIC_SECRET, 32),
             chacha: secret(CKK_CHACHA20, 32),
             rsa,
@@ -263,6 +311,10 @@ impl Keys {
         match kind {
             Key::None => 0,
             Key::Aes => self.aes,
+            Key::Aes128 => self.aes128,
+            Key::Xts => self.xts,
+            Key::Des3 => self.des3,
+            Key::MlDsa => side(self.mldsa),
             Key::Generic => self.generic,
             Key::ChaCha => self.chacha,
             Key::Rsa => side(self.rsa),
@@ -278,35 +330,103 @@ impl Keys {
     }
 }
 
+/// The hash mechanisms the hashed signature mechanisms are named after, with their MGF1.
+const HASHES: [(CK_MECHANISM_TYPE, CK_RSA_PKCS_MGF_TYPE); 9] = [
+    (CKM_SHA_1, CKG_MGF1_SHA1),
+    (CKM_SHA224, CKG_MGF1_SHA224),
+    (CKM_SHA256, CKG_MGF1_SHA256),
+    (CKM_SHA384, CKG_MGF1_SHA384),
+    (CKM_SHA512, CKG_MGF1_SHA512),
+    (CKM_SHA3_224, CKG_MGF1_SHA3_224),
+    (CKM_SHA3_256, CKG_MGF1_SHA3_256),
+    (CKM_SHA3_384, CKG_MGF1_SHA3_384),
+    (CKM_SHA3_512, CKG_MGF1_SHA3_512),
+];
+
 /// The mechanisms probed with C_*Init operations: (mechanism, key, operations, input length).
-const INIT_CASES: &[(CK_MECHANISM_TYPE, Key, &[Op], usize)] = {
+fn init_cases() -> Vec<(CK_MECHANISM_TYPE, Key, Vec<Op>, usize)> {
     use Op::*;
-    &[
-        (CKM_AES_ECB, Key::Aes, &[Encrypt, Decrypt], 32),
-        (CKM_AES_CBC, Key::Aes, &[Encrypt, Decrypt], 32),
-        (CKM_AES_CBC_PAD, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_AES_CTR, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_AES_OFB, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_AES_CFB8, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_AES_CFB128, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_AES_GCM, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_AES_CCM, Key::Aes, &[Encrypt, Decrypt], 13),
-        (CKM_CHACHA20_POLY1305, Key::ChaCha, &[Encrypt, Decrypt], 13),
-        (CKM_RSA_PKCS, Key::Rsa, &[Encrypt, Decrypt, Sign, Verify, SignRecover, VerifyRecover], 13),
-        (CKM_RSA_PKCS_OAEP, Key::Rsa, &[Encrypt, Decrypt], 13),
-        (CKM_RSA_PKCS_PSS, Key::Rsa, &[Sign, Verify], 32),
-        (CKM_SHA256_RSA_PKCS, Key::Rsa, &[Sign, Verify], 13),
-        (CKM_SHA256_RSA_PKCS_PSS, Key::Rsa, &[Sign, Verify], 13),
-        (CKM_ECDSA, Key::Ec, &[Sign, Verify], 32),
-        (CKM_ECDSA_SHA256, Key::Ec, &[Sign, Verify], 13),
-        (CKM_EDDSA, Key::Ed, &[Sign, Verify], 13),
-        (CKM_SHA256_HMAC, Key::Generic, &[Sign, Verify], 13),
-        (CKM_SHA256_HMAC_GENERAL, Key::Generic, &[Sign, Verify], 13),
-        (CKM_AES_CMAC, Key::Aes, &[Sign, Verify], 13),
-        (CKM_SHA256, Key::None, &[Digest], 13),
-        (CKM_SHA3_256, Key::None, &[Digest], 13),
-    ]
-};
+    let both = || vec![Encrypt, Decrypt];
+    let mac = || vec![Sign, Verify];
+    let mut v = vec![
+        (CKM_AES_ECB, Key::Aes, both(), 32),
+        (CKM_AES_CBC, Key::Aes, both(), 32),
+        (CKM_AES_CBC_PAD, Key::Aes, both(), 13),
+        (CKM_AES_CTR, Key::Aes, both(), 13),
+        (CKM_AES_OFB, Key::Aes, both(), 13),
+        (CKM_AES_CFB8, Key::Aes, both(), 13),
+        (CKM_AES_CFB128, Key::Aes, both(), 13),
+        (CKM_AES_CFB1, Key::Aes, both(), 13),
+        (CKM_AES_CTS, Key::Aes, both(), 32),
+        (CKM_AES_GCM, Key::Aes, both(), 13),
+        (CKM_AES_CCM, Key::Aes, both(), 13),
+        (CKM_AES_XTS, Key::Xts, both(), 32),
+        (CKM_DES3_ECB, Key::Des3, both(), 32),
+        (CKM_DES3_CBC, Key::Des3, both(), 32),
+        (CKM_DES3_CBC_PAD, Key::Des3, both(), 13),
+        (CKM_CHACHA20_POLY1305, Key::ChaCha, both(), 13),
+        (CKM_RSA_PKCS, Key::Rsa, vec![Encrypt, Decrypt, Sign, Verify, SignRecover, VerifyRecover], 13),
+        (CKM_RSA_X_509, Key::Rsa, vec![Encrypt, Decrypt, Sign, Verify, SignRecover, VerifyRecover], 256),
+        (CKM_RSA_PKCS_OAEP, Key::Rsa, both(), 13),
+        (CKM_RSA_PKCS_PSS, Key::Rsa, mac(), 32),
+        (CKM_MD5_RSA_PKCS, Key::Rsa, mac(), 13),
+        (CKM_ECDSA, Key::Ec, mac(), 32),
+        (CKM_EDDSA, Key::Ed, mac(), 13),
+        (CKM_ML_DSA, Key::MlDsa, mac(), 13),
+        (CKM_AES_CMAC, Key::Aes, mac(), 13),
+        (CKM_AES_CMAC_GENERAL, Key::Aes, mac(), 13),
+        (CKM_AES_MAC, Key::Aes, mac(), 13),
+        (CKM_AES_MAC_GENERAL, Key::Aes, mac(), 13),
+        (CKM_AES_XCBC_MAC, Key::Aes128, mac(), 13),
+        (CKM_AES_GMAC, Key::Aes, mac(), 13),
+        (CKM_DES3_CMAC, Key::Des3, mac(), 13),
+        (CKM_DES3_MAC, Key::Des3, mac(), 13),
+        (CKM_MD5_HMAC, Key::Generic, mac(), 13),
+        (CKM_MD5_HMAC_GENERAL, Key::Generic, mac(), 13),
+        (CKM_MD5, Key::None, vec![Digest], 13),
+        (CKM_SHA512_224, Key::None, vec![Digest], 13),
+        (CKM_SHA512_256, Key::None, vec![Digest], 13),
+    ];
+    for (hash, _) in HASHES {
+        let named = |sha1, sha224, sha256, sha384, sha512, sha3_224, sha3_256, sha3_384, sha3_512| match hash {
+            CKM_SHA_1 => sha1,
+            CKM_SHA224 => sha224,
+            CKM_SHA256 => sha256,
+            CKM_SHA384 => sha384,
+            CKM_SHA512 => sha512,
+            CKM_SHA3_224 => sha3_224,
+            CKM_SHA3_256 => sha3_256,
+            CKM_SHA3_384 => sha3_384,
+            _ => sha3_512,
+        };
+        #[rustfmt::skip]
+        let rsa = named(CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS,
+            CKM_SHA3_224_RSA_PKCS, CKM_SHA3_256_RSA_PKCS, CKM_SHA3_384_RSA_PKCS, CKM_SHA3_512_RSA_PKCS);
+        #[rustfmt::skip]
+        let pss = named(CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS,
+            CKM_SHA512_RSA_PKCS_PSS, CKM_SHA3_224_RSA_PKCS_PSS, CKM_SHA3_256_RSA_PKCS_PSS, CKM_SHA3_384_RSA_PKCS_PSS,
+            CKM_SHA3_512_RSA_PKCS_PSS);
+        #[rustfmt::skip]
+        let ecdsa = named(CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,
+            CKM_ECDSA_SHA3_224, CKM_ECDSA_SHA3_256, CKM_ECDSA_SHA3_384, CKM_ECDSA_SHA3_512);
+        #[rustfmt::skip]
+        let hmac = named(CKM_SHA_1_HMAC, CKM_SHA224_HMAC, CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA512_HMAC,
+            CKM_SHA3_224_HMAC, CKM_SHA3_256_HMAC, CKM_SHA3_384_HMAC, CKM_SHA3_512_HMAC);
+        #[rustfmt::skip]
+        let general = named(CKM_SHA_1_HMAC_GENERAL, CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC_GENERAL,
+            CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC_GENERAL, CKM_SHA3_224_HMAC_GENERAL, CKM_SHA3_256_HMAC_GENERAL,
+            CKM_SHA3_384_HMAC_GENERAL, CKM_SHA3_512_HMAC_GENERAL);
+        v.extend([
+            (rsa, Key::Rsa, mac(), 13),
+            (pss, Key::Rsa, mac(), 13),
+            (ecdsa, Key::Ec, mac(), 13),
+            (hmac, Key::Generic, mac(), 13),
+            (general, Key::Generic, mac(), 13),
+            (hash, Key::None, vec![Digest], 13),
+        ]);
+    }
+    v
+}
 
 struct Env {
     _h: Harness,
@@ -434,12 +554,14 @@ impl Env {
     }
 }
 
-/// Every probe of §5's C_*Init operations, for each mechanism and operation of INIT_CASES.
+/// Every probe of §5's C_*Init operations, for each mechanism and operation of `init_cases`.
 #[test]
 fn init_operations() {
     let e = env();
-    for &(ty, kind, ops, len) in INIT_CASES {
-        for &op in ops {
+    let cases = init_cases();
+    assert!(cases.len() > 80);
+    for (ty, kind, ops, len) in cases {
+        for op in ops {
             let what = format!("{op:?} with {ty:#x}");
             e.offered(ty, op.flag());
             let key = e.keys.get(kind, op.private());
@@ -572,7 +694,17 @@ impl Env {
 fn wrapping() {
     let e = env();
     let h = e.s.h;
-    for (ty, kind) in [(CKM_AES_KEY_WRAP, Key::Aes), (CKM_AES_KEY_WRAP_KWP, Key::Aes), (CKM_RSA_PKCS_OAEP, Key::Rsa)] {
+    for (ty, kind) in [
+        (CKM_AES_KEY_WRAP, Key::Aes),
+        (CKM_AES_KEY_WRAP_KWP, Key::Aes),
+        (CKM_AES_KEY_WRAP_PAD, Key::Aes),
+        (CKM_AES_ECB, Key::Aes),
+        (CKM_AES_CBC_PAD, Key::Aes),
+        (CKM_AES_GCM, Key::Aes),
+        (CKM_DES3_CBC_PAD, Key::Des3),
+        (CKM_RSA_PKCS_OAEP, Key::Rsa),
+        (CKM_RSA_PKCS, Key::Rsa),
+    ] {
         let what = format!("{ty:#x}");
         e.offered(ty, CKF_WRAP | CKF_UNWRAP);
         let (kek, unwrapping) = (e.keys.get(kind, false), e.keys.get(kind, true));
@@ -639,13 +771,35 @@ fn wrapping() {
 fn derivation() {
     let e = env();
     let h = e.s.h;
-    let cases = [
+    let generic = |ty| (ty, Key::Generic, CKK_GENERIC_SECRET, Some(16));
+    let mut cases = vec![
         (CKM_ECDH1_DERIVE, Key::Ec, CKK_GENERIC_SECRET, Some(32)),
+        (CKM_ECDH1_COFACTOR_DERIVE, Key::Ec, CKK_GENERIC_SECRET, Some(32)),
         (CKM_HKDF_DERIVE, Key::Generic, CKK_GENERIC_SECRET, Some(32)),
         (CKM_AES_CBC_ENCRYPT_DATA, Key::Aes, CKK_AES, Some(16)),
-        (CKM_SHA256_KEY_DERIVATION, Key::Generic, CKK_GENERIC_SECRET, Some(16)),
+        (CKM_AES_ECB_ENCRYPT_DATA, Key::Aes, CKK_AES, Some(16)),
         (CKM_CONCATENATE_BASE_AND_DATA, Key::Generic, CKK_GENERIC_SECRET, None),
+        (CKM_CONCATENATE_DATA_AND_BASE, Key::Generic, CKK_GENERIC_SECRET, None),
+        (CKM_XOR_BASE_AND_DATA, Key::Generic, CKK_GENERIC_SECRET, None),
     ];
+    cases.extend(
+        [
+            CKM_SHA1_KEY_DERIVATION,
+            CKM_SHA224_KEY_DERIVATION,
+            CKM_SHA256_KEY_DERIVATION,
+            CKM_SHA384_KEY_DERIVATION,
+            CKM_SHA512_KEY_DERIVATION,
+            CKM_SHA512_224_KEY_DERIVATION,
+            CKM_SHA512_256_KEY_DERIVATION,
+            CKM_SHA3_224_KEY_DERIVATION,
+            CKM_SHA3_256_KEY_DERIVATION,
+            CKM_SHA3_384_KEY_DERIVATION,
+            CKM_SHA3_512_KEY_DERIVATION,
+            CKM_SHAKE_128_KEY_DERIVATION,
+            CKM_SHAKE_256_KEY_DERIVATION,
+        ]
+        .map(generic),
+    );
     for (ty, kind, kt, len) in cases {
         let what = format!("{ty:#x}");
         e.offered(ty, CKF_DERIVE);
@@ -736,9 +890,12 @@ fn key_generation() {
     let generate = |h, ty, t: &mut T| e.s.generate_on(h, ty, t).err().unwrap_or(CKR_OK);
     let pair = |h, ty, public: &mut T, private: &mut T| e.s.keypair_on(h, ty, public, private).err().unwrap_or(CKR_OK);
     let value_len = |t: T| t.ulong(CKA_VALUE_LEN, 32);
-    for (ty, kt, other) in
-        [(CKM_AES_KEY_GEN, CKK_AES, CKK_RSA), (CKM_GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, CKK_EC)]
-    {
+    for (ty, kt, other) in [
+        (CKM_AES_KEY_GEN, CKK_AES, CKK_RSA),
+        (CKM_GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, CKK_EC),
+        (CKM_AES_XTS_KEY_GEN, CKK_AES_XTS, CKK_AES),
+        (CKM_CHACHA20_KEY_GEN, CKK_CHACHA20, CKK_GENERIC_SECRET),
+    ] {
         e.offered(ty, CKF_GENERATE);
         let t = |token| value_len(T::default().flag(CKA_TOKEN, token));
         assert_eq!(generate(h, ty, &mut t(false)), CKR_OK, "{ty:#x}");
@@ -750,9 +907,12 @@ fn key_generation() {
     }
     /// A key-pair mechanism, its key type, and its public-key template.
     type PairCase = (CK_MECHANISM_TYPE, CK_KEY_TYPE, fn() -> T);
-    let pairs: [PairCase; 3] = [
+    let pairs: [PairCase; 6] = [
         (CKM_EC_KEY_PAIR_GEN, CKK_EC, || T::default().bytes(CKA_EC_PARAMS, P256)),
         (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKK_EC_EDWARDS, || T::default().bytes(CKA_EC_PARAMS, ED25519)),
+        (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKK_EC_MONTGOMERY, || T::default().bytes(CKA_EC_PARAMS, X25519)),
+        (CKM_ML_DSA_KEY_PAIR_GEN, CKK_ML_DSA, || T::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_65)),
+        (CKM_ML_KEM_KEY_PAIR_GEN, CKK_ML_KEM, || T::default().ulong(CKA_PARAMETER_SET, CKP_ML_KEM_512)),
         (CKM_RSA_PKCS_KEY_PAIR_GEN, CKK_RSA, || T::default().ulong(CKA_MODULUS_BITS, 2048)),
     ];
     for (ty, kt, public) in pairs {
