@@ -589,8 +589,8 @@ fn init_operations() {
             assert_eq!(e.init(h, op, &mut m, key), CKR_OPERATION_ACTIVE, "{what}: a second init");
             assert_eq!(e.init(h, op, null_mut(), key), CKR_OK, "{what}: init with a NULL mechanism");
             finish(CKR_OPERATION_NOT_INITIALIZED);
-            // With nothing active, a NULL mechanism has nothing to end.
-            assert_eq!(e.init(h, op, null_mut(), key), CKR_OK, "{what}: NULL mechanism, nothing active");
+            // With nothing active, a NULL mechanism neither ends nor starts anything.
+            assert_eq!(e.init(h, op, null_mut(), key), CKR_ARGUMENTS_BAD, "{what}: NULL mechanism, nothing active");
 
             // A one-byte output buffer: CKR_BUFFER_TOO_SMALL with the length needed, and
             // the operation stays active (§5.2).
@@ -638,8 +638,7 @@ fn init_operations() {
                 assert_eq!(e.init(h, op, &mut m, wrong_unusable), CKR_KEY_TYPE_INCONSISTENT, "{what}: both");
             }
             // None of these left an operation behind.
-            assert_eq!(e.init(h, op, &mut m, key), CKR_OK, "{what}");
-            assert_eq!(e.init(h, op, null_mut(), key), CKR_OK, "{what}");
+            assert_eq!(e.init(h, op, null_mut(), key), CKR_ARGUMENTS_BAD, "{what}");
         }
     }
 }
@@ -1036,6 +1035,7 @@ fn message_operations() {
             assert_eq!(init(h, op, &mut m, key), CKR_OPERATION_ACTIVE, "{what}");
             assert_eq!(init(h, op, null_mut(), key), CKR_OK, "{what}: NULL mechanism");
             assert_eq!(full(&mut call), CKR_OPERATION_NOT_INITIALIZED, "{what}: after a NULL mechanism");
+            assert_eq!(init(h, op, null_mut(), key), CKR_ARGUMENTS_BAD, "{what}: NULL mechanism, nothing active");
             // A one-byte buffer: CKR_BUFFER_TOO_SMALL, and the process goes on.
             if op != M::Verify {
                 assert_eq!(init(h, op, &mut m, key), CKR_OK, "{what}");

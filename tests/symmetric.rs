@@ -631,9 +631,9 @@ fn bad_parameters_and_key_rules_give_the_spec_codes() {
         s.sign(&mut mech(CKM_SHA256_HMAC_GENERAL, Some(&mut too_long)), generic, &data),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
-    // A NULL mechanism ends the operation (none here: nothing to end) rather than starting one.
+    // A NULL mechanism with no operation to end (tests/error_paths.rs: with one).
     // SAFETY: NULL mechanism is the case under test.
-    assert_eq!(unsafe { s.lib.C_EncryptInit(s.h, null_mut(), aes) }, CKR_OK);
+    assert_eq!(unsafe { s.lib.C_EncryptInit(s.h, null_mut(), aes) }, CKR_ARGUMENTS_BAD);
     // A handle naming no session is reported before the mechanism is looked at.
     let vendor = || mech::<u8>(CKM_VENDOR_DEFINED | 0x77, None);
     let no_session = s.h + 0x1000;

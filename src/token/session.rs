@@ -447,28 +447,31 @@ impl Module {
         }
     }
 
-    /// A `C_*Init` call with a NULL mechanism (3.2 §5.8-§5.16): ends that function's operation
-    /// if one is active, and leaves the session's other operations alone (C_VerifyInit ends a
-    /// C_VerifyInit operation, not a C_VerifySignatureInit one). Nothing active is not an
-    /// error: the call asks that no such operation be left, as C_SessionCancel does.
+    /// A `C_*Init` call with a NULL mechanism (3.0+, §5.8-§5.16): ends that function's active
+    /// operation, leaving the session's other operations alone (C_VerifyInit ends a
+    /// C_VerifyInit operation, not a C_VerifySignatureInit one). With none active there is
+    /// nothing to end and no mechanism to start one: CKR_ARGUMENTS_BAD, the answer of 2.40,
+    /// which had no such call (google/pkcs11test expects it).
     pub fn end_operation(&self, h: CK_SESSION_HANDLE, which: Operation) -> Result<()> {
+        fn end<T>(slot: &mut Option<T>) -> Result<()> {
+            slot.take().map(drop).ok_or(Error::ArgumentsBad)
+        }
         let mut s = self.ops(h)?;
         let s = &mut *s;
         match which {
-            Operation::Encrypt => s.encrypt = None,
-            Operation::Decrypt => s.decrypt = None,
-            Operation::Digest => s.digest = None,
-            Operation::Sign => s.sign = None,
-            Operation::Verify => s.verify = None,
-            Operation::VerifySignature => s.verify_signature = None,
-            Operation::SignRecover => s.sign_recover = None,
-            Operation::VerifyRecover => s.verify_recover = None,
-            Operation::MessageEncrypt => s.message_encrypt = None,
-            Operation::MessageDecrypt => s.message_decrypt = None,
-            Operation::MessageSign => s.message_sign = None,
-            Operation::MessageVerify => s.message_verify = None,
+            Operation::Encrypt => end(&mut s.encrypt),
+            Operation::Decrypt => end(&mut s.decrypt),
+            Operation::Digest => end(&mut s.digest),
+            Operation::Sign => end(&mut s.sign),
+            Operation::Verify => end(&mut s.verify),
+            Operation::VerifySignature => end(&mut s.verify_signature),
+            Operation::SignRecover => end(&mut s.sign_recover),
+            Operation::VerifyRecover => end(&mut s.verify_recover),
+            Operation::MessageEncrypt => end(&mut s.message_encrypt),
+            Operation::MessageDecrypt => end(&mut s.message_decrypt),
+            Operation::MessageSign => end(&mut s.message_sign),
+            Operation::MessageVerify => end(&mut s.message_verify),
         }
-        Ok(())
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.
