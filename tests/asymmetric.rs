@@ -642,3 +642,161 @@ fn openssl_keys_imported_and_used_both_ways() {
     let k = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), xs, &mut readable()).unwrap();
     assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside);
 }
+
+/// A generic secret that can be read back (with a KDF, 32 bytes of it).
+fn kem_template(m: &CK_MECHANISM) -> T {
+    let t = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    if m.ulParameterLen == 0 { t } else { t.ulong(CKA_VALUE_LEN, 32) }
+}
+
+/// C_EncapsulateKey / C_DecapsulateKey with a template whose key can be read back: the
+/// ciphertext and the new key's value.
+fn encapsulate(s: &RawSession, m: &mut CK_MECHANISM, public: CK_OBJECT_HANDLE) -> Result<(Vec<u8>, Vec<u8>), CK_RV> {
+    let (ct, key) = s.encapsulate(m, public, &mut kem_template(m))?;
+    Ok((ct, s.get_bytes(key, CKA_VALUE).unwrap()))
+}
+
+fn decapsulate(s: &RawSession, m: &mut CK_MECHANISM, private: CK_OBJECT_HANDLE, ct: &[u8]) -> Result<Vec<u8>, CK_RV> {
+    let key = s.decapsulate(m, private, ct, &mut kem_template(m))?;
+    Ok(s.get_bytes(key, CKA_VALUE).unwrap())
+}
+
+/// ECDH as a KEM (3.2 §6.3: CKM_ECDH1_DERIVE and CKM_ECDH1_COFACTOR_DERIVE in
+/// C_EncapsulateKey / C_DecapsulateKey): the ciphertext is an ephemeral public key, and the
+/// shared secret is what `openssl pkeyutl -derive` computes from it with the recipient's
+/// private key (made by openssl and imported); with a KDF, the X9.63 KDF of it.
+#[test]
+fn ecdh_as_a_kem() {
+    use sha2::Digest;
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let slot = {
+        let mut info = CK_SESSION_INFO { slotID: 0, state: 0, flags: 0, ulDeviceError: 0 };
+        // SAFETY: a live CK_SESSION_INFO.
+        assert_eq!(unsafe { s.lib.C_GetSessionInfo(s.h, &mut info) }, CKR_OK);
+        info.slotID
+    };
+    for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
+        let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+        // SAFETY: a live CK_MECHANISM_INFO.
+        assert_eq!(unsafe { s.lib.C_GetMechanismInfo(slot, ty, &mut info) }, CKR_OK);
+        let want = CKF_DERIVE | CKF_ENCAPSULATE | CKF_DECAPSULATE;
+        assert_eq!(info.flags & want, want, "{ty:#x}");
+    }
+    // openssl's view of the shared secret for a ciphertext (an ephemeral public key whose
+    // SubjectPublicKeyInfo is `spki_prefix || ct`) and the recipient's private key file.
+    let outside = |spki_prefix: &str, ct: &[u8], key: &str| {
+        std::fs::write(dir.join("eph.der"), [unhex(spki_prefix), ct.to_vec()].concat()).unwrap();
+        openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "eph.der", "-out", "eph.pem"]);
+        openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", key, "-peerkey", "eph.pem"])
+    };
+    let (p256_private, p256_public, _) = openssl_ec_key(s, dir, "recipient", "P-256", P256);
+    openssl_ok(dir, &["genpkey", "-algorithm", "X25519", "-out", "x.pem"]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "x.pem", "-text", "-noout"])).unwrap());
+    let x_key = |class, attr, v: &[u8]| {
+        let t =
+            T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY).bytes(CKA_EC_PARAMS, X25519);
+        s.create(&mut t.bytes(attr, v)).unwrap()
+    };
+    let x_private = x_key(CKO_PRIVATE_KEY, CKA_VALUE, &f["priv"]);
+    let x_public = x_key(CKO_PUBLIC_KEY, CKA_EC_POINT, &f["pub"]);
+    let curves = [
+        (p256_public, p256_private, "recipient.pem", "3059301306072a8648ce3d020106082a8648ce3d030107034200", 65),
+        (x_public, x_private, "x.pem", "302a300506032b656e032100", 32),
+    ];
+    for (public, private, pem, prefix, ct_len) in curves {
+        for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
+            // No parameter: the raw shared secret.
+            let (ct, value) = encapsulate(s, &mut mech::<u8>(ty, None), public).unwrap();
+            assert_eq!(ct.len(), ct_len);
+            let z = outside(prefix, &ct, pem);
+            assert_eq!(value, z, "{ty:#x} {pem}");
+            assert_eq!(decapsulate(s, &mut mech::<u8>(ty, None), private, &ct).unwrap(), z);
+            // A fresh ephemeral key each time.
+            assert_ne!(encapsulate(s, &mut mech::<u8>(ty, None), public).unwrap().0, ct);
+        }
+        // With a KDF and shared data (and no public data): SHA-256(z || 00000001 || shared).
+        let mut shared = b"kem shared info".to_vec();
+        let mut p = CK_ECDH1_DERIVE_PARAMS {
+            kdf: CKD_SHA256_KDF,
+            ulSharedDataLen: shared.len() as _,
+            pSharedData: shared.as_mut_ptr(),
+            ulPublicDataLen: 0,
+            pPublicData: null_mut(),
+        };
+        let (ct, value) = encapsulate(s, &mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), public).unwrap();
+        let z = outside(prefix, &ct, pem);
+        let want = sha2::Sha256::new().chain_update(&z).chain_update([0, 0, 0, 1]).chain_update(&shared).finalize();
+        assert_eq!(value, want.to_vec(), "{pem} with a KDF");
+        assert_eq!(decapsulate(s, &mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), private, &ct).unwrap(), want.to_vec());
+
+        // The other party's public data belongs to C_DeriveKey, not here.
+        let mut point = ct.clone();
+        p.ulPublicDataLen = point.len() as _;
+        p.pPublicData = point.as_mut_ptr();
+        let mut m = || mech(CKM_ECDH1_DERIVE, Some(&mut p));
+        assert_eq!(encapsulate(s, &mut m(), public), Err(CKR_MECHANISM_PARAM_INVALID));
+        assert_eq!(decapsulate(s, &mut m(), private, &ct), Err(CKR_MECHANISM_PARAM_INVALID));
+        // A ciphertext of another length; a point not on the curve.
+        let none = || mech::<u8>(CKM_ECDH1_DERIVE, None);
+        assert_eq!(decapsulate(s, &mut none(), private, &ct[1..]), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+        if ct_len == 65 {
+            let mut off = ct.clone();
+            off[64] ^= 1;
+            assert_eq!(decapsulate(s, &mut none(), private, &off), Err(CKR_ENCRYPTED_DATA_INVALID));
+        }
+        // The usage attributes: CKA_ENCAPSULATE and CKA_DECAPSULATE, true by default.
+        assert!(s.get_bool(public, CKA_ENCAPSULATE) && s.get_bool(private, CKA_DECAPSULATE));
+        let no = |k, a| s.copy(k, &mut T::default().flag(a, false)).unwrap();
+        assert_eq!(encapsulate(s, &mut none(), no(public, CKA_ENCAPSULATE)), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+        let r = decapsulate(s, &mut none(), no(private, CKA_DECAPSULATE), &ct);
+        assert_eq!(r, Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+        // The private key cannot encapsulate, the public one cannot decapsulate.
+        assert_eq!(encapsulate(s, &mut none(), private), Err(CKR_KEY_TYPE_INCONSISTENT));
+        assert_eq!(decapsulate(s, &mut none(), public, &ct), Err(CKR_KEY_TYPE_INCONSISTENT));
+    }
+    // Edwards keys sign only.
+    let (ed_public, _) = ec_pair(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519);
+    assert_eq!(s.get_bytes(ed_public, CKA_ENCAPSULATE), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+    assert_eq!(encapsulate(s, &mut mech::<u8>(CKM_ECDH1_DERIVE, None), ed_public), Err(CKR_KEY_TYPE_INCONSISTENT));
+    // C_DeriveKey still needs the other party's public data.
+    let mut t = T::secret(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 16);
+    assert_eq!(
+        s.derive(&mut mech::<u8>(CKM_ECDH1_DERIVE, None), p256_private, &mut t),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+}
+
+/// CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS (FIPS 186-4 B.4.1): key pairs on each NIST curve whose
+/// private key matches the public point (the token signs, openssl verifies against the
+/// point) and that say which mechanism made them; the scalars differ from pair to pair.
+#[test]
+fn ec_key_pairs_with_extra_random_bits() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    std::fs::write(dir.join("msg"), b"extra random bits").unwrap();
+    let mut points = Vec::new();
+    for (params, n) in [(P224, 28), (P256, 32), (P384, 48), (P521, 66)] {
+        for _ in 0..2 {
+            let (public, private) = ec_pair(s, CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS, params);
+            for k in [public, private] {
+                assert_eq!(s.get_ulong(k, CKA_KEY_GEN_MECHANISM).unwrap(), CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS);
+                assert!(s.get_bool(k, CKA_LOCAL));
+            }
+            spki_file(s, public, dir, "x.der");
+            openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "x.der", "-out", "x.pem"]);
+            let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), private, b"extra random bits").unwrap();
+            assert_eq!(sig.len(), 2 * n);
+            assert!(openssl_verifies(dir, "-sha256", "x.pem", &der_sig(&sig)));
+            let point = s.get_bytes(public, CKA_EC_POINT).unwrap();
+            assert!(!points.contains(&point));
+            points.push(point);
+        }
+    }
+    assert_eq!(
+        s.keypair(CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS, &mut T::default().bytes(CKA_EC_PARAMS, ED25519), &mut T::default()),
+        Err(CKR_CURVE_NOT_SUPPORTED)
+    );
+}

@@ -823,17 +823,23 @@ fn derivation() {
     }
 }
 
-/// C_EncapsulateKey and C_DecapsulateKey (3.2 §5.18.8, §5.18.9) with ML-KEM-768.
+/// C_EncapsulateKey and C_DecapsulateKey (3.2 §5.18.8, §5.18.9).
 #[test]
 fn encapsulation() {
     let e = env();
+    // ML-KEM-768, and ECDH on P-256 as a KEM (no parameter).
+    for (ty, keys) in [(CKM_ML_KEM, e.keys.mlkem), (CKM_ECDH1_DERIVE, e.keys.ec)] {
+        encapsulation_with(&e, ty, keys);
+    }
+}
+
+fn encapsulation_with(e: &Env, ty: CK_MECHANISM_TYPE, (public, private): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)) {
     let (h, l) = (e.s.h, &e.s.lib);
-    e.offered(CKM_ML_KEM, CKF_ENCAPSULATE | CKF_DECAPSULATE);
-    let (public, private) = e.keys.mlkem;
-    let mut m = mech::<u8>(CKM_ML_KEM, None);
+    e.offered(ty, CKF_ENCAPSULATE | CKF_DECAPSULATE);
+    let mut m = mech::<u8>(ty, None);
     let t = |token| new_key(CKK_GENERIC_SECRET, None, token);
     let encapsulate = |h, key, t: &mut T, out: *mut u8, n: &mut CK_ULONG| {
-        let mut m = mech::<u8>(CKM_ML_KEM, None);
+        let mut m = mech::<u8>(ty, None);
         let mut o = 0;
         // SAFETY: live mechanism and template; `out` is NULL or holds `*n` bytes.
         unsafe { l.C_EncapsulateKey(h, &mut m, key, t.attrs.as_mut_ptr(), t.attrs.len() as _, out, n, &mut o) }
@@ -1062,4 +1068,135 @@ fn message_operations() {
             assert_eq!(init(e.closed_session(), op, &mut m, key), CKR_SESSION_HANDLE_INVALID, "{what}");
         }
     }
+}
+
+/// Mechanism parameters of the wrong shape (§5.1.6 CKR_MECHANISM_PARAM_INVALID and the
+/// mechanisms' sections): none where one is required, IVs of the wrong length, RSA-PSS and
+/// RSA-OAEP structures cut short or naming what the mechanism cannot use, a PSS salt too
+/// long for the key. A well-formed parameter still starts the operation.
+#[test]
+fn malformed_parameters() {
+    let e = env();
+    let h = e.s.h;
+    let bad = CKR_MECHANISM_PARAM_INVALID;
+    let raw =
+        |ty, p: *mut u8, len: usize| CK_MECHANISM { mechanism: ty, pParameter: p.cast(), ulParameterLen: len as _ };
+    // Each init that succeeds is ended again with a NULL mechanism.
+    let init = |op: Op, m: &mut CK_MECHANISM, key| {
+        let rv = e.init(h, op, m, key);
+        if rv == CKR_OK {
+            assert_eq!(e.init(h, op, null_mut(), key), CKR_OK);
+        }
+        rv
+    };
+    let ivs = [
+        (CKM_AES_CBC, Key::Aes),
+        (CKM_AES_CBC_PAD, Key::Aes),
+        (CKM_AES_OFB, Key::Aes),
+        (CKM_AES_CFB1, Key::Aes),
+        (CKM_AES_CFB8, Key::Aes),
+        (CKM_AES_CFB128, Key::Aes),
+        (CKM_AES_CTS, Key::Aes),
+        (CKM_AES_XTS, Key::Xts),
+    ];
+    for (ty, kind) in ivs {
+        let key = e.keys.get(kind, true);
+        for op in [Op::Encrypt, Op::Decrypt] {
+            assert_eq!(init(op, &mut raw(ty, null_mut(), 0), key), bad, "{ty:#x}: no IV");
+            for len in [1usize, 8, 12, 15, 17, 24, 32] {
+                let mut iv = vec![0x11u8; len];
+                assert_eq!(init(op, &mut raw(ty, iv.as_mut_ptr(), len), key), bad, "{ty:#x}: {len}-byte IV");
+            }
+            let mut iv = vec![0x11u8; 16];
+            assert_eq!(init(op, &mut raw(ty, iv.as_mut_ptr(), 16), key), CKR_OK, "{ty:#x}: 16-byte IV");
+        }
+    }
+    for ty in [CKM_AES_CTR, CKM_AES_GCM, CKM_AES_CCM, CKM_CHACHA20_POLY1305, CKM_RSA_PKCS_OAEP] {
+        let kind = match ty {
+            CKM_CHACHA20_POLY1305 => Key::ChaCha,
+            CKM_RSA_PKCS_OAEP => Key::Rsa,
+            _ => Key::Aes,
+        };
+        let key = e.keys.get(kind, false);
+        assert_eq!(init(Op::Encrypt, &mut raw(ty, null_mut(), 0), key), bad, "{ty:#x}: no parameter");
+    }
+
+    // RSA-PSS: the structure whole, its hash the mechanism's, sLen at most k - 2 - hLen
+    // (a 2048-bit key: k = 256).
+    let (public, private) = e.keys.rsa;
+    let usz = size_of::<CK_ULONG>();
+    let pss_mechs = [
+        (CKM_SHA1_RSA_PKCS_PSS, 0usize, 20usize),
+        (CKM_SHA224_RSA_PKCS_PSS, 1, 28),
+        (CKM_SHA256_RSA_PKCS_PSS, 2, 32),
+        (CKM_SHA384_RSA_PKCS_PSS, 3, 48),
+        (CKM_SHA512_RSA_PKCS_PSS, 4, 64),
+        (CKM_SHA3_224_RSA_PKCS_PSS, 5, 28),
+        (CKM_SHA3_256_RSA_PKCS_PSS, 6, 32),
+        (CKM_SHA3_384_RSA_PKCS_PSS, 7, 48),
+        (CKM_SHA3_512_RSA_PKCS_PSS, 8, 64),
+        (CKM_RSA_PKCS_PSS, 2, 32),
+    ];
+    for (ty, i, hlen) in pss_mechs {
+        let (hash, mgf) = HASHES[i];
+        let both = |p: &mut CK_RSA_PKCS_PSS_PARAMS, len: usize| {
+            let pp: *mut CK_RSA_PKCS_PSS_PARAMS = p;
+            let s = init(Op::Sign, &mut raw(ty, pp.cast(), len), private);
+            let v = init(Op::Verify, &mut raw(ty, pp.cast(), len), public);
+            (s, v)
+        };
+        let pss = |hash_alg, mgf, s_len| CK_RSA_PKCS_PSS_PARAMS { hashAlg: hash_alg, mgf, sLen: s_len as CK_ULONG };
+        let full = size_of::<CK_RSA_PKCS_PSS_PARAMS>();
+        let max = 256 - 2 - hlen;
+        assert_eq!(both(&mut pss(hash, mgf, hlen), full), (CKR_OK, CKR_OK), "{ty:#x}");
+        assert_eq!(both(&mut pss(hash, mgf, max), full), (CKR_OK, CKR_OK), "{ty:#x}: sLen {max}");
+        assert_eq!(both(&mut pss(hash, mgf, max + 1), full), (bad, bad), "{ty:#x}: sLen {}", max + 1);
+        for len in [0, 1, 2 * usz, full + 1] {
+            assert_eq!(both(&mut pss(hash, mgf, hlen), len), (bad, bad), "{ty:#x}: {len}-byte parameter");
+        }
+        assert_eq!(both(&mut pss(hash, 0, hlen), full), (bad, bad), "{ty:#x}: mgf 0");
+        if ty != CKM_RSA_PKCS_PSS {
+            let other = if hash == CKM_SHA256 { CKM_SHA384 } else { CKM_SHA256 };
+            assert_eq!(both(&mut pss(other, mgf, hlen), full), (bad, bad), "{ty:#x}: another hash");
+        }
+    }
+
+    // RSA-OAEP: encryption, decryption, wrapping and unwrapping.
+    let target = wrap_target(&e, true);
+    let oaep_all = |p: &mut CK_RSA_PKCS_OAEP_PARAMS, len: usize| {
+        let pp: *mut CK_RSA_PKCS_OAEP_PARAMS = p;
+        let m = || raw(CKM_RSA_PKCS_OAEP, pp.cast(), len);
+        let enc = init(Op::Encrypt, &mut m(), public);
+        let dec = init(Op::Decrypt, &mut m(), private);
+        let mut out = vec![0u8; 512];
+        let mut n = 512;
+        let wrap = e.wrap(h, &mut m(), public, target, out.as_mut_ptr(), &mut n);
+        let unwrap = e.unwrap(h, &mut m(), private, &[0x5a; 256], &mut new_key(CKK_AES, None, false));
+        [enc, dec, wrap, if unwrap == CKR_ENCRYPTED_DATA_INVALID { CKR_OK } else { unwrap }]
+    };
+    let oaep = |hash, mgf, source, label: *mut u8, label_len: usize| CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: hash,
+        mgf,
+        source,
+        pSourceData: label.cast(),
+        ulSourceDataLen: label_len as CK_ULONG,
+    };
+    let full = size_of::<CK_RSA_PKCS_OAEP_PARAMS>();
+    let z = CKZ_DATA_SPECIFIED;
+    let mut label = b"label".to_vec();
+    let lp = label.as_mut_ptr();
+    let ok = |rv: [CK_RV; 4]| rv.iter().all(|r| *r != bad) && rv[..2] == [CKR_OK, CKR_OK];
+    assert!(ok(oaep_all(&mut oaep(CKM_SHA256, CKG_MGF1_SHA256, z, null_mut(), 0), full)));
+    assert!(ok(oaep_all(&mut oaep(CKM_SHA384, CKG_MGF1_SHA384, z, lp, 5), full)));
+    for len in [0, 1, usz, 4 * usz] {
+        assert_eq!(oaep_all(&mut oaep(CKM_SHA256, CKG_MGF1_SHA256, z, null_mut(), 0), len), [bad; 4], "{len} bytes");
+    }
+    // §6.1.7 defines no source but CKZ_DATA_SPECIFIED; libp11 (the OpenSSL engine) passes 0
+    // with no label, and is served. A label under another source is refused.
+    assert!(ok(oaep_all(&mut oaep(CKM_SHA256, CKG_MGF1_SHA256, 0, null_mut(), 0), full)), "source 0, libp11's");
+    assert_eq!(oaep_all(&mut oaep(CKM_SHA256, CKG_MGF1_SHA256, 0, lp, 5), full), [bad; 4], "source 0 with a label");
+    assert_eq!(oaep_all(&mut oaep(CKM_SHA256, CKG_MGF1_SHA256, 2, null_mut(), 0), full), [bad; 4], "source 2");
+    assert_eq!(oaep_all(&mut oaep(CKM_SHA256, CKG_MGF1_SHA256, z, null_mut(), 4), full), [bad; 4], "NULL label");
+    assert_eq!(oaep_all(&mut oaep(CKM_SHA256, 0, z, null_mut(), 0), full), [bad; 4], "mgf 0");
+    assert_eq!(oaep_all(&mut oaep(CKM_MD5, CKG_MGF1_SHA256, z, null_mut(), 0), full), [bad; 4], "MD5");
 }

@@ -62,57 +62,11 @@ fn context(hedge: CK_ULONG, ctx: &mut [u8]) -> CK_SIGN_ADDITIONAL_CONTEXT {
 }
 
 fn raw_encapsulate(e: &Env, public: CK_OBJECT_HANDLE, t: &mut T) -> RawResult<(Vec<u8>, CK_OBJECT_HANDLE)> {
-    let lib = e.h.raw();
-    let mut m = mech::<u8>(CKM_ML_KEM, None);
-    let (mut n, mut key) = (0, CK_INVALID_HANDLE);
-    let h = e.sess.handle();
-    // SAFETY: live mechanism, template, length and handle; NULL buffer is a size query.
-    let rv = unsafe {
-        lib.C_EncapsulateKey(h, &mut m, public, t.attrs.as_mut_ptr(), t.attrs.len() as _, null_mut(), &mut n, &mut key)
-    };
-    if rv != CKR_OK {
-        return Err(rv);
-    }
-    let mut ct = vec![0u8; n as usize];
-    // SAFETY: `ct` holds n bytes.
-    let rv = unsafe {
-        lib.C_EncapsulateKey(
-            h,
-            &mut m,
-            public,
-            t.attrs.as_mut_ptr(),
-            t.attrs.len() as _,
-            ct.as_mut_ptr(),
-            &mut n,
-            &mut key,
-        )
-    };
-    if rv != CKR_OK {
-        return Err(rv);
-    }
-    ct.truncate(n as usize);
-    Ok((ct, key))
+    RawSession::new(&e.h, &e.sess).encapsulate(&mut mech::<u8>(CKM_ML_KEM, None), public, t)
 }
 
 fn raw_decapsulate(e: &Env, private: CK_OBJECT_HANDLE, ct: &[u8], t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
-    let lib = e.h.raw();
-    let mut m = mech::<u8>(CKM_ML_KEM, None);
-    let mut ct = ct.to_vec();
-    let mut key = CK_INVALID_HANDLE;
-    // SAFETY: live mechanism, ciphertext, template and handle.
-    let rv = unsafe {
-        lib.C_DecapsulateKey(
-            e.sess.handle(),
-            &mut m,
-            private,
-            t.attrs.as_mut_ptr(),
-            t.attrs.len() as _,
-            ct.as_mut_ptr(),
-            ct.len() as _,
-            &mut key,
-        )
-    };
-    if rv == CKR_OK { Ok(key) } else { Err(rv) }
+    RawSession::new(&e.h, &e.sess).decapsulate(&mut mech::<u8>(CKM_ML_KEM, None), private, ct, t)
 }
 
 /// A readable generic secret: the template for shared secrets whose value a test compares.
@@ -395,8 +349,12 @@ fn ml_kem_generate_encapsulate_decapsulate() {
     assert_eq!(count(), before);
 
     // Wrong keys, flags, lengths and parameters.
-    assert_eq!(raw_encapsulate(&e, pr, &mut open_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
-    assert_eq!(raw_decapsulate(&e, pu, &ct, &mut open_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    // The other half of the pair is the wrong kind of key (CKR_KEY_TYPE_INCONSISTENT outranks
+    // CKR_KEY_FUNCTION_NOT_PERMITTED); a key with the usage attribute off is not permitted.
+    assert_eq!(raw_encapsulate(&e, pr, &mut open_secret()), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(raw_decapsulate(&e, pu, &ct, &mut open_secret()), Err(CKR_KEY_TYPE_INCONSISTENT));
+    let no_encapsulate = s.copy(pu, &mut T::default().flag(CKA_ENCAPSULATE, false)).unwrap();
+    assert_eq!(raw_encapsulate(&e, no_encapsulate, &mut open_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
     assert_eq!(raw_decapsulate(&e, pr, &ct[1..], &mut open_secret()), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
     let aes_key = s.secret_key(CKK_AES, &[1; 32]).unwrap();
     assert_eq!(raw_encapsulate(&e, aes_key, &mut open_secret()), Err(CKR_KEY_TYPE_INCONSISTENT));

@@ -128,6 +128,43 @@ impl EcKey {
         Ok(k)
     }
 
+    /// A fresh key pair by FIPS 186-4 Appendix B.4.1 ("extra random bits",
+    /// CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS): c of len(n) + 64 random bits, d = (c mod (n - 1)) + 1.
+    /// (EC_KEY_generate_key draws candidates until one is below n, Appendix B.4.2.)
+    pub fn generate_extra_bits(curve: Curve) -> Result<EcKey> {
+        let k = EcKey::empty(curve)?;
+        // SAFETY: the group's order lives as long as the key.
+        let order = unsafe { sys::EC_GROUP_get0_order(k.group()) };
+        // SAFETY: a live BIGNUM.
+        let n_bits = unsafe { sys::BN_num_bits(order) } as usize;
+        let mut c = Zeroizing::new(vec![0u8; (n_bits + 64).div_ceil(8)]);
+        super::random_fill(&mut c)?;
+        // Whole bytes were drawn: keep len(n) + 64 bits of them.
+        c[0] &= 0xff >> (c.len() * 8 - (n_bits + 64));
+        let c = super::bn::Bn::from_bytes(&c)?;
+        let d = super::bn::Bn::from_bytes(&[])?;
+        let n_minus_1 = super::bn::Bn::from_bytes(&[])?;
+        let field = curve.field_len().max(n_bits.div_ceil(8));
+        let mut scalar = Zeroizing::new(vec![0u8; field]);
+        // SAFETY: live BIGNUMs and a context of our own, freed once; `scalar` holds `field`
+        // bytes, and d < n fits them.
+        let ok = unsafe {
+            let ctx = sys::BN_CTX_new();
+            let ok = !ctx.is_null()
+                && !sys::BN_copy(n_minus_1.0.as_ptr(), order).is_null()
+                && sys::BN_sub_word(n_minus_1.0.as_ptr(), 1) == 1
+                && sys::BN_nnmod(d.0.as_ptr(), c.ptr(), n_minus_1.ptr(), ctx) == 1
+                && sys::BN_add_word(d.0.as_ptr(), 1) == 1
+                && sys::BN_bn2bin_padded(scalar.as_mut_ptr(), field, d.ptr()) == 1;
+            sys::BN_CTX_free(ctx);
+            ok
+        };
+        if !ok {
+            return Err(Error::Internal("EC key generation (extra random bits)".into()));
+        }
+        EcKey::from_private(curve, &scalar)
+    }
+
     fn parse_point(&self, point: &[u8]) -> Result<Point> {
         // SAFETY: allocation for the key's group; NULL handled.
         let p = Point(NonNull::new(unsafe { sys::EC_POINT_new(self.group()) }).ok_or(Error::HostMemory)?);

@@ -295,6 +295,8 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     hash: p.hash,
                 }
             }
+            // None at all: ECDH as a KEM may take none (C_DeriveKey refuses it).
+            ParamShape::Ecdh if m.ulParameterLen == 0 && m.pParameter.is_null() => Params::None,
             ParamShape::Ecdh => {
                 let p = param::<CK_ECDH1_DERIVE_PARAMS>(m).ok_or(bad)?;
                 Params::Ecdh {

@@ -93,6 +93,13 @@ pub fn register(r: &mut Registry) {
             521,
             CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
         ),
+        (
+            CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS,
+            PairKind::EcExtraBits,
+            224,
+            521,
+            CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
+        ),
         (CKM_EC_EDWARDS_KEY_PAIR_GEN, PairKind::Edwards, 255, 255, CKF_GENERATE_KEY_PAIR),
         (
             CKM_DSA_KEY_PAIR_GEN,

@@ -78,10 +78,13 @@ pub fn register(r: &mut Registry) {
     }
     r.add(d(CKM_SHAKE_128_KEY_DERIVATION, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::Shake(false)));
     r.add(d(CKM_SHAKE_256_KEY_DERIVATION, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::Shake(true)));
+    // Also a KEM (3.2): C_EncapsulateKey makes an ephemeral key pair, its public value the
+    // ciphertext (src/mechanism/pqc.rs).
     for ty in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE] {
+        let flags = CKF_DERIVE | CKF_ENCAPSULATE | CKF_DECAPSULATE;
         r.add(Entry {
             ty,
-            info: info(224, 521, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
+            info: info(224, 521, flags | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
             params: ParamShape::Ecdh,
             key_types: &[CKK_EC, CKK_EC_MONTGOMERY],
             implementation: Implementation::Kdf(Kdf::Ecdh),
@@ -124,6 +127,22 @@ fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<Zeroiz
 }
 
 /// The hash and construction of a CKD_* key derivation function: (hash, SP 800-56A order).
+/// The new key's value from the ECDH shared secret `z` (§6.3: CK_ECDH1_DERIVE_PARAMS's
+/// `kdf` and shared data): the rightmost bytes of `z` with CKD_NULL, else the KDF's output,
+/// as long as the template asks.
+pub(crate) fn ecdh_value(
+    z: Zeroizing<Vec<u8>>,
+    kdf: CK_ULONG,
+    shared: &[u8],
+    template: &[Attribute],
+) -> Result<Zeroizing<Vec<u8>>> {
+    match ecdh_kdf(kdf)? {
+        None if !shared.is_empty() => Err(Error::MechanismParamInvalid),
+        None => rightmost(z, template),
+        Some((hash, sp800)) => kdf_hash(hash, sp800, &z, shared, derived_len(template, None)?),
+    }
+}
+
 fn ecdh_kdf(kdf: CK_ULONG) -> Result<Option<(Hash, bool)>> {
     Ok(Some(match kdf {
         CKD_NULL => return Ok(None),
@@ -395,15 +414,7 @@ impl Module {
                     }
                     _ => return Err(Error::KeyTypeInconsistent),
                 };
-                match ecdh_kdf(*kdf)? {
-                    None => {
-                        if !shared.is_empty() {
-                            return Err(Error::MechanismParamInvalid);
-                        }
-                        rightmost(z, &template)?
-                    }
-                    Some((hash, sp800)) => kdf_hash(hash, sp800, &z, shared, derived_len(&template, None)?)?,
-                }
+                ecdh_value(z, *kdf, shared, &template)?
             }
             // The digest of the base key's value: all of it, or its first CKA_VALUE_LEN bytes
             // (or the key type's length); a key type longer than the digest is

@@ -21,6 +21,8 @@ use cryptoki_sys::*;
 pub enum PairKind {
     Rsa,
     Ec,
+    /// CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS: FIPS 186-4 B.4.1's way to the private scalar.
+    EcExtraBits,
     Edwards,
     Montgomery,
     Dsa,
@@ -104,15 +106,15 @@ impl Module {
                 private.extend(computed);
                 (CKK_RSA, public, private)
             }
-            PairKind::Ec | PairKind::Edwards | PairKind::Montgomery => {
+            PairKind::Ec | PairKind::EcExtraBits | PairKind::Edwards | PairKind::Montgomery => {
                 let params = match find(public_t, CKA_EC_PARAMS) {
                     Some(Value::Bytes(p)) => p.to_vec(),
                     _ => return Err(Error::TemplateIncomplete),
                 };
                 let curve = curve_of(&params)?;
                 let (kt, point, secret, spki) = match (kind, curve) {
-                    (PairKind::Ec, CurveKind::Nist(c)) => {
-                        let k = EcKey::generate(c)?;
+                    (PairKind::Ec | PairKind::EcExtraBits, CurveKind::Nist(c)) => {
+                        let k = if kind == PairKind::Ec { EcKey::generate(c)? } else { EcKey::generate_extra_bits(c)? };
                         // Each encoding of the point costs a field inversion: encode it once.
                         let point = k.point();
                         let spki = ec::spki_ec(c, &point);

@@ -218,33 +218,70 @@ fn secret_value(template: &[Attribute], secret: &[u8]) -> Result<Bytes> {
     Ok(Bytes::new(secret[..n].to_vec()))
 }
 
+/// The KEM a C_EncapsulateKey / C_DecapsulateKey names.
+enum Kem {
+    MlKem,
+    /// ECDH as a KEM (3.2 §6.3, CKM_ECDH1_DERIVE and CKM_ECDH1_COFACTOR_DERIVE): the
+    /// ciphertext is an ephemeral public key in the form C_DeriveKey takes the other party's
+    /// (an uncompressed point, or X25519's 32 bytes); the shared secret goes through the
+    /// parameter's KDF, if any (no parameter: CKD_NULL). The parameter names no public data.
+    Ecdh {
+        kdf: CK_ULONG,
+        shared: Vec<u8>,
+    },
+}
+
+/// The ciphertext length of ECDH as a KEM for `key` (a public or private EC or X25519 key).
+fn ecdh_ciphertext_len(key: &ParsedKey) -> Result<usize> {
+    match key {
+        ParsedKey::Ec(k) => Ok(1 + 2 * k.curve().field_len()),
+        ParsedKey::X25519 { .. } => Ok(32),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
 impl Module {
-    /// The ML-KEM public (`encapsulate`) or private key `key`, checked for the mechanism, its
-    /// class and its CKA_ENCAPSULATE/CKA_DECAPSULATE: the object and its parsed key.
+    /// The public (`encapsulate`) or private key `key` of a KEM, checked for the mechanism,
+    /// its class and its CKA_ENCAPSULATE/CKA_DECAPSULATE: the object, its parsed key and the
+    /// KEM with its parameter.
     fn kem_key(
         &self,
         h: CK_SESSION_HANDLE,
         m: &Mechanism,
         key: CK_OBJECT_HANDLE,
         encapsulate: bool,
-    ) -> Result<(Arc<crate::object::Object>, Arc<ParsedKey>)> {
+    ) -> Result<(Arc<crate::object::Object>, Arc<ParsedKey>, Kem)> {
         let (flag, usage, class) = if encapsulate {
             (CKF_ENCAPSULATE, CKA_ENCAPSULATE, CKO_PUBLIC_KEY)
         } else {
             (CKF_DECAPSULATE, CKA_DECAPSULATE, CKO_PRIVATE_KEY)
         };
-        let (entry, obj) = self.crypto_key(h, key, m, flag, usage)?;
-        if !matches!(entry.implementation, Implementation::MlKem) {
-            return Err(Error::MechanismInvalid);
-        }
-        if m.params != Params::None {
-            return Err(Error::MechanismParamInvalid);
-        }
+        let (entry, obj) = match self.crypto_key(h, key, m, flag, usage) {
+            // The other half of the pair has no such usage attribute: it is the wrong kind of
+            // key, and CKR_KEY_TYPE_INCONSISTENT outranks CKR_KEY_FUNCTION_NOT_PERMITTED (§5.1.6).
+            Err(Error::KeyFunctionNotPermitted) if self.key_object(h, key)?.class() != class => {
+                return Err(Error::KeyTypeInconsistent);
+            }
+            r => r?,
+        };
+        let kem = match (entry.implementation, &m.params) {
+            (Implementation::MlKem, Params::None) => Kem::MlKem,
+            (Implementation::Kdf(super::kdf::Kdf::Ecdh), Params::None) => {
+                Kem::Ecdh { kdf: CKD_NULL, shared: Vec::new() }
+            }
+            (Implementation::Kdf(super::kdf::Kdf::Ecdh), Params::Ecdh { kdf, shared, public }) if public.is_empty() => {
+                Kem::Ecdh { kdf: *kdf, shared: shared.clone() }
+            }
+            (Implementation::MlKem | Implementation::Kdf(super::kdf::Kdf::Ecdh), _) => {
+                return Err(Error::MechanismParamInvalid);
+            }
+            _ => return Err(Error::MechanismInvalid),
+        };
         if obj.class() != class {
             return Err(Error::KeyTypeInconsistent);
         }
         let parsed = self.parsed_key(&obj)?;
-        Ok((obj, parsed))
+        Ok((obj, parsed, kem))
     }
 
     /// C_EncapsulateKey: a fresh shared secret for the public key `key`, made a key from
@@ -260,16 +297,38 @@ impl Module {
         template: &[Attribute],
         room: Option<usize>,
     ) -> Result<Encapsulation> {
-        let (obj, parsed) = self.kem_key(h, m, key, true)?;
-        let ParsedKey::MlKem { set, public, .. } = &*parsed else {
-            return Err(Error::KeyTypeInconsistent);
+        let (obj, parsed, kem) = self.kem_key(h, m, key, true)?;
+        let len = match (&kem, &*parsed) {
+            (Kem::MlKem, ParsedKey::MlKem { set, .. }) => set.ciphertext_len(),
+            (Kem::Ecdh { .. }, k) => ecdh_ciphertext_len(k)?,
+            _ => return Err(Error::KeyTypeInconsistent),
         };
-        if room.is_none_or(|n| n < set.ciphertext_len()) {
-            return Ok(Encapsulation::Length(set.ciphertext_len()));
+        if room.is_none_or(|n| n < len) {
+            return Ok(Encapsulation::Length(len));
         }
         let template = policy::merge_template(template, imposed(&obj, CKA_ENCAPSULATE_TEMPLATE))?;
-        let (ciphertext, secret) = set.encapsulate(public)?;
-        let value = secret_value(&template, &secret)?;
+        let (ciphertext, value) = match (&kem, &*parsed) {
+            (Kem::MlKem, ParsedKey::MlKem { set, public, .. }) => {
+                let (ciphertext, secret) = set.encapsulate(public)?;
+                (ciphertext, secret_value(&template, &secret)?)
+            }
+            (Kem::Ecdh { kdf, shared }, k) => {
+                let (ciphertext, z) = match k {
+                    ParsedKey::Ec(recipient) => {
+                        let ephemeral = crate::crypto::ec::EcKey::generate(recipient.curve())?;
+                        (ephemeral.point(), ephemeral.ecdh(&recipient.point())?)
+                    }
+                    ParsedKey::X25519 { public, .. } => {
+                        let (private, ephemeral) = crate::crypto::ec::x25519_generate();
+                        (ephemeral, crate::crypto::ec::x25519(&private, public)?)
+                    }
+                    _ => return Err(Error::KeyTypeInconsistent),
+                };
+                let value = super::kdf::ecdh_value(z, *kdf, shared, &template)?;
+                (ciphertext, Bytes::new(value.to_vec()))
+            }
+            _ => return Err(Error::KeyTypeInconsistent),
+        };
         let origin = Origin::Derive { value, base_always_sensitive: true, base_never_extractable: true };
         let key = self.create_with(h, &template, origin)?;
         Ok(Encapsulation::Made { ciphertext, key })
@@ -286,17 +345,36 @@ impl Module {
         ciphertext: &[u8],
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
-        let (obj, parsed) = self.kem_key(h, m, key, false)?;
-        let ParsedKey::MlKem { set, private: Some(dk), .. } = &*parsed else {
-            return Err(Error::KeyTypeInconsistent);
+        let (obj, parsed, kem) = self.kem_key(h, m, key, false)?;
+        let len = match (&kem, &*parsed) {
+            (Kem::MlKem, ParsedKey::MlKem { set, private: Some(_), .. }) => set.ciphertext_len(),
+            (Kem::Ecdh { .. }, k @ (ParsedKey::Ec(_) | ParsedKey::X25519 { private: Some(_), .. })) => {
+                ecdh_ciphertext_len(k)?
+            }
+            _ => return Err(Error::KeyTypeInconsistent),
         };
-        if ciphertext.len() != set.ciphertext_len() {
+        if ciphertext.len() != len {
             return Err(Error::EncryptedDataLenRange);
         }
         let template = policy::merge_template(template, imposed(&obj, CKA_DECAPSULATE_TEMPLATE))?;
-        let secret = set.decapsulate(dk, ciphertext)?;
+        let value = match (&kem, &*parsed) {
+            (Kem::MlKem, ParsedKey::MlKem { set, private: Some(dk), .. }) => {
+                secret_value(&template, &set.decapsulate(dk, ciphertext)?)?
+            }
+            (Kem::Ecdh { kdf, shared }, k) => {
+                // A point off the curve (or X25519's all-zero result) is a bad ciphertext.
+                let z = match k {
+                    ParsedKey::Ec(private) => private.ecdh(ciphertext),
+                    ParsedKey::X25519 { private: Some(p), .. } => crate::crypto::ec::x25519(p, ciphertext),
+                    _ => return Err(Error::KeyTypeInconsistent),
+                }
+                .map_err(|_| Error::EncryptedDataInvalid)?;
+                Bytes::new(super::kdf::ecdh_value(z, *kdf, shared, &template)?.to_vec())
+            }
+            _ => return Err(Error::KeyTypeInconsistent),
+        };
         let origin = Origin::Derive {
-            value: secret_value(&template, &secret)?,
+            value,
             base_always_sensitive: obj.flag(CKA_ALWAYS_SENSITIVE),
             base_never_extractable: obj.flag(CKA_NEVER_EXTRACTABLE),
         };

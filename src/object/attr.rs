@@ -497,6 +497,15 @@ pub const DH_DOMAIN: &[Rule] = &[
     r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
 ];
 
+/// Short Weierstrass and Montgomery public keys take ECDH as a KEM (3.2 §6.3): they may
+/// encapsulate, as any public key may be used by anyone.
+pub const ECDH_KEM_PUBLIC: &[Rule] =
+    &[r(CKA_ENCAPSULATE, MODIFIABLE, D::Bool(true)), r(CKA_ENCAPSULATE_TEMPLATE, 0, D::EmptyTemplate)];
+
+/// Their private keys decapsulate by default as they derive by default.
+pub const ECDH_KEM_PRIVATE: &[Rule] =
+    &[r(CKA_DECAPSULATE, MODIFIABLE, D::Bool(true)), r(CKA_DECAPSULATE_TEMPLATE, 0, D::EmptyTemplate)];
+
 /// Montgomery keys (X25519) only derive.
 pub const MONTGOMERY_PUBLIC: &[Rule] =
     &[r(CKA_VERIFY, MODIFIABLE, D::Bool(false)), r(CKA_DERIVE, MODIFIABLE, D::Bool(true))];
@@ -601,11 +610,16 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_CERTIFICATE, Some(CKC_X_509)) => (1, &[STORAGE, CERTIFICATE, X509]),
         (CKO_PUBLIC_KEY, Some(CKK_RSA)) => (2, &[STORAGE, KEY, PUBLIC_KEY, RSA_PUBLIC]),
         (CKO_PRIVATE_KEY, Some(CKK_RSA)) => (3, &[STORAGE, KEY, PRIVATE_KEY, RSA_PRIVATE]),
-        (CKO_PUBLIC_KEY, Some(CKK_EC | CKK_EC_EDWARDS)) => (4, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC]),
-        (CKO_PRIVATE_KEY, Some(CKK_EC)) => (5, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC)) => (4, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, ECDH_KEM_PUBLIC]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC_EDWARDS)) => (21, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_EC)) => (5, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, ECDH_KEM_PRIVATE]),
         (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => (6, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, EDWARDS_PRIVATE]),
-        (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => (7, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC]),
-        (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => (8, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => {
+            (7, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC, ECDH_KEM_PUBLIC])
+        }
+        (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => {
+            (8, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE, ECDH_KEM_PRIVATE])
+        }
         (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => (9, &[STORAGE, KEY, SECRET_KEY, VALUE_KEY]),
         (CKO_PUBLIC_KEY, Some(CKK_ML_DSA)) => (10, &[STORAGE, KEY, PUBLIC_KEY, ML_DSA_PUBLIC]),
         (CKO_PRIVATE_KEY, Some(CKK_ML_DSA)) => (11, &[STORAGE, KEY, PRIVATE_KEY, ML_DSA_PRIVATE]),
@@ -625,7 +639,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 21] = [const { OnceLock::new() }; 21];
+    static MERGED: [OnceLock<Schema>; 22] = [const { OnceLock::new() }; 22];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -659,6 +673,8 @@ mod tests {
             RSA_PRIVATE,
             EC_PUBLIC,
             EC_PRIVATE,
+            ECDH_KEM_PUBLIC,
+            ECDH_KEM_PRIVATE,
             ML_DSA_PUBLIC,
             ML_DSA_PRIVATE,
             ML_KEM_PUBLIC,
@@ -687,6 +703,7 @@ mod tests {
             (CKO_PRIVATE_KEY, Some(CKK_RSA)),
             (CKO_PUBLIC_KEY, Some(CKK_EC)),
             (CKO_PRIVATE_KEY, Some(CKK_EC)),
+            (CKO_PUBLIC_KEY, Some(CKK_EC_EDWARDS)),
             (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)),
             (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)),
             (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)),

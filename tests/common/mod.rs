@@ -566,6 +566,52 @@ impl RawSession {
         let rv = unsafe { self.lib.C_DeriveKey(h, m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
+    /// C_EncapsulateKey (size query, then the call): the ciphertext and the new key.
+    pub fn encapsulate(
+        &self,
+        m: &mut CK_MECHANISM,
+        public: CK_OBJECT_HANDLE,
+        t: &mut T,
+    ) -> RawResult<(Vec<u8>, CK_OBJECT_HANDLE)> {
+        let (mut n, mut key) = (0, CK_INVALID_HANDLE);
+        let mut call = |out: *mut u8, n: &mut CK_ULONG| {
+            // SAFETY: live mechanism, template, length and handle; `out` is NULL (a size
+            // query) or holds `*n` bytes.
+            ck(unsafe {
+                self.lib.C_EncapsulateKey(self.h, m, public, t.attrs.as_mut_ptr(), t.attrs.len() as _, out, n, &mut key)
+            })
+        };
+        call(null_mut(), &mut n)?;
+        let mut ct = vec![0u8; n as usize];
+        call(ct.as_mut_ptr(), &mut n)?;
+        ct.truncate(n as usize);
+        Ok((ct, key))
+    }
+    /// C_DecapsulateKey: the new key.
+    pub fn decapsulate(
+        &self,
+        m: &mut CK_MECHANISM,
+        private: CK_OBJECT_HANDLE,
+        ct: &[u8],
+        t: &mut T,
+    ) -> RawResult<CK_OBJECT_HANDLE> {
+        let mut ct = ct.to_vec();
+        let mut key = CK_INVALID_HANDLE;
+        // SAFETY: live mechanism, ciphertext, template and handle.
+        ck(unsafe {
+            self.lib.C_DecapsulateKey(
+                self.h,
+                m,
+                private,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                ct.as_mut_ptr(),
+                ct.len() as _,
+                &mut key,
+            )
+        })?;
+        Ok(key)
+    }
     pub fn get_bytes(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> RawResult<Vec<u8>> {
         let mut a = CK_ATTRIBUTE { type_: ty, pValue: null_mut(), ulValueLen: 0 };
         // SAFETY: size query, then a buffer of the reported size.
