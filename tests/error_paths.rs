@@ -613,11 +613,24 @@ fn init_operations() {
             let mut m = p.mech(ty);
             assert_eq!(e.init(e.closed_session(), op, &mut m, key), CKR_SESSION_HANDLE_INVALID, "{what}");
 
-            // A one-byte parameter where the mechanism takes a structure or an IV.
+            // A one-byte parameter where the mechanism takes a structure or an IV; with a key
+            // the operation could not use anyway, the key is what is reported (as SoftHSMv2
+            // does, checking the key first), with no parameter at all too.
             if p.required() {
                 let mut byte = 1u8;
                 let mut m = CK_MECHANISM { mechanism: ty, pParameter: (&raw mut byte).cast(), ulParameterLen: 1 };
                 assert_eq!(e.init(h, op, &mut m, key), CKR_MECHANISM_PARAM_INVALID, "{what}: one-byte parameter");
+                let mut none = mech::<u8>(ty, None);
+                assert_eq!(e.init(h, op, &mut none, key), CKR_MECHANISM_PARAM_INVALID, "{what}: no parameter");
+                if kind != Key::None {
+                    let wrong = e.keys.wrong(kind, op.private());
+                    for m in [&mut m, &mut none] {
+                        assert_eq!(e.init(h, op, m, wrong), CKR_KEY_TYPE_INCONSISTENT, "{what}: bad parameter, key");
+                        assert_eq!(e.init(h, op, m, 0), CKR_KEY_HANDLE_INVALID, "{what}: bad parameter, handle 0");
+                        let unusable = e.without(key, op.usage());
+                        assert_eq!(e.init(h, op, m, unusable), CKR_KEY_FUNCTION_NOT_PERMITTED, "{what}: bad parameter");
+                    }
+                }
             }
 
             if kind == Key::None {

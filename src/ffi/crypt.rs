@@ -32,7 +32,11 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
         // stored, a store-forwarding stall.
         match &mut decoded {
             Ok(mech) => m.crypt_init(h, dir, mech, key),
-            Err(_) => decoded.map(drop).map_err(|e| m.session_checked(h, e)),
+            Err(_) => {
+                // SAFETY: non-NULL (checked above), the caller's CK_MECHANISM.
+                let ty = unsafe { (*p_mechanism).mechanism };
+                decoded.map(drop).map_err(|e| m.init_refused(h, e, ty, key, dir.flag_and_usage()))
+            }
         }
     })
 }

@@ -38,7 +38,11 @@ fn init(
         // Used in place, as in C_EncryptInit.
         match &decoded {
             Ok(mech) => m.mac_init(h, dir, mech, key, signature),
-            Err(_) => decoded.map(drop).map_err(|e| m.session_checked(h, e)),
+            Err(_) => {
+                // SAFETY: non-NULL (checked above), the caller's CK_MECHANISM.
+                let ty = unsafe { (*p_mechanism).mechanism };
+                decoded.map(drop).map_err(|e| m.init_refused(h, e, ty, key, dir.flag_and_usage()))
+            }
         }
     })
 }

@@ -245,6 +245,28 @@ pub enum MacDir {
     VerifySignature,
 }
 
+impl Dir {
+    /// The mechanism flag and the key's usage attribute the operation needs.
+    pub(crate) fn flag_and_usage(self) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE) {
+        match self {
+            Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
+            Dir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
+            Dir::SignRecover => (CKF_SIGN_RECOVER, CKA_SIGN_RECOVER),
+            Dir::VerifyRecover => (CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER),
+        }
+    }
+}
+
+impl MacDir {
+    /// The mechanism flag and the key's usage attribute the operation needs.
+    pub(crate) fn flag_and_usage(self) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE) {
+        match self {
+            MacDir::Sign => (CKF_SIGN, CKA_SIGN),
+            MacDir::Verify | MacDir::VerifySignature => (CKF_VERIFY, CKA_VERIFY),
+        }
+    }
+}
+
 /// The key checks of [`Module::crypto_key`].
 fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Result<()> {
     let u = obj.key_use();
@@ -338,6 +360,28 @@ impl Module {
         Ok(r)
     }
 
+    /// The error a C_*Init reports when its mechanism `ty` was refused with `e`: a bad
+    /// session first; then, for a refused parameter, a key the operation could not use
+    /// anyway (handle, type, usage flag, allowed mechanisms), as SoftHSMv2 checks the key
+    /// before the parameter and the specification ranks neither; else `e`.
+    pub(crate) fn init_refused(
+        &self,
+        h: CK_SESSION_HANDLE,
+        e: Error,
+        ty: CK_MECHANISM_TYPE,
+        key: CK_OBJECT_HANDLE,
+        (flag, usage): (CK_FLAGS, CK_ATTRIBUTE_TYPE),
+    ) -> Error {
+        let e = self.session_checked(h, e);
+        let Some(entry) = lookup(ty).filter(|e| e.info.flags & flag != 0) else {
+            return e;
+        };
+        if !matches!(e, Error::MechanismParamInvalid) {
+            return e;
+        }
+        self.with_key(h, key, |obj| check_key(entry, ty, obj, usage)).err().unwrap_or(e)
+    }
+
     fn cipher_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<CipherOp> {
         match dir {
             Dir::Encrypt => &mut s.encrypt,
@@ -359,12 +403,7 @@ impl Module {
     /// (no copy).
     pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &mut Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
         // As in `mac_init`: an active operation is found where the new one would go.
-        let (flag, usage) = match dir {
-            Dir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
-            Dir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
-            Dir::SignRecover => (CKF_SIGN_RECOVER, CKA_SIGN_RECOVER),
-            Dir::VerifyRecover => (CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER),
-        };
+        let (flag, usage) = dir.flag_and_usage();
         // Symmetric ciphers are made while the key is lent (no count taken on it).
         let (made, needs_auth, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
             let encrypt = dir == Dir::Encrypt;
@@ -498,10 +537,7 @@ impl Module {
     ) -> Result<()> {
         // An active operation is found where the new one would go (one lock of the session's
         // operations, not two); the key is checked first.
-        let (flag, usage) = match dir {
-            MacDir::Sign => (CKF_SIGN, CKA_SIGN),
-            MacDir::Verify | MacDir::VerifySignature => (CKF_VERIFY, CKA_VERIFY),
-        };
+        let (flag, usage) = dir.flag_and_usage();
         let (mac, needs_auth, uid) = self.make_mac(h, m, key, flag, usage)?;
         let len = mac.output_len();
         let mut ops = self.ops(h)?;
