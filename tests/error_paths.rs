@@ -1213,3 +1213,45 @@ fn malformed_parameters() {
     assert_eq!(oaep_all(&mut oaep(CKM_SHA256, 0, z, null_mut(), 0), full), [bad; 4], "mgf 0");
     assert_eq!(oaep_all(&mut oaep(CKM_MD5, CKG_MGF1_SHA256, z, null_mut(), 0), full), [bad; 4], "MD5");
 }
+
+/// A NULL mechanism ends only the operation of the C_*Init it is given to: C_VerifyInit(NULL)
+/// leaves a C_VerifySignatureInit operation (and the reverse), C_DigestInit(NULL) leaves an
+/// encryption, and C_VerifySignatureInit(NULL) ends its own.
+#[test]
+fn a_null_mechanism_ends_only_its_own_operation() {
+    let e = env();
+    let (h, l) = (e.s.h, &e.s.lib);
+    let key = e.keys.generic;
+    let data = b"signed data".to_vec();
+    let sig = e.run(CKM_SHA256_HMAC, Op::Sign, key, &data, &[]);
+    let mut m = mech::<u8>(CKM_SHA256_HMAC, None);
+    let mut s = sig.clone();
+    let mut d = data.clone();
+    // SAFETY: live mechanism, data and signature buffers.
+    unsafe {
+        let signature_init =
+            |m: *mut CK_MECHANISM, s: &mut Vec<u8>| l.C_VerifySignatureInit(h, m, key, s.as_mut_ptr(), s.len() as _);
+        assert_eq!(signature_init(&mut m, &mut s), CKR_OK);
+        assert_eq!(l.C_VerifyInit(h, &mut m, key), CKR_OK);
+        assert_eq!(l.C_VerifyInit(h, null_mut(), key), CKR_OK);
+        assert_eq!(l.C_VerifySignature(h, d.as_mut_ptr(), d.len() as _), CKR_OK, "still active");
+        assert_eq!(signature_init(&mut m, &mut s), CKR_OK);
+        assert_eq!(l.C_VerifyInit(h, &mut m, key), CKR_OK);
+        assert_eq!(signature_init(null_mut(), &mut s), CKR_OK);
+        assert_eq!(l.C_VerifySignature(h, d.as_mut_ptr(), d.len() as _), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(l.C_Verify(h, d.as_mut_ptr(), d.len() as _, s.as_mut_ptr(), s.len() as _), CKR_OK, "still active");
+
+        let mut sha = mech::<u8>(CKM_SHA256, None);
+        let mut ecb = mech::<u8>(CKM_AES_ECB, None);
+        assert_eq!(l.C_EncryptInit(h, &mut ecb, e.keys.aes), CKR_OK);
+        assert_eq!(l.C_DigestInit(h, &mut sha), CKR_OK);
+        assert_eq!(l.C_DigestInit(h, null_mut()), CKR_OK);
+        let mut block = [0u8; 16];
+        let mut out = [0u8; 16];
+        let mut n: CK_ULONG = 16;
+        assert_eq!(l.C_Encrypt(h, block.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n), CKR_OK, "still active");
+        // A session handle that names no session is reported, NULL mechanism or not.
+        assert_eq!(l.C_DigestInit(e.closed_session(), null_mut()), CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(l.C_SignInit(e.closed_session(), null_mut(), key), CKR_SESSION_HANDLE_INVALID);
+    }
+}
