@@ -64,6 +64,7 @@ enum Key {
     Aes,
     Aes128,
     Xts,
+    Des,
     Des3,
     Generic,
     ChaCha,
@@ -71,11 +72,12 @@ enum Key {
     Ec,
     Ed,
     MlDsa,
+    Dsa,
 }
 
 impl Key {
     fn symmetric(self) -> bool {
-        matches!(self, Key::Aes | Key::Aes128 | Key::Xts | Key::Des3 | Key::Generic | Key::ChaCha)
+        matches!(self, Key::Aes | Key::Aes128 | Key::Xts | Key::Des | Key::Des3 | Key::Generic | Key::ChaCha)
     }
 }
 
@@ -105,7 +107,7 @@ fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
     match ty {
         CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB128 | CKM_AES_CFB1 | CKM_AES_CTS
         | CKM_AES_XTS => Param::Bytes(vec![7; 16]),
-        CKM_DES3_CBC | CKM_DES3_CBC_PAD => Param::Bytes(vec![7; 8]),
+        CKM_DES3_CBC | CKM_DES3_CBC_PAD | CKM_DES_CBC | CKM_DES_CBC_PAD => Param::Bytes(vec![7; 8]),
         CKM_SHA_1_HMAC_GENERAL
         | CKM_SHA224_HMAC_GENERAL
         | CKM_SHA256_HMAC_GENERAL
@@ -118,6 +120,7 @@ fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
         | CKM_MD5_HMAC_GENERAL
         | CKM_AES_CMAC_GENERAL
         | CKM_AES_MAC_GENERAL => Param::Ulong(Box::new(8)),
+        CKM_DES3_CMAC_GENERAL | CKM_DES3_MAC_GENERAL | CKM_DES_MAC_GENERAL => Param::Ulong(Box::new(4)),
         CKM_AES_CTR => Param::Ctr(Box::new(CK_AES_CTR_PARAMS { ulCounterBits: 32, cb: [9; 16] })),
         CKM_AES_GCM | CKM_AES_GMAC => {
             let mut iv = vec![5u8; 12];
@@ -250,8 +253,10 @@ struct Keys {
     aes: CK_OBJECT_HANDLE,
     aes128: CK_OBJECT_HANDLE,
     xts: CK_OBJECT_HANDLE,
+    des: CK_OBJECT_HANDLE,
     des3: CK_OBJECT_HANDLE,
     mldsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
+    dsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
     generic: CK_OBJECT_HANDLE,
     chacha: CK_OBJECT_HANDLE,
     rsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
@@ -289,12 +294,19 @@ impl Keys {
         let der_point = s.get_bytes(peer.0, CKA_EC_POINT).unwrap();
         let peer_point = der_point[der_point.len() - 65..].to_vec();
         let mldsa = pair(CKM_ML_DSA_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44), T::default());
+        // DSA on domain parameters the token makes (1024 bits: quick).
+        let params = s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 1024)).unwrap();
+        let domain = [CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|ty| (ty, s.get_bytes(params, ty).unwrap()));
+        let dsa =
+            pair(CKM_DSA_KEY_PAIR_GEN, domain.iter().fold(T::default(), |t, (ty, v)| t.bytes(*ty, v)), T::default());
         Keys {
             aes: secret(CKK_AES, 32),
             aes128: secret(CKK_AES, 16),
             xts: secret(CKK_AES_XTS, 32),
+            des: secret(CKK_DES, 8),
             des3: secret(CKK_DES3, 24),
             mldsa,
+            dsa,
             generic: secret(CKK_GENERIC_SECRET, 32),
             chacha: secret(CKK_CHACHA20, 32),
             rsa,
@@ -313,8 +325,10 @@ impl Keys {
             Key::Aes => self.aes,
             Key::Aes128 => self.aes128,
             Key::Xts => self.xts,
+            Key::Des => self.des,
             Key::Des3 => self.des3,
             Key::MlDsa => side(self.mldsa),
+            Key::Dsa => side(self.dsa),
             Key::Generic => self.generic,
             Key::ChaCha => self.chacha,
             Key::Rsa => side(self.rsa),
@@ -380,7 +394,21 @@ fn init_cases() -> Vec<(CK_MECHANISM_TYPE, Key, Vec<Op>, usize)> {
         (CKM_AES_XCBC_MAC, Key::Aes128, mac(), 13),
         (CKM_AES_GMAC, Key::Aes, mac(), 13),
         (CKM_DES3_CMAC, Key::Des3, mac(), 13),
+        (CKM_DES3_CMAC_GENERAL, Key::Des3, mac(), 13),
         (CKM_DES3_MAC, Key::Des3, mac(), 13),
+        (CKM_DES3_MAC_GENERAL, Key::Des3, mac(), 13),
+        (CKM_DES_ECB, Key::Des, both(), 32),
+        (CKM_DES_CBC, Key::Des, both(), 32),
+        (CKM_DES_CBC_PAD, Key::Des, both(), 13),
+        (CKM_DES_MAC, Key::Des, mac(), 13),
+        (CKM_DES_MAC_GENERAL, Key::Des, mac(), 13),
+        (CKM_AES_XCBC_MAC_96, Key::Aes128, mac(), 13),
+        (CKM_DSA, Key::Dsa, mac(), 20),
+        (CKM_DSA_SHA1, Key::Dsa, mac(), 13),
+        (CKM_DSA_SHA224, Key::Dsa, mac(), 13),
+        (CKM_DSA_SHA256, Key::Dsa, mac(), 13),
+        (CKM_DSA_SHA384, Key::Dsa, mac(), 13),
+        (CKM_DSA_SHA512, Key::Dsa, mac(), 13),
         (CKM_MD5_HMAC, Key::Generic, mac(), 13),
         (CKM_MD5_HMAC_GENERAL, Key::Generic, mac(), 13),
         (CKM_MD5, Key::None, vec![Digest], 13),
