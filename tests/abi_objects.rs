@@ -893,3 +893,53 @@ fn trust_objects() {
     assert_eq!(s.get_ulong(found[0], CKA_TRUST_EMAIL_PROTECTION), Ok(CKT_TRUSTED as CK_ULONG));
     assert_eq!(s.get_bytes(found[0], CKA_HASH_OF_CERTIFICATE), Ok(vec![0x11; 32]));
 }
+
+/// Profile objects (3.0 §4.13, OASIS PKCS #11 Profiles 3.2): every token shows Baseline
+/// Provider, Extended Provider and Authentication Token as read-only public token objects,
+/// found by a template asking for CKO_PROFILE (with or without a login), never by one that
+/// does not, so a token an application empties or counts still looks empty.
+#[test]
+fn profile_objects() {
+    let (h, p, slot, s) = raw_user_env("profiles");
+    let profile = || T::default().ulong(CKA_CLASS, CKO_PROFILE);
+    let found = s.find(&mut profile()).unwrap();
+    let mut ids: Vec<CK_ULONG> = found.iter().map(|o| s.get_ulong(*o, CKA_PROFILE_ID).unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, [CKP_BASELINE_PROVIDER, CKP_EXTENDED_PROVIDER, CKP_AUTHENTICATION_TOKEN]);
+    for &o in &found {
+        assert!(s.get_bool(o, CKA_TOKEN) && !s.get_bool(o, CKA_PRIVATE));
+        assert!(!s.get_bool(o, CKA_MODIFIABLE) && !s.get_bool(o, CKA_COPYABLE) && !s.get_bool(o, CKA_DESTROYABLE));
+        assert_eq!(s.get_bytes(o, CKA_VALUE), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+        // Read-only in every way.
+        assert_eq!(s.set(o, &mut T::default().bytes(CKA_LABEL, b"mine")), Err(CKR_ACTION_PROHIBITED));
+        assert_eq!(s.copy(o, &mut T::default()), Err(CKR_ACTION_PROHIBITED));
+        // SAFETY: a plain call on live handles.
+        assert_eq!(unsafe { s.lib.C_DestroyObject(s.h, o) }, CKR_ACTION_PROHIBITED);
+        let mut size = 0;
+        // SAFETY: a live output.
+        assert_eq!(unsafe { s.lib.C_GetObjectSize(s.h, o, &mut size) }, CKR_OK);
+        // Not a key.
+        let mut m = mech::<u8>(CKM_AES_ECB, None);
+        // SAFETY: a live mechanism.
+        assert_eq!(unsafe { s.lib.C_EncryptInit(s.h, &mut m, o) }, CKR_KEY_TYPE_INCONSISTENT);
+    }
+    // By profile id; with other attributes; not by a template without the class.
+    let extended = s.find(&mut profile().ulong(CKA_PROFILE_ID, CKP_EXTENDED_PROVIDER)).unwrap();
+    assert_eq!(extended.len(), 1);
+    assert_eq!(s.get_ulong(extended[0], CKA_PROFILE_ID).unwrap(), CKP_EXTENDED_PROVIDER);
+    assert_eq!(s.find(&mut profile().flag(CKA_TOKEN, true)).unwrap().len(), 3);
+    assert_eq!(s.find(&mut profile().flag(CKA_PRIVATE, true)).unwrap(), []);
+    assert_eq!(s.find(&mut T::default()).unwrap(), []);
+    assert_eq!(s.find(&mut T::default().flag(CKA_TOKEN, true)).unwrap(), []);
+    assert_eq!(s.find(&mut T::default().ulong(CKA_PROFILE_ID, CKP_BASELINE_PROVIDER)).unwrap(), []);
+    // Other classes of objects cannot be profiles, and none can be made.
+    assert_eq!(s.create(&mut profile().ulong(CKA_PROFILE_ID, CKP_BASELINE_PROVIDER)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    // A public session without a login sees them too; a handle that names no profile does
+    // not resolve.
+    let public = p.open_ro_session(slot).unwrap();
+    let r = RawSession::new(&h, &public);
+    assert_eq!(r.find(&mut profile()).unwrap().len(), 3);
+    assert_eq!(r.get_ulong(found[0], CKA_CLASS).unwrap(), CKO_PROFILE);
+    let beyond = found.iter().max().unwrap() + 1;
+    assert_eq!(r.get_ulong(beyond, CKA_CLASS), Err(CKR_OBJECT_HANDLE_INVALID));
+}

@@ -63,7 +63,8 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_TRUST_EMAIL_PROTECTION
         | CKA_TRUST_IPSEC_IKE
         | CKA_TRUST_TIME_STAMPING
-        | CKA_TRUST_OCSP_SIGNING => Ulong,
+        | CKA_TRUST_OCSP_SIGNING
+        | CKA_PROFILE_ID => Ulong,
         CKA_LABEL
         | CKA_APPLICATION
         | CKA_VALUE
@@ -150,7 +151,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_REQUIRED_CMS_ATTRIBUTES
             | CKA_DEFAULT_CMS_ATTRIBUTES
             | CKA_SUPPORTED_CMS_ATTRIBUTES
-            | CKA_PROFILE_ID
             | CKA_X2RATCHET_BAG
             | CKA_X2RATCHET_BAGSIZE
             | CKA_X2RATCHET_BOBS1STMSG

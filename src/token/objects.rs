@@ -70,6 +70,46 @@ fn token_id(handle: CK_OBJECT_HANDLE) -> (crate::store::ObjectId, u64) {
     ((handle & ((1 << TAG_SHIFT) - 1)) as crate::store::ObjectId, handle >> TAG_SHIFT)
 }
 
+/// Profile objects (3.0 §4.13; OASIS PKCS #11 Profiles 3.2): the profiles oxihsm implements,
+/// each a read-only public token object that every token shows (neither modifiable, copyable
+/// nor destroyable), with handles from here up. They are found only by a template asking for
+/// CKA_CLASS CKO_PROFILE, as the specification has hardware-feature objects found: an
+/// application listing "all objects" to empty a token, or counting them, does not meet them.
+pub const PROFILE_HANDLE_BASE: CK_OBJECT_HANDLE = 0x7fff_0000_0000_0000;
+
+/// Baseline Provider (every function it names is here), Extended Provider (mechanisms and
+/// logins, C_LoginUser included) and Authentication Token (private and public keys,
+/// C_Sign*). Not Complete Provider: not every mechanism of the specification is offered.
+const PROFILES: [CK_PROFILE_ID; 3] = [CKP_BASELINE_PROVIDER, CKP_EXTENDED_PROVIDER, CKP_AUTHENTICATION_TOKEN];
+
+fn profile_objects() -> &'static [Arc<Object>] {
+    static OBJECTS: std::sync::OnceLock<Vec<Arc<Object>>> = std::sync::OnceLock::new();
+    OBJECTS.get_or_init(|| {
+        PROFILES
+            .iter()
+            .map(|&id| {
+                let attrs = [
+                    (CKA_CLASS, Value::Ulong(CKO_PROFILE)),
+                    (CKA_TOKEN, Value::Bool(true)),
+                    (CKA_PRIVATE, Value::Bool(false)),
+                    (CKA_MODIFIABLE, Value::Bool(false)),
+                    (CKA_COPYABLE, Value::Bool(false)),
+                    (CKA_DESTROYABLE, Value::Bool(false)),
+                    (CKA_LABEL, Value::bytes(Vec::new())),
+                    (CKA_UNIQUE_ID, Value::bytes(format!("oxihsm-profile-{id}").into_bytes())),
+                    (CKA_PROFILE_ID, Value::Ulong(id)),
+                ];
+                Arc::new(attrs.into_iter().collect())
+            })
+            .collect()
+    })
+}
+
+/// The profile object `handle` names, if it names one.
+fn profile_object(handle: CK_OBJECT_HANDLE) -> Option<&'static Arc<Object>> {
+    handle.checked_sub(PROFILE_HANDLE_BASE).and_then(|i| profile_objects().get(usize::try_from(i).ok()?))
+}
+
 /// The store's change marker as read now, and whether the token-object cache may be used
 /// without asking the store: the marker reads what it read when the store last confirmed
 /// the cache, no longer ago than `store::changes::TRUST`.
@@ -96,6 +136,9 @@ impl Module {
 
     /// Loads an object this session may see.
     fn load(&self, c: &Ctx, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        if handle >= PROFILE_HANDLE_BASE {
+            return profile_object(handle).cloned().ok_or(Error::ObjectHandleInvalid);
+        }
         let obj = if handle >= SESSION_OBJECT_BASE {
             let o = self.session_objects.with(handle, |o| (o.token == c.token).then(|| o.obj.clone()));
             o.flatten().ok_or(Error::ObjectHandleInvalid)?
@@ -264,6 +307,10 @@ impl Module {
         handle: CK_OBJECT_HANDLE,
         f: impl FnOnce(&Arc<Object>) -> Result<T>,
     ) -> Result<Result<T>> {
+        if handle >= PROFILE_HANDLE_BASE {
+            self.sessions.get(h)?;
+            return Ok(f(profile_object(handle).ok_or(Error::ObjectHandleInvalid)?));
+        }
         if handle >= SESSION_OBJECT_BASE {
             // The hot path of every C_*Init on a session key: two shared locks (the session's
             // shard, which knows the login, and the object's), no login clone.
@@ -413,6 +460,14 @@ impl Module {
             {
                 handles.push(token_handle(c.login.as_ref(), id, o.is_private()));
             }
+        }
+        if template.iter().any(|a| a.ty == CKA_CLASS && a.value == Value::Ulong(CKO_PROFILE)) {
+            let profiles = profile_objects().iter().enumerate();
+            handles.extend(
+                profiles
+                    .filter(|(_, o)| policy::matches(o, template))
+                    .map(|(i, _)| PROFILE_HANDLE_BASE + i as CK_ULONG),
+            );
         }
         self.with_ops(h, |s| {
             if s.find.is_some() {
