@@ -1022,14 +1022,7 @@ fn message_operations() {
         let mut iv = [8u8; 12];
         let mut d = input.to_vec();
         let mut s = sig.to_vec();
-        let mut p = CK_GCM_MESSAGE_PARAMS {
-            pIv: iv.as_mut_ptr(),
-            ulIvLen: 12,
-            ulIvFixedBits: 0,
-            ivGenerator: CKG_NO_GENERATE,
-            pTag: tag.as_mut_ptr(),
-            ulTagBits: 128,
-        };
+        let mut p = gcm_message(&mut iv, tag);
         let (pp, pl) = ((&raw mut p).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
         let (dp, dl) = (d.as_mut_ptr(), d.len() as CK_ULONG);
         // SAFETY: live parameter and buffers; `out` is NULL or holds `*n` bytes.
@@ -1281,5 +1274,126 @@ fn a_null_mechanism_ends_only_its_own_operation() {
         // A session handle that names no session is reported, NULL mechanism or not.
         assert_eq!(l.C_DigestInit(e.closed_session(), null_mut()), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(l.C_SignInit(e.closed_session(), null_mut(), key), CKR_SESSION_HANDLE_INVALID);
+    }
+}
+
+/// A length no buffer of the process can have (its end past the address space, though its
+/// size fits in an isize) is refused with CKR_ARGUMENTS_BAD before anything is read from or
+/// written to the buffer, for data, AAD, templates and output lengths alike; the session
+/// works normally afterwards.
+#[test]
+fn lengths_past_the_address_space() {
+    let (_h, _p, _slot, s) = raw_user_env("huge lengths");
+    let (l, h) = (&s.lib, s.h);
+    let key = s.secret_key(CKK_GENERIC_SECRET, &[7u8; 32]).unwrap();
+    let aes = s.secret_key(CKK_AES, &[9u8; 32]).unwrap();
+    let mut data = [0x11u8; 64];
+    let mut out = [0u8; 64];
+    for huge in [1u64 << 57, 1 << 62, (1 << 63) - 1] {
+        let mut n: CK_ULONG = 64;
+        // SAFETY: every buffer is live for 64 bytes; the lengths lie, which is the point.
+        unsafe {
+            assert_eq!(l.C_DigestInit(h, &mut mech::<u8>(CKM_SHA256, None)), CKR_OK);
+            assert_eq!(l.C_Digest(h, data.as_mut_ptr(), huge, out.as_mut_ptr(), &mut n), CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_SignInit(h, &mut mech::<u8>(CKM_SHA256_HMAC, None), key), CKR_OK);
+            assert_eq!(l.C_SignUpdate(h, data.as_mut_ptr(), huge), CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_MessageSignInit(h, &mut mech::<u8>(CKM_SHA256_HMAC, None), key), CKR_OK);
+            let rv = l.C_SignMessage(h, null_mut(), 0, data.as_mut_ptr(), huge, out.as_mut_ptr(), &mut n);
+            assert_eq!(rv, CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_MessageSignFinal(h), CKR_OK);
+            // The AAD of a message, and an output length.
+            assert_eq!(l.C_MessageDecryptInit(h, &mut mech::<u8>(CKM_AES_GCM, None), aes), CKR_OK);
+            let mut iv = [1u8; 12];
+            let mut tag = [0u8; 16];
+            let mut p = gcm_message(&mut iv, &mut tag);
+            let size = size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG;
+            let rv = l.C_DecryptMessageBegin(h, (&raw mut p).cast(), size, data.as_mut_ptr(), huge);
+            assert_eq!(rv, CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_MessageDecryptFinal(h), CKR_OK);
+            assert_eq!(l.C_EncryptInit(h, &mut mech::<u8>(CKM_AES_ECB, None), aes), CKR_OK);
+            let mut claimed = huge;
+            assert_eq!(l.C_Encrypt(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut claimed), CKR_ARGUMENTS_BAD);
+            // A template.
+            let class = CKO_DATA;
+            let mut t =
+                [CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw const class).cast_mut().cast(), ulValueLen: 8 }];
+            let mut o = 0;
+            assert_eq!(l.C_CreateObject(h, t.as_mut_ptr(), huge / 16, &mut o), CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_FindObjectsInit(h, t.as_mut_ptr(), huge / 16), CKR_ARGUMENTS_BAD);
+        }
+    }
+    // Nothing was left behind: the same calls with true lengths work.
+    let mut sha = mech::<u8>(CKM_SHA256, None);
+    assert_eq!(
+        s.digest(&mut sha, b"abc").unwrap(),
+        unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), key, &data).unwrap().len(), 32);
+}
+
+/// A multi-part AEAD operation holds its input until the final call (to release no
+/// unauthenticated plaintext), up to 1 GiB: a part that would take it past that is refused
+/// (CKR_ENCRYPTED_DATA_LEN_RANGE decrypting, CKR_DATA_LEN_RANGE encrypting) before it is
+/// copied, and the operation ends, as §5.9 says of every error but CKR_BUFFER_TOO_SMALL.
+/// The oversized part is a zeroed allocation that nothing reads, so the test costs no memory.
+#[test]
+fn multi_part_aead_holds_at_most_a_gib() {
+    let (_h, _p, _slot, s) = raw_user_env("aead cap");
+    let (l, h) = (&s.lib, s.h);
+    let aes = s.secret_key(CKK_AES, &[9u8; 32]).unwrap();
+    let chacha = s.secret_key(CKK_CHACHA20, &[5u8; 32]).unwrap();
+    let mut big = vec![0u8; (1 << 30) + 1];
+    let mut small = [0u8; 16];
+    let mut iv = [3u8; 12];
+    let mut gp = gcm_params(&mut iv, None, 128);
+    let mut nonce = [4u8; 12];
+    let mut cp = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: 12,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+    };
+    let mut out = [0u8; 64];
+    // SAFETY: `big` holds 1 GiB + 1 bytes and `small` 16; the parameters are live.
+    unsafe {
+        // GCM decryption: a small part is held, the big one is refused, the operation ends.
+        assert_eq!(l.C_DecryptInit(h, &mut mech(CKM_AES_GCM, Some(&mut gp)), aes), CKR_OK);
+        let mut n = 64;
+        assert_eq!(l.C_DecryptUpdate(h, small.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n), CKR_OK);
+        let mut n = 64;
+        let rv = l.C_DecryptUpdate(h, big.as_mut_ptr(), big.len() as CK_ULONG, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_ENCRYPTED_DATA_LEN_RANGE);
+        let mut n = 64;
+        assert_eq!(l.C_DecryptFinal(h, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        // ChaCha20-Poly1305 encryption holds its input too.
+        assert_eq!(l.C_EncryptInit(h, &mut mech(CKM_CHACHA20_POLY1305, Some(&mut cp)), chacha), CKR_OK);
+        let mut n = 64;
+        let rv = l.C_EncryptUpdate(h, big.as_mut_ptr(), big.len() as CK_ULONG, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_DATA_LEN_RANGE);
+        let mut n = 64;
+        assert_eq!(l.C_EncryptFinal(h, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        // A message in parts (C_DecryptMessageNext) likewise.
+        assert_eq!(l.C_MessageDecryptInit(h, &mut mech::<u8>(CKM_AES_GCM, None), aes), CKR_OK);
+        let mut tag = [0u8; 16];
+        let mut mp = gcm_message(&mut iv, &mut tag);
+        let (pp, pl) = ((&raw mut mp).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
+        assert_eq!(l.C_DecryptMessageBegin(h, pp, pl, null_mut(), 0), CKR_OK);
+        let mut n = 64;
+        let rv =
+            l.C_DecryptMessageNext(h, pp, pl, big.as_mut_ptr(), big.len() as CK_ULONG, out.as_mut_ptr(), &mut n, 0);
+        assert_eq!(rv, CKR_ENCRYPTED_DATA_LEN_RANGE);
+        assert_eq!(l.C_MessageDecryptFinal(h), CKR_OK);
+    }
+}
+
+/// A CK_GCM_MESSAGE_PARAMS with the 12-byte IV given and a 16-byte tag.
+fn gcm_message(iv: &mut [u8; 12], tag: &mut [u8; 16]) -> CK_GCM_MESSAGE_PARAMS {
+    CK_GCM_MESSAGE_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvFixedBits: 0,
+        ivGenerator: CKG_NO_GENERATE,
+        pTag: tag.as_mut_ptr(),
+        ulTagBits: 128,
     }
 }

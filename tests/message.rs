@@ -430,6 +430,72 @@ fn message_lengths_no_aead_takes_are_refused_before_reading() {
     assert_eq!(one_message(s, false, &mut cc, b"", &[1, 2, 3, 4]).0, CKR_MECHANISM_PARAM_INVALID);
 }
 
+/// The parameters of a message-based encryption travel with each message (§6.13); one given
+/// to C_MessageEncryptInit/C_MessageDecryptInit is not used, but must be the mechanism's
+/// message parameter structure: a CK_CCM_PARAMS, a pointer without its length or a length
+/// without its pointer is CKR_MECHANISM_PARAM_INVALID, after a key the operation could not
+/// use (CKR_KEY_HANDLE_INVALID first).
+#[test]
+fn message_init_parameters_have_the_message_shape() {
+    let e = env();
+    let s = &e.s;
+    let chacha = s.secret_key(CKK_CHACHA20, &e.key_bytes).unwrap();
+    let mut iv = vec![0u8; 12];
+    let mut tag = [0u8; 16];
+    let mut msg = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    // A CK_GCM_PARAMS is as long as a CK_GCM_MESSAGE_PARAMS; a CK_CCM_PARAMS is not.
+    let mut nonce13 = [0u8; 13];
+    let mut single = CK_CCM_PARAMS {
+        ulDataLen: 4,
+        pNonce: nonce13.as_mut_ptr(),
+        ulNonceLen: 13,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulMACLen: 16,
+    };
+    let mut nonce = [0u8; 12];
+    let mut cc =
+        CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS { pNonce: nonce.as_mut_ptr(), ulNonceLen: 12, pTag: tag.as_mut_ptr() };
+    let init = |encrypt: bool, m: &mut CK_MECHANISM, key| {
+        // SAFETY: a live mechanism whose parameter outlives the call.
+        unsafe {
+            if encrypt { s.lib.C_MessageEncryptInit(s.h, m, key) } else { s.lib.C_MessageDecryptInit(s.h, m, key) }
+        }
+    };
+    let end = |encrypt: bool| {
+        // SAFETY: plain calls on the session.
+        let rv = unsafe { if encrypt { s.lib.C_MessageEncryptFinal(s.h) } else { s.lib.C_MessageDecryptFinal(s.h) } };
+        assert_eq!(rv, CKR_OK);
+    };
+    for encrypt in [true, false] {
+        // Accepted: none, or the message structure.
+        assert_eq!(init(encrypt, &mut mech::<u8>(CKM_AES_GCM, None), e.key), CKR_OK);
+        end(encrypt);
+        assert_eq!(init(encrypt, &mut mech(CKM_AES_GCM, Some(&mut msg)), e.key), CKR_OK);
+        end(encrypt);
+        assert_eq!(init(encrypt, &mut mech(CKM_CHACHA20_POLY1305, Some(&mut cc)), chacha), CKR_OK);
+        end(encrypt);
+        // Refused: the single-part structure, a pointer or a length alone.
+        let wrong = mech(CKM_AES_CCM, Some(&mut single));
+        assert_eq!(init(encrypt, &mut { wrong }, e.key), CKR_MECHANISM_PARAM_INVALID);
+        let mut no_len = mech(CKM_AES_GCM, Some(&mut msg));
+        no_len.ulParameterLen = 0;
+        let mut no_ptr = mech(CKM_AES_GCM, Some(&mut msg));
+        no_ptr.pParameter = null_mut();
+        assert_eq!(init(encrypt, &mut no_ptr, e.key), CKR_MECHANISM_PARAM_INVALID);
+        let mut short = mech(CKM_CHACHA20_POLY1305, Some(&mut cc));
+        short.ulParameterLen -= 1;
+        assert_eq!(init(encrypt, &mut short, chacha), CKR_MECHANISM_PARAM_INVALID);
+        assert_eq!(init(encrypt, &mut { wrong }, 0), CKR_KEY_HANDLE_INVALID);
+        // None of them started an operation.
+        assert_eq!(init(encrypt, &mut mech::<u8>(CKM_AES_GCM, None), e.key), CKR_OK);
+        end(encrypt);
+        // A pointer with a zero length counts as no parameter (as for other mechanisms).
+        assert_eq!(init(encrypt, &mut no_len, e.key), CKR_OK);
+        end(encrypt);
+    }
+}
+
 /// CKG_GENERATE chooses random IVs: a counter would start again at zero in every operation,
 /// and an application that opens one operation per message would reuse its IVs.
 #[test]

@@ -27,6 +27,17 @@ fn aes_modes_agree_with_rustcrypto() {
             cbc::Encryptor::<aes::Aes256>::new((&key[..]).into(), (&iv).into()).encrypt_padded_vec_mut::<Pkcs7>(&data);
         let got = s.encrypt(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), k, &data).unwrap();
         assert_eq!(got, want, "CBC_PAD {len}");
+        // The size query of a single-part padded encryption is exact (the padding is known
+        // before the work is done).
+        let mut n = 0;
+        // SAFETY: live mechanism and input; a NULL output asks for the length.
+        unsafe {
+            assert_eq!(s.lib.C_EncryptInit(s.h, &mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), k), CKR_OK);
+            let mut d = data.clone();
+            assert_eq!(s.lib.C_Encrypt(s.h, d.as_mut_ptr(), len as CK_ULONG, null_mut(), &mut n), CKR_OK);
+            assert_eq!(n as usize, want.len(), "CBC_PAD size query for {len} bytes");
+            assert_eq!(s.lib.C_EncryptInit(s.h, null_mut(), k), CKR_OK);
+        }
         assert_eq!(s.decrypt(&mut mech(CKM_AES_CBC_PAD, Some(&mut iv)), k, &got).unwrap(), data);
         // CTR with a 128-bit counter vs the ctr crate.
         let mut p = CK_AES_CTR_PARAMS { ulCounterBits: 128, cb: iv };

@@ -36,7 +36,9 @@ pub unsafe fn search_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec
 unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: bool) -> Result<Vec<Attribute>> {
     // SAFETY: caller's contract.
     let attrs = unsafe { slice(p, n) }?;
-    let mut out = Vec::with_capacity(attrs.len());
+    // Room for a usual template only: the count is the caller's word, and an allocation sized
+    // by a false one would fail (and abort) before the first attribute is looked at.
+    let mut out = Vec::with_capacity(attrs.len().min(64));
     for a in attrs {
         let kind = match kind_of(a.type_) {
             Some(k) => k,

@@ -331,7 +331,7 @@ unsafe fn data_params(p: *const CK_PRF_DATA_PARAM, n: CK_ULONG) -> Result<Vec<Pr
     let list = unsafe { slice(p, n) }.map_err(|_| Error::MechanismParamInvalid)?;
     let format =
         |c: CK_SP800_108_COUNTER_FORMAT| Format { little_endian: c.bLittleEndian != 0, bits: c.ulWidthInBits as u32 };
-    let mut out = Vec::with_capacity(list.len());
+    let mut out = Vec::with_capacity(list.len().min(16));
     for d in list {
         // SAFETY: the value is valid for ulValueLen bytes; `exact` checks sizes.
         let decoded = unsafe {

@@ -165,6 +165,24 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
                 if dir == Dir::Encrypt { Operation::MessageEncrypt } else { Operation::MessageDecrypt },
             );
         };
+        // The parameters travel with each message (§6.13: "the mechanism parameter is
+        // passed to" C_EncryptMessage, C_EncryptMessageBegin and C_EncryptMessageNext). One
+        // given here is not used, but must at least be the mechanism's message parameter
+        // structure: anything else is CKR_MECHANISM_PARAM_INVALID (a key the operation
+        // could not use is reported first, as for every C_*Init).
+        let shape = match mech.mechanism {
+            CKM_AES_GCM => size_of::<CK_GCM_MESSAGE_PARAMS>(),
+            CKM_AES_CCM => size_of::<CK_CCM_MESSAGE_PARAMS>(),
+            _ => size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>(),
+        };
+        if mech.ulParameterLen != 0 && (mech.pParameter.is_null() || mech.ulParameterLen as usize != shape) {
+            let usage = if dir == Dir::Encrypt {
+                (CKF_MESSAGE_ENCRYPT, CKA_ENCRYPT)
+            } else {
+                (CKF_MESSAGE_DECRYPT, CKA_DECRYPT)
+            };
+            return Err(m.init_refused(h, Error::MechanismParamInvalid, mech.mechanism, key, usage));
+        }
         m.message_init(h, dir, mech.mechanism, key)
     })
 }

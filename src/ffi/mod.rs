@@ -212,6 +212,21 @@ fn forget_inherited() {
 
 // ---- pointer helpers: the only readers of C memory ----
 
+/// No buffer of a process ends above this address: Linux gives user space at most 2^56 bytes
+/// of address space on x86_64 (5-level paging) and less on aarch64; elsewhere a slice may
+/// reach isize::MAX.
+const USER_SPACE_END: usize =
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) { 1 << 57 } else { isize::MAX as usize };
+
+/// Whether `n` elements of `T` at `p` could be a caller's buffer at all: a length that would
+/// run past the end of the address space (a hostile or corrupt CK_ULONG, near 2^63 say) is
+/// refused before a slice is formed or anything is copied out of it.
+fn plausible<T>(p: *const T, n: usize) -> bool {
+    n.checked_mul(size_of::<T>())
+        .and_then(|bytes| (p as usize).checked_add(bytes))
+        .is_some_and(|end| end <= USER_SPACE_END && end <= isize::MAX as usize)
+}
+
 /// A slice of `n` elements at `p`; NULL is allowed when `n` is 0.
 ///
 /// # Safety
@@ -224,11 +239,11 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
-    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if !plausible(p, n) {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: `p` is non-NULL and, by the caller's contract, valid for `n` elements; the
-    // total size fits in isize.
+    // buffer ends inside the address space and its size fits in isize.
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
@@ -244,7 +259,7 @@ pub(crate) unsafe fn slice_mut<'a, T>(p: *mut T, n: CK_ULONG) -> Result<&'a mut 
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
-    if n.checked_mul(size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if !plausible(p.cast_const(), n) {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: as in `slice`, for writes.

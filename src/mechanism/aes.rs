@@ -213,6 +213,12 @@ impl Cipher for Block {
     fn final_bound(&self) -> usize {
         16
     }
+
+    /// Padded encryption adds one to a whole block of padding; everything else is as long
+    /// as its input (padded decryption at most).
+    fn single_bound(&self, n: usize) -> usize {
+        if self.pad && self.encrypt { (n / self.block + 1) * self.block } else { n }
+    }
 }
 
 /// CBC with ciphertext stealing (CKM_AES_CTS): any length from one block, the ciphertext as
@@ -544,6 +550,12 @@ impl AeadKeyRef {
     }
 }
 
+/// The most a multi-part AEAD operation holds until its final call (1 GiB): the token keeps
+/// it whole to release no unauthenticated plaintext. Longer messages go through single-part
+/// calls (C_Decrypt), which hold nothing. C_*Update past it is CKR_ENCRYPTED_DATA_LEN_RANGE
+/// (CKR_DATA_LEN_RANGE when encrypting), before the part is copied.
+pub(crate) const AEAD_HELD_MAX: usize = 1 << 30;
+
 /// GCM, CCM and ChaCha20-Poly1305. Decryption gathers its input and processes it at the
 /// end, so it releases no plaintext before the tag is verified; so do CCM encryption (its tag
 /// comes first in its computation) and ChaCha20-Poly1305 encryption (AWS-LC seals it in one
@@ -615,6 +627,10 @@ impl Cipher for Aead {
             let mut out = Vec::new();
             stream.update(input, &mut out)?;
             return Ok(out);
+        }
+        // What is held must fit the token: more is refused before any of it is copied.
+        if self.buf.len().saturating_add(input.len()) > AEAD_HELD_MAX {
+            return Err(len_error(self.encrypt));
         }
         self.buf.extend_from_slice(input);
         Ok(Vec::new())

@@ -357,6 +357,9 @@ impl Module {
                 let iv = if end { op.pending.take().expect("checked").iv } else { pending.iv.clone() };
                 return Ok(MessageOutput { data: out, iv, tag });
             }
+            if pending.buf.len().saturating_add(data.len()) > super::aes::AEAD_HELD_MAX {
+                return Err(if op.encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange });
+            }
             pending.buf.extend_from_slice(data);
             if !end {
                 return Ok(MessageOutput { data: Vec::new(), iv: pending.iv.clone(), tag: Vec::new() });

@@ -47,6 +47,11 @@ pub trait Cipher: Send {
     fn update_bound(&self, n: usize) -> usize;
     /// A length that is enough for `finish`.
     fn final_bound(&self) -> usize;
+    /// A length that is enough for a single-part call on `n` bytes: the exact one where it
+    /// is known before the work is done.
+    fn single_bound(&self, n: usize) -> usize {
+        self.update_bound(n) + self.final_bound()
+    }
 }
 
 /// A MAC in progress.
@@ -476,7 +481,7 @@ impl Module {
                 // A size query changes nothing else: answered in place.
                 return Ok(Output::Length(match (&op.pending, step) {
                     (Some(p), _) => p.len(),
-                    (None, Step::Single(d)) => op.cipher.update_bound(d.len()) + op.cipher.final_bound(),
+                    (None, Step::Single(d)) => op.cipher.single_bound(d.len()),
                     (None, Step::Update(d)) => op.cipher.update_bound(d.len()),
                     (None, Step::Final) => op.cipher.final_bound(),
                 }));
