@@ -356,6 +356,16 @@ fn token_signatures_verify_with_openssl() {
     let sph = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), ds, &msg).unwrap();
     s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), dp, &msg, &sph).unwrap();
     assert_eq!(s.verify(&mut mech::<u8>(CKM_EDDSA, None), dp, &msg, &sph), Err(CKR_SIGNATURE_INVALID));
+    // A parameter with phFlag false is Ed25519ctx, whose context must not be empty (RFC
+    // 8032): refused, not answered with a pure signature. Ed25519ph takes an empty one.
+    p.ulContextDataLen = 0;
+    let sph_empty = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), ds, &msg).unwrap();
+    s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), dp, &msg, &sph_empty).unwrap();
+    p.phFlag = 0;
+    assert_eq!(s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), ds, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), dp, &msg, &sig), Err(CKR_MECHANISM_PARAM_INVALID));
+    p.pContextData = null_mut();
+    assert_eq!(s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), ds, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
     // Wrong key for the mechanism, public key used to sign.
     assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), rs, &msg), Err(CKR_KEY_TYPE_INCONSISTENT));
     assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rp, &msg), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));

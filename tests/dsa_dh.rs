@@ -51,6 +51,16 @@ fn dsa_with_openssl() {
     assert!(verified(&sig, "dsa.pub.pem"));
     s.verify(&mut mech::<u8>(CKM_DSA, None), dp, &digest, &sig).unwrap();
     s.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dp, &msg, &sig).unwrap();
+    // CKM_DSA takes the hash lengths of its table (20, 28, 32, 48, 64 bytes), no other.
+    for len in [0, 7, 19, 33, 65] {
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_DSA, None), ds, &vec![1; len]), Err(CKR_DATA_LEN_RANGE), "{len}");
+        let rv = s.verify(&mut mech::<u8>(CKM_DSA, None), dp, &vec![1; len], &sig);
+        assert_eq!(rv, Err(CKR_DATA_LEN_RANGE), "{len}");
+    }
+    for len in [20, 28, 48, 64] {
+        let sig = s.sign(&mut mech::<u8>(CKM_DSA, None), ds, &vec![1; len]).unwrap();
+        s.verify(&mut mech::<u8>(CKM_DSA, None), dp, &vec![1; len], &sig).unwrap();
+    }
     // A pair generated on openssl's domain parameters: the private key gets them too.
     let (gp, gs) = s
         .keypair(CKM_DSA_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))

@@ -824,7 +824,18 @@ fn digest_key_and_hkdf_derive() {
     let mut okm = hmac::Hmac::<sha2::Sha256>::new_from_slice(&prk.finalize().into_bytes()).unwrap();
     okm.update(b"hkdf info");
     okm.update(&[1]);
-    assert_eq!(s.get_bytes(out, CKA_VALUE).unwrap(), okm.finalize().into_bytes().to_vec());
+    let okm = okm.finalize().into_bytes().to_vec();
+    assert_eq!(s.get_bytes(out, CKA_VALUE).unwrap(), okm);
+    // CKA_VALUE_LEN "should" be given with expansion; without it, a generic secret of the
+    // hash's length (the first block of the same output). With a SHA-1 PRF, an AES key
+    // cannot take the hash's 20 bytes: that template is incomplete.
+    let out = s.derive(&mut m, ikm, &mut readable().ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)).unwrap();
+    assert_eq!(s.get_bytes(out, CKA_VALUE).unwrap(), okm);
+    p.prfHashMechanism = CKM_SHA_1;
+    let mut m = mech(CKM_HKDF_DERIVE, Some(&mut p));
+    assert_eq!(s.derive(&mut m, ikm, &mut readable().ulong(CKA_KEY_TYPE, CKK_AES)), Err(CKR_TEMPLATE_INCOMPLETE));
+    let out = s.derive(&mut m, ikm, &mut readable().ulong(CKA_KEY_TYPE, CKK_AES).ulong(CKA_VALUE_LEN, 32)).unwrap();
+    assert_eq!(s.get_bytes(out, CKA_VALUE).unwrap().len(), 32);
 }
 
 /// An IV or nonce longer than any the mechanism takes (GCM 256 bytes, CCM 13,

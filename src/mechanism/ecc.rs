@@ -127,10 +127,17 @@ struct Ecdsa {
     len: usize,
 }
 
+/// The hash lengths CKM_DSA signs (its section's table: 20, 28, 32, 48 or 64 bytes);
+/// CKM_ECDSA takes any length.
+const DSA_DIGEST_LENS: [usize; 5] = [20, 28, 32, 48, 64];
+
 impl Ecdsa {
-    fn digest(self: Box<Self>) -> (Arc<ParsedKey>, Bytes) {
+    fn digest(self: Box<Self>) -> Result<(Arc<ParsedKey>, Bytes)> {
         let Ecdsa { key, hasher, buf, .. } = *self;
-        (key, hasher.map(|h| Bytes::new(h.finish())).unwrap_or(buf))
+        if hasher.is_none() && matches!(&*key, ParsedKey::Dsa(_)) && !DSA_DIGEST_LENS.contains(&buf.len()) {
+            return Err(Error::DataLenRange);
+        }
+        Ok((key, hasher.map(|h| Bytes::new(h.finish())).unwrap_or(buf)))
     }
 }
 
@@ -145,7 +152,7 @@ impl Mac for Ecdsa {
         self.try_finish().unwrap_or_default()
     }
     fn try_finish(self: Box<Self>) -> Result<Bytes> {
-        let (key, digest) = self.digest();
+        let (key, digest) = self.digest()?;
         match &*key {
             ParsedKey::Ec(k) => Ok(Bytes::new(k.sign(&digest)?)),
             ParsedKey::Dsa(k) => Ok(Bytes::new(k.sign(&digest)?)),
@@ -156,7 +163,7 @@ impl Mac for Ecdsa {
         self.len
     }
     fn check(self: Box<Self>, sig: &[u8]) -> Result<()> {
-        let (key, digest) = self.digest();
+        let (key, digest) = self.digest()?;
         match &*key {
             ParsedKey::Ec(k) => k.verify(&digest, sig),
             ParsedKey::Dsa(k) => k.verify(&digest, sig),
@@ -219,12 +226,15 @@ pub fn eddsa(m: &Mechanism, key: Arc<ParsedKey>) -> Result<Box<dyn Mac>> {
     let variant = match &m.params {
         Params::None => EdVariant::Pure,
         Params::EdDsa { prehash: true, context } => EdVariant::Ph(context.clone()),
-        Params::EdDsa { prehash: false, context } if context.is_empty() => EdVariant::Pure,
+        // A parameter with phFlag false asks for Ed25519ctx (the CKM_EDDSA table), never
+        // pure Ed25519, whose signatures differ. RFC 8032 says its context SHOULD NOT be
+        // empty and AWS-LC refuses an empty one: so does the token, rather than answer with
+        // another scheme's signature.
         Params::EdDsa { prehash: false, context } => EdVariant::Ctx(context.clone()),
         _ => return Err(Error::MechanismParamInvalid),
     };
     if let EdVariant::Ctx(c) | EdVariant::Ph(c) = &variant
-        && c.len() > 255
+        && (c.len() > 255 || matches!(variant, EdVariant::Ctx(_)) && c.is_empty())
     {
         return Err(Error::MechanismParamInvalid);
     }

@@ -385,8 +385,17 @@ impl Module {
                     _ => return Err(Error::MechanismParamInvalid),
                 };
                 let prk = if *extract { hkdf_extract(hash, &salt, bv)? } else { Zeroizing::new(bv.to_vec()) };
-                let natural = if *expand { None } else { Some(prk.len()) };
-                let n = derived_len(&template, natural.and_then(aes_natural).or(natural))?;
+                // Expansion can make more than a hash's length, so only CKA_VALUE_LEN (or
+                // the key type) bounds it; the section says it "should" be given, and without
+                // it the output is the hash's length, as it is without expansion.
+                let n = if *expand {
+                    derived_len(&template, None).or_else(|e| match e {
+                        Error::TemplateIncomplete => aes_natural(prk.len()).ok_or(Error::TemplateIncomplete),
+                        e => Err(e),
+                    })?
+                } else {
+                    derived_len(&template, aes_natural(prk.len()).or(Some(prk.len())))?
+                };
                 if data {
                     // A data object has no CKA_VALUE_LEN: it only sized the output.
                     template.retain(|a| a.ty != CKA_VALUE_LEN);
