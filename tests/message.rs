@@ -496,6 +496,70 @@ fn message_init_parameters_have_the_message_shape() {
     }
 }
 
+/// The state of the operation is told before the arguments, whose shape only its mechanism
+/// gives: without C_MessageEncryptInit, C_EncryptMessage (a size query too) and the
+/// Begin/Next calls are CKR_OPERATION_NOT_INITIALIZED even with no parameter; with a message
+/// in parts under way, a whole message or a new one is CKR_OPERATION_ACTIVE.
+#[test]
+fn message_state_before_arguments() {
+    let e = env();
+    let s = &e.s;
+    let (l, h) = (&s.lib, s.h);
+    let mut data = [0u8; 16];
+    let mut out = [0u8; 64];
+    let whole = |encrypt: bool, p: *mut std::ffi::c_void, pl: CK_ULONG, out: *mut u8| {
+        let mut d = [0u8; 16];
+        let mut n: CK_ULONG = 64;
+        // SAFETY: `d` holds 16 bytes, `out` is NULL or holds 64, `p` is NULL or a live parameter.
+        unsafe {
+            if encrypt {
+                l.C_EncryptMessage(h, p, pl, null_mut(), 0, d.as_mut_ptr(), 16, out, &mut n)
+            } else {
+                l.C_DecryptMessage(h, p, pl, null_mut(), 0, d.as_mut_ptr(), 16, out, &mut n)
+            }
+        }
+    };
+    for encrypt in [true, false] {
+        assert_eq!(whole(encrypt, null_mut(), 0, out.as_mut_ptr()), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(whole(encrypt, null_mut(), 0, null_mut()), CKR_OPERATION_NOT_INITIALIZED, "size query");
+    }
+    let mut n: CK_ULONG = 64;
+    // SAFETY: live buffers; NULL parameters.
+    unsafe {
+        assert_eq!(l.C_EncryptMessageBegin(h, null_mut(), 0, null_mut(), 0), CKR_OPERATION_NOT_INITIALIZED);
+        let rv = l.C_DecryptMessageNext(h, null_mut(), 0, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n, 0);
+        assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED);
+    }
+    // A message in parts under way.
+    let mut iv = vec![0u8; 12];
+    let mut tag = [0u8; 16];
+    let mut gp = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    let (pp, pl) = ((&raw mut gp).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
+    // SAFETY: a live parameter.
+    unsafe {
+        assert_eq!(l.C_MessageEncryptInit(h, &mut mech::<u8>(CKM_AES_GCM, None), e.key), CKR_OK);
+        assert_eq!(
+            l.C_EncryptMessageNext(h, pp, pl, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n, 0),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+        assert_eq!(l.C_EncryptMessageBegin(h, pp, pl, null_mut(), 0), CKR_OK);
+        assert_eq!(l.C_EncryptMessageBegin(h, null_mut(), 0, null_mut(), 0), CKR_OPERATION_ACTIVE);
+    }
+    assert_eq!(whole(true, null_mut(), 0, out.as_mut_ptr()), CKR_OPERATION_ACTIVE);
+    assert_eq!(whole(true, pp, pl, out.as_mut_ptr()), CKR_OPERATION_ACTIVE);
+    // The message in parts goes on and ends; then a NULL parameter is the argument's fault.
+    n = 64;
+    // SAFETY: as above.
+    unsafe {
+        let rv = l.C_EncryptMessageNext(h, pp, pl, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n, CKF_END_OF_MESSAGE);
+        assert_eq!(rv, CKR_OK);
+    }
+    assert_eq!(n, 16);
+    assert_eq!(whole(true, null_mut(), 0, out.as_mut_ptr()), CKR_ARGUMENTS_BAD);
+    // SAFETY: plain call.
+    assert_eq!(unsafe { l.C_MessageEncryptFinal(h) }, CKR_OK);
+}
+
 /// CKG_GENERATE chooses random IVs: a counter would start again at zero in every operation,
 /// and an application that opens one operation per message would reuse its IVs.
 #[test]

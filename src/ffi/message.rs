@@ -201,6 +201,7 @@ fn whole(
     pul_out: *mut CK_ULONG,
 ) -> CK_RV {
     entry(|m| {
+        m.message_ready(h, dir)?;
         // SAFETY: the caller's buffers, valid for the lengths given (§5.10).
         let (p, ad, input, len) =
             unsafe { (param(p_param, param_len, dir)?, slice(p_ad, ad_len)?, slice(p_in, in_len)?, out(pul_out)?) };
@@ -232,6 +233,7 @@ fn begin(
     ad_len: CK_ULONG,
 ) -> CK_RV {
     entry(|m| {
+        m.message_ready(h, dir)?;
         // SAFETY: the caller's buffers, valid for the lengths given.
         let (p, ad) = unsafe { (param(p_param, param_len, dir)?, slice(p_ad, ad_len)?) };
         let iv = m.message_begin(h, dir, &p.params, ad)?;
@@ -254,9 +256,10 @@ fn next(
 ) -> CK_RV {
     entry(|m| {
         let end = flags & CKF_END_OF_MESSAGE != 0;
+        // The operation's state first (a message begun), then the arguments.
+        let needed = m.message_next_len(h, dir, usize::try_from(in_len).unwrap_or(usize::MAX), end)?;
         // SAFETY: the caller's buffers, valid for the lengths given.
         let (p, input, len) = unsafe { (param(p_param, param_len, dir)?, slice(p_in, in_len)?, out(pul_out)?) };
-        let needed = m.message_next_len(h, dir, input.len(), end)?;
         if p_out.is_null() {
             *len = needed as CK_ULONG;
             return Ok(());

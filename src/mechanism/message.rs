@@ -250,6 +250,17 @@ impl Module {
         r
     }
 
+    /// What C_EncryptMessage and C_EncryptMessageBegin (and the decrypting ones) check
+    /// before they read their arguments, whose shape only the operation's mechanism gives:
+    /// the session, an operation started, no message in parts under way.
+    pub fn message_ready(&self, h: CK_SESSION_HANDLE, dir: Dir) -> Result<()> {
+        self.with_ops(h, |s| match Module::message_slot(s, dir) {
+            None => Err(Error::OperationNotInitialized),
+            Some(op) if op.pending.is_some() => Err(Error::OperationActive),
+            Some(_) => Ok(()),
+        })
+    }
+
     /// C_MessageEncryptInit / C_MessageDecryptInit.
     pub fn message_init(
         &self,
@@ -329,7 +340,7 @@ impl Module {
             Ok(if p.stream.is_some() {
                 n
             } else if end {
-                p.buf.len() + n
+                p.buf.len().saturating_add(n)
             } else {
                 0
             })
