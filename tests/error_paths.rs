@@ -860,6 +860,10 @@ fn derivation() {
             let mut byte = 1u8;
             let mut m = CK_MECHANISM { mechanism: ty, pParameter: (&raw mut byte).cast(), ulParameterLen: 1 };
             assert_eq!(e.derive(h, &mut m, base, &mut t(false)), CKR_MECHANISM_PARAM_INVALID, "{what}");
+            // A base key the mechanism cannot use is told first, as by C_*Init.
+            assert_eq!(e.derive(h, &mut m, wrong, &mut t(false)), CKR_KEY_TYPE_INCONSISTENT, "{what}");
+            assert_eq!(e.derive(h, &mut m, unusable, &mut t(false)), CKR_KEY_FUNCTION_NOT_PERMITTED, "{what}");
+            assert_eq!(e.derive(h, &mut m, 0, &mut t(false)), CKR_KEY_HANDLE_INVALID, "{what}");
         }
     }
 }

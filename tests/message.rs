@@ -721,6 +721,15 @@ fn authenticated_wrapping_with_aes_gcm() {
     assert_eq!(wrap_authenticated(s, CKM_CHACHA20_POLY1305, &mut p, chacha, target, aad).0, CKR_MECHANISM_INVALID);
     let mut short = [0u8; 8];
     assert_eq!(wrap_authenticated(s, CKM_AES_GCM, &mut short, e.key, target, aad).0, CKR_MECHANISM_PARAM_INVALID);
+    // A mechanism that is no AEAD (a digest, with no parameter or another's) is
+    // CKR_MECHANISM_INVALID, however its parameter looks.
+    assert_eq!(wrap_authenticated(s, CKM_SHA256, &mut short, e.key, target, aad).0, CKR_MECHANISM_INVALID);
+    assert_eq!(wrap_authenticated(s, CKM_SHA256, &mut p, e.key, target, aad).0, CKR_MECHANISM_INVALID);
+    let mut n: CK_ULONG = 64;
+    let mut sha = mech::<u8>(CKM_SHA256, None);
+    // SAFETY: a live mechanism without a parameter; a NULL output asks for the length.
+    let rv = unsafe { s.lib.C_WrapKeyAuthenticated(s.h, &mut sha, 0, 0, null_mut(), 0, null_mut(), &mut n) };
+    assert_eq!(rv, CKR_MECHANISM_INVALID);
 }
 
 #[test]

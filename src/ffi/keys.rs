@@ -109,6 +109,9 @@ unsafe fn authenticated_mechanism(
     }
     let decoded = match mech {
         None => Err(Error::ArgumentsBad),
+        // Only the AEADs wrap with authentication: another mechanism is told as such before
+        // its parameter is read as theirs.
+        Some(mech) if !matches!(mech.mechanism, CKM_AES_GCM | CKM_AES_CCM) => Err(Error::MechanismInvalid),
         Some(mech) if mech.pParameter.is_null() => Err(Error::MechanismParamInvalid),
         // SAFETY: the parameter and its buffers are valid for the lengths they give.
         Some(mech) => unsafe { param(mech.pParameter, mech.ulParameterLen, dir) }.map(|p| (mech.mechanism, p)),
@@ -234,8 +237,21 @@ pub unsafe extern "C" fn C_DeriveKey(
     audited("C_DeriveKey", h, |m| {
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
-        // SAFETY: the caller's mechanism and template.
-        let (mech, t) = unsafe { (session_mechanism(m, h, p_mechanism)?, template(p_template, count)?) };
+        // SAFETY: the caller's mechanism.
+        let mech = match unsafe { session_mechanism(m, h, p_mechanism) } {
+            Ok(mech) => mech,
+            // A base key the derivation could not use is told before a refused parameter,
+            // as by the C_*Init functions (CKM_PUB_KEY_FROM_PRIV_KEY takes any private key).
+            // SAFETY: NULL or the caller's CK_MECHANISM.
+            Err(e) => match unsafe { p_mechanism.as_ref() } {
+                Some(pm) if pm.mechanism != CKM_PUB_KEY_FROM_PRIV_KEY => {
+                    return Err(m.init_refused(h, e, pm.mechanism, base_key, (CKF_DERIVE, CKA_DERIVE)));
+                }
+                _ => return Err(e),
+            },
+        };
+        // SAFETY: the caller's template.
+        let t = unsafe { template(p_template, count) }?;
         if let Params::Kbkdf(_) = mech.params {
             let (first, more) = m.derive_kbkdf(h, &mech, base_key, &t)?;
             // SAFETY: the mechanism was decoded above; each phKey was checked non-NULL.
