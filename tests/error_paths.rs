@@ -1401,3 +1401,54 @@ fn gcm_message(iv: &mut [u8; 12], tag: &mut [u8; 16]) -> CK_GCM_MESSAGE_PARAMS {
         ulTagBits: 128,
     }
 }
+
+/// Lengths inside the address space but far past anything the token takes (0xFFFFFFFF bytes
+/// behind a 3-byte value, 2^32 attributes behind a one-attribute template, a 4 GiB PIN) are
+/// refused before the buffer they claim is read: an attribute value is
+/// CKR_ATTRIBUTE_VALUE_INVALID (so is a nested template of a million attributes), a count or
+/// a PIN CKR_ARGUMENTS_BAD. Reading them would fault.
+#[test]
+fn lengths_past_what_the_token_takes() {
+    let (_h, _p, _slot, s) = raw_user_env("wild lengths");
+    let (l, h) = (&s.lib, s.h);
+    let class = CKO_PUBLIC_KEY;
+    let kt = CKK_RSA;
+    let mut value = *b"\x01\x00\x01";
+    let attr = |ty, p: *const u8, n| CK_ATTRIBUTE { type_: ty, pValue: p.cast_mut().cast(), ulValueLen: n };
+    let ulong = |ty, v: &CK_ULONG| attr(ty, (v as *const CK_ULONG).cast(), 8);
+    let mut o = 0;
+    for ty in [CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_LABEL] {
+        let mut t = [ulong(CKA_CLASS, &class), ulong(CKA_KEY_TYPE, &kt), attr(ty, value.as_mut_ptr(), 0xFFFF_FFFF)];
+        // SAFETY: the template is live; one length lies, which is the point.
+        let rv = unsafe { l.C_CreateObject(h, t.as_mut_ptr(), 3, &mut o) };
+        assert_eq!(rv, CKR_ATTRIBUTE_VALUE_INVALID, "{ty:#x}");
+    }
+    let mut one = [ulong(CKA_CLASS, &class)];
+    let mut inner = [ulong(CKA_CLASS, &CKO_SECRET_KEY)];
+    let nested = size_of::<CK_ATTRIBUTE>() as CK_ULONG * (1 << 20);
+    let aes_value = [7u8; 16];
+    let mut wrap_template = [
+        ulong(CKA_CLASS, &CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, &CKK_AES),
+        attr(CKA_VALUE, aes_value.as_ptr(), 16),
+        attr(CKA_WRAP_TEMPLATE, inner.as_mut_ptr().cast(), nested),
+    ];
+    let mut types = [CK_ATTRIBUTE { type_: CKA_CLASS, pValue: null_mut(), ulValueLen: 0 }];
+    let mut pin = *b"1234";
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(l.C_CreateObject(h, one.as_mut_ptr(), 1 << 32, &mut o), CKR_ARGUMENTS_BAD);
+        assert_eq!(l.C_FindObjectsInit(h, one.as_mut_ptr(), 1 << 32), CKR_ARGUMENTS_BAD);
+        assert_eq!(l.C_CreateObject(h, wrap_template.as_mut_ptr(), 4, &mut o), CKR_ATTRIBUTE_VALUE_INVALID);
+        let key = s.secret_key(CKK_AES, &[7u8; 16]).unwrap();
+        assert_eq!(l.C_GetAttributeValue(h, key, types.as_mut_ptr(), 1 << 32), CKR_ARGUMENTS_BAD);
+        assert_eq!(l.C_GetAttributeValue(h, key, types.as_mut_ptr(), 1), CKR_OK);
+        assert_eq!(types[0].ulValueLen, 8);
+        assert_eq!(l.C_Login(h, CKU_USER, pin.as_mut_ptr(), 0xFFFF_FFFF), CKR_ARGUMENTS_BAD);
+    }
+    // The real lengths are taken.
+    let mut t = [ulong(CKA_CLASS, &CKO_DATA), attr(CKA_VALUE, value.as_mut_ptr(), 3)];
+    // SAFETY: a live template of true lengths.
+    assert_eq!(unsafe { l.C_CreateObject(h, t.as_mut_ptr(), 2, &mut o) }, CKR_OK);
+    assert_eq!(s.get_bytes(o, CKA_VALUE).unwrap(), value);
+}

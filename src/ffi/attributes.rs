@@ -10,6 +10,14 @@ use cryptoki_sys::*;
 
 const ULONG: usize = size_of::<CK_ULONG>();
 
+/// The most attributes a template may have (there are a few hundred attribute types): a
+/// count beyond it is a false one, refused before the array is read.
+const MAX_TEMPLATE_LEN: CK_ULONG = 1 << 16;
+
+/// The longest attribute value the token takes (256 MiB): a longer length, 0xFFFFFFFF say,
+/// is refused (CKR_ATTRIBUTE_VALUE_INVALID) before the buffer it claims is read.
+const MAX_VALUE_LEN: CK_ULONG = 256 << 20;
+
 /// Decodes a template. Unknown types are CKR_ATTRIBUTE_TYPE_INVALID; values of the wrong
 /// size for their type are CKR_ATTRIBUTE_VALUE_INVALID.
 ///
@@ -34,6 +42,9 @@ pub unsafe fn search_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec
 /// # Safety
 /// As [`template`].
 unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: bool) -> Result<Vec<Attribute>> {
+    if n > MAX_TEMPLATE_LEN {
+        return Err(Error::ArgumentsBad);
+    }
     // SAFETY: caller's contract.
     let attrs = unsafe { slice(p, n) }?;
     // Room for a usual template only: the count is the caller's word, and an allocation sized
@@ -46,7 +57,10 @@ unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: b
             None => return Err(Error::AttributeTypeInvalid),
         };
         let value = if kind == Kind::Template {
-            if !nested_ok || a.ulValueLen as usize % size_of::<CK_ATTRIBUTE>() != 0 {
+            if !nested_ok
+                || a.ulValueLen as usize % size_of::<CK_ATTRIBUTE>() != 0
+                || a.ulValueLen / size_of::<CK_ATTRIBUTE>() as CK_ULONG > MAX_TEMPLATE_LEN
+            {
                 return Err(Error::AttributeValueInvalid);
             }
             let count = a.ulValueLen as usize / size_of::<CK_ATTRIBUTE>();
@@ -70,15 +84,17 @@ unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: b
     Ok(out)
 }
 
-/// Whether a value of `len` bytes can be of `kind` (byte strings can be any length).
+/// Whether a value of `len` bytes can be of `kind` (byte strings any length the token
+/// takes).
 fn length_fits(kind: Kind, len: CK_ULONG) -> bool {
-    match kind {
-        Kind::Bool => len == 1,
-        Kind::Ulong => len == ULONG as CK_ULONG,
-        Kind::Date => len == 0 || len == 8,
-        Kind::MechList => len % ULONG as CK_ULONG == 0,
-        Kind::Bytes | Kind::Template => true,
-    }
+    len <= MAX_VALUE_LEN
+        && match kind {
+            Kind::Bool => len == 1,
+            Kind::Ulong => len == ULONG as CK_ULONG,
+            Kind::Date => len == 0 || len == 8,
+            Kind::MechList => len % ULONG as CK_ULONG == 0,
+            Kind::Bytes | Kind::Template => true,
+        }
 }
 
 fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
@@ -123,6 +139,9 @@ fn native(v: &Value) -> Vec<u8> {
 /// # Safety
 /// As [`template`].
 pub unsafe fn types(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
+    if n > MAX_TEMPLATE_LEN {
+        return Err(Error::ArgumentsBad);
+    }
     // SAFETY: caller's contract.
     Ok(unsafe { slice(p, n) }?.iter().map(|a| a.type_).collect())
 }

@@ -11,7 +11,9 @@ use zeroize::Zeroizing;
 /// # Safety
 /// `p` is NULL or valid for `len` bytes.
 pub(crate) unsafe fn pin_arg(p: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<Pin, Error> {
-    if p.is_null() {
+    // A length far past any PIN (the token's are at most 255 bytes) is a false one: refused
+    // before the buffer is read, as 0xFFFFFFFF bytes behind a short PIN would not be.
+    if p.is_null() || len > 16 * MAX_PIN_LEN as CK_ULONG {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: caller's contract.
