@@ -158,6 +158,31 @@ fn convert(ty: u64, v: &Raw, private: bool, token_key: &[u8]) -> Result<Option<A
     Ok(Some(Attribute::new(ty, value)))
 }
 
+/// SoftHSMv2 2.6 makes X25519 keys with CKM_EC_EDWARDS_KEY_PAIR_GEN and keeps them as
+/// CKK_EC_EDWARDS keys on "curve25519"; PKCS#11 3.0 names them CKK_EC_MONTGOMERY (made by
+/// CKM_EC_MONTGOMERY_KEY_PAIR_GEN), which is what oxihsm's ECDH takes. Such a key changes its
+/// key type (and its key generation mechanism) on the way; its values stay as they were.
+fn legacy_x25519(attrs: &mut [Attribute]) {
+    let edwards = attrs.iter().any(|a| a.ty == CKA_KEY_TYPE && a.value == Value::Ulong(CKK_EC_EDWARDS));
+    let x25519 = attrs.iter().any(|a| {
+        a.ty == CKA_EC_PARAMS
+            && matches!(&a.value, Value::Bytes(p)
+                if matches!(crate::mechanism::keys::curve_of(p), Ok(crate::mechanism::keys::CurveKind::X25519)))
+    });
+    if !(edwards && x25519) {
+        return;
+    }
+    for a in attrs.iter_mut() {
+        match a.ty {
+            CKA_KEY_TYPE => a.value = Value::Ulong(CKK_EC_MONTGOMERY),
+            CKA_KEY_GEN_MECHANISM if a.value == Value::Ulong(CKM_EC_EDWARDS_KEY_PAIR_GEN) => {
+                a.value = Value::Ulong(CKM_EC_MONTGOMERY_KEY_PAIR_GEN);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What a migration did.
 #[derive(Debug)]
 pub struct Migrated {
@@ -245,6 +270,7 @@ pub fn from_softhsm(token_dir: &Path, config: &Config, so_pin: &[u8], user_pin: 
                 attrs.push(a);
             }
         }
+        legacy_x25519(&mut attrs);
         let uid = crate::token::objects::new_unique_id()?;
         attrs.push(Attribute::new(CKA_UNIQUE_ID, Value::bytes(uid.into_bytes())));
         attrs.push(Attribute::new(CKA_TOKEN, Value::Bool(true)));

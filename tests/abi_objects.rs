@@ -133,6 +133,15 @@ fn data_objects_create_read_find_copy_modify_destroy() {
     let Attribute::UniqueId(uid2) = &s.get_attributes(c, &[AttributeType::UniqueId]).unwrap()[0] else { panic!() };
     assert_ne!(uid2, uid, "a copy is a new object");
     assert_eq!(rv(s.copy_object(o, &[Attribute::Class(ObjectClass::SECRET_KEY)])), RvError::AttributeReadOnly);
+    // What the data is (its application and object identifier) is fixed at creation; the
+    // value is not.
+    for fixed in [Attribute::Application(b"another".to_vec()), Attribute::ObjectId(vec![0x06, 0x01, 0x2a])] {
+        assert_eq!(rv(s.update_attributes(o, std::slice::from_ref(&fixed))), RvError::AttributeReadOnly);
+        assert_eq!(rv(s.copy_object(o, std::slice::from_ref(&fixed))), RvError::AttributeReadOnly);
+    }
+    let with_oid = [data("oid", b"x", false, false), vec![Attribute::ObjectId(vec![0x06, 0x01, 0x2a])]].concat();
+    let d = s.create_object(&with_oid).unwrap();
+    assert_eq!(s.get_attributes(d, &[AttributeType::ObjectId]).unwrap(), vec![Attribute::ObjectId(vec![6, 1, 0x2a])]);
 
     let raw = h.raw();
     let mut size: CK_ULONG = 0;

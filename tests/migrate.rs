@@ -12,7 +12,10 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use cryptoki_sys::{
-    CKA_BASE, CKA_LABEL, CKA_PRIME, CKA_PRIVATE, CKA_SUBPRIME, CKA_TOKEN, CKM_DSA_KEY_PAIR_GEN, CKM_DSA_SHA256,
+    CKA_BASE, CKA_DERIVE, CKA_EC_PARAMS, CKA_EXTRACTABLE, CKA_KEY_GEN_MECHANISM, CKA_KEY_TYPE, CKA_LABEL, CKA_PRIME,
+    CKA_PRIVATE, CKA_SENSITIVE, CKA_SUBPRIME, CKA_TOKEN, CKA_VALUE, CKA_VALUE_LEN, CKK_EC_EDWARDS, CKK_GENERIC_SECRET,
+    CKM_DSA_KEY_PAIR_GEN, CKM_DSA_SHA256, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+    CKM_ECDH1_DERIVE, CKO_SECRET_KEY,
 };
 use std::process::Command;
 
@@ -205,8 +208,30 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
             &mut T::default().flag(CKA_TOKEN, true).bytes(CKA_LABEL, b"dsa").flag(CKA_PRIVATE, true),
         )
         .unwrap();
-    let before = snapshot(&s);
-    assert_eq!(before.len(), 11, "{before:#?}");
+    // An X25519 pair as SoftHSMv2 2.6 makes them: CKM_EC_EDWARDS_KEY_PAIR_GEN on
+    // "curve25519", kept as CKK_EC_EDWARDS keys.
+    let curve25519 = [&[0x13, 0x0a][..], b"curve25519"].concat();
+    let edwards = |t: T| t.flag(CKA_TOKEN, true).bytes(CKA_LABEL, b"x25519").ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS);
+    raw_theirs
+        .keypair(
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            &mut edwards(T::default()).bytes(CKA_EC_PARAMS, &curve25519),
+            &mut edwards(T::default()).flag(CKA_PRIVATE, true).flag(CKA_DERIVE, true),
+        )
+        .unwrap();
+    let mut before = snapshot(&s);
+    assert_eq!(before.len(), 13, "{before:#?}");
+    // Those two become what PKCS#11 3.0 calls them, CKK_EC_MONTGOMERY keys.
+    let (ed, mont) = (
+        format!("{:?}", [Attribute::KeyType(KeyType::EC_EDWARDS)]),
+        format!("{:?}", [Attribute::KeyType(KeyType::EC_MONTGOMERY)]),
+    );
+    for (label, attrs) in &mut before {
+        if label.starts_with("x25519 ") {
+            let kt = attrs.iter_mut().find(|a| **a == ed).expect("an Edwards key type");
+            kt.clone_from(&mont);
+        }
+    }
 
     // Migrate (a wrong PIN first: refused, nothing written).
     let migrate = |user: &str| {
@@ -225,7 +250,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let good = migrate(USER_PIN);
     let text = String::from_utf8_lossy(&good.stdout);
     assert!(good.status.success(), "{text}{}", String::from_utf8_lossy(&good.stderr));
-    assert!(text.contains("Migrated token legacy") && text.contains("with 11 objects"), "{text}");
+    assert!(text.contains("Migrated token legacy") && text.contains("with 13 objects"), "{text}");
 
     // The same token, objects and attributes in oxihsm; the user PIN and the SO PIN work.
     let p = h.ctx();
@@ -253,6 +278,24 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let dsa = by_label(&o, "dsa", ObjectClass::PRIVATE_KEY).handle();
     let sig = raw_ours.sign(&mut mech::<u8>(CKM_DSA_SHA256, None), dsa, msg).unwrap();
     raw_theirs.verify(&mut mech::<u8>(CKM_DSA_SHA256, None), dsa_pub, msg, &sig).unwrap();
+    // The X25519 private key agrees with SoftHSMv2's on a peer's public value (RFC 7748's).
+    let peer = unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+    let secret_of = |raw: &RawSession, key| {
+        let mut point = [&[0x04, 0x20][..], &peer].concat();
+        let mut p = ecdh_null(&mut point);
+        let t = &mut T::default()
+            .ulong(cryptoki_sys::CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+            .ulong(CKA_VALUE_LEN, 32)
+            .flag(CKA_SENSITIVE, false)
+            .flag(CKA_EXTRACTABLE, true);
+        let k = raw.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), key, t).unwrap();
+        raw.get_bytes(k, CKA_VALUE).unwrap()
+    };
+    let ours_x = by_label(&o, "x25519", ObjectClass::PRIVATE_KEY).handle();
+    let theirs_x = by_label(&s, "x25519", ObjectClass::PRIVATE_KEY).handle();
+    assert_eq!(secret_of(&raw_ours, ours_x), secret_of(&raw_theirs, theirs_x));
+    assert_eq!(raw_ours.get_ulong(ours_x, CKA_KEY_GEN_MECHANISM), Ok(CKM_EC_MONTGOMERY_KEY_PAIR_GEN));
     let a = o.encrypt(&Mechanism::AesEcb, by_label(&o, "aes", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     let b = s.encrypt(&Mechanism::AesEcb, by_label(&s, "aes", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     assert_eq!(a, b);

@@ -155,6 +155,12 @@ fn md5_digest_hmac_and_rsa_signatures() {
     let mut len: CK_ULONG = 12;
     let t = s.sign(&mut mech(CKM_MD5_HMAC_GENERAL, Some(&mut len)), jefe, data).unwrap();
     assert_eq!(t, hex("750c783e6ab0b503eaa86e31"));
+    // The same with a key of MD5's own HMAC key type, CKK_MD5_HMAC (as SoftHSMv2 makes them).
+    let typed = s.secret_key(CKK_MD5_HMAC, b"Jefe").unwrap();
+    assert_eq!(
+        s.sign(&mut mech::<u8>(CKM_MD5_HMAC, None), typed, data).unwrap(),
+        hex("750c783e6ab0b503eaa86e310a5db738")
+    );
     let long_key = vec![0xaau8; 80];
     let k = s.secret_key(CKK_GENERIC_SECRET, &long_key).unwrap();
     let mut want = <Hmac<Md5>>::new_from_slice(&long_key).unwrap();

@@ -291,13 +291,7 @@ fn ecdh_and_x25519() {
                     },
                     _ => t.public_key.to_vec(),
                 };
-                let mut p = CK_ECDH1_DERIVE_PARAMS {
-                    kdf: CKD_NULL,
-                    ulSharedDataLen: 0,
-                    pSharedData: std::ptr::null_mut(),
-                    ulPublicDataLen: peer.len() as _,
-                    pPublicData: peer.as_mut_ptr(),
-                };
+                let mut p = ecdh_null(&mut peer);
                 let r = s
                     .derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), key, &mut readable())
                     .map(|k| s.get_bytes(k, CKA_VALUE).unwrap());

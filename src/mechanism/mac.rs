@@ -42,6 +42,7 @@ pub enum MacKind {
 /// Key types usable with HMAC: generic secrets and every HMAC key type.
 pub const HMAC_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_GENERIC_SECRET,
+    CKK_MD5_HMAC,
     CKK_SHA_1_HMAC,
     CKK_SHA224_HMAC,
     CKK_SHA256_HMAC,

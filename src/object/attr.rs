@@ -273,10 +273,12 @@ pub const STORAGE: &[Rule] = &[
     r(CKA_UNIQUE_ID, COMPUTED, D::Computed),
 ];
 
-/// Data objects (Table 28).
+/// Data objects (Table 28). The table marks none of the three modifiable; the value stays
+/// so (as in SoftHSMv2, and applications rewrite their data), the application and object
+/// identifier that say what the data is are fixed at creation (CKR_ATTRIBUTE_READ_ONLY).
 pub const DATA: &[Rule] = &[
-    r(CKA_APPLICATION, MODIFIABLE, D::EmptyBytes),
-    r(CKA_OBJECT_ID, MODIFIABLE, D::EmptyBytes),
+    r(CKA_APPLICATION, 0, D::EmptyBytes),
+    r(CKA_OBJECT_ID, 0, D::EmptyBytes),
     r(CKA_VALUE, MODIFIABLE, D::EmptyBytes),
 ];
 
@@ -555,6 +557,7 @@ pub const VALUE_KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_DES3,
     CKK_CHACHA20,
     CKK_GENERIC_SECRET,
+    CKK_MD5_HMAC,
     CKK_SHA_1_HMAC,
     CKK_SHA224_HMAC,
     CKK_SHA256_HMAC,

@@ -328,6 +328,17 @@ impl RawSession {
     }
 }
 
+/// CK_ECDH1_DERIVE_PARAMS without a KDF, for the peer's public value `peer`.
+pub fn ecdh_null(peer: &mut [u8]) -> cryptoki_sys::CK_ECDH1_DERIVE_PARAMS {
+    cryptoki_sys::CK_ECDH1_DERIVE_PARAMS {
+        kdf: cryptoki_sys::CKD_NULL,
+        ulSharedDataLen: 0,
+        pSharedData: std::ptr::null_mut(),
+        ulPublicDataLen: peer.len() as _,
+        pPublicData: peer.as_mut_ptr(),
+    }
+}
+
 /// CK_GCM_PARAMS over `iv` (its length in bits as ulIvBits) and `aad` (NULL when `None`),
 /// with a tag of `tag_bits`.
 pub fn gcm_params(iv: &mut [u8], aad: Option<&mut [u8]>, tag_bits: CK_ULONG) -> CK_GCM_PARAMS {
