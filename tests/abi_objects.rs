@@ -139,6 +139,11 @@ fn data_objects_create_read_find_copy_modify_destroy() {
         assert_eq!(rv(s.update_attributes(o, std::slice::from_ref(&fixed))), RvError::AttributeReadOnly);
         assert_eq!(rv(s.copy_object(o, std::slice::from_ref(&fixed))), RvError::AttributeReadOnly);
     }
+    // A copy may make a public object private, not a private one public.
+    let public = s.copy_object(o, &[Attribute::Token(false)]).unwrap();
+    let private = s.copy_object(public, &[Attribute::Private(true)]).unwrap();
+    assert!(bool_attr(&s, private, AttributeType::Private));
+    assert_eq!(rv(s.copy_object(private, &[Attribute::Private(false)])), RvError::AttributeReadOnly);
     let with_oid = [data("oid", b"x", false, false), vec![Attribute::ObjectId(vec![0x06, 0x01, 0x2a])]].concat();
     let d = s.create_object(&with_oid).unwrap();
     assert_eq!(s.get_attributes(d, &[AttributeType::ObjectId]).unwrap(), vec![Attribute::ObjectId(vec![6, 1, 0x2a])]);

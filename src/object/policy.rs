@@ -312,6 +312,11 @@ fn check_change(obj: &Object, a: &Attribute, actor: Actor, copy: bool) -> Result
     if copy && a.ty == CKA_MODIFIABLE && a.value == Value::Bool(true) && !obj.flag(CKA_MODIFIABLE) {
         return Err(Error::AttributeReadOnly);
     }
+    // Nor may a copy make a private object public: its copy would outlive the login and
+    // serve anyone (the token may restrict copies so, §4.1.3; SoftHSMv2 does too).
+    if copy && a.ty == CKA_PRIVATE && a.value == Value::Bool(false) && obj.flag(CKA_PRIVATE) {
+        return Err(Error::AttributeReadOnly);
+    }
     if rule.flags & STICKY_TRUE != 0 && cur == Some(&Value::Bool(true)) && a.value != Value::Bool(true) {
         return Err(Error::AttributeReadOnly);
     }
