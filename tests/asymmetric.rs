@@ -206,6 +206,61 @@ fn rsa_key_sizes_from_1024_to_8192_bits() {
     }
 }
 
+/// RSA key objects are kept from 512 bits (SoftHSMv2's own tests make 512-bit ones), but
+/// every RSA mechanism starts at 1024: C_*Init with a smaller key is CKR_KEY_SIZE_RANGE
+/// (CKR_WRAPPING_KEY_SIZE_RANGE as a wrapping key, CKR_UNWRAPPING_KEY_SIZE_RANGE as an
+/// unwrapping one). A modulus under 512 bits is no key (CKR_ATTRIBUTE_VALUE_INVALID).
+#[test]
+fn rsa_keys_under_1024_bits_are_kept_not_used() {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    openssl_ok(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:512", "-out", "small.pem"]);
+    let pem = std::fs::read_to_string(dir.join("small.pem")).unwrap();
+    let k = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let (n, e_) = (k.n().to_bytes_be(), k.e().to_bytes_be());
+    let public = |t: T| {
+        t.ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_RSA)
+            .bytes(CKA_MODULUS, &n)
+            .bytes(CKA_PUBLIC_EXPONENT, &e_)
+    };
+    let pubk = s.create(&mut public(T::default()).flag(CKA_WRAP, true)).unwrap();
+    assert_eq!(s.get_ulong(pubk, CKA_MODULUS_BITS), Ok(512));
+    let privk = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_RSA)
+                .bytes(CKA_MODULUS, &n)
+                .bytes(CKA_PUBLIC_EXPONENT, &e_)
+                .bytes(CKA_PRIVATE_EXPONENT, &k.d().to_bytes_be())
+                .bytes(CKA_PRIME_1, &k.primes()[0].to_bytes_be())
+                .bytes(CKA_PRIME_2, &k.primes()[1].to_bytes_be())
+                .flag(CKA_UNWRAP, true),
+        )
+        .unwrap();
+    let msg = b"too short a key".to_vec();
+    assert_eq!(s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), privk, &msg), Err(CKR_KEY_SIZE_RANGE));
+    assert_eq!(s.verify(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), pubk, &msg, &[0; 64]), Err(CKR_KEY_SIZE_RANGE));
+    assert_eq!(s.encrypt(&mut mech::<u8>(CKM_RSA_PKCS, None), pubk, &msg), Err(CKR_KEY_SIZE_RANGE));
+    let aes = s.secret_key(CKK_AES, &[3u8; 16]).unwrap();
+    assert_eq!(s.wrap(&mut mech::<u8>(CKM_RSA_PKCS, None), pubk, aes), Err(CKR_WRAPPING_KEY_SIZE_RANGE));
+    let mut t = T::secret(CKK_AES);
+    let rv = s.unwrap(&mut mech::<u8>(CKM_RSA_PKCS, None), privk, &[0; 64], &mut t);
+    assert_eq!(rv, Err(CKR_UNWRAPPING_KEY_SIZE_RANGE));
+    // Under 512 bits: not kept.
+    let tiny = [&[0xc5][..], &[0x11; 30], &[0x35]].concat();
+    let mut t = T::default()
+        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_RSA)
+        .bytes(CKA_MODULUS, &tiny)
+        .bytes(CKA_PUBLIC_EXPONENT, &e_);
+    assert_eq!(s.create(&mut t), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+}
+
 #[test]
 fn token_signatures_verify_with_openssl() {
     let e = env();

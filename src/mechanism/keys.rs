@@ -30,6 +30,9 @@ pub enum CurveKind {
 const OIDS: [(&[u8], CurveKind); 2] =
     [(&[0x06, 0x03, 0x2b, 0x65, 0x70], CurveKind::Ed25519), (&[0x06, 0x03, 0x2b, 0x65, 0x6e], CurveKind::X25519)];
 
+/// The smallest RSA modulus a key object may have, in bits.
+pub const RSA_KEPT_MIN_BITS: usize = 512;
+
 /// OIDs of curves the backend lacks (Ed448, X448).
 const UNSUPPORTED: [&[u8]; 2] = [&[0x06, 0x03, 0x2b, 0x65, 0x71], &[0x06, 0x03, 0x2b, 0x65, 0x6f]];
 
@@ -396,7 +399,9 @@ pub fn complete(obj: &mut Object) -> Result<()> {
     })?;
     let spki = match &key {
         ParsedKey::Rsa(k) => {
-            if k.bits() < 1024 {
+            // Smaller RSA keys are kept (SoftHSMv2 keeps 512-bit ones) but no mechanism
+            // takes them: C_*Init answers CKR_KEY_SIZE_RANGE.
+            if k.bits() < RSA_KEPT_MIN_BITS {
                 return Err(Error::AttributeValueInvalid);
             }
             obj.set(CKA_MODULUS_BITS, Value::Ulong(k.bits() as CK_ULONG));

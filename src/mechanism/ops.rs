@@ -290,12 +290,14 @@ fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRI
     }
     // A public token key loaded without a login has no key material in memory.
     obj.material()?;
-    if u.class == CKO_SECRET_KEY {
-        let len = u.value_len as CK_ULONG;
-        let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
-        if (min != 0 && len < min) || (max != 0 && len > max) {
-            return Err(Error::KeySizeRange);
-        }
+    let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
+    let outside = |size: CK_ULONG| (min != 0 && size < min) || (max != 0 && size > max);
+    if u.class == CKO_SECRET_KEY && outside(u.value_len as CK_ULONG) {
+        return Err(Error::KeySizeRange);
+    }
+    // RSA keys are kept from 512 bits; the mechanisms work from 1024 (their ulMinKeySize).
+    if kt == CKK_RSA && obj.ulong(CKA_MODULUS_BITS).is_some_and(outside) {
+        return Err(Error::KeySizeRange);
     }
     Ok(())
 }

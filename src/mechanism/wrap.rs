@@ -315,6 +315,7 @@ impl Module {
         self.crypto_key(h, wrapping, m, CKF_WRAP, CKA_WRAP).map_err(|e| match e {
             Error::KeyHandleInvalid => Error::WrappingKeyHandleInvalid,
             Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
+            Error::KeySizeRange => Error::WrappingKeySizeRange,
             other => other,
         })
     }
@@ -479,6 +480,7 @@ impl Module {
         self.crypto_key(h, unwrapping, m, CKF_UNWRAP, CKA_UNWRAP).map_err(|e| match e {
             Error::KeyHandleInvalid => Error::UnwrappingKeyHandleInvalid,
             Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
+            Error::KeySizeRange => Error::UnwrappingKeySizeRange,
             other => other,
         })
     }
