@@ -560,6 +560,69 @@ fn message_state_before_arguments() {
     assert_eq!(unsafe { l.C_MessageEncryptFinal(h) }, CKR_OK);
 }
 
+/// An error in C_EncryptMessageNext other than CKR_BUFFER_TOO_SMALL ends the message in
+/// parts (§5.10), not the message-based process: the next part is
+/// CKR_OPERATION_NOT_INITIALIZED and a new message can begin. A short buffer keeps it.
+#[test]
+fn an_error_ends_the_message_in_parts() {
+    let e = env();
+    let s = &e.s;
+    let (l, h) = (&s.lib, s.h);
+    let mut iv = vec![0u8; 12];
+    let mut tag = [0u8; 16];
+    let mut gp = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    let (pp, pl) = ((&raw mut gp).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
+    let data = [5u8; 16];
+    let mut out = [0u8; 64];
+    for decrypt in [false, true] {
+        let next = |p: *mut std::ffi::c_void, out: &mut [u8], n: &mut CK_ULONG, flags| {
+            let (d, o) = (data.as_ptr().cast_mut(), out.as_mut_ptr());
+            // SAFETY: `data` holds 16 bytes, `out` *n; `p` is NULL or the live parameter.
+            unsafe {
+                if decrypt {
+                    l.C_DecryptMessageNext(h, p, pl, d, 16, o, n, flags)
+                } else {
+                    l.C_EncryptMessageNext(h, p, pl, d, 16, o, n, flags)
+                }
+            }
+        };
+        let begin = || {
+            // SAFETY: the live parameter; no AAD.
+            unsafe {
+                if decrypt {
+                    l.C_DecryptMessageBegin(h, pp, pl, null_mut(), 0)
+                } else {
+                    l.C_EncryptMessageBegin(h, pp, pl, null_mut(), 0)
+                }
+            }
+        };
+        let mut m = mech::<u8>(CKM_AES_GCM, None);
+        // SAFETY: a live mechanism.
+        let rv = unsafe {
+            if decrypt { l.C_MessageDecryptInit(h, &mut m, e.key) } else { l.C_MessageEncryptInit(h, &mut m, e.key) }
+        };
+        assert_eq!(rv, CKR_OK);
+        assert_eq!(begin(), CKR_OK);
+        // A short buffer at the end keeps the message (encryption streams its parts, so its
+        // part needs 16 bytes; decryption holds them and releases all at the end).
+        let mut n: CK_ULONG = 1;
+        assert_eq!(next(pp, &mut out, &mut n, CKF_END_OF_MESSAGE), CKR_BUFFER_TOO_SMALL);
+        let mut n: CK_ULONG = 64;
+        assert_eq!(next(pp, &mut out, &mut n, 0), CKR_OK, "decrypt {decrypt}");
+        // A NULL parameter: the message ends, the process does not.
+        let mut n: CK_ULONG = 64;
+        assert_eq!(next(null_mut(), &mut out, &mut n, 0), CKR_ARGUMENTS_BAD);
+        let mut n: CK_ULONG = 64;
+        assert_eq!(next(pp, &mut out, &mut n, 0), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(begin(), CKR_OK, "a new message after the error");
+        // SAFETY: plain calls on the session.
+        unsafe {
+            let rv = if decrypt { l.C_MessageDecryptFinal(h) } else { l.C_MessageEncryptFinal(h) };
+            assert_eq!(rv, CKR_OK);
+        }
+    }
+}
+
 /// CKG_GENERATE chooses random IVs: a counter would start again at zero in every operation,
 /// and an application that opens one operation per message would reuse its IVs.
 #[test]

@@ -258,28 +258,47 @@ fn next(
         let end = flags & CKF_END_OF_MESSAGE != 0;
         // The operation's state first (a message begun), then the arguments.
         let needed = m.message_next_len(h, dir, usize::try_from(in_len).unwrap_or(usize::MAX), end)?;
-        // SAFETY: the caller's buffers, valid for the lengths given.
-        let (p, input, len) = unsafe { (param(p_param, param_len, dir)?, slice(p_in, in_len)?, out(pul_out)?) };
-        if p_out.is_null() {
-            *len = needed as CK_ULONG;
-            return Ok(());
+        let r = next_part(m, h, dir, (p_param, param_len), (p_in, in_len), (p_out, pul_out), end, needed);
+        if r.as_ref().is_err_and(|e| !matches!(e, Error::BufferTooSmall)) {
+            m.message_abort(h, dir);
         }
-        if (*len as usize) < needed {
-            *len = needed as CK_ULONG;
-            return Err(Error::BufferTooSmall);
-        }
-        let tag = (dir == Dir::Decrypt).then_some(&p.params.tag[..]);
-        let o = m.message_next(h, dir, input, end, tag)?;
-        // SAFETY: the output holds *len >= needed == o.data.len() bytes; params still valid.
-        unsafe {
-            slice_mut(p_out, o.data.len() as CK_ULONG)?.copy_from_slice(&o.data);
-            if end {
-                p.write_back(&o, dir)?;
-            }
-        }
-        *len = o.data.len() as CK_ULONG;
-        Ok(())
+        r
     })
+}
+
+/// The rest of [`next`], once a message is known to be under way.
+#[allow(clippy::too_many_arguments)]
+fn next_part(
+    m: &crate::module::Module,
+    h: CK_SESSION_HANDLE,
+    dir: Dir,
+    (p_param, param_len): (*mut c_void, CK_ULONG),
+    (p_in, in_len): (*mut CK_BYTE, CK_ULONG),
+    (p_out, pul_out): (*mut CK_BYTE, *mut CK_ULONG),
+    end: bool,
+    needed: usize,
+) -> Result<()> {
+    // SAFETY: the caller's buffers, valid for the lengths given.
+    let (p, input, len) = unsafe { (param(p_param, param_len, dir)?, slice(p_in, in_len)?, out(pul_out)?) };
+    if p_out.is_null() {
+        *len = needed as CK_ULONG;
+        return Ok(());
+    }
+    if (*len as usize) < needed {
+        *len = needed as CK_ULONG;
+        return Err(Error::BufferTooSmall);
+    }
+    let tag = (dir == Dir::Decrypt).then_some(&p.params.tag[..]);
+    let o = m.message_next(h, dir, input, end, tag)?;
+    // SAFETY: the output holds *len >= needed == o.data.len() bytes; params still valid.
+    unsafe {
+        slice_mut(p_out, o.data.len() as CK_ULONG)?.copy_from_slice(&o.data);
+        if end {
+            p.write_back(&o, dir)?;
+        }
+    }
+    *len = o.data.len() as CK_ULONG;
+    Ok(())
 }
 
 /// §5.10 C_MessageEncryptInit.

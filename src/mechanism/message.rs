@@ -385,6 +385,18 @@ impl Module {
         })
     }
 
+    /// Ends the message in parts under way after a C_*MessageNext error: "an error other
+    /// than CKR_BUFFER_TOO_SMALL terminates the current message" operation (§5.10); the
+    /// message-based process itself goes on.
+    pub fn message_abort(&self, h: CK_SESSION_HANDLE, dir: Dir) {
+        let _ = self.with_ops(h, |s| {
+            if let Some(op) = Module::message_slot(s, dir).as_mut() {
+                op.pending = None;
+            }
+            Ok(())
+        });
+    }
+
     /// C_MessageEncryptFinal / C_MessageDecryptFinal.
     pub fn message_final(&self, h: CK_SESSION_HANDLE, dir: Dir) -> Result<()> {
         self.with_ops(h, |s| Module::message_slot(s, dir).take().map(|_| ()).ok_or(Error::OperationNotInitialized))
