@@ -42,11 +42,8 @@ pub unsafe fn search_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec
 /// # Safety
 /// As [`template`].
 unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: bool) -> Result<Vec<Attribute>> {
-    if n > MAX_TEMPLATE_LEN {
-        return Err(Error::ArgumentsBad);
-    }
     // SAFETY: caller's contract.
-    let attrs = unsafe { slice(p, n) }?;
+    let attrs = unsafe { attribute_array(p, n) }?;
     // Room for a usual template only: the count is the caller's word, and an allocation sized
     // by a false one would fail (and abort) before the first attribute is looked at.
     let mut out = Vec::with_capacity(attrs.len().min(64));
@@ -139,11 +136,20 @@ fn native(v: &Value) -> Vec<u8> {
 /// # Safety
 /// As [`template`].
 pub unsafe fn types(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
+    // SAFETY: caller's contract.
+    Ok(unsafe { attribute_array(p, n) }?.iter().map(|a| a.type_).collect())
+}
+
+/// The caller's array of `n` attributes, a count past [`MAX_TEMPLATE_LEN`] refused first.
+///
+/// # Safety
+/// As [`template`].
+unsafe fn attribute_array<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
     if n > MAX_TEMPLATE_LEN {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: caller's contract.
-    Ok(unsafe { slice(p, n) }?.iter().map(|a| a.type_).collect())
+    unsafe { slice(p, n) }
 }
 
 /// Writes one value by the rules of §5.7.5; returns the error code this attribute gives.

@@ -4,7 +4,7 @@
 use super::mechanism::mechanism;
 use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::{Dir, Step};
-use crate::token::session::Operation;
+use crate::module::Module;
 use cryptoki_sys::*;
 
 fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> CK_RV {
@@ -16,15 +16,7 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
     });
     entry(|m| {
         if p_mechanism.is_null() {
-            return m.end_operation(
-                h,
-                match dir {
-                    Dir::Encrypt => Operation::Encrypt,
-                    Dir::Decrypt => Operation::Decrypt,
-                    Dir::SignRecover => Operation::SignRecover,
-                    Dir::VerifyRecover => Operation::VerifyRecover,
-                },
-            );
+            return m.end_operation(h, |s| Module::cipher_slot(s, dir));
         }
         // SAFETY: the caller's valid CK_MECHANISM.
         let mut decoded = unsafe { mechanism(p_mechanism) };

@@ -9,7 +9,7 @@ use cryptoki_sys::*;
 pub unsafe extern "C" fn C_DigestInit(h_session: CK_SESSION_HANDLE, p_mechanism: *mut CK_MECHANISM) -> CK_RV {
     entry(|m| {
         if p_mechanism.is_null() {
-            return m.end_operation(h_session, crate::token::session::Operation::Digest);
+            return m.end_operation(h_session, |s| &mut s.digest);
         }
         // SAFETY: a valid CK_MECHANISM.
         let mech = unsafe { session_mechanism(m, h_session, p_mechanism) }?;

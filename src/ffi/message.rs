@@ -159,11 +159,7 @@ fn init(h: CK_SESSION_HANDLE, dir: Dir, p_mechanism: *mut CK_MECHANISM, key: CK_
     entry(|m| {
         // SAFETY: NULL or the caller's CK_MECHANISM; its parameter is per message, not here.
         let Some(mech) = (unsafe { p_mechanism.as_ref() }) else {
-            use crate::token::session::Operation;
-            return m.end_operation(
-                h,
-                if dir == Dir::Encrypt { Operation::MessageEncrypt } else { Operation::MessageDecrypt },
-            );
+            return m.end_operation(h, |s| crate::module::Module::message_slot(s, dir));
         };
         // The parameters travel with each message (§6.13: "the mechanism parameter is
         // passed to" C_EncryptMessage, C_EncryptMessageBegin and C_EncryptMessageNext). One

@@ -14,14 +14,7 @@ fn init(h: CK_SESSION_HANDLE, dir: MessageDir, p_mechanism: *mut CK_MECHANISM, k
     });
     entry(|m| {
         if p_mechanism.is_null() {
-            use crate::token::session::Operation;
-            return m.end_operation(
-                h,
-                match dir {
-                    MessageDir::Sign => Operation::MessageSign,
-                    MessageDir::Verify => Operation::MessageVerify,
-                },
-            );
+            return m.end_operation(h, |s| crate::module::Module::message_mac_slot(s, dir));
         }
         // SAFETY: the caller's valid CK_MECHANISM.
         match unsafe { mechanism(p_mechanism) } {

@@ -5,7 +5,7 @@ use super::crypt::overlaps;
 use super::mechanism::mechanism;
 use super::{ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::MacDir;
-use crate::token::session::Operation;
+use crate::module::Module;
 use cryptoki_sys::*;
 
 fn init(
@@ -22,14 +22,7 @@ fn init(
     });
     entry(|m| {
         if p_mechanism.is_null() {
-            return m.end_operation(
-                h,
-                match dir {
-                    MacDir::Sign => Operation::Sign,
-                    MacDir::Verify => Operation::Verify,
-                    MacDir::VerifySignature => Operation::VerifySignature,
-                },
-            );
+            return m.end_operation(h, |s| Module::mac_slot(s, dir));
         }
         // SAFETY: the caller's valid CK_MECHANISM.
         let decoded = unsafe { mechanism(p_mechanism) };

@@ -228,7 +228,7 @@ fn aead_failed(e: Error) -> Error {
 }
 
 impl Module {
-    fn message_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<MessageOp> {
+    pub(crate) fn message_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<MessageOp> {
         match dir {
             Dir::Encrypt | Dir::SignRecover => &mut s.message_encrypt,
             Dir::Decrypt | Dir::VerifyRecover => &mut s.message_decrypt,

@@ -51,7 +51,7 @@ pub enum Signed {
 }
 
 impl Module {
-    fn message_mac_slot(s: &mut crate::token::session::Ops, dir: MessageDir) -> &mut Option<MessageMac> {
+    pub(crate) fn message_mac_slot(s: &mut crate::token::session::Ops, dir: MessageDir) -> &mut Option<MessageMac> {
         match dir {
             MessageDir::Sign => &mut s.message_sign,
             MessageDir::Verify => &mut s.message_verify,

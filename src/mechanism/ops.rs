@@ -389,7 +389,7 @@ impl Module {
         self.with_key(h, key, |obj| check_key(entry, ty, obj, usage)).err().unwrap_or(e)
     }
 
-    fn cipher_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<CipherOp> {
+    pub(crate) fn cipher_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<CipherOp> {
         match dir {
             Dir::Encrypt => &mut s.encrypt,
             Dir::Decrypt => &mut s.decrypt,
@@ -398,7 +398,7 @@ impl Module {
         }
     }
 
-    fn mac_slot(s: &mut crate::token::session::Ops, dir: MacDir) -> &mut Option<MacOp> {
+    pub(crate) fn mac_slot(s: &mut crate::token::session::Ops, dir: MacDir) -> &mut Option<MacOp> {
         match dir {
             MacDir::Sign => &mut s.sign,
             MacDir::Verify => &mut s.verify,

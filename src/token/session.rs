@@ -271,23 +271,6 @@ pub struct Ops {
     pub verify_recover: Option<CipherOp>,
 }
 
-/// The operation a `C_*Init` function starts (and, given a NULL mechanism, ends).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    Encrypt,
-    Decrypt,
-    Digest,
-    Sign,
-    Verify,
-    VerifySignature,
-    SignRecover,
-    VerifyRecover,
-    MessageEncrypt,
-    MessageDecrypt,
-    MessageSign,
-    MessageVerify,
-}
-
 /// What C_GetSessionInfo reports.
 pub struct SessionInfo {
     pub slot: CK_SLOT_ID,
@@ -448,30 +431,12 @@ impl Module {
     }
 
     /// A `C_*Init` call with a NULL mechanism (3.0+, §5.8-§5.16): ends that function's active
-    /// operation, leaving the session's other operations alone (C_VerifyInit ends a
-    /// C_VerifyInit operation, not a C_VerifySignatureInit one). With none active there is
-    /// nothing to end and no mechanism to start one: CKR_ARGUMENTS_BAD, the answer of 2.40,
-    /// which had no such call (google/pkcs11test expects it).
-    pub fn end_operation(&self, h: CK_SESSION_HANDLE, which: Operation) -> Result<()> {
-        fn end<T>(slot: &mut Option<T>) -> Result<()> {
-            slot.take().map(drop).ok_or(Error::ArgumentsBad)
-        }
-        let mut s = self.ops(h)?;
-        let s = &mut *s;
-        match which {
-            Operation::Encrypt => end(&mut s.encrypt),
-            Operation::Decrypt => end(&mut s.decrypt),
-            Operation::Digest => end(&mut s.digest),
-            Operation::Sign => end(&mut s.sign),
-            Operation::Verify => end(&mut s.verify),
-            Operation::VerifySignature => end(&mut s.verify_signature),
-            Operation::SignRecover => end(&mut s.sign_recover),
-            Operation::VerifyRecover => end(&mut s.verify_recover),
-            Operation::MessageEncrypt => end(&mut s.message_encrypt),
-            Operation::MessageDecrypt => end(&mut s.message_decrypt),
-            Operation::MessageSign => end(&mut s.message_sign),
-            Operation::MessageVerify => end(&mut s.message_verify),
-        }
+    /// operation, the one in the session's `slot`, leaving the others alone (C_VerifyInit
+    /// ends a C_VerifyInit operation, not a C_VerifySignatureInit one). With none active
+    /// there is nothing to end and no mechanism to start one: CKR_ARGUMENTS_BAD, the answer
+    /// of 2.40, which had no such call (google/pkcs11test expects it).
+    pub fn end_operation<T>(&self, h: CK_SESSION_HANDLE, slot: impl FnOnce(&mut Ops) -> &mut Option<T>) -> Result<()> {
+        slot(&mut *self.ops(h)?).take().map(drop).ok_or(Error::ArgumentsBad)
     }
 
     /// C_SessionCancel: ends the operations named by `flags`.
