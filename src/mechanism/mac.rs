@@ -3,7 +3,7 @@
 //! DES and Triple DES, each with its _GENERAL variant (output length from the parameter);
 //! AES-GMAC and AES-XCBC-MAC(-96).
 
-use super::ops::Mac;
+use super::ops::{KeyRef, Mac};
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::{CipherCtx, CmacCtx, Hash, HmacCtx, Mode};
 use crate::crypto::sha::ShaHmac;
@@ -145,7 +145,8 @@ enum HmacEngine {
     Evp(HmacCtx),
 }
 
-struct Hmac(HmacEngine, usize);
+/// The engine, the output length, and the key (for a saved state).
+struct Hmac(HmacEngine, usize, KeyRef);
 struct Cmac(CmacCtx, usize);
 
 impl Mac for Hmac {
@@ -170,17 +171,17 @@ impl Mac for Hmac {
     fn output_len(&self) -> usize {
         self.1
     }
-    fn state(&self) -> Option<Zeroizing<Vec<u8>>> {
+    fn state(&self) -> Option<(Zeroizing<Vec<u8>>, &str)> {
         match &self.0 {
-            HmacEngine::Low(h) => Some(h.to_bytes()),
+            HmacEngine::Low(h) => Some((h.to_bytes(), self.2.uid())),
             HmacEngine::Evp(_) => None,
         }
     }
 }
 
 /// Restores an HMAC saved by C_GetOperationState.
-pub fn restore_hmac(state: &[u8], len: usize) -> Result<Box<dyn Mac>> {
-    Ok(Box::new(Hmac(HmacEngine::Low(ShaHmac::from_bytes(state)?), len)))
+pub fn restore_hmac(state: &[u8], len: usize, key_uid: &str) -> Result<Box<dyn Mac>> {
+    Ok(Box::new(Hmac(HmacEngine::Low(ShaHmac::from_bytes(state)?), len, KeyRef::new(key_uid.as_bytes()))))
 }
 
 impl Mac for Cmac {
@@ -361,19 +362,19 @@ fn out_len(general: bool, full: usize, p: &Params) -> Result<usize> {
     }
 }
 
-/// Builds the MAC for `kind` keyed with `key`.
-pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>) -> Result<Box<dyn Mac>> {
+/// Builds the MAC for `kind` keyed with `key` (whose CKA_UNIQUE_ID is `uid`).
+pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>, uid: &[u8]) -> Result<Box<dyn Mac>> {
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
             if let Some(p) = prepared {
-                return Ok(Box::new(Hmac(HmacEngine::Low(p.clone()), n)));
+                return Ok(Box::new(Hmac(HmacEngine::Low(p.clone()), n, KeyRef::new(uid))));
             }
             let engine = match ShaHmac::new(hash, key) {
                 Some(h) => HmacEngine::Low(h),
                 None => HmacEngine::Evp(HmacCtx::new(hash, key)?),
             };
-            Box::new(Hmac(engine, n))
+            Box::new(Hmac(engine, n, KeyRef::new(uid)))
         }
         MacKind::Cmac { general, des3: false } => {
             let n = out_len(general, 16, &m.params)?;

@@ -71,7 +71,7 @@ impl Module {
         }
         let (flag, usage) = dir.checks();
         // The key and mechanism are checked now, as C_SignInit checks them.
-        let (mac, needs_auth, _) = self.make_mac(h, m, key, flag, usage)?;
+        let (mac, needs_auth) = self.make_mac(h, m, key, flag, usage)?;
         let process = MessageMac {
             mechanism: m.clone(),
             key,
@@ -101,7 +101,7 @@ impl Module {
             Ok((p.mechanism.clone(), p.key, p.len, std::mem::take(&mut p.authorized)))
         })?;
         let (flag, usage) = dir.checks();
-        let (mac, needs_auth, _) = self.make_mac(h, &m, key, flag, usage)?;
+        let (mac, needs_auth) = self.make_mac(h, &m, key, flag, usage)?;
         if needs_auth && dir == MessageDir::Sign && !authorized {
             return Err(Error::UserNotLoggedIn);
         }

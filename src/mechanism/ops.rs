@@ -60,8 +60,9 @@ pub trait Mac: Send {
     fn finish(self: Box<Self>) -> Bytes;
     /// Output length.
     fn output_len(&self) -> usize;
-    /// The running state, when it can be saved (C_GetOperationState).
-    fn state(&self) -> Option<Zeroizing<Vec<u8>>> {
+    /// The running state, when it can be saved (C_GetOperationState), and the unique id of
+    /// the key it needs on restoring.
+    fn state(&self) -> Option<(Zeroizing<Vec<u8>>, &str)> {
         None
     }
     /// Whether the mechanism signs its data in one part only (C_SignUpdate and
@@ -153,58 +154,52 @@ pub struct MacOp {
     pub(crate) stage: Stage,
     pending: Option<Vec<u8>>,
     pub(crate) mechanism: CK_MECHANISM_TYPE,
-    /// The key, to recognise it when a saved state is restored (by CKA_UNIQUE_ID).
-    pub(crate) key: KeyRef,
     /// The signature C_VerifySignatureInit was given (empty for other operations).
     signature: Vec<u8>,
 }
 
-/// The key of an operation, by CKA_UNIQUE_ID (to recognise it when a saved state is
-/// restored). No count is held on the key object: a count every thread using the key would
-/// update. Unique ids as the token makes them (32 characters) are held in place.
+/// The key of an HMAC, by CKA_UNIQUE_ID (to recognise it when a saved state is restored).
+/// No count is held on the key object: a count every thread using the key would update.
+/// Unique ids as the token makes them (32 characters) are held in place. It is kept in the
+/// boxed HMAC, written once where it stays: moved through the C_SignInit path as part of
+/// the operation it cost store-forwarding stalls (odd-sized, at odd offsets).
 pub(crate) enum KeyRef {
     Short([u8; 32], u8),
-    Uid(String),
+    Long(Vec<u8>),
 }
 
 impl KeyRef {
-    pub(crate) fn new(uid: &str) -> KeyRef {
+    /// The key whose CKA_UNIQUE_ID is `uid` (its bytes, as the object holds them: no UTF-8
+    /// check on the hot path).
+    pub(crate) fn new(uid: &[u8]) -> KeyRef {
+        // The usual length copied as one array (wide moves the compiler sees through), not
+        // by a `memcpy` call whose stores the later moves of the value reload with
+        // narrower, misaligned loads.
+        if let Ok(b) = <[u8; 32]>::try_from(uid) {
+            return KeyRef::Short(b, 32);
+        }
         let mut b = [0u8; 32];
         match b.get_mut(..uid.len()) {
             Some(dst) => {
-                dst.copy_from_slice(uid.as_bytes());
+                dst.copy_from_slice(uid);
                 KeyRef::Short(b, uid.len() as u8)
             }
-            None => KeyRef::Uid(uid.to_owned()),
+            None => KeyRef::Long(uid.to_vec()),
         }
     }
 
     pub(crate) fn uid(&self) -> &str {
-        match self {
-            KeyRef::Short(b, n) => std::str::from_utf8(&b[..usize::from(*n)]).unwrap_or(""),
-            KeyRef::Uid(u) => u,
-        }
+        let b = match self {
+            KeyRef::Short(b, n) => &b[..usize::from(*n)],
+            KeyRef::Long(u) => u,
+        };
+        std::str::from_utf8(b).unwrap_or("")
     }
 }
 
 impl MacOp {
-    pub(crate) fn restored(
-        mac: Box<dyn Mac>,
-        len: usize,
-        stage: Stage,
-        mechanism: CK_MECHANISM_TYPE,
-        key_uid: String,
-    ) -> MacOp {
-        MacOp {
-            needs_auth: false,
-            mac: Some(mac),
-            len,
-            stage,
-            pending: None,
-            mechanism,
-            key: KeyRef::new(&key_uid),
-            signature: Vec::new(),
-        }
+    pub(crate) fn restored(mac: Box<dyn Mac>, len: usize, stage: Stage, mechanism: CK_MECHANISM_TYPE) -> MacOp {
+        MacOp { needs_auth: false, mac: Some(mac), len, stage, pending: None, mechanism, signature: Vec::new() }
     }
 }
 
@@ -300,13 +295,6 @@ fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRI
         return Err(Error::KeySizeRange);
     }
     Ok(())
-}
-
-/// An operation made while its key was lent ([`Module::with_crypto_key`]), or the key, for
-/// an operation that must be made after (it needs the parsed-key cache, under the state lock).
-enum Made<T> {
-    Now(T),
-    Later(std::sync::Arc<Object>),
 }
 
 impl Module {
@@ -411,24 +399,30 @@ impl Module {
     pub fn crypt_init(&self, h: CK_SESSION_HANDLE, dir: Dir, m: &mut Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
         // As in `mac_init`: an active operation is found where the new one would go.
         let (flag, usage) = dir.flag_and_usage();
-        // Symmetric ciphers are made while the key is lent (no count taken on it).
-        let (made, needs_auth, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
+        // Symmetric ciphers are made while the key is lent (no count taken on it); what the
+        // closure finds it writes here (see `make_mac`).
+        let (mut needs_auth, mut made, mut later) = (false, None, None);
+        self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
+            needs_auth = obj.key_use().always_authenticate;
             let encrypt = dir == Dir::Encrypt;
-            let made = match entry.implementation {
-                Implementation::Aes(mode) => Made::Now(super::aes::cipher(mode, m, obj, encrypt)?),
-                Implementation::Des3(mode) => Made::Now(super::des::cipher(mode, m, obj, encrypt)?),
-                Implementation::ChaChaPoly => Made::Now(super::chacha::cipher(m, obj, encrypt)?),
+            made = Some(match entry.implementation {
+                Implementation::Aes(mode) => super::aes::cipher(mode, m, obj, encrypt)?,
+                Implementation::Des3(mode) => super::des::cipher(mode, m, obj, encrypt)?,
+                Implementation::ChaChaPoly => super::chacha::cipher(m, obj, encrypt)?,
                 Implementation::Wrap(mode) => {
                     let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
-                    Made::Now(super::wrap::cipher(mode, m, value, encrypt)?)
+                    super::wrap::cipher(mode, m, value, encrypt)?
                 }
-                _ => Made::Later(obj.clone()),
-            };
-            Ok((made, obj.key_use().always_authenticate, entry))
+                _ => {
+                    later = Some((obj.clone(), entry));
+                    return Ok(());
+                }
+            });
+            Ok(())
         })?;
-        let cipher = match made {
-            Made::Now(cipher) => cipher,
-            Made::Later(obj) => {
+        let cipher = match (made, later) {
+            (Some(cipher), _) => cipher,
+            (None, Some((obj, entry))) => {
                 let Implementation::Rsa(scheme) = entry.implementation else {
                     return Err(Error::MechanismInvalid);
                 };
@@ -440,6 +434,7 @@ impl Module {
                     Dir::Encrypt | Dir::Decrypt => super::rsa::cipher(scheme, m, key, dir == Dir::Encrypt)?,
                 }
             }
+            (None, None) => return Err(Error::MechanismInvalid),
         };
         let mut ops = self.ops(h)?;
         let slot = Module::cipher_slot(&mut ops, dir);
@@ -545,7 +540,7 @@ impl Module {
         // An active operation is found where the new one would go (one lock of the session's
         // operations, not two); the key is checked first.
         let (flag, usage) = dir.flag_and_usage();
-        let (mac, needs_auth, uid) = self.make_mac(h, m, key, flag, usage)?;
+        let (mac, needs_auth) = self.make_mac(h, m, key, flag, usage)?;
         let len = mac.output_len();
         let mut ops = self.ops(h)?;
         let slot = Module::mac_slot(&mut ops, dir);
@@ -559,15 +554,13 @@ impl Module {
             stage: Stage::Fresh,
             pending: None,
             mechanism: m.ty,
-            key: uid,
             signature: signature.to_vec(),
         });
         Ok(())
     }
 
     /// The signature or MAC `m` with `key`, checked for the mechanism flag `flag` and the
-    /// key's `usage`; with whether the key wants the context-specific login first, and the
-    /// key's unique id.
+    /// key's `usage`; with whether the key wants the context-specific login first.
     pub(crate) fn make_mac(
         &self,
         h: CK_SESSION_HANDLE,
@@ -575,33 +568,40 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         flag: CK_FLAGS,
         usage: CK_ATTRIBUTE_TYPE,
-    ) -> Result<(Box<dyn Mac>, bool, KeyRef)> {
-        // MACs are made while the key is lent (no count taken on it).
-        let (made, needs_auth, uid, entry) = self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
-            let made = match entry.implementation {
+    ) -> Result<(Box<dyn Mac>, bool)> {
+        // MACs are made while the key is lent (no count taken on it). What the closure finds
+        // it writes here rather than returning it: a tuple inside a `Result` moved out of the
+        // lending functions costs store-forwarding stalls (the compiler copies the error's
+        // bytes where the tuple has padding, with overlapping loads).
+        let (mut needs_auth, mut made, mut later) = (false, None, None);
+        self.with_crypto_key(h, key, m.ty, flag, usage, |entry, obj| {
+            needs_auth = obj.key_use().always_authenticate;
+            match entry.implementation {
                 Implementation::Mac(kind) => {
                     let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
                     let prepared = match kind {
                         super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(obj, hash, key),
                         _ => None,
                     };
-                    Made::Now(super::mac::mac(kind, m, key, prepared)?)
+                    let uid = obj.bytes(CKA_UNIQUE_ID).unwrap_or_default();
+                    made = Some(super::mac::mac(kind, m, key, prepared, uid)?);
                 }
-                _ => Made::Later(obj.clone()),
-            };
-            Ok((made, obj.key_use().always_authenticate, KeyRef::new(obj.unique_id()), entry))
+                _ => later = Some((obj.clone(), entry)),
+            }
+            Ok(())
         })?;
-        let mac = match made {
-            Made::Now(mac) => mac,
-            Made::Later(obj) => match entry.implementation {
+        let mac = match (made, later) {
+            (Some(mac), _) => mac,
+            (None, Some((obj, entry))) => match entry.implementation {
                 Implementation::Rsa(scheme) => super::rsa::signer(scheme, m, self.parsed_key(&obj)?)?,
                 Implementation::Ecdsa(hash) => super::ecc::ecdsa(hash, m, self.parsed_key(&obj)?)?,
                 Implementation::EdDsa => super::ecc::eddsa(m, self.parsed_key(&obj)?)?,
                 Implementation::MlDsa(v) => super::pqc::ml_dsa(v, m, self.parsed_key(&obj)?)?,
                 _ => return Err(Error::MechanismInvalid),
             },
+            (None, None) => return Err(Error::MechanismInvalid),
         };
-        Ok((mac, needs_auth, uid))
+        Ok((mac, needs_auth))
     }
 
     fn take_mac(&self, h: CK_SESSION_HANDLE, dir: MacDir, single: bool) -> Result<MacOp> {
@@ -782,8 +782,8 @@ mod tests {
     #[test]
     fn key_refs_keep_any_unique_id() {
         for uid in ["", "0123456789abcdef0123456789abcdef", "a-longer-unique-id-from-another-token-0123"] {
-            assert_eq!(KeyRef::new(uid).uid(), uid);
+            assert_eq!(KeyRef::new(uid.as_bytes()).uid(), uid);
         }
-        assert!(matches!(KeyRef::new("0123456789abcdef0123456789abcdef"), KeyRef::Short(..)));
+        assert!(matches!(KeyRef::new(b"0123456789abcdef0123456789abcdef"), KeyRef::Short(..)));
     }
 }

@@ -64,12 +64,12 @@ impl Module {
             [false, true, false] | [false, false, true] => {
                 let (kind, op) = if active[1] { (SIGN, s.sign.as_ref()) } else { (VERIFY, s.verify.as_ref()) };
                 let op = op.expect("checked");
-                let state = op.mac.as_ref().and_then(|m| m.state()).ok_or(Error::StateUnsaveable)?;
+                let (state, uid) = op.mac.as_ref().and_then(|m| m.state()).ok_or(Error::StateUnsaveable)?;
                 out.extend_from_slice(&[kind, op.stage.to_u8()]);
                 out.extend_from_slice(&(op.mechanism as u64).to_le_bytes());
                 out.extend_from_slice(&(op.len as u64).to_le_bytes());
-                out.extend_from_slice(&(op.key.uid().len() as u64).to_le_bytes());
-                out.extend_from_slice(op.key.uid().as_bytes());
+                out.extend_from_slice(&(uid.len() as u64).to_le_bytes());
+                out.extend_from_slice(uid.as_bytes());
                 out.extend_from_slice(&state);
             }
             _ => return Err(Error::StateUnsaveable),
@@ -125,8 +125,8 @@ impl Module {
                 if !matches!(super::lookup(mechanism).map(|e| e.implementation), Some(Implementation::Mac(_))) {
                     return Err(Error::SavedStateInvalid);
                 }
-                let mac = super::mac::restore_hmac(r.0, len)?;
-                let op = MacOp::restored(mac, len, stage, mechanism, uid);
+                let mac = super::mac::restore_hmac(r.0, len, &uid)?;
+                let op = MacOp::restored(mac, len, stage, mechanism);
                 self.with_ops(h, |s| {
                     if kind == SIGN {
                         s.sign = Some(op);
