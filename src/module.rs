@@ -399,31 +399,53 @@ pub struct Call {
     pub mechanism: Option<CK_MECHANISM_TYPE>,
 }
 
+/// The thread's [`Call`], kept as two word-sized cells (no mechanism: `NO_MECHANISM`), so
+/// that each step reads and writes whole words: a 32-byte `Cell<Call>` replaced on entry,
+/// partly written on decoding and restored on exit was copied with wide loads over narrower
+/// stores, a store-forwarding stall on every C_*Init.
+struct CallCell {
+    function: std::cell::Cell<&'static str>,
+    mechanism: std::cell::Cell<CK_MECHANISM_TYPE>,
+}
+
+const NO_MECHANISM: CK_MECHANISM_TYPE = CK_UNAVAILABLE_INFORMATION;
+
 thread_local! {
-    static CALL: std::cell::Cell<Call> = const { std::cell::Cell::new(Call { function: "", mechanism: None }) };
+    static CALL: CallCell = const {
+        CallCell { function: std::cell::Cell::new(""), mechanism: std::cell::Cell::new(NO_MECHANISM) }
+    };
 }
 
 /// Restores the previous call context when dropped.
-pub struct CallScope(Call);
+pub struct CallScope {
+    function: &'static str,
+    mechanism: CK_MECHANISM_TYPE,
+}
 
 impl Drop for CallScope {
     fn drop(&mut self) {
-        CALL.with(|c| c.set(self.0));
+        CALL.with(|c| {
+            c.function.set(self.function);
+            c.mechanism.set(self.mechanism);
+        });
     }
 }
 
 /// Names the function this thread now serves.
 pub fn enter_call(function: &'static str) -> CallScope {
-    CallScope(CALL.with(|c| c.replace(Call { function, mechanism: None })))
+    CALL.with(|c| CallScope { function: c.function.replace(function), mechanism: c.mechanism.replace(NO_MECHANISM) })
 }
 
 /// Records the mechanism of the current call once it is decoded.
 pub fn set_call_mechanism(mechanism: CK_MECHANISM_TYPE) {
-    CALL.with(|c| c.set(Call { mechanism: Some(mechanism), ..c.get() }));
+    CALL.with(|c| c.mechanism.set(mechanism));
 }
 
 pub fn current_call() -> Call {
-    CALL.with(|c| c.get())
+    CALL.with(|c| {
+        let m = c.mechanism.get();
+        Call { function: c.function.get(), mechanism: (m != NO_MECHANISM).then_some(m) }
+    })
 }
 
 impl Module {
