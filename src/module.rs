@@ -149,10 +149,63 @@ impl SlotView {
     }
 }
 
+/// Audit records queued for one commit ([`Module::audit`]), by ticket: tickets up to
+/// `written` have been through the store; the queue holds the next ones, in order.
+#[derive(Default)]
+struct AuditQueue {
+    written: u64,
+    queued: Vec<crate::store::Event>,
+    /// The latest batches that failed, as (first ticket, last ticket, error): a thread whose
+    /// record was in one reports the failure too. Failures are rare; a few are kept.
+    failures: std::collections::VecDeque<(u64, u64, String)>,
+}
+
+impl AuditQueue {
+    /// Queues `e`; returns its ticket.
+    fn push(&mut self, e: crate::store::Event) -> u64 {
+        self.queued.push(e);
+        self.written + self.queued.len() as u64
+    }
+
+    /// Everything queued, with the first one's ticket; from now on they count as written.
+    fn take(&mut self) -> (u64, Vec<crate::store::Event>) {
+        let first = self.written + 1;
+        let batch = std::mem::take(&mut self.queued);
+        self.written += batch.len() as u64;
+        (first, batch)
+    }
+
+    /// Notes that the batch of tickets `first..=last` was not written.
+    fn failed(&mut self, first: u64, last: u64, e: &Error) {
+        const KEPT: usize = 64;
+        if self.failures.len() == KEPT {
+            self.failures.pop_front();
+        }
+        self.failures.push_back((first, last, e.to_string()));
+    }
+
+    /// How the write of `ticket` (written by another thread) went.
+    fn outcome(&self, ticket: u64) -> Result<()> {
+        match self.failures.iter().find(|(first, last, _)| (*first..=*last).contains(&ticket)) {
+            Some((_, _, e)) => Err(Error::Device(format!("audit record not written: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Locks `m`, whether or not a thread panicked holding it (the data stays consistent: every
+/// change under these locks is complete before anything can panic).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The engine.
 pub struct Module {
     pub(crate) config: Config,
     store: Mutex<Box<dyn Store>>,
+    /// Audit records on their own waiting for the store ([`Module::audit`]). Taken only
+    /// briefly, alone or under the store's lock (lock order: store, then this).
+    audit_queue: Mutex<AuditQueue>,
     /// Sharded: a read lock touches only the calling thread's shard, so calls on different
     /// sessions from different threads do not contend on one lock word.
     state: crossbeam_utils::sync::ShardedLock<State>,
@@ -186,6 +239,7 @@ impl Module {
         Ok(Module {
             config,
             store: Mutex::new(store),
+            audit_queue: Mutex::default(),
             state: crossbeam_utils::sync::ShardedLock::new(state),
             sessions: SessionTable::default(),
             session_objects: SessionObjects::default(),
@@ -478,9 +532,28 @@ impl Module {
         }
     }
 
-    /// Appends a record that goes with no other change.
+    /// Appends a record that goes with no other change, and returns once it is committed.
+    ///
+    /// Group commit: the record is queued, then the store's lock taken; whoever holds it
+    /// writes every queued record in one transaction, so threads recording at once share a
+    /// commit (the commit is most of the cost) instead of queueing for one each. A thread
+    /// whose record was written by another meanwhile returns that write's outcome.
     pub(crate) fn audit(&self, e: &crate::store::Event) -> Result<()> {
-        self.store().append_audit(e)
+        let ticket = lock(&self.audit_queue).push(e.clone());
+        let mut store = self.store();
+        let (first, batch) = {
+            let mut q = lock(&self.audit_queue);
+            if ticket <= q.written {
+                return q.outcome(ticket);
+            }
+            q.take()
+        };
+        let last = first + batch.len() as u64 - 1;
+        let r = store.append_audits(&batch);
+        if let Err(e) = &r {
+            lock(&self.audit_queue).failed(first, last, e);
+        }
+        r
     }
 
     /// Records the current call on the session `h` about `obj`, on its own.
@@ -502,5 +575,29 @@ impl Module {
         if let Err(err) = self.audit(&e) {
             crate::ffi::log(&format!("audit record of a failed {} not written: {err}", e.function));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuditQueue, Error};
+    use crate::store::Event;
+
+    #[test]
+    fn a_failed_group_commit_fails_every_record_in_it() {
+        let mut q = AuditQueue::default();
+        let tickets: Vec<u64> = (0..3).map(|_| q.push(Event::default())).collect();
+        assert_eq!(tickets, [1, 2, 3]);
+        let (first, batch) = q.take();
+        assert_eq!((first, batch.len(), q.written), (1, 3, 3));
+        q.failed(first, 3, &Error::Device("disk full".into()));
+        // Queued after the failed batch was taken: its own write decides.
+        assert_eq!(q.push(Event::default()), 4);
+        let (first, batch) = q.take();
+        assert_eq!((first, batch.len()), (4, 1));
+        for t in 1..=3 {
+            assert!(matches!(q.outcome(t), Err(Error::Device(m)) if m.contains("disk full")));
+        }
+        assert!(q.outcome(4).is_ok());
     }
 }

@@ -264,6 +264,38 @@ fn crypto_operations_are_audited_when_configured() {
     assert_eq!(records(&h2).len(), before);
 }
 
+#[test]
+fn records_written_by_threads_at_once_all_join_the_chain() {
+    // Records on their own are committed in groups (one thread writes what the others
+    // queued meanwhile): none may be lost, doubled or put out of the chain.
+    let h = Harness::with_config("audit_crypto_operations = true");
+    let p = h.ctx();
+    let slot = init_token(&p, "group-commit");
+    let s = user_session(&p, slot);
+    let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Encrypt(true)]).unwrap();
+    let before = records(&h).len();
+    const THREADS: usize = 4;
+    const EACH: usize = 150;
+    std::thread::scope(|sc| {
+        for _ in 0..THREADS {
+            sc.spawn(|| {
+                let s = p.open_ro_session(slot).unwrap();
+                for i in 0..EACH {
+                    s.encrypt(&Mechanism::AesEcb, k, &[i as u8; 16]).unwrap();
+                }
+            });
+        }
+    });
+    drop(s);
+    p.finalize().unwrap();
+    let recs = records(&h);
+    let new = &recs[before..];
+    assert_eq!(new.len(), THREADS * EACH);
+    assert!(new.iter().all(|r| r.function == "C_EncryptInit" && r.result == 0), "{new:?}");
+    assert!(recs.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    assert_eq!(verify(&h), Verdict::Intact(recs.len()));
+}
+
 fn cli(h: &Harness, args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = Command::new(built_cli()).arg("audit").args(args).envs(h.env()).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))

@@ -109,8 +109,9 @@ pub trait Store: Send {
     ) -> Result<()>;
     /// Deletes an object; false when it did not exist.
     fn delete_object(&mut self, token: TokenId, id: ObjectId, audit: &Event) -> Result<bool>;
-    /// Appends an audit record on its own (for events that change nothing else).
-    fn append_audit(&mut self, audit: &Event) -> Result<()>;
+    /// Appends audit records on their own (for events that change nothing else), in order,
+    /// in one transaction: all or none.
+    fn append_audits(&mut self, audits: &[Event]) -> Result<()>;
     /// Candidate objects for a search: narrowed by an indexed attribute or the class when the
     /// template has one; private objects only with a sealer. The caller filters exactly.
     fn candidates(
@@ -160,7 +161,7 @@ impl Store for Closed {
     fn delete_object(&mut self, _: TokenId, _: ObjectId, _: &Event) -> Result<bool> {
         Err(Error::CryptokiNotInitialized)
     }
-    fn append_audit(&mut self, _: &Event) -> Result<()> {
+    fn append_audits(&mut self, _: &[Event]) -> Result<()> {
         Err(Error::CryptokiNotInitialized)
     }
     fn candidates(&self, _: TokenId, _: &[crate::object::Attribute], _: Option<&Sealer>) -> Result<Vec<ObjectId>> {

@@ -501,13 +501,15 @@ impl Store for SqliteStore {
         Ok(n == 1)
     }
 
-    fn append_audit(&mut self, ev: &Event) -> Result<()> {
+    fn append_audits(&mut self, evs: &[Event]) -> Result<()> {
         if self.read_only {
             // Nothing can be recorded on a read-only store; nothing can change there either.
             return Ok(());
         }
         let tx = self.tx()?;
-        audit::append(&tx, ev)?;
+        for ev in evs {
+            audit::append(&tx, ev)?;
+        }
         tx.commit()?;
         Ok(())
     }
