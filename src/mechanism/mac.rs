@@ -368,7 +368,11 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>,
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
             if let Some(p) = prepared {
-                return Ok(Box::new(Hmac(HmacEngine::Low(p.clone()), n, KeyRef::new(uid))));
+                // Allocated first and written in place: `Box::new` of the clone copied the
+                // two hash contexts (448 bytes) to the stack and then to the heap.
+                let b = Box::<Hmac>::new_uninit();
+                let hmac: Box<Hmac> = Box::write(b, Hmac(HmacEngine::Low(p.clone()), n, KeyRef::new(uid)));
+                return Ok(hmac);
             }
             let engine = match ShaHmac::new(hash, key) {
                 Some(h) => HmacEngine::Low(h),
