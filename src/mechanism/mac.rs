@@ -368,11 +368,7 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>,
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
             if let Some(p) = prepared {
-                // Allocated first and written in place: `Box::new` of the clone copied the
-                // two hash contexts (448 bytes) to the stack and then to the heap.
-                let b = Box::<Hmac>::new_uninit();
-                let hmac: Box<Hmac> = Box::write(b, Hmac(HmacEngine::Low(p.clone()), n, KeyRef::new(uid)));
-                return Ok(hmac);
+                return Ok(Box::new(Hmac(HmacEngine::Low(p.clone()), n, KeyRef::new(uid))));
             }
             let engine = match ShaHmac::new(hash, key) {
                 Some(h) => HmacEngine::Low(h),
