@@ -73,7 +73,7 @@ pub struct State {
     /// The marker as read just before the store last confirmed `token_cache_version`, and
     /// when: while the marker still reads the same (and for at most changes::TRUST), the
     /// version has not moved.
-    pub token_cache_marker: Option<(u64, std::time::Instant)>,
+    pub token_cache_marker: Option<(u64, crate::ffi::clock::Tick)>,
     /// Bumped by every change this process makes to token objects, so that a load that raced
     /// with the change does not put the old object back in the cache.
     pub token_cache_gen: u64,
@@ -92,7 +92,7 @@ pub struct State {
 pub struct SlotsListed {
     pub spare: u64,
     pub marker: u64,
-    pub at: std::time::Instant,
+    pub at: crate::ffi::clock::Tick,
 }
 
 impl State {
@@ -345,7 +345,7 @@ impl Module {
         {
             let mut st = self.state();
             st.slot_tokens = tokens.iter().map(|t| (t.slot_id, t.id)).collect();
-            st.slots_listed = marker.map(|marker| SlotsListed { spare, marker, at: std::time::Instant::now() });
+            st.slots_listed = marker.map(|marker| SlotsListed { spare, marker, at: crate::ffi::clock::Tick::now() });
         }
         self.forget_gone_tokens(&tokens)?;
         let mut v: Vec<SlotView> = tokens.into_iter().map(SlotView::Token).collect();
@@ -440,7 +440,7 @@ impl Module {
 /// then (and, `timed`, the list is younger than `store::changes::TRUST`).
 fn listing_stands(st: &State, timed: bool) -> bool {
     match (&st.slots_listed, &st.changes) {
-        (Some(l), Some(m)) => m.read() == l.marker && (!timed || l.at.elapsed() < crate::store::changes::TRUST),
+        (Some(l), Some(m)) => m.read() == l.marker && (!timed || l.at.within(crate::store::changes::TRUST)),
         _ => false,
     }
 }

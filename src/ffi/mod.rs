@@ -12,6 +12,7 @@
 /// Template decoding; public for the fuzz targets (fuzz/).
 #[doc(hidden)]
 pub mod attributes;
+pub(crate) mod clock;
 mod crypt;
 mod digest;
 mod dual;

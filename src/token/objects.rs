@@ -116,7 +116,7 @@ fn profile_object(handle: CK_OBJECT_HANDLE) -> Option<&'static Arc<Object>> {
 fn cache_trusted(st: &crate::module::State) -> (Option<u64>, bool) {
     let marker = st.changes.as_ref().map(|m| m.read());
     let trusted = matches!((marker, st.token_cache_marker),
-        (Some(now), Some((seen, at))) if now == seen && at.elapsed() < crate::store::changes::TRUST);
+        (Some(now), Some((seen, at))) if now == seen && at.within(crate::store::changes::TRUST));
     (marker, trusted)
 }
 
@@ -183,7 +183,7 @@ impl Module {
         // marker again.
         let version = self.store().data_version()?;
         let confirm = |st: &mut crate::module::State| {
-            st.token_cache_marker = marker.map(|m| (m, std::time::Instant::now()));
+            st.token_cache_marker = marker.map(|m| (m, crate::ffi::clock::Tick::now()));
         };
         let generation = {
             let st = self.state_read();
