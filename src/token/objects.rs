@@ -331,12 +331,14 @@ impl Module {
             let st = self.state_read();
             let s = self.sessions.get(h)?;
             let (id, _) = token_id(handle);
+            // CKA_PRIVATE from the object's prepared key use (no search of its attributes).
             if let Some(l) = st.login(s.token)
                 && cache_trusted(&st).1
                 && let Some((t, o)) = st.token_cache.get(&id)
                 && *t == s.token
-                && (!o.is_private() || l.user == UserKind::User)
-                && token_handle(Some(l), id, o.is_private()) == handle
+                && let private = o.key_use().private
+                && (!private || l.user == UserKind::User)
+                && token_handle(Some(l), id, private) == handle
             {
                 return Ok(f(o));
             }
