@@ -5,13 +5,13 @@
 //! DH private key), and the per-module cache of parsed keys so that C_Sign does not re-parse
 //! key material.
 
+use super::mac::PreparedHmac;
 use crate::crypto::dh::DhKey;
 use crate::crypto::dsa::DsaKey;
 use crate::crypto::ec::{self, Curve, EcKey};
 use crate::crypto::evp::{CipherCtx, DigestCtx, Hash, aes_encrypt_block};
 use crate::crypto::pqc::{MlDsa, MlKem};
 use crate::crypto::rsa::{RsaKey, RsaParts};
-use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::{Object, Value};
@@ -474,14 +474,12 @@ impl Module {
     }
 
     /// An HMAC key prepared for `hash` (its inner and outer pads hashed), kept with the key
-    /// object after its first use; `None` for hashes without a low-level context.
-    pub(crate) fn prepared_hmac<'a>(
-        &self,
-        obj: &'a Object,
-        hash: crate::mechanism::Hash,
-        key: &[u8],
-    ) -> Option<&'a ShaHmac> {
+    /// object after its first use; `None` for hashes without a low-level context, or a key
+    /// without a value.
+    pub(crate) fn prepared_hmac<'a>(&self, obj: &'a Object, hash: crate::mechanism::Hash) -> Option<&'a PreparedHmac> {
         // Slots 1..=7: one per SHA-1/SHA-2 hash (slot 0 is the AES-GCM key).
-        obj.prepared(hash as usize, || ShaHmac::new(hash, key))
+        obj.prepared(hash as usize, || {
+            PreparedHmac::new(hash, obj.bytes(CKA_VALUE)?, obj.bytes(CKA_UNIQUE_ID).unwrap_or_default())
+        })
     }
 }

@@ -362,14 +362,34 @@ fn out_len(general: bool, full: usize, p: &Params) -> Result<usize> {
     }
 }
 
+/// An HMAC key prepared for one hash (its inner and outer pads hashed) with the key's unique
+/// id: kept with the key object after its first use, so that C_SignInit copies both and
+/// searches none of the object's attributes.
+#[derive(Clone)]
+pub struct PreparedHmac {
+    hmac: ShaHmac,
+    uid: KeyRef,
+}
+
+impl PreparedHmac {
+    /// `None` for hashes without a low-level context (SHA-3).
+    pub fn new(hash: Hash, key: &[u8], uid: &[u8]) -> Option<PreparedHmac> {
+        Some(PreparedHmac { hmac: ShaHmac::new(hash, key)?, uid: KeyRef::new(uid) })
+    }
+}
+
+/// The HMAC `kind` (an HMAC kind) from its prepared key.
+pub fn prepared_mac(kind: MacKind, m: &Mechanism, p: &PreparedHmac) -> Result<Box<dyn Mac>> {
+    let MacKind::Hmac { hash, general } = kind else { return Err(Error::MechanismInvalid) };
+    let n = out_len(general, hash.output_len(), &m.params)?;
+    Ok(Box::new(Hmac(HmacEngine::Low(p.hmac.clone()), n, p.uid.clone())))
+}
+
 /// Builds the MAC for `kind` keyed with `key` (whose CKA_UNIQUE_ID is `uid`).
-pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], prepared: Option<&ShaHmac>, uid: &[u8]) -> Result<Box<dyn Mac>> {
+pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], uid: &[u8]) -> Result<Box<dyn Mac>> {
     Ok(match kind {
         MacKind::Hmac { hash, general } => {
             let n = out_len(general, hash.output_len(), &m.params)?;
-            if let Some(p) = prepared {
-                return Ok(Box::new(Hmac(HmacEngine::Low(p.clone()), n, KeyRef::new(uid))));
-            }
             let engine = match ShaHmac::new(hash, key) {
                 Some(h) => HmacEngine::Low(h),
                 None => HmacEngine::Evp(HmacCtx::new(hash, key)?),

@@ -163,6 +163,7 @@ pub struct MacOp {
 /// Unique ids as the token makes them (32 characters) are held in place. It is kept in the
 /// boxed HMAC, written once where it stays: moved through the C_SignInit path as part of
 /// the operation it cost store-forwarding stalls (odd-sized, at odd offsets).
+#[derive(Clone)]
 pub(crate) enum KeyRef {
     Short([u8; 32], u8),
     Long(Vec<u8>),
@@ -578,13 +579,17 @@ impl Module {
             needs_auth = obj.key_use().always_authenticate;
             match entry.implementation {
                 Implementation::Mac(kind) => {
-                    let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
                     let prepared = match kind {
-                        super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(obj, hash, key),
+                        super::mac::MacKind::Hmac { hash, .. } => self.prepared_hmac(obj, hash),
                         _ => None,
                     };
-                    let uid = obj.bytes(CKA_UNIQUE_ID).unwrap_or_default();
-                    made = Some(super::mac::mac(kind, m, key, prepared, uid)?);
+                    made = Some(match prepared {
+                        Some(p) => super::mac::prepared_mac(kind, m, p)?,
+                        None => {
+                            let key = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
+                            super::mac::mac(kind, m, key, obj.bytes(CKA_UNIQUE_ID).unwrap_or_default())?
+                        }
+                    });
                 }
                 _ => later = Some((obj.clone(), entry)),
             }
