@@ -241,7 +241,19 @@ impl Registry {
     }
 }
 
-static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, usize>)> = LazyLock::new(|| {
+/// Mechanism types below this are found by direct indexing, one load on every C_*Init
+/// instead of a hash lookup: the standard ones up to the key derivations by encryption
+/// (0x1105). The parameter generators (0x2000), the 3.0 ones numbered from 0x4000 and vendor
+/// ones go through the hash map.
+const DENSE: usize = 0x1200;
+/// No entry, in the direct index.
+const NONE: u16 = u16::MAX;
+
+/// The entries, sorted by type; the index of each by type (a hash map); the direct index of
+/// the types below [`DENSE`].
+type Tables = (Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, usize>, Box<[u16]>);
+
+static REGISTRY: LazyLock<Tables> = LazyLock::new(|| {
     let mut r = Registry { entries: Vec::new() };
     digest::register(&mut r);
     keygen::register(&mut r);
@@ -259,7 +271,13 @@ static REGISTRY: LazyLock<(Vec<Entry>, rustc_hash::FxHashMap<CK_MECHANISM_TYPE, 
     pqc::register(&mut r);
     r.entries.sort_by_key(|e| e.ty);
     let index = r.entries.iter().enumerate().map(|(i, e)| (e.ty, i)).collect();
-    (r.entries, index)
+    let mut dense = vec![NONE; DENSE].into_boxed_slice();
+    for (i, e) in r.entries.iter().enumerate() {
+        if let Some(slot) = dense.get_mut(e.ty as usize) {
+            *slot = u16::try_from(i).expect("fewer than 65535 mechanisms");
+        }
+    }
+    (r.entries, index, dense)
 });
 
 /// Every registered mechanism, sorted by type.
@@ -292,15 +310,27 @@ pub fn offered() -> std::borrow::Cow<'static, [CK_MECHANISM_TYPE]> {
     }
 }
 
-/// Whether the configuration turned `ty` off.
+/// Whether the configuration turned `ty` off. Inlined: with nothing disabled (the usual
+/// case) it is one load.
+#[inline]
 pub fn disabled(ty: CK_MECHANISM_TYPE) -> bool {
-    ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire) && DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty))
+    ANY_DISABLED.load(std::sync::atomic::Ordering::Acquire) && listed_disabled(ty)
+}
+
+#[cold]
+fn listed_disabled(ty: CK_MECHANISM_TYPE) -> bool {
+    DISABLED.load().as_ref().is_some_and(|d| d.contains(&ty))
 }
 
 /// The entry for `ty`, unless the configuration disabled it.
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
-    let (entries, index) = &*REGISTRY;
-    let e = &entries[*index.get(&ty)?];
+    let (entries, index, dense) = &*REGISTRY;
+    let i = match usize::try_from(ty).ok().and_then(|t| dense.get(t)) {
+        Some(&NONE) => return None,
+        Some(&i) => usize::from(i),
+        None => *index.get(&ty)?,
+    };
+    let e = &entries[i];
     if disabled(ty) {
         return None;
     }
@@ -310,4 +340,26 @@ pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static Entry> {
 /// CK_MECHANISM_INFO in one expression.
 pub const fn info(min: CK_ULONG, max: CK_ULONG, flags: CK_FLAGS) -> CK_MECHANISM_INFO {
     CK_MECHANISM_INFO { ulMinKeySize: min, ulMaxKeySize: max, flags }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DENSE, lookup, registry};
+    use cryptoki_sys::*;
+
+    #[test]
+    fn every_mechanism_is_found_by_its_type_and_no_other() {
+        let all = registry();
+        assert!(all.iter().any(|e| e.ty as usize >= DENSE), "some types are past the direct index");
+        for e in all {
+            assert_eq!(lookup(e.ty).map(|f| f.ty), Some(e.ty));
+        }
+        // Unregistered types, below and past the direct index, and past 32 bits.
+        for ty in
+            [0x1099, 0x11ff, DENSE as CK_MECHANISM_TYPE, 0x3fff, CKM_VENDOR_DEFINED | 7, u64::MAX as CK_MECHANISM_TYPE]
+        {
+            assert!(all.iter().all(|e| e.ty != ty));
+            assert!(lookup(ty).is_none(), "{ty:#x}");
+        }
+    }
 }
