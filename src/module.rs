@@ -292,7 +292,7 @@ impl Module {
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.store)
     }
 
     /// In a forked child, before the inherited module is forgotten: closes the parent's store

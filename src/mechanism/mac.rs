@@ -3,7 +3,7 @@
 //! DES and Triple DES, each with its _GENERAL variant (output length from the parameter);
 //! AES-GMAC and AES-XCBC-MAC(-96).
 
-use super::ops::{KeyRef, Mac};
+use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::{CipherCtx, CmacCtx, Hash, HmacCtx, Mode};
 use crate::crypto::sha::ShaHmac;
@@ -133,6 +133,47 @@ pub fn register(r: &mut Registry) {
             key_types,
             implementation: Implementation::Mac(MacKind::CbcMac { general: g, block }),
         });
+    }
+}
+
+/// The key of an HMAC, by CKA_UNIQUE_ID (to recognise it when a saved state is restored).
+/// No count is held on the key object: a count every thread using the key would update.
+/// Unique ids as the token makes them (32 characters) are held in place. It is kept in the
+/// boxed HMAC (the only MAC whose state can be saved), written once where it stays: moved
+/// through the C_SignInit path as part of the operation it cost store-forwarding stalls
+/// (odd-sized, at odd offsets).
+#[derive(Clone)]
+enum KeyRef {
+    Short([u8; 32], u8),
+    Long(Vec<u8>),
+}
+
+impl KeyRef {
+    /// The key whose CKA_UNIQUE_ID is `uid` (its bytes, as the object holds them: no UTF-8
+    /// check on the hot path).
+    fn new(uid: &[u8]) -> KeyRef {
+        // The usual length copied as one array (wide moves the compiler sees through), not
+        // by a `memcpy` call whose stores the later moves of the value reload with
+        // narrower, misaligned loads.
+        if let Ok(b) = <[u8; 32]>::try_from(uid) {
+            return KeyRef::Short(b, 32);
+        }
+        let mut b = [0u8; 32];
+        match b.get_mut(..uid.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(uid);
+                KeyRef::Short(b, uid.len() as u8)
+            }
+            None => KeyRef::Long(uid.to_vec()),
+        }
+    }
+
+    fn uid(&self) -> &str {
+        let b = match self {
+            KeyRef::Short(b, n) => &b[..usize::from(*n)],
+            KeyRef::Long(u) => u,
+        };
+        std::str::from_utf8(b).unwrap_or("")
     }
 }
 
@@ -433,4 +474,17 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], uid: &[u8]) -> Result<Box<d
             Box::new(CbcMac { chain: CbcChain::new(ctx, block, false), total: 0, len: n })
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyRef;
+
+    #[test]
+    fn key_refs_keep_any_unique_id() {
+        for uid in ["", "0123456789abcdef0123456789abcdef", "a-longer-unique-id-from-another-token-0123"] {
+            assert_eq!(KeyRef::new(uid.as_bytes()).uid(), uid);
+        }
+        assert!(matches!(KeyRef::new(b"0123456789abcdef0123456789abcdef"), KeyRef::Short(..)));
+    }
 }

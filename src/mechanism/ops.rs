@@ -158,46 +158,6 @@ pub struct MacOp {
     signature: Vec<u8>,
 }
 
-/// The key of an HMAC, by CKA_UNIQUE_ID (to recognise it when a saved state is restored).
-/// No count is held on the key object: a count every thread using the key would update.
-/// Unique ids as the token makes them (32 characters) are held in place. It is kept in the
-/// boxed HMAC, written once where it stays: moved through the C_SignInit path as part of
-/// the operation it cost store-forwarding stalls (odd-sized, at odd offsets).
-#[derive(Clone)]
-pub(crate) enum KeyRef {
-    Short([u8; 32], u8),
-    Long(Vec<u8>),
-}
-
-impl KeyRef {
-    /// The key whose CKA_UNIQUE_ID is `uid` (its bytes, as the object holds them: no UTF-8
-    /// check on the hot path).
-    pub(crate) fn new(uid: &[u8]) -> KeyRef {
-        // The usual length copied as one array (wide moves the compiler sees through), not
-        // by a `memcpy` call whose stores the later moves of the value reload with
-        // narrower, misaligned loads.
-        if let Ok(b) = <[u8; 32]>::try_from(uid) {
-            return KeyRef::Short(b, 32);
-        }
-        let mut b = [0u8; 32];
-        match b.get_mut(..uid.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(uid);
-                KeyRef::Short(b, uid.len() as u8)
-            }
-            None => KeyRef::Long(uid.to_vec()),
-        }
-    }
-
-    pub(crate) fn uid(&self) -> &str {
-        let b = match self {
-            KeyRef::Short(b, n) => &b[..usize::from(*n)],
-            KeyRef::Long(u) => u,
-        };
-        std::str::from_utf8(b).unwrap_or("")
-    }
-}
-
 impl MacOp {
     pub(crate) fn restored(mac: Box<dyn Mac>, len: usize, stage: Stage, mechanism: CK_MECHANISM_TYPE) -> MacOp {
         MacOp { needs_auth: false, mac: Some(mac), len, stage, pending: None, mechanism, signature: Vec::new() }
@@ -777,18 +737,5 @@ impl Module {
             }
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::KeyRef;
-
-    #[test]
-    fn key_refs_keep_any_unique_id() {
-        for uid in ["", "0123456789abcdef0123456789abcdef", "a-longer-unique-id-from-another-token-0123"] {
-            assert_eq!(KeyRef::new(uid.as_bytes()).uid(), uid);
-        }
-        assert!(matches!(KeyRef::new(b"0123456789abcdef0123456789abcdef"), KeyRef::Short(..)));
     }
 }
