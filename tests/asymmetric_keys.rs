@@ -320,7 +320,7 @@ fn public_key_from_private_key() {
     let e = env();
     let s = &e.s;
     let ml_dsa_44 = CKP_ML_DSA_44;
-    let cases: Vec<(&str, CK_MECHANISM_TYPE, T, CK_MECHANISM_TYPE, CK_ATTRIBUTE_TYPE)> = vec![
+    let mut cases: Vec<(&str, CK_MECHANISM_TYPE, T, CK_MECHANISM_TYPE, CK_ATTRIBUTE_TYPE)> = vec![
         (
             "RSA",
             CKM_RSA_PKCS_KEY_PAIR_GEN,
@@ -330,8 +330,16 @@ fn public_key_from_private_key() {
         ),
         ("P-256", CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), CKM_ECDSA_SHA256, CKA_EC_POINT),
         ("Ed25519", CKM_EC_EDWARDS_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, ED25519), CKM_EDDSA, CKA_EC_POINT),
-        ("ML-DSA-44", CKM_ML_DSA_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, ml_dsa_44), CKM_ML_DSA, CKA_VALUE),
     ];
+    if PQC {
+        cases.push((
+            "ML-DSA-44",
+            CKM_ML_DSA_KEY_PAIR_GEN,
+            T::default().ulong(CKA_PARAMETER_SET, ml_dsa_44),
+            CKM_ML_DSA,
+            CKA_VALUE,
+        ));
+    }
     let msg = b"made public from the private key";
     for (name, keygen, public_t, sign, material) in cases {
         let private_t = T::default().flag(CKA_SIGN, true).flag(CKA_DERIVE, false).bytes(CKA_ID, b"key-id");
@@ -368,15 +376,17 @@ fn public_key_from_private_key() {
     }
     // An ML-KEM key: CKA_ENCAPSULATE from CKA_DECAPSULATE.
     let mut m = mech::<u8>(CKM_PUB_KEY_FROM_PRIV_KEY, None);
-    let (public, private) = pair(
-        s,
-        CKM_ML_KEM_KEY_PAIR_GEN,
-        T::default().ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768),
-        T::default().flag(CKA_DECAPSULATE, true),
-    );
-    let derived = s.derive(&mut m, private, &mut T::default()).unwrap();
-    assert_eq!(s.get_bytes(derived, CKA_VALUE), s.get_bytes(public, CKA_VALUE));
-    assert!(s.get_bool(derived, CKA_ENCAPSULATE));
+    if PQC {
+        let (public, private) = pair(
+            s,
+            CKM_ML_KEM_KEY_PAIR_GEN,
+            T::default().ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768),
+            T::default().flag(CKA_DECAPSULATE, true),
+        );
+        let derived = s.derive(&mut m, private, &mut T::default()).unwrap();
+        assert_eq!(s.get_bytes(derived, CKA_VALUE), s.get_bytes(public, CKA_VALUE));
+        assert!(s.get_bool(derived, CKA_ENCAPSULATE));
+    }
     let aes = s.secret_key(CKK_AES, &[3u8; 16]).unwrap();
     assert_eq!(s.derive(&mut m, aes, &mut T::default()), Err(CKR_KEY_TYPE_INCONSISTENT));
     assert_eq!(s.derive(&mut m, 0x7fff_0001, &mut T::default()), Err(CKR_KEY_HANDLE_INVALID));

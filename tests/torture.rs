@@ -433,21 +433,26 @@ fn hostile_calls_from_several_threads() {
         aes: AtomicU64::new(0),
     });
     // Token key pairs of PKCS#11 3.2's mechanisms, for the threads' C_EncapsulateKey,
-    // C_DecapsulateKey, signatures and C_VerifySignature* to reach real work, and secret keys.
+    // C_DecapsulateKey, signatures and C_VerifySignature* to reach real work (a `fips` build,
+    // without ML-KEM and ML-DSA, gets a P-256 pair: ECDH encapsulates too), and secret keys.
     {
         use cryptoki::mechanism::Mechanism;
         use cryptoki::object::{Attribute, MlDsaParameterSetType, MlKemParameterSetType};
         let s = user_session(&p, slot);
-        for (m, set) in [
-            (Mechanism::MlKemKeyPairGen, MlKemParameterSetType::ML_KEM_512.into()),
-            (Mechanism::MlDsaKeyPairGen, MlDsaParameterSetType::ML_DSA_44.into()),
-        ] {
+        let pairs = if PQC {
+            vec![
+                (Mechanism::MlKemKeyPairGen, Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_512.into())),
+                (Mechanism::MlDsaKeyPairGen, Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into())),
+            ]
+        } else {
+            vec![(Mechanism::EccKeyPairGen, Attribute::EcParams(common::asymmetric::P256.to_vec()))]
+        };
+        for (m, param) in pairs {
             // Public objects, all of them: a private object's handle ends with the login it was
             // handed out in (§5.6.4), and the threads log out and in all the time.
             let token = Attribute::Token(true);
             let public = Attribute::Private(false);
-            let (a, b) =
-                s.generate_key_pair(&m, &[token.clone(), Attribute::ParameterSet(set)], &[token, public]).unwrap();
+            let (a, b) = s.generate_key_pair(&m, &[token.clone(), param], &[token, public]).unwrap();
             pool.keys.lock().unwrap().extend([a.handle(), b.handle()]);
         }
         // And an AES and an HMAC key from the start: keyed calls (C_EncryptInit, C_Sign ...)

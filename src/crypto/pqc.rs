@@ -14,6 +14,9 @@
 use crate::error::{Error, Result};
 use zeroize::Zeroizing;
 
+/// Whether this build reaches ML-DSA and ML-KEM (the `fips` one does not; see above).
+pub const OFFERED: bool = cfg!(not(feature = "fips"));
+
 /// An ML-DSA parameter set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MlDsa {

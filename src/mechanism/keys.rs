@@ -284,6 +284,9 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
                 DhKey::from_public(p, g, value)?
             }))
         }
+        // Without the algorithms (a `fips` build) their keys are a key type the token does
+        // not know, public ones too.
+        Some(CKK_ML_DSA | CKK_ML_KEM) if !crate::crypto::pqc::OFFERED => Err(Error::AttributeValueInvalid),
         Some(CKK_ML_DSA) => {
             let set = ml_dsa_set(obj.ulong(CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?)?;
             if private {

@@ -17,6 +17,19 @@ use std::sync::Mutex;
 pub const SO_PIN: &str = "12345678";
 pub const USER_PIN: &str = "1234";
 
+/// Whether the module under test offers ML-DSA and ML-KEM: every build but the `fips` one
+/// (oxihsm reaches them through AWS-LC functions its FIPS module does not export). Tests
+/// that use them in passing leave them out of a `fips` build; `pqc.rs` checks that such a
+/// build refuses them.
+pub const PQC: bool = cfg!(not(feature = "fips"));
+
+/// Whether mechanism `ty` is one of ML-DSA's or ML-KEM's (offered only where [`PQC`]).
+pub fn pqc_mechanism(ty: cryptoki_sys::CK_MECHANISM_TYPE) -> bool {
+    use cryptoki_sys::*;
+    matches!(ty, CKM_ML_DSA_KEY_PAIR_GEN | CKM_ML_DSA | CKM_ML_KEM_KEY_PAIR_GEN | CKM_ML_KEM | CKM_HASH_ML_DSA)
+        || (CKM_HASH_ML_DSA_SHA224..=CKM_HASH_ML_DSA_SHAKE256).contains(&ty)
+}
+
 /// The liboxihsm.so cargo built for this test run (target/<profile>/liboxihsm.so).
 pub fn built_lib() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
