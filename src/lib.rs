@@ -11,6 +11,9 @@
 // CK_ULONG is u64 on this ABI but u32 on others: the casts between it and u64 stay.
 #![allow(clippy::unnecessary_cast)]
 
+#[cfg(not(any(feature = "non-fips", feature = "fips")))]
+compile_error!("oxihsm needs an AWS-LC: the default features, or `--no-default-features --features fips`");
+
 pub mod config;
 #[allow(unsafe_code)]
 pub mod crypto;
