@@ -27,6 +27,12 @@ use zeroize::{Zeroize, Zeroizing};
 /// Length of a sealed blob's overhead: nonce plus tag.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
 
+/// Whether AWS-LC runs as its FIPS 140-3 module: the `fips` build, whose power-on self
+/// tests passed (AWS-LC aborts the process when one fails).
+pub fn fips_mode() -> bool {
+    aws_lc_rs::try_fips_mode().is_ok()
+}
+
 /// Fills `buf` from AWS-LC's DRBG.
 pub fn random_fill(buf: &mut [u8]) -> Result<()> {
     aws_lc_rs::rand::fill(buf).map_err(|_| Error::Internal("DRBG failure".into()))

@@ -85,11 +85,17 @@ fn get_info(p_info: *mut CK_INFO, version: CK_VERSION) -> CK_RV {
             cryptokiVersion: version,
             manufacturerID: padded(crate::token::MANUFACTURER),
             flags: 0,
-            libraryDescription: padded("oxihsm PKCS#11 software token"),
+            libraryDescription: padded(library_description()),
             libraryVersion: library_version(),
         };
         Ok(())
     })
+}
+
+/// CK_INFO's library description: a build on AWS-LC's FIPS module says so (pkcs11-tool -I,
+/// p11-kit list-modules and the like show it), so that a deployment can check which it loaded.
+fn library_description() -> &'static str {
+    if crate::crypto::fips_mode() { "oxihsm PKCS#11 token (FIPS mode)" } else { "oxihsm PKCS#11 software token" }
 }
 
 pub(crate) fn library_version() -> CK_VERSION {
