@@ -47,7 +47,7 @@ fn worker(
         s.create_object(&[
             Attribute::Class(ObjectClass::DATA),
             Attribute::Token(true),
-            Attribute::Private(n % 2 == 0),
+            Attribute::Private(n.is_multiple_of(2)),
             Attribute::Label(label.clone().into_bytes()),
             Attribute::Value(n.to_le_bytes().to_vec()),
         ])
@@ -62,7 +62,7 @@ fn worker(
         let sig = s.sign(&Mechanism::EcdsaSha256, key[0], msg.as_bytes()).unwrap();
         s.verify(&Mechanism::EcdsaSha256, public, msg.as_bytes(), &sig).unwrap();
 
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             let victim = alive.remove((n as usize * 7) % alive.len());
             let h = s.find_objects(&[Attribute::Label(victim.clone().into_bytes())]).unwrap();
             assert_eq!(h.len(), 1, "{tag}: {victim} before destroy");
@@ -70,7 +70,7 @@ fn worker(
             let left = s.find_objects(&[Attribute::Label(victim.clone().into_bytes())]).unwrap();
             assert!(left.is_empty(), "{tag}: {victim} still found after C_DestroyObject");
         }
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             let r = sb.login(UserType::User, Some(&AuthPin::new("0000".into())));
             assert_eq!(rv(r), RvError::PinIncorrect, "{tag}: wrong PIN on token B");
             wrong += 1;

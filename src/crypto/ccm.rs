@@ -20,7 +20,7 @@ fn encrypt_block(e: &mut CipherCtx, block: &[u8; 16]) -> Result<[u8; 16]> {
 
 /// Checks the parameters: nonce 7..=13 bytes, tag 4..=16 and even, length fits in L bytes.
 fn check(nonce: &[u8], tag_len: usize, len: usize) -> Result<usize> {
-    if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(&tag_len) || tag_len % 2 != 0 {
+    if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(&tag_len) || !tag_len.is_multiple_of(2) {
         return Err(Error::MechanismParamInvalid);
     }
     let l = 15 - nonce.len();

@@ -558,7 +558,7 @@ impl Drop for AesKey {
 /// RFC 3394 AES key wrap. `data` is a multiple of 8 bytes, at least 16; `iv` defaults to
 /// A6A6A6A6A6A6A6A6.
 pub fn kw_wrap(kek: &[u8], iv: Option<&[u8; 8]>, data: &[u8]) -> Result<Vec<u8>> {
-    if data.len() < 16 || data.len() % 8 != 0 {
+    if data.len() < 16 || !data.len().is_multiple_of(8) {
         return Err(Error::DataLenRange);
     }
     let k = AesKey::new(kek, true)?;
@@ -575,7 +575,7 @@ pub fn kw_wrap(kek: &[u8], iv: Option<&[u8; 8]>, data: &[u8]) -> Result<Vec<u8>>
 
 /// RFC 3394 AES key unwrap; a failed integrity check is `EncryptedDataInvalid`.
 pub fn kw_unwrap(kek: &[u8], iv: Option<&[u8; 8]>, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    if data.len() < 24 || data.len() % 8 != 0 {
+    if data.len() < 24 || !data.len().is_multiple_of(8) {
         return Err(Error::EncryptedDataLenRange);
     }
     let k = AesKey::new(kek, false)?;
@@ -607,7 +607,7 @@ pub fn kwp_wrap(kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 
 /// RFC 5649 AES key unwrap with padding.
 pub fn kwp_unwrap(kek: &[u8], data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    if data.len() < 16 || data.len() % 8 != 0 {
+    if data.len() < 16 || !data.len().is_multiple_of(8) {
         return Err(Error::EncryptedDataLenRange);
     }
     let k = AesKey::new(kek, false)?;

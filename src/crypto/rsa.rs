@@ -82,7 +82,7 @@ impl RsaKey {
     /// public exponent `e`, at least 3 and at most 32 bits (AWS-LC's limit; else
     /// CKR_ATTRIBUTE_VALUE_INVALID).
     pub fn generate(bits: usize, e: &[u8]) -> Result<RsaKey> {
-        if !(GENERATE_MIN_BITS..=GENERATE_MAX_BITS).contains(&bits) || bits % GENERATE_STEP_BITS != 0 {
+        if !(GENERATE_MIN_BITS..=GENERATE_MAX_BITS).contains(&bits) || !bits.is_multiple_of(GENERATE_STEP_BITS) {
             return Err(Error::KeySizeRange);
         }
         let significant = &e[e.iter().position(|b| *b != 0).unwrap_or(e.len())..];

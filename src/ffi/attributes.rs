@@ -55,7 +55,7 @@ unsafe fn decode(p: *const CK_ATTRIBUTE, n: CK_ULONG, nested_ok: bool, search: b
         };
         let value = if kind == Kind::Template {
             if !nested_ok
-                || a.ulValueLen as usize % size_of::<CK_ATTRIBUTE>() != 0
+                || !(a.ulValueLen as usize).is_multiple_of(size_of::<CK_ATTRIBUTE>())
                 || a.ulValueLen / size_of::<CK_ATTRIBUTE>() as CK_ULONG > MAX_TEMPLATE_LEN
             {
                 return Err(Error::AttributeValueInvalid);
@@ -89,7 +89,7 @@ fn length_fits(kind: Kind, len: CK_ULONG) -> bool {
             Kind::Bool => len == 1,
             Kind::Ulong => len == ULONG as CK_ULONG,
             Kind::Date => len == 0 || len == 8,
-            Kind::MechList => len % ULONG as CK_ULONG == 0,
+            Kind::MechList => len.is_multiple_of(ULONG as CK_ULONG),
             Kind::Bytes | Kind::Template => true,
         }
 }
@@ -109,7 +109,7 @@ fn decode_value(kind: Kind, b: &[u8]) -> Result<Value> {
             Value::bytes(b)
         }
         Kind::MechList => {
-            if b.len() % ULONG != 0 {
+            if !b.len().is_multiple_of(ULONG) {
                 return Err(Error::AttributeValueInvalid);
             }
             Value::MechList(

@@ -166,7 +166,7 @@ impl Block {
     }
 
     fn check_total(&self, total: usize) -> Result<()> {
-        let aligned = self.stream || total % self.block == 0;
+        let aligned = self.stream || total.is_multiple_of(self.block);
         let ok = match (self.pad, self.encrypt) {
             (false, _) => aligned,
             (true, true) => true,
@@ -284,7 +284,7 @@ impl Cipher for Cts {
         self.check_total(self.total)?;
         let p = std::mem::take(&mut self.pending);
         let mut out = Vec::with_capacity(p.len());
-        if p.len() % 16 == 0 {
+        if p.len().is_multiple_of(16) {
             self.cbc.update(&p, &mut out)?;
             return Ok(out);
         }

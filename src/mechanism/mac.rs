@@ -423,7 +423,10 @@ impl PreparedHmac {
 pub fn prepared_mac(kind: MacKind, m: &Mechanism, p: &PreparedHmac) -> Result<Box<dyn Mac>> {
     let MacKind::Hmac { hash, general } = kind else { return Err(Error::MechanismInvalid) };
     let n = out_len(general, hash.output_len(), &m.params)?;
-    Ok(Box::new(Hmac(HmacEngine::Low(p.hmac.clone()), n, p.uid.clone())))
+    // Allocated first and written in place: `Box::new` of the clone copied the two hash
+    // contexts (448 bytes) to the stack and then to the heap, on every C_SignInit.
+    let hmac: Box<Hmac> = Box::write(Box::new_uninit(), Hmac(HmacEngine::Low(p.hmac.clone()), n, p.uid.clone()));
+    Ok(hmac)
 }
 
 /// Builds the MAC for `kind` keyed with `key` (whose CKA_UNIQUE_ID is `uid`).

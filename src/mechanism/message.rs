@@ -98,7 +98,9 @@ impl MessageOp {
     fn check(&self, p: &MessageParams) -> Result<()> {
         let (ok_tag, ok_iv) = match self.aead {
             MessageAead::Gcm => ((4..=16).contains(&p.tag_len), (1..=256).contains(&p.iv.len())),
-            MessageAead::Ccm => ((4..=16).contains(&p.tag_len) && p.tag_len % 2 == 0, (7..=13).contains(&p.iv.len())),
+            MessageAead::Ccm => {
+                ((4..=16).contains(&p.tag_len) && p.tag_len.is_multiple_of(2), (7..=13).contains(&p.iv.len()))
+            }
             MessageAead::ChaChaPoly => (p.tag_len == 16, matches!(p.iv.len(), 8 | 12 | 24)),
         };
         let ccm = self.aead == MessageAead::Ccm;
@@ -190,7 +192,7 @@ fn generate_iv(p: &MessageParams, counter: Option<&mut u64>) -> Result<Vec<u8>> 
     if p.generator == CKG_NO_GENERATE {
         return Ok(p.iv.clone());
     }
-    if p.fixed_bits % 8 != 0 {
+    if !p.fixed_bits.is_multiple_of(8) {
         return Err(Error::MechanismParamInvalid);
     }
     let fixed = p.fixed_bits / 8;

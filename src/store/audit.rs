@@ -89,7 +89,7 @@ fn hex<S: serde::Serializer>(b: &[u8], s: S) -> std::result::Result<S::Ok, S::Er
 fn unhex<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<u8>, D::Error> {
     let s: String = serde::Deserialize::deserialize(d)?;
     let digits = s.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(serde::de::Error::custom("an odd number of hex digits"));
     }
     digits

@@ -20,7 +20,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("--id {s}: an even number of hex digits"));
     }
     p11::unhex(s).ok_or_else(|| format!("--id {s}: not hex"))
@@ -229,7 +229,7 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
             if a.kind == "aes" && !matches!(bits, 128 | 192 | 256) {
                 return Err("AES keys are 128, 192 or 256 bits".into());
             }
-            if bits % 8 != 0 || bits == 0 {
+            if !bits.is_multiple_of(8) || bits == 0 {
                 return Err("--bits must be a positive multiple of 8".into());
             }
             let mech = if a.kind == "aes" { Mechanism::AesKeyGen } else { Mechanism::GenericSecretKeyGen };
