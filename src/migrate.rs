@@ -7,7 +7,7 @@
 //! and u64 mechanisms), all big-endian. The token's 256-bit key is stored under each PIN as
 //! `salt (8) ‖ IV (16) ‖ AES-256-CBC("RJR" ‖ key)`, with the AES key derived from the PIN by
 //! iterated, salted SHA-256 (OpenPGP S2K style: SHA-256(salt ‖ PIN), then rehashed for
-//! 1500 + salt[7] rounds in all). In a CKA_PRIVATE object every non-empty byte string is
+//! 1500 + `salt[7]` rounds in all). In a CKA_PRIVATE object every non-empty byte string is
 //! `IV (16) ‖ AES-256-CBC(token key, value)`.
 //!
 //! The migrated token keeps its label, serial and both PINs; every object keeps every

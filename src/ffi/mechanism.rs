@@ -1,4 +1,4 @@
-//! Decoding of CK_MECHANISM into an owned, typed [`Mechanism`] by the parameter shape its
+//! Decoding of CK_MECHANISM into an owned, typed [`crate::mechanism::Mechanism`] by the parameter shape its
 //! registry entry declares (PKCS#11 3.2 §5.2 and the mechanisms' parameter structures).
 //! Unknown mechanisms are CKR_MECHANISM_INVALID; parameters of the wrong size or with
 //! out-of-range fields are CKR_MECHANISM_PARAM_INVALID.

@@ -1,6 +1,6 @@
 //! The C ABI: the only place that touches C pointers (DESIGN §2).
 //!
-//! Every exported `C_*` goes through [`entry`] (or [`guard`] for the few that need no
+//! Every exported `C_*` goes through `entry` (or `guard` for the few that need no
 //! initialised module): panics are caught, the initialisation and fork state is checked,
 //! arguments are decoded into owned Rust values, and the engine's [`Error`] becomes a CK_RV.
 //! The engine never sees a raw pointer, a CK_ATTRIBUTE or a CK_MECHANISM.

@@ -34,7 +34,7 @@ pub enum Kdf {
     Ecdh,
     /// CKM_DH_PKCS_DERIVE (PKCS #3).
     Dh,
-    /// CKM_<hash>_KEY_DERIVATION: the base key's value digested once.
+    /// `CKM_<hash>_KEY_DERIVATION`: the base key's value digested once.
     HashKey(Hash),
     /// CKM_SHAKE_128/256_KEY_DERIVATION: the base key's value through SHAKE256 (true) or
     /// SHAKE128, as long as the key asked.

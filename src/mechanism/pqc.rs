@@ -1,6 +1,6 @@
 //! ML-DSA signatures (PKCS#11 3.2 §6.67: CKM_ML_DSA, pure, with CK_SIGN_ADDITIONAL_CONTEXT's
 //! hedging choice and context string; HashML-DSA over a SHA-2/SHA-3 hash the token computes,
-//! CKM_HASH_ML_DSA_<hash>, or the caller computed, CKM_HASH_ML_DSA, single-part) and ML-KEM
+//! `CKM_HASH_ML_DSA_<hash>`, or the caller computed, CKM_HASH_ML_DSA, single-part) and ML-KEM
 //! key encapsulation (§6.68: CKM_ML_KEM through C_EncapsulateKey / C_DecapsulateKey), with
 //! their key pair generators.
 
@@ -64,7 +64,7 @@ pub enum MlDsaVariant {
     Pure,
     /// A hash the caller computed, named by the parameter (CKM_HASH_ML_DSA; single-part).
     PreHashed,
-    /// The message's hash, computed here (CKM_HASH_ML_DSA_<hash>).
+    /// The message's hash, computed here (`CKM_HASH_ML_DSA_<hash>`).
     Hashed(Hash),
 }
 

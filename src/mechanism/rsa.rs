@@ -27,9 +27,9 @@ pub enum RsaScheme {
     Pss,
     /// CKM_RSA_PKCS_OAEP.
     Oaep,
-    /// CKM_<hash>_RSA_PKCS.
+    /// `CKM_<hash>_RSA_PKCS`.
     HashPkcs1(Hash),
-    /// CKM_<hash>_RSA_PKCS_PSS.
+    /// `CKM_<hash>_RSA_PKCS_PSS`.
     HashPss(Hash),
 }
 

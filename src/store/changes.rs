@@ -1,6 +1,6 @@
 //! The change marker: a small file beside the database (`oxihsm.db-changes`) whose first
 //! eight bytes every connection rewrites with a fresh random value after it commits a change
-//! to the token objects. Each process maps it shared ([`crate::ffi::shared::SharedWord`]). A
+//! to the token objects. Each process maps it shared (`ffi::shared::SharedWord`). A
 //! process caches the token objects it uses; before it trusts its cache it reads the marker
 //! (one memory load, no lock, no system call), and only when the marker differs from the one
 //! it saw when it last checked the store does it ask SQLite (`PRAGMA data_version`: a read
