@@ -456,7 +456,7 @@ fn init_cases() -> Vec<(CK_MECHANISM_TYPE, Key, Vec<Op>, usize)> {
             (hash, Key::None, vec![Digest], 13),
         ]);
     }
-    v.retain(|(ty, ..)| PQC || !pqc_mechanism(*ty));
+    v.retain(|(ty, ..)| offered_by_this_build(*ty));
     v
 }
 
@@ -878,7 +878,7 @@ fn encapsulation() {
     let e = env();
     // ML-KEM-768, and ECDH on P-256 as a KEM (no parameter).
     for (ty, keys) in [(CKM_ML_KEM, e.keys.mlkem), (CKM_ECDH1_DERIVE, e.keys.ec)] {
-        if !PQC && pqc_mechanism(ty) {
+        if !offered_by_this_build(ty) {
             continue;
         }
         encapsulation_with(&e, ty, keys);
@@ -973,7 +973,7 @@ fn key_generation() {
         (CKM_RSA_PKCS_KEY_PAIR_GEN, CKK_RSA, || T::default().ulong(CKA_MODULUS_BITS, 2048)),
     ];
     for (ty, kt, public) in pairs {
-        if !PQC && pqc_mechanism(ty) {
+        if !offered_by_this_build(ty) {
             continue;
         }
         e.offered(ty, CKF_GENERATE_KEY_PAIR);

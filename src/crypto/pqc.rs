@@ -14,7 +14,8 @@
 use crate::error::{Error, Result};
 use zeroize::Zeroizing;
 
-/// Whether this build reaches ML-DSA and ML-KEM (the `fips` one does not; see above).
+/// Whether this build reaches ML-DSA and ML-KEM (the `fips` one does not; see above): their
+/// mechanisms are registered, and their keys parsed, only then.
 pub const OFFERED: bool = cfg!(not(feature = "fips"));
 
 /// An ML-DSA parameter set.

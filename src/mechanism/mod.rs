@@ -267,8 +267,9 @@ static REGISTRY: LazyLock<Tables> = LazyLock::new(|| {
     rsa::register(&mut r);
     ecc::register(&mut r);
     pubkey::register(&mut r);
-    #[cfg(not(feature = "fips"))]
-    pqc::register(&mut r);
+    if crate::crypto::pqc::OFFERED {
+        pqc::register(&mut r);
+    }
     r.entries.sort_by_key(|e| e.ty);
     let index = r.entries.iter().enumerate().map(|(i, e)| (e.ty, i)).collect();
     let mut dense = vec![NONE; DENSE].into_boxed_slice();

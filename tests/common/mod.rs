@@ -23,11 +23,14 @@ pub const USER_PIN: &str = "1234";
 /// build refuses them.
 pub const PQC: bool = cfg!(not(feature = "fips"));
 
-/// Whether mechanism `ty` is one of ML-DSA's or ML-KEM's (offered only where [`PQC`]).
-pub fn pqc_mechanism(ty: cryptoki_sys::CK_MECHANISM_TYPE) -> bool {
+/// Whether the module under test offers mechanism `ty` as far as the build goes: anything
+/// but ML-DSA's and ML-KEM's, and those too where [`PQC`].
+pub fn offered_by_this_build(ty: cryptoki_sys::CK_MECHANISM_TYPE) -> bool {
     use cryptoki_sys::*;
-    matches!(ty, CKM_ML_DSA_KEY_PAIR_GEN | CKM_ML_DSA | CKM_ML_KEM_KEY_PAIR_GEN | CKM_ML_KEM | CKM_HASH_ML_DSA)
-        || (CKM_HASH_ML_DSA_SHA224..=CKM_HASH_ML_DSA_SHAKE256).contains(&ty)
+    let pqc =
+        matches!(ty, CKM_ML_DSA_KEY_PAIR_GEN | CKM_ML_DSA | CKM_ML_KEM_KEY_PAIR_GEN | CKM_ML_KEM | CKM_HASH_ML_DSA)
+            || (CKM_HASH_ML_DSA_SHA224..=CKM_HASH_ML_DSA_SHAKE256).contains(&ty);
+    PQC || !pqc
 }
 
 /// The liboxihsm.so cargo built for this test run (target/<profile>/liboxihsm.so).
