@@ -6,7 +6,8 @@
 //! caught panic) or CKR_DEVICE_ERROR, and the module must work normally afterwards.
 //!
 //! `.ci/run` also runs this test under valgrind (TORTURE_ITERATIONS lowered) to check for
-//! invalid accesses and leaks.
+//! invalid accesses and leaks. TORTURE_SEED (a number) gives the threads other call
+//! sequences than the fixed ones CI runs, for longer runs by hand.
 
 mod common;
 use common::*;
@@ -422,6 +423,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
 #[test]
 fn hostile_calls_from_several_threads() {
     let iterations: u64 = std::env::var("TORTURE_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let seed: u64 = std::env::var("TORTURE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let h = Harness::new();
     let p = h.ctx();
     let slot = init_token(&p, "torture");
@@ -479,7 +481,7 @@ fn hostile_calls_from_several_threads() {
             let (lib, pool, calls, succeeded) = (lib.clone(), pool.clone(), calls.clone(), succeeded.clone());
             let slot = slot.id();
             std::thread::spawn(move || {
-                let mut r = Rng(0x2545_f491_4f6c_dd1d ^ (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let mut r = Rng(0x2545_f491_4f6c_dd1d ^ seed ^ (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 for _ in 0..iterations {
                     let (f, rv) = one_call(&lib, slot, &pool, &mut r);
                     assert!(DEFINED.contains(&rv), "{f} returned 0x{rv:x}, which PKCS#11 does not define");
