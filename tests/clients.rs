@@ -444,6 +444,9 @@ fn java_sunpkcs11() {
     assert!(out.contains("ok: DES/CBC/PKCS5Padding in the token, decrypted by SunJCE"), "{out}");
     assert!(out.contains("ok: RSA/ECB/NoPadding decrypts 00..1"), "{out}");
     assert!(out.contains("ok: an RSA key imported from its modulus and private exponent signs"), "{out}");
+    assert!(out.contains("ok: RSASSA-PSS (SHA-256, 32-byte salt) made in the token verifies"), "{out}");
+    assert!(out.contains("ok: secp521r1 SHA512withECDSAinP1363Format made in the token verifies"), "{out}");
+    assert!(out.contains("ok: the KeyStore entry is gone once deleted"), "{out}");
 }
 
 /// PyKCS11 (Debian's python3-pykcs11, under the system Python): multi-part AES-GCM

@@ -1,7 +1,9 @@
 // Drives liboxihsm.so through Java 17's SunPKCS11 provider: KeyStore listing, RSA and EC key
-// pairs generated in the token with signatures checked by the JDK's software providers,
+// pairs (P-256, P-384, P-521) generated in the token with signatures (PKCS#1 v1.5, RSASSA-PSS,
+// ECDSA in DER and P1363 form) checked by the JDK's software providers, PKCS#1 v1.5
+// decryption, a secret key stored as a KeyStore entry,
 // AES/GCM with a token key, ChaCha20-Poly1305 (checked against SunJCE), ECDH between token keys,
-// HMAC, AES, DES and Triple DES with keys handed in from software, SHA3-256, imported RSA keys (PKCS#8
+// HMAC-SHA256/512, AES, DES and Triple DES with keys handed in from software, SHA3-256, imported RSA keys (PKCS#8
 // and modulus with private exponent),
 // raw RSA decryption, and a JSSE TLS server whose private key stays in the token, reached by a
 // client. Usage: OxihsmJava <pkcs11 config file> <pin>.
@@ -57,6 +59,40 @@ public class OxihsmJava {
         verify.initVerify(ecPub);
         verify.update(msg);
         check(verify.verify(sig), "P-256 SHA256withECDSA made in the token verifies in SunEC");
+
+        // RSASSA-PSS and PKCS#1 v1.5 decryption with the token's RSA key.
+        PSSParameterSpec pss = new PSSParameterSpec("SHA-256", "MGF1", MGF1ParameterSpec.SHA256, 32, 1);
+        sign = Signature.getInstance("RSASSA-PSS", p);
+        sign.setParameter(pss);
+        sign.initSign(rsa.getPrivate());
+        sign.update(msg);
+        sig = sign.sign();
+        verify = Signature.getInstance("RSASSA-PSS", "SunRsaSign");
+        verify.setParameter(pss);
+        verify.initVerify(rsaPub);
+        verify.update(msg);
+        check(verify.verify(sig), "RSASSA-PSS (SHA-256, 32-byte salt) made in the token verifies in SunRsaSign");
+        Cipher pkcs1 = Cipher.getInstance("RSA/ECB/PKCS1Padding", "SunJCE");
+        pkcs1.init(Cipher.ENCRYPT_MODE, rsaPub);
+        byte[] wrappedMsg = pkcs1.doFinal(msg);
+        pkcs1 = Cipher.getInstance("RSA/ECB/PKCS1Padding", p);
+        pkcs1.init(Cipher.DECRYPT_MODE, rsa.getPrivate());
+        check(Arrays.equals(pkcs1.doFinal(wrappedMsg), msg), "RSA/ECB/PKCS1Padding: SunJCE encrypts, the token decrypts");
+
+        // P-384 and P-521, the latter's signature in IEEE P1363 form.
+        for (String[] c : new String[][] {{"secp384r1", "SHA384withECDSA"}, {"secp521r1", "SHA512withECDSAinP1363Format"}}) {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC", p);
+            g.initialize(new ECGenParameterSpec(c[0]));
+            KeyPair k = g.generateKeyPair();
+            sign = Signature.getInstance(c[1], p);
+            sign.initSign(k.getPrivate());
+            sign.update(msg);
+            sig = sign.sign();
+            verify = Signature.getInstance(c[1], "SunEC");
+            verify.initVerify(KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(k.getPublic().getEncoded())));
+            verify.update(msg);
+            check(verify.verify(sig), c[0] + " " + c[1] + " made in the token verifies in SunEC");
+        }
 
         KeyGenerator aesGen = KeyGenerator.getInstance("AES", p);
         aesGen.init(256);
@@ -127,6 +163,11 @@ public class OxihsmJava {
         Mac jmac = Mac.getInstance("HmacSHA256", "SunJCE");
         jmac.init(new SecretKeySpec(hk, "HmacSHA256"));
         check(Arrays.equals(mac.doFinal(msg), jmac.doFinal(msg)), "HmacSHA256 matches SunJCE");
+        mac = Mac.getInstance("HmacSHA512", p);
+        mac.init(new SecretKeySpec(hk, "HmacSHA512"));
+        jmac = Mac.getInstance("HmacSHA512", "SunJCE");
+        jmac.init(new SecretKeySpec(hk, "HmacSHA512"));
+        check(Arrays.equals(mac.doFinal(msg), jmac.doFinal(msg)), "HmacSHA512 matches SunJCE");
         for (String[] c : new String[][] {
                 {"AES/CBC/PKCS5Padding", "AES", "16"}, {"AES/CTR/NoPadding", "AES", "32"},
                 {"DESede/CBC/PKCS5Padding", "DESede", "24"}, {"DES/CBC/PKCS5Padding", "DES", "8"}}) {
@@ -174,6 +215,18 @@ public class OxihsmJava {
             dec.init(Cipher.DECRYPT_MODE, rsa.getPrivate());
             check(Arrays.equals(dec.doFinal(enc.doFinal(block)), block), "RSA/ECB/NoPadding decrypts 00.." + last);
         }
+
+        // A secret key stored as a KeyStore entry (a token object): there after a reload,
+        // gone after its deletion.
+        KeyGenerator entryGen = KeyGenerator.getInstance("AES", p);
+        entryGen.init(128);
+        ks.setKeyEntry("java-aes", entryGen.generateKey(), null, null);
+        ks.load(null, pin);
+        Key entry = ks.getKey("java-aes", null);
+        check(entry != null && "AES".equals(entry.getAlgorithm()), "an AES key stored as a KeyStore entry is found after a reload");
+        ks.deleteEntry("java-aes");
+        ks.load(null, pin);
+        check(!ks.containsAlias("java-aes"), "the KeyStore entry is gone once deleted");
 
         // JSSE: the server's key is the keytool entry in the token.
         KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
