@@ -1,7 +1,7 @@
 //! Asymmetric key management through liboxihsm.so: private keys wrapped as PKCS#8 under
 //! AES-KWP and AES-GCM and unwrapped into working keys; secret keys wrapped under RSA-OAEP;
-//! CKM_RSA_AES_KEY_WRAP; the extractability invariants; CKA_ALWAYS_AUTHENTICATE; and
-//! C_SignRecover/C_VerifyRecover.
+//! CKM_RSA_AES_KEY_WRAP; the extractability invariants; CKA_ALWAYS_AUTHENTICATE;
+//! C_SignRecover/C_VerifyRecover; and a private key's CKA_ALLOWED_MECHANISMS.
 
 mod common;
 use common::*;
@@ -396,4 +396,31 @@ fn public_key_from_private_key() {
         s.derive(&mut mech(CKM_PUB_KEY_FROM_PRIV_KEY, Some(&mut param)), private, &mut T::default()),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
+}
+
+/// A private key's CKA_ALLOWED_MECHANISMS (OpenSSL's pkcs11-provider makes its RSA-PSS keys
+/// with one) limits it to those mechanisms: the listed one signs, and the signature verifies;
+/// any other, PKCS#1 v1.5 or PSS over another hash, is CKR_MECHANISM_INVALID at C_SignInit.
+#[test]
+fn a_private_keys_allowed_mechanisms_limit_what_it_signs() {
+    let e = env();
+    let s = &e.s;
+    let allowed: Vec<u8> = CKM_SHA256_RSA_PKCS_PSS.to_ne_bytes().to_vec();
+    let (pubk, privk) = pair(
+        s,
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        T::default().ulong(CKA_MODULUS_BITS, 2048),
+        T::default().bytes(CKA_ALLOWED_MECHANISMS, &allowed),
+    );
+    assert_eq!(s.get_bytes(privk, CKA_ALLOWED_MECHANISMS).unwrap(), allowed);
+    let data = b"signed only with PSS over SHA-256".to_vec();
+    let pss = |hash, mgf, len| CK_RSA_PKCS_PSS_PARAMS { hashAlg: hash, mgf, sLen: len };
+    let mut p256 = pss(CKM_SHA256, CKG_MGF1_SHA256, 32);
+    let sig = s.sign(&mut mech(CKM_SHA256_RSA_PKCS_PSS, Some(&mut p256)), privk, &data).unwrap();
+    s.verify(&mut mech(CKM_SHA256_RSA_PKCS_PSS, Some(&mut p256)), pubk, &data, &sig).unwrap();
+    for m in [CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS] {
+        assert_eq!(s.sign(&mut mech::<u8>(m, None), privk, &data), Err(CKR_MECHANISM_INVALID), "{m:#x}");
+    }
+    let mut p384 = pss(CKM_SHA384, CKG_MGF1_SHA384, 48);
+    assert_eq!(s.sign(&mut mech(CKM_SHA384_RSA_PKCS_PSS, Some(&mut p384)), privk, &data), Err(CKR_MECHANISM_INVALID));
 }
