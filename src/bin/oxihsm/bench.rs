@@ -643,7 +643,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The median over rounds of `a[i] / b[i]`, as "1.23x"; "-" when there is no pair.
 fn median_ratio(a: &[f64], b: &[f64]) -> String {
     let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-    if ratios.is_empty() { "-".into() } else { format!("{:.2}x", median(ratios)) }
+    if ratios.is_empty() { "-".into() } else { fmt_ratio(median(ratios)) }
+}
+
+/// A ratio with two decimals, or two significant digits below 0.1, so that a small ratio (a
+/// debug build against the raw library) never rounds to "0.00x".
+fn fmt_ratio(r: f64) -> String {
+    if r >= 0.1 || r <= 0.0 || !r.is_finite() {
+        return format!("{r:.2}x");
+    }
+    // Digits after the point for two significant ones: 0.0123 -> 3, 0.00123 -> 4.
+    let decimals = (1.0 - r.log10().floor()).min(12.0) as usize;
+    format!("{r:.decimals$}x")
 }
 
 fn fmt_rate(ops: f64) -> String {
@@ -1080,4 +1091,18 @@ pub fn child(lib: &Path) -> Result<()> {
     let login = t1.elapsed().as_secs_f64();
     println!("{init} {login}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_ratio;
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(fmt_ratio(8.8412), "8.84x");
+        assert_eq!(fmt_ratio(0.1), "0.10x");
+        assert_eq!(fmt_ratio(0.0289), "0.029x");
+        assert_eq!(fmt_ratio(0.00289), "0.0029x");
+        assert_eq!(fmt_ratio(0.0), "0.00x");
+    }
 }
