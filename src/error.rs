@@ -30,10 +30,12 @@ pub enum Error {
     MechanismParamInvalid,
     ObjectHandleInvalid,
     OperationActive,
-    /// An update or final call in an operation that a single-part call began (a size
-    /// query, a short buffer): CKR_OPERATION_ACTIVE, and, as any error of those calls
-    /// (§5.2), the operation ends.
-    SinglePartBegun,
+    /// A call of the other kind than the one the operation began with: an update or final
+    /// call after a single-part call's size query or short buffer, or a single-part call
+    /// after an update. CKR_OPERATION_ACTIVE, and, as any error of those calls but a short
+    /// buffer (§5.2: "always terminates the active ... operation unless"), the operation
+    /// ends.
+    WrongStage,
     OperationNotInitialized,
     PinIncorrect,
     PinInvalid,
@@ -122,7 +124,7 @@ impl Error {
             Error::MechanismInvalid => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
             Error::ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
-            Error::OperationActive | Error::SinglePartBegun => CKR_OPERATION_ACTIVE,
+            Error::OperationActive | Error::WrongStage => CKR_OPERATION_ACTIVE,
             Error::OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
             Error::PinIncorrect => CKR_PIN_INCORRECT,
             Error::PinInvalid => CKR_PIN_INVALID,

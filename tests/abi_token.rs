@@ -466,10 +466,20 @@ fn mechanism_list_and_digests() {
         n = 64;
         assert_eq!(raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(hex(&out[..32]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        // C_Digest cannot finish a multi-part operation; C_SessionCancel ends it.
+        // C_Digest cannot finish a multi-part operation: refused, and, as a failed C_Digest
+        // always does (§5.12), it ends the operation, a size query of C_DigestFinal before it
+        // notwithstanding (google/pkcs11test's DigestIntersperse).
         assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
         assert_eq!(raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3), CKR_OK);
+        n = 0;
+        assert_eq!(raw.C_DigestFinal(hs, null_mut(), &mut n), CKR_OK);
+        assert_eq!(n, 32);
+        n = 64;
         assert_eq!(raw.C_Digest(hs, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OPERATION_ACTIVE);
+        assert_eq!(raw.C_DigestFinal(hs, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        // C_SessionCancel ends a digest.
+        assert_eq!(raw.C_DigestInit(hs, &mut m), CKR_OK);
+        assert_eq!(raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3), CKR_OK);
         assert_eq!(raw.C_SessionCancel(hs, CKF_DIGEST), CKR_OK);
         assert_eq!(raw.C_DigestUpdate(hs, data.as_mut_ptr(), 3), CKR_OPERATION_NOT_INITIALIZED);
         // A NULL data pointer with a length is a bad argument and ends the operation.

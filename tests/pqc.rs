@@ -673,11 +673,12 @@ fn verify_signature_calls() {
     sess.verify_init(&Mechanism::EcdsaSha256, public).unwrap();
     assert_eq!(verify(&data), CKR_OK);
     sess.verify(&Mechanism::EcdsaSha256, public, &data, &sig).unwrap_err();
-    // After an update, the one-part call is refused.
+    // After an update, the one-part call is refused, and ends the operation as a failed
+    // C_VerifySignature does.
     assert_eq!(init(pu, CKM_ECDSA_SHA256, &sig), CKR_OK);
     assert_eq!(update(b"da"), CKR_OK);
     assert_eq!(verify(b"ta"), CKR_OPERATION_ACTIVE);
-    assert_eq!(fin(), CKR_SIGNATURE_INVALID);
+    assert_eq!(fin(), CKR_OPERATION_NOT_INITIALIZED);
     // Keys and mechanisms are checked as for C_VerifyInit.
     assert_eq!(init(private.handle(), CKM_ECDSA_SHA256, &sig), CKR_KEY_FUNCTION_NOT_PERMITTED);
     assert_eq!(

@@ -267,20 +267,23 @@ fn multi_part_operations_and_output_rules() {
             out.extend_from_slice(&buf[..n as usize]);
         }
         let mut d = data.clone();
-        let mut n: CK_ULONG = 300;
-        assert_eq!(
-            l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n),
-            CKR_OPERATION_ACTIVE,
-            "C_Encrypt cannot end a multi-part operation"
-        );
         // A short buffer at Final keeps the operation and tells the exact length.
-        n = 0;
+        let mut n: CK_ULONG = 0;
         assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
         assert!(n > 0);
         n = buf.len() as CK_ULONG;
         assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
         out.extend_from_slice(&buf[..n as usize]);
         assert_eq!(out, single, "multi-part equals single-part");
+        assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        // C_Encrypt cannot end a multi-part operation: refused, and, as a failed C_Encrypt
+        // always does (§5.8), it ends the operation.
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_EncryptUpdate(s.h, d.as_mut_ptr(), 16, buf.as_mut_ptr(), &mut n), CKR_OK);
+        n = buf.len() as CK_ULONG;
+        assert_eq!(l.C_Encrypt(s.h, d.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut n), CKR_OPERATION_ACTIVE);
+        n = buf.len() as CK_ULONG;
         assert_eq!(l.C_EncryptFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
 
         // Single part: size query, too small (operation kept, exact length), then success.
@@ -411,10 +414,16 @@ fn multi_part_operations_and_output_rules() {
         n = 47;
         assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_BUFFER_TOO_SMALL);
         let mut dd = data.clone();
-        assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OPERATION_ACTIVE);
         n = 48;
         assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(&buf[..48], &whole[..]);
+        // C_Sign after an update is refused and ends the operation (§5.13: a failed C_Sign
+        // always does), even as a size query.
+        assert_eq!(l.C_SignInit(s.h, &mut hm, hk), CKR_OK);
+        assert_eq!(l.C_SignUpdate(s.h, dd.as_mut_ptr(), 10), CKR_OK);
+        assert_eq!(l.C_Sign(s.h, dd.as_mut_ptr(), 100, null_mut(), &mut n), CKR_OPERATION_ACTIVE);
+        n = 48;
+        assert_eq!(l.C_SignFinal(s.h, buf.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
         // After C_Sign's size query, the operation is single-part.
         assert_eq!(l.C_SignInit(s.h, &mut hm, hk), CKR_OK);
         n = 0;

@@ -377,7 +377,7 @@ pub(crate) unsafe fn write_output(
 }
 
 /// Whether an error ends the active operation (§5.2: all but a short buffer, and those
-/// that find no operation to end or leave a multi-part one running).
+/// that find no operation to end or refuse a second init while one runs).
 pub(crate) fn ends_operation(e: &Error) -> bool {
     !matches!(
         e,

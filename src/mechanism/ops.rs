@@ -98,12 +98,15 @@ pub(crate) fn copy_prefix(full: &[u8], out: &mut [u8]) -> usize {
     n
 }
 
-/// Which kind of call an operation has begun with. A single-part call (C_Encrypt ...) in
-/// an operation that updates began is CKR_OPERATION_ACTIVE and the multi-part operation
-/// goes on; an update or final call in one that a single-part call began (a size query, a
-/// short buffer) is CKR_OPERATION_ACTIVE and ends it, as an error of those calls does
-/// (§5.2). Either way a result held for a short buffer never goes to the other kind of call.
-/// (google/pkcs11test checks both.)
+/// Which kind of call an operation has begun with. A call of the other kind is
+/// CKR_OPERATION_ACTIVE and ends the operation, as every error of those calls but a short
+/// buffer does (§5.2): a single-part call (C_Encrypt ...) in an operation that updates
+/// began, which "cannot be used to terminate a multi-part operation" yet "always
+/// terminates the active operation", and an update or final call in one that a
+/// single-part call began (a size query, a short buffer). A result held for a short buffer
+/// never goes to the other kind of call. (google/pkcs11test checks both: a refused
+/// C_Digest after C_DigestUpdate leaves no operation for C_DigestFinal; SoftHSMv2 ends the
+/// operation too.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Stage {
     #[default]
@@ -118,8 +121,7 @@ impl Stage {
         match (*self, single) {
             (Stage::Fresh, true) => *self = Stage::Single,
             (Stage::Fresh, false) => *self = Stage::Multi,
-            (Stage::Multi, true) => return Err(Error::OperationActive),
-            (Stage::Single, false) => return Err(Error::SinglePartBegun),
+            (Stage::Multi, true) | (Stage::Single, false) => return Err(Error::WrongStage),
             _ => {}
         }
         Ok(())
