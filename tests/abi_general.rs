@@ -148,6 +148,19 @@ fn initialize_and_finalize_rules() {
         // Initialise again after finalising.
         assert_eq!(h.raw_init(&raw), CKR_OK);
         assert_eq!(raw.C_Finalize(null_mut()), CKR_OK);
+        // A caller that forbids the library threads of its own: oxihsm makes none, so it
+        // works (the alternative the specification allows is CKR_NEED_TO_CREATE_THREADS).
+        let mut args = CK_C_INITIALIZE_ARGS {
+            CreateMutex: None,
+            DestroyMutex: None,
+            LockMutex: None,
+            UnlockMutex: None,
+            flags: CKF_LIBRARY_CANT_CREATE_OS_THREADS,
+            pReserved: null_mut(),
+        };
+        assert_eq!(h.raw_init_args(&raw, (&raw mut args).cast()), CKR_OK);
+        assert_eq!(raw.C_GetSlotList(0, null_mut(), &mut slots), CKR_OK);
+        assert_eq!(raw.C_Finalize(null_mut()), CKR_OK);
     }
 }
 

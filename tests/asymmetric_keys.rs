@@ -309,6 +309,33 @@ fn rsa_private_keys_from_modulus_and_private_exponent() {
     }
 }
 
+/// A public exponent given with a leading zero byte (google/pkcs11test's PublicExponent4Bytes
+/// gives 00 01 00 01) is the same exponent: the pair is made, the public key keeps the
+/// template's bytes, the private key reads the key's own (no zero), and RustCrypto verifies
+/// the key's signatures under 65537.
+#[test]
+fn a_public_exponent_with_leading_zeros_is_the_same_exponent() {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::signature::Verifier;
+    let e = env();
+    let s = &e.s;
+    let (pubk, privk) = pair(
+        s,
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        T::default().ulong(CKA_MODULUS_BITS, 2048).bytes(CKA_PUBLIC_EXPONENT, &[0, 1, 0, 1]),
+        T::default(),
+    );
+    assert_eq!(s.get_bytes(pubk, CKA_PUBLIC_EXPONENT).unwrap(), [0, 1, 0, 1]);
+    assert_eq!(s.get_bytes(privk, CKA_PUBLIC_EXPONENT).unwrap(), [1, 0, 1]);
+    let msg = b"signed under 65537".to_vec();
+    let sig = s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), privk, &msg).unwrap();
+    let n = s.get_bytes(pubk, CKA_MODULUS).unwrap();
+    let public = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from(65537u32)).unwrap();
+    VerifyingKey::<sha2::Sha256>::new(public)
+        .verify(&msg, &Signature::try_from(&sig[..]).unwrap())
+        .expect("RustCrypto verifies it");
+}
+
 /// PKCS#11 3.2's CKM_PUB_KEY_FROM_PRIV_KEY: C_DeriveKey makes a private key's public key
 /// object, whatever the private key's CKA_DERIVE: the same public values (and so the same
 /// CKA_PUBLIC_KEY_INFO), the attributes the specification copies (CKA_VERIFY from CKA_SIGN,
