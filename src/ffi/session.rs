@@ -48,20 +48,19 @@ pub unsafe extern "C" fn C_GetSessionInfo(h_session: CK_SESSION_HANDLE, p_info: 
 }
 
 /// §5.6 C_GetSessionValidationFlags (PKCS#11 3.2): oxihsm claims no validation (it has no
-/// validation objects), so the last operation met none: the flags are 0.
+/// validation objects), so the last operation met none: the flags are 0. A type other than
+/// CKS_LAST_VALIDATION_OK has no flags either: the function's return values name no error
+/// for it (not CKR_ARGUMENTS_BAD), and clients pass 0 (pkcs11-check).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_GetSessionValidationFlags(
     h_session: CK_SESSION_HANDLE,
-    ty: CK_SESSION_VALIDATION_FLAGS_TYPE,
+    _ty: CK_SESSION_VALIDATION_FLAGS_TYPE,
     p_flags: *mut CK_FLAGS,
 ) -> CK_RV {
     entry(|m| {
         // SAFETY: NULL or a valid CK_FLAGS.
         let flags = unsafe { out(p_flags) }?;
         m.session_info(h_session)?;
-        if ty != CKS_LAST_VALIDATION_OK {
-            return Err(crate::error::Error::ArgumentsBad);
-        }
         *flags = 0;
         Ok(())
     })
