@@ -53,6 +53,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_NAME_HASH_ALGORITHM
         | CKA_VALUE_LEN
         | CKA_KEY_GEN_MECHANISM
+        | CKA_OBJECT_VALIDATION_FLAGS
         | CKA_MODULUS_BITS
         | CKA_VALUE_BITS
         | CKA_PRIME_BITS
@@ -174,7 +175,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_HSS_LMS_TYPES
             | CKA_HSS_LMOTS_TYPES
             | CKA_HSS_KEYS_REMAINING
-            | CKA_OBJECT_VALIDATION_FLAGS
             | CKA_VALIDATION_TYPE
             | CKA_VALIDATION_VERSION
             | CKA_VALIDATION_LEVEL
@@ -347,6 +347,9 @@ pub const KEY: &[Rule] = &[
     r(CKA_LOCAL, COMPUTED, D::Computed),
     r(CKA_KEY_GEN_MECHANISM, COMPUTED, D::Computed),
     r(CKA_ALLOWED_MECHANISMS, 0, D::EmptyMechList),
+    // 3.2: the validations the key was made consistent with; oxihsm claims none (it has no
+    // validation objects). Set by the token only (footnotes 4 and 6; not on creation either).
+    r(CKA_OBJECT_VALIDATION_FLAGS, COMPUTED, D::Ulong(0)),
 ];
 
 /// Every secret key (Table 49). Usage flags default to TRUE (DESIGN §10).
