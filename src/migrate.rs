@@ -143,6 +143,9 @@ fn convert(ty: u64, v: &Raw, private: bool, token_key: &[u8]) -> Result<Option<A
                 Value::bytes(b.clone())
             }
         }
+        // SoftHSMv2 keeps an empty set for a key without restriction; oxihsm leaves the
+        // attribute out (an empty list would allow nothing).
+        (Kind::MechList, Raw::Mechs(m)) if m.is_empty() => return Ok(None),
         (Kind::MechList, Raw::Mechs(m)) => Value::MechList(m.iter().map(|&x| x as CK_MECHANISM_TYPE).collect()),
         (Kind::Template, Raw::Map(m)) => {
             let mut t = Vec::new();

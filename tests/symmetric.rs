@@ -642,6 +642,32 @@ fn bad_parameters_and_key_rules_give_the_spec_codes() {
     let only_gcm = key_with(s, CKK_AES, &random(16), &[], Some(&[CKM_AES_GCM])).unwrap();
     assert_eq!(s.encrypt(&mut mech::<u8>(CKM_AES_ECB, None), only_gcm, &data), Err(CKR_MECHANISM_INVALID));
     assert!(s.encrypt(&mut mech(CKM_AES_GCM, Some(&mut new)), only_gcm, &data).is_ok());
+    // Without CKA_ALLOWED_MECHANISMS a key takes every mechanism of its type (and has no such
+    // attribute); an empty list, given as an empty array or as NULL with length 0, allows
+    // none (a list of the mechanisms allowed: pkcs11-check's enforcement test).
+    assert_eq!(s.get_bytes(aes, CKA_ALLOWED_MECHANISMS), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+    let none = key_with(s, CKK_AES, &random(16), &[], Some(&[])).unwrap();
+    assert_eq!(s.get_bytes(none, CKA_ALLOWED_MECHANISMS), Ok(Vec::new()));
+    let mut class = CKO_SECRET_KEY;
+    let mut kt = CKK_AES;
+    let mut v = random(16);
+    let mut t = [
+        CK_ATTRIBUTE { type_: CKA_CLASS, pValue: (&raw mut class).cast(), ulValueLen: 8 },
+        CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: (&raw mut kt).cast(), ulValueLen: 8 },
+        CK_ATTRIBUTE { type_: CKA_VALUE, pValue: v.as_mut_ptr().cast(), ulValueLen: 16 },
+        CK_ATTRIBUTE { type_: CKA_ALLOWED_MECHANISMS, pValue: null_mut(), ulValueLen: 0 },
+    ];
+    let mut null_list = 0;
+    // SAFETY: the template points at live locals (and a NULL value of length 0).
+    assert_eq!(unsafe { s.lib.C_CreateObject(s.h, t.as_mut_ptr(), 4, &mut null_list) }, CKR_OK);
+    for k in [none, null_list] {
+        for m in [CKM_AES_ECB, CKM_AES_CBC] {
+            let mut iv = [0u8; 16];
+            let mut mm = if m == CKM_AES_ECB { mech::<u8>(m, None) } else { mech(m, Some(&mut iv)) };
+            assert_eq!(s.encrypt(&mut mm, k, &data), Err(CKR_MECHANISM_INVALID));
+        }
+        assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_CMAC, None), k, &data), Err(CKR_MECHANISM_INVALID));
+    }
     // Unknown mechanism, digest mechanism used to encrypt, bad key handle, bad MAC length.
     assert_eq!(s.encrypt(&mut mech::<u8>(0x7fff_fff1, None), aes, &data), Err(CKR_MECHANISM_INVALID));
     assert_eq!(s.encrypt(&mut mech::<u8>(CKM_SHA256, None), aes, &data), Err(CKR_MECHANISM_INVALID));

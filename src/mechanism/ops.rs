@@ -241,8 +241,7 @@ fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRI
         return Err(Error::KeyFunctionNotPermitted);
     }
     if u.restricted
-        && let Some(crate::object::Value::MechList(allowed)) = obj.get(CKA_ALLOWED_MECHANISMS)
-        && !allowed.contains(&ty)
+        && !matches!(obj.get(CKA_ALLOWED_MECHANISMS), Some(crate::object::Value::MechList(allowed)) if allowed.contains(&ty))
     {
         return Err(Error::MechanismInvalid);
     }

@@ -228,7 +228,6 @@ pub enum Fill {
     Bool(bool),
     Ulong(CK_ULONG),
     EmptyBytes,
-    EmptyMechList,
     EmptyTemplate,
     /// Filled by the policy code (unique id, computed flags, lengths).
     Computed,
@@ -241,7 +240,6 @@ impl Fill {
             Fill::Bool(b) => Some(Value::Bool(b)),
             Fill::Ulong(u) => Some(Value::Ulong(u)),
             Fill::EmptyBytes => Some(Value::bytes(Vec::new())),
-            Fill::EmptyMechList => Some(Value::MechList(Vec::new())),
             Fill::EmptyTemplate => Some(Value::Template(Vec::new())),
         }
     }
@@ -346,7 +344,10 @@ pub const KEY: &[Rule] = &[
     r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
     r(CKA_LOCAL, COMPUTED, D::Computed),
     r(CKA_KEY_GEN_MECHANISM, COMPUTED, D::Computed),
-    r(CKA_ALLOWED_MECHANISMS, 0, D::EmptyMechList),
+    // Absent unless given: absent, the key has every mechanism its type takes; given, the
+    // list (an empty one too: none) is all it has (the specification: "a list of mechanisms
+    // allowed to be used with this key").
+    r(CKA_ALLOWED_MECHANISMS, 0, D::None),
     // 3.2: the validations the key was made consistent with; oxihsm claims none (it has no
     // validation objects). Set by the token only (footnotes 4 and 6; not on creation either).
     r(CKA_OBJECT_VALIDATION_FLAGS, COMPUTED, D::Ulong(0)),

@@ -81,7 +81,7 @@ pub struct KeyUse {
     pub always_authenticate: bool,
     /// Length of CKA_VALUE (0 when absent).
     pub value_len: usize,
-    /// A non-empty CKA_ALLOWED_MECHANISMS limits the key's mechanisms.
+    /// A CKA_ALLOWED_MECHANISMS (an empty one too) limits the key's mechanisms.
     pub restricted: bool,
     /// CKA_PRIVATE (for the visibility check of every C_*Init).
     pub private: bool,
@@ -109,7 +109,7 @@ impl KeyUse {
             usage,
             always_authenticate: obj.flag(CKA_ALWAYS_AUTHENTICATE),
             value_len: obj.bytes(CKA_VALUE).map_or(0, <[u8]>::len),
-            restricted: matches!(obj.get(CKA_ALLOWED_MECHANISMS), Some(Value::MechList(l)) if !l.is_empty()),
+            restricted: obj.get(CKA_ALLOWED_MECHANISMS).is_some(),
             private: obj.is_private(),
         }
     }

@@ -12,8 +12,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::time::Duration;
 
-/// Current schema version; [`migrate`] brings older files forward.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Current schema version; [`migrate`] brings older files forward. Version 3 has version 2's
+/// tables and writes version 2 object records ([`RECORD_VERSION`]), which an oxihsm of schema
+/// 2 would take for corrupt: the number tells it the store is newer instead.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The oldest schema a read-only store may have: versions 2 and 3 differ only in the
+/// records this oxihsm reads either way.
+const READ_ONLY_MIN_SCHEMA: i64 = 2;
 
 /// Attributes with an index entry, so C_FindObjects by them does not scan the token.
 pub const INDEXED: &[CK_ATTRIBUTE_TYPE] = &[CKA_LABEL, CKA_ID, CKA_UNIQUE_ID];
@@ -122,9 +128,9 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if v != SCHEMA_VERSION {
+        if !(READ_ONLY_MIN_SCHEMA..=SCHEMA_VERSION).contains(&v) {
             return Err(Error::Device(format!(
-                "read-only store {} has schema {v}, this oxihsm needs {SCHEMA_VERSION}",
+                "read-only store {} has schema {v}, this oxihsm reads {READ_ONLY_MIN_SCHEMA} to {SCHEMA_VERSION}",
                 path.display()
             )));
         }
@@ -203,6 +209,7 @@ pub fn migrate(conn: &Connection) -> Result<()> {
         if v < 2 {
             conn.execute_batch(audit::SCHEMA)?;
         }
+        // 3: no table changes; object records are read in either version (decode_record).
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(())
     })();
@@ -247,7 +254,12 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-/// Record format of `objects.attrs`: version byte 1, then per attribute
+/// The version byte of the records written now. In version 1 records (schema 2 and before)
+/// an empty CKA_ALLOWED_MECHANISMS, every key's default then, meant "no restriction"; since
+/// version 2 the attribute is absent unless given, and an empty list allows nothing.
+const RECORD_VERSION: u8 = 2;
+
+/// Record format of `objects.attrs`: version byte ([`RECORD_VERSION`]), then per attribute
 /// `type: u64 LE, sealed: u8, length: u32 LE, bytes` where bytes is the canonical encoding
 /// ([`object::encode_value`]) or, when sealed, its AES-256-GCM sealing.
 pub fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
@@ -255,7 +267,7 @@ pub fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
     // would lose the material.
     obj.material()?;
     let uid = obj.unique_id();
-    let mut out = vec![1u8];
+    let mut out = vec![RECORD_VERSION];
     for (ty, v) in obj.iter() {
         let enc = object::encode_value(v);
         let seal = obj.is_private() || policy::is_key_material(obj, *ty);
@@ -277,7 +289,7 @@ pub fn encode_record(obj: &Object, sealer: Option<&Sealer>) -> Result<Vec<u8>> {
 pub fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<Object> {
     let bad = || Error::Corrupt("object record".into());
     let (&ver, mut r) = rec.split_first().ok_or_else(bad)?;
-    if ver != 1 {
+    if !(1..=RECORD_VERSION).contains(&ver) {
         return Err(bad());
     }
     let mut attrs = Vec::new();
@@ -300,6 +312,12 @@ pub fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<O
         } else {
             attrs.push((ty, object::decode_value(data)?));
         }
+    }
+    if ver == 1 {
+        // An empty list meant no restriction then.
+        attrs.retain(|(ty, v)| {
+            !(*ty == CKA_ALLOWED_MECHANISMS && matches!(v, object::Value::MechList(l) if l.is_empty()))
+        });
     }
     let mut obj: Object = attrs.into_iter().collect();
     policy::complete_stored(&mut obj);
@@ -567,8 +585,41 @@ pub fn delete_token(dir: &Path, serial: &str) -> Result<bool> {
 mod tests {
     use super::*;
 
+    /// An empty CKA_ALLOWED_MECHANISMS in a version 1 record (every key's default then,
+    /// meaning no restriction) is left out when read; in a version 2 record it stays, and
+    /// allows nothing. Records are written in version 2.
     #[test]
-    fn schema_1_stores_migrate_to_2() {
+    fn version_1_records_read_an_empty_mechanism_list_as_no_restriction() {
+        let key = |allowed: Option<Vec<CK_MECHANISM_TYPE>>| {
+            let mut attrs = vec![
+                (CKA_CLASS, object::Value::Ulong(CKO_SECRET_KEY)),
+                (CKA_KEY_TYPE, object::Value::Ulong(CKK_AES)),
+                (CKA_LABEL, object::Value::bytes(b"k".to_vec())),
+            ];
+            if let Some(l) = allowed {
+                attrs.push((CKA_ALLOWED_MECHANISMS, object::Value::MechList(l)));
+            }
+            attrs.into_iter().collect::<Object>()
+        };
+        let record = |o: &Object| encode_record(o, None).unwrap();
+        let empty = record(&key(Some(Vec::new())));
+        assert_eq!(empty[0], RECORD_VERSION);
+        let read = |rec: &[u8]| decode_record("uid", rec, None).unwrap().get(CKA_ALLOWED_MECHANISMS).cloned();
+        assert_eq!(read(&empty), Some(object::Value::MechList(Vec::new())));
+        let mut old = empty.clone();
+        old[0] = 1;
+        assert_eq!(read(&old), None);
+        let mut old_listed = record(&key(Some(vec![CKM_AES_GCM])));
+        old_listed[0] = 1;
+        assert_eq!(read(&old_listed), Some(object::Value::MechList(vec![CKM_AES_GCM])));
+        assert_eq!(read(&record(&key(None))), None);
+        let mut future = empty;
+        future[0] = RECORD_VERSION + 1;
+        assert!(decode_record("uid", &future, None).is_err());
+    }
+
+    #[test]
+    fn schema_1_stores_migrate_to_the_current_one() {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("oxihsm.db")).unwrap();
         conn.execute_batch(SCHEMA_V1).unwrap();
