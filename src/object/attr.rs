@@ -53,7 +53,6 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_NAME_HASH_ALGORITHM
         | CKA_VALUE_LEN
         | CKA_KEY_GEN_MECHANISM
-        | CKA_OBJECT_VALIDATION_FLAGS
         | CKA_MODULUS_BITS
         | CKA_VALUE_BITS
         | CKA_PRIME_BITS
@@ -175,6 +174,7 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
             | CKA_HSS_LMS_TYPES
             | CKA_HSS_LMOTS_TYPES
             | CKA_HSS_KEYS_REMAINING
+            | CKA_OBJECT_VALIDATION_FLAGS
             | CKA_VALIDATION_TYPE
             | CKA_VALIDATION_VERSION
             | CKA_VALIDATION_LEVEL
@@ -348,9 +348,6 @@ pub const KEY: &[Rule] = &[
     // list (an empty one too: none) is all it has (the specification: "a list of mechanisms
     // allowed to be used with this key").
     r(CKA_ALLOWED_MECHANISMS, 0, D::None),
-    // 3.2: the validations the key was made consistent with; oxihsm claims none (it has no
-    // validation objects). Set by the token only (footnotes 4 and 6; not on creation either).
-    r(CKA_OBJECT_VALIDATION_FLAGS, COMPUTED, D::Ulong(0)),
 ];
 
 /// Every secret key (Table 49). Usage flags default to TRUE (DESIGN §10).

@@ -366,18 +366,6 @@ pub fn copy(obj: &Object, template: &[Attribute], actor: Actor, unique_id: &str)
     Ok(new)
 }
 
-/// Completes an object read from the store with the constant defaults its kind has gained
-/// since it was written (3.2's CKA_OBJECT_VALIDATION_FLAGS on keys made by an older oxihsm):
-/// what the object would have if it were made now. Computed attributes are never guessed.
-pub fn complete_stored(obj: &mut Object) {
-    let rules = schema_of(obj).rules();
-    let fills = |r: &attr::Rule| !matches!(r.default, Fill::None | Fill::Computed);
-    if rules.iter().all(|r| !fills(r) || obj.get(r.ty).is_some()) {
-        return;
-    }
-    obj.fill_absent(rules, fills, |r| r.default.value().expect("`fills` admits constant defaults only"));
-}
-
 /// Whether attribute `ty` of `obj` may be revealed (footnote 7).
 pub fn reveal(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Reveal<'_> {
     let Some(v) = obj.get(ty) else {
@@ -478,27 +466,6 @@ mod tests {
         let imported = aes(&[]).unwrap();
         assert_eq!(imported.get(CKA_ALWAYS_SENSITIVE), Some(&Value::Bool(false)));
         assert_eq!(imported.get(CKA_NEVER_EXTRACTABLE), Some(&Value::Bool(false)));
-    }
-
-    /// A key stored before its kind gained an attribute with a constant default (3.2's
-    /// CKA_OBJECT_VALIDATION_FLAGS) reads it as a new key would; what it has is kept and
-    /// computed attributes are not invented.
-    #[test]
-    fn stored_objects_gain_new_constant_defaults() {
-        let mut new = aes(&[]).unwrap();
-        assert_eq!(new.get(CKA_OBJECT_VALIDATION_FLAGS), Some(&Value::Ulong(0)));
-        let mut old: Object =
-            new.iter().filter(|(t, _)| **t != CKA_OBJECT_VALIDATION_FLAGS).map(|(t, v)| (*t, v.clone())).collect();
-        assert_eq!(old.get(CKA_OBJECT_VALIDATION_FLAGS), None);
-        complete_stored(&mut old);
-        complete_stored(&mut new);
-        assert_eq!(old.iter().collect::<Vec<_>>(), new.iter().collect::<Vec<_>>());
-        let mut bare: Object =
-            [(CKA_CLASS, Value::Ulong(CKO_SECRET_KEY)), (CKA_KEY_TYPE, Value::Ulong(CKK_AES))].into_iter().collect();
-        complete_stored(&mut bare);
-        assert_eq!(bare.get(CKA_OBJECT_VALIDATION_FLAGS), Some(&Value::Ulong(0)));
-        assert_eq!(bare.get(CKA_LOCAL), None, "computed attributes are not guessed");
-        assert_eq!(bare.get(CKA_VALUE), None);
     }
 
     #[test]

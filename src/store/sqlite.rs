@@ -320,7 +320,6 @@ pub fn decode_record(uid: &str, rec: &[u8], sealer: Option<&Sealer>) -> Result<O
         });
     }
     let mut obj: Object = attrs.into_iter().collect();
-    policy::complete_stored(&mut obj);
     if withheld {
         obj.mark_withheld();
     }
