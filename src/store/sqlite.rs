@@ -257,7 +257,7 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 /// The version byte of the records written now. In version 1 records (schema 2 and before)
 /// an empty CKA_ALLOWED_MECHANISMS, every key's default then, meant "no restriction"; since
 /// version 2 the attribute is absent unless given, and an empty list allows nothing.
-const RECORD_VERSION: u8 = 2;
+pub const RECORD_VERSION: u8 = 2;
 
 /// Record format of `objects.attrs`: version byte ([`RECORD_VERSION`]), then per attribute
 /// `type: u64 LE, sealed: u8, length: u32 LE, bytes` where bytes is the canonical encoding
