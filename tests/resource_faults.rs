@@ -32,9 +32,23 @@ impl Tmpfs {
         Tmpfs(at.to_path_buf())
     }
 
+    /// Remounts with `opts`. A read-only remount is refused ("busy") while a file on the
+    /// mount is open for writing or unlinked and not yet released; the kernel may release the
+    /// store's files a moment after C_Finalize closed them (it did once in a loaded `.ci/run`),
+    /// so a busy answer is retried for up to five seconds. A descriptor the module kept open
+    /// would still fail it.
     fn remount(&self, opts: &str) {
-        let out = Command::new("mount").args(["-o", &format!("remount,{opts}")]).arg(&self.0).output().unwrap();
-        assert!(out.status.success(), "remount {opts}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut tries = 0;
+        loop {
+            let out = Command::new("mount").args(["-o", &format!("remount,{opts}")]).arg(&self.0).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                return;
+            }
+            tries += 1;
+            assert!(err.contains("busy") && tries < 50, "remount {opts}: {err}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }
 
