@@ -351,6 +351,7 @@ fn backup_and_restore() {
     cli.ok(&["backup", "--token", "precious", file.to_str().unwrap(), PIN]);
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"OXIHSM-BACKUP\0"));
+    assert_eq!(bytes[14], 2, "version 2: it may hold version 2 object records");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     // Nothing readable inside: no label, no serial.

@@ -6,9 +6,11 @@
 //! Argon2id and a fresh salt. Without the PIN the file opens to nothing; any change to it
 //! fails authentication. Restoring brings the token back with its serial, PINs and objects.
 //!
-//! File layout: `"OXIHSM-BACKUP\0"`, version byte 1, Argon2id memory KiB / iterations /
-//! lanes (u32 LE each), 16-byte salt, then the sealed payload (nonce ‖ ciphertext ‖ tag) with
-//! everything before it as associated data.
+//! File layout: `"OXIHSM-BACKUP\0"`, version byte ([`BACKUP_VERSION`]), Argon2id memory KiB
+//! / iterations / lanes (u32 LE each), 16-byte salt, then the sealed payload (nonce ‖
+//! ciphertext ‖ tag) with everything before it as associated data. Version 2 files may hold
+//! version 2 object records (store schema 3), which an older oxihsm cannot read, so it
+//! refuses the file; version 1 files restore as before.
 
 use super::audit::{self, Event};
 use crate::config::KdfParams;
@@ -19,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 const MAGIC: &[u8; 14] = b"OXIHSM-BACKUP\0";
+
+/// The version byte of the backups written now.
+pub const BACKUP_VERSION: u8 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct TokenRow {
@@ -95,7 +100,7 @@ pub fn export(conn: &Connection, slot_id: u64, pin: &[u8]) -> Result<Vec<u8>> {
         Zeroizing::new(serde_json::to_vec(&Dump { token, objects }).map_err(|e| Error::Internal(e.to_string()))?);
     let salt = crypto::random_vec(16)?;
     let mut header = MAGIC.to_vec();
-    header.push(1);
+    header.push(BACKUP_VERSION);
     for v in [kdf.memory_kib, kdf.iterations, kdf.parallelism] {
         header.extend_from_slice(&v.to_le_bytes());
     }
@@ -127,7 +132,7 @@ pub fn open(file: &[u8], pin: &[u8]) -> Result<Opened> {
     if file.len() < head_len || &file[..MAGIC.len()] != MAGIC {
         return Err(Error::DataInvalid);
     }
-    if file[MAGIC.len()] != 1 {
+    if !(1..=BACKUP_VERSION).contains(&file[MAGIC.len()]) {
         return Err(Error::DataInvalid);
     }
     let u =
