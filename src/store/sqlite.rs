@@ -584,6 +584,19 @@ pub fn delete_token(dir: &Path, serial: &str) -> Result<bool> {
 mod tests {
     use super::*;
 
+    /// A read-only store opens at schema 2 (the tables of schema 3, version 1 records) or 3,
+    /// and not at an older or a newer one.
+    #[test]
+    fn read_only_stores_open_at_schema_2_and_3() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path(), Duration::from_secs(1), 0o077).unwrap());
+        let db = dir.path().join("oxihsm.db");
+        for (v, opens) in [(1, false), (2, true), (SCHEMA_VERSION, true), (SCHEMA_VERSION + 1, false)] {
+            Connection::open(&db).unwrap().pragma_update(None, "user_version", v).unwrap();
+            assert_eq!(SqliteStore::open_read_only(&db).is_ok(), opens, "schema {v}");
+        }
+    }
+
     /// An empty CKA_ALLOWED_MECHANISMS in a version 1 record (every key's default then,
     /// meaning no restriction) is left out when read; in a version 2 record it stays, and
     /// allows nothing. Records are written in version 2.
