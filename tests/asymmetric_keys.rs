@@ -258,10 +258,19 @@ fn rsa_sign_and_verify_recover() {
 /// require the public exponent; Java's SunPKCS11 imports an RSAPrivateKeySpec so): the usual
 /// exponents are found and filled in; with another, the key still signs, without public
 /// key info.
-#[test]
-fn rsa_private_keys_from_modulus_and_private_exponent() {
+/// Checks with RustCrypto that `sig` is an RSASSA-PKCS1-v1_5 SHA-256 signature of `msg` under
+/// the public key (`n`, `e`).
+fn rustcrypto_verifies_sha256_pkcs1(n: &[u8], e: &[u8], msg: &[u8], sig: &[u8]) {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
+    let public = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e)).unwrap();
+    VerifyingKey::<sha2::Sha256>::new(public)
+        .verify(msg, &Signature::try_from(sig).unwrap())
+        .expect("RustCrypto verifies it");
+}
+
+#[test]
+fn rsa_private_keys_from_modulus_and_private_exponent() {
     let e = env();
     let s = &e.s;
     let msg = b"signed by a key without its public exponent".to_vec();
@@ -298,12 +307,7 @@ fn rsa_private_keys_from_modulus_and_private_exponent() {
             s.verify(&mut mm, pubk, &msg, &sig).unwrap();
             if m == CKM_SHA256_RSA_PKCS {
                 // And by RustCrypto, against the generated public key.
-                let public =
-                    rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(exponent))
-                        .unwrap();
-                VerifyingKey::<sha2::Sha256>::new(public)
-                    .verify(&msg, &Signature::try_from(&sig[..]).unwrap())
-                    .expect("RustCrypto verifies it");
+                rustcrypto_verifies_sha256_pkcs1(&n, exponent, &msg, &sig);
             }
         }
     }
@@ -315,8 +319,6 @@ fn rsa_private_keys_from_modulus_and_private_exponent() {
 /// the key's signatures under 65537.
 #[test]
 fn a_public_exponent_with_leading_zeros_is_the_same_exponent() {
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::signature::Verifier;
     let e = env();
     let s = &e.s;
     let (pubk, privk) = pair(
@@ -330,10 +332,7 @@ fn a_public_exponent_with_leading_zeros_is_the_same_exponent() {
     let msg = b"signed under 65537".to_vec();
     let sig = s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), privk, &msg).unwrap();
     let n = s.get_bytes(pubk, CKA_MODULUS).unwrap();
-    let public = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from(65537u32)).unwrap();
-    VerifyingKey::<sha2::Sha256>::new(public)
-        .verify(&msg, &Signature::try_from(&sig[..]).unwrap())
-        .expect("RustCrypto verifies it");
+    rustcrypto_verifies_sha256_pkcs1(&n, &[1, 0, 1], &msg, &sig);
 }
 
 /// oxihsm claims no validation (it has no validation objects), so its keys have no 3.2
