@@ -144,6 +144,15 @@ fn data_objects_create_read_find_copy_modify_destroy() {
     let private = s.copy_object(public, &[Attribute::Private(true)]).unwrap();
     assert!(bool_attr(&s, private, AttributeType::Private));
     assert_eq!(rv(s.copy_object(private, &[Attribute::Private(false)])), RvError::AttributeReadOnly);
+    // A read-only object (CKA_MODIFIABLE false) copies with new storage flags only: the copy
+    // may go to the token or stay read-only, but may not be relabelled or made modifiable.
+    let frozen =
+        s.create_object(&[data("frozen", b"x", false, false), vec![Attribute::Modifiable(false)]].concat()).unwrap();
+    let on_token = s.copy_object(frozen, &[Attribute::Token(true), Attribute::Modifiable(false)]).unwrap();
+    assert!(bool_attr(&s, on_token, AttributeType::Token));
+    assert!(!bool_attr(&s, on_token, AttributeType::Modifiable));
+    assert_eq!(rv(s.copy_object(frozen, &[Attribute::Label(b"thawed".to_vec())])), RvError::AttributeReadOnly);
+    assert_eq!(rv(s.copy_object(frozen, &[Attribute::Modifiable(true)])), RvError::AttributeReadOnly);
     let with_oid = [data("oid", b"x", false, false), vec![Attribute::ObjectId(vec![0x06, 0x01, 0x2a])]].concat();
     let d = s.create_object(&with_oid).unwrap();
     assert_eq!(s.get_attributes(d, &[AttributeType::ObjectId]).unwrap(), vec![Attribute::ObjectId(vec![6, 1, 0x2a])]);
@@ -503,6 +512,22 @@ fn certificates() {
     assert_eq!(rv(s.create_object(&base[..5])), RvError::TemplateIncomplete, "subject and value are required");
     assert_eq!(rv(s.create_object(&base[..1])), RvError::TemplateIncomplete, "certificate type is required");
     assert_eq!(rv(s.update_attributes(c, &[Attribute::Subject(b"other".to_vec())])), RvError::AttributeReadOnly);
+    // CKA_CERTIFICATE_CATEGORY: 0 (unspecified) to 3 (other entity), nothing else.
+    let raw = RawSession::new(&h, &s);
+    let category = |c: CK_ULONG| {
+        let mut t = T::default()
+            .ulong(CKA_CLASS, CKO_CERTIFICATE)
+            .ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
+            .bytes(CKA_SUBJECT, b"subject-der")
+            .bytes(CKA_VALUE, b"certificate-der")
+            .ulong(CKA_CERTIFICATE_CATEGORY, c);
+        raw.create(&mut t)
+    };
+    for c in 0..=3 {
+        let o = category(c).unwrap();
+        assert_eq!(raw.get_ulong(o, CKA_CERTIFICATE_CATEGORY), Ok(c));
+    }
+    assert_eq!(category(4), Err(CKR_ATTRIBUTE_VALUE_INVALID));
     let unsupported =
         vec![Attribute::Class(ObjectClass::CERTIFICATE), Attribute::CertificateType(CertificateType::X_509_ATTR)];
     assert_eq!(rv(s.create_object(&unsupported)), RvError::AttributeValueInvalid);

@@ -203,6 +203,9 @@ fn public_token_keys_need_a_login_for_their_material() {
         assert_eq!(s.get_attributes(k, &[AttributeType::Encrypt]).unwrap(), vec![Attribute::Encrypt(true)]);
         let raw = RawSession::new(&h, s);
         assert_eq!(raw.get_bytes(k.handle(), cryptoki_sys::CKA_VALUE), Err(cryptoki_sys::CKR_ATTRIBUTE_SENSITIVE));
+        // What an AES key has not got stays CKR_ATTRIBUTE_TYPE_INVALID, withheld material or not.
+        let modulus = raw.get_bytes(k.handle(), cryptoki_sys::CKA_MODULUS);
+        assert_eq!(modulus, Err(cryptoki_sys::CKR_ATTRIBUTE_TYPE_INVALID));
         assert_eq!(rv(s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap_err()), RvError::UserNotLoggedIn);
         assert_eq!(rv(s.copy_object(k, &[]).unwrap_err()), RvError::UserNotLoggedIn);
         let renamed = [Attribute::Label(b"renamed".to_vec())];

@@ -344,6 +344,10 @@ fn wrapping_rules() {
         s.unwrap(&mut kw, unwrapper, &w, &mut T::secret(CKK_GENERIC_SECRET).flag(CKA_EXTRACTABLE, true)),
         Err(CKR_TEMPLATE_INCONSISTENT)
     );
+    // A template that names what the key imposes, with the same value, agrees with it.
+    let agreeing = &mut T::secret(CKK_GENERIC_SECRET).flag(CKA_EXTRACTABLE, false).bytes(CKA_LABEL, b"from-template");
+    let k = s.unwrap(&mut kw, unwrapper, &w, agreeing).unwrap();
+    assert!(!s.get_bool(k, CKA_EXTRACTABLE));
 
     // A length conflict between what is unwrapped, the template's CKA_VALUE_LEN and the key
     // type is CKR_WRAPPED_KEY_LEN_RANGE (§5.18.4): a 16-byte key unwrapped as 24 bytes, as a
@@ -535,6 +539,8 @@ fn derived_keys_inherit_sensitivity_and_obey_derive_templates() {
     assert_eq!(s.derive(&mut m, strict, &mut T::default().flag(CKA_EXTRACTABLE, true)), Err(CKR_TEMPLATE_INCONSISTENT));
     let k = s.derive(&mut m, strict, &mut T::default()).unwrap();
     assert!(!s.get_bool(k, CKA_EXTRACTABLE));
+    let k = s.derive(&mut m, strict, &mut T::default().flag(CKA_EXTRACTABLE, false)).unwrap();
+    assert!(!s.get_bool(k, CKA_EXTRACTABLE), "a template that agrees with CKA_DERIVE_TEMPLATE");
 }
 
 #[test]
