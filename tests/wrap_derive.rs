@@ -58,10 +58,15 @@ fn wycheproof_aes_key_wrap() {
 
 /// RFC 3394 key wrap with the default IV, by the RustCrypto `aes` block cipher.
 fn rfc3394_wrap(kek: &[u8], data: &[u8]) -> Vec<u8> {
+    rfc3394_wrap_iv(kek, [0xa6; 8], data)
+}
+
+/// RFC 3394 key wrap with the initial value `iv`.
+fn rfc3394_wrap_iv(kek: &[u8], iv: [u8; 8], data: &[u8]) -> Vec<u8> {
     use aes::cipher::{BlockEncrypt, KeyInit};
     let cipher = aes::Aes256::new_from_slice(kek).unwrap();
     let n = data.len() / 8;
-    let mut a = [0xa6u8; 8];
+    let mut a = iv;
     let mut r: Vec<[u8; 8]> = data.chunks(8).map(|c| c.try_into().unwrap()).collect();
     for j in 0..6 {
         for (i, ri) in r.iter_mut().enumerate() {
@@ -98,9 +103,79 @@ fn aes_key_wrap_pkcs7() {
             assert_eq!(ct, rfc3394_wrap(&kek_value, &padded), "0x{ty:x} {len}");
             assert_eq!(s.decrypt(&mut mech::<u8>(ty, None), kek, &ct).unwrap(), data);
         }
-        // RFC 3394 of data that does not end in PKCS #7 padding.
+        // RFC 3394 of data that does not end in PKCS #7 padding: a last byte that is no
+        // padding length, and one that is (3) after bytes that are not 3.
         let not_padded = rfc3394_wrap(&kek_value, &[0u8; 24]);
         assert_eq!(s.decrypt(&mut mech::<u8>(ty, None), kek, &not_padded), Err(CKR_ENCRYPTED_DATA_INVALID));
+        let mut last_is_three = [0u8; 24];
+        last_is_three[23] = 3;
+        let bad_padding = rfc3394_wrap(&kek_value, &last_is_three);
+        assert_eq!(s.decrypt(&mut mech::<u8>(ty, None), kek, &bad_padding), Err(CKR_ENCRYPTED_DATA_INVALID));
+    }
+}
+
+/// The key wrap mechanisms' optional parameter: RFC 3394's initial value (8 bytes; the
+/// default A6A6A6A6A6A6A6A6 or another, checked against an independent RFC 3394), RFC 5649's
+/// (4 bytes; AWS-LC has only A65959A6); any other length or value is
+/// CKR_MECHANISM_PARAM_INVALID. And multi-part: the parts are gathered, the whole wrapped at
+/// C_EncryptFinal, whose size query is enough.
+#[test]
+fn aes_key_wrap_parameters_and_parts() {
+    let e = env();
+    let s = &e.s;
+    let kek_value = bytes(32, 1);
+    let kek = s.secret_key(CKK_AES, &kek_value).unwrap();
+    let data = bytes(32, 5);
+    let plain = s.encrypt(&mut mech::<u8>(CKM_AES_KEY_WRAP, None), kek, &data).unwrap();
+    let mut default_iv = [0xa6u8; 8];
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_KEY_WRAP, Some(&mut default_iv)), kek, &data).unwrap(), plain);
+    let mut iv = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let with_iv = s.encrypt(&mut mech(CKM_AES_KEY_WRAP, Some(&mut iv)), kek, &data).unwrap();
+    assert_eq!(with_iv, rfc3394_wrap_iv(&kek_value, iv, &data));
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_KEY_WRAP, Some(&mut iv)), kek, &with_iv).unwrap(), data);
+    assert_eq!(s.decrypt(&mut mech::<u8>(CKM_AES_KEY_WRAP, None), kek, &with_iv), Err(CKR_ENCRYPTED_DATA_INVALID));
+    let mut short_iv = [1u8; 7];
+    assert_eq!(
+        s.encrypt(&mut mech(CKM_AES_KEY_WRAP, Some(&mut short_iv)), kek, &data),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    let kwp = s.encrypt(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &data[..20]).unwrap();
+    let mut kwp_iv = [0xa6u8, 0x59, 0x59, 0xa6];
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_KEY_WRAP_KWP, Some(&mut kwp_iv)), kek, &data[..20]).unwrap(), kwp);
+    let mut other_kwp_iv = [1u8, 2, 3, 4];
+    let refused = s.encrypt(&mut mech(CKM_AES_KEY_WRAP_KWP, Some(&mut other_kwp_iv)), kek, &data[..20]);
+    assert_eq!(refused, Err(CKR_MECHANISM_PARAM_INVALID));
+
+    // SAFETY: raw calls with live locals of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        let mut buf = [0u8; 64];
+        let mut n: CK_ULONG;
+        for encrypt in [true, false] {
+            let (input, want) = if encrypt { (&data, &plain) } else { (&plain, &data) };
+            let mut m = mech::<u8>(CKM_AES_KEY_WRAP, None);
+            let rv = if encrypt { l.C_EncryptInit(s.h, &mut m, kek) } else { l.C_DecryptInit(s.h, &mut m, kek) };
+            assert_eq!(rv, CKR_OK);
+            for part in input.chunks(12) {
+                let mut part = part.to_vec();
+                let (p, len) = (part.as_mut_ptr(), part.len() as CK_ULONG);
+                n = buf.len() as CK_ULONG;
+                let rv = if encrypt {
+                    l.C_EncryptUpdate(s.h, p, len, buf.as_mut_ptr(), &mut n)
+                } else {
+                    l.C_DecryptUpdate(s.h, p, len, buf.as_mut_ptr(), &mut n)
+                };
+                assert_eq!((rv, n), (CKR_OK, 0), "encrypt {encrypt}: the parts are gathered");
+            }
+            let last = |out: *mut u8, n: &mut CK_ULONG| {
+                if encrypt { l.C_EncryptFinal(s.h, out, n) } else { l.C_DecryptFinal(s.h, out, n) }
+            };
+            n = 0;
+            assert_eq!(last(std::ptr::null_mut(), &mut n), CKR_OK);
+            assert!(n as usize >= want.len(), "encrypt {encrypt}: the size query ({n}) is enough");
+            assert_eq!(last(buf.as_mut_ptr(), &mut n), CKR_OK);
+            assert_eq!(&buf[..n as usize], &want[..], "encrypt {encrypt}: multi-part equals single-part");
+        }
     }
 }
 
