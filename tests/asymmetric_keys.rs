@@ -83,6 +83,24 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
             );
         }
     }
+    // X25519 (it signs nothing): the unwrapped key agrees with a peer on the secret the
+    // original agrees on.
+    let x25519 = || T::default().bytes(CKA_EC_PARAMS, common::asymmetric::X25519);
+    let (xp, xs) = pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, x25519(), T::default().flag(CKA_EXTRACTABLE, true));
+    let (peer, _) = pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, x25519(), T::default());
+    let kwp = || mech::<u8>(CKM_AES_KEY_WRAP_KWP, None);
+    let wrapped = s.wrap(&mut kwp(), kek, xs).unwrap();
+    let mut private_x = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY);
+    let back = s.unwrap(&mut kwp(), kek, &wrapped, &mut private_x).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_PUBLIC_KEY_INFO).unwrap(), s.get_bytes(xp, CKA_PUBLIC_KEY_INFO).unwrap());
+    let mut point = s.get_bytes(peer, CKA_EC_POINT).unwrap();
+    let mut agree = |k| {
+        let mut dp = ecdh_null(&mut point[2..]);
+        let readable = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+        let derived = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), k, &mut readable.ulong(CKA_VALUE_LEN, 32));
+        s.get_bytes(derived.unwrap(), CKA_VALUE).unwrap()
+    };
+    assert_eq!(agree(back), agree(xs));
     // A private key that is not extractable stays inside.
     let (_, locked) = pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default());
     assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, locked), Err(CKR_KEY_UNEXTRACTABLE));
