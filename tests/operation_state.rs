@@ -1,7 +1,7 @@
 //! C_GetOperationState / C_SetOperationState through liboxihsm.so: a digest or HMAC saved
 //! half-way and resumed in another session gives the same result as an uninterrupted one;
-//! the key rules (CKR_KEY_NEEDED / NOT_NEEDED / CHANGED), tampered states, and operations
-//! that cannot be saved.
+//! the key rules (CKR_KEY_NEEDED / NOT_NEEDED / CHANGED), tampered states, operations
+//! that cannot be saved, and the kind of call (single- or multi-part) a state keeps.
 
 mod common;
 use common::*;
@@ -96,6 +96,46 @@ fn digest_and_hmac_states_resume_in_another_session() {
         let mut ecb = mech::<u8>(CKM_AES_ECB, None);
         assert_eq!(a.lib.C_EncryptInit(a.h, &mut ecb, aes), CKR_OK);
         assert_eq!(get_state(&a), Err(CKR_STATE_UNSAVEABLE));
+        assert_eq!(a.lib.C_SessionCancel(a.h, CKF_ENCRYPT), CKR_OK);
+        let mut cmac = mech::<u8>(CKM_AES_CMAC, None);
+        assert_eq!(a.lib.C_SignInit(a.h, &mut cmac, aes), CKR_OK);
+        assert_eq!(get_state(&a), Err(CKR_STATE_UNSAVEABLE), "a MAC other than HMAC");
         assert_eq!(set_state(&a, &[1, 2, 3], 0, 0), CKR_SAVED_STATE_INVALID);
+    }
+}
+
+/// A restored operation keeps the kind of call it began with (§5.2): one saved after
+/// C_DigestUpdate goes on only with updates (C_Digest is CKR_OPERATION_ACTIVE and ends it);
+/// one saved before any data may still be a single-part C_Digest.
+#[test]
+fn a_restored_operation_keeps_its_stage() {
+    let (h, p, slot, a) = raw_user_env("stage");
+    let s2 = p.open_rw_session(slot).unwrap();
+    let b = RawSession::new(&h, &s2);
+    let mut data = *b"abc";
+    let want = a.digest(&mut mech::<u8>(CKM_SHA256, None), &data).unwrap();
+    // SAFETY: raw calls with live buffers of the lengths given.
+    unsafe {
+        let mut m = mech::<u8>(CKM_SHA256, None);
+        let mut out = [0u8; 32];
+        let mut n: CK_ULONG = 32;
+        assert_eq!(a.lib.C_DigestInit(a.h, &mut m), CKR_OK);
+        let fresh = get_state(&a).unwrap();
+        assert_eq!(a.lib.C_DigestUpdate(a.h, data.as_mut_ptr(), 3), CKR_OK);
+        let updated = get_state(&a).unwrap();
+        assert_eq!(a.lib.C_SessionCancel(a.h, CKF_DIGEST), CKR_OK);
+
+        assert_eq!(set_state(&b, &fresh, 0, 0), CKR_OK);
+        assert_eq!(b.lib.C_Digest(b.h, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(out[..n as usize], want[..]);
+
+        assert_eq!(set_state(&b, &updated, 0, 0), CKR_OK);
+        n = 32;
+        assert_eq!(b.lib.C_Digest(b.h, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n), CKR_OPERATION_ACTIVE);
+        assert_eq!(b.lib.C_DigestFinal(b.h, out.as_mut_ptr(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(set_state(&b, &updated, 0, 0), CKR_OK);
+        n = 32;
+        assert_eq!(b.lib.C_DigestFinal(b.h, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(out[..n as usize], want[..], "the restored state holds the data digested");
     }
 }
