@@ -228,6 +228,29 @@ fn always_authenticate_needs_a_context_specific_login_each_time() {
             s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), pubk, &data, &sig[..n as usize]).unwrap();
         }
     }
+    // Decryption with such a key: the same, the login authorising the decryption.
+    let (rsa_pub, rsa_priv) = pair(
+        s,
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        T::default().ulong(CKA_MODULUS_BITS, 2048),
+        T::default().flag(CKA_ALWAYS_AUTHENTICATE, true),
+    );
+    let mut rsa = mech::<u8>(CKM_RSA_PKCS, None);
+    let mut sealed = s.encrypt(&mut rsa, rsa_pub, &data).unwrap();
+    let mut out = [0u8; 256];
+    // SAFETY: raw calls with live buffers of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        let mut n: CK_ULONG = 256;
+        assert_eq!(l.C_DecryptInit(s.h, &mut rsa, rsa_priv), CKR_OK);
+        let rv = l.C_Decrypt(s.h, sealed.as_mut_ptr(), 256, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_USER_NOT_LOGGED_IN);
+        assert_eq!(l.C_DecryptInit(s.h, &mut rsa, rsa_priv), CKR_OK);
+        assert_eq!(l.C_Login(s.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OK);
+        n = 256;
+        assert_eq!(l.C_Decrypt(s.h, sealed.as_mut_ptr(), 256, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(&out[..n as usize], &data[..]);
+    }
 }
 
 #[test]
