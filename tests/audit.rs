@@ -123,8 +123,10 @@ fn records_every_login_and_key_management_call() {
     want.push(("C_SetPIN", ok));
     assert_eq!(calls, want, "{recs:#?}");
     // Who, where, what: users, slots, mechanisms, objects, public labels only.
+    assert_eq!(recs[0].user.as_deref(), Some("so"), "C_InitToken is the SO's");
     assert_eq!(recs[1].user.as_deref(), Some("so"));
     assert_eq!(recs[4].user.as_deref(), Some("user"));
+    assert_eq!(recs.last().unwrap().user.as_deref(), Some("user"), "the user changed the user PIN");
     assert!(recs.iter().all(|r| r.slot_id == Some(0) && r.serial.as_ref().is_some_and(|s| s.len() == 16)));
     assert!(recs.iter().all(|r| r.pid == std::process::id() as i64 && r.time_ms > 1_700_000_000_000));
     assert_eq!(recs[5].label.as_deref(), Some("public-note"));

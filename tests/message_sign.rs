@@ -232,4 +232,12 @@ fn always_authenticate_keys_sign_one_message_per_login() {
         assert_eq!(r.lib.C_MessageSignFinal(r.h), CKR_OK);
         assert_eq!(r.lib.C_Login(r.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OPERATION_NOT_INITIALIZED);
     }
+    // A signing process on a key without the attribute has nothing for such a login.
+    let (_, plain, _) = p256_pair(&s, &[]);
+    // SAFETY: live mechanism and PIN buffer.
+    unsafe {
+        assert_eq!(r.lib.C_MessageSignInit(r.h, &mut m, plain.handle()), CKR_OK);
+        assert_eq!(r.lib.C_Login(r.h, CKU_CONTEXT_SPECIFIC, pin.as_mut_ptr(), 4), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(r.lib.C_MessageSignFinal(r.h), CKR_OK);
+    }
 }
