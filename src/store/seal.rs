@@ -24,10 +24,6 @@ impl Sealer {
         &self.mk
     }
 
-    pub fn token_uuid(&self) -> &[u8; 16] {
-        &self.token_uuid
-    }
-
     fn aad(&self, uid: &str, ty: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
         let mut aad = Vec::with_capacity(16 + uid.len() + 9);
         aad.extend_from_slice(b"A");
