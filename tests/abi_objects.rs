@@ -982,3 +982,28 @@ fn profile_objects() {
     let beyond = found.iter().max().unwrap() + 1;
     assert_eq!(r.get_ulong(beyond, CKA_CLASS), Err(CKR_OBJECT_HANDLE_INVALID));
 }
+
+/// CKA_START_DATE and CKA_END_DATE (CK_DATE): empty or eight ASCII digits (YYYYMMDD), kept
+/// as given, changeable; another length or a non-digit is CKR_ATTRIBUTE_VALUE_INVALID.
+#[test]
+fn key_dates() {
+    let (_h, _p, _slot, s) = raw_user_env("dates");
+    let key = |start: &[u8], end: &[u8]| {
+        s.create(
+            &mut T::secret(CKK_AES).bytes(CKA_VALUE, &[7; 16]).bytes(CKA_START_DATE, start).bytes(CKA_END_DATE, end),
+        )
+    };
+    let k = key(b"20261202", b"").unwrap();
+    assert_eq!(s.get_bytes(k, CKA_START_DATE).unwrap(), b"20261202");
+    assert_eq!(s.get_bytes(k, CKA_END_DATE).unwrap(), b"");
+    s.set(k, &mut T::default().bytes(CKA_END_DATE, b"20271231")).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_END_DATE).unwrap(), b"20271231");
+    let plain = s.secret_key(CKK_AES, &[8; 16]).unwrap();
+    assert_eq!(s.get_bytes(plain, CKA_START_DATE).unwrap(), b"", "empty by default");
+    for bad in [&b"2026-12-"[..], b"2026120", b"202612020"] {
+        assert_eq!(key(bad, b""), Err(CKR_ATTRIBUTE_VALUE_INVALID), "{bad:?}");
+        assert_eq!(key(b"", bad), Err(CKR_ATTRIBUTE_VALUE_INVALID), "{bad:?}");
+        assert_eq!(s.set(k, &mut T::default().bytes(CKA_START_DATE, bad)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    }
+    assert_eq!(s.get_bytes(k, CKA_START_DATE).unwrap(), b"20261202", "a refused change changes nothing");
+}
