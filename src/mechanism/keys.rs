@@ -88,9 +88,11 @@ pub fn der_octets(b: &[u8]) -> Vec<u8> {
     ec::der_tlv(0x04, b)
 }
 
-/// A point given raw or DER-wrapped, as raw bytes. `len` is the expected raw length.
+/// A point given raw or DER-wrapped, as raw bytes. `len` is the expected raw length (of an
+/// uncompressed point): a value of that length that is a 25519 point or begins as an
+/// uncompressed one is raw, even where its first bytes would read as a DER header.
 pub fn raw_point(b: &[u8], len: usize) -> &[u8] {
-    if b.len() == len && (len == 32 || b[0] == 0x04 || b[0] == 0x02 || b[0] == 0x03) {
+    if b.len() == len && (len == 32 || b[0] == 0x04) {
         return b;
     }
     match b {
