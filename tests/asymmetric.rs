@@ -70,10 +70,33 @@ fn generated_keys_have_the_spec_attributes() {
         assert_eq!(s.get_bytes(k, CKA_PUBLIC_KEY_INFO).unwrap(), spki);
         assert_eq!(s.get_bytes(k, CKA_EC_POINT).unwrap(), s.get_bytes(p, CKA_EC_POINT).unwrap());
     }
-    // Printable curve names work too.
-    let mut name = vec![0x13, 10];
-    name.extend_from_slice(b"prime256v1");
-    ec_pair(s, CKM_EC_KEY_PAIR_GEN, &name);
+    // Printable curve names work too, in any case; the point's length shows the curve.
+    for (name, m, point) in [
+        ("prime256v1", CKM_EC_KEY_PAIR_GEN, 65),
+        ("secp256r1", CKM_EC_KEY_PAIR_GEN, 65),
+        ("P-256", CKM_EC_KEY_PAIR_GEN, 65),
+        ("secp384r1", CKM_EC_KEY_PAIR_GEN, 97),
+        ("P-384", CKM_EC_KEY_PAIR_GEN, 97),
+        ("secp521r1", CKM_EC_KEY_PAIR_GEN, 133),
+        ("p-521", CKM_EC_KEY_PAIR_GEN, 133),
+        ("edwards25519", CKM_EC_EDWARDS_KEY_PAIR_GEN, 32),
+        ("Ed25519", CKM_EC_EDWARDS_KEY_PAIR_GEN, 32),
+        ("curve25519", CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 32),
+        ("X25519", CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 32),
+    ] {
+        let mut printable = vec![0x13, name.len() as u8];
+        printable.extend_from_slice(name.as_bytes());
+        let (p, _) = ec_pair(s, m, &printable);
+        let header = if point > 127 { 3 } else { 2 };
+        assert_eq!(s.get_bytes(p, CKA_EC_POINT).unwrap().len(), header + point, "{name}");
+        assert_eq!(s.get_bytes(p, CKA_EC_PARAMS).unwrap(), printable, "{name}: the parameters are kept as given");
+    }
+    let mut unknown = vec![0x13, 9];
+    unknown.extend_from_slice(b"secp192r1");
+    assert_eq!(
+        s.keypair(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, &unknown), &mut T::default()).err(),
+        Some(CKR_CURVE_NOT_SUPPORTED)
+    );
 
     // Refusals.
     let e = |m, p: &mut T| s.keypair(m, p, &mut T::default()).err();
@@ -144,6 +167,10 @@ fn explicit_curve_parameters() {
     let refused =
         |p: &[u8]| s.keypair(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, p), &mut T::default());
     assert_eq!(refused(&brainpool).err(), Some(CKR_CURVE_NOT_SUPPORTED));
+    // Spelt out in more than 255 bytes (a two-byte DER length).
+    let brainpool384 = explicit("brainpoolP384r1");
+    assert_eq!(brainpool384[..2], [0x30, 0x82]);
+    assert_eq!(refused(&brainpool384).err(), Some(CKR_CURVE_NOT_SUPPORTED));
     let brainpool_oid = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
     assert_eq!(refused(&brainpool_oid).err(), Some(CKR_CURVE_NOT_SUPPORTED));
     assert_eq!(refused(&p256[..p256.len() - 1]).err(), Some(CKR_ATTRIBUTE_VALUE_INVALID));
@@ -462,27 +489,10 @@ fn p224_and_secp256k1_with_openssl() {
         openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "tokenpub.der", "-out", "tokenpub.pem"]);
         let outside = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", &key, "-peerkey", "tokenpub.pem"]);
         assert_eq!(outside.len(), n);
-        let mut peer = point.clone();
-        let mut dp = CK_ECDH1_DERIVE_PARAMS {
-            kdf: CKD_NULL,
-            ulSharedDataLen: 0,
-            pSharedData: null_mut(),
-            ulPublicDataLen: peer.len() as _,
-            pPublicData: peer.as_mut_ptr(),
-        };
-        let readable = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
-        let k = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut { readable }).unwrap();
-        assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside, "{name}: ECDH");
+        assert_eq!(ecdh(s, ts, &point).unwrap(), outside, "{name}: ECDH");
         // A point of another curve is refused as the peer.
-        let mut other = s.get_bytes(ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256).0, CKA_EC_POINT).unwrap();
-        dp.pPublicData = other.as_mut_ptr();
-        dp.ulPublicDataLen = other.len() as _;
-        let readable = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
-        assert_eq!(
-            s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut { readable }),
-            Err(CKR_MECHANISM_PARAM_INVALID),
-            "{name}"
-        );
+        let other = s.get_bytes(ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256).0, CKA_EC_POINT).unwrap();
+        assert_eq!(ecdh(s, ts, &other), Err(CKR_MECHANISM_PARAM_INVALID), "{name}");
         // The curve by its printable name.
         let mut printable = vec![0x13, name.len() as u8];
         printable.extend_from_slice(name.as_bytes());
@@ -696,16 +706,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     spki_file(s, xp, dir, "xtok.der");
     openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "xtok.der", "-out", "xtok.pem"]);
     let outside = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", "x.pem", "-peerkey", "xtok.pem"]);
-    let mut peer = f["pub"].clone();
-    let mut dp = CK_ECDH1_DERIVE_PARAMS {
-        kdf: CKD_NULL,
-        ulSharedDataLen: 0,
-        pSharedData: null_mut(),
-        ulPublicDataLen: 32,
-        pPublicData: peer.as_mut_ptr(),
-    };
-    let k = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), xs, &mut readable()).unwrap();
-    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), outside);
+    assert_eq!(ecdh(s, xs, &f["pub"]).unwrap(), outside);
 }
 
 /// A generic secret that can be read back (with a KDF, 32 bytes of it).
@@ -864,4 +865,81 @@ fn ec_key_pairs_with_extra_random_bits() {
         s.keypair(CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS, &mut T::default().bytes(CKA_EC_PARAMS, ED25519), &mut T::default()),
         Err(CKR_CURVE_NOT_SUPPORTED)
     );
+}
+
+/// CKA_EC_POINT and an ECDH peer point are DER OCTET STRINGs, and the bare point is taken
+/// too: a bare point whose first bytes happen to read as an OCTET STRING's header (04, then
+/// the length of the rest) is still the bare point, and a point over 127 bytes (P-521) is
+/// unwrapped from its long-form header.
+#[test]
+fn points_that_look_der_wrapped_are_taken_bare() {
+    use p256::ecdsa::signature::Verifier;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let e = env();
+    let s = &e.s;
+    let msg = b"a point that reads as an OCTET STRING";
+    let octets = |p: &[u8]| der(0x04, p);
+    let ecdh = |private, peer: &[u8]| ecdh(s, private, peer).unwrap();
+    let public = |kt, params: &[u8], point: &[u8]| {
+        s.create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, kt)
+                .bytes(CKA_EC_PARAMS, params)
+                .bytes(CKA_EC_POINT, point),
+        )
+        .unwrap()
+    };
+
+    // P-256: the first scalar whose uncompressed point is 04 3F ... (63 bytes follow the 3F).
+    let (scalar, point) = (1u64..)
+        .map(|k| {
+            let mut d = [0u8; 32];
+            d[24..].copy_from_slice(&k.to_be_bytes());
+            let sk = p256::SecretKey::from_slice(&d).unwrap();
+            (d, sk.public_key().to_encoded_point(false).as_bytes().to_vec())
+        })
+        .find(|(_, p)| p[1] == 0x3f)
+        .unwrap();
+    let private = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, P256)
+                .bytes(CKA_VALUE, &scalar)
+                .flag(CKA_DERIVE, true),
+        )
+        .unwrap();
+    let bare = public(CKK_EC, P256, &point);
+    assert_eq!(s.get_bytes(bare, CKA_EC_POINT).unwrap(), octets(&point), "kept DER-wrapped");
+    let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), private, msg).unwrap();
+    s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), bare, msg, &sig).unwrap();
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    vk.verify(msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap()).unwrap();
+    let (_, other) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
+    assert_eq!(ecdh(other, &point), ecdh(other, &octets(&point)), "the bare peer point is the point");
+
+    // P-521: 133 bytes, wrapped as 04 81 85 ...; given wrapped and bare.
+    let (p521, k521) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P521);
+    let wrapped = s.get_bytes(p521, CKA_EC_POINT).unwrap();
+    assert_eq!(wrapped[..3], [0x04, 0x81, 133]);
+    let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA512, None), k521, msg).unwrap();
+    for given in [&wrapped[..], &wrapped[3..]] {
+        let imported = public(CKK_EC, P521, given);
+        assert_eq!(s.get_bytes(imported, CKA_EC_POINT).unwrap(), wrapped);
+        s.verify(&mut mech::<u8>(CKM_ECDSA_SHA512, None), imported, msg, &sig).unwrap();
+    }
+    let (_, other) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P521);
+    assert_eq!(ecdh(other, &wrapped[3..]), ecdh(other, &wrapped), "P-521 peer point");
+
+    // X25519 and Ed25519: 32 bytes that begin 04 1E (30 bytes follow).
+    let mut u = [0x5au8; 32];
+    u[..2].copy_from_slice(&[0x04, 0x1e]);
+    let (_, xs) = ec_pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X25519);
+    assert_eq!(ecdh(xs, &u), ecdh(xs, &octets(&u)), "the bare X25519 peer value is the value");
+    for (kt, params) in [(CKK_EC_MONTGOMERY, X25519), (CKK_EC_EDWARDS, ED25519)] {
+        let imported = public(kt, params, &u);
+        assert_eq!(s.get_bytes(imported, CKA_EC_POINT).unwrap(), octets(&u), "key type {kt:#x}");
+    }
 }

@@ -93,14 +93,8 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
     let mut private_x = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY);
     let back = s.unwrap(&mut kwp(), kek, &wrapped, &mut private_x).unwrap();
     assert_eq!(s.get_bytes(back, CKA_PUBLIC_KEY_INFO).unwrap(), s.get_bytes(xp, CKA_PUBLIC_KEY_INFO).unwrap());
-    let mut point = s.get_bytes(peer, CKA_EC_POINT).unwrap();
-    let mut agree = |k| {
-        let mut dp = ecdh_null(&mut point[2..]);
-        let readable = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
-        let derived = s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), k, &mut readable.ulong(CKA_VALUE_LEN, 32));
-        s.get_bytes(derived.unwrap(), CKA_VALUE).unwrap()
-    };
-    assert_eq!(agree(back), agree(xs));
+    let point = s.get_bytes(peer, CKA_EC_POINT).unwrap();
+    assert_eq!(ecdh(s, back, &point[2..]).unwrap(), ecdh(s, xs, &point[2..]).unwrap());
     // A private key that is not extractable stays inside.
     let (_, locked) = pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default());
     assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, locked), Err(CKR_KEY_UNEXTRACTABLE));

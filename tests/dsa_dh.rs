@@ -126,20 +126,23 @@ fn dsa_with_openssl() {
         s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 512)),
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
     );
-    let domain_object = |q: &[u8]| {
+    let domain_object = |p: &[u8], q: &[u8]| {
         s.create(
             &mut T::default()
                 .ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS)
                 .ulong(CKA_KEY_TYPE, CKK_DSA)
-                .bytes(CKA_PRIME, &gp)
+                .bytes(CKA_PRIME, p)
                 .bytes(CKA_SUBPRIME, q)
                 .bytes(CKA_BASE, &gg),
         )
     };
-    let created = domain_object(&gq).unwrap();
+    let created = domain_object(&gp, &gq).unwrap();
     assert_eq!(ulong(created, CKA_PRIME_BITS), 2048);
     assert!(!s.get_bool(created, CKA_LOCAL));
-    assert_eq!(domain_object(&gq[..10]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    assert_eq!(domain_object(&gp, &gq[..10]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    // A leading zero byte does not count in CKA_PRIME_BITS.
+    let padded = domain_object(&[&[0u8][..], &gp].concat(), &gq).unwrap();
+    assert_eq!(ulong(padded, CKA_PRIME_BITS), 2048);
 }
 
 /// RFC 3526's 2048-bit MODP group (base 2).

