@@ -828,7 +828,8 @@ fn check_values_of_secret_keys_and_certificates() {
 
 /// A token key's handle names nothing in a session of another token, even while the key is
 /// cached and that token's user is logged in too; the cached key stays usable in its own.
-/// (Public keys: a private one's handle would also carry its own login's epoch.)
+/// (Public keys: a private one's handle would also carry its own login's epoch.) A session
+/// key's handle neither.
 #[test]
 fn token_key_handles_belong_to_their_token() {
     use cryptoki::mechanism::Mechanism;
@@ -838,11 +839,11 @@ fn token_key_handles_belong_to_their_token() {
     let b = init_token(&p, "token-b");
     assert_ne!(a, b);
     let (sa, sb) = (user_session(&p, a), user_session(&p, b));
-    let gen_key = |s: &Session| {
+    let gen_key = |s: &Session, token: bool| {
         s.generate_key(
             &Mechanism::AesKeyGen,
             &[
-                Attribute::Token(true),
+                Attribute::Token(token),
                 Attribute::Private(false),
                 Attribute::ValueLen(16.into()),
                 Attribute::Encrypt(true),
@@ -850,7 +851,7 @@ fn token_key_handles_belong_to_their_token() {
         )
         .unwrap()
     };
-    let (ka, kb) = (gen_key(&sa), gen_key(&sb));
+    let (ka, kb) = (gen_key(&sa, true), gen_key(&sb, true));
     let use_key = |s: &Session, key| s.encrypt(&Mechanism::AesEcb, key, &[7u8; 16]);
     let ct = use_key(&sa, ka).unwrap();
     assert_eq!(use_key(&sa, ka).unwrap(), ct, "from the cache");
@@ -858,6 +859,11 @@ fn token_key_handles_belong_to_their_token() {
     assert_eq!(rv(use_key(&sb, ka)), RvError::KeyHandleInvalid);
     assert_eq!(rv(use_key(&sa, kb)), RvError::KeyHandleInvalid);
     assert_eq!(use_key(&sa, ka).unwrap(), ct);
+    let session_key = gen_key(&sa, false);
+    let ct = use_key(&sa, session_key).unwrap();
+    assert_eq!(rv(use_key(&sb, session_key)), RvError::KeyHandleInvalid, "a session key of token A");
+    assert_eq!(rv(sb.get_attributes(session_key, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+    assert_eq!(use_key(&sa, session_key).unwrap(), ct);
 }
 
 /// PKCS#11 3.2 trust objects (§4.7): a certificate's issuer and serial number (required), its

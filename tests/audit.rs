@@ -126,6 +126,12 @@ fn records_every_login_and_key_management_call() {
     assert_eq!(recs[0].user.as_deref(), Some("so"), "C_InitToken is the SO's");
     assert_eq!(recs[1].user.as_deref(), Some("so"));
     assert_eq!(recs[4].user.as_deref(), Some("user"));
+    let theirs = recs[4..].iter().map(|r| (r.function.as_str(), r.user.as_deref()));
+    assert!(
+        theirs.clone().all(|(_, u)| u == Some("user")),
+        "after the user's login, all theirs: {:?}",
+        theirs.collect::<Vec<_>>()
+    );
     assert_eq!(recs.last().unwrap().user.as_deref(), Some("user"), "the user changed the user PIN");
     assert!(recs.iter().all(|r| r.slot_id == Some(0) && r.serial.as_ref().is_some_and(|s| s.len() == 16)));
     assert!(recs.iter().all(|r| r.pid == std::process::id() as i64 && r.time_ms > 1_700_000_000_000));
