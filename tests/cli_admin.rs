@@ -348,7 +348,15 @@ fn backup_and_restore() {
     cli.ok(&["keygen", "--token", "precious", PIN, "--type", "aes", "--label", "kek"]);
     let before = cli.ok(&["export-pub", "pkcs11:token=precious;object=signer;type=public", PIN]);
     let file = d.join("precious.bak");
+    // An earlier backup there (world-readable, and with a second name) is replaced by a
+    // new file put in place when complete, not rewritten where it lies: a backup killed half
+    // way would leave it whole.
+    std::fs::write(&file, b"an earlier backup").unwrap();
+    std::fs::hard_link(&file, d.join("earlier.bak")).unwrap();
     cli.ok(&["backup", "--token", "precious", file.to_str().unwrap(), PIN]);
+    let earlier = std::fs::read(d.join("earlier.bak")).unwrap();
+    assert!(earlier == b"an earlier backup", "the earlier backup was written over in place");
+    assert!(!d.join("precious.oxihsm-partial").exists());
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"OXIHSM-BACKUP\0"));
     assert_eq!(bytes[14], 2, "version 2: it may hold version 2 object records");

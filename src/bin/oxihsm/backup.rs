@@ -1,5 +1,6 @@
 //! `oxihsm backup` / `oxihsm restore` (the file format is in `oxihsm::store::backup`).
 
+use crate::output::Output;
 use crate::token::{Ctx, emit, login_with, open};
 use crate::{PinArgs, Result, TokenSel, pin};
 use oxihsm::store::{audit, backup};
@@ -9,19 +10,6 @@ use std::path::Path;
 fn store_path() -> Result<std::path::PathBuf> {
     let c = oxihsm::config::Config::from_env().map_err(|e| e.to_string())?;
     Ok(c.token_dir.join("oxihsm.db"))
-}
-
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(data).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `oxihsm backup`.
@@ -34,7 +22,11 @@ pub fn backup(ctx: &Ctx, sel: &TokenSel, out: &Path, pin_args: &PinArgs) -> Resu
     let mut db = rusqlite::Connection::open(store_path()?).map_err(|e| e.to_string())?;
     db.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
     let file = backup::export(&db, slot, pin.bytes()).map_err(|e| format!("backup: {e}"))?;
-    write_private(out, &file)?;
+    // Into place only when complete: a backup that fails or is killed half way leaves an
+    // earlier backup at `out` whole.
+    let mut f = Output::create(out, 0o600)?;
+    f.write(&file)?;
+    f.finish()?;
     let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
     let ev = audit::Event {
         slot_id: Some(slot),

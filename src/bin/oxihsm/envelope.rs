@@ -4,6 +4,7 @@
 //! with padding, or RSA-OAEP with SHA-256), and the file is encrypted in chunks with
 //! AES-256-GCM by the token under the data key. The format is in `doc/ENVELOPE.md`.
 
+use crate::output::Output;
 use crate::token::{Ctx, ck, emit, open, user_session};
 use crate::uri::Uri;
 use crate::{PinArgs, Result, TokenSel};
@@ -12,7 +13,7 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 const MAGIC: &[u8; 6] = b"OXENV\0";
@@ -202,35 +203,6 @@ fn each_chunk(input: &mut impl Read, size: usize, mut f: impl FnMut(u64, bool, &
     }
 }
 
-/// Writes to `path.tmp`, renamed into place only when complete.
-struct Output {
-    tmp: PathBuf,
-    path: PathBuf,
-    w: std::io::BufWriter<std::fs::File>,
-}
-
-impl Output {
-    fn create(path: &std::path::Path) -> Result<Output> {
-        let tmp = path.with_extension("oxihsm-partial");
-        let f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        Ok(Output { tmp, path: path.to_path_buf(), w: std::io::BufWriter::new(f) })
-    }
-    fn write(&mut self, b: &[u8]) -> Result<()> {
-        self.w.write_all(b).map_err(|e| format!("{}: {e}", self.tmp.display()))
-    }
-    fn finish(mut self) -> Result<()> {
-        self.w.flush().map_err(|e| e.to_string())?;
-        self.w.get_ref().sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| format!("{}: {e}", self.path.display()))
-    }
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.tmp);
-    }
-}
-
 /// `oxihsm encrypt`.
 pub fn encrypt(ctx: &Ctx, a: &EncryptArgs) -> Result<()> {
     let uri = Uri::parse(&a.key)?;
@@ -267,7 +239,7 @@ pub fn encrypt(ctx: &Ctx, a: &EncryptArgs) -> Result<()> {
     let header = Header { wrap_mech, chunk: CHUNK as u32, nonce_prefix: prefix, key_uri: key_uri.format(), wrapped };
     let raw = header.encode();
     let hh = oxihsm::crypto::sha256(&[&raw]);
-    let mut out = Output::create(&a.output)?;
+    let mut out = Output::create(&a.output, 0o666)?;
     out.write(&raw)?;
     let pb = progress(a.quiet, total);
     let chunks = each_chunk(&mut input, CHUNK, |counter, last, chunk| {
@@ -319,7 +291,7 @@ pub fn decrypt(ctx: &Ctx, a: &DecryptArgs) -> Result<()> {
     )?;
     let hh = oxihsm::crypto::sha256(&[&raw]);
     let block = header.chunk as usize + TAG;
-    let mut out = Output::create(&a.output)?;
+    let mut out = Output::create(&a.output, 0o666)?;
     let pb = progress(a.quiet, total);
     let chunks = each_chunk(&mut input, block, |counter, last, chunk| {
         if chunk.len() < TAG {

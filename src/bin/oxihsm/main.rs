@@ -11,6 +11,7 @@ mod bench;
 mod demo;
 mod envelope;
 mod keys;
+mod output;
 #[path = "../shared/p11.rs"]
 mod p11;
 mod pin;
