@@ -356,7 +356,7 @@ fn backup_and_restore() {
     cli.ok(&["backup", "--token", "precious", file.to_str().unwrap(), PIN]);
     let earlier = std::fs::read(d.join("earlier.bak")).unwrap();
     assert!(earlier == b"an earlier backup", "the earlier backup was written over in place");
-    assert!(!d.join("precious.oxihsm-partial").exists());
+    assert!(!d.join("precious.bak.oxihsm-partial").exists());
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"OXIHSM-BACKUP\0"));
     assert_eq!(bytes[14], 2, "version 2: it may hold version 2 object records");

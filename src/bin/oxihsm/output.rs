@@ -17,7 +17,9 @@ pub struct Output {
 impl Output {
     /// A new output for `path`, created with permission bits `mode` (before the umask).
     pub fn create(path: &Path, mode: u32) -> Result<Output> {
-        let tmp = path.with_extension("oxihsm-partial");
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".oxihsm-partial");
+        let tmp = PathBuf::from(tmp);
         let f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
