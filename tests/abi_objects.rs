@@ -53,7 +53,8 @@ fn bool_attr(s: &Session, o: ObjectHandle, t: AttributeType) -> bool {
             | Attribute::Encrypt(b)
             | Attribute::Sign(b)
             | Attribute::Local(b)
-            | Attribute::Modifiable(b),
+            | Attribute::Modifiable(b)
+            | Attribute::WrapWithTrusted(b),
         ] => *b,
         other => panic!("{t:?}: {other:?}"),
     }
@@ -274,6 +275,12 @@ fn secret_keys_are_sensitive_and_one_way() {
     s.update_attributes(open, &[Attribute::Extractable(false)]).unwrap();
     assert_eq!(rv(s.update_attributes(open, &[Attribute::Extractable(true)])), RvError::AttributeReadOnly);
     assert_eq!(rv(s.copy_object(open, &[Attribute::Extractable(true)])), RvError::AttributeReadOnly);
+    // CKA_WRAP_WITH_TRUSTED may become TRUE after creation, and never FALSE again.
+    assert!(!bool_attr(&s, open, AttributeType::WrapWithTrusted));
+    s.update_attributes(open, &[Attribute::WrapWithTrusted(true)]).unwrap();
+    assert!(bool_attr(&s, open, AttributeType::WrapWithTrusted));
+    assert_eq!(rv(s.update_attributes(open, &[Attribute::WrapWithTrusted(false)])), RvError::AttributeReadOnly);
+    assert_eq!(rv(s.copy_object(open, &[Attribute::WrapWithTrusted(false)])), RvError::AttributeReadOnly);
 
     // Template errors.
     let e = |t: Vec<Attribute>| rv(s.create_object(&t));
@@ -384,6 +391,21 @@ fn so_may_trust_and_templates_round_trip() {
         "only the SO may trust"
     );
     s.update_attributes(k, &[Attribute::Label(b"z".to_vec())]).unwrap();
+    // A public key's CKA_TRUSTED too: the user may not set it, the SO may, after creation.
+    let (public, _) = s
+        .generate_key_pair(
+            &cryptoki::mechanism::Mechanism::EccKeyPairGen,
+            &[Attribute::Token(true), Attribute::EcParams(common::asymmetric::P256.to_vec())],
+            &[Attribute::Token(true)],
+        )
+        .unwrap();
+    assert_eq!(rv(s.update_attributes(public, &[Attribute::Trusted(true)])), RvError::AttributeReadOnly);
+    s.logout().unwrap();
+    so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    so.update_attributes(public, &[Attribute::Trusted(true)]).unwrap();
+    so.logout().unwrap();
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    assert_eq!(s.get_attributes(public, &[AttributeType::Trusted]).unwrap(), vec![Attribute::Trusted(true)]);
 
     // CKA_WRAP_TEMPLATE: an attribute array, read back with the nested rules.
     let raw = h.raw();
@@ -1012,4 +1034,43 @@ fn key_dates() {
         assert_eq!(s.set(k, &mut T::default().bytes(CKA_START_DATE, bad)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
     }
     assert_eq!(s.get_bytes(k, CKA_START_DATE).unwrap(), b"20261202", "a refused change changes nothing");
+}
+
+/// C_GenerateKey / C_GenerateKeyPair: an attribute the token computes or generates (Table
+/// 10, footnote 4) is refused with CKR_ATTRIBUTE_READ_ONLY, whatever value it is given; one
+/// the mechanism needs and does not get is CKR_TEMPLATE_INCOMPLETE.
+#[test]
+fn generation_templates_leave_the_made_attributes_to_the_token() {
+    use cryptoki::mechanism::Mechanism;
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "generation");
+    let s = user_session(&p, slot);
+    let aes = |extra: &[Attribute]| {
+        let mut t = vec![Attribute::ValueLen(32.into())];
+        t.extend_from_slice(extra);
+        s.generate_key(&Mechanism::AesKeyGen, &t)
+    };
+    assert_eq!(rv(aes(&[Attribute::Value(vec![1; 32])])), RvError::AttributeReadOnly, "CKA_VALUE");
+    assert_eq!(rv(aes(&[Attribute::Local(true)])), RvError::AttributeReadOnly, "CKA_LOCAL");
+    assert_eq!(rv(aes(&[Attribute::AlwaysSensitive(true)])), RvError::AttributeReadOnly);
+    assert_eq!(rv(s.generate_key(&Mechanism::AesKeyGen, &[])), RvError::TemplateIncomplete, "no CKA_VALUE_LEN");
+    let p256 = || Attribute::EcParams(common::asymmetric::P256.to_vec());
+    let ec =
+        |public: &[Attribute], private: &[Attribute]| s.generate_key_pair(&Mechanism::EccKeyPairGen, public, private);
+    assert_eq!(rv(ec(&[p256(), Attribute::EcPoint(vec![4; 65])], &[])), RvError::AttributeReadOnly, "CKA_EC_POINT");
+    assert_eq!(rv(ec(&[p256()], &[Attribute::Value(vec![1; 32])])), RvError::AttributeReadOnly, "the scalar");
+    assert_eq!(rv(ec(&[], &[])), RvError::TemplateIncomplete, "no curve");
+    let rsa = |public: &[Attribute], private: &[Attribute]| {
+        s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, public, private)
+    };
+    let bits = || Attribute::ModulusBits(2048.into());
+    assert_eq!(rv(rsa(&[bits(), Attribute::Modulus(vec![0xc5; 256])], &[])), RvError::AttributeReadOnly, "modulus");
+    assert_eq!(rv(rsa(&[bits()], &[Attribute::PrivateExponent(vec![3; 256])])), RvError::AttributeReadOnly);
+    assert_eq!(rv(rsa(&[], &[])), RvError::TemplateIncomplete, "no CKA_MODULUS_BITS");
+    // What is left to the token is still made: the same calls without them work.
+    aes(&[]).unwrap();
+    ec(&[p256()], &[]).unwrap();
+    // The curve belongs to the public template (Table 174: not given when generated).
+    assert_eq!(rv(ec(&[p256()], &[p256()])), RvError::AttributeReadOnly);
 }

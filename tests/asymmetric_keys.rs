@@ -108,6 +108,20 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
     // SAFETY: a live template.
     let rv = unsafe { s.lib.C_SetAttributeValue(s.h, locked, t.attrs.as_mut_ptr(), 1) };
     assert_eq!(rv, CKR_ATTRIBUTE_READ_ONLY);
+    // And the allowed direction is open: CKA_SENSITIVE to TRUE, CKA_EXTRACTABLE to FALSE,
+    // CKA_WRAP_WITH_TRUSTED to TRUE (then no way back).
+    let open = T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let (_, loose) = pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), open);
+    for (ty, to) in [(CKA_SENSITIVE, true), (CKA_EXTRACTABLE, false), (CKA_WRAP_WITH_TRUSTED, true)] {
+        let set = |v: bool| {
+            let mut t = T::default().flag(ty, v);
+            // SAFETY: a live template.
+            unsafe { s.lib.C_SetAttributeValue(s.h, loose, t.attrs.as_mut_ptr(), 1) }
+        };
+        assert_eq!(set(to), CKR_OK, "{ty:#x} to {to}");
+        assert_eq!(s.get_bool(loose, ty), to);
+        assert_eq!(set(!to), CKR_ATTRIBUTE_READ_ONLY, "{ty:#x} back");
+    }
     // Garbage instead of a PKCS#8 key.
     let junk = evp_kwp(s, kek, &[1u8; 40]);
     assert_eq!(
