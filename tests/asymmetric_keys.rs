@@ -517,3 +517,85 @@ fn a_private_keys_allowed_mechanisms_limit_what_it_signs() {
     let mut p384 = pss(CKM_SHA384, CKG_MGF1_SHA384, 48);
     assert_eq!(s.sign(&mut mech(CKM_SHA384_RSA_PKCS_PSS, Some(&mut p384)), privk, &data), Err(CKR_MECHANISM_INVALID));
 }
+
+/// An RSA private key's parts (Table 141), each made by generation and taken from the
+/// wrapped key by unwrapping.
+const RSA_PRIVATE_PARTS: [CK_ATTRIBUTE_TYPE; 8] = [
+    CKA_MODULUS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_PRIVATE_EXPONENT,
+    CKA_PRIME_1,
+    CKA_PRIME_2,
+    CKA_EXPONENT_1,
+    CKA_EXPONENT_2,
+    CKA_COEFFICIENT,
+];
+
+/// Table 10's footnotes on each key type's own attributes (Tables 140, 141, 173, 174 and the
+/// secret keys'): what the token makes when it generates a key (4) or takes from the
+/// wrapped key when it unwraps one (6) cannot be given, CKR_ATTRIBUTE_READ_ONLY; what must
+/// be given when a key is created (1) is CKR_TEMPLATE_INCOMPLETE when it is not.
+#[test]
+fn generated_unwrapped_and_created_keys_follow_the_attribute_footnotes() {
+    let e = env();
+    let s = &e.s;
+    let blob = |n: usize| vec![0x5a; n];
+    // Generation (RSA at 1024 bits, cheaply).
+    let rsa_pub = || T::default().ulong(CKA_MODULUS_BITS, 1024);
+    let ec_pub = || T::default().bytes(CKA_EC_PARAMS, P256);
+    let refused = |m, mut public: T, mut private: T| s.keypair(m, &mut public, &mut private).err();
+    let ro = Some(CKR_ATTRIBUTE_READ_ONLY);
+    assert_eq!(refused(CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_pub().bytes(CKA_MODULUS, &blob(128)), T::default()), ro);
+    for ty in RSA_PRIVATE_PARTS {
+        let private = T::default().bytes(ty, &blob(64));
+        assert_eq!(refused(CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_pub(), private), ro, "RSA private {ty:#x}");
+    }
+    assert_eq!(refused(CKM_EC_KEY_PAIR_GEN, ec_pub().bytes(CKA_EC_POINT, &blob(67)), T::default()), ro);
+    for ty in [CKA_EC_PARAMS, CKA_VALUE] {
+        assert_eq!(refused(CKM_EC_KEY_PAIR_GEN, ec_pub(), T::default().bytes(ty, P256)), ro, "EC private {ty:#x}");
+    }
+
+    // Unwrapping: the key's parts come from the wrapped key (an EC key's curve may be named).
+    let kek = s.secret_key(CKK_AES, &[7u8; 32]).unwrap();
+    let kwp = || mech::<u8>(CKM_AES_KEY_WRAP_KWP, None);
+    let extractable = || T::default().flag(CKA_EXTRACTABLE, true);
+    let (_, rsa) = pair(s, CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_pub(), extractable());
+    let (_, ec) = pair(s, CKM_EC_KEY_PAIR_GEN, ec_pub(), extractable());
+    let aes = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[3u8; 16]).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let unwrap = |key, class, kt, ty: Option<CK_ATTRIBUTE_TYPE>| {
+        let wrapped = s.wrap(&mut kwp(), kek, key).unwrap();
+        let mut t = T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, kt);
+        if let Some(ty) = ty {
+            t = t.bytes(ty, &s.get_bytes(key, ty).unwrap_or_else(|_| blob(32)));
+        }
+        s.unwrap(&mut kwp(), kek, &wrapped, &mut t)
+    };
+    for ty in RSA_PRIVATE_PARTS {
+        assert_eq!(unwrap(rsa, CKO_PRIVATE_KEY, CKK_RSA, Some(ty)).err(), ro, "RSA unwrapped with {ty:#x}");
+    }
+    assert_eq!(unwrap(ec, CKO_PRIVATE_KEY, CKK_EC, Some(CKA_VALUE)).err(), ro, "EC unwrapped with its scalar");
+    assert_eq!(unwrap(aes, CKO_SECRET_KEY, CKK_AES, Some(CKA_VALUE)).err(), ro, "AES unwrapped with its value");
+    unwrap(ec, CKO_PRIVATE_KEY, CKK_EC, Some(CKA_EC_PARAMS)).unwrap();
+    unwrap(rsa, CKO_PRIVATE_KEY, CKK_RSA, None).unwrap();
+    unwrap(aes, CKO_SECRET_KEY, CKK_AES, None).unwrap();
+
+    // Creation: each required attribute left out in turn.
+    let (rp, _) = pair(s, CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_pub(), T::default());
+    let (ep, _) = pair(s, CKM_EC_KEY_PAIR_GEN, ec_pub(), T::default());
+    let public = |kt, given: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)], without| {
+        let mut t = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, kt);
+        for (ty, v) in given.iter().filter(|(ty, _)| *ty != without) {
+            t = t.bytes(*ty, v);
+        }
+        s.create(&mut t)
+    };
+    let rsa_given = [CKA_MODULUS, CKA_PUBLIC_EXPONENT].map(|ty| (ty, s.get_bytes(rp, ty).unwrap()));
+    let ec_given = [CKA_EC_PARAMS, CKA_EC_POINT].map(|ty| (ty, s.get_bytes(ep, ty).unwrap()));
+    public(CKK_RSA, &rsa_given, 0).unwrap();
+    public(CKK_EC, &ec_given, 0).unwrap();
+    for (kt, given) in [(CKK_RSA, &rsa_given), (CKK_EC, &ec_given)] {
+        for (ty, _) in given.iter() {
+            assert_eq!(public(kt, given, *ty).err(), Some(CKR_TEMPLATE_INCOMPLETE), "{kt:#x} without {ty:#x}");
+        }
+    }
+}

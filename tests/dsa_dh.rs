@@ -85,6 +85,18 @@ fn dsa_with_openssl() {
     // key with an ECDSA mechanism.
     let pair = |t: &mut T| s.keypair(CKM_DSA_KEY_PAIR_GEN, t, &mut T::default()).err();
     assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q)), Some(CKR_TEMPLATE_INCOMPLETE));
+    // What the token makes cannot be given (Tables 180 and 181, footnotes 4 and 6): y when
+    // generating, the private key's own copy of the domain and x when generating or
+    // unwrapping.
+    let ro = Some(CKR_ATTRIBUTE_READ_ONLY);
+    let with = |public: T, private: T| s.keypair(CKM_DSA_KEY_PAIR_GEN, &mut { public }, &mut { private }).err();
+    assert_eq!(with(domain(T::default()).bytes(CKA_VALUE, &[2]), T::default()), ro, "y");
+    for ty in [CKA_PRIME, CKA_SUBPRIME, CKA_BASE, CKA_VALUE] {
+        assert_eq!(with(domain(T::default()), T::default().bytes(ty, &[2])), ro, "private {ty:#x}");
+        let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_DSA).bytes(ty, &[2]);
+        let unwrapped = s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &wrapped, &mut t);
+        assert_eq!(unwrapped.err(), ro, "unwrapped with {ty:#x}");
+    }
     let short_q = T::default().bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, &q[..q.len() - 4]).bytes(CKA_BASE, g);
     assert_eq!(pair(&mut { short_q }), Some(CKR_DOMAIN_PARAMS_INVALID));
     assert_eq!(
@@ -212,6 +224,14 @@ fn dh_with_openssl() {
     let pair = |t: &mut T| s.keypair(CKM_DH_PKCS_KEY_PAIR_GEN, t, &mut T::default()).err();
     assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p)), Some(CKR_TEMPLATE_INCOMPLETE));
     assert_eq!(pair(&mut T::default().bytes(CKA_PRIME, &p[..64]).bytes(CKA_BASE, &g)), Some(CKR_DOMAIN_PARAMS_INVALID));
+    // What the token makes cannot be given (Tables 189 and 190, footnote 4): y, and the
+    // private key's own copy of the group and x. CKA_VALUE_BITS may.
+    let ro = Some(CKR_ATTRIBUTE_READ_ONLY);
+    let with = |public: T, private: T| s.keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut { public }, &mut { private }).err();
+    assert_eq!(with(domain(T::default()).bytes(CKA_VALUE, &[2]), T::default()), ro, "y");
+    for ty in [CKA_PRIME, CKA_BASE, CKA_VALUE] {
+        assert_eq!(with(domain(T::default()), T::default().bytes(ty, &[2])), ro, "private {ty:#x}");
+    }
     let kek = aes_kek(s);
     let extractable = s
         .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))

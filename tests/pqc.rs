@@ -599,6 +599,18 @@ fn ml_dsa_import_rules() {
         s.create(&mut public.ulong(CKA_PARAMETER_SET, CKP_ML_DSA_87).bytes(CKA_VALUE, &[0; 1312])),
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
     );
+    // What generation makes cannot be given (footnote 4): the public key's encoding, the
+    // private key's expanded form and seed; for ML-KEM alike.
+    let ro = Some(CKR_ATTRIBUTE_READ_ONLY);
+    for (m, set) in [(CKM_ML_DSA_KEY_PAIR_GEN, CKP_ML_DSA_44), (CKM_ML_KEM_KEY_PAIR_GEN, CKP_ML_KEM_512)] {
+        let public = || T::default().ulong(CKA_PARAMETER_SET, set);
+        let with = |public: T, private: T| s.keypair(m, &mut { public }, &mut { private }).err();
+        assert_eq!(with(public().bytes(CKA_VALUE, &[1; 32]), T::default()), ro, "{m:#x} public value");
+        for ty in [CKA_VALUE, CKA_SEED] {
+            assert_eq!(with(public(), T::default().bytes(ty, &[1; 32])), ro, "{m:#x} private {ty:#x}");
+        }
+        assert_eq!(with(public(), T::default()), None);
+    }
     // The mechanisms are listed with their functions.
     let info = e
         .p
