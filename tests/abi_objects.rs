@@ -297,6 +297,12 @@ fn secret_keys_are_sensitive_and_one_way() {
     let mut no_value = aes("x", &[]);
     no_value.remove(4);
     assert_eq!(e(no_value), RvError::TemplateIncomplete);
+    // A secret key type the token does not have (RC4, Blowfish, a vendor's).
+    for kt in [KeyType::RC4, KeyType::BLOWFISH, KeyType::try_from(CKK_VENDOR_DEFINED | 7).unwrap()] {
+        let mut other = aes("x", &[]);
+        other[1] = Attribute::KeyType(kt);
+        assert_eq!(e(other), RvError::AttributeValueInvalid, "{kt:?}");
+    }
     assert_eq!(
         e(vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
