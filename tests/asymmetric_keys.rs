@@ -592,6 +592,11 @@ fn generated_unwrapped_and_created_keys_follow_the_attribute_footnotes() {
     let rsa_given = [CKA_MODULUS, CKA_PUBLIC_EXPONENT].map(|ty| (ty, s.get_bytes(rp, ty).unwrap()));
     let ec_given = [CKA_EC_PARAMS, CKA_EC_POINT].map(|ty| (ty, s.get_bytes(ep, ty).unwrap()));
     public(CKK_RSA, &rsa_given, 0).unwrap();
+    let mut with_bits = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+    for (ty, v) in &rsa_given {
+        with_bits = with_bits.bytes(*ty, v);
+    }
+    assert_eq!(s.create(&mut with_bits.ulong(CKA_MODULUS_BITS, 1024)).err(), ro, "CKA_MODULUS_BITS is the token's");
     public(CKK_EC, &ec_given, 0).unwrap();
     for (kt, given) in [(CKK_RSA, &rsa_given), (CKK_EC, &ec_given)] {
         for (ty, _) in given.iter() {

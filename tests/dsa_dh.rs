@@ -152,6 +152,8 @@ fn dsa_with_openssl() {
     assert_eq!(ulong(created, CKA_PRIME_BITS), 2048);
     assert!(!s.get_bool(created, CKA_LOCAL));
     assert_eq!(domain_object(&gp, &gq[..10]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    let mut with_bits = domain(T::default().ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS)).ulong(CKA_PRIME_BITS, 2048);
+    assert_eq!(s.create(&mut with_bits), Err(CKR_ATTRIBUTE_READ_ONLY), "CKA_PRIME_BITS is the token's");
     // A leading zero byte does not count in CKA_PRIME_BITS.
     let padded = domain_object(&[&[0u8][..], &gp].concat(), &gq).unwrap();
     assert_eq!(ulong(padded, CKA_PRIME_BITS), 2048);
@@ -232,6 +234,12 @@ fn dh_with_openssl() {
     for ty in [CKA_PRIME, CKA_BASE, CKA_VALUE] {
         assert_eq!(with(domain(T::default()), T::default().bytes(ty, &[2])), ro, "private {ty:#x}");
     }
+    // Nor when created: a private key's CKA_VALUE_BITS (footnote 2), domain parameters'
+    // CKA_PRIME_BITS.
+    let private = domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, &[5; 32]);
+    assert_eq!(s.create(&mut private.ulong(CKA_VALUE_BITS, 256)).err(), ro, "CKA_VALUE_BITS");
+    let params = domain(T::default().ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS));
+    assert_eq!(s.create(&mut params.ulong(CKA_PRIME_BITS, 2048)).err(), ro, "CKA_PRIME_BITS");
     let kek = aes_kek(s);
     let extractable = s
         .keypair(CKM_DH_PKCS_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default().flag(CKA_EXTRACTABLE, true))

@@ -491,6 +491,7 @@ fn ml_dsa_generate_sign_verify() {
     let (pu, pr) = (public.handle(), private.handle());
     assert_eq!(s.get_bytes(pu, CKA_VALUE).unwrap().len(), 1952);
     assert_eq!(s.get_bytes(pr, CKA_SEED), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert_eq!(s.get_bytes(pr, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE), "the expanded key");
     assert!(s.get_bool(pu, CKA_VERIFY) && s.get_bool(pr, CKA_SIGN));
     assert!(!s.get_bool(pr, CKA_DERIVE));
     let spki = s.get_bytes(pu, CKA_PUBLIC_KEY_INFO).unwrap();
