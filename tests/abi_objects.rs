@@ -1080,3 +1080,22 @@ fn generation_templates_leave_the_made_attributes_to_the_token() {
     // The curve belongs to the public template (Table 174: not given when generated).
     assert_eq!(rv(ec(&[p256()], &[p256()])), RvError::AttributeReadOnly);
 }
+
+/// C_FindObjects with neither a label nor an id (nothing the store indexes): the key type
+/// before the class, or alone, finds the same token key as the class first.
+#[test]
+fn find_by_key_type_and_class_in_any_order() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "find-order");
+    let s = user_session(&p, slot);
+    let k = s.create_object(&aes("key", &[])).unwrap();
+    s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(true)]).unwrap();
+    for t in [
+        vec![Attribute::KeyType(KeyType::AES), Attribute::Class(ObjectClass::SECRET_KEY)],
+        vec![Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES)],
+        vec![Attribute::KeyType(KeyType::AES)],
+    ] {
+        assert_eq!(s.find_objects(&t).unwrap(), vec![k], "{t:?}");
+    }
+}

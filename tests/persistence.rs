@@ -314,8 +314,17 @@ fn tokens_other_processes_make_and_delete_are_seen_at_once() {
     made("second");
     p.get_mechanism_info(slot(2), cryptoki::mechanism::MechanismType::SHA256).unwrap();
     assert_eq!(p.get_token_info(slot(1)).unwrap().label(), "second");
+    let serial = p.get_token_info(slot(0)).unwrap().serial_number().to_string();
     run_ok(util().args(["--delete-token", "--token", "first"]));
     assert_eq!(ids(&p), [1, 2], "a token deleted by another process");
+    // The deletion is the SO's act in the audit trail, with the slot and serial it had.
+    let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+    let last = oxihsm::store::audit::records(&db).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.function.as_str(), last.user.as_deref(), last.slot_id, last.serial.as_deref()),
+        ("softhsm2-util --delete-token", Some("so"), Some(0), Some(serial.as_str()))
+    );
+    drop(db);
     assert_eq!(rv(p.get_slot_info(slot(0))), RvError::SlotIdInvalid);
     assert_eq!(rv(p.get_mechanism_list(slot(0))), RvError::SlotIdInvalid);
     // A change the marker does not announce is seen once the list has gone unconfirmed

@@ -584,6 +584,47 @@ pub fn delete_token(dir: &Path, serial: &str) -> Result<bool> {
 mod tests {
     use super::*;
 
+    /// A record cut anywhere decodes to an error or, cut between attributes, to the ones
+    /// before the cut; never a panic.
+    #[test]
+    fn cut_records_are_errors_or_fewer_attributes() {
+        let obj: Object = [
+            (CKA_CLASS, object::Value::Ulong(CKO_DATA)),
+            (CKA_LABEL, object::Value::bytes(b"label".to_vec())),
+            (CKA_TOKEN, object::Value::Bool(true)),
+        ]
+        .into_iter()
+        .collect();
+        let rec = encode_record(&obj, None).unwrap();
+        // Attribute boundaries: after the version byte and after each attribute.
+        let mut boundaries = vec![1];
+        while let Some(&at) = boundaries.last().filter(|&&at| at < rec.len()) {
+            let n = u32::from_le_bytes(rec[at + 9..at + 13].try_into().unwrap()) as usize;
+            boundaries.push(at + 13 + n);
+        }
+        for cut in 1..rec.len() {
+            let decoded =
+                std::panic::catch_unwind(|| decode_record("uid", &rec[..cut], None).map(|o| o.iter().count()));
+            let decoded = decoded.unwrap_or_else(|_| panic!("cut at {cut}: a panic"));
+            match boundaries.iter().position(|&b| b == cut) {
+                Some(i) => assert_eq!(decoded.ok(), Some(i), "cut at {cut}, after {i} attributes"),
+                None => assert!(decoded.is_err(), "cut at {cut}, inside an attribute"),
+            }
+        }
+    }
+
+    /// A probe file left by a killed process that had this process's id does not make the
+    /// directory look read-only; it is removed.
+    #[test]
+    fn a_stale_probe_file_leaves_the_store_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = dir.path().join(format!(".oxihsm-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"").unwrap();
+        let store = SqliteStore::open(dir.path(), Duration::from_secs(1), 0o077).unwrap();
+        assert!(!store.read_only);
+        assert!(!probe.exists());
+    }
+
     /// A read-only store opens at schema 2 (the tables of schema 3, version 1 records) or 3,
     /// and not at an older or a newer one.
     #[test]
