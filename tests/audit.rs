@@ -201,6 +201,21 @@ fn verify_finds_the_first_bad_record_after_tampering() {
     restore(&db);
     assert_eq!(verify(&h), Verdict::Intact(n));
 
+    // An edit of each optional field: each is in the chained hash.
+    for (what, sql, seq) in [
+        ("user", "UPDATE audit SET user = 'so' WHERE seq = 5", 5),
+        ("label", "UPDATE audit SET label = 'another-note' WHERE seq = 6", 6),
+        ("object", "UPDATE audit SET object_uid = NULL WHERE seq = 7", 7),
+        ("mechanism", "UPDATE audit SET mechanism = NULL WHERE seq = 8", 8),
+        ("serial", "UPDATE audit SET serial = '0000000000000000' WHERE seq = 2", 2),
+        ("slot", "UPDATE audit SET slot_id = 7 WHERE seq = 3", 3),
+    ] {
+        save(&db);
+        assert_eq!(db.execute(sql, []).unwrap(), 1, "{what}");
+        expect_broken_at(seq, what);
+        restore(&db);
+    }
+
     // A deletion in the middle.
     save(&db);
     db.execute("DELETE FROM audit WHERE seq = 6", []).unwrap();
@@ -221,6 +236,26 @@ fn verify_finds_the_first_bad_record_after_tampering() {
     db.execute("DELETE FROM audit WHERE seq = ?1", [n as i64]).unwrap();
     expect_broken_at(n, "truncation");
     restore(&db);
+    assert_eq!(verify(&h), Verdict::Intact(n));
+
+    // The head's record of where the trail ends, removed: the end is no longer proven.
+    db.execute_batch("CREATE TEMP TABLE saved_head AS SELECT * FROM audit_head; DELETE FROM audit_head").unwrap();
+    expect_broken_at(n + 1, "head removed");
+    db.execute_batch("INSERT INTO audit_head SELECT * FROM saved_head; DROP TABLE saved_head").unwrap();
+    assert_eq!(verify(&h), Verdict::Intact(n));
+    // Or pointing elsewhere: the right number with another hash, another number.
+    for (what, sql) in [
+        ("head hash", "UPDATE audit_head SET hash = zeroblob(32)"),
+        ("head number", "UPDATE audit_head SET seq = seq + 1"),
+    ] {
+        db.execute_batch("CREATE TEMP TABLE saved_head AS SELECT * FROM audit_head").unwrap();
+        db.execute_batch(sql).unwrap();
+        expect_broken_at(n + 1, what);
+        db.execute_batch(
+            "DELETE FROM audit_head; INSERT INTO audit_head SELECT * FROM saved_head; DROP TABLE saved_head",
+        )
+        .unwrap();
+    }
     assert_eq!(verify(&h), Verdict::Intact(n));
     let (ok, text) = cli_verify(&h);
     assert!(ok, "{text}");
