@@ -108,8 +108,7 @@ fn write_new(path: &Path, data: &[u8]) -> Result<()> {
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     f.write_all(data).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("{}: {e}", dir.display()))
+    crate::output::sync_dir_of(path)
 }
 
 fn archive(ctx: &Ctx, out: &Path, keep: usize) -> Result<()> {

@@ -1,7 +1,8 @@
 //! Output files that replace what was there only once they are complete: written to
 //! `<path>.oxihsm-partial`, synced, renamed over `path`, and the rename synced. A command
 //! that fails or is killed half way leaves any earlier file at `path` as it was (a partial
-//! file is removed on failure; a killed process may leave one behind, never at `path`).
+//! file is removed on failure; a killed process may leave one behind, never at `path`). Also
+//! the directory sync that makes a new or renamed file stay, which `audit archive` uses too.
 
 use crate::Result;
 use std::io::Write;
@@ -41,12 +42,14 @@ impl Output {
         self.w.get_ref().sync_all().map_err(fail)?;
         std::fs::rename(&self.tmp, &self.path).map_err(fail)?;
         // The rename itself is durable once the directory is synced.
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
+        sync_dir_of(&self.path)
     }
+}
+
+/// Syncs the directory that holds `path`, so that a file created or renamed there stays.
+pub fn sync_dir_of(path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 impl Drop for Output {
