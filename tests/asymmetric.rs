@@ -84,15 +84,13 @@ fn generated_keys_have_the_spec_attributes() {
         ("curve25519", CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 32),
         ("X25519", CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 32),
     ] {
-        let mut printable = vec![0x13, name.len() as u8];
-        printable.extend_from_slice(name.as_bytes());
+        let printable = der(0x13, name.as_bytes());
         let (p, _) = ec_pair(s, m, &printable);
         let header = if point > 127 { 3 } else { 2 };
         assert_eq!(s.get_bytes(p, CKA_EC_POINT).unwrap().len(), header + point, "{name}");
         assert_eq!(s.get_bytes(p, CKA_EC_PARAMS).unwrap(), printable, "{name}: the parameters are kept as given");
     }
-    let mut unknown = vec![0x13, 9];
-    unknown.extend_from_slice(b"secp192r1");
+    let unknown = der(0x13, b"secp192r1");
     assert_eq!(
         s.keypair(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, &unknown), &mut T::default()).err(),
         Some(CKR_CURVE_NOT_SUPPORTED)
@@ -494,9 +492,7 @@ fn p224_and_secp256k1_with_openssl() {
         let other = s.get_bytes(ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256).0, CKA_EC_POINT).unwrap();
         assert_eq!(ecdh(s, ts, &other), Err(CKR_MECHANISM_PARAM_INVALID), "{name}");
         // The curve by its printable name.
-        let mut printable = vec![0x13, name.len() as u8];
-        printable.extend_from_slice(name.as_bytes());
-        let (np, _) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, &printable);
+        let (np, _) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, &der(0x13, name.as_bytes()));
         assert_eq!(s.get_bytes(np, CKA_EC_POINT).unwrap().len(), 2 + 1 + 2 * n);
         // PKCS#8 under RFC 5649: the unwrapped key is the same key.
         let (gp, gs) = s

@@ -582,21 +582,19 @@ fn generated_unwrapped_and_created_keys_follow_the_attribute_footnotes() {
     // Creation: each required attribute left out in turn.
     let (rp, _) = pair(s, CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_pub(), T::default());
     let (ep, _) = pair(s, CKM_EC_KEY_PAIR_GEN, ec_pub(), T::default());
-    let public = |kt, given: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)], without| {
+    let template = |kt, given: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)], without| {
         let mut t = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, kt);
         for (ty, v) in given.iter().filter(|(ty, _)| *ty != without) {
             t = t.bytes(*ty, v);
         }
-        s.create(&mut t)
+        t
     };
+    let public = |kt, given: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)], without| s.create(&mut template(kt, given, without));
     let rsa_given = [CKA_MODULUS, CKA_PUBLIC_EXPONENT].map(|ty| (ty, s.get_bytes(rp, ty).unwrap()));
     let ec_given = [CKA_EC_PARAMS, CKA_EC_POINT].map(|ty| (ty, s.get_bytes(ep, ty).unwrap()));
     public(CKK_RSA, &rsa_given, 0).unwrap();
-    let mut with_bits = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
-    for (ty, v) in &rsa_given {
-        with_bits = with_bits.bytes(*ty, v);
-    }
-    assert_eq!(s.create(&mut with_bits.ulong(CKA_MODULUS_BITS, 1024)).err(), ro, "CKA_MODULUS_BITS is the token's");
+    let with_bits = template(CKK_RSA, &rsa_given, 0).ulong(CKA_MODULUS_BITS, 1024);
+    assert_eq!(s.create(&mut { with_bits }).err(), ro, "CKA_MODULUS_BITS is the token's");
     public(CKK_EC, &ec_given, 0).unwrap();
     for (kt, given) in [(CKK_RSA, &rsa_given), (CKK_EC, &ec_given)] {
         for (ty, _) in given.iter() {

@@ -238,13 +238,10 @@ fn verify_finds_the_first_bad_record_after_tampering() {
     restore(&db);
     assert_eq!(verify(&h), Verdict::Intact(n));
 
-    // The head's record of where the trail ends, removed: the end is no longer proven.
-    db.execute_batch("CREATE TEMP TABLE saved_head AS SELECT * FROM audit_head; DELETE FROM audit_head").unwrap();
-    expect_broken_at(n + 1, "head removed");
-    db.execute_batch("INSERT INTO audit_head SELECT * FROM saved_head; DROP TABLE saved_head").unwrap();
-    assert_eq!(verify(&h), Verdict::Intact(n));
-    // Or pointing elsewhere: the right number with another hash, another number.
+    // The head's record of where the trail ends, removed or pointing elsewhere (the right
+    // number with another hash, another number): the end is no longer proven.
     for (what, sql) in [
+        ("head removed", "DELETE FROM audit_head"),
         ("head hash", "UPDATE audit_head SET hash = zeroblob(32)"),
         ("head number", "UPDATE audit_head SET seq = seq + 1"),
     ] {

@@ -99,7 +99,6 @@ struct Expected {
     pins: Vec<String>,
 }
 
-///
 /// Only lines ending in a newline count. SIGKILL can cut a journal write short (Linux stops
 /// a write to a file between pages once a fatal signal is pending), and a torn line says
 /// nothing: a torn "B" line was written before its call started, and a torn "OK" line
