@@ -992,6 +992,22 @@ fn key_generation() {
         assert_eq!(pair(h, ty, &mut public(), &mut q), CKR_TEMPLATE_INCONSISTENT, "{ty:#x}");
         assert_eq!(generate(h, ty, &mut public()), CKR_MECHANISM_INVALID, "{ty:#x}");
     }
+    // An RSA template refused anyway is refused before a key is made: with a size the token
+    // refuses (CKR_KEY_SIZE_RANGE once it tries), the template's own fault is returned.
+    let big = || T::default().ulong(CKA_MODULUS_BITS, 16384);
+    let rsa = CKM_RSA_PKCS_KEY_PAIR_GEN;
+    assert_eq!(pair(h, rsa, &mut big(), &mut T::default()), CKR_KEY_SIZE_RANGE);
+    for (session, mut public, mut private, rv) in [
+        (e.read_only_session(), big().flag(CKA_TOKEN, true), T::default(), CKR_SESSION_READ_ONLY),
+        (e.read_only_session(), big(), T::default().flag(CKA_TOKEN, true), CKR_SESSION_READ_ONLY),
+        (h, big().bytes(CKA_MODULUS, &[1]), T::default(), CKR_ATTRIBUTE_READ_ONLY),
+        (h, big(), T::default().bytes(CKA_PRIME_1, &[1]), CKR_ATTRIBUTE_READ_ONLY),
+        (h, big().ulong(CKA_KEY_TYPE, CKK_EC), T::default(), CKR_TEMPLATE_INCONSISTENT),
+        (h, big(), T::default().ulong(CKA_CLASS, CKO_SECRET_KEY), CKR_TEMPLATE_INCONSISTENT),
+        (h, big(), T::default().ulong(CKA_VALUE_LEN, 32), CKR_ATTRIBUTE_TYPE_INVALID),
+    ] {
+        assert_eq!(pair(session, rsa, &mut public, &mut private), rv);
+    }
 }
 
 /// The message-based functions (3.2 §5.9, §5.11, §5.14, §5.16): AES-GCM encryption and

@@ -283,6 +283,25 @@ impl Module {
         }
     }
 
+    /// Checks what `create_pair` checks of the templates alone (unknown attributes, those the
+    /// generation makes, the class and key type, the session and the login), for a generation
+    /// costly enough that a template refused anyway should cost none.
+    pub(crate) fn check_pair_templates(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key_type: CK_KEY_TYPE,
+        mechanism: CK_MECHANISM_TYPE,
+        public_t: &[Attribute],
+        private_t: &[Attribute],
+    ) -> Result<()> {
+        let c = self.ctx(h)?;
+        for (template, class) in [(public_t, CKO_PUBLIC_KEY), (private_t, CKO_PRIVATE_KEY)] {
+            let origin = Origin::Generate { class, key_type, mechanism, material: Vec::new() };
+            Module::admit(&c, &policy::build(template, self.actor(&c), "", origin)?)?;
+        }
+        Ok(())
+    }
+
     /// Builds (without storing) the object `template` and `origin` describe, checked for
     /// the session and login `c`.
     fn build_object(&self, c: &Ctx, template: &[Attribute], origin: Origin) -> Result<Object> {
