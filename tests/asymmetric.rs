@@ -939,3 +939,94 @@ fn points_that_look_der_wrapped_are_taken_bare() {
         assert_eq!(s.get_bytes(imported, CKA_EC_POINT).unwrap(), octets(&u), "key type {kt:#x}");
     }
 }
+
+/// The EC mechanisms name what they take (PKCS#11 3.2 Table 34's CKF_EC_* flags): curves over
+/// prime fields, by name, points uncompressed; key sizes of P-224 to P-521.
+#[test]
+fn ec_mechanisms_give_their_curve_flags() {
+    let e = env();
+    let s = &e.s;
+    let mut session = CK_SESSION_INFO { slotID: 0, state: 0, flags: 0, ulDeviceError: 0 };
+    // SAFETY: a live CK_SESSION_INFO.
+    assert_eq!(unsafe { s.lib.C_GetSessionInfo(s.h, &mut session) }, CKR_OK);
+    let ec = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+    for ty in [
+        CKM_ECDSA,
+        CKM_ECDSA_SHA256,
+        CKM_ECDSA_SHA3_512,
+        CKM_EC_KEY_PAIR_GEN,
+        CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS,
+        CKM_ECDH1_DERIVE,
+        CKM_ECDH1_COFACTOR_DERIVE,
+    ] {
+        let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+        // SAFETY: a live CK_MECHANISM_INFO.
+        assert_eq!(unsafe { s.lib.C_GetMechanismInfo(session.slotID, ty, &mut info) }, CKR_OK, "{ty:#x}");
+        assert_eq!(info.flags & ec, ec, "{ty:#x}");
+        assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (224, 521), "{ty:#x}");
+    }
+}
+
+/// Every key derivation function of ECDH (the CKD_* values of §6.3.x): ANSI X9.63's
+/// Hash(Z || counter || shared data) and SP 800-56A's Hash(counter || Z || shared data), for
+/// each hash and three blocks long, checked with RustCrypto's hashes on the token's own
+/// CKD_NULL secret (which tests above check with openssl). CKD_NULL takes no shared data, and
+/// an unknown function is refused.
+#[test]
+fn ecdh_key_derivation_functions() {
+    use sha2::Digest;
+    let e = env();
+    let s = &e.s;
+    let (_, private) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
+    let (peer, _) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
+    let point = s.get_bytes(peer, CKA_EC_POINT).unwrap();
+    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let derive = |kdf, shared: &[u8], t: &mut T| {
+        let (mut shared, mut point) = (shared.to_vec(), point.clone());
+        let mut p = CK_ECDH1_DERIVE_PARAMS {
+            kdf,
+            ulSharedDataLen: shared.len() as _,
+            pSharedData: if shared.is_empty() { null_mut() } else { shared.as_mut_ptr() },
+            ulPublicDataLen: point.len() as _,
+            pPublicData: point.as_mut_ptr(),
+        };
+        s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut p)), private, t).and_then(|k| s.get_bytes(k, CKA_VALUE))
+    };
+    let z = derive(CKD_NULL, &[], &mut readable()).unwrap();
+    assert_eq!(z.len(), 32);
+    assert_eq!(derive(CKD_NULL, b"info", &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(derive(0x7fff, &[], &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
+
+    fn kdf<D: Digest>(sp800: bool, z: &[u8], info: &[u8], len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut counter = 1u32;
+        while out.len() < len {
+            let c = counter.to_be_bytes();
+            let d =
+                if sp800 { D::new().chain_update(c).chain_update(z) } else { D::new().chain_update(z).chain_update(c) };
+            out.extend(d.chain_update(info).finalize());
+            counter += 1;
+        }
+        out.truncate(len);
+        out
+    }
+    type Kdf = fn(bool, &[u8], &[u8], usize) -> Vec<u8>;
+    let info = b"shared info";
+    for (x963, sp800, f, n) in [
+        (CKD_SHA1_KDF, CKD_SHA1_KDF_SP800, kdf::<sha1::Sha1> as Kdf, 20),
+        (CKD_SHA224_KDF, CKD_SHA224_KDF_SP800, kdf::<sha2::Sha224>, 28),
+        (CKD_SHA256_KDF, CKD_SHA256_KDF_SP800, kdf::<sha2::Sha256>, 32),
+        (CKD_SHA384_KDF, CKD_SHA384_KDF_SP800, kdf::<sha2::Sha384>, 48),
+        (CKD_SHA512_KDF, CKD_SHA512_KDF_SP800, kdf::<sha2::Sha512>, 64),
+        (CKD_SHA3_224_KDF, CKD_SHA3_224_KDF_SP800, kdf::<sha3::Sha3_224>, 28),
+        (CKD_SHA3_256_KDF, CKD_SHA3_256_KDF_SP800, kdf::<sha3::Sha3_256>, 32),
+        (CKD_SHA3_384_KDF, CKD_SHA3_384_KDF_SP800, kdf::<sha3::Sha3_384>, 48),
+        (CKD_SHA3_512_KDF, CKD_SHA3_512_KDF_SP800, kdf::<sha3::Sha3_512>, 64),
+    ] {
+        for (ty, sp) in [(x963, false), (sp800, true)] {
+            let len = 2 * n + 3;
+            let got = derive(ty, info, &mut readable().ulong(CKA_VALUE_LEN, len as _)).unwrap();
+            assert_eq!(got, f(sp, &z, info, len), "{ty:#x}");
+        }
+    }
+}
