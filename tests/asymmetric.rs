@@ -970,8 +970,8 @@ fn ec_mechanisms_give_their_curve_flags() {
 /// Every key derivation function of ECDH (the CKD_* values of §6.3.x): ANSI X9.63's
 /// Hash(Z || counter || shared data) and SP 800-56A's Hash(counter || Z || shared data), for
 /// each hash and three blocks long, checked with RustCrypto's hashes on the token's own
-/// CKD_NULL secret (which tests above check with openssl). CKD_NULL takes no shared data, and
-/// an unknown function is refused.
+/// CKD_NULL secret (which tests above check with openssl). CKD_NULL gives the secret's
+/// rightmost bytes and takes no shared data; an unknown function is refused.
 #[test]
 fn ecdh_key_derivation_functions() {
     use sha2::Digest;
@@ -994,6 +994,9 @@ fn ecdh_key_derivation_functions() {
     };
     let z = derive(CKD_NULL, &[], &mut readable()).unwrap();
     assert_eq!(z.len(), 32);
+    // CKD_NULL: the secret's rightmost bytes, no more than there are.
+    assert_eq!(derive(CKD_NULL, &[], &mut readable().ulong(CKA_VALUE_LEN, 16)).unwrap(), z[16..]);
+    assert_eq!(derive(CKD_NULL, &[], &mut readable().ulong(CKA_VALUE_LEN, 33)), Err(CKR_TEMPLATE_INCONSISTENT));
     assert_eq!(derive(CKD_NULL, b"info", &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
     assert_eq!(derive(0x7fff, &[], &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
 

@@ -519,6 +519,15 @@ fn derivation_mechanisms() {
         s.derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable()),
         Err(CKR_TEMPLATE_INCOMPLETE)
     );
+    // As long as the base key at most (all of it, rotated), no longer.
+    let k = s
+        .derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable().ulong(CKA_VALUE_LEN, 4))
+        .unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), [0x95, 0x26, 0x53, 0xf0]);
+    assert_eq!(
+        s.derive(&mut mech(CKM_EXTRACT_KEY_FROM_KEY, Some(&mut bit)), ex, &mut readable().ulong(CKA_VALUE_LEN, 5)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
     // A DES key derived by any mechanism gets its parity bits set: zeros XORed with zeros
     // are 0x01 bytes, AES output has each byte's low bit made odd.
     let zeros24 = open(CKK_GENERIC_SECRET, &[0u8; 24]).unwrap();
@@ -667,6 +676,78 @@ fn wycheproof_hkdf() {
     }
 }
 
+/// HKDF's stages and salts (3.2's HKDF section), on RFC 5869's first test case: extraction
+/// alone gives the PRK, expansion alone of the PRK the OKM, both the OKM; the salt as data or
+/// as a key; the salt ignored without extraction and the info without expansion (neither is
+/// read); neither stage, an empty data salt, an unknown salt type or PRF refused; no more than
+/// 255 blocks.
+#[test]
+fn hkdf_stages_and_salts() {
+    let e = env();
+    let s = &e.s;
+    let prk = unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5");
+    let okm = unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    let ikm = s.secret_key(CKK_GENERIC_SECRET, &[0x0b; 22]).unwrap();
+    let prk_key = s.secret_key(CKK_GENERIC_SECRET, &prk).unwrap();
+    let mut salt: Vec<u8> = (0x00..=0x0c).collect();
+    let salt_key = s.secret_key(CKK_GENERIC_SECRET, &salt).unwrap();
+    let mut info: Vec<u8> = (0xf0..=0xf9).collect();
+    let (info_p, info_len) = (info.as_mut_ptr(), info.len() as CK_ULONG);
+    let params = |extract: bool, expand: bool, salt_type, salt: &mut Vec<u8>| CK_HKDF_PARAMS {
+        bExtract: extract.into(),
+        bExpand: expand.into(),
+        prfHashMechanism: CKM_SHA256,
+        ulSaltType: salt_type,
+        pSalt: salt.as_mut_ptr(),
+        ulSaltLen: salt.len() as _,
+        hSaltKey: salt_key,
+        pInfo: info_p,
+        ulInfoLen: info_len,
+    };
+    let derive = |base, p: &mut CK_HKDF_PARAMS, len: Option<CK_ULONG>| {
+        let mut t = T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+        if let Some(n) = len {
+            t = t.ulong(CKA_VALUE_LEN, n);
+        }
+        s.derive(&mut mech(CKM_HKDF_DERIVE, Some(p)), base, &mut t).and_then(|k| s.get_bytes(k, CKA_VALUE))
+    };
+    let both = |salt_type, salt: &mut Vec<u8>| params(true, true, salt_type, salt);
+    assert_eq!(derive(ikm, &mut both(CKF_HKDF_SALT_DATA, &mut salt), Some(42)).unwrap(), okm);
+    assert_eq!(derive(ikm, &mut both(CKF_HKDF_SALT_KEY, &mut Vec::new()), Some(42)).unwrap(), okm, "salt key");
+    let mut p = params(true, false, CKF_HKDF_SALT_DATA, &mut salt);
+    assert_eq!(derive(ikm, &mut p, None).unwrap(), prk, "extraction alone");
+    p.pInfo = std::ptr::null_mut(); // not read
+    assert_eq!(derive(ikm, &mut p, None).unwrap(), prk);
+    let mut p = params(false, true, CKF_HKDF_SALT_NULL, &mut salt);
+    assert_eq!(derive(prk_key, &mut p, Some(42)).unwrap(), okm, "expansion alone");
+    (p.ulSaltType, p.pSalt) = (0, std::ptr::null_mut()); // not read
+    assert_eq!(derive(prk_key, &mut p, Some(42)).unwrap(), okm);
+
+    // CKM_HKDF_DATA: a data object, with the template's other attributes.
+    let mut p = both(CKF_HKDF_SALT_DATA, &mut salt);
+    let mut t = T::default().ulong(CKA_VALUE_LEN, 42).bytes(CKA_LABEL, b"okm");
+    let o = s.derive(&mut mech(CKM_HKDF_DATA, Some(&mut p)), ikm, &mut t).unwrap();
+    assert_eq!(s.get_ulong(o, CKA_CLASS).unwrap(), CKO_DATA);
+    assert_eq!(
+        (s.get_bytes(o, CKA_VALUE).unwrap(), s.get_bytes(o, CKA_LABEL).unwrap()),
+        (okm.clone(), b"okm".to_vec())
+    );
+
+    // Refused.
+    let invalid = Err(CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(derive(ikm, &mut params(false, false, CKF_HKDF_SALT_NULL, &mut salt), Some(32)), invalid);
+    assert_eq!(derive(ikm, &mut both(CKF_HKDF_SALT_DATA, &mut Vec::new()), Some(32)), invalid, "empty salt");
+    assert_eq!(derive(ikm, &mut both(0, &mut salt), Some(32)), invalid, "salt type 0");
+    assert_eq!(derive(ikm, &mut both(CKF_HKDF_SALT_KEY << 1, &mut salt), Some(32)), invalid);
+    let mut p = both(CKF_HKDF_SALT_NULL, &mut salt);
+    p.prfHashMechanism = CKM_AES_CBC;
+    assert_eq!(derive(ikm, &mut p, Some(32)), invalid);
+    // 255 blocks of SHA-256 at most.
+    let mut p = both(CKF_HKDF_SALT_NULL, &mut salt);
+    assert_eq!(derive(ikm, &mut p, Some(255 * 32)).unwrap().len(), 255 * 32);
+    assert_eq!(derive(ikm, &mut p, Some(255 * 32 + 1)), Err(CKR_TEMPLATE_INCONSISTENT));
+}
+
 #[test]
 fn hash_key_derivation() {
     use sha2::Digest;
@@ -751,6 +832,13 @@ fn hash_key_derivation() {
     assert!(d.iter().all(|b| b.count_ones() % 2 == 1));
     assert_eq!(derive(CKM_SHAKE_128_KEY_DERIVATION, &mut readable()), Err(CKR_TEMPLATE_INCOMPLETE));
     assert_eq!(derive(CKM_SHAKE_256_KEY_DERIVATION, &mut des(CKK_AES)), Err(CKR_TEMPLATE_INCOMPLETE));
+    // No derivation makes more than 64 KiB: a longer CKA_VALUE_LEN is refused, not allocated.
+    let k = derive(CKM_SHAKE_128_KEY_DERIVATION, &mut readable().ulong(CKA_VALUE_LEN, 65536)).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap().len(), 65536);
+    for n in [65537, CK_ULONG::MAX] {
+        let mut t = readable().ulong(CKA_VALUE_LEN, n);
+        assert_eq!(derive(CKM_SHAKE_128_KEY_DERIVATION, &mut t), Err(CKR_ATTRIBUTE_VALUE_INVALID), "{n}");
+    }
     // No parameter is taken; the key must allow derivation; the sensitive default holds and a
     // generated base key's ALWAYS_SENSITIVE passes on.
     let mut junk: CK_ULONG = 1;

@@ -222,19 +222,19 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
             ParamShape::Ulong => Params::Ulong(param::<CK_ULONG>(m).ok_or(bad)?),
             ParamShape::Hkdf => {
                 let p = param::<CK_HKDF_PARAMS>(m).ok_or(bad)?;
+                let (extract, expand) = (p.bExtract != 0, p.bExpand != 0);
+                // "The salt should be ignored if bExtract is false. The pInfo should be
+                // ignored if bExpand is set to false" (3.2's HKDF section): neither is read
+                // then (pkcs11-provider's expand-only calls leave ulSaltType zero).
                 let salt = match p.ulSaltType {
+                    _ if !extract => Salt::Null,
                     CKF_HKDF_SALT_NULL => Salt::Null,
                     CKF_HKDF_SALT_DATA => Salt::Data(bytes(p.pSalt, p.ulSaltLen)?),
                     CKF_HKDF_SALT_KEY => Salt::Key(p.hSaltKey),
                     _ => return Err(Error::MechanismParamInvalid),
                 };
-                Params::Hkdf {
-                    extract: p.bExtract != 0,
-                    expand: p.bExpand != 0,
-                    prf: p.prfHashMechanism,
-                    salt,
-                    info: bytes(p.pInfo, p.ulInfoLen)?,
-                }
+                let info = if expand { bytes(p.pInfo, p.ulInfoLen)? } else { Vec::new() };
+                Params::Hkdf { extract, expand, prf: p.prfHashMechanism, salt, info }
             }
             ParamShape::Sp800 => {
                 let k = param::<CK_SP800_108_KDF_PARAMS>(m).ok_or(bad)?;

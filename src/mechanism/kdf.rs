@@ -375,14 +375,16 @@ impl Module {
                 if !extract && !expand {
                     return Err(Error::MechanismParamInvalid);
                 }
+                // The salt of an extraction (none without one: the section says it is then
+                // ignored).
                 let salt = match salt {
-                    Salt::Null if *extract => Zeroizing::new(Vec::new()),
-                    Salt::Data(s) if *extract && !s.is_empty() => Zeroizing::new(s.clone()),
-                    Salt::Key(k) if *extract => Zeroizing::new(
+                    _ if !*extract => Zeroizing::new(Vec::new()),
+                    Salt::Null => Zeroizing::new(Vec::new()),
+                    Salt::Data(s) if !s.is_empty() => Zeroizing::new(s.clone()),
+                    Salt::Key(k) => Zeroizing::new(
                         self.key_object(h, *k)?.bytes(CKA_VALUE).ok_or(Error::MechanismParamInvalid)?.to_vec(),
                     ),
-                    Salt::Null if !*extract => Zeroizing::new(Vec::new()),
-                    _ => return Err(Error::MechanismParamInvalid),
+                    Salt::Data(_) => return Err(Error::MechanismParamInvalid),
                 };
                 let prk = if *extract { hkdf_extract(hash, &salt, bv)? } else { Zeroizing::new(bv.to_vec()) };
                 // Expansion can make more than a hash's length, so only CKA_VALUE_LEN (or
