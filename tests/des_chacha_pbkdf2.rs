@@ -400,6 +400,12 @@ fn pbkdf2_key_generation() {
     let incomplete = T::secret(CKK_GENERIC_SECRET);
     assert_eq!(derive(&mut p, &mut { incomplete }), Err(CKR_TEMPLATE_INCOMPLETE));
     assert_eq!(derive(&mut p, &mut aes().ulong(CKA_VALUE_LEN, 20)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    // The template before the (deliberately slow) derivation: with a length AES refuses, the
+    // template's own fault is what returns.
+    let mut t = aes().ulong(CKA_VALUE_LEN, 20).bytes(CKA_VALUE, &[0; 20]);
+    assert_eq!(derive(&mut p, &mut t), Err(CKR_ATTRIBUTE_READ_ONLY));
+    let mut t = aes().ulong(CKA_VALUE_LEN, 20).ulong(CKA_MODULUS_BITS, 1);
+    assert_eq!(derive(&mut p, &mut t), Err(CKR_ATTRIBUTE_TYPE_INVALID));
     let mut g = 0;
     let mut none = mech::<u8>(CKM_PKCS5_PBKD2, None);
     let mut t = generic(32);

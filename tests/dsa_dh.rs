@@ -138,6 +138,14 @@ fn dsa_with_openssl() {
         s.generate(CKM_DSA_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 512)),
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
     );
+    // The template before any generation (which takes seconds): with a size out of range, the
+    // template's own fault is what returns.
+    for (m, made) in [(CKM_DSA_PARAMETER_GEN, CKA_SUBPRIME), (CKM_DH_PKCS_PARAMETER_GEN, CKA_PRIME)] {
+        let mut t = T::default().ulong(CKA_PRIME_BITS, 512).bytes(made, &[1]);
+        assert_eq!(s.generate(m, &mut t), Err(CKR_ATTRIBUTE_READ_ONLY), "{m:#x}");
+        let mut t = T::default().ulong(CKA_PRIME_BITS, 512).ulong(CKA_MODULUS_BITS, 1);
+        assert_eq!(s.generate(m, &mut t), Err(CKR_ATTRIBUTE_TYPE_INVALID), "{m:#x}");
+    }
     let domain_object = |p: &[u8], q: &[u8]| {
         s.create(
             &mut T::default()

@@ -168,10 +168,7 @@ impl Module {
         if matches!(key_type, CKK_DES | CKK_DES2 | CKK_DES3) {
             super::des::set_odd_parity(&mut value);
         }
-        let mut template = template.to_vec();
-        if !template.iter().any(|a| a.ty == CKA_VALUE_LEN) {
-            template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(value.len() as CK_ULONG)));
-        }
+        let template = with_value_len(template, value.len());
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
         let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism, material };
         self.create_with(h, &template, origin)
@@ -190,7 +187,8 @@ impl Module {
         };
         let key_type = key_type(template);
         let len = derived_len(template, None)?;
-        // Refused before the (deliberately slow) derivation, as creation would refuse it.
+        // Refused before the (deliberately slow) derivation, as creation would refuse them.
+        self.check_generated_template(h, CKO_SECRET_KEY, key_type, m.ty, &with_value_len(template, len))?;
         if !policy::value_len_ok(key_type, len) {
             return Err(Error::AttributeValueInvalid);
         }
@@ -208,6 +206,8 @@ impl Module {
         key_type: CK_KEY_TYPE,
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
+        // The template first: a generation takes up to seconds.
+        self.check_generated_template(h, CKO_DOMAIN_PARAMETERS, key_type, mechanism, template)?;
         let bits = match template.iter().find(|a| a.ty == CKA_PRIME_BITS).map(|a| &a.value) {
             Some(Value::Ulong(n)) => *n as usize,
             Some(_) => return Err(Error::AttributeValueInvalid),
@@ -224,4 +224,14 @@ impl Module {
         let origin = Origin::Generate { class: CKO_DOMAIN_PARAMETERS, key_type, mechanism, material };
         self.create_with(h, template, origin)
     }
+}
+
+/// `template` with CKA_VALUE_LEN `len` when it gives none (a generated secret key's template
+/// must have one).
+fn with_value_len(template: &[Attribute], len: usize) -> Vec<Attribute> {
+    let mut template = template.to_vec();
+    if !template.iter().any(|a| a.ty == CKA_VALUE_LEN) {
+        template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(len as CK_ULONG)));
+    }
+    template
 }

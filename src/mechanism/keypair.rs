@@ -71,7 +71,8 @@ impl Module {
         let (key_type, public, private) = match kind {
             PairKind::Rsa => {
                 // An RSA key takes from milliseconds to seconds to make: the templates first.
-                self.check_pair_templates(h, CKK_RSA, m.ty, public_t, private_t)?;
+                self.check_generated_template(h, CKO_PUBLIC_KEY, CKK_RSA, m.ty, public_t)?;
+                self.check_generated_template(h, CKO_PRIVATE_KEY, CKK_RSA, m.ty, private_t)?;
                 let bits = match find(public_t, CKA_MODULUS_BITS) {
                     Some(Value::Ulong(n)) => *n as usize,
                     _ => return Err(Error::TemplateIncomplete),

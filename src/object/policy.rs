@@ -77,6 +77,14 @@ pub fn create(template: &[Attribute], actor: Actor, unique_id: &str) -> Result<O
 
 /// Builds a new object from `template` for `origin`.
 pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Origin) -> Result<Object> {
+    let obj = assemble(template, actor, unique_id, origin)?;
+    validate(&obj, actor)?;
+    Ok(obj)
+}
+
+/// As [`build`], without the checks of the values the origin brings (a secret key's length):
+/// what can be checked of a template before generating them.
+pub fn assemble(template: &[Attribute], actor: Actor, unique_id: &str, origin: Origin) -> Result<Object> {
     check_duplicates(template)?;
     let (forbidden, required) = match origin {
         Origin::Create | Origin::PublicFromPrivate { .. } => (NO_CREATE, REQ_CREATE),
@@ -202,7 +210,6 @@ pub fn build(template: &[Attribute], actor: Actor, unique_id: &str, origin: Orig
         (Fill::Computed, CKA_NEVER_EXTRACTABLE) => Value::Bool(never_extractable),
         (d, _) => d.value().expect("`fills` admits constant defaults and the computed ones above"),
     });
-    validate(&obj, actor)?;
     Ok(obj)
 }
 

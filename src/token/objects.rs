@@ -283,23 +283,21 @@ impl Module {
         }
     }
 
-    /// Checks what `create_pair` checks of the templates alone (unknown attributes, those the
-    /// generation makes, the class and key type, the session and the login), for a generation
-    /// costly enough that a template refused anyway should cost none.
-    pub(crate) fn check_pair_templates(
+    /// Checks what storing a generated object of `class`/`key_type` checks of `template`
+    /// alone (unknown attributes, those the generation makes, the class and key type, the
+    /// session and the login), before a generation costly enough (an RSA key, domain
+    /// parameters, PBKDF2) that a template refused anyway should cost none.
+    pub(crate) fn check_generated_template(
         &self,
         h: CK_SESSION_HANDLE,
+        class: CK_OBJECT_CLASS,
         key_type: CK_KEY_TYPE,
         mechanism: CK_MECHANISM_TYPE,
-        public_t: &[Attribute],
-        private_t: &[Attribute],
+        template: &[Attribute],
     ) -> Result<()> {
         let c = self.ctx(h)?;
-        for (template, class) in [(public_t, CKO_PUBLIC_KEY), (private_t, CKO_PRIVATE_KEY)] {
-            let origin = Origin::Generate { class, key_type, mechanism, material: Vec::new() };
-            Module::admit(&c, &policy::build(template, self.actor(&c), "", origin)?)?;
-        }
-        Ok(())
+        let origin = Origin::Generate { class, key_type, mechanism, material: Vec::new() };
+        Module::admit(&c, &policy::assemble(template, self.actor(&c), "", origin)?)
     }
 
     /// Builds (without storing) the object `template` and `origin` describe, checked for
