@@ -723,9 +723,9 @@ fn hkdf_stages_and_salts() {
     (p.ulSaltType, p.pSalt) = (0, std::ptr::null_mut()); // not read
     assert_eq!(derive(prk_key, &mut p, Some(42)).unwrap(), okm);
 
-    // CKM_HKDF_DATA: a data object, with the template's other attributes.
+    // CKM_HKDF_DATA: a data object (as the template may say), with its other attributes.
     let mut p = both(CKF_HKDF_SALT_DATA, &mut salt);
-    let mut t = T::default().ulong(CKA_VALUE_LEN, 42).bytes(CKA_LABEL, b"okm");
+    let mut t = T::default().ulong(CKA_CLASS, CKO_DATA).ulong(CKA_VALUE_LEN, 42).bytes(CKA_LABEL, b"okm");
     let o = s.derive(&mut mech(CKM_HKDF_DATA, Some(&mut p)), ikm, &mut t).unwrap();
     assert_eq!(s.get_ulong(o, CKA_CLASS).unwrap(), CKO_DATA);
     assert_eq!(
