@@ -385,7 +385,9 @@ fn backup_and_restore() {
     assert_eq!(before, after, "the same key came back");
     // The restored private key still signs.
     let p = h.ctx();
-    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    let slot = p.get_slots_with_initialized_token().unwrap()[0];
+    let serial = p.get_token_info(slot).unwrap().serial_number().to_string();
+    let s = user_session(&p, slot);
     let k = s
         .find_objects(&[
             cryptoki::object::Attribute::Label(b"signer".to_vec()),
@@ -399,6 +401,14 @@ fn backup_and_restore() {
     let trail = cli.ok(&["audit", "show"]);
     assert!(trail.contains("oxihsm backup") && trail.contains("oxihsm restore"), "{trail}");
     cli.ok(&["audit", "verify"]);
+    // The restore's record names the slot and the serial restored, and its success.
+    let records = cli.json(&["audit", "show"]);
+    let restore = records.as_array().unwrap().iter().rev().find(|r| r["function"] == "oxihsm restore").unwrap();
+    assert_eq!(
+        (restore["slot_id"].as_i64(), restore["serial"].as_str(), restore["result"].as_i64()),
+        (Some(0), Some(serial.as_str()), Some(0)),
+        "{restore}"
+    );
 }
 
 /// ML-DSA and ML-KEM keys in files: Wycheproof's PKCS#8 (seed form) imports to a pair that

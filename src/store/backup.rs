@@ -197,3 +197,50 @@ pub fn restore(conn: &mut Connection, b: &Opened, slot_id: u64) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backup file's header of `version` with the Argon2id costs `kdf` (memory KiB,
+    /// iterations, lanes), a zero salt, and `sealed` bytes after it.
+    fn file(version: u8, kdf: [u32; 3], sealed: usize) -> Vec<u8> {
+        let mut f = MAGIC.to_vec();
+        f.push(version);
+        for v in kdf {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&[0; 16]);
+        f.resize(f.len() + sealed, 0);
+        f
+    }
+
+    fn opened(f: &[u8]) -> Result<()> {
+        open(f, b"123456").map(|_| ())
+    }
+
+    /// What is not a backup is CKR_DATA_INVALID before any key is derived: too short a file,
+    /// another magic, an unknown version, Argon2id costs past the bounds (a file could ask for
+    /// terabytes); what is one gets as far as the PIN (nothing sealed here opens).
+    #[test]
+    fn only_backups_within_bounds_reach_the_pin() {
+        let cheap = [8, 1, 1];
+        for version in [1, BACKUP_VERSION] {
+            assert!(matches!(opened(&file(version, cheap, 40)), Err(Error::PinIncorrect)), "version {version}");
+        }
+        assert!(matches!(opened(&file(2, cheap, 0)), Err(Error::PinIncorrect)), "a header alone");
+        let whole = file(2, cheap, 0);
+        assert!(matches!(opened(&whole[..whole.len() - 1]), Err(Error::DataInvalid)), "a header cut short");
+        assert!(matches!(opened(&whole[..MAGIC.len()]), Err(Error::DataInvalid)));
+        let mut other = file(2, cheap, 40);
+        other[0] ^= 1;
+        assert!(matches!(opened(&other), Err(Error::DataInvalid)), "another magic");
+        for version in [0, BACKUP_VERSION + 1, 255] {
+            assert!(matches!(opened(&file(version, cheap, 40)), Err(Error::DataInvalid)), "version {version}");
+        }
+        assert!(matches!(opened(&file(2, [512, 64, 64], 40)), Err(Error::PinIncorrect)), "the largest counts");
+        for kdf in [[4 * 1024 * 1024 + 1, 1, 1], [8, 65, 1], [512, 1, 65], [u32::MAX; 3]] {
+            assert!(matches!(opened(&file(2, kdf, 40)), Err(Error::DataInvalid)), "{kdf:?}");
+        }
+    }
+}
