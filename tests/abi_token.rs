@@ -377,7 +377,30 @@ fn random_numbers() {
         let mut buf = [0u8; 4];
         assert_eq!(raw.C_GenerateRandom(0xdead, buf.as_mut_ptr(), 4), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(raw.C_SeedRandom(s.handle(), null_mut(), 8), CKR_ARGUMENTS_BAD);
+        assert_eq!(raw.C_SeedRandom(0xdead, buf.as_mut_ptr(), 4), CKR_SESSION_HANDLE_INVALID);
     }
+}
+
+/// C_CloseAllSessions closes the sessions of its slot, with their session objects, and no
+/// other: a session on another token keeps its objects.
+#[test]
+fn close_all_sessions_closes_one_slot() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let (a, b) = (init_token(&p, "a"), init_token(&p, "b"));
+    let object = |s: &cryptoki::session::Session| {
+        s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(false), Attribute::Value(vec![1])])
+            .unwrap()
+    };
+    let (sa, sb) = (p.open_rw_session(a).unwrap(), p.open_rw_session(b).unwrap());
+    let (oa, ob) = (object(&sa), object(&sb));
+    // SAFETY: a plain call.
+    assert_eq!(unsafe { h.raw().C_CloseAllSessions(a.id()) }, CKR_OK);
+    assert_eq!(rv(sa.get_session_info()), RvError::SessionHandleInvalid);
+    assert_eq!(sb.get_attributes(ob, &[cryptoki::object::AttributeType::Value]).unwrap(), [Attribute::Value(vec![1])]);
+    let again = p.open_rw_session(a).unwrap();
+    assert_eq!(rv(again.get_attributes(oa, &[cryptoki::object::AttributeType::Value])), RvError::ObjectHandleInvalid);
+    std::mem::forget(sa); // its handle is closed already
 }
 
 #[test]

@@ -1307,6 +1307,62 @@ fn a_null_mechanism_ends_only_its_own_operation() {
     }
 }
 
+/// C_SessionCancel (3.2 §5.6) ends exactly the operations its flags name: with every kind
+/// of operation active at once in one session, each flag ends its own (its C_*Init then
+/// starts again) and leaves every other one active (its C_*Init is CKR_OPERATION_ACTIVE);
+/// CKF_VERIFY ends C_VerifySignatureInit's too; no flag ends nothing, all flags end all.
+#[test]
+fn session_cancel_ends_the_operations_named() {
+    let e = env();
+    let (h, l, k) = (e.s.h, &e.s.lib, &e.keys);
+    let mut sig = e.run(CKM_SHA256_HMAC, Op::Sign, k.generic, b"data", &[]);
+    let (sig, sig_len) = (sig.as_mut_ptr(), sig.len() as CK_ULONG);
+    let (public, private) = k.rsa;
+    let mut mechs = [CKM_SHA256_HMAC, CKM_SHA256, CKM_AES_ECB, CKM_AES_GCM, CKM_RSA_PKCS].map(|m| mech::<u8>(m, None));
+    let [hmac, sha, ecb, gcm, rsa] = mechs.each_mut().map(|m| m as *mut CK_MECHANISM);
+    // SAFETY: each call is given live mechanisms and signature buffer, or a NULL template of length 0.
+    let inits: Vec<(CK_FLAGS, Box<dyn Fn() -> CK_RV>)> = unsafe {
+        vec![
+            (CKF_FIND_OBJECTS, Box::new(|| l.C_FindObjectsInit(h, null_mut(), 0))),
+            (CKF_DIGEST, Box::new(|| l.C_DigestInit(h, sha))),
+            (CKF_ENCRYPT, Box::new(|| l.C_EncryptInit(h, ecb, k.aes))),
+            (CKF_DECRYPT, Box::new(|| l.C_DecryptInit(h, ecb, k.aes))),
+            (CKF_SIGN, Box::new(|| l.C_SignInit(h, hmac, k.generic))),
+            (CKF_VERIFY, Box::new(|| l.C_VerifyInit(h, hmac, k.generic))),
+            (CKF_VERIFY, Box::new(|| l.C_VerifySignatureInit(h, hmac, k.generic, sig, sig_len))),
+            (CKF_MESSAGE_ENCRYPT, Box::new(|| l.C_MessageEncryptInit(h, gcm, k.aes))),
+            (CKF_MESSAGE_DECRYPT, Box::new(|| l.C_MessageDecryptInit(h, gcm, k.aes))),
+            (CKF_MESSAGE_SIGN, Box::new(|| l.C_MessageSignInit(h, hmac, k.generic))),
+            (CKF_MESSAGE_VERIFY, Box::new(|| l.C_MessageVerifyInit(h, hmac, k.generic))),
+            (CKF_SIGN_RECOVER, Box::new(|| l.C_SignRecoverInit(h, rsa, private))),
+            (CKF_VERIFY_RECOVER, Box::new(|| l.C_VerifyRecoverInit(h, rsa, public))),
+        ]
+    };
+    // Starts every operation not active; returns the flags of those that had ended.
+    let start_all = || {
+        inits.iter().fold(0, |ended, (flag, init)| match init() {
+            CKR_OK => ended | flag,
+            rv => {
+                assert_eq!(rv, CKR_OPERATION_ACTIVE, "{flag:#x}");
+                ended
+            }
+        })
+    };
+    // SAFETY: a plain call on a live session.
+    let cancel = |flags| assert_eq!(unsafe { l.C_SessionCancel(h, flags) }, CKR_OK, "{flags:#x}");
+    let all = inits.iter().fold(0, |all, (flag, _)| all | flag);
+    assert_eq!(start_all(), all, "none was active");
+    for (flag, _) in &inits {
+        cancel(*flag);
+        assert_eq!(start_all(), *flag, "cancelling {flag:#x}");
+    }
+    cancel(0);
+    assert_eq!(start_all(), 0);
+    cancel(all);
+    assert_eq!(start_all(), all);
+    cancel(all);
+}
+
 /// A length no buffer of the process can have (its end past the address space, though its
 /// size fits in an isize) is refused with CKR_ARGUMENTS_BAD before anything is read from or
 /// written to the buffer, for data, AAD, templates and output lengths alike; the session
