@@ -82,6 +82,19 @@ fn derive<P>(
     if rv == CKR_OK { Ok(o) } else { Err(rv) }
 }
 
+/// Feedback-mode parameters over HMAC-SHA256, with no additional keys.
+fn feedback_params(data: &mut [CK_PRF_DATA_PARAM], iv: &mut [u8]) -> CK_SP800_108_FEEDBACK_KDF_PARAMS {
+    CK_SP800_108_FEEDBACK_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: data.len() as _,
+        pDataParams: data.as_mut_ptr(),
+        ulIVLen: iv.len() as _,
+        pIV: if iv.is_empty() { null_mut() } else { iv.as_mut_ptr() },
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    }
+}
+
 fn setup() -> (Harness, cryptoki::context::Pkcs11, RawSession, Vec<u8>, CK_OBJECT_HANDLE) {
     let h = Harness::new();
     let p = h.ctx();
@@ -218,15 +231,7 @@ fn feedback_and_double_pipeline_modes() {
         dp(CK_SP800_108_OPTIONAL_COUNTER, &mut ctr),
         bytes_param(&mut label),
     ];
-    let mut p = CK_SP800_108_FEEDBACK_KDF_PARAMS {
-        prfType: CKM_SHA256_HMAC,
-        ulNumberOfDataParams: 3,
-        pDataParams: data.as_mut_ptr(),
-        ulIVLen: iv.len() as _,
-        pIV: iv.as_mut_ptr(),
-        ulAdditionalDerivedKeys: 0,
-        pAdditionalDerivedKeys: null_mut(),
-    };
+    let mut p = feedback_params(&mut data, &mut iv);
     let k = derive(&s, CKM_SP800_108_FEEDBACK_KDF, &mut p, base, &mut Tmpl::new(70)).unwrap();
     // Reference: K(0) = IV, K(i) = HMAC(KI, K(i-1) || [i]8 || fixed).
     let mut want = Vec::new();
@@ -279,4 +284,81 @@ fn absurd_value_len_is_refused() {
     }
     // Within range it still works.
     derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(64)).unwrap();
+}
+
+/// The data parameters' rules: counter widths of 8, 16, 24 or 32 bits only, and a counter
+/// that must hold the number of blocks; the DKM length as the sum of the PRF's segments; a
+/// key's value as a data parameter; one iteration variable and at most one optional counter
+/// in feedback and double-pipeline modes, with no format there; the base key's
+/// CKA_DERIVE_TEMPLATE imposed.
+#[test]
+fn data_parameter_rules() {
+    let (_h, _p, s, ki, base) = setup();
+    let params = |data: &mut [CK_PRF_DATA_PARAM]| CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: data.len() as _,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: null_mut(),
+    };
+    let counter = |data: &mut [CK_PRF_DATA_PARAM], len: usize| {
+        derive(&s, CKM_SP800_108_COUNTER_KDF, &mut params(data), base, &mut Tmpl::new(len))
+    };
+    let invalid = Err(CKR_MECHANISM_PARAM_INVALID);
+    for bits in [0, 12, 40, 64] {
+        let mut ctr = counter_fmt(bits, false);
+        assert_eq!(counter(&mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)], 16), invalid, "{bits} bits");
+    }
+    // An 8-bit counter counts 255 blocks of SHA-256 at most.
+    let mut ctr = counter_fmt(8, false);
+    let k = counter(&mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)], 255 * 32).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap().len(), 255 * 32);
+    assert_eq!(counter(&mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)], 255 * 32 + 1), invalid);
+
+    // The DKM length as the sum of the segments: 40 bytes take two SHA-256 blocks, 512 bits.
+    let mut ctr = counter_fmt(32, false);
+    let mut dkm = CK_SP800_108_DKM_LENGTH_FORMAT {
+        dkmLengthMethod: CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS,
+        bLittleEndian: 1,
+        ulWidthInBits: 16,
+    };
+    let k = counter(&mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr), dp(CK_SP800_108_DKM_LENGTH, &mut dkm)], 40);
+    let want: Vec<u8> = (1..=2u32).flat_map(|i| hmac256(&ki, &[&i.to_be_bytes(), &512u16.to_le_bytes()])).collect();
+    assert_eq!(value(&s, k.unwrap()), want[..40]);
+
+    // A key's value as a data parameter: as the same bytes given as a byte array.
+    let mut label = b"a label in a key".to_vec();
+    let mut label_key = s.secret_key(CKK_GENERIC_SECRET, &label).unwrap();
+    let by_bytes = counter(&mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr), bytes_param(&mut label)], 32);
+    let by_key =
+        counter(&mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr), dp(CK_SP800_108_KEY_HANDLE, &mut label_key)], 32);
+    assert_eq!(value(&s, by_key.unwrap()), value(&s, by_bytes.unwrap()));
+    assert_eq!(value(&s, by_bytes.unwrap()), hmac256(&ki, &[&1u32.to_be_bytes(), &label]));
+
+    // Feedback and double-pipeline modes: the iteration variable once and without a format,
+    // an optional counter at most once.
+    let iteration = || CK_PRF_DATA_PARAM { type_: CK_SP800_108_ITERATION_VARIABLE, pValue: null_mut(), ulValueLen: 0 };
+    let (mut c1, mut c2, mut c3) = (counter_fmt(8, false), counter_fmt(8, false), counter_fmt(8, false));
+    let cases: [&mut [CK_PRF_DATA_PARAM]; 3] = [
+        &mut [iteration(), iteration()],
+        &mut [iteration(), dp(CK_SP800_108_OPTIONAL_COUNTER, &mut c1), dp(CK_SP800_108_OPTIONAL_COUNTER, &mut c2)],
+        &mut [dp(CK_SP800_108_ITERATION_VARIABLE, &mut c3)],
+    ];
+    for data in cases {
+        assert_eq!(derive(&s, CKM_SP800_108_DOUBLE_PIPELINE_KDF, &mut params(data), base, &mut Tmpl::new(16)), invalid);
+        let mut p = feedback_params(data, &mut []);
+        assert_eq!(derive(&s, CKM_SP800_108_FEEDBACK_KDF, &mut p, base, &mut Tmpl::new(16)), invalid);
+    }
+
+    // The base key's CKA_DERIVE_TEMPLATE: its CKA_EXTRACTABLE false against the template's true.
+    let strict = s
+        .create(
+            &mut T::secret(CKK_GENERIC_SECRET)
+                .bytes(CKA_VALUE, &ki)
+                .nested(CKA_DERIVE_TEMPLATE, &mut T::default().flag(CKA_EXTRACTABLE, false)),
+        )
+        .unwrap();
+    let mut data = [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)];
+    let r = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut params(&mut data), strict, &mut Tmpl::new(16));
+    assert_eq!(r, Err(CKR_TEMPLATE_INCONSISTENT));
 }
