@@ -361,4 +361,20 @@ fn data_parameter_rules() {
     let mut data = [dp(CK_SP800_108_ITERATION_VARIABLE, &mut ctr)];
     let r = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut params(&mut data), strict, &mut Tmpl::new(16));
     assert_eq!(r, Err(CKR_TEMPLATE_INCONSISTENT));
+
+    // All the keys or none: an additional key's template refused leaves no primary key.
+    let keys = || s.find(&mut T::default().ulong(CKA_CLASS, CKO_SECRET_KEY)).unwrap().len();
+    let before = keys();
+    let mut bad = T::secret(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 16).ulong(CKA_MODULUS_BITS, 1);
+    let mut extra_h: CK_OBJECT_HANDLE = 0;
+    let mut extra = [CK_DERIVED_KEY {
+        pTemplate: bad.attrs.as_mut_ptr(),
+        ulAttributeCount: bad.attrs.len() as _,
+        phKey: &mut extra_h,
+    }];
+    let mut p = params(&mut data);
+    (p.ulAdditionalDerivedKeys, p.pAdditionalDerivedKeys) = (1, extra.as_mut_ptr());
+    let r = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(16));
+    assert_eq!((r, extra_h), (Err(CKR_ATTRIBUTE_TYPE_INVALID), 0));
+    assert_eq!(keys(), before);
 }

@@ -240,7 +240,7 @@ impl Module {
             Ok(Zeroizing::new(o.bytes(CKA_VALUE).ok_or(Error::MechanismParamInvalid)?.to_vec()))
         };
         let dkm = derive(mode, p, ki, total, &keys)?;
-        let mut handles = Vec::with_capacity(templates.len());
+        let mut made = Vec::with_capacity(templates.len());
         let mut at = 0;
         for (t, n) in templates.iter().zip(&lens) {
             let mut value = Zeroizing::new(dkm[at..at + n].to_vec());
@@ -253,8 +253,10 @@ impl Module {
                 base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),
                 base_never_extractable: base_obj.flag(CKA_NEVER_EXTRACTABLE),
             };
-            handles.push(self.create_with(h, t, origin)?);
+            made.push((&t[..], origin));
         }
+        // All the keys or none: an additional key's template refused leaves no primary key.
+        let mut handles = self.create_all(h, made)?;
         let first = handles.remove(0);
         Ok((first, handles))
     }

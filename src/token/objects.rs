@@ -267,20 +267,38 @@ impl Module {
     pub(crate) fn create_pair(
         &self,
         h: CK_SESSION_HANDLE,
-        (public_t, public): (&[Attribute], Origin),
-        (private_t, private): (&[Attribute], Origin),
+        public: (&[Attribute], Origin),
+        private: (&[Attribute], Origin),
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        match self.create_all(h, vec![public, private])?[..] {
+            [p, q] => Ok((p, q)),
+            _ => Err(Error::Internal("a key pair of other than two keys".into())),
+        }
+    }
+
+    /// Makes and stores several objects (a key pair, a derivation's keys), or none: all are
+    /// built before any is stored, so a template error leaves nothing behind, and one that
+    /// cannot be stored takes those stored before it away again.
+    pub(crate) fn create_all(
+        &self,
+        h: CK_SESSION_HANDLE,
+        made: Vec<(&[Attribute], Origin)>,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
         let c = self.ctx(h)?;
-        let (pub_obj, priv_obj) =
-            (self.build_object(&c, public_t, public)?, self.build_object(&c, private_t, private)?);
-        let pub_h = self.insert(h, &c, pub_obj)?;
-        match self.insert(h, &c, priv_obj) {
-            Ok(priv_h) => Ok((pub_h, priv_h)),
-            Err(e) => {
-                let _ = self.destroy_object(h, pub_h);
-                Err(e)
+        let objects = made.into_iter().map(|(t, o)| self.build_object(&c, t, o)).collect::<Result<Vec<_>>>()?;
+        let mut handles = Vec::with_capacity(objects.len());
+        for obj in objects {
+            match self.insert(h, &c, obj) {
+                Ok(k) => handles.push(k),
+                Err(e) => {
+                    for k in handles {
+                        let _ = self.destroy_object(h, k);
+                    }
+                    return Err(e);
+                }
             }
         }
+        Ok(handles)
     }
 
     /// Checks what storing a generated object of `class`/`key_type` checks of `template`
