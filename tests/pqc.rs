@@ -135,6 +135,20 @@ fn offered_where_the_build_has_them() {
             assert_eq!(made, Err(CKR_MECHANISM_INVALID), "{m:#x}");
         }
     }
+    // The parameter set in the public template, in the private one, or in both alike.
+    let sets = [
+        (CKM_ML_DSA_KEY_PAIR_GEN, CKP_ML_DSA_44, CKP_ML_DSA_65),
+        (CKM_ML_KEM_KEY_PAIR_GEN, CKP_ML_KEM_512, CKP_ML_KEM_768),
+    ];
+    for (m, set, other) in sets.into_iter().filter(|_| PQC) {
+        let with = |v| T::default().ulong(CKA_PARAMETER_SET, v);
+        let (public, _) = s.keypair(m, &mut T::default(), &mut with(set)).unwrap();
+        assert_eq!(s.get_ulong(public, CKA_PARAMETER_SET).unwrap(), set, "{m:#x}");
+        let (_, private) = s.keypair(m, &mut with(set), &mut with(set)).unwrap();
+        assert_eq!(s.get_ulong(private, CKA_PARAMETER_SET).unwrap(), set, "{m:#x}");
+        assert_eq!(s.keypair(m, &mut with(set), &mut with(other)), Err(CKR_TEMPLATE_INCONSISTENT), "{m:#x}");
+        assert_eq!(s.keypair(m, &mut T::default(), &mut T::default()), Err(CKR_TEMPLATE_INCOMPLETE), "{m:#x}");
+    }
     // An ML-DSA-44 public key of the right length: importable only where ML-DSA is offered.
     let mut public = T::default()
         .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
