@@ -225,7 +225,8 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 let (extract, expand) = (p.bExtract != 0, p.bExpand != 0);
                 // "The salt should be ignored if bExtract is false. The pInfo should be
                 // ignored if bExpand is set to false" (3.2's HKDF section): neither is read
-                // then (pkcs11-provider's expand-only calls leave ulSaltType zero).
+                // then (pkcs11-provider's expand-only calls are reported to leave ulSaltType
+                // zero).
                 let salt = match p.ulSaltType {
                     _ if !extract => Salt::Null,
                     CKF_HKDF_SALT_NULL => Salt::Null,
