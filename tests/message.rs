@@ -102,6 +102,16 @@ fn gcm_messages_with_generated_ivs() {
     let mut both = ct.clone();
     both.extend_from_slice(&tag);
     assert_eq!(s.decrypt(&mut mech(CKM_AES_GCM, Some(&mut gp)), e.key, &both).unwrap(), b"given iv");
+    let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    assert_eq!(decrypt_message(s, &mut p, b"", &ct), (CKR_OK, b"given iv".to_vec()), "a 96-bit tag");
+    // A fixed part as long as the IV (all of it given), not longer; an IV of at least a byte.
+    let mut p = gcm_params(&mut iv, 96, CKG_NO_GENERATE, &mut tag);
+    assert_eq!(decrypt_message(s, &mut p, b"", &ct), (CKR_OK, b"given iv".to_vec()));
+    p.ulIvFixedBits = 97;
+    assert_eq!(decrypt_message(s, &mut p, b"", &ct).0, CKR_MECHANISM_PARAM_INVALID);
+    let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+    p.ulIvLen = 0;
+    assert_eq!(encrypt_message(s, &mut p, b"", b"x").0, CKR_MECHANISM_PARAM_INVALID, "no IV");
     // Bad parameters: wrong size, bad tag length, fixed part longer than the IV.
     let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
     let mut d = *b"x";
@@ -272,6 +282,20 @@ fn ccm_messages() {
             ),
             CKR_AEAD_DECRYPT_FAILED
         );
+    }
+    // MACs of 4 to 16 bytes, even lengths only; nonces of 7 to 13 bytes.
+    let (mut big_nonce, mut big_mac) = ([0u8; 16], [0u8; 32]);
+    for (mac_len, nonce_len) in [(5, 13), (3, 13), (18, 13), (8, 6), (8, 14)] {
+        let mut q = CK_CCM_MESSAGE_PARAMS {
+            pNonce: big_nonce.as_mut_ptr(),
+            ulNonceLen: nonce_len,
+            ulNonceFixedBits: 0,
+            nonceGenerator: CKG_NO_GENERATE,
+            pMAC: big_mac.as_mut_ptr(),
+            ulMACLen: mac_len,
+            ..p
+        };
+        assert_eq!(one_message(s, true, &mut q, b"", &pt).0, CKR_MECHANISM_PARAM_INVALID, "{mac_len} {nonce_len}");
     }
 }
 
@@ -642,6 +666,46 @@ fn generated_ivs_do_not_repeat_across_operations() {
         seen.push(iv);
         // SAFETY: a live session.
         assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
+    }
+}
+
+/// Within one operation, a generated IV with a free part of one byte never repeats: all 256
+/// values, then CKR_MECHANISM_PARAM_INVALID (CKG_GENERATE and CKG_GENERATE_COUNTER alike; the
+/// fixed part kept). CKG_GENERATE_COUNTER_XOR XORs the counter into the free part given.
+#[test]
+fn generated_ivs_with_little_room_count_and_stop() {
+    let e = env();
+    let s = &e.s;
+    for generator in [CKG_GENERATE, CKG_GENERATE_COUNTER] {
+        let mut m = mech::<u8>(CKM_AES_GCM, None);
+        // SAFETY: live mechanism.
+        assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..256 {
+            let mut iv = vec![0x5a; 12];
+            let mut tag = [0u8; 16];
+            let mut p = gcm_params(&mut iv, 88, generator, &mut tag);
+            assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_OK, "generator {generator}");
+            assert_eq!(iv[..11], [0x5a; 11]);
+            assert!(seen.insert(iv[11]), "generator {generator}: IV {iv:?} repeated");
+        }
+        let mut iv = vec![0x5a; 12];
+        let mut tag = [0u8; 16];
+        let mut p = gcm_params(&mut iv, 88, generator, &mut tag);
+        assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_MECHANISM_PARAM_INVALID, "generator {generator}");
+        // SAFETY: a live session.
+        assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
+    }
+    // CKG_GENERATE_COUNTER_XOR: the counter XORed into the free part given.
+    let mut m = mech::<u8>(CKM_AES_GCM, None);
+    // SAFETY: live mechanism.
+    assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+    for want in [0x33, 0x32, 0x31, 0x30, 0x37] {
+        let mut iv = vec![0x33; 12];
+        let mut tag = [0u8; 16];
+        let mut p = gcm_params(&mut iv, 32, CKG_GENERATE_COUNTER_XOR, &mut tag);
+        assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_OK);
+        assert_eq!(iv, [[0x33; 11].as_slice(), &[want]].concat());
     }
 }
 
