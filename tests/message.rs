@@ -696,6 +696,19 @@ fn generated_ivs_with_little_room_count_and_stop() {
         // SAFETY: a live session.
         assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
     }
+    // Two free bytes count on past 256.
+    let mut m = mech::<u8>(CKM_AES_GCM, None);
+    // SAFETY: live mechanism.
+    assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+    for n in 0..300u16 {
+        let mut iv = vec![0x5a; 12];
+        let mut tag = [0u8; 16];
+        let mut p = gcm_params(&mut iv, 80, CKG_GENERATE_COUNTER, &mut tag);
+        assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_OK);
+        assert_eq!(iv[10..], n.to_be_bytes());
+    }
+    // SAFETY: a live session.
+    assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
     // CKG_GENERATE_COUNTER_XOR: the counter XORed into the free part given.
     let mut m = mech::<u8>(CKM_AES_GCM, None);
     // SAFETY: live mechanism.
