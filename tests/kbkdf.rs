@@ -362,6 +362,26 @@ fn data_parameter_rules() {
     let r = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut params(&mut data), strict, &mut Tmpl::new(16));
     assert_eq!(r, Err(CKR_TEMPLATE_INCONSISTENT));
 
+    // A key type of one length needs no CKA_VALUE_LEN: a Triple DES key of 24 bytes (with
+    // odd parity), and an additional generic secret key after it, from one key stream.
+    let mut des3 = T::secret(CKK_DES3).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let mut extra_h: CK_OBJECT_HANDLE = 0;
+    let mut extra_t = Tmpl::new(8);
+    let mut extra =
+        [CK_DERIVED_KEY { pTemplate: extra_t.attrs.as_mut_ptr(), ulAttributeCount: 5, phKey: &mut extra_h }];
+    let mut p = params(&mut data);
+    (p.ulAdditionalDerivedKeys, p.pAdditionalDerivedKeys) = (1, extra.as_mut_ptr());
+    let mut m = mech(CKM_SP800_108_COUNTER_KDF, Some(&mut p));
+    let mut k = 0;
+    // SAFETY: live mechanism, parameters and templates.
+    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, base, des3.attrs.as_mut_ptr(), des3.attrs.len() as _, &mut k) };
+    assert_eq!(rv, CKR_OK);
+    let stream = hmac256(&ki, &[&1u32.to_be_bytes()]);
+    let key = s.get_bytes(k, CKA_VALUE).unwrap();
+    assert_eq!(key.len(), 24);
+    assert!(key.iter().zip(&stream).all(|(a, b)| a & 0xfe == b & 0xfe && a.count_ones() % 2 == 1), "{key:02x?}");
+    assert_eq!(value(&s, extra_h), stream[24..32]);
+
     // All the keys or none: an additional key's template refused leaves no primary key.
     let keys = || s.find(&mut T::default().ulong(CKA_CLASS, CKO_SECRET_KEY)).unwrap().len();
     let before = keys();

@@ -203,11 +203,13 @@ fn derive(
     Ok(out)
 }
 
+/// A derived key's length: its template's CKA_VALUE_LEN, else its key type's one length
+/// (Triple DES, ChaCha20), as the other derivations take it.
 fn value_len(t: &[Attribute]) -> Result<usize> {
     match t.iter().find(|a| a.ty == CKA_VALUE_LEN).map(|a| &a.value) {
         Some(Value::Ulong(n)) if *n > 0 && *n as usize <= super::kdf::MAX_DERIVED_LEN => Ok(*n as usize),
         Some(_) => Err(Error::AttributeValueInvalid),
-        None => Err(Error::TemplateIncomplete),
+        None => policy::fixed_value_len(super::kdf::key_type(t)).ok_or(Error::TemplateIncomplete),
     }
 }
 
