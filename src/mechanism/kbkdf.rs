@@ -203,16 +203,6 @@ fn derive(
     Ok(out)
 }
 
-/// A derived key's length: its template's CKA_VALUE_LEN, else its key type's one length
-/// (Triple DES, ChaCha20), as the other derivations take it.
-fn value_len(t: &[Attribute]) -> Result<usize> {
-    match t.iter().find(|a| a.ty == CKA_VALUE_LEN).map(|a| &a.value) {
-        Some(Value::Ulong(n)) if *n > 0 && *n as usize <= super::kdf::MAX_DERIVED_LEN => Ok(*n as usize),
-        Some(_) => Err(Error::AttributeValueInvalid),
-        None => policy::fixed_value_len(super::kdf::key_type(t)).ok_or(Error::TemplateIncomplete),
-    }
-}
-
 impl Module {
     /// C_DeriveKey with an SP 800-108 mechanism: the primary key, then the additional keys.
     pub fn derive_kbkdf(
@@ -234,7 +224,8 @@ impl Module {
         for t in &p.additional {
             templates.push(policy::merge_template(t, &imposed)?);
         }
-        let lens = templates.iter().map(|t| value_len(t)).collect::<Result<Vec<_>>>()?;
+        // Each key's CKA_VALUE_LEN, else its type's one length (Triple DES, ChaCha20).
+        let lens = templates.iter().map(|t| super::kdf::derived_len(t, None)).collect::<Result<Vec<_>>>()?;
         let total: usize = lens.iter().sum();
         let ki = base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
         let keys = |k: CK_OBJECT_HANDLE| -> Result<Zeroizing<Vec<u8>>> {
