@@ -75,11 +75,27 @@ fn derive<P>(
     base: CK_OBJECT_HANDLE,
     t: &mut Tmpl,
 ) -> RawResult<CK_OBJECT_HANDLE> {
+    derive_with(s, ty, params, base, &mut t.attrs)
+}
+
+/// As [`derive`], with any template.
+fn derive_with<P>(
+    s: &RawSession,
+    ty: CK_MECHANISM_TYPE,
+    params: &mut P,
+    base: CK_OBJECT_HANDLE,
+    attrs: &mut [CK_ATTRIBUTE],
+) -> RawResult<CK_OBJECT_HANDLE> {
     let mut m = mech(ty, Some(params));
     let mut o = 0;
     // SAFETY: live mechanism, parameters and template.
-    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, base, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, base, attrs.as_mut_ptr(), attrs.len() as _, &mut o) };
     if rv == CKR_OK { Ok(o) } else { Err(rv) }
+}
+
+/// An additional derived key of template `attrs`, its handle written to `h`.
+fn additional(attrs: &mut [CK_ATTRIBUTE], h: &mut CK_OBJECT_HANDLE) -> CK_DERIVED_KEY {
+    CK_DERIVED_KEY { pTemplate: attrs.as_mut_ptr(), ulAttributeCount: attrs.len() as _, phKey: h }
 }
 
 /// Feedback-mode parameters over HMAC-SHA256, with no additional keys.
@@ -128,11 +144,7 @@ fn counter_mode_with_an_additional_key() {
     ];
     let mut extra_t = Tmpl::new(16);
     let mut extra_h: CK_OBJECT_HANDLE = 0;
-    let mut extra = [CK_DERIVED_KEY {
-        pTemplate: extra_t.attrs.as_mut_ptr(),
-        ulAttributeCount: extra_t.attrs.len() as _,
-        phKey: &mut extra_h,
-    }];
+    let mut extra = [additional(&mut extra_t.attrs, &mut extra_h)];
     let mut p = CK_SP800_108_KDF_PARAMS {
         prfType: CKM_SHA256_HMAC,
         ulNumberOfDataParams: data.len() as _,
@@ -367,15 +379,10 @@ fn data_parameter_rules() {
     let mut des3 = T::secret(CKK_DES3).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
     let mut extra_h: CK_OBJECT_HANDLE = 0;
     let mut extra_t = Tmpl::new(8);
-    let mut extra =
-        [CK_DERIVED_KEY { pTemplate: extra_t.attrs.as_mut_ptr(), ulAttributeCount: 5, phKey: &mut extra_h }];
+    let mut extra = [additional(&mut extra_t.attrs, &mut extra_h)];
     let mut p = params(&mut data);
     (p.ulAdditionalDerivedKeys, p.pAdditionalDerivedKeys) = (1, extra.as_mut_ptr());
-    let mut m = mech(CKM_SP800_108_COUNTER_KDF, Some(&mut p));
-    let mut k = 0;
-    // SAFETY: live mechanism, parameters and templates.
-    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, base, des3.attrs.as_mut_ptr(), des3.attrs.len() as _, &mut k) };
-    assert_eq!(rv, CKR_OK);
+    let k = derive_with(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut des3.attrs).unwrap();
     let stream = hmac256(&ki, &[&1u32.to_be_bytes()]);
     let key = s.get_bytes(k, CKA_VALUE).unwrap();
     assert_eq!(key.len(), 24);
@@ -387,11 +394,7 @@ fn data_parameter_rules() {
     let before = keys();
     let mut bad = T::secret(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 16).ulong(CKA_MODULUS_BITS, 1);
     let mut extra_h: CK_OBJECT_HANDLE = 0;
-    let mut extra = [CK_DERIVED_KEY {
-        pTemplate: bad.attrs.as_mut_ptr(),
-        ulAttributeCount: bad.attrs.len() as _,
-        phKey: &mut extra_h,
-    }];
+    let mut extra = [additional(&mut bad.attrs, &mut extra_h)];
     let mut p = params(&mut data);
     (p.ulAdditionalDerivedKeys, p.pAdditionalDerivedKeys) = (1, extra.as_mut_ptr());
     let r = derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(16));

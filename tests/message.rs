@@ -676,49 +676,43 @@ fn generated_ivs_do_not_repeat_across_operations() {
 fn generated_ivs_with_little_room_count_and_stop() {
     let e = env();
     let s = &e.s;
+    let mut gcm = mech::<u8>(CKM_AES_GCM, None);
+    let m = &raw mut gcm;
+    // SAFETY: a live mechanism.
+    let begin = || assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, m, e.key) }, CKR_OK);
+    // SAFETY: a live session.
+    let end = || assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
+    // One message whose IV was 12 `fill` bytes, `fixed_bits` of them kept: (rv, the IV used).
+    let message = |fixed_bits, generator, fill: u8| {
+        let mut iv = vec![fill; 12];
+        let mut tag = [0u8; 16];
+        let rv = encrypt_message(s, &mut gcm_params(&mut iv, fixed_bits, generator, &mut tag), b"", b"m").0;
+        (rv, iv)
+    };
     for generator in [CKG_GENERATE, CKG_GENERATE_COUNTER] {
-        let mut m = mech::<u8>(CKM_AES_GCM, None);
-        // SAFETY: live mechanism.
-        assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+        begin();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..256 {
-            let mut iv = vec![0x5a; 12];
-            let mut tag = [0u8; 16];
-            let mut p = gcm_params(&mut iv, 88, generator, &mut tag);
-            assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_OK, "generator {generator}");
+            let (rv, iv) = message(88, generator, 0x5a);
+            assert_eq!(rv, CKR_OK, "generator {generator}");
             assert_eq!(iv[..11], [0x5a; 11]);
             assert!(seen.insert(iv[11]), "generator {generator}: IV {iv:?} repeated");
         }
-        let mut iv = vec![0x5a; 12];
-        let mut tag = [0u8; 16];
-        let mut p = gcm_params(&mut iv, 88, generator, &mut tag);
-        assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_MECHANISM_PARAM_INVALID, "generator {generator}");
-        // SAFETY: a live session.
-        assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
+        assert_eq!(message(88, generator, 0x5a).0, CKR_MECHANISM_PARAM_INVALID, "generator {generator}");
+        end();
     }
     // Two free bytes count on past 256.
-    let mut m = mech::<u8>(CKM_AES_GCM, None);
-    // SAFETY: live mechanism.
-    assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+    begin();
     for n in 0..300u16 {
-        let mut iv = vec![0x5a; 12];
-        let mut tag = [0u8; 16];
-        let mut p = gcm_params(&mut iv, 80, CKG_GENERATE_COUNTER, &mut tag);
-        assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_OK);
+        let (rv, iv) = message(80, CKG_GENERATE_COUNTER, 0x5a);
+        assert_eq!(rv, CKR_OK);
         assert_eq!(iv[10..], n.to_be_bytes());
     }
-    // SAFETY: a live session.
-    assert_eq!(unsafe { s.lib.C_MessageEncryptFinal(s.h) }, CKR_OK);
+    end();
     // CKG_GENERATE_COUNTER_XOR: the counter XORed into the free part given.
-    let mut m = mech::<u8>(CKM_AES_GCM, None);
-    // SAFETY: live mechanism.
-    assert_eq!(unsafe { s.lib.C_MessageEncryptInit(s.h, &mut m, e.key) }, CKR_OK);
+    begin();
     for want in [0x33, 0x32, 0x31, 0x30, 0x37] {
-        let mut iv = vec![0x33; 12];
-        let mut tag = [0u8; 16];
-        let mut p = gcm_params(&mut iv, 32, CKG_GENERATE_COUNTER_XOR, &mut tag);
-        assert_eq!(encrypt_message(s, &mut p, b"", b"m").0, CKR_OK);
-        assert_eq!(iv, [[0x33; 11].as_slice(), &[want]].concat());
+        assert_eq!(message(32, CKG_GENERATE_COUNTER_XOR, 0x33), (CKR_OK, [[0x33; 11].as_slice(), &[want]].concat()));
     }
 }
 
