@@ -6,6 +6,7 @@ mod common;
 use common::symmetric::*;
 use common::*;
 use cryptoki_sys::*;
+use std::ptr::null_mut;
 
 /// `data` encrypted by `openssl enc` with `cipher` under `key` and `iv` (files in `dir`).
 fn openssl_enc(dir: &std::path::Path, cipher: &str, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
@@ -201,4 +202,219 @@ fn cts_agrees_with_openssl(s: &RawSession, dir: &std::path::Path, key: &[u8], k:
     assert_eq!(in_parts(false, &short, &mut iv), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
     let mut bad_iv = [0u8; 8];
     assert_eq!(s.encrypt(&mut mech(CKM_AES_CTS, Some(&mut bad_iv)), k, &random(20)), Err(CKR_MECHANISM_PARAM_INVALID));
+}
+
+/// Encrypts (or decrypts) `input` in parts cut at `cuts`, each call given the buffer its own
+/// size query (NULL output) asked for: that buffer must do, and the answer stays close (at
+/// most 32 bytes over what the operation holds once the part is in).
+fn in_parts_by_size_queries(
+    s: &RawSession,
+    m: &mut CK_MECHANISM,
+    k: CK_OBJECT_HANDLE,
+    encrypt: bool,
+    input: &[u8],
+    cuts: &[usize],
+) -> Vec<u8> {
+    let l = &s.lib;
+    let name = format!("{:#x} {}", m.mechanism, if encrypt { "encrypt" } else { "decrypt" });
+    let mut out = Vec::new();
+    // SAFETY: live mechanism, parts and output buffers of the lengths given.
+    unsafe {
+        let init = if encrypt { l.C_EncryptInit(s.h, m, k) } else { l.C_DecryptInit(s.h, m, k) };
+        assert_eq!(init, CKR_OK, "{name}");
+        let mut start = 0;
+        for end in cuts.iter().copied().chain([input.len()]) {
+            let mut part = input[start..end].to_vec();
+            start = end;
+            let (p, pl) = (part.as_mut_ptr(), part.len() as CK_ULONG);
+            let call = |o: *mut u8, n: &mut CK_ULONG| {
+                if encrypt { l.C_EncryptUpdate(s.h, p, pl, o, n) } else { l.C_DecryptUpdate(s.h, p, pl, o, n) }
+            };
+            let mut n: CK_ULONG = 0;
+            assert_eq!(call(null_mut(), &mut n), CKR_OK, "{name}: update's size query");
+            let bound = n as usize;
+            let held = end - out.len();
+            assert!(bound <= held + 32, "{name}: {bound} bytes asked for, {held} held");
+            let mut buf = vec![0u8; bound];
+            assert_eq!(call(buf.as_mut_ptr(), &mut n), CKR_OK, "{name}: an update in the length it asked for");
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        let fin = |o: *mut u8, n: &mut CK_ULONG| {
+            if encrypt { l.C_EncryptFinal(s.h, o, n) } else { l.C_DecryptFinal(s.h, o, n) }
+        };
+        let mut n: CK_ULONG = 0;
+        assert_eq!(fin(null_mut(), &mut n), CKR_OK, "{name}: final's size query");
+        let bound = n as usize;
+        let held = input.len() - out.len();
+        assert!(bound <= held + 32, "{name}: {bound} bytes asked for at the end, {held} held");
+        let mut buf = vec![0u8; bound];
+        assert_eq!(fin(buf.as_mut_ptr(), &mut n), CKR_OK, "{name}: the final call in the length it asked for");
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    out
+}
+
+/// Single-part: the call given the buffer its size query asked for (at most 16 bytes over
+/// the result), then again with a buffer 64 bytes longer, which must give the same.
+fn single_by_size_query(
+    s: &RawSession,
+    m: &mut CK_MECHANISM,
+    k: CK_OBJECT_HANDLE,
+    encrypt: bool,
+    input: &[u8],
+) -> Vec<u8> {
+    let l = &s.lib;
+    let name = format!("{:#x} {}", m.mechanism, if encrypt { "encrypt" } else { "decrypt" });
+    let mut input = input.to_vec();
+    let (p, pl) = (input.as_mut_ptr(), input.len() as CK_ULONG);
+    let mut results = Vec::new();
+    // SAFETY: live mechanism, input and output buffers of the lengths given.
+    unsafe {
+        let mut init = || if encrypt { l.C_EncryptInit(s.h, m, k) } else { l.C_DecryptInit(s.h, m, k) };
+        let call = |o: *mut u8, n: &mut CK_ULONG| {
+            if encrypt { l.C_Encrypt(s.h, p, pl, o, n) } else { l.C_Decrypt(s.h, p, pl, o, n) }
+        };
+        assert_eq!(init(), CKR_OK, "{name}");
+        let mut n: CK_ULONG = 0;
+        assert_eq!(call(null_mut(), &mut n), CKR_OK, "{name}: size query");
+        let bound = n as usize;
+        for extra in [0, 64] {
+            if extra > 0 {
+                assert_eq!(init(), CKR_OK, "{name}");
+            }
+            let mut buf = vec![0u8; bound + extra];
+            n = buf.len() as CK_ULONG;
+            assert_eq!(call(buf.as_mut_ptr(), &mut n), CKR_OK, "{name} into {} bytes", buf.len());
+            assert!(n as usize <= bound && bound <= n as usize + 16, "{name}: {bound} bytes asked for, {n} given");
+            buf.truncate(n as usize);
+            results.push(buf);
+        }
+    }
+    assert_eq!(results[0], results[1], "{name}: a longer buffer gets the same");
+    results.swap_remove(0)
+}
+
+/// Every AES mode (and CBC_PAD over Triple DES, ChaCha20-Poly1305): the output lengths that
+/// C_Encrypt*, C_Decrypt* and their parts ask for are enough and close, a buffer longer than
+/// needed gets the same result (AEAD decryption into one included), and parts give what one
+/// call gives.
+#[test]
+fn every_mode_fits_the_lengths_it_asks_for() {
+    let e = env();
+    let s = &e.s;
+    let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
+    let xts = s.secret_key(CKK_AES_XTS, &random(64)).unwrap();
+    let des3 = s.secret_key(CKK_DES3, &random(24)).unwrap();
+    let chacha = s.secret_key(CKK_CHACHA20, &random(32)).unwrap();
+    let mut iv: [u8; 16] = random(16).try_into().unwrap();
+    let mut iv8: [u8; 8] = random(8).try_into().unwrap();
+    let mut ctr = CK_AES_CTR_PARAMS { ulCounterBits: 128, cb: iv };
+    let mut aad = b"header".to_vec();
+    let mut giv = random(12);
+    let mut gcm = gcm_params(&mut giv, Some(&mut aad), 128);
+    let mut gcm96 = gcm_params(&mut giv, None, 96);
+    let mut nonce = random(13);
+    let mut ccm = CK_CCM_PARAMS {
+        ulDataLen: 45,
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: 13,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: aad.len() as CK_ULONG,
+        ulMACLen: 10,
+    };
+    let mut cn = random(12);
+    let mut cp = chacha_params(&mut cn, &mut aad);
+    let cases = [
+        (mech::<u8>(CKM_AES_ECB, None), aes, 48),
+        (mech(CKM_AES_CBC, Some(&mut iv)), aes, 48),
+        (mech(CKM_AES_CBC_PAD, Some(&mut iv)), aes, 45),
+        (mech(CKM_AES_CBC_PAD, Some(&mut iv)), aes, 48),
+        (mech(CKM_DES3_CBC_PAD, Some(&mut iv8)), des3, 45),
+        (mech(CKM_AES_CTR, Some(&mut ctr)), aes, 45),
+        (mech(CKM_AES_OFB, Some(&mut iv)), aes, 45),
+        (mech(CKM_AES_CFB8, Some(&mut iv)), aes, 45),
+        (mech(CKM_AES_CTS, Some(&mut iv)), aes, 45),
+        (mech(CKM_AES_CTS, Some(&mut iv)), aes, 64),
+        (mech(CKM_AES_XTS, Some(&mut iv)), xts, 45),
+        (mech(CKM_AES_GCM, Some(&mut gcm)), aes, 45),
+        (mech(CKM_AES_GCM, Some(&mut gcm96)), aes, 45),
+        (mech(CKM_AES_CCM, Some(&mut ccm)), aes, 45),
+        (mech(CKM_CHACHA20_POLY1305, Some(&mut cp)), chacha, 45),
+    ];
+    for (mut m, k, len) in cases {
+        let data = random(len);
+        let ct = single_by_size_query(s, &mut m, k, true, &data);
+        assert_eq!(single_by_size_query(s, &mut m, k, false, &ct), data, "{:#x}", m.mechanism);
+        assert_eq!(in_parts_by_size_queries(s, &mut m, k, true, &data, &[7, 27]), ct, "{:#x}", m.mechanism);
+        assert_eq!(in_parts_by_size_queries(s, &mut m, k, false, &ct, &[7, 27]), data, "{:#x}", m.mechanism);
+    }
+}
+
+/// SP 800-38E's limit on an XTS data unit, 2^20 blocks: up to it in one call or in parts,
+/// and not a byte more (CKR_DATA_LEN_RANGE, which ends the operation).
+#[test]
+fn xts_takes_a_data_unit_of_at_most_a_million_blocks() {
+    let e = env();
+    let s = &e.s;
+    let k = s.secret_key(CKK_AES_XTS, &random(32)).unwrap();
+    let mut tweak: [u8; 16] = random(16).try_into().unwrap();
+    let max = 16 << 20;
+    let mut data = random(max + 1);
+    let ct = s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &data[..max]).unwrap();
+    assert_eq!(ct.len(), max);
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &ct).unwrap(), data[..max]);
+    assert_eq!(s.encrypt(&mut mech(CKM_AES_XTS, Some(&mut tweak)), k, &data), Err(CKR_DATA_LEN_RANGE));
+    let mut m = mech(CKM_AES_XTS, Some(&mut tweak));
+    // SAFETY: live mechanism, input and output buffers of the lengths given.
+    unsafe {
+        let l = &s.lib;
+        let mut n: CK_ULONG = 0;
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, k), CKR_OK);
+        assert_eq!(l.C_EncryptUpdate(s.h, data.as_mut_ptr(), 16, null_mut(), &mut n), CKR_OK);
+        assert_eq!(l.C_EncryptUpdate(s.h, data.as_mut_ptr(), 16, data.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(n, 0);
+        let rest = data[16..max].as_mut_ptr();
+        assert_eq!(l.C_EncryptUpdate(s.h, rest, (max - 16) as _, null_mut(), &mut n), CKR_OK);
+        assert_eq!(l.C_EncryptUpdate(s.h, rest, (max - 16) as _, rest, &mut n), CKR_OK);
+        assert_eq!(l.C_EncryptUpdate(s.h, rest, 1, rest, &mut n), CKR_DATA_LEN_RANGE);
+        assert_eq!(l.C_EncryptFinal(s.h, null_mut(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+    }
+}
+
+/// CKM_AES_CCM's parameters and lengths: nonces of 7 to 13 bytes, MACs of 4 to 16 even
+/// bytes, plaintext of exactly ulDataLen, ciphertext of exactly ulDataLen and the MAC.
+#[test]
+fn ccm_lengths() {
+    let e = env();
+    let s = &e.s;
+    let k = s.secret_key(CKK_AES, &random(16)).unwrap();
+    let mut nonce = random(14);
+    let params = |nonce: &mut [u8], mac: CK_ULONG| CK_CCM_PARAMS {
+        ulDataLen: 20,
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: nonce.len() as CK_ULONG,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulMACLen: mac,
+    };
+    let data = random(20);
+    for (nonce_len, mac) in [(6, 16), (14, 16), (13, 3), (13, 5), (13, 18), (0, 16)] {
+        let mut p = params(&mut nonce[..nonce_len], mac);
+        let got = s.encrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, &data);
+        assert_eq!(got, Err(CKR_MECHANISM_PARAM_INVALID), "nonce of {nonce_len} bytes, MAC of {mac}");
+    }
+    for (nonce_len, mac) in [(7, 4), (13, 16), (10, 6)] {
+        let mut p = params(&mut nonce[..nonce_len], mac);
+        let ct = s.encrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, &data).unwrap();
+        assert_eq!(ct.len(), 20 + mac as usize);
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, &ct).unwrap(), data);
+        assert_eq!(s.encrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, &data[..19]), Err(CKR_DATA_LEN_RANGE));
+        let short = &ct[..ct.len() - 1];
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, short), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+        let tiny = &ct[..mac as usize - 1];
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, tiny), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+        let mut bad = ct.clone();
+        bad[0] ^= 1;
+        assert_eq!(s.decrypt(&mut mech(CKM_AES_CCM, Some(&mut p)), k, &bad), Err(CKR_ENCRYPTED_DATA_INVALID));
+    }
 }

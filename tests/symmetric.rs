@@ -702,6 +702,7 @@ fn size_queries_fail_as_the_call_would() {
     let e = env();
     let s = &e.s;
     let aes = s.secret_key(CKK_AES, &random(16)).unwrap();
+    let xts = s.secret_key(CKK_AES_XTS, &random(32)).unwrap();
     let mut iv = [0u8; 16];
     let mut ctr = CK_AES_CTR_PARAMS { ulCounterBits: 2, cb: [0u8; 16] };
     ctr.cb[15] = 1; // three blocks before the 2-bit counter wraps
@@ -718,6 +719,11 @@ fn size_queries_fail_as_the_call_would() {
             (mech(CKM_AES_CBC, Some(&mut iv)), aes, true, 15, CKR_DATA_LEN_RANGE),
             (mech::<u8>(CKM_AES_ECB, None), aes, true, 17, CKR_DATA_LEN_RANGE),
             (mech(CKM_AES_CBC_PAD, Some(&mut iv)), aes, false, 17, CKR_ENCRYPTED_DATA_LEN_RANGE),
+            (mech(CKM_AES_CBC_PAD, Some(&mut iv)), aes, false, 0, CKR_ENCRYPTED_DATA_LEN_RANGE),
+            (mech(CKM_AES_CTS, Some(&mut iv)), aes, true, 15, CKR_DATA_LEN_RANGE),
+            (mech(CKM_AES_CTS, Some(&mut iv)), aes, false, 15, CKR_ENCRYPTED_DATA_LEN_RANGE),
+            (mech(CKM_AES_XTS, Some(&mut iv)), xts, true, 15, CKR_DATA_LEN_RANGE),
+            (mech(CKM_AES_XTS, Some(&mut iv)), xts, false, 15, CKR_ENCRYPTED_DATA_LEN_RANGE),
             (mech(CKM_AES_CTR, Some(&mut ctr)), aes, true, 49, CKR_DATA_LEN_RANGE),
             (mech::<u8>(CKM_RSA_PKCS, None), rsa_pub, true, 256 - 10, CKR_DATA_LEN_RANGE),
             (mech::<u8>(CKM_RSA_PKCS, None), rsa_priv, false, 255, CKR_ENCRYPTED_DATA_LEN_RANGE),
@@ -758,6 +764,25 @@ fn size_queries_fail_as_the_call_would() {
         assert_eq!(l.C_EncryptUpdate(s.h, d, 40, buf.as_mut_ptr(), &mut n), CKR_OK);
         assert_eq!(l.C_EncryptUpdate(s.h, d, 9, null_mut(), &mut n), CKR_DATA_LEN_RANGE);
         assert_eq!(l.C_EncryptFinal(s.h, null_mut(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        // Each part counts: 40 and 8 bytes fill the three blocks, one more would wrap.
+        assert_eq!(l.C_EncryptInit(s.h, &mut m, aes), CKR_OK);
+        for (len, want) in [(40, CKR_OK), (8, CKR_OK), (1, CKR_DATA_LEN_RANGE)] {
+            n = 64;
+            assert_eq!(l.C_EncryptUpdate(s.h, d, len, buf.as_mut_ptr(), &mut n), want, "CTR part of {len}");
+        }
+        // Padded decryption of nothing, in parts: refused at the end, as single-part; so are
+        // ciphertext stealing and XTS with less than a block (asked at the end, with its
+        // size query).
+        let mut cbc_pad = mech(CKM_AES_CBC_PAD, Some(&mut iv));
+        let mut cts = mech(CKM_AES_CTS, Some(&mut iv));
+        let mut xts_m = mech(CKM_AES_XTS, Some(&mut iv));
+        for (m, key, len) in [(&mut cbc_pad, aes, 0), (&mut cts, aes, 15), (&mut xts_m, xts, 15)] {
+            assert_eq!(l.C_DecryptInit(s.h, m, key), CKR_OK);
+            n = 64;
+            assert_eq!(l.C_DecryptUpdate(s.h, d, len, buf.as_mut_ptr(), &mut n), CKR_OK);
+            assert_eq!(l.C_DecryptFinal(s.h, null_mut(), &mut n), CKR_ENCRYPTED_DATA_LEN_RANGE, "{:#x}", m.mechanism);
+            assert_eq!(l.C_DecryptFinal(s.h, null_mut(), &mut n), CKR_OPERATION_NOT_INITIALIZED);
+        }
     }
 }
 
