@@ -131,6 +131,24 @@ fn aes_gmac_agrees_with_rustcrypto() {
     let mut short_tag = gcm_params(&mut iv, None, 24);
     assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut short_tag)), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
     assert_eq!(s.sign(&mut mech::<u8>(CKM_AES_GMAC, None), k, &msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    // IVs of 1 to 256 bytes (GHASHed into the counter block when not 12), none empty.
+    use aes_gcm::aead::consts::{U1, U256};
+    let mut long_iv = data(257);
+    let want1 = aes_gcm::AesGcm::<aes::Aes256, U1>::new((&key[..]).into())
+        .encrypt((&long_iv[..1]).into(), Payload { msg: &[], aad: &msg })
+        .unwrap();
+    let want256 = aes_gcm::AesGcm::<aes::Aes256, U256>::new((&key[..]).into())
+        .encrypt((&long_iv[..256]).into(), Payload { msg: &[], aad: &msg })
+        .unwrap();
+    for (n, want) in [
+        (1, Ok(want1)),
+        (256, Ok(want256)),
+        (0, Err(CKR_MECHANISM_PARAM_INVALID)),
+        (257, Err(CKR_MECHANISM_PARAM_INVALID)),
+    ] {
+        let mut gp = gcm_params(&mut long_iv[..n], None, 128);
+        assert_eq!(s.sign(&mut mech(CKM_AES_GMAC, Some(&mut gp)), k, &msg), want, "an IV of {n} bytes");
+    }
     // Not message-based: every message would take the init's IV again.
     let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
     let slot_id = slot.id();
