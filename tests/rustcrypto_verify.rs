@@ -51,6 +51,73 @@ fn rsa_both_ways() {
         ulSourceDataLen: 0,
     };
     assert_eq!(s.decrypt(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), privk, &ct).unwrap(), msg);
+    // The same ciphertext given in two parts (the token gathers them: RSA is one block).
+    let mut m = mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep));
+    assert_eq!(crypt_in_parts(&s, &mut m, privk, false, &ct), msg);
+
+    // Every hash-and-sign PKCS #1 v1.5 mechanism: its DigestInfo as the rsa crate makes it
+    // from the hash's OID.
+    let pkcs1 = |m: CK_MECHANISM_TYPE, scheme: Pkcs1v15Sign, digest: &[u8]| {
+        let sig = s.sign(&mut mech::<u8>(m, None), privk, msg).unwrap();
+        key.verify(scheme, digest, &sig).unwrap_or_else(|e| panic!("{m:#x}: {e}"));
+    };
+    pkcs1(CKM_SHA1_RSA_PKCS, Pkcs1v15Sign::new::<sha1::Sha1>(), &sha1::Sha1::digest(msg));
+    pkcs1(CKM_SHA224_RSA_PKCS, Pkcs1v15Sign::new::<sha2::Sha224>(), &sha2::Sha224::digest(msg));
+    pkcs1(CKM_SHA256_RSA_PKCS, Pkcs1v15Sign::new::<Sha256>(), &digest);
+    pkcs1(CKM_SHA384_RSA_PKCS, Pkcs1v15Sign::new::<sha2::Sha384>(), &sha2::Sha384::digest(msg));
+    pkcs1(CKM_SHA512_RSA_PKCS, Pkcs1v15Sign::new::<sha2::Sha512>(), &sha2::Sha512::digest(msg));
+    pkcs1(CKM_SHA3_224_RSA_PKCS, Pkcs1v15Sign::new::<sha3::Sha3_224>(), &sha3::Sha3_224::digest(msg));
+    pkcs1(CKM_SHA3_256_RSA_PKCS, Pkcs1v15Sign::new::<sha3::Sha3_256>(), &sha3::Sha3_256::digest(msg));
+    pkcs1(CKM_SHA3_384_RSA_PKCS, Pkcs1v15Sign::new::<sha3::Sha3_384>(), &sha3::Sha3_384::digest(msg));
+    pkcs1(CKM_SHA3_512_RSA_PKCS, Pkcs1v15Sign::new::<sha3::Sha3_512>(), &sha3::Sha3_512::digest(msg));
+
+    // PKCS #1 v1.5 encryption in parts, decrypted in one call and in parts; raw RSA (X.509)
+    // in parts against the rsa crate's own arithmetic.
+    let mut m = mech::<u8>(CKM_RSA_PKCS, None);
+    let ct = crypt_in_parts(&s, &mut m, pubk, true, msg);
+    assert_eq!(ct.len(), 256);
+    assert_eq!(s.decrypt(&mut m, privk, &ct).unwrap(), msg);
+    assert_eq!(crypt_in_parts(&s, &mut m, privk, false, &ct), msg);
+    let mut x509 = mech::<u8>(CKM_RSA_X_509, None);
+    let block: Vec<u8> = (0..256u32).map(|i| if i == 0 { 0 } else { (i * 7) as u8 }).collect();
+    let raw = crypt_in_parts(&s, &mut x509, pubk, true, &block);
+    let want = BigUint::from_bytes_be(&block).modpow(key.e(), key.n()).to_bytes_be();
+    assert_eq!(raw[256 - want.len()..], want[..]);
+    assert_eq!(crypt_in_parts(&s, &mut x509, privk, false, &raw), block);
+}
+
+/// C_EncryptUpdate (or C_DecryptUpdate) with the two halves of `input`, then the final call.
+fn crypt_in_parts(s: &RawSession, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, encrypt: bool, input: &[u8]) -> Vec<u8> {
+    let l = &s.lib;
+    let mut input = input.to_vec();
+    let half = input.len() / 2;
+    let mut out = vec![0u8; 512];
+    let mut got = Vec::new();
+    // SAFETY: live mechanism, parts and output buffer of the lengths given.
+    unsafe {
+        let init = if encrypt { l.C_EncryptInit(s.h, m, k) } else { l.C_DecryptInit(s.h, m, k) };
+        assert_eq!(init, CKR_OK);
+        for (start, end) in [(0, half), (half, input.len())] {
+            let (p, pl) = (input[start..].as_mut_ptr(), (end - start) as CK_ULONG);
+            let mut n = out.len() as CK_ULONG;
+            let rv = if encrypt {
+                l.C_EncryptUpdate(s.h, p, pl, out.as_mut_ptr(), &mut n)
+            } else {
+                l.C_DecryptUpdate(s.h, p, pl, out.as_mut_ptr(), &mut n)
+            };
+            assert_eq!(rv, CKR_OK);
+            got.extend_from_slice(&out[..n as usize]);
+        }
+        let mut n = out.len() as CK_ULONG;
+        let rv = if encrypt {
+            l.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n)
+        } else {
+            l.C_DecryptFinal(s.h, out.as_mut_ptr(), &mut n)
+        };
+        assert_eq!(rv, CKR_OK);
+        got.extend_from_slice(&out[..n as usize]);
+    }
+    got
 }
 
 #[test]

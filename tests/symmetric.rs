@@ -710,6 +710,13 @@ fn size_queries_fail_as_the_call_would() {
         .keypair(CKM_RSA_PKCS_KEY_PAIR_GEN, &mut T::default().ulong(CKA_MODULUS_BITS, 2048), &mut T::default())
         .unwrap();
     let mut data = random(300);
+    let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: CKM_SHA_1,
+        mgf: CKG_MGF1_SHA1,
+        source: 0,
+        pSourceData: null_mut(),
+        ulSourceDataLen: 0,
+    };
     // SAFETY: raw calls with live locals of the lengths given.
     unsafe {
         let l = &s.lib;
@@ -727,6 +734,8 @@ fn size_queries_fail_as_the_call_would() {
             (mech(CKM_AES_CTR, Some(&mut ctr)), aes, true, 49, CKR_DATA_LEN_RANGE),
             (mech::<u8>(CKM_RSA_PKCS, None), rsa_pub, true, 256 - 10, CKR_DATA_LEN_RANGE),
             (mech::<u8>(CKM_RSA_PKCS, None), rsa_priv, false, 255, CKR_ENCRYPTED_DATA_LEN_RANGE),
+            // OAEP with SHA-1 takes at most 256 - 2 * 20 - 2 bytes.
+            (mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), rsa_pub, true, 215, CKR_DATA_LEN_RANGE),
         ];
         for (mut m, key, encrypt, len, want) in single {
             let init = if encrypt { l.C_EncryptInit(s.h, &mut m, key) } else { l.C_DecryptInit(s.h, &mut m, key) };
