@@ -196,6 +196,33 @@ fn ed25519_both_ways() {
         )
         .unwrap();
     assert_eq!(s.sign(&mut mech::<u8>(CKM_EDDSA, None), inside, msg).unwrap(), sk.sign(msg).to_bytes());
+    // Ed25519ph (phFlag true: the token hashes the data with SHA-512) with contexts of 0 to
+    // 255 bytes, both ways and identical for the same seed; a longer context is refused.
+    // Ed25519ctx with the longest context signs and verifies inside (dalek has no ctx).
+    use sha2::{Digest, Sha512};
+    let mut context = vec![0x3cu8; 256];
+    for len in [0usize, 1, 255] {
+        let mut p =
+            CK_EDDSA_PARAMS { phFlag: 1, ulContextDataLen: len as CK_ULONG, pContextData: context.as_mut_ptr() };
+        let ctx = Some(&context[..len]);
+        let ours = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), inside, msg).unwrap();
+        let theirs = sk.sign_prehashed(Sha512::new().chain_update(msg), ctx).unwrap();
+        assert_eq!(ours, theirs.to_bytes(), "Ed25519ph, a context of {len} bytes");
+        let vk = sk.verifying_key();
+        vk.verify_prehashed(Sha512::new().chain_update(msg), ctx, &theirs).unwrap();
+        s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), imported, msg, &theirs.to_bytes()).unwrap();
+        p.phFlag = 0;
+        if len > 0 {
+            let sig = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), inside, msg).unwrap();
+            assert_ne!(sig, ours);
+            s.verify(&mut mech(CKM_EDDSA, Some(&mut p)), imported, msg, &sig).unwrap();
+        }
+    }
+    for ph in [0, 1] {
+        let mut p = CK_EDDSA_PARAMS { phFlag: ph, ulContextDataLen: 256, pContextData: context.as_mut_ptr() };
+        let r = s.sign(&mut mech(CKM_EDDSA, Some(&mut p)), inside, msg);
+        assert_eq!(r, Err(CKR_MECHANISM_PARAM_INVALID), "phFlag {ph}, a context of 256 bytes");
+    }
 }
 
 /// MD5, as SoftHSMv2 offers it: the digest (RFC 1321's vectors), HMAC (RFC 2202's) and
