@@ -190,9 +190,11 @@ fn both_operations_must_be_active() {
         assert_eq!(dual(&r, f, &block), Err(CKR_OPERATION_NOT_INITIALIZED));
     }
     // An encryption alone: the dual calls that need a digest or a signature refuse, and the
-    // encryption goes on unharmed.
+    // encryption goes on unharmed: CBC, so that a block taken by a refused call would show.
+    let mut iv = IV;
+    let mut cbc = mech(CKM_AES_CBC, Some(&mut iv));
     // SAFETY: mechanisms live for the calls.
-    unsafe { init(r.lib.C_EncryptInit(r.h, &mut ecb, key)) };
+    unsafe { init(r.lib.C_EncryptInit(r.h, &mut cbc, key)) };
     assert_eq!(dual(&r, DIGEST_ENCRYPT, &block), Err(CKR_OPERATION_NOT_INITIALIZED));
     assert_eq!(dual(&r, SIGN_ENCRYPT, &block), Err(CKR_OPERATION_NOT_INITIALIZED));
     assert_eq!(dual(&r, DECRYPT_DIGEST, &block), Err(CKR_OPERATION_NOT_INITIALIZED));
@@ -201,7 +203,10 @@ fn both_operations_must_be_active() {
     let mut n: CK_ULONG = 16;
     // SAFETY: live buffers.
     unsafe { init(r.lib.C_EncryptUpdate(r.h, b.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n)) };
-    assert_eq!(out.to_vec(), aes_ecb_of(&block));
+    assert_eq!(out[..], cbc_pad(&block)[..16], "the first block of the encryption");
+    assert_eq!(finish(&r, Pkcs11::C_EncryptFinal).unwrap(), Vec::<u8>::new());
+    // SAFETY: mechanisms live for the calls.
+    unsafe { init(r.lib.C_EncryptInit(r.h, &mut ecb, key)) };
 
     // A digest and a signature alone: the same, and both go on unharmed.
     // SAFETY: mechanisms live for the calls.
@@ -410,4 +415,43 @@ fn block_by_block_for_every_block_cipher() {
             assert_eq!(digests[0], sha1::Sha1::digest(&data).to_vec());
         }
     }
+}
+
+/// A signature whose mechanism signs in one part only (HashML-DSA over a caller's hash)
+/// takes no part of a C_SignEncryptUpdate: refused as C_SignUpdate is, ending the signature
+/// before the part is encrypted; the encryption goes on from where it was.
+#[test]
+fn a_single_part_signature_takes_no_part() {
+    if !offered_by_this_build(CKM_HASH_ML_DSA) {
+        return;
+    }
+    let (h, _p, s) = user_env("dual");
+    let r = RawSession::new(&h, &s);
+    let key = r.secret_key(CKK_AES, &KEY).unwrap();
+    let (_, privk) = r
+        .keypair(CKM_ML_DSA_KEY_PAIR_GEN, &mut T::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44), &mut T::default())
+        .unwrap();
+    let mut hp = CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: CKH_HEDGE_PREFERRED,
+        pContext: null_mut(),
+        ulContextLen: 0,
+        hash: CKM_SHA256,
+    };
+    let mut hashed = mech(CKM_HASH_ML_DSA, Some(&mut hp));
+    let mut iv = IV;
+    let mut cbc = mech(CKM_AES_CBC, Some(&mut iv));
+    let data = data();
+    // SAFETY: mechanisms live for the calls.
+    unsafe {
+        init(r.lib.C_SignInit(r.h, &mut hashed, privk));
+        init(r.lib.C_EncryptInit(r.h, &mut cbc, key));
+    }
+    assert_eq!(dual(&r, SIGN_ENCRYPT, &data[..16]), Err(CKR_OPERATION_NOT_INITIALIZED));
+    assert_eq!(finish(&r, Pkcs11::C_SignFinal), Err(CKR_OPERATION_NOT_INITIALIZED));
+    let mut first = data[..16].to_vec();
+    let mut out = [0u8; 16];
+    let mut n: CK_ULONG = 16;
+    // SAFETY: live buffers.
+    unsafe { init(r.lib.C_EncryptUpdate(r.h, first.as_mut_ptr(), 16, out.as_mut_ptr(), &mut n)) };
+    assert_eq!(out[..], cbc_pad(&data[..16])[..16], "the first block of the encryption");
 }

@@ -105,6 +105,13 @@ fn hmac_messages_one_after_another() {
         let mut part = b"in ".to_vec();
         assert_eq!(r.lib.C_SignMessageNext(r.h, null_mut(), 0, part.as_mut_ptr(), 3, null_mut(), null_mut()), CKR_OK);
         assert_eq!(sign_message(&r, b"x"), Err(CKR_OPERATION_ACTIVE));
+        // A size query too: it answers no length for a call that would be refused.
+        let mut x = b"x".to_vec();
+        let mut n: CK_ULONG = 0;
+        assert_eq!(
+            r.lib.C_SignMessage(r.h, null_mut(), 0, x.as_mut_ptr(), 1, null_mut(), &mut n),
+            CKR_OPERATION_ACTIVE
+        );
         assert_eq!(r.lib.C_SignMessageBegin(r.h, null_mut(), 0), CKR_OPERATION_ACTIVE);
         // A size query for the last part adds nothing.
         let mut last = b"parts".to_vec();
@@ -195,6 +202,19 @@ fn ecdsa_messages_verified_by_p256() {
         let mut sig = sig.clone();
         let rv = r.lib.C_VerifyMessageNext(r.h, null_mut(), 0, b.as_mut_ptr(), 6, sig.as_mut_ptr(), sig.len() as _);
         assert_eq!(rv, CKR_OK);
+        // A wrong signature, or one of the wrong length, with the last part: refused, and
+        // that message is over; the process goes on.
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        for (sig, want) in [(&mut bad, CKR_SIGNATURE_INVALID), (&mut sig[..63].to_vec(), CKR_SIGNATURE_LEN_RANGE)] {
+            assert_eq!(r.lib.C_VerifyMessageBegin(r.h, null_mut(), 0), CKR_OK);
+            assert_eq!(r.lib.C_VerifyMessageNext(r.h, null_mut(), 0, a.as_mut_ptr(), 9, null_mut(), 0), CKR_OK);
+            let rv = r.lib.C_VerifyMessageNext(r.h, null_mut(), 0, b.as_mut_ptr(), 6, sig.as_mut_ptr(), sig.len() as _);
+            assert_eq!(rv, want);
+            let rv = r.lib.C_VerifyMessageNext(r.h, null_mut(), 0, b.as_mut_ptr(), 6, sig.as_mut_ptr(), sig.len() as _);
+            assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED, "the message ended");
+        }
+        assert_eq!(verify_message(&r, b"signed in parts", &sig), CKR_OK);
         assert_eq!(r.lib.C_MessageVerifyFinal(r.h), CKR_OK);
         assert_eq!(r.lib.C_MessageSignFinal(r.h), CKR_OK);
         // A mechanism that does not sign.

@@ -100,6 +100,28 @@ fn digest_and_hmac_states_resume_in_another_session() {
         let mut cmac = mech::<u8>(CKM_AES_CMAC, None);
         assert_eq!(a.lib.C_SignInit(a.h, &mut cmac, aes), CKR_OK);
         assert_eq!(get_state(&a), Err(CKR_STATE_UNSAVEABLE), "a MAC other than HMAC");
+        assert_eq!(a.lib.C_SessionCancel(a.h, CKF_SIGN), CKR_OK);
+        // Each other kind of operation, alone; once cancelled, nothing is left to save.
+        let hk = a.secret_key(CKK_GENERIC_SECRET, &[2u8; 32]).unwrap();
+        let mut hm = mech::<u8>(CKM_SHA256_HMAC, None);
+        let mut gcm = mech::<u8>(CKM_AES_GCM, None);
+        let mut sig = [0u8; 32];
+        for flag in
+            [CKF_DECRYPT, CKF_MESSAGE_ENCRYPT, CKF_MESSAGE_DECRYPT, CKF_MESSAGE_SIGN, CKF_MESSAGE_VERIFY, CKF_VERIFY]
+        {
+            let rv = match flag {
+                CKF_DECRYPT => a.lib.C_DecryptInit(a.h, &mut ecb, aes),
+                CKF_MESSAGE_ENCRYPT => a.lib.C_MessageEncryptInit(a.h, &mut gcm, aes),
+                CKF_MESSAGE_DECRYPT => a.lib.C_MessageDecryptInit(a.h, &mut gcm, aes),
+                CKF_MESSAGE_SIGN => a.lib.C_MessageSignInit(a.h, &mut hm, hk),
+                CKF_MESSAGE_VERIFY => a.lib.C_MessageVerifyInit(a.h, &mut hm, hk),
+                _ => a.lib.C_VerifySignatureInit(a.h, &mut hm, hk, sig.as_mut_ptr(), 32),
+            };
+            assert_eq!(rv, CKR_OK, "{flag:#x}");
+            assert_eq!(get_state(&a), Err(CKR_STATE_UNSAVEABLE), "{flag:#x}");
+            assert_eq!(a.lib.C_SessionCancel(a.h, flag), CKR_OK);
+            assert_eq!(get_state(&a), Err(CKR_OPERATION_NOT_INITIALIZED), "{flag:#x} cancelled");
+        }
         assert_eq!(set_state(&a, &[1, 2, 3], 0, 0), CKR_SAVED_STATE_INVALID);
     }
 }
