@@ -1,6 +1,7 @@
 //! AES's stream and ciphertext-stealing modes through liboxihsm.so: OFB and CFB1/8/128 and
 //! CBC-CS1 (CKM_AES_CTS) against `openssl enc`, XTS against RustCrypto's `xts-mode` (split
-//! from tests/symmetric.rs).
+//! from tests/symmetric.rs); the output lengths every mode's size queries ask for, XTS's
+//! data-unit limit and CCM's lengths.
 
 mod common;
 use common::symmetric::*;
