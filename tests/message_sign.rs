@@ -76,7 +76,7 @@ fn hmac_messages_one_after_another() {
         // SAFETY: a live CK_MECHANISM_INFO.
         assert_eq!(unsafe { r.lib.C_GetMechanismInfo(slot, ty, &mut info) }, CKR_OK);
         let both = CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY;
-        assert_eq!(info.flags & both == both, offered, "mechanism {ty:#x}");
+        assert_eq!(info.flags & both, if offered { both } else { 0 }, "mechanism {ty:#x}");
     }
     let mut m = mech::<u8>(CKM_SHA256_HMAC, None);
 
