@@ -303,6 +303,21 @@ mod tests {
     }
 
     #[test]
+    fn pin_kdf_and_lockout_limits() {
+        let conf = |extra: &str| Config::from_toml_str(&format!("token_dir = \"/s\"\n{extra}\n"), Path::new("/c.toml"));
+        let kdf = |m, i, p| conf(&format!("[pin_kdf]\nmemory_kib = {m}\niterations = {i}\nparallelism = {p}"));
+        // Argon2's floor: 8 KiB per lane, one pass, one lane.
+        assert_eq!(kdf(16, 1, 2).unwrap().pin_kdf, KdfParams { memory_kib: 16, iterations: 1, parallelism: 2 });
+        for (m, i, p) in [(15, 1, 2), (16, 0, 2), (16, 1, 0), (7, 1, 1)] {
+            let e = kdf(m, i, p).unwrap_err().to_string();
+            assert!(e.contains("pin_kdf values out of range"), "{m} {i} {p}: {e}");
+        }
+        assert_eq!(conf("max_pin_failures = 1").unwrap().max_pin_failures, 1);
+        let e = conf("max_pin_failures = 0").unwrap_err().to_string();
+        assert!(e.contains("at least 1"), "{e}");
+    }
+
+    #[test]
     fn toml_errors_name_file_and_line() {
         let e = Config::from_toml_str("token_dir = \"/x\"\nbogus = 1\n", Path::new("/c.toml")).unwrap_err();
         let s = e.to_string();
@@ -320,6 +335,41 @@ mod tests {
         let e = Config::from_softhsm_str("log.level = LOUD\n", Path::new("/s.conf")).unwrap_err();
         assert!(e.to_string().contains("/s.conf:1"));
         assert!(Config::from_softhsm_str("junk\n", Path::new("/s.conf")).is_err());
+    }
+
+    #[test]
+    fn softhsm_conf_values() {
+        let conf = |extra: &str| {
+            Config::from_softhsm_str(&format!("directories.tokendir = /t\n{extra}\n"), Path::new("/s.conf"))
+        };
+        for (v, want) in [("true", true), ("false", false)] {
+            assert_eq!(conf(&format!("slots.removable = {v}")).unwrap().slots_removable, want);
+        }
+        for (level, want) in [
+            ("ERROR", LogLevel::Error),
+            ("WARNING", LogLevel::Warning),
+            ("INFO", LogLevel::Info),
+            ("DEBUG", LogLevel::Debug),
+        ] {
+            assert_eq!(conf(&format!("log.level = {level}")).unwrap().log_level, want);
+        }
+        for (v, want) in [("0027", 0o027), ("0o777", 0o777), ("0", 0)] {
+            assert_eq!(conf(&format!("objectstore.umask = {v}")).unwrap().umask, want, "{v}");
+        }
+        // Keys SoftHSMv2 knows that change nothing here: no warning.
+        let c = conf("objectstore.backend = db\nlibrary.reset_on_fork = true").unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        for bad in [
+            "slots.removable = yes",
+            "library.reset_on_fork = 1",
+            "objectstore.backend = sqlite",
+            "objectstore.umask = 1000",
+            "objectstore.umask = 0099",
+            "directories.tokendir =",
+        ] {
+            let e = conf(bad).unwrap_err().to_string();
+            assert!(e.contains("/s.conf:2"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -63,6 +63,19 @@ fn xdg_data_home_is_the_default() {
     assert!(xdg.join("oxihsm/oxihsm.db").exists());
     let slots = run_ok(p11(&h.lib).env("XDG_DATA_HOME", &xdg).arg("--list-slots"));
     assert!(slots.contains("xdg-token"), "{slots}");
+    // An empty XDG_DATA_HOME counts as unset (the XDG base directory rule): $HOME's
+    // .local/share/oxihsm.
+    let home = h.dir.path().join("home");
+    run_ok(p11(&h.lib).env("XDG_DATA_HOME", "").env("HOME", &home).args([
+        "--init-token",
+        "--slot",
+        "0",
+        "--label",
+        "home-token",
+        "--so-pin",
+        SO_PIN,
+    ]));
+    assert!(home.join(".local/share/oxihsm/oxihsm.db").exists());
 }
 
 /// softhsm2.conf's other keys take effect: slots.mechanisms (allow and deny lists),
