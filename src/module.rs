@@ -122,16 +122,6 @@ impl State {
     pub fn login(&self, token: TokenId) -> Option<&Login> {
         self.logins.get(&token)
     }
-
-    /// The sealer that may open private objects: only a User login.
-    pub fn user_sealer(&self, token: TokenId) -> Option<Arc<Sealer>> {
-        self.logins.get(&token).filter(|l| l.user == UserKind::User).map(|l| l.sealer.clone())
-    }
-
-    /// The sealer for writing key material of public objects: any login.
-    pub fn any_sealer(&self, token: TokenId) -> Option<Arc<Sealer>> {
-        self.logins.get(&token).map(|l| l.sealer.clone())
-    }
 }
 
 /// A slot as seen now: an initialised token, or the one spare uninitialised token.
@@ -580,8 +570,30 @@ impl Module {
 
 #[cfg(test)]
 mod tests {
-    use super::{AuditQueue, Error};
+    use super::{AuditQueue, Error, current_call, enter_call, set_call_mechanism};
     use crate::store::Event;
+
+    /// The call an audit record names: scopes nest, and each restores the one before it
+    /// (function and mechanism) when it ends.
+    #[test]
+    fn call_scopes_nest_and_restore() {
+        use cryptoki_sys::CKM_AES_KEY_WRAP;
+        let now = || {
+            let c = current_call();
+            (c.function, c.mechanism)
+        };
+        assert_eq!(now(), ("", None));
+        {
+            let _outer = enter_call("C_WrapKey");
+            set_call_mechanism(CKM_AES_KEY_WRAP);
+            {
+                let _inner = enter_call("C_GenerateRandom");
+                assert_eq!(now(), ("C_GenerateRandom", None));
+            }
+            assert_eq!(now(), ("C_WrapKey", Some(CKM_AES_KEY_WRAP)));
+        }
+        assert_eq!(now(), ("", None));
+    }
 
     #[test]
     fn a_failed_group_commit_fails_every_record_in_it() {

@@ -478,6 +478,13 @@ fn read_only_sessions_private_objects_and_session_objects() {
     let mut want = vec![sess_obj, public, private, private_session];
     want.sort_by_key(|o| o.handle());
     assert_eq!(all, want, "logged in: every object of this token");
+    // Found by the indexed attributes too (the store keys a private object's index entries
+    // with the token's key, so only a user login can look them up).
+    assert_eq!(ro.find_objects(&[Attribute::Label(b"secret".to_vec())]).unwrap(), vec![private]);
+    let Attribute::UniqueId(uid) = &ro.get_attributes(private, &[AttributeType::UniqueId]).unwrap()[0] else {
+        panic!()
+    };
+    assert_eq!(ro.find_objects(&[Attribute::UniqueId(uid.clone())]).unwrap(), vec![private]);
 
     rw.logout().unwrap();
     let mut visible = ro.find_objects(&[]).unwrap();
@@ -512,6 +519,13 @@ fn read_only_sessions_private_objects_and_session_objects() {
     drop(last);
     let fresh = p.open_ro_session(slot).unwrap();
     assert_eq!(fresh.get_session_info().unwrap().session_state(), cryptoki::session::SessionState::RoPublic);
+    // Nor does the SO see the private object, by any attribute.
+    drop(fresh);
+    let so = p.open_rw_session(slot).unwrap();
+    so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    assert!(so.find_objects(&[Attribute::Label(b"secret".to_vec())]).unwrap().is_empty());
+    assert!(so.find_objects(&[Attribute::UniqueId(uid.clone())]).unwrap().is_empty());
+    assert_eq!(so.find_objects(&[Attribute::Label(b"public".to_vec())]).unwrap(), vec![public]);
 }
 
 #[test]

@@ -482,3 +482,40 @@ fn authenticated_wrapping_is_audited() {
     );
     assert_eq!(verify(&h), Verdict::Intact(recs.len()));
 }
+
+/// Calls that name no mechanism (C_SetAttributeValue, C_DestroyObject) record the key's
+/// CKA_KEY_GEN_MECHANISM when it has one, and none for a key made from its value.
+#[test]
+fn records_of_calls_without_a_mechanism_name_the_key_generation() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "origin");
+    let s = user_session(&p, slot);
+    let made =
+        s.generate_key(&Mechanism::AesKeyGen, &[Attribute::Token(true), Attribute::ValueLen(16.into())]).unwrap();
+    let imported = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(cryptoki::object::KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Value(vec![7; 16]),
+        ])
+        .unwrap();
+    for k in [made, imported] {
+        s.update_attributes(k, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
+        s.destroy_object(k).unwrap();
+    }
+    drop(s);
+    p.finalize().unwrap();
+    let recs = records(&h);
+    let last: Vec<(&str, Option<i64>)> =
+        recs.iter().rev().take(4).rev().map(|r| (r.function.as_str(), r.mechanism)).collect();
+    let made_by = Some(cryptoki_sys::CKM_AES_KEY_GEN as i64);
+    let want = [
+        ("C_SetAttributeValue", made_by),
+        ("C_DestroyObject", made_by),
+        ("C_SetAttributeValue", None),
+        ("C_DestroyObject", None),
+    ];
+    assert_eq!(last, want);
+}
