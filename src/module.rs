@@ -611,5 +611,14 @@ mod tests {
             assert!(matches!(q.outcome(t), Err(Error::Device(m)) if m.contains("disk full")));
         }
         assert!(q.outcome(4).is_ok());
+        // Later failures join the earlier ones; the 64 latest are kept.
+        q.failed(4, 4, &Error::Device("read-only".into()));
+        assert!(matches!(q.outcome(1), Err(Error::Device(m)) if m.contains("disk full")));
+        assert!(matches!(q.outcome(4), Err(Error::Device(m)) if m.contains("read-only")));
+        for t in 5..=67 {
+            q.failed(t, t, &Error::Device("later".into()));
+        }
+        assert!(q.outcome(1).is_ok(), "the oldest failure is forgotten");
+        assert!(q.outcome(4).is_err() && q.outcome(67).is_err());
     }
 }
