@@ -230,6 +230,21 @@ fn counter_mode_with_an_additional_key() {
         Err(CKR_MECHANISM_PARAM_INVALID),
         "a digest is no PRF"
     );
+    // An additional key with nowhere to put its handle (phKey NULL): refused, and no key made.
+    p.prfType = CKM_SHA256_HMAC;
+    let mut extra_t = Tmpl::new(16);
+    let mut unused = 0;
+    let mut extra = [additional(&mut extra_t.attrs, &mut unused)];
+    extra[0].phKey = null_mut();
+    p.ulAdditionalDerivedKeys = 1;
+    p.pAdditionalDerivedKeys = extra.as_mut_ptr();
+    let before = s.find(&mut T::default().ulong(CKA_CLASS, CKO_SECRET_KEY)).unwrap().len();
+    assert_eq!(
+        derive(&s, CKM_SP800_108_COUNTER_KDF, &mut p, base, &mut Tmpl::new(16)),
+        Err(CKR_MECHANISM_PARAM_INVALID),
+        "an additional key without phKey"
+    );
+    assert_eq!(s.find(&mut T::default().ulong(CKA_CLASS, CKO_SECRET_KEY)).unwrap().len(), before);
 }
 
 #[test]
