@@ -384,3 +384,20 @@ pub(crate) fn ends_operation(e: &Error) -> bool {
         Error::BufferTooSmall | Error::OperationNotInitialized | Error::OperationActive | Error::SessionHandleInvalid
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::padded;
+
+    /// Fixed-size text fields (token and slot info) are blank-padded, and a value too long
+    /// for one is cut at a character boundary, never inside a UTF-8 sequence.
+    #[test]
+    fn padded_fields_cut_at_a_character_boundary() {
+        assert_eq!(&padded::<6>("abc"), b"abc   ");
+        assert_eq!(&padded::<3>("abcdef"), b"abc");
+        assert_eq!(&padded::<4>("abc\u{e9}"), b"abc ", "the two-byte \u{e9} does not fit");
+        assert_eq!(&padded::<5>("abc\u{e9}"), "abc\u{e9}".as_bytes());
+        assert_eq!(&padded::<3>("\u{20ac}x"), "\u{20ac}".as_bytes());
+        assert_eq!(&padded::<2>("\u{20ac}"), b"  ");
+    }
+}
