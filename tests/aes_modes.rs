@@ -42,29 +42,9 @@ fn aes_stream_modes_agree_with_openssl() {
             assert_eq!(got, want, "{name} {len}");
             assert_eq!(s.decrypt(&mut mech(m, Some(&mut iv)), k, &got).unwrap(), data, "{name} {len}");
             // In parts of 7 bytes: the same stream.
-            let mut mm = mech(m, Some(&mut iv));
-            let mut parts = Vec::new();
-            // SAFETY: live mechanism, data chunks and output buffers of the lengths given.
-            unsafe {
-                assert_eq!(s.lib.C_EncryptInit(s.h, &mut mm, k), CKR_OK);
-                for chunk in data.chunks(7) {
-                    let mut out = vec![0u8; chunk.len() + 16];
-                    let mut n = out.len() as CK_ULONG;
-                    let rv = s.lib.C_EncryptUpdate(
-                        s.h,
-                        chunk.as_ptr().cast_mut(),
-                        chunk.len() as CK_ULONG,
-                        out.as_mut_ptr(),
-                        &mut n,
-                    );
-                    assert_eq!(rv, CKR_OK, "{name}");
-                    parts.extend_from_slice(&out[..n as usize]);
-                }
-                let mut out = [0u8; 16];
-                let mut n = 16 as CK_ULONG;
-                assert_eq!(s.lib.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n), CKR_OK);
-                parts.extend_from_slice(&out[..n as usize]);
-            }
+            let chunks: Vec<&[u8]> = data.chunks(7).collect();
+            let parts = s.crypt_parts(&mut mech(m, Some(&mut iv)), k, true, &chunks);
+            let parts = parts.unwrap_or_else(|rv| panic!("{name} {len} in parts: {rv:#x}"));
             assert_eq!(parts, want, "{name} {len} in parts");
         }
         // The IV is 16 bytes.
@@ -152,39 +132,9 @@ fn xts_agrees_with_rustcrypto(s: &RawSession) {
 fn cts_agrees_with_openssl(s: &RawSession, dir: &std::path::Path, key: &[u8], k: CK_OBJECT_HANDLE) {
     let mut iv: [u8; 16] = random(16).try_into().unwrap();
     // Init, then C_*Update in parts of 7 bytes, then C_*Final.
-    let in_parts = |encrypt: bool, input: &[u8], iv: &mut [u8; 16]| -> RawResult<Vec<u8>> {
-        let mut m = mech(CKM_AES_CTS, Some(iv));
-        let mut out = Vec::new();
-        // SAFETY: live mechanism, input chunks and output buffers of the lengths given.
-        unsafe {
-            let init = if encrypt { s.lib.C_EncryptInit(s.h, &mut m, k) } else { s.lib.C_DecryptInit(s.h, &mut m, k) };
-            assert_eq!(init, CKR_OK);
-            let update = |i: *mut u8, il, o, ol| {
-                if encrypt {
-                    s.lib.C_EncryptUpdate(s.h, i, il, o, ol)
-                } else {
-                    s.lib.C_DecryptUpdate(s.h, i, il, o, ol)
-                }
-            };
-            let fin = |o, ol| if encrypt { s.lib.C_EncryptFinal(s.h, o, ol) } else { s.lib.C_DecryptFinal(s.h, o, ol) };
-            for chunk in input.chunks(7) {
-                let mut buf = vec![0u8; 64];
-                let mut n = buf.len() as CK_ULONG;
-                let rv = update(chunk.as_ptr().cast_mut(), chunk.len() as CK_ULONG, buf.as_mut_ptr(), &mut n);
-                if rv != CKR_OK {
-                    return Err(rv);
-                }
-                out.extend_from_slice(&buf[..n as usize]);
-            }
-            let mut buf = [0u8; 32];
-            let mut n = 32 as CK_ULONG;
-            let rv = fin(buf.as_mut_ptr(), &mut n);
-            if rv != CKR_OK {
-                return Err(rv);
-            }
-            out.extend_from_slice(&buf[..n as usize]);
-        }
-        Ok(out)
+    let in_parts = |encrypt: bool, input: &[u8], iv: &mut [u8; 16]| {
+        let chunks: Vec<&[u8]> = input.chunks(7).collect();
+        s.crypt_parts(&mut mech(CKM_AES_CTS, Some(iv)), k, encrypt, &chunks)
     };
     for len in [16usize, 17, 31, 32, 33, 47, 48, 100, 1000] {
         let data = random(len);

@@ -53,7 +53,7 @@ fn rsa_both_ways() {
     assert_eq!(s.decrypt(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), privk, &ct).unwrap(), msg);
     // The same ciphertext given in two parts (the token gathers them: RSA is one block).
     let mut m = mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep));
-    assert_eq!(crypt_in_parts(&s, &mut m, privk, false, &ct), msg);
+    assert_eq!(in_halves(&s, &mut m, privk, false, &ct), msg);
 
     // Every hash-and-sign PKCS #1 v1.5 mechanism: its DigestInfo as the rsa crate makes it
     // from the hash's OID.
@@ -74,50 +74,16 @@ fn rsa_both_ways() {
     // PKCS #1 v1.5 encryption in parts, decrypted in one call and in parts; raw RSA (X.509)
     // in parts against the rsa crate's own arithmetic.
     let mut m = mech::<u8>(CKM_RSA_PKCS, None);
-    let ct = crypt_in_parts(&s, &mut m, pubk, true, msg);
+    let ct = in_halves(&s, &mut m, pubk, true, msg);
     assert_eq!(ct.len(), 256);
     assert_eq!(s.decrypt(&mut m, privk, &ct).unwrap(), msg);
-    assert_eq!(crypt_in_parts(&s, &mut m, privk, false, &ct), msg);
+    assert_eq!(in_halves(&s, &mut m, privk, false, &ct), msg);
     let mut x509 = mech::<u8>(CKM_RSA_X_509, None);
     let block: Vec<u8> = (0..256u32).map(|i| if i == 0 { 0 } else { (i * 7) as u8 }).collect();
-    let raw = crypt_in_parts(&s, &mut x509, pubk, true, &block);
+    let raw = in_halves(&s, &mut x509, pubk, true, &block);
     let want = BigUint::from_bytes_be(&block).modpow(key.e(), key.n()).to_bytes_be();
     assert_eq!(raw[256 - want.len()..], want[..]);
-    assert_eq!(crypt_in_parts(&s, &mut x509, privk, false, &raw), block);
-}
-
-/// C_EncryptUpdate (or C_DecryptUpdate) with the two halves of `input`, then the final call.
-fn crypt_in_parts(s: &RawSession, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, encrypt: bool, input: &[u8]) -> Vec<u8> {
-    let l = &s.lib;
-    let mut input = input.to_vec();
-    let half = input.len() / 2;
-    let mut out = vec![0u8; 512];
-    let mut got = Vec::new();
-    // SAFETY: live mechanism, parts and output buffer of the lengths given.
-    unsafe {
-        let init = if encrypt { l.C_EncryptInit(s.h, m, k) } else { l.C_DecryptInit(s.h, m, k) };
-        assert_eq!(init, CKR_OK);
-        for (start, end) in [(0, half), (half, input.len())] {
-            let (p, pl) = (input[start..].as_mut_ptr(), (end - start) as CK_ULONG);
-            let mut n = out.len() as CK_ULONG;
-            let rv = if encrypt {
-                l.C_EncryptUpdate(s.h, p, pl, out.as_mut_ptr(), &mut n)
-            } else {
-                l.C_DecryptUpdate(s.h, p, pl, out.as_mut_ptr(), &mut n)
-            };
-            assert_eq!(rv, CKR_OK);
-            got.extend_from_slice(&out[..n as usize]);
-        }
-        let mut n = out.len() as CK_ULONG;
-        let rv = if encrypt {
-            l.C_EncryptFinal(s.h, out.as_mut_ptr(), &mut n)
-        } else {
-            l.C_DecryptFinal(s.h, out.as_mut_ptr(), &mut n)
-        };
-        assert_eq!(rv, CKR_OK);
-        got.extend_from_slice(&out[..n as usize]);
-    }
-    got
+    assert_eq!(in_halves(&s, &mut x509, privk, false, &raw), block);
 }
 
 #[test]
@@ -276,4 +242,10 @@ fn md5_digest_hmac_and_rsa_signatures() {
         s.sign(&mut mech(CKM_RSA_PKCS_PSS, Some(&mut pss)), privk, &Md5::digest(msg)),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
+}
+
+/// `input` encrypted (or decrypted) in two parts, its halves.
+fn in_halves(s: &RawSession, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, encrypt: bool, input: &[u8]) -> Vec<u8> {
+    let (a, b) = input.split_at(input.len() / 2);
+    s.crypt_parts(m, k, encrypt, &[a, b]).unwrap()
 }

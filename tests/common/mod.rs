@@ -333,6 +333,46 @@ impl RawSession {
         ck(unsafe { self.lib.C_Verify(self.h, d.as_mut_ptr(), d.len() as _, s.as_mut_ptr(), s.len() as _) })
     }
 
+    /// C_EncryptInit (C_DecryptInit unless `encrypt`), one C_*Update per part, then C_*Final,
+    /// each into a buffer with 512 bytes to spare: the output, or the first code after the
+    /// init that is not CKR_OK.
+    pub fn crypt_parts(
+        &self,
+        m: &mut cryptoki_sys::CK_MECHANISM,
+        key: cryptoki_sys::CK_OBJECT_HANDLE,
+        encrypt: bool,
+        parts: &[&[u8]],
+    ) -> RawResult<Vec<u8>> {
+        use cryptoki_sys::CK_ULONG;
+        let l = &self.lib;
+        let mut got = Vec::new();
+        // SAFETY: live mechanism, parts and output buffers of the lengths given.
+        unsafe {
+            let init = if encrypt { l.C_EncryptInit(self.h, m, key) } else { l.C_DecryptInit(self.h, m, key) };
+            assert_eq!(init, cryptoki_sys::CKR_OK);
+            for part in parts {
+                let (p, pl) = (part.as_ptr().cast_mut(), part.len() as CK_ULONG);
+                let mut out = vec![0u8; part.len() + 512];
+                let mut n = out.len() as CK_ULONG;
+                ck(if encrypt {
+                    l.C_EncryptUpdate(self.h, p, pl, out.as_mut_ptr(), &mut n)
+                } else {
+                    l.C_DecryptUpdate(self.h, p, pl, out.as_mut_ptr(), &mut n)
+                })?;
+                got.extend_from_slice(&out[..n as usize]);
+            }
+            let mut out = [0u8; 512];
+            let mut n = out.len() as CK_ULONG;
+            ck(if encrypt {
+                l.C_EncryptFinal(self.h, out.as_mut_ptr(), &mut n)
+            } else {
+                l.C_DecryptFinal(self.h, out.as_mut_ptr(), &mut n)
+            })?;
+            got.extend_from_slice(&out[..n as usize]);
+        }
+        Ok(got)
+    }
+
     /// C_DigestInit + C_Digest.
     pub fn digest(&self, m: &mut cryptoki_sys::CK_MECHANISM, data: &[u8]) -> RawResult<Vec<u8>> {
         let mut d = data.to_vec();
