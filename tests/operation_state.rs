@@ -161,3 +161,53 @@ fn a_restored_operation_keeps_its_stage() {
         assert_eq!(out[..n as usize], want[..], "the restored state holds the data digested");
     }
 }
+
+/// An HMAC state is restored only with a key that C_SignInit (C_VerifyInit) would still take:
+/// turning CKA_SIGN (CKA_VERIFY) off after the state was saved refuses it with
+/// CKR_KEY_FUNCTION_NOT_PERMITTED and starts no operation; turned back on, it resumes.
+#[test]
+fn a_restored_hmac_needs_the_keys_usage_still() {
+    let (h, p, slot, a) = raw_user_env("usage");
+    let s2 = p.open_rw_session(slot).unwrap();
+    let b = RawSession::new(&h, &s2);
+    let data = [7u8; 64];
+    let key = a.secret_key(CKK_GENERIC_SECRET, &[9u8; 32]).unwrap();
+    let want = a.sign(&mut mech::<u8>(CKM_SHA256_HMAC, None), key, &data).unwrap();
+    for (flag, usage) in [(CKF_SIGN, CKA_SIGN), (CKF_VERIFY, CKA_VERIFY)] {
+        let mut m = mech::<u8>(CKM_SHA256_HMAC, None);
+        let mut d = data;
+        // SAFETY: raw calls with live buffers of the lengths given.
+        unsafe {
+            let rv = if flag == CKF_SIGN {
+                a.lib.C_SignInit(a.h, &mut m, key)
+            } else {
+                a.lib.C_VerifyInit(a.h, &mut m, key)
+            };
+            assert_eq!(rv, CKR_OK);
+            let rv = if flag == CKF_SIGN {
+                a.lib.C_SignUpdate(a.h, d.as_mut_ptr(), 20)
+            } else {
+                a.lib.C_VerifyUpdate(a.h, d.as_mut_ptr(), 20)
+            };
+            assert_eq!(rv, CKR_OK);
+            let saved = get_state(&a).unwrap();
+            assert_eq!(a.lib.C_SessionCancel(a.h, flag), CKR_OK);
+
+            a.set(key, &mut T::default().flag(usage, false)).unwrap();
+            assert_eq!(set_state(&b, &saved, 0, key), CKR_KEY_FUNCTION_NOT_PERMITTED, "{usage:#x} off");
+            assert_eq!(get_state(&b), Err(CKR_OPERATION_NOT_INITIALIZED), "{usage:#x} off: nothing restored");
+            a.set(key, &mut T::default().flag(usage, true)).unwrap();
+            assert_eq!(set_state(&b, &saved, 0, key), CKR_OK, "{usage:#x} on");
+            let mut out = want.clone();
+            let mut n = out.len() as CK_ULONG;
+            if flag == CKF_SIGN {
+                assert_eq!(b.lib.C_SignUpdate(b.h, d[20..].as_mut_ptr(), 44), CKR_OK);
+                assert_eq!(b.lib.C_SignFinal(b.h, out.as_mut_ptr(), &mut n), CKR_OK);
+                assert_eq!(out[..n as usize], want[..]);
+            } else {
+                assert_eq!(b.lib.C_VerifyUpdate(b.h, d[20..].as_mut_ptr(), 44), CKR_OK);
+                assert_eq!(b.lib.C_VerifyFinal(b.h, out.as_mut_ptr(), n), CKR_OK);
+            }
+        }
+    }
+}

@@ -2,11 +2,13 @@
 //! HMACs. The saved state holds running hash contexts (key-equivalent for an HMAC), so it is
 //! sealed with AES-256-GCM under a key that lives only in this module instance: a state can
 //! be restored into any session of the same process, and is opaque and tamper-evident to
-//! the caller. Other operations, and SHA-3-based ones, are CKR_STATE_UNSAVEABLE.
+//! the caller. Other operations, and SHA-3-based ones, are CKR_STATE_UNSAVEABLE. An HMAC
+//! state is restored only with its key, which must still pass C_SignInit's (C_VerifyInit's)
+//! checks.
 
 use super::Implementation;
 use super::digest::{DigestOp, Engine};
-use super::ops::{MacOp, Stage};
+use super::ops::{MacDir, MacOp, Stage};
 use crate::crypto::{self, sha::Sha};
 use crate::error::{Error, Result};
 use crate::module::Module;
@@ -125,6 +127,11 @@ impl Module {
                 if !matches!(super::lookup(mechanism).map(|e| e.implementation), Some(Implementation::Mac(_))) {
                     return Err(Error::SavedStateInvalid);
                 }
+                // The key may have lost CKA_SIGN / CKA_VERIFY since the state was saved: the
+                // key checks of C_SignInit / C_VerifyInit again (and its audit record, if kept).
+                let dir = if kind == SIGN { MacDir::Sign } else { MacDir::Verify };
+                let (flag, usage) = dir.flag_and_usage();
+                self.with_crypto_key(h, authentication_key, mechanism, flag, usage, |_, _| Ok(()))?;
                 let mac = super::mac::restore_hmac(r.0, len, &uid)?;
                 let op = MacOp::restored(mac, len, stage, mechanism);
                 self.with_ops(h, |s| {
