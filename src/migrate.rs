@@ -289,20 +289,61 @@ pub fn from_softhsm(token_dir: &Path, config: &Config, so_pin: &[u8], user_pin: 
 mod tests {
     use super::*;
 
-    #[test]
-    fn pin_blob_round_trip_and_wrong_pin() {
-        // A blob made the way SoftHSMv2 makes one, then opened.
-        let salt = [3u8; 8];
-        let iv = [5u8; 16];
-        let key = [9u8; 32];
-        let kek = pbe_key(b"1234", &salt);
+    /// A PIN blob made the way SoftHSMv2 makes one, around `plain` (normally "RJR" ‖ key).
+    fn blob(pin: &[u8], plain: &[u8]) -> Vec<u8> {
+        let (salt, iv) = ([3u8; 8], [5u8; 16]);
+        let kek = pbe_key(pin, &salt);
         let mut ctx = CipherCtx::block(Mode::Cbc, &kek[..], &iv, true, true).unwrap();
         let mut ct = Vec::new();
-        ctx.update(&[b"RJR".as_slice(), &key].concat(), &mut ct).unwrap();
+        ctx.update(plain, &mut ct).unwrap();
         ctx.finish(&mut ct).unwrap();
-        let blob = [&salt[..], &iv, &ct].concat();
-        assert_eq!(blob.len(), 72);
-        assert_eq!(&open_pin_blob(&blob, b"1234").unwrap()[..], &key);
-        assert!(matches!(open_pin_blob(&blob, b"4321"), Err(Error::PinIncorrect)));
+        [&salt[..], &iv, &ct].concat()
+    }
+
+    #[test]
+    fn pin_blob_round_trip_and_wrong_pin() {
+        let key = [9u8; 32];
+        let good = blob(b"1234", &[b"RJR".as_slice(), &key].concat());
+        assert_eq!(good.len(), 72);
+        assert_eq!(&open_pin_blob(&good, b"1234").unwrap()[..], &key);
+        assert!(matches!(open_pin_blob(&good, b"4321"), Err(Error::PinIncorrect)));
+        // What the right PIN opens must be "RJR" and a 32-byte key, else the PIN was wrong.
+        for plain in [[b"RJS".as_slice(), &key].concat(), [b"RJR".as_slice(), &key[..31]].concat()] {
+            assert!(matches!(open_pin_blob(&blob(b"1234", &plain), b"1234"), Err(Error::PinIncorrect)));
+        }
+        // Salt, IV and one block at least; shorter is a damaged file, not a wrong PIN.
+        assert!(matches!(open_pin_blob(&good[..39], b"1234"), Err(Error::Corrupt(_))));
+        assert!(matches!(open_pin_blob(&good[..40], b"1234"), Err(Error::PinIncorrect)));
+    }
+
+    /// One attribute as SoftHSMv2 writes it: type, kind, value (big-endian).
+    fn attr(ty: u64, kind: u64, value: &[u8]) -> Vec<u8> {
+        [&ty.to_be_bytes()[..], &kind.to_be_bytes(), value].concat()
+    }
+
+    /// An attribute map (kind 4) holding `inner`'s bytes.
+    fn map(ty: u64, inner: &[u8]) -> Vec<u8> {
+        attr(ty, 4, &[&(inner.len() as u64).to_be_bytes()[..], inner].concat())
+    }
+
+    #[test]
+    fn attribute_maps_nest_two_deep_at_most() {
+        let leaf = attr(CKA_ENCRYPT as u64, 1, &[1]);
+        let one = map(CKA_UNWRAP_TEMPLATE as u64, &leaf);
+        let two = map(CKA_UNWRAP_TEMPLATE as u64, &one);
+        let three = map(CKA_UNWRAP_TEMPLATE as u64, &two);
+        let parsed = Reader(&two).attrs(0).unwrap();
+        let [(ty, Raw::Map(outer))] = &parsed[..] else { panic!("{parsed:?}") };
+        assert_eq!(*ty, CKA_UNWRAP_TEMPLATE as u64);
+        let [(_, Raw::Map(inner))] = &outer[..] else { panic!("{outer:?}") };
+        assert!(matches!(inner[..], [(t, Raw::Bool(true))] if t == CKA_ENCRYPT as u64));
+        // A third level is refused: SoftHSMv2 never writes one, and a file nesting without
+        // end must not recurse without end.
+        assert!(matches!(Reader(&three).attrs(0), Err(Error::Corrupt(_))));
+        // Lengths that run past the file, and an unknown kind.
+        let mut short = one.clone();
+        short.pop();
+        assert!(matches!(Reader(&short).attrs(0), Err(Error::Corrupt(_))));
+        assert!(matches!(Reader(&attr(1, 6, &[])).attrs(0), Err(Error::Corrupt(_))));
     }
 }

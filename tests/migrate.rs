@@ -7,15 +7,16 @@
 mod common;
 use common::*;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use cryptoki_sys::{
-    CKA_BASE, CKA_DERIVE, CKA_EC_PARAMS, CKA_EXTRACTABLE, CKA_KEY_GEN_MECHANISM, CKA_KEY_TYPE, CKA_LABEL, CKA_PRIME,
-    CKA_PRIVATE, CKA_SENSITIVE, CKA_SUBPRIME, CKA_TOKEN, CKA_VALUE, CKA_VALUE_LEN, CKK_EC_EDWARDS, CKK_GENERIC_SECRET,
-    CKM_DSA_KEY_PAIR_GEN, CKM_DSA_SHA256, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
-    CKM_ECDH1_DERIVE, CKO_SECRET_KEY,
+    CKA_BASE, CKA_DERIVE, CKA_EC_PARAMS, CKA_EC_POINT, CKA_EXTRACTABLE, CKA_KEY_GEN_MECHANISM, CKA_KEY_TYPE, CKA_LABEL,
+    CKA_PRIME, CKA_PRIVATE, CKA_SENSITIVE, CKA_SUBPRIME, CKA_TOKEN, CKA_VALUE, CKA_VALUE_LEN, CKK_EC, CKK_EC_EDWARDS,
+    CKK_GENERIC_SECRET, CKM_DSA_KEY_PAIR_GEN, CKM_DSA_SHA256, CKM_EC_EDWARDS_KEY_PAIR_GEN,
+    CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKM_ECDH1_DERIVE, CKM_EDDSA, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY,
+    CKR_OK,
 };
 use std::process::Command;
 
@@ -53,6 +54,7 @@ const COMPARED: &[AttributeType] = &[
     AttributeType::Value,
     AttributeType::Prime,
     AttributeType::Base,
+    AttributeType::KeyGenMechanism,
 ];
 
 /// A 1024/160 DSA group (SoftHSMv2 generates on the caller's parameters).
@@ -89,6 +91,17 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
         "{SOFTHSM} is missing: .ci/run installs it (apt-get install softhsm2)"
     );
     let h = Harness::new();
+    // The oxihsm store already holds a token, with an object: the migrated token lands in the
+    // next slot and leaves it as it was.
+    let p = h.ctx();
+    let existing = init_token(&p, "existing");
+    user_session(&p, existing)
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Label(b"already here".to_vec()),
+        ])
+        .unwrap();
     let d = h.dir.path();
     let tokens = d.join("softhsm-tokens");
     std::fs::create_dir_all(&tokens).unwrap();
@@ -160,6 +173,7 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
             Attribute::Decrypt(true),
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
+            Attribute::AllowedMechanisms(vec![MechanismType::AES_ECB, MechanismType::AES_CBC_PAD]),
         ],
     )
     .unwrap();
@@ -219,19 +233,61 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
             &mut edwards(T::default()).flag(CKA_PRIVATE, true).flag(CKA_DERIVE, true),
         )
         .unwrap();
+    // An X25519 private key imported (no key generation mechanism), an Ed25519 pair (Edwards
+    // keys that stay so), and an EC public key naming curve25519 (not an Edwards key: kept
+    // as it is).
+    raw_theirs
+        .create(
+            &mut edwards(T::default())
+                .ulong(cryptoki_sys::CKA_CLASS, CKO_PRIVATE_KEY)
+                .bytes(CKA_LABEL, b"x25519 imported")
+                .bytes(CKA_EC_PARAMS, &curve25519)
+                .bytes(CKA_VALUE, &[0x77; 32])
+                .flag(CKA_PRIVATE, true)
+                .flag(CKA_DERIVE, true),
+        )
+        .unwrap();
+    let ed25519 = [&[0x13, 0x0c][..], b"edwards25519"].concat();
+    let (_, ed_private) = raw_theirs
+        .keypair(
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            &mut T::default().flag(CKA_TOKEN, true).bytes(CKA_LABEL, b"ed25519").bytes(CKA_EC_PARAMS, &ed25519),
+            &mut T::default().flag(CKA_TOKEN, true).bytes(CKA_LABEL, b"ed25519").flag(CKA_PRIVATE, true),
+        )
+        .unwrap();
+    raw_theirs
+        .create(
+            &mut T::default()
+                .ulong(cryptoki_sys::CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .flag(CKA_TOKEN, true)
+                .bytes(CKA_LABEL, b"ec on curve25519")
+                .bytes(CKA_EC_PARAMS, &curve25519)
+                .bytes(CKA_EC_POINT, &[&[0x04, 0x20][..], &[0x09; 32]].concat()),
+        )
+        .unwrap();
     let mut before = snapshot(&s);
-    assert_eq!(before.len(), 13, "{before:#?}");
-    // Those two become what PKCS#11 3.0 calls them, CKK_EC_MONTGOMERY keys.
+    assert_eq!(before.len(), 17, "{before:#?}");
+    // The X25519 keys become what PKCS#11 3.0 calls them, CKK_EC_MONTGOMERY keys, made (if
+    // made by the token) by CKM_EC_MONTGOMERY_KEY_PAIR_GEN.
     let (ed, mont) = (
         format!("{:?}", [Attribute::KeyType(KeyType::EC_EDWARDS)]),
         format!("{:?}", [Attribute::KeyType(KeyType::EC_MONTGOMERY)]),
+    );
+    let (ed_gen, mont_gen) = (
+        format!("{:?}", [Attribute::KeyGenMechanism(MechanismType::ECC_EDWARDS_KEY_PAIR_GEN)]),
+        format!("{:?}", [Attribute::KeyGenMechanism(MechanismType::ECC_MONTGOMERY_KEY_PAIR_GEN)]),
     );
     for (label, attrs) in &mut before {
         if label.starts_with("x25519 ") {
             let kt = attrs.iter_mut().find(|a| **a == ed).expect("an Edwards key type");
             kt.clone_from(&mont);
+            if let Some(m) = attrs.iter_mut().find(|a| **a == ed_gen) {
+                m.clone_from(&mont_gen);
+            }
         }
     }
+    assert_eq!(before.iter().filter(|(l, a)| l.starts_with("x25519 ") && a.contains(&mont_gen)).count(), 2);
 
     // Migrate (a wrong PIN first: refused, nothing written).
     let migrate = |user: &str| {
@@ -250,11 +306,20 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let good = migrate(USER_PIN);
     let text = String::from_utf8_lossy(&good.stdout);
     assert!(good.status.success(), "{text}{}", String::from_utf8_lossy(&good.stderr));
-    assert!(text.contains("Migrated token legacy") && text.contains("with 13 objects"), "{text}");
+    assert!(text.contains("Migrated token legacy") && text.contains("with 17 objects"), "{text}");
 
     // The same token, objects and attributes in oxihsm; the user PIN and the SO PIN work.
-    let p = h.ctx();
-    let ours_slot = p.get_slots_with_initialized_token().unwrap()[0];
+    let slots = p.get_slots_with_initialized_token().unwrap();
+    assert_eq!(slots.len(), 2);
+    let ours_slot = slots[1];
+    assert_eq!(ours_slot.id(), existing.id() + 1, "the next slot");
+    let e = user_session(&p, existing);
+    assert_eq!(
+        snapshot(&e).iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(),
+        ["already here ObjectClass { val: 0 }"]
+    );
+    assert_eq!(p.get_token_info(existing).unwrap().label(), "existing");
+    drop(e);
     let info = p.get_token_info(ours_slot).unwrap();
     let theirs_info = theirs.get_token_info(slot).unwrap();
     assert_eq!((info.label(), info.serial_number()), (theirs_info.label(), theirs_info.serial_number()));
@@ -296,6 +361,19 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     let theirs_x = by_label(&s, "x25519", ObjectClass::PRIVATE_KEY).handle();
     assert_eq!(secret_of(&raw_ours, ours_x), secret_of(&raw_theirs, theirs_x));
     assert_eq!(raw_ours.get_ulong(ours_x, CKA_KEY_GEN_MECHANISM), Ok(CKM_EC_MONTGOMERY_KEY_PAIR_GEN));
+    // The Ed25519 key signs as SoftHSMv2's does (EdDSA is deterministic).
+    let ours_ed = by_label(&o, "ed25519", ObjectClass::PRIVATE_KEY).handle();
+    let mut eddsa = mech::<u8>(CKM_EDDSA, None);
+    assert_eq!(raw_ours.sign(&mut eddsa, ours_ed, msg).unwrap(), raw_theirs.sign(&mut eddsa, ed_private, msg).unwrap());
+    // The AES key keeps its mechanism restriction.
+    let allowed = |s: &Session| {
+        s.get_attributes(by_label(s, "aes", ObjectClass::SECRET_KEY), &[AttributeType::AllowedMechanisms]).unwrap()
+    };
+    assert_eq!(allowed(&o), allowed(&s));
+    assert_eq!(
+        allowed(&o),
+        vec![Attribute::AllowedMechanisms(vec![MechanismType::AES_ECB, MechanismType::AES_CBC_PAD])]
+    );
     let a = o.encrypt(&Mechanism::AesEcb, by_label(&o, "aes", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     let b = s.encrypt(&Mechanism::AesEcb, by_label(&s, "aes", ObjectClass::SECRET_KEY), &[7u8; 32]).unwrap();
     assert_eq!(a, b);
@@ -348,6 +426,46 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     // Private key material is sealed in oxihsm's store, never in clear.
     drop(o);
     p.finalize().unwrap();
+    // The migration's audit records: the token, its user PIN, then each object (named by
+    // its unique id, and by its label when it is public), all as the SO of the new token.
+    let recs = {
+        let db = rusqlite::Connection::open(h.token_dir.join("oxihsm.db")).unwrap();
+        assert!(matches!(oxihsm::store::audit::verify(&db).unwrap(), oxihsm::store::audit::Verdict::Intact(_)));
+        oxihsm::store::audit::records(&db).unwrap()
+    };
+    let migrated: Vec<_> = recs.iter().filter(|r| r.function.starts_with("oxihsm migrate")).collect();
+    assert_eq!(migrated.len(), 2 + 17);
+    assert_eq!(migrated[0].function, "oxihsm migrate (token)");
+    assert_eq!(migrated[1].function, "oxihsm migrate (user PIN)");
+    for r in &migrated {
+        assert_eq!(r.slot_id, Some(ours_slot.id() as i64));
+        assert_eq!(r.serial.as_deref(), Some(theirs_info.serial_number().trim()));
+        assert_eq!(r.user.as_deref(), Some("so"));
+        assert_eq!(r.result, CKR_OK as i64);
+    }
+    for r in &migrated[2..] {
+        assert_eq!(r.function, "oxihsm migrate (object)");
+        assert!(r.object_uid.as_ref().is_some_and(|u| !u.is_empty()), "{r:?}");
+    }
+    let mut labels: Vec<_> = migrated[2..].iter().map(|r| r.label.as_deref()).collect();
+    labels.sort();
+    // Private objects (both notes' private one, the private and secret keys) leave no label.
+    assert_eq!(
+        labels,
+        [
+            [None; 10].as_slice(),
+            &[
+                Some("dsa"),
+                Some("ec"),
+                Some("ec on curve25519"),
+                Some("ed25519"),
+                Some("imported"),
+                Some("public note"),
+                Some("x25519")
+            ]
+        ]
+        .concat()
+    );
     let db = std::fs::read(h.token_dir.join("oxihsm.db")).unwrap();
     assert!(!db.windows(12).any(|w| w == b"for the user"), "a private value in clear");
     // Migrating twice is refused.
