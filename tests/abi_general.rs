@@ -69,6 +69,11 @@ fn interface_list_and_function_tables() {
             let want = version_of(i.pFunctionList);
             assert_eq!((info.cryptokiVersion.major, info.cryptokiVersion.minor), want);
             assert!(info.manufacturerID.starts_with(b"oxihsm"));
+            // The library's version is the package's (0.1 while this is written).
+            let package: (u8, u8) =
+                (env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap(), env!("CARGO_PKG_VERSION_MINOR").parse().unwrap());
+            assert_eq!((info.libraryVersion.major, info.libraryVersion.minor), package);
+            assert_ne!(package, (0, 0));
             // A build on AWS-LC's FIPS module says so (that build runs this test in .ci/run).
             let description: &[u8; 32] = if cfg!(feature = "fips") {
                 b"oxihsm PKCS#11 token (FIPS mode)"

@@ -264,7 +264,12 @@ fn crypto_operations_are_audited_when_configured() {
     let p = h.ctx();
     let slot = init_token(&p, "crypto-audit");
     let s = user_session(&p, slot);
-    let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Encrypt(true)]).unwrap();
+    let k = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(16.into()), Attribute::Encrypt(true), Attribute::Decrypt(true)],
+        )
+        .unwrap();
     s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
     // The message-based calls name themselves too.
     let r = RawSession::new(&h, &s);
@@ -275,6 +280,7 @@ fn crypto_operations_are_audited_when_configured() {
     // SAFETY: live mechanisms and buffers of the lengths given.
     unsafe {
         assert_eq!(r.lib.C_MessageEncryptInit(r.h, &mut m, k.handle()), cryptoki_sys::CKR_OK);
+        assert_eq!(r.lib.C_MessageDecryptInit(r.h, &mut m, k.handle()), cryptoki_sys::CKR_OK);
         assert_eq!(r.lib.C_MessageSignInit(r.h, &mut hm, mac_key), cryptoki_sys::CKR_OK);
         let rv = r.lib.C_SignMessage(r.h, std::ptr::null_mut(), 0, data.as_mut_ptr(), 7, sig.as_mut_ptr(), &mut n);
         assert_eq!(rv, cryptoki_sys::CKR_OK);
@@ -283,12 +289,13 @@ fn crypto_operations_are_audited_when_configured() {
     drop(s);
     p.finalize().unwrap();
     let f: Vec<String> = records(&h).into_iter().map(|r| r.function).collect();
-    let tail: Vec<&str> = f.iter().rev().take(7).rev().map(String::as_str).collect();
+    let tail: Vec<&str> = f.iter().rev().take(8).rev().map(String::as_str).collect();
     let want = [
         "C_GenerateKey",
         "C_EncryptInit",
         "C_CreateObject",
         "C_MessageEncryptInit",
+        "C_MessageDecryptInit",
         "C_MessageSignInit",
         "C_SignMessage",
     ];

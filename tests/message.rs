@@ -190,6 +190,23 @@ fn gcm_message_in_parts() {
         let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
         let plain = decrypt_in_parts(s, &mut p, &aad, &ct);
         assert_eq!(plain, whole);
+        // The tag is read from the parameter of the last part (a stream's tag comes last):
+        // zeros at C_DecryptMessageBegin, the real tag only before the end.
+        let mut late = [0u8; 16];
+        let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut late);
+        let pp = (&raw mut p).cast();
+        assert_eq!(s.lib.C_DecryptMessageBegin(s.h, pp, plen, aad.as_mut_ptr(), 3), CKR_OK);
+        let (mut head, mut tail) = (ct[..10].to_vec(), ct[10..].to_vec());
+        let mut out = vec![0u8; ct.len()];
+        let mut n = out.len() as CK_ULONG;
+        let (hp, hl) = (head.as_mut_ptr(), head.len() as CK_ULONG);
+        assert_eq!(s.lib.C_DecryptMessageNext(s.h, pp, plen, hp, hl, out.as_mut_ptr(), &mut n, 0), CKR_OK);
+        p.pTag.copy_from(tag.as_ptr(), 16);
+        n = out.len() as CK_ULONG;
+        let (tp, tl) = (tail.as_mut_ptr(), tail.len() as CK_ULONG);
+        let end = CKF_END_OF_MESSAGE;
+        assert_eq!(s.lib.C_DecryptMessageNext(s.h, pp, plen, tp, tl, out.as_mut_ptr(), &mut n, end), CKR_OK);
+        assert_eq!(out[..n as usize], whole[..]);
     }
 }
 
@@ -499,6 +516,17 @@ fn message_init_parameters_have_the_message_shape() {
         end(encrypt);
         assert_eq!(init(encrypt, &mut mech(CKM_CHACHA20_POLY1305, Some(&mut cc)), chacha), CKR_OK);
         end(encrypt);
+        let mut ccm = CK_CCM_MESSAGE_PARAMS {
+            ulDataLen: 4,
+            pNonce: nonce.as_mut_ptr(),
+            ulNonceLen: 12,
+            ulNonceFixedBits: 0,
+            nonceGenerator: CKG_NO_GENERATE,
+            pMAC: tag.as_mut_ptr(),
+            ulMACLen: 16,
+        };
+        assert_eq!(init(encrypt, &mut mech(CKM_AES_CCM, Some(&mut ccm)), e.key), CKR_OK);
+        end(encrypt);
         // Refused: the single-part structure, a pointer or a length alone.
         let wrong = mech(CKM_AES_CCM, Some(&mut single));
         assert_eq!(init(encrypt, &mut { wrong }, e.key), CKR_MECHANISM_PARAM_INVALID);
@@ -511,6 +539,12 @@ fn message_init_parameters_have_the_message_shape() {
         short.ulParameterLen -= 1;
         assert_eq!(init(encrypt, &mut short, chacha), CKR_MECHANISM_PARAM_INVALID);
         assert_eq!(init(encrypt, &mut { wrong }, 0), CKR_KEY_HANDLE_INVALID);
+        // A key that may only do the other direction is reported before the parameter.
+        let usage = if encrypt { CKA_ENCRYPT } else { CKA_DECRYPT };
+        let other = if encrypt { CKA_DECRYPT } else { CKA_ENCRYPT };
+        let mut t = T::secret(CKK_AES).bytes(CKA_VALUE, &[5; 16]).flag(usage, false).flag(other, true);
+        let one_way = s.create(&mut t).unwrap();
+        assert_eq!(init(encrypt, &mut { wrong }, one_way), CKR_KEY_FUNCTION_NOT_PERMITTED, "encrypt {encrypt}");
         // None of them started an operation.
         assert_eq!(init(encrypt, &mut mech::<u8>(CKM_AES_GCM, None), e.key), CKR_OK);
         end(encrypt);

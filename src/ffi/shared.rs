@@ -67,3 +67,39 @@ impl Drop for SharedWord {
         unsafe { libc::munmap(self.word.as_ptr().cast(), 8) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SharedWord;
+
+    /// How many mappings of `path` the process has.
+    fn mappings_of(path: &std::path::Path) -> usize {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().filter(|l| l.ends_with(path.to_str().unwrap())).count()
+    }
+
+    #[test]
+    fn a_word_is_shared_and_unmapped_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("marker");
+        std::fs::write(&path, 7u64.to_ne_bytes()).unwrap();
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let (a, b) = (SharedWord::map(&file, true).unwrap(), SharedWord::map(&file, false).unwrap());
+        assert_eq!((a.load(), b.load()), (7, 7));
+        assert!(a.store(9) && !b.store(10));
+        assert_eq!(b.load(), 9, "one word, two mappings");
+        assert_eq!(mappings_of(&path), 2);
+        drop((a, b));
+        assert_eq!(mappings_of(&path), 0, "dropping unmaps");
+        assert_eq!(std::fs::read(&path).unwrap(), 9u64.to_ne_bytes());
+        // A file shorter than the word is refused (touching the mapping past its end would
+        // be SIGBUS); a longer one is mapped.
+        std::fs::write(&path, [1u8; 7]).unwrap();
+        assert!(SharedWord::map(&std::fs::File::open(&path).unwrap(), false).is_err());
+        std::fs::write(&path, [1u8; 9]).unwrap();
+        assert_eq!(
+            SharedWord::map(&std::fs::File::open(&path).unwrap(), false).unwrap().load(),
+            u64::from_ne_bytes([1; 8])
+        );
+    }
+}
