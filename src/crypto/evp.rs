@@ -238,9 +238,10 @@ impl CipherCtx {
     /// # Safety
     /// `out` is writable for as many bytes as the cipher writes for `input`.
     unsafe fn update_raw(&mut self, input: &[u8], out: *mut u8) -> Result<usize> {
-        // EVP takes an `int` length: longer input goes in parts of whole blocks, which the
-        // modes this carries (all but CCM, whose input is held below this size) process as
-        // one. (Unit tests take parts of 4 KiB, to reach this path with little data.)
+        // EVP takes an `int` length: longer input goes in parts of whole blocks, which every
+        // mode here processes as one (GCM's data and additional data too; CCM is made of an
+        // ECB and a CTR context). Unit tests take parts of 4 KiB, to reach this with little
+        // data.
         const PART: usize = if cfg!(test) { 4096 } else { 1 << 30 };
         if input.len() > PART {
             let mut total = 0;
