@@ -215,3 +215,166 @@ echo OK
     // The token lives in oxihsm's store under the softhsm2.conf token directory.
     assert!(d.join("store/tokens/oxihsm.db").exists());
 }
+
+/// The options a test of SoftHSMv2's own behaviour cannot cover: help and version (no
+/// complaint about an unknown option), oxihsm's `--show-config`, `--import-type` (the long
+/// form of `--aes`, and `cert`), and tokens named by `--serial`.
+#[test]
+fn our_own_options_and_tokens_by_serial() {
+    let h = Harness::new();
+    let conf = softhsm_conf(&h.dir.path().join("store"));
+    let ours = |args: &[&str]| {
+        run(Command::new(util())
+            .args(args)
+            .arg("--module")
+            .arg(&h.lib)
+            .env("SOFTHSM2_CONF", &conf)
+            .env_remove("OXIHSM_CONF"))
+    };
+    for help in ["-h", "--help"] {
+        let (c, out, err) = ours(&[help]);
+        assert_eq!((c, err.as_str()), (0, ""), "{help}");
+        assert!(out.contains("--init-token") && out.contains("--show-config"), "{out}");
+    }
+    for version in ["-v", "--version"] {
+        assert_eq!(ours(&[version]), (0, format!("{}\n", env!("CARGO_PKG_VERSION")), String::new()));
+    }
+    let (c, out, _) = ours(&["--show-config"]);
+    assert_eq!(c, 0);
+    assert!(out.contains(&format!("Configuration:   {}", conf.display())), "{out}");
+    assert!(out.contains(&format!("Token directory: {}", conf.parent().unwrap().join("tokens").display())), "{out}");
+
+    let init = ours(&["--init-token", "--free", "--label", "by-serial", "--so-pin", "12345678", "--pin", "1234"]);
+    assert_eq!(init.0, 0, "{init:?}");
+    let slots = ours(&["--show-slots"]).1;
+    let serial = slots
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Serial number:"))
+        .map(|s| s.trim().to_string())
+        .expect("a serial number");
+    let aes = h.dir.path().join("aes.bin");
+    std::fs::write(&aes, [9u8; 16]).unwrap();
+    let cert = h.dir.path().join("cert.pem");
+    run_ok(
+        tool("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=t"])
+            .args(["-days", "1", "-keyout"])
+            .arg(h.dir.path().join("k.pem"))
+            .arg("-out")
+            .arg(&cert),
+    );
+    let (aes, cert) = (aes.to_str().unwrap(), cert.to_str().unwrap());
+    let imported = ours(&[
+        "--import",
+        aes,
+        "--import-type",
+        "aes",
+        "--serial",
+        &serial,
+        "--label",
+        "k",
+        "--id",
+        "01",
+        "--pin",
+        "1234",
+    ]);
+    assert_eq!(imported.0, 0, "{imported:?}");
+    assert!(imported.1.contains("matching serial"), "{imported:?}");
+    let imported = ours(&[
+        "--import",
+        cert,
+        "--import-type",
+        "cert",
+        "--serial",
+        &serial,
+        "--label",
+        "c",
+        "--id",
+        "02",
+        "--pin",
+        "1234",
+    ]);
+    assert_eq!(imported.0, 0, "{imported:?}");
+    let listed = run_ok(
+        tool("pkcs11-tool")
+            .arg("--module")
+            .arg(&h.lib)
+            .args(["--token-label", "by-serial", "--login", "--pin", "1234", "--list-objects"])
+            .env("SOFTHSM2_CONF", &conf)
+            .env_remove("OXIHSM_CONF"),
+    );
+    assert!(listed.contains("Secret Key Object; AES length 16") && listed.contains("Certificate Object"), "{listed}");
+    let wrong = ours(&["--import", aes, "--import-type", "rsa", "--serial", &serial, "--label", "x", "--pin", "1234"]);
+    assert_eq!(wrong.0, 1, "{wrong:?}");
+    // A label of 32 characters at most (SoftHSMv2's message for one longer).
+    let long = ours(&["--init-token", "--free", "--label", &"x".repeat(33), "--so-pin", "12345678", "--pin", "1234"]);
+    assert_eq!(long.0, 1);
+    assert!(long.2.contains("must not have a length greater than 32"), "{long:?}");
+    let longest =
+        ours(&["--init-token", "--free", "--label", &"x".repeat(32), "--so-pin", "12345678", "--pin", "1234"]);
+    assert_eq!(longest.0, 0, "{longest:?}");
+    // Deleted by serial: gone from the slot list.
+    let deleted = ours(&["--delete-token", "--serial", &serial]);
+    assert_eq!(deleted.0, 0, "{deleted:?}");
+    assert!(!ours(&["--show-slots"]).1.contains("by-serial"));
+    assert_eq!(ours(&["--delete-token", "--serial", &serial]).0, 1, "already deleted");
+}
+
+/// Without `--pin`, the user PIN is asked for on the terminal, as SoftHSMv2 asks: one too
+/// short is asked again, and so is one not confirmed; the third try sets it. (`script` gives
+/// the tool a terminal; each answer is typed once its prompt is shown.)
+#[test]
+fn the_pin_is_asked_for_on_the_terminal() {
+    use std::io::{Read, Write};
+    let h = Harness::new();
+    let conf = softhsm_conf(&h.dir.path().join("store"));
+    let label = "prompted";
+    let cmd = format!(
+        "{} --init-token --free --label {label} --so-pin 12345678 --module {}",
+        util().display(),
+        h.lib.display()
+    );
+    let mut child = tool("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("SOFTHSM2_CONF", &conf)
+        .env_remove("OXIHSM_CONF")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut from, mut to) = (child.stdout.take().unwrap(), Some(child.stdin.take().unwrap()));
+    let mut answers = ["12", "1234", "1233", "4321", "4321"].into_iter();
+    let (mut seen, mut answered, mut buf) = (String::new(), 0, [0u8; 256]);
+    loop {
+        let n = from.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        while answered < seen.matches("PIN: ").count() {
+            answered += 1;
+            match answers.next() {
+                Some(a) => to.as_mut().unwrap().write_all(format!("{a}\n").as_bytes()).unwrap(),
+                // More prompts than answers: end of input, which fails the tool.
+                None => to = None,
+            }
+        }
+    }
+    assert!(child.wait().unwrap().success(), "{seen}");
+    assert_eq!(seen.matches("Please enter user PIN: ").count(), 3, "{seen}");
+    assert_eq!(seen.matches("Please reenter user PIN: ").count(), 2, "{seen}");
+    assert_eq!(seen.matches("ERROR: The entered PINs are not equal.").count(), 1, "{seen}");
+    assert!(seen.contains("The token has been initialized"), "{seen}");
+    // The PIN set is the last one typed.
+    let login = |pin: &str| {
+        run(tool("pkcs11-tool")
+            .arg("--module")
+            .arg(&h.lib)
+            .args(["--token-label", label, "--login", "--pin", pin, "--list-objects"])
+            .env("SOFTHSM2_CONF", &conf)
+            .env_remove("OXIHSM_CONF"))
+        .0
+    };
+    assert_ne!(login("1234"), 0);
+    assert_eq!(login("4321"), 0);
+}
