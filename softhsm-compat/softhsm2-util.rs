@@ -394,6 +394,9 @@ fn import(o: &Opts) -> Res<()> {
                 Attribute::Decrypt(true),
                 Attribute::Wrap(true),
                 Attribute::Unwrap(true),
+                // SoftHSMv2's keys derive only when asked (oxihsm's module defaults every
+                // usage a key type has to TRUE): the same key as SoftHSMv2's tool makes.
+                Attribute::Derive(false),
                 Attribute::Value(data.to_vec()),
             ]);
             // SoftHSMv2 says nothing on success here; scripts may compare output.
@@ -466,6 +469,8 @@ fn import_pair(s: &Session, key: Pkcs8Key, common: Vec<Attribute>, no_public: bo
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
         Attribute::Sign(true),
+        // As SoftHSMv2's tool: no derivation unless asked (an EC key would have it here).
+        Attribute::Derive(false),
     ]);
     if kt == cryptoki_sys::CKK_RSA {
         t.extend([Attribute::Decrypt(true), Attribute::Unwrap(true)]);

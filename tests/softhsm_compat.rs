@@ -103,6 +103,7 @@ fn softhsm2_util_behaves_like_softhsmv2s() {
             "filepin",
         ],
         vec!["--import", aes, "--aes", "--token", "beta", "--label", "aes", "--id", "0c", "--pin", "1234"],
+        vec!["--import", key, "--token", "beta", "--label", "ec", "--id", "0e", "--pin", "1234"],
         vec!["--import", "/nonexistent.pem", "--token", "beta", "--label", "x", "--id", "0d", "--pin", "1234"],
         vec!["--delete-token", "--token", "nope"],
         vec!["--delete-token", "--token", "alpha"],
@@ -148,8 +149,29 @@ fn softhsm2_util_behaves_like_softhsmv2s() {
         )
     };
     let listed = p11(&["--list-objects"]);
-    assert_eq!(listed.matches("Private Key Object").count(), 2, "{listed}");
-    assert_eq!(listed.matches("Public Key Object").count(), 1, "rsa imported with --no-public-key: {listed}");
+    let theirs_listed = run_ok(
+        tool("pkcs11-tool")
+            .args(["--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "beta", "--login", "--pin", "1234"])
+            .arg("--list-objects")
+            .env("SOFTHSM2_CONF", &theirs)
+            .env_remove("OXIHSM_CONF"),
+    );
+    // The same objects with the same usage and access flags as SoftHSMv2's tool makes
+    // (pkcs11-tool's listing; SoftHSMv2 2.6 has no CKA_UNIQUE_ID to list).
+    let objects = |listing: &str| {
+        let mut blocks: Vec<String> = Vec::new();
+        for line in listing.lines().filter(|l| !l.trim_start().starts_with("Unique ID:")) {
+            match blocks.last_mut() {
+                Some(b) if line.starts_with(' ') => b.push_str(&format!("\n{line}")),
+                _ => blocks.push(line.to_string()),
+            }
+        }
+        blocks.sort();
+        blocks
+    };
+    assert_eq!(objects(&listed), objects(&theirs_listed));
+    assert_eq!(listed.matches("Private Key Object").count(), 3, "{listed}");
+    assert_eq!(listed.matches("Public Key Object").count(), 2, "rsa imported with --no-public-key: {listed}");
     assert_eq!(listed.matches("Secret Key Object").count(), 1, "{listed}");
     let msg = h.dir.path().join("msg");
     std::fs::write(&msg, b"from an encrypted PKCS#8 file").unwrap();
@@ -263,7 +285,18 @@ fn our_own_options_and_tokens_by_serial() {
             .arg("-out")
             .arg(&cert),
     );
-    let (aes, cert) = (aes.to_str().unwrap(), cert.to_str().unwrap());
+    // A PKCS #8 key in DER (oxihsm's tool reads DER as well as PEM).
+    let der = h.dir.path().join("k.der");
+    run_ok(
+        tool("openssl")
+            .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])
+            .arg(h.dir.path().join("k.pem"))
+            .arg("-out")
+            .arg(&der),
+    );
+    let (aes, cert, der) = (aes.to_str().unwrap(), cert.to_str().unwrap(), der.to_str().unwrap());
+    let imported = ours(&["--import", der, "--serial", &serial, "--label", "d", "--id", "03", "--pin", "1234"]);
+    assert_eq!(imported.0, 0, "{imported:?}");
     let imported = ours(&[
         "--import",
         aes,
@@ -304,6 +337,7 @@ fn our_own_options_and_tokens_by_serial() {
             .env_remove("OXIHSM_CONF"),
     );
     assert!(listed.contains("Secret Key Object; AES length 16") && listed.contains("Certificate Object"), "{listed}");
+    assert_eq!(listed.matches("Private Key Object; EC").count(), 1, "{listed}");
     let wrong = ours(&["--import", aes, "--import-type", "rsa", "--serial", &serial, "--label", "x", "--pin", "1234"]);
     assert_eq!(wrong.0, 1, "{wrong:?}");
     // A label of 32 characters at most (SoftHSMv2's message for one longer).
