@@ -53,7 +53,7 @@ fn openssl(args: &[&str], dir: &Path) -> String {
 
 #[test]
 fn tokens_pins_and_errors() {
-    let h = Harness::new();
+    let h = Harness::with_config("max_pin_failures = 3");
     let cli = Cli { h: &h };
     let out = cli.ok(&["init-token", "--free", "--label", "alpha", SO, PIN]);
     assert!(out.contains("initialized in slot 0"), "{out}");
@@ -97,6 +97,25 @@ fn tokens_pins_and_errors() {
     assert_eq!(c["token_dir"], h.token_dir.to_str().unwrap());
     assert!(cli.ok(&["--help"]).contains("export-pub"));
     assert!(cli.ok(&["keygen", "--help"]).contains("--extractable"));
+    // A token chosen by slot id: beta's key lands in beta.
+    cli.ok(&["keygen", "--slot", "1", PIN, "--type", "aes", "--label", "by-slot"]);
+    assert_eq!(cli.json(&["objects", "--token", "beta", PIN]).as_array().unwrap().len(), 1);
+    assert_eq!(cli.json(&["objects", "--token", "alpha", PIN]).as_array().unwrap().len(), 0);
+    // Without --module (or OXIHSM_MODULE), the module beside the program.
+    let beside = cli.cmd(&["slots"]).env_remove("OXIHSM_MODULE").output().unwrap();
+    assert!(beside.status.success() && String::from_utf8_lossy(&beside.stdout).contains("beta"), "{beside:?}");
+    // More errors that say what to do: a PIN locked by failures (three, in this store's
+    // configuration), and a token whose user PIN the SO has not set.
+    for _ in 0..3 {
+        cli.fails(&["objects", "--token", "beta", "--pin-source=value:9999"]);
+    }
+    let err = cli.fails(&["objects", "--token", "beta", PIN]);
+    assert!(err.contains("CKR_PIN_LOCKED") && err.contains("the SO can reset it"), "{err}");
+    let p = h.ctx();
+    let free = *p.get_all_slots().unwrap().last().unwrap();
+    p.init_token(free, &cryptoki::types::AuthPin::new(SO_PIN.into()), "no-user").unwrap();
+    let err = cli.fails(&["objects", "--token", "no-user", PIN]);
+    assert!(err.contains("CKR_USER_PIN_NOT_INITIALIZED") && err.contains("oxihsm init-pin"), "{err}");
 }
 
 #[test]
