@@ -97,6 +97,14 @@ fn tokens_pins_and_errors() {
     assert_eq!(c["token_dir"], h.token_dir.to_str().unwrap());
     assert!(cli.ok(&["--help"]).contains("export-pub"));
     assert!(cli.ok(&["keygen", "--help"]).contains("--extractable"));
+    // init-token: a label of 1 to 32 bytes; without --free or a token named, the free slot;
+    // with --slot, that slot.
+    assert!(cli.fails(&["init-token", "--label", &"x".repeat(33), SO, PIN]).contains("1 to 32 bytes"));
+    let out = cli.ok(&["init-token", "--label", &"y".repeat(32), SO, PIN]);
+    assert!(out.contains("initialized in slot 2"), "{out}");
+    let out = cli.ok(&["init-token", "--slot", "2", "--label", "again", SO, PIN]);
+    assert!(out.contains("initialized in slot 2"), "{out}");
+    assert_eq!(cli.json(&["slots"]).as_array().unwrap()[2]["label"], "again");
     // A token chosen by slot id: beta's key lands in beta.
     cli.ok(&["keygen", "--slot", "1", PIN, "--type", "aes", "--label", "by-slot"]);
     assert_eq!(cli.json(&["objects", "--token", "beta", PIN]).as_array().unwrap().len(), 1);
@@ -384,8 +392,9 @@ fn backup_and_restore() {
     // Nothing readable inside: no label, no serial.
     assert!(!bytes.windows(6).any(|w| w == b"signer"));
 
-    // Lose the token (re-initialise it), then restore.
+    // Lose the token (re-initialise it), then restore, with another token beside it.
     cli.ok(&["init-token", "--token", "precious", "--label", "precious", SO, PIN]);
+    cli.ok(&["init-token", "--free", "--label", "bystander", SO, PIN]);
     assert_eq!(cli.json(&["objects", "--token", "precious", PIN]).as_array().unwrap().len(), 0);
     // A wrong PIN, or a changed file, restores nothing.
     let err = cli.fails(&["restore", file.to_str().unwrap(), "--pin-source=value:0000"]);
@@ -420,8 +429,15 @@ fn backup_and_restore() {
     let trail = cli.ok(&["audit", "show"]);
     assert!(trail.contains("oxihsm backup") && trail.contains("oxihsm restore"), "{trail}");
     cli.ok(&["audit", "verify"]);
-    // The restore's record names the slot and the serial restored, and its success.
+    // The restore's record names the slot and the serial restored, and its success; the
+    // backup's the slot, serial and user backed up.
     let records = cli.json(&["audit", "show"]);
+    let backup = records.as_array().unwrap().iter().find(|r| r["function"] == "oxihsm backup").unwrap();
+    assert_eq!(
+        (backup["slot_id"].as_i64(), backup["serial"].as_str(), backup["user"].as_str(), backup["result"].as_i64()),
+        (Some(0), Some(serial.as_str()), Some("user"), Some(0)),
+        "{backup}"
+    );
     let restore = records.as_array().unwrap().iter().rev().find(|r| r["function"] == "oxihsm restore").unwrap();
     assert_eq!(
         (restore["slot_id"].as_i64(), restore["serial"].as_str(), restore["result"].as_i64()),

@@ -290,16 +290,22 @@ fn softhsm_tokens_migrate_with_every_object_and_key() {
     assert_eq!(before.iter().filter(|(l, a)| l.starts_with("x25519 ") && a.contains(&mont_gen)).count(), 2);
 
     // Migrate (a wrong PIN first: refused, nothing written).
-    let migrate = |user: &str| {
+    let migrate_only = |user: &str, token: &str| {
         Command::new(built_cli())
             .args(["migrate", "--from-softhsm"])
             .arg(&tokens)
+            .args(["--token", token])
             .arg(format!("--so-pin-source=value:{SO_PIN}"))
             .arg(format!("--pin-source=value:{user}"))
             .envs(h.env())
             .output()
             .unwrap()
     };
+    let migrate = |user: &str| migrate_only(user, "legacy");
+    // --token names the SoftHSMv2 token to take from the directory of tokens.
+    let none = migrate_only(USER_PIN, "no such token");
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no SoftHSMv2 token matches --token"), "{none:?}");
     let bad = migrate("0000");
     assert!(!bad.status.success(), "{}", String::from_utf8_lossy(&bad.stdout));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("PinIncorrect"), "{}", String::from_utf8_lossy(&bad.stderr));

@@ -119,5 +119,14 @@ mod tests {
         assert!(Uri::parse("pkcs11:type=nonsense").is_err());
         assert!(Uri::parse("file:/x").is_err());
         assert_eq!(Uri::parse("pkcs11:").unwrap(), Uri::default());
+        // The token's other path attributes, and a query part (ignored).
+        let u = Uri::parse("pkcs11:model=SoftHSM%20v2;manufacturer=oxihsm;serial=0a1b;slot-id=7;type=cert?pin-value=1")
+            .unwrap();
+        assert_eq!(
+            (u.model.as_deref(), u.manufacturer.as_deref(), u.serial.as_deref(), u.slot_id, u.kind.as_deref()),
+            (Some("SoftHSM v2"), Some("oxihsm"), Some("0a1b"), Some(7), Some("cert"))
+        );
+        assert!(Uri::parse("pkcs11:slot-id=seven").is_err());
+        assert!(Uri::parse("pkcs11:serial").is_err());
     }
 }
