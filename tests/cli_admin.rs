@@ -109,6 +109,9 @@ fn tokens_pins_and_errors() {
     cli.ok(&["keygen", "--slot", "1", PIN, "--type", "aes", "--label", "by-slot"]);
     assert_eq!(cli.json(&["objects", "--token", "beta", PIN]).as_array().unwrap().len(), 1);
     assert_eq!(cli.json(&["objects", "--token", "alpha", PIN]).as_array().unwrap().len(), 0);
+    // And by serial number.
+    let serial = cli.json(&["slots"]).as_array().unwrap()[1]["serial"].as_str().unwrap().to_string();
+    assert_eq!(cli.json(&["objects", "--serial", &serial, PIN]).as_array().unwrap().len(), 1);
     // Without --module (or OXIHSM_MODULE), the module beside the program.
     let beside = cli.cmd(&["slots"]).env_remove("OXIHSM_MODULE").output().unwrap();
     assert!(beside.status.success() && String::from_utf8_lossy(&beside.stdout).contains("beta"), "{beside:?}");
