@@ -286,3 +286,19 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Record times in UTC, as Python's datetime gives them for the same milliseconds.
+    #[test]
+    fn record_times() {
+        for (ms, want) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (951_827_696_789, "2000-02-29T12:34:56.789Z"),
+            (1_796_215_045_001, "2026-12-02T12:37:25.001Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(super::time(ms), want);
+        }
+    }
+}
