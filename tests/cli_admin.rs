@@ -78,7 +78,9 @@ fn tokens_pins_and_errors() {
     let err = cli.fails(&["objects", "--token", "alpha", PIN]);
     assert!(err.contains("CKR_PIN_INCORRECT"), "{err}");
     cli.ok(&["objects", "--token", "alpha", "--pin-source=value:5555"]);
-    // The SO resets it.
+    // The SO resets it (to a PIN of 4 bytes at least).
+    let err = cli.fails(&["init-pin", "--token", "alpha", SO, "--pin-source=value:12"]);
+    assert!(err.contains("CKR_PIN_LEN_RANGE: PINs are 4 to 255 bytes"), "{err}");
     cli.ok(&["init-pin", "--token", "alpha", SO, PIN]);
     cli.ok(&["objects", "--token", "alpha", PIN]);
     // PIN from a file (trailing newline ignored).
