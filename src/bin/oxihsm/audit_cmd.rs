@@ -289,7 +289,8 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    /// Record times in UTC, as Python's datetime gives them for the same milliseconds.
+    /// Record times in UTC, as Python's datetime gives them for the same milliseconds, century
+    /// and 400-year boundaries included.
     #[test]
     fn record_times() {
         for (ms, want) in [
@@ -297,6 +298,13 @@ mod tests {
             (951_827_696_789, "2000-02-29T12:34:56.789Z"),
             (1_796_215_045_001, "2026-12-02T12:37:25.001Z"),
             (-1, "1969-12-31T23:59:59.999Z"),
+            // Century and 400-year boundaries of the calendar.
+            (4_107_542_399_999, "2100-02-28T23:59:59.999Z"),
+            (4_107_542_400_000, "2100-03-01T00:00:00.000Z"),
+            (13_574_563_200_000, "2400-02-29T00:00:00.000Z"),
+            (13_574_649_600_000, "2400-03-01T00:00:00.000Z"),
+            (-2_203_891_200_000, "1900-03-01T00:00:00.000Z"),
+            (4_102_401_600_000, "2099-12-31T12:00:00.000Z"),
         ] {
             assert_eq!(super::time(ms), want);
         }
