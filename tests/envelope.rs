@@ -132,3 +132,40 @@ fn tampering_and_wrong_keys_are_detected() {
     ok(&h, &["decrypt", s(&enc), s(&out), PIN]);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&plain).unwrap());
 }
+
+/// A header whose chunk size or wrapping mechanism is out of range is refused before any
+/// chunk is read (a chunk size of 4 GiB would be a 4 GiB buffer); each chunk has its own
+/// nonce, so equal chunks encrypt differently; the key URI's token is the one used, with
+/// other tokens in the store.
+#[test]
+fn headers_nonces_and_the_token_named() {
+    let h = setup();
+    ok(&h, &["init-token", "--free", "--label", "bystander", "--so-pin-source=value:12345678", PIN]);
+    let (plain, enc, out) = paths(&h, "zeros");
+    std::fs::write(&plain, vec![0u8; 2 * CHUNK]).unwrap();
+    ok(&h, &["encrypt", "--key", "pkcs11:token=env;object=kek", s(&plain), s(&enc), PIN]);
+    let good = std::fs::read(&enc).unwrap();
+    let header_len = good.len() - 2 * CHUNK - 3 * 16;
+    let block = CHUNK + 16;
+    let (first, second) =
+        (&good[header_len..header_len + CHUNK], &good[header_len + block..header_len + block + CHUNK]);
+    assert_ne!(first, second, "two equal chunks under one nonce");
+    ok(&h, &["decrypt", s(&enc), s(&out), PIN]);
+    assert_eq!(std::fs::read(&out).unwrap(), vec![0u8; 2 * CHUNK]);
+    // The fixed header: magic (6), version (1), wrapping mechanism (8), chunk size (4).
+    let bad = h.dir.path().join("bad.oxe");
+    for (what, at, value) in [
+        ("chunk size 0", 15, 0u64.to_le_bytes()[..4].to_vec()),
+        ("chunk size 4 GiB", 15, vec![0xff; 4]),
+        ("chunk size 16 MiB + 1", 15, ((16 << 20) + 1u32).to_le_bytes().to_vec()),
+        ("wrapping mechanism 7", 7, 7u64.to_le_bytes().to_vec()),
+    ] {
+        let mut b = good.clone();
+        b[at..at + value.len()].copy_from_slice(&value);
+        std::fs::write(&bad, &b).unwrap();
+        let r = cli(&h, &["decrypt", s(&bad), s(&out), PIN]);
+        assert!(!r.status.success(), "{what}");
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(e.contains("bad header"), "{what}: {e}");
+    }
+}
