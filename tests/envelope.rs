@@ -152,6 +152,10 @@ fn headers_nonces_and_the_token_named() {
     assert_ne!(first, second, "two equal chunks under one nonce");
     ok(&h, &["decrypt", s(&enc), s(&out), PIN]);
     assert_eq!(std::fs::read(&out).unwrap(), vec![0u8; 2 * CHUNK]);
+    // Input that cannot be read (a directory opens, and its reads fail): an error, at once.
+    let r = cli(&h, &["encrypt", "--key", "pkcs11:token=env;object=kek", s(h.dir.path()), s(&enc), PIN]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("directory"), "{}", String::from_utf8_lossy(&r.stderr));
     // The fixed header: magic (6), version (1), wrapping mechanism (8), chunk size (4).
     let bad = h.dir.path().join("bad.oxe");
     for (what, at, value) in [
