@@ -143,9 +143,11 @@ fn headers_nonces_and_the_token_named() {
     ok(&h, &["init-token", "--free", "--label", "bystander", "--so-pin-source=value:12345678", PIN]);
     let (plain, enc, out) = paths(&h, "zeros");
     std::fs::write(&plain, vec![0u8; 2 * CHUNK]).unwrap();
-    ok(&h, &["encrypt", "--key", "pkcs11:token=env;object=kek", s(&plain), s(&enc), PIN]);
+    let done = ok(&h, &["--json", "encrypt", "--key", "pkcs11:token=env;object=kek", s(&plain), s(&enc), PIN]);
+    let done: serde_json::Value = serde_json::from_str(&done).unwrap();
+    assert_eq!((done["chunks"].as_u64(), done["bytes"].as_u64()), (Some(2), Some(2 * CHUNK as u64)), "{done}");
     let good = std::fs::read(&enc).unwrap();
-    let header_len = good.len() - 2 * CHUNK - 3 * 16;
+    let header_len = good.len() - 2 * CHUNK - 2 * 16;
     let block = CHUNK + 16;
     let (first, second) =
         (&good[header_len..header_len + CHUNK], &good[header_len + block..header_len + block + CHUNK]);
