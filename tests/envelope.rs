@@ -174,4 +174,12 @@ fn headers_nonces_and_the_token_named() {
         let e = String::from_utf8_lossy(&r.stderr);
         assert!(e.contains("bad header"), "{what}: {e}");
     }
+    // 16 MiB is the largest chunk size a header may name: this one is read, and fails
+    // where it was changed (the header is authenticated with every chunk).
+    let mut b = good.clone();
+    b[15..19].copy_from_slice(&(16u32 << 20).to_le_bytes());
+    std::fs::write(&bad, &b).unwrap();
+    let r = cli(&h, &["decrypt", s(&bad), s(&out), PIN]);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && !e.contains("bad header") && e.contains("authentication failed"), "{e}");
 }
