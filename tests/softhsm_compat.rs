@@ -33,16 +33,28 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
     )
 }
 
+/// Runs `args` with our tool on our module copy `lib`, under the softhsm2.conf `conf`.
+fn ours(conf: &Path, lib: &Path, args: &[&str]) -> (i32, String, String) {
+    run(Command::new(util()).args(args).arg("--module").arg(lib).env("SOFTHSM2_CONF", conf).env_remove("OXIHSM_CONF"))
+}
+
 /// Runs `args` with our tool (`lib` = our module copy) and with SoftHSMv2's.
-fn both(ours: &Path, theirs: &Path, lib: &Path, args: &[&str]) -> ((i32, String, String), (i32, String, String)) {
-    let a = run(Command::new(util())
-        .args(args)
-        .arg("--module")
-        .arg(lib)
-        .env("SOFTHSM2_CONF", ours)
-        .env_remove("OXIHSM_CONF"));
+fn both(ours_conf: &Path, theirs: &Path, lib: &Path, args: &[&str]) -> ((i32, String, String), (i32, String, String)) {
+    let a = ours(ours_conf, lib, args);
     let b = run(tool("softhsm2-util").args(args).env("SOFTHSM2_CONF", theirs).env_remove("OXIHSM_CONF"));
     (a, b)
+}
+
+/// pkcs11-tool on `module`'s token `label`, logged in with `pin`, under the softhsm2.conf
+/// `conf`.
+fn pkcs11_tool(module: &Path, conf: &Path, label: &str, pin: &str) -> Command {
+    let mut c = tool("pkcs11-tool");
+    c.arg("--module")
+        .arg(module)
+        .args(["--token-label", label, "--login", "--pin", pin])
+        .env("SOFTHSM2_CONF", conf)
+        .env_remove("OXIHSM_CONF");
+    c
 }
 
 /// SoftHSMv2 numbers its slots by a hash of the serial: compare messages without the numbers.
@@ -137,25 +149,10 @@ fn softhsm2_util_behaves_like_softhsmv2s() {
     let (c, out, _) = run(Command::new(util()).arg("-v"));
     assert_eq!((c, out.trim().is_empty()), (0, false));
     // What was imported is there and usable, seen by pkcs11-tool through the same conf.
-    let p11 = |extra: &[&str]| {
-        run_ok(
-            tool("pkcs11-tool")
-                .arg("--module")
-                .arg(lib)
-                .args(["--token-label", "beta", "--login", "--pin", "1234"])
-                .args(extra)
-                .env("SOFTHSM2_CONF", &ours)
-                .env_remove("OXIHSM_CONF"),
-        )
-    };
+    let p11 = |extra: &[&str]| run_ok(pkcs11_tool(lib, &ours, "beta", "1234").args(extra));
     let listed = p11(&["--list-objects"]);
-    let theirs_listed = run_ok(
-        tool("pkcs11-tool")
-            .args(["--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "beta", "--login", "--pin", "1234"])
-            .arg("--list-objects")
-            .env("SOFTHSM2_CONF", &theirs)
-            .env_remove("OXIHSM_CONF"),
-    );
+    let softhsm = Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    let theirs_listed = run_ok(pkcs11_tool(softhsm, &theirs, "beta", "1234").arg("--list-objects"));
     // The same objects with the same usage and access flags as SoftHSMv2's tool makes
     // (pkcs11-tool's listing; SoftHSMv2 2.6 has no CKA_UNIQUE_ID to list).
     let objects = |listing: &str| {
@@ -245,14 +242,7 @@ echo OK
 fn our_own_options_and_tokens_by_serial() {
     let h = Harness::new();
     let conf = softhsm_conf(&h.dir.path().join("store"));
-    let ours = |args: &[&str]| {
-        run(Command::new(util())
-            .args(args)
-            .arg("--module")
-            .arg(&h.lib)
-            .env("SOFTHSM2_CONF", &conf)
-            .env_remove("OXIHSM_CONF"))
-    };
+    let ours = |args: &[&str]| ours(&conf, &h.lib, args);
     for help in ["-h", "--help"] {
         let (c, out, err) = ours(&[help]);
         assert_eq!((c, err.as_str()), (0, ""), "{help}");
@@ -328,14 +318,7 @@ fn our_own_options_and_tokens_by_serial() {
         "1234",
     ]);
     assert_eq!(imported.0, 0, "{imported:?}");
-    let listed = run_ok(
-        tool("pkcs11-tool")
-            .arg("--module")
-            .arg(&h.lib)
-            .args(["--token-label", "by-serial", "--login", "--pin", "1234", "--list-objects"])
-            .env("SOFTHSM2_CONF", &conf)
-            .env_remove("OXIHSM_CONF"),
-    );
+    let listed = run_ok(pkcs11_tool(&h.lib, &conf, "by-serial", "1234").arg("--list-objects"));
     assert!(listed.contains("Secret Key Object; AES length 16") && listed.contains("Certificate Object"), "{listed}");
     assert_eq!(listed.matches("Private Key Object; EC").count(), 1, "{listed}");
     let wrong = ours(&["--import", aes, "--import-type", "rsa", "--serial", &serial, "--label", "x", "--pin", "1234"]);
@@ -400,15 +383,7 @@ fn the_pin_is_asked_for_on_the_terminal() {
     assert_eq!(seen.matches("ERROR: The entered PINs are not equal.").count(), 1, "{seen}");
     assert!(seen.contains("The token has been initialized"), "{seen}");
     // The PIN set is the last one typed.
-    let login = |pin: &str| {
-        run(tool("pkcs11-tool")
-            .arg("--module")
-            .arg(&h.lib)
-            .args(["--token-label", label, "--login", "--pin", pin, "--list-objects"])
-            .env("SOFTHSM2_CONF", &conf)
-            .env_remove("OXIHSM_CONF"))
-        .0
-    };
+    let login = |pin: &str| run(pkcs11_tool(&h.lib, &conf, label, pin).arg("--list-objects")).0;
     assert_ne!(login("1234"), 0);
     assert_eq!(login("4321"), 0);
 }
