@@ -135,6 +135,14 @@ fn session_states_and_login_rules() {
             raw.C_OpenSession(slot.id(), CKF_RW_SESSION, null_mut(), None, &mut hs),
             CKR_SESSION_PARALLEL_NOT_SUPPORTED
         );
+        hs = 0xdead;
+        for flags in [CKF_SERIAL_SESSION | CKF_ASYNC_SESSION, CKF_SERIAL_SESSION | CKF_RW_SESSION | CKF_ASYNC_SESSION] {
+            assert_eq!(raw.C_OpenSession(slot.id(), flags, null_mut(), None, &mut hs), CKR_SESSION_ASYNC_NOT_SUPPORTED);
+            assert_eq!(hs, 0xdead, "no handle written");
+        }
+        let mut ti: CK_TOKEN_INFO = std::mem::zeroed();
+        assert_eq!(raw.C_GetTokenInfo(slot.id(), &mut ti), CKR_OK);
+        assert_eq!(ti.flags & CKF_ASYNC_SESSION_SUPPORTED, 0);
         assert_eq!(raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, null_mut()), CKR_ARGUMENTS_BAD);
         assert_eq!(raw.C_OpenSession(slot.id(), CKF_SERIAL_SESSION, null_mut(), None, &mut hs), CKR_OK);
         assert_eq!(raw.C_Login(hs, 77, null_mut(), 0), CKR_ARGUMENTS_BAD);

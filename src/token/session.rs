@@ -284,6 +284,11 @@ impl Module {
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::SessionParallelNotSupported);
         }
+        // 3.2's asynchronous sessions: every operation here completes in its call, and the
+        // tokens do not claim CKF_ASYNC_SESSION_SUPPORTED.
+        if flags & CKF_ASYNC_SESSION != 0 {
+            return Err(Error::SessionAsyncNotSupported);
+        }
         let token = self.token_in_slot(slot as u64)?;
         let rw = flags & CKF_RW_SESSION != 0;
         if rw && self.read_only() {
