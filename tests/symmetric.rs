@@ -846,8 +846,18 @@ fn digest_key_and_hkdf_derive() {
     ];
     let mut derived = 0;
     let mut m = mech(CKM_HKDF_DERIVE, Some(&mut p));
+    // The input key is a CKK_HKDF or CKK_GENERIC_SECRET key (the HKDF section): not the AES
+    // key of the same value, for either HKDF mechanism.
+    let ikm = s.secret_key(CKK_GENERIC_SECRET, &value).unwrap();
+    for ty in [CKM_HKDF_DERIVE, CKM_HKDF_DATA] {
+        m.mechanism = ty;
+        // SAFETY: live mechanism and template.
+        let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) };
+        assert_eq!(rv, CKR_KEY_TYPE_INCONSISTENT, "{ty:#x}");
+    }
+    m.mechanism = CKM_HKDF_DERIVE;
     // SAFETY: live mechanism and template.
-    assert_eq!(unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) }, CKR_OK);
+    assert_eq!(unsafe { s.lib.C_DeriveKey(s.h, &mut m, ikm, t.as_mut_ptr(), 3, &mut derived) }, CKR_OK);
     let mut prk = hmac::Hmac::<sha2::Sha256>::new_from_slice(&salt).unwrap();
     prk.update(&value);
     let prk = prk.finalize().into_bytes();
@@ -867,7 +877,7 @@ fn digest_key_and_hkdf_derive() {
     p.bExpand = 0;
     let mut m = mech(CKM_HKDF_DERIVE, Some(&mut p));
     // SAFETY: as above.
-    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, k, t.as_mut_ptr(), 3, &mut derived) };
+    let rv = unsafe { s.lib.C_DeriveKey(s.h, &mut m, ikm, t.as_mut_ptr(), 3, &mut derived) };
     assert_eq!(rv, CKR_MECHANISM_PARAM_INVALID);
 
     // CKM_HKDF_KEY_GEN: a random CKK_HKDF key of CKA_VALUE_LEN bytes, which HKDF takes as

@@ -71,8 +71,11 @@ pub fn register(r: &mut Registry) {
     r.add(d(CKM_CONCATENATE_DATA_AND_BASE, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::DataAndBase));
     r.add(d(CKM_XOR_BASE_AND_DATA, 0, 0, ParamShape::DerivationData, VALUE_KEY_TYPES, Kdf::XorData));
     r.add(d(CKM_EXTRACT_KEY_FROM_KEY, 0, 0, ParamShape::Ulong, VALUE_KEY_TYPES, Kdf::Extract));
-    r.add(d(CKM_HKDF_DERIVE, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: false }));
-    r.add(d(CKM_HKDF_DATA, 0, 0, ParamShape::Hkdf, VALUE_KEY_TYPES, Kdf::Hkdf { data: true }));
+    // HKDF takes a CKK_HKDF or CKK_GENERIC_SECRET input key (the HKDF section), of any
+    // length (RFC 5869's IKM: TLS 1.3 feeds it ECDH secrets shorter than the hash).
+    const HKDF_KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_GENERIC_SECRET, CKK_HKDF];
+    r.add(d(CKM_HKDF_DERIVE, 0, 0, ParamShape::Hkdf, HKDF_KEY_TYPES, Kdf::Hkdf { data: false }));
+    r.add(d(CKM_HKDF_DATA, 0, 0, ParamShape::Hkdf, HKDF_KEY_TYPES, Kdf::Hkdf { data: true }));
     for (ty, hash) in HASH_KEY_DERIVATIONS {
         r.add(d(ty, 0, 0, ParamShape::None, VALUE_KEY_TYPES, Kdf::HashKey(hash)));
     }
