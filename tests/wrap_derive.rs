@@ -318,6 +318,69 @@ fn ecb_and_cbc_wrap_pad_with_zeros() {
     assert_eq!(s.wrap(&mut mech::<u8>(CKM_AES_ECB, None), kek, aes256).unwrap().len(), 32);
 }
 
+/// CKM_AES_KEY_WRAP wraps a key of any length: a secret key's value, or a private key's
+/// PKCS #8 encoding, zero-padded to the 8-byte semiblock; unwrapping cuts a secret key to the
+/// template's CKA_VALUE_LEN (no fewer than 7 bytes short of the padded length) and reads a
+/// private key's encoding up to its end (the AES key wrap section). Both were
+/// CKR_KEY_SIZE_RANGE.
+#[test]
+fn aes_key_wrap_pads_keys_to_the_semiblock() {
+    let e = env();
+    let s = &e.s;
+    let kek_value = bytes(32, 31);
+    let kek = s.secret_key(CKK_AES, &kek_value).unwrap();
+    let mut kw = mech::<u8>(CKM_AES_KEY_WRAP, None);
+    let readable = |kt| T::secret(kt).flag(CKA_EXTRACTABLE, true).flag(CKA_SENSITIVE, false);
+    let hmac = bytes(20, 32);
+    let g = s.create(&mut readable(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &hmac)).unwrap();
+    let wrapped = s.wrap(&mut kw, kek, g).unwrap();
+    assert_eq!(wrapped, rfc3394_wrap(&kek_value, &want_plain(&hmac, 24)), "the value and 4 zero bytes, wrapped");
+    let unwrap_len = |n| {
+        let mut kw = mech::<u8>(CKM_AES_KEY_WRAP, None);
+        s.unwrap(&mut kw, kek, &wrapped, &mut readable(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, n))
+    };
+    assert_eq!(s.get_bytes(unwrap_len(20).unwrap(), CKA_VALUE).unwrap(), hmac);
+    // 19 would drop a byte of the key, 17 is more than 7 short of 24, 25 is longer than 24.
+    for n in [19, 17, 25] {
+        assert_eq!(unwrap_len(n), Err(CKR_WRAPPED_KEY_LEN_RANGE), "CKA_VALUE_LEN {n}");
+    }
+    // Without CKA_VALUE_LEN a key of any length keeps all 24 bytes (nothing says where it
+    // ends); an aligned key is wrapped as it is.
+    let u = s.unwrap(&mut kw, kek, &wrapped, &mut readable(CKK_GENERIC_SECRET)).unwrap();
+    assert_eq!(s.get_bytes(u, CKA_VALUE).unwrap(), want_plain(&hmac, 24));
+    let aligned = s.create(&mut readable(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &bytes(32, 33))).unwrap();
+    assert_eq!(s.wrap(&mut kw, kek, aligned).unwrap(), rfc3394_wrap(&kek_value, &bytes(32, 33)));
+    // RFC 3394 wraps two semiblocks at least: an 8-byte key cannot be wrapped.
+    let des = s.create(&mut readable(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &bytes(8, 34))).unwrap();
+    assert_eq!(s.wrap(&mut kw, kek, des), Err(CKR_KEY_SIZE_RANGE));
+
+    // A P-256 private key: its PKCS #8 encoding padded to the semiblock.
+    let p256 = [0x06u8, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let scalar = bytes(32, 35);
+    let private = |t: T| {
+        t.ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_EC)
+            .flag(CKA_EXTRACTABLE, true)
+            .flag(CKA_SENSITIVE, false)
+    };
+    let ec = s.create(&mut private(T::default()).bytes(CKA_EC_PARAMS, &p256).bytes(CKA_VALUE, &scalar)).unwrap();
+    let wrapped = s.wrap(&mut kw, kek, ec).unwrap();
+    let plain = s.decrypt(&mut kw, kek, &wrapped).unwrap();
+    assert_eq!(plain[..2], [0x30, 0x81], "a PKCS #8 SEQUENCE");
+    let der_len = 3 + plain[2] as usize;
+    assert_ne!(der_len % 8, 0, "an encoding that needs padding");
+    assert_eq!(plain.len(), der_len.next_multiple_of(8));
+    assert!(plain[der_len..].iter().all(|b| *b == 0), "then zero bytes");
+    let u = s.unwrap(&mut kw, kek, &wrapped, &mut private(T::default())).unwrap();
+    assert_eq!(s.get_bytes(u, CKA_VALUE).unwrap(), scalar);
+    assert_eq!(s.get_bytes(u, CKA_EC_PARAMS).unwrap(), p256);
+    // Anything but zero bytes after the encoding is not a wrapped key.
+    let mut tampered = plain.clone();
+    *tampered.last_mut().unwrap() = 1;
+    let wrapped = s.encrypt(&mut kw, kek, &tampered).unwrap();
+    assert_eq!(s.unwrap(&mut kw, kek, &wrapped, &mut private(T::default())), Err(CKR_WRAPPED_KEY_INVALID));
+}
+
 /// `v` zero-padded to `n` bytes.
 fn want_plain(v: &[u8], n: usize) -> Vec<u8> {
     let mut p = v.to_vec();

@@ -406,7 +406,7 @@ pub fn pkcs8(family: u8, arc: u8, seed: Option<&[u8]>, expanded: &[u8]) -> Zeroi
 
 /// One DER TLV at the start of `b`: (tag, contents, the rest). Definite lengths of up to
 /// three bytes.
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = b.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = match first {

@@ -357,10 +357,10 @@ impl Module {
         let (entry, kek) = self.wrapping_key(h, m, wrapping)?;
         let (mut value, class) = self.wrap_target(h, &kek, key)?;
         // ECB and CBC without padding wrap a secret key's value padded with zero bytes to
-        // their block (as the mechanisms' sections say); unwrapping cuts it back.
-        if let Some(block) = raw_block(entry)
-            && class == CKO_SECRET_KEY
-        {
+        // their block, and CKM_AES_KEY_WRAP any key (a private key's PKCS #8 encoding too)
+        // to its 8-byte semiblock (as the mechanisms' sections say); unwrapping cuts it back.
+        let block = raw_block(entry).filter(|_| class == CKO_SECRET_KEY).or(kw_semiblock(entry));
+        if let Some(block) = block {
             // Into a buffer made the right size at once: growing the old one could leave a
             // copy of the key in freed memory.
             let n = value.len().div_ceil(block) * block;
@@ -453,6 +453,24 @@ impl Module {
         // would make a different key. (An AES key's value is taken whole when it is an AES
         // length: the common AES-256-under-ECB case; 24 bytes padded to 32 need the length.)
         let private = template.iter().any(|a| a.ty == CKA_CLASS && a.value == Value::Ulong(CKO_PRIVATE_KEY));
+        // CKM_AES_KEY_WRAP's zero padding (fewer than 8 bytes): a private key's encoding is
+        // read up to its end, a secret key is cut to the template's CKA_VALUE_LEN (the AES
+        // key wrap section: "not less than n-7 bytes"). Only zero bytes are cut; a length
+        // that would drop any other is the template's conflict with the key, reported below.
+        if kw_semiblock(entry).is_some() {
+            let keep = if private {
+                super::pqc::tlv(&value).map(|(_, _, rest)| value.len() - rest.len())
+            } else {
+                super::kdf::value_len(&template)
+            };
+            if let Some(n) = keep
+                && n < value.len()
+                && value.len() - n < 8
+                && value[n..].iter().all(|b| *b == 0)
+            {
+                value.truncate(n);
+            }
+        }
         if raw_block(entry).is_some() && !private {
             let key_type = super::kdf::key_type(&template);
             let want = super::kdf::value_len(&template).or_else(|| policy::fixed_value_len(key_type));
@@ -525,6 +543,11 @@ fn raw_block(entry: &Entry) -> Option<usize> {
         Implementation::Des3(super::des::Des3Mode::Ecb | super::des::Des3Mode::Cbc) => Some(8),
         _ => None,
     }
+}
+
+/// The semiblock CKM_AES_KEY_WRAP (RFC 3394) pads a wrapped key to with zero bytes.
+fn kw_semiblock(entry: &Entry) -> Option<usize> {
+    matches!(entry.implementation, Implementation::Wrap(WrapMode::Kw)).then_some(8)
 }
 
 /// The AEAD of an authenticated wrapping mechanism.
