@@ -37,6 +37,7 @@ pub enum Error {
     /// ends.
     WrongStage,
     OperationNotInitialized,
+    ParameterSetNotSupported,
     PinIncorrect,
     PinInvalid,
     PinLenRange,
@@ -127,6 +128,7 @@ impl Error {
             Error::ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
             Error::OperationActive | Error::WrongStage => CKR_OPERATION_ACTIVE,
             Error::OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
+            Error::ParameterSetNotSupported => CKR_PARAMETER_SET_NOT_SUPPORTED,
             Error::PinIncorrect => CKR_PIN_INCORRECT,
             Error::PinInvalid => CKR_PIN_INVALID,
             Error::PinLenRange => CKR_PIN_LEN_RANGE,

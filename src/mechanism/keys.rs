@@ -143,23 +143,24 @@ pub enum ParsedKey {
     },
 }
 
-/// The ML-DSA parameter set a CKP_ML_DSA_* value names.
+/// The ML-DSA parameter set a CKP_ML_DSA_* value names; another value is
+/// CKR_PARAMETER_SET_NOT_SUPPORTED (3.2's code for a parameter set the token does not have).
 pub fn ml_dsa_set(p: CK_ULONG) -> Result<MlDsa> {
     match p {
         CKP_ML_DSA_44 => Ok(MlDsa::P44),
         CKP_ML_DSA_65 => Ok(MlDsa::P65),
         CKP_ML_DSA_87 => Ok(MlDsa::P87),
-        _ => Err(Error::AttributeValueInvalid),
+        _ => Err(Error::ParameterSetNotSupported),
     }
 }
 
-/// The ML-KEM parameter set a CKP_ML_KEM_* value names.
+/// The ML-KEM parameter set a CKP_ML_KEM_* value names (another: as for ML-DSA).
 pub fn ml_kem_set(p: CK_ULONG) -> Result<MlKem> {
     match p {
         CKP_ML_KEM_512 => Ok(MlKem::K512),
         CKP_ML_KEM_768 => Ok(MlKem::K768),
         CKP_ML_KEM_1024 => Ok(MlKem::K1024),
-        _ => Err(Error::AttributeValueInvalid),
+        _ => Err(Error::ParameterSetNotSupported),
     }
 }
 
@@ -399,6 +400,7 @@ pub fn complete(obj: &mut Object) -> Result<()> {
         Error::AttributeValueInvalid
         | Error::TemplateIncomplete
         | Error::CurveNotSupported
+        | Error::ParameterSetNotSupported
         | Error::TemplateInconsistent => e,
         _ => Error::AttributeValueInvalid,
     })?;
