@@ -940,9 +940,18 @@ fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
     assert_eq!(classic, [&wrapped[..], &mac[..]].concat());
     let back = s.unwrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, &classic, &mut T::secret(CKK_AES)).unwrap();
     assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
-    // CCM's parameter names the length of what it wraps.
-    let mut p = ccm(&mut nonce, 16, CKG_GENERATE_RANDOM, &mut mac);
-    assert_eq!(wrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, target, b"").0, CKR_MECHANISM_PARAM_INVALID);
+    // The length in CCM's parameter is the token's to determine (3.2's AES-CCM section: the
+    // caller gives 0 and any value is ignored): with 0 or 16 the 24-byte key wraps as with 24,
+    // and unwraps.
+    for data_len in [0, 16] {
+        let mut again_mac = [0u8; 12];
+        let mut p = ccm(&mut nonce, data_len, CKG_NO_GENERATE, &mut again_mac);
+        let (rv, again) = wrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, target, b"ccm");
+        assert_eq!((rv, &again, again_mac), (CKR_OK, &wrapped, mac), "ulDataLen {data_len}");
+        let mut p = ccm(&mut nonce, data_len, CKG_NO_GENERATE, &mut again_mac);
+        let back = unwrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, &wrapped, &mut T::secret(CKK_AES), b"ccm");
+        assert_eq!(s.get_bytes(back.unwrap(), CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    }
 
     // A private key leaves as its PKCS#8, and comes back signing as before.
     let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -964,6 +973,64 @@ fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
     let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
     let sig = s.sign(&mut m, back, b"signed after the round trip").unwrap();
     s.verify(&mut m, public, b"signed after the round trip", &sig).unwrap();
+}
+
+/// C_WrapKey / C_UnwrapKey with PKCS#11 3.2's CK_CCM_WRAP_PARAMS: the token may make the
+/// nonce (written back), the MAC is appended, the associated data is the parameter's and
+/// ulDataLen is ignored (the AES-CCM section: the caller gives 0).
+#[test]
+fn ccm_wrap_params_of_pkcs11_3_2() {
+    let e = env();
+    let s = &e.s;
+    let secret = [0x29u8; 32];
+    let target = extractable_aes(s, &secret);
+    let mut aad = b"ccm wrap".to_vec();
+    let params = |nonce: &mut [u8], generator: CK_ULONG, aad: &mut Vec<u8>, mac_len| CK_CCM_WRAP_PARAMS {
+        ulDataLen: 0,
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: nonce.len() as CK_ULONG,
+        ulNonceFixedBits: 0,
+        nonceGenerator: generator,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: aad.len() as CK_ULONG,
+        ulMACLen: mac_len,
+    };
+    let mut nonce = [0u8; 13];
+    let mut p = params(&mut nonce, CKG_GENERATE_RANDOM, &mut aad, 16);
+    let wrapped = s.wrap(&mut mech(CKM_AES_CCM, Some(&mut p)), e.key, target).unwrap();
+    assert_eq!(wrapped.len(), 48);
+    assert_ne!(nonce, [0u8; 13], "the nonce made is written back");
+    // CKM_AES_CCM's own decryption with that nonce and the same associated data opens it.
+    let classic = |nonce: &mut [u8], aad: &mut Vec<u8>, mac_len| CK_CCM_PARAMS {
+        ulDataLen: secret.len() as CK_ULONG,
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceLen: nonce.len() as CK_ULONG,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: aad.len() as CK_ULONG,
+        ulMACLen: mac_len,
+    };
+    let mut cp = classic(&mut nonce, &mut aad, 16);
+    assert_eq!(s.decrypt(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, &wrapped).unwrap(), secret);
+    // Unwrapping ignores the generator and uses the nonce given.
+    let mut p = params(&mut nonce, CKG_GENERATE_RANDOM, &mut aad, 16);
+    let back = s.unwrap(&mut mech(CKM_AES_CCM, Some(&mut p)), e.key, &wrapped, &mut T::secret(CKK_AES)).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    let mut bad = wrapped.clone();
+    bad[3] ^= 1;
+    let mut p = params(&mut nonce, CKG_NO_GENERATE, &mut aad, 16);
+    assert_eq!(
+        s.unwrap(&mut mech(CKM_AES_CCM, Some(&mut p)), e.key, &bad, &mut T::secret(CKK_AES)),
+        Err(CKR_WRAPPED_KEY_INVALID)
+    );
+    // The caller's nonce gives what CK_CCM_PARAMS's wrapping gives; a MAC CCM cannot make is
+    // refused.
+    let mut given = [9u8; 12];
+    let mut p = params(&mut given, CKG_NO_GENERATE, &mut aad, 8);
+    let wrapped = s.wrap(&mut mech(CKM_AES_CCM, Some(&mut p)), e.key, target).unwrap();
+    let mut cp = classic(&mut given, &mut aad, 8);
+    assert_eq!(s.wrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, target).unwrap(), wrapped);
+    let mut p = params(&mut given, CKG_NO_GENERATE, &mut aad, 17);
+    assert_eq!(s.wrap(&mut mech(CKM_AES_CCM, Some(&mut p)), e.key, target), Err(CKR_MECHANISM_PARAM_INVALID));
 }
 
 /// C_WrapKey / C_UnwrapKey with PKCS#11 3.2's CK_GCM_WRAP_PARAMS: the token may make the IV

@@ -63,6 +63,11 @@ impl<'a> Input<'a> {
     }
 }
 
+/// The fixed-bit counts and IV/nonce generators the GCM and CCM wrap parameters draw from
+/// (a count over any IV's length and an unknown generator among them).
+const FIXED_BITS: [CK_ULONG; 5] = [0, 32, 8, 7, 1 << 20];
+const GENERATORS: [CK_ULONG; 5] = [CKG_GENERATE, CKG_NO_GENERATE, CKG_GENERATE_RANDOM, CKG_GENERATE_COUNTER, 9];
+
 /// Attribute types the module knows, so that the fuzzer reaches past the type check.
 pub const ATTRIBUTE_TYPES: &[u64] = &[
     CKA_CLASS,
@@ -432,14 +437,8 @@ impl Keep {
                         let w = CK_GCM_WRAP_PARAMS {
                             pIv: g.pIv,
                             ulIvLen: g.ulIvLen,
-                            ulIvFixedBits: inp.pick(&[0, 32, 8, 7, 1 << 20]),
-                            ivGenerator: inp.pick(&[
-                                CKG_GENERATE,
-                                CKG_NO_GENERATE,
-                                CKG_GENERATE_RANDOM,
-                                CKG_GENERATE_COUNTER,
-                                9,
-                            ]),
+                            ulIvFixedBits: inp.pick(&FIXED_BITS),
+                            ivGenerator: inp.pick(&GENERATORS),
                             pAAD: g.pAAD,
                             ulAADLen: g.ulAADLen,
                             ulTagBits: g.ulTagBits,
@@ -460,7 +459,24 @@ impl Keep {
                     ulAADLen: aad_len,
                     ulMACLen: inp.pick(&[4, 6, 8, 10, 12, 14, 16, 3, 0]),
                 };
-                self.param(inp, c)
+                // Two layouts told apart by size: CK_CCM_PARAMS and 3.2's CK_CCM_WRAP_PARAMS
+                // (C_WrapKey/C_UnwrapKey, the nonce written back into its buffer).
+                let (v3, wrap) = (size_of::<CK_CCM_PARAMS>(), size_of::<CK_CCM_WRAP_PARAMS>());
+                if inp.u8() % 3 == 0 {
+                    let w = CK_CCM_WRAP_PARAMS {
+                        ulDataLen: c.ulDataLen,
+                        pNonce: c.pNonce,
+                        ulNonceLen: c.ulNonceLen,
+                        ulNonceFixedBits: inp.pick(&FIXED_BITS),
+                        nonceGenerator: inp.pick(&GENERATORS),
+                        pAAD: c.pAAD,
+                        ulAADLen: c.ulAADLen,
+                        ulMACLen: c.ulMACLen,
+                    };
+                    self.param_avoiding(inp, w, &[v3])
+                } else {
+                    self.param_avoiding(inp, c, &[wrap])
+                }
             }
             S::ChaChaPoly => {
                 let (n, n_len) = self.buf(inp);

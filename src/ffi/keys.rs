@@ -3,7 +3,7 @@
 
 use super::attributes::template;
 use super::mechanism::{additional_key_outputs, session_mechanism};
-use super::message::{Param, gcm_wrap_param, param};
+use super::message::{Param, param, wrap_param};
 use super::{audited, out, slice};
 use crate::error::Error;
 use crate::mechanism::Params;
@@ -45,10 +45,11 @@ pub unsafe extern "C" fn C_WrapKey(
         // SAFETY: NULL or a valid CK_ULONG.
         let len = unsafe { out(pul_wrapped_len) }?;
         // SAFETY: the caller's mechanism.
-        if let Some(gcm) = unsafe { gcm_wrap_param(p_mechanism) } {
-            // 3.2's CK_GCM_WRAP_PARAMS: the IV may be the token's, and is written back.
-            let (p, aad) = gcm.map_err(|e| m.session_checked(h, e))?;
-            let o = m.wrap_key_authenticated(h, CKM_AES_GCM, &p.params, wrapping_key, key, &aad)?;
+        if let Some(w) = unsafe { wrap_param(p_mechanism) } {
+            // 3.2's CK_GCM_WRAP_PARAMS / CK_CCM_WRAP_PARAMS: the IV (nonce) may be the
+            // token's, and is written back; the tag (MAC) is appended.
+            let (ty, p, aad) = w.map_err(|e| m.session_checked(h, e))?;
+            let o = m.wrap_key_authenticated(h, ty, &p.params, wrapping_key, key, &aad)?;
             let wrapped = [&o.data[..], &o.tag[..]].concat();
             // SAFETY: `p_wrapped` is NULL or the caller's buffer of *len bytes.
             if unsafe { give_wrapped(p_wrapped, len, &wrapped) }? {
@@ -201,15 +202,16 @@ pub unsafe extern "C" fn C_UnwrapKey(
         // SAFETY: NULL or a valid out-pointer.
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism.
-        if let Some(gcm) = unsafe { gcm_wrap_param(p_mechanism) } {
-            // 3.2's CK_GCM_WRAP_PARAMS: the tag is at the end of the wrapped key.
-            let (mut p, aad) = gcm.map_err(|e| m.session_checked(h, e))?;
+        if let Some(w) = unsafe { wrap_param(p_mechanism) } {
+            // 3.2's CK_GCM_WRAP_PARAMS / CK_CCM_WRAP_PARAMS: the tag is at the end of the
+            // wrapped key.
+            let (ty, mut p, aad) = w.map_err(|e| m.session_checked(h, e))?;
             // SAFETY: the caller's wrapped key and template.
             let (wrapped, t) = unsafe { (slice(p_wrapped, wrapped_len)?, template(p_template, count)?) };
             let body =
                 wrapped.len().checked_sub(p.params.tag_len).filter(|n| *n > 0).ok_or(Error::WrappedKeyLenRange)?;
             p.params.tag = wrapped[body..].to_vec();
-            *key = m.unwrap_key_authenticated(h, CKM_AES_GCM, &p.params, unwrapping_key, &wrapped[..body], &t, &aad)?;
+            *key = m.unwrap_key_authenticated(h, ty, &p.params, unwrapping_key, &wrapped[..body], &t, &aad)?;
             return Ok(());
         }
         // SAFETY: the caller's mechanism, wrapped key and template.

@@ -97,42 +97,62 @@ pub(super) unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Pa
     }
 }
 
-/// A CKM_AES_GCM mechanism of C_WrapKey / C_UnwrapKey with PKCS#11 3.2's
-/// CK_GCM_WRAP_PARAMS (told from CK_GCM_PARAMS by its size): the message parameter it stands
-/// for (`tag` is filled in by the unwrap) and its associated data; `None` for any other.
+/// A CKM_AES_GCM or CKM_AES_CCM mechanism of C_WrapKey / C_UnwrapKey with PKCS#11 3.2's
+/// CK_GCM_WRAP_PARAMS or CK_CCM_WRAP_PARAMS (told from CK_GCM_PARAMS / CK_CCM_PARAMS by their
+/// sizes): the mechanism, the message parameter it stands for (the tag is filled in by the
+/// unwrap; CCM's length is the wrapped key's, the structure's ulDataLen ignored as 3.2's
+/// AES-CCM section says) and its associated data; `None` for any other.
 ///
 /// # Safety
 /// `m` is NULL or the caller's valid CK_MECHANISM, its parameter valid for its length.
-pub(super) unsafe fn gcm_wrap_param(m: *const CK_MECHANISM) -> Option<Result<(Param, Vec<u8>)>> {
+pub(super) unsafe fn wrap_param(m: *const CK_MECHANISM) -> Option<Result<(CK_MECHANISM_TYPE, Param, Vec<u8>)>> {
     // SAFETY: NULL or the caller's CK_MECHANISM.
     let m = unsafe { m.as_ref() }?;
-    if m.mechanism != CKM_AES_GCM
-        || m.pParameter.is_null()
-        || m.ulParameterLen as usize != size_of::<CK_GCM_WRAP_PARAMS>()
-    {
+    let size = m.ulParameterLen as usize;
+    let gcm = m.mechanism == CKM_AES_GCM && size == size_of::<CK_GCM_WRAP_PARAMS>();
+    let ccm = m.mechanism == CKM_AES_CCM && size == size_of::<CK_CCM_WRAP_PARAMS>();
+    if !(gcm || ccm) || m.pParameter.is_null() {
         return None;
     }
-    crate::module::set_call_mechanism(CKM_AES_GCM);
-    // SAFETY: exactly size_of::<CK_GCM_WRAP_PARAMS>() readable bytes; the embedded buffers
-    // are valid for the lengths the structure gives (checked against the largest any GCM
-    // takes first).
+    crate::module::set_call_mechanism(m.mechanism);
+    let bad = || Error::MechanismParamInvalid;
+    // SAFETY: exactly the structure's size of readable bytes; the embedded buffers are valid
+    // for the lengths the structure gives (checked against the largest the AEAD takes first).
     Some(unsafe {
-        let g = std::ptr::read_unaligned(m.pParameter.cast::<CK_GCM_WRAP_PARAMS>());
         (|| {
-            if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > MAX_GCM_IV {
-                return Err(Error::MechanismParamInvalid);
-            }
-            let params = MessageParams {
-                layout: MessageAead::Gcm,
-                iv: slice(g.pIv, g.ulIvLen).map_err(|_| Error::MechanismParamInvalid)?.to_vec(),
-                fixed_bits: g.ulIvFixedBits as usize,
-                generator: g.ivGenerator,
-                tag_len: g.ulTagBits as usize / 8,
-                tag: Vec::new(),
-                data_len: None,
+            let (params, iv_ptr, aad) = if gcm {
+                let g = std::ptr::read_unaligned(m.pParameter.cast::<CK_GCM_WRAP_PARAMS>());
+                if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > MAX_GCM_IV {
+                    return Err(bad());
+                }
+                let params = MessageParams {
+                    layout: MessageAead::Gcm,
+                    iv: slice(g.pIv, g.ulIvLen).map_err(|_| bad())?.to_vec(),
+                    fixed_bits: g.ulIvFixedBits as usize,
+                    generator: g.ivGenerator,
+                    tag_len: g.ulTagBits as usize / 8,
+                    tag: Vec::new(),
+                    data_len: None,
+                };
+                (params, g.pIv, (g.pAAD, g.ulAADLen))
+            } else {
+                let c = std::ptr::read_unaligned(m.pParameter.cast::<CK_CCM_WRAP_PARAMS>());
+                if c.ulMACLen > 16 || c.ulNonceLen > MAX_CCM_NONCE {
+                    return Err(bad());
+                }
+                let params = MessageParams {
+                    layout: MessageAead::Ccm,
+                    iv: slice(c.pNonce, c.ulNonceLen).map_err(|_| bad())?.to_vec(),
+                    fixed_bits: c.ulNonceFixedBits as usize,
+                    generator: c.nonceGenerator,
+                    tag_len: c.ulMACLen as usize,
+                    tag: Vec::new(),
+                    data_len: None,
+                };
+                (params, c.pNonce, (c.pAAD, c.ulAADLen))
             };
-            let aad = slice(g.pAAD, g.ulAADLen).map_err(|_| Error::MechanismParamInvalid)?.to_vec();
-            Ok((Param { params, iv_ptr: g.pIv, tag_ptr: std::ptr::null_mut() }, aad))
+            let aad = slice(aad.0, aad.1).map_err(|_| bad())?.to_vec();
+            Ok((m.mechanism, Param { params, iv_ptr, tag_ptr: std::ptr::null_mut() }, aad))
         })()
     })
 }

@@ -390,11 +390,7 @@ impl Module {
     ) -> Result<MessageOutput> {
         let (entry, kek) = self.wrapping_key(h, &Mechanism { ty, params: Params::None }, wrapping)?;
         let (value, _) = self.wrap_target(h, &kek, key)?;
-        MessageOp::new(authenticated_aead(entry)?, &kek, true)?.single(p, aad, &value).map_err(|e| match e {
-            // CCM's parameter names the message length: here that of the key.
-            Error::DataLenRange => Error::MechanismParamInvalid,
-            other => other,
-        })
+        MessageOp::new(authenticated_aead(entry)?, &kek, true)?.single(&key_length(p, value.len()), aad, &value)
     }
 
     /// C_UnwrapKeyAuthenticated: a new key from `wrapped`, its tag and IV in `p` and `aad`
@@ -412,8 +408,9 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (entry, kek) = self.unwrapping_key(h, &Mechanism { ty, params: Params::None }, unwrapping)?;
         let template = policy::merge_template(template, &template_of(&kek, CKA_UNWRAP_TEMPLATE))?;
-        let out =
-            MessageOp::new(authenticated_aead(entry)?, &kek, false)?.single(p, aad, wrapped).map_err(|e| match e {
+        let out = MessageOp::new(authenticated_aead(entry)?, &kek, false)?
+            .single(&key_length(p, wrapped.len()), aad, wrapped)
+            .map_err(|e| match e {
                 Error::AeadDecryptFailed | Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
                 Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
                 other => other,
@@ -543,6 +540,18 @@ fn raw_block(entry: &Entry) -> Option<usize> {
         Implementation::Des3(super::des::Des3Mode::Ecb | super::des::Des3Mode::Cbc) => Some(8),
         _ => None,
     }
+}
+
+/// An authenticated wrapping's parameter with CCM's message length that of the key: 3.2's
+/// AES-CCM section has the caller give 0 ("the token will determine the message/data length
+/// ... tokens SHALL ignore any value provided in this field").
+fn key_length(p: &MessageParams, n: usize) -> std::borrow::Cow<'_, MessageParams> {
+    if p.data_len.is_some_and(|d| d == n) || p.layout != MessageAead::Ccm {
+        return std::borrow::Cow::Borrowed(p);
+    }
+    let mut p = p.clone();
+    p.data_len = Some(n);
+    std::borrow::Cow::Owned(p)
 }
 
 /// The semiblock CKM_AES_KEY_WRAP (RFC 3394) pads a wrapped key to with zero bytes.
