@@ -332,6 +332,14 @@ fn secret_keys_are_sensitive_and_one_way() {
     assert_eq!(rv(s.destroy_object(fixed)), RvError::ActionProhibited);
     assert_eq!(rv(s.update_attributes(k, &[Attribute::KeyType(KeyType::GENERIC_SECRET)])), RvError::AttributeReadOnly);
     assert_eq!(rv(s.update_attributes(k, &[Attribute::Private(false)])), RvError::AttributeReadOnly);
+    // CKA_COPYABLE "can't be set to TRUE once it is set to FALSE": turned off, the key is
+    // copied no more, and it stays off.
+    let once = s.create_object(&aes("once", &[])).unwrap();
+    s.copy_object(once, &[]).unwrap();
+    s.update_attributes(once, &[Attribute::Copyable(false)]).unwrap();
+    assert_eq!(s.get_attributes(once, &[AttributeType::Copyable]).unwrap(), vec![Attribute::Copyable(false)]);
+    assert_eq!(rv(s.copy_object(once, &[])), RvError::ActionProhibited);
+    assert_eq!(rv(s.update_attributes(once, &[Attribute::Copyable(true)])), RvError::AttributeReadOnly);
 
     // Raw decoding errors: wrong sizes for typed attributes.
     let raw = h.raw();

@@ -266,7 +266,9 @@ pub const STORAGE: &[Rule] = &[
     r(CKA_PRIVATE, 0, D::Computed),
     r(CKA_MODIFIABLE, 0, D::Bool(true)),
     r(CKA_LABEL, MODIFIABLE, D::EmptyBytes),
-    r(CKA_COPYABLE, STICKY_FALSE, D::Bool(true)),
+    // "Can't be set to TRUE once it is set to FALSE": turned off by C_SetAttributeValue or a
+    // copy, never on again.
+    r(CKA_COPYABLE, MODIFIABLE | STICKY_FALSE, D::Bool(true)),
     r(CKA_DESTROYABLE, 0, D::Bool(true)),
     r(CKA_UNIQUE_ID, COMPUTED, D::Computed),
 ];
