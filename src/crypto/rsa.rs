@@ -78,12 +78,13 @@ impl RsaKey {
     }
 
     /// A fresh key of `bits` (a multiple of [`GENERATE_STEP_BITS`] from
-    /// [`GENERATE_MIN_BITS`] to [`GENERATE_MAX_BITS`]; else CKR_KEY_SIZE_RANGE) with the odd
-    /// public exponent `e`, at least 3 and at most 32 bits (AWS-LC's limit; else
-    /// CKR_ATTRIBUTE_VALUE_INVALID).
+    /// [`GENERATE_MIN_BITS`] to [`GENERATE_MAX_BITS`]) with the odd public exponent `e`, at
+    /// least 3 and at most 32 bits (AWS-LC's limit). Another size or exponent is
+    /// CKR_ATTRIBUTE_VALUE_INVALID: C_GenerateKeyPair's return values have no
+    /// CKR_KEY_SIZE_RANGE, and the value of CKA_MODULUS_BITS is what cannot be made.
     pub fn generate(bits: usize, e: &[u8]) -> Result<RsaKey> {
         if !(GENERATE_MIN_BITS..=GENERATE_MAX_BITS).contains(&bits) || !bits.is_multiple_of(GENERATE_STEP_BITS) {
-            return Err(Error::KeySizeRange);
+            return Err(Error::AttributeValueInvalid);
         }
         let significant = &e[e.iter().position(|b| *b != 0).unwrap_or(e.len())..];
         let odd = significant.last().is_some_and(|l| l & 1 == 1);
