@@ -172,7 +172,18 @@ fn explicit_curve_parameters() {
     assert_eq!(refused(&brainpool384).err(), Some(CKR_CURVE_NOT_SUPPORTED));
     let brainpool_oid = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
     assert_eq!(refused(&brainpool_oid).err(), Some(CKR_CURVE_NOT_SUPPORTED));
-    assert_eq!(refused(&p256[..p256.len() - 1]).err(), Some(CKR_ATTRIBUTE_VALUE_INVALID));
+    // Parameters that are no X9.62 Parameters at all (cut short, empty, implicitlyCA's NULL,
+    // a bare byte): CKR_DOMAIN_PARAMS_INVALID, the EC section's code for an invalid
+    // representation; for a key object made with them too.
+    for bad in [&p256[..p256.len() - 1], &[], &[0x05, 0x00], &[0x06]] {
+        assert_eq!(refused(bad).err(), Some(CKR_DOMAIN_PARAMS_INVALID), "{bad:02x?}");
+    }
+    let mut t = T::default()
+        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_EC)
+        .bytes(CKA_EC_PARAMS, &[0x05, 0x00])
+        .bytes(CKA_EC_POINT, &point);
+    assert_eq!(s.create(&mut t), Err(CKR_DOMAIN_PARAMS_INVALID));
 }
 
 /// The RSA sizes OpenDNSSEC's `ods-hsmutil test` asks of SoftHSMv2 (its shipped policy signs

@@ -70,7 +70,8 @@ pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
         return Ok(CurveKind::Nist(c));
     }
     // A well-formed OID or explicit parameters we do not know are an unsupported curve;
-    // anything else is garbage.
+    // anything else (implicitlyCA's NULL among it) is "invalid or of an unsupported
+    // representation of domain parameters": CKR_DOMAIN_PARAMS_INVALID (the EC section).
     let well_formed = match params {
         [0x30, 0x81, n, rest @ ..] => *n as usize == rest.len(),
         [0x30, 0x82, hi, lo, rest @ ..] => (usize::from(*hi) << 8 | usize::from(*lo)) == rest.len(),
@@ -80,7 +81,7 @@ pub fn curve_of(params: &[u8]) -> Result<CurveKind> {
     if well_formed {
         return Err(Error::CurveNotSupported);
     }
-    Err(Error::AttributeValueInvalid)
+    Err(Error::DomainParamsInvalid)
 }
 
 /// DER OCTET STRING around `b`.
@@ -400,6 +401,7 @@ pub fn complete(obj: &mut Object) -> Result<()> {
         Error::AttributeValueInvalid
         | Error::TemplateIncomplete
         | Error::CurveNotSupported
+        | Error::DomainParamsInvalid
         | Error::ParameterSetNotSupported
         | Error::TemplateInconsistent => e,
         _ => Error::AttributeValueInvalid,
