@@ -121,6 +121,9 @@ fn offered_where_the_build_has_them() {
         if PQC {
             assert_eq!(rv, CKR_OK, "{ty:#x}");
             assert_eq!(info.flags & flags, flags, "{ty:#x}");
+            // The key sizes are the public keys' lengths in bytes (the sections' words).
+            let sizes = if matches!(ty, CKM_ML_KEM_KEY_PAIR_GEN | CKM_ML_KEM) { (800, 1568) } else { (1312, 2592) };
+            assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), sizes, "{ty:#x}");
             assert!(is_listed, "{ty:#x}");
         } else {
             assert_eq!(rv, CKR_MECHANISM_INVALID, "{ty:#x}");

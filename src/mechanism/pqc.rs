@@ -10,7 +10,7 @@ use super::keys::{ParsedKey, nist_oid};
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::Hash;
-use crate::crypto::pqc::{DSA_SEED_LEN, MU_LEN, MuHasher};
+use crate::crypto::pqc::{DSA_SEED_LEN, MU_LEN, MlDsa, MlKem, MuHasher};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::object::policy::{self, Origin};
@@ -21,17 +21,20 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub fn register(r: &mut Registry) {
-    // Key sizes are the parameter sets (CKP_ML_DSA_44 ..= CKP_ML_DSA_87, and for ML-KEM).
+    // Key sizes are the public keys' lengths in bytes (ML-DSA-44 to -87, ML-KEM-512 to -1024),
+    // as the ML-DSA and ML-KEM sections say of ulMinKeySize and ulMaxKeySize.
+    let (dsa_min, dsa_max) = (MlDsa::P44.public_len() as CK_ULONG, MlDsa::P87.public_len() as CK_ULONG);
+    let (kem_min, kem_max) = (MlKem::K512.public_len() as CK_ULONG, MlKem::K1024.public_len() as CK_ULONG);
     r.add(Entry {
         ty: CKM_ML_DSA_KEY_PAIR_GEN,
-        info: info(CKP_ML_DSA_44, CKP_ML_DSA_87, CKF_GENERATE_KEY_PAIR),
+        info: info(dsa_min, dsa_max, CKF_GENERATE_KEY_PAIR),
         params: ParamShape::None,
         key_types: &[],
         implementation: Implementation::KeyPair(PairKind::MlDsa),
     });
     let sv = |ty, params, variant| Entry {
         ty,
-        info: info(CKP_ML_DSA_44, CKP_ML_DSA_87, CKF_SIGN | CKF_VERIFY),
+        info: info(dsa_min, dsa_max, CKF_SIGN | CKF_VERIFY),
         params,
         key_types: &[CKK_ML_DSA],
         implementation: Implementation::MlDsa(variant),
@@ -43,14 +46,14 @@ pub fn register(r: &mut Registry) {
     }
     r.add(Entry {
         ty: CKM_ML_KEM_KEY_PAIR_GEN,
-        info: info(CKP_ML_KEM_512, CKP_ML_KEM_1024, CKF_GENERATE_KEY_PAIR),
+        info: info(kem_min, kem_max, CKF_GENERATE_KEY_PAIR),
         params: ParamShape::None,
         key_types: &[],
         implementation: Implementation::KeyPair(PairKind::MlKem),
     });
     r.add(Entry {
         ty: CKM_ML_KEM,
-        info: info(CKP_ML_KEM_512, CKP_ML_KEM_1024, CKF_ENCAPSULATE | CKF_DECAPSULATE),
+        info: info(kem_min, kem_max, CKF_ENCAPSULATE | CKF_DECAPSULATE),
         params: ParamShape::None,
         key_types: &[CKK_ML_KEM],
         implementation: Implementation::MlKem,
