@@ -935,11 +935,15 @@ fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
     let mut p = ccm(&mut nonce, 24, CKG_NO_GENERATE, &mut mac);
     let back = unwrap_authenticated(s, CKM_AES_CCM, &mut p, e.key, &wrapped, &mut T::secret(CKK_AES), b"ccm").unwrap();
     assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
-    // CKM_AES_CCM wraps with C_WrapKey too (the MAC appended), as its mechanism table says.
-    let classic = s.wrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, target).unwrap();
-    assert_eq!(classic, [&wrapped[..], &mac[..]].concat());
-    let back = s.unwrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, &classic, &mut T::secret(CKK_AES)).unwrap();
-    assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    // CKM_AES_CCM wraps with C_WrapKey too (the MAC appended), as its mechanism table says;
+    // there too the length is the key's, whatever ulDataLen says (3.2 has it ignored).
+    for data_len in [24, 0, 7] {
+        cp.ulDataLen = data_len;
+        let classic = s.wrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, target).unwrap();
+        assert_eq!(classic, [&wrapped[..], &mac[..]].concat(), "ulDataLen {data_len}");
+        let back = s.unwrap(&mut mech(CKM_AES_CCM, Some(&mut cp)), e.key, &classic, &mut T::secret(CKK_AES)).unwrap();
+        assert_eq!(s.get_bytes(back, CKA_CHECK_VALUE), s.get_bytes(target, CKA_CHECK_VALUE));
+    }
     // The length in CCM's parameter is the token's to determine (3.2's AES-CCM section: the
     // caller gives 0 and any value is ignored): with 0 or 16 the 24-byte key wraps as with 24,
     // and unwraps.

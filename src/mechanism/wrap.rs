@@ -369,6 +369,7 @@ impl Module {
             padded.resize(n, 0);
             value = padded;
         }
+        let m = &ccm_length(m, value.len(), true);
         let wrapped = wrapping_cipher(self, entry, m, &kek, true)?.one_shot(&value).map_err(|e| match e {
             Error::DataLenRange => Error::KeySizeRange,
             other => other,
@@ -437,12 +438,15 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (entry, kek) = self.unwrapping_key(h, m, unwrapping)?;
         let template = policy::merge_template(template, &template_of(&kek, CKA_UNWRAP_TEMPLATE))?;
-        let mut value =
-            Zeroizing::new(wrapping_cipher(self, entry, m, &kek, false)?.one_shot(wrapped).map_err(|e| match e {
-                Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
-                Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
-                other => other,
-            })?);
+        let mut value = Zeroizing::new(
+            wrapping_cipher(self, entry, &ccm_length(m, wrapped.len(), false), &kek, false)?
+                .one_shot(wrapped)
+                .map_err(|e| match e {
+                    Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+                    Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
+                    other => other,
+                })?,
+        );
         // A secret key wrapped by ECB or CBC without padding: the value is cut to the length
         // the template's CKA_VALUE_LEN or key type gives (when either does). A key type of
         // any length (generic secret, HMAC) without CKA_VALUE_LEN is CKR_TEMPLATE_INCOMPLETE,
@@ -540,6 +544,23 @@ fn raw_block(entry: &Entry) -> Option<usize> {
         Implementation::Des3(super::des::Des3Mode::Ecb | super::des::Des3Mode::Cbc) => Some(8),
         _ => None,
     }
+}
+
+/// CKM_AES_CCM's wrapping with CK_CCM_PARAMS: the message length is the key's (wrapping,
+/// `input` the key) or the wrapped key's less its MAC (unwrapping), whatever ulDataLen says,
+/// as 3.2's AES-CCM section has tokens do when wrapping ("Previous versions of the
+/// specification state that the application should populate this field. As such, tokens
+/// SHALL ignore any value provided in this field").
+fn ccm_length(m: &Mechanism, input: usize, wrap: bool) -> std::borrow::Cow<'_, Mechanism> {
+    let Params::Ccm { mac_len, .. } = &m.params else {
+        return std::borrow::Cow::Borrowed(m);
+    };
+    let n = if wrap { input } else { input.saturating_sub(*mac_len) };
+    let mut m = m.clone();
+    if let Params::Ccm { data_len, .. } = &mut m.params {
+        *data_len = n;
+    }
+    std::borrow::Cow::Owned(m)
 }
 
 /// An authenticated wrapping's parameter with CCM's message length that of the key: 3.2's
