@@ -131,6 +131,96 @@ fn tokens_pins_and_errors() {
     assert!(err.contains("CKR_USER_PIN_NOT_INITIALIZED") && err.contains("oxihsm init-pin"), "{err}");
 }
 
+/// `keygen --usage` gives the key exactly the usages named (the others false, whatever the
+/// token's defaults), `--not-sensitive` and `--bits` are checked, each ML parameter set is
+/// the one asked; `objects` names secret keys and data objects by class and shows the ID in
+/// hex; `delete` finds them by those URI types.
+#[test]
+fn keygen_usages_flags_and_object_classes() {
+    use cryptoki::object::{Attribute as A, AttributeType as AT, ObjectClass as C};
+    let h = Harness::new();
+    let cli = Cli { h: &h };
+    cli.ok(&["init-token", "--free", "--label", "u", SO, PIN]);
+    let keygen = |args: &[&str]| {
+        let mut a = vec!["keygen", "--token", "u", PIN];
+        a.extend_from_slice(args);
+        cli.ok(&a)
+    };
+    keygen(&["--type", "aes", "--label", "enc-only", "--usage", "encrypt", "--id", "a1b2"]);
+    keygen(&["--type", "aes", "--label", "aes-default"]);
+    keygen(&["--type", "rsa", "--bits", "1024", "--label", "signer", "--usage", "sign"]);
+    keygen(&["--type", "generic", "--bits", "128", "--label", "open", "--extractable", "--not-sensitive"]);
+    let err = cli.fails(&["keygen", "--token", "u", PIN, "--type", "aes", "--label", "x", "--not-sensitive"]);
+    assert!(err.contains("--not-sensitive needs --extractable"), "{err}");
+    for bits in ["12", "0"] {
+        let err = cli.fails(&["keygen", "--token", "u", PIN, "--type", "generic", "--bits", bits, "--label", "x"]);
+        assert!(err.contains("positive multiple of 8"), "{bits}: {err}");
+    }
+    if PQC {
+        keygen(&["--type", "ml-dsa-44", "--label", "dsa44"]);
+        keygen(&["--type", "ml-kem-512", "--label", "kem512"]);
+    }
+    let p = h.ctx();
+    let s = user_session(&p, p.get_slots_with_initialized_token().unwrap()[0]);
+    let find = |label: &str, class| s.find_objects(&[A::Label(label.into()), A::Class(class)]).unwrap()[0];
+    // Each key's usage flags (a private key has no CKA_ENCRYPT, CKA_VERIFY nor CKA_WRAP, a
+    // public key no CKA_DECRYPT, CKA_SIGN, CKA_UNWRAP), against those that should be on.
+    let all = [AT::Encrypt, AT::Decrypt, AT::Sign, AT::Verify, AT::Wrap, AT::Unwrap, AT::Derive];
+    let public = [AT::Encrypt, AT::Verify, AT::Wrap, AT::Derive];
+    let private = [AT::Decrypt, AT::Sign, AT::Unwrap, AT::Derive];
+    let check = |label: &str, class, of: &[AT], on: &[AT]| {
+        let want: Vec<A> = of
+            .iter()
+            .map(|u| {
+                let v = on.contains(u);
+                match u {
+                    AT::Encrypt => A::Encrypt(v),
+                    AT::Decrypt => A::Decrypt(v),
+                    AT::Sign => A::Sign(v),
+                    AT::Verify => A::Verify(v),
+                    AT::Wrap => A::Wrap(v),
+                    AT::Unwrap => A::Unwrap(v),
+                    _ => A::Derive(v),
+                }
+            })
+            .collect();
+        assert_eq!(s.get_attributes(find(label, class), of).unwrap(), want, "{label}");
+    };
+    check("enc-only", C::SECRET_KEY, &all, &[AT::Encrypt]);
+    check("aes-default", C::SECRET_KEY, &all, &[AT::Encrypt, AT::Decrypt, AT::Wrap, AT::Unwrap]);
+    check("signer", C::PRIVATE_KEY, &private, &[AT::Sign]);
+    check("signer", C::PUBLIC_KEY, &public, &[]);
+    // Not sensitive and extractable: the value reads back.
+    let open = find("open", C::SECRET_KEY);
+    let v = s.get_attributes(open, &[AT::Sensitive, AT::Value]).unwrap();
+    assert!(matches!(&v[..], [A::Sensitive(false), A::Value(b)] if b.len() == 16), "{v:?}");
+    if PQC {
+        use cryptoki::object::{MlDsaParameterSetType, MlKemParameterSetType};
+        let set = |label, class| s.get_attributes(find(label, class), &[AT::ParameterSet]).unwrap();
+        assert_eq!(set("dsa44", C::PRIVATE_KEY), vec![A::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into())]);
+        assert_eq!(set("kem512", C::PUBLIC_KEY), vec![A::ParameterSet(MlKemParameterSetType::ML_KEM_512.into())]);
+    }
+    s.create_object(&[A::Class(C::DATA), A::Token(true), A::Label(b"notes".to_vec()), A::Value(b"n".to_vec())])
+        .unwrap();
+    drop(s);
+    p.finalize().unwrap();
+
+    let objs = cli.json(&["objects", "--token", "u", PIN]);
+    let row = |label: &str| objs.as_array().unwrap().iter().find(|o| o["label"] == label).unwrap().clone();
+    let enc = row("enc-only");
+    assert_eq!((enc["class"].as_str(), enc["id"].as_str()), (Some("secret-key"), Some("a1b2")), "{enc}");
+    assert!(enc["uri"].as_str().unwrap().contains("type=secret-key"), "{enc}");
+    let notes = row("notes");
+    assert_eq!(notes["class"].as_str(), Some("data"), "{notes}");
+    assert!(notes["uri"].as_str().unwrap().contains("type=data"), "{notes}");
+    // The URI types select those classes.
+    let out = cli.ok(&["delete", "pkcs11:token=u;object=notes;type=data", PIN]);
+    assert!(out.contains("type=data"), "{out}");
+    let out = cli.ok(&["delete", "pkcs11:token=u;object=enc-only;type=secret-key", PIN]);
+    assert!(out.contains("type=secret-key"), "{out}");
+    assert!(cli.fails(&["delete", "pkcs11:token=u;object=open;type=data", PIN]).contains("matches no object"));
+}
+
 #[test]
 fn keygen_objects_export_delete() {
     let h = Harness::new();
@@ -208,6 +298,8 @@ fn keygen_objects_export_delete() {
         ("rsa-key", "Public-Key: (2048 bit)"),
         ("ec-p384", "NIST CURVE: P-384"),
         ("ec-p224", "NIST CURVE: P-224"),
+        // A point over 127 bytes: its OCTET STRING has a two-byte length to take off.
+        ("ec-p521", "NIST CURVE: P-521"),
         ("ec-secp256k1", "ASN1 OID: secp256k1"),
         ("ed25519-key", "ED25519"),
     ] {

@@ -144,7 +144,8 @@ pub struct KeygenArgs {
     /// CKA_ID in hex.
     #[arg(long)]
     id: Option<String>,
-    /// Comma-separated: encrypt, decrypt, sign, verify, wrap, unwrap, derive (default by type).
+    /// Comma-separated: encrypt, decrypt, sign, verify, wrap, unwrap, derive. The key may do
+    /// exactly these (the others are set false); default by type.
     #[arg(long)]
     usage: Option<String>,
     /// Allow the key to be wrapped out of the token (CKA_EXTRACTABLE).
@@ -188,12 +189,18 @@ fn flag(t: AttributeType, v: bool) -> Attribute {
 
 /// Usages that belong on a public key; the others go on the private key.
 const PUBLIC_USES: [AttributeType; 3] = [AttributeType::Encrypt, AttributeType::Verify, AttributeType::Wrap];
+const PRIVATE_USES: [AttributeType; 4] =
+    [AttributeType::Decrypt, AttributeType::Sign, AttributeType::Unwrap, AttributeType::Derive];
 
-/// Splits usages between the public key and the private one.
+/// Every flag of `of`, true when `uses` names it and false otherwise: the key does exactly
+/// what was asked, whatever the token's defaults for the usages not named.
+fn exactly(uses: &[AttributeType], of: &[AttributeType]) -> Vec<Attribute> {
+    of.iter().map(|&u| flag(u, uses.contains(&u))).collect()
+}
+
+/// The usage flags of a key pair: the public key's and the private key's.
 fn split_uses(uses: &[AttributeType]) -> (Vec<Attribute>, Vec<Attribute>) {
-    let public = uses.iter().filter(|u| PUBLIC_USES.contains(u)).map(|&u| flag(u, true)).collect();
-    let private = uses.iter().filter(|u| !PUBLIC_USES.contains(u)).map(|&u| flag(u, true)).collect();
-    (public, private)
+    (exactly(uses, &PUBLIC_USES), exactly(uses, &PRIVATE_USES))
 }
 
 /// `oxihsm keygen`.
@@ -236,7 +243,7 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
             let mut t = common.clone();
             t.extend(secret_flags);
             t.push(Attribute::ValueLen(((bits / 8) as u64).into()));
-            t.extend(uses.iter().map(|&u| flag(u, true)));
+            t.extend(exactly(&uses, &[&PUBLIC_USES[..], &PRIVATE_USES[..]].concat()));
             vec![(ck("C_GenerateKey", s.generate_key(&mech, &t))?, ObjectClass::SECRET_KEY)]
         }
         kind => {
