@@ -115,7 +115,7 @@ fn generated_keys_have_the_spec_attributes() {
     assert_eq!(e(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, ED25519)), Some(CKR_CURVE_NOT_SUPPORTED));
     assert_eq!(
         e(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, &[1, 2, 3])),
-        Some(CKR_ATTRIBUTE_VALUE_INVALID)
+        Some(CKR_DOMAIN_PARAMS_INVALID)
     );
     assert_eq!(
         e(CKM_EC_KEY_PAIR_GEN, &mut T::default().bytes(CKA_EC_PARAMS, P256).bytes(CKA_EC_POINT, &[4])),
