@@ -31,46 +31,20 @@ pub(super) unsafe fn param(p: *mut c_void, len: CK_ULONG, dir: Dir) -> Result<Pa
     unsafe {
         if len as usize == size_of::<CK_GCM_MESSAGE_PARAMS>() {
             let g = std::ptr::read_unaligned(p.cast::<CK_GCM_MESSAGE_PARAMS>());
-            // Lengths no AEAD takes (a tag over 16 bytes, an IV over 256) are refused before
-            // their buffers are read.
-            if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > MAX_GCM_IV {
-                return Err(bad());
+            let mut params = gcm_message(g.pIv, g.ulIvLen, g.ulIvFixedBits, g.ivGenerator, g.ulTagBits)?;
+            if dir == Dir::Decrypt {
+                params.tag = slice(g.pTag, params.tag_len as CK_ULONG)?.to_vec();
             }
-            let tag_len = g.ulTagBits as usize / 8;
-            let tag = if dir == Dir::Decrypt { slice(g.pTag, tag_len as CK_ULONG)?.to_vec() } else { Vec::new() };
-            Ok(Param {
-                params: MessageParams {
-                    layout: MessageAead::Gcm,
-                    iv: slice(g.pIv, g.ulIvLen)?.to_vec(),
-                    fixed_bits: g.ulIvFixedBits as usize,
-                    generator: g.ivGenerator,
-                    tag_len,
-                    tag,
-                    data_len: None,
-                },
-                iv_ptr: g.pIv,
-                tag_ptr: g.pTag,
-            })
+            Ok(Param { params, iv_ptr: g.pIv, tag_ptr: g.pTag })
         } else if len as usize == size_of::<CK_CCM_MESSAGE_PARAMS>() {
             let c = std::ptr::read_unaligned(p.cast::<CK_CCM_MESSAGE_PARAMS>());
-            if c.ulMACLen > 16 || c.ulNonceLen > MAX_CCM_NONCE {
-                return Err(bad());
+            let data_len = Some(c.ulDataLen as usize);
+            let mut params =
+                ccm_message(c.pNonce, c.ulNonceLen, c.ulNonceFixedBits, c.nonceGenerator, c.ulMACLen, data_len)?;
+            if dir == Dir::Decrypt {
+                params.tag = slice(c.pMAC, c.ulMACLen)?.to_vec();
             }
-            let tag_len = c.ulMACLen as usize;
-            let tag = if dir == Dir::Decrypt { slice(c.pMAC, c.ulMACLen)?.to_vec() } else { Vec::new() };
-            Ok(Param {
-                params: MessageParams {
-                    layout: MessageAead::Ccm,
-                    iv: slice(c.pNonce, c.ulNonceLen)?.to_vec(),
-                    fixed_bits: c.ulNonceFixedBits as usize,
-                    generator: c.nonceGenerator,
-                    tag_len,
-                    tag,
-                    data_len: Some(c.ulDataLen as usize),
-                },
-                iv_ptr: c.pNonce,
-                tag_ptr: c.pMAC,
-            })
+            Ok(Param { params, iv_ptr: c.pNonce, tag_ptr: c.pMAC })
         } else if len as usize == size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
             let c = std::ptr::read_unaligned(p.cast::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>());
             if c.ulNonceLen > MAX_CHACHA_NONCE {
@@ -122,38 +96,77 @@ pub(super) unsafe fn wrap_param(m: *const CK_MECHANISM) -> Option<Result<(CK_MEC
         (|| {
             let (params, iv_ptr, aad) = if gcm {
                 let g = std::ptr::read_unaligned(m.pParameter.cast::<CK_GCM_WRAP_PARAMS>());
-                if g.ulTagBits % 8 != 0 || g.ulTagBits > 128 || g.ulIvLen > MAX_GCM_IV {
-                    return Err(bad());
-                }
-                let params = MessageParams {
-                    layout: MessageAead::Gcm,
-                    iv: slice(g.pIv, g.ulIvLen).map_err(|_| bad())?.to_vec(),
-                    fixed_bits: g.ulIvFixedBits as usize,
-                    generator: g.ivGenerator,
-                    tag_len: g.ulTagBits as usize / 8,
-                    tag: Vec::new(),
-                    data_len: None,
-                };
+                let params = gcm_message(g.pIv, g.ulIvLen, g.ulIvFixedBits, g.ivGenerator, g.ulTagBits);
                 (params, g.pIv, (g.pAAD, g.ulAADLen))
             } else {
                 let c = std::ptr::read_unaligned(m.pParameter.cast::<CK_CCM_WRAP_PARAMS>());
-                if c.ulMACLen > 16 || c.ulNonceLen > MAX_CCM_NONCE {
-                    return Err(bad());
-                }
-                let params = MessageParams {
-                    layout: MessageAead::Ccm,
-                    iv: slice(c.pNonce, c.ulNonceLen).map_err(|_| bad())?.to_vec(),
-                    fixed_bits: c.ulNonceFixedBits as usize,
-                    generator: c.nonceGenerator,
-                    tag_len: c.ulMACLen as usize,
-                    tag: Vec::new(),
-                    data_len: None,
-                };
+                let params =
+                    ccm_message(c.pNonce, c.ulNonceLen, c.ulNonceFixedBits, c.nonceGenerator, c.ulMACLen, None);
                 (params, c.pNonce, (c.pAAD, c.ulAADLen))
             };
+            let params = params.map_err(|_| bad())?;
             let aad = slice(aad.0, aad.1).map_err(|_| bad())?.to_vec();
             Ok((m.mechanism, Param { params, iv_ptr, tag_ptr: std::ptr::null_mut() }, aad))
         })()
+    })
+}
+
+/// The AES-GCM message parameter of an IV buffer, its generation fields and a tag length in
+/// bits (a CK_GCM_MESSAGE_PARAMS's or a CK_GCM_WRAP_PARAMS's), without a tag: lengths no
+/// AEAD takes (a tag over 16 bytes or of part of a byte, an IV over 256) are refused before
+/// the IV is read.
+///
+/// # Safety
+/// `iv` is NULL or valid for `iv_len` bytes.
+unsafe fn gcm_message(
+    iv: *mut CK_BYTE,
+    iv_len: CK_ULONG,
+    fixed_bits: CK_ULONG,
+    generator: CK_GENERATOR_FUNCTION,
+    tag_bits: CK_ULONG,
+) -> Result<MessageParams> {
+    if !tag_bits.is_multiple_of(8) || tag_bits > 128 || iv_len > MAX_GCM_IV {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(MessageParams {
+        layout: MessageAead::Gcm,
+        // SAFETY: the caller's IV buffer of `iv_len` bytes.
+        iv: unsafe { slice(iv, iv_len) }?.to_vec(),
+        fixed_bits: fixed_bits as usize,
+        generator,
+        tag_len: tag_bits as usize / 8,
+        tag: Vec::new(),
+        data_len: None,
+    })
+}
+
+/// The AES-CCM message parameter of a nonce buffer, its generation fields, a MAC length and
+/// the message length (a CK_CCM_MESSAGE_PARAMS's or, without a length, a
+/// CK_CCM_WRAP_PARAMS's), without a MAC: lengths CCM cannot take refused before the nonce is
+/// read.
+///
+/// # Safety
+/// `nonce` is NULL or valid for `nonce_len` bytes.
+unsafe fn ccm_message(
+    nonce: *mut CK_BYTE,
+    nonce_len: CK_ULONG,
+    fixed_bits: CK_ULONG,
+    generator: CK_GENERATOR_FUNCTION,
+    mac_len: CK_ULONG,
+    data_len: Option<usize>,
+) -> Result<MessageParams> {
+    if mac_len > 16 || nonce_len > MAX_CCM_NONCE {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(MessageParams {
+        layout: MessageAead::Ccm,
+        // SAFETY: the caller's nonce buffer of `nonce_len` bytes.
+        iv: unsafe { slice(nonce, nonce_len) }?.to_vec(),
+        fixed_bits: fixed_bits as usize,
+        generator,
+        tag_len: mac_len as usize,
+        tag: Vec::new(),
+        data_len,
     })
 }
 
