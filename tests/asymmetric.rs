@@ -229,8 +229,10 @@ fn rsa_key_sizes_from_1024_to_8192_bits() {
         assert_eq!(refused(bits, &f4), Some(CKR_ATTRIBUTE_VALUE_INVALID), "{bits} bits");
     }
     // AWS-LC makes keys with an odd exponent of 3 to 32 bits; a leading zero byte is fine.
+    // Another is CKR_TEMPLATE_INCONSISTENT: "shall be returned if the implementation cannot
+    // use the supplied exponent value" (RSA key pair generation).
     for exponent in [&[][..], &[0], &[1], &[0, 1], &[1, 0, 0], &[1, 0, 0, 0, 1], &[0xff, 0xff, 0xff, 0xff, 0xff]] {
-        assert_eq!(refused(2048, exponent), Some(CKR_ATTRIBUTE_VALUE_INVALID), "exponent {exponent:?}");
+        assert_eq!(refused(2048, exponent), Some(CKR_TEMPLATE_INCONSISTENT), "exponent {exponent:?}");
     }
     let (pubk, privk) = s
         .keypair(
@@ -541,74 +543,27 @@ fn openssl_keys_imported_and_used_both_ways() {
     std::fs::write(dir.join("msg"), &msg).unwrap();
 
     // RSA.
-    openssl_ok(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.pem"]);
-    openssl_ok(dir, &["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsapub.pem"]);
-    let f =
-        openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "rsa.pem", "-text", "-noout"])).unwrap());
-    let mut pubt = T::default()
-        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_RSA)
-        .bytes(CKA_MODULUS, &f["modulus"])
-        .bytes(CKA_PUBLIC_EXPONENT, &f["publicExponent"]);
-    let rp = s.create(&mut pubt).unwrap();
-    let mut privt = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
-    for (attr, field) in [
-        (CKA_MODULUS, "modulus"),
-        (CKA_PUBLIC_EXPONENT, "publicExponent"),
-        (CKA_PRIVATE_EXPONENT, "privateExponent"),
-        (CKA_PRIME_1, "prime1"),
-        (CKA_PRIME_2, "prime2"),
-        (CKA_EXPONENT_1, "exponent1"),
-        (CKA_EXPONENT_2, "exponent2"),
-        (CKA_COEFFICIENT, "coefficient"),
-    ] {
-        privt = privt.bytes(attr, &f[field]);
-    }
-    let rs = s.create(&mut privt).unwrap();
+    let (rs, rp, f) = openssl_rsa_key(s, dir, "rsa");
     assert_eq!(s.get_bytes(rs, CKA_MODULUS_BITS).unwrap(), 2048u64.to_ne_bytes());
     assert!(!s.get_bool(rs, CKA_ALWAYS_SENSITIVE) && !s.get_bool(rs, CKA_LOCAL));
     openssl_ok(dir, &["dgst", "-sha256", "-sign", "rsa.pem", "-out", "sig", "msg"]);
     s.verify(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rp, &msg, &std::fs::read(dir.join("sig")).unwrap()).unwrap();
     let sig = s.sign(&mut mech::<u8>(CKM_SHA256_RSA_PKCS, None), rs, &msg).unwrap();
-    assert!(openssl_verifies(dir, "-sha256", "rsapub.pem", &sig));
+    assert!(openssl_verifies(dir, "-sha256", "rsa.pub.pem", &sig));
     // A corrupted private key is refused at import.
     let mut bad = f["privateExponent"].clone();
     bad[10] ^= 1;
     let mut badt = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
-    for (attr, v) in [
-        (CKA_MODULUS, &f["modulus"]),
-        (CKA_PUBLIC_EXPONENT, &f["publicExponent"]),
-        (CKA_PRIVATE_EXPONENT, &bad),
-        (CKA_PRIME_1, &f["prime1"]),
-        (CKA_PRIME_2, &f["prime2"]),
-        (CKA_EXPONENT_1, &f["exponent1"]),
-        (CKA_EXPONENT_2, &f["exponent2"]),
-        (CKA_COEFFICIENT, &f["coefficient"]),
-    ] {
-        badt = badt.bytes(attr, v);
+    for (attr, field) in RSA_FIELDS {
+        badt = badt.bytes(attr, if attr == CKA_PRIVATE_EXPONENT { &bad } else { &f[field] });
     }
     assert_eq!(s.create(&mut badt), Err(CKR_ATTRIBUTE_VALUE_INVALID));
 
     // OAEP: SHA-256 with a label, both ways.
     let mut label = b"oxihsm label".to_vec();
-    let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
-        hashAlg: CKM_SHA256,
-        mgf: CKG_MGF1_SHA256,
-        source: CKZ_DATA_SPECIFIED,
-        pSourceData: label.as_mut_ptr().cast(),
-        ulSourceDataLen: label.len() as _,
-    };
-    let opts = [
-        "-pkeyopt",
-        "rsa_padding_mode:oaep",
-        "-pkeyopt",
-        "rsa_oaep_md:sha256",
-        "-pkeyopt",
-        "rsa_mgf1_md:sha256",
-        "-pkeyopt",
-        "rsa_oaep_label:6f786968736d206c6162656c",
-    ];
-    let mut args = vec!["pkeyutl", "-encrypt", "-pubin", "-inkey", "rsapub.pem", "-in", "msg", "-out", "ct"];
+    let (mut oaep, opts) = oaep_sha256(&mut label);
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let mut args = vec!["pkeyutl", "-encrypt", "-pubin", "-inkey", "rsa.pub.pem", "-in", "msg", "-out", "ct"];
     args.extend_from_slice(&opts);
     openssl_ok(dir, &args);
     let ct = std::fs::read(dir.join("ct")).unwrap();
@@ -842,6 +797,120 @@ fn ecdh_as_a_kem() {
         s.derive(&mut mech::<u8>(CKM_ECDH1_DERIVE, None), p256_private, &mut t),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
+}
+
+/// RSA as a KEM (3.2 §6.1: CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP in C_EncapsulateKey /
+/// C_DecapsulateKey): the ciphertext is a fresh secret key of the template's type and length
+/// encrypted to the public key, which `openssl pkeyutl -decrypt` recovers with the private key
+/// (made by openssl and imported); a secret openssl encrypts to the public key is what
+/// C_DecapsulateKey makes a key of. Decapsulation answers as C_UnwrapKey, to which the
+/// section makes it "exactly equivalent".
+#[test]
+fn rsa_as_a_kem() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let slot = e.p.get_slots_with_token().unwrap()[0];
+    for (ty, kem) in [(CKM_RSA_PKCS, true), (CKM_RSA_PKCS_OAEP, true), (CKM_RSA_X_509, false)] {
+        let info = e.p.get_mechanism_info(slot, cryptoki::mechanism::MechanismType::try_from(ty).unwrap()).unwrap();
+        assert_eq!((info.encapsulate(), info.decapsulate()), (kem, kem), "{ty:#x}");
+    }
+    let (private, public, _) = openssl_rsa_key(s, dir, "rsa");
+    assert!(s.get_bool(public, CKA_ENCAPSULATE) && s.get_bool(private, CKA_DECAPSULATE));
+    let mut label = b"kem label".to_vec();
+    let (mut oaep, oaep_opts) = oaep_sha256(&mut label);
+    let oaep_opts: Vec<&str> = oaep_opts.iter().map(String::as_str).collect();
+    let open = |kt| T::secret(kt).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    // The longest secret each padding carries in a 2048-bit modulus: k - 11 and k - 2 - 2 hLen.
+    for (with_oaep, longest) in [(false, 245), (true, 190)] {
+        let mut m =
+            || if with_oaep { mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)) } else { mech::<u8>(CKM_RSA_PKCS, None) };
+        let opts: &[&str] = if with_oaep { &oaep_opts } else { &[] };
+        let outside = |ct: &[u8]| {
+            std::fs::write(dir.join("ct"), ct).unwrap();
+            openssl_ok(dir, &[&["pkeyutl", "-decrypt", "-inkey", "rsa.pem", "-in", "ct"][..], opts].concat())
+        };
+        // An AES-256 key: 32 random bytes, which the private key recovers from the ciphertext.
+        let (ct, key) = s.encapsulate(&mut m(), public, &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 32)).unwrap();
+        assert_eq!(ct.len(), 256);
+        let value = s.get_bytes(key, CKA_VALUE).unwrap();
+        assert_eq!(value.len(), 32);
+        assert_eq!(outside(&ct), value, "oaep {with_oaep}");
+        assert_eq!(s.get_ulong(key, CKA_KEY_TYPE).unwrap(), CKK_AES);
+        let back = s.decapsulate(&mut m(), private, &ct, &mut open(CKK_AES)).unwrap();
+        assert_eq!(s.get_bytes(back, CKA_VALUE).unwrap(), value);
+        assert_ne!(s.encapsulate(&mut m(), public, &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 32)).unwrap().0, ct);
+        // Generic secrets of any length the padding leaves room for; a Triple DES key takes its
+        // type's length, with odd parity.
+        for n in [1, longest] {
+            let (ct, key) =
+                s.encapsulate(&mut m(), public, &mut open(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, n)).unwrap();
+            assert_eq!(outside(&ct), s.get_bytes(key, CKA_VALUE).unwrap(), "{n} bytes");
+        }
+        let too_long = &mut open(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, longest + 1);
+        assert_eq!(s.encapsulate(&mut m(), public, too_long).err(), Some(CKR_TEMPLATE_INCONSISTENT));
+        let no_length = &mut open(CKK_GENERIC_SECRET);
+        assert_eq!(s.encapsulate(&mut m(), public, no_length).err(), Some(CKR_TEMPLATE_INCOMPLETE));
+        let (ct, key) = s.encapsulate(&mut m(), public, &mut open(CKK_DES3)).unwrap();
+        let des3 = s.get_bytes(key, CKA_VALUE).unwrap();
+        assert_eq!(outside(&ct), des3);
+        assert!(des3.len() == 24 && des3.iter().all(|b| b.count_ones() % 2 == 1), "{des3:02x?}");
+
+        // What openssl encrypts to the public key.
+        let secret = b"twenty-four secret bytes";
+        std::fs::write(dir.join("secret"), secret).unwrap();
+        let args = ["pkeyutl", "-encrypt", "-pubin", "-inkey", "rsa.pub.pem", "-in", "secret", "-out", "ct"];
+        openssl_ok(dir, &[&args[..], opts].concat());
+        let ct = std::fs::read(dir.join("ct")).unwrap();
+        let key = s.decapsulate(&mut m(), private, &ct, &mut open(CKK_GENERIC_SECRET)).unwrap();
+        assert_eq!(s.get_bytes(key, CKA_VALUE).unwrap(), secret);
+        let key = s.decapsulate(&mut m(), private, &ct, &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 24)).unwrap();
+        assert_eq!(s.get_bytes(key, CKA_VALUE).unwrap(), secret);
+        // A secret of another length than the template's, or than its key type takes.
+        let r = s.decapsulate(&mut m(), private, &ct, &mut open(CKK_GENERIC_SECRET).ulong(CKA_VALUE_LEN, 16));
+        assert_eq!(r, Err(CKR_WRAPPED_KEY_LEN_RANGE));
+        assert_eq!(s.decapsulate(&mut m(), private, &ct, &mut open(CKK_DES)), Err(CKR_WRAPPED_KEY_LEN_RANGE));
+        // A ciphertext of another length than the modulus.
+        let r = s.decapsulate(&mut m(), private, &ct[1..], &mut open(CKK_GENERIC_SECRET));
+        assert_eq!(r, Err(CKR_WRAPPED_KEY_LEN_RANGE));
+        // The other half of the pair.
+        let r = s.encapsulate(&mut m(), private, &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 32));
+        assert_eq!(r.err(), Some(CKR_KEY_TYPE_INCONSISTENT));
+        assert_eq!(s.decapsulate(&mut m(), public, &ct, &mut open(CKK_AES)), Err(CKR_KEY_TYPE_INCONSISTENT));
+    }
+    // OAEP: a corrupted ciphertext; parameters that name no hash.
+    let (ct, _) = s
+        .encapsulate(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), public, &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 16))
+        .unwrap();
+    let mut bad = ct.clone();
+    bad[100] ^= 1;
+    let r = s.decapsulate(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), private, &bad, &mut open(CKK_AES));
+    assert_eq!(r, Err(CKR_WRAPPED_KEY_INVALID));
+    oaep.hashAlg = 0;
+    let r = s.encapsulate(&mut mech(CKM_RSA_PKCS_OAEP, Some(&mut oaep)), public, &mut open(CKK_AES));
+    assert_eq!(r.err(), Some(CKR_MECHANISM_PARAM_INVALID));
+    // Raw RSA is no KEM here; a key without the usage flag.
+    let pkcs1 = || mech::<u8>(CKM_RSA_PKCS, None);
+    let r = s.encapsulate(&mut mech::<u8>(CKM_RSA_X_509, None), public, &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 16));
+    assert_eq!(r.err(), Some(CKR_MECHANISM_INVALID));
+    let no = |k, a| s.copy(k, &mut T::default().flag(a, false)).unwrap();
+    let r = s.encapsulate(&mut pkcs1(), no(public, CKA_ENCAPSULATE), &mut open(CKK_AES).ulong(CKA_VALUE_LEN, 16));
+    assert_eq!(r.err(), Some(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    let r = s.decapsulate(&mut pkcs1(), no(private, CKA_DECAPSULATE), &ct, &mut open(CKK_AES));
+    assert_eq!(r, Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+
+    // Keys made so are not always sensitive, never extractable or local, even sensitive ones
+    // from a pair made on the token (C_EncapsulateKey's and C_DecapsulateKey's text).
+    let (public, private) = rsa_pair(s, 2048);
+    assert!(s.get_bool(private, CKA_ALWAYS_SENSITIVE) && s.get_bool(private, CKA_NEVER_EXTRACTABLE));
+    let closed = || T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 32);
+    let (ct, made) = s.encapsulate(&mut pkcs1(), public, &mut closed()).unwrap();
+    let back = s.decapsulate(&mut pkcs1(), private, &ct, &mut T::secret(CKK_AES)).unwrap();
+    for k in [made, back] {
+        assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE));
+        assert!(!s.get_bool(k, CKA_ALWAYS_SENSITIVE) && !s.get_bool(k, CKA_NEVER_EXTRACTABLE));
+        assert!(!s.get_bool(k, CKA_LOCAL));
+    }
 }
 
 /// CKM_EC_KEY_PAIR_GEN_W_EXTRA_BITS (FIPS 186-4 B.4.1): key pairs on each NIST curve whose

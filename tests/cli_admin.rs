@@ -156,6 +156,14 @@ fn keygen_usages_flags_and_object_classes() {
         let err = cli.fails(&["keygen", "--token", "u", PIN, "--type", "generic", "--bits", bits, "--label", "x"]);
         assert!(err.contains("positive multiple of 8"), "{bits}: {err}");
     }
+    // Key encapsulation is a usage of RSA, EC and ML-KEM keys only.
+    keygen(&["--type", "ec", "--label", "ec-signer", "--usage", "sign,verify"]);
+    keygen(&["--type", "ec", "--label", "ec-kem", "--usage", "encapsulate,decapsulate"]);
+    keygen(&["--type", "rsa", "--bits", "1024", "--label", "rsa-kem", "--usage", "encapsulate,decapsulate"]);
+    for kind in ["aes", "ed25519"] {
+        let err = cli.fails(&["keygen", "--token", "u", PIN, "--type", kind, "--label", "x", "--usage", "decapsulate"]);
+        assert!(err.contains("cannot decapsulate"), "{kind}: {err}");
+    }
     if PQC {
         keygen(&["--type", "ml-dsa-44", "--label", "dsa44"]);
         keygen(&["--type", "ml-kem-512", "--label", "kem512"]);
@@ -190,6 +198,18 @@ fn keygen_usages_flags_and_object_classes() {
     check("aes-default", C::SECRET_KEY, &all, &[AT::Encrypt, AT::Decrypt, AT::Wrap, AT::Unwrap]);
     check("signer", C::PRIVATE_KEY, &private, &[AT::Sign]);
     check("signer", C::PUBLIC_KEY, &public, &[]);
+    // CKA_ENCAPSULATE and CKA_DECAPSULATE (the token's defaults are true) as asked.
+    let kem = |label: &str| {
+        let public = s.get_attributes(find(label, C::PUBLIC_KEY), &[AT::Encapsulate, AT::Verify]).unwrap();
+        let private = s.get_attributes(find(label, C::PRIVATE_KEY), &[AT::Decapsulate, AT::Sign, AT::Derive]).unwrap();
+        [public, private].concat()
+    };
+    let (t, f) = (true, false);
+    let want = |e, v, d, s, r| vec![A::Encapsulate(e), A::Verify(v), A::Decapsulate(d), A::Sign(s), A::Derive(r)];
+    assert_eq!(kem("signer"), want(f, f, f, t, f));
+    assert_eq!(kem("ec-signer"), want(f, t, f, t, f));
+    assert_eq!(kem("ec-kem"), want(t, f, t, f, f));
+    assert_eq!(kem("rsa-kem"), want(t, f, t, f, f));
     // Not sensitive and extractable: the value reads back.
     let open = find("open", C::SECRET_KEY);
     let v = s.get_attributes(open, &[AT::Sensitive, AT::Value]).unwrap();
@@ -199,6 +219,8 @@ fn keygen_usages_flags_and_object_classes() {
         let set = |label, class| s.get_attributes(find(label, class), &[AT::ParameterSet]).unwrap();
         assert_eq!(set("dsa44", C::PRIVATE_KEY), vec![A::ParameterSet(MlDsaParameterSetType::ML_DSA_44.into())]);
         assert_eq!(set("kem512", C::PUBLIC_KEY), vec![A::ParameterSet(MlKemParameterSetType::ML_KEM_512.into())]);
+        // By default an ML-KEM pair encapsulates and decapsulates, and does nothing else.
+        assert_eq!(kem("kem512"), want(t, f, t, f, f));
     }
     s.create_object(&[A::Class(C::DATA), A::Token(true), A::Label(b"notes".to_vec()), A::Value(b"n".to_vec())])
         .unwrap();

@@ -404,8 +404,20 @@ fn ml_kem_generate_encapsulate_decapsulate() {
     let data = [7u8; 32];
     let c = sess.encrypt(&Mechanism::AesEcb, k1, &data).unwrap();
     assert_eq!(sess.decrypt(&Mechanism::AesEcb, k2, &c).unwrap(), data);
-    // The encapsulating side made the secret: always sensitive as asked (here not).
+    // Neither key is always sensitive or never extractable, even when asked to be sensitive
+    // and unextractable, whatever the private key's own guarantees: "The new key will have the
+    // CKA_ALWAYS_SENSITIVE attribute set to CK_FALSE, the CKA_NEVER_EXTRACTABLE attribute set
+    // to CK_FALSE" (C_EncapsulateKey and C_DecapsulateKey); nor local.
     assert!(!s.get_bool(k1.handle(), CKA_ALWAYS_SENSITIVE) && !s.get_bool(k1.handle(), CKA_LOCAL));
+    assert!(s.get_bool(pr, CKA_NEVER_EXTRACTABLE));
+    let closed = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, true).flag(CKA_EXTRACTABLE, false);
+    let (ct_closed, made) = raw_encapsulate(&e, pu, &mut closed()).unwrap();
+    let back = raw_decapsulate(&e, pr, &ct_closed, &mut closed()).unwrap();
+    for k in [made, back] {
+        assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE));
+        assert!(!s.get_bool(k, CKA_ALWAYS_SENSITIVE) && !s.get_bool(k, CKA_NEVER_EXTRACTABLE));
+        assert!(!s.get_bool(k, CKA_LOCAL));
+    }
 
     // CKA_VALUE_LEN takes the secret's first bytes; more than 32 is inconsistent.
     let (ct16, k16) = raw_encapsulate(&e, pu, &mut open_secret().ulong(CKA_VALUE_LEN, 16)).unwrap();

@@ -79,9 +79,11 @@ impl RsaKey {
 
     /// A fresh key of `bits` (a multiple of [`GENERATE_STEP_BITS`] from
     /// [`GENERATE_MIN_BITS`] to [`GENERATE_MAX_BITS`]) with the odd public exponent `e`, at
-    /// least 3 and at most 32 bits (AWS-LC's limit). Another size or exponent is
+    /// least 3 and at most 32 bits (AWS-LC's limit). Another size is
     /// CKR_ATTRIBUTE_VALUE_INVALID: C_GenerateKeyPair's return values have no
     /// CKR_KEY_SIZE_RANGE, and the value of CKA_MODULUS_BITS is what cannot be made.
+    /// Another exponent is CKR_TEMPLATE_INCONSISTENT, as the RSA key pair generation section
+    /// says of an exponent "the implementation cannot use".
     pub fn generate(bits: usize, e: &[u8]) -> Result<RsaKey> {
         if !(GENERATE_MIN_BITS..=GENERATE_MAX_BITS).contains(&bits) || !bits.is_multiple_of(GENERATE_STEP_BITS) {
             return Err(Error::AttributeValueInvalid);
@@ -89,7 +91,7 @@ impl RsaKey {
         let significant = &e[e.iter().position(|b| *b != 0).unwrap_or(e.len())..];
         let odd = significant.last().is_some_and(|l| l & 1 == 1);
         if !odd || significant.len() > 4 || significant == [1] {
-            return Err(Error::AttributeValueInvalid);
+            return Err(Error::TemplateInconsistent);
         }
         let e = Bn::from_bytes(e)?;
         // SAFETY: allocation; NULL handled.

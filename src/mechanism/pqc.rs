@@ -2,12 +2,13 @@
 //! hedging choice and context string; HashML-DSA over a SHA-2/SHA-3 hash the token computes,
 //! `CKM_HASH_ML_DSA_<hash>`, or the caller computed, CKM_HASH_ML_DSA, single-part) and ML-KEM
 //! key encapsulation (§6.68: CKM_ML_KEM through C_EncapsulateKey / C_DecapsulateKey), with
-//! their key pair generators.
+//! their key pair generators; those two functions also for ECDH (§6.3) and RSA (§6.1) as KEMs.
 
 use super::digest::Engine;
 use super::keypair::PairKind;
 use super::keys::{ParsedKey, nist_oid};
 use super::ops::Mac;
+use super::rsa::RsaScheme;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::Hash;
 use crate::crypto::pqc::{DSA_SEED_LEN, MU_LEN, MlDsa, MlKem, MuHasher};
@@ -222,7 +223,7 @@ fn secret_value(template: &[Attribute], secret: &[u8]) -> Result<Bytes> {
 }
 
 /// The KEM a C_EncapsulateKey / C_DecapsulateKey names.
-enum Kem {
+enum KemKind {
     MlKem,
     /// ECDH as a KEM (3.2 §6.3, CKM_ECDH1_DERIVE and CKM_ECDH1_COFACTOR_DERIVE): the
     /// ciphertext is an ephemeral public key in the form C_DeriveKey takes the other party's
@@ -232,6 +233,10 @@ enum Kem {
         kdf: CK_ULONG,
         shared: Vec<u8>,
     },
+    /// RSA as a KEM (3.2 §6.1, CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP): a fresh secret key of the
+    /// template's type and length, encrypted to the public key; decapsulation is C_UnwrapKey's
+    /// decryption.
+    Rsa(super::rsa::RsaScheme),
 }
 
 /// The ciphertext length of ECDH as a KEM for `key` (a public or private EC or X25519 key).
@@ -253,7 +258,7 @@ impl Module {
         m: &Mechanism,
         key: CK_OBJECT_HANDLE,
         encapsulate: bool,
-    ) -> Result<(Arc<crate::object::Object>, Arc<ParsedKey>, Kem)> {
+    ) -> Result<(Arc<crate::object::Object>, Arc<ParsedKey>, KemKind)> {
         let (flag, usage, class) = if encapsulate {
             (CKF_ENCAPSULATE, CKA_ENCAPSULATE, CKO_PUBLIC_KEY)
         } else {
@@ -268,16 +273,18 @@ impl Module {
             r => r?,
         };
         let kem = match (entry.implementation, &m.params) {
-            (Implementation::MlKem, Params::None) => Kem::MlKem,
+            (Implementation::MlKem, Params::None) => KemKind::MlKem,
             (Implementation::Kdf(super::kdf::Kdf::Ecdh), Params::None) => {
-                Kem::Ecdh { kdf: CKD_NULL, shared: Vec::new() }
+                KemKind::Ecdh { kdf: CKD_NULL, shared: Vec::new() }
             }
             (Implementation::Kdf(super::kdf::Kdf::Ecdh), Params::Ecdh { kdf, shared, public }) if public.is_empty() => {
-                Kem::Ecdh { kdf: *kdf, shared: shared.clone() }
+                KemKind::Ecdh { kdf: *kdf, shared: shared.clone() }
             }
             (Implementation::MlKem | Implementation::Kdf(super::kdf::Kdf::Ecdh), _) => {
                 return Err(Error::MechanismParamInvalid);
             }
+            // The parameter (OAEP's) is checked by the cipher.
+            (Implementation::Rsa(s @ (RsaScheme::Pkcs1 | RsaScheme::Oaep)), _) => KemKind::Rsa(s),
             _ => return Err(Error::MechanismInvalid),
         };
         if obj.class() != class {
@@ -289,9 +296,7 @@ impl Module {
 
     /// C_EncapsulateKey: a fresh shared secret for the public key `key`, made a key from
     /// `template`, and its ciphertext, when `room` (the caller's buffer; `None` for a size
-    /// query) holds the ciphertext; else its length only, and no key. The secret never
-    /// existed outside the token, so the key is always-sensitive/never-extractable as its own
-    /// flags allow (as a generated key).
+    /// query) holds the ciphertext; else its length only, and no key.
     pub fn encapsulate_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -302,8 +307,9 @@ impl Module {
     ) -> Result<Encapsulation> {
         let (obj, parsed, kem) = self.kem_key(h, m, key, true)?;
         let len = match (&kem, &*parsed) {
-            (Kem::MlKem, ParsedKey::MlKem { set, .. }) => set.ciphertext_len(),
-            (Kem::Ecdh { .. }, k) => ecdh_ciphertext_len(k)?,
+            (KemKind::MlKem, ParsedKey::MlKem { set, .. }) => set.ciphertext_len(),
+            (KemKind::Ecdh { .. }, k) => ecdh_ciphertext_len(k)?,
+            (KemKind::Rsa(_), ParsedKey::Rsa(k)) => k.size(),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if room.is_none_or(|n| n < len) {
@@ -311,11 +317,11 @@ impl Module {
         }
         let template = policy::merge_template(template, imposed(&obj, CKA_ENCAPSULATE_TEMPLATE))?;
         let (ciphertext, value) = match (&kem, &*parsed) {
-            (Kem::MlKem, ParsedKey::MlKem { set, public, .. }) => {
+            (KemKind::MlKem, ParsedKey::MlKem { set, public, .. }) => {
                 let (ciphertext, secret) = set.encapsulate(public)?;
                 (ciphertext, secret_value(&template, &secret)?)
             }
-            (Kem::Ecdh { kdf, shared }, k) => {
+            (KemKind::Ecdh { kdf, shared }, k) => {
                 let (ciphertext, z) = match k {
                     ParsedKey::Ec(recipient) => {
                         let ephemeral = crate::crypto::ec::EcKey::generate(recipient.curve())?;
@@ -330,16 +336,33 @@ impl Module {
                 let value = super::kdf::ecdh_value(z, *kdf, shared, &template)?;
                 (ciphertext, Bytes::new(value.to_vec()))
             }
+            (KemKind::Rsa(scheme), ParsedKey::Rsa(_)) => {
+                // The parameter first; then a generated key: CKA_VALUE_LEN or the key type's
+                // one length, a DES key with odd parity. More than the padding leaves room for
+                // is the template's fault.
+                let mut cipher = super::rsa::cipher(*scheme, m, parsed.clone(), true)?;
+                let mut value = Bytes::new(crate::crypto::random_vec(super::kdf::derived_len(&template, None)?)?);
+                if matches!(super::kdf::key_type(&template), CKK_DES | CKK_DES2 | CKK_DES3) {
+                    super::des::set_odd_parity(&mut value);
+                }
+                let ciphertext = cipher.one_shot(&value).map_err(|e| match e {
+                    Error::DataLenRange => Error::TemplateInconsistent,
+                    other => other,
+                })?;
+                (ciphertext, value)
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         };
-        let origin = Origin::Derive { value, base_always_sensitive: true, base_never_extractable: true };
+        // "The new key will have the CKA_ALWAYS_SENSITIVE attribute set to CK_FALSE, the
+        // CKA_NEVER_EXTRACTABLE attribute set to CK_FALSE" (C_EncapsulateKey): the ciphertext
+        // carries the secret to whoever holds the private key.
+        let origin = Origin::Derive { value, base_always_sensitive: false, base_never_extractable: false };
         let key = self.create_with(h, &template, origin)?;
         Ok(Encapsulation::Made { ciphertext, key })
     }
 
     /// C_DecapsulateKey: the shared secret of `ciphertext` under the private key `key`, made
-    /// a key from `template`; it inherits the private key's always-sensitive and
-    /// never-extractable guarantees, as a derived key does.
+    /// a key from `template`.
     pub fn decapsulate_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -350,21 +373,25 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (obj, parsed, kem) = self.kem_key(h, m, key, false)?;
         let len = match (&kem, &*parsed) {
-            (Kem::MlKem, ParsedKey::MlKem { set, private: Some(_), .. }) => set.ciphertext_len(),
-            (Kem::Ecdh { .. }, k @ (ParsedKey::Ec(_) | ParsedKey::X25519 { private: Some(_), .. })) => {
+            (KemKind::MlKem, ParsedKey::MlKem { set, private: Some(_), .. }) => set.ciphertext_len(),
+            (KemKind::Ecdh { .. }, k @ (ParsedKey::Ec(_) | ParsedKey::X25519 { private: Some(_), .. })) => {
                 ecdh_ciphertext_len(k)?
             }
+            (KemKind::Rsa(_), ParsedKey::Rsa(k)) => k.size(),
             _ => return Err(Error::KeyTypeInconsistent),
         };
+        // RSA's codes are C_UnwrapKey's, to which the RSA section makes decapsulation
+        // "exactly equivalent" (and which C_DecapsulateKey's return values name).
+        let rsa = matches!(kem, KemKind::Rsa(_));
         if ciphertext.len() != len {
-            return Err(Error::EncryptedDataLenRange);
+            return Err(if rsa { Error::WrappedKeyLenRange } else { Error::EncryptedDataLenRange });
         }
         let template = policy::merge_template(template, imposed(&obj, CKA_DECAPSULATE_TEMPLATE))?;
         let value = match (&kem, &*parsed) {
-            (Kem::MlKem, ParsedKey::MlKem { set, private: Some(dk), .. }) => {
+            (KemKind::MlKem, ParsedKey::MlKem { set, private: Some(dk), .. }) => {
                 secret_value(&template, &set.decapsulate(dk, ciphertext)?)?
             }
-            (Kem::Ecdh { kdf, shared }, k) => {
+            (KemKind::Ecdh { kdf, shared }, k) => {
                 // A point off the curve (or X25519's all-zero result) is a bad ciphertext.
                 let z = match k {
                     ParsedKey::Ec(private) => private.ecdh(ciphertext),
@@ -374,13 +401,29 @@ impl Module {
                 .map_err(|_| Error::EncryptedDataInvalid)?;
                 Bytes::new(super::kdf::ecdh_value(z, *kdf, shared, &template)?.to_vec())
             }
+            (KemKind::Rsa(scheme), ParsedKey::Rsa(_)) => {
+                let value =
+                    Bytes::new(super::rsa::cipher(*scheme, m, parsed.clone(), false)?.one_shot(ciphertext).map_err(
+                        |e| match e {
+                            Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+                            Error::EncryptedDataLenRange | Error::DataLenRange => Error::WrappedKeyLenRange,
+                            other => other,
+                        },
+                    )?);
+                // A secret whose length the template's CKA_VALUE_LEN or key type refuses.
+                let kt = super::kdf::key_type(&template);
+                if super::kdf::value_len(&template).is_some_and(|n| n != value.len())
+                    || (crate::object::attr::VALUE_KEY_TYPES.contains(&kt) && !policy::value_len_ok(kt, value.len()))
+                {
+                    return Err(Error::WrappedKeyLenRange);
+                }
+                value
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         };
-        let origin = Origin::Derive {
-            value,
-            base_always_sensitive: obj.flag(CKA_ALWAYS_SENSITIVE),
-            base_never_extractable: obj.flag(CKA_NEVER_EXTRACTABLE),
-        };
+        // Not always sensitive, never extractable: the secret came from outside the token
+        // (C_DecapsulateKey's text, as C_EncapsulateKey's above).
+        let origin = Origin::Derive { value, base_always_sensitive: false, base_never_extractable: false };
         self.create_with(h, &template, origin)
     }
 }

@@ -55,8 +55,10 @@ pub fn register(r: &mut Registry) {
         implementation: Implementation::Rsa(scheme),
     };
     let sv = CKF_SIGN | CKF_VERIFY;
-    let wrap = CKF_WRAP | CKF_UNWRAP;
     let recover = CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER;
+    // Also 3.2's KEMs: C_EncapsulateKey wraps a fresh secret key, C_DecapsulateKey unwraps it
+    // (src/mechanism/pqc.rs). Raw RSA neither wraps nor encapsulates here.
+    let wrap = CKF_WRAP | CKF_UNWRAP | CKF_ENCAPSULATE | CKF_DECAPSULATE;
     r.add(e(CKM_RSA_PKCS, sv | recover | CKF_ENCRYPT | CKF_DECRYPT | wrap, ParamShape::None, RsaScheme::Pkcs1));
     r.add(e(CKM_RSA_X_509, sv | recover | CKF_ENCRYPT | CKF_DECRYPT, ParamShape::None, RsaScheme::Raw));
     r.add(e(CKM_RSA_PKCS_PSS, sv, ParamShape::RsaPss, RsaScheme::Pss));

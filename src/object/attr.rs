@@ -502,13 +502,14 @@ pub const DH_DOMAIN: &[Rule] = &[
     r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
 ];
 
-/// Short Weierstrass and Montgomery public keys take ECDH as a KEM (3.2 §6.3): they may
-/// encapsulate, as any public key may be used by anyone.
-pub const ECDH_KEM_PUBLIC: &[Rule] =
+/// Short Weierstrass and Montgomery public keys take ECDH as a KEM (3.2 §6.3), RSA public
+/// keys RSA PKCS #1 v1.5 and OAEP (§6.1): they may encapsulate, as any public key may be used
+/// by anyone.
+pub const KEM_PUBLIC: &[Rule] =
     &[r(CKA_ENCAPSULATE, MODIFIABLE, D::Bool(true)), r(CKA_ENCAPSULATE_TEMPLATE, 0, D::EmptyTemplate)];
 
-/// Their private keys decapsulate by default as they derive by default.
-pub const ECDH_KEM_PRIVATE: &[Rule] =
+/// Their private keys decapsulate by default as they derive or unwrap by default.
+pub const KEM_PRIVATE: &[Rule] =
     &[r(CKA_DECAPSULATE, MODIFIABLE, D::Bool(true)), r(CKA_DECAPSULATE_TEMPLATE, 0, D::EmptyTemplate)];
 
 /// Montgomery keys (X25519) only derive.
@@ -614,17 +615,17 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
     Some(match (class, subtype) {
         (CKO_DATA, _) => (0, &[STORAGE, DATA]),
         (CKO_CERTIFICATE, Some(CKC_X_509)) => (1, &[STORAGE, CERTIFICATE, X509]),
-        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => (2, &[STORAGE, KEY, PUBLIC_KEY, RSA_PUBLIC]),
-        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => (3, &[STORAGE, KEY, PRIVATE_KEY, RSA_PRIVATE]),
-        (CKO_PUBLIC_KEY, Some(CKK_EC)) => (4, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, ECDH_KEM_PUBLIC]),
+        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => (2, &[STORAGE, KEY, PUBLIC_KEY, RSA_PUBLIC, KEM_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => (3, &[STORAGE, KEY, PRIVATE_KEY, RSA_PRIVATE, KEM_PRIVATE]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC)) => (4, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, KEM_PUBLIC]),
         (CKO_PUBLIC_KEY, Some(CKK_EC_EDWARDS)) => (21, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC]),
-        (CKO_PRIVATE_KEY, Some(CKK_EC)) => (5, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, ECDH_KEM_PRIVATE]),
+        (CKO_PRIVATE_KEY, Some(CKK_EC)) => (5, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, KEM_PRIVATE]),
         (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => (6, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, EDWARDS_PRIVATE]),
         (CKO_PUBLIC_KEY, Some(CKK_EC_MONTGOMERY)) => {
-            (7, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC, ECDH_KEM_PUBLIC])
+            (7, &[STORAGE, KEY, PUBLIC_KEY, EC_PUBLIC, MONTGOMERY_PUBLIC, KEM_PUBLIC])
         }
         (CKO_PRIVATE_KEY, Some(CKK_EC_MONTGOMERY)) => {
-            (8, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE, ECDH_KEM_PRIVATE])
+            (8, &[STORAGE, KEY, PRIVATE_KEY, EC_PRIVATE, MONTGOMERY_PRIVATE, KEM_PRIVATE])
         }
         (CKO_SECRET_KEY, Some(kt)) if VALUE_KEY_TYPES.contains(&kt) => (9, &[STORAGE, KEY, SECRET_KEY, VALUE_KEY]),
         (CKO_PUBLIC_KEY, Some(CKK_ML_DSA)) => (10, &[STORAGE, KEY, PUBLIC_KEY, ML_DSA_PUBLIC]),
@@ -679,8 +680,8 @@ mod tests {
             RSA_PRIVATE,
             EC_PUBLIC,
             EC_PRIVATE,
-            ECDH_KEM_PUBLIC,
-            ECDH_KEM_PRIVATE,
+            KEM_PUBLIC,
+            KEM_PRIVATE,
             ML_DSA_PUBLIC,
             ML_DSA_PRIVATE,
             ML_KEM_PUBLIC,

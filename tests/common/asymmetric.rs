@@ -135,6 +135,61 @@ pub fn openssl_ec_key(
     (key(CKO_PRIVATE_KEY, CKA_VALUE, &d), key(CKO_PUBLIC_KEY, CKA_EC_POINT, &point), point)
 }
 
+/// Makes an RSA-2048 key with `openssl genpkey` (writing `<stem>.pem` and `<stem>.pub.pem`)
+/// and imports both halves, with every CRT value, with C_CreateObject: (private, public, the
+/// `openssl pkey -text` fields).
+pub fn openssl_rsa_key(
+    s: &RawSession,
+    dir: &Path,
+    stem: &str,
+) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, HashMap<String, Vec<u8>>) {
+    let key = format!("{stem}.pem");
+    openssl_ok(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key]);
+    openssl_ok(dir, &["pkey", "-in", &key, "-pubout", "-out", &format!("{stem}.pub.pem")]);
+    let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", &key, "-text", "-noout"])).unwrap());
+    let mut public = T::default()
+        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_RSA)
+        .bytes(CKA_MODULUS, &f["modulus"])
+        .bytes(CKA_PUBLIC_EXPONENT, &f["publicExponent"]);
+    let public = s.create(&mut public).unwrap();
+    let mut private = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+    for (attr, field) in RSA_FIELDS {
+        private = private.bytes(attr, &f[field]);
+    }
+    (s.create(&mut private).unwrap(), public, f)
+}
+
+/// CK_RSA_PKCS_OAEP_PARAMS for OAEP with SHA-256, MGF1 with SHA-256 and `label`, and the
+/// `openssl pkeyutl` options that say the same.
+pub fn oaep_sha256(label: &mut [u8]) -> (CK_RSA_PKCS_OAEP_PARAMS, Vec<String>) {
+    let params = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: CKM_SHA256,
+        mgf: CKG_MGF1_SHA256,
+        source: CKZ_DATA_SPECIFIED,
+        pSourceData: label.as_mut_ptr().cast(),
+        ulSourceDataLen: label.len() as _,
+    };
+    let hex: String = label.iter().map(|b| format!("{b:02x}")).collect();
+    let opts = ["rsa_padding_mode:oaep", "rsa_oaep_md:sha256", "rsa_mgf1_md:sha256", &format!("rsa_oaep_label:{hex}")]
+        .iter()
+        .flat_map(|o| ["-pkeyopt".to_string(), o.to_string()])
+        .collect();
+    (params, opts)
+}
+
+/// An RSA private key's attributes and the `openssl pkey -text` fields that hold them.
+pub const RSA_FIELDS: [(CK_ATTRIBUTE_TYPE, &str); 8] = [
+    (CKA_MODULUS, "modulus"),
+    (CKA_PUBLIC_EXPONENT, "publicExponent"),
+    (CKA_PRIVATE_EXPONENT, "privateExponent"),
+    (CKA_PRIME_1, "prime1"),
+    (CKA_PRIME_2, "prime2"),
+    (CKA_EXPONENT_1, "exponent1"),
+    (CKA_EXPONENT_2, "exponent2"),
+    (CKA_COEFFICIENT, "coefficient"),
+];
+
 /// Parses `openssl pkey -text` output into its hex fields.
 pub fn openssl_fields(text: &str) -> HashMap<String, Vec<u8>> {
     let mut out = HashMap::new();

@@ -144,8 +144,9 @@ pub struct KeygenArgs {
     /// CKA_ID in hex.
     #[arg(long)]
     id: Option<String>,
-    /// Comma-separated: encrypt, decrypt, sign, verify, wrap, unwrap, derive. The key may do
-    /// exactly these (the others are set false); default by type.
+    /// Comma-separated: encrypt, decrypt, sign, verify, wrap, unwrap, derive, and for RSA, EC
+    /// and ML-KEM keys encapsulate, decapsulate. The key may do exactly these (the others are
+    /// set false); default by type.
     #[arg(long)]
     usage: Option<String>,
     /// Allow the key to be wrapped out of the token (CKA_EXTRACTABLE).
@@ -168,6 +169,8 @@ fn usages(list: &str) -> Result<Vec<AttributeType>> {
                 "wrap" => AttributeType::Wrap,
                 "unwrap" => AttributeType::Unwrap,
                 "derive" => AttributeType::Derive,
+                "encapsulate" => AttributeType::Encapsulate,
+                "decapsulate" => AttributeType::Decapsulate,
                 other => return Err(format!("unknown usage `{other}`")),
             })
         })
@@ -183,6 +186,8 @@ fn flag(t: AttributeType, v: bool) -> Attribute {
         AttributeType::Wrap => Attribute::Wrap(v),
         AttributeType::Unwrap => Attribute::Unwrap(v),
         AttributeType::Derive => Attribute::Derive(v),
+        AttributeType::Encapsulate => Attribute::Encapsulate(v),
+        AttributeType::Decapsulate => Attribute::Decapsulate(v),
         _ => unreachable!("usage flags only"),
     }
 }
@@ -198,9 +203,28 @@ fn exactly(uses: &[AttributeType], of: &[AttributeType]) -> Vec<Attribute> {
     of.iter().map(|&u| flag(u, uses.contains(&u))).collect()
 }
 
-/// The usage flags of a key pair: the public key's and the private key's.
-fn split_uses(uses: &[AttributeType]) -> (Vec<Attribute>, Vec<Attribute>) {
-    (exactly(uses, &PUBLIC_USES), exactly(uses, &PRIVATE_USES))
+/// Refuses CKA_ENCAPSULATE and CKA_DECAPSULATE for a key type without them.
+fn no_kem(uses: &[AttributeType]) -> Result<()> {
+    match uses.iter().find(|u| matches!(u, AttributeType::Encapsulate | AttributeType::Decapsulate)) {
+        Some(u) => Err(format!("--usage: this key type cannot {}", format!("{u:?}").to_lowercase())),
+        None => Ok(()),
+    }
+}
+
+/// The usage flags of a key pair: the public key's and the private key's; with `kem`
+/// (key types that encapsulate) CKA_ENCAPSULATE and CKA_DECAPSULATE too. Any other usage
+/// named is refused: the key would not have it.
+fn split_uses(uses: &[AttributeType], kem: bool) -> Result<(Vec<Attribute>, Vec<Attribute>)> {
+    if !kem {
+        no_kem(uses)?;
+    }
+    let mut public = exactly(uses, &PUBLIC_USES);
+    let mut private = exactly(uses, &PRIVATE_USES);
+    if kem {
+        public.push(flag(AttributeType::Encapsulate, uses.contains(&AttributeType::Encapsulate)));
+        private.push(flag(AttributeType::Decapsulate, uses.contains(&AttributeType::Decapsulate)));
+    }
+    Ok((public, private))
 }
 
 /// `oxihsm keygen`.
@@ -214,8 +238,7 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
         "rsa" => "sign,verify,encrypt,decrypt",
         "ec" => "sign,verify",
         "ed25519" | "ml-dsa-44" | "ml-dsa-65" | "ml-dsa-87" => "sign,verify",
-        // The token's defaults: encapsulate and decapsulate only.
-        "ml-kem-512" | "ml-kem-768" | "ml-kem-1024" => "",
+        "ml-kem-512" | "ml-kem-768" | "ml-kem-1024" => "encapsulate,decapsulate",
         other => {
             return Err(format!(
                 "--type {other}: use aes, generic, rsa, ec, ed25519, ml-dsa-44/65/87 or ml-kem-512/768/1024"
@@ -243,6 +266,7 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
             let mut t = common.clone();
             t.extend(secret_flags);
             t.push(Attribute::ValueLen(((bits / 8) as u64).into()));
+            no_kem(&uses)?;
             t.extend(exactly(&uses, &[&PUBLIC_USES[..], &PRIVATE_USES[..]].concat()));
             vec![(ck("C_GenerateKey", s.generate_key(&mech, &t))?, ObjectClass::SECRET_KEY)]
         }
@@ -285,7 +309,8 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
                 }
                 _ => (Mechanism::EccEdwardsKeyPairGen, vec![Attribute::EcParams(ED25519.to_vec())]),
             };
-            let (pub_uses, priv_uses) = split_uses(&uses);
+            let kem = matches!(kind, "rsa" | "ec") || kind.starts_with("ml-kem");
+            let (pub_uses, priv_uses) = split_uses(&uses, kem)?;
             public.extend(common.clone());
             public.extend(pub_uses);
             let mut private = common.clone();
