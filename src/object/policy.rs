@@ -449,6 +449,26 @@ mod tests {
         assert!(matches!(reveal(&k, CKA_MODULUS), Reveal::Invalid));
     }
 
+    /// A key stored before its kind gained an attribute (RSA keys' CKA_ENCAPSULATE, added in
+    /// the session of 2026-12-02) is read back without it, and C_SetAttributeValue gives it.
+    #[test]
+    fn attributes_a_stored_key_predates_can_be_set() {
+        let bytes = |ty, v: &[u8]| Attribute::new(ty, Value::bytes(v.to_vec()));
+        let t = [
+            Attribute::new(CKA_CLASS, Value::Ulong(CKO_PUBLIC_KEY)),
+            Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_RSA)),
+            bytes(CKA_MODULUS, &[0xc5; 128]),
+            bytes(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+        ];
+        let made = create(&t, USER, "uid").map(finish).unwrap();
+        assert!(made.flag(CKA_ENCAPSULATE));
+        let old: Object =
+            made.iter().filter(|(ty, _)| **ty != CKA_ENCAPSULATE).map(|(ty, v)| (*ty, v.clone())).collect();
+        assert_eq!(old.get(CKA_ENCAPSULATE), None);
+        let set = set_attributes(&old, &[Attribute::new(CKA_ENCAPSULATE, Value::Bool(true))], USER).unwrap();
+        assert!(set.flag(CKA_ENCAPSULATE));
+    }
+
     /// CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE of a generated key follow its own
     /// flags, given or by default; an imported key has neither.
     #[test]
