@@ -337,6 +337,81 @@ fn one_message<T>(s: &RawSession, encrypt: bool, p: &mut T, aad: &[u8], input: &
     (rv, out)
 }
 
+/// C_EncryptMessage and C_DecryptMessage in place (the input and output one buffer, as
+/// PKCS#11 allows) and out of place, where the ciphertext is sealed straight into the caller's
+/// buffer: the same bytes and tags as the `aes-gcm` crate's, with a 16-byte and a 12-byte tag,
+/// for an empty message too; a wrong tag (CKR_AEAD_DECRYPT_FAILED) leaves an out-of-place
+/// output buffer untouched.
+#[test]
+fn gcm_messages_in_place_and_into_the_callers_buffer() {
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    let e = env();
+    let s = &e.s;
+    let mut m = mech::<u8>(CKM_AES_GCM, None);
+    // SAFETY: live mechanism.
+    unsafe {
+        assert_eq!(s.lib.C_MessageEncryptInit(s.h, &mut m, e.key), CKR_OK);
+        assert_eq!(s.lib.C_MessageDecryptInit(s.h, &mut m, e.key), CKR_OK);
+    }
+    let gcm = aes_gcm::Aes256Gcm::new((&e.key_bytes[..]).into());
+    let aad = b"header".to_vec();
+    for (pt, tag_len) in [(b"in place or not".to_vec(), 16), (vec![0x5a; 1024], 12), (Vec::new(), 16)] {
+        let iv = [9u8; 12];
+        let mut want = pt.clone();
+        let full = gcm.encrypt_in_place_detached((&iv).into(), &aad, &mut want).unwrap();
+        for in_place in [true, false] {
+            let (mut iv, mut tag) = (iv.to_vec(), vec![0u8; tag_len]);
+            let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+            let (pp, plen) =
+                ((&mut p as *mut CK_GCM_MESSAGE_PARAMS).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
+            let (mut a, mut buf, mut other) = (aad.clone(), pt.clone(), vec![0u8; pt.len()]);
+            let n0 = buf.len() as CK_ULONG;
+            let out = if in_place { buf.as_mut_ptr() } else { other.as_mut_ptr() };
+            let mut n = n0;
+            // SAFETY: live buffers of the lengths given; `out` may be the input itself.
+            let rv = unsafe {
+                s.lib.C_EncryptMessage(s.h, pp, plen, a.as_mut_ptr(), a.len() as _, buf.as_mut_ptr(), n0, out, &mut n)
+            };
+            assert_eq!((rv, n), (CKR_OK, n0), "in place {in_place}");
+            let ct = if in_place { buf.clone() } else { other.clone() };
+            assert_eq!(ct, want, "in place {in_place}, {} bytes", pt.len());
+            assert_eq!(tag, full[..tag_len], "in place {in_place}");
+            // Back, the same way.
+            let mut back = ct.clone();
+            let mut plain = vec![0u8; ct.len()];
+            let out = if in_place { back.as_mut_ptr() } else { plain.as_mut_ptr() };
+            let mut n = n0;
+            // SAFETY: as above.
+            let rv = unsafe {
+                s.lib.C_DecryptMessage(s.h, pp, plen, a.as_mut_ptr(), a.len() as _, back.as_mut_ptr(), n0, out, &mut n)
+            };
+            assert_eq!((rv, n), (CKR_OK, n0));
+            assert_eq!(if in_place { &back } else { &plain }, &pt);
+            if !in_place && !pt.is_empty() {
+                tag[0] ^= 1;
+                let mut untouched = vec![0xeeu8; ct.len()];
+                let mut c = ct.clone();
+                // SAFETY: as above.
+                let rv = unsafe {
+                    s.lib.C_DecryptMessage(
+                        s.h,
+                        pp,
+                        plen,
+                        a.as_mut_ptr(),
+                        a.len() as _,
+                        c.as_mut_ptr(),
+                        n0,
+                        untouched.as_mut_ptr(),
+                        &mut n,
+                    )
+                };
+                assert_eq!(rv, CKR_AEAD_DECRYPT_FAILED);
+                assert!(untouched.iter().all(|b| *b == 0xee));
+            }
+        }
+    }
+}
+
 /// C_DecryptMessageBegin, then C_DecryptMessageNext with 10 bytes of `ct` at a time (no
 /// plaintext may come before the end), under the parameter `p` of `T`'s size.
 fn decrypt_in_parts<T>(s: &RawSession, p: &mut T, aad: &[u8], ct: &[u8]) -> Vec<u8> {

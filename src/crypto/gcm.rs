@@ -105,6 +105,42 @@ impl AeadKey {
         unsafe { self.seal_raw(nonce, aad, input, out.as_mut_ptr(), out.len()) }
     }
 
+    /// Encrypts `input` into `out` (exactly as long) and its tag into `tag` (at least the
+    /// key's tag length): PKCS#11 3.0's message-based encryption returns the two apart.
+    pub fn seal_scatter(&self, nonce: &[u8], aad: &[u8], input: &[u8], out: &mut [u8], tag: &mut [u8]) -> Result<()> {
+        if nonce.is_empty() {
+            return Err(Error::MechanismParamInvalid);
+        }
+        if out.len() != input.len() || tag.len() < self.tag_len {
+            return Err(Error::BufferTooSmall);
+        }
+        let mut n = 0usize;
+        // SAFETY: `out` is writable for input.len() bytes and `tag` for its length (passed as
+        // the maximum); `input` cannot overlap `out` (shared and exclusive borrows); nonce
+        // and aad are valid for their lengths; no extra input.
+        let ok = unsafe {
+            sys::EVP_AEAD_CTX_seal_scatter(
+                self.ctx.as_ptr(),
+                out.as_mut_ptr(),
+                tag.as_mut_ptr(),
+                &mut n,
+                tag.len(),
+                nonce.as_ptr(),
+                nonce.len(),
+                input.as_ptr(),
+                input.len(),
+                std::ptr::null(),
+                0,
+                aad.as_ptr(),
+                aad.len(),
+            )
+        };
+        if ok != 1 || n != self.tag_len {
+            return Err(Error::DataLenRange);
+        }
+        Ok(())
+    }
+
     /// Encrypts `input`, returning ciphertext and tag.
     pub fn seal(&self, nonce: &[u8], aad: &[u8], input: &[u8]) -> Result<Vec<u8>> {
         let room = input.len() + self.tag_len;

@@ -242,13 +242,22 @@ fn whole(
             *len = in_len;
             return Err(Error::BufferTooSmall);
         }
-        let o = m.message(h, dir, &p.params, ad, input)?;
-        // SAFETY: the output holds *len >= in_len == o.data.len() bytes; params still valid.
-        unsafe {
-            slice_mut(p_out, o.data.len() as CK_ULONG)?.copy_from_slice(&o.data);
-            p.write_back(&o, dir)?;
-        }
-        *len = o.data.len() as CK_ULONG;
+        // Into the caller's buffer, unless it overlaps the input (PKCS#11 allows in-place
+        // calls; Rust must not alias them).
+        let o = if super::crypt::overlaps(input, p_out, in_len as usize) {
+            let o = m.message(h, dir, &p.params, ad, input, None)?;
+            // SAFETY: the output holds *len >= in_len == o.data.len() bytes.
+            unsafe { slice_mut(p_out, o.data.len() as CK_ULONG)?.copy_from_slice(&o.data) };
+            o
+        } else {
+            // SAFETY: the caller's output buffer holds *len >= in_len bytes and does not
+            // overlap the input slice (checked).
+            let dest = unsafe { slice_mut(p_out, in_len) }?;
+            m.message(h, dir, &p.params, ad, input, Some(dest))?
+        };
+        // SAFETY: the parameter's IV and tag buffers are still valid.
+        unsafe { p.write_back(&o, dir) }?;
+        *len = in_len;
         Ok(())
     })
 }

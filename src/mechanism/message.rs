@@ -230,7 +230,7 @@ fn aead_failed(e: Error) -> Error {
 }
 
 impl Module {
-    pub(crate) fn message_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<MessageOp> {
+    pub(crate) fn message_slot(s: &mut crate::token::session::Ops, dir: Dir) -> &mut Option<Box<MessageOp>> {
         match dir {
             Dir::Encrypt | Dir::SignRecover => &mut s.message_encrypt,
             Dir::Decrypt | Dir::VerifyRecover => &mut s.message_decrypt,
@@ -287,7 +287,7 @@ impl Module {
             _ => return Err(Error::MechanismInvalid),
         };
         debug_assert!(lookup(ty).is_some());
-        let op = MessageOp::new(aead, &obj, dir == Dir::Encrypt)?;
+        let op = Box::new(MessageOp::new(aead, &obj, dir == Dir::Encrypt)?);
         self.with_ops(h, |s| {
             let slot = Module::message_slot(s, dir);
             if slot.is_some() {
@@ -298,7 +298,10 @@ impl Module {
         })
     }
 
-    /// C_EncryptMessage / C_DecryptMessage: one whole message.
+    /// C_EncryptMessage / C_DecryptMessage: one whole message, whose output is as long as
+    /// its input. With `out` (room for that, not overlapping the input) the output is written
+    /// there, a GCM encryption sealing straight into it, and the data returned is empty;
+    /// without, it is returned.
     pub fn message(
         &self,
         h: CK_SESSION_HANDLE,
@@ -306,6 +309,7 @@ impl Module {
         p: &MessageParams,
         aad: &[u8],
         data: &[u8],
+        out: Option<&mut [u8]>,
     ) -> Result<MessageOutput> {
         self.with_message(h, dir, |op| {
             if op.pending.is_some() {
@@ -313,7 +317,17 @@ impl Module {
             }
             op.check(p)?;
             let iv = op.next_iv(p)?;
-            op.run(p, &iv, aad, data)
+            let Some(out) = out else { return op.run(p, &iv, aad, data) };
+            let out = out.get_mut(..data.len()).ok_or(Error::BufferTooSmall)?;
+            if let (MessageAead::Gcm, true, Some(k)) = (op.aead, op.encrypt, op.gcm.as_ref()) {
+                // The prepared key's 16-byte tag; a shorter one is its leading bytes.
+                let mut tag = [0u8; 16];
+                k.get().seal_scatter(&iv, aad, data, out, &mut tag)?;
+                return Ok(MessageOutput { data: Vec::new(), iv, tag: tag[..p.tag_len].to_vec() });
+            }
+            let o = op.run(p, &iv, aad, data)?;
+            out.copy_from_slice(o.data.get(..data.len()).ok_or(Error::Internal("message output length".into()))?);
+            Ok(MessageOutput { data: Vec::new(), ..o })
         })
     }
 

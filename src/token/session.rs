@@ -263,8 +263,10 @@ pub struct Ops {
     pub sign: Option<MacOp>,
     pub verify: Option<MacOp>,
     pub verify_signature: Option<MacOp>,
-    pub message_encrypt: Option<MessageOp>,
-    pub message_decrypt: Option<MessageOp>,
+    /// Boxed: each message call takes its operation out of the locked table and puts it
+    /// back, which then moves a pointer, not the operation.
+    pub message_encrypt: Option<Box<MessageOp>>,
+    pub message_decrypt: Option<Box<MessageOp>>,
     pub message_sign: Option<MessageMac>,
     pub message_verify: Option<MessageMac>,
     pub sign_recover: Option<CipherOp>,
