@@ -236,7 +236,7 @@ enum KemKind {
     /// RSA as a KEM (3.2 §6.1, CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP): a fresh secret key of the
     /// template's type and length, encrypted to the public key; decapsulation is C_UnwrapKey's
     /// decryption.
-    Rsa(super::rsa::RsaScheme),
+    Rsa(RsaScheme),
 }
 
 /// The ciphertext length of ECDH as a KEM for `key` (a public or private EC or X25519 key).
