@@ -629,6 +629,17 @@ fn scenarios() -> Vec<Scenario> {
                 format!("found {}", s.find_objects(&[Attribute::Label(b"gone".to_vec())]).unwrap().len()),
             ]
         }),
+        ("an RSA public exponent the token cannot use", |p, slot| {
+            let s = user(p, slot);
+            let public = |e: Vec<u8>| {
+                vec![Attribute::Token(false), Attribute::ModulusBits(2048.into()), Attribute::PublicExponent(e)]
+            };
+            let private = [Attribute::Token(false)];
+            vec![
+                rv(s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public(vec![1, 0, 0]), &private)),
+                rv(s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public(vec![3]), &private)),
+            ]
+        }),
         ("a size query for unaligned AES-CBC data ends the operation", |p, slot| {
             let s = user(p, slot);
             let k = aes_key(&s, &[3; 16], &[]);
@@ -653,6 +664,7 @@ const DIFFERENCES: &[(&str, usize, &str, &str)] = &[
     ("AES-GCM tag mismatch on decrypt", 0, "GeneralError", "EncryptedDataInvalid"),
     ("an unknown object handle", 0, "ObjectHandleInvalid", "KeyHandleInvalid"),
     ("unwrapping garbage", 0, "GeneralError", "WrappedKeyInvalid"),
+    ("an RSA public exponent the token cannot use", 0, "GeneralError", "TemplateInconsistent"),
 ];
 
 #[test]
