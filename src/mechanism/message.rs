@@ -300,8 +300,8 @@ impl Module {
 
     /// C_EncryptMessage / C_DecryptMessage: one whole message, whose output is as long as
     /// its input. With `out` (room for that, not overlapping the input) the output is written
-    /// there, a GCM encryption sealing straight into it, and the data returned is empty;
-    /// without, it is returned.
+    /// there, a GCM encryption sealing straight into it, and the data returned is not to be
+    /// used (empty, or a copy); without, it is returned.
     pub fn message(
         &self,
         h: CK_SESSION_HANDLE,
@@ -327,7 +327,7 @@ impl Module {
             }
             let o = op.run(p, &iv, aad, data)?;
             out.copy_from_slice(o.data.get(..data.len()).ok_or(Error::Internal("message output length".into()))?);
-            Ok(MessageOutput { data: Vec::new(), ..o })
+            Ok(o)
         })
     }
 
