@@ -343,7 +343,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 let mut n = buf.len() as CK_ULONG;
                 ("C_EncryptInit+C_Encrypt", lib.C_Encrypt(s, plain.as_mut_ptr(), 40, buf.as_mut_ptr(), &mut n))
             }
-            _ => match r.below(11) {
+            _ => match r.below(12) {
                 0 => ("C_GenerateRandom", lib.C_GenerateRandom(s, out, if null_buf { len } else { len.min(512) })),
                 // PKCS#11 3.2's calls, with the same hostile arguments.
                 4 => {
@@ -413,6 +413,68 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                     6 => ("C_VerifyMessageNext", lib.C_VerifyMessageNext(s, null_mut(), 0, dp, dl, out, len.min(512))),
                     _ => ("C_MessageSignFinal", lib.C_MessageSignFinal(s)),
                 },
+                // Message-based encryption: a GCM message parameter over live buffers (or
+                // none), the output apart from the input or the input itself, on the pool's
+                // AES key or the picked one.
+                11 => {
+                    let mut gcm_iv = [7u8; 12];
+                    let mut tag = [0u8; 16];
+                    let mut gp = CK_GCM_MESSAGE_PARAMS {
+                        pIv: gcm_iv.as_mut_ptr(),
+                        ulIvLen: r.pick(&[12, 12, 0, 300]),
+                        ulIvFixedBits: r.pick(&[0, 0, 32, 200]),
+                        ivGenerator: r.pick(&[CKG_GENERATE_COUNTER, CKG_NO_GENERATE, CKG_GENERATE, 77]),
+                        pTag: tag.as_mut_ptr(),
+                        ulTagBits: r.pick(&[128, 96, 0, 136]),
+                    };
+                    let (gpp, gpl): (*mut std::ffi::c_void, CK_ULONG) = if r.below(6) == 0 {
+                        (null_mut(), r.pick(&[0, 40]))
+                    } else {
+                        ((&raw mut gp).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG)
+                    };
+                    // In place: the input buffer, which holds exactly `dl` bytes.
+                    let mut in_place = dl;
+                    let (op, opl): (*mut u8, *mut CK_ULONG) =
+                        if !dp.is_null() && r.below(3) == 0 { (dp, &mut in_place) } else { (out, pl) };
+                    let mut gm = CK_MECHANISM { mechanism: CKM_AES_GCM, pParameter: null_mut(), ulParameterLen: 0 };
+                    let mm = if r.below(2) == 0 { &raw mut gm } else { pm };
+                    let key = if r.below(2) == 0 { pool.aes.load(Ordering::Relaxed) } else { k };
+                    let (ap, al) = if r.below(2) == 0 { (label.as_mut_ptr(), 7) } else { (null_mut(), 0) };
+                    if r.below(2) == 0 {
+                        // A well-formed message on the pool's key, in place or not, after an
+                        // init (which may find one already going), as arm 25 does for
+                        // C_Encrypt: sealing into the caller's buffer gets exercised.
+                        let aes = pool.aes.load(Ordering::Relaxed);
+                        let rv = lib.C_MessageEncryptInit(s, &raw mut gm, aes);
+                        if rv != CKR_OK && rv != CKR_OPERATION_ACTIVE {
+                            return ("C_MessageEncryptInit", rv);
+                        }
+                        (gp.ulIvLen, gp.ulIvFixedBits, gp.ivGenerator, gp.ulTagBits) =
+                            (12, 0, CKG_GENERATE_COUNTER, 128);
+                        let size = size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG;
+                        let mut plain = [7u8; 40];
+                        let mut n = 40;
+                        let dest = if r.below(2) == 0 { plain.as_mut_ptr() } else { buf.as_mut_ptr() };
+                        let gpp = (&raw mut gp).cast();
+                        let rv = lib.C_EncryptMessage(s, gpp, size, ap, al, plain.as_mut_ptr(), 40, dest, &mut n);
+                        if r.below(4) == 0 {
+                            lib.C_MessageEncryptFinal(s);
+                        }
+                        return ("C_MessageEncryptInit+C_EncryptMessage", rv);
+                    }
+                    match r.below(8) {
+                        0 => ("C_MessageEncryptInit", lib.C_MessageEncryptInit(s, mm, key)),
+                        1 => ("C_MessageDecryptInit", lib.C_MessageDecryptInit(s, mm, key)),
+                        2 | 3 => ("C_EncryptMessage", lib.C_EncryptMessage(s, gpp, gpl, ap, al, dp, dl, op, opl)),
+                        4 => ("C_DecryptMessage", lib.C_DecryptMessage(s, gpp, gpl, ap, al, dp, dl, op, opl)),
+                        5 => ("C_EncryptMessageBegin", lib.C_EncryptMessageBegin(s, gpp, gpl, ap, al)),
+                        6 => {
+                            let end = r.pick(&[0, CKF_END_OF_MESSAGE]);
+                            ("C_EncryptMessageNext", lib.C_EncryptMessageNext(s, gpp, gpl, dp, dl, op, opl, end))
+                        }
+                        _ => ("C_MessageEncryptFinal", lib.C_MessageEncryptFinal(s)),
+                    }
+                }
                 1 => ("C_GetOperationState", lib.C_GetOperationState(s, out, pl)),
                 2 => ("C_SetOperationState", lib.C_SetOperationState(s, dp, dl, 0, 0)),
                 _ if r.below(500) == 0 => ("C_CloseAllSessions", lib.C_CloseAllSessions(any_slot)),
