@@ -180,6 +180,19 @@ fn mechanism(r: &mut Rng, iv: &mut [u8; 16]) -> CK_MECHANISM {
     }
 }
 
+/// A GCM message parameter over `iv` and `tag`, its lengths, fixed bits, generator and tag
+/// size each well-formed or not.
+fn gcm_message_params(r: &mut Rng, iv: &mut [u8; 12], tag: &mut [u8; 16]) -> CK_GCM_MESSAGE_PARAMS {
+    CK_GCM_MESSAGE_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: r.pick(&[12, 12, 0, 300]),
+        ulIvFixedBits: r.pick(&[0, 0, 32, 200]),
+        ivGenerator: r.pick(&[CKG_GENERATE, CKG_NO_GENERATE, CKG_GENERATE_COUNTER, 77]),
+        pTag: tag.as_mut_ptr(),
+        ulTagBits: r.pick(&[128, 96, 0, 136]),
+    }
+}
+
 /// An output length: absurd when the buffer is NULL, never more than the buffer otherwise.
 fn out_len(r: &mut Rng, null_buf: bool, cap: usize) -> CK_ULONG {
     if null_buf { r.pick(&[0, 1, u64::MAX, 1 << 40]) } else { r.below(cap as u64 + 1) }
@@ -378,14 +391,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 9 => {
                     let mut gcm_iv = [7u8; 12];
                     let mut tag = [0u8; 16];
-                    let mut gp = CK_GCM_MESSAGE_PARAMS {
-                        pIv: gcm_iv.as_mut_ptr(),
-                        ulIvLen: r.pick(&[12, 12, 0, 300]),
-                        ulIvFixedBits: r.pick(&[0, 0, 32, 200]),
-                        ivGenerator: r.pick(&[CKG_GENERATE, CKG_NO_GENERATE, CKG_GENERATE_COUNTER, 77]),
-                        pTag: tag.as_mut_ptr(),
-                        ulTagBits: r.pick(&[128, 96, 0, 136]),
-                    };
+                    let mut gp = gcm_message_params(r, &mut gcm_iv, &mut tag);
                     let mut gm = CK_MECHANISM {
                         mechanism: CKM_AES_GCM,
                         pParameter: (&raw mut gp).cast(),
@@ -419,14 +425,7 @@ fn one_call(lib: &cryptoki_sys::Pkcs11, slot: CK_SLOT_ID, pool: &Pool, r: &mut R
                 11 => {
                     let mut gcm_iv = [7u8; 12];
                     let mut tag = [0u8; 16];
-                    let mut gp = CK_GCM_MESSAGE_PARAMS {
-                        pIv: gcm_iv.as_mut_ptr(),
-                        ulIvLen: r.pick(&[12, 12, 0, 300]),
-                        ulIvFixedBits: r.pick(&[0, 0, 32, 200]),
-                        ivGenerator: r.pick(&[CKG_GENERATE_COUNTER, CKG_NO_GENERATE, CKG_GENERATE, 77]),
-                        pTag: tag.as_mut_ptr(),
-                        ulTagBits: r.pick(&[128, 96, 0, 136]),
-                    };
+                    let mut gp = gcm_message_params(r, &mut gcm_iv, &mut tag);
                     let (gpp, gpl): (*mut std::ffi::c_void, CK_ULONG) = if r.below(6) == 0 {
                         (null_mut(), r.pick(&[0, 40]))
                     } else {
