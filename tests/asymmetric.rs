@@ -799,6 +799,71 @@ fn ecdh_as_a_kem() {
     );
 }
 
+/// CKA_PUBLIC_KEY_INFO given when a key is created: this key's, as DER or as another
+/// encoding of it (here openssl's), is accepted and read back as the token's; another key's
+/// is CKR_ATTRIBUTE_VALUE_INVALID ("the token MUST verify correspondence ... If there is a
+/// mismatch, the command SHALL return CKR_ATTRIBUTE_VALUE_INVALID"); an empty one is the
+/// default. Generation and unwrapping still refuse it (CKR_ATTRIBUTE_READ_ONLY: the key is
+/// not known yet). And CKA_ALWAYS_AUTHENTICATE "may only be set to CK_TRUE when CKA_PRIVATE is
+/// also CK_TRUE".
+#[test]
+fn public_key_info_given_at_creation_and_always_authenticate() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let (rsa_private, _, f) = openssl_rsa_key(s, dir, "rsa");
+    let rsa_spki = openssl_ok(dir, &["pkey", "-in", "rsa.pem", "-pubout", "-outform", "DER"]);
+    let theirs = s.get_bytes(rsa_private, CKA_PUBLIC_KEY_INFO).unwrap();
+    openssl_ec_key(s, dir, "ec", "P-256", P256);
+    let ec_spki = openssl_ok(dir, &["pkey", "-in", "ec.pem", "-pubout", "-outform", "DER"]);
+    let rsa_key = |class, spki: &[u8]| {
+        let mut t = T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, CKK_RSA);
+        let fields: &[(CK_ATTRIBUTE_TYPE, &str)] =
+            if class == CKO_PRIVATE_KEY { &RSA_FIELDS } else { &RSA_FIELDS[..2] };
+        for (attr, field) in fields {
+            t = t.bytes(*attr, &f[*field]);
+        }
+        s.create(&mut t.bytes(CKA_PUBLIC_KEY_INFO, spki))
+    };
+    for class in [CKO_PRIVATE_KEY, CKO_PUBLIC_KEY] {
+        let k = rsa_key(class, &rsa_spki).unwrap();
+        assert_eq!(s.get_bytes(k, CKA_PUBLIC_KEY_INFO).unwrap(), theirs, "class {class}");
+        let k = rsa_key(class, &[]).unwrap();
+        assert_eq!(s.get_bytes(k, CKA_PUBLIC_KEY_INFO).unwrap(), theirs, "class {class}, empty");
+        assert_eq!(rsa_key(class, &ec_spki), Err(CKR_ATTRIBUTE_VALUE_INVALID), "class {class}, another key's");
+        let mut cut = rsa_spki.clone();
+        cut.truncate(cut.len() - 1);
+        assert_eq!(rsa_key(class, &cut), Err(CKR_ATTRIBUTE_VALUE_INVALID), "class {class}, not DER");
+    }
+    // An EC public key given with openssl's SubjectPublicKeyInfo.
+    let point = s.get_bytes(openssl_ec_key(s, dir, "ec2", "P-256", P256).1, CKA_EC_POINT).unwrap();
+    let ec2_spki = openssl_ok(dir, &["pkey", "-in", "ec2.pem", "-pubout", "-outform", "DER"]);
+    let ec_public = |spki: &[u8]| {
+        let t = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_EC).bytes(CKA_EC_PARAMS, P256);
+        s.create(&mut t.bytes(CKA_EC_POINT, &point).bytes(CKA_PUBLIC_KEY_INFO, spki))
+    };
+    assert_eq!(s.get_bytes(ec_public(&ec2_spki).unwrap(), CKA_PUBLIC_KEY_INFO).unwrap(), ec2_spki);
+    assert_eq!(ec_public(&ec_spki), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    // Not at generation.
+    let r = s.keypair(
+        CKM_EC_KEY_PAIR_GEN,
+        &mut T::default().bytes(CKA_EC_PARAMS, P256).bytes(CKA_PUBLIC_KEY_INFO, &ec_spki),
+        &mut T::default(),
+    );
+    assert_eq!(r.err(), Some(CKR_ATTRIBUTE_READ_ONLY));
+
+    // CKA_ALWAYS_AUTHENTICATE on a public private key is inconsistent, on a private one fine.
+    let aa = |private: bool| {
+        let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+        for (attr, field) in RSA_FIELDS {
+            t = t.bytes(attr, &f[field]);
+        }
+        s.create(&mut t.flag(CKA_ALWAYS_AUTHENTICATE, true).flag(CKA_PRIVATE, private))
+    };
+    assert_eq!(aa(false), Err(CKR_TEMPLATE_INCONSISTENT));
+    assert!(s.get_bool(aa(true).unwrap(), CKA_ALWAYS_AUTHENTICATE));
+}
+
 /// RSA as a KEM (3.2 §6.1: CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP in C_EncapsulateKey /
 /// C_DecapsulateKey): the ciphertext is a fresh secret key of the template's type and length
 /// encrypted to the public key, which `openssl pkeyutl -decrypt` recovers with the private key

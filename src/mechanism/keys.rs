@@ -459,6 +459,18 @@ pub fn complete(obj: &mut Object) -> Result<()> {
             spki_nist_pqc(4, set.oid_arc(), public)
         }
     };
+    // A CKA_PUBLIC_KEY_INFO the template gives must be this key's: "the token MUST verify
+    // correspondence ... If there is a mismatch, the command SHALL return
+    // CKR_ATTRIBUTE_VALUE_INVALID" (the private key objects' section; the public keys' says
+    // the same). The same DER, or another encoding of the same RSA, EC or Ed25519 key (they
+    // are read and encoded again to compare). An empty one is the attribute's default.
+    if let Some(given) = obj.bytes(CKA_PUBLIC_KEY_INFO).filter(|g| !g.is_empty()) {
+        let same = given == spki.as_slice()
+            || crate::crypto::keyfile::parse_public(given).and_then(|k| k.spki()).is_ok_and(|s| s == spki);
+        if !same {
+            return Err(Error::AttributeValueInvalid);
+        }
+    }
     obj.set(CKA_PUBLIC_KEY_INFO, Value::bytes(spki));
     Ok(())
 }

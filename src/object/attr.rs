@@ -388,7 +388,8 @@ pub const PUBLIC_KEY: &[Rule] = &[
     r(CKA_WRAP, MODIFIABLE, D::Bool(false)),
     r(CKA_TRUSTED, MODIFIABLE | SO_ONLY_TRUE, D::Bool(false)),
     r(CKA_WRAP_TEMPLATE, 0, D::EmptyTemplate),
-    r(CKA_PUBLIC_KEY_INFO, COMPUTED, D::Computed),
+    // Computed, but a creation may give it: keys::complete checks it is this key's.
+    r(CKA_PUBLIC_KEY_INFO, NO_GENERATE | NO_UNWRAP, D::Computed),
     r(CKA_DERIVE, MODIFIABLE, D::Bool(false)),
 ];
 
@@ -407,7 +408,7 @@ pub const PRIVATE_KEY: &[Rule] = &[
     r(CKA_UNWRAP_TEMPLATE, 0, D::EmptyTemplate),
     r(CKA_DERIVE_TEMPLATE, 0, D::EmptyTemplate),
     r(CKA_ALWAYS_AUTHENTICATE, 0, D::Bool(false)),
-    r(CKA_PUBLIC_KEY_INFO, COMPUTED, D::Computed),
+    r(CKA_PUBLIC_KEY_INFO, NO_GENERATE | NO_UNWRAP, D::Computed),
     r(CKA_DERIVE, MODIFIABLE, D::Bool(false)),
 ];
 

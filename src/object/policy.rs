@@ -258,6 +258,11 @@ fn validate(obj: &Object, actor: Actor) -> Result<()> {
             return Err(Error::AttributeValueInvalid);
         }
         (CKO_TRUST, _) => validate_trust(obj)?,
+        // CKA_ALWAYS_AUTHENTICATE "may only be set to CK_TRUE when CKA_PRIVATE is also
+        // CK_TRUE" (private key objects).
+        (CKO_PRIVATE_KEY, _) if obj.flag(CKA_ALWAYS_AUTHENTICATE) && !obj.flag(CKA_PRIVATE) => {
+            return Err(Error::TemplateInconsistent);
+        }
         _ => {}
     }
     Ok(())
