@@ -56,6 +56,15 @@ pub fn cipher(mode: Des3Mode, m: &Mechanism, obj: &Object, encrypt: bool) -> Res
     Ok(super::aes::block_engine(ctx, 8, encrypt, mode == Des3Mode::CbcPad))
 }
 
+/// Gives the value of a new key of `key_type` odd parity if it is a DES key (single, double
+/// or triple length), as their generation and derivation sections say; other keys are left
+/// as they are.
+pub fn set_parity_for(key_type: CK_KEY_TYPE, key: &mut [u8]) {
+    if matches!(key_type, CKK_DES | CKK_DES2 | CKK_DES3) {
+        set_odd_parity(key);
+    }
+}
+
 /// Sets each byte's low bit so that the byte has odd parity, as DES keys have (FIPS 46-3).
 pub fn set_odd_parity(key: &mut [u8]) {
     for b in key {

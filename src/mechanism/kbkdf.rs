@@ -238,9 +238,7 @@ impl Module {
         for (t, n) in templates.iter().zip(&lens) {
             let mut value = Zeroizing::new(dkm[at..at + n].to_vec());
             at += n;
-            if matches!(super::kdf::key_type(t), CKK_DES | CKK_DES2 | CKK_DES3) {
-                super::des::set_odd_parity(&mut value);
-            }
+            super::des::set_parity_for(super::kdf::key_type(t), &mut value);
             let origin = Origin::Derive {
                 value: value.into(),
                 base_always_sensitive: base_obj.flag(CKA_ALWAYS_SENSITIVE),

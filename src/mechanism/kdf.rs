@@ -459,9 +459,7 @@ impl Module {
         };
         // A DES key derived by any mechanism gets its parity bits set, as the mechanisms'
         // sections say.
-        if matches!(key_type(&template), CKK_DES | CKK_DES2 | CKK_DES3) {
-            super::des::set_odd_parity(&mut value);
-        }
+        super::des::set_parity_for(key_type(&template), &mut value);
         let (mut always_sensitive, mut never_extractable) =
             (base_obj.flag(CKA_ALWAYS_SENSITIVE), base_obj.flag(CKA_NEVER_EXTRACTABLE));
         // The simple mechanisms hand out the original keys' bits: the new key is sensitive if

@@ -165,9 +165,7 @@ impl Module {
         mechanism: CK_MECHANISM_TYPE,
         mut value: Bytes,
     ) -> Result<CK_OBJECT_HANDLE> {
-        if matches!(key_type, CKK_DES | CKK_DES2 | CKK_DES3) {
-            super::des::set_odd_parity(&mut value);
-        }
+        super::des::set_parity_for(key_type, &mut value);
         let template = with_value_len(template, value.len());
         let material = vec![Attribute::new(CKA_VALUE, Value::Bytes(value))];
         let origin = Origin::Generate { class: CKO_SECRET_KEY, key_type, mechanism, material };

@@ -342,9 +342,7 @@ impl Module {
                 // is the template's fault.
                 let mut cipher = super::rsa::cipher(*scheme, m, parsed.clone(), true)?;
                 let mut value = Bytes::new(crate::crypto::random_vec(super::kdf::derived_len(&template, None)?)?);
-                if matches!(super::kdf::key_type(&template), CKK_DES | CKK_DES2 | CKK_DES3) {
-                    super::des::set_odd_parity(&mut value);
-                }
+                super::des::set_parity_for(super::kdf::key_type(&template), &mut value);
                 let ciphertext = cipher.one_shot(&value).map_err(|e| match e {
                     Error::DataLenRange => Error::TemplateInconsistent,
                     other => other,
@@ -410,13 +408,7 @@ impl Module {
                             other => other,
                         },
                     )?);
-                // A secret whose length the template's CKA_VALUE_LEN or key type refuses.
-                let kt = super::kdf::key_type(&template);
-                if super::kdf::value_len(&template).is_some_and(|n| n != value.len())
-                    || (crate::object::attr::VALUE_KEY_TYPES.contains(&kt) && !policy::value_len_ok(kt, value.len()))
-                {
-                    return Err(Error::WrappedKeyLenRange);
-                }
+                super::wrap::check_secret_len(&template, Some(super::kdf::key_type(&template)), value.len())?;
                 value
             }
             _ => return Err(Error::KeyTypeInconsistent),

@@ -520,20 +520,22 @@ impl Module {
         let material = match (class, key_type) {
             (Some(Value::Ulong(CKO_PRIVATE_KEY)), Some(kt)) => private_material(&value, kt)?,
             _ => {
-                // A secret key's length that conflicts with the template's CKA_VALUE_LEN or
-                // its key type's lengths is CKR_WRAPPED_KEY_LEN_RANGE (§5.18.3).
-                let conflict = super::kdf::value_len(template).is_some_and(|n| n != value.len())
-                    || key_type.is_some_and(|kt| {
-                        crate::object::attr::VALUE_KEY_TYPES.contains(&kt) && !policy::value_len_ok(kt, value.len())
-                    });
-                if conflict {
-                    return Err(Error::WrappedKeyLenRange);
-                }
+                check_secret_len(template, key_type, value.len())?;
                 vec![Attribute::new(CKA_VALUE, Value::Bytes(value.into()))]
             }
         };
         self.create_with(h, template, Origin::Unwrap { material })
     }
+}
+
+/// An unwrapped (or RSA-decapsulated) secret of `len` bytes against its template: a length
+/// that conflicts with the template's CKA_VALUE_LEN or with the lengths of `key_type` is
+/// CKR_WRAPPED_KEY_LEN_RANGE (§5.18.3).
+pub(super) fn check_secret_len(template: &[Attribute], key_type: Option<CK_KEY_TYPE>, len: usize) -> Result<()> {
+    let conflict = super::kdf::value_len(template).is_some_and(|n| n != len)
+        || key_type
+            .is_some_and(|kt| crate::object::attr::VALUE_KEY_TYPES.contains(&kt) && !policy::value_len_ok(kt, len));
+    if conflict { Err(Error::WrappedKeyLenRange) } else { Ok(()) }
 }
 
 /// The block of a wrapping mechanism that encrypts without padding (AES or Triple DES, ECB or
