@@ -319,13 +319,28 @@ fn ccm_messages() {
 /// C_EncryptMessage or C_DecryptMessage (after its Init) with the parameter `p` of `T`'s
 /// size: (rv, output).
 fn one_message<T>(s: &RawSession, encrypt: bool, p: &mut T, aad: &[u8], input: &[u8]) -> (CK_RV, Vec<u8>) {
+    message_into(s, encrypt, p, aad, input, false, 0)
+}
+
+/// As [`one_message`], the output going into a buffer of the input's length filled with
+/// `fill`, or (`in_place`) into the input's own buffer: (rv, that buffer cut to the length
+/// the call returned).
+fn message_into<T>(
+    s: &RawSession,
+    encrypt: bool,
+    p: &mut T,
+    aad: &[u8],
+    input: &[u8],
+    in_place: bool,
+    fill: u8,
+) -> (CK_RV, Vec<u8>) {
     let (mut a, mut d) = (aad.to_vec(), input.to_vec());
-    let mut out = vec![0u8; input.len()];
+    let mut out = vec![fill; input.len()];
     let mut n = out.len() as CK_ULONG;
     let (pp, plen) = ((p as *mut T).cast(), size_of::<T>() as CK_ULONG);
     let (ap, al, dp, dl) = (a.as_mut_ptr(), a.len() as CK_ULONG, d.as_mut_ptr(), d.len() as CK_ULONG);
-    let o = out.as_mut_ptr();
-    // SAFETY: live buffers of the lengths given.
+    let o = if in_place { dp } else { out.as_mut_ptr() };
+    // SAFETY: live buffers of the lengths given; `o` may be the input itself.
     let rv = unsafe {
         if encrypt {
             s.lib.C_EncryptMessage(s.h, pp, plen, ap, al, dp, dl, o, &mut n)
@@ -333,6 +348,7 @@ fn one_message<T>(s: &RawSession, encrypt: bool, p: &mut T, aad: &[u8], input: &
             s.lib.C_DecryptMessage(s.h, pp, plen, ap, al, dp, dl, o, &mut n)
         }
     };
+    let mut out = if in_place { d } else { out };
     out.truncate(n as usize);
     (rv, out)
 }
@@ -362,51 +378,19 @@ fn gcm_messages_in_place_and_into_the_callers_buffer() {
         for in_place in [true, false] {
             let (mut iv, mut tag) = (iv.to_vec(), vec![0u8; tag_len]);
             let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
-            let (pp, plen) =
-                ((&mut p as *mut CK_GCM_MESSAGE_PARAMS).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG);
-            let (mut a, mut buf, mut other) = (aad.clone(), pt.clone(), vec![0u8; pt.len()]);
-            let n0 = buf.len() as CK_ULONG;
-            let out = if in_place { buf.as_mut_ptr() } else { other.as_mut_ptr() };
-            let mut n = n0;
-            // SAFETY: live buffers of the lengths given; `out` may be the input itself.
-            let rv = unsafe {
-                s.lib.C_EncryptMessage(s.h, pp, plen, a.as_mut_ptr(), a.len() as _, buf.as_mut_ptr(), n0, out, &mut n)
-            };
-            assert_eq!((rv, n), (CKR_OK, n0), "in place {in_place}");
-            let ct = if in_place { buf.clone() } else { other.clone() };
+            let (rv, ct) = message_into(s, true, &mut p, &aad, &pt, in_place, 0);
+            assert_eq!(rv, CKR_OK, "in place {in_place}");
             assert_eq!(ct, want, "in place {in_place}, {} bytes", pt.len());
             assert_eq!(tag, full[..tag_len], "in place {in_place}");
             // Back, the same way.
-            let mut back = ct.clone();
-            let mut plain = vec![0u8; ct.len()];
-            let out = if in_place { back.as_mut_ptr() } else { plain.as_mut_ptr() };
-            let mut n = n0;
-            // SAFETY: as above.
-            let rv = unsafe {
-                s.lib.C_DecryptMessage(s.h, pp, plen, a.as_mut_ptr(), a.len() as _, back.as_mut_ptr(), n0, out, &mut n)
-            };
-            assert_eq!((rv, n), (CKR_OK, n0));
-            assert_eq!(if in_place { &back } else { &plain }, &pt);
+            let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+            assert_eq!(message_into(s, false, &mut p, &aad, &ct, in_place, 0), (CKR_OK, pt.clone()));
             if !in_place && !pt.is_empty() {
                 tag[0] ^= 1;
-                let mut untouched = vec![0xeeu8; ct.len()];
-                let mut c = ct.clone();
-                // SAFETY: as above.
-                let rv = unsafe {
-                    s.lib.C_DecryptMessage(
-                        s.h,
-                        pp,
-                        plen,
-                        a.as_mut_ptr(),
-                        a.len() as _,
-                        c.as_mut_ptr(),
-                        n0,
-                        untouched.as_mut_ptr(),
-                        &mut n,
-                    )
-                };
+                let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
+                let (rv, untouched) = message_into(s, false, &mut p, &aad, &ct, false, 0xee);
                 assert_eq!(rv, CKR_AEAD_DECRYPT_FAILED);
-                assert!(untouched.iter().all(|b| *b == 0xee));
+                assert!(untouched.len() == ct.len() && untouched.iter().all(|b| *b == 0xee));
             }
         }
     }
