@@ -218,6 +218,8 @@ pub struct Keep {
     data_params: Vec<Vec<CK_PRF_DATA_PARAM>>,
     derived: Vec<Vec<CK_DERIVED_KEY>>,
     oaep: Vec<Box<CK_RSA_PKCS_OAEP_PARAMS>>,
+    versions: Vec<Box<CK_VERSION>>,
+    key_material: Vec<Box<CK_SSL3_KEY_MAT_OUT>>,
 }
 
 impl Keep {
@@ -619,7 +621,95 @@ impl Keep {
                 };
                 self.param(inp, p)
             }
-            // Plain data: IVs, counters, lengths, handles, PSS parameters.
+            S::TlsMaster | S::TlsExtendedMaster => {
+                let (a, al) = self.buf(inp);
+                let (b, bl) = self.buf(inp);
+                let mut v = Box::new(CK_VERSION { major: 0, minor: 0 });
+                let version: *mut CK_VERSION = if inp.u8() % 2 == 0 { std::ptr::null_mut() } else { &mut *v };
+                self.versions.push(v);
+                let prf = inp.pick(&[CKM_SHA256, CKM_SHA384, CKM_SHA_1, CKM_TLS_PRF]);
+                if shape == S::TlsMaster {
+                    let random = CK_SSL3_RANDOM_DATA {
+                        pClientRandom: a,
+                        ulClientRandomLen: al,
+                        pServerRandom: b,
+                        ulServerRandomLen: bl,
+                    };
+                    self.param(
+                        inp,
+                        CK_TLS12_MASTER_KEY_DERIVE_PARAMS {
+                            RandomInfo: random,
+                            pVersion: version,
+                            prfHashMechanism: prf,
+                        },
+                    )
+                } else {
+                    let p = CK_TLS12_EXTENDED_MASTER_KEY_DERIVE_PARAMS {
+                        prfHashMechanism: prf,
+                        pSessionHash: a,
+                        ulSessionHashLen: al,
+                        pVersion: version,
+                    };
+                    self.param(inp, p)
+                }
+            }
+            S::TlsKeyMaterial => {
+                let (a, al) = self.buf(inp);
+                let (b, bl) = self.buf(inp);
+                // IV buffers as long as the longest IV asked below (1024 bits).
+                let mut ivs = [vec![0u8; 128], vec![0u8; 128]];
+                let iv: [*mut u8; 2] =
+                    [0, 1].map(|i| if inp.u8() % 8 == 0 { std::ptr::null_mut() } else { ivs[i].as_mut_ptr() });
+                self.bytes.extend(ivs);
+                let mut out = Box::new(CK_SSL3_KEY_MAT_OUT {
+                    hClientMacSecret: 0,
+                    hServerMacSecret: 0,
+                    hClientKey: 0,
+                    hServerKey: 0,
+                    pIVClient: iv[0],
+                    pIVServer: iv[1],
+                });
+                let out_ptr: *mut CK_SSL3_KEY_MAT_OUT =
+                    if inp.u8() % 8 == 0 { std::ptr::null_mut() } else { &mut *out };
+                self.key_material.push(out);
+                let p = CK_TLS12_KEY_MAT_PARAMS {
+                    ulMacSizeInBits: inp.pick(&[0, 160, 256, 384, 12]),
+                    ulKeySizeInBits: inp.pick(&[0, 128, 256, 192, 64, 7]),
+                    ulIVSizeInBits: inp.pick(&[0, 32, 64, 96, 128, 1024, 5]),
+                    bIsExport: inp.u8() % 4 / 3,
+                    RandomInfo: CK_SSL3_RANDOM_DATA {
+                        pClientRandom: a,
+                        ulClientRandomLen: al,
+                        pServerRandom: b,
+                        ulServerRandomLen: bl,
+                    },
+                    pReturnedKeyMaterial: out_ptr,
+                    prfHashMechanism: inp.pick(&[CKM_SHA256, CKM_SHA384, CKM_MD5]),
+                };
+                self.param(inp, p)
+            }
+            S::TlsKdf => {
+                let (l, ll) = self.buf(inp);
+                let (a, al) = self.buf(inp);
+                let (b, bl) = self.buf(inp);
+                let (c, cl) = self.buf(inp);
+                let p = CK_TLS_KDF_PARAMS {
+                    prfMechanism: inp.pick(&[CKM_SHA256, CKM_SHA512, CKM_TLS_PRF, CKM_SHA3_256]),
+                    pLabel: l,
+                    ulLabelLength: ll,
+                    RandomInfo: CK_SSL3_RANDOM_DATA {
+                        pClientRandom: a,
+                        ulClientRandomLen: al,
+                        pServerRandom: b,
+                        ulServerRandomLen: bl,
+                    },
+                    pContextData: c,
+                    ulContextDataLength: cl,
+                };
+                self.param(inp, p)
+            }
+            // Plain data: IVs, counters, lengths, handles, PSS parameters, CK_TLS_MAC_PARAMS,
+            // a CK_VERSION.
             _ => {
                 let (p, l) = self.buf(inp);
                 (p.cast(), l)

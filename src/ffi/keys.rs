@@ -2,7 +2,7 @@
 //! C_DeriveKey, and 3.2's C_EncapsulateKey and C_DecapsulateKey.
 
 use super::attributes::template;
-use super::mechanism::{additional_key_outputs, session_mechanism};
+use super::mechanism::{additional_key_outputs, session_mechanism, tls_outputs};
 use super::message::{Param, param, wrap_param};
 use super::{audited, out, slice};
 use crate::error::Error;
@@ -237,8 +237,17 @@ pub unsafe extern "C" fn C_DeriveKey(
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     audited("C_DeriveKey", h, |m| {
-        // SAFETY: NULL or a valid out-pointer.
-        let key = unsafe { out(ph_key) }?;
+        // Key material (TLS) is returned in the parameter, and phKey "should be a NULL_PTR".
+        // SAFETY: NULL or the caller's CK_MECHANISM.
+        let key_material = unsafe { p_mechanism.as_ref() }
+            .is_some_and(|pm| matches!(pm.mechanism, CKM_TLS12_KEY_AND_MAC_DERIVE | CKM_TLS12_KEY_SAFE_DERIVE));
+        let mut no_key = CK_INVALID_HANDLE;
+        let key = if ph_key.is_null() && key_material {
+            &mut no_key
+        } else {
+            // SAFETY: NULL or a valid out-pointer.
+            unsafe { out(ph_key) }?
+        };
         // SAFETY: the caller's mechanism.
         let mech = match unsafe { session_mechanism(m, h, p_mechanism) } {
             Ok(mech) => mech,
@@ -262,6 +271,29 @@ pub unsafe extern "C" fn C_DeriveKey(
                 unsafe { *dst = handle };
             }
             *key = first;
+            return Ok(());
+        }
+        if let Params::TlsMaster { .. } | Params::TlsKeyMaterial { .. } | Params::TlsKdf { .. } = mech.params {
+            let d = m.derive_tls(h, &mech, base_key, &t)?;
+            // SAFETY: the mechanism was decoded above; its output pointers are the caller's.
+            let outs = unsafe { tls_outputs(p_mechanism) };
+            if let (Some((major, minor)), false) = (d.version, outs.version.is_null()) {
+                // SAFETY: a non-NULL CK_VERSION pointer of the caller's parameter.
+                unsafe { *outs.version = CK_VERSION { major, minor } };
+            }
+            // SAFETY: non-NULL (checked when the parameter was decoded) and the caller's.
+            if let Some(o) = unsafe { outs.material.as_mut() } {
+                [o.hClientMacSecret, o.hServerMacSecret, o.hClientKey, o.hServerKey] = d.material;
+                if let Some((client, server)) = &d.ivs {
+                    // SAFETY: the IV buffers were checked non-NULL when the parameter was
+                    // decoded; the caller's contract makes them as long as the IVs asked.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(client.as_ptr(), o.pIVClient, client.len());
+                        std::ptr::copy_nonoverlapping(server.as_ptr(), o.pIVServer, server.len());
+                    }
+                }
+            }
+            *key = d.key;
             return Ok(());
         }
         *key = m.derive_key(h, &mech, base_key, &t)?;

@@ -307,8 +307,125 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 }
             }
             ParamShape::MacGeneral => Params::MacLen(param::<CK_ULONG>(m).ok_or(bad)? as usize),
+            ParamShape::TlsMaster => {
+                let p = param::<CK_TLS12_MASTER_KEY_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::TlsMaster {
+                    prf: p.prfHashMechanism,
+                    seed: randoms(&p.RandomInfo)?,
+                    version: !p.pVersion.is_null(),
+                }
+            }
+            ParamShape::TlsExtendedMaster => {
+                let p = param::<CK_TLS12_EXTENDED_MASTER_KEY_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::TlsMaster {
+                    prf: p.prfHashMechanism,
+                    seed: bytes(p.pSessionHash, p.ulSessionHashLen)?,
+                    version: !p.pVersion.is_null(),
+                }
+            }
+            ParamShape::TlsKeyMaterial => {
+                let p = param::<CK_TLS12_KEY_MAT_PARAMS>(m).ok_or(bad)?;
+                // Export suites have no place in TLS 1.1 and later ("must be set to
+                // CK_FALSE"); the handles and IVs need somewhere to go, the IVs (when asked
+                // for) buffers of their length.
+                let out = p.pReturnedKeyMaterial.as_ref().ok_or(Error::MechanismParamInvalid)?;
+                let ivs = m.mechanism != CKM_TLS12_KEY_SAFE_DERIVE && p.ulIVSizeInBits != 0;
+                if p.bIsExport != 0 || ivs && (out.pIVClient.is_null() || out.pIVServer.is_null()) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                let bits = |b: CK_ULONG| {
+                    usize::try_from(b).ok().filter(|&b| b <= 8 * 1024).ok_or(Error::MechanismParamInvalid)
+                };
+                let r = &p.RandomInfo;
+                Params::TlsKeyMaterial {
+                    prf: p.prfHashMechanism,
+                    mac_bits: bits(p.ulMacSizeInBits)?,
+                    key_bits: bits(p.ulKeySizeInBits)?,
+                    iv_bits: bits(p.ulIVSizeInBits)?,
+                    client_random: bytes(r.pClientRandom, r.ulClientRandomLen)?,
+                    server_random: bytes(r.pServerRandom, r.ulServerRandomLen)?,
+                }
+            }
+            ParamShape::TlsKdf => {
+                let p = param::<CK_TLS_KDF_PARAMS>(m).ok_or(bad)?;
+                // RFC 5705: with a context, its length (two bytes) and itself follow the
+                // randoms; "NULL_PTR if not present".
+                let mut seed = randoms(&p.RandomInfo)?;
+                if !p.pContextData.is_null() {
+                    let context = bytes(p.pContextData, p.ulContextDataLength)?;
+                    let n = u16::try_from(context.len()).map_err(|_| Error::MechanismParamInvalid)?;
+                    seed.extend_from_slice(&n.to_be_bytes());
+                    seed.extend_from_slice(&context);
+                } else if p.ulContextDataLength != 0 {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                Params::TlsKdf { prf: p.prfMechanism, label: bytes(p.pLabel, p.ulLabelLength)?, seed }
+            }
+            ParamShape::TlsMac => {
+                let p = param::<CK_TLS_MAC_PARAMS>(m).ok_or(bad)?;
+                // 1 for "server finished", 2 for "client finished"; "all other values are
+                // invalid".
+                let server = match p.ulServerOrClient {
+                    1 => true,
+                    2 => false,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                Params::TlsMac { prf: p.prfHashMechanism, len: p.ulMacLength as usize, server }
+            }
+            ParamShape::Version => {
+                let v = param::<CK_VERSION>(m).ok_or(bad)?;
+                Params::Version(v.major, v.minor)
+            }
         })
     }
+}
+
+/// The client's random, then the server's (CK_SSL3_RANDOM_DATA), as the TLS PRF seeds of the
+/// master secret and exporters take them.
+///
+/// # Safety
+/// The randoms' pointers are NULL or valid for their lengths.
+unsafe fn randoms(r: &CK_SSL3_RANDOM_DATA) -> Result<Vec<u8>> {
+    // SAFETY: caller's contract.
+    unsafe { Ok([bytes(r.pClientRandom, r.ulClientRandomLen)?, bytes(r.pServerRandom, r.ulServerRandomLen)?].concat()) }
+}
+
+/// Where a TLS derivation's results go: the CK_VERSION of a master secret derivation, and
+/// the CK_SSL3_KEY_MAT_OUT of key material.
+pub struct TlsOutputs {
+    pub version: *mut CK_VERSION,
+    pub material: *mut CK_SSL3_KEY_MAT_OUT,
+}
+
+/// The output pointers in a TLS mechanism's parameter.
+///
+/// # Safety
+/// As [`mechanism`]; the mechanism was decoded successfully.
+pub unsafe fn tls_outputs(p: *const CK_MECHANISM) -> TlsOutputs {
+    let mut out = TlsOutputs { version: std::ptr::null_mut(), material: std::ptr::null_mut() };
+    // SAFETY: caller's contract: the mechanism and its parameter were decoded before.
+    unsafe {
+        let Some(m) = p.as_ref() else { return out };
+        match m.mechanism {
+            CKM_TLS12_MASTER_KEY_DERIVE | CKM_TLS12_MASTER_KEY_DERIVE_DH => {
+                if let Some(k) = param::<CK_TLS12_MASTER_KEY_DERIVE_PARAMS>(m) {
+                    out.version = k.pVersion;
+                }
+            }
+            CKM_TLS12_EXTENDED_MASTER_KEY_DERIVE | CKM_TLS12_EXTENDED_MASTER_KEY_DERIVE_DH => {
+                if let Some(k) = param::<CK_TLS12_EXTENDED_MASTER_KEY_DERIVE_PARAMS>(m) {
+                    out.version = k.pVersion;
+                }
+            }
+            CKM_TLS12_KEY_AND_MAC_DERIVE | CKM_TLS12_KEY_SAFE_DERIVE => {
+                if let Some(k) = param::<CK_TLS12_KEY_MAT_PARAMS>(m) {
+                    out.material = k.pReturnedKeyMaterial;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Reads a value of exactly `size_of::<T>()` bytes.

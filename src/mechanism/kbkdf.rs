@@ -8,9 +8,9 @@ use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info
 use crate::crypto::evp::{CmacCtx, HmacCtx};
 use crate::error::{Error, Result};
 use crate::module::Module;
+use crate::object::Attribute;
 use crate::object::attr::VALUE_KEY_TYPES;
-use crate::object::policy::{self, Origin};
-use crate::object::{Attribute, Value};
+use crate::object::policy::Origin;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -216,13 +216,9 @@ impl Module {
         let (Implementation::Kbkdf(mode), Params::Kbkdf(p)) = (entry.implementation, &m.params) else {
             return Err(Error::MechanismParamInvalid);
         };
-        let imposed = match base_obj.get(CKA_DERIVE_TEMPLATE) {
-            Some(Value::Template(t)) => t.clone(),
-            _ => Vec::new(),
-        };
-        let mut templates = vec![policy::merge_template(template, &imposed)?];
+        let mut templates = vec![super::kdf::imposed_template(&base_obj, template)?];
         for t in &p.additional {
-            templates.push(policy::merge_template(t, &imposed)?);
+            templates.push(super::kdf::imposed_template(&base_obj, t)?);
         }
         // Each key's CKA_VALUE_LEN, else its type's one length (Triple DES, ChaCha20).
         let lens = templates.iter().map(|t| super::kdf::derived_len(t, None)).collect::<Result<Vec<_>>>()?;

@@ -263,6 +263,15 @@ pub(crate) fn derived_len(template: &[Attribute], natural: Option<usize>) -> Res
     }
 }
 
+/// The template of a key derived from `base`: the caller's, with the base key's
+/// CKA_DERIVE_TEMPLATE imposed on it.
+pub(crate) fn imposed_template(base: &crate::object::Object, template: &[Attribute]) -> Result<Vec<Attribute>> {
+    match base.get(CKA_DERIVE_TEMPLATE) {
+        Some(Value::Template(t)) => policy::merge_template(template, t),
+        _ => policy::merge_template(template, &[]),
+    }
+}
+
 impl Module {
     /// C_DeriveKey.
     pub fn derive_key(
@@ -277,11 +286,7 @@ impl Module {
             return self.public_from_private(h, base, template);
         }
         let (entry, base_obj) = self.crypto_key(h, base, m, CKF_DERIVE, CKA_DERIVE)?;
-        let imposed = match base_obj.get(CKA_DERIVE_TEMPLATE) {
-            Some(Value::Template(t)) => t.clone(),
-            _ => Vec::new(),
-        };
-        let mut template = policy::merge_template(template, &imposed)?;
+        let mut template = imposed_template(&base_obj, template)?;
         let kdf = match entry.implementation {
             Implementation::Kdf(k) => k,
             _ => return Err(Error::MechanismInvalid),

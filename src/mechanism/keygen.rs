@@ -30,6 +30,9 @@ pub enum KeyGen {
     Pbkdf2,
     /// DSA or PKCS #3 DH domain parameters (a CKO_DOMAIN_PARAMETERS object) of CKA_PRIME_BITS.
     DomainParams(CK_KEY_TYPE),
+    /// A TLS pre-master secret (CKM_TLS_PRE_MASTER_KEY_GEN): a 48-byte generic secret
+    /// whose first two bytes are the parameter's version (RFC 5246 §7.4.7.1).
+    TlsPreMaster,
 }
 
 const HMAC_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Hash); 11] = [
@@ -106,7 +109,19 @@ impl Module {
         if let Params::Pbkdf2 { .. } = &m.params {
             return self.generate_from_password(h, m, template);
         }
-        if m.params != Params::None || kg == KeyGen::Pbkdf2 {
+        if let (KeyGen::TlsPreMaster, Params::Version(major, minor)) = (kg, &m.params) {
+            // A generic secret of 48 bytes (the SSL section); a template saying otherwise
+            // is inconsistent with the mechanism.
+            if value_len(template).is_some_and(|n| n != 48)
+                || template.iter().any(|a| a.ty == CKA_KEY_TYPE && a.value != Value::Ulong(CKK_GENERIC_SECRET))
+            {
+                return Err(Error::TemplateInconsistent);
+            }
+            let mut value = crypto::random_vec(48)?;
+            value[..2].copy_from_slice(&[*major, *minor]);
+            return self.create_secret(h, template, CKK_GENERIC_SECRET, m.ty, Bytes::new(value));
+        }
+        if m.params != Params::None || matches!(kg, KeyGen::Pbkdf2 | KeyGen::TlsPreMaster) {
             return Err(Error::MechanismParamInvalid);
         }
         if let KeyGen::DomainParams(kt) = kg {
@@ -149,7 +164,7 @@ impl Module {
                 }
                 (kt, n)
             }
-            KeyGen::DomainParams(_) | KeyGen::Pbkdf2 => return Err(Error::MechanismInvalid),
+            KeyGen::DomainParams(_) | KeyGen::Pbkdf2 | KeyGen::TlsPreMaster => return Err(Error::MechanismInvalid),
         };
         self.create_secret(h, template, key_type, m.ty, Bytes::new(crypto::random_vec(len)?))
     }

@@ -37,6 +37,8 @@ pub enum MacKind {
         general: bool,
         block: usize,
     },
+    /// CKM_TLS_MAC and CKM_TLS12_MAC (src/mechanism/tls.rs).
+    Tls,
 }
 
 /// Key types usable with HMAC: generic secrets and every HMAC key type.
@@ -476,6 +478,7 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], uid: &[u8]) -> Result<Box<d
             };
             Box::new(CbcMac { chain: CbcChain::new(ctx, block, false), total: 0, len: n })
         }
+        MacKind::Tls => super::tls::mac(m, key)?,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod pqc;
 pub mod pubkey;
 pub mod rsa;
 pub mod state;
+pub mod tls;
 pub mod wrap;
 
 use crate::crypto::evp::Hash;
@@ -89,6 +90,18 @@ pub enum ParamShape {
     SignContext,
     /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA).
     HashSignContext,
+    /// CK_TLS12_MASTER_KEY_DERIVE_PARAMS.
+    TlsMaster,
+    /// CK_TLS12_EXTENDED_MASTER_KEY_DERIVE_PARAMS.
+    TlsExtendedMaster,
+    /// CK_TLS12_KEY_MAT_PARAMS.
+    TlsKeyMaterial,
+    /// CK_TLS_KDF_PARAMS.
+    TlsKdf,
+    /// CK_TLS_MAC_PARAMS.
+    TlsMac,
+    /// A CK_VERSION (CKM_TLS_PRE_MASTER_KEY_GEN).
+    Version,
 }
 
 /// A decoded mechanism parameter.
@@ -176,6 +189,39 @@ pub enum Params {
         context: Vec<u8>,
         hash: CK_MECHANISM_TYPE,
     },
+    /// A TLS master secret derivation: the PRF's hash mechanism, its seed (the client's and
+    /// the server's randoms, or the session hash), and whether the caller gave a CK_VERSION
+    /// to receive the pre-master secret's version.
+    TlsMaster {
+        prf: CK_MECHANISM_TYPE,
+        seed: Vec<u8>,
+        version: bool,
+    },
+    /// CK_TLS12_KEY_MAT_PARAMS (the output structure is written by the caller).
+    TlsKeyMaterial {
+        prf: CK_MECHANISM_TYPE,
+        mac_bits: usize,
+        key_bits: usize,
+        iv_bits: usize,
+        client_random: Vec<u8>,
+        server_random: Vec<u8>,
+    },
+    /// CK_TLS_KDF_PARAMS: the PRF, the label, and the seed (the randoms, then the context
+    /// with its length when there is one).
+    TlsKdf {
+        prf: CK_MECHANISM_TYPE,
+        label: Vec<u8>,
+        seed: Vec<u8>,
+    },
+    /// CK_TLS_MAC_PARAMS: the PRF, the verify_data's length, and whether it is the
+    /// server's.
+    TlsMac {
+        prf: CK_MECHANISM_TYPE,
+        len: usize,
+        server: bool,
+    },
+    /// A CK_VERSION: major, minor.
+    Version(u8, u8),
 }
 
 /// A mechanism as the caller gave it, decoded.
@@ -204,6 +250,8 @@ pub enum Implementation {
     RsaAesWrap,
     MlDsa(pqc::MlDsaVariant),
     MlKem,
+    /// The TLS 1.2 key derivations.
+    Tls(tls::TlsKdf),
     /// CKM_PUB_KEY_FROM_PRIV_KEY.
     PublicFromPrivate,
 }
@@ -264,6 +312,7 @@ static REGISTRY: LazyLock<Tables> = LazyLock::new(|| {
     wrap::register(&mut r);
     kdf::register(&mut r);
     kbkdf::register(&mut r);
+    tls::register(&mut r);
     rsa::register(&mut r);
     ecc::register(&mut r);
     pubkey::register(&mut r);
