@@ -2,7 +2,7 @@
 //! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
 //! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
 //! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil; Java
-//! SunPKCS11; p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's ssh-keygen and ssh-agent;
+//! SunPKCS11 (and JSSE with the token first, its TLS 1.2 key schedule in the token); p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's ssh-keygen and ssh-agent;
 //! pkcs11-helper's pkcs11-data. GnuPG is in tests/gnupg.rs.
 
 mod common;
@@ -437,6 +437,15 @@ fn java_sunpkcs11() {
     );
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/OxihsmJava.java");
     run_ok(java("javac").arg("-d").arg(d).arg(&src));
+    // JSSE with the token as the first provider: the TLS 1.2 key schedule in the token, the
+    // client openssl s_client.
+    let first = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JsseTokenFirst.java");
+    run_ok(java("javac").arg("-d").arg(d).arg(&first));
+    let out = run_ok(java("java").arg("-cp").arg(d).arg("JsseTokenFirst").arg(&cfg).arg(USER_PIN));
+    assert!(out.contains("ALL OK"), "{out}");
+    for suite in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"] {
+        assert!(out.contains(&format!("ok: TLS 1.2 with openssl s_client, {suite}")), "{suite}: {out}");
+    }
     let out = run_ok(java("java").arg("-cp").arg(d).arg("OxihsmJava").arg(&cfg).arg(USER_PIN));
     assert!(out.contains("ALL OK"), "{out}");
     assert!(out.contains("ok: JSSE TLS server with its key in the token"), "{out}");

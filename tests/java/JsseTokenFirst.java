@@ -1,0 +1,67 @@
+// JSSE with SunPKCS11 as the first provider (as a FIPS-style configuration puts it): the TLS 1.2
+// key schedule then runs in the token (SunPKCS11 offers SunTls12MasterSecret, SunTls12KeyMaterial
+// and SunTls12Prf when the token has CKM_TLS12_MASTER_KEY_DERIVE(_DH),
+// CKM_TLS12_KEY_AND_MAC_DERIVE and CKM_TLS_MAC; RFC 7627's extended master secret is turned off,
+// JDK 17's SunPKCS11 having no generator for it). The server's key is the keytool entry "tls";
+// the client is `openssl s_client`, an independent TLS stack, so a wrong master secret, key
+// block or Finished MAC fails the handshake. Run once per cipher suite (SHA-256 and SHA-384
+// PRFs). Usage: JsseTokenFirst <pkcs11 config file> <pin>.
+import java.io.*;
+import java.net.*;
+import java.security.*;
+import javax.crypto.*;
+import javax.net.ssl.*;
+
+public class JsseTokenFirst {
+    static void check(boolean ok, String what) {
+        if (!ok) throw new IllegalStateException("FAILED: " + what);
+        System.out.println("ok: " + what);
+    }
+
+    public static void main(String[] args) throws Exception {
+        // JDK 17's SunPKCS11 has no extended master secret (RFC 7627) generator: without it
+        // SunJCE would make the master secret, and the token only the key block and the MACs.
+        System.setProperty("jdk.tls.useExtendedMasterSecret", "false");
+        Provider p = Security.getProvider("SunPKCS11").configure(args[0]);
+        Security.insertProviderAt(p, 1);
+        char[] pin = args[1].toCharArray();
+        KeyStore ks = KeyStore.getInstance("PKCS11", p);
+        ks.load(null, pin);
+        for (String alg : new String[] {"SunTls12MasterSecret", "SunTls12KeyMaterial", "SunTls12Prf"}) {
+            check(KeyGenerator.getInstance(alg).getProvider() == p, alg + " is the token's");
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+        kmf.init(ks, pin);
+        SSLContext ctx = SSLContext.getInstance("TLSv1.2");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        for (String suite : new String[] {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"}) {
+            try (SSLServerSocket server =
+                    (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                Thread t = new Thread(() -> {
+                    try (SSLSocket s = (SSLSocket) server.accept()) {
+                        BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), "UTF-8"));
+                        PrintWriter out = new PrintWriter(new OutputStreamWriter(s.getOutputStream(), "UTF-8"), true);
+                        out.println("echo: " + in.readLine() + " over " + s.getSession().getCipherSuite());
+                    } catch (IOException e) {
+                        e.printStackTrace();
+                    }
+                });
+                t.start();
+                Process c = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + server.getLocalPort(),
+                        "-tls1_2", "-cipher", suite, "-quiet", "-ign_eof")
+                        .redirectError(ProcessBuilder.Redirect.INHERIT)
+                        .start();
+                try (Writer w = new OutputStreamWriter(c.getOutputStream(), "UTF-8")) {
+                    w.write("hello\n");
+                }
+                String reply = new BufferedReader(new InputStreamReader(c.getInputStream(), "UTF-8")).readLine();
+                c.waitFor();
+                t.join();
+                System.out.println(suite + ": " + reply);
+                check(reply != null && reply.startsWith("echo: hello over TLS_ECDHE_ECDSA_WITH_AES_"),
+                        "TLS 1.2 with openssl s_client, " + suite + ", key schedule in the token");
+            }
+        }
+        System.out.println("ALL OK");
+    }
+}
