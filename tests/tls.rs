@@ -85,7 +85,9 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
 
     // The master secret, with SHA-256 and SHA-384, and the client's version given back.
     let mut master = 0;
-    for (hash, digest) in [(CKM_SHA384, "SHA384"), (CKM_SHA256, "SHA256")] {
+    for (hash, digest) in
+        [(CKM_SHA224, "SHA224"), (CKM_SHA512, "SHA512"), (CKM_SHA384, "SHA384"), (CKM_SHA256, "SHA256")]
+    {
         let mut version = CK_VERSION { major: 0, minor: 0 };
         let mut p = CK_TLS12_MASTER_KEY_DERIVE_PARAMS {
             RandomInfo: randoms(&mut cr, &mut sr),
@@ -136,7 +138,8 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
         pReturnedKeyMaterial: &mut out,
         prfHashMechanism: CKM_SHA256,
     };
-    let mut t = readable().ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES);
+    // (The cipher keys are not for signing; the MAC keys are, whatever the template says.)
+    let mut t = readable().ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).flag(CKA_SIGN, false);
     assert_eq!(derive_material(&s, &mut mech(CKM_TLS12_KEY_AND_MAC_DERIVE, Some(&mut p)), master, &mut t), CKR_OK);
     let block = openssl_prf(dir, "SHA256", &ms, "key expansion", &[&sr[..], &cr[..]].concat(), 2 * (32 + 16 + 4));
     let keys = [out.hClientMacSecret, out.hServerMacSecret, out.hClientKey, out.hServerKey];
@@ -145,9 +148,10 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
         let n = if i < 2 { 32 } else { 16 };
         assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), hex(&block[at..at + n]), "key {i}");
         at += n;
-        let (kt, use_attr) = if i < 2 { (CKK_GENERIC_SECRET, CKA_SIGN) } else { (CKK_AES, CKA_ENCRYPT) };
+        let kt = if i < 2 { CKK_GENERIC_SECRET } else { CKK_AES };
         assert_eq!(s.get_ulong(k, CKA_KEY_TYPE), Ok(kt), "key {i}");
-        assert!(s.get_bool(k, use_attr), "key {i}");
+        assert_eq!(s.get_bool(k, CKA_SIGN), i < 2, "key {i}");
+        assert!(s.get_bool(k, if i < 2 { CKA_VERIFY } else { CKA_ENCRYPT }), "key {i}");
     }
     assert_eq!(hex(&civ), hex(&block[at..at + 4]));
     assert_eq!(hex(&siv), hex(&block[at + 4..at + 8]));
@@ -175,8 +179,18 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
             Err(CKR_SIGNATURE_INVALID)
         );
     }
-    let mut p = CK_TLS_MAC_PARAMS { prfHashMechanism: CKM_SHA256, ulMacLength: 12, ulServerOrClient: 3 };
-    assert_eq!(s.sign(&mut mech(CKM_TLS_MAC, Some(&mut p)), master, b"x"), Err(CKR_MECHANISM_PARAM_INVALID));
+    // TLS 1.0's PRF makes 12 bytes, TLS 1.2's at least 12; a third side is no side.
+    let mut p = CK_TLS_MAC_PARAMS { prfHashMechanism: CKM_TLS_PRF, ulMacLength: 12, ulServerOrClient: 2 };
+    let mac = s.sign(&mut mech(CKM_TLS_MAC, Some(&mut p)), master, &handshake_hash).unwrap();
+    assert_eq!(hex(&mac), hex(&openssl_prf(dir, "MD5-SHA1", &ms, "client finished", &handshake_hash, 12)));
+    let mut p = CK_TLS_MAC_PARAMS { prfHashMechanism: CKM_SHA384, ulMacLength: 32, ulServerOrClient: 1 };
+    let mac = s.sign(&mut mech(CKM_TLS_MAC, Some(&mut p)), master, &handshake_hash).unwrap();
+    assert_eq!(hex(&mac), hex(&openssl_prf(dir, "SHA384", &ms, "server finished", &handshake_hash, 32)));
+    for (prf, len, side) in [(CKM_TLS_PRF, 16, 1), (CKM_SHA256, 11, 1), (CKM_SHA256, 12, 3), (CKM_SHA256, 12, 0)] {
+        let mut p = CK_TLS_MAC_PARAMS { prfHashMechanism: prf, ulMacLength: len, ulServerOrClient: side };
+        let r = s.sign(&mut mech(CKM_TLS_MAC, Some(&mut p)), master, b"x");
+        assert_eq!(r, Err(CKR_MECHANISM_PARAM_INVALID), "{prf:#x} {len} {side}");
+    }
 
     // RFC 5705 exporters, with and without a context, TLS 1.2's PRF and TLS 1.0's.
     let mut label = b"EXPORTER-oxihsm".to_vec();
@@ -227,10 +241,14 @@ fn parameters_templates_and_protection() {
     let mut p = params(&mut version, CKM_SHA256);
     let r = s.derive(&mut mech(CKM_TLS12_MASTER_KEY_DERIVE, Some(&mut p)), dh_secret, &mut T::default());
     assert_eq!(r, Err(CKR_KEY_SIZE_RANGE));
-    // A PRF hash the token does not take, a template contradicting what the mechanism makes.
-    let mut p = params(&mut version, CKM_MD5);
-    let r = s.derive(&mut mech(CKM_TLS12_MASTER_KEY_DERIVE, Some(&mut p)), rsa_pms, &mut T::default());
-    assert_eq!(r, Err(CKR_MECHANISM_PARAM_INVALID));
+    // A PRF hash the token does not take (TLS 1.0's PRF has its own master secret
+    // mechanism, which the token does not offer), a template contradicting what the
+    // mechanism makes.
+    for hash in [CKM_MD5, CKM_TLS_PRF, CKM_SHA3_256] {
+        let mut p = params(&mut version, hash);
+        let r = s.derive(&mut mech(CKM_TLS12_MASTER_KEY_DERIVE, Some(&mut p)), rsa_pms, &mut T::default());
+        assert_eq!(r, Err(CKR_MECHANISM_PARAM_INVALID), "{hash:#x}");
+    }
     for mut t in [T::default().ulong(CKA_VALUE_LEN, 32), T::default().ulong(CKA_KEY_TYPE, CKK_AES)] {
         let mut p = params(&mut version, CKM_SHA256);
         let r = s.derive(&mut mech(CKM_TLS12_MASTER_KEY_DERIVE, Some(&mut p)), rsa_pms, &mut t);
