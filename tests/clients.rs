@@ -437,15 +437,6 @@ fn java_sunpkcs11() {
     );
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/OxihsmJava.java");
     run_ok(java("javac").arg("-d").arg(d).arg(&src));
-    // JSSE with the token as the first provider: the TLS 1.2 key schedule in the token, the
-    // client openssl s_client.
-    let first = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JsseTokenFirst.java");
-    run_ok(java("javac").arg("-d").arg(d).arg(&first));
-    let out = run_ok(java("java").arg("-cp").arg(d).arg("JsseTokenFirst").arg(&cfg).arg(USER_PIN));
-    assert!(out.contains("ALL OK"), "{out}");
-    for suite in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"] {
-        assert!(out.contains(&format!("ok: TLS 1.2 with openssl s_client, {suite}")), "{suite}: {out}");
-    }
     let out = run_ok(java("java").arg("-cp").arg(d).arg("OxihsmJava").arg(&cfg).arg(USER_PIN));
     assert!(out.contains("ALL OK"), "{out}");
     assert!(out.contains("ok: JSSE TLS server with its key in the token"), "{out}");
@@ -456,6 +447,19 @@ fn java_sunpkcs11() {
     assert!(out.contains("ok: RSASSA-PSS (SHA-256, 32-byte salt) made in the token verifies"), "{out}");
     assert!(out.contains("ok: secp521r1 SHA512withECDSAinP1363Format made in the token verifies"), "{out}");
     assert!(out.contains("ok: the KeyStore entry is gone once deleted"), "{out}");
+    // JSSE with the token as the first provider: the TLS 1.2 key schedule in the token, the
+    // client openssl s_client; an RSA key for RSA key exchange too.
+    let mut rsa = java("keytool");
+    rsa.args(["-genkeypair", "-keystore", "NONE", "-storetype", "PKCS11", "-addprovider", "SunPKCS11", "-providerArg"]);
+    rsa.arg(&cfg).args(["-storepass", USER_PIN, "-alias", "tls-rsa", "-keyalg", "RSA", "-keysize", "2048"]);
+    run_ok(rsa.args(["-dname", "CN=localhost", "-validity", "2"]));
+    let first = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JsseTokenFirst.java");
+    run_ok(java("javac").arg("-d").arg(d).arg(&first));
+    let out = run_ok(java("java").arg("-cp").arg(d).arg("JsseTokenFirst").arg(&cfg).arg(USER_PIN));
+    assert!(out.contains("ALL OK"), "{out}");
+    for suite in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "AES128-GCM-SHA256"] {
+        assert!(out.contains(&format!("ok: TLS 1.2 with openssl s_client, {suite}")), "{suite}: {out}");
+    }
 }
 
 /// PyKCS11 (Debian's python3-pykcs11, under the system Python): multi-part AES-GCM
