@@ -216,6 +216,21 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
         let want = openssl_prf(dir, digest, &ms, "EXPORTER-oxihsm", &seed, 20);
         assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), hex(&want), "{digest}");
     }
+    // An exported key the template says nothing of the protection of is as the original
+    // key (readable here); an AES key of its length.
+    let mut p = CK_TLS_KDF_PARAMS {
+        prfMechanism: CKM_SHA256,
+        pLabel: label.as_mut_ptr(),
+        ulLabelLength: label.len() as CK_ULONG,
+        RandomInfo: randoms(&mut cr, &mut sr),
+        pContextData: null_mut(),
+        ulContextDataLength: 0,
+    };
+    let mut t = T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 16);
+    let k = s.derive(&mut mech(CKM_TLS12_KDF, Some(&mut p)), master, &mut t).unwrap();
+    assert!(!s.get_bool(k, CKA_SENSITIVE) && s.get_bool(k, CKA_EXTRACTABLE));
+    let want = openssl_prf(dir, "SHA256", &ms, "EXPORTER-oxihsm", &[&cr[..], &sr[..]].concat(), 16);
+    assert_eq!(hex(&s.get_bytes(k, CKA_VALUE).unwrap()), hex(&want));
 }
 
 #[test]
@@ -271,6 +286,20 @@ fn parameters_templates_and_protection() {
     assert!(s.get_bool(master, CKA_ALWAYS_SENSITIVE) && s.get_bool(master, CKA_NEVER_EXTRACTABLE));
     assert_eq!(s.get_bytes(master, CKA_ALLOWED_MECHANISMS).unwrap(), fewer.to_vec());
     assert_eq!(s.get_bytes(master, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    // An exported key of a sensitive, unextractable original is so whatever the template says.
+    let (mut label, mut xc, mut xs) = (b"EXPORTER-x".to_vec(), filled(32, 3), filled(32, 4));
+    let mut p = CK_TLS_KDF_PARAMS {
+        prfMechanism: CKM_SHA256,
+        pLabel: label.as_mut_ptr(),
+        ulLabelLength: label.len() as CK_ULONG,
+        RandomInfo: randoms(&mut xc, &mut xs),
+        pContextData: null_mut(),
+        ulContextDataLength: 0,
+    };
+    let mut t = readable().ulong(CKA_VALUE_LEN, 32);
+    let k = s.derive(&mut mech(CKM_TLS_KDF, Some(&mut p)), master, &mut t).unwrap();
+    assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE));
+    assert!(s.get_bool(k, CKA_ALWAYS_SENSITIVE) && s.get_bool(k, CKA_NEVER_EXTRACTABLE));
     let other = CKM_AES_ECB.to_ne_bytes();
     let mut t = T::default().bytes(CKA_ALLOWED_MECHANISMS, &other);
     let mut p = params(&mut version, CKM_SHA256);
@@ -282,10 +311,10 @@ fn parameters_templates_and_protection() {
     // bytes are refused parameters.
     let (mut civ, mut siv) = ([0u8; 16], [0u8; 16]);
     let mut out = key_material_out(&mut civ, &mut siv);
-    let mut key_mat = |mac: CK_ULONG, export: u8, out: *mut CK_SSL3_KEY_MAT_OUT, t: &mut T| {
+    let mut key_mat = |mac: CK_ULONG, key: CK_ULONG, export: u8, out: *mut CK_SSL3_KEY_MAT_OUT, t: &mut T| {
         let mut p = CK_TLS12_KEY_MAT_PARAMS {
             ulMacSizeInBits: mac,
-            ulKeySizeInBits: 128,
+            ulKeySizeInBits: key,
             ulIVSizeInBits: 128,
             bIsExport: export,
             RandomInfo: randoms(&mut cr, &mut sr),
@@ -294,17 +323,26 @@ fn parameters_templates_and_protection() {
         };
         derive_material(&s, &mut mech(CKM_TLS12_KEY_AND_MAC_DERIVE, Some(&mut p)), rsa_pms, t)
     };
-    assert_eq!(key_mat(160, 0, &mut out, &mut T::default().flag(CKA_SENSITIVE, true)), CKR_TEMPLATE_INCONSISTENT);
+    assert_eq!(key_mat(160, 128, 0, &mut out, &mut T::default().flag(CKA_SENSITIVE, true)), CKR_TEMPLATE_INCONSISTENT);
     assert_eq!(out.hClientKey, 0);
-    assert_eq!(key_mat(160, 1, &mut out, &mut T::default()), CKR_MECHANISM_PARAM_INVALID);
-    assert_eq!(key_mat(160, 0, null_mut(), &mut T::default()), CKR_MECHANISM_PARAM_INVALID);
-    assert_eq!(key_mat(161, 0, &mut out, &mut T::default()), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(key_mat(160, 128, 1, &mut out, &mut T::default()), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(key_mat(160, 128, 0, null_mut(), &mut T::default()), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(key_mat(161, 128, 0, &mut out, &mut T::default()), CKR_MECHANISM_PARAM_INVALID);
+    // The template's CKA_VALUE_LEN, when given, is the suite's key length.
+    assert_eq!(key_mat(160, 128, 0, &mut out, &mut T::default().ulong(CKA_VALUE_LEN, 24)), CKR_TEMPLATE_INCONSISTENT);
+    assert_eq!(key_mat(160, 128, 0, &mut out, &mut T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 16)), CKR_OK);
+    assert_eq!(s.get_ulong(out.hServerKey, CKA_VALUE_LEN), Ok(16));
     // An AEAD suite has no MAC keys: their handles stay CK_INVALID_HANDLE.
     out.hClientMacSecret = 77;
-    assert_eq!(key_mat(0, 0, &mut out, &mut T::default()), CKR_OK);
+    assert_eq!(key_mat(0, 128, 0, &mut out, &mut T::default()), CKR_OK);
     assert_eq!((out.hClientMacSecret, out.hServerMacSecret), (CK_INVALID_HANDLE, CK_INVALID_HANDLE));
     assert_ne!(out.hClientKey, CK_INVALID_HANDLE);
     assert!(!s.get_bool(out.hClientKey, CKA_SENSITIVE) && s.get_bool(out.hClientKey, CKA_EXTRACTABLE));
+    // Nor a NULL cipher suite cipher keys.
+    out.hClientKey = 77;
+    assert_eq!(key_mat(160, 0, 0, &mut out, &mut T::default()), CKR_OK);
+    assert_eq!((out.hClientKey, out.hServerKey), (CK_INVALID_HANDLE, CK_INVALID_HANDLE));
+    assert_ne!(out.hClientMacSecret, CK_INVALID_HANDLE);
 
     // The pre-master secret of RSA key exchange: 48 bytes, the version first.
     let mut v = CK_VERSION { major: 3, minor: 3 };

@@ -284,9 +284,11 @@ pub unsafe extern "C" fn C_DeriveKey(
             // SAFETY: non-NULL (checked when the parameter was decoded) and the caller's.
             if let Some(o) = unsafe { outs.material.as_mut() } {
                 [o.hClientMacSecret, o.hServerMacSecret, o.hClientKey, o.hServerKey] = d.material;
-                if let Some((client, server)) = &d.ivs {
-                    // SAFETY: the IV buffers were checked non-NULL when the parameter was
-                    // decoded; the caller's contract makes them as long as the IVs asked.
+                let (client, server) = &d.ivs;
+                if !client.is_empty() {
+                    // SAFETY: IVs asked for: the IV buffers were checked non-NULL when the
+                    // parameter was decoded; the caller's contract makes them as long as the
+                    // IVs asked.
                     unsafe {
                         std::ptr::copy_nonoverlapping(client.as_ptr(), o.pIVClient, client.len());
                         std::ptr::copy_nonoverlapping(server.as_ptr(), o.pIVServer, server.len());

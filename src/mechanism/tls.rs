@@ -63,18 +63,16 @@ fn p_hash_xor(hash: Hash, secret: &[u8], seed: &[&[u8]], out: &mut [u8]) -> Resu
         }
         Ok(h.finish())
     };
-    // A(1) = HMAC(secret, seed); A(i) = HMAC(secret, A(i-1)).
+    // A(1) = HMAC(secret, seed); A(i) = HMAC(secret, A(i-1)); each output block is
+    // HMAC(secret, A(i) || seed).
     let mut a = hmac(seed)?;
-    let mut at = 0;
-    while at < out.len() {
+    for chunk in out.chunks_mut(hash.output_len()) {
         let mut parts = Vec::with_capacity(seed.len() + 1);
         parts.push(&a[..]);
         parts.extend_from_slice(seed);
-        let block = hmac(&parts)?;
-        for (o, b) in out[at..].iter_mut().zip(block.iter()) {
+        for (o, b) in chunk.iter_mut().zip(hmac(&parts)?.iter()) {
             *o ^= b;
         }
-        at += block.len();
         a = hmac(&[&a])?;
     }
     Ok(())
@@ -198,9 +196,9 @@ pub struct TlsDerived {
     /// The client's version in the pre-master secret (CKM_TLS12_MASTER_KEY_DERIVE).
     pub version: Option<(u8, u8)>,
     /// Key material: the client and server MAC keys and cipher keys (CK_INVALID_HANDLE
-    /// when the cipher suite has none), and the client and server IVs.
+    /// when the cipher suite has none), and the client and server IVs (empty when none).
     pub material: [CK_OBJECT_HANDLE; 4],
-    pub ivs: Option<(Vec<u8>, Vec<u8>)>,
+    pub ivs: (Vec<u8>, Vec<u8>),
 }
 
 /// Refuses a template attribute the mechanism sets with another value
@@ -261,7 +259,8 @@ impl Module {
                         Value::MechList(MASTER_SECRET_MECHANISMS.to_vec()),
                     )),
                 }
-                out.version = (!dh && *version).then(|| (secret[0], secret[1]));
+                // (Written back only where the caller gave a CK_VERSION.)
+                out.version = (!dh).then(|| (secret[0], secret[1]));
                 out.key = self.create_with(h, &template, origin(value))?;
             }
             (TlsKdf::Export, Params::TlsKdf { prf: p, label, seed }) => {
@@ -347,7 +346,7 @@ impl Module {
                 for (slot, k) in out.material[2..].iter_mut().zip(keys) {
                     *slot = *k;
                 }
-                out.ivs = (iv_len > 0).then(|| (client_iv.to_vec(), server_iv.to_vec()));
+                out.ivs = (client_iv.to_vec(), server_iv.to_vec());
             }
             _ => return Err(Error::MechanismParamInvalid),
         }
