@@ -300,6 +300,14 @@ fn parameters_templates_and_protection() {
     let k = s.derive(&mut mech(CKM_TLS_KDF, Some(&mut p)), master, &mut t).unwrap();
     assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE));
     assert!(s.get_bool(k, CKA_ALWAYS_SENSITIVE) && s.get_bool(k, CKA_NEVER_EXTRACTABLE));
+    // Sensitive but extractable: only the sensitivity is forced, the rest of the template
+    // kept.
+    let mut t = T::secret(CKK_GENERIC_SECRET).bytes(CKA_VALUE, &filled(48, 6)).flag(CKA_EXTRACTABLE, true);
+    let sensitive_extractable = s.create(&mut t).unwrap();
+    let mut t = readable().ulong(CKA_VALUE_LEN, 32).bytes(CKA_LABEL, b"exported");
+    let k = s.derive(&mut mech(CKM_TLS_KDF, Some(&mut p)), sensitive_extractable, &mut t).unwrap();
+    assert!(s.get_bool(k, CKA_SENSITIVE) && s.get_bool(k, CKA_EXTRACTABLE));
+    assert_eq!(s.get_bytes(k, CKA_LABEL).unwrap(), b"exported");
     let other = CKM_AES_ECB.to_ne_bytes();
     let mut t = T::default().bytes(CKA_ALLOWED_MECHANISMS, &other);
     let mut p = params(&mut version, CKM_SHA256);
@@ -338,6 +346,10 @@ fn parameters_templates_and_protection() {
     assert_eq!((out.hClientMacSecret, out.hServerMacSecret), (CK_INVALID_HANDLE, CK_INVALID_HANDLE));
     assert_ne!(out.hClientKey, CK_INVALID_HANDLE);
     assert!(!s.get_bool(out.hClientKey, CKA_SENSITIVE) && s.get_bool(out.hClientKey, CKA_EXTRACTABLE));
+    // Triple DES keys (a type of one length: no CKA_VALUE_LEN), with odd parity.
+    assert_eq!(key_mat(160, 192, 0, &mut out, &mut T::secret(CKK_DES3)), CKR_OK);
+    let des3 = s.get_bytes(out.hClientKey, CKA_VALUE).unwrap();
+    assert!(des3.len() == 24 && des3.iter().all(|b| b.count_ones() % 2 == 1), "{}", hex(&des3));
     // Nor a NULL cipher suite cipher keys.
     out.hClientKey = 77;
     assert_eq!(key_mat(160, 0, 0, &mut out, &mut T::default()), CKR_OK);
