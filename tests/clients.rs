@@ -457,8 +457,14 @@ fn java_sunpkcs11() {
     run_ok(java("javac").arg("-d").arg(d).arg(&first));
     let out = run_ok(java("java").arg("-cp").arg(d).arg("JsseTokenFirst").arg(&cfg).arg(USER_PIN));
     assert!(out.contains("ALL OK"), "{out}");
-    for suite in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "AES128-GCM-SHA256"] {
-        assert!(out.contains(&format!("ok: TLS 1.2 with openssl s_client, {suite}")), "{suite}: {out}");
+    for suite in [
+        "TLSv1.2 with openssl s_client, ECDHE-ECDSA-AES128-GCM-SHA256",
+        "TLSv1.2 with openssl s_client, ECDHE-ECDSA-AES256-GCM-SHA384",
+        "TLSv1.2 with openssl s_client, AES128-GCM-SHA256",
+        "TLSv1.3 with openssl s_client, TLS_AES_256_GCM_SHA384",
+        "TLSv1.3 with openssl s_client, TLS_CHACHA20_POLY1305_SHA256",
+    ] {
+        assert!(out.contains(&format!("ok: {suite}")), "{suite}: {out}");
     }
 }
 

@@ -5,7 +5,9 @@
 // JDK 17's SunPKCS11 having no generator for it). The server's key is the keytool entry "tls";
 // the client is `openssl s_client`, an independent TLS stack, so a wrong master secret, key
 // block or Finished MAC fails the handshake. Run once per cipher suite: ECDHE-ECDSA with the
-// SHA-256 and SHA-384 PRFs (the "tls" EC key), and RSA key exchange (the "tls-rsa" key).
+// SHA-256 and SHA-384 PRFs (the "tls" EC key), and RSA key exchange (the "tls-rsa" key); and
+// TLS 1.3 (whose HKDF JDK 17 makes with HMAC, in the token too: the ECDHE secret stays a
+// token key).
 // Usage: JsseTokenFirst <pkcs11 config file> <pin>.
 import java.io.*;
 import java.net.*;
@@ -37,23 +39,32 @@ public class JsseTokenFirst {
         }
         KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
         kmf.init(ks, pin);
-        SSLContext ctx = SSLContext.getInstance("TLSv1.2");
+        SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(kmf.getKeyManagers(), null, null);
-        for (String suite : new String[] {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "AES128-GCM-SHA256"}) {
+        String[][] runs = {
+            {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+            {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+            {"-tls1_2", "-cipher", "AES128-GCM-SHA256"},
+            {"-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"},
+            {"-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"},
+        };
+        for (String[] run : runs) {
+            String suite = run[2];
             try (SSLServerSocket server =
                     (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
                 Thread t = new Thread(() -> {
                     try (SSLSocket s = (SSLSocket) server.accept()) {
                         BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), "UTF-8"));
                         PrintWriter out = new PrintWriter(new OutputStreamWriter(s.getOutputStream(), "UTF-8"), true);
-                        out.println("echo: " + in.readLine() + " over " + s.getSession().getCipherSuite());
+                        out.println("echo: " + in.readLine() + " over " + s.getSession().getProtocol() + " "
+                                + s.getSession().getCipherSuite());
                     } catch (IOException e) {
                         e.printStackTrace();
                     }
                 });
                 t.start();
                 Process c = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + server.getLocalPort(),
-                        "-tls1_2", "-cipher", suite, "-quiet", "-ign_eof")
+                        run[0], run[1], suite, "-quiet", "-ign_eof")
                         .redirectError(ProcessBuilder.Redirect.INHERIT)
                         .start();
                 try (Writer w = new OutputStreamWriter(c.getOutputStream(), "UTF-8")) {
@@ -63,8 +74,9 @@ public class JsseTokenFirst {
                 c.waitFor();
                 t.join();
                 System.out.println(suite + ": " + reply);
-                check(reply != null && reply.startsWith("echo: hello over TLS_") && reply.contains("_WITH_AES_"),
-                        "TLS 1.2 with openssl s_client, " + suite + ", key schedule in the token");
+                String protocol = run[0].equals("-tls1_2") ? "TLSv1.2" : "TLSv1.3";
+                check(reply != null && reply.startsWith("echo: hello over " + protocol + " TLS_"),
+                        protocol + " with openssl s_client, " + suite);
             }
         }
         System.out.println("ALL OK");
