@@ -1,13 +1,15 @@
 //! Real clients loading liboxihsm.so (issue: real clients): OpenSC pkcs11-tool --test and
 //! --test-fork; OpenSSL 3 with the libp11 engine (certificates made with token keys,
 //! s_server over TLS 1.2 and 1.3 reached by s_client and curl); nginx with its key in the
-//! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil; Java
-//! SunPKCS11 (and JSSE with the token first, its TLS 1.2 key schedule in the token); p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's ssh-keygen and ssh-agent;
-//! pkcs11-helper's pkcs11-data. GnuPG is in tests/gnupg.rs.
+//! token; GnuTLS p11tool/certtool/gnutls-serv/gnutls-cli; NSS modutil/certutil/pk12util
+//! and its TLS server selfserv; Java SunPKCS11 (and JSSE with the token first, its TLS 1.2
+//! key schedule in the token); p11-kit; PyKCS11; OpenDNSSEC's ods-hsmutil; OpenSSH's
+//! ssh-keygen and ssh-agent; pkcs11-helper's pkcs11-data. GnuPG is in tests/gnupg.rs.
 
 mod common;
 use common::clients::*;
 use common::*;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -383,6 +385,48 @@ fn nss_tools() {
         .output()
         .unwrap();
     assert!(!export.status.success(), "the imported key was exported: {export:?}");
+
+    // NSS's TLS server (selfserv) with its keys in the token: the EC key NSS made (ECDHE-ECDSA,
+    // TLS 1.2 and 1.3) and the RSA key pk12util imported (RSA key exchange, the pre-master
+    // secret decrypted by the token), each reached by openssl s_client, which checks the
+    // certificate.
+    for (nick, pem, cipher) in
+        [("nss-self", "nss.pem", "ECDHE-ECDSA-AES128-GCM-SHA256"), ("p12key", "p12.pem", "AES128-GCM-SHA256")]
+    {
+        let port = free_port();
+        let child = nss("selfserv")
+            .args(["-d", "sql:nssdb", "-f", "pw.txt", "-V", "tls1.2:tls1.3", "-p", &port.to_string(), "-n"])
+            .arg(format!("{TOKEN}:{nick}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut server = Server(child);
+        wait_for(port, &mut server.0);
+        for version in ["-tls1_2", "-tls1_3"] {
+            let mut client = tool("openssl");
+            client.current_dir(d).args(["s_client", "-connect", &format!("127.0.0.1:{port}"), version]);
+            if version == "-tls1_2" {
+                client.args(["-cipher", cipher]);
+            }
+            let mut child = client
+                .args(["-verify_return_error", "-ign_eof", "-CAfile", pem])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let out = child.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let want = if version == "-tls1_3" { "TLSv1.3" } else { "TLSv1.2" };
+            assert!(
+                text.contains("Verify return code: 0 (ok)") && text.contains(want) && text.contains("HTTP/1.0 200 OK"),
+                "selfserv {nick} {version}: {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
 
 #[test]
