@@ -33,6 +33,14 @@ fn wait_for(port: u16, child: &mut Child) {
     panic!("nothing listens on port {port}");
 }
 
+/// Starts `cmd` (its output discarded unless the caller piped it) and waits until it listens
+/// on `port`.
+fn listening(cmd: &mut Command, port: u16) -> Server {
+    let mut server = Server(cmd.stdout(Stdio::null()).spawn().unwrap());
+    wait_for(port, &mut server.0);
+    server
+}
+
 /// Kills a background server when dropped.
 struct Server(Child);
 
@@ -97,7 +105,8 @@ fn openssl_engine_certificates_and_tls_servers() {
         assert!(text.contains(if label == "rsa" { "sha256WithRSAEncryption" } else { "ecdsa-with-SHA256" }), "{text}");
         run_ok(openssl(&h, &conf).args(["verify", "-CAfile"]).arg(&cert).arg(&cert));
         let port = free_port();
-        let child = openssl(&h, &conf)
+        let mut server = openssl(&h, &conf);
+        server
             .args([
                 "s_server",
                 "-engine",
@@ -112,12 +121,8 @@ fn openssl_engine_certificates_and_tls_servers() {
                 "-cert",
             ])
             .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Server(child);
-        wait_for(port, &mut server.0);
+            .stderr(Stdio::null());
+        let _server = listening(&mut server, port);
         for version in ["-tls1_2", "-tls1_3"] {
             let out = openssl(&h, &conf)
                 .args([
@@ -174,19 +179,9 @@ fn nginx_serves_https_with_a_token_key() {
         ),
     )
     .unwrap();
-    let child = tool("nginx")
-        .arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&nginx_conf)
-        .envs(h.env())
-        .env("OPENSSL_CONF", &conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    wait_for(port, &mut server.0);
+    let mut nginx = tool("nginx");
+    nginx.arg("-p").arg(&prefix).arg("-c").arg(&nginx_conf).envs(h.env()).env("OPENSSL_CONF", &conf);
+    let _server = listening(nginx.stderr(Stdio::piped()), port);
     let page =
         run_ok(tool("curl").args(["-s", "--fail", "--cacert"]).arg(&cert).arg(format!("https://localhost:{port}/")));
     assert_eq!(page, "hello from a key in oxihsm\n");
@@ -228,14 +223,9 @@ fn gnutls_tools() {
         "gnutls.pem",
     ]));
     let port = free_port();
-    let child = gnutls("gnutls-serv")
-        .args(["--x509keyfile", &key, "--x509certfile", "gnutls.pem", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    wait_for(port, &mut server.0);
+    let mut serv = gnutls("gnutls-serv");
+    serv.args(["--x509keyfile", &key, "--x509certfile", "gnutls.pem", "-p", &port.to_string()]);
+    let _server = listening(serv.stderr(Stdio::null()), port);
     let out = tool("gnutls-cli")
         .current_dir(d)
         .args(["--x509cafile", "gnutls.pem", "-p", &port.to_string(), "localhost"])
@@ -394,15 +384,9 @@ fn nss_tools() {
         [("nss-self", "nss.pem", "ECDHE-ECDSA-AES128-GCM-SHA256"), ("p12key", "p12.pem", "AES128-GCM-SHA256")]
     {
         let port = free_port();
-        let child = nss("selfserv")
-            .args(["-d", "sql:nssdb", "-f", "pw.txt", "-V", "tls1.2:tls1.3", "-p", &port.to_string(), "-n"])
-            .arg(format!("{TOKEN}:{nick}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Server(child);
-        wait_for(port, &mut server.0);
+        let mut serv = nss("selfserv");
+        serv.args(["-d", "sql:nssdb", "-f", "pw.txt", "-V", "tls1.2:tls1.3", "-p", &port.to_string(), "-n"]);
+        let _server = listening(serv.arg(format!("{TOKEN}:{nick}")).stderr(Stdio::null()), port);
         for version in ["-tls1_2", "-tls1_3"] {
             let mut client = tool("openssl");
             client.current_dir(d).args(["s_client", "-connect", &format!("127.0.0.1:{port}"), version]);
