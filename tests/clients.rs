@@ -491,6 +491,10 @@ fn java_sunpkcs11() {
         "TLSv1.2 with openssl s_client, AES128-GCM-SHA256",
         "TLSv1.3 with openssl s_client, TLS_AES_256_GCM_SHA384",
         "TLSv1.3 with openssl s_client, TLS_CHACHA20_POLY1305_SHA256",
+        "JSSE client to openssl s_server, TLSv1.2 TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "JSSE client to openssl s_server, TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "JSSE client to openssl s_server, TLSv1.3 TLS_AES_128_GCM_SHA256",
+        "SunTls12RsaPremasterSecret is the token's",
     ] {
         assert!(out.contains(&format!("ok: {suite}")), "{suite}: {out}");
     }

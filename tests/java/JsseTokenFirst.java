@@ -21,6 +21,69 @@ public class JsseTokenFirst {
         System.out.println("ok: " + what);
     }
 
+    // JSSE as the client, the token first, against openssl s_server with an RSA certificate:
+    // RSA key exchange (the pre-master secret made by CKM_TLS_PRE_MASTER_KEY_GEN and wrapped to
+    // the server's key: the configuration makes generated generic secrets extractable, see
+    // README), ECDHE-RSA, and TLS 1.3.
+    static void client() throws Exception {
+        Process req = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                "srv.key", "-out", "srv.pem", "-subj", "/CN=localhost", "-days", "2")
+                .redirectErrorStream(true)
+                .start();
+        req.getInputStream().readAllBytes();
+        check(req.waitFor() == 0, "openssl made the server's certificate");
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        Process server = new ProcessBuilder("openssl", "s_server", "-accept", String.valueOf(port), "-key", "srv.key",
+                "-cert", "srv.pem", "-www")
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        try {
+            for (int i = 0; ; i++) {
+                try (Socket probe = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                    break;
+                } catch (IOException e) {
+                    if (i == 100) throw e;
+                    Thread.sleep(100);
+                }
+            }
+            KeyStore trust = KeyStore.getInstance("PKCS12");
+            trust.load(null, null);
+            try (InputStream in = new FileInputStream("srv.pem")) {
+                trust.setCertificateEntry("srv", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+            tmf.init(trust);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            String[][] runs = {
+                {"TLSv1.2", "TLS_RSA_WITH_AES_128_GCM_SHA256"},
+                {"TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+                {"TLSv1.3", "TLS_AES_128_GCM_SHA256"},
+            };
+            for (String[] run : runs) {
+                try (SSLSocket c = (SSLSocket) ctx.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), port)) {
+                    c.setEnabledProtocols(new String[] {run[0]});
+                    c.setEnabledCipherSuites(new String[] {run[1]});
+                    OutputStream out = c.getOutputStream();
+                    out.write("GET / HTTP/1.0\r\n\r\n".getBytes("UTF-8"));
+                    out.flush();
+                    String status = new BufferedReader(new InputStreamReader(c.getInputStream(), "UTF-8")).readLine();
+                    String got = c.getSession().getProtocol() + " " + c.getSession().getCipherSuite();
+                    System.out.println("client " + got + ": " + status);
+                    check(status != null && status.startsWith("HTTP/1.0 200") && got.equals(run[0] + " " + run[1]),
+                            "JSSE client to openssl s_server, " + run[0] + " " + run[1]);
+                }
+            }
+        } finally {
+            server.destroy();
+            server.waitFor();
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         // JDK 17's SunPKCS11 has no extended master secret (RFC 7627) generator: without it
         // SunJCE would make the master secret, and the token only the key block and the MACs.
@@ -34,7 +97,7 @@ public class JsseTokenFirst {
         char[] pin = args[1].toCharArray();
         KeyStore ks = KeyStore.getInstance("PKCS11", p);
         ks.load(null, pin);
-        for (String alg : new String[] {"SunTls12MasterSecret", "SunTls12KeyMaterial", "SunTls12Prf"}) {
+        for (String alg : new String[] {"SunTls12MasterSecret", "SunTls12KeyMaterial", "SunTls12Prf", "SunTls12RsaPremasterSecret"}) {
             check(KeyGenerator.getInstance(alg).getProvider() == p, alg + " is the token's");
         }
         KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
@@ -79,6 +142,7 @@ public class JsseTokenFirst {
                         protocol + " with openssl s_client, " + suite);
             }
         }
+        client();
         System.out.println("ALL OK");
     }
 }
