@@ -483,20 +483,24 @@ fn java_sunpkcs11() {
     run_ok(rsa.args(["-dname", "CN=localhost", "-validity", "2"]));
     let first = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JsseTokenFirst.java");
     run_ok(java("javac").arg("-d").arg(d).arg(&first));
-    let out = run_ok(java("java").arg("-cp").arg(d).arg("JsseTokenFirst").arg(&cfg).arg(USER_PIN));
-    assert!(out.contains("ALL OK"), "{out}");
-    for suite in [
-        "TLSv1.2 with openssl s_client, ECDHE-ECDSA-AES128-GCM-SHA256",
-        "TLSv1.2 with openssl s_client, ECDHE-ECDSA-AES256-GCM-SHA384",
-        "TLSv1.2 with openssl s_client, AES128-GCM-SHA256",
-        "TLSv1.3 with openssl s_client, TLS_AES_256_GCM_SHA384",
-        "TLSv1.3 with openssl s_client, TLS_CHACHA20_POLY1305_SHA256",
-        "JSSE client to openssl s_server, TLSv1.2 TLS_RSA_WITH_AES_128_GCM_SHA256",
-        "JSSE client to openssl s_server, TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        "JSSE client to openssl s_server, TLSv1.3 TLS_AES_128_GCM_SHA256",
-        "SunTls12RsaPremasterSecret is the token's",
-    ] {
-        assert!(out.contains(&format!("ok: {suite}")), "{suite}: {out}");
+    // With RFC 7627's extended master secret off (the token makes the master secret) and on
+    // (the JDK's default: SunJCE makes it).
+    for ems in [&[][..], &["ems"][..]] {
+        let out = run_ok(java("java").arg("-cp").arg(d).arg("JsseTokenFirst").arg(&cfg).arg(USER_PIN).args(ems));
+        assert!(out.contains("ALL OK"), "{out}");
+        for suite in [
+            "TLSv1.2 with openssl s_client, ECDHE-ECDSA-AES128-GCM-SHA256",
+            "TLSv1.2 with openssl s_client, ECDHE-ECDSA-AES256-GCM-SHA384",
+            "TLSv1.2 with openssl s_client, AES128-GCM-SHA256",
+            "TLSv1.3 with openssl s_client, TLS_AES_256_GCM_SHA384",
+            "TLSv1.3 with openssl s_client, TLS_CHACHA20_POLY1305_SHA256",
+            "JSSE client to openssl s_server, TLSv1.2 TLS_RSA_WITH_AES_128_GCM_SHA256",
+            "JSSE client to openssl s_server, TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "JSSE client to openssl s_server, TLSv1.3 TLS_AES_128_GCM_SHA256",
+            "SunTls12RsaPremasterSecret is the token's",
+        ] {
+            assert!(out.contains(&format!("ok: {suite}")), "{ems:?} {suite}: {out}");
+        }
     }
 }
 

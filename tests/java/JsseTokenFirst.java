@@ -8,7 +8,7 @@
 // SHA-256 and SHA-384 PRFs (the "tls" EC key), and RSA key exchange (the "tls-rsa" key); and
 // TLS 1.3 (whose HKDF JDK 17 makes with HMAC, in the token too: the ECDHE secret stays a
 // token key).
-// Usage: JsseTokenFirst <pkcs11 config file> <pin>.
+// Usage: JsseTokenFirst <pkcs11 config file> <pin> [ems].
 import java.io.*;
 import java.net.*;
 import java.security.*;
@@ -85,9 +85,12 @@ public class JsseTokenFirst {
     }
 
     public static void main(String[] args) throws Exception {
-        // JDK 17's SunPKCS11 has no extended master secret (RFC 7627) generator: without it
-        // SunJCE would make the master secret, and the token only the key block and the MACs.
-        System.setProperty("jdk.tls.useExtendedMasterSecret", "false");
+        // JDK 17's SunPKCS11 has no extended master secret (RFC 7627) generator: with it (the
+        // JDK's default, kept when a third argument says "ems") SunJCE makes the master
+        // secret, and the token only the key block and the MACs; without it, the token all.
+        if (args.length < 3 || !args[2].equals("ems")) {
+            System.setProperty("jdk.tls.useExtendedMasterSecret", "false");
+        }
         // RSA key exchange (the premaster secret decrypted into the token, its version given
         // back by CKM_TLS12_MASTER_KEY_DERIVE) is off in recent JDK 17 builds: allowed here.
         String disabled = Security.getProperty("jdk.tls.disabledAlgorithms");
