@@ -350,6 +350,9 @@ fn parameters_templates_and_protection() {
     assert_eq!(key_mat(160, 192, 0, &mut out, &mut T::secret(CKK_DES3)), CKR_OK);
     let des3 = s.get_bytes(out.hClientKey, CKA_VALUE).unwrap();
     assert!(des3.len() == 24 && des3.iter().all(|b| b.count_ones() % 2 == 1), "{}", hex(&des3));
+    // A suite's key length that is not the type's one length contradicts the template.
+    assert_eq!(key_mat(160, 128, 0, &mut out, &mut T::secret(CKK_DES3)), CKR_TEMPLATE_INCONSISTENT);
+    assert_eq!(key_mat(160, 160, 0, &mut out, &mut T::secret(CKK_AES)), CKR_TEMPLATE_INCONSISTENT);
     // Nor a NULL cipher suite cipher keys.
     out.hClientKey = 77;
     assert_eq!(key_mat(160, 0, 0, &mut out, &mut T::default()), CKR_OK);

@@ -323,6 +323,11 @@ impl Module {
                 // The cipher keys: the template's type (generic secret unless it says) and
                 // the suite's length.
                 let kt = key_type(&template);
+                // A suite's key length the template's type cannot have (Triple DES of 16
+                // bytes, AES of 20) contradicts the template.
+                if key_len > 0 && !crate::object::policy::value_len_ok(kt, key_len) {
+                    return Err(Error::TemplateInconsistent);
+                }
                 if value_len(&template).is_none() && crate::object::policy::fixed_value_len(kt).is_none() {
                     template.push(Attribute::new(CKA_VALUE_LEN, Value::Ulong(key_len as CK_ULONG)));
                 }
