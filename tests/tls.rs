@@ -370,11 +370,12 @@ fn parameters_templates_and_protection() {
     let value = s.get_bytes(k, CKA_VALUE).unwrap();
     assert_eq!((value.len(), &value[..2]), (48, &[3u8, 3][..]));
     assert_eq!(s.get_ulong(k, CKA_KEY_TYPE), Ok(CKK_GENERIC_SECRET));
-    let mut t = T::default().ulong(CKA_VALUE_LEN, 32);
-    let mut m = mech(CKM_TLS_PRE_MASTER_KEY_GEN, Some(&mut v));
-    // SAFETY: as above.
-    let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut m, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut k) };
-    assert_eq!(rv, CKR_TEMPLATE_INCONSISTENT);
+    for mut t in [T::default().ulong(CKA_VALUE_LEN, 32), T::secret(CKK_AES)] {
+        let mut m = mech(CKM_TLS_PRE_MASTER_KEY_GEN, Some(&mut v));
+        // SAFETY: as above.
+        let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut m, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut k) };
+        assert_eq!(rv, CKR_TEMPLATE_INCONSISTENT);
+    }
     let mut m = mech::<u8>(CKM_TLS_PRE_MASTER_KEY_GEN, None);
     // SAFETY: as above.
     let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut m, null_mut(), 0, &mut k) };

@@ -263,6 +263,13 @@ pub(crate) fn derived_len(template: &[Attribute], natural: Option<usize>) -> Res
     }
 }
 
+/// Makes the template's `ty` `value`, whatever the caller gave (a protection a derivation
+/// imposes).
+pub(crate) fn force(template: &mut Vec<Attribute>, ty: CK_ATTRIBUTE_TYPE, value: Value) {
+    template.retain(|a| a.ty != ty);
+    template.push(Attribute::new(ty, value));
+}
+
 /// The template of a key derived from `base`: the caller's, with the base key's
 /// CKA_DERIVE_TEMPLATE imposed on it.
 pub(crate) fn imposed_template(base: &crate::object::Object, template: &[Attribute]) -> Result<Vec<Attribute>> {
@@ -482,8 +489,7 @@ impl Module {
             }
             for (ty, forced, yes) in [(CKA_SENSITIVE, sensitive, true), (CKA_EXTRACTABLE, !extractable, false)] {
                 if forced {
-                    template.retain(|a| a.ty != ty);
-                    template.push(Attribute::new(ty, Value::Bool(yes)));
+                    force(&mut template, ty, Value::Bool(yes));
                 }
             }
         }

@@ -110,11 +110,10 @@ impl Module {
             return self.generate_from_password(h, m, template);
         }
         if let (KeyGen::TlsPreMaster, Params::Version(major, minor)) = (kg, &m.params) {
-            // A generic secret of 48 bytes (the SSL section); a template saying otherwise
-            // is inconsistent with the mechanism.
-            if value_len(template).is_some_and(|n| n != 48)
-                || template.iter().any(|a| a.ty == CKA_KEY_TYPE && a.value != Value::Ulong(CKK_GENERIC_SECRET))
-            {
+            // A generic secret of 48 bytes (the SSL section): another CKA_VALUE_LEN is
+            // inconsistent with the mechanism (another key type too: object assembly refuses
+            // it, as for every generated key).
+            if value_len(template).is_some_and(|n| n != 48) {
                 return Err(Error::TemplateInconsistent);
             }
             let mut value = crypto::random_vec(48)?;

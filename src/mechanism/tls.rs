@@ -6,13 +6,13 @@
 //! over the HMAC of the parameter's hash, or TLS 1.0's (MD5 and SHA-1, RFC 2246 §5) where
 //! the parameter names CKM_TLS_PRF, as the section allows for the KDF and the MAC.
 
-use super::kdf::{derived_len, imposed_template, key_type, value_len};
+use super::kdf::{derived_len, force, imposed_template, key_type, value_len};
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::{Hash, HmacCtx};
 use crate::error::{Error, Result};
 use crate::module::Module;
-use crate::object::policy::Origin;
+use crate::object::policy::{Origin, merge_template};
 use crate::object::{Attribute, Value};
 use crate::secret::Bytes;
 use cryptoki_sys::*;
@@ -201,19 +201,6 @@ pub struct TlsDerived {
     pub ivs: (Vec<u8>, Vec<u8>),
 }
 
-/// Refuses a template attribute the mechanism sets with another value
-/// (CKR_TEMPLATE_INCONSISTENT), and sets it.
-fn contribute(template: &mut Vec<Attribute>, ty: CK_ATTRIBUTE_TYPE, value: Value) -> Result<()> {
-    match template.iter().find(|a| a.ty == ty) {
-        Some(a) if a.value != value => Err(Error::TemplateInconsistent),
-        Some(_) => Ok(()),
-        None => {
-            template.push(Attribute::new(ty, value));
-            Ok(())
-        }
-    }
-}
-
 impl Module {
     /// C_DeriveKey with a TLS mechanism.
     pub fn derive_tls(
@@ -245,11 +232,14 @@ impl Module {
                 let label: &[u8] = if extended { b"extended master secret" } else { b"master secret" };
                 let value = prf(prf_of(*p, false)?, secret, label, seed, 48)?;
                 // The mechanism contributes the class, key type and length (the template
-                // may repeat them), and CKA_ALLOWED_MECHANISMS: a template naming fewer of
-                // those mechanisms is kept, one naming others refused.
-                contribute(&mut template, CKA_CLASS, Value::Ulong(CKO_SECRET_KEY))?;
-                contribute(&mut template, CKA_KEY_TYPE, Value::Ulong(CKK_GENERIC_SECRET))?;
-                contribute(&mut template, CKA_VALUE_LEN, Value::Ulong(48))?;
+                // may repeat them, not contradict them), and CKA_ALLOWED_MECHANISMS: a
+                // template naming fewer of those mechanisms is kept, one naming others refused.
+                let contributed = [
+                    Attribute::new(CKA_CLASS, Value::Ulong(CKO_SECRET_KEY)),
+                    Attribute::new(CKA_KEY_TYPE, Value::Ulong(CKK_GENERIC_SECRET)),
+                    Attribute::new(CKA_VALUE_LEN, Value::Ulong(48)),
+                ];
+                let mut template = merge_template(&template, &contributed)?;
                 match template.iter().find(|a| a.ty == CKA_ALLOWED_MECHANISMS) {
                     Some(Attribute { value: Value::MechList(l), .. })
                         if l.iter().all(|t| MASTER_SECRET_MECHANISMS.contains(t)) => {}
@@ -264,7 +254,7 @@ impl Module {
                 out.key = self.create_with(h, &template, origin(value))?;
             }
             (TlsKdf::Export, Params::TlsKdf { prf: p, label, seed }) => {
-                let value = prf(prf_of(*p, true)?, secret, label, seed, derived_len(&template, None)?)?;
+                let mut value = prf(prf_of(*p, true)?, secret, label, seed, derived_len(&template, None)?)?;
                 // The new key is sensitive if the original is, unextractable if it is;
                 // otherwise as the template says, else as the original key (the section's
                 // rules; CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow from them).
@@ -272,14 +262,10 @@ impl Module {
                     (CKA_SENSITIVE, base_obj.flag(CKA_SENSITIVE), base_obj.flag(CKA_SENSITIVE)),
                     (CKA_EXTRACTABLE, base_obj.flag(CKA_EXTRACTABLE), !base_obj.flag(CKA_EXTRACTABLE)),
                 ] {
-                    if forced {
-                        template.retain(|a| a.ty != ty);
-                    }
-                    if !template.iter().any(|a| a.ty == ty) {
-                        template.push(Attribute::new(ty, Value::Bool(base_value)));
+                    if forced || !template.iter().any(|a| a.ty == ty) {
+                        force(&mut template, ty, Value::Bool(base_value));
                     }
                 }
-                let mut value = value;
                 super::des::set_parity_for(key_type(&template), &mut value);
                 out.key = self.create_with(h, &template, origin(value))?;
             }
@@ -293,9 +279,9 @@ impl Module {
                 let iv_len = if safe { 0 } else { bytes(*iv_bits)? };
                 // The keys take the base key's protection; a template asking other is
                 // refused (the section: "may not specify values ... which differ").
-                for ty in [CKA_SENSITIVE, CKA_EXTRACTABLE] {
-                    contribute(&mut template, ty, Value::Bool(base_obj.flag(ty)))?;
-                }
+                let protection =
+                    [CKA_SENSITIVE, CKA_EXTRACTABLE].map(|ty| Attribute::new(ty, Value::Bool(base_obj.flag(ty))));
+                let mut template = merge_template(&template, &protection)?;
                 if value_len(&template).is_some_and(|n| n != key_len) {
                     return Err(Error::TemplateInconsistent);
                 }
