@@ -435,34 +435,14 @@ fn java_sunpkcs11() {
         c.current_dir(d).envs(h.env());
         c
     };
-    run_ok(
-        java("keytool")
-            .args([
-                "-genkeypair",
-                "-keystore",
-                "NONE",
-                "-storetype",
-                "PKCS11",
-                "-addprovider",
-                "SunPKCS11",
-                "-providerArg",
-            ])
-            .arg(&cfg)
-            .args([
-                "-storepass",
-                USER_PIN,
-                "-alias",
-                "tls",
-                "-keyalg",
-                "EC",
-                "-groupname",
-                "secp256r1",
-                "-dname",
-                "CN=localhost",
-                "-validity",
-                "2",
-            ]),
-    );
+    // A key pair and self-signed certificate made in the token by keytool, under `alias`.
+    let genkeypair = |alias: &str, algorithm: &[&str]| {
+        let mut keytool = java("keytool");
+        keytool.args(["-genkeypair", "-keystore", "NONE", "-storetype", "PKCS11", "-addprovider", "SunPKCS11"]);
+        keytool.arg("-providerArg").arg(&cfg).args(["-storepass", USER_PIN, "-alias", alias]).args(algorithm);
+        run_ok(keytool.args(["-dname", "CN=localhost", "-validity", "2"]));
+    };
+    genkeypair("tls", &["-keyalg", "EC", "-groupname", "secp256r1"]);
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/OxihsmJava.java");
     run_ok(java("javac").arg("-d").arg(d).arg(&src));
     let out = run_ok(java("java").arg("-cp").arg(d).arg("OxihsmJava").arg(&cfg).arg(USER_PIN));
@@ -477,10 +457,7 @@ fn java_sunpkcs11() {
     assert!(out.contains("ok: the KeyStore entry is gone once deleted"), "{out}");
     // JSSE with the token as the first provider: the TLS 1.2 key schedule in the token, the
     // client openssl s_client; an RSA key for RSA key exchange too.
-    let mut rsa = java("keytool");
-    rsa.args(["-genkeypair", "-keystore", "NONE", "-storetype", "PKCS11", "-addprovider", "SunPKCS11", "-providerArg"]);
-    rsa.arg(&cfg).args(["-storepass", USER_PIN, "-alias", "tls-rsa", "-keyalg", "RSA", "-keysize", "2048"]);
-    run_ok(rsa.args(["-dname", "CN=localhost", "-validity", "2"]));
+    genkeypair("tls-rsa", &["-keyalg", "RSA", "-keysize", "2048"]);
     let first = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JsseTokenFirst.java");
     run_ok(java("javac").arg("-d").arg(d).arg(&first));
     // With RFC 7627's extended master secret off (the token makes the master secret) and on

@@ -56,6 +56,24 @@ fn randoms(client: &mut [u8], server: &mut [u8]) -> CK_SSL3_RANDOM_DATA {
     }
 }
 
+/// An exporter's parameter: the PRF, the label, the randoms, the context if any.
+fn kdf_params(
+    prf: CK_MECHANISM_TYPE,
+    label: &mut [u8],
+    random: CK_SSL3_RANDOM_DATA,
+    context: Option<&mut [u8]>,
+) -> CK_TLS_KDF_PARAMS {
+    let (context, context_len) = context.map_or((null_mut(), 0), |c| (c.as_mut_ptr(), c.len() as CK_ULONG));
+    CK_TLS_KDF_PARAMS {
+        prfMechanism: prf,
+        pLabel: label.as_mut_ptr(),
+        ulLabelLength: label.len() as CK_ULONG,
+        RandomInfo: random,
+        pContextData: context,
+        ulContextDataLength: context_len,
+    }
+}
+
 /// Where key material goes: no handles yet, the IVs into `client` and `server`.
 fn key_material_out(client: &mut [u8], server: &mut [u8]) -> CK_SSL3_KEY_MAT_OUT {
     CK_SSL3_KEY_MAT_OUT {
@@ -198,14 +216,7 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
     for (prf, digest, with_context) in
         [(CKM_SHA256, "SHA256", true), (CKM_SHA384, "SHA384", false), (CKM_TLS_PRF, "MD5-SHA1", false)]
     {
-        let mut p = CK_TLS_KDF_PARAMS {
-            prfMechanism: prf,
-            pLabel: label.as_mut_ptr(),
-            ulLabelLength: label.len() as CK_ULONG,
-            RandomInfo: randoms(&mut cr, &mut sr),
-            pContextData: if with_context { context.as_mut_ptr() } else { null_mut() },
-            ulContextDataLength: if with_context { 3 } else { 0 },
-        };
+        let mut p = kdf_params(prf, &mut label, randoms(&mut cr, &mut sr), with_context.then_some(&mut context[..]));
         let mut t = readable().ulong(CKA_VALUE_LEN, 20);
         let k = s.derive(&mut mech(CKM_TLS_KDF, Some(&mut p)), master, &mut t).unwrap();
         let mut seed = [&cr[..], &sr[..]].concat();
@@ -218,14 +229,7 @@ fn master_secret_key_block_finished_and_exporters_agree_with_openssl() {
     }
     // An exported key the template says nothing of the protection of is as the original
     // key (readable here); an AES key of its length.
-    let mut p = CK_TLS_KDF_PARAMS {
-        prfMechanism: CKM_SHA256,
-        pLabel: label.as_mut_ptr(),
-        ulLabelLength: label.len() as CK_ULONG,
-        RandomInfo: randoms(&mut cr, &mut sr),
-        pContextData: null_mut(),
-        ulContextDataLength: 0,
-    };
+    let mut p = kdf_params(CKM_SHA256, &mut label, randoms(&mut cr, &mut sr), None);
     let mut t = T::secret(CKK_AES).ulong(CKA_VALUE_LEN, 16);
     let k = s.derive(&mut mech(CKM_TLS12_KDF, Some(&mut p)), master, &mut t).unwrap();
     assert!(!s.get_bool(k, CKA_SENSITIVE) && s.get_bool(k, CKA_EXTRACTABLE));
@@ -288,14 +292,7 @@ fn parameters_templates_and_protection() {
     assert_eq!(s.get_bytes(master, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
     // An exported key of a sensitive, unextractable original is so whatever the template says.
     let (mut label, mut xc, mut xs) = (b"EXPORTER-x".to_vec(), filled(32, 3), filled(32, 4));
-    let mut p = CK_TLS_KDF_PARAMS {
-        prfMechanism: CKM_SHA256,
-        pLabel: label.as_mut_ptr(),
-        ulLabelLength: label.len() as CK_ULONG,
-        RandomInfo: randoms(&mut xc, &mut xs),
-        pContextData: null_mut(),
-        ulContextDataLength: 0,
-    };
+    let mut p = kdf_params(CKM_SHA256, &mut label, randoms(&mut xc, &mut xs), None);
     let mut t = readable().ulong(CKA_VALUE_LEN, 32);
     let k = s.derive(&mut mech(CKM_TLS_KDF, Some(&mut p)), master, &mut t).unwrap();
     assert!(s.get_bool(k, CKA_SENSITIVE) && !s.get_bool(k, CKA_EXTRACTABLE));
