@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod hex;
 pub mod mechanism;
 pub mod migrate;
 pub mod module;

@@ -539,7 +539,3 @@ fn mechanism_list_and_digests() {
         assert_eq!(raw.C_GetSlotList(0, null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
     }
 }
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}

@@ -64,10 +64,6 @@ fn rv<T>(r: cryptoki::error::Result<T>) -> String {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn out(r: cryptoki::error::Result<Vec<u8>>) -> String {
     match r {
         Ok(v) => format!("OK {}", hex(&v)),

@@ -128,10 +128,6 @@ fn pkcs11_tool_manages_tokens_and_objects() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("CKR_PIN_INCORRECT"));
 }
 
-fn hexs(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 #[test]
 fn pkcs11_tool_symmetric_keys_agree_with_openssl() {
     let h = Harness::new();
@@ -188,7 +184,7 @@ fn pkcs11_tool_symmetric_keys_agree_with_openssl() {
             .arg(d.join("ct2.bin")),
     );
     let plain = tool("openssl")
-        .args(["enc", "-d", "-aes-256-cbc", "-K", &hexs(&key), "-iv", iv, "-in"])
+        .args(["enc", "-d", "-aes-256-cbc", "-K", &hex(&key), "-iv", iv, "-in"])
         .arg(d.join("ct2.bin"))
         .output()
         .unwrap();
@@ -230,10 +226,10 @@ fn pkcs11_tool_symmetric_keys_agree_with_openssl() {
     assert_eq!(mac_key.len(), 32);
     let want = run_ok(
         tool("openssl")
-            .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{}", hexs(&mac_key))])
+            .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{}", hex(&mac_key))])
             .arg(d.join("data.bin")),
     );
-    assert!(want.trim_end().ends_with(&hexs(&std::fs::read(d.join("mac.bin")).unwrap())), "openssl: {want}");
+    assert!(want.trim_end().ends_with(&hex(&std::fs::read(d.join("mac.bin")).unwrap())), "openssl: {want}");
     // A tampered MAC is refused.
     let mut bad = std::fs::read(d.join("mac.bin")).unwrap();
     bad[0] ^= 1;

@@ -118,8 +118,7 @@ mod tests {
         let input: Vec<u8> = (0x00..=0x1e).collect();
         let (aad, msg) = input.split_at(8);
         let out = seal(&key, &nonce, 8, aad, msg).unwrap();
-        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "588c979a61c663d2f066d0c2c0f989806d5f6b61dac38417e8d12cfdf926e0");
+        assert_eq!(crate::hex::encode(&out), "588c979a61c663d2f066d0c2c0f989806d5f6b61dac38417e8d12cfdf926e0");
         assert_eq!(&open(&key, &nonce, 8, aad, &out).unwrap()[..], msg);
         let mut bad = out.clone();
         bad[0] ^= 1;

@@ -263,7 +263,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        crate::hex::decode(s).expect("hex")
     }
 
     // A 1024/160 group (FIPS 186-3 DSA example, as in RFC 6979 A.2.1).

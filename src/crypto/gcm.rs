@@ -255,7 +255,7 @@ mod tests {
     use super::*;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        crate::hex::decode(s).expect("hex")
     }
 
     /// NIST GCM test case 4 (AES-128, 60-byte plaintext, 20-byte AAD) and case 6 (60-byte IV).

@@ -275,9 +275,7 @@ impl ShaHmac {
 mod tests {
     use super::*;
 
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::hex::encode as hex;
 
     #[test]
     fn state_survives_a_round_trip() {

@@ -513,7 +513,9 @@ mod tests {
         let info: Vec<u8> = (0xf0..=0xf9).collect();
         let prk = hkdf_extract(Hash::Sha256, &salt, &ikm).unwrap();
         let okm = hkdf_expand(Hash::Sha256, &prk, &info, 42).unwrap();
-        let hex: String = okm.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+        assert_eq!(
+            crate::hex::encode(&okm),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
     }
 }

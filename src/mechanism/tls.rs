@@ -354,9 +354,7 @@ fn is_usage(ty: CK_ATTRIBUTE_TYPE) -> bool {
 mod tests {
     use super::*;
 
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::hex::encode as hex;
 
     /// The TLS 1.2 PRF with SHA-256 against a vector computed by OpenSSL's TLS1-PRF
     /// (`openssl kdf -keylen 16 -kdfopt digest:SHA256 -kdfopt hexsecret:0102 -kdfopt

@@ -83,20 +83,15 @@ pub struct Record {
 }
 
 fn hex<S: serde::Serializer>(b: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    s.serialize_str(&crate::hex::encode(b))
 }
 
 fn unhex<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<u8>, D::Error> {
     let s: String = serde::Deserialize::deserialize(d)?;
-    let digits = s.as_bytes();
-    if !digits.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) {
         return Err(serde::de::Error::custom("an odd number of hex digits"));
     }
-    digits
-        .chunks(2)
-        .map(|p| std::str::from_utf8(p).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(|| serde::de::Error::custom("not hex"))
+    crate::hex::decode(&s).ok_or_else(|| serde::de::Error::custom("not hex"))
 }
 
 fn field(out: &mut Vec<u8>, v: Option<&[u8]>) {

@@ -206,7 +206,7 @@ impl Module {
         crypto::random_fill(&mut uuid)?;
         let serial = match &old {
             Some(t) => t.serial.clone(),
-            None => crypto::random_vec(8)?.iter().map(|b| format!("{b:02x}")).collect(),
+            None => crate::hex::encode(&crypto::random_vec(8)?),
         };
         let kdf = self.config.pin_kdf;
         let so = wrap_mk(&mk, so_pin, &uuid, kdf, true)?;

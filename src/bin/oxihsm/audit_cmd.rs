@@ -50,9 +50,7 @@ struct ArchiveHeader {
     after_hash: String,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use oxihsm::hex::encode as hex;
 
 /// An archive file's starting link and records.
 fn read_archive(path: &Path) -> Result<(Link, Vec<Record>)> {

@@ -15,9 +15,7 @@ use oxihsm::crypto::keyfile::{self, PublicKey};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use oxihsm::hex::encode as hex;
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
     if !s.len().is_multiple_of(2) {

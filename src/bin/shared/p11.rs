@@ -22,13 +22,7 @@ pub fn octet_string(b: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Hex digits to bytes (`None` when they are not an even number of hex digits).
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
+pub use oxihsm::hex::decode as unhex;
 
 /// A public key object's class, key type, material and CKA_VERIFY (and CKA_ENCRYPT for RSA).
 pub fn public_attrs(k: &PublicKey) -> Vec<Attribute> {
