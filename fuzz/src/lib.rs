@@ -222,6 +222,16 @@ pub struct Keep {
     key_material: Vec<Box<CK_SSL3_KEY_MAT_OUT>>,
 }
 
+/// CK_SSL3_RANDOM_DATA over the client's and the server's random buffers.
+fn random_data(client: (*mut u8, CK_ULONG), server: (*mut u8, CK_ULONG)) -> CK_SSL3_RANDOM_DATA {
+    CK_SSL3_RANDOM_DATA {
+        pClientRandom: client.0,
+        ulClientRandomLen: client.1,
+        pServerRandom: server.0,
+        ulServerRandomLen: server.1,
+    }
+}
+
 impl Keep {
     /// A byte buffer from the input: (pointer, declared length). The declared length never
     /// exceeds the buffer; a NULL pointer may come with any length.
@@ -629,12 +639,7 @@ impl Keep {
                 self.versions.push(v);
                 let prf = inp.pick(&[CKM_SHA256, CKM_SHA384, CKM_SHA_1, CKM_TLS_PRF]);
                 if shape == S::TlsMaster {
-                    let random = CK_SSL3_RANDOM_DATA {
-                        pClientRandom: a,
-                        ulClientRandomLen: al,
-                        pServerRandom: b,
-                        ulServerRandomLen: bl,
-                    };
+                    let random = random_data((a, al), (b, bl));
                     self.param(
                         inp,
                         CK_TLS12_MASTER_KEY_DERIVE_PARAMS {
@@ -677,12 +682,7 @@ impl Keep {
                     ulKeySizeInBits: inp.pick(&[0, 128, 256, 192, 64, 7]),
                     ulIVSizeInBits: inp.pick(&[0, 32, 64, 96, 128, 1024, 5]),
                     bIsExport: inp.u8() % 4 / 3,
-                    RandomInfo: CK_SSL3_RANDOM_DATA {
-                        pClientRandom: a,
-                        ulClientRandomLen: al,
-                        pServerRandom: b,
-                        ulServerRandomLen: bl,
-                    },
+                    RandomInfo: random_data((a, al), (b, bl)),
                     pReturnedKeyMaterial: out_ptr,
                     prfHashMechanism: inp.pick(&[CKM_SHA256, CKM_SHA384, CKM_MD5]),
                 };
@@ -697,12 +697,7 @@ impl Keep {
                     prfMechanism: inp.pick(&[CKM_SHA256, CKM_SHA512, CKM_TLS_PRF, CKM_SHA3_256]),
                     pLabel: l,
                     ulLabelLength: ll,
-                    RandomInfo: CK_SSL3_RANDOM_DATA {
-                        pClientRandom: a,
-                        ulClientRandomLen: al,
-                        pServerRandom: b,
-                        ulServerRandomLen: bl,
-                    },
+                    RandomInfo: random_data((a, al), (b, bl)),
                     pContextData: c,
                     ulContextDataLength: cl,
                 };
