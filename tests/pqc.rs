@@ -101,6 +101,7 @@ fn offered_where_the_build_has_them() {
         (CKM_HASH_ML_DSA, CKF_SIGN | CKF_VERIFY),
         (CKM_HASH_ML_DSA_SHA256, CKF_SIGN | CKF_VERIFY),
         (CKM_HASH_ML_DSA_SHA3_512, CKF_SIGN | CKF_VERIFY),
+        (CKM_HASH_ML_DSA_SHAKE256, CKF_SIGN | CKF_VERIFY),
         (CKM_ML_KEM_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR),
         (CKM_ML_KEM, CKF_ENCAPSULATE | CKF_DECAPSULATE),
     ];
@@ -815,6 +816,8 @@ fn hash_ml_dsa() {
         CKM_HASH_ML_DSA_SHA3_224,
         CKM_HASH_ML_DSA_SHA3_384,
         CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE128,
+        CKM_HASH_ML_DSA_SHAKE256,
     ] {
         let sig = s.sign(&mut mech::<u8>(m, None), pr, &data).unwrap();
         assert_eq!(s.verify(&mut mech::<u8>(m, None), pu, &data, &sig), Ok(()), "0x{m:x}");

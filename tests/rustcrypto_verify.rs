@@ -1,5 +1,5 @@
-//! Token signatures verified by the RustCrypto crates (rsa, p256, p384, ed25519-dalek) as an
-//! independent implementation, and RustCrypto signatures verified by the token; RSA-OAEP
+//! Token signatures verified by the RustCrypto crates (rsa, p256, p384, ed25519-dalek, ml-dsa)
+//! as an independent implementation, and RustCrypto signatures verified by the token; RSA-OAEP
 //! ciphertexts from the rsa crate decrypted inside and the token's decrypted outside.
 
 mod common;
@@ -242,6 +242,77 @@ fn md5_digest_hmac_and_rsa_signatures() {
         s.sign(&mut mech(CKM_RSA_PKCS_PSS, Some(&mut pss)), privk, &Md5::digest(msg)),
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
+}
+
+/// ML-DSA (CKM_ML_DSA, with a context) and every HashML-DSA mechanism the token hashes for
+/// (`CKM_HASH_ML_DSA_<hash>`), deterministic and hedged, in each parameter set: the ml-dsa
+/// crate verifies each signature over the M' FIPS 204 §5.4 builds (Algorithm 4: 1, the
+/// context's length, the context, the hash's DER OID, PH(M)), made here with the sha2 and
+/// sha3 crates; the same M' with another PH does not verify.
+#[test]
+#[cfg(not(feature = "fips"))]
+fn ml_dsa_and_hash_ml_dsa_verified_by_the_ml_dsa_crate() {
+    use ml_dsa::{KeyInit, MlDsa44, MlDsa65, MlDsa87, MlDsaParams, Signature, VerifyingKey};
+    use sha2::Digest;
+    use sha3::digest::{ExtendableOutput, Update};
+    fn verifies<P: MlDsaParams>(pk: &[u8], m_prime: &[u8], sig: &[u8]) -> bool {
+        let vk = VerifyingKey::<P>::new_from_slice(pk).expect("public key length");
+        vk.verify_internal(m_prime, &Signature::<P>::try_from(sig).expect("signature length"))
+    }
+    fn xof<X: Default + Update + ExtendableOutput>(data: &[u8], n: usize) -> Vec<u8> {
+        let mut x = X::default();
+        x.update(data);
+        let mut out = vec![0u8; n];
+        x.finalize_xof_into(&mut out);
+        out
+    }
+    let (_h, _p, s) = env();
+    let msg = b"HashML-DSA, checked outside the token".to_vec();
+    // (mechanism, last arc of the hash's OID 2.16.840.1.101.3.4.2.x, PH(M)).
+    let hashes: [(CK_MECHANISM_TYPE, u8, Vec<u8>); 10] = [
+        (CKM_HASH_ML_DSA_SHA256, 1, sha2::Sha256::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA384, 2, sha2::Sha384::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA512, 3, sha2::Sha512::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA224, 4, sha2::Sha224::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA3_224, 7, sha3::Sha3_224::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA3_256, 8, sha3::Sha3_256::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA3_384, 9, sha3::Sha3_384::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHA3_512, 10, sha3::Sha3_512::digest(&msg).to_vec()),
+        (CKM_HASH_ML_DSA_SHAKE128, 11, xof::<sha3::Shake128>(&msg, 32)),
+        (CKM_HASH_ML_DSA_SHAKE256, 12, xof::<sha3::Shake256>(&msg, 64)),
+    ];
+    // Each parameter set with its verifier (public key, M', signature).
+    type Verify = fn(&[u8], &[u8], &[u8]) -> bool;
+    let sets: [(CK_ULONG, Verify); 3] = [
+        (CKP_ML_DSA_44, verifies::<MlDsa44>),
+        (CKP_ML_DSA_65, verifies::<MlDsa65>),
+        (CKP_ML_DSA_87, verifies::<MlDsa87>),
+    ];
+    let mut ctx = b"oxihsm context".to_vec();
+    for (set, verify) in sets {
+        let (pu, pr) = pair(&s, CKM_ML_DSA_KEY_PAIR_GEN, T::default().ulong(CKA_PARAMETER_SET, set), T::default());
+        let pk = s.get_bytes(pu, CKA_VALUE).unwrap();
+        for hedge in [CKH_DETERMINISTIC_REQUIRED, CKH_HEDGE_REQUIRED] {
+            let mut p = CK_SIGN_ADDITIONAL_CONTEXT {
+                hedgeVariant: hedge,
+                pContext: ctx.as_mut_ptr(),
+                ulContextLen: ctx.len() as CK_ULONG,
+            };
+            // Pure ML-DSA: M' = 0, the context's length, the context, M.
+            let sig = s.sign(&mut mech(CKM_ML_DSA, Some(&mut p)), pr, &msg).unwrap();
+            let pure = [&[0, ctx.len() as u8][..], &ctx, &msg].concat();
+            assert!(verify(&pk, &pure, &sig), "CKM_ML_DSA, set {set}");
+            for (m, arc, ph) in &hashes {
+                let sig = s.sign(&mut mech(*m, Some(&mut p)), pr, &msg).unwrap();
+                let oid = [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, *arc];
+                let m_prime = [&[1, ctx.len() as u8][..], &ctx, &oid, ph].concat();
+                assert!(verify(&pk, &m_prime, &sig), "mechanism 0x{m:x}, set {set}, hedge {hedge}");
+                let other = &hashes[(*arc as usize) % hashes.len()];
+                let wrong = [&[1, ctx.len() as u8][..], &ctx, &oid, &other.2].concat();
+                assert!(!verify(&pk, &wrong, &sig), "mechanism 0x{m:x}: another PH");
+            }
+        }
+    }
 }
 
 /// `input` encrypted (or decrypted) in two parts, its halves.

@@ -351,7 +351,7 @@ pub fn pbkdf2(hash: Hash, password: &[u8], salt: &[u8], iterations: u32, out: &m
     check(ok, "PKCS5_PBKDF2_HMAC")
 }
 
-/// An EVP_MD_CTX running a digest: what [`DigestCtx`] and [`Shake256`] share.
+/// An EVP_MD_CTX running a digest: what [`DigestCtx`] and [`Shake`] share.
 struct MdCtx(NonNull<sys::EVP_MD_CTX>);
 
 // SAFETY: exclusively owned C object without thread affinity.
@@ -408,36 +408,41 @@ impl DigestCtx {
     }
 }
 
-/// A running SHAKE256 (FIPS 202), read as 64 bytes: ML-DSA's message representative.
-pub struct Shake256(MdCtx);
+/// A running SHAKE128 or SHAKE256 (FIPS 202): ML-DSA's message representative (SHAKE256,
+/// 64 bytes) and HashML-DSA's SHAKE pre-hashes.
+pub struct Shake(MdCtx);
 
-impl Shake256 {
-    pub fn new() -> Result<Shake256> {
-        // SAFETY: returns a pointer to a static, immutable digest description.
-        Ok(Shake256(MdCtx::new(unsafe { sys::EVP_shake256() }, "SHAKE256 init")?))
+impl Shake {
+    /// SHAKE256 when `wide`, else SHAKE128.
+    pub fn new(wide: bool) -> Result<Shake> {
+        // SAFETY: returns pointers to static, immutable digest descriptions.
+        let md = unsafe { if wide { sys::EVP_shake256() } else { sys::EVP_shake128() } };
+        Ok(Shake(MdCtx::new(md, "SHAKE init")?))
     }
 
     pub fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
 
+    /// The first `out.len()` bytes of the output.
+    pub fn finish_into(self, out: &mut [u8]) -> Result<()> {
+        // SAFETY: `out` is valid for the length asked for.
+        check(unsafe { sys::EVP_DigestFinalXOF(self.0.0.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE final")
+    }
+
     /// The first 64 bytes of the output.
     pub fn finish_64(self) -> Result<[u8; 64]> {
         let mut out = [0u8; 64];
-        // SAFETY: `out` holds the 64 bytes asked for.
-        check(unsafe { sys::EVP_DigestFinalXOF(self.0.0.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE256 final")?;
+        self.finish_into(&mut out)?;
         Ok(out)
     }
 }
 
 /// SHAKE128 or SHAKE256 (FIPS 202) of `data`, as many bytes as `out` holds.
 pub fn shake(wide: bool, data: &[u8], out: &mut [u8]) -> Result<()> {
-    // SAFETY: returns pointers to static, immutable digest descriptions.
-    let md = unsafe { if wide { sys::EVP_shake256() } else { sys::EVP_shake128() } };
-    let mut ctx = MdCtx::new(md, "SHAKE init")?;
-    ctx.update(data);
-    // SAFETY: `out` is valid for the length asked for.
-    check(unsafe { sys::EVP_DigestFinalXOF(ctx.0.as_ptr(), out.as_mut_ptr(), out.len()) }, "SHAKE final")
+    let mut s = Shake::new(wide)?;
+    s.update(data);
+    s.finish_into(out)
 }
 
 /// A running HMAC over any hash.

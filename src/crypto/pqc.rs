@@ -95,7 +95,7 @@ impl MlDsa {
 
     /// tr = H(pk, 64) (FIPS 204 Algorithm 6), which starts every message representative.
     pub fn tr(pk: &[u8]) -> Result<[u8; MU_LEN]> {
-        let mut h = super::evp::Shake256::new()?;
+        let mut h = super::evp::Shake::new(true)?;
         h.update(pk);
         h.finish_64()
     }
@@ -122,12 +122,12 @@ pub const MU_LEN: usize = 64;
 
 /// mu = H(tr || M', 64) computed as the message arrives, so that a multi-part signature
 /// needs no copy of the message.
-pub struct MuHasher(super::evp::Shake256);
+pub struct MuHasher(super::evp::Shake);
 
 impl MuHasher {
     /// Starts mu for the key with `tr`, and M' with `pre`.
     pub fn new(tr: &[u8; MU_LEN], pre: &[u8]) -> Result<MuHasher> {
-        let mut h = super::evp::Shake256::new()?;
+        let mut h = super::evp::Shake::new(true)?;
         h.update(tr);
         h.update(pre);
         Ok(MuHasher(h))

@@ -1,5 +1,5 @@
 //! ML-DSA signatures (PKCS#11 3.2 §6.67: CKM_ML_DSA, pure, with CK_SIGN_ADDITIONAL_CONTEXT's
-//! hedging choice and context string; HashML-DSA over a SHA-2/SHA-3 hash the token computes,
+//! hedging choice and context string; HashML-DSA over a SHA-2/SHA-3/SHAKE hash the token computes,
 //! `CKM_HASH_ML_DSA_<hash>`, or the caller computed, CKM_HASH_ML_DSA, single-part) and ML-KEM
 //! key encapsulation (§6.68: CKM_ML_KEM through C_EncapsulateKey / C_DecapsulateKey), with
 //! their key pair generators; those two functions also for ECDH (§6.3) and RSA (§6.1) as KEMs.
@@ -69,38 +69,89 @@ pub enum MlDsaVariant {
     /// A hash the caller computed, named by the parameter (CKM_HASH_ML_DSA; single-part).
     PreHashed,
     /// The message's hash, computed here (`CKM_HASH_ML_DSA_<hash>`).
-    Hashed(Hash),
+    Hashed(PreHash),
 }
 
-/// HashML-DSA's hashes: the mechanism, and the digest mechanism naming it in
-/// CK_HASH_SIGN_ADDITIONAL_CONTEXT.
-const HASHED: [(CK_MECHANISM_TYPE, Hash); 8] = [
-    (CKM_HASH_ML_DSA_SHA224, Hash::Sha224),
-    (CKM_HASH_ML_DSA_SHA256, Hash::Sha256),
-    (CKM_HASH_ML_DSA_SHA384, Hash::Sha384),
-    (CKM_HASH_ML_DSA_SHA512, Hash::Sha512),
-    (CKM_HASH_ML_DSA_SHA3_224, Hash::Sha3_224),
-    (CKM_HASH_ML_DSA_SHA3_256, Hash::Sha3_256),
-    (CKM_HASH_ML_DSA_SHA3_384, Hash::Sha3_384),
-    (CKM_HASH_ML_DSA_SHA3_512, Hash::Sha3_512),
+/// HashML-DSA's pre-hash PH (FIPS 204 §5.4): a SHA-2 or SHA-3 digest of the message, or
+/// SHAKE128's first 32 bytes or SHAKE256's first 64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreHash {
+    Digest(Hash),
+    /// SHAKE256 when true, else SHAKE128.
+    Shake(bool),
+}
+
+impl PreHash {
+    /// The last byte of PH's OID, 2.16.840.1.101.3.4.2.x (FIPS 204 §5.4's OID(PH)).
+    fn oid_arc(self) -> Option<u8> {
+        Some(match self {
+            PreHash::Digest(Hash::Sha256) => 1,
+            PreHash::Digest(Hash::Sha384) => 2,
+            PreHash::Digest(Hash::Sha512) => 3,
+            PreHash::Digest(Hash::Sha224) => 4,
+            PreHash::Digest(Hash::Sha512_224) => 5,
+            PreHash::Digest(Hash::Sha512_256) => 6,
+            PreHash::Digest(Hash::Sha3_224) => 7,
+            PreHash::Digest(Hash::Sha3_256) => 8,
+            PreHash::Digest(Hash::Sha3_384) => 9,
+            PreHash::Digest(Hash::Sha3_512) => 10,
+            PreHash::Shake(false) => 11,
+            PreHash::Shake(true) => 12,
+            PreHash::Digest(Hash::Sha1 | Hash::Md5) => return None,
+        })
+    }
+}
+
+/// A pre-hash running over the message.
+// The large variant (a SHA-2 context held in place) is the common one: boxing it would cost an
+// allocation per signature for nothing.
+#[allow(clippy::large_enum_variant)]
+enum PreHasher {
+    Digest(Engine),
+    Shake(crate::crypto::evp::Shake, usize),
+}
+
+impl PreHasher {
+    fn new(p: PreHash) -> Result<PreHasher> {
+        Ok(match p {
+            PreHash::Digest(h) => PreHasher::Digest(Engine::new(h)?),
+            PreHash::Shake(wide) => PreHasher::Shake(crate::crypto::evp::Shake::new(wide)?, if wide { 64 } else { 32 }),
+        })
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            PreHasher::Digest(e) => e.update(data),
+            PreHasher::Shake(s, _) => s.update(data),
+        }
+    }
+
+    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(Zeroizing::new(match self {
+            PreHasher::Digest(e) => e.finish(),
+            PreHasher::Shake(s, n) => {
+                let mut out = vec![0u8; n];
+                s.finish_into(&mut out)?;
+                out
+            }
+        }))
+    }
+}
+
+/// The `CKM_HASH_ML_DSA_<hash>` mechanisms (the specification's table of them) and their
+/// pre-hashes.
+const HASHED: [(CK_MECHANISM_TYPE, PreHash); 10] = [
+    (CKM_HASH_ML_DSA_SHA224, PreHash::Digest(Hash::Sha224)),
+    (CKM_HASH_ML_DSA_SHA256, PreHash::Digest(Hash::Sha256)),
+    (CKM_HASH_ML_DSA_SHA384, PreHash::Digest(Hash::Sha384)),
+    (CKM_HASH_ML_DSA_SHA512, PreHash::Digest(Hash::Sha512)),
+    (CKM_HASH_ML_DSA_SHA3_224, PreHash::Digest(Hash::Sha3_224)),
+    (CKM_HASH_ML_DSA_SHA3_256, PreHash::Digest(Hash::Sha3_256)),
+    (CKM_HASH_ML_DSA_SHA3_384, PreHash::Digest(Hash::Sha3_384)),
+    (CKM_HASH_ML_DSA_SHA3_512, PreHash::Digest(Hash::Sha3_512)),
+    (CKM_HASH_ML_DSA_SHAKE128, PreHash::Shake(false)),
+    (CKM_HASH_ML_DSA_SHAKE256, PreHash::Shake(true)),
 ];
-
-/// The last byte of a hash's OID, 2.16.840.1.101.3.4.2.x (FIPS 204 §5.4's OID(PH)).
-fn hash_oid_arc(h: Hash) -> Option<u8> {
-    Some(match h {
-        Hash::Sha256 => 1,
-        Hash::Sha384 => 2,
-        Hash::Sha512 => 3,
-        Hash::Sha224 => 4,
-        Hash::Sha512_224 => 5,
-        Hash::Sha512_256 => 6,
-        Hash::Sha3_224 => 7,
-        Hash::Sha3_256 => 8,
-        Hash::Sha3_384 => 9,
-        Hash::Sha3_512 => 10,
-        Hash::Sha1 | Hash::Md5 => return None,
-    })
-}
 
 /// An ML-DSA signature: its message representative mu = H(tr || M', 64) is hashed as the
 /// data arrives (FIPS 204 §6.2's external mu), so that no part of the message is kept.
@@ -111,7 +162,7 @@ struct MlDsaSig {
     /// context's length, the context, and for HashML-DSA the hash's OID.
     mu: MuHasher,
     /// The running hash of CKM_HASH_ML_DSA_<hash>, whose output goes into mu.
-    hasher: Option<Engine>,
+    hasher: Option<PreHasher>,
     /// For CKM_HASH_ML_DSA, the hash's length and the hash gathered: one hash, in one part.
     prehashed: Option<(usize, Bytes)>,
     len: usize,
@@ -122,7 +173,7 @@ impl MlDsaSig {
     fn mu(self: Box<Self>) -> Result<(Arc<ParsedKey>, [u8; MU_LEN])> {
         let MlDsaSig { key, mut mu, hasher, prehashed, .. } = *self;
         match (hasher, prehashed) {
-            (Some(h), _) => mu.update(&Zeroizing::new(h.finish())),
+            (Some(h), _) => mu.update(&h.finish()?),
             (None, Some((n, hash))) if hash.len() == n => mu.update(&hash),
             (None, Some(_)) => return Err(Error::DataLenRange),
             (None, None) => {}
@@ -180,7 +231,7 @@ pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Resu
         (Params::SignContext { hedge, context }, MlDsaVariant::Pure) => (*hedge, &context[..], None),
         (Params::SignContext { hedge, context }, MlDsaVariant::Hashed(h)) => (*hedge, &context[..], Some(h)),
         (Params::HashSignContext { hedge, context, hash }, MlDsaVariant::PreHashed) => {
-            let h = super::digest::DIGESTS.iter().find(|(t, _)| t == hash).map(|(_, h)| *h);
+            let h = super::digest::DIGESTS.iter().find(|(t, _)| t == hash).map(|(_, h)| PreHash::Digest(*h));
             (*hedge, &context[..], Some(h.ok_or(Error::MechanismParamInvalid)?))
         }
         _ => return Err(Error::MechanismParamInvalid),
@@ -194,12 +245,12 @@ pub fn ml_dsa(variant: MlDsaVariant, m: &Mechanism, key: Arc<ParsedKey>) -> Resu
     let mut pre = vec![hash.is_some() as u8, n];
     pre.extend_from_slice(context);
     if let Some(h) = hash {
-        let arc = hash_oid_arc(h).ok_or(Error::MechanismParamInvalid)?;
+        let arc = h.oid_arc().ok_or(Error::MechanismParamInvalid)?;
         pre.extend_from_slice(&nist_oid(2, arc));
     }
     let (hasher, prehashed) = match (variant, hash) {
-        (MlDsaVariant::Hashed(h), _) => (Some(Engine::new(h)?), None),
-        (MlDsaVariant::PreHashed, Some(h)) => (None, Some((h.output_len(), Bytes::default()))),
+        (MlDsaVariant::Hashed(h), _) => (Some(PreHasher::new(h)?), None),
+        (MlDsaVariant::PreHashed, Some(PreHash::Digest(h))) => (None, Some((h.output_len(), Bytes::default()))),
         _ => (None, None),
     };
     let mu = MuHasher::new(tr, &pre)?;
