@@ -1,7 +1,8 @@
 //! The block-cipher MACs beside CMAC, through liboxihsm.so: the CBC-MACs of FIPS PUB 113
 //! (CKM_AES_MAC, CKM_DES3_MAC, CKM_DES_MAC and their _GENERAL variants) against a CBC-MAC
-//! computed here with RustCrypto's block ciphers, and AES-GMAC against RustCrypto's aes-gcm:
-//! single- and multi-part, the output lengths, verification and its errors.
+//! computed here with RustCrypto's block ciphers, AES-GMAC against RustCrypto's aes-gcm and
+//! Poly1305 against RustCrypto's poly1305 and RFC 8439: single- and multi-part, the output
+//! lengths, verification and its errors.
 
 mod common;
 use aes::cipher::{BlockEncrypt, KeyInit};
@@ -159,6 +160,52 @@ fn aes_gmac_agrees_with_rustcrypto() {
         assert_eq!(s.lib.C_MessageSignInit(s.h, &mut mech(CKM_AES_GMAC, Some(&mut gp)), k), CKR_MECHANISM_INVALID);
     }
     assert_eq!(info.flags, CKF_SIGN | CKF_VERIFY);
+}
+
+/// CKM_POLY1305 on CKK_POLY1305 keys (CKM_POLY1305_KEY_GEN or imported): RFC 8439's vector
+/// (§2.5.2), tags of RustCrypto's poly1305 for messages of several lengths, single- and
+/// multi-part, verification and its errors. Not message-based: a Poly1305 key is for one
+/// message.
+#[test]
+fn poly1305_agrees_with_rustcrypto_and_rfc8439() {
+    use poly1305::universal_hash::KeyInit;
+    let (_h, _p, slot, s) = raw_user_env("poly1305");
+    let m = || mech::<u8>(CKM_POLY1305, None);
+    let rfc_key = unhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
+    let k = s.secret_key(CKK_POLY1305, &rfc_key).unwrap();
+    let msg = b"Cryptographic Forum Research Group";
+    assert_eq!(hex(&s.sign(&mut m(), k, msg).unwrap()), "a8061dc1305136c6c22b8baf0c0127a9");
+    let open = || T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let g = s.generate(CKM_POLY1305_KEY_GEN, &mut open()).unwrap();
+    assert_eq!(s.get_bytes(g, CKA_KEY_TYPE).unwrap(), CKK_POLY1305.to_ne_bytes());
+    let key = s.get_bytes(g, CKA_VALUE).unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(s.generate(CKM_POLY1305_KEY_GEN, &mut open().ulong(CKA_VALUE_LEN, 16)), Err(CKR_TEMPLATE_INCONSISTENT));
+    assert_eq!(s.secret_key(CKK_POLY1305, &data(16)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    for len in [0usize, 1, 15, 16, 17, 100, 1000] {
+        let msg = data(len);
+        let want = poly1305::Poly1305::new_from_slice(&key).unwrap().compute_unpadded(&msg).to_vec();
+        assert_eq!(s.sign(&mut m(), g, &msg).unwrap(), want, "Poly1305 of {len} bytes");
+        assert_eq!(sign_in_parts(&s, &mut m(), g, &msg, 7), want, "Poly1305 of {len} bytes in parts");
+        assert_eq!(s.verify(&mut m(), g, &msg, &want), Ok(()));
+    }
+    let mut tag = s.sign(&mut m(), g, msg).unwrap();
+    assert_eq!(s.verify(&mut m(), g, msg, &tag[..15]), Err(CKR_SIGNATURE_LEN_RANGE));
+    tag[0] ^= 1;
+    assert_eq!(s.verify(&mut m(), g, msg, &tag), Err(CKR_SIGNATURE_INVALID));
+    // No parameter; Poly1305 keys only; not an encryption mechanism.
+    let mut p = [0u8; 8];
+    assert_eq!(s.sign(&mut mech(CKM_POLY1305, Some(&mut p)), g, msg), Err(CKR_MECHANISM_PARAM_INVALID));
+    let chacha = s.secret_key(CKK_CHACHA20, &key).unwrap();
+    assert_eq!(s.sign(&mut m(), chacha, msg), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.encrypt(&mut m(), g, msg), Err(CKR_MECHANISM_INVALID));
+    let mut info = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+    // SAFETY: a live CK_MECHANISM_INFO and mechanism.
+    unsafe {
+        assert_eq!(s.lib.C_GetMechanismInfo(slot.id(), CKM_POLY1305, &mut info), CKR_OK);
+        assert_eq!(s.lib.C_MessageSignInit(s.h, &mut m(), g), CKR_MECHANISM_INVALID);
+    }
+    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (32, 32, CKF_SIGN | CKF_VERIFY));
 }
 
 /// CKM_AES_XCBC_MAC and CKM_AES_XCBC_MAC_96 with RFC 3566's test vectors (§4.6, a 128-bit

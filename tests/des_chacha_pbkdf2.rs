@@ -1,5 +1,6 @@
-//! DES and Triple DES, ChaCha20-Poly1305 and PBKDF2 key generation through liboxihsm.so,
-//! cross-checked with the RustCrypto crates (split from tests/symmetric.rs).
+//! DES and Triple DES, ChaCha20-Poly1305, the ChaCha20 stream cipher and PBKDF2 key
+//! generation through liboxihsm.so, cross-checked with the RustCrypto crates (split from
+//! tests/symmetric.rs).
 
 mod common;
 use common::symmetric::*;
@@ -204,15 +205,18 @@ fn chacha20_poly1305_keys_nonces_and_errors() {
     let e = env();
     let s = &e.s;
     let m = CKM_CHACHA20_POLY1305;
-    // Generated: 32 bytes whatever the template says of the length, and no checksum (the
-    // specification defines none for ChaCha20).
+    // Generated: 32 bytes whatever the template says of the length; the checksum is the first
+    // three bytes of the value's SHA-1, as the ChaCha20 section defines it.
     let open = || T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
     let k = s.generate(CKM_CHACHA20_KEY_GEN, &mut open()).unwrap();
     let value = s.get_bytes(k, CKA_VALUE).unwrap();
     assert_eq!(value.len(), 32);
     assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), CKK_CHACHA20.to_ne_bytes());
     assert_eq!(s.get_bytes(k, CKA_VALUE_LEN).unwrap(), 32u64.to_ne_bytes());
-    assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+    {
+        use sha1::Digest;
+        assert_eq!(s.get_bytes(k, CKA_CHECK_VALUE).unwrap(), sha1::Sha1::digest(&value)[..3]);
+    }
     assert_eq!(s.generate(CKM_CHACHA20_KEY_GEN, &mut open().ulong(CKA_VALUE_LEN, 16)), Err(CKR_TEMPLATE_INCONSISTENT));
     assert!(s.generate(CKM_CHACHA20_KEY_GEN, &mut open().ulong(CKA_VALUE_LEN, 32)).is_ok());
     assert_eq!(s.secret_key(CKK_CHACHA20, &random(16)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
@@ -281,6 +285,121 @@ fn chacha20_poly1305_keys_nonces_and_errors() {
     assert_eq!(unsafe { s.lib.C_GetMechanismInfo(0, m, &mut info) }, CKR_OK);
     let flags = CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (32, 32, flags));
+}
+
+/// CK_CHACHA20_PARAMS over the given buffers; a NULL counter when `counter` is empty.
+fn chacha20_params(counter: &mut [u8], nonce: &mut [u8]) -> CK_CHACHA20_PARAMS {
+    CK_CHACHA20_PARAMS {
+        pBlockCounter: if counter.is_empty() { null_mut() } else { counter.as_mut_ptr() },
+        blockCounterBits: if counter.is_empty() { 32 } else { counter.len() as CK_ULONG * 8 },
+        pNonce: nonce.as_mut_ptr(),
+        ulNonceBits: nonce.len() as CK_ULONG * 8,
+    }
+}
+
+/// RustCrypto's ChaCha20 keystream over `data` from block `counter`: the IETF variant for a
+/// 12-byte nonce, the original (64-bit counter) for 8 bytes, XChaCha20 for 24.
+fn rustcrypto_chacha20(key: &[u8], nonce: &[u8], counter: u64, data: &[u8]) -> Vec<u8> {
+    use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+    fn run<C: KeyIvInit + StreamCipher + StreamCipherSeek>(
+        key: &[u8],
+        nonce: &[u8],
+        pos: u128,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut c = C::new_from_slices(key, nonce).unwrap();
+        c.seek(pos);
+        let mut out = data.to_vec();
+        c.apply_keystream(&mut out);
+        out
+    }
+    let pos = u128::from(counter) * 64;
+    match nonce.len() {
+        12 => run::<chacha20::ChaCha20>(key, nonce, pos, data),
+        8 => run::<chacha20::ChaCha20Legacy>(key, nonce, pos, data),
+        _ => run::<chacha20::XChaCha20>(key, nonce, pos, data),
+    }
+}
+
+/// CKM_CHACHA20 (the stream cipher on its own) against RustCrypto's chacha20: the three
+/// nonces, initial block counters of 32 and 64 bits (least significant byte first), parts
+/// that start and end inside blocks, the original variant's counter carrying into its high
+/// word, the IETF counter's end, and the parameter's error codes.
+#[test]
+fn chacha20_stream_cipher_agrees_with_rustcrypto() {
+    let e = env();
+    let s = &e.s;
+    let m = CKM_CHACHA20;
+    let key = random(32);
+    let k = s.secret_key(CKK_CHACHA20, &key).unwrap();
+    let data = random(333);
+    for (nonce_len, counter_bits) in [(12, 32), (8, 64), (8, 32), (24, 64), (24, 32)] {
+        let mut nonce = random(nonce_len);
+        for counter in [0u64, 1, 0x0102_0304] {
+            let mut c = counter.to_le_bytes()[..counter_bits / 8].to_vec();
+            let want = rustcrypto_chacha20(&key, &nonce, counter, &data);
+            let what = format!("nonce {nonce_len}, counter {counter} ({counter_bits} bits)");
+            let mut p = chacha20_params(&mut c, &mut nonce);
+            assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), k, &data).unwrap(), want, "{what}");
+            assert_eq!(s.decrypt(&mut mech(m, Some(&mut p)), k, &want).unwrap(), data, "{what}");
+            // In parts: within a block, across blocks, block by block.
+            let parts: Vec<&[u8]> = vec![&data[..1], &data[1..64], &data[64..65], &data[65..200], &data[200..]];
+            assert_eq!(s.crypt_parts(&mut mech(m, Some(&mut p)), k, true, &parts).unwrap(), want, "{what} in parts");
+            let parts: Vec<&[u8]> = want.chunks(64).collect();
+            assert_eq!(s.crypt_parts(&mut mech(m, Some(&mut p)), k, false, &parts).unwrap(), data, "{what} by block");
+        }
+    }
+    // No counter is a counter of zero.
+    let mut nonce = random(12);
+    let mut p = chacha20_params(&mut [], &mut nonce);
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), k, &data).unwrap(), rustcrypto_chacha20(&key, &nonce, 0, &data));
+
+    // The original variant's 64-bit counter goes on past 2^32 - 1 into its high word.
+    let mut n8 = random(8);
+    let mut c = u64::from(u32::MAX).to_le_bytes().to_vec();
+    let mut p = chacha20_params(&mut c, &mut n8);
+    let want = rustcrypto_chacha20(&key, &n8, u64::from(u32::MAX), &data[..200]);
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), k, &data[..200]).unwrap(), want);
+    assert_eq!(want[64..], rustcrypto_chacha20(&key, &n8, 1 << 32, &data[64..200]));
+    // The IETF counter's last block is the last: 64 bytes from 2^32 - 1, not 65, whole or
+    // in parts.
+    let mut c = u32::MAX.to_le_bytes().to_vec();
+    let mut p = chacha20_params(&mut c, &mut nonce);
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), k, &data[..64]).unwrap().len(), 64);
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), k, &data[..65]), Err(CKR_DATA_LEN_RANGE));
+    assert_eq!(s.decrypt(&mut mech(m, Some(&mut p)), k, &data[..65]), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    let parts: Vec<&[u8]> = vec![&data[..60], &data[60..70]];
+    assert_eq!(s.crypt_parts(&mut mech(m, Some(&mut p)), k, true, &parts), Err(CKR_DATA_LEN_RANGE));
+
+    // The parameter: counters of 32 or 64 bits (64 not with the IETF nonce), nonces of 64, 96
+    // or 192 bits, none missing.
+    let bad = |counter_bits: CK_ULONG, nonce_bits: CK_ULONG, nonce: *mut u8| {
+        let mut c = [0u8; 8];
+        let mut p = CK_CHACHA20_PARAMS {
+            pBlockCounter: c.as_mut_ptr(),
+            blockCounterBits: counter_bits,
+            pNonce: nonce,
+            ulNonceBits: nonce_bits,
+        };
+        s.encrypt(&mut mech(m, Some(&mut p)), k, &data)
+    };
+    let mut n = random(24);
+    for (cb, nb) in [(16, 96), (0, 96), (128, 96), (64, 96), (32, 128), (32, 0), (32, 95), (32, 256)] {
+        assert_eq!(bad(cb, nb, n.as_mut_ptr()), Err(CKR_MECHANISM_PARAM_INVALID), "counter {cb} bits, nonce {nb}");
+    }
+    assert_eq!(bad(32, 96, null_mut()), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(s.encrypt(&mut mech::<u8>(m, None), k, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut wrong_size = [0u8; 16];
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut wrong_size)), k, &data), Err(CKR_MECHANISM_PARAM_INVALID));
+    // ChaCha20 keys only; not a signing mechanism; key sizes in bits, as the section says.
+    let aes = s.secret_key(CKK_AES, &random(32)).unwrap();
+    let mut p = chacha20_params(&mut [], &mut nonce);
+    assert_eq!(s.encrypt(&mut mech(m, Some(&mut p)), aes, &data), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.sign(&mut mech(m, Some(&mut p)), k, &data), Err(CKR_MECHANISM_INVALID));
+    let mut info = CK_MECHANISM_INFO::default();
+    // SAFETY: live out-structure.
+    assert_eq!(unsafe { s.lib.C_GetMechanismInfo(0, m, &mut info) }, CKR_OK);
+    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (256, 256, CKF_ENCRYPT | CKF_DECRYPT));
 }
 
 /// CK_PKCS5_PBKD2_PARAMS2 over the given buffers.

@@ -497,6 +497,23 @@ impl Keep {
                     CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: n_len, pAAD: aad, ulAADLen: aad_len };
                 self.param(inp, c)
             }
+            S::ChaCha20 => {
+                // The counter's buffer holds the widest counter (8 bytes), whatever width is
+                // declared; the nonce's declared length is its buffer's (the module reads
+                // ulNonceBits / 8 bytes).
+                let mut counter = inp.bytes(8);
+                counter.resize(8, 0);
+                let pc = if inp.u8() % 8 == 0 { std::ptr::null_mut() } else { counter.as_mut_ptr() };
+                self.bytes.push(counter);
+                let (n, n_len) = self.buf(inp);
+                let c = CK_CHACHA20_PARAMS {
+                    pBlockCounter: pc,
+                    blockCounterBits: inp.pick(&[32, 64, 16, 0, 128]),
+                    pNonce: n,
+                    ulNonceBits: n_len * 8,
+                };
+                self.param(inp, c)
+            }
             S::Pbkdf2 => {
                 let (salt, salt_len) = self.buf(inp);
                 let (pw, pw_len) = self.buf(inp);

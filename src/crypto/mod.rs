@@ -6,6 +6,7 @@
 
 pub(crate) mod bn;
 pub mod ccm;
+pub mod chacha;
 pub mod dh;
 pub mod dsa;
 pub mod ec;

@@ -168,6 +168,24 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     aad: bytes(c.pAAD, c.ulAADLen)?,
                 }
             }
+            ParamShape::ChaCha20 => {
+                let c = param::<CK_CHACHA20_PARAMS>(m).ok_or(bad)?;
+                // The counter as the state's words hold it, least significant byte first
+                // (RFC 8439 §2.3); a NULL counter starts at block 0.
+                let width = match c.blockCounterBits {
+                    32 | 64 => c.blockCounterBits as u32,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                let mut le = [0u8; 8];
+                if !c.pBlockCounter.is_null() {
+                    le[..width as usize / 8].copy_from_slice(&bytes(c.pBlockCounter, CK_ULONG::from(width / 8))?);
+                }
+                if !matches!(c.ulNonceBits, 64 | 96 | 192) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                let nonce = bytes(c.pNonce, c.ulNonceBits / 8)?;
+                Params::ChaCha20 { counter: u64::from_le_bytes(le), counter_bits: width, nonce }
+            }
             ParamShape::Pbkdf2 => {
                 let c = param::<CK_PKCS5_PBKD2_PARAMS2>(m).ok_or(bad)?;
                 let prf = match c.prf {

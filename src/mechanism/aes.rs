@@ -143,7 +143,7 @@ pub(super) fn block_engine(ctx: CipherCtx, block: usize, encrypt: bool, pad: boo
     Box::new(Block { ctx, block, encrypt, pad, stream: false, total: 0 })
 }
 
-fn len_error(encrypt: bool) -> Error {
+pub(super) fn len_error(encrypt: bool) -> Error {
     if encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange }
 }
 

@@ -67,6 +67,7 @@ pub fn register(r: &mut Registry) {
         (CKM_DES2_KEY_GEN, CKK_DES2),
         (CKM_DES3_KEY_GEN, CKK_DES3),
         (CKM_CHACHA20_KEY_GEN, CKK_CHACHA20),
+        (CKM_POLY1305_KEY_GEN, CKK_POLY1305),
     ] {
         let n = policy::fixed_value_len(kt).unwrap_or_default() as CK_ULONG;
         r.add(entry(ty, n, n, KeyGen::Fixed(kt)));

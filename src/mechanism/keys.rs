@@ -355,7 +355,7 @@ pub fn check_value(obj: &Object) -> Result<Option<[u8; 3]>> {
         (
             CKO_SECRET_KEY,
             Some(
-                CKK_GENERIC_SECRET | CKK_MD5_HMAC | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
+                CKK_GENERIC_SECRET | CKK_CHACHA20 | CKK_MD5_HMAC | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
                 | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_SHA512_224_HMAC | CKK_SHA512_256_HMAC | CKK_SHA3_224_HMAC
                 | CKK_SHA3_256_HMAC | CKK_SHA3_384_HMAC | CKK_SHA3_512_HMAC,
             ),

@@ -1,10 +1,11 @@
 //! MACs for C_Sign/C_Verify (PKCS#11 3.2 §6.x HMAC, §6.16 AES-CMAC): HMAC over SHA-1, SHA-2,
 //! SHA-3 and MD5, AES-CMAC and Triple DES CMAC, and the CBC-MACs of FIPS PUB 113 over AES,
 //! DES and Triple DES, each with its _GENERAL variant (output length from the parameter);
-//! AES-GMAC and AES-XCBC-MAC(-96).
+//! AES-GMAC, AES-XCBC-MAC(-96) and Poly1305 (CKM_POLY1305 on CKK_POLY1305 keys).
 
 use super::ops::Mac;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
+use crate::crypto::chacha;
 use crate::crypto::evp::{CipherCtx, CmacCtx, Hash, HmacCtx, Mode};
 use crate::crypto::sha::ShaHmac;
 use crate::error::{Error, Result};
@@ -39,6 +40,8 @@ pub enum MacKind {
     },
     /// CKM_TLS_MAC and CKM_TLS12_MAC (src/mechanism/tls.rs).
     Tls,
+    /// Poly1305 (RFC 8439 §2.5) on a CKK_POLY1305 key: a 16-byte tag.
+    Poly1305,
 }
 
 /// Key types usable with HMAC: generic secrets and every HMAC key type.
@@ -111,6 +114,14 @@ pub fn register(r: &mut Registry) {
             implementation: Implementation::Mac(MacKind::Xcbc { len }),
         });
     }
+    // The Poly1305 section gives no unit for its key sizes; its keys are 32 bytes.
+    r.add(Entry {
+        ty: CKM_POLY1305,
+        info: info(32, 32, flags),
+        params: ParamShape::None,
+        key_types: &[CKK_POLY1305],
+        implementation: Implementation::Mac(MacKind::Poly1305),
+    });
     r.add(Entry {
         ty: CKM_AES_GMAC,
         info: info(16, 32, flags),
@@ -479,7 +490,27 @@ pub fn mac(kind: MacKind, m: &Mechanism, key: &[u8], uid: &[u8]) -> Result<Box<d
             Box::new(CbcMac { chain: CbcChain::new(ctx, block, false), total: 0, len: n })
         }
         MacKind::Tls => super::tls::mac(m, key)?,
+        MacKind::Poly1305 => {
+            out_len(false, chacha::TAG_LEN, &m.params)?;
+            let key: &[u8; chacha::KEY_LEN] = key.try_into().map_err(|_| Error::KeySizeRange)?;
+            Box::new(Poly1305Mac(chacha::Poly1305::new(key)))
+        }
     })
+}
+
+/// A Poly1305 tag in progress.
+struct Poly1305Mac(chacha::Poly1305);
+
+impl Mac for Poly1305Mac {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data)
+    }
+    fn finish(self: Box<Self>) -> Bytes {
+        Bytes::new(self.0.finish().to_vec())
+    }
+    fn output_len(&self) -> usize {
+        chacha::TAG_LEN
+    }
 }
 
 #[cfg(test)]

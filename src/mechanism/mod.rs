@@ -48,6 +48,8 @@ pub enum ParamShape {
     Ccm,
     /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.
     ChaChaPoly,
+    /// CK_CHACHA20_PARAMS.
+    ChaCha20,
     /// CK_PKCS5_PBKD2_PARAMS2, or the 2.40 CK_PKCS5_PBKD2_PARAMS (the password length by
     /// pointer).
     Pbkdf2,
@@ -128,6 +130,13 @@ pub enum Params {
     Aead {
         nonce: Vec<u8>,
         aad: Vec<u8>,
+    },
+    /// CK_CHACHA20_PARAMS: the initial block counter and its width in bits (32 or 64), the
+    /// nonce (8, 12 or 24 bytes).
+    ChaCha20 {
+        counter: u64,
+        counter_bits: u32,
+        nonce: Vec<u8>,
     },
     /// PBKDF2 (CKM_PKCS5_PBKD2): HMAC over `prf`, the salt, the iteration count, the
     /// password.
@@ -239,6 +248,8 @@ pub enum Implementation {
     Aes(aes::AesMode),
     Des3(des::Des3Mode),
     ChaChaPoly,
+    /// The ChaCha20 stream cipher (CKM_CHACHA20).
+    ChaCha20,
     Mac(mac::MacKind),
     Wrap(wrap::WrapMode),
     Kdf(kdf::Kdf),
@@ -275,14 +286,15 @@ pub struct Registry {
 impl Registry {
     pub fn add(&mut self, mut e: Entry) {
         debug_assert!(self.entries.iter().all(|x| x.ty != e.ty), "mechanism 0x{:x} registered twice", e.ty);
-        // Every signature and MAC is offered message-based too (message_sign.rs), but GMAC:
-        // its IV belongs to one message, and the message calls keep the parameters of the
-        // init for every message, so each would reuse it (which gives GMAC's key away).
-        let per_message_iv = e.params == ParamShape::Gmac;
-        if e.info.flags & CKF_SIGN != 0 && !per_message_iv {
+        // Every signature and MAC is offered message-based too (message_sign.rs), but GMAC
+        // and Poly1305: GMAC's IV belongs to one message, and the message calls keep the
+        // parameters of the init for every message, so each would reuse it (which gives
+        // GMAC's key away); a Poly1305 key is for one message, the same way.
+        let one_message = e.params == ParamShape::Gmac || e.ty == CKM_POLY1305;
+        if e.info.flags & CKF_SIGN != 0 && !one_message {
             e.info.flags |= CKF_MESSAGE_SIGN;
         }
-        if e.info.flags & CKF_VERIFY != 0 && !per_message_iv {
+        if e.info.flags & CKF_VERIFY != 0 && !one_message {
             e.info.flags |= CKF_MESSAGE_VERIFY;
         }
         self.entries.push(e);

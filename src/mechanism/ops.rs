@@ -249,7 +249,9 @@ fn check_key(entry: &Entry, ty: CK_MECHANISM_TYPE, obj: &Object, usage: CK_ATTRI
     obj.material()?;
     let (min, max) = (entry.info.ulMinKeySize, entry.info.ulMaxKeySize);
     let outside = |size: CK_ULONG| (min != 0 && size < min) || (max != 0 && size > max);
-    if u.class == CKO_SECRET_KEY && outside(u.value_len as CK_ULONG) {
+    // The ChaCha20 section gives CKM_CHACHA20's key sizes in bits; the others are in bytes.
+    let unit = if entry.ty == CKM_CHACHA20 { 8 } else { 1 };
+    if u.class == CKO_SECRET_KEY && outside((u.value_len * unit) as CK_ULONG) {
         return Err(Error::KeySizeRange);
     }
     // RSA keys are kept from 512 bits; the mechanisms work from 1024 (their ulMinKeySize).
@@ -371,6 +373,7 @@ impl Module {
                 Implementation::Aes(mode) => super::aes::cipher(mode, m, obj, encrypt)?,
                 Implementation::Des3(mode) => super::des::cipher(mode, m, obj, encrypt)?,
                 Implementation::ChaChaPoly => super::chacha::cipher(m, obj, encrypt)?,
+                Implementation::ChaCha20 => super::chacha::stream(m, obj, encrypt)?,
                 Implementation::Wrap(mode) => {
                     let value = obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?;
                     super::wrap::cipher(mode, m, value, encrypt)?

@@ -214,13 +214,13 @@ pub fn assemble(template: &[Attribute], actor: Actor, unique_id: &str, origin: O
 }
 
 /// The CKA_VALUE length, in bytes, of a secret key type that has only one (DES, Triple DES,
-/// ChaCha20).
+/// ChaCha20, Poly1305).
 pub fn fixed_value_len(key_type: CK_KEY_TYPE) -> Option<usize> {
     match key_type {
         CKK_DES => Some(8),
         CKK_DES2 => Some(16),
         CKK_DES3 => Some(24),
-        CKK_CHACHA20 => Some(32),
+        CKK_CHACHA20 | CKK_POLY1305 => Some(32),
         _ => None,
     }
 }
