@@ -497,6 +497,61 @@ impl Keep {
                     CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: n_len, pAAD: aad, ulAADLen: aad_len };
                 self.param(inp, c)
             }
+            S::IkePrf | S::Ike1Prf | S::Ike2PrfPlus | S::Ike1Extended => {
+                let prf = inp.pick(&[CKM_SHA256_HMAC, CKM_SHA_1_HMAC, CKM_AES_XCBC_MAC, CKM_AES_CMAC, CKM_SHA256]);
+                let (a, al) = self.buf(inp);
+                let (b, bl) = self.buf(inp);
+                let (flag, handle) = (inp.u8() % 3, inp.u64() % 8);
+                match shape {
+                    S::IkePrf => {
+                        let p = CK_IKE_PRF_DERIVE_PARAMS {
+                            prfMechanism: prf,
+                            bDataAsKey: flag & 1,
+                            bRekey: flag >> 1,
+                            pNi: a,
+                            ulNiLen: al,
+                            pNr: b,
+                            ulNrLen: bl,
+                            hNewKey: handle,
+                        };
+                        self.param(inp, p)
+                    }
+                    S::Ike1Prf => {
+                        let p = CK_IKE1_PRF_DERIVE_PARAMS {
+                            prfMechanism: prf,
+                            bHasPrevKey: flag & 1,
+                            hKeygxy: handle,
+                            hPrevKey: inp.u64() % 8,
+                            pCKYi: a,
+                            ulCKYiLen: al,
+                            pCKYr: b,
+                            ulCKYrLen: bl,
+                            keyNumber: inp.u8(),
+                        };
+                        self.param(inp, p)
+                    }
+                    S::Ike2PrfPlus => {
+                        let p = CK_IKE2_PRF_PLUS_DERIVE_PARAMS {
+                            prfMechanism: prf,
+                            bHasSeedKey: flag & 1,
+                            hSeedKey: handle,
+                            pSeedData: a,
+                            ulSeedDataLen: al,
+                        };
+                        self.param(inp, p)
+                    }
+                    _ => {
+                        let p = CK_IKE1_EXTENDED_DERIVE_PARAMS {
+                            prfMechanism: prf,
+                            bHasKeygxy: flag & 1,
+                            hKeygxy: handle,
+                            pExtraData: a,
+                            ulExtraDataLen: al,
+                        };
+                        self.param(inp, p)
+                    }
+                }
+            }
             S::ChaCha20 => {
                 // The counter's buffer holds the widest counter (8 bytes), whatever width is
                 // declared; the nonce's declared length is its buffer's (the module reads

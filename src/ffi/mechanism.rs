@@ -237,6 +237,46 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
             }
             ParamShape::Bytes => Params::Data(bytes(m.pParameter.cast(), m.ulParameterLen)?),
             ParamShape::Handle => Params::Handle(param::<CK_OBJECT_HANDLE>(m).ok_or(bad)?),
+            ParamShape::IkePrf => {
+                let p = param::<CK_IKE_PRF_DERIVE_PARAMS>(m).ok_or(bad)?;
+                let mut nonces = bytes(p.pNi, p.ulNiLen)?;
+                nonces.extend_from_slice(&bytes(p.pNr, p.ulNrLen)?);
+                Params::IkePrf {
+                    prf: p.prfMechanism,
+                    data_as_key: p.bDataAsKey != 0,
+                    rekey: p.bRekey != 0,
+                    nonces,
+                    new_key: p.hNewKey,
+                }
+            }
+            ParamShape::Ike1Prf => {
+                let p = param::<CK_IKE1_PRF_DERIVE_PARAMS>(m).ok_or(bad)?;
+                let mut cookies = bytes(p.pCKYi, p.ulCKYiLen)?;
+                cookies.extend_from_slice(&bytes(p.pCKYr, p.ulCKYrLen)?);
+                Params::Ike1Prf {
+                    prf: p.prfMechanism,
+                    gxy: p.hKeygxy,
+                    previous: (p.bHasPrevKey != 0).then_some(p.hPrevKey),
+                    cookies,
+                    key_number: p.keyNumber,
+                }
+            }
+            ParamShape::Ike2PrfPlus => {
+                let p = param::<CK_IKE2_PRF_PLUS_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::Ike2PrfPlus {
+                    prf: p.prfMechanism,
+                    seed_key: (p.bHasSeedKey != 0).then_some(p.hSeedKey),
+                    seed: bytes(p.pSeedData, p.ulSeedDataLen)?,
+                }
+            }
+            ParamShape::Ike1Extended => {
+                let p = param::<CK_IKE1_EXTENDED_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::Ike1Extended {
+                    prf: p.prfMechanism,
+                    gxy: (p.bHasKeygxy != 0).then_some(p.hKeygxy),
+                    extra: bytes(p.pExtraData, p.ulExtraDataLen)?,
+                }
+            }
             ParamShape::Ulong => Params::Ulong(param::<CK_ULONG>(m).ok_or(bad)?),
             ParamShape::Hkdf => {
                 let p = param::<CK_HKDF_PARAMS>(m).ok_or(bad)?;

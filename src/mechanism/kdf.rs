@@ -39,6 +39,8 @@ pub enum Kdf {
     /// CKM_SHAKE_128/256_KEY_DERIVATION: the base key's value through SHAKE256 (true) or
     /// SHAKE128, as long as the key asked.
     Shake(bool),
+    /// The IKE derivations (src/mechanism/ike.rs).
+    Ike,
 }
 
 /// How an HKDF salt is given.
@@ -96,6 +98,15 @@ pub fn register(r: &mut Registry) {
     // PKCS #3 Diffie-Hellman: the key sizes are those of the prime, in bits.
     let (min, max) = (crate::crypto::dh::MIN_PRIME_BITS as CK_ULONG, crate::crypto::dh::MAX_PRIME_BITS as CK_ULONG);
     r.add(d(CKM_DH_PKCS_DERIVE, min, max, ParamShape::Bytes, &[CKK_DH], Kdf::Dh));
+    // The base key's type is checked against the PRF the parameter names (src/mechanism/ike.rs).
+    for (ty, params) in [
+        (CKM_IKE_PRF_DERIVE, ParamShape::IkePrf),
+        (CKM_IKE1_PRF_DERIVE, ParamShape::Ike1Prf),
+        (CKM_IKE2_PRF_PLUS_DERIVE, ParamShape::Ike2PrfPlus),
+        (CKM_IKE1_EXTENDED_DERIVE, ParamShape::Ike1Extended),
+    ] {
+        r.add(d(ty, 0, 0, params, VALUE_KEY_TYPES, Kdf::Ike));
+    }
     r.add(Entry {
         ty: CKM_DH_PKCS_KEY_PAIR_GEN,
         info: info(min, max, CKF_GENERATE_KEY_PAIR),
@@ -305,8 +316,9 @@ impl Module {
         } else {
             base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?
         };
-        // CKM_CONCATENATE_BASE_AND_KEY's second key.
-        let mut other_key = None;
+        // Other keys whose values went into the new one (CKM_CONCATENATE_BASE_AND_KEY's, the
+        // IKE derivations').
+        let mut others = Vec::new();
         let aes_natural = |n: usize| (key_type(&template) != CKK_AES || policy::value_len_ok(CKK_AES, n)).then_some(n);
         let mut value: Zeroizing<Vec<u8>> = match (kdf, &m.params) {
             (Kdf::AesEcbData | Kdf::AesCbcData | Kdf::Des3EcbData | Kdf::Des3CbcData, p) => {
@@ -350,7 +362,7 @@ impl Module {
                 v.extend_from_slice(o.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?);
                 let n = derived_len(&template, Some(v.len()))?;
                 v.truncate(n);
-                other_key = Some(o);
+                others.push(o);
                 v
             }
             (Kdf::BaseAndData | Kdf::DataAndBase | Kdf::XorData, Params::Data(d)) => {
@@ -461,6 +473,11 @@ impl Module {
                 crate::crypto::evp::shake(wide, bv, &mut v)?;
                 v
             }
+            (Kdf::Ike, p) => {
+                let (v, keys) = super::ike::derive(self, h, p, &base_obj, bv, &mut template)?;
+                others = keys;
+                v
+            }
             (Kdf::Dh, Params::Data(peer)) => {
                 let super::keys::ParsedKey::Dh(k) = &*self.parsed_key(&base_obj)? else {
                     return Err(Error::KeyTypeInconsistent);
@@ -472,21 +489,18 @@ impl Module {
         // A DES key derived by any mechanism gets its parity bits set, as the mechanisms'
         // sections say.
         super::des::set_parity_for(key_type(&template), &mut value);
-        let (mut always_sensitive, mut never_extractable) =
-            (base_obj.flag(CKA_ALWAYS_SENSITIVE), base_obj.flag(CKA_NEVER_EXTRACTABLE));
+        // The new key was always sensitive (never extractable) if every key it came from was.
+        let always_sensitive =
+            others.iter().all(|o| o.flag(CKA_ALWAYS_SENSITIVE)) && base_obj.flag(CKA_ALWAYS_SENSITIVE);
+        let never_extractable =
+            others.iter().all(|o| o.flag(CKA_NEVER_EXTRACTABLE)) && base_obj.flag(CKA_NEVER_EXTRACTABLE);
         // The simple mechanisms hand out the original keys' bits: the new key is sensitive if
         // an original key is, and unextractable if one is, whatever the template says
         // (§ "Miscellaneous simple key derivation mechanisms"); without this a sensitive,
         // unextractable key XORed with zeros came out as an extractable copy of itself.
         if matches!(kdf, Kdf::BaseAndKey | Kdf::BaseAndData | Kdf::DataAndBase | Kdf::XorData | Kdf::Extract) {
-            let mut sensitive = base_obj.flag(CKA_SENSITIVE);
-            let mut extractable = base_obj.flag(CKA_EXTRACTABLE);
-            if let Some(o) = &other_key {
-                sensitive |= o.flag(CKA_SENSITIVE);
-                extractable &= o.flag(CKA_EXTRACTABLE);
-                always_sensitive &= o.flag(CKA_ALWAYS_SENSITIVE);
-                never_extractable &= o.flag(CKA_NEVER_EXTRACTABLE);
-            }
+            let sensitive = others.iter().chain([&base_obj]).any(|o| o.flag(CKA_SENSITIVE));
+            let extractable = others.iter().chain([&base_obj]).all(|o| o.flag(CKA_EXTRACTABLE));
             for (ty, forced, yes) in [(CKA_SENSITIVE, sensitive, true), (CKA_EXTRACTABLE, !extractable, false)] {
                 if forced {
                     force(&mut template, ty, Value::Bool(yes));

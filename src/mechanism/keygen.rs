@@ -49,6 +49,11 @@ const HMAC_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Hash); 11] = [
     (CKM_SHA3_512_KEY_GEN, CKK_SHA3_512_HMAC, Hash::Sha3_512),
 ];
 
+/// The HMAC key type of `hash` (CKK_SHA256_HMAC for SHA-256 ...).
+pub(super) fn hmac_key_type(hash: Hash) -> Option<CK_KEY_TYPE> {
+    HMAC_GENS.iter().find(|(_, _, h)| *h == hash).map(|(_, kt, _)| *kt)
+}
+
 /// Largest generic secret or HMAC key generated, in bytes.
 const MAX_SECRET: usize = 512;
 

@@ -8,6 +8,7 @@ pub mod des;
 pub mod digest;
 pub mod dual;
 pub mod ecc;
+pub mod ike;
 pub mod kbkdf;
 pub mod kdf;
 pub mod keygen;
@@ -104,6 +105,14 @@ pub enum ParamShape {
     TlsMac,
     /// A CK_VERSION (CKM_TLS_PRE_MASTER_KEY_GEN).
     Version,
+    /// CK_IKE_PRF_DERIVE_PARAMS.
+    IkePrf,
+    /// CK_IKE1_PRF_DERIVE_PARAMS.
+    Ike1Prf,
+    /// CK_IKE2_PRF_PLUS_DERIVE_PARAMS.
+    Ike2PrfPlus,
+    /// CK_IKE1_EXTENDED_DERIVE_PARAMS.
+    Ike1Extended,
 }
 
 /// A decoded mechanism parameter.
@@ -231,6 +240,36 @@ pub enum Params {
     },
     /// A CK_VERSION: major, minor.
     Version(u8, u8),
+    /// CK_IKE_PRF_DERIVE_PARAMS: the PRF's MAC mechanism, whether Ni || Nr is the PRF's key,
+    /// whether hNewKey's value precedes them (a rekey), Ni || Nr, and hNewKey.
+    IkePrf {
+        prf: CK_MECHANISM_TYPE,
+        data_as_key: bool,
+        rekey: bool,
+        nonces: Vec<u8>,
+        new_key: CK_OBJECT_HANDLE,
+    },
+    /// CK_IKE1_PRF_DERIVE_PARAMS: the PRF, g^xy's key, the previous key if any, CKY-I ||
+    /// CKY-R, and the key number.
+    Ike1Prf {
+        prf: CK_MECHANISM_TYPE,
+        gxy: CK_OBJECT_HANDLE,
+        previous: Option<CK_OBJECT_HANDLE>,
+        cookies: Vec<u8>,
+        key_number: u8,
+    },
+    /// CK_IKE2_PRF_PLUS_DERIVE_PARAMS: the PRF, the seed's key if any, the seed's data.
+    Ike2PrfPlus {
+        prf: CK_MECHANISM_TYPE,
+        seed_key: Option<CK_OBJECT_HANDLE>,
+        seed: Vec<u8>,
+    },
+    /// CK_IKE1_EXTENDED_DERIVE_PARAMS: the PRF, g^xy's key if any, the extra data.
+    Ike1Extended {
+        prf: CK_MECHANISM_TYPE,
+        gxy: Option<CK_OBJECT_HANDLE>,
+        extra: Vec<u8>,
+    },
 }
 
 /// A mechanism as the caller gave it, decoded.
