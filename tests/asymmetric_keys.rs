@@ -1,6 +1,7 @@
 //! Asymmetric key management through liboxihsm.so: private keys wrapped as PKCS#8 under
 //! AES-KWP and AES-GCM and unwrapped into working keys; secret keys wrapped under RSA-OAEP;
-//! CKM_RSA_AES_KEY_WRAP; the extractability invariants; CKA_ALWAYS_AUTHENTICATE;
+//! CKM_RSA_AES_KEY_WRAP; CKM_ECDH_AES_KEY_WRAP and its cofactor and Montgomery variants
+//! (checked with RustCrypto's p256, curve25519-dalek and aes-kw); the extractability invariants; CKA_ALWAYS_AUTHENTICATE;
 //! C_SignRecover/C_VerifyRecover; and a private key's CKA_ALLOWED_MECHANISMS.
 
 mod common;
@@ -195,6 +196,189 @@ fn rsa_wraps_secret_and_private_keys() {
     );
     params.ulAESKeyBits = 100;
     assert_eq!(s.wrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rp, es), Err(CKR_MECHANISM_PARAM_INVALID));
+}
+
+/// X9.63's KDF over SHA-256: `len` bytes of SHA-256(Z || counter || shared), counters from 1.
+fn x963_sha256(z: &[u8], shared: &[u8], len: usize) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = Vec::new();
+    for counter in 1u32.. {
+        if out.len() >= len {
+            break;
+        }
+        out.extend_from_slice(
+            &sha2::Sha256::new().chain_update(z).chain_update(counter.to_be_bytes()).chain_update(shared).finalize(),
+        );
+    }
+    out.truncate(len);
+    out
+}
+
+/// RFC 5649 (KWP) with RustCrypto's aes-kw under a 256-bit `kek`: wrap, or unwrap.
+fn rustcrypto_kwp(kek: &[u8], data: &[u8], wrap: bool) -> Vec<u8> {
+    use aes_kw::KeyInit;
+    let k = aes_kw::KwpAes256::new_from_slice(kek).unwrap();
+    let mut buf = vec![0u8; data.len() + 16];
+    let out = if wrap { k.wrap_key(data, &mut buf) } else { k.unwrap_key(data, &mut buf) };
+    out.unwrap().to_vec()
+}
+
+fn ecdh_wrap_params(bits: CK_ULONG, kdf: CK_ULONG, shared: &mut [u8]) -> CK_ECDH_AES_KEY_WRAP_PARAMS {
+    CK_ECDH_AES_KEY_WRAP_PARAMS {
+        ulAESKeyBits: bits,
+        kdf,
+        ulSharedDataLen: shared.len() as CK_ULONG,
+        pSharedData: if shared.is_empty() { null_mut() } else { shared.as_mut_ptr() },
+    }
+}
+
+/// CKM_ECDH_AES_KEY_WRAP (P-256 and X25519), CKM_ECDH_COF_AES_KEY_WRAP and
+/// CKM_ECDH_X_AES_KEY_WRAP: the token's wrapped keys opened outside (the ephemeral key's
+/// agreement by RustCrypto's p256 or curve25519-dalek, X9.63's KDF, aes-kw's KWP) and keys
+/// wrapped outside opened by the token; private keys as PKCS#8; the parameter and key errors.
+#[test]
+fn ecdh_aes_key_wrap_agrees_with_rustcrypto() {
+    let e = env();
+    let s = &e.s;
+    let mut shared = b"shared info".to_vec();
+    let target_value = [5u8; 32];
+    let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &target_value).flag(CKA_EXTRACTABLE, true)).unwrap();
+    let readable = || T::secret(CKK_AES).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+
+    // P-256: the recipient from a known scalar.
+    let scalar = [0x21u8; 32];
+    let secret = p256::SecretKey::from_slice(&scalar).unwrap();
+    let point = p256::EncodedPoint::from(secret.public_key()).as_bytes().to_vec();
+    let ec_point = [&[0x04, 65][..], &point].concat();
+    let recipient = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, P256)
+                .bytes(CKA_EC_POINT, &ec_point)
+                .flag(CKA_WRAP, true),
+        )
+        .unwrap();
+    let recipient_private = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, P256)
+                .bytes(CKA_VALUE, &scalar)
+                .flag(CKA_UNWRAP, true),
+        )
+        .unwrap();
+    for m in [CKM_ECDH_AES_KEY_WRAP, CKM_ECDH_COF_AES_KEY_WRAP] {
+        let mut p = ecdh_wrap_params(256, CKD_SHA256_KDF, &mut shared);
+        let wrapped = s.wrap(&mut mech(m, Some(&mut p)), recipient, target).unwrap();
+        // The ephemeral key as CKA_EC_POINT holds one (a DER OCTET STRING), then the KWP.
+        assert_eq!(wrapped[..2], [0x04, 65]);
+        let (transport, kwp) = wrapped.split_at(67);
+        let ephemeral = p256::PublicKey::from_sec1_bytes(&transport[2..]).unwrap();
+        let z = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), ephemeral.as_affine());
+        let kek = x963_sha256(z.raw_secret_bytes(), &shared, 32);
+        assert_eq!(rustcrypto_kwp(&kek, kwp, false), target_value, "0x{m:x}");
+        let back = s.unwrap(&mut mech(m, Some(&mut p)), recipient_private, &wrapped, &mut readable()).unwrap();
+        assert_eq!(s.get_bytes(back, CKA_VALUE).unwrap(), target_value);
+    }
+    // Wrapped outside: an ephemeral key of our own, AES-128 from CKD_NULL (Z's first bytes).
+    let ephemeral = p256::SecretKey::from_slice(&[0x42u8; 32]).unwrap();
+    let z = p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), secret.public_key().as_affine());
+    let kek = &z.raw_secret_bytes()[..16];
+    let theirs = {
+        use aes_kw::KeyInit;
+        let k = aes_kw::KwpAes128::new_from_slice(kek).unwrap();
+        let mut buf = [0u8; 40];
+        k.wrap_key(&[9u8; 24], &mut buf).unwrap().to_vec()
+    };
+    let eph_point = p256::EncodedPoint::from(ephemeral.public_key()).as_bytes().to_vec();
+    let blob = [&[0x04, 65][..], &eph_point, &theirs].concat();
+    let mut p = ecdh_wrap_params(128, CKD_NULL, &mut []);
+    let back =
+        s.unwrap(&mut mech(CKM_ECDH_AES_KEY_WRAP, Some(&mut p)), recipient_private, &blob, &mut readable()).unwrap();
+    assert_eq!(s.get_bytes(back, CKA_VALUE).unwrap(), [9u8; 24]);
+
+    // Errors: AES key sizes, CKD_NULL with shared data, a damaged ephemeral key, wrapped key
+    // or length, keys of other types, the private key wrapping.
+    let m = CKM_ECDH_AES_KEY_WRAP;
+    let mut bad_bits = ecdh_wrap_params(100, CKD_SHA256_KDF, &mut shared);
+    assert_eq!(s.wrap(&mut mech(m, Some(&mut bad_bits)), recipient, target), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut null_with_data = ecdh_wrap_params(128, CKD_NULL, &mut shared);
+    assert_eq!(s.wrap(&mut mech(m, Some(&mut null_with_data)), recipient, target), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut p = ecdh_wrap_params(128, CKD_NULL, &mut []);
+    let unwrap = |blob: &[u8], p: &mut CK_ECDH_AES_KEY_WRAP_PARAMS| {
+        s.unwrap(&mut mech(m, Some(p)), recipient_private, blob, &mut readable())
+    };
+    for (i, what) in [(0, "DER tag"), (1, "DER length"), (30, "point"), (80, "wrapped key")] {
+        let mut bad = blob.clone();
+        bad[i] ^= 1;
+        assert_eq!(unwrap(&bad, &mut p), Err(CKR_WRAPPED_KEY_INVALID), "{what}");
+    }
+    assert_eq!(unwrap(&blob[..67], &mut p), Err(CKR_WRAPPED_KEY_LEN_RANGE));
+    let (rp, _) = pair(
+        s,
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        T::default().ulong(CKA_MODULUS_BITS, 2048).flag(CKA_WRAP, true),
+        T::default(),
+    );
+    let mut p = ecdh_wrap_params(256, CKD_SHA256_KDF, &mut shared);
+    assert_eq!(s.wrap(&mut mech(m, Some(&mut p)), rp, target), Err(CKR_WRAPPING_KEY_TYPE_INCONSISTENT));
+    assert_eq!(s.wrap(&mut mech(m, Some(&mut p)), recipient_private, target), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+
+    // X25519: a 32-byte ephemeral key first (RFC 7748's form), with both mechanisms that take
+    // it; not the cofactor one.
+    let x_private = [0x35u8; 32];
+    let x_public = curve25519_dalek::MontgomeryPoint::mul_base_clamped(x_private);
+    let x25519 = [0x06, 0x03, 0x2b, 0x65, 0x6e];
+    let x_recipient = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY)
+                .bytes(CKA_EC_PARAMS, &x25519)
+                .bytes(CKA_EC_POINT, &[&[0x04, 32][..], x_public.as_bytes()].concat())
+                .flag(CKA_WRAP, true),
+        )
+        .unwrap();
+    let x_recipient_private = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY)
+                .bytes(CKA_EC_PARAMS, &x25519)
+                .bytes(CKA_VALUE, &x_private)
+                .flag(CKA_UNWRAP, true),
+        )
+        .unwrap();
+    let (ep, es) =
+        pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default().flag(CKA_EXTRACTABLE, true));
+    for m in [CKM_ECDH_X_AES_KEY_WRAP, CKM_ECDH_AES_KEY_WRAP] {
+        let mut p = ecdh_wrap_params(256, CKD_SHA256_KDF, &mut shared);
+        let wrapped = s.wrap(&mut mech(m, Some(&mut p)), x_recipient, target).unwrap();
+        assert_eq!(wrapped.len(), 32 + 40);
+        let z = curve25519_dalek::MontgomeryPoint(wrapped[..32].try_into().unwrap()).mul_clamped(x_private);
+        let kek = x963_sha256(z.as_bytes(), &shared, 32);
+        assert_eq!(rustcrypto_kwp(&kek, &wrapped[32..], false), target_value, "0x{m:x}");
+        let back = s.unwrap(&mut mech(m, Some(&mut p)), x_recipient_private, &wrapped, &mut readable()).unwrap();
+        assert_eq!(s.get_bytes(back, CKA_VALUE).unwrap(), target_value);
+        // A private key, as PKCS#8: the unwrapped key signs for the original's public key.
+        let wrapped = s.wrap(&mut mech(m, Some(&mut p)), x_recipient, es).unwrap();
+        let t = &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC);
+        let back = s.unwrap(&mut mech(m, Some(&mut p)), x_recipient_private, &wrapped, t).unwrap();
+        let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), back, b"m").unwrap();
+        s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, b"m", &sig).unwrap();
+    }
+    let mut p = ecdh_wrap_params(256, CKD_SHA256_KDF, &mut shared);
+    assert_eq!(
+        s.wrap(&mut mech(CKM_ECDH_COF_AES_KEY_WRAP, Some(&mut p)), x_recipient, target),
+        Err(CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
+    );
+    assert_eq!(
+        s.wrap(&mut mech(CKM_ECDH_X_AES_KEY_WRAP, Some(&mut p)), recipient, target),
+        Err(CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
+    );
 }
 
 #[test]

@@ -552,6 +552,16 @@ impl Keep {
                     }
                 }
             }
+            S::EcdhAesWrap => {
+                let (d, dl) = self.buf(inp);
+                let p = CK_ECDH_AES_KEY_WRAP_PARAMS {
+                    ulAESKeyBits: inp.pick(&[256, 128, 192, 100, 0]),
+                    kdf: inp.pick(&[CKD_SHA256_KDF, CKD_NULL, CKD_SHA1_KDF_SP800, 0x77]),
+                    ulSharedDataLen: dl,
+                    pSharedData: d,
+                };
+                self.param(inp, p)
+            }
             S::ChaCha20 => {
                 // The counter's buffer holds the widest counter (8 bytes), whatever width is
                 // declared; the nonce's declared length is its buffer's (the module reads

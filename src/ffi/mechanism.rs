@@ -326,6 +326,14 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 };
                 Params::Oaep { hash: p.hashAlg, mgf: p.mgf, label }
             }
+            ParamShape::EcdhAesWrap => {
+                let p = param::<CK_ECDH_AES_KEY_WRAP_PARAMS>(m).ok_or(bad)?;
+                Params::EcdhAesWrap {
+                    aes_bits: p.ulAESKeyBits as usize,
+                    kdf: p.kdf,
+                    shared: bytes(p.pSharedData, p.ulSharedDataLen)?,
+                }
+            }
             ParamShape::RsaAesWrap => {
                 let p = param::<CK_RSA_AES_KEY_WRAP_PARAMS>(m).ok_or(bad)?;
                 let o = p.pOAEPParams.as_ref().ok_or(Error::MechanismParamInvalid)?;

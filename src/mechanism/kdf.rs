@@ -4,6 +4,7 @@
 //! base key, and the base key's CKA_DERIVE_TEMPLATE is imposed on the new one.
 
 use super::digest::DIGESTS;
+use super::keys::ParsedKey;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
 use crate::crypto::evp::{CipherCtx, DigestCtx, Hash, HmacCtx, Mode};
 use crate::error::{Error, Result};
@@ -154,6 +155,42 @@ pub(crate) fn ecdh_value(
         None if !shared.is_empty() => Err(Error::MechanismParamInvalid),
         None => rightmost(z, template),
         Some((hash, sp800)) => kdf_hash(hash, sp800, &z, shared, derived_len(template, None)?),
+    }
+}
+
+/// `len` bytes of key from the ECDH shared secret `z` through `kdf` (a CKD_*) with `shared`
+/// data: with CKD_NULL (no shared data) `z`'s first bytes.
+pub(crate) fn ecdh_key(z: &[u8], kdf: CK_ULONG, shared: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    match ecdh_kdf(kdf)? {
+        None if !shared.is_empty() => Err(Error::MechanismParamInvalid),
+        None => Ok(Zeroizing::new(z.get(..len).ok_or(Error::MechanismParamInvalid)?.to_vec())),
+        Some((hash, sp800)) => kdf_hash(hash, sp800, z, shared, len),
+    }
+}
+
+/// An ephemeral key agreement with the public part of `recipient` (an EC or X25519 key): the
+/// ephemeral public key (an uncompressed point, or X25519's 32 bytes) and the shared secret.
+pub(crate) fn ephemeral_ecdh(recipient: &ParsedKey) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+    match recipient {
+        ParsedKey::Ec(k) => {
+            let ephemeral = crate::crypto::ec::EcKey::generate(k.curve())?;
+            Ok((ephemeral.point(), ephemeral.ecdh(&k.point())?))
+        }
+        ParsedKey::X25519 { public, .. } => {
+            let (private, ephemeral) = crate::crypto::ec::x25519_generate();
+            Ok((ephemeral, crate::crypto::ec::x25519(&private, public)?))
+        }
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// The shared secret of the private key `k` (EC or X25519) with `peer` (an uncompressed point
+/// or X25519's 32 bytes).
+pub(crate) fn ecdh_with(k: &ParsedKey, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    match k {
+        ParsedKey::Ec(private) => private.ecdh(peer),
+        ParsedKey::X25519 { private: Some(p), .. } => crate::crypto::ec::x25519(p, peer),
+        _ => Err(Error::KeyTypeInconsistent),
     }
 }
 

@@ -89,6 +89,8 @@ pub enum ParamShape {
     Bytes,
     /// CK_RSA_AES_KEY_WRAP_PARAMS.
     RsaAesWrap,
+    /// CK_ECDH_AES_KEY_WRAP_PARAMS.
+    EcdhAesWrap,
     /// No parameter, or CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
     SignContext,
     /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA).
@@ -189,6 +191,13 @@ pub enum Params {
         kdf: CK_ULONG,
         shared: Vec<u8>,
         public: Vec<u8>,
+    },
+    /// CK_ECDH_AES_KEY_WRAP_PARAMS: the temporary AES key's bits, the KDF (a CKD_*), its
+    /// shared data.
+    EcdhAesWrap {
+        aes_bits: usize,
+        kdf: CK_ULONG,
+        shared: Vec<u8>,
     },
     RsaAesWrap {
         aes_bits: usize,
@@ -298,6 +307,8 @@ pub enum Implementation {
     EdDsa,
     KeyPair(keypair::PairKind),
     RsaAesWrap,
+    /// CKM_ECDH_AES_KEY_WRAP and its cofactor and Montgomery variants (src/mechanism/wrap.rs).
+    EcdhAesWrap,
     MlDsa(pqc::MlDsaVariant),
     MlKem,
     /// The TLS 1.2 key derivations.

@@ -373,17 +373,7 @@ impl Module {
                 (ciphertext, secret_value(&template, &secret)?)
             }
             (KemKind::Ecdh { kdf, shared }, k) => {
-                let (ciphertext, z) = match k {
-                    ParsedKey::Ec(recipient) => {
-                        let ephemeral = crate::crypto::ec::EcKey::generate(recipient.curve())?;
-                        (ephemeral.point(), ephemeral.ecdh(&recipient.point())?)
-                    }
-                    ParsedKey::X25519 { public, .. } => {
-                        let (private, ephemeral) = crate::crypto::ec::x25519_generate();
-                        (ephemeral, crate::crypto::ec::x25519(&private, public)?)
-                    }
-                    _ => return Err(Error::KeyTypeInconsistent),
-                };
+                let (ciphertext, z) = super::kdf::ephemeral_ecdh(k)?;
                 let value = super::kdf::ecdh_value(z, *kdf, shared, &template)?;
                 (ciphertext, Bytes::new(value.to_vec()))
             }
@@ -442,12 +432,10 @@ impl Module {
             }
             (KemKind::Ecdh { kdf, shared }, k) => {
                 // A point off the curve (or X25519's all-zero result) is a bad ciphertext.
-                let z = match k {
-                    ParsedKey::Ec(private) => private.ecdh(ciphertext),
-                    ParsedKey::X25519 { private: Some(p), .. } => crate::crypto::ec::x25519(p, ciphertext),
-                    _ => return Err(Error::KeyTypeInconsistent),
-                }
-                .map_err(|_| Error::EncryptedDataInvalid)?;
+                let z = match super::kdf::ecdh_with(k, ciphertext) {
+                    Err(Error::KeyTypeInconsistent) => return Err(Error::KeyTypeInconsistent),
+                    z => z.map_err(|_| Error::EncryptedDataInvalid)?,
+                };
                 Bytes::new(super::kdf::ecdh_value(z, *kdf, shared, &template)?.to_vec())
             }
             (KemKind::Rsa(scheme), ParsedKey::Rsa(_)) => {

@@ -6,7 +6,7 @@
 //! CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE.
 
 use super::aes::AesMode;
-use super::keys::ParsedKey;
+use super::keys::{ParsedKey, der_octets};
 use super::message::{MessageAead, MessageOp, MessageOutput, MessageParams};
 use super::ops::Cipher;
 use super::{Entry, Implementation, Mechanism, ParamShape, Params, Registry, info};
@@ -54,6 +54,20 @@ pub fn register(r: &mut Registry) {
         key_types: &[CKK_RSA],
         implementation: Implementation::RsaAesWrap,
     });
+    // Key sizes as ECDH's (the field's bits).
+    for (ty, key_types) in [
+        (CKM_ECDH_AES_KEY_WRAP, &[CKK_EC, CKK_EC_MONTGOMERY][..]),
+        (CKM_ECDH_COF_AES_KEY_WRAP, &[CKK_EC][..]),
+        (CKM_ECDH_X_AES_KEY_WRAP, &[CKK_EC_MONTGOMERY][..]),
+    ] {
+        r.add(Entry {
+            ty,
+            info: info(224, 521, CKF_WRAP | CKF_UNWRAP | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
+            params: ParamShape::EcdhAesWrap,
+            key_types,
+            implementation: Implementation::EcdhAesWrap,
+        });
+    }
 }
 
 /// The RFC 5649 alternative initial value, the only one AWS-LC implements.
@@ -166,9 +180,93 @@ fn wrapping_cipher(
                 ParsedKey::Rsa(r) => r.size(),
                 _ => 0,
             })?;
-            Ok(Box::new(RsaAesWrap { rsa, aes_len: aes_bits / 8, modulus, encrypt }))
+            Ok(Box::new(OneShot(RsaAesWrap { rsa, aes_len: aes_bits / 8, modulus, encrypt })))
+        }
+        Implementation::EcdhAesWrap => {
+            let Params::EcdhAesWrap { aes_bits, kdf, shared } = &m.params else {
+                return Err(Error::MechanismParamInvalid);
+            };
+            if !matches!(aes_bits, 128 | 192 | 256) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let key = module.parsed_key(kek)?;
+            Ok(Box::new(OneShot(EcdhAesWrap {
+                key,
+                kdf: *kdf,
+                shared: shared.clone(),
+                aes_len: aes_bits / 8,
+                encrypt,
+            })))
         }
         _ => Err(Error::MechanismInvalid),
+    }
+}
+
+/// CKM_ECDH_AES_KEY_WRAP, CKM_ECDH_COF_AES_KEY_WRAP and CKM_ECDH_X_AES_KEY_WRAP: an ephemeral
+/// key pair on the wrapping key's curve, its agreement with the wrapping (public) key through
+/// the parameter's KDF giving a temporary AES key, the target wrapped under it with RFC 5649
+/// (KWP), after the ephemeral public key: on a NIST curve a DER OCTET STRING of the
+/// uncompressed point (CKA_EC_POINT's form), on X25519 its 32 bytes (RFC 7748), as the
+/// mechanisms' sections say. Unwrapping reads the ephemeral key back and agrees with the
+/// unwrapping (private) key. (Cofactor ECDH is plain ECDH on curves of cofactor 1, the only
+/// ones oxihsm has.)
+struct EcdhAesWrap {
+    key: std::sync::Arc<ParsedKey>,
+    kdf: CK_ULONG,
+    shared: Vec<u8>,
+    aes_len: usize,
+    encrypt: bool,
+}
+
+impl EcdhAesWrap {
+    /// The length of the ephemeral public key's encoding.
+    fn transport_len(&self) -> usize {
+        match &*self.key {
+            ParsedKey::Ec(k) => der_octets(&vec![0; 1 + 2 * k.curve().field_len()]).len(),
+            _ => 32,
+        }
+    }
+
+    fn run(&self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.encrypt {
+            let (point, z) = super::kdf::ephemeral_ecdh(&self.key)?;
+            let kek = super::kdf::ecdh_key(&z, self.kdf, &self.shared, self.aes_len)?;
+            let mut out = match &*self.key {
+                ParsedKey::Ec(_) => der_octets(&point),
+                _ => point,
+            };
+            out.extend_from_slice(&evp::kwp_wrap(&kek, data)?);
+            return Ok(out);
+        }
+        let n = self.transport_len();
+        if data.len() <= n {
+            return Err(Error::WrappedKeyLenRange);
+        }
+        let (transport, wrapped) = data.split_at(n);
+        let point = match &*self.key {
+            ParsedKey::Ec(k) => {
+                let len = 1 + 2 * k.curve().field_len();
+                let p = super::keys::raw_point(transport, len);
+                (p.len() == len && p.len() != transport.len()).then_some(p)
+            }
+            _ => Some(transport),
+        };
+        // A header that is not the point's, or a point off the curve, is a bad wrapped key.
+        let z = point
+            .map(|p| super::kdf::ecdh_with(&self.key, p))
+            .ok_or(Error::WrappedKeyInvalid)?
+            .map_err(|_| Error::WrappedKeyInvalid)?;
+        let kek = super::kdf::ecdh_key(&z, self.kdf, &self.shared, self.aes_len)?;
+        Ok(evp::kwp_unwrap(&kek, wrapped)?.to_vec())
+    }
+}
+
+impl Hybrid for EcdhAesWrap {
+    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        EcdhAesWrap::run(self, data)
+    }
+    fn transport_len(&self) -> usize {
+        EcdhAesWrap::transport_len(self)
     }
 }
 
@@ -200,7 +298,27 @@ impl RsaAesWrap {
     }
 }
 
-impl Cipher for RsaAesWrap {
+impl Hybrid for RsaAesWrap {
+    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        RsaAesWrap::run(self, data)
+    }
+    fn transport_len(&self) -> usize {
+        self.modulus
+    }
+}
+
+/// A wrapping that transports a temporary AES key to the wrapping key and wraps the target
+/// under it with KWP (CKM_RSA_AES_KEY_WRAP, the ECDH AES key wraps): single-part only.
+trait Hybrid: Send {
+    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>>;
+    /// Bytes the transported key takes before the target's KWP.
+    fn transport_len(&self) -> usize;
+}
+
+/// A [`Hybrid`] wrapping as a cipher.
+struct OneShot<H>(H);
+
+impl<H: Hybrid> Cipher for OneShot<H> {
     fn update(&mut self, _input: &[u8]) -> Result<Vec<u8>> {
         Err(Error::FunctionNotSupported)
     }
@@ -208,13 +326,14 @@ impl Cipher for RsaAesWrap {
         Err(Error::FunctionNotSupported)
     }
     fn one_shot(&mut self, input: &[u8]) -> Result<Vec<u8>> {
-        self.run(input)
+        self.0.run(input)
     }
     fn update_bound(&self, n: usize) -> usize {
         n
     }
     fn final_bound(&self) -> usize {
-        self.modulus + 16
+        // KWP adds its 8-byte header and at most 7 bytes of padding.
+        self.0.transport_len() + 16
     }
 }
 
