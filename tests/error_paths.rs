@@ -68,6 +68,7 @@ enum Key {
     Des3,
     Generic,
     ChaCha,
+    Poly1305,
     Rsa,
     Ec,
     Ed,
@@ -77,7 +78,10 @@ enum Key {
 
 impl Key {
     fn symmetric(self) -> bool {
-        matches!(self, Key::Aes | Key::Aes128 | Key::Xts | Key::Des | Key::Des3 | Key::Generic | Key::ChaCha)
+        matches!(
+            self,
+            Key::Aes | Key::Aes128 | Key::Xts | Key::Des | Key::Des3 | Key::Generic | Key::ChaCha | Key::Poly1305
+        )
     }
 }
 
@@ -100,6 +104,9 @@ enum Param {
     Hkdf(Box<CK_HKDF_PARAMS>, Keep),
     Data(Box<CK_KEY_DERIVATION_STRING_DATA>, Keep),
     CbcData(Box<CK_AES_CBC_ENCRYPT_DATA_PARAMS>, Keep),
+    ChaCha20(Box<CK_CHACHA20_PARAMS>, Keep),
+    Ike2(Box<CK_IKE2_PRF_PLUS_DERIVE_PARAMS>, Keep),
+    Ike1Extended(Box<CK_IKE1_EXTENDED_DERIVE_PARAMS>, Keep),
 }
 
 /// The mechanism's usual parameter (`peer` is the other party's EC point, for ECDH).
@@ -209,6 +216,39 @@ fn param(ty: CK_MECHANISM_TYPE, peer: &[u8]) -> Param {
             let p = CK_KEY_DERIVATION_STRING_DATA { pData: data.as_mut_ptr(), ulLen: 16 };
             Param::Data(Box::new(p), Keep(data))
         }
+        CKM_CHACHA20 => {
+            // A 32-bit block counter (4 bytes) and a 96-bit nonce, in one buffer.
+            let mut b = vec![0u8; 16];
+            let p = CK_CHACHA20_PARAMS {
+                pBlockCounter: b.as_mut_ptr(),
+                blockCounterBits: 32,
+                pNonce: b[4..].as_mut_ptr(),
+                ulNonceBits: 96,
+            };
+            Param::ChaCha20(Box::new(p), Keep(b))
+        }
+        CKM_IKE2_PRF_PLUS_DERIVE => {
+            let mut seed = b"error paths".to_vec();
+            let p = CK_IKE2_PRF_PLUS_DERIVE_PARAMS {
+                prfMechanism: CKM_SHA256_HMAC,
+                bHasSeedKey: 0,
+                hSeedKey: 0,
+                pSeedData: seed.as_mut_ptr(),
+                ulSeedDataLen: seed.len() as CK_ULONG,
+            };
+            Param::Ike2(Box::new(p), Keep(seed))
+        }
+        CKM_IKE1_EXTENDED_DERIVE => {
+            let mut extra = b"error paths".to_vec();
+            let p = CK_IKE1_EXTENDED_DERIVE_PARAMS {
+                prfMechanism: CKM_SHA256_HMAC,
+                bHasKeygxy: 0,
+                hKeygxy: 0,
+                pExtraData: extra.as_mut_ptr(),
+                ulExtraDataLen: extra.len() as CK_ULONG,
+            };
+            Param::Ike1Extended(Box::new(p), Keep(extra))
+        }
         CKM_AES_CBC_ENCRYPT_DATA => {
             let mut data = vec![2u8; 32];
             let p = CK_AES_CBC_ENCRYPT_DATA_PARAMS { iv: [1; 16], pData: data.as_mut_ptr(), length: 32 };
@@ -240,6 +280,9 @@ impl Param {
             Param::Hkdf(p, _) => of(ty, &mut **p),
             Param::Data(p, _) => of(ty, &mut **p),
             Param::CbcData(p, _) => of(ty, &mut **p),
+            Param::ChaCha20(p, _) => of(ty, &mut **p),
+            Param::Ike2(p, _) => of(ty, &mut **p),
+            Param::Ike1Extended(p, _) => of(ty, &mut **p),
         }
     }
     fn required(&self) -> bool {
@@ -259,6 +302,7 @@ struct Keys {
     dsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
     generic: CK_OBJECT_HANDLE,
     chacha: CK_OBJECT_HANDLE,
+    poly1305: CK_OBJECT_HANDLE,
     rsa: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
     ec: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
     ed: (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE),
@@ -312,6 +356,7 @@ impl Keys {
             dsa,
             generic: secret(CKK_GENERIC_SECRET, 32),
             chacha: secret(CKK_CHACHA20, 32),
+            poly1305: secret(CKK_POLY1305, 32),
             rsa,
             ec,
             ed,
@@ -334,6 +379,7 @@ impl Keys {
             Key::Dsa => side(self.dsa),
             Key::Generic => self.generic,
             Key::ChaCha => self.chacha,
+            Key::Poly1305 => self.poly1305,
             Key::Rsa => side(self.rsa),
             Key::Ec => side(self.ec),
             Key::Ed => side(self.ed),
@@ -382,6 +428,8 @@ fn init_cases() -> Vec<(CK_MECHANISM_TYPE, Key, Vec<Op>, usize)> {
         (CKM_DES3_CBC, Key::Des3, both(), 32),
         (CKM_DES3_CBC_PAD, Key::Des3, both(), 13),
         (CKM_CHACHA20_POLY1305, Key::ChaCha, both(), 13),
+        (CKM_CHACHA20, Key::ChaCha, both(), 13),
+        (CKM_POLY1305, Key::Poly1305, mac(), 13),
         (CKM_RSA_PKCS, Key::Rsa, vec![Encrypt, Decrypt, Sign, Verify, SignRecover, VerifyRecover], 13),
         (CKM_RSA_X_509, Key::Rsa, vec![Encrypt, Decrypt, Sign, Verify, SignRecover, VerifyRecover], 256),
         (CKM_RSA_PKCS_OAEP, Key::Rsa, both(), 13),
@@ -820,6 +868,8 @@ fn derivation() {
         (CKM_ECDH1_DERIVE, Key::Ec, CKK_GENERIC_SECRET, Some(32)),
         (CKM_ECDH1_COFACTOR_DERIVE, Key::Ec, CKK_GENERIC_SECRET, Some(32)),
         (CKM_HKDF_DERIVE, Key::Generic, CKK_GENERIC_SECRET, Some(32)),
+        (CKM_IKE2_PRF_PLUS_DERIVE, Key::Generic, CKK_GENERIC_SECRET, Some(100)),
+        (CKM_IKE1_EXTENDED_DERIVE, Key::Generic, CKK_GENERIC_SECRET, Some(48)),
         (CKM_AES_CBC_ENCRYPT_DATA, Key::Aes, CKK_AES, Some(16)),
         (CKM_AES_ECB_ENCRYPT_DATA, Key::Aes, CKK_AES, Some(16)),
         (CKM_CONCATENATE_BASE_AND_DATA, Key::Generic, CKK_GENERIC_SECRET, None),
