@@ -1,6 +1,6 @@
-//! DES and Triple DES, ChaCha20-Poly1305, the ChaCha20 stream cipher and PBKDF2 key
-//! generation through liboxihsm.so, cross-checked with the RustCrypto crates (split from
-//! tests/symmetric.rs).
+//! DES and Triple DES, ChaCha20-Poly1305, the ChaCha20 stream cipher, PBKDF2 key generation
+//! and the PKCS #12 PBE key generations through liboxihsm.so, cross-checked with the
+//! RustCrypto crates and OpenSSL's PKCS #12 KDF (split from tests/symmetric.rs).
 
 mod common;
 use common::symmetric::*;
@@ -402,6 +402,129 @@ fn chacha20_stream_cipher_agrees_with_rustcrypto() {
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (256, 256, CKF_ENCRYPT | CKF_DECRYPT));
 }
 
+/// OpenSSL's PKCS #12 KDF over SHA-1 (`openssl kdf ... PKCS12KDF`): `n` bytes of
+/// diversifier `id`.
+fn openssl_pkcs12(pass: &[u8], salt: &[u8], iter: u32, id: u8, n: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, p, sa, it, i) = (
+        n.to_string(),
+        format!("hexpass:{}", hex(pass)),
+        format!("hexsalt:{}", hex(salt)),
+        format!("iter:{iter}"),
+        format!("id:{id}"),
+    );
+    let args = [
+        "kdf",
+        "-keylen",
+        &n,
+        "-kdfopt",
+        "digest:SHA1",
+        "-kdfopt",
+        &p,
+        "-kdfopt",
+        &sa,
+        "-kdfopt",
+        &it,
+        "-kdfopt",
+        &i,
+        "PKCS12KDF",
+    ];
+    let out = String::from_utf8(common::asymmetric::openssl_ok(dir.path(), &args)).unwrap();
+    unhex(&out.trim().replace(':', ""))
+}
+
+/// `key` with odd parity in every byte, as a DES key.
+fn odd_parity(key: &[u8]) -> Vec<u8> {
+    key.iter().map(|b| if b.count_ones() % 2 == 1 { *b } else { b ^ 1 }).collect()
+}
+
+/// CKM_PBE_SHA1_DES3_EDE_CBC, CKM_PBE_SHA1_DES2_EDE_CBC (the key, with odd parity, and the
+/// 8-byte IV written where pInitVector points) and CKM_PBA_SHA1_WITH_SHA1_HMAC (a 160-bit
+/// generic secret) against OpenSSL's PKCS #12 KDF: the classic "smeg" vector, passwords and
+/// salts longer than SHA-1's block, several iteration counts; the parameter and template
+/// errors.
+#[test]
+fn pkcs12_pbe_key_generation() {
+    let e = env();
+    let s = &e.s;
+    let readable = || T::default().flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let smeg = unhex("0073006d006500670000");
+    let salt = unhex("0a58cf64530d823f");
+    let long_pw = random(150);
+    let long_salt = random(70);
+    for (m, kt, len) in [
+        (CKM_PBE_SHA1_DES3_EDE_CBC, CKK_DES3, 24),
+        (CKM_PBE_SHA1_DES2_EDE_CBC, CKK_DES2, 16),
+        (CKM_PBA_SHA1_WITH_SHA1_HMAC, CKK_GENERIC_SECRET, 20),
+    ] {
+        for (pw, salt, iter) in [(&smeg, &salt, 1u32), (&smeg, &salt, 1000), (&long_pw, &long_salt, 3)] {
+            let (mut pw, mut salt) = (pw.clone(), salt.clone());
+            let mut iv = [0u8; 8];
+            let mut p = CK_PBE_PARAMS {
+                pInitVector: iv.as_mut_ptr(),
+                pPassword: pw.as_mut_ptr(),
+                ulPasswordLen: pw.len() as CK_ULONG,
+                pSalt: salt.as_mut_ptr(),
+                ulSaltLen: salt.len() as CK_ULONG,
+                ulIteration: iter as CK_ULONG,
+            };
+            let k = s.generate_with(&mut mech(m, Some(&mut p)), &mut readable()).unwrap();
+            let id = if kt == CKK_GENERIC_SECRET { 3 } else { 1 };
+            let mut want = openssl_pkcs12(&pw, &salt, iter, id, len);
+            if kt != CKK_GENERIC_SECRET {
+                want = odd_parity(&want);
+                assert_eq!(iv.to_vec(), openssl_pkcs12(&pw, &salt, iter, 2, 8), "0x{m:x} IV, {iter} iterations");
+            } else {
+                assert_eq!(iv, [0u8; 8], "no IV for the MAC key");
+            }
+            assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), want, "0x{m:x}, {iter} iterations");
+            assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), kt.to_ne_bytes());
+            assert_eq!(s.get_bytes(k, CKA_KEY_GEN_MECHANISM).unwrap(), m.to_ne_bytes());
+        }
+    }
+    // The "smeg" vector's key itself (RFC 7292's classic example), before parity.
+    assert_eq!(hex(&openssl_pkcs12(&smeg, &salt, 1, 1, 24)), "8aaae6297b6cb04642ab5b077851284eb7128f1a2a7fbca3");
+
+    // Errors: no IV buffer for the DES mechanisms (the MAC key needs none), no iterations,
+    // a length or key type the mechanism does not make.
+    let (mut pw, mut salt) = (smeg.clone(), salt.clone());
+    let mut iv = [0u8; 8];
+    let mut params = |iv: *mut u8, iter: CK_ULONG| CK_PBE_PARAMS {
+        pInitVector: iv,
+        pPassword: pw.as_mut_ptr(),
+        ulPasswordLen: pw.len() as CK_ULONG,
+        pSalt: salt.as_mut_ptr(),
+        ulSaltLen: salt.len() as CK_ULONG,
+        ulIteration: iter,
+    };
+    let mut p = params(null_mut(), 1);
+    assert_eq!(
+        s.generate_with(&mut mech(CKM_PBE_SHA1_DES3_EDE_CBC, Some(&mut p)), &mut readable()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    assert!(s.generate_with(&mut mech(CKM_PBA_SHA1_WITH_SHA1_HMAC, Some(&mut p)), &mut readable()).is_ok());
+    let mut p = params(iv.as_mut_ptr(), 0);
+    assert_eq!(
+        s.generate_with(&mut mech(CKM_PBE_SHA1_DES3_EDE_CBC, Some(&mut p)), &mut readable()),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+    let mut p = params(iv.as_mut_ptr(), 1);
+    let m = CKM_PBE_SHA1_DES3_EDE_CBC;
+    assert_eq!(
+        s.generate_with(&mut mech(m, Some(&mut p)), &mut readable().ulong(CKA_VALUE_LEN, 16)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
+    assert_eq!(
+        s.generate_with(&mut mech(m, Some(&mut p)), &mut readable().ulong(CKA_KEY_TYPE, CKK_AES)),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
+    assert_eq!(s.generate_with(&mut mech::<u8>(m, None), &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
+    let mut info = CK_MECHANISM_INFO::default();
+    // SAFETY: live out-structure.
+    assert_eq!(unsafe { s.lib.C_GetMechanismInfo(0, m, &mut info) }, CKR_OK);
+    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (24, 24, CKF_GENERATE));
+}
+
 /// CK_PKCS5_PBKD2_PARAMS2 over the given buffers.
 fn pbkdf2_params(prf: CK_ULONG, salt: &mut [u8], iterations: CK_ULONG, password: &mut [u8]) -> CK_PKCS5_PBKD2_PARAMS2 {
     CK_PKCS5_PBKD2_PARAMS2 {
@@ -427,13 +550,7 @@ fn pbkdf2_key_generation() {
     let generic = |n: CK_ULONG| {
         T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true).ulong(CKA_VALUE_LEN, n)
     };
-    let derive = |p: &mut CK_PKCS5_PBKD2_PARAMS2, t: &mut T| -> RawResult<CK_OBJECT_HANDLE> {
-        let mut m = mech(CKM_PKCS5_PBKD2, Some(p));
-        let mut h = 0;
-        // SAFETY: the mechanism, its parameter's buffers and the template are live.
-        let rv = unsafe { s.lib.C_GenerateKey(s.h, &mut m, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut h) };
-        if rv == CKR_OK { Ok(h) } else { Err(rv) }
-    };
+    let derive = |p: &mut CK_PKCS5_PBKD2_PARAMS2, t: &mut T| s.generate_with(&mut mech(CKM_PKCS5_PBKD2, Some(p)), t);
     let rfc6070: [(&[u8], &[u8], CK_ULONG, &str); 5] = [
         (b"password", b"salt", 1, "0c60c80f961f0e71f3a9b524af6012062fe037a6"),
         (b"password", b"salt", 2, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"),

@@ -562,6 +562,23 @@ impl Keep {
                 };
                 self.param(inp, p)
             }
+            S::Pbe => {
+                // The IV buffer holds the 8 bytes the DES mechanisms write into it, or is NULL.
+                let mut iv = vec![0u8; 8];
+                let piv = if inp.u8() % 8 == 0 { std::ptr::null_mut() } else { iv.as_mut_ptr() };
+                self.bytes.push(iv);
+                let (pw, pw_len) = self.buf(inp);
+                let (salt, salt_len) = self.buf(inp);
+                let p = CK_PBE_PARAMS {
+                    pInitVector: piv,
+                    pPassword: pw,
+                    ulPasswordLen: pw_len,
+                    pSalt: salt,
+                    ulSaltLen: salt_len,
+                    ulIteration: inp.pick(&[1, 2, 0, 100]),
+                };
+                self.param(inp, p)
+            }
             S::ChaCha20 => {
                 // The counter's buffer holds the widest counter (8 bytes), whatever width is
                 // declared; the nonce's declared length is its buffer's (the module reads

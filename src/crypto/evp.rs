@@ -351,6 +351,51 @@ pub fn pbkdf2(hash: Hash, password: &[u8], salt: &[u8], iterations: u32, out: &m
     check(ok, "PKCS5_PBKDF2_HMAC")
 }
 
+/// The PKCS #12 key derivation (RFC 7292 appendix B.2, the PKCS #11 section "PKCS #12
+/// password-based encryption/authentication mechanisms") over SHA-1: fills `out` with the
+/// pseudo-random bits of diversifier `id` (1: a key, 2: an IV, 3: a MAC key) from `password`
+/// and `salt` (as given: the caller chooses the password's encoding) and `iterations` (at
+/// least 1).
+pub fn pkcs12_kdf(password: &[u8], salt: &[u8], id: u8, iterations: u32, out: &mut [u8]) -> Result<()> {
+    // SHA-1's output (u) and block (v) in bytes.
+    const U: usize = 20;
+    const V: usize = 64;
+    if iterations == 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // S and P: copies of the salt and of the password filling whole blocks (none if empty).
+    let fill = |s: &[u8]| -> Vec<u8> { (0..s.len().div_ceil(V) * V).map(|i| s[i % s.len()]).collect() };
+    let mut i_blocks = zeroize::Zeroizing::new([fill(salt), fill(password)].concat());
+    let d = [id; V];
+    let mut chunks = out.chunks_mut(U).peekable();
+    while let Some(chunk) = chunks.next() {
+        let mut ctx = DigestCtx::new(Hash::Sha1)?;
+        ctx.update(&d);
+        ctx.update(&i_blocks);
+        let mut a = zeroize::Zeroizing::new(ctx.finish());
+        for _ in 1..iterations {
+            let mut ctx = DigestCtx::new(Hash::Sha1)?;
+            ctx.update(&a);
+            *a = ctx.finish();
+        }
+        chunk.copy_from_slice(&a[..chunk.len()]);
+        if chunks.peek().is_none() {
+            break;
+        }
+        // I_j = (I_j + B + 1) mod 2^v for each v-bit block, B being copies of A.
+        let b: zeroize::Zeroizing<Vec<u8>> = zeroize::Zeroizing::new((0..V).map(|i| a[i % U]).collect());
+        for block in i_blocks.chunks_mut(V) {
+            let mut carry = 1u16;
+            for (x, y) in block.iter_mut().zip(b.iter()).rev() {
+                let sum = u16::from(*x) + u16::from(*y) + carry;
+                *x = sum as u8;
+                carry = sum >> 8;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An EVP_MD_CTX running a digest: what [`DigestCtx`] and [`Shake`] share.
 struct MdCtx(NonNull<sys::EVP_MD_CTX>);
 

@@ -220,6 +220,18 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                     password: Hidden(Bytes::new(bytes(c.pPassword, password_len)?)),
                 }
             }
+            ParamShape::Pbe => {
+                let c = param::<CK_PBE_PARAMS>(m).ok_or(bad)?;
+                // The DES mechanisms write their IV where pInitVector points (C_GenerateKey).
+                if c.ulIteration == 0 || c.pInitVector.is_null() && m.mechanism != CKM_PBA_SHA1_WITH_SHA1_HMAC {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                Params::Pbe {
+                    password: Hidden(Bytes::new(bytes(c.pPassword, c.ulPasswordLen)?)),
+                    salt: bytes(c.pSalt, c.ulSaltLen)?,
+                    iterations: u32::try_from(c.ulIteration).map_err(|_| Error::MechanismParamInvalid)?,
+                }
+            }
             ParamShape::OptIv8 | ParamShape::OptIv4 if m.ulParameterLen == 0 => Params::None,
             ParamShape::OptIv8 => Params::Iv(param::<[u8; 8]>(m).ok_or(bad)?.to_vec()),
             ParamShape::OptIv4 => Params::Iv(param::<[u8; 4]>(m).ok_or(bad)?.to_vec()),

@@ -33,6 +33,10 @@ pub enum KeyGen {
     /// A TLS pre-master secret (CKM_TLS_PRE_MASTER_KEY_GEN): a 48-byte generic secret
     /// whose first two bytes are the parameter's version (RFC 5246 §7.4.7.1).
     TlsPreMaster,
+    /// A key of this type from a password by the PKCS #12 derivation over SHA-1
+    /// (CKM_PBE_SHA1_DES3_EDE_CBC, CKM_PBE_SHA1_DES2_EDE_CBC: with an IV; and
+    /// CKM_PBA_SHA1_WITH_SHA1_HMAC: a 160-bit generic secret).
+    Pkcs12(CK_KEY_TYPE),
 }
 
 const HMAC_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Hash); 11] = [
@@ -52,6 +56,25 @@ const HMAC_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Hash); 11] = [
 /// The HMAC key type of `hash` (CKK_SHA256_HMAC for SHA-256 ...).
 pub(super) fn hmac_key_type(hash: Hash) -> Option<CK_KEY_TYPE> {
     HMAC_GENS.iter().find(|(_, _, h)| *h == hash).map(|(_, kt, _)| *kt)
+}
+
+/// The length of CKM_PBA_SHA1_WITH_SHA1_HMAC's key (160 bits).
+const PBA_KEY_LEN: usize = 20;
+
+/// The 8-byte IV a PKCS #12 PBE mechanism gives back with its key (none for
+/// CKM_PBA_SHA1_WITH_SHA1_HMAC), computed from the parameter before any key is made.
+pub fn pkcs12_iv(m: &Mechanism) -> Result<Option<[u8; 8]>> {
+    match (lookup(m.ty).map(|e| e.implementation), &m.params) {
+        (
+            Some(Implementation::KeyGen(KeyGen::Pkcs12(CKK_DES3 | CKK_DES2))),
+            Params::Pbe { password, salt, iterations },
+        ) => {
+            let mut iv = [0u8; 8];
+            crypto::evp::pkcs12_kdf(&password.0, salt, 2, *iterations, &mut iv)?;
+            Ok(Some(iv))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Largest generic secret or HMAC key generated, in bytes.
@@ -86,6 +109,19 @@ pub fn register(r: &mut Registry) {
     for (ty, kt, hash) in HMAC_GENS {
         r.add(entry(ty, 1, MAX_SECRET as CK_ULONG, KeyGen::Hmac(kt, hash)));
     }
+    for (ty, kt, len) in [
+        (CKM_PBE_SHA1_DES3_EDE_CBC, CKK_DES3, 24),
+        (CKM_PBE_SHA1_DES2_EDE_CBC, CKK_DES2, 16),
+        (CKM_PBA_SHA1_WITH_SHA1_HMAC, CKK_GENERIC_SECRET, PBA_KEY_LEN as CK_ULONG),
+    ] {
+        r.add(Entry {
+            ty,
+            info: info(len, len, CKF_GENERATE),
+            params: ParamShape::Pbe,
+            key_types: &[],
+            implementation: Implementation::KeyGen(KeyGen::Pkcs12(kt)),
+        });
+    }
     r.add(Entry {
         ty: CKM_PKCS5_PBKD2,
         info: info(1, super::kdf::MAX_DERIVED_LEN as CK_ULONG, CKF_GENERATE),
@@ -115,6 +151,19 @@ impl Module {
         if let Params::Pbkdf2 { .. } = &m.params {
             return self.generate_from_password(h, m, template);
         }
+        if let (KeyGen::Pkcs12(kt), Params::Pbe { password, salt, iterations }) = (kg, &m.params) {
+            // The key type's length (a 160-bit generic secret for the MAC key); another
+            // CKA_VALUE_LEN is inconsistent with the mechanism.
+            let len = policy::fixed_value_len(kt).unwrap_or(PBA_KEY_LEN);
+            if value_len(template).is_some_and(|n| n != len) {
+                return Err(Error::TemplateInconsistent);
+            }
+            self.check_generated_template(h, CKO_SECRET_KEY, kt, m.ty, &with_value_len(template, len))?;
+            let id = if kt == CKK_GENERIC_SECRET { 3 } else { 1 };
+            let mut value = Bytes::new(vec![0u8; len]);
+            crypto::evp::pkcs12_kdf(&password.0, salt, id, *iterations, &mut value)?;
+            return self.create_secret(h, template, kt, m.ty, value);
+        }
         if let (KeyGen::TlsPreMaster, Params::Version(major, minor)) = (kg, &m.params) {
             // A generic secret of 48 bytes (the SSL section): another CKA_VALUE_LEN is
             // inconsistent with the mechanism (another key type too: object assembly refuses
@@ -126,7 +175,7 @@ impl Module {
             value[..2].copy_from_slice(&[*major, *minor]);
             return self.create_secret(h, template, CKK_GENERIC_SECRET, m.ty, Bytes::new(value));
         }
-        if m.params != Params::None || matches!(kg, KeyGen::Pbkdf2 | KeyGen::TlsPreMaster) {
+        if m.params != Params::None || matches!(kg, KeyGen::Pbkdf2 | KeyGen::TlsPreMaster | KeyGen::Pkcs12(_)) {
             return Err(Error::MechanismParamInvalid);
         }
         if let KeyGen::DomainParams(kt) = kg {
@@ -169,7 +218,9 @@ impl Module {
                 }
                 (kt, n)
             }
-            KeyGen::DomainParams(_) | KeyGen::Pbkdf2 | KeyGen::TlsPreMaster => return Err(Error::MechanismInvalid),
+            KeyGen::DomainParams(_) | KeyGen::Pbkdf2 | KeyGen::TlsPreMaster | KeyGen::Pkcs12(_) => {
+                return Err(Error::MechanismInvalid);
+            }
         };
         self.create_secret(h, template, key_type, m.ty, Bytes::new(crypto::random_vec(len)?))
     }

@@ -54,6 +54,8 @@ pub enum ParamShape {
     /// CK_PKCS5_PBKD2_PARAMS2, or the 2.40 CK_PKCS5_PBKD2_PARAMS (the password length by
     /// pointer).
     Pbkdf2,
+    /// CK_PBE_PARAMS (the PKCS #12 PBE mechanisms; the IV buffer is the FFI's to fill).
+    Pbe,
     /// CK_MAC_GENERAL_PARAMS: the output length.
     MacGeneral,
     /// No parameter, or an 8-byte initial value (RFC 3394).
@@ -156,6 +158,12 @@ pub enum Params {
         salt: Vec<u8>,
         iterations: u32,
         password: crate::secret::Hidden,
+    },
+    /// CK_PBE_PARAMS: the password, the salt, the iteration count.
+    Pbe {
+        password: crate::secret::Hidden,
+        salt: Vec<u8>,
+        iterations: u32,
     },
     MacLen(usize),
     Data(Vec<u8>),

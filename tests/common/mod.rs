@@ -536,10 +536,18 @@ impl RawSession {
 
     /// As [`RawSession::generate`], on session `h` (of the same library).
     pub fn generate_on(&self, h: CK_SESSION_HANDLE, m: CK_MECHANISM_TYPE, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
-        let mut mm = mech::<u8>(m, None);
+        self.generate_mech_on(h, &mut mech::<u8>(m, None), t)
+    }
+
+    /// C_GenerateKey with the mechanism `m`, its parameter included.
+    pub fn generate_with(&self, m: &mut CK_MECHANISM, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
+        self.generate_mech_on(self.h, m, t)
+    }
+
+    fn generate_mech_on(&self, h: CK_SESSION_HANDLE, m: &mut CK_MECHANISM, t: &mut T) -> RawResult<CK_OBJECT_HANDLE> {
         let mut o = 0;
         // SAFETY: live mechanism and template.
-        let rv = unsafe { self.lib.C_GenerateKey(h, &mut mm, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
+        let rv = unsafe { self.lib.C_GenerateKey(h, m, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut o) };
         if rv == CKR_OK { Ok(o) } else { Err(rv) }
     }
 
