@@ -1,5 +1,5 @@
-//! DSA and PKCS #3 Diffie-Hellman through liboxihsm.so, checked by the `openssl` command
-//! both ways (split from tests/asymmetric.rs).
+//! DSA, PKCS #3 Diffie-Hellman and X9.42 Diffie-Hellman through liboxihsm.so, checked by the
+//! `openssl` command both ways (split from tests/asymmetric.rs).
 
 mod common;
 use common::asymmetric::*;
@@ -276,4 +276,143 @@ fn dh_with_openssl() {
     let ((ap, a), (bp, b)) = (pair(), pair());
     let (mut ya, mut yb) = (s.get_bytes(ap, CKA_VALUE).unwrap(), s.get_bytes(bp, CKA_VALUE).unwrap());
     assert_eq!(derive(&mut yb, a, &mut readable()).unwrap(), derive(&mut ya, b, &mut readable()).unwrap());
+}
+
+/// X9.42 Diffie-Hellman (CKK_X9_42_DH) against openssl's DHX keys: openssl's keys imported
+/// (their SubjectPublicKeyInfo is openssl's), the agreement equal to `openssl pkeyutl
+/// -derive` with CKD_NULL, CKD_SHA1_KDF_CONCATENATE and CKD_SHA1_KDF_ASN1 equal to `openssl
+/// kdf` (X942KDF-CONCAT, X942KDF-ASN1 with RFC 2631's OtherInfo), the hybrid scheme's two
+/// secrets, token key pairs that openssl agrees with, domain parameters, and the errors.
+#[test]
+fn x942_dh_with_openssl() {
+    let e = env();
+    let s = &e.s;
+    let dir = e.h.dir.path();
+    let opts = ["-pkeyopt", "dh_paramgen_prime_len:1024", "-pkeyopt", "dh_paramgen_subprime_len:160"];
+    openssl_ok(dir, &[&["genpkey", "-genparam", "-algorithm", "DHX", "-out", "x.pem"][..], &opts].concat());
+    for k in ["a", "b", "a2", "b2"] {
+        openssl_ok(dir, &["genpkey", "-paramfile", "x.pem", "-out", &format!("{k}.pem")]);
+        openssl_ok(dir, &["pkey", "-in", &format!("{k}.pem"), "-pubout", "-out", &format!("{k}.pub.pem")]);
+    }
+    let fields = |k: &str| {
+        openssl_fields(
+            &String::from_utf8(openssl_ok(dir, &["pkey", "-in", &format!("{k}.pem"), "-text", "-noout"])).unwrap(),
+        )
+    };
+    let fa = fields("a");
+    let (p, q, g) = (&fa["P"], &fa["Q"], &fa["G"]);
+    let domain =
+        |t: T| t.ulong(CKA_KEY_TYPE, CKK_X9_42_DH).bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q).bytes(CKA_BASE, g);
+    let private = |k: &str| {
+        s.create(
+            &mut domain(T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY)).bytes(CKA_VALUE, &fields(k)["private-key"]),
+        )
+        .unwrap()
+    };
+    let (a, a2) = (private("a"), private("a2"));
+    let theirs = openssl_ok(dir, &["pkey", "-in", "a.pem", "-pubout", "-outform", "DER"]);
+    assert_eq!(s.get_bytes(a, CKA_PUBLIC_KEY_INFO).unwrap(), theirs, "openssl's SubjectPublicKeyInfo");
+    // openssl's ZZ, padded to the prime's length as X9.42 has it (openssl takes no dh_pad
+    // option for these keys).
+    let z = |k: &str, peer: &str| {
+        let (key, peer) = (format!("{k}.pem"), format!("{peer}.pub.pem"));
+        let v = openssl_ok(dir, &["pkeyutl", "-derive", "-inkey", &key, "-peerkey", &peer]);
+        [vec![0u8; 128 - v.len()], v].concat()
+    };
+    let (z1, z2) = (z("a", "b"), z("a2", "b2"));
+    assert_eq!(z1.len(), 128);
+
+    let readable = || T::secret(CKK_GENERIC_SECRET).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
+    let (yb, yb2) = (fields("b")["public-key"].clone(), fields("b2")["public-key"].clone());
+    let derive = |base, kdf, other: &[u8], peer: &[u8], t: &mut T| {
+        let (mut other, mut peer) = (other.to_vec(), peer.to_vec());
+        let mut p = CK_X9_42_DH1_DERIVE_PARAMS {
+            kdf,
+            ulOtherInfoLen: other.len() as CK_ULONG,
+            pOtherInfo: if other.is_empty() { std::ptr::null_mut() } else { other.as_mut_ptr() },
+            ulPublicDataLen: peer.len() as CK_ULONG,
+            pPublicData: peer.as_mut_ptr(),
+        };
+        s.derive(&mut mech(CKM_X9_42_DH_DERIVE, Some(&mut p)), base, t).map(|k| s.get_bytes(k, CKA_VALUE).unwrap())
+    };
+    // CKD_NULL: ZZ itself, or its rightmost bytes.
+    assert_eq!(derive(a, CKD_NULL, &[], &yb, &mut readable()).unwrap(), z1);
+    assert_eq!(derive(a, CKD_NULL, &[], &yb, &mut readable().ulong(CKA_VALUE_LEN, 16)).unwrap(), z1[112..]);
+    // The concatenation KDF: SHA-1(ZZ || counter || OtherInfo).
+    let hex_z = format!("hexsecret:{}", hex(&z1));
+    let kdf = |name: &str, extra: &[&str]| {
+        let args =
+            [&["kdf", "-keylen", "24", "-kdfopt", "digest:SHA1", "-kdfopt", &hex_z][..], extra, &[name]].concat();
+        unhex(&String::from_utf8(openssl_ok(dir, &args)).unwrap().trim().replace(':', ""))
+    };
+    let info = b"X9.42 other info";
+    let want = kdf("X942KDF-CONCAT", &["-kdfopt", &format!("hexinfo:{}", hex(info))]);
+    assert_eq!(derive(a, CKD_SHA1_KDF_CONCATENATE, info, &yb, &mut readable().ulong(CKA_VALUE_LEN, 24)).unwrap(), want);
+    // The ASN.1 KDF: RFC 2631's OtherInfo (KeySpecificInfo with the key wrap algorithm and
+    // the counter, suppPubInfo the key's bits), as openssl builds it; two blocks.
+    let other_info = unhex("301d3013060b2a864886f70d0109100306040400000001a2060404000000c0");
+    let want = kdf("X942KDF-ASN1", &["-kdfopt", "cekalg:1.2.840.113549.1.9.16.3.6"]);
+    assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, &other_info, &yb, &mut readable().ulong(CKA_VALUE_LEN, 24)).unwrap(), want);
+
+    // The hybrid scheme: the first pair's ZZ, then the second's.
+    let hybrid = |kdf, other: &[u8], t: &mut T| {
+        let (mut other, mut p1, mut p2) = (other.to_vec(), yb.clone(), yb2.clone());
+        let mut p = CK_X9_42_DH2_DERIVE_PARAMS {
+            kdf,
+            ulOtherInfoLen: other.len() as CK_ULONG,
+            pOtherInfo: if other.is_empty() { std::ptr::null_mut() } else { other.as_mut_ptr() },
+            ulPublicDataLen: p1.len() as CK_ULONG,
+            pPublicData: p1.as_mut_ptr(),
+            ulPrivateDataLen: 0,
+            hPrivateData: a2,
+            ulPublicDataLen2: p2.len() as CK_ULONG,
+            pPublicData2: p2.as_mut_ptr(),
+        };
+        s.derive(&mut mech(CKM_X9_42_DH_HYBRID_DERIVE, Some(&mut p)), a, t).map(|k| s.get_bytes(k, CKA_VALUE).unwrap())
+    };
+    assert_eq!(hybrid(CKD_NULL, &[], &mut readable()).unwrap(), [z1.clone(), z2.clone()].concat());
+
+    // A token key pair on openssl's parameters: openssl agrees with its public key.
+    let (tp, ts) = s.keypair(CKM_X9_42_DH_KEY_PAIR_GEN, &mut domain(T::default()), &mut T::default()).unwrap();
+    std::fs::write(dir.join("token.der"), s.get_bytes(tp, CKA_PUBLIC_KEY_INFO).unwrap()).unwrap();
+    openssl_ok(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "token.der", "-out", "token.pub.pem"]);
+    let outside = z("b", "token");
+    assert_eq!(derive(ts, CKD_NULL, &[], &yb, &mut readable()).unwrap(), outside);
+    assert_eq!(s.get_bytes(ts, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+
+    // Domain parameters made by the token: the sizes asked; another subprime size refused.
+    let params = s.generate(CKM_X9_42_DH_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 1024)).unwrap();
+    let ulong = |k, ty| CK_ULONG::from_ne_bytes(s.get_bytes(k, ty).unwrap().try_into().unwrap());
+    assert_eq!((ulong(params, CKA_PRIME_BITS), ulong(params, CKA_SUBPRIME_BITS)), (1024, 160));
+    assert_eq!(s.get_bytes(params, CKA_SUBPRIME).unwrap().len(), 20);
+    let t = &mut T::default().ulong(CKA_PRIME_BITS, 1024).ulong(CKA_SUBPRIME_BITS, 256);
+    assert_eq!(s.generate(CKM_X9_42_DH_PARAMETER_GEN, t), Err(CKR_TEMPLATE_INCONSISTENT));
+
+    // Errors: peer values out of range or outside the subgroup, a KDF not in the table,
+    // other info with CKD_NULL, an OtherInfo without its counter, a DSA key as the base.
+    let p_minus_1 = {
+        let mut v = p.clone();
+        *v.last_mut().unwrap() -= 1;
+        v
+    };
+    for bad in [vec![1u8], vec![0u8], vec![2u8], p_minus_1, p.clone()] {
+        assert_eq!(derive(a, CKD_NULL, &[], &bad, &mut readable()), Err(CKR_MECHANISM_PARAM_INVALID));
+    }
+    let t = || readable().ulong(CKA_VALUE_LEN, 24);
+    assert_eq!(derive(a, CKD_SHA256_KDF, &[], &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(derive(a, CKD_NULL, info, &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, info, &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
+    let dsa = s
+        .create(
+            &mut T::default()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_DSA)
+                .bytes(CKA_PRIME, p)
+                .bytes(CKA_SUBPRIME, q)
+                .bytes(CKA_BASE, g)
+                .bytes(CKA_VALUE, &[7; 20])
+                .flag(CKA_DERIVE, true),
+        )
+        .unwrap();
+    assert_eq!(derive(dsa, CKD_NULL, &[], &yb, &mut readable()), Err(CKR_KEY_TYPE_INCONSISTENT));
 }

@@ -579,6 +579,35 @@ impl Keep {
                 };
                 self.param(inp, p)
             }
+            S::X942Dh1 | S::X942Dh2 => {
+                let (o, ol) = self.buf(inp);
+                let (y, yl) = self.buf(inp);
+                let kdf = inp.pick(&[CKD_NULL, CKD_SHA1_KDF_ASN1, CKD_SHA1_KDF_CONCATENATE, 0x77]);
+                if shape == S::X942Dh1 {
+                    let p = CK_X9_42_DH1_DERIVE_PARAMS {
+                        kdf,
+                        ulOtherInfoLen: ol,
+                        pOtherInfo: o,
+                        ulPublicDataLen: yl,
+                        pPublicData: y,
+                    };
+                    self.param(inp, p)
+                } else {
+                    let (y2, yl2) = self.buf(inp);
+                    let p = CK_X9_42_DH2_DERIVE_PARAMS {
+                        kdf,
+                        ulOtherInfoLen: ol,
+                        pOtherInfo: o,
+                        ulPublicDataLen: yl,
+                        pPublicData: y,
+                        ulPrivateDataLen: 0,
+                        hPrivateData: inp.u64() % 8,
+                        ulPublicDataLen2: yl2,
+                        pPublicData2: y2,
+                    };
+                    self.param(inp, p)
+                }
+            }
             S::ChaCha20 => {
                 // The counter's buffer holds the widest counter (8 bytes), whatever width is
                 // declared; the nonce's declared length is its buffer's (the module reads

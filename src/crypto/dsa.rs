@@ -252,6 +252,66 @@ impl DsaKey {
         self.pkey()?.pkcs8()
     }
 
+    /// The X9.42 Diffie-Hellman shared secret ZZ = y^x mod p of this private key with a
+    /// peer's public value y, padded to p's length (ANSI X9.42, RFC 2631 §2.1.1). A peer value
+    /// outside 1 < y < p - 1, or not in the subgroup of order q (y^q mod p = 1, RFC 2631
+    /// §2.1.5), is CKR_MECHANISM_PARAM_INVALID.
+    pub fn agree(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let [p, q, _, _, x] = self.get();
+        if x.is_null() {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let y = Bn::from_bytes(peer)?;
+        let (one, t, z) = (Bn::from_bytes(&[1])?, Bn::from_bytes(&[])?, Bn::from_bytes(&[])?);
+        // SAFETY: live BIGNUMs and a fresh context, freed below; x is secret: constant time.
+        let (valid, okay, n) = unsafe {
+            let ctx = sys::BN_CTX_new();
+            let mut valid = !ctx.is_null()
+                && !peer.is_empty()
+                && sys::BN_cmp(y.ptr(), one.ptr()) > 0
+                && !sys::BN_copy(t.0.as_ptr(), p).is_null()
+                && sys::BN_sub_word(t.0.as_ptr(), 1) == 1
+                && sys::BN_cmp(y.ptr(), t.ptr()) < 0;
+            valid = valid
+                && sys::BN_mod_exp_mont(t.0.as_ptr(), y.ptr(), q, p, ctx, std::ptr::null()) == 1
+                && sys::BN_is_one(t.ptr()) == 1;
+            let okay = valid && sys::BN_mod_exp_mont_consttime(z.0.as_ptr(), y.ptr(), x, p, ctx, std::ptr::null()) == 1;
+            sys::BN_CTX_free(ctx);
+            (valid, okay, sys::BN_num_bytes(p) as usize)
+        };
+        if !valid {
+            return Err(Error::MechanismParamInvalid);
+        }
+        if !okay {
+            return Err(Error::HostMemory);
+        }
+        let mut out = Zeroizing::new(vec![0u8; n]);
+        // SAFETY: `out` holds n bytes, enough for z < p.
+        if unsafe { sys::BN_bn2bin_padded(out.as_mut_ptr(), n, z.ptr()) } != 1 {
+            return Err(Error::HostMemory);
+        }
+        Ok(out)
+    }
+
+    /// SubjectPublicKeyInfo DER of an X9.42 Diffie-Hellman key (RFC 3279 §2.3.3:
+    /// dhpublicnumber, DomainParameters p, g, q; the public value an INTEGER).
+    pub fn spki_x942(&self) -> Vec<u8> {
+        use super::ec::der_tlv;
+        let parts = self.parts();
+        let uint = |b: &[u8]| {
+            let b = &b[b.iter().position(|x| *x != 0).unwrap_or(b.len())..];
+            let mut v = if b.first().is_none_or(|x| x & 0x80 != 0) { vec![0u8] } else { Vec::new() };
+            v.extend_from_slice(b);
+            der_tlv(0x02, &v)
+        };
+        let domain = der_tlv(0x30, &[uint(&parts.p), uint(&parts.g), uint(&parts.q)].concat());
+        // 1.2.840.10046.2.1
+        let oid = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3e, 0x02, 0x01];
+        let alg = der_tlv(0x30, &[&oid[..], &domain].concat());
+        let bits = der_tlv(0x03, &[&[0u8][..], &uint(&parts.y)].concat());
+        der_tlv(0x30, &[alg, bits].concat())
+    }
+
     /// Takes ownership of a parsed DSA object (from PKCS#8).
     pub(crate) fn from_raw(p: NonNull<sys::DSA>) -> DsaKey {
         DsaKey(p)

@@ -338,6 +338,24 @@ unsafe fn decode(shape: ParamShape, m: &CK_MECHANISM) -> Result<Params> {
                 };
                 Params::Oaep { hash: p.hashAlg, mgf: p.mgf, label }
             }
+            ParamShape::X942Dh1 => {
+                let p = param::<CK_X9_42_DH1_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::X942 {
+                    kdf: p.kdf,
+                    other_info: bytes(p.pOtherInfo, p.ulOtherInfoLen)?,
+                    public: bytes(p.pPublicData, p.ulPublicDataLen)?,
+                    second: None,
+                }
+            }
+            ParamShape::X942Dh2 => {
+                let p = param::<CK_X9_42_DH2_DERIVE_PARAMS>(m).ok_or(bad)?;
+                Params::X942 {
+                    kdf: p.kdf,
+                    other_info: bytes(p.pOtherInfo, p.ulOtherInfoLen)?,
+                    public: bytes(p.pPublicData, p.ulPublicDataLen)?,
+                    second: Some((p.hPrivateData, bytes(p.pPublicData2, p.ulPublicDataLen2)?)),
+                }
+            }
             ParamShape::EcdhAesWrap => {
                 let p = param::<CK_ECDH_AES_KEY_WRAP_PARAMS>(m).ok_or(bad)?;
                 Params::EcdhAesWrap {

@@ -42,6 +42,8 @@ pub enum Kdf {
     Shake(bool),
     /// The IKE derivations (src/mechanism/ike.rs).
     Ike,
+    /// CKM_X9_42_DH_DERIVE and CKM_X9_42_DH_HYBRID_DERIVE (ANSI X9.42, RFC 2631).
+    X942,
 }
 
 /// How an HKDF salt is given.
@@ -108,6 +110,18 @@ pub fn register(r: &mut Registry) {
     ] {
         r.add(d(ty, 0, 0, params, VALUE_KEY_TYPES, Kdf::Ike));
     }
+    // X9.42 Diffie-Hellman: keys of DSA's shape; the sizes are the prime's, in bits.
+    let (min, max) = (crate::crypto::dsa::MIN_P_BITS as CK_ULONG, crate::crypto::dsa::MAX_P_BITS as CK_ULONG);
+    r.add(d(CKM_X9_42_DH_DERIVE, min, max, ParamShape::X942Dh1, &[CKK_X9_42_DH], Kdf::X942));
+    r.add(d(CKM_X9_42_DH_HYBRID_DERIVE, min, max, ParamShape::X942Dh2, &[CKK_X9_42_DH], Kdf::X942));
+    r.add(Entry {
+        ty: CKM_X9_42_DH_KEY_PAIR_GEN,
+        info: info(min, max, CKF_GENERATE_KEY_PAIR),
+        params: ParamShape::None,
+        key_types: &[],
+        implementation: Implementation::KeyPair(super::keypair::PairKind::X942),
+    });
+    let (min, max) = (crate::crypto::dh::MIN_PRIME_BITS as CK_ULONG, crate::crypto::dh::MAX_PRIME_BITS as CK_ULONG);
     r.add(Entry {
         ty: CKM_DH_PKCS_KEY_PAIR_GEN,
         info: info(min, max, CKF_GENERATE_KEY_PAIR),
@@ -139,6 +153,68 @@ fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<Zeroiz
     let cut = z.len() - n;
     z.drain(..cut);
     Ok(z)
+}
+
+/// The new key's value from the X9.42 shared secret `z` (the X9.42 Diffie-Hellman section's
+/// CK_X9_42_DH_KDF_TYPE): the rightmost bytes of `z` with CKD_NULL (no other info), else
+/// SHA-1 of `z` and a counter with the other info (CKD_SHA1_KDF_CONCATENATE, ANSI X9.42's
+/// concatenation), or of `z` and the DER OtherInfo whose KeySpecificInfo counter counts the
+/// blocks (CKD_SHA1_KDF_ASN1, RFC 2631 §2.1.2), as long as the template asks.
+fn x942_value(
+    z: Zeroizing<Vec<u8>>,
+    kdf: CK_ULONG,
+    other: &[u8],
+    template: &[Attribute],
+) -> Result<Zeroizing<Vec<u8>>> {
+    match kdf {
+        CKD_NULL if other.is_empty() => rightmost(z, template),
+        CKD_SHA1_KDF_CONCATENATE => kdf_hash(Hash::Sha1, false, &z, other, derived_len(template, None)?),
+        CKD_SHA1_KDF_ASN1 => {
+            let at = asn1_counter(other).ok_or(Error::MechanismParamInvalid)?;
+            let len = derived_len(template, None)?;
+            let mut info = Zeroizing::new(other.to_vec());
+            let mut out = Zeroizing::new(Vec::with_capacity(len + 20));
+            let mut counter = 1u32;
+            while out.len() < len {
+                info[at..at + 4].copy_from_slice(&counter.to_be_bytes());
+                let mut d = DigestCtx::new(Hash::Sha1)?;
+                d.update(&z);
+                d.update(&info);
+                out.extend_from_slice(&Zeroizing::new(d.finish()));
+                counter += 1;
+            }
+            out.truncate(len);
+            Ok(out)
+        }
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// Where the four counter bytes of RFC 2631's OtherInfo are: SEQUENCE { KeySpecificInfo
+/// SEQUENCE { algorithm OBJECT IDENTIFIER, counter OCTET STRING (SIZE (4)) }, ... }, DER.
+fn asn1_counter(der: &[u8]) -> Option<usize> {
+    // A DER header at `at`: (tag, where the contents start, their length).
+    let header = |at: usize| -> Option<(u8, usize, usize)> {
+        let tag = *der.get(at)?;
+        let first = *der.get(at + 1)? as usize;
+        if first < 0x80 {
+            return Some((tag, at + 2, first));
+        }
+        let n = first & 0x7f;
+        if n == 0 || n > 2 {
+            return None;
+        }
+        let len = der.get(at + 2..at + 2 + n)?.iter().fold(0usize, |l, b| (l << 8) | *b as usize);
+        Some((tag, at + 2 + n, len))
+    };
+    let (0x30, outer, outer_len) = header(0)? else { return None };
+    if outer + outer_len != der.len() {
+        return None;
+    }
+    let (0x30, info, _) = header(outer)? else { return None };
+    let (0x06, oid, oid_len) = header(info)? else { return None };
+    let (0x04, counter, 4) = header(oid + oid_len)? else { return None };
+    Some(counter)
 }
 
 /// The hash and construction of a CKD_* key derivation function: (hash, SP 800-56A order).
@@ -348,7 +424,7 @@ impl Module {
         };
         let empty = [];
         // The agreements compute with the parsed private key, not a value.
-        let bv = if matches!(kdf, Kdf::Ecdh | Kdf::Dh) {
+        let bv = if matches!(kdf, Kdf::Ecdh | Kdf::Dh | Kdf::X942) {
             &empty[..]
         } else {
             base_obj.bytes(CKA_VALUE).ok_or(Error::KeyTypeInconsistent)?
@@ -514,6 +590,28 @@ impl Module {
                 let (v, keys) = super::ike::derive(self, h, p, &base_obj, bv, &mut template)?;
                 others = keys;
                 v
+            }
+            (Kdf::X942, Params::X942 { kdf, other_info, public, second }) => {
+                let ParsedKey::X942(k) = &*self.parsed_key(&base_obj)? else {
+                    return Err(Error::KeyTypeInconsistent);
+                };
+                let mut z = k.agree(public)?;
+                // The hybrid scheme: the second pair's secret after the first's, on the same
+                // domain parameters.
+                if let Some((second, public2)) = second {
+                    let o = self.key_object(h, *second)?;
+                    let parsed = self.parsed_key(&o)?;
+                    let ParsedKey::X942(k2) = &*parsed else {
+                        return Err(Error::KeyTypeInconsistent);
+                    };
+                    let (a, b) = (k.parts(), k2.parts());
+                    if o.class() != CKO_PRIVATE_KEY || (a.p, a.q, a.g) != (b.p, b.q, b.g) {
+                        return Err(Error::KeyTypeInconsistent);
+                    }
+                    z.extend_from_slice(&k2.agree(public2)?);
+                    others.push(o);
+                }
+                x942_value(z, *kdf, other_info, &template)?
             }
             (Kdf::Dh, Params::Data(peer)) => {
                 let super::keys::ParsedKey::Dh(k) = &*self.parsed_key(&base_obj)? else {

@@ -132,6 +132,7 @@ pub fn register(r: &mut Registry) {
     use crate::crypto::{dh, dsa};
     let dsa_bits = (dsa::MIN_P_BITS as CK_ULONG, dsa::MAX_P_BITS as CK_ULONG);
     r.add(entry(CKM_DSA_PARAMETER_GEN, dsa_bits.0, dsa_bits.1, KeyGen::DomainParams(CKK_DSA)));
+    r.add(entry(CKM_X9_42_DH_PARAMETER_GEN, dsa_bits.0, dsa_bits.1, KeyGen::DomainParams(CKK_X9_42_DH)));
     let dh_bits = (dh::MIN_PRIME_BITS as CK_ULONG, dh::MAX_PRIME_BITS as CK_ULONG);
     r.add(entry(CKM_DH_PKCS_PARAMETER_GEN, dh_bits.0, dh_bits.1, KeyGen::DomainParams(CKK_DH)));
 }
@@ -266,8 +267,8 @@ impl Module {
         self.create_secret(h, template, key_type, m.ty, value)
     }
 
-    /// CKM_DSA_PARAMETER_GEN / CKM_DH_PKCS_PARAMETER_GEN: a domain parameter object of
-    /// `key_type` with a prime of the template's CKA_PRIME_BITS.
+    /// CKM_DSA_PARAMETER_GEN / CKM_DH_PKCS_PARAMETER_GEN / CKM_X9_42_DH_PARAMETER_GEN: a
+    /// domain parameter object of `key_type` with a prime of the template's CKA_PRIME_BITS.
     fn generate_domain_parameters(
         &self,
         h: CK_SESSION_HANDLE,
@@ -283,7 +284,16 @@ impl Module {
             None => return Err(Error::TemplateIncomplete),
         };
         let bytes = |ty, v: Vec<u8>| Attribute::new(ty, Value::bytes(v));
-        let material = if key_type == CKK_DSA {
+        let material = if matches!(key_type, CKK_DSA | CKK_X9_42_DH) {
+            // X9.42 Diffie-Hellman domain parameters have DSA's shape; the subprime's size
+            // is AWS-LC's choice for the prime's (256 bits from 2048, else 160): a template
+            // asking another is inconsistent, told before the generation.
+            let q_bits = if bits >= 2048 { 256 } else { 160 };
+            match template.iter().find(|a| a.ty == CKA_SUBPRIME_BITS).map(|a| &a.value) {
+                Some(Value::Ulong(n)) if *n as usize != q_bits => return Err(Error::TemplateInconsistent),
+                Some(Value::Ulong(_)) | None => {}
+                Some(_) => return Err(Error::AttributeValueInvalid),
+            }
             let (p, q, g) = crate::crypto::dsa::DsaKey::generate_parameters(bits)?;
             vec![bytes(CKA_PRIME, p), bytes(CKA_SUBPRIME, q), bytes(CKA_BASE, g)]
         } else {

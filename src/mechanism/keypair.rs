@@ -27,6 +27,8 @@ pub enum PairKind {
     Montgomery,
     Dsa,
     Dh,
+    /// An X9.42 Diffie-Hellman key pair (DSA's shape: x in [1, q - 1], y = g^x mod p).
+    X942,
     MlDsa,
     MlKem,
 }
@@ -142,19 +144,21 @@ impl Module {
                 private.extend(computed);
                 (kt, public, private)
             }
-            PairKind::Dsa => {
+            PairKind::Dsa | PairKind::X942 => {
                 // The domain parameters come with the public template (the private key
-                // takes them from it).
+                // takes them from it). An X9.42 Diffie-Hellman pair has DSA's shape.
                 let domain = |ty| domain_value(public_t, ty);
                 let (p, q, g) = (domain(CKA_PRIME)?, domain(CKA_SUBPRIME)?, domain(CKA_BASE)?);
                 let k = DsaKey::generate(&p, &q, &g)?;
                 let parts = k.parts();
                 let x = parts.x.as_ref().ok_or(Error::Internal("DSA private value".into()))?;
-                let spki = attr(CKA_PUBLIC_KEY_INFO, &k.spki()?);
+                let (kt, spki) =
+                    if kind == PairKind::X942 { (CKK_X9_42_DH, k.spki_x942()) } else { (CKK_DSA, k.spki()?) };
+                let spki = attr(CKA_PUBLIC_KEY_INFO, &spki);
                 let public = vec![attr(CKA_VALUE, &parts.y), spki.clone()];
                 let private =
                     vec![attr(CKA_PRIME, &p), attr(CKA_SUBPRIME, &q), attr(CKA_BASE, &g), attr(CKA_VALUE, x), spki];
-                (CKK_DSA, public, private)
+                (kt, public, private)
             }
             PairKind::Dh => {
                 let (p, g) = (domain_value(public_t, CKA_PRIME)?, domain_value(public_t, CKA_BASE)?);

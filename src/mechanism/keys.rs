@@ -117,6 +117,8 @@ pub enum ParsedKey {
     Ec(EcKey),
     Dsa(DsaKey),
     Dh(DhKey),
+    /// An X9.42 Diffie-Hellman key: DSA's shape (p, q, g, y, x).
+    X942(DsaKey),
     /// `expanded`: the seed's 64-byte signing form, computed once.
     Ed25519 {
         seed: Option<Zeroizing<Vec<u8>>>,
@@ -271,14 +273,12 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
                 }
             })
         }
-        Some(CKK_DSA) => {
+        // X9.42 Diffie-Hellman keys have DSA's shape.
+        Some(kt @ (CKK_DSA | CKK_X9_42_DH)) => {
             let (p, q, g) = (need(obj, CKA_PRIME)?, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?);
             let value = need(obj, CKA_VALUE)?;
-            Ok(ParsedKey::Dsa(if private {
-                DsaKey::from_private(p, q, g, value)?
-            } else {
-                DsaKey::from_public(p, q, g, value)?
-            }))
+            let k = if private { DsaKey::from_private(p, q, g, value)? } else { DsaKey::from_public(p, q, g, value)? };
+            Ok(if kt == CKK_DSA { ParsedKey::Dsa(k) } else { ParsedKey::X942(k) })
         }
         Some(CKK_DH) => {
             let (p, g, value) = (need(obj, CKA_PRIME)?, need(obj, CKA_BASE)?, need(obj, CKA_VALUE)?);
@@ -323,17 +323,25 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
     }
 }
 
-/// Validates DSA or DH domain parameters (as keys on them are checked) and fills
-/// CKA_PRIME_BITS.
+/// Validates DSA, DH or X9.42 DH domain parameters (as keys on them are checked) and fills
+/// CKA_PRIME_BITS (and X9.42's CKA_SUBPRIME_BITS).
 fn complete_domain(obj: &mut Object) -> Result<()> {
     let p = need(obj, CKA_PRIME)?;
+    let bits =
+        |b: &[u8]| b.iter().position(|x| *x != 0).map_or(0, |i| (b.len() - i) * 8 - b[i].leading_zeros() as usize);
     match obj.ulong(CKA_KEY_TYPE) {
         Some(CKK_DSA) => DsaKey::check_domain(p, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?)?,
+        Some(CKK_X9_42_DH) => {
+            let q = need(obj, CKA_SUBPRIME)?;
+            DsaKey::check_domain(p, q, need(obj, CKA_BASE)?)?;
+            let n = bits(q) as CK_ULONG;
+            obj.set(CKA_SUBPRIME_BITS, Value::Ulong(n));
+        }
         Some(CKK_DH) => DhKey::check_domain(p, need(obj, CKA_BASE)?)?,
         _ => return Err(Error::TemplateInconsistent),
     }
-    let bits = p.iter().position(|b| *b != 0).map_or(0, |i| (p.len() - i) * 8 - p[i].leading_zeros() as usize);
-    obj.set(CKA_PRIME_BITS, Value::Ulong(bits as CK_ULONG));
+    let n = bits(need(obj, CKA_PRIME)?) as CK_ULONG;
+    obj.set(CKA_PRIME_BITS, Value::Ulong(n));
     Ok(())
 }
 
@@ -432,6 +440,7 @@ pub fn complete(obj: &mut Object) -> Result<()> {
             ec::spki_ec(k.curve(), &point)
         }
         ParsedKey::Dsa(k) => k.spki()?,
+        ParsedKey::X942(k) => k.spki_x942(),
         ParsedKey::Dh(k) => {
             if let Some(bits) = k.private_bits() {
                 obj.set(CKA_VALUE_BITS, Value::Ulong(bits as CK_ULONG));

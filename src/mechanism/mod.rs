@@ -93,6 +93,10 @@ pub enum ParamShape {
     RsaAesWrap,
     /// CK_ECDH_AES_KEY_WRAP_PARAMS.
     EcdhAesWrap,
+    /// CK_X9_42_DH1_DERIVE_PARAMS.
+    X942Dh1,
+    /// CK_X9_42_DH2_DERIVE_PARAMS.
+    X942Dh2,
     /// No parameter, or CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
     SignContext,
     /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA).
@@ -199,6 +203,15 @@ pub enum Params {
         kdf: CK_ULONG,
         shared: Vec<u8>,
         public: Vec<u8>,
+    },
+    /// CK_X9_42_DH1_DERIVE_PARAMS and CK_X9_42_DH2_DERIVE_PARAMS: the KDF, the other info,
+    /// the other party's public value; for the hybrid scheme, the second private key and the
+    /// other party's second public value.
+    X942 {
+        kdf: CK_ULONG,
+        other_info: Vec<u8>,
+        public: Vec<u8>,
+        second: Option<(CK_OBJECT_HANDLE, Vec<u8>)>,
     },
     /// CK_ECDH_AES_KEY_WRAP_PARAMS: the temporary AES key's bits, the KDF (a CKD_*), its
     /// shared data.

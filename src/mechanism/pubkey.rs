@@ -15,7 +15,7 @@ use cryptoki_sys::*;
 
 /// The private key types whose public key can be made.
 const KEY_TYPES: &[CK_KEY_TYPE] =
-    &[CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY, CKK_DSA, CKK_DH, CKK_ML_DSA, CKK_ML_KEM];
+    &[CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY, CKK_DSA, CKK_DH, CKK_X9_42_DH, CKK_ML_DSA, CKK_ML_KEM];
 
 /// The attributes the public key takes from the private key, as (public, private) pairs.
 const COPIED: &[(CK_ATTRIBUTE_TYPE, CK_ATTRIBUTE_TYPE)] = &[
@@ -71,7 +71,7 @@ fn public_values(obj: &Object, key: &ParsedKey) -> Result<Vec<Attribute>> {
         ParsedKey::Ed25519 { public, .. } | ParsedKey::X25519 { public, .. } => {
             out.extend([copy(CKA_EC_PARAMS)?, bytes(CKA_EC_POINT, &der_octets(public))]);
         }
-        ParsedKey::Dsa(k) => {
+        ParsedKey::Dsa(k) | ParsedKey::X942(k) => {
             let p = k.parts();
             out.extend([bytes(CKA_PRIME, &p.p), bytes(CKA_SUBPRIME, &p.q), bytes(CKA_BASE, &p.g)]);
             out.push(bytes(CKA_VALUE, &p.y));

@@ -56,6 +56,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_MODULUS_BITS
         | CKA_VALUE_BITS
         | CKA_PRIME_BITS
+        | CKA_SUBPRIME_BITS
         | CKA_PARAMETER_SET
         | CKA_TRUST_SERVER_AUTH
         | CKA_TRUST_CLIENT_AUTH
@@ -106,7 +107,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
 }
 
 /// Whether `ty` is an attribute the specification defines that no oxihsm object carries
-/// (hardware features, OTP, GOST, X9.42 subprime sizes, profiles, validation objects,
+/// (hardware features, OTP, GOST, profiles, validation objects,
 /// X2Ratchet, HSS, SLH-DSA ...): a search naming one finds nothing rather than failing.
 pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
     matches!(
@@ -114,7 +115,6 @@ pub fn is_standard_unmodelled(ty: CK_ATTRIBUTE_TYPE) -> bool {
         CKA_OWNER
             | CKA_AC_ISSUER
             | CKA_ATTR_TYPES
-            | CKA_SUBPRIME_BITS
             | CKA_SECONDARY_AUTH
             | CKA_AUTH_PIN_FLAGS
             | CKA_OTP_FORMAT
@@ -485,6 +485,25 @@ pub const DH_PRIVATE: &[Rule] = &[
     r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
 ];
 
+/// X9.42 Diffie-Hellman public keys: the prime, the base, the subprime and y; no usage.
+pub const X942_PUBLIC: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_BASE, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_SUBPRIME, REQ_CREATE | REQ_GENERATE, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_VERIFY, MODIFIABLE, D::Bool(false)),
+];
+
+/// X9.42 Diffie-Hellman private keys: the domain parameters and x; derive only.
+pub const X942_PRIVATE: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_BASE, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_SUBPRIME, REQ_CREATE | NO_GENERATE | NO_UNWRAP, D::None),
+    r(CKA_VALUE, REQ_CREATE | NO_GENERATE | NO_UNWRAP | SENSITIVE, D::None),
+    r(CKA_SIGN, MODIFIABLE, D::Bool(false)),
+    r(CKA_DERIVE, MODIFIABLE, D::Bool(true)),
+];
+
 /// Every domain parameter object (Table 35).
 pub const DOMAIN: &[Rule] = &[r(CKA_KEY_TYPE, REQ_CREATE, D::None), r(CKA_LOCAL, COMPUTED, D::Computed)];
 
@@ -501,6 +520,16 @@ pub const DH_DOMAIN: &[Rule] = &[
     r(CKA_PRIME, REQ_CREATE | NO_GENERATE, D::None),
     r(CKA_BASE, REQ_CREATE | NO_GENERATE, D::None),
     r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
+];
+
+/// X9.42 Diffie-Hellman domain parameters: generated from CKA_PRIME_BITS (and
+/// CKA_SUBPRIME_BITS, when given), or given.
+pub const X942_DOMAIN: &[Rule] = &[
+    r(CKA_PRIME, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_BASE, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_SUBPRIME, REQ_CREATE | NO_GENERATE, D::None),
+    r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
+    r(CKA_SUBPRIME_BITS, NO_CREATE, D::Computed),
 ];
 
 /// Short Weierstrass and Montgomery public keys take ECDH as a KEM (3.2 §6.3), RSA public
@@ -641,6 +670,9 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
         (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)) => (18, &[STORAGE, DOMAIN, DSA_DOMAIN]),
         (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)) => (19, &[STORAGE, DOMAIN, DH_DOMAIN]),
         (CKO_TRUST, _) => (20, &[STORAGE, TRUST]),
+        (CKO_PUBLIC_KEY, Some(CKK_X9_42_DH)) => (22, &[STORAGE, KEY, PUBLIC_KEY, X942_PUBLIC]),
+        (CKO_PRIVATE_KEY, Some(CKK_X9_42_DH)) => (23, &[STORAGE, KEY, PRIVATE_KEY, X942_PRIVATE]),
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_X9_42_DH)) => (24, &[STORAGE, DOMAIN, X942_DOMAIN]),
         _ => return None,
     })
 }
@@ -648,7 +680,7 @@ fn tables(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<(usize, &
 /// The schema of an object of `class` with `subtype` (key or certificate type), merged once
 /// per process. `None` when oxihsm does not support such objects.
 pub fn schema(class: CK_OBJECT_CLASS, subtype: Option<CK_ULONG>) -> Option<&'static Schema> {
-    static MERGED: [OnceLock<Schema>; 22] = [const { OnceLock::new() }; 22];
+    static MERGED: [OnceLock<Schema>; 25] = [const { OnceLock::new() }; 25];
     let (i, t) = tables(class, subtype)?;
     Some(MERGED[i].get_or_init(|| Schema::merge(t)))
 }
@@ -696,6 +728,9 @@ mod tests {
             DSA_DOMAIN,
             DH_DOMAIN,
             TRUST,
+            X942_PUBLIC,
+            X942_PRIVATE,
+            X942_DOMAIN,
         ] {
             for r in t {
                 assert!(kind_of(r.ty).is_some(), "attribute 0x{:x} lacks a kind", r.ty);
@@ -728,6 +763,9 @@ mod tests {
             (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)),
             (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)),
             (CKO_TRUST, None),
+            (CKO_PUBLIC_KEY, Some(CKK_X9_42_DH)),
+            (CKO_PRIVATE_KEY, Some(CKK_X9_42_DH)),
+            (CKO_DOMAIN_PARAMETERS, Some(CKK_X9_42_DH)),
         ];
         let mut seen = std::collections::HashSet::new();
         for (class, sub) in kinds {
