@@ -312,6 +312,10 @@ fn x942_dh_with_openssl() {
     let (a, a2) = (private("a"), private("a2"));
     let theirs = openssl_ok(dir, &["pkey", "-in", "a.pem", "-pubout", "-outform", "DER"]);
     assert_eq!(s.get_bytes(a, CKA_PUBLIC_KEY_INFO).unwrap(), theirs, "openssl's SubjectPublicKeyInfo");
+    // CKM_PUB_KEY_FROM_PRIV_KEY makes the same public key.
+    let public = s.derive(&mut mech::<u8>(CKM_PUB_KEY_FROM_PRIV_KEY, None), a, &mut T::default()).unwrap();
+    assert_eq!(s.get_bytes(public, CKA_PUBLIC_KEY_INFO).unwrap(), theirs);
+    assert_eq!(s.get_bytes(public, CKA_VALUE).unwrap(), fa["public-key"]);
     // openssl's ZZ, padded to the prime's length as X9.42 has it (openssl takes no dh_pad
     // option for these keys).
     let z = |k: &str, peer: &str| {
