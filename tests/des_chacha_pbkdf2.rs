@@ -509,6 +509,11 @@ fn pkcs12_pbe_key_generation() {
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
     let mut p = params(iv.as_mut_ptr(), 1);
+    // The MAC key may be made a SHA-1 HMAC key, the key it is for.
+    let t = &mut readable().ulong(CKA_KEY_TYPE, CKK_SHA_1_HMAC);
+    let k = s.generate_with(&mut mech(CKM_PBA_SHA1_WITH_SHA1_HMAC, Some(&mut p)), t).unwrap();
+    assert_eq!(s.get_bytes(k, CKA_KEY_TYPE).unwrap(), CKK_SHA_1_HMAC.to_ne_bytes());
+    assert_eq!(s.get_bytes(k, CKA_VALUE).unwrap(), openssl_pkcs12(&smeg, &unhex("0a58cf64530d823f"), 1, 3, 20));
     let m = CKM_PBE_SHA1_DES3_EDE_CBC;
     assert_eq!(
         s.generate_with(&mut mech(m, Some(&mut p)), &mut readable().ulong(CKA_VALUE_LEN, 16)),

@@ -385,13 +385,16 @@ fn x942_dh_with_openssl() {
     assert_eq!(derive(ts, CKD_NULL, &[], &yb, &mut readable()).unwrap(), outside);
     assert_eq!(s.get_bytes(ts, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
 
-    // Domain parameters made by the token: the sizes asked; another subprime size refused.
-    let params = s.generate(CKM_X9_42_DH_PARAMETER_GEN, &mut T::default().ulong(CKA_PRIME_BITS, 1024)).unwrap();
+    // Domain parameters made by the token: the sizes asked (both required); another subprime
+    // size than AWS-LC makes for the prime's refused.
+    let sizes = |bits, q_bits| T::default().ulong(CKA_PRIME_BITS, bits).ulong(CKA_SUBPRIME_BITS, q_bits);
+    let params = s.generate(CKM_X9_42_DH_PARAMETER_GEN, &mut sizes(1024, 160)).unwrap();
     let ulong = |k, ty| CK_ULONG::from_ne_bytes(s.get_bytes(k, ty).unwrap().try_into().unwrap());
     assert_eq!((ulong(params, CKA_PRIME_BITS), ulong(params, CKA_SUBPRIME_BITS)), (1024, 160));
     assert_eq!(s.get_bytes(params, CKA_SUBPRIME).unwrap().len(), 20);
-    let t = &mut T::default().ulong(CKA_PRIME_BITS, 1024).ulong(CKA_SUBPRIME_BITS, 256);
-    assert_eq!(s.generate(CKM_X9_42_DH_PARAMETER_GEN, t), Err(CKR_TEMPLATE_INCONSISTENT));
+    assert_eq!(s.generate(CKM_X9_42_DH_PARAMETER_GEN, &mut sizes(1024, 256)), Err(CKR_TEMPLATE_INCONSISTENT));
+    let only_prime = &mut T::default().ulong(CKA_PRIME_BITS, 1024);
+    assert_eq!(s.generate(CKM_X9_42_DH_PARAMETER_GEN, only_prime), Err(CKR_TEMPLATE_INCOMPLETE));
 
     // Errors: peer values out of range or outside the subgroup, a KDF not in the table,
     // other info with CKD_NULL, an OtherInfo without its counter, a DSA key as the base.

@@ -153,14 +153,20 @@ impl Module {
             return self.generate_from_password(h, m, template);
         }
         if let (KeyGen::Pkcs12(kt), Params::Pbe { password, salt, iterations }) = (kg, &m.params) {
-            // The key type's length (a 160-bit generic secret for the MAC key); another
-            // CKA_VALUE_LEN is inconsistent with the mechanism.
+            // The MAC key is a 160-bit generic secret, or the SHA-1 HMAC key it is for when
+            // the template says so.
+            // The diversifier: 3 for the MAC key, 1 for the DES keys (their IVs are 2).
+            let id = if kt == CKK_GENERIC_SECRET { 3 } else { 1 };
+            let kt = match (kt, super::kdf::key_type(template)) {
+                (CKK_GENERIC_SECRET, CKK_SHA_1_HMAC) => CKK_SHA_1_HMAC,
+                _ => kt,
+            };
+            // The key type's length; another CKA_VALUE_LEN is inconsistent with the mechanism.
             let len = policy::fixed_value_len(kt).unwrap_or(PBA_KEY_LEN);
             if value_len(template).is_some_and(|n| n != len) {
                 return Err(Error::TemplateInconsistent);
             }
             self.check_generated_template(h, CKO_SECRET_KEY, kt, m.ty, &with_value_len(template, len))?;
-            let id = if kt == CKK_GENERIC_SECRET { 3 } else { 1 };
             let mut value = Bytes::new(vec![0u8; len]);
             crypto::evp::pkcs12_kdf(&password.0, salt, id, *iterations, &mut value)?;
             return self.create_secret(h, template, kt, m.ty, value);

@@ -522,14 +522,14 @@ pub const DH_DOMAIN: &[Rule] = &[
     r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
 ];
 
-/// X9.42 Diffie-Hellman domain parameters: generated from CKA_PRIME_BITS (and
-/// CKA_SUBPRIME_BITS, when given), or given.
+/// X9.42 Diffie-Hellman domain parameters: generated from CKA_PRIME_BITS and
+/// CKA_SUBPRIME_BITS (the section's generation takes both), or given.
 pub const X942_DOMAIN: &[Rule] = &[
     r(CKA_PRIME, REQ_CREATE | NO_GENERATE, D::None),
     r(CKA_BASE, REQ_CREATE | NO_GENERATE, D::None),
     r(CKA_SUBPRIME, REQ_CREATE | NO_GENERATE, D::None),
     r(CKA_PRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
-    r(CKA_SUBPRIME_BITS, NO_CREATE, D::Computed),
+    r(CKA_SUBPRIME_BITS, NO_CREATE | REQ_GENERATE, D::Computed),
 ];
 
 /// Short Weierstrass and Montgomery public keys take ECDH as a KEM (3.2 §6.3), RSA public
