@@ -218,7 +218,7 @@ struct EcdhAesWrap {
     encrypt: bool,
 }
 
-impl EcdhAesWrap {
+impl Hybrid for EcdhAesWrap {
     /// The length of the ephemeral public key's encoding.
     fn transport_len(&self) -> usize {
         match &*self.key {
@@ -227,7 +227,7 @@ impl EcdhAesWrap {
         }
     }
 
-    fn run(&self, data: &[u8]) -> Result<Vec<u8>> {
+    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         if self.encrypt {
             let (point, z) = super::kdf::ephemeral_ecdh(&self.key)?;
             let kek = super::kdf::ecdh_key(&z, self.kdf, &self.shared, self.aes_len)?;
@@ -261,15 +261,6 @@ impl EcdhAesWrap {
     }
 }
 
-impl Hybrid for EcdhAesWrap {
-    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        EcdhAesWrap::run(self, data)
-    }
-    fn transport_len(&self) -> usize {
-        EcdhAesWrap::transport_len(self)
-    }
-}
-
 /// CKM_RSA_AES_KEY_WRAP: a fresh AES key wrapped with RSA-OAEP, followed by the target
 /// wrapped under that AES key with RFC 5649 (KWP).
 struct RsaAesWrap {
@@ -279,7 +270,11 @@ struct RsaAesWrap {
     encrypt: bool,
 }
 
-impl RsaAesWrap {
+impl Hybrid for RsaAesWrap {
+    fn transport_len(&self) -> usize {
+        self.modulus
+    }
+
     fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         if self.encrypt {
             let tmp = Zeroizing::new(crypto::random_vec(self.aes_len)?);
@@ -295,15 +290,6 @@ impl RsaAesWrap {
             return Err(Error::EncryptedDataInvalid);
         }
         Ok(evp::kwp_unwrap(&tmp, &data[self.modulus..])?.to_vec())
-    }
-}
-
-impl Hybrid for RsaAesWrap {
-    fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        RsaAesWrap::run(self, data)
-    }
-    fn transport_len(&self) -> usize {
-        self.modulus
     }
 }
 
