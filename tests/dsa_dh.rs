@@ -410,6 +410,9 @@ fn x942_dh_with_openssl() {
     assert_eq!(derive(a, CKD_SHA256_KDF, &[], &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
     assert_eq!(derive(a, CKD_NULL, info, &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
     assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, info, &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
+    // An OtherInfo whose counter's bytes are cut off (its outer length fits, the inner does not).
+    let cut = unhex("3006300406000404");
+    assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, &cut, &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
     let dsa = s
         .create(
             &mut T::default()

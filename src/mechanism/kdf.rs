@@ -214,10 +214,10 @@ fn asn1_counter(der: &[u8]) -> Option<usize> {
     let (0x30, info, _) = header(outer)? else { return None };
     let (0x06, oid, oid_len) = header(info)? else { return None };
     let (0x04, counter, 4) = header(oid + oid_len)? else { return None };
-    Some(counter)
+    // The counter's bytes must be there (a short element is no OtherInfo).
+    der.get(counter..counter + 4).map(|_| counter)
 }
 
-/// The hash and construction of a CKD_* key derivation function: (hash, SP 800-56A order).
 /// The new key's value from the ECDH shared secret `z` (§6.3: CK_ECDH1_DERIVE_PARAMS's
 /// `kdf` and shared data): the rightmost bytes of `z` with CKD_NULL, else the KDF's output,
 /// as long as the template asks.
@@ -270,6 +270,8 @@ pub(crate) fn ecdh_with(k: &ParsedKey, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>
     }
 }
 
+/// The hash and construction of a CKD_* key derivation function: (hash, SP 800-56A order);
+/// `None` for CKD_NULL.
 fn ecdh_kdf(kdf: CK_ULONG) -> Result<Option<(Hash, bool)>> {
     Ok(Some(match kdf {
         CKD_NULL => return Ok(None),
