@@ -8,7 +8,7 @@
 //! state saved and a changed or fuzzed one restored, or a multi-part encryption or decryption
 //! checked never to write past the output length it is given, or 3.2's authenticated wrapping
 //! with a fuzzed per-message parameter) (AES, Triple DES, ChaCha20, generic secret, EC, Ed25519, RSA,
-//! ML-DSA, ML-KEM, DSA, DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
+//! ML-DSA, ML-KEM, DSA, DH, X9.42 DH), then run once. Every call returns a CK_RV; nothing panics, nothing reads out of bounds.
 #![no_main]
 
 use cryptoki_sys::*;
@@ -94,7 +94,7 @@ fn setup() -> &'static Setup {
             (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
         };
         let (dsa_p, dsa_q, dsa_g) = (hex(DSA_P), hex(DSA_Q), hex(DSA_G));
-        let pairs: [(CK_MECHANISM_TYPE, Vec<CK_ATTRIBUTE>); 7] = [
+        let pairs: [(CK_MECHANISM_TYPE, Vec<CK_ATTRIBUTE>); 8] = [
             (CKM_EC_KEY_PAIR_GEN, vec![bytes_attr(CKA_EC_PARAMS, &p256)]),
             (CKM_EC_EDWARDS_KEY_PAIR_GEN, vec![bytes_attr(CKA_EC_PARAMS, &ed25519)]),
             (CKM_RSA_PKCS_KEY_PAIR_GEN, vec![attr(CKA_MODULUS_BITS, &bits)]),
@@ -105,23 +105,27 @@ fn setup() -> &'static Setup {
                 vec![bytes_attr(CKA_PRIME, &dsa_p), bytes_attr(CKA_SUBPRIME, &dsa_q), bytes_attr(CKA_BASE, &dsa_g)],
             ),
             (CKM_DH_PKCS_KEY_PAIR_GEN, vec![bytes_attr(CKA_PRIME, &dsa_p), bytes_attr(CKA_BASE, &dsa_g)]),
+            (
+                CKM_X9_42_DH_KEY_PAIR_GEN,
+                vec![bytes_attr(CKA_PRIME, &dsa_p), bytes_attr(CKA_SUBPRIME, &dsa_q), bytes_attr(CKA_BASE, &dsa_g)],
+            ),
         ];
         for (mech, params) in pairs {
             let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
             let mut public = params;
-            if !matches!(mech, CKM_ML_KEM_KEY_PAIR_GEN | CKM_DH_PKCS_KEY_PAIR_GEN) {
+            let agreement = matches!(mech, CKM_DH_PKCS_KEY_PAIR_GEN | CKM_X9_42_DH_KEY_PAIR_GEN);
+            if mech != CKM_ML_KEM_KEY_PAIR_GEN && !agreement {
                 public.push(attr(CKA_VERIFY, &t));
             }
             if mech == CKM_RSA_PKCS_KEY_PAIR_GEN {
                 public.extend([attr(CKA_ENCRYPT, &t), attr(CKA_WRAP, &t)]);
             }
-            let mut private = match mech {
-                CKM_ML_KEM_KEY_PAIR_GEN | CKM_DH_PKCS_KEY_PAIR_GEN => vec![],
-                _ => vec![attr(CKA_SIGN, &t)],
-            };
+            let mut private =
+                if mech == CKM_ML_KEM_KEY_PAIR_GEN || agreement { vec![] } else { vec![attr(CKA_SIGN, &t)] };
             match mech {
                 CKM_RSA_PKCS_KEY_PAIR_GEN => private.extend([attr(CKA_DECRYPT, &t), attr(CKA_UNWRAP, &t)]),
-                CKM_EC_KEY_PAIR_GEN | CKM_DH_PKCS_KEY_PAIR_GEN => private.push(attr(CKA_DERIVE, &t)),
+                CKM_EC_KEY_PAIR_GEN => private.push(attr(CKA_DERIVE, &t)),
+                _ if agreement => private.push(attr(CKA_DERIVE, &t)),
                 _ => {}
             }
             let (mut hp, mut hq) = (0, 0);
