@@ -370,6 +370,15 @@ fn chacha20_stream_cipher_agrees_with_rustcrypto() {
     assert_eq!(s.decrypt(&mut mech(m, Some(&mut p)), k, &data[..65]), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
     let parts: Vec<&[u8]> = vec![&data[..60], &data[60..70]];
     assert_eq!(s.crypt_parts(&mut mech(m, Some(&mut p)), k, true, &parts), Err(CKR_DATA_LEN_RANGE));
+    // A size query for a part past the end gives the error the part would.
+    let mut part = data[..65].to_vec();
+    let mut n: CK_ULONG = 0;
+    // SAFETY: live mechanism and part; a NULL output buffer is a size query.
+    unsafe {
+        assert_eq!(s.lib.C_EncryptInit(s.h, &mut mech(m, Some(&mut p)), k), CKR_OK);
+        let rv = s.lib.C_EncryptUpdate(s.h, part.as_mut_ptr(), 65, null_mut(), &mut n);
+        assert_eq!(rv, CKR_DATA_LEN_RANGE);
+    }
 
     // The parameter: counters of 32 or 64 bits (64 not with the IETF nonce), nonces of 64, 96
     // or 192 bits, none missing.
