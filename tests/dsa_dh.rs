@@ -358,16 +358,16 @@ fn x942_dh_with_openssl() {
     let other_info = unhex("301d3013060b2a864886f70d0109100306040400000001a2060404000000c0");
     let want = kdf("X942KDF-ASN1", &["-kdfopt", "cekalg:1.2.840.113549.1.9.16.3.6"]);
     assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, &other_info, &yb, &mut readable().ulong(CKA_VALUE_LEN, 24)).unwrap(), want);
-    // With partyAInfo (openssl's ukm) of 200 bytes: DER lengths in the long form.
-    let ukm = vec![0xab; 200];
-    let want = kdf(
-        "X942KDF-ASN1",
-        &["-kdfopt", "cekalg:1.2.840.113549.1.9.16.3.6", "-kdfopt", &format!("hexukm:{}", hex(&ukm))],
-    );
-    let party_a = [&[0xa0, 0x81, 203, 0x04, 0x81, 200][..], &ukm].concat();
-    let body = [&other_info[2..23], &party_a, &other_info[23..]].concat();
-    let long = [&[0x30, 0x81, body.len() as u8][..], &body].concat();
-    assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, &long, &yb, &mut readable().ulong(CKA_VALUE_LEN, 24)).unwrap(), want);
+    // With partyAInfo (openssl's ukm) of 200 and 300 bytes: DER lengths in the long form, of
+    // one and two bytes.
+    for n in [200, 300] {
+        let ukm = vec![0xab; n];
+        let (cek, u) = ("cekalg:1.2.840.113549.1.9.16.3.6", format!("hexukm:{}", hex(&ukm)));
+        let want = kdf("X942KDF-ASN1", &["-kdfopt", cek, "-kdfopt", &u]);
+        let body = [&other_info[2..23], &der(0xa0, &der(0x04, &ukm)), &other_info[23..]].concat();
+        let t = &mut readable().ulong(CKA_VALUE_LEN, 24);
+        assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, &der(0x30, &body), &yb, t).unwrap(), want, "ukm of {n} bytes");
+    }
 
     // The hybrid scheme: the first pair's ZZ, then the second's.
     let hybrid = |kdf, other: &[u8], t: &mut T| {
