@@ -225,6 +225,25 @@ fn dh_with_openssl() {
     assert_eq!(ulong(imported, CKA_VALUE_BITS), x_bits as CK_ULONG);
     let mut token_y = s.get_bytes(tp, CKA_VALUE).unwrap();
     assert_eq!(derive(&mut token_y, imported, &mut readable()).unwrap(), outside);
+    // As a KEM (no public value in the parameter): an ephemeral pair's public value, padded
+    // to the prime's length, is the ciphertext; the private key decapsulates the secret that
+    // C_DeriveKey with that value as the peer's gives.
+    let t = || readable().ulong(CKA_VALUE_LEN, 32);
+    let kem = || mech::<u8>(CKM_DH_PKCS_DERIVE, None);
+    let (ct, k1) = s.encapsulate(&mut kem(), tp, &mut t()).unwrap();
+    assert_eq!(ct.len(), 256);
+    let value = s.get_bytes(k1, CKA_VALUE).unwrap();
+    let k2 = s.decapsulate(&mut kem(), ts, &ct, &mut t()).unwrap();
+    assert_eq!(s.get_bytes(k2, CKA_VALUE).unwrap(), value);
+    assert_eq!(derive(&mut ct.clone(), ts, &mut t()).unwrap(), value);
+    let mut one = vec![0u8; 256];
+    one[255] = 1;
+    assert_eq!(s.decapsulate(&mut kem(), ts, &one, &mut t()), Err(CKR_ENCRYPTED_DATA_INVALID));
+    assert_eq!(s.decapsulate(&mut kem(), ts, &ct[1..], &mut t()), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    let mut y = token_y.clone();
+    let mut with_public =
+        CK_MECHANISM { mechanism: CKM_DH_PKCS_DERIVE, pParameter: y.as_mut_ptr().cast(), ulParameterLen: y.len() as _ };
+    assert_eq!(s.encapsulate(&mut with_public, tp, &mut t()).err(), Some(CKR_MECHANISM_PARAM_INVALID));
     // Refusals: peer values out of range, no base, a prime too small, a DH private key
     // wrapped (PKCS#8 is not offered for DH keys).
     for bad in [vec![1u8], vec![0u8], p.clone()] {
@@ -394,6 +413,22 @@ fn x942_dh_with_openssl() {
     let outside = z("b", "token");
     assert_eq!(derive(ts, CKD_NULL, &[], &yb, &mut readable()).unwrap(), outside);
     assert_eq!(s.get_bytes(ts, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    // As a KEM (no public value in the parameter), through the concatenation KDF: the
+    // ephemeral public value is the ciphertext, and C_DeriveKey with it gives the same key.
+    let (mut other, t) = (info.to_vec(), || readable().ulong(CKA_VALUE_LEN, 24));
+    let mut kp = CK_X9_42_DH1_DERIVE_PARAMS {
+        kdf: CKD_SHA1_KDF_CONCATENATE,
+        ulOtherInfoLen: other.len() as CK_ULONG,
+        pOtherInfo: other.as_mut_ptr(),
+        ulPublicDataLen: 0,
+        pPublicData: std::ptr::null_mut(),
+    };
+    let (ct, k1) = s.encapsulate(&mut mech(CKM_X9_42_DH_DERIVE, Some(&mut kp)), tp, &mut t()).unwrap();
+    assert_eq!(ct.len(), 128);
+    let value = s.get_bytes(k1, CKA_VALUE).unwrap();
+    let k2 = s.decapsulate(&mut mech(CKM_X9_42_DH_DERIVE, Some(&mut kp)), ts, &ct, &mut t()).unwrap();
+    assert_eq!(s.get_bytes(k2, CKA_VALUE).unwrap(), value);
+    assert_eq!(derive(ts, CKD_SHA1_KDF_CONCATENATE, info, &ct, &mut t()).unwrap(), value);
 
     // Domain parameters made by the token: the sizes asked (both required); another subprime
     // size than AWS-LC makes for the prime's refused.

@@ -171,6 +171,13 @@ impl DhKey {
         })
     }
 
+    /// The prime and the base, big-endian.
+    pub fn domain(&self) -> (Vec<u8>, Vec<u8>) {
+        let [p, _, g] = self.pqg();
+        let v = |b| bn_bytes(b).map(|v| v.to_vec()).unwrap_or_default();
+        (v(p), v(g))
+    }
+
     /// The prime's length in bits.
     pub fn prime_bits(&self) -> usize {
         let [p, ..] = self.pqg();

@@ -100,7 +100,13 @@ pub fn register(r: &mut Registry) {
     }
     // PKCS #3 Diffie-Hellman: the key sizes are those of the prime, in bits.
     let (min, max) = (crate::crypto::dh::MIN_PRIME_BITS as CK_ULONG, crate::crypto::dh::MAX_PRIME_BITS as CK_ULONG);
-    r.add(d(CKM_DH_PKCS_DERIVE, min, max, ParamShape::Bytes, &[CKK_DH], Kdf::Dh));
+    // Also a KEM (the Diffie-Hellman section): C_EncapsulateKey makes an ephemeral pair, its
+    // public value the ciphertext (src/mechanism/pqc.rs).
+    let kem = |e: Entry| Entry {
+        info: info(e.info.ulMinKeySize, e.info.ulMaxKeySize, CKF_DERIVE | CKF_ENCAPSULATE | CKF_DECAPSULATE),
+        ..e
+    };
+    r.add(kem(d(CKM_DH_PKCS_DERIVE, min, max, ParamShape::Bytes, &[CKK_DH], Kdf::Dh)));
     // The base key's type is checked against the PRF the parameter names (src/mechanism/ike.rs).
     for (ty, params) in [
         (CKM_IKE_PRF_DERIVE, ParamShape::IkePrf),
@@ -112,7 +118,7 @@ pub fn register(r: &mut Registry) {
     }
     // X9.42 Diffie-Hellman: keys of DSA's shape; the sizes are the prime's, in bits.
     let (min, max) = (crate::crypto::dsa::MIN_P_BITS as CK_ULONG, crate::crypto::dsa::MAX_P_BITS as CK_ULONG);
-    r.add(d(CKM_X9_42_DH_DERIVE, min, max, ParamShape::X942Dh1, &[CKK_X9_42_DH], Kdf::X942));
+    r.add(kem(d(CKM_X9_42_DH_DERIVE, min, max, ParamShape::X942Dh1, &[CKK_X9_42_DH], Kdf::X942)));
     r.add(d(CKM_X9_42_DH_HYBRID_DERIVE, min, max, ParamShape::X942Dh2, &[CKK_X9_42_DH], Kdf::X942));
     r.add(Entry {
         ty: CKM_X9_42_DH_KEY_PAIR_GEN,
@@ -148,7 +154,7 @@ const HASH_KEY_DERIVATIONS: [(CK_MECHANISM_TYPE, Hash); 11] = [
 
 /// An agreed secret as the derived value: all of it, or the rightmost CKA_VALUE_LEN bytes
 /// (ECDH with CKD_NULL, PKCS #3 DH: "truncation removes bytes from the leading end").
-fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<Zeroizing<Vec<u8>>> {
     let n = derived_len(template, Some(z.len()))?;
     let cut = z.len() - n;
     z.drain(..cut);
@@ -160,7 +166,7 @@ fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<Zeroiz
 /// SHA-1 of `z` and a counter with the other info (CKD_SHA1_KDF_CONCATENATE, ANSI X9.42's
 /// concatenation), or of `z` and the DER OtherInfo whose KeySpecificInfo counter counts the
 /// blocks (CKD_SHA1_KDF_ASN1, RFC 2631 §2.1.2), as long as the template asks.
-fn x942_value(
+pub(crate) fn x942_value(
     z: Zeroizing<Vec<u8>>,
     kdf: CK_ULONG,
     other: &[u8],

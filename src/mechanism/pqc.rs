@@ -288,6 +288,30 @@ enum KemKind {
     /// template's type and length, encrypted to the public key; decapsulation is C_UnwrapKey's
     /// decryption.
     Rsa(RsaScheme),
+    /// PKCS #3 Diffie-Hellman as a KEM (CKM_DH_PKCS_DERIVE, no public value given): an
+    /// ephemeral pair on the recipient's group, its public value (padded to the prime's
+    /// length) the ciphertext; the secret's rightmost bytes, as C_DeriveKey's.
+    Dh,
+    /// X9.42 Diffie-Hellman as a KEM (CKM_X9_42_DH_DERIVE, no public value given): as PKCS #3,
+    /// the secret through the parameter's KDF and other info.
+    X942 {
+        kdf: CK_ULONG,
+        other: Vec<u8>,
+    },
+}
+
+/// The ciphertext length of Diffie-Hellman as a KEM: the prime's length in bytes.
+fn dh_ciphertext_len(key: &ParsedKey) -> Result<usize> {
+    match key {
+        ParsedKey::Dh(k) => Ok(k.prime_bits().div_ceil(8)),
+        ParsedKey::X942(k) => Ok(k.parts().p.len()),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// `v` left-padded with zeros to `n` bytes.
+fn padded(v: &[u8], n: usize) -> Vec<u8> {
+    [vec![0u8; n.saturating_sub(v.len())], v.to_vec()].concat()
 }
 
 /// The ciphertext length of ECDH as a KEM for `key` (a public or private EC or X25519 key).
@@ -334,6 +358,15 @@ impl Module {
             (Implementation::MlKem | Implementation::Kdf(super::kdf::Kdf::Ecdh), _) => {
                 return Err(Error::MechanismParamInvalid);
             }
+            (Implementation::Kdf(super::kdf::Kdf::Dh), Params::Data(d)) if d.is_empty() => KemKind::Dh,
+            (Implementation::Kdf(super::kdf::Kdf::X942), Params::X942 { kdf, other_info, public, second: None })
+                if public.is_empty() =>
+            {
+                KemKind::X942 { kdf: *kdf, other: other_info.clone() }
+            }
+            (Implementation::Kdf(super::kdf::Kdf::Dh | super::kdf::Kdf::X942), _) => {
+                return Err(Error::MechanismParamInvalid);
+            }
             // The parameter (OAEP's) is checked by the cipher.
             (Implementation::Rsa(s @ (RsaScheme::Pkcs1 | RsaScheme::Oaep)), _) => KemKind::Rsa(s),
             _ => return Err(Error::MechanismInvalid),
@@ -361,6 +394,7 @@ impl Module {
             (KemKind::MlKem, ParsedKey::MlKem { set, .. }) => set.ciphertext_len(),
             (KemKind::Ecdh { .. }, k) => ecdh_ciphertext_len(k)?,
             (KemKind::Rsa(_), ParsedKey::Rsa(k)) => k.size(),
+            (KemKind::Dh | KemKind::X942 { .. }, k) => dh_ciphertext_len(k)?,
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if room.is_none_or(|n| n < len) {
@@ -390,6 +424,19 @@ impl Module {
                 })?;
                 (ciphertext, value)
             }
+            (KemKind::Dh, ParsedKey::Dh(k)) => {
+                let (p, g) = k.domain();
+                let ephemeral = crate::crypto::dh::DhKey::generate(&p, &g, None)?;
+                let z = ephemeral.agree(&k.public_value())?;
+                (padded(&ephemeral.public_value(), len), Bytes::new(super::kdf::rightmost(z, &template)?.to_vec()))
+            }
+            (KemKind::X942 { kdf, other }, ParsedKey::X942(k)) => {
+                let d = k.parts();
+                let ephemeral = crate::crypto::dsa::DsaKey::generate(&d.p, &d.q, &d.g)?;
+                let z = ephemeral.agree(&d.y)?;
+                let value = super::kdf::x942_value(z, *kdf, other, &template)?;
+                (padded(&ephemeral.parts().y, len), Bytes::new(value.to_vec()))
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         };
         // "The new key will have the CKA_ALWAYS_SENSITIVE attribute set to CK_FALSE, the
@@ -417,6 +464,7 @@ impl Module {
                 ecdh_ciphertext_len(k)?
             }
             (KemKind::Rsa(_), ParsedKey::Rsa(k)) => k.size(),
+            (KemKind::Dh | KemKind::X942 { .. }, k) => dh_ciphertext_len(k)?,
             _ => return Err(Error::KeyTypeInconsistent),
         };
         // RSA's codes are C_UnwrapKey's, to which the RSA section makes decapsulation
@@ -449,6 +497,15 @@ impl Module {
                     )?);
                 super::wrap::check_secret_len(&template, Some(super::kdf::key_type(&template)), value.len())?;
                 value
+            }
+            // A public value out of range (or outside the subgroup) is a bad ciphertext.
+            (KemKind::Dh, ParsedKey::Dh(k)) => {
+                let z = k.agree(ciphertext).map_err(|_| Error::EncryptedDataInvalid)?;
+                Bytes::new(super::kdf::rightmost(z, &template)?.to_vec())
+            }
+            (KemKind::X942 { kdf, other }, ParsedKey::X942(k)) => {
+                let z = k.agree(ciphertext).map_err(|_| Error::EncryptedDataInvalid)?;
+                Bytes::new(super::kdf::x942_value(z, *kdf, other, &template)?.to_vec())
             }
             _ => return Err(Error::KeyTypeInconsistent),
         };
