@@ -163,9 +163,10 @@ pub(crate) fn rightmost(mut z: Zeroizing<Vec<u8>>, template: &[Attribute]) -> Re
 
 /// The new key's value from the X9.42 shared secret `z` (the X9.42 Diffie-Hellman section's
 /// CK_X9_42_DH_KDF_TYPE): the rightmost bytes of `z` with CKD_NULL (no other info), else
-/// SHA-1 of `z` and a counter with the other info (CKD_SHA1_KDF_CONCATENATE, ANSI X9.42's
-/// concatenation), or of `z` and the DER OtherInfo whose KeySpecificInfo counter counts the
-/// blocks (CKD_SHA1_KDF_ASN1, RFC 2631 §2.1.2), as long as the template asks.
+/// SHA-1 of `z` and a counter with the other info (CKD_SHA1_KDF_CONCATENATE: ANSI X9.42's
+/// concatenation is X9.63's, ECDH's CKD_SHA1_KDF), or of `z` and the DER OtherInfo whose
+/// KeySpecificInfo counter counts the blocks (CKD_SHA1_KDF_ASN1, RFC 2631 §2.1.2), as long
+/// as the template asks.
 pub(crate) fn x942_value(
     z: Zeroizing<Vec<u8>>,
     kdf: CK_ULONG,
@@ -173,8 +174,8 @@ pub(crate) fn x942_value(
     template: &[Attribute],
 ) -> Result<Zeroizing<Vec<u8>>> {
     match kdf {
-        CKD_NULL if other.is_empty() => rightmost(z, template),
-        CKD_SHA1_KDF_CONCATENATE => kdf_hash(Hash::Sha1, false, &z, other, derived_len(template, None)?),
+        CKD_NULL => ecdh_value(z, CKD_NULL, other, template),
+        CKD_SHA1_KDF_CONCATENATE => ecdh_value(z, CKD_SHA1_KDF, other, template),
         CKD_SHA1_KDF_ASN1 => {
             let at = asn1_counter(other).ok_or(Error::MechanismParamInvalid)?;
             let len = derived_len(template, None)?;
