@@ -245,31 +245,21 @@ fn ecdh_aes_key_wrap_agrees_with_rustcrypto() {
     let target = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &target_value).flag(CKA_EXTRACTABLE, true)).unwrap();
     let readable = || T::secret(CKK_AES).flag(CKA_SENSITIVE, false).flag(CKA_EXTRACTABLE, true);
 
+    // The recipient's pair from known values: a public key that wraps (its point, DER) and a
+    // private key that unwraps (its scalar).
+    let recipient_pair = |kt, params: &[u8], point: &[u8], private: &[u8]| {
+        let key = |class, ty, v: &[u8], usage| {
+            let t = T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, kt).bytes(CKA_EC_PARAMS, params);
+            s.create(&mut t.bytes(ty, v).flag(usage, true)).unwrap()
+        };
+        let point = [&[0x04, point.len() as u8][..], point].concat();
+        (key(CKO_PUBLIC_KEY, CKA_EC_POINT, &point, CKA_WRAP), key(CKO_PRIVATE_KEY, CKA_VALUE, private, CKA_UNWRAP))
+    };
     // P-256: the recipient from a known scalar.
     let scalar = [0x21u8; 32];
     let secret = p256::SecretKey::from_slice(&scalar).unwrap();
     let point = p256::EncodedPoint::from(secret.public_key()).as_bytes().to_vec();
-    let ec_point = [&[0x04, 65][..], &point].concat();
-    let recipient = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
-                .bytes(CKA_EC_PARAMS, P256)
-                .bytes(CKA_EC_POINT, &ec_point)
-                .flag(CKA_WRAP, true),
-        )
-        .unwrap();
-    let recipient_private = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
-                .bytes(CKA_EC_PARAMS, P256)
-                .bytes(CKA_VALUE, &scalar)
-                .flag(CKA_UNWRAP, true),
-        )
-        .unwrap();
+    let (recipient, recipient_private) = recipient_pair(CKK_EC, P256, &point, &scalar);
     for m in [CKM_ECDH_AES_KEY_WRAP, CKM_ECDH_COF_AES_KEY_WRAP] {
         let mut p = ecdh_wrap_params(256, CKD_SHA256_KDF, &mut shared);
         let wrapped = s.wrap(&mut mech(m, Some(&mut p)), recipient, target).unwrap();
@@ -332,26 +322,8 @@ fn ecdh_aes_key_wrap_agrees_with_rustcrypto() {
     let x_private = [0x35u8; 32];
     let x_public = curve25519_dalek::MontgomeryPoint::mul_base_clamped(x_private);
     let x25519 = [0x06, 0x03, 0x2b, 0x65, 0x6e];
-    let x_recipient = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY)
-                .bytes(CKA_EC_PARAMS, &x25519)
-                .bytes(CKA_EC_POINT, &[&[0x04, 32][..], x_public.as_bytes()].concat())
-                .flag(CKA_WRAP, true),
-        )
-        .unwrap();
-    let x_recipient_private = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY)
-                .bytes(CKA_EC_PARAMS, &x25519)
-                .bytes(CKA_VALUE, &x_private)
-                .flag(CKA_UNWRAP, true),
-        )
-        .unwrap();
+    let (x_recipient, x_recipient_private) =
+        recipient_pair(CKK_EC_MONTGOMERY, &x25519, x_public.as_bytes(), &x_private);
     let (ep, es) =
         pair(s, CKM_EC_KEY_PAIR_GEN, T::default().bytes(CKA_EC_PARAMS, P256), T::default().flag(CKA_EXTRACTABLE, true));
     for m in [CKM_ECDH_X_AES_KEY_WRAP, CKM_ECDH_AES_KEY_WRAP] {

@@ -297,6 +297,18 @@ fn dh_with_openssl() {
     assert_eq!(derive(&mut yb, a, &mut readable()).unwrap(), derive(&mut ya, b, &mut readable()).unwrap());
 }
 
+/// CK_X9_42_DH1_DERIVE_PARAMS over the given buffers (NULL for an empty one).
+fn x942_params(kdf: CK_ULONG, other: &mut [u8], peer: &mut [u8]) -> CK_X9_42_DH1_DERIVE_PARAMS {
+    let ptr = |b: &mut [u8]| if b.is_empty() { std::ptr::null_mut() } else { b.as_mut_ptr() };
+    CK_X9_42_DH1_DERIVE_PARAMS {
+        kdf,
+        ulOtherInfoLen: other.len() as CK_ULONG,
+        pOtherInfo: ptr(other),
+        ulPublicDataLen: peer.len() as CK_ULONG,
+        pPublicData: ptr(peer),
+    }
+}
+
 /// X9.42 Diffie-Hellman (CKK_X9_42_DH) against openssl's DHX keys: openssl's keys imported
 /// (their SubjectPublicKeyInfo is openssl's), the agreement equal to `openssl pkeyutl
 /// -derive` with CKD_NULL, CKD_SHA1_KDF_CONCATENATE and CKD_SHA1_KDF_ASN1 equal to `openssl
@@ -350,13 +362,7 @@ fn x942_dh_with_openssl() {
     let (yb, yb2) = (fields("b")["public-key"].clone(), fields("b2")["public-key"].clone());
     let derive = |base, kdf, other: &[u8], peer: &[u8], t: &mut T| {
         let (mut other, mut peer) = (other.to_vec(), peer.to_vec());
-        let mut p = CK_X9_42_DH1_DERIVE_PARAMS {
-            kdf,
-            ulOtherInfoLen: other.len() as CK_ULONG,
-            pOtherInfo: if other.is_empty() { std::ptr::null_mut() } else { other.as_mut_ptr() },
-            ulPublicDataLen: peer.len() as CK_ULONG,
-            pPublicData: peer.as_mut_ptr(),
-        };
+        let mut p = x942_params(kdf, &mut other, &mut peer);
         s.derive(&mut mech(CKM_X9_42_DH_DERIVE, Some(&mut p)), base, t).map(|k| s.get_bytes(k, CKA_VALUE).unwrap())
     };
     // CKD_NULL: ZZ itself, or its rightmost bytes.
@@ -416,13 +422,7 @@ fn x942_dh_with_openssl() {
     // As a KEM (no public value in the parameter), through the concatenation KDF: the
     // ephemeral public value is the ciphertext, and C_DeriveKey with it gives the same key.
     let (mut other, t) = (info.to_vec(), || readable().ulong(CKA_VALUE_LEN, 24));
-    let mut kp = CK_X9_42_DH1_DERIVE_PARAMS {
-        kdf: CKD_SHA1_KDF_CONCATENATE,
-        ulOtherInfoLen: other.len() as CK_ULONG,
-        pOtherInfo: other.as_mut_ptr(),
-        ulPublicDataLen: 0,
-        pPublicData: std::ptr::null_mut(),
-    };
+    let mut kp = x942_params(CKD_SHA1_KDF_CONCATENATE, &mut other, &mut []);
     let (ct, k1) = s.encapsulate(&mut mech(CKM_X9_42_DH_DERIVE, Some(&mut kp)), tp, &mut t()).unwrap();
     assert_eq!(ct.len(), 128);
     let value = s.get_bytes(k1, CKA_VALUE).unwrap();
