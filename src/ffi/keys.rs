@@ -26,9 +26,9 @@ pub unsafe extern "C" fn C_GenerateKey(
         let key = unsafe { out(ph_key) }?;
         // SAFETY: the caller's mechanism and template.
         let (mech, t) = unsafe { (session_mechanism(m, h, p_mechanism)?, template(p_template, count)?) };
-        // The PKCS #12 PBE mechanisms' IV, computed before the key is made, written after.
-        let iv = crate::mechanism::keygen::pkcs12_iv(&mech)?;
-        *key = m.generate_key(h, &mech, &t)?;
+        let (handle, iv) = m.generate_key(h, &mech, &t)?;
+        *key = handle;
+        // The PKCS #12 PBE mechanisms' IV, with the key.
         if let Some(iv) = iv {
             // SAFETY: the mechanism decoded as a CK_PBE_PARAMS whose pInitVector is not NULL
             // and, as the mechanism's section has it, points at 8 bytes of the caller's.

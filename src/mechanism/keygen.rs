@@ -61,22 +61,6 @@ pub(super) fn hmac_key_type(hash: Hash) -> Option<CK_KEY_TYPE> {
 /// The length of CKM_PBA_SHA1_WITH_SHA1_HMAC's key (160 bits).
 const PBA_KEY_LEN: usize = 20;
 
-/// The 8-byte IV a PKCS #12 PBE mechanism gives back with its key (none for
-/// CKM_PBA_SHA1_WITH_SHA1_HMAC), computed from the parameter before any key is made.
-pub fn pkcs12_iv(m: &Mechanism) -> Result<Option<[u8; 8]>> {
-    match (lookup(m.ty).map(|e| e.implementation), &m.params) {
-        (
-            Some(Implementation::KeyGen(KeyGen::Pkcs12(CKK_DES3 | CKK_DES2))),
-            Params::Pbe { password, salt, iterations },
-        ) => {
-            let mut iv = [0u8; 8];
-            crypto::evp::pkcs12_kdf(&password.0, salt, 2, *iterations, &mut iv)?;
-            Ok(Some(iv))
-        }
-        _ => Ok(None),
-    }
-}
-
 /// Largest generic secret or HMAC key generated, in bytes.
 const MAX_SECRET: usize = 512;
 
@@ -138,20 +122,19 @@ pub fn register(r: &mut Registry) {
 }
 
 impl Module {
-    /// C_GenerateKey.
+    /// C_GenerateKey: the new key, and the 8-byte IV a PKCS #12 PBE mechanism gives back
+    /// with it (CK_PBE_PARAMS's pInitVector; none for CKM_PBA_SHA1_WITH_SHA1_HMAC and the
+    /// other mechanisms).
     pub fn generate_key(
         &self,
         h: CK_SESSION_HANDLE,
         m: &Mechanism,
         template: &[Attribute],
-    ) -> Result<CK_OBJECT_HANDLE> {
+    ) -> Result<(CK_OBJECT_HANDLE, Option<[u8; 8]>)> {
         let kg = match lookup(m.ty).map(|e| e.implementation) {
             Some(Implementation::KeyGen(kg)) => kg,
             _ => return Err(Error::MechanismInvalid),
         };
-        if let Params::Pbkdf2 { .. } = &m.params {
-            return self.generate_from_password(h, m, template);
-        }
         if let (KeyGen::Pkcs12(kt), Params::Pbe { password, salt, iterations }) = (kg, &m.params) {
             // The MAC key is a 160-bit generic secret, or the SHA-1 HMAC key it is for when
             // the template says so.
@@ -166,10 +149,33 @@ impl Module {
             if value_len(template).is_some_and(|n| n != len) {
                 return Err(Error::TemplateInconsistent);
             }
+            // The session and template checked first: the derivation takes as many hashes as
+            // the caller's iteration count.
             self.check_generated_template(h, CKO_SECRET_KEY, kt, m.ty, &with_value_len(template, len))?;
+            let iv = if id == 1 {
+                let mut iv = [0u8; 8];
+                crypto::evp::pkcs12_kdf(&password.0, salt, 2, *iterations, &mut iv)?;
+                Some(iv)
+            } else {
+                None
+            };
             let mut value = Bytes::new(vec![0u8; len]);
             crypto::evp::pkcs12_kdf(&password.0, salt, id, *iterations, &mut value)?;
-            return self.create_secret(h, template, kt, m.ty, value);
+            return Ok((self.create_secret(h, template, kt, m.ty, value)?, iv));
+        }
+        self.generate_secret(h, m, template, kg).map(|k| (k, None))
+    }
+
+    /// C_GenerateKey but the PKCS #12 PBE mechanisms: `kg` is the mechanism's kind.
+    fn generate_secret(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &Mechanism,
+        template: &[Attribute],
+        kg: KeyGen,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        if let Params::Pbkdf2 { .. } = &m.params {
+            return self.generate_from_password(h, m, template);
         }
         if let (KeyGen::TlsPreMaster, Params::Version(major, minor)) = (kg, &m.params) {
             // A generic secret of 48 bytes (the SSL section): another CKA_VALUE_LEN is
