@@ -61,6 +61,16 @@ impl<'a> Input<'a> {
         let i = self.u8() as usize;
         if i < choices.len() * 8 { choices[i % choices.len()] } else { self.u64() }
     }
+
+    /// An iteration count for a password KDF: as `pick`, but an arbitrary count the module
+    /// would accept (at most u32::MAX) is held to 1000, so that no input spends minutes
+    /// hashing; counts past u32::MAX, which decoding refuses, stay.
+    pub fn iterations(&mut self, choices: &[u64]) -> u64 {
+        match self.pick(choices) {
+            1001..=0xffff_ffff => 1000,
+            n => n,
+        }
+    }
 }
 
 /// The fixed-bit counts and IV/nonce generators the GCM and CCM wrap parameters draw from
@@ -575,7 +585,7 @@ impl Keep {
                     ulPasswordLen: pw_len,
                     pSalt: salt,
                     ulSaltLen: salt_len,
-                    ulIteration: inp.pick(&[1, 2, 0, 100]),
+                    ulIteration: inp.iterations(&[1, 2, 0, 100]),
                 };
                 self.param(inp, p)
             }
@@ -643,7 +653,7 @@ impl Keep {
                     saltSource: inp.pick(&[CKZ_SALT_SPECIFIED, 0, 2]),
                     pSaltSourceData: salt.cast(),
                     ulSaltSourceDataLen: salt_len,
-                    iterations: inp.pick(&[1, 2, 100, 0, 1 << 33]),
+                    iterations: inp.iterations(&[1, 2, 100, 0, 1 << 33]),
                     prf: inp.pick(&[1, 3, 4, 5, 6, 7, 8, 2, 0, 9]),
                     pPrfData: std::ptr::null_mut(),
                     ulPrfDataLen: inp.pick(&[0, 0, 0, 4]),
