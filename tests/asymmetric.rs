@@ -639,6 +639,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     // A bad peer point.
     let mut junk = vec![4u8; 65];
     dp.pPublicData = junk.as_mut_ptr();
+    dp.ulPublicDataLen = junk.len() as _;
     dp.kdf = CKD_NULL;
     assert_eq!(
         s.derive(&mut mech(CKM_ECDH1_DERIVE, Some(&mut dp)), ts, &mut readable()),

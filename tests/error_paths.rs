@@ -1456,6 +1456,30 @@ fn lengths_past_the_address_space() {
             let mut o = 0;
             assert_eq!(l.C_CreateObject(h, t.as_mut_ptr(), huge / 16, &mut o), CKR_ARGUMENTS_BAD);
             assert_eq!(l.C_FindObjectsInit(h, t.as_mut_ptr(), huge / 16), CKR_ARGUMENTS_BAD);
+            // The same claimed output lengths with the input just after the output in one
+            // buffer, so that the claimed output would cover it (the module then cannot
+            // write straight into the output): refused all the same, not written.
+            let mut one = [0x22u8; 128];
+            let (o, d) = (one.as_mut_ptr(), one.as_mut_ptr().add(64));
+            assert_eq!(l.C_EncryptInit(h, &mut mech::<u8>(CKM_AES_ECB, None), aes), CKR_OK);
+            let mut claimed = huge;
+            assert_eq!(l.C_Encrypt(h, d, 16, o, &mut claimed), CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_SignInit(h, &mut mech::<u8>(CKM_SHA256_HMAC, None), key), CKR_OK);
+            let mut claimed = huge;
+            assert_eq!(l.C_Sign(h, d, 16, o, &mut claimed), CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_MessageSignInit(h, &mut mech::<u8>(CKM_SHA256_HMAC, None), key), CKR_OK);
+            let mut claimed = huge;
+            assert_eq!(l.C_SignMessage(h, null_mut(), 0, d, 16, o, &mut claimed), CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_MessageSignFinal(h), CKR_OK);
+            assert_eq!(l.C_MessageEncryptInit(h, &mut mech::<u8>(CKM_AES_GCM, None), aes), CKR_OK);
+            let (mut iv, mut tag) = ([1u8; 12], [0u8; 16]);
+            let mut p = gcm_message(&mut iv, &mut tag);
+            let size = size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG;
+            let mut claimed = huge;
+            let rv = l.C_EncryptMessage(h, (&raw mut p).cast(), size, null_mut(), 0, d, 16, o, &mut claimed);
+            assert_eq!(rv, CKR_ARGUMENTS_BAD);
+            assert_eq!(l.C_MessageEncryptFinal(h), CKR_OK);
+            assert!(one.iter().all(|&b| b == 0x22), "nothing written");
         }
     }
     // Nothing was left behind: the same calls with true lengths work.

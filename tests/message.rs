@@ -460,6 +460,8 @@ fn chacha20_poly1305_messages() {
         let mut gp = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut gtag);
         assert_eq!(one_message(s, true, &mut gp, &aad, &pt).0, CKR_MECHANISM_PARAM_INVALID);
         let mut bad = p;
+        let mut nonce16 = [7u8; 16];
+        bad.pNonce = nonce16.as_mut_ptr();
         bad.ulNonceLen = 16;
         assert_eq!(one_message(s, true, &mut bad, &aad, &pt).0, CKR_MECHANISM_PARAM_INVALID);
         // SAFETY: no arguments but the session.

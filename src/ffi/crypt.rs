@@ -2,7 +2,7 @@
 //! recovery (§5.13, §5.15).
 
 use super::mechanism::mechanism;
-use super::{ends_operation, entry, out, slice, slice_mut, write_output};
+use super::{capacity, ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::{Dir, Step};
 use crate::module::Module;
 use cryptoki_sys::*;
@@ -59,7 +59,7 @@ fn call(
                 .transpose()?;
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
-            let cap = if buf.is_null() { None } else { Some(*len as usize) };
+            let cap = capacity(buf, *len)?;
             let step = match (data, single) {
                 (Some(d), true) => Step::Single(d),
                 (Some(d), false) => Step::Update(d),

@@ -21,7 +21,7 @@ fn dual(
             let data = unsafe { slice(p_part, part_len) }?;
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
-            let cap = if buf.is_null() { None } else { Some(*len as usize) };
+            let cap = super::capacity(buf, *len)?;
             let o = m.dual_update(h, dir, with, data, cap)?;
             // SAFETY: `buf` holds `cap` bytes when non-NULL.
             unsafe { write_output(buf, len, o) }

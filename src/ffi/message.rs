@@ -234,11 +234,11 @@ fn whole(
         // SAFETY: the caller's buffers, valid for the lengths given (§5.10).
         let (p, ad, input, len) =
             unsafe { (param(p_param, param_len, dir)?, slice(p_ad, ad_len)?, slice(p_in, in_len)?, out(pul_out)?) };
-        if p_out.is_null() {
+        let Some(cap) = super::capacity(p_out, *len)? else {
             *len = in_len;
             return Ok(());
-        }
-        if *len < in_len {
+        };
+        if cap < in_len as usize {
             *len = in_len;
             return Err(Error::BufferTooSmall);
         }

@@ -88,7 +88,7 @@ pub unsafe extern "C" fn C_SignMessage(
         no_parameter(m, h, p_parameter, parameter_len)?;
         // SAFETY: the caller's data and length pointer.
         let (data, len) = unsafe { (slice(p_data, data_len)?, out(pul_signature_len)?) };
-        let cap = if p_signature.is_null() { None } else { Some(*len as usize) };
+        let cap = super::capacity(p_signature, *len)?;
         let signed = m.sign_message(h, data, cap)?;
         // SAFETY: `p_signature` is NULL or holds *len bytes.
         unsafe { give(p_signature, len, signed) }
@@ -136,7 +136,7 @@ pub unsafe extern "C" fn C_SignMessageNext(
             let Some(len) = (unsafe { pul_signature_len.as_mut() }) else {
                 return m.message_mac_update(h, MessageDir::Sign, part);
             };
-            let cap = if p_signature.is_null() { None } else { Some(*len as usize) };
+            let cap = super::capacity(p_signature, *len)?;
             let signed = m.sign_message_next(h, part, cap)?;
             // SAFETY: `p_signature` is NULL or holds *len bytes.
             unsafe { give(p_signature, len, signed) }

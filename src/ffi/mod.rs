@@ -232,6 +232,17 @@ fn plausible<T>(p: *const T, n: usize) -> bool {
         .is_some_and(|end| end <= USER_SPACE_END && end <= isize::MAX as usize)
 }
 
+/// The room the caller gives for output at `buf`: `None` for a size query (`buf` NULL), else
+/// `len` bytes, refused with CKR_ARGUMENTS_BAD when no buffer could be that long
+/// ([`plausible`]), whether or not the output is then written straight into it.
+pub(crate) fn capacity(buf: *const CK_BYTE, len: CK_ULONG) -> Result<Option<usize>> {
+    if buf.is_null() {
+        return Ok(None);
+    }
+    let n = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
+    if plausible(buf, n) { Ok(Some(n)) } else { Err(Error::ArgumentsBad) }
+}
+
 /// A slice of `n` elements at `p`; NULL is allowed when `n` is 0.
 ///
 /// # Safety

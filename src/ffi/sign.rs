@@ -3,7 +3,7 @@
 
 use super::crypt::overlaps;
 use super::mechanism::mechanism;
-use super::{ends_operation, entry, out, slice, slice_mut, write_output};
+use super::{capacity, ends_operation, entry, out, slice, slice_mut, write_output};
 use crate::mechanism::ops::MacDir;
 use crate::module::Module;
 use cryptoki_sys::*;
@@ -70,7 +70,7 @@ fn sign(
             let d = unsafe { data_of(data) }?;
             // SAFETY: NULL or a valid CK_ULONG.
             let len = unsafe { out(len) }?;
-            let cap = if sig.is_null() { None } else { Some(*len as usize) };
+            let cap = capacity(sig, *len)?;
             // The signature may go straight into the caller's buffer, unless it overlaps
             // the data.
             let direct = match cap {
