@@ -1,6 +1,7 @@
 //! OpenSC's pkcs11-tool driving liboxihsm.so as a real client: --show-info, --list-slots,
 //! --init-token, --init-pin, --login --list-objects, --write-object (data and certificate),
-//! --read-object and --delete-object.
+//! --read-object and --delete-object; and with another module's C_* functions in the
+//! process's global scope.
 
 mod common;
 use common::*;
@@ -352,4 +353,37 @@ fn pkcs11_tool_key_pairs_sign_and_verify_with_openssl() {
     for m in ["RSA-PKCS-KEY-PAIR-GEN", "ECDSA", "SHA256-RSA-PKCS-PSS", "AES-GCM", "ECDH1-DERIVE"] {
         assert!(mechs.contains(m), "{m} missing from:\n{mechs}");
     }
+}
+
+/// Another PKCS#11 module's C_* functions in the process's global scope (here SoftHSMv2
+/// preloaded; a program linked against a module, or one that dlopens a module with
+/// RTLD_GLOBAL, puts them there too) do not replace oxihsm's own: the library binds its
+/// function tables to its own functions (`-Bsymbolic-functions`). Before, the tables held
+/// relocations against the exported names, resolved to SoftHSMv2's, and the first call
+/// failed with CKR_CRYPTOKI_NOT_INITIALIZED.
+#[test]
+fn another_modules_functions_in_the_global_scope_do_not_replace_ours() {
+    let softhsm = Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    assert!(softhsm.is_file(), "SoftHSMv2 is not installed: .ci/run installs it (apt-get install softhsm2)");
+    let h = Harness::new();
+    let conf = h.dir.path().join("softhsm2.conf");
+    std::fs::create_dir_all(h.dir.path().join("softhsm-tokens")).unwrap();
+    std::fs::write(&conf, format!("directories.tokendir = {}\n", h.dir.path().join("softhsm-tokens").display()))
+        .unwrap();
+    let preloaded = || {
+        let mut c = p11(&h);
+        c.env("LD_PRELOAD", softhsm).env("SOFTHSM2_CONF", &conf);
+        c
+    };
+    let info = run_ok(preloaded().arg("--show-info"));
+    assert!(info.contains("oxihsm"), "{info}");
+    run_ok(preloaded().args(["--init-token", "--slot", "0", "--label", "beside-softhsm", "--so-pin", SO_PIN]));
+    let slots = run_ok(preloaded().arg("--list-slots"));
+    assert!(slots.contains("beside-softhsm"), "{slots}");
+    // No relocation of the library names one of its own exported functions (each would be
+    // resolved by name, in the global scope first).
+    let relocs = run_ok(tool("readelf").arg("-rW").arg(&h.lib));
+    let named: Vec<&str> =
+        relocs.lines().filter(|l| l.split_whitespace().nth(4).is_some_and(|s| s.starts_with("C_"))).collect();
+    assert!(named.is_empty(), "relocations against exported functions: {named:?}");
 }
