@@ -27,6 +27,7 @@ pub mod module;
 pub mod object;
 pub mod secret;
 pub mod spread;
+pub mod stack;
 pub mod store;
 pub mod token;
 

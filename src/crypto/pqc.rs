@@ -79,7 +79,7 @@ impl MlDsa {
         }
         let mut pk = vec![0u8; self.public_len()];
         let mut sk = Zeroizing::new(vec![0u8; self.private_len()]);
-        sys::dsa_keypair(self, &mut pk, &mut sk, seed)?;
+        crate::stack::deep(|| sys::dsa_keypair(self, &mut pk, &mut sk, seed))?;
         Ok((pk, sk))
     }
 
@@ -89,7 +89,7 @@ impl MlDsa {
             return Err(Error::AttributeValueInvalid);
         }
         let mut pk = vec![0u8; self.public_len()];
-        sys::dsa_public_of(self, &mut pk, sk)?;
+        crate::stack::deep(|| sys::dsa_public_of(self, &mut pk, sk))?;
         Ok(pk)
     }
 
@@ -107,13 +107,15 @@ impl MlDsa {
             return Err(Error::KeyTypeInconsistent);
         }
         let mut sig = vec![0u8; self.signature_len()];
-        sys::dsa_sign_mu(self, sk, &mut sig, mu, rnd)?;
+        crate::stack::deep(|| sys::dsa_sign_mu(self, sk, &mut sig, mu, rnd))?;
         Ok(sig)
     }
 
     /// Whether `sig` signs the message representative `mu` under `pk`.
     pub fn verify_mu(self, pk: &[u8], sig: &[u8], mu: &[u8; MU_LEN]) -> bool {
-        pk.len() == self.public_len() && sig.len() == self.signature_len() && sys::dsa_verify_mu(self, pk, sig, mu)
+        pk.len() == self.public_len()
+            && sig.len() == self.signature_len()
+            && crate::stack::deep(|| sys::dsa_verify_mu(self, pk, sig, mu))
     }
 }
 
@@ -181,7 +183,7 @@ impl MlKem {
         }
         let mut ek = vec![0u8; self.public_len()];
         let mut dk = Zeroizing::new(vec![0u8; self.private_len()]);
-        sys::kem_keypair(self, &mut ek, &mut dk, seed)?;
+        crate::stack::deep(|| sys::kem_keypair(self, &mut ek, &mut dk, seed))?;
         Ok((ek, dk))
     }
 
@@ -211,7 +213,7 @@ impl MlKem {
         }
         let mut ct = vec![0u8; self.ciphertext_len()];
         let mut ss = Zeroizing::new(vec![0u8; KEM_SECRET_LEN]);
-        sys::kem_encapsulate(self, &mut ct, &mut ss, ek)?;
+        crate::stack::deep(|| sys::kem_encapsulate(self, &mut ct, &mut ss, ek))?;
         Ok((ct, ss))
     }
 
@@ -225,7 +227,7 @@ impl MlKem {
             return Err(Error::EncryptedDataLenRange);
         }
         let mut ss = Zeroizing::new(vec![0u8; KEM_SECRET_LEN]);
-        sys::kem_decapsulate(self, &mut ss, ct, dk)?;
+        crate::stack::deep(|| sys::kem_decapsulate(self, &mut ss, ct, dk))?;
         Ok(ss)
     }
 }

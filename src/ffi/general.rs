@@ -40,19 +40,23 @@ pub unsafe extern "C" fn C_Initialize(p_init_args: *mut c_void) -> CK_RV {
         if MODULE.load().is_some() {
             return Err(Error::CryptokiAlreadyInitialized);
         }
-        let config = Config::from_env().map_err(|e| {
-            log(&e.to_string());
-            Error::Internal("C_Initialize failed: configuration".into())
+        // Reading the configuration and making the module take more stack than a small
+        // thread has (crate::stack).
+        let module = crate::stack::deep(|| {
+            let config = Config::from_env().map_err(|e| {
+                log(&e.to_string());
+                Error::Internal("C_Initialize failed: configuration".into())
+            })?;
+            super::set_log_level(config.log_level);
+            for w in &config.warnings {
+                super::warn(w);
+            }
+            Module::new(config).map(Arc::new).map_err(|e| {
+                log(&format!("cannot open the token store: {e}"));
+                Error::Internal("C_Initialize failed: store".into())
+            })
         })?;
-        super::set_log_level(config.log_level);
-        for w in &config.warnings {
-            super::warn(w);
-        }
-        let module = Module::new(config).map_err(|e| {
-            log(&format!("cannot open the token store: {e}"));
-            Error::Internal("C_Initialize failed: store".into())
-        })?;
-        MODULE.store(Some(Arc::new(module)));
+        MODULE.store(Some(module));
         Ok(())
     })
 }
