@@ -1,7 +1,8 @@
 //! General-purpose and interface functions through the built liboxihsm.so: interface list,
 //! function tables, C_GetInfo per interface, C_Initialize/C_Finalize argument rules, a
 //! second copy of the library in one process, C_Finalize while another thread has made
-//! calls, and the exported symbol set.
+//! calls, the exported symbol set, and a program the application starts inheriting none of
+//! the store's open files.
 
 mod common;
 use common::*;
@@ -335,4 +336,29 @@ fn only_pkcs11_symbols_are_exported() {
     ] {
         assert!(names.contains(&f), "{f} not exported");
     }
+}
+
+/// The store's files (the database, its WAL and shared-memory index, the change marker) are
+/// open with close-on-exec: a program the application starts after C_Initialize and a login
+/// inherits none of them (a web server running a CGI script, say, hands it no descriptor of
+/// the token store).
+#[test]
+fn programs_the_application_starts_inherit_no_store_file() {
+    let h = Harness::new();
+    let p = h.ctx();
+    let slot = init_token(&p, "exec");
+    let s = user_session(&p, slot);
+    let key = s
+        .generate_key(
+            &cryptoki::mechanism::Mechanism::AesKeyGen,
+            &[cryptoki::object::Attribute::Token(true), cryptoki::object::Attribute::ValueLen(32.into())],
+        )
+        .unwrap();
+    assert_ne!(key.handle(), 0);
+    let ours = std::fs::read_dir("/proc/self/fd").unwrap().filter_map(|e| std::fs::read_link(e.unwrap().path()).ok());
+    let token_dir = h.token_dir.canonicalize().unwrap();
+    assert!(ours.into_iter().any(|l| l.starts_with(&token_dir)), "this process has the store open");
+    // The child lists its own descriptors (`$$` is the shell that `ls` runs under).
+    let out = run_ok(std::process::Command::new("sh").args(["-c", "ls -l /proc/$$/fd/"]));
+    assert!(!out.contains(token_dir.to_str().unwrap()), "inherited: {out}");
 }
