@@ -386,4 +386,9 @@ fn another_modules_functions_in_the_global_scope_do_not_replace_ours() {
     let named: Vec<&str> =
         relocs.lines().filter(|l| l.split_whitespace().nth(4).is_some_and(|s| s.starts_with("C_"))).collect();
     assert!(named.is_empty(), "relocations against exported functions: {named:?}");
+    // Nor does loading it make the process's stacks executable (an object without its
+    // .note.GNU-stack would: glibc then remaps every thread stack RWX, or refuses the load).
+    let headers = run_ok(tool("readelf").arg("-lW").arg(&h.lib));
+    let stack = headers.lines().find(|l| l.trim_start().starts_with("GNU_STACK")).expect("a GNU_STACK header");
+    assert!(stack.contains(" RW ") && !stack.contains("RWE"), "{stack}");
 }
