@@ -152,11 +152,7 @@ fn explicit_curve_parameters() {
     let p256 = explicit("prime256v1");
     let (named_pub, named_priv) = ec_pair(s, CKM_EC_KEY_PAIR_GEN, P256);
     let point = s.get_bytes(named_pub, CKA_EC_POINT).unwrap();
-    let mut t = T::default()
-        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_EC)
-        .bytes(CKA_EC_PARAMS, &p256)
-        .bytes(CKA_EC_POINT, &point);
+    let mut t = T::key(CKO_PUBLIC_KEY, CKK_EC).bytes(CKA_EC_PARAMS, &p256).bytes(CKA_EC_POINT, &point);
     let imported = s.create(&mut t).unwrap();
     assert_eq!(s.get_bytes(imported, CKA_EC_PARAMS).unwrap(), p256);
     let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), named_priv, msg).unwrap();
@@ -178,11 +174,7 @@ fn explicit_curve_parameters() {
     for bad in [&p256[..p256.len() - 1], &[], &[0x05, 0x00], &[0x06]] {
         assert_eq!(refused(bad).err(), Some(CKR_DOMAIN_PARAMS_INVALID), "{bad:02x?}");
     }
-    let mut t = T::default()
-        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_EC)
-        .bytes(CKA_EC_PARAMS, &[0x05, 0x00])
-        .bytes(CKA_EC_POINT, &point);
+    let mut t = T::key(CKO_PUBLIC_KEY, CKK_EC).bytes(CKA_EC_PARAMS, &[0x05, 0x00]).bytes(CKA_EC_POINT, &point);
     assert_eq!(s.create(&mut t), Err(CKR_DOMAIN_PARAMS_INVALID));
 }
 
@@ -272,9 +264,7 @@ fn rsa_keys_under_1024_bits_are_kept_not_used() {
     assert_eq!(s.get_ulong(pubk, CKA_MODULUS_BITS), Ok(512));
     let privk = s
         .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_RSA)
+            &mut T::key(CKO_PRIVATE_KEY, CKK_RSA)
                 .bytes(CKA_MODULUS, &n)
                 .bytes(CKA_PUBLIC_EXPONENT, &e_)
                 .bytes(CKA_PRIVATE_EXPONENT, &k.d().to_bytes_be())
@@ -294,11 +284,7 @@ fn rsa_keys_under_1024_bits_are_kept_not_used() {
     assert_eq!(rv, Err(CKR_UNWRAPPING_KEY_SIZE_RANGE));
     // Under 512 bits: not kept.
     let tiny = [&[0xc5][..], &[0x11; 30], &[0x35]].concat();
-    let mut t = T::default()
-        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_RSA)
-        .bytes(CKA_MODULUS, &tiny)
-        .bytes(CKA_PUBLIC_EXPONENT, &e_);
+    let mut t = T::key(CKO_PUBLIC_KEY, CKK_RSA).bytes(CKA_MODULUS, &tiny).bytes(CKA_PUBLIC_EXPONENT, &e_);
     assert_eq!(s.create(&mut t), Err(CKR_ATTRIBUTE_VALUE_INVALID));
 }
 
@@ -524,7 +510,7 @@ fn p224_and_secp256k1_with_openssl() {
                 &mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None),
                 kek,
                 &wrapped,
-                &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC).flag(CKA_SIGN, true),
+                &mut T::key(CKO_PRIVATE_KEY, CKK_EC).flag(CKA_SIGN, true),
             )
             .unwrap();
         assert_eq!(s.get_bytes(back, CKA_EC_PARAMS).unwrap(), params);
@@ -553,7 +539,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     // A corrupted private key is refused at import.
     let mut bad = f["privateExponent"].clone();
     bad[10] ^= 1;
-    let mut badt = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+    let mut badt = T::key(CKO_PRIVATE_KEY, CKK_RSA);
     for (attr, field) in RSA_FIELDS {
         badt = badt.bytes(attr, if attr == CKA_PRIVATE_EXPONENT { &bad } else { &f[field] });
     }
@@ -596,13 +582,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     assert!(openssl_verifies(dir, "-sha256", "ec.pub.pem", &der_sig(&sig)));
     // A scalar that does not match the curve is refused.
     assert_eq!(
-        s.create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
-                .bytes(CKA_EC_PARAMS, P256)
-                .bytes(CKA_VALUE, &[0u8; 32])
-        ),
+        s.create(&mut T::key(CKO_PRIVATE_KEY, CKK_EC).bytes(CKA_EC_PARAMS, P256).bytes(CKA_VALUE, &[0u8; 32])),
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
     );
 
@@ -650,13 +630,7 @@ fn openssl_keys_imported_and_used_both_ways() {
     openssl_ok(dir, &["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"]);
     let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "ed.pem", "-text", "-noout"])).unwrap());
     let eds = s
-        .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
-                .bytes(CKA_EC_PARAMS, ED25519)
-                .bytes(CKA_VALUE, &f["priv"]),
-        )
+        .create(&mut T::key(CKO_PRIVATE_KEY, CKK_EC_EDWARDS).bytes(CKA_EC_PARAMS, ED25519).bytes(CKA_VALUE, &f["priv"]))
         .unwrap();
     assert_eq!(s.get_bytes(eds, CKA_EC_POINT).unwrap()[2..], f["pub"][..]);
     openssl_ok(dir, &["pkeyutl", "-sign", "-inkey", "ed.pem", "-rawin", "-in", "msg", "-out", "sig"]);
@@ -727,8 +701,7 @@ fn ecdh_as_a_kem() {
     openssl_ok(dir, &["genpkey", "-algorithm", "X25519", "-out", "x.pem"]);
     let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", "x.pem", "-text", "-noout"])).unwrap());
     let x_key = |class, attr, v: &[u8]| {
-        let t =
-            T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY).bytes(CKA_EC_PARAMS, X25519);
+        let t = T::key(class, CKK_EC_MONTGOMERY).bytes(CKA_EC_PARAMS, X25519);
         s.create(&mut t.bytes(attr, v)).unwrap()
     };
     let x_private = x_key(CKO_PRIVATE_KEY, CKA_VALUE, &f["priv"]);
@@ -818,7 +791,7 @@ fn public_key_info_given_at_creation_and_always_authenticate() {
     openssl_ec_key(s, dir, "ec", "P-256", P256);
     let ec_spki = openssl_ok(dir, &["pkey", "-in", "ec.pem", "-pubout", "-outform", "DER"]);
     let rsa_key = |class, spki: &[u8]| {
-        let mut t = T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, CKK_RSA);
+        let mut t = T::key(class, CKK_RSA);
         let fields: &[(CK_ATTRIBUTE_TYPE, &str)] =
             if class == CKO_PRIVATE_KEY { &RSA_FIELDS } else { &RSA_FIELDS[..2] };
         for (attr, field) in fields {
@@ -840,7 +813,7 @@ fn public_key_info_given_at_creation_and_always_authenticate() {
     let point = s.get_bytes(openssl_ec_key(s, dir, "ec2", "P-256", P256).1, CKA_EC_POINT).unwrap();
     let ec2_spki = openssl_ok(dir, &["pkey", "-in", "ec2.pem", "-pubout", "-outform", "DER"]);
     let ec_public = |spki: &[u8]| {
-        let t = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_EC).bytes(CKA_EC_PARAMS, P256);
+        let t = T::key(CKO_PUBLIC_KEY, CKK_EC).bytes(CKA_EC_PARAMS, P256);
         s.create(&mut t.bytes(CKA_EC_POINT, &point).bytes(CKA_PUBLIC_KEY_INFO, spki))
     };
     assert_eq!(s.get_bytes(ec_public(&ec2_spki).unwrap(), CKA_PUBLIC_KEY_INFO).unwrap(), ec2_spki);
@@ -855,7 +828,7 @@ fn public_key_info_given_at_creation_and_always_authenticate() {
 
     // CKA_ALWAYS_AUTHENTICATE on a public private key is inconsistent, on a private one fine.
     let aa = |private: bool| {
-        let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+        let mut t = T::key(CKO_PRIVATE_KEY, CKK_RSA);
         for (attr, field) in RSA_FIELDS {
             t = t.bytes(attr, &f[field]);
         }
@@ -1026,14 +999,7 @@ fn points_that_look_der_wrapped_are_taken_bare() {
     let octets = |p: &[u8]| der(0x04, p);
     let ecdh = |private, peer: &[u8]| ecdh(s, private, peer).unwrap();
     let public = |kt, params: &[u8], point: &[u8]| {
-        s.create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                .ulong(CKA_KEY_TYPE, kt)
-                .bytes(CKA_EC_PARAMS, params)
-                .bytes(CKA_EC_POINT, point),
-        )
-        .unwrap()
+        s.create(&mut T::key(CKO_PUBLIC_KEY, kt).bytes(CKA_EC_PARAMS, params).bytes(CKA_EC_POINT, point)).unwrap()
     };
 
     // P-256: the first scalar whose uncompressed point is 04 3F ... (63 bytes follow the 3F).
@@ -1048,9 +1014,7 @@ fn points_that_look_der_wrapped_are_taken_bare() {
         .unwrap();
     let private = s
         .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
+            &mut T::key(CKO_PRIVATE_KEY, CKK_EC)
                 .bytes(CKA_EC_PARAMS, P256)
                 .bytes(CKA_VALUE, &scalar)
                 .flag(CKA_DERIVE, true),

@@ -50,14 +50,8 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
         assert!(s.get_bool(privk, CKA_ALWAYS_SENSITIVE) && !s.get_bool(privk, CKA_NEVER_EXTRACTABLE));
         for mut wm in [mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), mech(CKM_AES_GCM, Some(&mut gp))] {
             let wrapped = s.wrap(&mut wm, kek, privk).unwrap();
-            let back = s
-                .unwrap(
-                    &mut wm,
-                    kek,
-                    &wrapped,
-                    &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, kt).flag(CKA_TOKEN, false),
-                )
-                .unwrap();
+            let back =
+                s.unwrap(&mut wm, kek, &wrapped, &mut T::key(CKO_PRIVATE_KEY, kt).flag(CKA_TOKEN, false)).unwrap();
             assert!(
                 !s.get_bool(back, CKA_ALWAYS_SENSITIVE)
                     && !s.get_bool(back, CKA_NEVER_EXTRACTABLE)
@@ -74,12 +68,7 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
             // The wrong key type in the template is refused.
             let other = if kt == CKK_RSA { CKK_EC } else { CKK_RSA };
             assert_eq!(
-                s.unwrap(
-                    &mut wm,
-                    kek,
-                    &wrapped,
-                    &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, other)
-                ),
+                s.unwrap(&mut wm, kek, &wrapped, &mut T::key(CKO_PRIVATE_KEY, other)),
                 Err(CKR_TEMPLATE_INCONSISTENT)
             );
         }
@@ -91,7 +80,7 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
     let (peer, _) = pair(s, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, x25519(), T::default());
     let kwp = || mech::<u8>(CKM_AES_KEY_WRAP_KWP, None);
     let wrapped = s.wrap(&mut kwp(), kek, xs).unwrap();
-    let mut private_x = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY);
+    let mut private_x = T::key(CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY);
     let back = s.unwrap(&mut kwp(), kek, &wrapped, &mut private_x).unwrap();
     assert_eq!(s.get_bytes(back, CKA_PUBLIC_KEY_INFO).unwrap(), s.get_bytes(xp, CKA_PUBLIC_KEY_INFO).unwrap());
     let point = s.get_bytes(peer, CKA_EC_POINT).unwrap();
@@ -126,12 +115,7 @@ fn private_keys_wrap_as_pkcs8_and_come_back_working() {
     // Garbage instead of a PKCS#8 key.
     let junk = evp_kwp(s, kek, &[1u8; 40]);
     assert_eq!(
-        s.unwrap(
-            &mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None),
-            kek,
-            &junk,
-            &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA)
-        ),
+        s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &junk, &mut T::key(CKO_PRIVATE_KEY, CKK_RSA)),
         Err(CKR_WRAPPED_KEY_INVALID)
     );
 }
@@ -174,25 +158,15 @@ fn rsa_wraps_secret_and_private_keys() {
     let wrapped = s.wrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rp, es).unwrap();
     assert!(wrapped.len() > 256);
     let back = s
-        .unwrap(
-            &mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)),
-            rs,
-            &wrapped,
-            &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC),
-        )
+        .unwrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rs, &wrapped, &mut T::key(CKO_PRIVATE_KEY, CKK_EC))
         .unwrap();
     let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), back, b"m").unwrap();
     s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, b"m", &sig).unwrap();
     let mut bad = wrapped.clone();
     bad[300] ^= 1;
     assert!(
-        s.unwrap(
-            &mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)),
-            rs,
-            &bad,
-            &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC)
-        )
-        .is_err()
+        s.unwrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rs, &bad, &mut T::key(CKO_PRIVATE_KEY, CKK_EC))
+            .is_err()
     );
     params.ulAESKeyBits = 100;
     assert_eq!(s.wrap(&mut mech(CKM_RSA_AES_KEY_WRAP, Some(&mut params)), rp, es), Err(CKR_MECHANISM_PARAM_INVALID));
@@ -249,7 +223,7 @@ fn ecdh_aes_key_wrap_agrees_with_rustcrypto() {
     // private key that unwraps (its scalar).
     let recipient_pair = |kt, params: &[u8], point: &[u8], private: &[u8]| {
         let key = |class, ty, v: &[u8], usage| {
-            let t = T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, kt).bytes(CKA_EC_PARAMS, params);
+            let t = T::key(class, kt).bytes(CKA_EC_PARAMS, params);
             s.create(&mut t.bytes(ty, v).flag(usage, true)).unwrap()
         };
         let point = [&[0x04, point.len() as u8][..], point].concat();
@@ -337,7 +311,7 @@ fn ecdh_aes_key_wrap_agrees_with_rustcrypto() {
         assert_eq!(s.get_bytes(back, CKA_VALUE).unwrap(), target_value);
         // A private key, as PKCS#8: the unwrapped key signs for the original's public key.
         let wrapped = s.wrap(&mut mech(m, Some(&mut p)), x_recipient, es).unwrap();
-        let t = &mut T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC);
+        let t = &mut T::key(CKO_PRIVATE_KEY, CKK_EC);
         let back = s.unwrap(&mut mech(m, Some(&mut p)), x_recipient_private, &wrapped, t).unwrap();
         let sig = s.sign(&mut mech::<u8>(CKM_ECDSA_SHA256, None), back, b"m").unwrap();
         s.verify(&mut mech::<u8>(CKM_ECDSA_SHA256, None), ep, b"m", &sig).unwrap();
@@ -489,13 +463,7 @@ fn rsa_private_keys_from_modulus_and_private_exponent() {
         let n = s.get_bytes(pubk, CKA_MODULUS).unwrap();
         let d = s.get_bytes(privk, CKA_PRIVATE_EXPONENT).unwrap();
         let bare = s
-            .create(
-                &mut T::default()
-                    .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                    .ulong(CKA_KEY_TYPE, CKK_RSA)
-                    .bytes(CKA_MODULUS, &n)
-                    .bytes(CKA_PRIVATE_EXPONENT, &d),
-            )
+            .create(&mut T::key(CKO_PRIVATE_KEY, CKK_RSA).bytes(CKA_MODULUS, &n).bytes(CKA_PRIVATE_EXPONENT, &d))
             .unwrap();
         let usual = exponent != [1, 0, 3];
         // Without one found, the key has no public exponent at all.
@@ -720,7 +688,7 @@ fn generated_unwrapped_and_created_keys_follow_the_attribute_footnotes() {
     let aes = s.create(&mut T::secret(CKK_AES).bytes(CKA_VALUE, &[3u8; 16]).flag(CKA_EXTRACTABLE, true)).unwrap();
     let unwrap = |key, class, kt, ty: Option<CK_ATTRIBUTE_TYPE>| {
         let wrapped = s.wrap(&mut kwp(), kek, key).unwrap();
-        let mut t = T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, kt);
+        let mut t = T::key(class, kt);
         if let Some(ty) = ty {
             t = t.bytes(ty, &s.get_bytes(key, ty).unwrap_or_else(|_| blob(32)));
         }
@@ -739,7 +707,7 @@ fn generated_unwrapped_and_created_keys_follow_the_attribute_footnotes() {
     let (rp, _) = pair(s, CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_pub(), T::default());
     let (ep, _) = pair(s, CKM_EC_KEY_PAIR_GEN, ec_pub(), T::default());
     let template = |kt, given: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)], without| {
-        let mut t = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, kt);
+        let mut t = T::key(CKO_PUBLIC_KEY, kt);
         for (ty, v) in given.iter().filter(|(ty, _)| *ty != without) {
             t = t.bytes(*ty, v);
         }

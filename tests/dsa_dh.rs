@@ -75,7 +75,7 @@ fn dsa_with_openssl() {
     // PKCS#8 under RFC 5649: the unwrapped key signs for the generated public key.
     let kek = aes_kek(s);
     let wrapped = s.wrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, gs).unwrap();
-    let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_DSA);
+    let mut t = T::key(CKO_PRIVATE_KEY, CKK_DSA);
     let back = s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &wrapped, &mut t).unwrap();
     // (openssl prints q with a sign byte; the unwrapped key has the minimal big integer.)
     assert_eq!(s.get_bytes(back, CKA_SUBPRIME).unwrap(), q[q.len() - n..]);
@@ -93,7 +93,7 @@ fn dsa_with_openssl() {
     assert_eq!(with(domain(T::default()).bytes(CKA_VALUE, &[2]), T::default()), ro, "y");
     for ty in [CKA_PRIME, CKA_SUBPRIME, CKA_BASE, CKA_VALUE] {
         assert_eq!(with(domain(T::default()), T::default().bytes(ty, &[2])), ro, "private {ty:#x}");
-        let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_DSA).bytes(ty, &[2]);
+        let mut t = T::key(CKO_PRIVATE_KEY, CKK_DSA).bytes(ty, &[2]);
         let unwrapped = s.unwrap(&mut mech::<u8>(CKM_AES_KEY_WRAP_KWP, None), kek, &wrapped, &mut t);
         assert_eq!(unwrapped.err(), ro, "unwrapped with {ty:#x}");
     }
@@ -104,9 +104,7 @@ fn dsa_with_openssl() {
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
     );
     assert_eq!(
-        s.create(
-            &mut T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_DSA).bytes(CKA_VALUE, &f["pub"])
-        ),
+        s.create(&mut T::key(CKO_PUBLIC_KEY, CKK_DSA).bytes(CKA_VALUE, &f["pub"])),
         Err(CKR_TEMPLATE_INCOMPLETE)
     );
     assert_eq!(s.sign(&mut mech::<u8>(CKM_ECDSA, None), ds, &digest), Err(CKR_KEY_TYPE_INCONSISTENT));
@@ -148,12 +146,7 @@ fn dsa_with_openssl() {
     }
     let domain_object = |p: &[u8], q: &[u8]| {
         s.create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS)
-                .ulong(CKA_KEY_TYPE, CKK_DSA)
-                .bytes(CKA_PRIME, p)
-                .bytes(CKA_SUBPRIME, q)
-                .bytes(CKA_BASE, &gg),
+            &mut T::key(CKO_DOMAIN_PARAMETERS, CKK_DSA).bytes(CKA_PRIME, p).bytes(CKA_SUBPRIME, q).bytes(CKA_BASE, &gg),
         )
     };
     let created = domain_object(&gp, &gq).unwrap();
@@ -460,9 +453,7 @@ fn x942_dh_with_openssl() {
     assert_eq!(derive(a, CKD_SHA1_KDF_ASN1, &cut, &yb, &mut t()), Err(CKR_MECHANISM_PARAM_INVALID));
     let dsa = s
         .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_DSA)
+            &mut T::key(CKO_PRIVATE_KEY, CKK_DSA)
                 .bytes(CKA_PRIME, p)
                 .bytes(CKA_SUBPRIME, q)
                 .bytes(CKA_BASE, g)

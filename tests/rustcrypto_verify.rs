@@ -106,9 +106,7 @@ fn ecdsa_p256_p384_both_ways() {
     let pt = sk.verifying_key().to_encoded_point(false);
     let imported = s
         .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
+            &mut T::key(CKO_PUBLIC_KEY, CKK_EC)
                 .bytes(CKA_EC_PARAMS, &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])
                 .bytes(CKA_EC_POINT, pt.as_bytes()),
         )
@@ -143,9 +141,7 @@ fn ed25519_both_ways() {
     let sk = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
     let imported = s
         .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+            &mut T::key(CKO_PUBLIC_KEY, CKK_EC_EDWARDS)
                 .bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70])
                 .bytes(CKA_EC_POINT, sk.verifying_key().as_bytes()),
         )
@@ -154,9 +150,7 @@ fn ed25519_both_ways() {
     // The same seed inside the token signs identically (Ed25519 is deterministic).
     let inside = s
         .create(
-            &mut T::default()
-                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+            &mut T::key(CKO_PRIVATE_KEY, CKK_EC_EDWARDS)
                 .bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70])
                 .bytes(CKA_VALUE, &[42u8; 32]),
         )

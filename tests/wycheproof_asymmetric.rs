@@ -47,13 +47,7 @@ fn judge<V: PartialEq + std::fmt::Debug>(
 }
 
 fn rsa_pub(s: &RawSession, n: &[u8], e: &[u8]) -> RawResult<CK_OBJECT_HANDLE> {
-    s.create(
-        &mut T::default()
-            .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-            .ulong(CKA_KEY_TYPE, CKK_RSA)
-            .bytes(CKA_MODULUS, n)
-            .bytes(CKA_PUBLIC_EXPONENT, e),
-    )
+    s.create(&mut T::key(CKO_PUBLIC_KEY, CKK_RSA).bytes(CKA_MODULUS, n).bytes(CKA_PUBLIC_EXPONENT, e))
 }
 
 #[test]
@@ -119,7 +113,7 @@ fn rsa_oaep_decryption() {
         let set = TestSet::load(name).unwrap();
         for g in &set.test_groups {
             let k = &g.key;
-            let mut t = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+            let mut t = T::key(CKO_PRIVATE_KEY, CKK_RSA);
             for (a, v) in [
                 (CKA_MODULUS, &k.n),
                 (CKA_PUBLIC_EXPONENT, &k.e),
@@ -172,11 +166,7 @@ fn ecdsa_and_eddsa_verification() {
         for g in &set.test_groups {
             let key = s
                 .create(
-                    &mut T::default()
-                        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                        .ulong(CKA_KEY_TYPE, CKK_EC)
-                        .bytes(CKA_EC_PARAMS, params)
-                        .bytes(CKA_EC_POINT, &g.key.key),
+                    &mut T::key(CKO_PUBLIC_KEY, CKK_EC).bytes(CKA_EC_PARAMS, params).bytes(CKA_EC_POINT, &g.key.key),
                 )
                 .unwrap();
             for t in &g.tests {
@@ -193,9 +183,7 @@ fn ecdsa_and_eddsa_verification() {
     for g in &set.test_groups {
         let key = s
             .create(
-                &mut T::default()
-                    .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                    .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+                &mut T::key(CKO_PUBLIC_KEY, CKK_EC_EDWARDS)
                     .bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70])
                     .bytes(CKA_EC_POINT, &g.key.pk),
             )
@@ -227,9 +215,7 @@ fn dsa_verification() {
             let k = &g.key;
             let key = s
                 .create(
-                    &mut T::default()
-                        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-                        .ulong(CKA_KEY_TYPE, CKK_DSA)
+                    &mut T::key(CKO_PUBLIC_KEY, CKK_DSA)
                         .bytes(CKA_PRIME, &k.p)
                         .bytes(CKA_SUBPRIME, &k.q)
                         .bytes(CKA_BASE, &k.g)
@@ -273,13 +259,7 @@ fn ecdh_and_x25519() {
                 let d: Vec<u8> = t.private_key.iter().copied().skip_while(|b| *b == 0).collect();
                 let d = [vec![0u8; n.saturating_sub(d.len())], d].concat();
                 let key = s
-                    .create(
-                        &mut T::default()
-                            .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                            .ulong(CKA_KEY_TYPE, CKK_EC)
-                            .bytes(CKA_EC_PARAMS, params)
-                            .bytes(CKA_VALUE, &d),
-                    )
+                    .create(&mut T::key(CKO_PRIVATE_KEY, CKK_EC).bytes(CKA_EC_PARAMS, params).bytes(CKA_VALUE, &d))
                     .unwrap();
                 // The secp256k1 set gives SubjectPublicKeyInfo: the point is what follows the
                 // prefix of an uncompressed named-curve key; other encodings are skipped.
@@ -309,9 +289,7 @@ fn ecdh_and_x25519() {
         for t in &g.tests {
             let key = s
                 .create(
-                    &mut T::default()
-                        .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
-                        .ulong(CKA_KEY_TYPE, CKK_EC_MONTGOMERY)
+                    &mut T::key(CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY)
                         .bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6e])
                         .bytes(CKA_VALUE, &t.private_key),
                 )

@@ -123,14 +123,7 @@ pub fn openssl_ec_key(
     let d: Vec<u8> = f["priv"].iter().copied().skip_while(|b| *b == 0).collect();
     let d = [vec![0u8; (point.len() - 1) / 2 - d.len()], d].concat();
     let key = |class, attr, value: &[u8]| {
-        s.create(
-            &mut T::default()
-                .ulong(CKA_CLASS, class)
-                .ulong(CKA_KEY_TYPE, CKK_EC)
-                .bytes(CKA_EC_PARAMS, params)
-                .bytes(attr, value),
-        )
-        .unwrap()
+        s.create(&mut T::key(class, CKK_EC).bytes(CKA_EC_PARAMS, params).bytes(attr, value)).unwrap()
     };
     (key(CKO_PRIVATE_KEY, CKA_VALUE, &d), key(CKO_PUBLIC_KEY, CKA_EC_POINT, &point), point)
 }
@@ -147,13 +140,11 @@ pub fn openssl_rsa_key(
     openssl_ok(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key]);
     openssl_ok(dir, &["pkey", "-in", &key, "-pubout", "-out", &format!("{stem}.pub.pem")]);
     let f = openssl_fields(&String::from_utf8(openssl_ok(dir, &["pkey", "-in", &key, "-text", "-noout"])).unwrap());
-    let mut public = T::default()
-        .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_RSA)
+    let mut public = T::key(CKO_PUBLIC_KEY, CKK_RSA)
         .bytes(CKA_MODULUS, &f["modulus"])
         .bytes(CKA_PUBLIC_EXPONENT, &f["publicExponent"]);
     let public = s.create(&mut public).unwrap();
-    let mut private = T::default().ulong(CKA_CLASS, CKO_PRIVATE_KEY).ulong(CKA_KEY_TYPE, CKK_RSA);
+    let mut private = T::key(CKO_PRIVATE_KEY, CKK_RSA);
     for (attr, field) in RSA_FIELDS {
         private = private.bytes(attr, &f[field]);
     }

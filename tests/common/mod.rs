@@ -486,8 +486,12 @@ impl T {
         });
         self
     }
+    /// A key template of `class` and key type `kt`.
+    pub fn key(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> T {
+        T::default().ulong(CKA_CLASS, class).ulong(CKA_KEY_TYPE, kt)
+    }
     pub fn secret(kt: CK_KEY_TYPE) -> T {
-        T::default().ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, kt)
+        T::key(CKO_SECRET_KEY, kt)
     }
 }
 
