@@ -7,6 +7,7 @@
 //! application's.
 
 mod common;
+use common::asymmetric::{ED25519, P256, P521, X25519};
 use common::*;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
@@ -22,11 +23,6 @@ use cryptoki::session::Session;
 /// ML-DSA-87 signing about 110 KiB (the release build needed over 112 KiB in all); both now
 /// run on a fresh stack when the thread has less than 512 KiB left (src/stack.rs).
 const STACK: usize = 128 * 1024;
-
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
-const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
 
 fn pair(
     s: &Session,
